@@ -1,0 +1,124 @@
+# tesoro — build, test and install.
+#
+#   make            libtesoro.a, libtesoro.so (with SONAME) and tesoro.pc in build/
+#   make example    the end-to-end walk of the workflows on build/example.db
+#   make test       every cmocka suite under test/
+#   make asan       the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make valgrind   the test suite under valgrind (leaks and errors are failures)
+#   make install    PREFIX=/usr/local DESTDIR= ; make uninstall
+#   make deps       install missing Debian -dev packages (skipped when present)
+#
+# Dependencies are found with pkg-config.  Their flags are expanded when a
+# recipe runs (recursive `=`), after `deps` has had a chance to install them.
+
+VERSION      = 0.1.0
+SOVERSION    = 0
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+PKGCONFIGDIR?= $(LIBDIR)/pkgconfig
+
+CC          ?= cc
+CFLAGS      ?= -O2 -g
+WARN         = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+               -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter
+CPPFLAGS    += -D_POSIX_C_SOURCE=200809L
+
+LIB_PKGS     = sqlite3 libsodium icu-i18n
+TEST_PKGS    = cmocka libical
+DEB_PKGS     = pkg-config libsqlite3-dev libsodium-dev libicu-dev libcmocka-dev \
+               libical-dev
+LIB_CFLAGS   = $(shell pkg-config --cflags $(LIB_PKGS))
+LIB_LIBS     = $(shell pkg-config --libs $(LIB_PKGS))
+TEST_CFLAGS  = $(shell pkg-config --cflags $(TEST_PKGS))
+TEST_LIBS    = $(shell pkg-config --libs $(TEST_PKGS))
+
+B            = build
+SUITES       = $(patsubst test/%.c,%,$(wildcard test/test_*.c))
+TEST_BINS    = $(addprefix $(B)/,$(SUITES))
+TEST_COMMON  = test/testutil.c
+EXAMPLES     = $(B)/onboarding_example
+
+.PHONY: all deps example test asan valgrind install uninstall clean check-schema
+
+all: $(B)/libtesoro.a $(B)/libtesoro.so $(B)/tesoro.pc
+
+deps:
+	@if command -v pkg-config >/dev/null 2>&1 && \
+	    pkg-config --exists $(LIB_PKGS) $(TEST_PKGS); then :; else \
+	  echo "installing missing packages: $(DEB_PKGS)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PKGS); \
+	fi
+
+$(B):
+	@mkdir -p $(B)
+
+# One object for both libraries: position-independent, hidden by default so
+# that only TESORO_API functions are exported.
+$(B)/tesoro.o: tesoro.c tesoro.h | deps $(B)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden \
+	  $(LIB_CFLAGS) -c tesoro.c -o $@
+
+$(B)/libtesoro.a: $(B)/tesoro.o
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/libtesoro.so: $(B)/tesoro.o
+	$(CC) -shared -Wl,-soname,libtesoro.so.$(SOVERSION) $(LDFLAGS) \
+	  -o $(B)/libtesoro.so.$(VERSION) $^ $(LIB_LIBS)
+	ln -sf libtesoro.so.$(VERSION) $(B)/libtesoro.so.$(SOVERSION)
+	ln -sf libtesoro.so.$(VERSION) $@
+
+$(B)/tesoro.pc: tesoro.pc.in Makefile | $(B)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES@|$(LIB_PKGS)|' $< > $@
+
+# Tests link the static library so they run from the tree without LD paths.
+$(B)/test_%: test/test_%.c $(TEST_COMMON) test/testutil.h $(B)/libtesoro.a | deps
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -I. $(LIB_CFLAGS) $(TEST_CFLAGS) \
+	  $< $(TEST_COMMON) -o $@ $(B)/libtesoro.a $(LIB_LIBS) $(TEST_LIBS)
+
+$(B)/%_example: examples/%.c $(B)/libtesoro.a | deps
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -I. $(LIB_CFLAGS) $< -o $@ \
+	  $(B)/libtesoro.a $(LIB_LIBS)
+
+example: all $(EXAMPLES)
+	rm -f $(B)/example.db $(B)/example.db-wal $(B)/example.db-shm
+	$(B)/onboarding_example $(B)/example.db
+
+# Each suite runs from the tree root (fixtures are read relative to it).
+test: all $(TEST_BINS)
+	@failed=0; for t in $(TEST_BINS); do \
+	  echo "== $$t"; $(TEST_RUNNER) $$t || failed=1; \
+	done; \
+	if [ $$failed = 0 ]; then echo "all suites passed"; else echo "some suites FAILED"; exit 1; fi
+
+# Sanitizer and valgrind runs build a separate tree so the objects never mix.
+asan:
+	$(MAKE) B=build-asan CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" test
+
+valgrind:
+	$(MAKE) B=build-valgrind CFLAGS="-O0 -g" \
+	  TEST_RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible" test
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 tesoro.h $(DESTDIR)$(INCLUDEDIR)/tesoro.h
+	install -m 644 $(B)/libtesoro.a $(DESTDIR)$(LIBDIR)/libtesoro.a
+	install -m 755 $(B)/libtesoro.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libtesoro.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtesoro.so.$(SOVERSION)
+	ln -sf libtesoro.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtesoro.so
+	install -m 644 $(B)/tesoro.pc $(DESTDIR)$(PKGCONFIGDIR)/tesoro.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/tesoro.h $(DESTDIR)$(LIBDIR)/libtesoro.a \
+	  $(DESTDIR)$(LIBDIR)/libtesoro.so $(DESTDIR)$(LIBDIR)/libtesoro.so.$(SOVERSION) \
+	  $(DESTDIR)$(LIBDIR)/libtesoro.so.$(VERSION) $(DESTDIR)$(PKGCONFIGDIR)/tesoro.pc
+
+clean:
+	rm -rf build build-asan build-valgrind

@@ -1,0 +1,262 @@
+-- tesoro schema: the single source of the database layout.
+--
+-- The file is an ordered list of sections, each opened by a line
+-- "-- @version N".  A new database runs every section; a database at
+-- user_version K runs the sections after K, each in its own transaction
+-- together with the bump of user_version.  So a section, once released, is
+-- never edited: a change is a new section (CREATE, ALTER, or a rebuild).
+-- tesoro.c carries this file verbatim; test_foundation fails if they differ.
+--
+-- Conventions: every table is STRICT; every state column has a CHECK that
+-- mirrors its machine's states (a bug in C cannot store an impossible state);
+-- instants are INTEGER seconds since the epoch, UTC; money is INTEGER minor
+-- units; `entity` columns hold TESORO_ENTITY_* numbers.
+
+-- @version 1
+-- Foundation: agencies, actors, contacts, history, activity, tasks, outbox,
+-- timers, documents.
+
+CREATE TABLE agency (
+  id              INTEGER PRIMARY KEY,
+  name            TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+  timezone        TEXT    NOT NULL DEFAULT 'UTC',
+  currency        TEXT    NOT NULL CHECK (length(currency) = 3),
+  portal_active   INTEGER NOT NULL DEFAULT 0 CHECK (portal_active IN (0, 1)),
+  listing_counter INTEGER NOT NULL DEFAULT 0,
+  created_at      INTEGER NOT NULL
+) STRICT;
+
+-- Everyone who can act: staff, one client per contact, the website, the system.
+CREATE TABLE actor (
+  id         INTEGER PRIMARY KEY,
+  agency_id  INTEGER NOT NULL REFERENCES agency(id),
+  kind       TEXT    NOT NULL CHECK (kind IN ('agent', 'client', 'website', 'system')),
+  role       TEXT    CHECK (role IN ('agent', 'admin', 'closings')),
+  contact_id INTEGER REFERENCES contact(id),
+  name       TEXT    NOT NULL,
+  email      TEXT,
+  created_at INTEGER NOT NULL,
+  CHECK ((kind = 'agent') = (role IS NOT NULL)),
+  CHECK ((kind = 'client') = (contact_id IS NOT NULL))
+) STRICT;
+CREATE UNIQUE INDEX actor_staff_email ON actor(agency_id, lower(email)) WHERE kind = 'agent';
+CREATE UNIQUE INDEX actor_client_contact ON actor(contact_id) WHERE contact_id IS NOT NULL;
+CREATE UNIQUE INDEX actor_one_per_agency ON actor(agency_id, kind) WHERE kind IN ('website', 'system');
+
+CREATE TABLE contact (
+  id                INTEGER PRIMARY KEY,
+  agency_id         INTEGER NOT NULL REFERENCES agency(id),
+  version           INTEGER NOT NULL DEFAULT 1,
+  name              TEXT    NOT NULL,
+  email             TEXT,
+  phone             TEXT,
+  language          TEXT,
+  assigned_agent_id INTEGER REFERENCES actor(id),
+  created_at        INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX contact_email ON contact(agency_id, lower(email)) WHERE email IS NOT NULL;
+
+CREATE TABLE contact_role (
+  contact_id INTEGER NOT NULL REFERENCES contact(id),
+  role       TEXT    NOT NULL CHECK (role IN ('owner', 'lead', 'applicant')),
+  PRIMARY KEY (contact_id, role)
+) STRICT, WITHOUT ROWID;
+
+-- One row per change of an entity: seq is the entity's version after it.
+CREATE TABLE history (
+  id         INTEGER PRIMARY KEY,
+  agency_id  INTEGER NOT NULL REFERENCES agency(id),
+  entity     INTEGER NOT NULL CHECK (entity > 0),
+  entity_id  INTEGER NOT NULL,
+  seq        INTEGER NOT NULL CHECK (seq > 0),
+  event      TEXT    NOT NULL,
+  from_state TEXT,
+  to_state   TEXT,
+  actor_id   INTEGER NOT NULL REFERENCES actor(id),
+  at         INTEGER NOT NULL,
+  details    TEXT CHECK (details IS NULL OR json_valid(details)),
+  UNIQUE (entity, entity_id, seq)
+) STRICT;
+
+CREATE TABLE activity (
+  id         INTEGER PRIMARY KEY,
+  agency_id  INTEGER NOT NULL REFERENCES agency(id),
+  contact_id INTEGER NOT NULL REFERENCES contact(id),
+  kind       TEXT    NOT NULL,
+  actor_id   INTEGER NOT NULL REFERENCES actor(id),
+  at         INTEGER NOT NULL,
+  entity     INTEGER NOT NULL,
+  entity_id  INTEGER NOT NULL,
+  summary    TEXT    NOT NULL
+) STRICT;
+CREATE INDEX activity_contact ON activity(contact_id, at);
+
+CREATE TABLE task (
+  id          INTEGER PRIMARY KEY,
+  agency_id   INTEGER NOT NULL REFERENCES agency(id),
+  version     INTEGER NOT NULL DEFAULT 1,
+  state       TEXT    NOT NULL CHECK (state IN ('open', 'done', 'cancelled')),
+  kind        TEXT    NOT NULL,
+  title       TEXT    NOT NULL,
+  entity      INTEGER NOT NULL,
+  entity_id   INTEGER NOT NULL,
+  assignee_id INTEGER REFERENCES actor(id),
+  created_at  INTEGER NOT NULL,
+  closed_at   INTEGER
+) STRICT;
+CREATE INDEX task_open ON task(agency_id, entity, entity_id) WHERE state = 'open';
+
+-- The transactional outbox.  history_id ties each row to the change that
+-- caused it (its event, old and new state, and seq come from that change).
+CREATE TABLE outbox (
+  id              INTEGER PRIMARY KEY,
+  uid             TEXT    NOT NULL UNIQUE,
+  agency_id       INTEGER NOT NULL REFERENCES agency(id),
+  kind            TEXT    NOT NULL CHECK (kind IN ('notification', 'exchange', 'calendar')),
+  recipient_id    INTEGER REFERENCES actor(id),
+  channel         TEXT    NOT NULL CHECK (channel IN ('crm', 'push', 'email', 'website', 'calendar')),
+  template        TEXT    NOT NULL,
+  language        TEXT    NOT NULL DEFAULT 'en',
+  payload         TEXT    NOT NULL CHECK (json_valid(payload)),
+  history_id      INTEGER NOT NULL REFERENCES history(id),
+  status          TEXT    NOT NULL DEFAULT 'pending'
+                  CHECK (status IN ('pending', 'delivered', 'dead', 'withdrawn')),
+  attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT,
+  created_at      INTEGER NOT NULL,
+  delivered_at    INTEGER
+) STRICT;
+CREATE INDEX outbox_due ON outbox(next_attempt_at, id) WHERE status = 'pending';
+CREATE INDEX outbox_history ON outbox(history_id);
+
+-- Time-driven transitions.  A timer whose entity has moved on by the time it
+-- is due is marked fired without effect by its handler.
+CREATE TABLE timer (
+  id          INTEGER PRIMARY KEY,
+  agency_id   INTEGER NOT NULL REFERENCES agency(id),
+  entity      INTEGER NOT NULL,
+  entity_id   INTEGER NOT NULL,
+  kind        TEXT    NOT NULL,
+  due_at      INTEGER NOT NULL,
+  state       TEXT    NOT NULL DEFAULT 'pending'
+              CHECK (state IN ('pending', 'fired', 'withdrawn')),
+  fired_at    INTEGER
+) STRICT;
+CREATE INDEX timer_due ON timer(due_at, id) WHERE state = 'pending';
+CREATE INDEX timer_entity ON timer(entity, entity_id);
+
+CREATE TABLE document (
+  id          INTEGER PRIMARY KEY,
+  agency_id   INTEGER NOT NULL REFERENCES agency(id),
+  entity      INTEGER NOT NULL,
+  entity_id   INTEGER NOT NULL,
+  kind        TEXT    NOT NULL CHECK (kind IN ('shared', 'signed_mandate',
+                'property_document', 'photo', 'energy_certificate')),
+  name        TEXT    NOT NULL,
+  mime        TEXT    NOT NULL CHECK (mime IN ('application/pdf', 'image/jpeg',
+                'image/png', 'image/webp')),
+  size        INTEGER NOT NULL CHECK (size > 0 AND size = length(data)),
+  sha256      TEXT    NOT NULL CHECK (length(sha256) = 64),
+  data        BLOB    NOT NULL,
+  uploaded_by INTEGER NOT NULL REFERENCES actor(id),
+  created_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX document_entity ON document(entity, entity_id);
+
+-- @version 2
+-- Seller onboarding: contact rooms, mandates and their proposals, listings.
+
+CREATE TABLE room (
+  id            INTEGER PRIMARY KEY,
+  agency_id     INTEGER NOT NULL REFERENCES agency(id),
+  contact_id    INTEGER NOT NULL REFERENCES contact(id),
+  version       INTEGER NOT NULL DEFAULT 1,
+  state         TEXT    NOT NULL CHECK (state IN ('open', 'in_progress', 'lost',
+                  'closed', 'successful')),
+  property_type TEXT    NOT NULL CHECK (property_type IN ('house', 'apartment',
+                  'office', 'land')),
+  location      TEXT    NOT NULL,
+  budget        INTEGER CHECK (budget > 0),
+  timeline      TEXT,
+  description   TEXT,
+  end_reason    TEXT,
+  ended_by      INTEGER REFERENCES actor(id),
+  created_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX room_agency ON room(agency_id, state);
+CREATE INDEX room_contact ON room(contact_id);
+
+CREATE TABLE room_message (
+  id         INTEGER PRIMARY KEY,
+  room_id    INTEGER NOT NULL REFERENCES room(id),
+  kind       TEXT    NOT NULL CHECK (kind IN ('message', 'note')),
+  author_id  INTEGER NOT NULL REFERENCES actor(id),
+  body       TEXT    NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX room_message_room ON room_message(room_id, id);
+
+-- Agreed terms are copied from the accepted proposal and frozen here.
+CREATE TABLE mandate (
+  id                  INTEGER PRIMARY KEY,
+  agency_id           INTEGER NOT NULL REFERENCES agency(id),
+  room_id             INTEGER NOT NULL UNIQUE REFERENCES room(id),
+  contact_id          INTEGER NOT NULL REFERENCES contact(id),
+  version             INTEGER NOT NULL DEFAULT 1,
+  state               TEXT    NOT NULL CHECK (state IN ('draft', 'negotiating',
+                        'terms_agreed', 'form_shared', 'form_submitted',
+                        'validated', 'cancelled')),
+  open_proposal_id    INTEGER REFERENCES proposal(id),
+  agreed_proposal_id  INTEGER REFERENCES proposal(id),
+  commission_type     TEXT    CHECK (commission_type IN ('percentage', 'fixed')),
+  commission_value    INTEGER,
+  currency            TEXT,
+  exclusive           INTEGER CHECK (exclusive IN (0, 1)),
+  duration_days       INTEGER,
+  form_json           TEXT    CHECK (form_json IS NULL OR json_valid(form_json)),
+  validated_at        INTEGER,
+  end_reason          TEXT,
+  created_at          INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE proposal (
+  id                    INTEGER PRIMARY KEY,
+  mandate_id            INTEGER NOT NULL REFERENCES mandate(id),
+  author_id             INTEGER NOT NULL REFERENCES actor(id),
+  author_party          TEXT    NOT NULL CHECK (author_party IN ('agent', 'client')),
+  commission_type       TEXT    NOT NULL CHECK (commission_type IN ('percentage', 'fixed')),
+  commission_value      INTEGER NOT NULL CHECK (commission_value > 0),
+  currency              TEXT,
+  exclusive             INTEGER NOT NULL CHECK (exclusive IN (0, 1)),
+  duration_days         INTEGER NOT NULL CHECK (duration_days > 0),
+  created_at            INTEGER NOT NULL,
+  superseded_at         INTEGER,
+  accepted_by_agent_at  INTEGER,
+  accepted_by_client_at INTEGER,
+  CHECK (commission_type = 'fixed' OR commission_value <= 10000),
+  CHECK ((commission_type = 'fixed') = (currency IS NOT NULL))
+) STRICT;
+CREATE INDEX proposal_mandate ON proposal(mandate_id, id);
+
+CREATE TABLE listing (
+  id            INTEGER PRIMARY KEY,
+  agency_id     INTEGER NOT NULL REFERENCES agency(id),
+  mandate_id    INTEGER NOT NULL UNIQUE REFERENCES mandate(id),
+  ref           TEXT    NOT NULL,
+  version       INTEGER NOT NULL DEFAULT 1,
+  state         TEXT    NOT NULL CHECK (state IN ('placeholder', 'draft',
+                  'published', 'unpublished')),
+  title         TEXT,
+  address       TEXT,
+  price         INTEGER CHECK (price > 0),
+  property_type TEXT    CHECK (property_type IN ('house', 'apartment', 'office', 'land')),
+  bedrooms      INTEGER CHECK (bedrooms >= 0),
+  bathrooms     INTEGER CHECK (bathrooms >= 0),
+  floor_area    INTEGER CHECK (floor_area > 0),
+  energy_label  TEXT,
+  description   TEXT,
+  published_at  INTEGER,
+  created_at    INTEGER NOT NULL,
+  UNIQUE (agency_id, ref)
+) STRICT;

@@ -1,0 +1,665 @@
+/*
+** tesoro.h — the public interface of tesoro, an embedded library that keeps
+** an estate agency's workflows as persistent state machines in one SQLite file.
+**
+** This header is the authoritative documentation of the API.  Every function
+** says what it does, each result it can return and who owns what it hands back.
+**
+** CONVENTIONS
+**
+**   - Every function that can fail returns an int: TESORO_OK (0) on success,
+**     a negative TESORO_E* code on failure, and for cursors the positive
+**     statuses TESORO_ROW / TESORO_DONE.  A binding raises on rc < 0.
+**   - Out-parameters come last.  On failure they are left untouched unless the
+**     function says otherwise.
+**   - tesoro_errmsg(t) is one line naming the broken rule, e.g.
+**     "room 4 is lost; start_onboarding needs it open".  It is borrowed: valid
+**     until the next call on the same handle.  Read it on the thread that
+**     failed.
+**   - Memory that tesoro hands back through a `char **` or `void **` belongs
+**     to the caller and is released with tesoro_free().  Never mix allocators:
+**     a Python or Node caller cannot reach the library's free().
+**   - Ids are int64_t and always > 0.  Enumerations cross the API as int.
+**     Text is NUL-terminated UTF-8; invalid UTF-8 is refused with
+**     TESORO_EINVAL.  Every text argument has a maximum length in bytes
+**     (TESORO_MAX_*) and is stored exactly as given.
+**   - Instants are UTC seconds since the Unix epoch (int64_t).  Money is an
+**     int64_t in minor units (cents) of the agency's currency.
+**   - No struct is passed or returned by value, nothing is variadic, and no
+**     caller-sized buffer is filled: FFI callers (ctypes, libffi, cgo) need
+**     only pointers, int, int64_t and double.
+**
+** ACTORS
+**
+**   Every call that changes or reveals an agency's data names its actor by id
+**   (int64_t).  Actors are rows of the database:
+**     - agent:   agency staff, with the role TESORO_ROLE_AGENT, _ADMIN or
+**                _CLOSINGS.  In the rule tables "agent" means any staff role;
+**                "closings" means that role only; "admin" means that role only.
+**     - client:  a person acting for one CRM contact.  Each contact has exactly
+**                one client actor (tesoro_contact_client_actor).  The host has
+**                authenticated the person (typically a portal login, §5).
+**     - website: the agency's website (public forms, the event exchange).
+**                One per agency, created with it.
+**     - system:  timers and the library itself; used internally by tick.
+**   An actor of one agency can neither see nor touch another agency's data:
+**   such a call fails with TESORO_EDENIED and changes nothing.  A client sees
+**   only their own contact's data.
+**
+**   Operator calls — tesoro_agency_create, tesoro_tick, tesoro_outbox_*,
+**   tesoro_check — are made by the host process itself (its delivery worker,
+**   its scheduler, its installer), never on behalf of a user, and take no
+**   actor.  Hosts must not expose them to end users.
+**
+** TRANSITIONS AND VERSIONS
+**
+**   Each workflow entity (room, mandate, listing, task, ...) has a state and a
+**   version.  Every call that changes an entity runs in one SQLite transaction
+**   (a savepoint, so a host transaction opened with tesoro_begin may enclose
+**   it) that checks the actor, the state and the rule, writes the new state,
+**   one history row and every side effect (activities, tasks, outbox rows,
+**   timers) — all of it or nothing.  Mutating calls take `expected_version`:
+**   0 skips the check; any other value must equal the entity's current
+**   version or the call fails with TESORO_ECONFLICT and changes nothing.
+**
+**   Error classes: TESORO_EINVAL for malformed input (NULL, empty, too long,
+**   invalid UTF-8, unknown enumeration value, out-of-range number, malformed
+**   JSON, a "PDF" that is not a PDF); TESORO_ESTATE when the entity's state
+**   does not allow the event; TESORO_EDENIED when the actor may not do it;
+**   TESORO_EGUARD when a business rule that depends on stored data or on the
+**   time refuses it (a start time in the past, an expired mandate, the review
+**   task still open).
+**
+** THREADING
+**
+**   tesoro keeps no mutable global state.  A handle, and every cursor made from
+**   it, must be used by one thread at a time; different handles (on the same
+**   file or not) may be used concurrently from different threads and processes.
+**   Writers serialise through SQLite: a writer that cannot get the lock within
+**   the busy timeout gets TESORO_EBUSY.
+*/
+#ifndef TESORO_H
+#define TESORO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef TESORO_API
+#  if defined(_WIN32)
+#    define TESORO_API
+#  else
+#    define TESORO_API __attribute__((visibility("default")))
+#  endif
+#endif
+
+/* ------------------------------------------------------------------------
+** Versions.  TESORO_VERSION_NUMBER is X*1000000 + Y*1000 + Z.  Compare it
+** with tesoro_libversion_number() to check header and library agree.
+** TESORO_SCHEMA_VERSION is the PRAGMA user_version this library writes;
+** TESORO_APPLICATION_ID the PRAGMA application_id ("TSRO").
+*/
+#define TESORO_VERSION        "0.1.0"
+#define TESORO_VERSION_NUMBER 1000
+#define TESORO_SCHEMA_VERSION 2
+#define TESORO_APPLICATION_ID 0x5453524f
+
+TESORO_API const char *tesoro_version(void);
+TESORO_API int tesoro_libversion_number(void);
+
+/* ------------------------------------------------------------------------
+** Result codes.  One list generates the enum, the names and the static
+** messages (tesoro_errstr, tesoro_errname).
+*/
+#define TESORO_RESULT_MAP(XX)                                                     \
+  XX(OK,        0,   "not an error")                                          \
+  XX(ROW,       100, "a row is ready")                                        \
+  XX(DONE,      101, "no more rows")                                          \
+  XX(EINVAL,    -1,  "invalid argument")                                      \
+  XX(ENOTFOUND, -2,  "not found")                                             \
+  XX(ESTATE,    -3,  "not allowed in the current state")                      \
+  XX(EDENIED,   -4,  "permission denied")                                     \
+  XX(EGUARD,    -5,  "refused by a business rule")                            \
+  XX(ECONFLICT, -6,  "changed by someone else since it was read")             \
+  XX(EEXISTS,   -7,  "already exists")                                        \
+  XX(EBUSY,     -8,  "database is busy")                                      \
+  XX(ENOMEM,    -9,  "out of memory")                                         \
+  XX(EDB,       -10, "database or I/O error")                                 \
+  XX(EMISUSE,   -11, "library used incorrectly")                              \
+  XX(ENOTDB,    -12, "not a tesoro database")                                 \
+  XX(ESCHEMA,   -13, "database written by a newer tesoro")
+
+enum tesoro_result {
+#define TESORO__RESULT_ENUM(name, value, text) TESORO_##name = value,
+  TESORO_RESULT_MAP(TESORO__RESULT_ENUM)
+#undef TESORO__RESULT_ENUM
+  TESORO__RESULT_END = 102
+};
+
+/* Static English text for a result code ("permission denied"); never NULL. */
+TESORO_API const char *tesoro_errstr(int rc);
+/* The code's name without prefix ("EDENIED"); "UNKNOWN" for other values. */
+TESORO_API const char *tesoro_errname(int rc);
+
+/* ------------------------------------------------------------------------
+** Limits on text arguments, in bytes (not counting the NUL).
+*/
+#define TESORO_MAX_NAME        200   /* person, agency, file names */
+#define TESORO_MAX_EMAIL       254   /* RFC 5321 path limit */
+#define TESORO_MAX_PHONE       40
+#define TESORO_MAX_SHORT       500   /* location, timeline, titles, addresses */
+#define TESORO_MAX_REASON      2000  /* reasons for endings and changes */
+#define TESORO_MAX_TEXT        20000 /* messages, notes, descriptions */
+#define TESORO_MAX_JSON        200000 /* JSON arguments */
+
+/* ------------------------------------------------------------------------
+** Enumerations.
+*/
+/* Staff roles (tesoro_agent_create). */
+#define TESORO_ROLE_AGENT    1
+#define TESORO_ROLE_ADMIN    2
+#define TESORO_ROLE_CLOSINGS 3
+
+/* Actor kinds (tesoro_actor_kind). */
+#define TESORO_ACTOR_AGENT   1
+#define TESORO_ACTOR_CLIENT  2
+#define TESORO_ACTOR_WEBSITE 3
+#define TESORO_ACTOR_SYSTEM  4
+
+/* Entity kinds: the things with an id, a version and (most) a state machine. */
+#define TESORO_ENTITY_CONTACT  1
+#define TESORO_ENTITY_ROOM     2
+#define TESORO_ENTITY_MANDATE  3
+#define TESORO_ENTITY_LISTING  4
+#define TESORO_ENTITY_TASK     5
+
+/* Property types of a contact request and a listing. */
+#define TESORO_PROPERTY_HOUSE     1
+#define TESORO_PROPERTY_APARTMENT 2
+#define TESORO_PROPERTY_OFFICE    3
+#define TESORO_PROPERTY_LAND      4
+
+/* Commission types of a mandate proposal. */
+#define TESORO_COMMISSION_PERCENTAGE 1 /* value in basis points: 1..10000 = 0.01 %..100 % */
+#define TESORO_COMMISSION_FIXED      2 /* value in minor units of `currency`, > 0 */
+
+/* Document kinds, with the content each accepts (checked on magic bytes). */
+#define TESORO_DOC_SHARED             1 /* room: PDF, JPEG, PNG, WebP */
+#define TESORO_DOC_SIGNED_MANDATE     2 /* mandate: PDF only */
+#define TESORO_DOC_PROPERTY_DOCUMENT  3 /* mandate, listing: PDF, JPEG, PNG, WebP */
+#define TESORO_DOC_PHOTO              4 /* mandate, listing: JPEG, PNG, WebP */
+#define TESORO_DOC_ENERGY_CERTIFICATE 5 /* mandate, listing: PDF, JPEG, PNG */
+
+/* Settings of a handle (tesoro_config). */
+#define TESORO_CONFIG_BUSY_TIMEOUT_MS     1 /* default 5000 */
+#define TESORO_CONFIG_MAX_DOCUMENT_BYTES  2 /* default 25 MiB */
+#define TESORO_CONFIG_OUTBOX_MAX_ATTEMPTS 3 /* default 8: then the row is dead */
+#define TESORO_CONFIG_OUTBOX_BACKOFF_S    4 /* default 60: first retry delay, doubled per attempt */
+#define TESORO_CONFIG_TICK_BATCH          5 /* default 500: timers fired per tick call at most */
+
+typedef struct tesoro tesoro;
+typedef struct tesoro_cursor tesoro_cursor;
+
+/* ------------------------------------------------------------------------
+** Handle.
+*/
+
+/*
+** Open (creating if absent) the tesoro database at `path` and store the
+** handle in *out.  Like sqlite3_open, *out is set even on failure (unless it
+** is NULL or memory ran out) so tesoro_errmsg can say why; close it either way.
+** ":memory:" opens a private in-memory database.
+**
+** On open the file is configured (WAL journal, foreign keys on, busy timeout,
+** synchronous=NORMAL) and its schema is created from the copy of schema.sql
+** carried in the library, or migrated forward from an older user_version, one
+** step per transaction.
+**
+** Returns TESORO_OK; TESORO_EINVAL (path or out NULL, path empty);
+** TESORO_ENOTDB (the file is not an SQLite database, or one with another
+** application_id); TESORO_ESCHEMA (user_version newer than this library);
+** TESORO_EBUSY; TESORO_ENOMEM; TESORO_EDB (cannot open or write the file).
+*/
+TESORO_API int tesoro_open(const char *path, tesoro **out);
+
+/*
+** Close the handle, finalising every statement.  Cursors still open are
+** invalidated (their next call returns TESORO_EMISUSE) and must still be
+** freed.  tesoro_close(NULL) is a harmless no-op.  Returns TESORO_OK.
+*/
+TESORO_API int tesoro_close(tesoro *t);
+
+/* Result code and one-line message of the last failing call on `t`
+** ("not an error" after a success).  NULL handle: "out of memory" / ENOMEM. */
+TESORO_API int tesoro_errcode(tesoro *t);
+TESORO_API const char *tesoro_errmsg(tesoro *t);
+
+/* Free anything tesoro returned through a `char **` or `void **`.  NULL ok. */
+TESORO_API void tesoro_free(void *p);
+
+/*
+** Change a setting (TESORO_CONFIG_*).  Returns TESORO_OK, TESORO_EINVAL for
+** an unknown option or a value out of range (every value must be > 0).
+*/
+TESORO_API int tesoro_config(tesoro *t, int option, int64_t value);
+
+/*
+** The handle's clock.  tesoro_clock_set(t, now) pins "now" for every later
+** call (tests, simulations, replays); now = 0 returns to the system clock.
+** tesoro_now returns the current value (0 for a NULL handle).
+*/
+TESORO_API int tesoro_clock_set(tesoro *t, int64_t now);
+TESORO_API int64_t tesoro_now(tesoro *t);
+
+/*
+** Host transactions.  Calls between tesoro_begin and tesoro_commit share one
+** SQLite transaction (one fsync); each call still runs in its own savepoint,
+** so a refused call is rolled back alone and the others stay.  tesoro_rollback
+** undoes them all.  Nesting is not supported: a second begin is EMISUSE.
+** Returns TESORO_OK, TESORO_EMISUSE, TESORO_EBUSY, TESORO_EDB.
+*/
+TESORO_API int tesoro_begin(tesoro *t);
+TESORO_API int tesoro_commit(tesoro *t);
+TESORO_API int tesoro_rollback(tesoro *t);
+
+/*
+** A copy of the schema.sql text this library carries (the schema of
+** TESORO_SCHEMA_VERSION).  *out is freed with tesoro_free.
+** Returns TESORO_OK, TESORO_EINVAL (out NULL), TESORO_ENOMEM.
+*/
+TESORO_API int tesoro_schema_text(char **out);
+
+/* ------------------------------------------------------------------------
+** Agencies, staff, contacts.
+*/
+
+/*
+** Operator call: create an agency with its first admin, its website actor
+** and its system actor.  `timezone` is an IANA name ("Europe/Amsterdam");
+** NULL or "" means "UTC".  `currency` is an ISO 4217 code (3 upper-case
+** letters).  The admin is an agent with TESORO_ROLE_ADMIN.
+** Returns TESORO_OK; TESORO_EINVAL (name empty/too long/bad UTF-8, unknown
+** time zone, bad currency, bad admin name/e-mail).
+*/
+TESORO_API int tesoro_agency_create(tesoro *t, const char *name,
+                                    const char *timezone, const char *currency,
+                                    const char *admin_name,
+                                    const char *admin_email,
+                                    int64_t *out_agency, int64_t *out_admin);
+
+/* The agency's website actor.  `actor` must be staff of that agency. */
+TESORO_API int tesoro_agency_website_actor(tesoro *t, int64_t actor,
+                                           int64_t agency, int64_t *out_actor);
+
+/*
+** Add a staff member (admin only).  `role` is TESORO_ROLE_*.  E-mail is
+** unique among the agency's staff, compared case-insensitively (EEXISTS).
+*/
+TESORO_API int tesoro_agent_create(tesoro *t, int64_t actor, const char *name,
+                                   const char *email, int role,
+                                   int64_t *out_agent);
+
+/*
+** Facts about an actor, for hosts and bindings: its kind (TESORO_ACTOR_*),
+** agency and, for a client, its contact (0 otherwise).  Any out may be NULL.
+** Returns TESORO_OK, TESORO_ENOTFOUND.
+*/
+TESORO_API int tesoro_actor_info(tesoro *t, int64_t actor, int *out_kind,
+                                 int64_t *out_agency, int64_t *out_contact);
+
+/*
+** Create a CRM contact (staff).  `email`, `phone`, `language` may be NULL;
+** e-mail is unique per agency, case-insensitively (EEXISTS).  `language` is a
+** free code as the CRM stores it ("nl", "pt-BR").  The contact is assigned to
+** the creating agent.  The contact's client actor is created with it.
+*/
+TESORO_API int tesoro_contact_create(tesoro *t, int64_t actor, const char *name,
+                                     const char *email, const char *phone,
+                                     const char *language,
+                                     int64_t *out_contact);
+
+/* Assign a contact to an agent of the same agency (staff). */
+TESORO_API int tesoro_contact_assign(tesoro *t, int64_t actor, int64_t contact,
+                                     int64_t agent, int64_t expected_version);
+
+/* The client actor of a contact (staff or the agency's website). */
+TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
+                                           int64_t contact, int64_t *out_actor);
+
+/*
+** One entity as a JSON object (built by SQLite's JSON functions): its
+** fields, "state" and "version".  A client reading a room never sees private
+** notes (they are not part of the room object anyway).  *out is freed with
+** tesoro_free.  Returns TESORO_OK, TESORO_EINVAL, TESORO_ENOTFOUND,
+** TESORO_EDENIED.
+*/
+TESORO_API int tesoro_entity_json(tesoro *t, int64_t actor, int entity,
+                                  int64_t id, char **out);
+
+/*
+** State name (static text, e.g. "in_progress") and version of an entity
+** with a state machine.  Either out may be NULL.
+*/
+TESORO_API int tesoro_entity_state(tesoro *t, int64_t actor, int entity,
+                                   int64_t id, const char **out_state,
+                                   int64_t *out_version);
+
+/* ------------------------------------------------------------------------
+** The engine's queries: history, allowed events, diagrams.
+*/
+
+/*
+** History of an entity, oldest first.  Columns: id, seq, event, from_state,
+** to_state, actor_id, actor_kind, at, details (JSON).  Staff of the agency, or
+** the client of the entity's contact.
+*/
+TESORO_API int tesoro_history(tesoro *t, int64_t actor, int entity, int64_t id,
+                              tesoro_cursor **out);
+
+/*
+** For each event of the entity's machine: may `actor` fire it now?
+** Columns: event, to_state, allowed (0/1), code (TESORO_OK or the error the
+** call would return), reason (NULL when allowed).  Guards that need the
+** call's arguments (a start time, a reason) are not evaluated here.
+*/
+TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
+                              tesoro_cursor **out);
+
+/*
+** Graphviz DOT text of one machine (TESORO_ENTITY_ROOM, _MANDATE, _LISTING,
+** _TASK): one edge per row of the machine's table, labelled "event [roles]".
+** Generated from the same table the engine runs.  *out: tesoro_free.
+*/
+TESORO_API int tesoro_machine_dot(int entity, char **out);
+
+/* ------------------------------------------------------------------------
+** Activity timeline, tasks.
+*/
+
+/*
+** The contact's activity timeline, newest first.  Columns: id, kind,
+** actor_id, at, entity, entity_id, summary.  Staff of the agency, or the
+** contact's own client.
+*/
+TESORO_API int tesoro_activities(tesoro *t, int64_t actor, int64_t contact,
+                                 tesoro_cursor **out);
+
+/*
+** Open tasks of the agency (staff), oldest first; `entity`/`entity_id` 0 for
+** all.  Columns: id, kind, title, state, entity, entity_id, assignee_id,
+** created_at, version.
+*/
+TESORO_API int tesoro_tasks(tesoro *t, int64_t actor, int entity,
+                            int64_t entity_id, tesoro_cursor **out);
+
+/* Task machine: open → done, open → cancelled (staff). */
+TESORO_API int tesoro_task_complete(tesoro *t, int64_t actor, int64_t task,
+                                    int64_t expected_version);
+TESORO_API int tesoro_task_cancel(tesoro *t, int64_t actor, int64_t task,
+                                  int64_t expected_version);
+
+/* ------------------------------------------------------------------------
+** Outbox: notifications and events for the host to deliver, written in the
+** same transaction as the change that caused them.  Delivery is at least
+** once: the receiver deduplicates on `uid`.
+*/
+
+/*
+** Operator call: rows due for delivery (pending, next attempt <= now),
+** oldest first, at most `limit` (1..10000); agency 0 means every agency.
+** Columns: id, uid, agency_id, kind ("notification", "exchange", "calendar"),
+** recipient_id (actor id, 0 for a non-actor such as the website), channel
+** ("crm", "push", "email", "website", "calendar"), template, language,
+** payload (JSON), entity, entity_id, event, old_state, new_state, seq,
+** attempts, created_at.
+*/
+TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
+                                   tesoro_cursor **out);
+
+/* Operator call: row delivered.  ENOTFOUND; ESTATE if already delivered/dead. */
+TESORO_API int tesoro_outbox_ack(tesoro *t, int64_t id);
+
+/*
+** Operator call: delivery failed.  The row is retried after the backoff
+** (TESORO_CONFIG_OUTBOX_BACKOFF_S * 2^(attempts-1)), and becomes "dead" after
+** TESORO_CONFIG_OUTBOX_MAX_ATTEMPTS failures.  `error` may be NULL.
+*/
+TESORO_API int tesoro_outbox_fail(tesoro *t, int64_t id, const char *error);
+
+/* Operator call: counts of outbox rows by status (any out may be NULL). */
+TESORO_API int tesoro_outbox_counts(tesoro *t, int64_t *out_pending,
+                                    int64_t *out_delivered, int64_t *out_dead);
+
+/* ------------------------------------------------------------------------
+** Timers.
+*/
+
+/*
+** Operator call: fire every timer due at or before `now`, in (due time, id)
+** order, each in its own transaction, at most TESORO_CONFIG_TICK_BATCH per
+** call; *out_fired (may be NULL) is how many fired.  Idempotent: a timer
+** fires once, and running tick again for the same `now` fires nothing more.
+** A timer whose entity has moved on is discarded without effect.
+*/
+TESORO_API int tesoro_tick(tesoro *t, int64_t now, int *out_fired);
+
+/* ------------------------------------------------------------------------
+** Documents: BLOBs with kind, file name, MIME type checked against the
+** content's magic bytes, size limit and SHA-256 digest.
+*/
+
+/*
+** Attach a document to an entity.  `mime` must name the type the content
+** really is ("application/pdf", "image/jpeg", "image/png", "image/webp")
+** and be one the kind accepts (see TESORO_DOC_*); size 1..the configured
+** limit.  Who may: room documents — staff and the room's client while the
+** room is open or in progress; mandate documents — the client while the form
+** is shared, staff until validation; listing documents — staff.
+*/
+TESORO_API int tesoro_document_add(tesoro *t, int64_t actor, int entity,
+                                   int64_t entity_id, int kind,
+                                   const char *name, const char *mime,
+                                   const void *data, int64_t size,
+                                   int64_t *out_document);
+
+/*
+** The document's bytes: *out_data (freed with tesoro_free) and *out_size.
+** Same audience as the entity it is attached to.
+*/
+TESORO_API int tesoro_document_read(tesoro *t, int64_t actor, int64_t document,
+                                    void **out_data, int64_t *out_size);
+
+/* Documents of an entity.  Columns: id, kind, name, mime, size, sha256,
+** uploaded_by, created_at. */
+TESORO_API int tesoro_documents(tesoro *t, int64_t actor, int entity,
+                                int64_t entity_id, tesoro_cursor **out);
+
+/* ------------------------------------------------------------------------
+** Seller onboarding (SPEC §2): contact room → mandate → listing.
+*/
+
+/*
+** The owner's contact form, submitted by the agency's website actor.  The
+** contact is matched by e-mail within the agency (case-insensitively) or
+** created; a room (state "open") is created, the agency's admins and the
+** contact's agent notified.  `property_type` TESORO_PROPERTY_*; `location`
+** required; `budget` 0 = not given, else > 0 (minor units); `timeline` and
+** `description` may be NULL.  *out_room, and *out_client (the owner's client
+** actor, for the host to act as the owner in the room; may be NULL).
+*/
+TESORO_API int tesoro_contact_request_submit(
+    tesoro *t, int64_t actor, const char *name, const char *email,
+    int property_type, const char *location, int64_t budget,
+    const char *timeline, const char *description, int64_t *out_room,
+    int64_t *out_client);
+
+/*
+** Room chat: a message from staff or the room's client, while the room is
+** open or in progress (terminal rooms are read-only: ESTATE).
+*/
+TESORO_API int tesoro_room_message_post(tesoro *t, int64_t actor, int64_t room,
+                                        const char *body, int64_t *out_message);
+
+/* A private note (staff only; never visible to a client). */
+TESORO_API int tesoro_room_note_add(tesoro *t, int64_t actor, int64_t room,
+                                    const char *body, int64_t *out_note);
+
+/*
+** The room's conversation, oldest first.  Columns: id, kind ("message" or
+** "note"), author_id, author_kind, body, created_at.  Staff see notes; the
+** client never does.
+*/
+TESORO_API int tesoro_room_messages(tesoro *t, int64_t actor, int64_t room,
+                                    tesoro_cursor **out);
+
+/*
+** Room machine (staff):
+**   start_onboarding  open → in_progress: the contact gains the role "owner",
+**                     a draft mandate is created (*out_mandate) and, when
+**                     `with_listing` is non-zero, a listing placeholder.
+**   mark_lost         open, in_progress → lost    (reason required)
+**   close             open, in_progress → closed  (reason required)
+**   A lost or closed room cancels its mandate if one is still open.
+**   The room becomes "successful" when its mandate is validated.
+*/
+TESORO_API int tesoro_room_start_onboarding(tesoro *t, int64_t actor,
+                                            int64_t room, int with_listing,
+                                            int64_t expected_version,
+                                            int64_t *out_mandate);
+TESORO_API int tesoro_room_mark_lost(tesoro *t, int64_t actor, int64_t room,
+                                     const char *reason,
+                                     int64_t expected_version);
+TESORO_API int tesoro_room_close(tesoro *t, int64_t actor, int64_t room,
+                                 const char *reason, int64_t expected_version);
+
+/*
+** Mandate machine.
+**   propose        draft, negotiating → negotiating (staff, the client).
+**                  Terms: commission type and value (TESORO_COMMISSION_*),
+**                  `currency` (ISO 4217; required for fixed, NULL for a
+**                  percentage), exclusivity (0/1), duration in days (1..3650).
+**                  Supersedes the open proposal; the proposer counts as
+**                  accepting it; the other party is notified.  *out_proposal.
+**   accept         negotiating → terms_agreed, by the party that did not
+**                  author the open proposal, naming that proposal (a
+**                  superseded one: EGUARD).  Terms are frozen on the mandate.
+**                  *out_json (may be NULL; tesoro_free) is the agreed terms
+**                  with the legal disclaimer that only the signed contract is
+**                  binding — the same payload the other party is notified with.
+**   share_form     terms_agreed → form_shared (staff); client notified.
+**   submit_form    form_shared → form_submitted (client).  `form_json` is an
+**                  object with personal info "full_name", "email", "phone"
+**                  and property details "address", "property_type" (house,
+**                  apartment, office, land) — all required — and optional
+**                  "title", "price", "bedrooms", "bathrooms", "floor_area",
+**                  "energy_label", "description".  A signed mandate document
+**                  (TESORO_DOC_SIGNED_MANDATE) must be attached first.
+**                  Creates the staff task "review seller form".
+**   request_changes form_submitted → form_shared (staff, reason required);
+**                  client notified.
+**   validate       form_submitted → validated (staff): the signed mandate is
+**                  present and the review task is done; a listing draft is
+**                  filled from the form (*out_listing); the room becomes
+**                  successful; task "complete and publish listing".
+**   cancel         any state but validated/cancelled → cancelled (staff,
+**                  reason required).
+*/
+TESORO_API int tesoro_mandate_propose(tesoro *t, int64_t actor, int64_t mandate,
+                                      int commission_type, int64_t value,
+                                      const char *currency, int exclusive,
+                                      int duration_days,
+                                      int64_t expected_version,
+                                      int64_t *out_proposal);
+TESORO_API int tesoro_mandate_accept(tesoro *t, int64_t actor, int64_t mandate,
+                                     int64_t proposal, int64_t expected_version,
+                                     char **out_json);
+TESORO_API int tesoro_mandate_share_form(tesoro *t, int64_t actor,
+                                         int64_t mandate,
+                                         int64_t expected_version);
+TESORO_API int tesoro_mandate_submit_form(tesoro *t, int64_t actor,
+                                          int64_t mandate,
+                                          const char *form_json,
+                                          int64_t expected_version);
+TESORO_API int tesoro_mandate_request_changes(tesoro *t, int64_t actor,
+                                              int64_t mandate,
+                                              const char *reason,
+                                              int64_t expected_version);
+TESORO_API int tesoro_mandate_validate(tesoro *t, int64_t actor,
+                                       int64_t mandate,
+                                       int64_t expected_version,
+                                       int64_t *out_listing);
+TESORO_API int tesoro_mandate_cancel(tesoro *t, int64_t actor, int64_t mandate,
+                                     const char *reason,
+                                     int64_t expected_version);
+
+/*
+** The negotiation history, oldest first.  Columns: id, author_id,
+** author_party ("agent"/"client"), commission_type, value, currency,
+** exclusive, duration_days, created_at, superseded_at, accepted_by_agent_at,
+** accepted_by_client_at (NULL when not accepted by that party).
+*/
+TESORO_API int tesoro_mandate_proposals(tesoro *t, int64_t actor,
+                                        int64_t mandate, tesoro_cursor **out);
+
+/*
+** Listings.  A listing has a per-agency reference number ("TES-00001",
+** unique and stable).  Listing machine (staff):
+**   fill       placeholder → draft          (by mandate validation)
+**   publish    draft, unpublished → published: the mandate is validated and
+**              not expired (validated time + agreed duration); completes the
+**              "complete and publish listing" task.
+**   unpublish  published → unpublished
+** tesoro_listing_update sets fields from a JSON object with any of "title",
+** "address", "price", "property_type", "bedrooms", "bathrooms",
+** "floor_area", "energy_label", "description" (unknown keys: EINVAL).
+*/
+TESORO_API int tesoro_listing_update(tesoro *t, int64_t actor, int64_t listing,
+                                     const char *fields_json,
+                                     int64_t expected_version);
+TESORO_API int tesoro_listing_publish(tesoro *t, int64_t actor, int64_t listing,
+                                      int64_t expected_version);
+TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
+                                        int64_t listing,
+                                        int64_t expected_version);
+
+/* ------------------------------------------------------------------------
+** Cursors: every list comes back as a cursor, stepped like sqlite3_step.
+*/
+
+/* Advance: TESORO_ROW (a row is ready), TESORO_DONE, or an error (EMISUSE
+** when the handle was closed). */
+TESORO_API int tesoro_cursor_next(tesoro_cursor *c);
+/* Number of columns; name of column i (static for the cursor's life). */
+TESORO_API int tesoro_cursor_columns(tesoro_cursor *c);
+TESORO_API const char *tesoro_cursor_name(tesoro_cursor *c, int col);
+/* Column index by name, or -1. */
+TESORO_API int tesoro_cursor_index(tesoro_cursor *c, const char *name);
+/* Values of the current row.  Text is valid until the next call on the
+** cursor; NULL for SQL NULL or a bad column.  Numbers are 0 for NULL. */
+TESORO_API int64_t tesoro_cursor_int(tesoro_cursor *c, int col);
+TESORO_API double tesoro_cursor_double(tesoro_cursor *c, int col);
+TESORO_API const char *tesoro_cursor_text(tesoro_cursor *c, int col);
+TESORO_API int tesoro_cursor_isnull(tesoro_cursor *c, int col);
+/* Release the cursor.  NULL ok.  Valid after the handle was closed. */
+TESORO_API void tesoro_cursor_free(tesoro_cursor *c);
+
+/* ------------------------------------------------------------------------
+** Invariant checker.
+*/
+
+/*
+** Operator call: PRAGMA integrity_check, PRAGMA foreign_key_check and
+** tesoro's own invariants (each entity's state equals the to_state of its
+** last history row and its version its last seq; every outbox row and task
+** has its cause; ...).  TESORO_OK when all hold; otherwise TESORO_EDB with
+** the first violation in tesoro_errmsg.
+*/
+TESORO_API int tesoro_check(tesoro *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TESORO_H */
