@@ -612,6 +612,9 @@ TESORO_API int tesoro_mandate_proposals(tesoro *t, int64_t actor,
 **              not expired (validated time + agreed duration); completes the
 **              "complete and publish listing" task.
 **   unpublish  published → unpublished
+**   expire     published → unpublished (system, fired by tesoro_tick when the
+**              mandate expires — an agency may not advertise without a valid
+**              mandate); opens the staff task "renew mandate".
 ** tesoro_listing_update sets fields from a JSON object with any of "title",
 ** "address", "price", "property_type", "bedrooms", "bathrooms",
 ** "floor_area", "energy_label", "description" (unknown keys: EINVAL).
