@@ -1,0 +1,4049 @@
+/*
+** tesoro.c — the whole implementation of tesoro, in one file.
+**
+** Read it top to bottom; each section opens with what it owns.
+**
+**   1. Configuration      allocator, includes, limits
+**   2. Result codes       the X-macro table behind errstr/errname
+**   3. Text               UTF-8, e-mail, enumerations, the error message
+**   4. Time               the handle's clock, IANA zones through ICU
+**   5. Storage            the handle, schema.sql, migrations, statements,
+**                         transactions
+**   6. Actors             who is calling, and what they may reach
+**   7. Machines           the transition tables of every workflow
+**   8. Engine             fire(), the allowed-events query, DOT
+**   9. Side effects       history, outbox, activity, tasks, timers, tick
+**  10. Documents          BLOBs checked on their magic bytes
+**  11. Agencies, contacts
+**  12. Seller onboarding  rooms, mandates, proposals, listings
+**  13. Reading            entity JSON, history, lists
+**  14. Cursors
+**  15. Checker            tesoro_check's invariants
+**
+** Internal names are static and start with tesoro__; only the functions
+** marked TESORO_API in tesoro.h are exported.
+*/
+#include "tesoro.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+#include <unicode/ucal.h>
+#include <unicode/ustring.h>
+
+/* =========================================================================
+** 1. Configuration
+**
+** Every byte tesoro allocates — and hands back to callers — comes from
+** SQLite's allocator.  So one tesoro_free (sqlite3_free) releases anything,
+** whatever language the caller is written in, and a test that replaces
+** SQLite's allocator (SQLITE_CONFIG_MALLOC) fails tesoro's allocations too.
+** Override all three macros together or none.
+*/
+#ifndef TESORO_MALLOC
+#  define TESORO_MALLOC(n)  sqlite3_malloc64(n)
+#  define TESORO_FREE(p)    sqlite3_free(p)
+#endif
+
+#define TESORO__DEFAULT_BUSY_MS       5000
+#define TESORO__DEFAULT_MAX_DOC       (25 * 1024 * 1024)
+#define TESORO__DEFAULT_MAX_ATTEMPTS  8
+#define TESORO__DEFAULT_BACKOFF_S     60
+#define TESORO__DEFAULT_TICK_BATCH    500
+#define TESORO__ENTITY_MAX            5     /* highest TESORO_ENTITY_* */
+#define TESORO__DAY                   86400
+
+#define TESORO__DISCLAIMER \
+  "Only the signed contract is binding; agreed terms are a statement of intent."
+
+/* =========================================================================
+** 2. Result codes
+**
+** One table, generated from TESORO_RESULT_MAP in the header, gives every code
+** its name and static text.
+*/
+static const struct {
+  int code;
+  const char *name;
+  const char *text;
+} tesoro__results[] = {
+#define TESORO__RESULT_ROW(name, value, text) {value, #name, text},
+  TESORO_RESULT_MAP(TESORO__RESULT_ROW)
+#undef TESORO__RESULT_ROW
+};
+
+TESORO_API const char *tesoro_errstr(int rc) {
+  size_t i;
+  for (i = 0; i < sizeof tesoro__results / sizeof tesoro__results[0]; i++)
+    if (tesoro__results[i].code == rc) return tesoro__results[i].text;
+  return "unknown result code";
+}
+
+TESORO_API const char *tesoro_errname(int rc) {
+  size_t i;
+  for (i = 0; i < sizeof tesoro__results / sizeof tesoro__results[0]; i++)
+    if (tesoro__results[i].code == rc) return tesoro__results[i].name;
+  return "UNKNOWN";
+}
+
+TESORO_API const char *tesoro_version(void) { return TESORO_VERSION; }
+TESORO_API int tesoro_libversion_number(void) { return TESORO_VERSION_NUMBER; }
+
+/* =========================================================================
+** 3. Text
+**
+** Every string crossing the API is checked here before anything is stored:
+** present when required, not longer than its limit, valid UTF-8.  The
+** failing check writes the handle's message, which names the argument.
+*/
+
+/* The handle; defined here because the error functions write into it. */
+typedef struct tesoro__stmt_slot {
+  sqlite3_stmt *stmt;
+} tesoro__stmt_slot;
+
+enum { TESORO__MSG_MAX = 512 };
+
+struct tesoro {
+  sqlite3 *db;
+  int rc;                          /* last result code */
+  char msg[TESORO__MSG_MAX];       /* last message */
+  int64_t clock;                   /* pinned "now"; 0 = system clock */
+  int host_txn;                    /* inside tesoro_begin … commit */
+  int64_t busy_ms, max_doc, max_attempts, backoff_s, tick_batch;
+  tesoro_cursor *cursors;          /* open cursors, invalidated on close */
+  struct tesoro__stmt_slot *stmts; /* the statement cache (section 5) */
+};
+
+static int tesoro__fail(tesoro *t, int rc, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static int tesoro__fail(tesoro *t, int rc, const char *fmt, ...) {
+  va_list ap;
+  t->rc = rc;
+  va_start(ap, fmt);
+  vsnprintf(t->msg, sizeof t->msg, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+static int tesoro__ok(tesoro *t) {
+  t->rc = TESORO_OK;
+  t->msg[0] = 0;
+  return TESORO_OK;
+}
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
+static int tesoro__utf8_valid(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  while (p < end) {
+    unsigned c = *p;
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) { p++; continue; }
+    if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; }
+    else return 0;
+    if ((size_t)(end - p) < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+      if ((p[i] & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+      return 0;
+    p += len;
+  }
+  return 1;
+}
+
+/*
+** Check one text argument.  Optional text may be NULL or "" (both mean
+** "not given"); required text must be non-empty.  Returns TESORO_OK or
+** TESORO_EINVAL with a message naming `what`.
+*/
+static int tesoro__text(tesoro *t, const char *what, const char *s, size_t max,
+                        int required) {
+  size_t n;
+  if (s == NULL || s[0] == 0) {
+    if (!required) return TESORO_OK;
+    return tesoro__fail(t, TESORO_EINVAL, "%s is required", what);
+  }
+  n = strnlen(s, max + 1);
+  if (n > max)
+    return tesoro__fail(t, TESORO_EINVAL, "%s is longer than %zu bytes", what,
+                        max);
+  if (!tesoro__utf8_valid(s, n))
+    return tesoro__fail(t, TESORO_EINVAL, "%s is not valid UTF-8", what);
+  return TESORO_OK;
+}
+
+/* Optional text as stored: "" is "not given", kept as SQL NULL. */
+static const char *tesoro__opt(const char *s) { return s && s[0] ? s : NULL; }
+
+/* local@domain.tld, no spaces or controls; deliverability is the host's. */
+static int tesoro__email(tesoro *t, const char *what, const char *s,
+                         int required) {
+  int rc = tesoro__text(t, what, s, TESORO_MAX_EMAIL, required);
+  const char *at, *dot;
+  if (rc || s == NULL || s[0] == 0) return rc;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    if (*p <= 0x20 || *p == 0x7F)
+      return tesoro__fail(t, TESORO_EINVAL, "%s must not contain spaces", what);
+  at = strchr(s, '@');
+  if (!at || at == s || strchr(at + 1, '@'))
+    return tesoro__fail(t, TESORO_EINVAL, "%s is not an e-mail address", what);
+  dot = strrchr(at + 1, '.');
+  if (!dot || dot == at + 1 || dot[1] == 0)
+    return tesoro__fail(t, TESORO_EINVAL, "%s has no domain", what);
+  return TESORO_OK;
+}
+
+static int tesoro__id(tesoro *t, const char *what, int64_t id) {
+  if (id <= 0) return tesoro__fail(t, TESORO_EINVAL, "%s must be > 0", what);
+  return TESORO_OK;
+}
+
+static int tesoro__out(tesoro *t, const void *out, const char *what) {
+  if (out == NULL) return tesoro__fail(t, TESORO_EINVAL, "%s is NULL", what);
+  return TESORO_OK;
+}
+
+/* Names of the small enumerations that cross the API as int. */
+static const char *const tesoro__property_types[] = {NULL, "house", "apartment",
+                                                     "office", "land"};
+static const char *const tesoro__role_names[] = {NULL, "agent", "admin",
+                                                 "closings"};
+static const char *const tesoro__entity_names[] = {
+    NULL, "contact", "room", "mandate", "listing", "task"};
+
+static const char *tesoro__entity_name(int entity) {
+  if (entity < 1 || entity > TESORO__ENTITY_MAX) return "entity";
+  return tesoro__entity_names[entity];
+}
+
+/* =========================================================================
+** 4. Time
+**
+** "Now" is the handle's pinned clock or the system clock.  Agency-local
+** calendar days come from ICU's calendar with an explicit zone, so the
+** process's TZ is never read or changed and DST is ICU's business.
+*/
+static int64_t tesoro__now(tesoro *t) {
+  return t->clock ? t->clock : (int64_t)time(NULL);
+}
+
+/* Is `zone` an IANA zone ICU knows (not a custom "GMT+3")? */
+static int tesoro__zone_valid(const char *zone) {
+  UChar id[128], canonical[128];
+  int32_t len = 0;
+  UBool system_id = 0;
+  UErrorCode status = U_ZERO_ERROR;
+  u_strFromUTF8(id, 128, &len, zone, -1, &status);
+  if (U_FAILURE(status) || len >= 128) return 0;
+  ucal_getCanonicalTimeZoneID(id, len, canonical, 128, &system_id, &status);
+  return U_SUCCESS(status) && system_id;
+}
+
+/* =========================================================================
+** 5. Storage
+**
+** The handle owns one SQLite connection.  Opening applies the pragmas,
+** checks application_id and user_version, and runs the sections of
+** schema.sql the file has not seen yet.  Statements are prepared once per
+** handle, on first use, and kept (the cache below).  Every mutating call
+** runs inside tesoro__write_begin/end: BEGIN IMMEDIATE on its own (so the
+** busy timeout covers lock upgrades), or a savepoint inside a host
+** transaction.
+*/
+
+/* schema.sql, verbatim, one string per line (C11 only promises 4095-byte
+** literals).  test_foundation compares it with the file byte for byte. */
+static const char *const tesoro__schema_lines[] = {
+/* >>schema — generated from schema.sql by test/sync_schema.sh */
+    "-- tesoro schema: the single source of the database layout.\n",
+    "--\n",
+    "-- The file is an ordered list of sections, each opened by a line\n",
+    "-- \"-- @version N\".  A new database runs every section; a database at\n",
+    "-- user_version K runs the sections after K, each in its own transaction\n",
+    "-- together with the bump of user_version.  So a section, once released, is\n",
+    "-- never edited: a change is a new section (CREATE, ALTER, or a rebuild).\n",
+    "-- tesoro.c carries this file verbatim; test_foundation fails if they differ.\n",
+    "--\n",
+    "-- Conventions: every table is STRICT; every state column has a CHECK that\n",
+    "-- mirrors its machine's states (a bug in C cannot store an impossible state);\n",
+    "-- instants are INTEGER seconds since the epoch, UTC; money is INTEGER minor\n",
+    "-- units; `entity` columns hold TESORO_ENTITY_* numbers.\n",
+    "\n",
+    "-- @version 1\n",
+    "-- Foundation: agencies, actors, contacts, history, activity, tasks, outbox,\n",
+    "-- timers, documents.\n",
+    "\n",
+    "CREATE TABLE agency (\n",
+    "  id              INTEGER PRIMARY KEY,\n",
+    "  name            TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 200),\n",
+    "  timezone        TEXT    NOT NULL DEFAULT 'UTC',\n",
+    "  currency        TEXT    NOT NULL CHECK (length(currency) = 3),\n",
+    "  portal_active   INTEGER NOT NULL DEFAULT 0 CHECK (portal_active IN (0, 1)),\n",
+    "  listing_counter INTEGER NOT NULL DEFAULT 0,\n",
+    "  created_at      INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "\n",
+    "-- Everyone who can act: staff, one client per contact, the website, the system.\n",
+    "CREATE TABLE actor (\n",
+    "  id         INTEGER PRIMARY KEY,\n",
+    "  agency_id  INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  kind       TEXT    NOT NULL CHECK (kind IN ('agent', 'client', 'website', 'system')),\n",
+    "  role       TEXT    CHECK (role IN ('agent', 'admin', 'closings')),\n",
+    "  contact_id INTEGER REFERENCES contact(id),\n",
+    "  name       TEXT    NOT NULL,\n",
+    "  email      TEXT,\n",
+    "  created_at INTEGER NOT NULL,\n",
+    "  CHECK ((kind = 'agent') = (role IS NOT NULL)),\n",
+    "  CHECK ((kind = 'client') = (contact_id IS NOT NULL))\n",
+    ") STRICT;\n",
+    "CREATE UNIQUE INDEX actor_staff_email ON actor(agency_id, lower(email)) WHERE kind = 'agent';\n",
+    "CREATE UNIQUE INDEX actor_client_contact ON actor(contact_id) WHERE contact_id IS NOT NULL;\n",
+    "CREATE UNIQUE INDEX actor_one_per_agency ON actor(agency_id, kind) WHERE kind IN ('website', 'system');\n",
+    "\n",
+    "CREATE TABLE contact (\n",
+    "  id                INTEGER PRIMARY KEY,\n",
+    "  agency_id         INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  version           INTEGER NOT NULL DEFAULT 1,\n",
+    "  name              TEXT    NOT NULL,\n",
+    "  email             TEXT,\n",
+    "  phone             TEXT,\n",
+    "  language          TEXT,\n",
+    "  assigned_agent_id INTEGER REFERENCES actor(id),\n",
+    "  created_at        INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE UNIQUE INDEX contact_email ON contact(agency_id, lower(email)) WHERE email IS NOT NULL;\n",
+    "\n",
+    "CREATE TABLE contact_role (\n",
+    "  contact_id INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  role       TEXT    NOT NULL CHECK (role IN ('owner', 'lead', 'applicant')),\n",
+    "  PRIMARY KEY (contact_id, role)\n",
+    ") STRICT, WITHOUT ROWID;\n",
+    "\n",
+    "-- One row per change of an entity: seq is the entity's version after it.\n",
+    "CREATE TABLE history (\n",
+    "  id         INTEGER PRIMARY KEY,\n",
+    "  agency_id  INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  entity     INTEGER NOT NULL CHECK (entity > 0),\n",
+    "  entity_id  INTEGER NOT NULL,\n",
+    "  seq        INTEGER NOT NULL CHECK (seq > 0),\n",
+    "  event      TEXT    NOT NULL,\n",
+    "  from_state TEXT,\n",
+    "  to_state   TEXT,\n",
+    "  actor_id   INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  at         INTEGER NOT NULL,\n",
+    "  details    TEXT CHECK (details IS NULL OR json_valid(details)),\n",
+    "  UNIQUE (entity, entity_id, seq)\n",
+    ") STRICT;\n",
+    "\n",
+    "CREATE TABLE activity (\n",
+    "  id         INTEGER PRIMARY KEY,\n",
+    "  agency_id  INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  contact_id INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  kind       TEXT    NOT NULL,\n",
+    "  actor_id   INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  at         INTEGER NOT NULL,\n",
+    "  entity     INTEGER NOT NULL,\n",
+    "  entity_id  INTEGER NOT NULL,\n",
+    "  summary    TEXT    NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX activity_contact ON activity(contact_id, at);\n",
+    "\n",
+    "CREATE TABLE task (\n",
+    "  id          INTEGER PRIMARY KEY,\n",
+    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  version     INTEGER NOT NULL DEFAULT 1,\n",
+    "  state       TEXT    NOT NULL CHECK (state IN ('open', 'done', 'cancelled')),\n",
+    "  kind        TEXT    NOT NULL,\n",
+    "  title       TEXT    NOT NULL,\n",
+    "  entity      INTEGER NOT NULL,\n",
+    "  entity_id   INTEGER NOT NULL,\n",
+    "  assignee_id INTEGER REFERENCES actor(id),\n",
+    "  created_at  INTEGER NOT NULL,\n",
+    "  closed_at   INTEGER\n",
+    ") STRICT;\n",
+    "CREATE INDEX task_open ON task(agency_id, entity, entity_id) WHERE state = 'open';\n",
+    "\n",
+    "-- The transactional outbox.  history_id ties each row to the change that\n",
+    "-- caused it (its event, old and new state, and seq come from that change).\n",
+    "CREATE TABLE outbox (\n",
+    "  id              INTEGER PRIMARY KEY,\n",
+    "  uid             TEXT    NOT NULL UNIQUE,\n",
+    "  agency_id       INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  kind            TEXT    NOT NULL CHECK (kind IN ('notification', 'exchange', 'calendar')),\n",
+    "  recipient_id    INTEGER REFERENCES actor(id),\n",
+    "  channel         TEXT    NOT NULL CHECK (channel IN ('crm', 'push', 'email', 'website', 'calendar')),\n",
+    "  template        TEXT    NOT NULL,\n",
+    "  language        TEXT    NOT NULL DEFAULT 'en',\n",
+    "  payload         TEXT    NOT NULL CHECK (json_valid(payload)),\n",
+    "  history_id      INTEGER NOT NULL REFERENCES history(id),\n",
+    "  status          TEXT    NOT NULL DEFAULT 'pending'\n",
+    "                  CHECK (status IN ('pending', 'delivered', 'dead', 'withdrawn')),\n",
+    "  attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n",
+    "  next_attempt_at INTEGER NOT NULL,\n",
+    "  last_error      TEXT,\n",
+    "  created_at      INTEGER NOT NULL,\n",
+    "  delivered_at    INTEGER\n",
+    ") STRICT;\n",
+    "CREATE INDEX outbox_due ON outbox(next_attempt_at, id) WHERE status = 'pending';\n",
+    "CREATE INDEX outbox_history ON outbox(history_id);\n",
+    "\n",
+    "-- Time-driven transitions.  A timer whose entity has moved on by the time it\n",
+    "-- is due is marked fired without effect by its handler.\n",
+    "CREATE TABLE timer (\n",
+    "  id          INTEGER PRIMARY KEY,\n",
+    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  entity      INTEGER NOT NULL,\n",
+    "  entity_id   INTEGER NOT NULL,\n",
+    "  kind        TEXT    NOT NULL,\n",
+    "  due_at      INTEGER NOT NULL,\n",
+    "  state       TEXT    NOT NULL DEFAULT 'pending'\n",
+    "              CHECK (state IN ('pending', 'fired', 'withdrawn')),\n",
+    "  fired_at    INTEGER\n",
+    ") STRICT;\n",
+    "CREATE INDEX timer_due ON timer(due_at, id) WHERE state = 'pending';\n",
+    "CREATE INDEX timer_entity ON timer(entity, entity_id);\n",
+    "\n",
+    "CREATE TABLE document (\n",
+    "  id          INTEGER PRIMARY KEY,\n",
+    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  entity      INTEGER NOT NULL,\n",
+    "  entity_id   INTEGER NOT NULL,\n",
+    "  kind        TEXT    NOT NULL CHECK (kind IN ('shared', 'signed_mandate',\n",
+    "                'property_document', 'photo', 'energy_certificate')),\n",
+    "  name        TEXT    NOT NULL,\n",
+    "  mime        TEXT    NOT NULL CHECK (mime IN ('application/pdf', 'image/jpeg',\n",
+    "                'image/png', 'image/webp')),\n",
+    "  size        INTEGER NOT NULL CHECK (size > 0 AND size = length(data)),\n",
+    "  sha256      TEXT    NOT NULL CHECK (length(sha256) = 64),\n",
+    "  data        BLOB    NOT NULL,\n",
+    "  uploaded_by INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  created_at  INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX document_entity ON document(entity, entity_id);\n",
+    "\n",
+    "-- @version 2\n",
+    "-- Seller onboarding: contact rooms, mandates and their proposals, listings.\n",
+    "\n",
+    "CREATE TABLE room (\n",
+    "  id            INTEGER PRIMARY KEY,\n",
+    "  agency_id     INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  contact_id    INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  version       INTEGER NOT NULL DEFAULT 1,\n",
+    "  state         TEXT    NOT NULL CHECK (state IN ('open', 'in_progress', 'lost',\n",
+    "                  'closed', 'successful')),\n",
+    "  property_type TEXT    NOT NULL CHECK (property_type IN ('house', 'apartment',\n",
+    "                  'office', 'land')),\n",
+    "  location      TEXT    NOT NULL,\n",
+    "  budget        INTEGER CHECK (budget > 0),\n",
+    "  timeline      TEXT,\n",
+    "  description   TEXT,\n",
+    "  end_reason    TEXT,\n",
+    "  ended_by      INTEGER REFERENCES actor(id),\n",
+    "  created_at    INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX room_agency ON room(agency_id, state);\n",
+    "CREATE INDEX room_contact ON room(contact_id);\n",
+    "\n",
+    "CREATE TABLE room_message (\n",
+    "  id         INTEGER PRIMARY KEY,\n",
+    "  room_id    INTEGER NOT NULL REFERENCES room(id),\n",
+    "  kind       TEXT    NOT NULL CHECK (kind IN ('message', 'note')),\n",
+    "  author_id  INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  body       TEXT    NOT NULL,\n",
+    "  created_at INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX room_message_room ON room_message(room_id, id);\n",
+    "\n",
+    "-- Agreed terms are copied from the accepted proposal and frozen here.\n",
+    "CREATE TABLE mandate (\n",
+    "  id                  INTEGER PRIMARY KEY,\n",
+    "  agency_id           INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  room_id             INTEGER NOT NULL UNIQUE REFERENCES room(id),\n",
+    "  contact_id          INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  version             INTEGER NOT NULL DEFAULT 1,\n",
+    "  state               TEXT    NOT NULL CHECK (state IN ('draft', 'negotiating',\n",
+    "                        'terms_agreed', 'form_shared', 'form_submitted',\n",
+    "                        'validated', 'cancelled')),\n",
+    "  open_proposal_id    INTEGER REFERENCES proposal(id),\n",
+    "  agreed_proposal_id  INTEGER REFERENCES proposal(id),\n",
+    "  commission_type     TEXT    CHECK (commission_type IN ('percentage', 'fixed')),\n",
+    "  commission_value    INTEGER,\n",
+    "  currency            TEXT,\n",
+    "  exclusive           INTEGER CHECK (exclusive IN (0, 1)),\n",
+    "  duration_days       INTEGER,\n",
+    "  form_json           TEXT    CHECK (form_json IS NULL OR json_valid(form_json)),\n",
+    "  validated_at        INTEGER,\n",
+    "  end_reason          TEXT,\n",
+    "  created_at          INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "\n",
+    "CREATE TABLE proposal (\n",
+    "  id                    INTEGER PRIMARY KEY,\n",
+    "  mandate_id            INTEGER NOT NULL REFERENCES mandate(id),\n",
+    "  author_id             INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  author_party          TEXT    NOT NULL CHECK (author_party IN ('agent', 'client')),\n",
+    "  commission_type       TEXT    NOT NULL CHECK (commission_type IN ('percentage', 'fixed')),\n",
+    "  commission_value      INTEGER NOT NULL CHECK (commission_value > 0),\n",
+    "  currency              TEXT,\n",
+    "  exclusive             INTEGER NOT NULL CHECK (exclusive IN (0, 1)),\n",
+    "  duration_days         INTEGER NOT NULL CHECK (duration_days > 0),\n",
+    "  created_at            INTEGER NOT NULL,\n",
+    "  superseded_at         INTEGER,\n",
+    "  accepted_by_agent_at  INTEGER,\n",
+    "  accepted_by_client_at INTEGER,\n",
+    "  CHECK (commission_type = 'fixed' OR commission_value <= 10000),\n",
+    "  CHECK ((commission_type = 'fixed') = (currency IS NOT NULL))\n",
+    ") STRICT;\n",
+    "CREATE INDEX proposal_mandate ON proposal(mandate_id, id);\n",
+    "\n",
+    "CREATE TABLE listing (\n",
+    "  id            INTEGER PRIMARY KEY,\n",
+    "  agency_id     INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  mandate_id    INTEGER NOT NULL UNIQUE REFERENCES mandate(id),\n",
+    "  ref           TEXT    NOT NULL,\n",
+    "  version       INTEGER NOT NULL DEFAULT 1,\n",
+    "  state         TEXT    NOT NULL CHECK (state IN ('placeholder', 'draft',\n",
+    "                  'published', 'unpublished')),\n",
+    "  title         TEXT,\n",
+    "  address       TEXT,\n",
+    "  price         INTEGER CHECK (price > 0),\n",
+    "  property_type TEXT    CHECK (property_type IN ('house', 'apartment', 'office', 'land')),\n",
+    "  bedrooms      INTEGER CHECK (bedrooms >= 0),\n",
+    "  bathrooms     INTEGER CHECK (bathrooms >= 0),\n",
+    "  floor_area    INTEGER CHECK (floor_area > 0),\n",
+    "  energy_label  TEXT,\n",
+    "  description   TEXT,\n",
+    "  published_at  INTEGER,\n",
+    "  created_at    INTEGER NOT NULL,\n",
+    "  UNIQUE (agency_id, ref)\n",
+    ") STRICT;\n",
+/* <<schema */
+    NULL};
+
+/* The statement cache: name and SQL of every statement tesoro runs more
+** than once.  Lists that become cursors are prepared per call instead
+** (a cursor owns its statement). */
+#define TESORO__STATEMENTS(X)                                                 \
+  X(BEGIN, "BEGIN IMMEDIATE")                                                 \
+  X(COMMIT, "COMMIT")                                                         \
+  X(ROLLBACK, "ROLLBACK")                                                     \
+  X(SAVEPOINT, "SAVEPOINT tesoro_call")                                       \
+  X(RELEASE, "RELEASE tesoro_call")                                           \
+  X(ROLLBACK_TO, "ROLLBACK TO tesoro_call")                                   \
+  /* actors and agencies */                                                   \
+  X(ACTOR_LOAD,                                                               \
+    "SELECT agency_id, kind, role, contact_id FROM actor WHERE id = ?1")      \
+  X(ACTOR_INSERT,                                                             \
+    "INSERT INTO actor(agency_id, kind, role, contact_id, name, email, "      \
+    "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                        \
+  X(ACTOR_OF_KIND, "SELECT id FROM actor WHERE agency_id = ?1 AND kind = ?2") \
+  X(ACTOR_OF_CONTACT, "SELECT id FROM actor WHERE contact_id = ?1")           \
+  X(STAFF_ADMINS,                                                             \
+    "SELECT id FROM actor WHERE agency_id = ?1 AND kind = 'agent' "           \
+    "AND role = 'admin' ORDER BY id")                                         \
+  X(STAFF_EMAIL_TAKEN,                                                        \
+    "SELECT 1 FROM actor WHERE agency_id = ?1 AND kind = 'agent' "            \
+    "AND lower(email) = lower(?2)")                                           \
+  X(AGENCY_INSERT,                                                            \
+    "INSERT INTO agency(name, timezone, currency, created_at) "               \
+    "VALUES (?1, ?2, ?3, ?4)")                                                \
+  X(AGENCY_NEXT_REF,                                                          \
+    "UPDATE agency SET listing_counter = listing_counter + 1 WHERE id = ?1 "  \
+    "RETURNING 'TES-' || printf('%05d', listing_counter)")                    \
+  /* contacts */                                                              \
+  X(CONTACT_INSERT,                                                           \
+    "INSERT INTO contact(agency_id, name, email, phone, language, "           \
+    "assigned_agent_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")     \
+  X(CONTACT_BY_EMAIL,                                                         \
+    "SELECT id FROM contact WHERE agency_id = ?1 AND lower(email) = lower(?2)")\
+  X(CONTACT_LOAD,                                                             \
+    "SELECT agency_id, id, NULL, version FROM contact WHERE id = ?1")         \
+  X(CONTACT_ASSIGN,                                                           \
+    "UPDATE contact SET assigned_agent_id = ?2, version = version + 1 "       \
+    "WHERE id = ?1 AND version = ?3")                                         \
+  X(CONTACT_AGENT, "SELECT assigned_agent_id FROM contact WHERE id = ?1")     \
+  X(CONTACT_ROLE_ADD,                                                         \
+    "INSERT OR IGNORE INTO contact_role(contact_id, role) VALUES (?1, ?2)")   \
+  /* history, the engine's record */                                          \
+  X(HISTORY_INSERT,                                                           \
+    "INSERT INTO history(agency_id, entity, entity_id, seq, event, "          \
+    "from_state, to_state, actor_id, at, details) VALUES (?1, ?2, ?3, ?4, "   \
+    "?5, ?6, ?7, ?8, ?9, NULLIF(json_patch('{}', json_object('reason', ?10, " \
+    "'ref', ?11)), '{}'))")                                                   \
+  X(HISTORY_SET_REF,                                                          \
+    "UPDATE history SET details = json_set(coalesce(details, '{}'), "         \
+    "'$.ref', ?2) WHERE id = ?1")                                             \
+  /* entity loads: agency_id, contact_id, state, version */                   \
+  X(ROOM_LOAD,                                                                \
+    "SELECT agency_id, contact_id, state, version FROM room WHERE id = ?1")   \
+  X(ROOM_SET_STATE,                                                           \
+    "UPDATE room SET state = ?2, version = version + 1 "                      \
+    "WHERE id = ?1 AND version = ?3")                                         \
+  X(MANDATE_LOAD,                                                             \
+    "SELECT agency_id, contact_id, state, version FROM mandate WHERE id = ?1")\
+  X(MANDATE_SET_STATE,                                                        \
+    "UPDATE mandate SET state = ?2, version = version + 1 "                   \
+    "WHERE id = ?1 AND version = ?3")                                         \
+  X(LISTING_LOAD,                                                             \
+    "SELECT l.agency_id, m.contact_id, l.state, l.version FROM listing l "    \
+    "JOIN mandate m ON m.id = l.mandate_id WHERE l.id = ?1")                  \
+  X(LISTING_SET_STATE,                                                        \
+    "UPDATE listing SET state = ?2, version = version + 1 "                   \
+    "WHERE id = ?1 AND version = ?3")                                         \
+  X(TASK_LOAD,                                                                \
+    "SELECT agency_id, NULL, state, version FROM task WHERE id = ?1")         \
+  X(TASK_SET_STATE,                                                           \
+    "UPDATE task SET state = ?2, version = version + 1 "                      \
+    "WHERE id = ?1 AND version = ?3")                                         \
+  /* outbox: language of a client recipient is their contact's, if the */    \
+  /* portal speaks it (SPEC §5), else English */                              \
+  X(OUTBOX_NOTIFY,                                                            \
+    "INSERT INTO outbox(uid, agency_id, kind, recipient_id, channel, "        \
+    "template, language, payload, history_id, next_attempt_at, created_at) "  \
+    "SELECT lower(hex(randomblob(16))), ?1, 'notification', ?2, ?3, ?4, "     \
+    "coalesce((SELECT lower(substr(c.language, 1, 2)) FROM actor a "          \
+    "JOIN contact c ON c.id = a.contact_id WHERE a.id = ?2 "                  \
+    "AND lower(substr(c.language, 1, 2)) IN ('en','nl','de','fr','es','pt',"  \
+    "'it','pl','sv','no') AND (length(c.language) = 2 OR "                    \
+    "substr(c.language, 3, 1) IN ('-', '_'))), 'en'), "                       \
+    "json_patch(json_object('entity', ?5, 'entity_id', ?6, 'event', ?7, "     \
+    "'summary', ?8), coalesce(?9, '{}')), ?10, ?11, ?11")                     \
+  X(OUTBOX_ACK,                                                               \
+    "UPDATE outbox SET status = 'delivered', delivered_at = ?2 "              \
+    "WHERE id = ?1 AND status = 'pending'")                                   \
+  X(OUTBOX_STATUS, "SELECT status, attempts FROM outbox WHERE id = ?1")       \
+  X(OUTBOX_FAIL,                                                              \
+    "UPDATE outbox SET attempts = ?2, status = ?3, next_attempt_at = ?4, "    \
+    "last_error = ?5 WHERE id = ?1 AND status = 'pending'")                   \
+  X(OUTBOX_COUNTS,                                                            \
+    "SELECT count(*) FILTER (WHERE status = 'pending'), "                     \
+    "count(*) FILTER (WHERE status = 'delivered'), "                          \
+    "count(*) FILTER (WHERE status = 'dead') FROM outbox")                    \
+  /* activity, tasks, timers */                                               \
+  X(ACTIVITY_INSERT,                                                          \
+    "INSERT INTO activity(agency_id, contact_id, kind, actor_id, at, entity, "\
+    "entity_id, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")            \
+  X(TASK_INSERT,                                                              \
+    "INSERT INTO task(agency_id, state, kind, title, entity, entity_id, "     \
+    "assignee_id, created_at) VALUES (?1, 'open', ?2, ?3, ?4, ?5, ?6, ?7)")   \
+  X(TASK_OPEN_OF,                                                             \
+    "SELECT id FROM task WHERE agency_id = ?1 AND entity = ?2 AND "           \
+    "entity_id = ?3 AND kind = ?4 AND state = 'open' ORDER BY id LIMIT 1")    \
+  X(TASK_CLOSED_AT, "UPDATE task SET closed_at = ?2 WHERE id = ?1")           \
+  X(TASK_LAST_STATE,                                                          \
+    "SELECT state FROM task WHERE entity = ?1 AND entity_id = ?2 AND "        \
+    "kind = ?3 ORDER BY id DESC LIMIT 1")                                     \
+  X(TIMER_INSERT,                                                             \
+    "INSERT INTO timer(agency_id, entity, entity_id, kind, due_at) "          \
+    "VALUES (?1, ?2, ?3, ?4, ?5)")                                            \
+  X(TIMER_DUE,                                                                \
+    "SELECT id, agency_id, entity, entity_id, kind FROM timer "               \
+    "WHERE state = 'pending' AND due_at <= ?1 ORDER BY due_at, id LIMIT 1")   \
+  X(TIMER_FIRED,                                                              \
+    "UPDATE timer SET state = 'fired', fired_at = ?2 "                        \
+    "WHERE id = ?1 AND state = 'pending'")                                    \
+  /* documents */                                                             \
+  X(DOCUMENT_INSERT,                                                          \
+    "INSERT INTO document(agency_id, entity, entity_id, kind, name, mime, "   \
+    "size, sha256, data, uploaded_by, created_at) "                           \
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")                  \
+  X(DOCUMENT_LOAD,                                                            \
+    "SELECT entity, entity_id, data FROM document WHERE id = ?1")             \
+  X(DOCUMENT_HAS_KIND,                                                        \
+    "SELECT count(*) FROM document WHERE entity = ?1 AND entity_id = ?2 "     \
+    "AND kind = ?3")                                                          \
+  /* seller onboarding */                                                     \
+  X(ROOM_INSERT,                                                              \
+    "INSERT INTO room(agency_id, contact_id, state, property_type, location, "\
+    "budget, timeline, description, created_at) "                             \
+    "VALUES (?1, ?2, 'open', ?3, ?4, ?5, ?6, ?7, ?8)")                        \
+  X(ROOM_SET_END,                                                             \
+    "UPDATE room SET end_reason = ?2, ended_by = ?3 WHERE id = ?1")           \
+  X(ROOM_MESSAGE_INSERT,                                                      \
+    "INSERT INTO room_message(room_id, kind, author_id, body, created_at) "   \
+    "VALUES (?1, ?2, ?3, ?4, ?5)")                                            \
+  X(ROOM_MANDATE,                                                             \
+    "SELECT id, state, version FROM mandate WHERE room_id = ?1")              \
+  X(MANDATE_INSERT,                                                           \
+    "INSERT INTO mandate(agency_id, room_id, contact_id, state, created_at) " \
+    "VALUES (?1, ?2, ?3, 'draft', ?4)")                                       \
+  X(MANDATE_GET,                                                              \
+    "SELECT room_id, open_proposal_id, duration_days, validated_at, "         \
+    "form_json FROM mandate WHERE id = ?1")                                   \
+  X(MANDATE_SET_OPEN,                                                         \
+    "UPDATE mandate SET open_proposal_id = ?2 WHERE id = ?1")                 \
+  X(MANDATE_AGREE,                                                            \
+    "UPDATE mandate SET agreed_proposal_id = p.id, commission_type = "        \
+    "p.commission_type, commission_value = p.commission_value, currency = "   \
+    "p.currency, exclusive = p.exclusive, duration_days = p.duration_days "   \
+    "FROM proposal p WHERE p.id = ?2 AND mandate.id = ?1")                    \
+  X(MANDATE_SET_FORM, "UPDATE mandate SET form_json = ?2 WHERE id = ?1")      \
+  X(MANDATE_SET_VALIDATED,                                                    \
+    "UPDATE mandate SET validated_at = ?2 WHERE id = ?1")                     \
+  X(MANDATE_SET_END, "UPDATE mandate SET end_reason = ?2 WHERE id = ?1")      \
+  X(PROPOSAL_INSERT,                                                          \
+    "INSERT INTO proposal(mandate_id, author_id, author_party, "              \
+    "commission_type, commission_value, currency, exclusive, duration_days, " \
+    "created_at, accepted_by_agent_at, accepted_by_client_at) VALUES (?1, "   \
+    "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, CASE ?3 WHEN 'agent' THEN ?9 END, "      \
+    "CASE ?3 WHEN 'client' THEN ?9 END)")                                     \
+  X(PROPOSAL_SUPERSEDE,                                                       \
+    "UPDATE proposal SET superseded_at = ?2 WHERE id = ?1")                   \
+  X(PROPOSAL_LOAD,                                                            \
+    "SELECT mandate_id, author_party, superseded_at FROM proposal "           \
+    "WHERE id = ?1")                                                          \
+  X(PROPOSAL_ACCEPT,                                                          \
+    "UPDATE proposal SET accepted_by_agent_at = coalesce("                    \
+    "accepted_by_agent_at, CASE ?2 WHEN 'agent' THEN ?3 END), "               \
+    "accepted_by_client_at = coalesce(accepted_by_client_at, "                \
+    "CASE ?2 WHEN 'client' THEN ?3 END) WHERE id = ?1")                       \
+  X(PROPOSAL_TERMS_JSON,                                                      \
+    "SELECT json_object('mandate_id', mandate_id, 'proposal_id', id, "        \
+    "'commission_type', commission_type, 'commission_value', "                \
+    "commission_value, 'currency', currency, 'exclusive', exclusive, "        \
+    "'duration_days', duration_days, 'disclaimer', ?2) FROM proposal "        \
+    "WHERE id = ?1")                                                          \
+  X(LISTING_OF_MANDATE,                                                       \
+    "SELECT id, state FROM listing WHERE mandate_id = ?1")                    \
+  X(LISTING_INSERT,                                                           \
+    "INSERT INTO listing(agency_id, mandate_id, ref, state, created_at) "     \
+    "VALUES (?1, ?2, ?3, ?4, ?5)")                                            \
+  X(LISTING_FILL,                                                             \
+    "UPDATE listing SET title = coalesce(json_extract(?2, '$.title'), "       \
+    "json_extract(?2, '$.property_type') || ' at ' || "                       \
+    "json_extract(?2, '$.address')), address = json_extract(?2, "             \
+    "'$.address'), price = json_extract(?2, '$.price'), property_type = "     \
+    "json_extract(?2, '$.property_type'), bedrooms = json_extract(?2, "       \
+    "'$.bedrooms'), bathrooms = json_extract(?2, '$.bathrooms'), "            \
+    "floor_area = json_extract(?2, '$.floor_area'), energy_label = "          \
+    "json_extract(?2, '$.energy_label'), description = json_extract(?2, "     \
+    "'$.description') WHERE id = ?1")                                         \
+  X(LISTING_UPDATE,                                                           \
+    "UPDATE listing SET "                                                     \
+    "title = iif(json_type(?2, '$.title') IS NULL, title, "                   \
+    "json_extract(?2, '$.title')), "                                          \
+    "address = iif(json_type(?2, '$.address') IS NULL, address, "             \
+    "json_extract(?2, '$.address')), "                                        \
+    "price = iif(json_type(?2, '$.price') IS NULL, price, "                   \
+    "json_extract(?2, '$.price')), "                                          \
+    "property_type = iif(json_type(?2, '$.property_type') IS NULL, "          \
+    "property_type, json_extract(?2, '$.property_type')), "                   \
+    "bedrooms = iif(json_type(?2, '$.bedrooms') IS NULL, bedrooms, "          \
+    "json_extract(?2, '$.bedrooms')), "                                       \
+    "bathrooms = iif(json_type(?2, '$.bathrooms') IS NULL, bathrooms, "       \
+    "json_extract(?2, '$.bathrooms')), "                                      \
+    "floor_area = iif(json_type(?2, '$.floor_area') IS NULL, floor_area, "    \
+    "json_extract(?2, '$.floor_area')), "                                     \
+    "energy_label = iif(json_type(?2, '$.energy_label') IS NULL, "            \
+    "energy_label, json_extract(?2, '$.energy_label')), "                     \
+    "description = iif(json_type(?2, '$.description') IS NULL, description, "\
+    "json_extract(?2, '$.description')) WHERE id = ?1")                       \
+  X(LISTING_PUBLISH_FACTS,                                                    \
+    "SELECT l.title IS NOT NULL AND l.address IS NOT NULL AND l.price IS "    \
+    "NOT NULL, m.state, m.validated_at + m.duration_days * 86400, m.id "      \
+    "FROM listing l JOIN mandate m ON m.id = l.mandate_id WHERE l.id = ?1")   \
+  X(LISTING_SET_PUBLISHED,                                                    \
+    "UPDATE listing SET published_at = ?2 WHERE id = ?1")                     \
+  /* one entity as JSON (tesoro_entity_json) */                              \
+  X(CONTACT_JSON,                                                             \
+    "SELECT json_object('id', id, 'agency_id', agency_id, 'version', "        \
+    "version, 'name', name, 'email', email, 'phone', phone, 'language', "     \
+    "language, 'assigned_agent_id', assigned_agent_id, 'roles', (SELECT "     \
+    "json_group_array(role) FROM contact_role WHERE contact_id = contact.id),"\
+    " 'client_actor_id', (SELECT id FROM actor WHERE contact_id = "           \
+    "contact.id), 'created_at', created_at) FROM contact WHERE id = ?1")      \
+  X(ROOM_JSON,                                                                \
+    "SELECT json_object('id', id, 'agency_id', agency_id, 'contact_id', "     \
+    "contact_id, 'state', state, 'version', version, 'property_type', "       \
+    "property_type, 'location', location, 'budget', budget, 'timeline', "     \
+    "timeline, 'description', description, 'end_reason', end_reason, "        \
+    "'ended_by', ended_by, 'mandate_id', (SELECT id FROM mandate WHERE "      \
+    "room_id = room.id), 'created_at', created_at) FROM room WHERE id = ?1")  \
+  X(MANDATE_JSON,                                                             \
+    "SELECT json_object('id', id, 'agency_id', agency_id, 'room_id', "        \
+    "room_id, 'contact_id', contact_id, 'state', state, 'version', version, " \
+    "'open_proposal_id', open_proposal_id, 'agreed_proposal_id', "            \
+    "agreed_proposal_id, 'commission_type', commission_type, "                \
+    "'commission_value', commission_value, 'currency', currency, "            \
+    "'exclusive', exclusive, 'duration_days', duration_days, 'form', "        \
+    "json(form_json), 'validated_at', validated_at, 'expires_at', "           \
+    "validated_at + duration_days * 86400, 'end_reason', end_reason, "        \
+    "'listing_id', (SELECT id FROM listing WHERE mandate_id = mandate.id), "  \
+    "'created_at', created_at) FROM mandate WHERE id = ?1")                   \
+  X(LISTING_JSON,                                                             \
+    "SELECT json_object('id', id, 'agency_id', agency_id, 'mandate_id', "     \
+    "mandate_id, 'ref', ref, 'state', state, 'version', version, 'title', "   \
+    "title, 'address', address, 'price', price, 'property_type', "            \
+    "property_type, 'bedrooms', bedrooms, 'bathrooms', bathrooms, "           \
+    "'floor_area', floor_area, 'energy_label', energy_label, 'description', " \
+    "description, 'published_at', published_at, 'created_at', created_at) "   \
+    "FROM listing WHERE id = ?1")                                             \
+  X(TASK_JSON,                                                                \
+    "SELECT json_object('id', id, 'agency_id', agency_id, 'state', state, "   \
+    "'version', version, 'kind', kind, 'title', title, 'entity', entity, "    \
+    "'entity_id', entity_id, 'assignee_id', assignee_id, 'created_at', "      \
+    "created_at, 'closed_at', closed_at) FROM task WHERE id = ?1")            \
+  X(JSON_APPEND,                                                              \
+    "SELECT json_insert(?1, '$[#]', json_object('event', ?2, 'to_state', ?3, "\
+    "'allowed', ?4, 'code', ?5, 'reason', ?6))")                              \
+  /* JSON arguments */                                                        \
+  X(JSON_OBJECT_OK, "SELECT json_valid(?1) AND json_type(?1) = 'object'")     \
+  X(JSON_FIELDS, "SELECT key, type, value FROM json_each(?1)")
+
+enum {
+#define TESORO__STMT_ENUM(name, sql) S_##name,
+  TESORO__STATEMENTS(TESORO__STMT_ENUM)
+#undef TESORO__STMT_ENUM
+  S__COUNT
+};
+
+static const char *const tesoro__sql[] = {
+#define TESORO__STMT_SQL(name, sql) sql,
+    TESORO__STATEMENTS(TESORO__STMT_SQL)
+#undef TESORO__STMT_SQL
+};
+
+/* Map an SQLite result to a tesoro code and message. */
+static int tesoro__dberr(tesoro *t, int src) {
+  int rc;
+  switch (src & 0xFF) {
+  case SQLITE_NOMEM: rc = TESORO_ENOMEM; break;
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED: rc = TESORO_EBUSY; break;
+  case SQLITE_NOTADB: rc = TESORO_ENOTDB; break;
+  default: rc = TESORO_EDB; break;
+  }
+  return tesoro__fail(t, rc, "database: %s",
+                      t->db ? sqlite3_errmsg(t->db) : sqlite3_errstr(src));
+}
+
+/*
+** The cached statement `id`, reset and with its bindings cleared, or NULL
+** with the handle's error set.  Callers reset it again when done with it so
+** no read transaction stays open behind the host's back.
+*/
+static sqlite3_stmt *tesoro__stmt(tesoro *t, int id) {
+  sqlite3_stmt *s = t->stmts[id].stmt;
+  if (s == NULL) {
+    int src = sqlite3_prepare_v3(t->db, tesoro__sql[id], -1,
+                                 SQLITE_PREPARE_PERSISTENT, &s, NULL);
+    if (src != SQLITE_OK) {
+      tesoro__dberr(t, src);
+      return NULL;
+    }
+    t->stmts[id].stmt = s;
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return s;
+}
+
+/* Step a statement that returns no rows (or whose rows are ignored). */
+static int tesoro__run(tesoro *t, sqlite3_stmt *s) {
+  int src;
+  while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+  }
+  sqlite3_reset(s);
+  if (src != SQLITE_DONE) return tesoro__dberr(t, src);
+  return TESORO_OK;
+}
+
+/* Step once: TESORO_ROW (read the columns, then sqlite3_reset), TESORO_DONE
+** (already reset), or an error (reset). */
+static int tesoro__row(tesoro *t, sqlite3_stmt *s) {
+  int src = sqlite3_step(s);
+  if (src == SQLITE_ROW) return TESORO_ROW;
+  sqlite3_reset(s);
+  if (src == SQLITE_DONE) return TESORO_DONE;
+  return tesoro__dberr(t, src);
+}
+
+/* One integer from a one-row statement: TESORO_OK with *out, TESORO_DONE
+** when there is no row (the statement is reset either way). */
+static int tesoro__int(tesoro *t, sqlite3_stmt *s, int64_t *out) {
+  int rc = tesoro__row(t, s);
+  if (rc == TESORO_ROW) {
+    *out = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return TESORO_OK;
+  }
+  return rc;
+}
+
+static int tesoro__exec_id(tesoro *t, int id) {
+  sqlite3_stmt *s = tesoro__stmt(t, id);
+  return s ? tesoro__run(t, s) : t->rc;
+}
+
+/* Start the write transaction of one API call. */
+static int tesoro__write_begin(tesoro *t) {
+  return tesoro__exec_id(t, t->host_txn ? S_SAVEPOINT : S_BEGIN);
+}
+
+/*
+** End it: commit when rc >= 0, else roll back and keep the original message.
+** A failed COMMIT is rolled back and reported.  If SQLite already rolled the
+** whole transaction back (it does on some I/O and memory errors), a host
+** transaction is over too.
+*/
+static int tesoro__write_end(tesoro *t, int rc) {
+  sqlite3_stmt *s;
+  if (rc >= 0) {
+    int crc = tesoro__exec_id(t, t->host_txn ? S_RELEASE : S_COMMIT);
+    if (crc == TESORO_OK) return rc;
+    rc = crc;
+  }
+  if (!sqlite3_get_autocommit(t->db)) {
+    int saved_rc = t->rc;
+    char saved[TESORO__MSG_MAX];
+    memcpy(saved, t->msg, sizeof saved);
+    if (t->host_txn) {
+      if ((s = tesoro__stmt(t, S_ROLLBACK_TO)) != NULL) tesoro__run(t, s);
+      if ((s = tesoro__stmt(t, S_RELEASE)) != NULL) tesoro__run(t, s);
+    } else if ((s = tesoro__stmt(t, S_ROLLBACK)) != NULL) {
+      tesoro__run(t, s);
+    }
+    t->rc = saved_rc;
+    memcpy(t->msg, saved, sizeof saved);
+  }
+  if (t->host_txn && sqlite3_get_autocommit(t->db)) t->host_txn = 0;
+  return rc;
+}
+
+TESORO_API int tesoro_schema_text(char **out) {
+  size_t n = 0, i;
+  char *p;
+  if (out == NULL) return TESORO_EINVAL;
+  for (i = 0; tesoro__schema_lines[i]; i++) n += strlen(tesoro__schema_lines[i]);
+  p = TESORO_MALLOC(n + 1);
+  if (p == NULL) return TESORO_ENOMEM;
+  *out = p;
+  for (i = 0; tesoro__schema_lines[i]; i++) {
+    size_t len = strlen(tesoro__schema_lines[i]);
+    memcpy(p, tesoro__schema_lines[i], len);
+    p += len;
+  }
+  *p = 0;
+  return TESORO_OK;
+}
+
+/* The version number of a "-- @version N" line, or 0. */
+static int tesoro__section_version(const char *line) {
+  static const char tag[] = "-- @version ";
+  if (strncmp(line, tag, sizeof tag - 1) != 0) return 0;
+  return atoi(line + sizeof tag - 1);
+}
+
+/*
+** Run the sections of schema.sql numbered above `from`.  Each section runs
+** in its own IMMEDIATE transaction with the bump of user_version, after
+** re-reading user_version inside it (another process may have migrated the
+** file meanwhile).  Statements of a section run through sqlite3_exec: this
+** is the library's own text, never caller data.
+*/
+static int tesoro__migrate(tesoro *t, int from) {
+  int version = 0, rc = TESORO_OK;
+  sqlite3_str *section = NULL;
+  for (size_t i = 0;; i++) {
+    const char *line = tesoro__schema_lines[i];
+    int next = line ? tesoro__section_version(line) : INT_MAX;
+    if (next) {
+      if (section && version > from) {
+        char *sql = sqlite3_str_finish(section);
+        section = NULL;
+        if (sql == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+        rc = tesoro__write_begin(t);
+        if (rc == TESORO_OK) {
+          sqlite3_stmt *uv;
+          int current = -1, src;
+          src = sqlite3_prepare_v2(t->db, "PRAGMA user_version", -1, &uv, NULL);
+          if (src == SQLITE_OK && sqlite3_step(uv) == SQLITE_ROW)
+            current = sqlite3_column_int(uv, 0);
+          sqlite3_finalize(uv);
+          if (current < 0) {
+            rc = tesoro__dberr(t, src ? src : sqlite3_errcode(t->db));
+          } else if (current < version) {
+            char pragma[64];
+            src = sqlite3_exec(t->db, sql, NULL, NULL, NULL);
+            if (src == SQLITE_OK) {
+              snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version);
+              src = sqlite3_exec(t->db, pragma, NULL, NULL, NULL);
+            }
+            if (src != SQLITE_OK) rc = tesoro__dberr(t, src);
+          }
+          rc = tesoro__write_end(t, rc);
+        }
+        sqlite3_free(sql);
+        if (rc) return rc;
+      } else if (section) {
+        sqlite3_free(sqlite3_str_finish(section));
+        section = NULL;
+      }
+      if (line == NULL) break;
+      version = next;
+      section = sqlite3_str_new(t->db);
+      continue;
+    }
+    if (section) sqlite3_str_appendall(section, line);
+  }
+  return rc;
+}
+
+static int tesoro__pragma_int(tesoro *t, const char *sql, int *out) {
+  sqlite3_stmt *s;
+  int src = sqlite3_prepare_v2(t->db, sql, -1, &s, NULL);
+  if (src == SQLITE_OK) {
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+      *out = sqlite3_column_int(s, 0);
+      src = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(s);
+  return src == SQLITE_OK ? TESORO_OK : tesoro__dberr(t, src);
+}
+
+TESORO_API int tesoro_open(const char *path, tesoro **out) {
+  tesoro *t;
+  int src, rc, app_id = 0, version = 0, objects = 0;
+  if (out == NULL) return TESORO_EINVAL;
+  *out = NULL;
+  t = TESORO_MALLOC(sizeof *t);
+  if (t == NULL) return TESORO_ENOMEM;
+  memset(t, 0, sizeof *t);
+  *out = t;
+  t->busy_ms = TESORO__DEFAULT_BUSY_MS;
+  t->max_doc = TESORO__DEFAULT_MAX_DOC;
+  t->max_attempts = TESORO__DEFAULT_MAX_ATTEMPTS;
+  t->backoff_s = TESORO__DEFAULT_BACKOFF_S;
+  t->tick_batch = TESORO__DEFAULT_TICK_BATCH;
+  if (path == NULL || path[0] == 0)
+    return tesoro__fail(t, TESORO_EINVAL, "path is required");
+  t->stmts = TESORO_MALLOC(sizeof(tesoro__stmt_slot) * S__COUNT);
+  if (t->stmts == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  memset(t->stmts, 0, sizeof(tesoro__stmt_slot) * S__COUNT);
+  if (sodium_init() < 0)
+    return tesoro__fail(t, TESORO_EDB, "libsodium could not be initialised");
+
+  src = sqlite3_open_v2(path, &t->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                            SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                        NULL);
+  if (src != SQLITE_OK) return tesoro__dberr(t, src);
+  sqlite3_busy_timeout(t->db, (int)t->busy_ms);
+
+  /* Identify the file before writing anything to it: a foreign file must
+  ** come out of a refused open byte for byte as it went in. */
+  rc = tesoro__pragma_int(t, "PRAGMA application_id", &app_id);
+  if (rc == TESORO_ENOTDB || rc == TESORO_EDB) {
+    if (rc == TESORO_EDB && sqlite3_errcode(t->db) != SQLITE_NOTADB) return rc;
+    return tesoro__fail(t, TESORO_ENOTDB, "%s is not a database", path);
+  }
+  if (rc) return rc;
+  if ((rc = tesoro__pragma_int(t, "PRAGMA user_version", &version))) return rc;
+  if ((rc = tesoro__pragma_int(t, "SELECT count(*) FROM sqlite_schema",
+                               &objects)))
+    return rc;
+  if (app_id != TESORO_APPLICATION_ID && (app_id != 0 || objects != 0))
+    return tesoro__fail(t, TESORO_ENOTDB,
+                        "%s is not a tesoro database (application_id %d)",
+                        path, app_id);
+  if (version > TESORO_SCHEMA_VERSION)
+    return tesoro__fail(t, TESORO_ESCHEMA,
+                        "%s has schema version %d; this tesoro knows up to %d",
+                        path, version, TESORO_SCHEMA_VERSION);
+
+  src = sqlite3_exec(t->db,
+                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                     "PRAGMA foreign_keys = ON;",
+                     NULL, NULL, NULL);
+  if (src != SQLITE_OK) return tesoro__dberr(t, src);
+  if (app_id == 0) {
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA application_id = %d",
+             TESORO_APPLICATION_ID);
+    src = sqlite3_exec(t->db, pragma, NULL, NULL, NULL);
+    if (src != SQLITE_OK) return tesoro__dberr(t, src);
+  }
+  if (version < TESORO_SCHEMA_VERSION && (rc = tesoro__migrate(t, version)))
+    return rc;
+  return tesoro__ok(t);
+}
+
+/* Cursors hold the handle; closing invalidates them (section 14). */
+static void tesoro__cursors_orphan(tesoro *t);
+
+TESORO_API int tesoro_close(tesoro *t) {
+  if (t == NULL) return TESORO_OK;
+  tesoro__cursors_orphan(t);
+  if (t->stmts) {
+    for (int i = 0; i < S__COUNT; i++) sqlite3_finalize(t->stmts[i].stmt);
+    TESORO_FREE(t->stmts);
+  }
+  if (t->db) sqlite3_close(t->db);
+  TESORO_FREE(t);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_errcode(tesoro *t) { return t ? t->rc : TESORO_ENOMEM; }
+
+TESORO_API const char *tesoro_errmsg(tesoro *t) {
+  if (t == NULL) return "out of memory";
+  return t->msg[0] ? t->msg : tesoro_errstr(t->rc);
+}
+
+TESORO_API void tesoro_free(void *p) { TESORO_FREE(p); }
+
+/* Every public function with a handle starts here.  A handle without a
+** connection (a failed open) is misuse too. */
+#define TESORO__ENTER(t)                                                       \
+  do {                                                                         \
+    if ((t) == NULL || (t)->db == NULL || (t)->stmts == NULL)                  \
+      return TESORO_EMISUSE;                                                   \
+    tesoro__ok(t);                                                             \
+  } while (0)
+
+TESORO_API int tesoro_config(tesoro *t, int option, int64_t value) {
+  TESORO__ENTER(t);
+  if (value <= 0)
+    return tesoro__fail(t, TESORO_EINVAL, "setting %d must be > 0", option);
+  switch (option) {
+  case TESORO_CONFIG_BUSY_TIMEOUT_MS:
+    if (value > INT_MAX) return tesoro__fail(t, TESORO_EINVAL, "busy timeout too large");
+    t->busy_ms = value;
+    sqlite3_busy_timeout(t->db, (int)value);
+    break;
+  case TESORO_CONFIG_MAX_DOCUMENT_BYTES: t->max_doc = value; break;
+  case TESORO_CONFIG_OUTBOX_MAX_ATTEMPTS: t->max_attempts = value; break;
+  case TESORO_CONFIG_OUTBOX_BACKOFF_S: t->backoff_s = value; break;
+  case TESORO_CONFIG_TICK_BATCH: t->tick_batch = value; break;
+  default: return tesoro__fail(t, TESORO_EINVAL, "unknown setting %d", option);
+  }
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_clock_set(tesoro *t, int64_t now) {
+  TESORO__ENTER(t);
+  if (now < 0) return tesoro__fail(t, TESORO_EINVAL, "now must be >= 0");
+  t->clock = now;
+  return TESORO_OK;
+}
+
+TESORO_API int64_t tesoro_now(tesoro *t) { return t ? tesoro__now(t) : 0; }
+
+TESORO_API int tesoro_begin(tesoro *t) {
+  int rc;
+  TESORO__ENTER(t);
+  if (t->host_txn || !sqlite3_get_autocommit(t->db))
+    return tesoro__fail(t, TESORO_EMISUSE, "a transaction is already open");
+  if ((rc = tesoro__exec_id(t, S_BEGIN))) return rc;
+  t->host_txn = 1;
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_commit(tesoro *t) {
+  int rc;
+  TESORO__ENTER(t);
+  if (!t->host_txn)
+    return tesoro__fail(t, TESORO_EMISUSE, "no transaction is open");
+  rc = tesoro__exec_id(t, S_COMMIT);
+  if (rc) {
+    sqlite3_stmt *s = tesoro__stmt(t, S_ROLLBACK);
+    int saved = t->rc;
+    if (s && !sqlite3_get_autocommit(t->db)) tesoro__run(t, s);
+    t->rc = saved;
+  }
+  t->host_txn = 0;
+  return rc;
+}
+
+TESORO_API int tesoro_rollback(tesoro *t) {
+  TESORO__ENTER(t);
+  if (!t->host_txn)
+    return tesoro__fail(t, TESORO_EMISUSE, "no transaction is open");
+  t->host_txn = 0;
+  if (sqlite3_get_autocommit(t->db)) return TESORO_OK;
+  return tesoro__exec_id(t, S_ROLLBACK);
+}
+
+/* =========================================================================
+** 6. Actors
+**
+** Who is calling, as one bit of a role mask, and what they may reach.  The
+** rule of reach is the same everywhere: an actor touches only its own
+** agency's data, and a client only its own contact's.
+*/
+enum {
+  R_AGENT = 1 << 0,
+  R_ADMIN = 1 << 1,
+  R_CLOSINGS = 1 << 2,
+  R_CLIENT = 1 << 3,
+  R_WEBSITE = 1 << 4,
+  R_SYSTEM = 1 << 5,
+  R_STAFF = R_AGENT | R_ADMIN | R_CLOSINGS
+};
+
+typedef struct tesoro__actor {
+  int64_t id, agency, contact; /* contact: clients only */
+  int kind;                    /* TESORO_ACTOR_* */
+  int bit;                     /* R_* */
+} tesoro__actor;
+
+static const char *const tesoro__actor_kinds[] = {NULL, "agent", "client",
+                                                  "website", "system"};
+
+static int tesoro__actor_load(tesoro *t, int64_t id, tesoro__actor *a) {
+  sqlite3_stmt *s;
+  const char *kind, *role;
+  int rc;
+  if ((rc = tesoro__id(t, "actor", id))) return rc;
+  if ((s = tesoro__stmt(t, S_ACTOR_LOAD)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, id);
+  rc = tesoro__row(t, s);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "actor %lld does not exist",
+                        (long long)id);
+  if (rc != TESORO_ROW) return rc;
+  memset(a, 0, sizeof *a);
+  a->id = id;
+  a->agency = sqlite3_column_int64(s, 0);
+  kind = (const char *)sqlite3_column_text(s, 1);
+  role = (const char *)sqlite3_column_text(s, 2);
+  a->contact = sqlite3_column_int64(s, 3);
+  for (int k = 1; k <= 4; k++)
+    if (kind && strcmp(kind, tesoro__actor_kinds[k]) == 0) a->kind = k;
+  switch (a->kind) {
+  case TESORO_ACTOR_AGENT:
+    a->bit = role && strcmp(role, "admin") == 0      ? R_ADMIN
+             : role && strcmp(role, "closings") == 0 ? R_CLOSINGS
+                                                     : R_AGENT;
+    break;
+  case TESORO_ACTOR_CLIENT: a->bit = R_CLIENT; break;
+  case TESORO_ACTOR_WEBSITE: a->bit = R_WEBSITE; break;
+  default: a->bit = R_SYSTEM; break;
+  }
+  sqlite3_reset(s);
+  return TESORO_OK;
+}
+
+/* The agency's own actor of a kind ("website", "system"). */
+static int tesoro__agency_actor(tesoro *t, int64_t agency, const char *kind,
+                                tesoro__actor *a) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_ACTOR_OF_KIND);
+  int64_t id = 0;
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, agency);
+  sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+  rc = tesoro__int(t, s, &id);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "agency %lld has no %s actor",
+                        (long long)agency, kind);
+  return rc ? rc : tesoro__actor_load(t, id, a);
+}
+
+/* A mask of roles as words for messages: "staff", "the client", ... */
+static void tesoro__roles_text(int mask, char *buf, size_t n) {
+  static const struct { int bits; const char *word; } words[] = {
+      {R_STAFF, "staff"},     {R_AGENT, "agents"},   {R_ADMIN, "admins"},
+      {R_CLOSINGS, "closings"}, {R_CLIENT, "the client"},
+      {R_WEBSITE, "the website"}, {R_SYSTEM, "the system"}};
+  size_t used = 0;
+  buf[0] = 0;
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+    if ((mask & words[i].bits) != words[i].bits) continue;
+    mask &= ~words[i].bits;
+    used += (size_t)snprintf(buf + used, used < n ? n - used : 0, "%s%s",
+                             used ? " or " : "", words[i].word);
+    if (used >= n) break;
+  }
+}
+
+/* May `a` reach the entity (what, id) of (agency, contact)?  Clients reach
+** only their own contact's entities. */
+static int tesoro__reach(tesoro *t, const tesoro__actor *a, const char *what,
+                         int64_t id, int64_t agency, int64_t contact) {
+  if (a->agency != agency)
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "%s %lld belongs to another agency than actor %lld",
+                        what, (long long)id, (long long)a->id);
+  if (a->kind == TESORO_ACTOR_CLIENT && a->contact != contact)
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "%s %lld belongs to another client than actor %lld",
+                        what, (long long)id, (long long)a->id);
+  return TESORO_OK;
+}
+
+static int tesoro__require(tesoro *t, const tesoro__actor *a, int mask,
+                           const char *action) {
+  char who[96];
+  if (a->bit & mask) return TESORO_OK;
+  tesoro__roles_text(mask, who, sizeof who);
+  return tesoro__fail(t, TESORO_EDENIED, "only %s can %s; actor %lld is %s",
+                      who, action, (long long)a->id,
+                      a->kind == TESORO_ACTOR_AGENT ? "agency staff"
+                                                    : tesoro__actor_kinds[a->kind]);
+}
+
+/* =========================================================================
+** 7. Machines
+**
+** Each workflow is a table of rows (from states, event, to, roles, guard,
+** effect), read by the one engine of section 8; the allowed-events query
+** and the DOT diagrams read the same rows, so they cannot drift.  `from` is
+** a mask of states; `to` SAME keeps the state (an event that changes the
+** entity without moving it: a message, a document, an edit).  Guards and
+** effects are defined with their workflow further down.
+*/
+#define TESORO__SAME 0xFF
+#define ST(x) (1u << (x))
+#define ALL_STATES 0xFFFFFFFFu
+
+typedef struct tesoro__ctx tesoro__ctx;
+typedef int (*tesoro__step)(tesoro__ctx *);
+
+typedef struct tesoro__trans {
+  uint32_t from;      /* mask of states */
+  uint8_t event;
+  uint8_t to;         /* a state, or TESORO__SAME */
+  uint8_t roles;      /* R_* mask */
+  tesoro__step guard; /* NULL: always */
+  tesoro__step effect;/* inside the transaction; NULL: none */
+} tesoro__trans;
+
+typedef struct tesoro__machine {
+  int entity;
+  const char *name;
+  const char *const *states;
+  int nstates;
+  const char *const *events;
+  int nevents;
+  const tesoro__trans *rows;
+  int nrows;
+  int load, set_state; /* statements: (agency, contact, state, version), move */
+} tesoro__machine;
+
+/* The context of one firing, passed to guards and effects. */
+struct tesoro__ctx {
+  tesoro *t;
+  const tesoro__machine *m;
+  const tesoro__actor *actor;
+  int entity;                  /* TESORO_ENTITY_* */
+  int64_t id, agency, contact; /* the entity and whom it belongs to */
+  int64_t version;             /* before the transition */
+  int64_t expected;            /* expected_version, 0: unchecked */
+  int event, from, to;
+  const char *event_name;      /* for history and outbox rows */
+  int64_t now;
+  int64_t history_id;          /* of this transition, once written */
+  int checking;                /* allowed-events query: no args, no writes */
+  const char *reason;          /* into history details */
+  int64_t ref;                 /* a related id, into history details */
+  const void *args;            /* the call's own arguments */
+  int64_t out_id;              /* an id the effect produces */
+  char *out_text;              /* text the effect produces (tesoro_free) */
+};
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* --- room (SPEC §2) --- */
+enum { ROOM_OPEN, ROOM_IN_PROGRESS, ROOM_LOST, ROOM_CLOSED, ROOM_SUCCESSFUL };
+static const char *const tesoro__room_states[] = {"open", "in_progress", "lost",
+                                                  "closed", "successful"};
+enum {
+  ROOM_EV_START_ONBOARDING, ROOM_EV_MARK_LOST, ROOM_EV_CLOSE,
+  ROOM_EV_MANDATE_VALIDATED, ROOM_EV_POST_MESSAGE, ROOM_EV_ADD_NOTE,
+  ROOM_EV_ADD_DOCUMENT
+};
+static const char *const tesoro__room_events[] = {
+    "start_onboarding", "mark_lost",  "close",       "mandate_validated",
+    "post_message",     "add_note",   "add_document"};
+
+static int fx_room_start_onboarding(tesoro__ctx *c);
+static int fx_room_end(tesoro__ctx *c);
+static int fx_room_message(tesoro__ctx *c);
+static int fx_document(tesoro__ctx *c);
+
+#define ROOM_LIVE (ST(ROOM_OPEN) | ST(ROOM_IN_PROGRESS))
+static const tesoro__trans tesoro__room_rows[] = {
+  /* from              event                       to                roles              guard effect */
+  {ST(ROOM_OPEN),      ROOM_EV_START_ONBOARDING,  ROOM_IN_PROGRESS, R_STAFF,           NULL, fx_room_start_onboarding},
+  {ROOM_LIVE,          ROOM_EV_MARK_LOST,         ROOM_LOST,        R_STAFF,           NULL, fx_room_end},
+  {ROOM_LIVE,          ROOM_EV_CLOSE,             ROOM_CLOSED,      R_STAFF,           NULL, fx_room_end},
+  {ST(ROOM_IN_PROGRESS), ROOM_EV_MANDATE_VALIDATED, ROOM_SUCCESSFUL, R_SYSTEM,         NULL, NULL},
+  {ROOM_LIVE,          ROOM_EV_POST_MESSAGE,      TESORO__SAME,     R_STAFF | R_CLIENT, NULL, fx_room_message},
+  {ROOM_LIVE,          ROOM_EV_ADD_NOTE,          TESORO__SAME,     R_STAFF,           NULL, fx_room_message},
+  {ROOM_LIVE,          ROOM_EV_ADD_DOCUMENT,      TESORO__SAME,     R_STAFF | R_CLIENT, NULL, fx_document},
+};
+
+/* --- mandate (SPEC §2) --- */
+enum {
+  MANDATE_DRAFT, MANDATE_NEGOTIATING, MANDATE_TERMS_AGREED, MANDATE_FORM_SHARED,
+  MANDATE_FORM_SUBMITTED, MANDATE_VALIDATED, MANDATE_CANCELLED
+};
+static const char *const tesoro__mandate_states[] = {
+    "draft",          "negotiating", "terms_agreed", "form_shared",
+    "form_submitted", "validated",   "cancelled"};
+enum {
+  MANDATE_EV_PROPOSE, MANDATE_EV_ACCEPT, MANDATE_EV_SHARE_FORM,
+  MANDATE_EV_SUBMIT_FORM, MANDATE_EV_REQUEST_CHANGES, MANDATE_EV_VALIDATE,
+  MANDATE_EV_CANCEL, MANDATE_EV_ADD_DOCUMENT
+};
+static const char *const tesoro__mandate_events[] = {
+    "propose",         "accept",   "share_form", "submit_form",
+    "request_changes", "validate", "cancel",     "add_document"};
+
+static int guard_accept(tesoro__ctx *c);
+static int guard_signed_mandate(tesoro__ctx *c);
+static int guard_validate(tesoro__ctx *c);
+static int fx_propose(tesoro__ctx *c);
+static int fx_accept(tesoro__ctx *c);
+static int fx_share_form(tesoro__ctx *c);
+static int fx_submit_form(tesoro__ctx *c);
+static int fx_request_changes(tesoro__ctx *c);
+static int fx_validate(tesoro__ctx *c);
+static int fx_mandate_cancel(tesoro__ctx *c);
+
+#define MANDATE_OPEN                                                           \
+  (ST(MANDATE_DRAFT) | ST(MANDATE_NEGOTIATING) | ST(MANDATE_TERMS_AGREED) |    \
+   ST(MANDATE_FORM_SHARED) | ST(MANDATE_FORM_SUBMITTED))
+static const tesoro__trans tesoro__mandate_rows[] = {
+  /* from                                          event                       to                      roles               guard                 effect */
+  {ST(MANDATE_DRAFT) | ST(MANDATE_NEGOTIATING),   MANDATE_EV_PROPOSE,         MANDATE_NEGOTIATING,    R_STAFF | R_CLIENT, NULL,                 fx_propose},
+  {ST(MANDATE_NEGOTIATING),                       MANDATE_EV_ACCEPT,          MANDATE_TERMS_AGREED,   R_STAFF | R_CLIENT, guard_accept,         fx_accept},
+  {ST(MANDATE_TERMS_AGREED),                      MANDATE_EV_SHARE_FORM,      MANDATE_FORM_SHARED,    R_STAFF,            NULL,                 fx_share_form},
+  {ST(MANDATE_FORM_SHARED),                       MANDATE_EV_SUBMIT_FORM,     MANDATE_FORM_SUBMITTED, R_CLIENT,           guard_signed_mandate, fx_submit_form},
+  {ST(MANDATE_FORM_SUBMITTED),                    MANDATE_EV_REQUEST_CHANGES, MANDATE_FORM_SHARED,    R_STAFF,            NULL,                 fx_request_changes},
+  {ST(MANDATE_FORM_SUBMITTED),                    MANDATE_EV_VALIDATE,        MANDATE_VALIDATED,      R_STAFF,            guard_validate,       fx_validate},
+  {MANDATE_OPEN,                                  MANDATE_EV_CANCEL,          MANDATE_CANCELLED,      R_STAFF,            NULL,                 fx_mandate_cancel},
+  /* the client uploads while filling in the form; staff until validation */
+  {ST(MANDATE_FORM_SHARED),                       MANDATE_EV_ADD_DOCUMENT,    TESORO__SAME,           R_STAFF | R_CLIENT, NULL,                 fx_document},
+  {MANDATE_OPEN & ~ST(MANDATE_FORM_SHARED),       MANDATE_EV_ADD_DOCUMENT,    TESORO__SAME,           R_STAFF,            NULL,                 fx_document},
+};
+
+/* --- listing (SPEC §2) --- */
+enum { LISTING_PLACEHOLDER, LISTING_DRAFT, LISTING_PUBLISHED, LISTING_UNPUBLISHED };
+static const char *const tesoro__listing_states[] = {"placeholder", "draft",
+                                                     "published", "unpublished"};
+enum {
+  LISTING_EV_FILL, LISTING_EV_PUBLISH, LISTING_EV_UNPUBLISH, LISTING_EV_EXPIRE,
+  LISTING_EV_UPDATE, LISTING_EV_ADD_DOCUMENT
+};
+static const char *const tesoro__listing_events[] = {
+    "fill", "publish", "unpublish", "expire", "update", "add_document"};
+
+static int guard_valid_mandate(tesoro__ctx *c);
+static int guard_mandate_expired(tesoro__ctx *c);
+static int fx_listing_fill(tesoro__ctx *c);
+static int fx_publish(tesoro__ctx *c);
+static int fx_listing_update(tesoro__ctx *c);
+
+static const tesoro__trans tesoro__listing_rows[] = {
+  /* from                                          event                   to                   roles     guard                  effect */
+  {ST(LISTING_PLACEHOLDER),                       LISTING_EV_FILL,        LISTING_DRAFT,       R_SYSTEM, NULL,                  fx_listing_fill},
+  {ST(LISTING_DRAFT) | ST(LISTING_UNPUBLISHED),   LISTING_EV_PUBLISH,     LISTING_PUBLISHED,   R_STAFF,  guard_valid_mandate,   fx_publish},
+  {ST(LISTING_PUBLISHED),                         LISTING_EV_UNPUBLISH,   LISTING_UNPUBLISHED, R_STAFF,  NULL,                  NULL},
+  {ST(LISTING_PUBLISHED),                         LISTING_EV_EXPIRE,      LISTING_UNPUBLISHED, R_SYSTEM, guard_mandate_expired, NULL},
+  {ALL_STATES,                                    LISTING_EV_UPDATE,      TESORO__SAME,        R_STAFF,  NULL,                  fx_listing_update},
+  {ALL_STATES,                                    LISTING_EV_ADD_DOCUMENT,TESORO__SAME,        R_STAFF,  NULL,                  fx_document},
+};
+
+/* --- task (SPEC §1.5): staff close their to-dos; the system closes the ones
+**     whose reason went away --- */
+enum { TASK_OPEN, TASK_DONE, TASK_CANCELLED };
+static const char *const tesoro__task_states[] = {"open", "done", "cancelled"};
+enum { TASK_EV_COMPLETE, TASK_EV_CANCEL };
+static const char *const tesoro__task_events[] = {"complete", "cancel"};
+
+static int fx_task_closed(tesoro__ctx *c);
+
+static const tesoro__trans tesoro__task_rows[] = {
+  /* from           event             to              roles                guard effect */
+  {ST(TASK_OPEN),  TASK_EV_COMPLETE, TASK_DONE,      R_STAFF | R_SYSTEM,  NULL, fx_task_closed},
+  {ST(TASK_OPEN),  TASK_EV_CANCEL,   TASK_CANCELLED, R_STAFF | R_SYSTEM,  NULL, fx_task_closed},
+};
+
+#define TESORO__MACHINE(entity, name, prefix, load, set)                       \
+  {entity, name, tesoro__##prefix##_states, COUNT(tesoro__##prefix##_states),  \
+   tesoro__##prefix##_events, COUNT(tesoro__##prefix##_events),                \
+   tesoro__##prefix##_rows, COUNT(tesoro__##prefix##_rows), load, set}
+
+static const tesoro__machine tesoro__room_machine =
+    TESORO__MACHINE(TESORO_ENTITY_ROOM, "room", room, S_ROOM_LOAD, S_ROOM_SET_STATE);
+static const tesoro__machine tesoro__mandate_machine = TESORO__MACHINE(
+    TESORO_ENTITY_MANDATE, "mandate", mandate, S_MANDATE_LOAD, S_MANDATE_SET_STATE);
+static const tesoro__machine tesoro__listing_machine = TESORO__MACHINE(
+    TESORO_ENTITY_LISTING, "listing", listing, S_LISTING_LOAD, S_LISTING_SET_STATE);
+static const tesoro__machine tesoro__task_machine =
+    TESORO__MACHINE(TESORO_ENTITY_TASK, "task", task, S_TASK_LOAD, S_TASK_SET_STATE);
+
+/* The machine of an entity kind, or NULL (contacts have none). */
+static const tesoro__machine *tesoro__machine_of(int entity) {
+  switch (entity) {
+  case TESORO_ENTITY_ROOM: return &tesoro__room_machine;
+  case TESORO_ENTITY_MANDATE: return &tesoro__mandate_machine;
+  case TESORO_ENTITY_LISTING: return &tesoro__listing_machine;
+  case TESORO_ENTITY_TASK: return &tesoro__task_machine;
+  default: return NULL;
+  }
+}
+
+static int tesoro__event_index(const tesoro__machine *m, const char *event) {
+  for (int i = 0; i < m->nevents; i++)
+    if (strcmp(m->events[i], event) == 0) return i;
+  return -1;
+}
+
+/* =========================================================================
+** 8. Engine
+**
+** tesoro__fire applies one event to one entity: load it, check reach and
+** version, find the row for (state, event) — none: ESTATE; none for this
+** actor: EDENIED — run the guard (EGUARD), move the state with a
+** compare-and-set on the version, write the history row, run the effect.
+** It never opens a transaction: the public call around it does, so an
+** effect may fire further events (a lost room cancels its mandate) and
+** everything commits or rolls back together.
+*/
+
+/* Write one history row; *out_id (may be NULL) gets its id. */
+static int tesoro__history(tesoro *t, int64_t agency, int entity, int64_t id,
+                           int64_t seq, const char *event, const char *from,
+                           const char *to, int64_t actor, int64_t at,
+                           const char *reason, int64_t ref, int64_t *out_id) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_HISTORY_INSERT);
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, agency);
+  sqlite3_bind_int(s, 2, entity);
+  sqlite3_bind_int64(s, 3, id);
+  sqlite3_bind_int64(s, 4, seq);
+  sqlite3_bind_text(s, 5, event, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 6, from, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 7, to, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 8, actor);
+  sqlite3_bind_int64(s, 9, at);
+  sqlite3_bind_text(s, 10, reason, -1, SQLITE_STATIC);
+  if (ref) sqlite3_bind_int64(s, 11, ref);
+  rc = tesoro__run(t, s);
+  if (rc == TESORO_OK && out_id) *out_id = sqlite3_last_insert_rowid(t->db);
+  return rc;
+}
+
+/* Load the entity's owner, state and version into the context, and check
+** the actor may reach it. */
+static int tesoro__load(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  sqlite3_stmt *s = tesoro__stmt(t, c->m->load);
+  const char *state;
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  rc = tesoro__row(t, s);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "%s %lld does not exist",
+                        c->m->name, (long long)c->id);
+  if (rc != TESORO_ROW) return rc;
+  c->agency = sqlite3_column_int64(s, 0);
+  c->contact = sqlite3_column_int64(s, 1);
+  state = (const char *)sqlite3_column_text(s, 2);
+  c->version = sqlite3_column_int64(s, 3);
+  c->from = -1;
+  for (int i = 0; state && i < c->m->nstates; i++)
+    if (strcmp(state, c->m->states[i]) == 0) c->from = i;
+  sqlite3_reset(s);
+  if (c->from < 0)
+    return tesoro__fail(t, TESORO_EDB, "%s %lld has an unknown state",
+                        c->m->name, (long long)c->id);
+  return tesoro__reach(t, c->actor, c->m->name, c->id, c->agency, c->contact);
+}
+
+/* The row for the context's (state, event, actor), or ESTATE / EDENIED
+** with a message naming the states or roles the event needs. */
+static int tesoro__match(tesoro__ctx *c, const tesoro__trans **out) {
+  const tesoro__machine *m = c->m;
+  uint32_t states = 0;
+  int roles = 0;
+  for (int i = 0; i < m->nrows; i++) {
+    const tesoro__trans *r = &m->rows[i];
+    if (r->event != c->event) continue;
+    states |= r->from;
+    if (!(r->from & ST(c->from))) continue;
+    roles |= r->roles;
+    if (r->roles & c->actor->bit) {
+      *out = r;
+      return TESORO_OK;
+    }
+  }
+  if (roles == 0) {
+    char list[160];
+    size_t used = 0;
+    list[0] = 0;
+    for (int s = 0; s < m->nstates; s++)
+      if ((states & ST(s)) && used < sizeof list)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
+                                 used ? " or " : "", m->states[s]);
+    return tesoro__fail(c->t, TESORO_ESTATE, "%s %lld is %s; %s needs it %s",
+                        m->name, (long long)c->id, m->states[c->from],
+                        m->events[c->event], used ? list : "in another state");
+  } else {
+    char action[96];
+    snprintf(action, sizeof action, "%s %s %lld", m->events[c->event], m->name,
+             (long long)c->id);
+    return tesoro__require(c->t, c->actor, roles, action);
+  }
+}
+
+static int tesoro__fire(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  const tesoro__trans *row = NULL;
+  sqlite3_stmt *s;
+  int rc;
+  if ((rc = tesoro__load(c))) return rc;
+  if (c->expected && c->expected != c->version)
+    return tesoro__fail(t, TESORO_ECONFLICT,
+                        "%s %lld is at version %lld, not %lld: reload it",
+                        c->m->name, (long long)c->id, (long long)c->version,
+                        (long long)c->expected);
+  if ((rc = tesoro__match(c, &row))) return rc;
+  if (row->guard && (rc = row->guard(c))) return rc;
+  c->to = row->to == TESORO__SAME ? c->from : row->to;
+  c->event_name = c->m->events[c->event];
+
+  if ((s = tesoro__stmt(t, c->m->set_state)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, c->m->states[c->to], -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, c->version);
+  if ((rc = tesoro__run(t, s))) return rc;
+  if (sqlite3_changes(t->db) != 1)
+    return tesoro__fail(t, TESORO_ECONFLICT, "%s %lld changed meanwhile",
+                        c->m->name, (long long)c->id);
+  rc = tesoro__history(t, c->agency, c->m->entity, c->id, c->version + 1,
+                       c->m->events[c->event], c->m->states[c->from],
+                       c->m->states[c->to], c->actor->id, c->now, c->reason,
+                       c->ref, &c->history_id);
+  if (rc) return rc;
+  return row->effect ? row->effect(c) : TESORO_OK;
+}
+
+/* Fire a follow-on event from inside an effect, as `actor`, in the same
+** transaction (a lost room cancels its mandate; validation fills the
+** listing).  The nested context inherits time and reason. */
+static int tesoro__fire_nested(tesoro__ctx *parent, const tesoro__machine *m,
+                               int64_t id, int event,
+                               const tesoro__actor *actor, const void *args) {
+  tesoro__ctx c;
+  memset(&c, 0, sizeof c);
+  c.t = parent->t;
+  c.m = m;
+  c.entity = m->entity;
+  c.actor = actor;
+  c.id = id;
+  c.event = event;
+  c.now = parent->now;
+  c.reason = parent->reason;
+  c.args = args;
+  return tesoro__fire(&c);
+}
+
+/*
+** One public transition: check the actor, open the write transaction, fire,
+** commit or roll back.  Ids the effect produced reach the caller only after
+** the commit succeeded.
+*/
+static int tesoro__transition(tesoro *t, int64_t actor_id,
+                              const tesoro__machine *m, int64_t id, int event,
+                              int64_t expected, const void *args,
+                              const char *reason, int64_t *out_id,
+                              char **out_text) {
+  tesoro__actor a;
+  tesoro__ctx c;
+  int rc;
+  if (id <= 0)
+    return tesoro__fail(t, TESORO_EINVAL, "%s id must be > 0", m->name);
+  if (expected < 0)
+    return tesoro__fail(t, TESORO_EINVAL, "expected_version must be >= 0");
+  if ((rc = tesoro__actor_load(t, actor_id, &a))) return rc;
+  memset(&c, 0, sizeof c);
+  c.t = t;
+  c.m = m;
+  c.entity = m->entity;
+  c.actor = &a;
+  c.id = id;
+  c.event = event;
+  c.expected = expected;
+  c.now = tesoro__now(t);
+  c.args = args;
+  c.reason = reason;
+  if ((rc = tesoro__write_begin(t))) return rc;
+  rc = tesoro__write_end(t, tesoro__fire(&c));
+  if (rc == TESORO_OK) {
+    if (out_id) *out_id = c.out_id;
+    if (out_text) *out_text = c.out_text;
+    else TESORO_FREE(c.out_text);
+  } else {
+    TESORO_FREE(c.out_text);
+  }
+  return rc;
+}
+
+/* Build the DOT text of a machine from its rows. */
+TESORO_API int tesoro_machine_dot(int entity, char **out) {
+  const tesoro__machine *m = tesoro__machine_of(entity);
+  sqlite3_str *dot;
+  char *text;
+  if (out == NULL || m == NULL) return TESORO_EINVAL;
+  dot = sqlite3_str_new(NULL);
+  sqlite3_str_appendf(dot, "digraph %s {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n", m->name);
+  for (int i = 0; i < m->nrows; i++) {
+    const tesoro__trans *r = &m->rows[i];
+    char who[96];
+    tesoro__roles_text(r->roles, who, sizeof who);
+    for (int s = 0; s < m->nstates; s++) {
+      if (!(r->from & ST(s))) continue;
+      sqlite3_str_appendf(dot, "  %s -> %s [label=\"%s [%s]%s\"];\n",
+                          m->states[s],
+                          m->states[r->to == TESORO__SAME ? s : r->to],
+                          m->events[r->event], who, r->guard ? " *" : "");
+    }
+  }
+  sqlite3_str_appendall(dot, "}\n");
+  if (sqlite3_str_errcode(dot)) {
+    sqlite3_free(sqlite3_str_finish(dot));
+    return TESORO_ENOMEM;
+  }
+  text = sqlite3_str_finish(dot);
+  if (text == NULL) return TESORO_ENOMEM;
+  *out = text;
+  return TESORO_OK;
+}
+
+/* =========================================================================
+** 9. Side effects: outbox, activity, tasks, timers, tick
+**
+** What a transition leaves behind besides its state and history row.  Each
+** helper writes inside the caller's transaction and ties its row to the
+** transition's history row, so "no outbox row without its cause" holds by
+** construction (and tesoro_check verifies it).
+**
+** Staff notifications go to the contact's assigned agent when there is one,
+** else to every admin of the agency, on the crm and email channels.
+*/
+
+/* Record a related id (the message, the document) on this transition's
+** history row, once the effect has created it. */
+static int tesoro__history_ref(tesoro__ctx *c, int64_t ref) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_HISTORY_SET_REF);
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->history_id);
+  sqlite3_bind_int64(s, 2, ref);
+  return tesoro__run(c->t, s);
+}
+
+/* Queue one notification.  `extra_json` (may be NULL) is merged into the
+** payload, which always names the entity, its id, the event and a summary. */
+static int tesoro__notify(tesoro__ctx *c, int64_t recipient,
+                          const char *channel, const char *template_name,
+                          const char *summary, const char *extra_json) {
+  tesoro *t = c->t;
+  sqlite3_stmt *s = tesoro__stmt(t, S_OUTBOX_NOTIFY);
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  sqlite3_bind_int64(s, 2, recipient);
+  sqlite3_bind_text(s, 3, channel, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 4, template_name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 5, tesoro__entity_name(c->entity), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 6, c->id);
+  sqlite3_bind_text(s, 7, c->event_name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 8, summary, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 9, extra_json, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 10, c->history_id);
+  sqlite3_bind_int64(s, 11, c->now);
+  return tesoro__run(t, s);
+}
+
+static int tesoro__contact_agent(tesoro *t, int64_t contact, int64_t *out) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_CONTACT_AGENT);
+  int rc;
+  *out = 0;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, contact);
+  rc = tesoro__int(t, s, out);
+  return rc == TESORO_DONE ? TESORO_OK : rc;
+}
+
+static int tesoro__client_of(tesoro *t, int64_t contact, int64_t *out) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_ACTOR_OF_CONTACT);
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, contact);
+  rc = tesoro__int(t, s, out);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_EDB, "contact %lld has no client actor",
+                        (long long)contact);
+  return rc;
+}
+
+/* Notify the staff responsible for the context's contact (see above). */
+static int tesoro__notify_staff(tesoro__ctx *c, const char *template_name,
+                                const char *summary, const char *extra_json) {
+  tesoro *t = c->t;
+  int64_t agent = 0, admins[64];
+  int n = 0, rc;
+  if ((rc = tesoro__contact_agent(t, c->contact, &agent))) return rc;
+  if (agent) {
+    admins[n++] = agent;
+  } else {
+    sqlite3_stmt *s = tesoro__stmt(t, S_STAFF_ADMINS);
+    if (s == NULL) return t->rc;
+    sqlite3_bind_int64(s, 1, c->agency);
+    while (n < COUNT(admins) && (rc = tesoro__row(t, s)) == TESORO_ROW)
+      admins[n++] = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc < 0) return rc;
+  }
+  for (int i = 0; i < n; i++) {
+    if ((rc = tesoro__notify(c, admins[i], "crm", template_name, summary,
+                             extra_json)) ||
+        (rc = tesoro__notify(c, admins[i], "email", template_name, summary,
+                             extra_json)))
+      return rc;
+  }
+  return TESORO_OK;
+}
+
+/* Notify the client of the context's contact by e-mail. */
+static int tesoro__notify_client(tesoro__ctx *c, const char *template_name,
+                                 const char *summary, const char *extra_json) {
+  int64_t client;
+  int rc = tesoro__client_of(c->t, c->contact, &client);
+  return rc ? rc
+            : tesoro__notify(c, client, "email", template_name, summary,
+                             extra_json);
+}
+
+/* A line on the contact's activity timeline. */
+static int tesoro__activity(tesoro__ctx *c, const char *kind,
+                            const char *summary) {
+  sqlite3_stmt *s;
+  if (c->contact == 0) return TESORO_OK;
+  if ((s = tesoro__stmt(c->t, S_ACTIVITY_INSERT)) == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  sqlite3_bind_int64(s, 2, c->contact);
+  sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 4, c->actor->id);
+  sqlite3_bind_int64(s, 5, c->now);
+  sqlite3_bind_int(s, 6, c->entity);
+  sqlite3_bind_int64(s, 7, c->id);
+  sqlite3_bind_text(s, 8, summary, -1, SQLITE_STATIC);
+  return tesoro__run(c->t, s);
+}
+
+/* Write the first history row of a new entity (seq 1, event "create"). */
+static int tesoro__created(tesoro__ctx *c, int entity, int64_t id,
+                           const char *state, int64_t *out_history) {
+  return tesoro__history(c->t, c->agency, entity, id, 1, "create", NULL, state,
+                         c->actor->id, c->now, NULL, 0, out_history);
+}
+
+/* Open a staff task about (entity, entity_id), assigned to `assignee`. */
+static int tesoro__task_open(tesoro__ctx *c, const char *kind,
+                             const char *title, int entity, int64_t entity_id,
+                             int64_t assignee) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_TASK_INSERT);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, title, -1, SQLITE_STATIC);
+  sqlite3_bind_int(s, 4, entity);
+  sqlite3_bind_int64(s, 5, entity_id);
+  if (assignee) sqlite3_bind_int64(s, 6, assignee);
+  sqlite3_bind_int64(s, 7, c->now);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  return tesoro__created(c, TESORO_ENTITY_TASK, sqlite3_last_insert_rowid(c->t->db),
+                         "open", NULL);
+}
+
+/* The open task of `kind` about (entity, entity_id), or 0. */
+static int tesoro__task_find(tesoro__ctx *c, int entity, int64_t entity_id,
+                             const char *kind, int64_t *out) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_TASK_OPEN_OF);
+  int rc;
+  *out = 0;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  sqlite3_bind_int(s, 2, entity);
+  sqlite3_bind_int64(s, 3, entity_id);
+  sqlite3_bind_text(s, 4, kind, -1, SQLITE_STATIC);
+  rc = tesoro__int(c->t, s, out);
+  return rc == TESORO_DONE ? TESORO_OK : rc;
+}
+
+/* Close the open task of `kind` (if any) as the system: its reason went
+** away (the form was sent back, the listing got published, ...). */
+static int tesoro__task_close(tesoro__ctx *c, int entity, int64_t entity_id,
+                              const char *kind, int event) {
+  tesoro__actor system;
+  int64_t task;
+  int rc;
+  if ((rc = tesoro__task_find(c, entity, entity_id, kind, &task)) || !task)
+    return rc;
+  if ((rc = tesoro__agency_actor(c->t, c->agency, "system", &system)))
+    return rc;
+  return tesoro__fire_nested(c, &tesoro__task_machine, task, event, &system,
+                             NULL);
+}
+
+static int fx_task_closed(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_TASK_CLOSED_AT);
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, c->now);
+  return tesoro__run(c->t, s);
+}
+
+static int tesoro__timer_plan(tesoro__ctx *c, int entity, int64_t entity_id,
+                              const char *kind, int64_t due) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_TIMER_INSERT);
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  sqlite3_bind_int(s, 2, entity);
+  sqlite3_bind_int64(s, 3, entity_id);
+  sqlite3_bind_text(s, 4, kind, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 5, due);
+  return tesoro__run(c->t, s);
+}
+
+/* Timer handlers, by kind.  `c` is a context for the timer's entity, as the
+** agency's system actor at the tick's `now`.  A handler whose entity has
+** moved on does nothing. */
+static int timer_mandate_expiry(tesoro__ctx *c);
+
+static const struct {
+  const char *kind;
+  const tesoro__machine *machine;
+  tesoro__step handler;
+} tesoro__timer_kinds[] = {
+    {"mandate_expiry", &tesoro__mandate_machine, timer_mandate_expiry},
+};
+
+/* Fire one due timer, inside the caller's transaction.  Returns TESORO_DONE
+** when nothing is due. */
+static int tesoro__tick_one(tesoro *t, int64_t now) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_TIMER_DUE);
+  tesoro__actor system;
+  tesoro__ctx c;
+  int64_t timer;
+  char kind[64];
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, now);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc;
+  memset(&c, 0, sizeof c);
+  timer = sqlite3_column_int64(s, 0);
+  c.agency = sqlite3_column_int64(s, 1);
+  c.id = sqlite3_column_int64(s, 3);
+  snprintf(kind, sizeof kind, "%s", (const char *)sqlite3_column_text(s, 4));
+  sqlite3_reset(s);
+
+  if ((rc = tesoro__agency_actor(t, c.agency, "system", &system))) return rc;
+  c.t = t;
+  c.actor = &system;
+  c.now = now;
+  for (int i = 0; i < COUNT(tesoro__timer_kinds); i++) {
+    if (strcmp(kind, tesoro__timer_kinds[i].kind) != 0) continue;
+    c.m = tesoro__timer_kinds[i].machine;
+    c.entity = c.m->entity;
+    c.event_name = kind;
+    if ((rc = tesoro__load(&c)) == TESORO_OK)
+      rc = tesoro__timer_kinds[i].handler(&c);
+    else if (rc == TESORO_ENOTFOUND)
+      rc = TESORO_OK;
+    if (rc) return rc;
+  }
+  if ((s = tesoro__stmt(t, S_TIMER_FIRED)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, timer);
+  sqlite3_bind_int64(s, 2, now);
+  return tesoro__run(t, s);
+}
+
+TESORO_API int tesoro_tick(tesoro *t, int64_t now, int *out_fired) {
+  int fired = 0, rc = TESORO_OK;
+  TESORO__ENTER(t);
+  if (now <= 0) return tesoro__fail(t, TESORO_EINVAL, "now must be > 0");
+  while (fired < t->tick_batch) {
+    if ((rc = tesoro__write_begin(t))) break;
+    rc = tesoro__write_end(t, tesoro__tick_one(t, now));
+    if (rc != TESORO_OK) break;
+    fired++;
+  }
+  if (out_fired) *out_fired = fired;
+  if (rc == TESORO_DONE) return tesoro__ok(t);
+  return rc;
+}
+
+/* --- outbox delivery (operator calls) --- */
+
+TESORO_API int tesoro_outbox_ack(tesoro *t, int64_t id) {
+  sqlite3_stmt *s;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__id(t, "outbox id", id))) return rc;
+  if ((s = tesoro__stmt(t, S_OUTBOX_ACK)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, tesoro__now(t));
+  if ((rc = tesoro__run(t, s))) return rc;
+  if (sqlite3_changes(t->db) == 1) return TESORO_OK;
+  if ((s = tesoro__stmt(t, S_OUTBOX_STATUS)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, id);
+  rc = tesoro__row(t, s);
+  if (rc == TESORO_ROW) {
+    rc = tesoro__fail(t, TESORO_ESTATE, "outbox row %lld is %s, not pending",
+                      (long long)id, (const char *)sqlite3_column_text(s, 0));
+    sqlite3_reset(s);
+    return rc;
+  }
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "outbox row %lld does not exist",
+                        (long long)id);
+  return rc;
+}
+
+TESORO_API int tesoro_outbox_fail(tesoro *t, int64_t id, const char *error) {
+  sqlite3_stmt *s;
+  int64_t attempts, delay;
+  int rc, dead;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__id(t, "outbox id", id)) ||
+      (rc = tesoro__text(t, "error", error, TESORO_MAX_REASON, 0)))
+    return rc;
+  if ((rc = tesoro__write_begin(t))) return rc;
+  if ((s = tesoro__stmt(t, S_OUTBOX_STATUS)) == NULL)
+    return tesoro__write_end(t, t->rc);
+  sqlite3_bind_int64(s, 1, id);
+  rc = tesoro__row(t, s);
+  if (rc == TESORO_DONE)
+    return tesoro__write_end(t, tesoro__fail(t, TESORO_ENOTFOUND,
+                                             "outbox row %lld does not exist",
+                                             (long long)id));
+  if (rc != TESORO_ROW) return tesoro__write_end(t, rc);
+  if (strcmp((const char *)sqlite3_column_text(s, 0), "pending") != 0) {
+    rc = tesoro__fail(t, TESORO_ESTATE, "outbox row %lld is %s, not pending",
+                      (long long)id, (const char *)sqlite3_column_text(s, 0));
+    sqlite3_reset(s);
+    return tesoro__write_end(t, rc);
+  }
+  attempts = sqlite3_column_int64(s, 1) + 1;
+  sqlite3_reset(s);
+  /* Exponential backoff; the shift is capped so the delay cannot overflow. */
+  delay = t->backoff_s << (attempts - 1 < 20 ? attempts - 1 : 20);
+  dead = attempts >= t->max_attempts;
+  if ((s = tesoro__stmt(t, S_OUTBOX_FAIL)) == NULL)
+    return tesoro__write_end(t, t->rc);
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, attempts);
+  sqlite3_bind_text(s, 3, dead ? "dead" : "pending", -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 4, tesoro__now(t) + delay);
+  sqlite3_bind_text(s, 5, tesoro__opt(error), -1, SQLITE_STATIC);
+  return tesoro__write_end(t, tesoro__run(t, s));
+}
+
+TESORO_API int tesoro_outbox_counts(tesoro *t, int64_t *out_pending,
+                                    int64_t *out_delivered, int64_t *out_dead) {
+  sqlite3_stmt *s;
+  int rc;
+  TESORO__ENTER(t);
+  if ((s = tesoro__stmt(t, S_OUTBOX_COUNTS)) == NULL) return t->rc;
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if (out_pending) *out_pending = sqlite3_column_int64(s, 0);
+  if (out_delivered) *out_delivered = sqlite3_column_int64(s, 1);
+  if (out_dead) *out_dead = sqlite3_column_int64(s, 2);
+  sqlite3_reset(s);
+  return TESORO_OK;
+}
+
+/* =========================================================================
+** 10. Documents
+**
+** A document's type is what its first bytes say, not what its name or the
+** caller claims: the claimed MIME type must match the content, and each
+** kind accepts only some types (a signed mandate is a PDF).
+*/
+enum { MIME_PDF = 1, MIME_JPEG = 2, MIME_PNG = 4, MIME_WEBP = 8 };
+static const char *const tesoro__mimes[] = {"application/pdf", "image/jpeg",
+                                            "image/png", "image/webp"};
+#define ON(entity) (1u << (entity))
+static const struct {
+  const char *name;
+  unsigned mimes, entities;
+} tesoro__doc_kinds[] = {
+    {NULL, 0, 0},
+    {"shared", MIME_PDF | MIME_JPEG | MIME_PNG | MIME_WEBP, ON(TESORO_ENTITY_ROOM)},
+    {"signed_mandate", MIME_PDF, ON(TESORO_ENTITY_MANDATE)},
+    {"property_document", MIME_PDF | MIME_JPEG | MIME_PNG | MIME_WEBP,
+     ON(TESORO_ENTITY_MANDATE) | ON(TESORO_ENTITY_LISTING)},
+    {"photo", MIME_JPEG | MIME_PNG | MIME_WEBP,
+     ON(TESORO_ENTITY_MANDATE) | ON(TESORO_ENTITY_LISTING)},
+    {"energy_certificate", MIME_PDF | MIME_JPEG | MIME_PNG,
+     ON(TESORO_ENTITY_MANDATE) | ON(TESORO_ENTITY_LISTING)},
+};
+
+/* The MIME bit the content's magic bytes say, or 0. */
+static unsigned tesoro__sniff(const unsigned char *p, int64_t n) {
+  if (n >= 5 && memcmp(p, "%PDF-", 5) == 0) return MIME_PDF;
+  if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) return MIME_JPEG;
+  if (n >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) return MIME_PNG;
+  if (n >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0)
+    return MIME_WEBP;
+  return 0;
+}
+
+typedef struct tesoro__doc {
+  int kind;
+  const char *name;
+  unsigned mime;
+  const void *data;
+  int64_t size;
+} tesoro__doc;
+
+static int tesoro__mime_index(unsigned bit) {
+  for (int i = 0; i < 4; i++)
+    if (bit == (1u << i)) return i;
+  return 0;
+}
+
+/* Effect of every add_document event: store the BLOB with its digest. */
+static int fx_document(tesoro__ctx *c) {
+  const tesoro__doc *d = c->args;
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  sqlite3_stmt *s;
+  int rc;
+  crypto_hash_sha256(digest, d->data, (unsigned long long)d->size);
+  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  if ((s = tesoro__stmt(c->t, S_DOCUMENT_INSERT)) == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  sqlite3_bind_int(s, 2, c->entity);
+  sqlite3_bind_int64(s, 3, c->id);
+  sqlite3_bind_text(s, 4, tesoro__doc_kinds[d->kind].name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 5, d->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 6, tesoro__mimes[tesoro__mime_index(d->mime)], -1,
+                    SQLITE_STATIC);
+  sqlite3_bind_int64(s, 7, d->size);
+  sqlite3_bind_text(s, 8, hex, -1, SQLITE_STATIC);
+  sqlite3_bind_blob64(s, 9, d->data, (sqlite3_uint64)d->size, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 10, c->actor->id);
+  sqlite3_bind_int64(s, 11, c->now);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  c->out_id = sqlite3_last_insert_rowid(c->t->db);
+  if ((rc = tesoro__history_ref(c, c->out_id))) return rc;
+  return tesoro__activity(c, "document_added", d->name);
+}
+
+TESORO_API int tesoro_document_add(tesoro *t, int64_t actor, int entity,
+                                   int64_t entity_id, int kind,
+                                   const char *name, const char *mime,
+                                   const void *data, int64_t size,
+                                   int64_t *out_document) {
+  const tesoro__machine *m;
+  tesoro__doc d;
+  unsigned claimed = 0;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_document, "out_document"))) return rc;
+  if (kind < 1 || kind >= COUNT(tesoro__doc_kinds))
+    return tesoro__fail(t, TESORO_EINVAL, "unknown document kind %d", kind);
+  m = tesoro__machine_of(entity);
+  if (m == NULL || !(tesoro__doc_kinds[kind].entities & ON(entity)))
+    return tesoro__fail(t, TESORO_EINVAL, "a %s cannot be attached to a %s",
+                        tesoro__doc_kinds[kind].name, tesoro__entity_name(entity));
+  if ((rc = tesoro__text(t, "document name", name, TESORO_MAX_NAME, 1)) ||
+      (rc = tesoro__text(t, "mime", mime, 100, 1)))
+    return rc;
+  for (int i = 0; i < 4; i++)
+    if (strcmp(mime, tesoro__mimes[i]) == 0) claimed = 1u << i;
+  if (!claimed)
+    return tesoro__fail(t, TESORO_EINVAL, "MIME type %s is not accepted", mime);
+  if (data == NULL || size <= 0)
+    return tesoro__fail(t, TESORO_EINVAL, "document content is empty");
+  if (size > t->max_doc)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "document is %lld bytes; the limit is %lld",
+                        (long long)size, (long long)t->max_doc);
+  if (tesoro__sniff(data, size) != claimed)
+    return tesoro__fail(t, TESORO_EINVAL, "document content is not %s", mime);
+  if (!(tesoro__doc_kinds[kind].mimes & claimed))
+    return tesoro__fail(t, TESORO_EINVAL, "a %s cannot be %s",
+                        tesoro__doc_kinds[kind].name, mime);
+  d.kind = kind;
+  d.name = name;
+  d.mime = claimed;
+  d.data = data;
+  d.size = size;
+  return tesoro__transition(t, actor, m, entity_id,
+                            tesoro__event_index(m, "add_document"), 0, &d, NULL,
+                            out_document, NULL);
+}
+
+/* =========================================================================
+** 11. Agencies, staff, contacts
+**
+** The tenancy roots.  An agency is created with its first admin, its
+** website actor and its system actor; a contact with its one client actor.
+** E-mails are unique per agency, compared case-insensitively (ASCII case,
+** as SQLite's lower()).
+*/
+static int tesoro__actor_insert(tesoro *t, int64_t agency, const char *kind,
+                                const char *role, int64_t contact,
+                                const char *name, const char *email,
+                                int64_t now, int64_t *out) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_ACTOR_INSERT);
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, agency);
+  sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, role, -1, SQLITE_STATIC);
+  if (contact) sqlite3_bind_int64(s, 4, contact);
+  sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 6, email, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 7, now);
+  rc = tesoro__run(t, s);
+  if (rc == TESORO_OK && out) *out = sqlite3_last_insert_rowid(t->db);
+  return rc;
+}
+
+static int tesoro__currency(tesoro *t, const char *currency) {
+  if (currency == NULL || strlen(currency) != 3 || !isupper((unsigned char)currency[0]) ||
+      !isupper((unsigned char)currency[1]) || !isupper((unsigned char)currency[2]))
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "currency must be an ISO 4217 code such as EUR");
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_agency_create(tesoro *t, const char *name,
+                                    const char *timezone, const char *currency,
+                                    const char *admin_name,
+                                    const char *admin_email,
+                                    int64_t *out_agency, int64_t *out_admin) {
+  sqlite3_stmt *s;
+  int64_t agency = 0, admin = 0, now;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_agency, "out_agency")) ||
+      (rc = tesoro__out(t, out_admin, "out_admin")) ||
+      (rc = tesoro__text(t, "agency name", name, TESORO_MAX_NAME, 1)) ||
+      (rc = tesoro__text(t, "time zone", timezone, 100, 0)) ||
+      (rc = tesoro__currency(t, currency)) ||
+      (rc = tesoro__text(t, "admin name", admin_name, TESORO_MAX_NAME, 1)) ||
+      (rc = tesoro__email(t, "admin e-mail", admin_email, 1)))
+    return rc;
+  if (timezone == NULL || timezone[0] == 0) timezone = "UTC";
+  if (!tesoro__zone_valid(timezone))
+    return tesoro__fail(t, TESORO_EINVAL, "time zone %s is not an IANA zone",
+                        timezone);
+  now = tesoro__now(t);
+  if ((rc = tesoro__write_begin(t))) return rc;
+  if ((s = tesoro__stmt(t, S_AGENCY_INSERT)) == NULL)
+    return tesoro__write_end(t, t->rc);
+  sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, timezone, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, currency, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 4, now);
+  rc = tesoro__run(t, s);
+  if (rc == TESORO_OK) agency = sqlite3_last_insert_rowid(t->db);
+  if (rc == TESORO_OK)
+    rc = tesoro__actor_insert(t, agency, "agent", "admin", 0, admin_name,
+                              admin_email, now, &admin);
+  if (rc == TESORO_OK)
+    rc = tesoro__actor_insert(t, agency, "website", NULL, 0, "website", NULL,
+                              now, NULL);
+  if (rc == TESORO_OK)
+    rc = tesoro__actor_insert(t, agency, "system", NULL, 0, "tesoro", NULL,
+                              now, NULL);
+  if ((rc = tesoro__write_end(t, rc))) return rc;
+  *out_agency = agency;
+  *out_admin = admin;
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_agency_website_actor(tesoro *t, int64_t actor,
+                                           int64_t agency, int64_t *out_actor) {
+  tesoro__actor a, website;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_actor, "out_actor")) ||
+      (rc = tesoro__id(t, "agency", agency)) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "look up the website actor")))
+    return rc;
+  if (a.agency != agency)
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "agency %lld is not actor %lld's agency",
+                        (long long)agency, (long long)actor);
+  if ((rc = tesoro__agency_actor(t, agency, "website", &website))) return rc;
+  *out_actor = website.id;
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_agent_create(tesoro *t, int64_t actor, const char *name,
+                                   const char *email, int role,
+                                   int64_t *out_agent) {
+  tesoro__actor a;
+  sqlite3_stmt *s;
+  int64_t id = 0, taken = 0;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_agent, "out_agent")) ||
+      (rc = tesoro__text(t, "agent name", name, TESORO_MAX_NAME, 1)) ||
+      (rc = tesoro__email(t, "agent e-mail", email, 1)))
+    return rc;
+  if (role < TESORO_ROLE_AGENT || role > TESORO_ROLE_CLOSINGS)
+    return tesoro__fail(t, TESORO_EINVAL, "unknown role %d", role);
+  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_ADMIN, "add staff")))
+    return rc;
+  if ((rc = tesoro__write_begin(t))) return rc;
+  if ((s = tesoro__stmt(t, S_STAFF_EMAIL_TAKEN)) == NULL)
+    return tesoro__write_end(t, t->rc);
+  sqlite3_bind_int64(s, 1, a.agency);
+  sqlite3_bind_text(s, 2, email, -1, SQLITE_STATIC);
+  rc = tesoro__int(t, s, &taken);
+  if (rc == TESORO_OK)
+    rc = tesoro__fail(t, TESORO_EEXISTS, "a staff member with e-mail %s exists",
+                      email);
+  else if (rc == TESORO_DONE)
+    rc = tesoro__actor_insert(t, a.agency, "agent", tesoro__role_names[role], 0,
+                              name, email, tesoro__now(t), &id);
+  if ((rc = tesoro__write_end(t, rc))) return rc;
+  *out_agent = id;
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_actor_info(tesoro *t, int64_t actor, int *out_kind,
+                                 int64_t *out_agency, int64_t *out_contact) {
+  tesoro__actor a;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__actor_load(t, actor, &a))) return rc;
+  if (out_kind) *out_kind = a.kind;
+  if (out_agency) *out_agency = a.agency;
+  if (out_contact) *out_contact = a.contact;
+  return TESORO_OK;
+}
+
+static int tesoro__contact_by_email(tesoro *t, int64_t agency,
+                                    const char *email, int64_t *out) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_CONTACT_BY_EMAIL);
+  int rc;
+  *out = 0;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, agency);
+  sqlite3_bind_text(s, 2, email, -1, SQLITE_STATIC);
+  rc = tesoro__int(t, s, out);
+  return rc == TESORO_DONE ? TESORO_OK : rc;
+}
+
+/*
+** Insert a contact of c->agency with its client actor and first history
+** row, as c->actor; `role` (may be NULL) is its first CRM role.  On success
+** the context points at the contact (entity, id, contact).
+*/
+static int tesoro__contact_insert(tesoro__ctx *c, const char *name,
+                                  const char *email, const char *phone,
+                                  const char *language, int64_t agent,
+                                  const char *role) {
+  tesoro *t = c->t;
+  sqlite3_stmt *s = tesoro__stmt(t, S_CONTACT_INSERT);
+  int64_t id;
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, tesoro__opt(email), -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 4, tesoro__opt(phone), -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 5, tesoro__opt(language), -1, SQLITE_STATIC);
+  if (agent) sqlite3_bind_int64(s, 6, agent);
+  sqlite3_bind_int64(s, 7, c->now);
+  if ((rc = tesoro__run(t, s))) return rc;
+  id = sqlite3_last_insert_rowid(t->db);
+  c->entity = TESORO_ENTITY_CONTACT;
+  c->id = c->contact = id;
+  c->event_name = "create";
+  if ((rc = tesoro__actor_insert(t, c->agency, "client", NULL, id, name,
+                                 tesoro__opt(email), c->now, NULL)) ||
+      (rc = tesoro__created(c, TESORO_ENTITY_CONTACT, id, NULL, &c->history_id)))
+    return rc;
+  if (role) {
+    if ((s = tesoro__stmt(t, S_CONTACT_ROLE_ADD)) == NULL) return t->rc;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, role, -1, SQLITE_STATIC);
+    if ((rc = tesoro__run(t, s))) return rc;
+  }
+  return tesoro__activity(c, "contact_created", name);
+}
+
+/* Point a contact at an agent: bumps its version, with a history row. */
+static int tesoro__contact_set_agent(tesoro__ctx *c, int64_t contact,
+                                     int64_t agent, int64_t expected) {
+  tesoro *t = c->t;
+  sqlite3_stmt *s = tesoro__stmt(t, S_CONTACT_LOAD);
+  int64_t agency, version;
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, contact);
+  rc = tesoro__row(t, s);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "contact %lld does not exist",
+                        (long long)contact);
+  if (rc != TESORO_ROW) return rc;
+  agency = sqlite3_column_int64(s, 0);
+  version = sqlite3_column_int64(s, 3);
+  sqlite3_reset(s);
+  if ((rc = tesoro__reach(t, c->actor, "contact", contact, agency, contact)))
+    return rc;
+  if (expected && expected != version)
+    return tesoro__fail(t, TESORO_ECONFLICT,
+                        "contact %lld is at version %lld, not %lld: reload it",
+                        (long long)contact, (long long)version,
+                        (long long)expected);
+  if ((s = tesoro__stmt(t, S_CONTACT_ASSIGN)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, contact);
+  sqlite3_bind_int64(s, 2, agent);
+  sqlite3_bind_int64(s, 3, version);
+  if ((rc = tesoro__run(t, s))) return rc;
+  if (sqlite3_changes(t->db) != 1)
+    return tesoro__fail(t, TESORO_ECONFLICT, "contact %lld changed meanwhile",
+                        (long long)contact);
+  return tesoro__history(t, agency, TESORO_ENTITY_CONTACT, contact, version + 1,
+                         "assign", NULL, NULL, c->actor->id, c->now, NULL,
+                         agent, NULL);
+}
+
+TESORO_API int tesoro_contact_create(tesoro *t, int64_t actor, const char *name,
+                                     const char *email, const char *phone,
+                                     const char *language,
+                                     int64_t *out_contact) {
+  tesoro__actor a;
+  tesoro__ctx c;
+  int64_t existing = 0;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_contact, "out_contact")) ||
+      (rc = tesoro__text(t, "contact name", name, TESORO_MAX_NAME, 1)) ||
+      (rc = tesoro__email(t, "contact e-mail", email, 0)) ||
+      (rc = tesoro__text(t, "phone", phone, TESORO_MAX_PHONE, 0)) ||
+      (rc = tesoro__text(t, "language", language, 35, 0)) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "create contacts")))
+    return rc;
+  memset(&c, 0, sizeof c);
+  c.t = t;
+  c.actor = &a;
+  c.agency = a.agency;
+  c.now = tesoro__now(t);
+  if ((rc = tesoro__write_begin(t))) return rc;
+  if (tesoro__opt(email))
+    rc = tesoro__contact_by_email(t, a.agency, email, &existing);
+  if (rc == TESORO_OK && existing)
+    rc = tesoro__fail(t, TESORO_EEXISTS, "contact %lld already has e-mail %s",
+                      (long long)existing, email);
+  if (rc == TESORO_OK)
+    rc = tesoro__contact_insert(&c, name, email, phone, language, a.id, NULL);
+  if ((rc = tesoro__write_end(t, rc))) return rc;
+  *out_contact = c.id;
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_contact_assign(tesoro *t, int64_t actor, int64_t contact,
+                                     int64_t agent, int64_t expected_version) {
+  tesoro__actor a, target;
+  tesoro__ctx c;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__id(t, "contact", contact)) ||
+      (rc = tesoro__id(t, "agent", agent)))
+    return rc;
+  if (expected_version < 0)
+    return tesoro__fail(t, TESORO_EINVAL, "expected_version must be >= 0");
+  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "assign contacts")) ||
+      (rc = tesoro__actor_load(t, agent, &target)))
+    return rc;
+  if (target.kind != TESORO_ACTOR_AGENT)
+    return tesoro__fail(t, TESORO_EINVAL, "actor %lld is not agency staff",
+                        (long long)agent);
+  if (target.agency != a.agency)
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "agent %lld belongs to another agency", (long long)agent);
+  memset(&c, 0, sizeof c);
+  c.t = t;
+  c.actor = &a;
+  c.now = tesoro__now(t);
+  if ((rc = tesoro__write_begin(t))) return rc;
+  return tesoro__write_end(
+      t, tesoro__contact_set_agent(&c, contact, agent, expected_version));
+}
+
+/* Load an entity's owner (agency, contact) for a read, and check `a` may
+** read it: staff of the agency, or the entity's own client. */
+static int tesoro__reach_entity(tesoro *t, const tesoro__actor *a, int entity,
+                                int64_t id) {
+  const tesoro__machine *m = tesoro__machine_of(entity);
+  sqlite3_stmt *s;
+  int64_t agency, contact;
+  int rc;
+  if (entity != TESORO_ENTITY_CONTACT && m == NULL)
+    return tesoro__fail(t, TESORO_EINVAL, "unknown entity kind %d", entity);
+  if ((rc = tesoro__id(t, tesoro__entity_name(entity), id))) return rc;
+  s = tesoro__stmt(t, m ? m->load : S_CONTACT_LOAD);
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, id);
+  rc = tesoro__row(t, s);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "%s %lld does not exist",
+                        tesoro__entity_name(entity), (long long)id);
+  if (rc != TESORO_ROW) return rc;
+  agency = sqlite3_column_int64(s, 0);
+  contact = sqlite3_column_int64(s, 1);
+  sqlite3_reset(s);
+  if ((rc = tesoro__reach(t, a, tesoro__entity_name(entity), id, agency, contact)))
+    return rc;
+  if (!(a->bit & (R_STAFF | R_CLIENT)))
+    return tesoro__require(t, a, R_STAFF | R_CLIENT, "read this");
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
+                                           int64_t contact, int64_t *out_actor) {
+  tesoro__actor a;
+  sqlite3_stmt *s;
+  int64_t agency = 0;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_actor, "out_actor")) ||
+      (rc = tesoro__id(t, "contact", contact)) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF | R_WEBSITE,
+                            "look up a contact's client actor")))
+    return rc;
+  if ((s = tesoro__stmt(t, S_CONTACT_LOAD)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, contact);
+  if ((rc = tesoro__int(t, s, &agency)) == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "contact %lld does not exist",
+                        (long long)contact);
+  if (rc || (rc = tesoro__reach(t, &a, "contact", contact, agency, contact)))
+    return rc;
+  return tesoro__client_of(t, contact, out_actor);
+}
+
+/* =========================================================================
+** 12. Seller onboarding (SPEC §2)
+**
+** The owner's contact form opens a room; the room's start_onboarding creates
+** the mandate; the mandate's negotiation, seller form and validation lead
+** to the listing.  Guards and effects of the room, mandate and listing rows
+** of section 7 live here.
+*/
+
+/* Fields of JSON arguments.  The seller form has them all; a listing takes
+** the property fields (from "address" on). */
+typedef struct tesoro__field {
+  const char *key;
+  char type;     /* 't' text, 'e' e-mail, 'p' property type, 'i' integer */
+  char required;
+  int64_t min, max; /* text: bytes; integer: value */
+} tesoro__field;
+
+static const tesoro__field tesoro__form_fields[] = {
+    {"full_name", 't', 1, 1, TESORO_MAX_NAME},
+    {"email", 'e', 1, 1, TESORO_MAX_EMAIL},
+    {"phone", 't', 1, 1, TESORO_MAX_PHONE},
+    {"address", 't', 1, 1, TESORO_MAX_SHORT},
+    {"property_type", 'p', 1, 0, 0},
+    {"title", 't', 0, 1, TESORO_MAX_SHORT},
+    {"price", 'i', 0, 1, INT64_MAX},
+    {"bedrooms", 'i', 0, 0, 1000},
+    {"bathrooms", 'i', 0, 0, 1000},
+    {"floor_area", 'i', 0, 1, 100000000},
+    {"energy_label", 't', 0, 1, 16},
+    {"description", 't', 0, 1, TESORO_MAX_TEXT},
+};
+#define TESORO__LISTING_FIELDS 3 /* index of "address" */
+
+static int tesoro__property_type(const char *s) {
+  for (int i = 1; i < COUNT(tesoro__property_types); i++)
+    if (strcmp(s, tesoro__property_types[i]) == 0) return i;
+  return 0;
+}
+
+/*
+** Check a JSON object argument against a field list: valid JSON, an object,
+** only known keys, each of its type and range, every required key present.
+** With `nulls`, a key may be null (listing updates: clear the field).
+*/
+static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
+                               const tesoro__field *fields, int n, int nulls) {
+  sqlite3_stmt *s;
+  uint32_t seen = 0;
+  int64_t ok = 0;
+  int rc;
+  if ((rc = tesoro__text(t, what, json, TESORO_MAX_JSON, 1))) return rc;
+  if ((s = tesoro__stmt(t, S_JSON_OBJECT_OK)) == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((rc = tesoro__int(t, s, &ok)) < 0) return rc;
+  if (!ok) return tesoro__fail(t, TESORO_EINVAL, "%s is not a JSON object", what);
+  if ((s = tesoro__stmt(t, S_JSON_FIELDS)) == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
+    const char *key = (const char *)sqlite3_column_text(s, 0);
+    const char *type = (const char *)sqlite3_column_text(s, 1);
+    const tesoro__field *f = NULL;
+    int i;
+    for (i = 0; i < n && !f; i++)
+      if (key && strcmp(key, fields[i].key) == 0) f = &fields[i];
+    if (f == NULL) {
+      rc = tesoro__fail(t, TESORO_EINVAL, "%s has an unknown field \"%.60s\"",
+                        what, key ? key : "");
+    } else if (strcmp(type, "null") == 0) {
+      if (!nulls || f->required)
+        rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must not be null", what,
+                          f->key);
+    } else if (f->type == 'i') {
+      int64_t v = sqlite3_column_int64(s, 2);
+      if (strcmp(type, "integer") != 0 || v < f->min || v > f->max)
+        rc = tesoro__fail(t, TESORO_EINVAL,
+                          "%s: \"%s\" must be an integer from %lld to %lld",
+                          what, f->key, (long long)f->min, (long long)f->max);
+    } else if (strcmp(type, "text") != 0) {
+      rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must be a string", what,
+                        f->key);
+    } else {
+      const char *v = (const char *)sqlite3_column_text(s, 2);
+      int bytes = sqlite3_column_bytes(s, 2);
+      char name[80];
+      snprintf(name, sizeof name, "%s \"%s\"", what, f->key);
+      if ((int)strlen(v) != bytes)
+        rc = tesoro__fail(t, TESORO_EINVAL, "%s contains a NUL", name);
+      else if (f->type == 'e')
+        rc = tesoro__email(t, name, v, 1);
+      else if (f->type == 'p' && !tesoro__property_type(v))
+        rc = tesoro__fail(t, TESORO_EINVAL,
+                          "%s must be house, apartment, office or land", name);
+      else if (f->type == 't')
+        rc = tesoro__text(t, name, v, (size_t)f->max, 1);
+    }
+    if (rc) break;
+    seen |= 1u << (f - fields);
+  }
+  sqlite3_reset(s);
+  if (rc < 0) return rc;
+  for (int i = 0; i < n; i++)
+    if (fields[i].required && !(seen & (1u << i)))
+      return tesoro__fail(t, TESORO_EINVAL, "%s needs \"%s\"", what,
+                          fields[i].key);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_contact_request_submit(
+    tesoro *t, int64_t actor, const char *name, const char *email,
+    int property_type, const char *location, int64_t budget,
+    const char *timeline, const char *description, int64_t *out_room,
+    int64_t *out_client) {
+  tesoro__actor a;
+  tesoro__ctx c;
+  sqlite3_stmt *s;
+  int64_t contact = 0, client = 0;
+  char summary[TESORO_MAX_SHORT + 64];
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_room, "out_room")) ||
+      (rc = tesoro__text(t, "name", name, TESORO_MAX_NAME, 1)) ||
+      (rc = tesoro__email(t, "e-mail", email, 1)) ||
+      (rc = tesoro__text(t, "location", location, TESORO_MAX_SHORT, 1)) ||
+      (rc = tesoro__text(t, "timeline", timeline, TESORO_MAX_SHORT, 0)) ||
+      (rc = tesoro__text(t, "description", description, TESORO_MAX_TEXT, 0)))
+    return rc;
+  if (property_type < 1 || property_type >= COUNT(tesoro__property_types))
+    return tesoro__fail(t, TESORO_EINVAL, "unknown property type %d",
+                        property_type);
+  if (budget < 0)
+    return tesoro__fail(t, TESORO_EINVAL, "budget must be 0 (not given) or > 0");
+  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_WEBSITE, "submit contact requests")))
+    return rc;
+  memset(&c, 0, sizeof c);
+  c.t = t;
+  c.actor = &a;
+  c.agency = a.agency;
+  c.now = tesoro__now(t);
+  if ((rc = tesoro__write_begin(t))) return rc;
+  rc = tesoro__contact_by_email(t, a.agency, email, &contact);
+  if (rc == TESORO_OK && !contact) {
+    rc = tesoro__contact_insert(&c, name, email, NULL, NULL, 0, "lead");
+    contact = c.contact;
+  }
+  if (rc == TESORO_OK && (s = tesoro__stmt(t, S_ROOM_INSERT)) == NULL) rc = t->rc;
+  if (rc == TESORO_OK) {
+    sqlite3_bind_int64(s, 1, a.agency);
+    sqlite3_bind_int64(s, 2, contact);
+    sqlite3_bind_text(s, 3, tesoro__property_types[property_type], -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, location, -1, SQLITE_STATIC);
+    if (budget) sqlite3_bind_int64(s, 5, budget);
+    sqlite3_bind_text(s, 6, tesoro__opt(timeline), -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, tesoro__opt(description), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 8, c.now);
+    rc = tesoro__run(t, s);
+  }
+  if (rc == TESORO_OK) {
+    c.m = &tesoro__room_machine;
+    c.entity = TESORO_ENTITY_ROOM;
+    c.id = sqlite3_last_insert_rowid(t->db);
+    c.contact = contact;
+    c.event_name = "create";
+    snprintf(summary, sizeof summary, "Contact request from %s: %s in %s", name,
+             tesoro__property_types[property_type], location);
+    if ((rc = tesoro__created(&c, TESORO_ENTITY_ROOM, c.id, "open",
+                              &c.history_id)) == TESORO_OK &&
+        (rc = tesoro__notify_staff(&c, "Contact Request Received", summary,
+                                   NULL)) == TESORO_OK &&
+        (rc = tesoro__activity(&c, "contact_request", summary)) == TESORO_OK)
+      rc = tesoro__client_of(t, contact, &client);
+  }
+  if ((rc = tesoro__write_end(t, rc))) return rc;
+  *out_room = c.id;
+  if (out_client) *out_client = client;
+  return TESORO_OK;
+}
+
+/* --- room --- */
+
+static int64_t tesoro__next_ref(tesoro__ctx *c, char *ref, size_t n) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_AGENCY_NEXT_REF);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  snprintf(ref, n, "%s", (const char *)sqlite3_column_text(s, 0));
+  sqlite3_reset(s);
+  return TESORO_OK;
+}
+
+/* A listing of the context's agency for `mandate`, in `state`. */
+static int tesoro__listing_insert(tesoro__ctx *c, int64_t mandate,
+                                  const char *state, int64_t *out) {
+  char ref[32];
+  sqlite3_stmt *s;
+  int rc;
+  if ((rc = (int)tesoro__next_ref(c, ref, sizeof ref))) return rc;
+  if ((s = tesoro__stmt(c->t, S_LISTING_INSERT)) == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  sqlite3_bind_int64(s, 2, mandate);
+  sqlite3_bind_text(s, 3, ref, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 4, state, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 5, c->now);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  *out = sqlite3_last_insert_rowid(c->t->db);
+  return tesoro__created(c, TESORO_ENTITY_LISTING, *out, state, NULL);
+}
+
+static int fx_room_start_onboarding(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  const int *with_listing = c->args;
+  sqlite3_stmt *s;
+  int64_t agent, mandate, listing;
+  int rc;
+  if ((s = tesoro__stmt(t, S_CONTACT_ROLE_ADD)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->contact);
+  sqlite3_bind_text(s, 2, "owner", -1, SQLITE_STATIC);
+  if ((rc = tesoro__run(t, s))) return rc;
+  /* The agent who takes the owner on becomes their agent, unless the
+  ** contact already has one. */
+  if ((rc = tesoro__contact_agent(t, c->contact, &agent))) return rc;
+  if (!agent && (rc = tesoro__contact_set_agent(c, c->contact, c->actor->id, 0)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_MANDATE_INSERT)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  sqlite3_bind_int64(s, 2, c->id);
+  sqlite3_bind_int64(s, 3, c->contact);
+  sqlite3_bind_int64(s, 4, c->now);
+  if ((rc = tesoro__run(t, s))) return rc;
+  mandate = sqlite3_last_insert_rowid(t->db);
+  if ((rc = tesoro__created(c, TESORO_ENTITY_MANDATE, mandate, "draft", NULL)))
+    return rc;
+  if (with_listing && *with_listing &&
+      (rc = tesoro__listing_insert(c, mandate, "placeholder", &listing)))
+    return rc;
+  c->out_id = mandate;
+  if ((rc = tesoro__history_ref(c, mandate))) return rc;
+  return tesoro__activity(c, "onboarding_started", "Seller onboarding started");
+}
+
+static int fx_room_end(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  sqlite3_stmt *s = tesoro__stmt(t, S_ROOM_SET_END);
+  int64_t mandate = 0;
+  const char *state = NULL;
+  char summary[TESORO_MAX_REASON + 32];
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, c->reason, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, c->actor->id);
+  if ((rc = tesoro__run(t, s))) return rc;
+  /* A room that ends takes its unfinished mandate with it. */
+  if ((s = tesoro__stmt(t, S_ROOM_MANDATE)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  if ((rc = tesoro__row(t, s)) < 0) return rc;
+  if (rc == TESORO_ROW) {
+    mandate = sqlite3_column_int64(s, 0);
+    state = (const char *)sqlite3_column_text(s, 1);
+    if (strcmp(state, "validated") == 0 || strcmp(state, "cancelled") == 0)
+      mandate = 0;
+    sqlite3_reset(s);
+  }
+  if (mandate && (rc = tesoro__fire_nested(c, &tesoro__mandate_machine, mandate,
+                                           MANDATE_EV_CANCEL, c->actor, NULL)))
+    return rc;
+  snprintf(summary, sizeof summary, "Room %s: %s", c->m->states[c->to],
+           c->reason);
+  return tesoro__activity(c, c->to == ROOM_LOST ? "room_lost" : "room_closed",
+                          summary);
+}
+
+/* Chat messages and private notes: the same row, two kinds.  Notes notify
+** no one and stay off the timeline the client could be shown. */
+static int fx_room_message(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  const char *body = c->args;
+  int note = c->event == ROOM_EV_ADD_NOTE;
+  sqlite3_stmt *s = tesoro__stmt(t, S_ROOM_MESSAGE_INSERT);
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, note ? "note" : "message", -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, c->actor->id);
+  sqlite3_bind_text(s, 4, body, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 5, c->now);
+  if ((rc = tesoro__run(t, s))) return rc;
+  c->out_id = sqlite3_last_insert_rowid(t->db);
+  if ((rc = tesoro__history_ref(c, c->out_id)) || note) return rc;
+  rc = c->actor->kind == TESORO_ACTOR_CLIENT
+           ? tesoro__notify_staff(c, "Room Message Received", "New message in the contact room", NULL)
+           : tesoro__notify_client(c, "Room Message Received", "New message in the contact room", NULL);
+  return rc ? rc : tesoro__activity(c, "room_message", "Message in the contact room");
+}
+
+TESORO_API int tesoro_room_message_post(tesoro *t, int64_t actor, int64_t room,
+                                        const char *body, int64_t *out_message) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_message, "out_message")) ||
+      (rc = tesoro__text(t, "message", body, TESORO_MAX_TEXT, 1)))
+    return rc;
+  return tesoro__transition(t, actor, &tesoro__room_machine, room,
+                            ROOM_EV_POST_MESSAGE, 0, body, NULL, out_message,
+                            NULL);
+}
+
+TESORO_API int tesoro_room_note_add(tesoro *t, int64_t actor, int64_t room,
+                                    const char *body, int64_t *out_note) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_note, "out_note")) ||
+      (rc = tesoro__text(t, "note", body, TESORO_MAX_TEXT, 1)))
+    return rc;
+  return tesoro__transition(t, actor, &tesoro__room_machine, room,
+                            ROOM_EV_ADD_NOTE, 0, body, NULL, out_note, NULL);
+}
+
+TESORO_API int tesoro_room_start_onboarding(tesoro *t, int64_t actor,
+                                            int64_t room, int with_listing,
+                                            int64_t expected_version,
+                                            int64_t *out_mandate) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_mandate, "out_mandate"))) return rc;
+  if (with_listing != 0 && with_listing != 1)
+    return tesoro__fail(t, TESORO_EINVAL, "with_listing must be 0 or 1");
+  return tesoro__transition(t, actor, &tesoro__room_machine, room,
+                            ROOM_EV_START_ONBOARDING, expected_version,
+                            &with_listing, NULL, out_mandate, NULL);
+}
+
+static int tesoro__room_end(tesoro *t, int64_t actor, int64_t room,
+                            const char *reason, int64_t expected, int event) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 1))) return rc;
+  return tesoro__transition(t, actor, &tesoro__room_machine, room, event,
+                            expected, NULL, reason, NULL, NULL);
+}
+
+TESORO_API int tesoro_room_mark_lost(tesoro *t, int64_t actor, int64_t room,
+                                     const char *reason,
+                                     int64_t expected_version) {
+  return tesoro__room_end(t, actor, room, reason, expected_version,
+                          ROOM_EV_MARK_LOST);
+}
+
+TESORO_API int tesoro_room_close(tesoro *t, int64_t actor, int64_t room,
+                                 const char *reason, int64_t expected_version) {
+  return tesoro__room_end(t, actor, room, reason, expected_version,
+                          ROOM_EV_CLOSE);
+}
+
+/* --- mandate --- */
+
+typedef struct tesoro__terms {
+  int type;
+  int64_t value;
+  const char *currency;
+  int exclusive, days;
+  int64_t proposal; /* accept: the proposal accepted */
+} tesoro__terms;
+
+static const char *tesoro__party(const tesoro__actor *a) {
+  return a->kind == TESORO_ACTOR_CLIENT ? "client" : "agent";
+}
+
+/* The mandate's open proposal and its author's party ("" when none). */
+static int tesoro__open_proposal(tesoro__ctx *c, int64_t *out, char party[8]) {
+  tesoro *t = c->t;
+  sqlite3_stmt *s = tesoro__stmt(t, S_MANDATE_GET);
+  int rc;
+  *out = 0;
+  party[0] = 0;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  *out = sqlite3_column_int64(s, 1);
+  sqlite3_reset(s);
+  if (!*out) return TESORO_OK;
+  if ((s = tesoro__stmt(t, S_PROPOSAL_LOAD)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, *out);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  snprintf(party, 8, "%s", (const char *)sqlite3_column_text(s, 1));
+  sqlite3_reset(s);
+  return TESORO_OK;
+}
+
+static int fx_propose(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  const tesoro__terms *terms = c->args;
+  const char *party = tesoro__party(c->actor);
+  char open_party[8];
+  int64_t open, proposal;
+  sqlite3_stmt *s;
+  int rc;
+  if ((rc = tesoro__open_proposal(c, &open, open_party))) return rc;
+  if (open) {
+    if ((s = tesoro__stmt(t, S_PROPOSAL_SUPERSEDE)) == NULL) return t->rc;
+    sqlite3_bind_int64(s, 1, open);
+    sqlite3_bind_int64(s, 2, c->now);
+    if ((rc = tesoro__run(t, s))) return rc;
+  }
+  if ((s = tesoro__stmt(t, S_PROPOSAL_INSERT)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, c->actor->id);
+  sqlite3_bind_text(s, 3, party, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 4, terms->type == TESORO_COMMISSION_FIXED ? "fixed" : "percentage",
+                    -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 5, terms->value);
+  sqlite3_bind_text(s, 6, tesoro__opt(terms->currency), -1, SQLITE_STATIC);
+  sqlite3_bind_int(s, 7, terms->exclusive);
+  sqlite3_bind_int(s, 8, terms->days);
+  sqlite3_bind_int64(s, 9, c->now);
+  if ((rc = tesoro__run(t, s))) return rc;
+  proposal = c->out_id = sqlite3_last_insert_rowid(t->db);
+  if ((s = tesoro__stmt(t, S_MANDATE_SET_OPEN)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, proposal);
+  if ((rc = tesoro__run(t, s)) || (rc = tesoro__history_ref(c, proposal)))
+    return rc;
+  rc = c->actor->kind == TESORO_ACTOR_CLIENT
+           ? tesoro__notify_staff(c, "Mandate Proposal Received", "The owner proposed new terms", NULL)
+           : tesoro__notify_client(c, "Mandate Proposal Received", "The agency proposed terms", NULL);
+  return rc ? rc : tesoro__activity(c, "mandate_proposal", "Mandate terms proposed");
+}
+
+/* Only the party that did not author the open proposal accepts it, and only
+** that proposal: accepting one that was superseded meanwhile is refused. */
+static int guard_accept(tesoro__ctx *c) {
+  const tesoro__terms *terms = c->args;
+  char party[8];
+  int64_t open;
+  int rc;
+  if ((rc = tesoro__open_proposal(c, &open, party))) return rc;
+  if (strcmp(party, tesoro__party(c->actor)) == 0)
+    return tesoro__fail(c->t, TESORO_EDENIED,
+                        "proposal %lld was made by the %s side; only the other "
+                        "party can accept it",
+                        (long long)open, party);
+  if (c->checking || terms->proposal == open) return TESORO_OK;
+  return tesoro__fail(c->t, TESORO_EGUARD,
+                      "proposal %lld is not the open proposal of mandate %lld "
+                      "(superseded by proposal %lld)",
+                      (long long)terms->proposal, (long long)c->id,
+                      (long long)open);
+}
+
+static int fx_accept(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  const tesoro__terms *terms = c->args;
+  sqlite3_stmt *s;
+  const char *json;
+  int rc;
+  if ((s = tesoro__stmt(t, S_PROPOSAL_ACCEPT)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, terms->proposal);
+  sqlite3_bind_text(s, 2, tesoro__party(c->actor), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, c->now);
+  if ((rc = tesoro__run(t, s))) return rc;
+  if ((s = tesoro__stmt(t, S_MANDATE_AGREE)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, terms->proposal);
+  if ((rc = tesoro__run(t, s)) || (rc = tesoro__history_ref(c, terms->proposal)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_PROPOSAL_TERMS_JSON)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, terms->proposal);
+  sqlite3_bind_text(s, 2, TESORO__DISCLAIMER, -1, SQLITE_STATIC);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  json = (const char *)sqlite3_column_text(s, 0);
+  c->out_text = json ? TESORO_MALLOC(strlen(json) + 1) : NULL;
+  if (c->out_text) memcpy(c->out_text, json, strlen(json) + 1);
+  sqlite3_reset(s);
+  if (c->out_text == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  rc = c->actor->kind == TESORO_ACTOR_CLIENT
+           ? tesoro__notify_staff(c, "Mandate Terms Agreed", "The owner accepted the terms", c->out_text)
+           : tesoro__notify_client(c, "Mandate Terms Agreed", "The agency accepted your terms", c->out_text);
+  return rc ? rc : tesoro__activity(c, "mandate_terms_agreed", "Mandate terms agreed");
+}
+
+static int fx_share_form(tesoro__ctx *c) {
+  int rc = tesoro__notify_client(c, "Seller Form Shared",
+                                 "Please complete the seller form", NULL);
+  return rc ? rc : tesoro__activity(c, "seller_form_shared", "Seller form shared");
+}
+
+static int tesoro__has_document(tesoro__ctx *c, const char *kind, int64_t *out) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_DOCUMENT_HAS_KIND);
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int(s, 1, c->entity);
+  sqlite3_bind_int64(s, 2, c->id);
+  sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
+  return tesoro__int(c->t, s, out);
+}
+
+static int guard_signed_mandate(tesoro__ctx *c) {
+  int64_t n = 0;
+  int rc = tesoro__has_document(c, "signed_mandate", &n);
+  if (rc) return rc;
+  if (n == 0)
+    return tesoro__fail(c->t, TESORO_EGUARD,
+                        "mandate %lld has no signed mandate document (PDF) "
+                        "attached",
+                        (long long)c->id);
+  return TESORO_OK;
+}
+
+static int fx_submit_form(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  sqlite3_stmt *s = tesoro__stmt(t, S_MANDATE_SET_FORM);
+  int64_t agent;
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, (const char *)c->args, -1, SQLITE_STATIC);
+  if ((rc = tesoro__run(t, s)) ||
+      (rc = tesoro__contact_agent(t, c->contact, &agent)) ||
+      (rc = tesoro__task_open(c, "review_seller_form", "review seller form",
+                              TESORO_ENTITY_MANDATE, c->id, agent)) ||
+      (rc = tesoro__notify_staff(c, "Seller Form Submitted",
+                                 "The owner submitted the seller form", NULL)))
+    return rc;
+  return tesoro__activity(c, "seller_form_submitted", "Seller form submitted");
+}
+
+static int fx_request_changes(tesoro__ctx *c) {
+  char summary[TESORO_MAX_REASON + 32];
+  int rc;
+  snprintf(summary, sizeof summary, "Changes requested: %s", c->reason);
+  if ((rc = tesoro__task_close(c, TESORO_ENTITY_MANDATE, c->id,
+                               "review_seller_form", TASK_EV_CANCEL)) ||
+      (rc = tesoro__notify_client(c, "Seller Form Changes Requested", summary,
+                                  NULL)))
+    return rc;
+  return tesoro__activity(c, "seller_form_changes_requested", summary);
+}
+
+/* Validation needs the signed mandate and a finished review: the newest
+** "review seller form" task of the mandate must be done. */
+static int guard_validate(tesoro__ctx *c) {
+  sqlite3_stmt *s;
+  int rc;
+  if ((rc = guard_signed_mandate(c))) return rc;
+  if ((s = tesoro__stmt(c->t, S_TASK_LAST_STATE)) == NULL) return c->t->rc;
+  sqlite3_bind_int(s, 1, TESORO_ENTITY_MANDATE);
+  sqlite3_bind_int64(s, 2, c->id);
+  sqlite3_bind_text(s, 3, "review_seller_form", -1, SQLITE_STATIC);
+  if ((rc = tesoro__row(c->t, s)) < 0) return rc;
+  if (rc == TESORO_ROW) {
+    const char *state = (const char *)sqlite3_column_text(s, 0);
+    rc = strcmp(state, "done") == 0
+             ? TESORO_OK
+             : tesoro__fail(c->t, TESORO_EGUARD,
+                            "the review task of mandate %lld is %s; complete "
+                            "the review first",
+                            (long long)c->id, state);
+    sqlite3_reset(s);
+    return rc;
+  }
+  return tesoro__fail(c->t, TESORO_EGUARD,
+                      "mandate %lld has no review task; complete the review first",
+                      (long long)c->id);
+}
+
+static int fx_listing_fill(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_LISTING_FILL);
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, (const char *)c->args, -1, SQLITE_STATIC);
+  return tesoro__run(c->t, s);
+}
+
+static int fx_validate(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  tesoro__actor system;
+  sqlite3_stmt *s;
+  int64_t room, days, listing = 0, agent;
+  char *form = NULL;
+  int rc, placeholder = 0;
+
+  if ((s = tesoro__stmt(t, S_MANDATE_SET_VALIDATED)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, c->now);
+  if ((rc = tesoro__run(t, s))) return rc;
+  if ((s = tesoro__stmt(t, S_MANDATE_GET)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  room = sqlite3_column_int64(s, 0);
+  days = sqlite3_column_int64(s, 2);
+  {
+    const char *text = (const char *)sqlite3_column_text(s, 4);
+    size_t n = text ? strlen(text) + 1 : 0;
+    form = n ? TESORO_MALLOC(n) : NULL;
+    if (form) memcpy(form, text, n);
+  }
+  sqlite3_reset(s);
+  if (form == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+
+  if ((rc = tesoro__agency_actor(t, c->agency, "system", &system))) goto done;
+  if ((s = tesoro__stmt(t, S_LISTING_OF_MANDATE)) == NULL) { rc = t->rc; goto done; }
+  sqlite3_bind_int64(s, 1, c->id);
+  if ((rc = tesoro__row(t, s)) < 0) goto done;
+  if (rc == TESORO_ROW) {
+    listing = sqlite3_column_int64(s, 0);
+    placeholder = strcmp((const char *)sqlite3_column_text(s, 1), "placeholder") == 0;
+    sqlite3_reset(s);
+  }
+  /* The listing draft is filled from the seller form: the placeholder made
+  ** at start_onboarding if there is one, else a new listing. */
+  if (listing && placeholder) {
+    rc = tesoro__fire_nested(c, &tesoro__listing_machine, listing,
+                             LISTING_EV_FILL, &system, form);
+  } else if (!listing) {
+    tesoro__ctx fill = *c;
+    if ((rc = tesoro__listing_insert(c, c->id, "draft", &listing))) goto done;
+    fill.id = listing;
+    fill.args = form;
+    rc = fx_listing_fill(&fill);
+  } else {
+    rc = TESORO_OK;
+  }
+  if (rc) goto done;
+  if ((rc = tesoro__fire_nested(c, &tesoro__room_machine, room,
+                                ROOM_EV_MANDATE_VALIDATED, &system, NULL)) ||
+      (rc = tesoro__contact_agent(t, c->contact, &agent)) ||
+      (rc = tesoro__task_open(c, "publish_listing", "complete and publish listing",
+                              TESORO_ENTITY_LISTING, listing, agent)) ||
+      (rc = tesoro__timer_plan(c, TESORO_ENTITY_MANDATE, c->id, "mandate_expiry",
+                               c->now + days * TESORO__DAY)) ||
+      (rc = tesoro__notify_client(c, "Mandate Validated",
+                                  "Your mandate has been validated", NULL)) ||
+      (rc = tesoro__activity(c, "mandate_validated", "Mandate validated")))
+    goto done;
+  c->out_id = listing;
+  rc = tesoro__history_ref(c, listing);
+done:
+  TESORO_FREE(form);
+  return rc;
+}
+
+static int fx_mandate_cancel(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_MANDATE_SET_END);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, c->reason, -1, SQLITE_STATIC);
+  if ((rc = tesoro__run(c->t, s)) ||
+      (rc = tesoro__task_close(c, TESORO_ENTITY_MANDATE, c->id,
+                               "review_seller_form", TASK_EV_CANCEL)))
+    return rc;
+  return tesoro__activity(c, "mandate_cancelled", "Mandate cancelled");
+}
+
+TESORO_API int tesoro_mandate_propose(tesoro *t, int64_t actor, int64_t mandate,
+                                      int commission_type, int64_t value,
+                                      const char *currency, int exclusive,
+                                      int duration_days,
+                                      int64_t expected_version,
+                                      int64_t *out_proposal) {
+  tesoro__terms terms;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_proposal, "out_proposal"))) return rc;
+  if (commission_type == TESORO_COMMISSION_PERCENTAGE) {
+    if (value < 1 || value > 10000)
+      return tesoro__fail(t, TESORO_EINVAL,
+                          "a percentage commission is 1..10000 basis points "
+                          "(0 < v <= 100 %%)");
+    if (tesoro__opt(currency))
+      return tesoro__fail(t, TESORO_EINVAL,
+                          "a percentage commission takes no currency");
+  } else if (commission_type == TESORO_COMMISSION_FIXED) {
+    if (value <= 0)
+      return tesoro__fail(t, TESORO_EINVAL, "a fixed commission must be > 0");
+    if ((rc = tesoro__currency(t, currency))) return rc;
+  } else {
+    return tesoro__fail(t, TESORO_EINVAL, "unknown commission type %d",
+                        commission_type);
+  }
+  if (exclusive != 0 && exclusive != 1)
+    return tesoro__fail(t, TESORO_EINVAL, "exclusive must be 0 or 1");
+  if (duration_days < 1 || duration_days > 3650)
+    return tesoro__fail(t, TESORO_EINVAL, "duration must be 1..3650 days");
+  terms.type = commission_type;
+  terms.value = value;
+  terms.currency = currency;
+  terms.exclusive = exclusive;
+  terms.days = duration_days;
+  terms.proposal = 0;
+  return tesoro__transition(t, actor, &tesoro__mandate_machine, mandate,
+                            MANDATE_EV_PROPOSE, expected_version, &terms, NULL,
+                            out_proposal, NULL);
+}
+
+TESORO_API int tesoro_mandate_accept(tesoro *t, int64_t actor, int64_t mandate,
+                                     int64_t proposal, int64_t expected_version,
+                                     char **out_json) {
+  tesoro__terms terms;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__id(t, "proposal", proposal))) return rc;
+  memset(&terms, 0, sizeof terms);
+  terms.proposal = proposal;
+  return tesoro__transition(t, actor, &tesoro__mandate_machine, mandate,
+                            MANDATE_EV_ACCEPT, expected_version, &terms, NULL,
+                            NULL, out_json);
+}
+
+TESORO_API int tesoro_mandate_share_form(tesoro *t, int64_t actor,
+                                         int64_t mandate,
+                                         int64_t expected_version) {
+  TESORO__ENTER(t);
+  return tesoro__transition(t, actor, &tesoro__mandate_machine, mandate,
+                            MANDATE_EV_SHARE_FORM, expected_version, NULL, NULL,
+                            NULL, NULL);
+}
+
+TESORO_API int tesoro_mandate_submit_form(tesoro *t, int64_t actor,
+                                          int64_t mandate,
+                                          const char *form_json,
+                                          int64_t expected_version) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__json_fields(t, "seller form", form_json,
+                                tesoro__form_fields, COUNT(tesoro__form_fields),
+                                0)))
+    return rc;
+  return tesoro__transition(t, actor, &tesoro__mandate_machine, mandate,
+                            MANDATE_EV_SUBMIT_FORM, expected_version, form_json,
+                            NULL, NULL, NULL);
+}
+
+TESORO_API int tesoro_mandate_request_changes(tesoro *t, int64_t actor,
+                                              int64_t mandate,
+                                              const char *reason,
+                                              int64_t expected_version) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 1))) return rc;
+  return tesoro__transition(t, actor, &tesoro__mandate_machine, mandate,
+                            MANDATE_EV_REQUEST_CHANGES, expected_version, NULL,
+                            reason, NULL, NULL);
+}
+
+TESORO_API int tesoro_mandate_validate(tesoro *t, int64_t actor,
+                                       int64_t mandate,
+                                       int64_t expected_version,
+                                       int64_t *out_listing) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_listing, "out_listing"))) return rc;
+  return tesoro__transition(t, actor, &tesoro__mandate_machine, mandate,
+                            MANDATE_EV_VALIDATE, expected_version, NULL, NULL,
+                            out_listing, NULL);
+}
+
+TESORO_API int tesoro_mandate_cancel(tesoro *t, int64_t actor, int64_t mandate,
+                                     const char *reason,
+                                     int64_t expected_version) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 1))) return rc;
+  return tesoro__transition(t, actor, &tesoro__mandate_machine, mandate,
+                            MANDATE_EV_CANCEL, expected_version, NULL, reason,
+                            NULL, NULL);
+}
+
+/* --- listing --- */
+
+/* Facts the publish and expiry guards read: is the listing complete, its
+** mandate's state, and when the mandate expires. */
+static int tesoro__listing_facts(tesoro__ctx *c, int *complete,
+                                 char mandate_state[16], int64_t *expires) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_LISTING_PUBLISH_FACTS);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  *complete = sqlite3_column_int(s, 0);
+  snprintf(mandate_state, 16, "%s", (const char *)sqlite3_column_text(s, 1));
+  *expires = sqlite3_column_int64(s, 2);
+  sqlite3_reset(s);
+  return TESORO_OK;
+}
+
+/* Publishing needs a valid mandate: validated, and not expired (validated
+** time + agreed duration); and a listing a buyer can read. */
+static int guard_valid_mandate(tesoro__ctx *c) {
+  char state[16];
+  int64_t expires;
+  int complete, rc;
+  if ((rc = tesoro__listing_facts(c, &complete, state, &expires))) return rc;
+  if (strcmp(state, "validated") != 0)
+    return tesoro__fail(c->t, TESORO_EGUARD,
+                        "listing %lld has no valid mandate: the mandate is %s",
+                        (long long)c->id, state);
+  if (c->now >= expires)
+    return tesoro__fail(c->t, TESORO_EGUARD,
+                        "the mandate of listing %lld expired at %lld",
+                        (long long)c->id, (long long)expires);
+  if (!complete)
+    return tesoro__fail(c->t, TESORO_EGUARD,
+                        "listing %lld needs a title, address and price before "
+                        "it is published",
+                        (long long)c->id);
+  return TESORO_OK;
+}
+
+static int guard_mandate_expired(tesoro__ctx *c) {
+  char state[16];
+  int64_t expires;
+  int complete, rc;
+  if ((rc = tesoro__listing_facts(c, &complete, state, &expires))) return rc;
+  if (c->now < expires)
+    return tesoro__fail(c->t, TESORO_EGUARD,
+                        "the mandate of listing %lld runs until %lld",
+                        (long long)c->id, (long long)expires);
+  return TESORO_OK;
+}
+
+static int fx_publish(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_LISTING_SET_PUBLISHED);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, c->now);
+  if ((rc = tesoro__run(c->t, s)) ||
+      (rc = tesoro__task_close(c, TESORO_ENTITY_LISTING, c->id,
+                               "publish_listing", TASK_EV_COMPLETE)))
+    return rc;
+  return tesoro__activity(c, "listing_published", "Listing published");
+}
+
+static int fx_listing_update(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_LISTING_UPDATE);
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, (const char *)c->args, -1, SQLITE_STATIC);
+  return tesoro__run(c->t, s);
+}
+
+/* When a validated mandate expires: its published listing goes offline and
+** the agent gets a task to renew the mandate. */
+static int timer_mandate_expiry(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  sqlite3_stmt *s;
+  int64_t listing = 0, agent;
+  int published = 0, rc;
+  if (c->from != MANDATE_VALIDATED) return TESORO_OK;
+  if ((s = tesoro__stmt(t, S_LISTING_OF_MANDATE)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  if ((rc = tesoro__row(t, s)) < 0) return rc;
+  if (rc == TESORO_ROW) {
+    listing = sqlite3_column_int64(s, 0);
+    published = strcmp((const char *)sqlite3_column_text(s, 1), "published") == 0;
+    sqlite3_reset(s);
+  }
+  if (published && (rc = tesoro__fire_nested(c, &tesoro__listing_machine, listing,
+                                             LISTING_EV_EXPIRE, c->actor, NULL)))
+    return rc;
+  if ((rc = tesoro__contact_agent(t, c->contact, &agent))) return rc;
+  return tesoro__task_open(c, "renew_mandate", "renew mandate",
+                           TESORO_ENTITY_MANDATE, c->id, agent);
+}
+
+TESORO_API int tesoro_listing_update(tesoro *t, int64_t actor, int64_t listing,
+                                     const char *fields_json,
+                                     int64_t expected_version) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__json_fields(
+           t, "listing fields", fields_json,
+           tesoro__form_fields + TESORO__LISTING_FIELDS,
+           COUNT(tesoro__form_fields) - TESORO__LISTING_FIELDS, 1)))
+    return rc;
+  return tesoro__transition(t, actor, &tesoro__listing_machine, listing,
+                            LISTING_EV_UPDATE, expected_version, fields_json,
+                            NULL, NULL, NULL);
+}
+
+TESORO_API int tesoro_listing_publish(tesoro *t, int64_t actor, int64_t listing,
+                                      int64_t expected_version) {
+  TESORO__ENTER(t);
+  return tesoro__transition(t, actor, &tesoro__listing_machine, listing,
+                            LISTING_EV_PUBLISH, expected_version, NULL, NULL,
+                            NULL, NULL);
+}
+
+TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
+                                        int64_t listing,
+                                        int64_t expected_version) {
+  TESORO__ENTER(t);
+  return tesoro__transition(t, actor, &tesoro__listing_machine, listing,
+                            LISTING_EV_UNPUBLISH, expected_version, NULL, NULL,
+                            NULL, NULL);
+}
+
+TESORO_API int tesoro_task_complete(tesoro *t, int64_t actor, int64_t task,
+                                    int64_t expected_version) {
+  TESORO__ENTER(t);
+  return tesoro__transition(t, actor, &tesoro__task_machine, task,
+                            TASK_EV_COMPLETE, expected_version, NULL, NULL, NULL,
+                            NULL);
+}
+
+TESORO_API int tesoro_task_cancel(tesoro *t, int64_t actor, int64_t task,
+                                  int64_t expected_version) {
+  TESORO__ENTER(t);
+  return tesoro__transition(t, actor, &tesoro__task_machine, task,
+                            TASK_EV_CANCEL, expected_version, NULL, NULL, NULL,
+                            NULL);
+}
+
+/* =========================================================================
+** 13. Reading
+**
+** Every read names its actor and passes the same reach check as a write:
+** staff of the entity's agency, or the entity's own client.  Lists come back
+** as cursors (section 14); single entities as JSON built by SQLite.
+*/
+static int tesoro__cursor_new(tesoro *t, const char *sql, tesoro_cursor **out);
+
+/* Copy the first column of a one-row statement into a tesoro_free string. */
+static int tesoro__text_out(tesoro *t, sqlite3_stmt *s, char **out) {
+  const char *text;
+  size_t n;
+  int rc = tesoro__row(t, s);
+  if (rc != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  text = (const char *)sqlite3_column_text(s, 0);
+  n = text ? strlen(text) + 1 : 0;
+  *out = n ? TESORO_MALLOC(n) : NULL;
+  if (*out) memcpy(*out, text, n);
+  sqlite3_reset(s);
+  return *out ? TESORO_OK : tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+}
+
+static const int tesoro__json_stmts[] = {0, S_CONTACT_JSON, S_ROOM_JSON,
+                                         S_MANDATE_JSON, S_LISTING_JSON,
+                                         S_TASK_JSON};
+
+TESORO_API int tesoro_entity_json(tesoro *t, int64_t actor, int entity,
+                                  int64_t id, char **out) {
+  tesoro__actor a;
+  sqlite3_stmt *s;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out, "out")) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__reach_entity(t, &a, entity, id)))
+    return rc;
+  if ((s = tesoro__stmt(t, tesoro__json_stmts[entity])) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, id);
+  return tesoro__text_out(t, s, out);
+}
+
+TESORO_API int tesoro_entity_state(tesoro *t, int64_t actor, int entity,
+                                   int64_t id, const char **out_state,
+                                   int64_t *out_version) {
+  tesoro__actor a;
+  tesoro__ctx c;
+  int rc;
+  TESORO__ENTER(t);
+  memset(&c, 0, sizeof c);
+  if ((c.m = tesoro__machine_of(entity)) == NULL)
+    return tesoro__fail(t, TESORO_EINVAL, "%s has no state machine",
+                        entity == TESORO_ENTITY_CONTACT ? "a contact"
+                                                        : "this entity kind");
+  if ((rc = tesoro__id(t, c.m->name, id)) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__reach_entity(t, &a, entity, id)))
+    return rc;
+  c.t = t;
+  c.actor = &a;
+  c.id = id;
+  if ((rc = tesoro__load(&c))) return rc;
+  if (out_state) *out_state = c.m->states[c.from];
+  if (out_version) *out_version = c.version;
+  return TESORO_OK;
+}
+
+/* A cursor over one entity's rows: (actor, entity, id) checked, `sql`
+** bound with ?1 = entity, ?2 = id. */
+static int tesoro__entity_cursor(tesoro *t, int64_t actor, int entity,
+                                 int64_t id, const char *sql,
+                                 tesoro_cursor **out, tesoro__actor *a) {
+  int rc;
+  if ((rc = tesoro__out(t, out, "out")) ||
+      (rc = tesoro__actor_load(t, actor, a)) ||
+      (rc = tesoro__reach_entity(t, a, entity, id)))
+    return rc;
+  return tesoro__cursor_new(t, sql, out);
+}
+
+/* The cursor's statement, for binding (section 14). */
+static sqlite3_stmt *tesoro__cursor_stmt(tesoro_cursor *c);
+
+TESORO_API int tesoro_history(tesoro *t, int64_t actor, int entity, int64_t id,
+                              tesoro_cursor **out) {
+  tesoro__actor a;
+  int rc;
+  TESORO__ENTER(t);
+  rc = tesoro__entity_cursor(
+      t, actor, entity, id,
+      "SELECT h.id, h.seq, h.event, h.from_state, h.to_state, h.actor_id, "
+      "a.kind AS actor_kind, h.at, h.details FROM history h "
+      "JOIN actor a ON a.id = h.actor_id "
+      "WHERE h.entity = ?1 AND h.entity_id = ?2 ORDER BY h.seq",
+      out, &a);
+  if (rc) return rc;
+  sqlite3_bind_int(tesoro__cursor_stmt(*out), 1, entity);
+  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 2, id);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_documents(tesoro *t, int64_t actor, int entity,
+                                int64_t entity_id, tesoro_cursor **out) {
+  tesoro__actor a;
+  int rc;
+  TESORO__ENTER(t);
+  rc = tesoro__entity_cursor(
+      t, actor, entity, entity_id,
+      "SELECT id, kind, name, mime, size, sha256, uploaded_by, created_at "
+      "FROM document WHERE entity = ?1 AND entity_id = ?2 ORDER BY id",
+      out, &a);
+  if (rc) return rc;
+  sqlite3_bind_int(tesoro__cursor_stmt(*out), 1, entity);
+  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 2, entity_id);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_document_read(tesoro *t, int64_t actor, int64_t document,
+                                    void **out_data, int64_t *out_size) {
+  tesoro__actor a;
+  sqlite3_stmt *s;
+  int entity, rc;
+  int64_t id, size;
+  void *copy;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_data, "out_data")) ||
+      (rc = tesoro__out(t, out_size, "out_size")) ||
+      (rc = tesoro__id(t, "document", document)) ||
+      (rc = tesoro__actor_load(t, actor, &a)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_DOCUMENT_LOAD)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, document);
+  rc = tesoro__row(t, s);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "document %lld does not exist",
+                        (long long)document);
+  if (rc != TESORO_ROW) return rc;
+  entity = sqlite3_column_int(s, 0);
+  id = sqlite3_column_int64(s, 1);
+  sqlite3_reset(s);
+  if ((rc = tesoro__reach_entity(t, &a, entity, id))) return rc;
+  /* Read the bytes again after the reach check: the statement is shared. */
+  if ((s = tesoro__stmt(t, S_DOCUMENT_LOAD)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, document);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  size = sqlite3_column_bytes(s, 2);
+  copy = TESORO_MALLOC((sqlite3_uint64)size);
+  if (copy) memcpy(copy, sqlite3_column_blob(s, 2), (size_t)size);
+  sqlite3_reset(s);
+  if (copy == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  *out_data = copy;
+  *out_size = size;
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_room_messages(tesoro *t, int64_t actor, int64_t room,
+                                    tesoro_cursor **out) {
+  tesoro__actor a;
+  int rc;
+  TESORO__ENTER(t);
+  /* ?1 is 1 for staff: a client never receives a private note. */
+  rc = tesoro__entity_cursor(
+      t, actor, TESORO_ENTITY_ROOM, room,
+      "SELECT m.id, m.kind, m.author_id, a.kind AS author_kind, m.body, "
+      "m.created_at FROM room_message m JOIN actor a ON a.id = m.author_id "
+      "WHERE m.room_id = ?2 AND (?1 OR m.kind = 'message') ORDER BY m.id",
+      out, &a);
+  if (rc) return rc;
+  sqlite3_bind_int(tesoro__cursor_stmt(*out), 1, (a.bit & R_STAFF) != 0);
+  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 2, room);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_mandate_proposals(tesoro *t, int64_t actor,
+                                        int64_t mandate, tesoro_cursor **out) {
+  tesoro__actor a;
+  int rc;
+  TESORO__ENTER(t);
+  rc = tesoro__entity_cursor(
+      t, actor, TESORO_ENTITY_MANDATE, mandate,
+      "SELECT id, author_id, author_party, commission_type, commission_value "
+      "AS value, currency, exclusive, duration_days, created_at, "
+      "superseded_at, accepted_by_agent_at, accepted_by_client_at "
+      "FROM proposal WHERE mandate_id = ?1 ORDER BY created_at, id",
+      out, &a);
+  if (rc) return rc;
+  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, mandate);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_activities(tesoro *t, int64_t actor, int64_t contact,
+                                 tesoro_cursor **out) {
+  tesoro__actor a;
+  int rc;
+  TESORO__ENTER(t);
+  rc = tesoro__entity_cursor(
+      t, actor, TESORO_ENTITY_CONTACT, contact,
+      "SELECT id, kind, actor_id, at, entity, entity_id, summary "
+      "FROM activity WHERE contact_id = ?1 ORDER BY at DESC, id DESC",
+      out, &a);
+  if (rc) return rc;
+  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, contact);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_tasks(tesoro *t, int64_t actor, int entity,
+                            int64_t entity_id, tesoro_cursor **out) {
+  tesoro__actor a;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out, "out")) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "list tasks")))
+    return rc;
+  if (entity || entity_id) {
+    if ((rc = tesoro__reach_entity(t, &a, entity, entity_id))) return rc;
+  }
+  if ((rc = tesoro__cursor_new(
+           t,
+           "SELECT id, kind, title, state, entity, entity_id, assignee_id, "
+           "created_at, version FROM task WHERE agency_id = ?1 AND state = "
+           "'open' AND (?2 = 0 OR (entity = ?2 AND entity_id = ?3)) "
+           "ORDER BY created_at, id",
+           out)))
+    return rc;
+  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, a.agency);
+  sqlite3_bind_int(tesoro__cursor_stmt(*out), 2, entity);
+  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 3, entity_id);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
+                                   tesoro_cursor **out) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out, "out"))) return rc;
+  if (agency < 0) return tesoro__fail(t, TESORO_EINVAL, "agency must be >= 0");
+  if (limit < 1 || limit > 10000)
+    return tesoro__fail(t, TESORO_EINVAL, "limit must be 1..10000");
+  if ((rc = tesoro__cursor_new(
+           t,
+           "SELECT o.id, o.uid, o.agency_id, o.kind, coalesce(o.recipient_id, "
+           "0) AS recipient_id, o.channel, o.template, o.language, o.payload, "
+           "h.entity, h.entity_id, h.event, h.from_state AS old_state, "
+           "h.to_state AS new_state, h.seq, o.attempts, o.created_at "
+           "FROM outbox o JOIN history h ON h.id = o.history_id "
+           "WHERE o.status = 'pending' AND o.next_attempt_at <= ?1 "
+           "AND (?2 = 0 OR o.agency_id = ?2) "
+           "ORDER BY o.next_attempt_at, o.id LIMIT ?3",
+           out)))
+    return rc;
+  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, tesoro__now(t));
+  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 2, agency);
+  sqlite3_bind_int(tesoro__cursor_stmt(*out), 3, limit);
+  return TESORO_OK;
+}
+
+/*
+** The allowed-events query: for each event of the machine, run the engine's
+** own checks (state row, role, guard without arguments) without writing,
+** and collect the verdicts into a JSON array the cursor then reads.
+*/
+TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
+                              tesoro_cursor **out) {
+  tesoro__actor a;
+  tesoro__ctx c;
+  sqlite3_stmt *s;
+  char *json = NULL;
+  int rc;
+  TESORO__ENTER(t);
+  memset(&c, 0, sizeof c);
+  if ((rc = tesoro__out(t, out, "out"))) return rc;
+  if ((c.m = tesoro__machine_of(entity)) == NULL)
+    return tesoro__fail(t, TESORO_EINVAL, "entity kind %d has no state machine",
+                        entity);
+  if ((rc = tesoro__id(t, c.m->name, id)) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__reach_entity(t, &a, entity, id)))
+    return rc;
+  c.t = t;
+  c.entity = entity;
+  c.actor = &a;
+  c.id = id;
+  c.now = tesoro__now(t);
+  c.checking = 1;
+  if ((rc = tesoro__load(&c))) return rc;
+  json = TESORO_MALLOC(3);
+  if (json == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  memcpy(json, "[]", 3);
+  for (int e = 0; e < c.m->nevents && rc == TESORO_OK; e++) {
+    const tesoro__trans *row = NULL;
+    const char *to = NULL;
+    int verdict;
+    c.event = e;
+    verdict = tesoro__match(&c, &row);
+    if (verdict == TESORO_OK && row->guard) verdict = row->guard(&c);
+    if (verdict < 0 && verdict != TESORO_ESTATE && verdict != TESORO_EDENIED &&
+        verdict != TESORO_EGUARD) {
+      rc = verdict; /* a real failure, not a "no" */
+      break;
+    }
+    if (row) to = c.m->states[row->to == TESORO__SAME ? c.from : row->to];
+    if ((s = tesoro__stmt(t, S_JSON_APPEND)) == NULL) { rc = t->rc; break; }
+    sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, c.m->events[e], -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, to, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, verdict == TESORO_OK);
+    sqlite3_bind_int(s, 5, verdict);
+    if (verdict) sqlite3_bind_text(s, 6, t->msg, -1, SQLITE_TRANSIENT);
+    {
+      char *next = NULL;
+      rc = tesoro__text_out(t, s, &next);
+      TESORO_FREE(json);
+      json = next;
+    }
+  }
+  if (rc == TESORO_OK)
+    rc = tesoro__cursor_new(
+        t,
+        "SELECT json_extract(value, '$.event') AS event, "
+        "json_extract(value, '$.to_state') AS to_state, "
+        "json_extract(value, '$.allowed') AS allowed, "
+        "json_extract(value, '$.code') AS code, "
+        "json_extract(value, '$.reason') AS reason "
+        "FROM json_each(?1) ORDER BY key",
+        out);
+  if (rc == TESORO_OK) {
+    sqlite3_bind_text(tesoro__cursor_stmt(*out), 1, json, -1, SQLITE_TRANSIENT);
+    tesoro__ok(t);
+  }
+  TESORO_FREE(json);
+  return rc;
+}
+
+/* =========================================================================
+** 14. Cursors
+**
+** A cursor owns one prepared statement and is stepped like sqlite3_step.
+** The handle keeps a list of its cursors so that closing it can finalise
+** their statements; an orphaned cursor answers TESORO_EMISUSE until freed.
+*/
+struct tesoro_cursor {
+  tesoro *t;
+  sqlite3_stmt *stmt;
+  tesoro_cursor *next, *prev;
+  int done;
+};
+
+static sqlite3_stmt *tesoro__cursor_stmt(tesoro_cursor *c) { return c->stmt; }
+
+static int tesoro__cursor_new(tesoro *t, const char *sql, tesoro_cursor **out) {
+  tesoro_cursor *c = TESORO_MALLOC(sizeof *c);
+  int src;
+  if (c == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  memset(c, 0, sizeof *c);
+  src = sqlite3_prepare_v2(t->db, sql, -1, &c->stmt, NULL);
+  if (src != SQLITE_OK) {
+    TESORO_FREE(c);
+    return tesoro__dberr(t, src);
+  }
+  c->t = t;
+  c->next = t->cursors;
+  if (t->cursors) t->cursors->prev = c;
+  t->cursors = c;
+  *out = c;
+  return TESORO_OK;
+}
+
+static void tesoro__cursors_orphan(tesoro *t) {
+  tesoro_cursor *c = t->cursors;
+  while (c) {
+    tesoro_cursor *next = c->next;
+    sqlite3_finalize(c->stmt);
+    c->stmt = NULL;
+    c->t = NULL;
+    c->next = c->prev = NULL;
+    c = next;
+  }
+  t->cursors = NULL;
+}
+
+TESORO_API int tesoro_cursor_next(tesoro_cursor *c) {
+  int src;
+  if (c == NULL || c->t == NULL) return TESORO_EMISUSE;
+  if (c->done) return TESORO_DONE;
+  src = sqlite3_step(c->stmt);
+  if (src == SQLITE_ROW) return TESORO_ROW;
+  c->done = 1;
+  sqlite3_reset(c->stmt); /* ends the read transaction now, not at free */
+  if (src == SQLITE_DONE) return TESORO_DONE;
+  return tesoro__dberr(c->t, src);
+}
+
+TESORO_API int tesoro_cursor_columns(tesoro_cursor *c) {
+  return c && c->stmt ? sqlite3_column_count(c->stmt) : 0;
+}
+
+static int tesoro__col_ok(tesoro_cursor *c, int col) {
+  return c && c->stmt && !c->done && col >= 0 &&
+         col < sqlite3_column_count(c->stmt);
+}
+
+TESORO_API const char *tesoro_cursor_name(tesoro_cursor *c, int col) {
+  if (!c || !c->stmt || col < 0 || col >= sqlite3_column_count(c->stmt))
+    return NULL;
+  return sqlite3_column_name(c->stmt, col);
+}
+
+TESORO_API int tesoro_cursor_index(tesoro_cursor *c, const char *name) {
+  if (!c || !c->stmt || !name) return -1;
+  for (int i = 0; i < sqlite3_column_count(c->stmt); i++)
+    if (strcmp(sqlite3_column_name(c->stmt, i), name) == 0) return i;
+  return -1;
+}
+
+TESORO_API int64_t tesoro_cursor_int(tesoro_cursor *c, int col) {
+  return tesoro__col_ok(c, col) ? sqlite3_column_int64(c->stmt, col) : 0;
+}
+
+TESORO_API double tesoro_cursor_double(tesoro_cursor *c, int col) {
+  return tesoro__col_ok(c, col) ? sqlite3_column_double(c->stmt, col) : 0.0;
+}
+
+TESORO_API const char *tesoro_cursor_text(tesoro_cursor *c, int col) {
+  return tesoro__col_ok(c, col) ? (const char *)sqlite3_column_text(c->stmt, col)
+                                : NULL;
+}
+
+TESORO_API int tesoro_cursor_isnull(tesoro_cursor *c, int col) {
+  return !tesoro__col_ok(c, col) ||
+         sqlite3_column_type(c->stmt, col) == SQLITE_NULL;
+}
+
+TESORO_API void tesoro_cursor_free(tesoro_cursor *c) {
+  if (c == NULL) return;
+  if (c->t) {
+    if (c->prev) c->prev->next = c->next;
+    else c->t->cursors = c->next;
+    if (c->next) c->next->prev = c->prev;
+    sqlite3_finalize(c->stmt);
+  }
+  TESORO_FREE(c);
+}
+
+/* =========================================================================
+** 15. Checker
+**
+** tesoro_check: SQLite's own checks, then tesoro's invariants, each a query
+** that returns a description of its first violation or nothing.  Adding an
+** invariant is adding a row.
+*/
+#define TESORO__STATE_MATCHES_HISTORY(table, entity)                          \
+  "SELECT '" table " ' || x.id || ' is ' || coalesce(x.state, '-') || "       \
+  "' at version ' || x.version || ' but its history disagrees' FROM " table   \
+  " x WHERE NOT EXISTS (SELECT 1 FROM history h WHERE h.entity = " entity     \
+  " AND h.entity_id = x.id AND h.seq = x.version AND h.to_state IS x.state) " \
+  "OR (SELECT count(*) || ':' || max(seq) FROM history h WHERE h.entity = "   \
+  entity " AND h.entity_id = x.id) != x.version || ':' || x.version LIMIT 1"
+
+static const struct {
+  const char *rule;
+  const char *sql;
+} tesoro__invariants[] = {
+    {"room state = last history", TESORO__STATE_MATCHES_HISTORY("room", "2")},
+    {"mandate state = last history", TESORO__STATE_MATCHES_HISTORY("mandate", "3")},
+    {"listing state = last history", TESORO__STATE_MATCHES_HISTORY("listing", "4")},
+    {"task state = last history", TESORO__STATE_MATCHES_HISTORY("task", "5")},
+    {"contact version = last history",
+     "SELECT 'contact ' || x.id || ' at version ' || x.version || ' but its "
+     "history disagrees' FROM contact x WHERE (SELECT count(*) || ':' || "
+     "max(seq) FROM history h WHERE h.entity = 1 AND h.entity_id = x.id) != "
+     "x.version || ':' || x.version LIMIT 1"},
+    {"history belongs to an existing entity of its agency",
+     "SELECT 'history row ' || h.id || ' points at a missing entity' FROM "
+     "history h WHERE h.agency_id IS NOT CASE h.entity "
+     "WHEN 1 THEN (SELECT agency_id FROM contact WHERE id = h.entity_id) "
+     "WHEN 2 THEN (SELECT agency_id FROM room WHERE id = h.entity_id) "
+     "WHEN 3 THEN (SELECT agency_id FROM mandate WHERE id = h.entity_id) "
+     "WHEN 4 THEN (SELECT agency_id FROM listing WHERE id = h.entity_id) "
+     "WHEN 5 THEN (SELECT agency_id FROM task WHERE id = h.entity_id) END "
+     "LIMIT 1"},
+    {"outbox row has its cause in its agency",
+     "SELECT 'outbox row ' || o.id || ' has no cause in its agency' FROM "
+     "outbox o LEFT JOIN history h ON h.id = o.history_id WHERE h.id IS NULL "
+     "OR h.agency_id != o.agency_id LIMIT 1"},
+    {"task, document and timer point at an entity of their agency",
+     "SELECT x.what || ' ' || x.id || ' points at a missing entity' FROM ("
+     "SELECT 'task' AS what, id, agency_id, entity, entity_id FROM task "
+     "UNION ALL SELECT 'document', id, agency_id, entity, entity_id FROM "
+     "document UNION ALL SELECT 'timer', id, agency_id, entity, entity_id "
+     "FROM timer) x WHERE x.agency_id IS NOT CASE x.entity "
+     "WHEN 2 THEN (SELECT agency_id FROM room WHERE id = x.entity_id) "
+     "WHEN 3 THEN (SELECT agency_id FROM mandate WHERE id = x.entity_id) "
+     "WHEN 4 THEN (SELECT agency_id FROM listing WHERE id = x.entity_id) END "
+     "LIMIT 1"},
+    {"every contact has one client actor of its agency",
+     "SELECT 'contact ' || c.id || ' has no client actor' FROM contact c "
+     "WHERE NOT EXISTS (SELECT 1 FROM actor a WHERE a.contact_id = c.id AND "
+     "a.agency_id = c.agency_id AND a.kind = 'client') LIMIT 1"},
+    {"every agency has its website and system actors",
+     "SELECT 'agency ' || g.id || ' lacks its website or system actor' FROM "
+     "agency g WHERE (SELECT count(*) FROM actor a WHERE a.agency_id = g.id "
+     "AND a.kind IN ('website', 'system')) != 2 LIMIT 1"},
+    {"rooms, mandates and their contacts share an agency",
+     "SELECT 'room ' || r.id || ' and its contact or mandate disagree on the "
+     "agency' FROM room r JOIN contact c ON c.id = r.contact_id LEFT JOIN "
+     "mandate m ON m.room_id = r.id WHERE c.agency_id != r.agency_id OR "
+     "m.agency_id != r.agency_id OR m.contact_id != r.contact_id LIMIT 1"},
+    {"the open proposal belongs to its mandate",
+     "SELECT 'mandate ' || m.id || ' has a foreign open proposal' FROM "
+     "mandate m JOIN proposal p ON p.id IN (m.open_proposal_id, "
+     "m.agreed_proposal_id) WHERE p.mandate_id != m.id LIMIT 1"},
+    {"agreed terms are those of a proposal both parties accepted",
+     "SELECT 'mandate ' || m.id || ' has terms nobody agreed' FROM mandate m "
+     "LEFT JOIN proposal p ON p.id = m.agreed_proposal_id WHERE m.state IN "
+     "('terms_agreed', 'form_shared', 'form_submitted', 'validated') AND (p.id "
+     "IS NULL OR p.accepted_by_agent_at IS NULL OR p.accepted_by_client_at IS "
+     "NULL OR p.commission_type IS NOT m.commission_type OR "
+     "p.commission_value IS NOT m.commission_value OR p.duration_days IS NOT "
+     "m.duration_days OR p.exclusive IS NOT m.exclusive) LIMIT 1"},
+    {"a validated mandate has its successful room and its listing",
+     "SELECT 'mandate ' || m.id || ' is validated without its room or "
+     "listing' FROM mandate m JOIN room r ON r.id = m.room_id WHERE "
+     "(m.state = 'validated') != (r.state = 'successful') OR (m.state = "
+     "'validated' AND (m.validated_at IS NULL OR NOT EXISTS (SELECT 1 FROM "
+     "listing l WHERE l.mandate_id = m.id AND l.state != 'placeholder'))) "
+     "LIMIT 1"},
+    {"a published listing has a validated mandate",
+     "SELECT 'listing ' || l.id || ' is published without a validated "
+     "mandate' FROM listing l JOIN mandate m ON m.id = l.mandate_id WHERE "
+     "l.state = 'published' AND m.state != 'validated' LIMIT 1"},
+    {"the reference counter covers every listing",
+     "SELECT 'agency ' || g.id || ' has more listings than references' FROM "
+     "agency g WHERE g.listing_counter < (SELECT count(*) FROM listing l "
+     "WHERE l.agency_id = g.id) LIMIT 1"},
+};
+
+TESORO_API int tesoro_check(tesoro *t) {
+  sqlite3_stmt *s = NULL;
+  int src, rc = TESORO_OK;
+  TESORO__ENTER(t);
+  src = sqlite3_prepare_v2(t->db, "PRAGMA integrity_check", -1, &s, NULL);
+  if (src == SQLITE_OK && (src = sqlite3_step(s)) == SQLITE_ROW) {
+    const char *verdict = (const char *)sqlite3_column_text(s, 0);
+    if (verdict && strcmp(verdict, "ok") != 0)
+      rc = tesoro__fail(t, TESORO_EDB, "integrity_check: %s", verdict);
+    src = SQLITE_OK;
+  }
+  sqlite3_finalize(s);
+  if (src != SQLITE_OK) return tesoro__dberr(t, src);
+  if (rc) return rc;
+  src = sqlite3_prepare_v2(t->db, "PRAGMA foreign_key_check", -1, &s, NULL);
+  if (src == SQLITE_OK && (src = sqlite3_step(s)) == SQLITE_ROW) {
+    rc = tesoro__fail(t, TESORO_EDB,
+                      "foreign_key_check: %s row %lld points at a missing %s",
+                      (const char *)sqlite3_column_text(s, 0),
+                      (long long)sqlite3_column_int64(s, 1),
+                      (const char *)sqlite3_column_text(s, 2));
+    src = SQLITE_OK;
+  } else if (src == SQLITE_DONE) {
+    src = SQLITE_OK;
+  }
+  sqlite3_finalize(s);
+  if (src != SQLITE_OK) return tesoro__dberr(t, src);
+  if (rc) return rc;
+  for (int i = 0; i < COUNT(tesoro__invariants) && rc == TESORO_OK; i++) {
+    src = sqlite3_prepare_v2(t->db, tesoro__invariants[i].sql, -1, &s, NULL);
+    if (src == SQLITE_OK) src = sqlite3_step(s);
+    if (src == SQLITE_ROW)
+      rc = tesoro__fail(t, TESORO_EDB, "invariant \"%s\" broken: %s",
+                        tesoro__invariants[i].rule,
+                        (const char *)sqlite3_column_text(s, 0));
+    else if (src != SQLITE_DONE)
+      rc = tesoro__dberr(t, src);
+    sqlite3_finalize(s);
+  }
+  return rc;
+}
