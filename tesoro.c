@@ -2597,10 +2597,11 @@ static int tesoro__property_type(const char *s) {
 /*
 ** Check a JSON object argument against a field list: valid JSON, an object,
 ** only known keys, each of its type and range, every required key present.
-** With `nulls`, a key may be null (listing updates: clear the field).
+** With `partial` (listing updates), keys may be left out, and a key that is
+** not required may be null (clear the field).
 */
 static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
-                               const tesoro__field *fields, int n, int nulls) {
+                               const tesoro__field *fields, int n, int partial) {
   sqlite3_stmt *s;
   uint32_t seen = 0;
   int64_t ok = 0;
@@ -2617,13 +2618,14 @@ static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
     const char *type = (const char *)sqlite3_column_text(s, 1);
     const tesoro__field *f = NULL;
     int i;
+    rc = TESORO_OK; /* not the TESORO_ROW of the loop condition */
     for (i = 0; i < n && !f; i++)
       if (key && strcmp(key, fields[i].key) == 0) f = &fields[i];
     if (f == NULL) {
       rc = tesoro__fail(t, TESORO_EINVAL, "%s has an unknown field \"%.60s\"",
                         what, key ? key : "");
     } else if (strcmp(type, "null") == 0) {
-      if (!nulls || f->required)
+      if (!partial || f->required)
         rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must not be null", what,
                           f->key);
     } else if (f->type == 'i') {
@@ -2655,7 +2657,7 @@ static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
   }
   sqlite3_reset(s);
   if (rc < 0) return rc;
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < n && !partial; i++)
     if (fields[i].required && !(seen & (1u << i)))
       return tesoro__fail(t, TESORO_EINVAL, "%s needs \"%s\"", what,
                           fields[i].key);
