@@ -40,7 +40,7 @@ TEST_BINS    = $(addprefix $(B)/,$(SUITES))
 TEST_COMMON  = test/testutil.c
 EXAMPLES     = $(B)/onboarding_example
 
-.PHONY: all deps example test asan valgrind install uninstall clean check-schema
+.PHONY: all deps example test run-tests asan valgrind install uninstall clean
 
 all: $(B)/libtesoro.a $(B)/libtesoro.so $(B)/tesoro.pc
 
@@ -79,32 +79,40 @@ $(B)/tesoro.pc: tesoro.pc.in Makefile | $(B)
 # Tests link the static library so they run from the tree without LD paths.
 $(B)/test_%: test/test_%.c $(TEST_COMMON) test/testutil.h $(B)/libtesoro.a | deps
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -I. $(LIB_CFLAGS) $(TEST_CFLAGS) \
-	  $< $(TEST_COMMON) -o $@ $(B)/libtesoro.a $(LIB_LIBS) $(TEST_LIBS)
+	  $< $(TEST_COMMON) -o $@ $(LDFLAGS) $(B)/libtesoro.a $(LIB_LIBS) $(TEST_LIBS)
 
 $(B)/%_example: examples/%.c $(B)/libtesoro.a | deps
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -I. $(LIB_CFLAGS) $< -o $@ \
-	  $(B)/libtesoro.a $(LIB_LIBS)
+	  $(LDFLAGS) $(B)/libtesoro.a $(LIB_LIBS)
 
 example: all $(EXAMPLES)
 	rm -f $(B)/example.db $(B)/example.db-wal $(B)/example.db-shm
 	$(B)/onboarding_example $(B)/example.db
 
 # Each suite runs from the tree root (fixtures are read relative to it).
-test: all $(TEST_BINS)
+# Under CI=true, `make test` also runs the suites under ASan+UBSan and
+# valgrind, so CI runs exactly the README's command and still gets both.
+test: run-tests
+	@if [ "$${CI:-}" = true ]; then \
+	  $(MAKE) --no-print-directory asan && $(MAKE) --no-print-directory valgrind; \
+	fi
+
+run-tests: all $(TEST_BINS)
 	@failed=0; for t in $(TEST_BINS); do \
 	  echo "== $$t"; $(TEST_RUNNER) $$t || failed=1; \
 	done; \
-	if [ $$failed = 0 ]; then echo "all suites passed"; else echo "some suites FAILED"; exit 1; fi
+	if [ $$failed = 0 ]; then echo "$(B): all suites passed"; \
+	else echo "$(B): some suites FAILED"; exit 1; fi
 
 # Sanitizer and valgrind runs build a separate tree so the objects never mix.
 asan:
-	$(MAKE) B=build-asan CC=clang \
+	$(MAKE) --no-print-directory B=build-asan CC=clang \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	  LDFLAGS="-fsanitize=address,undefined" test
+	  LDFLAGS="-fsanitize=address,undefined" run-tests
 
 valgrind:
-	$(MAKE) B=build-valgrind CFLAGS="-O0 -g" \
-	  TEST_RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible" test
+	$(MAKE) --no-print-directory B=build-valgrind CFLAGS="-O0 -g" \
+	  TEST_RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible" run-tests
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
