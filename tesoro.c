@@ -3538,54 +3538,52 @@ TESORO_API int tesoro_entity_state(tesoro *t, int64_t actor, int entity,
   return TESORO_OK;
 }
 
-/* A cursor over one entity's rows: (actor, entity, id) checked, `sql`
-** bound with ?1 = entity, ?2 = id. */
-static int tesoro__entity_cursor(tesoro *t, int64_t actor, int entity,
-                                 int64_t id, const char *sql,
-                                 tesoro_cursor **out, tesoro__actor *a) {
-  int rc;
-  if ((rc = tesoro__out(t, out, "out")) ||
-      (rc = tesoro__actor_load(t, actor, a)) ||
-      (rc = tesoro__reach_entity(t, a, entity, id)))
-    return rc;
-  return tesoro__cursor_new(t, sql, out);
-}
-
 /* The cursor's statement, for binding (section 14). */
 static sqlite3_stmt *tesoro__cursor_stmt(tesoro_cursor *c);
 
-TESORO_API int tesoro_history(tesoro *t, int64_t actor, int entity, int64_t id,
-                              tesoro_cursor **out) {
+/*
+** A cursor over one entity's rows, after checking (actor, entity, id).  The
+** SQL reads ?1 = the entity kind, ?2 = its id, ?3 = 1 when the actor is
+** staff (a client never receives a private note).
+*/
+static int tesoro__entity_cursor(tesoro *t, int64_t actor, int entity,
+                                 int64_t id, const char *sql,
+                                 tesoro_cursor **out) {
   tesoro__actor a;
+  sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
-  rc = tesoro__entity_cursor(
+  if ((rc = tesoro__out(t, out, "out")) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__reach_entity(t, &a, entity, id)) ||
+      (rc = tesoro__cursor_new(t, sql, out)))
+    return rc;
+  s = tesoro__cursor_stmt(*out);
+  /* Unused parameters answer SQLITE_RANGE, which is harmless here. */
+  sqlite3_bind_int(s, 1, entity);
+  sqlite3_bind_int64(s, 2, id);
+  sqlite3_bind_int(s, 3, (a.bit & R_STAFF) != 0);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_history(tesoro *t, int64_t actor, int entity, int64_t id,
+                              tesoro_cursor **out) {
+  return tesoro__entity_cursor(
       t, actor, entity, id,
       "SELECT h.id, h.seq, h.event, h.from_state, h.to_state, h.actor_id, "
       "a.kind AS actor_kind, h.at, h.details FROM history h "
       "JOIN actor a ON a.id = h.actor_id "
       "WHERE h.entity = ?1 AND h.entity_id = ?2 ORDER BY h.seq",
-      out, &a);
-  if (rc) return rc;
-  sqlite3_bind_int(tesoro__cursor_stmt(*out), 1, entity);
-  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 2, id);
-  return TESORO_OK;
+      out);
 }
 
 TESORO_API int tesoro_documents(tesoro *t, int64_t actor, int entity,
                                 int64_t entity_id, tesoro_cursor **out) {
-  tesoro__actor a;
-  int rc;
-  TESORO__ENTER(t);
-  rc = tesoro__entity_cursor(
+  return tesoro__entity_cursor(
       t, actor, entity, entity_id,
       "SELECT id, kind, name, mime, size, sha256, uploaded_by, created_at "
       "FROM document WHERE entity = ?1 AND entity_id = ?2 ORDER BY id",
-      out, &a);
-  if (rc) return rc;
-  sqlite3_bind_int(tesoro__cursor_stmt(*out), 1, entity);
-  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 2, entity_id);
-  return TESORO_OK;
+      out);
 }
 
 TESORO_API int tesoro_document_read(tesoro *t, int64_t actor, int64_t document,
@@ -3628,52 +3626,33 @@ TESORO_API int tesoro_document_read(tesoro *t, int64_t actor, int64_t document,
 
 TESORO_API int tesoro_room_messages(tesoro *t, int64_t actor, int64_t room,
                                     tesoro_cursor **out) {
-  tesoro__actor a;
-  int rc;
-  TESORO__ENTER(t);
-  /* ?1 is 1 for staff: a client never receives a private note. */
-  rc = tesoro__entity_cursor(
+  return tesoro__entity_cursor(
       t, actor, TESORO_ENTITY_ROOM, room,
       "SELECT m.id, m.kind, m.author_id, a.kind AS author_kind, m.body, "
       "m.created_at FROM room_message m JOIN actor a ON a.id = m.author_id "
-      "WHERE m.room_id = ?2 AND (?1 OR m.kind = 'message') ORDER BY m.id",
-      out, &a);
-  if (rc) return rc;
-  sqlite3_bind_int(tesoro__cursor_stmt(*out), 1, (a.bit & R_STAFF) != 0);
-  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 2, room);
-  return TESORO_OK;
+      "WHERE m.room_id = ?2 AND (?3 OR m.kind = 'message') "
+      "ORDER BY m.id",
+      out);
 }
 
 TESORO_API int tesoro_mandate_proposals(tesoro *t, int64_t actor,
                                         int64_t mandate, tesoro_cursor **out) {
-  tesoro__actor a;
-  int rc;
-  TESORO__ENTER(t);
-  rc = tesoro__entity_cursor(
+  return tesoro__entity_cursor(
       t, actor, TESORO_ENTITY_MANDATE, mandate,
       "SELECT id, author_id, author_party, commission_type, commission_value "
       "AS value, currency, exclusive, duration_days, created_at, "
       "superseded_at, accepted_by_agent_at, accepted_by_client_at "
-      "FROM proposal WHERE mandate_id = ?1 ORDER BY created_at, id",
-      out, &a);
-  if (rc) return rc;
-  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, mandate);
-  return TESORO_OK;
+      "FROM proposal WHERE mandate_id = ?2 ORDER BY created_at, id",
+      out);
 }
 
 TESORO_API int tesoro_activities(tesoro *t, int64_t actor, int64_t contact,
                                  tesoro_cursor **out) {
-  tesoro__actor a;
-  int rc;
-  TESORO__ENTER(t);
-  rc = tesoro__entity_cursor(
+  return tesoro__entity_cursor(
       t, actor, TESORO_ENTITY_CONTACT, contact,
       "SELECT id, kind, actor_id, at, entity, entity_id, summary "
-      "FROM activity WHERE contact_id = ?1 ORDER BY at DESC, id DESC",
-      out, &a);
-  if (rc) return rc;
-  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, contact);
-  return TESORO_OK;
+      "FROM activity WHERE contact_id = ?2 ORDER BY at DESC, id DESC",
+      out);
 }
 
 TESORO_API int tesoro_tasks(tesoro *t, int64_t actor, int entity,
