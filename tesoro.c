@@ -1254,7 +1254,7 @@ static int tesoro__agency_actor(tesoro *t, int64_t agency, const char *kind,
   sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
   rc = tesoro__int(t, s, &id);
   if (rc == TESORO_DONE)
-    return tesoro__fail(t, TESORO_ENOTFOUND, "agency %lld has no %s actor",
+    return tesoro__fail(t, TESORO_ENOTFOUND, "agency %lld does not exist (or has no %s actor)",
                         (long long)agency, kind);
   return rc ? rc : tesoro__actor_load(t, id, a);
 }
@@ -2294,11 +2294,12 @@ TESORO_API int tesoro_agency_website_actor(tesoro *t, int64_t actor,
       (rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__require(t, &a, R_STAFF, "look up the website actor")))
     return rc;
+  /* An unknown agency is ENOTFOUND before it is someone else's. */
+  if ((rc = tesoro__agency_actor(t, agency, "website", &website))) return rc;
   if (a.agency != agency)
     return tesoro__fail(t, TESORO_EDENIED,
                         "agency %lld is not actor %lld's agency",
                         (long long)agency, (long long)actor);
-  if ((rc = tesoro__agency_actor(t, agency, "website", &website))) return rc;
   *out_actor = website.id;
   return TESORO_OK;
 }
@@ -3689,6 +3690,10 @@ TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
   if (agency < 0) return tesoro__fail(t, TESORO_EINVAL, "agency must be >= 0");
   if (limit < 1 || limit > 10000)
     return tesoro__fail(t, TESORO_EINVAL, "limit must be 1..10000");
+  if (agency) {
+    tesoro__actor system;
+    if ((rc = tesoro__agency_actor(t, agency, "system", &system))) return rc;
+  }
   if ((rc = tesoro__cursor_new(
            t,
            "SELECT o.id, o.uid, o.agency_id, o.kind, coalesce(o.recipient_id, "
