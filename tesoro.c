@@ -804,7 +804,8 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT json_insert(?1, '$[#]', json_object('event', ?2, 'to_state', ?3, "\
     "'allowed', ?4, 'code', ?5, 'reason', ?6))")                              \
   /* JSON arguments */                                                        \
-  X(JSON_OBJECT_OK, "SELECT json_valid(?1) AND json_type(?1) = 'object'")     \
+  X(JSON_OBJECT_OK, /* json_type raises on malformed JSON: ask json_valid first */ \
+    "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) = 'object' ELSE 0 END")     \
   X(JSON_FIELDS, "SELECT key, type, value FROM json_each(?1)")
 
 enum {
@@ -1801,21 +1802,23 @@ static int tesoro__client_of(tesoro *t, int64_t contact, int64_t *out) {
   return rc;
 }
 
-/* Notify the staff responsible for the context's contact (see above). */
-static int tesoro__notify_staff(tesoro__ctx *c, const char *template_name,
-                                const char *summary, const char *extra_json) {
+/* Notify the staff responsible for the context's contact (see above);
+** `with_admins`: the admins too, whether or not the contact has an agent. */
+static int tesoro__notify_staff_to(tesoro__ctx *c, const char *template_name,
+                                   const char *summary, const char *extra_json,
+                                   int with_admins) {
   tesoro *t = c->t;
   int64_t agent = 0, admins[64];
   int n = 0, rc;
   if ((rc = tesoro__contact_agent(t, c->contact, &agent))) return rc;
-  if (agent) {
-    admins[n++] = agent;
-  } else {
+  if (agent) admins[n++] = agent;
+  if (!agent || with_admins) {
     sqlite3_stmt *s = tesoro__stmt(t, S_STAFF_ADMINS);
     if (s == NULL) return t->rc;
     sqlite3_bind_int64(s, 1, c->agency);
     while (n < COUNT(admins) && (rc = tesoro__row(t, s)) == TESORO_ROW)
-      admins[n++] = sqlite3_column_int64(s, 0);
+      if (sqlite3_column_int64(s, 0) != agent)
+        admins[n++] = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     if (rc < 0) return rc;
   }
@@ -1827,6 +1830,11 @@ static int tesoro__notify_staff(tesoro__ctx *c, const char *template_name,
       return rc;
   }
   return TESORO_OK;
+}
+
+static int tesoro__notify_staff(tesoro__ctx *c, const char *template_name,
+                                const char *summary, const char *extra_json) {
+  return tesoro__notify_staff_to(c, template_name, summary, extra_json, 0);
 }
 
 /* Notify the client of the context's contact by e-mail. */
@@ -2725,8 +2733,8 @@ TESORO_API int tesoro_contact_request_submit(
              tesoro__property_types[property_type], location);
     if ((rc = tesoro__created(&c, TESORO_ENTITY_ROOM, c.id, "open",
                               &c.history_id)) == TESORO_OK &&
-        (rc = tesoro__notify_staff(&c, "Contact Request Received", summary,
-                                   NULL)) == TESORO_OK &&
+        (rc = tesoro__notify_staff_to(&c, "Contact Request Received", summary,
+                                      NULL, 1)) == TESORO_OK &&
         (rc = tesoro__activity(&c, "contact_request", summary)) == TESORO_OK)
       rc = tesoro__client_of(t, contact, &client);
   }
@@ -3001,6 +3009,17 @@ static int guard_accept(tesoro__ctx *c) {
                         "party can accept it",
                         (long long)open, party);
   if (c->checking || terms->proposal == open) return TESORO_OK;
+  {
+    sqlite3_stmt *s = tesoro__stmt(c->t, S_PROPOSAL_LOAD);
+    int64_t owner = 0;
+    if (s == NULL) return c->t->rc;
+    sqlite3_bind_int64(s, 1, terms->proposal);
+    if ((rc = tesoro__int(c->t, s, &owner)) < 0) return rc;
+    if (rc == TESORO_DONE || owner != c->id)
+      return tesoro__fail(c->t, TESORO_ENOTFOUND,
+                          "proposal %lld is not a proposal of mandate %lld",
+                          (long long)terms->proposal, (long long)c->id);
+  }
   return tesoro__fail(c->t, TESORO_EGUARD,
                       "proposal %lld is not the open proposal of mandate %lld "
                       "(superseded by proposal %lld)",
