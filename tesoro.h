@@ -24,7 +24,10 @@
 **     TESORO_EINVAL.  Every text argument has a maximum length in bytes
 **     (TESORO_MAX_*) and is stored exactly as given.
 **   - Instants are UTC seconds since the Unix epoch (int64_t).  Money is an
-**     int64_t in minor units (cents) of the agency's currency.
+**     int64_t in minor units (cents) of the agency's currency, except where a
+**     call takes its own currency (a fixed commission may be agreed in any
+**     ISO 4217 currency).
+**   - Optional text given as "" means "not given" and is stored as NULL.
 **   - No struct is passed or returned by value, nothing is variadic, and no
 **     caller-sized buffer is filled: FFI callers (ctypes, libffi, cgo) need
 **     only pointers, int, int64_t and double.
@@ -545,7 +548,8 @@ TESORO_API int tesoro_room_close(tesoro *t, int64_t actor, int64_t room,
 **                  accepting it; the other party is notified.  *out_proposal.
 **   accept         negotiating → terms_agreed, by the party that did not
 **                  author the open proposal, naming that proposal (a
-**                  superseded one: EGUARD).  Terms are frozen on the mandate.
+**                  superseded one: EGUARD; one of another mandate or none:
+**                  ENOTFOUND).  Terms are frozen on the mandate.
 **                  *out_json (may be NULL; tesoro_free) is the agreed terms
 **                  with the legal disclaimer that only the signed contract is
 **                  binding — the same payload the other party is notified with.
@@ -609,12 +613,14 @@ TESORO_API int tesoro_mandate_proposals(tesoro *t, int64_t actor,
 ** unique and stable).  Listing machine (staff):
 **   fill       placeholder → draft          (by mandate validation)
 **   publish    draft, unpublished → published: the mandate is validated and
-**              not expired (validated time + agreed duration); completes the
-**              "complete and publish listing" task.
+**              not expired (validated time + agreed duration), and the listing
+**              has a title, an address and a price (EGUARD otherwise);
+**              completes the "complete and publish listing" task.
 **   unpublish  published → unpublished
 **   expire     published → unpublished (system, fired by tesoro_tick when the
 **              mandate expires — an agency may not advertise without a valid
-**              mandate); opens the staff task "renew mandate".
+**              mandate).  At expiry tick also opens the staff task "renew
+**              mandate", whether or not the listing was published.
 ** tesoro_listing_update sets fields from a JSON object with any of "title",
 ** "address", "price", "property_type", "bedrooms", "bathrooms",
 ** "floor_area", "energy_label", "description" (unknown keys: EINVAL).

@@ -1,0 +1,130 @@
+/*
+** testutil.h — the shared fixture and assertions of tesoro's cmocka suites.
+**
+** Every suite builds the same small world (tu_setup): two agencies with their
+** staff, website actors and contacts, in a fresh file under a fresh mkdtemp
+** directory, with the handle's clock pinned at TU_NOW.  Refused calls are
+** checked with TU_ASSERT_REFUSED, which proves "the database is unchanged" by
+** hashing every row of every table before and after the call (tu_digest).
+*/
+#ifndef TESORO_TESTUTIL_H
+#define TESORO_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include "tesoro.h"
+
+#define TU_NOW 1780000000 /* 2026-05-28T20:26:40Z: the fixture's pinned clock */
+
+typedef struct tu_world {
+  tesoro *t;
+  char dir[256];  /* a fresh mkdtemp directory */
+  char path[512]; /* dir/tesoro.db */
+  /* agency "Tesoro Homes", Europe/Amsterdam, EUR: admin "Alice Admin",
+     agent "Andy Agent", agent2 "Anna Agent", closings "Carl Closings" */
+  int64_t agency, admin, agent, agent2, closings, website;
+  /* "Other Estates", UTC, GBP: admin "Oscar Other", agent "Olga Other" */
+  int64_t other_agency, other_admin, other_agent, other_website;
+  /* contact "Ada Owner" ada@example.com, assigned to agent, and its client */
+  int64_t contact, client;
+  /* "Bob Buyer" bob@example.com, same agency, assigned to agent2 */
+  int64_t contact2, client2;
+  /* "Otto Owner" otto@example.com of other_agency, assigned to other_agent */
+  int64_t other_contact, other_client;
+} tu_world;
+
+/* cmocka setup: builds the world, stores tu_world* in *state.  0 or -1. */
+int tu_setup(void **state);
+/* cmocka teardown: closes the handle, removes the directory and its files. */
+int tu_teardown(void **state);
+
+/*
+** Digest (64 hex chars + NUL) of the whole database file: application_id,
+** user_version, sqlite_master, and every row of every table ordered by every
+** column, read through a separate read-only sqlite3 connection.
+*/
+void tu_digest(tu_world *w, char out[65]);
+/* Same, for any database file path. */
+void tu_digest_path(const char *path, char out[65]);
+
+/* Implementation of the macros below (report at file:line on failure). */
+void tu_check_ok_(tu_world *w, int rc, const char *call, const char *file,
+                  int line);
+void tu_check_err_(tu_world *w, int rc, int code, const char *needle,
+                   const char *call, const char *file, int line);
+void tu_check_digest_(const char *before, const char *after, const char *call,
+                      const char *file, int line);
+
+/* Assert rc == code and that tesoro_errmsg(w->t) contains `needle`
+   (case-insensitively; needle may be NULL). */
+#define TU_ASSERT_ERR(w, call, code, needle)                                  \
+  do {                                                                        \
+    int tu_rc_ = (call);                                                      \
+    tu_check_err_((w), tu_rc_, (code), (needle), #call, __FILE__, __LINE__);  \
+  } while (0)
+
+/* The call fails with `code` (errmsg contains needle) and the database digest
+   is identical before and after it. */
+#define TU_ASSERT_REFUSED(w, call, code, needle)                              \
+  do {                                                                        \
+    char tu_before_[65], tu_after_[65];                                       \
+    int tu_rc_;                                                               \
+    tu_digest((w), tu_before_);                                               \
+    tu_rc_ = (call);                                                          \
+    tu_check_err_((w), tu_rc_, (code), (needle), #call, __FILE__, __LINE__);  \
+    tu_digest((w), tu_after_);                                                \
+    tu_check_digest_(tu_before_, tu_after_, #call, __FILE__, __LINE__);       \
+  } while (0)
+
+/* The call returns TESORO_OK (else print tesoro_errmsg and fail). */
+#define TU_OK(w, call)                                                        \
+  tu_check_ok_((w), (call), #call, __FILE__, __LINE__)
+
+/* Sample documents with correct magic bytes. */
+extern const unsigned char tu_pdf[];
+extern const size_t tu_pdf_size; /* "%PDF-1.4 ..." */
+extern const unsigned char tu_jpeg[];
+extern const size_t tu_jpeg_size; /* FF D8 FF E0 ... */
+extern const unsigned char tu_png[];
+extern const size_t tu_png_size; /* 89 50 4E 47 0D 0A 1A 0A ... */
+extern const unsigned char tu_webp[];
+extern const size_t tu_webp_size; /* "RIFF" size "WEBP" ... */
+
+/* Count the rows of a cursor and free it (-1 if next returned an error;
+   asserts c is not NULL). */
+int tu_count(tesoro_cursor *c);
+
+/* One value (first column of the first row; 0 when no row) of a query run
+   against w->path through a separate sqlite3 connection.  Fails the test if
+   the SQL is wrong. */
+int64_t tu_sql_int(tu_world *w, const char *sql);
+/* Same, returning a malloc'd copy of a text value (NULL for SQL NULL / no
+   row); the caller frees it with free(). */
+char *tu_sql_text(tu_world *w, const char *sql);
+/* Execute SQL (e.g. a deliberate corruption) through a separate read-write
+   sqlite3 connection; returns the sqlite3 result code (SQLITE_OK is 0).  The
+   message of a failure is copied to errbuf when errbuf is not NULL. */
+int tu_sql_exec(tu_world *w, const char *sql, char *errbuf, size_t errlen);
+/* The same three on any database file path (created if absent by exec). */
+int64_t tu_sql_int_path(const char *path, const char *sql);
+char *tu_sql_text_path(const char *path, const char *sql);
+int tu_sql_exec_path(const char *path, const char *sql, char *errbuf,
+                     size_t errlen);
+
+/* A string of n bytes of 'x' (free with free()). */
+char *tu_long_string(size_t n);
+#define TU_BAD_UTF8 "bad\xC3\x28utf8"
+
+/* Read a whole file into a malloc'd buffer (NUL-terminated too); NULL if it
+   cannot be read.  *size may be NULL. */
+unsigned char *tu_read_file(const char *path, size_t *size);
+
+/* Column lookups on the current row of a cursor, by column name (the test
+   fails if the column does not exist). */
+int64_t tu_col_int(tesoro_cursor *c, const char *name);
+const char *tu_col_text(tesoro_cursor *c, const char *name);
+
+#endif /* TESORO_TESTUTIL_H */
