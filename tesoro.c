@@ -3601,7 +3601,10 @@ TESORO_API int tesoro_documents(tesoro *t, int64_t actor, int entity,
                                 int64_t entity_id, tesoro_cursor **out) {
   return tesoro__entity_cursor(
       t, actor, entity, entity_id,
-      "SELECT id, kind, name, mime, size, sha256, uploaded_by, created_at "
+      "SELECT id, CASE kind WHEN 'shared' THEN 1 WHEN 'signed_mandate' THEN 2 "
+      "WHEN 'property_document' THEN 3 WHEN 'photo' THEN 4 "
+      "WHEN 'energy_certificate' THEN 5 END AS kind, kind AS kind_name, name, "
+      "mime, size, sha256, uploaded_by, created_at "
       "FROM document WHERE entity = ?1 AND entity_id = ?2 ORDER BY id",
       out);
 }

@@ -475,8 +475,9 @@ TESORO_API int tesoro_document_add(tesoro *t, int64_t actor, int entity,
 TESORO_API int tesoro_document_read(tesoro *t, int64_t actor, int64_t document,
                                     void **out_data, int64_t *out_size);
 
-/* Documents of an entity.  Columns: id, kind, name, mime, size, sha256,
-** uploaded_by, created_at. */
+/* Documents of an entity.  Columns: id, kind (TESORO_DOC_*), kind_name
+** ("signed_mandate"), name, mime, size, sha256 (hex), uploaded_by,
+** created_at. */
 TESORO_API int tesoro_documents(tesoro *t, int64_t actor, int entity,
                                 int64_t entity_id, tesoro_cursor **out);
 
