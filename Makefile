@@ -71,10 +71,13 @@ $(B)/libtesoro.so: $(B)/tesoro.o
 	ln -sf libtesoro.so.$(VERSION) $(B)/libtesoro.so.$(SOVERSION)
 	ln -sf libtesoro.so.$(VERSION) $@
 
-$(B)/tesoro.pc: tesoro.pc.in Makefile | $(B)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+# The .pc names install paths, so `make install` writes it again with the
+# PREFIX given there; this copy serves in-tree use.
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    -e 's|@REQUIRES@|$(LIB_PKGS)|' $< > $@
+	    -e 's|@REQUIRES@|$(LIB_PKGS)|'
+$(B)/tesoro.pc: tesoro.pc.in Makefile | $(B)
+	$(PC_SED) $< > $@
 
 # Tests link the static library so they run from the tree without LD paths.
 $(B)/test_%: test/test_%.c $(TEST_COMMON) test/testutil.h $(B)/libtesoro.a | deps
@@ -121,7 +124,8 @@ install: all
 	install -m 755 $(B)/libtesoro.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libtesoro.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtesoro.so.$(SOVERSION)
 	ln -sf libtesoro.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtesoro.so
-	install -m 644 $(B)/tesoro.pc $(DESTDIR)$(PKGCONFIGDIR)/tesoro.pc
+	$(PC_SED) tesoro.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/tesoro.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/tesoro.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/tesoro.h $(DESTDIR)$(LIBDIR)/libtesoro.a \
