@@ -3085,15 +3085,13 @@ static int guard_signed_mandate(tesoro__ctx *c) {
   return TESORO_OK;
 }
 
+static int tesoro__store_args(tesoro__ctx *c, int id);
+
 static int fx_submit_form(tesoro__ctx *c) {
   tesoro *t = c->t;
-  sqlite3_stmt *s = tesoro__stmt(t, S_MANDATE_SET_FORM);
   int64_t agent;
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, (const char *)c->args, -1, SQLITE_STATIC);
-  if ((rc = tesoro__run(t, s)) ||
+  if ((rc = tesoro__store_args(c, S_MANDATE_SET_FORM)) ||
       (rc = tesoro__contact_agent(t, c->contact, &agent)) ||
       (rc = tesoro__task_open(c, "review_seller_form", "review seller form",
                               TESORO_ENTITY_MANDATE, c->id, agent)) ||
@@ -3142,12 +3140,18 @@ static int guard_validate(tesoro__ctx *c) {
                       (long long)c->id);
 }
 
-static int fx_listing_fill(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_LISTING_FILL);
+/* Run statement `id` with ?1 = the entity and ?2 = the call's text
+** argument (a JSON document validated before the transaction began). */
+static int tesoro__store_args(tesoro__ctx *c, int id) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, id);
   if (s == NULL) return c->t->rc;
   sqlite3_bind_int64(s, 1, c->id);
   sqlite3_bind_text(s, 2, (const char *)c->args, -1, SQLITE_STATIC);
   return tesoro__run(c->t, s);
+}
+
+static int fx_listing_fill(tesoro__ctx *c) {
+  return tesoro__store_args(c, S_LISTING_FILL);
 }
 
 static int fx_validate(tesoro__ctx *c) {
@@ -3412,11 +3416,7 @@ static int fx_publish(tesoro__ctx *c) {
 }
 
 static int fx_listing_update(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_LISTING_UPDATE);
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, (const char *)c->args, -1, SQLITE_STATIC);
-  return tesoro__run(c->t, s);
+  return tesoro__store_args(c, S_LISTING_UPDATE);
 }
 
 /* When a validated mandate expires: its published listing goes offline and

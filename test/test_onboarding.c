@@ -31,21 +31,6 @@
 #define AGREED_VALUE 150   /* 1.5 % in basis points */
 #define AGREED_DAYS 180
 
-static int contains_ci(const char *hay, const char *needle) {
-  size_t n, i, j;
-  if (!hay || !needle) return 0;
-  n = strlen(needle);
-  for (i = 0; hay[i]; i++) {
-    for (j = 0; j < n && hay[i + j]; j++) {
-      char a = hay[i + j], b = needle[j];
-      if (a >= 'A' && a <= 'Z') a = (char)(a - 'A' + 'a');
-      if (b >= 'A' && b <= 'Z') b = (char)(b - 'A' + 'a');
-      if (a != b) break;
-    }
-    if (j == n) return 1;
-  }
-  return n == 0;
-}
 
 __attribute__((format(printf, 2, 3))) static int64_t
 sqlf(tu_world *w, const char *fmt, ...) {
@@ -144,7 +129,7 @@ static int64_t find_task_as(tu_world *w, int64_t staff, const char *needle,
     int64_t eid = tu_col_int(c, "entity_id");
     const char *title = tu_col_text(c, "title");
     const char *state = tu_col_text(c, "state");
-    if (!contains_ci(title, needle)) continue;
+    if (!tu_contains_ci(title, needle)) continue;
     if (state && strcmp(state, "open") != 0) continue;
     if ((e == entity && eid == id) || (entity2 && e == entity2 && eid == id2)) {
       found = tu_col_int(c, "id");
@@ -179,7 +164,7 @@ static int outbox_rows(tu_world *w, int64_t recipient, int entity, int64_t id,
     if (entity && (tu_col_int(c, "entity") != entity ||
                    tu_col_int(c, "entity_id") != id))
       continue;
-    if (needle && !contains_ci(tu_col_text(c, "payload"), needle)) continue;
+    if (needle && !tu_contains_ci(tu_col_text(c, "payload"), needle)) continue;
     n++;
   }
   assert_int_equal(rc, TESORO_DONE);
@@ -715,14 +700,14 @@ static void test_room_notes_never_visible_to_client(void **state) {
   while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
     n++;
     assert_string_equal(tu_col_text(c, "kind"), "message");
-    assert_false(contains_ci(tu_col_text(c, "body"), "SECRET-NOTE-42"));
+    assert_false(tu_contains_ci(tu_col_text(c, "body"), "SECRET-NOTE-42"));
   }
   assert_int_equal(rc, TESORO_DONE);
   tesoro_cursor_free(c);
   assert_int_equal(n, 2);
   TU_OK(w, tesoro_entity_json(w->t, f.client, TESORO_ENTITY_ROOM, f.room,
                               &json));
-  assert_false(contains_ci(json, "SECRET-NOTE-42"));
+  assert_false(tu_contains_ci(json, "SECRET-NOTE-42"));
   tesoro_free(json);
   /* staff: all three, the note in its place */
   n = 0;
@@ -1173,7 +1158,7 @@ static void test_mark_lost_records_reason_and_actor(void **state) {
   assert_state(w, TESORO_ENTITY_ROOM, f.room, "lost");
   TU_OK(w, tesoro_entity_json(w->t, w->agent, TESORO_ENTITY_ROOM, f.room,
                               &json));
-  assert_true(contains_ci(json, "Owner chose another agency"));
+  assert_true(tu_contains_ci(json, "Owner chose another agency"));
   tesoro_free(json);
   reason = sqlf_text(w, "SELECT end_reason FROM room WHERE id = %lld",
                      (long long)f.room);
@@ -1187,7 +1172,7 @@ static void test_mark_lost_records_reason_and_actor(void **state) {
   assert_string_equal(h.event, "mark_lost");
   assert_string_equal(h.to_state, "lost");
   assert_int_equal(h.actor, w->agent2);
-  assert_true(contains_ci(h.details, "Owner chose another agency"));
+  assert_true(tu_contains_ci(h.details, "Owner chose another agency"));
   last_history_free(&h);
 }
 
@@ -1201,7 +1186,7 @@ static void test_close_records_reason_and_actor(void **state) {
   assert_state(w, TESORO_ENTITY_ROOM, f.room, "closed");
   TU_OK(w, tesoro_entity_json(w->t, w->agent, TESORO_ENTITY_ROOM, f.room,
                               &json));
-  assert_true(contains_ci(json, "Sold privately"));
+  assert_true(tu_contains_ci(json, "Sold privately"));
   assert_json_eq(json, "$.state", "closed");
   tesoro_free(json);
   assert_int_equal(sqlf(w, "SELECT ended_by FROM room WHERE id = %lld",
@@ -1210,7 +1195,7 @@ static void test_close_records_reason_and_actor(void **state) {
   last_history(w, TESORO_ENTITY_ROOM, f.room, &h);
   assert_string_equal(h.event, "close");
   assert_int_equal(h.actor, w->agent);
-  assert_true(contains_ci(h.details, "Sold privately"));
+  assert_true(tu_contains_ci(h.details, "Sold privately"));
   last_history_free(&h);
 }
 
@@ -1536,7 +1521,7 @@ static void test_accept_by_client_agrees_and_freezes_terms(void **state) {
   assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "terms_agreed");
   /* the legal disclaimer is part of the returned payload */
   assert_non_null(json);
-  assert_true(contains_ci(json, "binding"));
+  assert_true(tu_contains_ci(json, "binding"));
   {
     char *v = jget(json, "$"); /* it is JSON */
     free(v);
@@ -1598,7 +1583,7 @@ static void test_accept_of_client_counter_proposal_by_agent(void **state) {
                                   TESORO_COMMISSION_FIXED, 900000, "EUR", 0,
                                   60, 0, &p2));
   TU_OK(w, tesoro_mandate_accept(w->t, w->agent2, f.mandate, p2, 0, &json));
-  assert_true(contains_ci(json, "binding"));
+  assert_true(tu_contains_ci(json, "binding"));
   tesoro_free(json);
   assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "terms_agreed");
   assert_int_equal(sqlf(w, "SELECT commission_value FROM mandate WHERE id = "
@@ -1981,7 +1966,7 @@ static void test_submit_form_refuses_malformed_form(void **state) {
              required[i]);
     reduced = tu_sql_text(w, sql);
     assert_non_null(reduced);
-    assert_false(contains_ci(reduced, required[i]));
+    assert_false(tu_contains_ci(reduced, required[i]));
     snprintf(form, sizeof form, "%s", reduced);
     free(reduced);
     TU_ASSERT_REFUSED(w, tesoro_mandate_submit_form(w->t, f.client, f.mandate,
@@ -2209,7 +2194,7 @@ static void test_request_changes_returns_form_to_client(void **state) {
   last_history(w, TESORO_ENTITY_MANDATE, f.mandate, &h);
   assert_string_equal(h.event, "request_changes");
   assert_int_equal(h.actor, w->agent);
-  assert_true(contains_ci(h.details, "energy label"));
+  assert_true(tu_contains_ci(h.details, "energy label"));
   last_history_free(&h);
   /* the client can submit again */
   TU_OK(w, tesoro_mandate_submit_form(w->t, f.client, f.mandate, FORM_OK, 0));
@@ -3169,20 +3154,20 @@ static void test_machine_dot_shows_onboarding_machines(void **state) {
   char *dot = NULL;
   (void)state;
   assert_int_equal(tesoro_machine_dot(TESORO_ENTITY_MANDATE, &dot), TESORO_OK);
-  assert_true(contains_ci(dot, "share_form"));
-  assert_true(contains_ci(dot, "terms_agreed"));
-  assert_true(contains_ci(dot, "form_submitted"));
-  assert_true(contains_ci(dot, "validated"));
+  assert_true(tu_contains_ci(dot, "share_form"));
+  assert_true(tu_contains_ci(dot, "terms_agreed"));
+  assert_true(tu_contains_ci(dot, "form_submitted"));
+  assert_true(tu_contains_ci(dot, "validated"));
   tesoro_free(dot);
   assert_int_equal(tesoro_machine_dot(TESORO_ENTITY_ROOM, &dot), TESORO_OK);
-  assert_true(contains_ci(dot, "start_onboarding"));
-  assert_true(contains_ci(dot, "in_progress"));
-  assert_true(contains_ci(dot, "lost"));
+  assert_true(tu_contains_ci(dot, "start_onboarding"));
+  assert_true(tu_contains_ci(dot, "in_progress"));
+  assert_true(tu_contains_ci(dot, "lost"));
   tesoro_free(dot);
   assert_int_equal(tesoro_machine_dot(TESORO_ENTITY_LISTING, &dot), TESORO_OK);
-  assert_true(contains_ci(dot, "placeholder"));
-  assert_true(contains_ci(dot, "unpublished"));
-  assert_true(contains_ci(dot, "expire"));
+  assert_true(tu_contains_ci(dot, "placeholder"));
+  assert_true(tu_contains_ci(dot, "unpublished"));
+  assert_true(tu_contains_ci(dot, "expire"));
   tesoro_free(dot);
 }
 
@@ -3249,7 +3234,7 @@ static void test_stale_version_from_second_handle_conflicts(void **state) {
                    TESORO_ECONFLICT);
   tu_digest(w, after);
   assert_string_equal(before, after);
-  assert_true(contains_ci(tesoro_errmsg(t2), "mandate"));
+  assert_true(tu_contains_ci(tesoro_errmsg(t2), "mandate"));
   tesoro_close(t2);
   assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_shared");
 }

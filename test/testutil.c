@@ -90,8 +90,10 @@ unsigned char *tu_read_file(const char *path, size_t *size) {
   return buf;
 }
 
-static int tu_contains_ci(const char *hay, const char *needle) {
-  size_t n = strlen(needle), i, j;
+int tu_contains_ci(const char *hay, const char *needle) {
+  size_t n, i, j;
+  if (!hay || !needle) return 0;
+  n = strlen(needle);
   if (n == 0) return 1;
   for (i = 0; hay[i]; i++) {
     for (j = 0; j < n && hay[i + j]; j++) {

@@ -58,6 +58,9 @@ void tu_check_err_(tu_world *w, int rc, int code, const char *needle,
 void tu_check_digest_(const char *before, const char *after, const char *call,
                       const char *file, int line);
 
+/* Does `hay` contain `needle`, ignoring ASCII case?  (NULL: no.) */
+int tu_contains_ci(const char *hay, const char *needle);
+
 /* Assert rc == code and that tesoro_errmsg(w->t) contains `needle`
    (case-insensitively; needle may be NULL). */
 #define TU_ASSERT_ERR(w, call, code, needle)                                  \
