@@ -1512,6 +1512,19 @@ static int tesoro__event_index(const tesoro__machine *m, const char *event) {
   return -1;
 }
 
+/* Does any row of `event` start from the state named `state`?  Effects ask
+** the table instead of repeating its states ("can this mandate still be
+** cancelled?"). */
+static int tesoro__event_from(const tesoro__machine *m, int event,
+                              const char *state) {
+  for (int s = 0; state && s < m->nstates; s++) {
+    if (strcmp(state, m->states[s]) != 0) continue;
+    for (int i = 0; i < m->nrows; i++)
+      if (m->rows[i].event == event && (m->rows[i].from & ST(s))) return 1;
+  }
+  return 0;
+}
+
 /* =========================================================================
 ** 8. Engine
 **
@@ -1703,6 +1716,15 @@ static int tesoro__transition(tesoro *t, int64_t actor_id,
     TESORO_FREE(c.out_text);
   }
   return rc;
+}
+
+/* A public event that takes nothing but the entity and its version. */
+static int tesoro__plain_event(tesoro *t, int64_t actor,
+                               const tesoro__machine *m, int64_t id, int event,
+                               int64_t expected) {
+  TESORO__ENTER(t);
+  return tesoro__transition(t, actor, m, id, event, expected, NULL, NULL, NULL,
+                            NULL);
 }
 
 /* Build the DOT text of a machine from its rows. */
@@ -2826,7 +2848,7 @@ static int fx_room_end(tesoro__ctx *c) {
   if (rc == TESORO_ROW) {
     mandate = sqlite3_column_int64(s, 0);
     state = (const char *)sqlite3_column_text(s, 1);
-    if (strcmp(state, "validated") == 0 || strcmp(state, "cancelled") == 0)
+    if (!tesoro__event_from(&tesoro__mandate_machine, MANDATE_EV_CANCEL, state))
       mandate = 0;
     sqlite3_reset(s);
   }
@@ -3293,10 +3315,8 @@ TESORO_API int tesoro_mandate_accept(tesoro *t, int64_t actor, int64_t mandate,
 TESORO_API int tesoro_mandate_share_form(tesoro *t, int64_t actor,
                                          int64_t mandate,
                                          int64_t expected_version) {
-  TESORO__ENTER(t);
-  return tesoro__transition(t, actor, &tesoro__mandate_machine, mandate,
-                            MANDATE_EV_SHARE_FORM, expected_version, NULL, NULL,
-                            NULL, NULL);
+  return tesoro__plain_event(t, actor, &tesoro__mandate_machine, mandate,
+                             MANDATE_EV_SHARE_FORM, expected_version);
 }
 
 TESORO_API int tesoro_mandate_submit_form(tesoro *t, int64_t actor,
@@ -3425,17 +3445,18 @@ static int timer_mandate_expiry(tesoro__ctx *c) {
   tesoro *t = c->t;
   sqlite3_stmt *s;
   int64_t listing = 0, agent;
-  int published = 0, rc;
+  int live = 0, rc; /* the listing is in a state "expire" leaves */
   if (c->from != MANDATE_VALIDATED) return TESORO_OK;
   if ((s = tesoro__stmt(t, S_LISTING_OF_MANDATE)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, c->id);
   if ((rc = tesoro__row(t, s)) < 0) return rc;
   if (rc == TESORO_ROW) {
     listing = sqlite3_column_int64(s, 0);
-    published = strcmp((const char *)sqlite3_column_text(s, 1), "published") == 0;
+    live = tesoro__event_from(&tesoro__listing_machine, LISTING_EV_EXPIRE,
+                                   (const char *)sqlite3_column_text(s, 1));
     sqlite3_reset(s);
   }
-  if (published && (rc = tesoro__fire_nested(c, &tesoro__listing_machine, listing,
+  if (live && (rc = tesoro__fire_nested(c, &tesoro__listing_machine, listing,
                                              LISTING_EV_EXPIRE, c->actor, NULL)))
     return rc;
   if ((rc = tesoro__contact_agent(t, c->contact, &agent))) return rc;
@@ -3460,35 +3481,27 @@ TESORO_API int tesoro_listing_update(tesoro *t, int64_t actor, int64_t listing,
 
 TESORO_API int tesoro_listing_publish(tesoro *t, int64_t actor, int64_t listing,
                                       int64_t expected_version) {
-  TESORO__ENTER(t);
-  return tesoro__transition(t, actor, &tesoro__listing_machine, listing,
-                            LISTING_EV_PUBLISH, expected_version, NULL, NULL,
-                            NULL, NULL);
+  return tesoro__plain_event(t, actor, &tesoro__listing_machine, listing,
+                             LISTING_EV_PUBLISH, expected_version);
 }
 
 TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
                                         int64_t listing,
                                         int64_t expected_version) {
-  TESORO__ENTER(t);
-  return tesoro__transition(t, actor, &tesoro__listing_machine, listing,
-                            LISTING_EV_UNPUBLISH, expected_version, NULL, NULL,
-                            NULL, NULL);
+  return tesoro__plain_event(t, actor, &tesoro__listing_machine, listing,
+                             LISTING_EV_UNPUBLISH, expected_version);
 }
 
 TESORO_API int tesoro_task_complete(tesoro *t, int64_t actor, int64_t task,
                                     int64_t expected_version) {
-  TESORO__ENTER(t);
-  return tesoro__transition(t, actor, &tesoro__task_machine, task,
-                            TASK_EV_COMPLETE, expected_version, NULL, NULL, NULL,
-                            NULL);
+  return tesoro__plain_event(t, actor, &tesoro__task_machine, task,
+                             TASK_EV_COMPLETE, expected_version);
 }
 
 TESORO_API int tesoro_task_cancel(tesoro *t, int64_t actor, int64_t task,
                                   int64_t expected_version) {
-  TESORO__ENTER(t);
-  return tesoro__transition(t, actor, &tesoro__task_machine, task,
-                            TASK_EV_CANCEL, expected_version, NULL, NULL, NULL,
-                            NULL);
+  return tesoro__plain_event(t, actor, &tesoro__task_machine, task,
+                             TASK_EV_CANCEL, expected_version);
 }
 
 /* =========================================================================
