@@ -184,26 +184,40 @@ int64_t tu_sql_int(tu_world *w, const char *sql) {
   return tu_sql_int_path(w->path, sql);
 }
 
-int64_t tu_sql_int_path(const char *path, const char *sql) {
-  sqlite3 *db = tu_raw_open(path, SQLITE_OPEN_READONLY);
-  sqlite3_stmt *st = NULL;
-  int64_t v = 0;
+/* Open `path` read-only and step `sql` once: SQLITE_ROW (read column 0) or
+** SQLITE_DONE; any error fails the test.  Close with tu_query_end. */
+static int tu_query(const char *path, const char *sql, const char *who,
+                    sqlite3 **db, sqlite3_stmt **st) {
   int rc;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-    print_error("tu_sql_int(%s): %s\n", sql, sqlite3_errmsg(db));
-    sqlite3_close(db);
+  *db = tu_raw_open(path, SQLITE_OPEN_READONLY);
+  *st = NULL;
+  if (sqlite3_prepare_v2(*db, sql, -1, st, NULL) != SQLITE_OK) {
+    print_error("%s(%s): %s\n", who, sql, sqlite3_errmsg(*db));
+    sqlite3_close(*db);
     fail();
   }
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-  else if (rc != SQLITE_DONE) {
-    print_error("tu_sql_int(%s): %s\n", sql, sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+  rc = sqlite3_step(*st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    print_error("%s(%s): %s\n", who, sql, sqlite3_errmsg(*db));
+    sqlite3_finalize(*st);
+    sqlite3_close(*db);
     fail();
   }
+  return rc;
+}
+
+static void tu_query_end(sqlite3 *db, sqlite3_stmt *st) {
   sqlite3_finalize(st);
   sqlite3_close(db);
+}
+
+int64_t tu_sql_int_path(const char *path, const char *sql) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  int64_t v = 0;
+  if (tu_query(path, sql, "tu_sql_int", &db, &st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  tu_query_end(db, st);
   return v;
 }
 
@@ -212,31 +226,19 @@ char *tu_sql_text(tu_world *w, const char *sql) {
 }
 
 char *tu_sql_text_path(const char *path, const char *sql) {
-  sqlite3 *db = tu_raw_open(path, SQLITE_OPEN_READONLY);
-  sqlite3_stmt *st = NULL;
+  sqlite3 *db;
+  sqlite3_stmt *st;
   char *v = NULL;
-  int rc;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-    print_error("tu_sql_text(%s): %s\n", sql, sqlite3_errmsg(db));
-    sqlite3_close(db);
-    fail();
-  }
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+  if (tu_query(path, sql, "tu_sql_text", &db, &st) == SQLITE_ROW &&
+      sqlite3_column_type(st, 0) != SQLITE_NULL) {
     const unsigned char *s = sqlite3_column_text(st, 0);
     size_t n = (size_t)sqlite3_column_bytes(st, 0);
     v = malloc(n + 1);
     assert_non_null(v);
     memcpy(v, s, n);
     v[n] = '\0';
-  } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    print_error("tu_sql_text(%s): %s\n", sql, sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    fail();
   }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  tu_query_end(db, st);
   return v;
 }
 
