@@ -260,3 +260,104 @@ CREATE TABLE listing (
   created_at    INTEGER NOT NULL,
   UNIQUE (agency_id, ref)
 ) STRICT;
+
+-- @version 3
+-- Viewing appointments: deals, the properties offered to them, appointments
+-- and the client's notes on them; documents learn audio (voice notes) and
+-- may hang on an appointment, so the table is rebuilt with wider CHECKs.
+
+CREATE TABLE deal (
+  id         INTEGER PRIMARY KEY,
+  agency_id  INTEGER NOT NULL REFERENCES agency(id),
+  contact_id INTEGER NOT NULL REFERENCES contact(id),
+  agent_id   INTEGER NOT NULL REFERENCES actor(id),
+  version    INTEGER NOT NULL DEFAULT 1,
+  state      TEXT    NOT NULL CHECK (state IN ('active', 'closed')),
+  name       TEXT    NOT NULL,
+  end_reason TEXT,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX deal_contact ON deal(contact_id);
+
+CREATE TABLE deal_property (
+  id         INTEGER PRIMARY KEY,
+  agency_id  INTEGER NOT NULL REFERENCES agency(id),
+  deal_id    INTEGER NOT NULL REFERENCES deal(id),
+  listing_id INTEGER NOT NULL REFERENCES listing(id),
+  version    INTEGER NOT NULL DEFAULT 1,
+  state      TEXT    NOT NULL CHECK (state IN ('to_review', 'interesting',
+               'rejected', 'viewed', 'approved')),
+  favourite  INTEGER NOT NULL DEFAULT 0 CHECK (favourite IN (0, 1)),
+  created_at INTEGER NOT NULL,
+  UNIQUE (deal_id, listing_id)
+) STRICT;
+
+-- A viewing is a CRM meeting: type and category are fixed for viewings.
+-- preferred: the client's 1-3 date-times as a JSON array, in their order.
+CREATE TABLE appointment (
+  id               INTEGER PRIMARY KEY,
+  agency_id        INTEGER NOT NULL REFERENCES agency(id),
+  contact_id       INTEGER NOT NULL REFERENCES contact(id),
+  deal_id          INTEGER NOT NULL REFERENCES deal(id),
+  deal_property_id INTEGER NOT NULL REFERENCES deal_property(id),
+  listing_id       INTEGER NOT NULL REFERENCES listing(id),
+  owner_id         INTEGER NOT NULL REFERENCES actor(id),
+  version          INTEGER NOT NULL DEFAULT 1,
+  state            TEXT    NOT NULL CHECK (state IN ('pending', 'confirmed',
+                     'completed', 'cancelled', 'rejected')),
+  type             TEXT    NOT NULL DEFAULT 'visit_location'
+                     CHECK (type = 'visit_location'),
+  category         TEXT    NOT NULL DEFAULT 'visit' CHECK (category = 'visit'),
+  preferred        TEXT    NOT NULL CHECK (json_valid(preferred) AND
+                     json_array_length(preferred) BETWEEN 1 AND 3),
+  start_at         INTEGER,
+  duration_s       INTEGER NOT NULL DEFAULT 3600 CHECK (duration_s > 0),
+  completed_at     INTEGER,
+  completed_by     INTEGER REFERENCES actor(id),
+  ended_at         INTEGER,
+  ended_by         INTEGER REFERENCES actor(id),
+  end_reason       TEXT,
+  no_show_at       INTEGER,
+  no_show_by       INTEGER REFERENCES actor(id),
+  rating           INTEGER CHECK (rating BETWEEN 1 AND 5),
+  rated_at         INTEGER,
+  created_at       INTEGER NOT NULL,
+  CHECK (state NOT IN ('confirmed', 'completed') OR start_at IS NOT NULL),
+  CHECK ((state = 'completed') = (completed_at IS NOT NULL)),
+  CHECK (rating IS NULL OR state = 'completed'),
+  CHECK (no_show_at IS NULL OR state = 'completed')
+) STRICT;
+CREATE INDEX appointment_contact ON appointment(contact_id, state);
+CREATE INDEX appointment_owner ON appointment(owner_id, start_at);
+
+CREATE TABLE appointment_note (
+  id             INTEGER PRIMARY KEY,
+  appointment_id INTEGER NOT NULL REFERENCES appointment(id),
+  author_id      INTEGER NOT NULL REFERENCES actor(id),
+  body           TEXT    NOT NULL,
+  created_at     INTEGER NOT NULL
+) STRICT;
+CREATE INDEX appointment_note_appointment ON appointment_note(appointment_id, id);
+
+CREATE TABLE document_v3 (
+  id          INTEGER PRIMARY KEY,
+  agency_id   INTEGER NOT NULL REFERENCES agency(id),
+  entity      INTEGER NOT NULL,
+  entity_id   INTEGER NOT NULL,
+  kind        TEXT    NOT NULL CHECK (kind IN ('shared', 'signed_mandate',
+                'property_document', 'photo', 'energy_certificate',
+                'voice_note')),
+  name        TEXT    NOT NULL,
+  mime        TEXT    NOT NULL CHECK (mime IN ('application/pdf', 'image/jpeg',
+                'image/png', 'image/webp', 'audio/mpeg', 'audio/mp4',
+                'audio/aac', 'audio/ogg', 'audio/wav', 'audio/webm')),
+  size        INTEGER NOT NULL CHECK (size > 0 AND size = length(data)),
+  sha256      TEXT    NOT NULL CHECK (length(sha256) = 64),
+  data        BLOB    NOT NULL,
+  uploaded_by INTEGER NOT NULL REFERENCES actor(id),
+  created_at  INTEGER NOT NULL
+) STRICT;
+INSERT INTO document_v3 SELECT * FROM document;
+DROP TABLE document;
+ALTER TABLE document_v3 RENAME TO document;
+CREATE INDEX document_entity ON document(entity, entity_id);

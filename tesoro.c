@@ -16,9 +16,10 @@
 **  10. Documents          BLOBs checked on their magic bytes
 **  11. Agencies, contacts
 **  12. Seller onboarding  rooms, mandates, proposals, listings
-**  13. Reading            entity JSON, history, lists
-**  14. Cursors
-**  15. Checker            tesoro_check's invariants
+**  13. Viewing appointments  deals, offered properties, viewings
+**  14. Reading            entity JSON, history, lists, iCalendar
+**  15. Cursors
+**  16. Checker            tesoro_check's invariants
 **
 ** Internal names are static and start with tesoro__; only the functions
 ** marked TESORO_API in tesoro.h are exported.
@@ -57,7 +58,8 @@
 #define TESORO__DEFAULT_MAX_ATTEMPTS  8
 #define TESORO__DEFAULT_BACKOFF_S     60
 #define TESORO__DEFAULT_TICK_BATCH    500
-#define TESORO__ENTITY_MAX            5     /* highest TESORO_ENTITY_* */
+#define TESORO__DEFAULT_REMINDER_S    86400
+#define TESORO__ENTITY_MAX            8     /* highest TESORO_ENTITY_* */
 #define TESORO__DAY                   86400
 
 #define TESORO__DISCLAIMER \
@@ -118,6 +120,7 @@ struct tesoro {
   int64_t clock;                   /* pinned "now"; 0 = system clock */
   int host_txn;                    /* inside tesoro_begin … commit */
   int64_t busy_ms, max_doc, max_attempts, backoff_s, tick_batch;
+  int64_t reminder_s;              /* viewing reminder lead */
   tesoro_cursor *cursors;          /* open cursors, invalidated on close */
   struct tesoro__stmt_slot *stmts; /* the statement cache (section 5) */
 };
@@ -226,7 +229,8 @@ static const char *const tesoro__property_types[] = {NULL, "house", "apartment",
 static const char *const tesoro__role_names[] = {NULL, "agent", "admin",
                                                  "closings"};
 static const char *const tesoro__entity_names[] = {
-    NULL, "contact", "room", "mandate", "listing", "task"};
+    NULL,    "contact", "room",          "mandate",
+    "listing", "task", "deal", "deal_property", "appointment"};
 
 static const char *tesoro__entity_name(int entity) {
   if (entity < 1 || entity > TESORO__ENTITY_MAX) return "entity";
@@ -254,6 +258,50 @@ static int tesoro__zone_valid(const char *zone) {
   if (U_FAILURE(status) || len >= 128) return 0;
   ucal_getCanonicalTimeZoneID(id, len, canonical, 128, &system_id, &status);
   return U_SUCCESS(status) && system_id;
+}
+
+/* The calendar date (year*10000 + month*100 + day) of `instant` in `zone`.
+** ICU is given the zone explicitly, so no process-wide state is touched. */
+static int tesoro__zone_date(tesoro *t, const char *zone, int64_t instant,
+                             int32_t *out) {
+  UChar id[128];
+  int32_t len = 0, y, m, d;
+  UErrorCode status = U_ZERO_ERROR;
+  UCalendar *cal;
+  u_strFromUTF8(id, 128, &len, zone, -1, &status);
+  if (U_FAILURE(status) || len >= 128)
+    return tesoro__fail(t, TESORO_EDB, "time zone %s cannot be read", zone);
+  cal = ucal_open(id, len, "en_US_POSIX", UCAL_GREGORIAN, &status);
+  if (U_SUCCESS(status)) ucal_setMillis(cal, (UDate)instant * 1000.0, &status);
+  y = ucal_get(cal, UCAL_EXTENDED_YEAR, &status);
+  m = ucal_get(cal, UCAL_MONTH, &status) + 1;
+  d = ucal_get(cal, UCAL_DATE, &status);
+  if (cal) ucal_close(cal);
+  if (U_FAILURE(status))
+    return tesoro__fail(t, TESORO_ENOMEM, "time zone %s: %s", zone,
+                        u_errorName(status));
+  *out = y * 10000 + m * 100 + d;
+  return TESORO_OK;
+}
+
+/* UTC calendar fields of an instant (proleptic Gregorian; days from civil
+** by H. Hinnant's algorithm) for iCalendar's "Z" times: no zone rules are
+** involved, so ICU is not needed. */
+static void tesoro__utc_fields(int64_t instant, int f[6]) {
+  int64_t days = instant / 86400, secs = instant % 86400, era, doe, yoe, doy, mp;
+  if (secs < 0) { secs += 86400; days--; }
+  days += 719468;
+  era = (days >= 0 ? days : days - 146096) / 146097;
+  doe = days - era * 146097;
+  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  mp = (5 * doy + 2) / 153;
+  f[2] = (int)(doy - (153 * mp + 2) / 5 + 1);
+  f[1] = (int)(mp < 10 ? mp + 3 : mp - 9);
+  f[0] = (int)(yoe + era * 400 + (f[1] <= 2));
+  f[3] = (int)(secs / 3600);
+  f[4] = (int)(secs / 60 % 60);
+  f[5] = (int)(secs % 60);
 }
 
 /* =========================================================================
@@ -534,8 +582,120 @@ static const char *const tesoro__schema_lines[] = {
     "  created_at    INTEGER NOT NULL,\n",
     "  UNIQUE (agency_id, ref)\n",
     ") STRICT;\n",
+    "\n",
+    "-- @version 3\n",
+    "-- Viewing appointments: deals, the properties offered to them, appointments\n",
+    "-- and the client's notes on them; documents learn audio (voice notes) and\n",
+    "-- may hang on an appointment, so the table is rebuilt with wider CHECKs.\n",
+    "\n",
+    "CREATE TABLE deal (\n",
+    "  id         INTEGER PRIMARY KEY,\n",
+    "  agency_id  INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  contact_id INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  agent_id   INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  version    INTEGER NOT NULL DEFAULT 1,\n",
+    "  state      TEXT    NOT NULL CHECK (state IN ('active', 'closed')),\n",
+    "  name       TEXT    NOT NULL,\n",
+    "  end_reason TEXT,\n",
+    "  created_at INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX deal_contact ON deal(contact_id);\n",
+    "\n",
+    "CREATE TABLE deal_property (\n",
+    "  id         INTEGER PRIMARY KEY,\n",
+    "  agency_id  INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  deal_id    INTEGER NOT NULL REFERENCES deal(id),\n",
+    "  listing_id INTEGER NOT NULL REFERENCES listing(id),\n",
+    "  version    INTEGER NOT NULL DEFAULT 1,\n",
+    "  state      TEXT    NOT NULL CHECK (state IN ('to_review', 'interesting',\n",
+    "               'rejected', 'viewed', 'approved')),\n",
+    "  favourite  INTEGER NOT NULL DEFAULT 0 CHECK (favourite IN (0, 1)),\n",
+    "  created_at INTEGER NOT NULL,\n",
+    "  UNIQUE (deal_id, listing_id)\n",
+    ") STRICT;\n",
+    "\n",
+    "-- A viewing is a CRM meeting: type and category are fixed for viewings.\n",
+    "-- preferred: the client's 1-3 date-times as a JSON array, in their order.\n",
+    "CREATE TABLE appointment (\n",
+    "  id               INTEGER PRIMARY KEY,\n",
+    "  agency_id        INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  contact_id       INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  deal_id          INTEGER NOT NULL REFERENCES deal(id),\n",
+    "  deal_property_id INTEGER NOT NULL REFERENCES deal_property(id),\n",
+    "  listing_id       INTEGER NOT NULL REFERENCES listing(id),\n",
+    "  owner_id         INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  version          INTEGER NOT NULL DEFAULT 1,\n",
+    "  state            TEXT    NOT NULL CHECK (state IN ('pending', 'confirmed',\n",
+    "                     'completed', 'cancelled', 'rejected')),\n",
+    "  type             TEXT    NOT NULL DEFAULT 'visit_location'\n",
+    "                     CHECK (type = 'visit_location'),\n",
+    "  category         TEXT    NOT NULL DEFAULT 'visit' CHECK (category = 'visit'),\n",
+    "  preferred        TEXT    NOT NULL CHECK (json_valid(preferred) AND\n",
+    "                     json_array_length(preferred) BETWEEN 1 AND 3),\n",
+    "  start_at         INTEGER,\n",
+    "  duration_s       INTEGER NOT NULL DEFAULT 3600 CHECK (duration_s > 0),\n",
+    "  completed_at     INTEGER,\n",
+    "  completed_by     INTEGER REFERENCES actor(id),\n",
+    "  ended_at         INTEGER,\n",
+    "  ended_by         INTEGER REFERENCES actor(id),\n",
+    "  end_reason       TEXT,\n",
+    "  no_show_at       INTEGER,\n",
+    "  no_show_by       INTEGER REFERENCES actor(id),\n",
+    "  rating           INTEGER CHECK (rating BETWEEN 1 AND 5),\n",
+    "  rated_at         INTEGER,\n",
+    "  created_at       INTEGER NOT NULL,\n",
+    "  CHECK (state NOT IN ('confirmed', 'completed') OR start_at IS NOT NULL),\n",
+    "  CHECK ((state = 'completed') = (completed_at IS NOT NULL)),\n",
+    "  CHECK (rating IS NULL OR state = 'completed'),\n",
+    "  CHECK (no_show_at IS NULL OR state = 'completed')\n",
+    ") STRICT;\n",
+    "CREATE INDEX appointment_contact ON appointment(contact_id, state);\n",
+    "CREATE INDEX appointment_owner ON appointment(owner_id, start_at);\n",
+    "\n",
+    "CREATE TABLE appointment_note (\n",
+    "  id             INTEGER PRIMARY KEY,\n",
+    "  appointment_id INTEGER NOT NULL REFERENCES appointment(id),\n",
+    "  author_id      INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  body           TEXT    NOT NULL,\n",
+    "  created_at     INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX appointment_note_appointment ON appointment_note(appointment_id, id);\n",
+    "\n",
+    "CREATE TABLE document_v3 (\n",
+    "  id          INTEGER PRIMARY KEY,\n",
+    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  entity      INTEGER NOT NULL,\n",
+    "  entity_id   INTEGER NOT NULL,\n",
+    "  kind        TEXT    NOT NULL CHECK (kind IN ('shared', 'signed_mandate',\n",
+    "                'property_document', 'photo', 'energy_certificate',\n",
+    "                'voice_note')),\n",
+    "  name        TEXT    NOT NULL,\n",
+    "  mime        TEXT    NOT NULL CHECK (mime IN ('application/pdf', 'image/jpeg',\n",
+    "                'image/png', 'image/webp', 'audio/mpeg', 'audio/mp4',\n",
+    "                'audio/aac', 'audio/ogg', 'audio/wav', 'audio/webm')),\n",
+    "  size        INTEGER NOT NULL CHECK (size > 0 AND size = length(data)),\n",
+    "  sha256      TEXT    NOT NULL CHECK (length(sha256) = 64),\n",
+    "  data        BLOB    NOT NULL,\n",
+    "  uploaded_by INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  created_at  INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "INSERT INTO document_v3 SELECT * FROM document;\n",
+    "DROP TABLE document;\n",
+    "ALTER TABLE document_v3 RENAME TO document;\n",
+    "CREATE INDEX document_entity ON document(entity, entity_id);\n",
 /* <<schema */
     NULL};
+
+/* An appointment's place in time (alias a): its start, or its earliest
+** preferred date while it has none; and its status colour (SPEC §3). */
+#define TESORO__APPOINTMENT_AT                                                \
+  "coalesce(a.start_at, (SELECT min(value) FROM json_each(a.preferred)))"
+#define TESORO__LISTING_PHOTO /* alias l: the listing's first photo */       \
+  "(SELECT min(d.id) FROM document d WHERE d.entity = 4 AND d.entity_id = "  \
+  "l.id AND d.kind = 'photo')"
+#define TESORO__STATUS_COLOUR                                                 \
+  "CASE a.state WHEN 'pending' THEN 'yellow' WHEN 'confirmed' THEN 'green' "  \
+  "WHEN 'completed' THEN 'green' ELSE 'red' END"
 
 /* The statement cache: name and SQL of every statement tesoro runs more
 ** than once.  Lists that become cursors are prepared per call instead
@@ -612,12 +772,29 @@ static const char *const tesoro__schema_lines[] = {
   X(TASK_SET_STATE,                                                           \
     "UPDATE task SET state = ?2, version = version + 1 "                      \
     "WHERE id = ?1 AND version = ?3")                                         \
+  X(DEAL_LOAD,                                                                \
+    "SELECT agency_id, contact_id, state, version FROM deal WHERE id = ?1")   \
+  X(DEAL_SET_STATE,                                                           \
+    "UPDATE deal SET state = ?2, version = version + 1 "                      \
+    "WHERE id = ?1 AND version = ?3")                                         \
+  X(DEAL_PROPERTY_LOAD,                                                       \
+    "SELECT p.agency_id, d.contact_id, p.state, p.version FROM deal_property "\
+    "p JOIN deal d ON d.id = p.deal_id WHERE p.id = ?1")                      \
+  X(DEAL_PROPERTY_SET_STATE,                                                  \
+    "UPDATE deal_property SET state = ?2, version = version + 1 "             \
+    "WHERE id = ?1 AND version = ?3")                                         \
+  X(APPOINTMENT_LOAD,                                                         \
+    "SELECT agency_id, contact_id, state, version FROM appointment "          \
+    "WHERE id = ?1")                                                          \
+  X(APPOINTMENT_SET_STATE,                                                    \
+    "UPDATE appointment SET state = ?2, version = version + 1 "               \
+    "WHERE id = ?1 AND version = ?3")                                         \
   /* outbox: language of a client recipient is their contact's, if the */    \
   /* portal speaks it (SPEC §5), else English */                              \
   X(OUTBOX_NOTIFY,                                                            \
     "INSERT INTO outbox(uid, agency_id, kind, recipient_id, channel, "        \
     "template, language, payload, history_id, next_attempt_at, created_at) "  \
-    "SELECT lower(hex(randomblob(16))), ?1, 'notification', ?2, ?3, ?4, "     \
+    "SELECT lower(hex(randomblob(16))), ?1, ?12, ?2, ?3, ?4, "                \
     "coalesce((SELECT lower(substr(c.language, 1, 2)) FROM actor a "          \
     "JOIN contact c ON c.id = a.contact_id WHERE a.id = ?2 "                  \
     "AND lower(substr(c.language, 1, 2)) IN ('en','nl','de','fr','es','pt',"  \
@@ -656,6 +833,9 @@ static const char *const tesoro__schema_lines[] = {
   X(TIMER_DUE,                                                                \
     "SELECT id, agency_id, entity, entity_id, kind FROM timer "               \
     "WHERE state = 'pending' AND due_at <= ?1 ORDER BY due_at, id LIMIT 1")   \
+  X(TIMER_WITHDRAW, /* ?3 NULL: every kind */                                \
+    "UPDATE timer SET state = 'withdrawn' WHERE entity = ?1 AND "             \
+    "entity_id = ?2 AND state = 'pending' AND (?3 IS NULL OR kind = ?3)")     \
   X(TIMER_FIRED,                                                              \
     "UPDATE timer SET state = 'fired', fired_at = ?2 "                        \
     "WHERE id = ?1 AND state = 'pending'")                                    \
@@ -761,6 +941,48 @@ static const char *const tesoro__schema_lines[] = {
     "FROM listing l JOIN mandate m ON m.id = l.mandate_id WHERE l.id = ?1")   \
   X(LISTING_SET_PUBLISHED,                                                    \
     "UPDATE listing SET published_at = ?2 WHERE id = ?1")                     \
+  /* deals and appointments */                                                \
+  X(AGENCY_ZONE, "SELECT timezone FROM agency WHERE id = ?1")                 \
+  X(DEAL_INSERT,                                                              \
+    "INSERT INTO deal(agency_id, contact_id, agent_id, state, name, "         \
+    "created_at) VALUES (?1, ?2, ?3, 'active', ?4, ?5)")                      \
+  X(DEAL_SET_END, "UPDATE deal SET end_reason = ?2 WHERE id = ?1")            \
+  X(LISTING_OFFER_FACTS, "SELECT agency_id, state FROM listing WHERE id = ?1")\
+  X(DEAL_PROPERTY_OF,                                                         \
+    "SELECT id FROM deal_property WHERE deal_id = ?1 AND listing_id = ?2")    \
+  X(DEAL_PROPERTY_INSERT,                                                     \
+    "INSERT INTO deal_property(agency_id, deal_id, listing_id, state, "       \
+    "created_at) VALUES (?1, ?2, ?3, 'to_review', ?4)")                       \
+  X(DEAL_PROPERTY_FACTS,                                                      \
+    "SELECT d.id, d.state, d.agent_id, p.listing_id, c.assigned_agent_id "    \
+    "FROM deal_property p JOIN deal d ON d.id = p.deal_id JOIN contact c ON " \
+    "c.id = d.contact_id WHERE p.id = ?1")                                    \
+  X(APPOINTMENT_INSERT,                                                       \
+    "INSERT INTO appointment(agency_id, contact_id, deal_id, "                \
+    "deal_property_id, listing_id, owner_id, state, preferred, created_at) "  \
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8)")                     \
+  X(APPOINTMENT_GET,                                                          \
+    "SELECT a.start_at, a.duration_s, a.owner_id, a.deal_property_id, "       \
+    "a.no_show_at, w.kind FROM appointment a LEFT JOIN actor w ON w.id = "    \
+    "a.completed_by WHERE a.id = ?1")                                         \
+  X(APPOINTMENT_SET_START, "UPDATE appointment SET start_at = ?2 WHERE id = ?1")\
+  X(APPOINTMENT_SET_END,                                                      \
+    "UPDATE appointment SET ended_at = ?2, ended_by = ?3, end_reason = ?4 "   \
+    "WHERE id = ?1")                                                          \
+  X(APPOINTMENT_SET_COMPLETED,                                                \
+    "UPDATE appointment SET completed_at = ?2, completed_by = ?3 WHERE id = ?1")\
+  X(APPOINTMENT_SET_NO_SHOW,                                                  \
+    "UPDATE appointment SET no_show_at = ?2, no_show_by = ?3 WHERE id = ?1")  \
+  X(APPOINTMENT_SET_RATING,                                                   \
+    "UPDATE appointment SET rating = ?2, rated_at = ?3 WHERE id = ?1")        \
+  X(APPOINTMENT_NOTE_INSERT,                                                  \
+    "INSERT INTO appointment_note(appointment_id, author_id, body, "          \
+    "created_at) VALUES (?1, ?2, ?3, ?4)")                                    \
+  X(APPOINTMENT_ICS_FACTS,                                                    \
+    "SELECT a.state, " TESORO__APPOINTMENT_AT ", a.duration_s, a.version, "   \
+    "l.title, l.address, l.price, l.ref, g.currency FROM appointment a "      \
+    "JOIN listing l ON l.id = a.listing_id JOIN agency g ON g.id = "          \
+    "a.agency_id WHERE a.id = ?1")                                            \
   /* one entity as JSON (tesoro_entity_json) */                              \
   X(CONTACT_JSON,                                                             \
     "SELECT json_object('id', id, 'agency_id', agency_id, 'version', "        \
@@ -800,6 +1022,34 @@ static const char *const tesoro__schema_lines[] = {
     "'version', version, 'kind', kind, 'title', title, 'entity', entity, "    \
     "'entity_id', entity_id, 'assignee_id', assignee_id, 'created_at', "      \
     "created_at, 'closed_at', closed_at) FROM task WHERE id = ?1")            \
+  X(DEAL_JSON,                                                                \
+    "SELECT json_object('id', id, 'agency_id', agency_id, 'contact_id', "     \
+    "contact_id, 'agent_id', agent_id, 'state', state, 'version', version, "  \
+    "'name', name, 'end_reason', end_reason, 'created_at', created_at) "      \
+    "FROM deal WHERE id = ?1")                                                \
+  X(DEAL_PROPERTY_JSON,                                                       \
+    "SELECT json_object('id', p.id, 'agency_id', p.agency_id, 'deal_id', "    \
+    "p.deal_id, 'listing_id', p.listing_id, 'state', p.state, 'version', "    \
+    "p.version, 'favourite', p.favourite, 'title', l.title, 'address', "      \
+    "l.address, 'price', l.price, 'ref', l.ref, 'created_at', p.created_at) " \
+    "FROM deal_property p JOIN listing l ON l.id = p.listing_id "             \
+    "WHERE p.id = ?1")                                                        \
+  X(APPOINTMENT_JSON,                                                         \
+    "SELECT json_object('id', a.id, 'agency_id', a.agency_id, 'contact_id', " \
+    "a.contact_id, 'deal_id', a.deal_id, 'deal_property_id', "                \
+    "a.deal_property_id, 'listing_id', a.listing_id, 'owner_id', a.owner_id, "\
+    "'state', a.state, 'version', a.version, 'status_colour', "               \
+    TESORO__STATUS_COLOUR ", 'type', a.type, 'category', a.category, "        \
+    "'participants', json_array(json_object('contact_id', a.contact_id, "     \
+    "'role', 'client')), 'title', l.title, 'address', l.address, 'ref', "     \
+    "l.ref, 'preferred', json(a.preferred), 'start_at', a.start_at, "         \
+    "'end_at', a.start_at + a.duration_s, 'completed_at', a.completed_at, "   \
+    "'completed_by', a.completed_by, 'ended_at', a.ended_at, 'ended_by', "    \
+    "a.ended_by, 'end_reason', a.end_reason, 'no_show', a.no_show_at IS NOT " \
+    "NULL, 'no_show_at', a.no_show_at, 'no_show_by', a.no_show_by, "          \
+    "'rating', a.rating, 'rated_at', a.rated_at, 'created_at', a.created_at)" \
+    " FROM appointment a JOIN listing l ON l.id = a.listing_id "              \
+    "WHERE a.id = ?1")                                                        \
   X(JSON_APPEND,                                                              \
     "SELECT json_insert(?1, '$[#]', json_object('event', ?2, 'to_state', ?3, "\
     "'allowed', ?4, 'code', ?5, 'reason', ?6))")                              \
@@ -1035,6 +1285,7 @@ TESORO_API int tesoro_open(const char *path, tesoro **out) {
   t->max_attempts = TESORO__DEFAULT_MAX_ATTEMPTS;
   t->backoff_s = TESORO__DEFAULT_BACKOFF_S;
   t->tick_batch = TESORO__DEFAULT_TICK_BATCH;
+  t->reminder_s = TESORO__DEFAULT_REMINDER_S;
   if (path == NULL || path[0] == 0)
     return tesoro__fail(t, TESORO_EINVAL, "path is required");
   t->stmts = TESORO_MALLOC(sizeof(tesoro__stmt_slot) * S__COUNT);
@@ -1135,6 +1386,11 @@ TESORO_API int tesoro_config(tesoro *t, int option, int64_t value) {
   case TESORO_CONFIG_OUTBOX_MAX_ATTEMPTS: t->max_attempts = value; break;
   case TESORO_CONFIG_OUTBOX_BACKOFF_S: t->backoff_s = value; break;
   case TESORO_CONFIG_TICK_BATCH: t->tick_batch = value; break;
+  case TESORO_CONFIG_REMINDER_LEAD_S:
+    if (value > 30 * TESORO__DAY)
+      return tesoro__fail(t, TESORO_EINVAL, "reminder lead is at most 30 days");
+    t->reminder_s = value;
+    break;
   default: return tesoro__fail(t, TESORO_EINVAL, "unknown setting %d", option);
   }
   return TESORO_OK;
@@ -1481,6 +1737,91 @@ static const tesoro__trans tesoro__task_rows[] = {
   {ST(TASK_OPEN),  TASK_EV_CANCEL,   TASK_CANCELLED, R_STAFF | R_SYSTEM,  NULL, fx_task_closed},
 };
 
+/* --- deal (SPEC §3, §5): a client's search, to which staff offer listings --- */
+enum { DEAL_ACTIVE, DEAL_CLOSED };
+static const char *const tesoro__deal_states[] = {"active", "closed"};
+enum { DEAL_EV_OFFER, DEAL_EV_CLOSE };
+static const char *const tesoro__deal_events[] = {"offer", "close"};
+
+static int guard_offer(tesoro__ctx *c);
+static int fx_offer(tesoro__ctx *c);
+static int fx_deal_close(tesoro__ctx *c);
+
+static const tesoro__trans tesoro__deal_rows[] = {
+  /* from             event          to            roles    guard        effect */
+  {ST(DEAL_ACTIVE),  DEAL_EV_OFFER, TESORO__SAME, R_STAFF, guard_offer, fx_offer},
+  {ST(DEAL_ACTIVE),  DEAL_EV_CLOSE, DEAL_CLOSED,  R_STAFF, NULL,        fx_deal_close},
+};
+
+/* --- deal property (SPEC §5): a listing offered to a deal; the portal's
+**     property statuses.  Viewing requests start here. --- */
+enum { DP_TO_REVIEW, DP_INTERESTING, DP_REJECTED, DP_VIEWED, DP_APPROVED };
+static const char *const tesoro__deal_property_states[] = {
+    "to_review", "interesting", "rejected", "viewed", "approved"};
+enum { DP_EV_REQUEST_VIEWING, DP_EV_VIEWING_COMPLETED };
+static const char *const tesoro__deal_property_events[] = {
+    "request_viewing", "viewing_completed"};
+
+static int guard_request_viewing(tesoro__ctx *c);
+static int fx_request_viewing(tesoro__ctx *c);
+
+static const tesoro__trans tesoro__deal_property_rows[] = {
+  /* from                                event                    to            roles     guard                  effect */
+  {ALL_STATES,                          DP_EV_REQUEST_VIEWING,   TESORO__SAME, R_CLIENT, guard_request_viewing, fx_request_viewing},
+  {ST(DP_TO_REVIEW) | ST(DP_INTERESTING), DP_EV_VIEWING_COMPLETED, DP_VIEWED,  R_SYSTEM, NULL,                  NULL},
+};
+
+/* --- appointment (SPEC §3, §7): a viewing.  Created pending by the deal
+**     property's request_viewing; the timers of section 9 fire complete,
+**     send_reminder and request_feedback. --- */
+enum {
+  APPT_PENDING, APPT_CONFIRMED, APPT_COMPLETED, APPT_CANCELLED, APPT_REJECTED
+};
+static const char *const tesoro__appointment_states[] = {
+    "pending", "confirmed", "completed", "cancelled", "rejected"};
+enum {
+  APPT_EV_CONFIRM, APPT_EV_RESCHEDULE, APPT_EV_REJECT, APPT_EV_CANCEL,
+  APPT_EV_START_VIEWING, APPT_EV_COMPLETE, APPT_EV_RECORD_NO_SHOW,
+  APPT_EV_SEND_REMINDER, APPT_EV_REQUEST_FEEDBACK, APPT_EV_ADD_NOTE,
+  APPT_EV_RATE, APPT_EV_ADD_DOCUMENT
+};
+static const char *const tesoro__appointment_events[] = {
+    "confirm",        "reschedule",    "reject",           "cancel",
+    "start_viewing",  "complete",      "record_no_show",   "send_reminder",
+    "request_feedback", "add_note",    "rate",             "add_document"};
+
+static int guard_start_time(tesoro__ctx *c);
+static int guard_cancel_reason(tesoro__ctx *c);
+static int guard_viewing_day(tesoro__ctx *c);
+static int guard_start_passed(tesoro__ctx *c);
+static int guard_no_show(tesoro__ctx *c);
+static int fx_schedule(tesoro__ctx *c);
+static int fx_appointment_end(tesoro__ctx *c);
+static int fx_completed(tesoro__ctx *c);
+static int fx_no_show(tesoro__ctx *c);
+static int fx_reminder(tesoro__ctx *c);
+static int fx_feedback_request(tesoro__ctx *c);
+static int fx_appointment_note(tesoro__ctx *c);
+static int fx_rate(tesoro__ctx *c);
+
+#define APPT_LIVE (ST(APPT_PENDING) | ST(APPT_CONFIRMED))
+static const tesoro__trans tesoro__appointment_rows[] = {
+  /* from                event                     to              roles               guard                effect */
+  {ST(APPT_PENDING),    APPT_EV_CONFIRM,          APPT_CONFIRMED, R_STAFF,            guard_start_time,    fx_schedule},
+  {ST(APPT_CONFIRMED),  APPT_EV_RESCHEDULE,       TESORO__SAME,   R_STAFF,            guard_start_time,    fx_schedule},
+  {ST(APPT_PENDING),    APPT_EV_REJECT,           APPT_REJECTED,  R_STAFF,            NULL,                fx_appointment_end},
+  {APPT_LIVE,           APPT_EV_CANCEL,           APPT_CANCELLED, R_STAFF | R_CLIENT, guard_cancel_reason, fx_appointment_end},
+  {ST(APPT_CONFIRMED),  APPT_EV_START_VIEWING,    APPT_COMPLETED, R_CLIENT,           guard_viewing_day,   fx_completed},
+  {ST(APPT_CONFIRMED),  APPT_EV_COMPLETE,         APPT_COMPLETED, R_SYSTEM,           guard_start_passed,  fx_completed},
+  {ST(APPT_COMPLETED),  APPT_EV_RECORD_NO_SHOW,   TESORO__SAME,   R_STAFF,            guard_no_show,       fx_no_show},
+  {ST(APPT_CONFIRMED),  APPT_EV_SEND_REMINDER,    TESORO__SAME,   R_SYSTEM,           NULL,                fx_reminder},
+  {ST(APPT_COMPLETED),  APPT_EV_REQUEST_FEEDBACK, TESORO__SAME,   R_SYSTEM,           NULL,                fx_feedback_request},
+  /* after the viewing, only the client: notes, a rating, photos and voice notes */
+  {ST(APPT_COMPLETED),  APPT_EV_ADD_NOTE,         TESORO__SAME,   R_CLIENT,           NULL,                fx_appointment_note},
+  {ST(APPT_COMPLETED),  APPT_EV_RATE,             TESORO__SAME,   R_CLIENT,           NULL,                fx_rate},
+  {ST(APPT_COMPLETED),  APPT_EV_ADD_DOCUMENT,     TESORO__SAME,   R_CLIENT,           NULL,                fx_document},
+};
+
 #define TESORO__MACHINE(entity, name, prefix, load, set)                       \
   {entity, name, tesoro__##prefix##_states, COUNT(tesoro__##prefix##_states),  \
    tesoro__##prefix##_events, COUNT(tesoro__##prefix##_events),                \
@@ -1494,6 +1835,14 @@ static const tesoro__machine tesoro__listing_machine = TESORO__MACHINE(
     TESORO_ENTITY_LISTING, "listing", listing, S_LISTING_LOAD, S_LISTING_SET_STATE);
 static const tesoro__machine tesoro__task_machine =
     TESORO__MACHINE(TESORO_ENTITY_TASK, "task", task, S_TASK_LOAD, S_TASK_SET_STATE);
+static const tesoro__machine tesoro__deal_machine =
+    TESORO__MACHINE(TESORO_ENTITY_DEAL, "deal", deal, S_DEAL_LOAD, S_DEAL_SET_STATE);
+static const tesoro__machine tesoro__deal_property_machine = TESORO__MACHINE(
+    TESORO_ENTITY_DEAL_PROPERTY, "deal_property", deal_property,
+    S_DEAL_PROPERTY_LOAD, S_DEAL_PROPERTY_SET_STATE);
+static const tesoro__machine tesoro__appointment_machine = TESORO__MACHINE(
+    TESORO_ENTITY_APPOINTMENT, "appointment", appointment, S_APPOINTMENT_LOAD,
+    S_APPOINTMENT_SET_STATE);
 
 /* The machine of an entity kind, or NULL (contacts have none). */
 static const tesoro__machine *tesoro__machine_of(int entity) {
@@ -1502,6 +1851,9 @@ static const tesoro__machine *tesoro__machine_of(int entity) {
   case TESORO_ENTITY_MANDATE: return &tesoro__mandate_machine;
   case TESORO_ENTITY_LISTING: return &tesoro__listing_machine;
   case TESORO_ENTITY_TASK: return &tesoro__task_machine;
+  case TESORO_ENTITY_DEAL: return &tesoro__deal_machine;
+  case TESORO_ENTITY_DEAL_PROPERTY: return &tesoro__deal_property_machine;
+  case TESORO_ENTITY_APPOINTMENT: return &tesoro__appointment_machine;
   default: return NULL;
   }
 }
@@ -1780,9 +2132,10 @@ static int tesoro__history_ref(tesoro__ctx *c, int64_t ref) {
   return tesoro__run(c->t, s);
 }
 
-/* Queue one notification.  `extra_json` (may be NULL) is merged into the
-** payload, which always names the entity, its id, the event and a summary. */
-static int tesoro__notify(tesoro__ctx *c, int64_t recipient,
+/* Queue one outbox row of `kind` ("notification", "calendar", ...).
+** `extra_json` (may be NULL) is merged into the payload, which always names
+** the entity, its id, the event and a summary. */
+static int tesoro__outbox(tesoro__ctx *c, const char *kind, int64_t recipient,
                           const char *channel, const char *template_name,
                           const char *summary, const char *extra_json) {
   tesoro *t = c->t;
@@ -1799,7 +2152,27 @@ static int tesoro__notify(tesoro__ctx *c, int64_t recipient,
   sqlite3_bind_text(s, 9, extra_json, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 10, c->history_id);
   sqlite3_bind_int64(s, 11, c->now);
+  sqlite3_bind_text(s, 12, kind, -1, SQLITE_STATIC);
   return tesoro__run(t, s);
+}
+
+static int tesoro__notify(tesoro__ctx *c, int64_t recipient,
+                          const char *channel, const char *template_name,
+                          const char *summary, const char *extra_json) {
+  return tesoro__outbox(c, "notification", recipient, channel, template_name,
+                        summary, extra_json);
+}
+
+/* The same notification on each of `channels` (NULL-terminated). */
+static int tesoro__notify_on(tesoro__ctx *c, int64_t recipient,
+                             const char *const *channels,
+                             const char *template_name, const char *summary,
+                             const char *extra_json) {
+  int rc = TESORO_OK;
+  for (int i = 0; channels[i] && rc == TESORO_OK; i++)
+    rc = tesoro__notify(c, recipient, channels[i], template_name, summary,
+                        extra_json);
+  return rc;
 }
 
 static int tesoro__contact_agent(tesoro *t, int64_t contact, int64_t *out) {
@@ -1962,10 +2335,22 @@ static int tesoro__timer_plan(tesoro__ctx *c, int entity, int64_t entity_id,
   return tesoro__run(c->t, s);
 }
 
+/* Withdraw the entity's pending timers of `kind` (NULL: every kind). */
+static int tesoro__timer_withdraw(tesoro__ctx *c, const char *kind) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_TIMER_WITHDRAW);
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int(s, 1, c->entity);
+  sqlite3_bind_int64(s, 2, c->id);
+  sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
+  return tesoro__run(c->t, s);
+}
+
 /* Timer handlers, by kind.  `c` is a context for the timer's entity, as the
 ** agency's system actor at the tick's `now`.  A handler whose entity has
 ** moved on does nothing. */
 static int timer_mandate_expiry(tesoro__ctx *c);
+static int timer_appointment(tesoro__ctx *c);
+static int timer_no_show_window(tesoro__ctx *c);
 
 static const struct {
   const char *kind;
@@ -1973,6 +2358,10 @@ static const struct {
   tesoro__step handler;
 } tesoro__timer_kinds[] = {
     {"mandate_expiry", &tesoro__mandate_machine, timer_mandate_expiry},
+    {"appointment_complete", &tesoro__appointment_machine, timer_appointment},
+    {"viewing_reminder", &tesoro__appointment_machine, timer_appointment},
+    {"viewing_feedback", &tesoro__appointment_machine, timer_appointment},
+    {"no_show_window", &tesoro__appointment_machine, timer_no_show_window},
 };
 
 /* Fire one due timer, inside the caller's transaction.  Returns TESORO_DONE
@@ -2117,9 +2506,17 @@ TESORO_API int tesoro_outbox_counts(tesoro *t, int64_t *out_pending,
 ** caller claims: the claimed MIME type must match the content, and each
 ** kind accepts only some types (a signed mandate is a PDF).
 */
-enum { MIME_PDF = 1, MIME_JPEG = 2, MIME_PNG = 4, MIME_WEBP = 8 };
-static const char *const tesoro__mimes[] = {"application/pdf", "image/jpeg",
-                                            "image/png", "image/webp"};
+enum {
+  MIME_PDF = 1 << 0, MIME_JPEG = 1 << 1, MIME_PNG = 1 << 2, MIME_WEBP = 1 << 3,
+  MIME_MPEG = 1 << 4, MIME_MP4 = 1 << 5, MIME_AAC = 1 << 6, MIME_OGG = 1 << 7,
+  MIME_WAV = 1 << 8, MIME_WEBM = 1 << 9,
+  MIME_IMAGES = MIME_JPEG | MIME_PNG | MIME_WEBP,
+  MIME_AUDIO = MIME_MPEG | MIME_MP4 | MIME_AAC | MIME_OGG | MIME_WAV | MIME_WEBM
+};
+static const char *const tesoro__mimes[] = {
+    "application/pdf", "image/jpeg", "image/png", "image/webp",
+    "audio/mpeg",      "audio/mp4",  "audio/aac", "audio/ogg",
+    "audio/wav",       "audio/webm"};
 #define ON(entity) (1u << (entity))
 static const struct {
   const char *name;
@@ -2130,10 +2527,12 @@ static const struct {
     {"signed_mandate", MIME_PDF, ON(TESORO_ENTITY_MANDATE)},
     {"property_document", MIME_PDF | MIME_JPEG | MIME_PNG | MIME_WEBP,
      ON(TESORO_ENTITY_MANDATE) | ON(TESORO_ENTITY_LISTING)},
-    {"photo", MIME_JPEG | MIME_PNG | MIME_WEBP,
-     ON(TESORO_ENTITY_MANDATE) | ON(TESORO_ENTITY_LISTING)},
+    {"photo", MIME_IMAGES,
+     ON(TESORO_ENTITY_MANDATE) | ON(TESORO_ENTITY_LISTING) |
+         ON(TESORO_ENTITY_APPOINTMENT)},
     {"energy_certificate", MIME_PDF | MIME_JPEG | MIME_PNG,
      ON(TESORO_ENTITY_MANDATE) | ON(TESORO_ENTITY_LISTING)},
+    {"voice_note", MIME_AUDIO, ON(TESORO_ENTITY_APPOINTMENT)},
 };
 
 /* The MIME bit the content's magic bytes say, or 0. */
@@ -2143,6 +2542,16 @@ static unsigned tesoro__sniff(const unsigned char *p, int64_t n) {
   if (n >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) return MIME_PNG;
   if (n >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0)
     return MIME_WEBP;
+  if (n >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WAVE", 4) == 0)
+    return MIME_WAV;
+  if (n >= 4 && memcmp(p, "OggS", 4) == 0) return MIME_OGG;
+  if (n >= 4 && memcmp(p, "\x1a\x45\xdf\xa3", 4) == 0) return MIME_WEBM;
+  if (n >= 8 && memcmp(p + 4, "ftyp", 4) == 0) return MIME_MP4;
+  if (n >= 3 && memcmp(p, "ID3", 3) == 0) return MIME_MPEG;
+  /* Frame sync: 11 set bits.  The two layer bits tell MPEG audio (layer
+  ** I-III) from ADTS-framed AAC (layer 00). */
+  if (n >= 2 && p[0] == 0xFF && (p[1] & 0xE0) == 0xE0)
+    return (p[1] & 0x06) ? MIME_MPEG : MIME_AAC;
   return 0;
 }
 
@@ -2155,7 +2564,7 @@ typedef struct tesoro__doc {
 } tesoro__doc;
 
 static int tesoro__mime_index(unsigned bit) {
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < COUNT(tesoro__mimes); i++)
     if (bit == (1u << i)) return i;
   return 0;
 }
@@ -2208,7 +2617,7 @@ TESORO_API int tesoro_document_add(tesoro *t, int64_t actor, int entity,
   if ((rc = tesoro__text(t, "document name", name, TESORO_MAX_NAME, 1)) ||
       (rc = tesoro__text(t, "mime", mime, 100, 1)))
     return rc;
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < COUNT(tesoro__mimes); i++)
     if (strcmp(mime, tesoro__mimes[i]) == 0) claimed = 1u << i;
   if (!claimed)
     return tesoro__fail(t, TESORO_EINVAL, "MIME type %s is not accepted", mime);
@@ -3505,7 +3914,708 @@ TESORO_API int tesoro_task_cancel(tesoro *t, int64_t actor, int64_t task,
 }
 
 /* =========================================================================
-** 13. Reading
+** 13. Viewing appointments (SPEC §3)
+**
+** Deals, the listings offered to them, and the viewings clients request.
+** A request is an event of the deal property that creates the appointment;
+** the appointment's machine (section 7) does the rest, with three timers
+** per confirmed viewing (completion, reminder, feedback request) and one
+** per viewing the clock completed (the no-show window, after which the
+** property counts as viewed).  "The day of the viewing" is the agency's
+** local calendar day (section 4).
+*/
+static int tesoro__text_out(tesoro *t, sqlite3_stmt *s, char **out);
+
+typedef struct tesoro__request {
+  const int64_t *preferred;
+  int count;
+} tesoro__request;
+
+static const char *const tesoro__crm_push_email[] = {"crm", "push", "email", NULL};
+static const char *const tesoro__email_push[] = {"email", "push", NULL};
+static const char *const tesoro__crm_push[] = {"crm", "push", NULL};
+
+/* The agency-local date (yyyymmdd) of `instant` for the context's agency. */
+static int tesoro__agency_date(tesoro__ctx *c, int64_t instant, int32_t *out) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_AGENCY_ZONE);
+  char zone[128];
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  snprintf(zone, sizeof zone, "%s", (const char *)sqlite3_column_text(s, 0));
+  sqlite3_reset(s);
+  return tesoro__zone_date(c->t, zone, instant, out);
+}
+
+/* --- deals --- */
+
+TESORO_API int tesoro_deal_create(tesoro *t, int64_t actor, int64_t contact,
+                                  const char *name, int64_t *out_deal) {
+  tesoro__actor a;
+  tesoro__ctx c;
+  sqlite3_stmt *s;
+  int64_t agent = 0;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_deal, "out_deal")) ||
+      (rc = tesoro__text(t, "deal name", name, TESORO_MAX_SHORT, 1)) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "open deals")) ||
+      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
+    return rc;
+  memset(&c, 0, sizeof c);
+  c.t = t;
+  c.actor = &a;
+  c.agency = a.agency;
+  c.contact = contact;
+  c.now = tesoro__now(t);
+  if ((rc = tesoro__write_begin(t))) return rc;
+  rc = tesoro__contact_agent(t, contact, &agent);
+  if (rc == TESORO_OK && (s = tesoro__stmt(t, S_DEAL_INSERT)) == NULL) rc = t->rc;
+  if (rc == TESORO_OK) {
+    sqlite3_bind_int64(s, 1, a.agency);
+    sqlite3_bind_int64(s, 2, contact);
+    sqlite3_bind_int64(s, 3, agent ? agent : a.id);
+    sqlite3_bind_text(s, 4, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, c.now);
+    rc = tesoro__run(t, s);
+  }
+  if (rc == TESORO_OK) {
+    c.entity = TESORO_ENTITY_DEAL;
+    c.id = sqlite3_last_insert_rowid(t->db);
+    c.event_name = "create";
+    if ((rc = tesoro__created(&c, TESORO_ENTITY_DEAL, c.id, "active",
+                              &c.history_id)) == TESORO_OK)
+      rc = tesoro__activity(&c, "deal_created", name);
+  }
+  if ((rc = tesoro__write_end(t, rc))) return rc;
+  *out_deal = c.id;
+  return TESORO_OK;
+}
+
+/* Only a published listing of the deal's agency, and only once per deal. */
+static int guard_offer(tesoro__ctx *c) {
+  const int64_t *listing = c->args;
+  sqlite3_stmt *s;
+  int64_t agency, existing = 0;
+  int rc;
+  if (c->checking) return TESORO_OK;
+  if ((s = tesoro__stmt(c->t, S_LISTING_OFFER_FACTS)) == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, *listing);
+  if ((rc = tesoro__row(c->t, s)) == TESORO_DONE)
+    return tesoro__fail(c->t, TESORO_ENOTFOUND, "listing %lld does not exist",
+                        (long long)*listing);
+  if (rc != TESORO_ROW) return rc;
+  agency = sqlite3_column_int64(s, 0);
+  if (agency != c->agency)
+    rc = tesoro__fail(c->t, TESORO_EDENIED,
+                      "listing %lld belongs to another agency than deal %lld",
+                      (long long)*listing, (long long)c->id);
+  else if (strcmp((const char *)sqlite3_column_text(s, 1), "published") != 0)
+    rc = tesoro__fail(c->t, TESORO_EGUARD,
+                      "listing %lld is %s; only published listings can be "
+                      "offered", (long long)*listing,
+                      (const char *)sqlite3_column_text(s, 1));
+  else
+    rc = TESORO_OK;
+  sqlite3_reset(s);
+  if (rc) return rc;
+  if ((s = tesoro__stmt(c->t, S_DEAL_PROPERTY_OF)) == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, *listing);
+  if ((rc = tesoro__int(c->t, s, &existing)) < 0) return rc;
+  if (rc == TESORO_OK)
+    return tesoro__fail(c->t, TESORO_EEXISTS,
+                        "listing %lld is already offered to deal %lld (deal "
+                        "property %lld)", (long long)*listing,
+                        (long long)c->id, (long long)existing);
+  return TESORO_OK;
+}
+
+static int fx_offer(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  const int64_t *listing = c->args;
+  sqlite3_stmt *s = tesoro__stmt(t, S_DEAL_PROPERTY_INSERT);
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  sqlite3_bind_int64(s, 2, c->id);
+  sqlite3_bind_int64(s, 3, *listing);
+  sqlite3_bind_int64(s, 4, c->now);
+  if ((rc = tesoro__run(t, s))) return rc;
+  c->out_id = sqlite3_last_insert_rowid(t->db);
+  if ((rc = tesoro__history(t, c->agency, TESORO_ENTITY_DEAL_PROPERTY,
+                            c->out_id, 1, "offer", NULL, "to_review",
+                            c->actor->id, c->now, NULL, 0, NULL)) ||
+      (rc = tesoro__history_ref(c, c->out_id)))
+    return rc;
+  return tesoro__activity(c, "property_offered", "Property offered");
+}
+
+static int fx_deal_close(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_DEAL_SET_END);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, c->reason, -1, SQLITE_STATIC);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  return tesoro__activity(c, "deal_closed", c->reason);
+}
+
+TESORO_API int tesoro_deal_close(tesoro *t, int64_t actor, int64_t deal,
+                                 const char *reason, int64_t expected_version) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 1))) return rc;
+  return tesoro__transition(t, actor, &tesoro__deal_machine, deal,
+                            DEAL_EV_CLOSE, expected_version, NULL, reason,
+                            NULL, NULL);
+}
+
+TESORO_API int tesoro_deal_offer(tesoro *t, int64_t actor, int64_t deal,
+                                 int64_t listing, int64_t *out_deal_property) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_deal_property, "out_deal_property")) ||
+      (rc = tesoro__id(t, "listing", listing)))
+    return rc;
+  return tesoro__transition(t, actor, &tesoro__deal_machine, deal,
+                            DEAL_EV_OFFER, 0, &listing, NULL,
+                            out_deal_property, NULL);
+}
+
+/* --- the request: a deal property's event that creates the appointment --- */
+
+typedef struct tesoro__offer {
+  int64_t deal, agent, listing, contact_agent;
+  int active;
+} tesoro__offer;
+
+static int tesoro__offer_get(tesoro__ctx *c, tesoro__offer *o) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_DEAL_PROPERTY_FACTS);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  o->deal = sqlite3_column_int64(s, 0);
+  o->active = strcmp((const char *)sqlite3_column_text(s, 1), "active") == 0;
+  o->agent = sqlite3_column_int64(s, 2);
+  o->listing = sqlite3_column_int64(s, 3);
+  o->contact_agent = sqlite3_column_int64(s, 4);
+  sqlite3_reset(s);
+  return TESORO_OK;
+}
+
+static int guard_request_viewing(tesoro__ctx *c) {
+  const tesoro__request *r = c->args;
+  tesoro__offer o;
+  int rc;
+  if ((rc = tesoro__offer_get(c, &o))) return rc;
+  if (!o.active)
+    return tesoro__fail(c->t, TESORO_EGUARD,
+                        "deal %lld is closed; viewings can be requested only "
+                        "on an active deal", (long long)o.deal);
+  for (int i = 0; !c->checking && i < r->count; i++)
+    if (r->preferred[i] <= c->now)
+      return tesoro__fail(c->t, TESORO_EGUARD,
+                          "preferred date-time %d (%lld) is in the past",
+                          i + 1, (long long)r->preferred[i]);
+  return TESORO_OK;
+}
+
+static int tesoro__calendar_sync(tesoro__ctx *c, int64_t owner);
+
+static int fx_request_viewing(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  const tesoro__request *r = c->args;
+  tesoro__offer o;
+  tesoro__ctx a;
+  sqlite3_stmt *s;
+  char preferred[80], extra[100];
+  int64_t owner;
+  int rc, used = 0;
+  if ((rc = tesoro__offer_get(c, &o))) return rc;
+  owner = o.contact_agent ? o.contact_agent : o.agent;
+  for (int i = 0; i < r->count; i++)
+    used += snprintf(preferred + used, sizeof preferred - (size_t)used,
+                     "%s%lld", i ? "," : "[", (long long)r->preferred[i]);
+  snprintf(preferred + used, sizeof preferred - (size_t)used, "]");
+  if ((s = tesoro__stmt(t, S_APPOINTMENT_INSERT)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  sqlite3_bind_int64(s, 2, c->contact);
+  sqlite3_bind_int64(s, 3, o.deal);
+  sqlite3_bind_int64(s, 4, c->id);
+  sqlite3_bind_int64(s, 5, o.listing);
+  sqlite3_bind_int64(s, 6, owner);
+  sqlite3_bind_text(s, 7, preferred, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 8, c->now);
+  if ((rc = tesoro__run(t, s))) return rc;
+  /* From here on the appointment is the subject: its first history row is
+  ** the request, and the notifications hang on it. */
+  a = *c;
+  a.m = &tesoro__appointment_machine;
+  a.entity = TESORO_ENTITY_APPOINTMENT;
+  a.id = c->out_id = sqlite3_last_insert_rowid(t->db);
+  a.event_name = "request";
+  snprintf(extra, sizeof extra, "{\"preferred\":%s}", preferred);
+  if ((rc = tesoro__history(t, c->agency, a.entity, a.id, 1, "request", NULL,
+                            "pending", c->actor->id, c->now, NULL, 0,
+                            &a.history_id)) ||
+      (rc = tesoro__notify_on(&a, owner, tesoro__crm_push_email,
+                              "Meeting Created By Portal User",
+                              "Viewing requested", extra)) ||
+      (rc = tesoro__calendar_sync(&a, owner)) ||
+      (rc = tesoro__activity(&a, "viewing_requested", "Viewing requested")))
+    return rc;
+  return tesoro__history_ref(c, a.id);
+}
+
+TESORO_API int tesoro_appointment_request(tesoro *t, int64_t actor,
+                                          int64_t deal_property,
+                                          const int64_t *preferred, int count,
+                                          int64_t *out_appointment) {
+  tesoro__request r;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_appointment, "out_appointment"))) return rc;
+  if (count < 1 || count > TESORO_MAX_PREFERRED)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "a viewing request needs 1 to %d preferred "
+                        "date-times, not %d", TESORO_MAX_PREFERRED, count);
+  if (preferred == NULL)
+    return tesoro__fail(t, TESORO_EINVAL, "preferred is NULL");
+  for (int i = 0; i < count; i++) {
+    if (preferred[i] <= 0)
+      return tesoro__fail(t, TESORO_EINVAL,
+                          "preferred date-time %d must be > 0", i + 1);
+    for (int j = 0; j < i; j++)
+      if (preferred[j] == preferred[i])
+        return tesoro__fail(t, TESORO_EINVAL,
+                            "preferred date-times %d and %d are duplicates",
+                            j + 1, i + 1);
+  }
+  r.preferred = preferred;
+  r.count = count;
+  return tesoro__transition(t, actor, &tesoro__deal_property_machine,
+                            deal_property, DP_EV_REQUEST_VIEWING, 0, &r, NULL,
+                            out_appointment, NULL);
+}
+
+/* --- the appointment's guards and effects --- */
+
+typedef struct tesoro__appt {
+  int64_t start_at, duration, owner, deal_property, no_show_at;
+  int by_clock; /* completed by the system's timer, not by start_viewing */
+} tesoro__appt;
+
+static int tesoro__appt_get(tesoro__ctx *c, tesoro__appt *a) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_APPOINTMENT_GET);
+  const char *kind;
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  a->start_at = sqlite3_column_int64(s, 0);
+  a->duration = sqlite3_column_int64(s, 1);
+  a->owner = sqlite3_column_int64(s, 2);
+  a->deal_property = sqlite3_column_int64(s, 3);
+  a->no_show_at = sqlite3_column_int64(s, 4);
+  kind = (const char *)sqlite3_column_text(s, 5);
+  a->by_clock = kind && strcmp(kind, "system") == 0;
+  sqlite3_reset(s);
+  return TESORO_OK;
+}
+
+/* Queue the appointment, as it now is, for the owner's calendar. */
+static int tesoro__calendar_sync(tesoro__ctx *c, int64_t owner) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_APPOINTMENT_JSON);
+  char *json = NULL;
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  if ((rc = tesoro__text_out(c->t, s, &json))) return rc;
+  rc = tesoro__outbox(c, "calendar", owner, "calendar", "Calendar Meeting Event",
+                      "Viewing appointment", json);
+  TESORO_FREE(json);
+  return rc;
+}
+
+/* The deal property counts as viewed, when its status allows. */
+static int tesoro__property_viewed(tesoro__ctx *c, int64_t deal_property) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_DEAL_PROPERTY_LOAD);
+  tesoro__actor system;
+  int live, rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, deal_property);
+  if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  live = tesoro__event_from(&tesoro__deal_property_machine,
+                            DP_EV_VIEWING_COMPLETED,
+                            (const char *)sqlite3_column_text(s, 2));
+  sqlite3_reset(s);
+  if (!live) return TESORO_OK;
+  if ((rc = tesoro__agency_actor(c->t, c->agency, "system", &system))) return rc;
+  return tesoro__fire_nested(c, &tesoro__deal_property_machine, deal_property,
+                             DP_EV_VIEWING_COMPLETED, &system, NULL);
+}
+
+static int guard_start_time(tesoro__ctx *c) {
+  const int64_t *start = c->args;
+  if (c->checking || *start > c->now) return TESORO_OK;
+  return tesoro__fail(c->t, TESORO_EGUARD,
+                      "start time %lld of appointment %lld is not in the "
+                      "future (now %lld)", (long long)*start,
+                      (long long)c->id, (long long)c->now);
+}
+
+static int guard_cancel_reason(tesoro__ctx *c) {
+  if (c->checking || !(c->actor->bit & R_STAFF) || c->reason) return TESORO_OK;
+  return tesoro__fail(c->t, TESORO_EINVAL,
+                      "staff must give a reason to cancel appointment %lld",
+                      (long long)c->id);
+}
+
+static int guard_viewing_day(tesoro__ctx *c) {
+  tesoro__appt a;
+  int32_t today, day;
+  int rc;
+  if ((rc = tesoro__appt_get(c, &a)) ||
+      (rc = tesoro__agency_date(c, c->now, &today)) ||
+      (rc = tesoro__agency_date(c, a.start_at, &day)))
+    return rc;
+  if (today == day) return TESORO_OK;
+  return tesoro__fail(c->t, TESORO_EGUARD,
+                      "appointment %lld can be started only on the day of the "
+                      "viewing, %04d-%02d-%02d (agency time); today is "
+                      "%04d-%02d-%02d", (long long)c->id, (int)(day / 10000),
+                      (int)(day / 100 % 100), (int)(day % 100),
+                      (int)(today / 10000), (int)(today / 100 % 100),
+                      (int)(today % 100));
+}
+
+static int guard_start_passed(tesoro__ctx *c) {
+  tesoro__appt a;
+  int rc = tesoro__appt_get(c, &a);
+  if (rc || a.start_at <= c->now) return rc;
+  return tesoro__fail(c->t, TESORO_EGUARD,
+                      "appointment %lld starts at %lld; it completes by itself "
+                      "only after that", (long long)c->id,
+                      (long long)a.start_at);
+}
+
+static int guard_no_show(tesoro__ctx *c) {
+  tesoro__appt a;
+  int rc = tesoro__appt_get(c, &a);
+  if (rc) return rc;
+  if (!a.by_clock)
+    return tesoro__fail(c->t, TESORO_EGUARD,
+                        "the client started appointment %lld; a no-show can "
+                        "be recorded only for a viewing the clock completed",
+                        (long long)c->id);
+  if (a.no_show_at)
+    return tesoro__fail(c->t, TESORO_EGUARD,
+                        "a no-show is already recorded for appointment %lld",
+                        (long long)c->id);
+  if (c->now >= a.start_at + TESORO_NO_SHOW_WINDOW_S)
+    return tesoro__fail(c->t, TESORO_EGUARD,
+                        "the no-show window of appointment %lld closed 7 days "
+                        "after its start, at %lld", (long long)c->id,
+                        (long long)(a.start_at + TESORO_NO_SHOW_WINDOW_S));
+  return TESORO_OK;
+}
+
+/* confirm and reschedule: set the start, (re)plan the timers, tell the
+** client and the calendar. */
+static int fx_schedule(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  const int64_t *start = c->args;
+  sqlite3_stmt *s = tesoro__stmt(t, S_APPOINTMENT_SET_START);
+  const char *summary = c->event == APPT_EV_CONFIRM ? "Viewing confirmed"
+                                                    : "Viewing rescheduled";
+  tesoro__appt a;
+  char extra[80];
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, *start);
+  if ((rc = tesoro__run(t, s)) || (rc = tesoro__appt_get(c, &a)) ||
+      (rc = tesoro__timer_withdraw(c, NULL)) ||
+      (rc = tesoro__timer_plan(c, c->entity, c->id, "appointment_complete",
+                               a.start_at)) ||
+      (rc = tesoro__timer_plan(c, c->entity, c->id, "viewing_feedback",
+                               a.start_at + a.duration)))
+    return rc;
+  /* A reminder whose moment has passed would only repeat this e-mail. */
+  if (a.start_at - t->reminder_s > c->now &&
+      (rc = tesoro__timer_plan(c, c->entity, c->id, "viewing_reminder",
+                               a.start_at - t->reminder_s)))
+    return rc;
+  snprintf(extra, sizeof extra, "{\"state\":\"confirmed\",\"start_at\":%lld}",
+           (long long)a.start_at);
+  if ((rc = tesoro__notify_client(c, "Meeting Status Changed By Portal User",
+                                  summary, extra)) ||
+      (rc = tesoro__calendar_sync(c, a.owner)))
+    return rc;
+  return tesoro__activity(c, c->event == APPT_EV_CONFIRM ? "viewing_confirmed"
+                                                         : "viewing_rescheduled",
+                          summary);
+}
+
+/* reject and cancel: who and why, no timers left, the other side told. */
+static int fx_appointment_end(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  sqlite3_stmt *s = tesoro__stmt(t, S_APPOINTMENT_SET_END);
+  const char *what = c->m->states[c->to];
+  char summary[TESORO_MAX_REASON + 64], extra[64];
+  tesoro__appt a;
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, c->now);
+  sqlite3_bind_int64(s, 3, c->actor->id);
+  sqlite3_bind_text(s, 4, c->reason, -1, SQLITE_STATIC);
+  if ((rc = tesoro__run(t, s)) || (rc = tesoro__appt_get(c, &a)) ||
+      (rc = tesoro__timer_withdraw(c, NULL)))
+    return rc;
+  snprintf(summary, sizeof summary, "Viewing %s%s%s", what,
+           c->reason ? ": " : "", c->reason ? c->reason : "");
+  snprintf(extra, sizeof extra, "{\"state\":\"%s\"}", what);
+  rc = c->actor->kind == TESORO_ACTOR_CLIENT
+           ? tesoro__notify_on(c, a.owner, tesoro__crm_push_email,
+                               "Meeting Cancelled By Portal User", summary, extra)
+           : tesoro__notify_client(c, "Meeting Status Changed By Portal User",
+                                   summary, extra);
+  if (rc || (rc = tesoro__calendar_sync(c, a.owner))) return rc;
+  return tesoro__activity(c, c->to == APPT_REJECTED ? "viewing_rejected"
+                                                    : "viewing_cancelled",
+                          summary);
+}
+
+/* start_viewing (the client is there: the property is viewed now) and the
+** clock's complete (it may yet turn out a no-show: wait for the window). */
+static int fx_completed(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  sqlite3_stmt *s = tesoro__stmt(t, S_APPOINTMENT_SET_COMPLETED);
+  int by_client = c->event == APPT_EV_START_VIEWING;
+  tesoro__appt a;
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, c->now);
+  sqlite3_bind_int64(s, 3, c->actor->id);
+  if ((rc = tesoro__run(t, s)) || (rc = tesoro__appt_get(c, &a)) ||
+      (rc = tesoro__timer_withdraw(c, "appointment_complete")) ||
+      (rc = tesoro__timer_withdraw(c, "viewing_reminder")))
+    return rc;
+  rc = by_client ? tesoro__property_viewed(c, a.deal_property)
+                 : tesoro__timer_plan(c, c->entity, c->id, "no_show_window",
+                                      a.start_at + TESORO_NO_SHOW_WINDOW_S);
+  if (rc || (rc = tesoro__calendar_sync(c, a.owner))) return rc;
+  return tesoro__activity(c, "viewing_completed",
+                          by_client ? "Viewing started by the client"
+                                    : "Viewing completed");
+}
+
+static int fx_no_show(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  sqlite3_stmt *s = tesoro__stmt(t, S_APPOINTMENT_SET_NO_SHOW);
+  tesoro__appt a;
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, c->now);
+  sqlite3_bind_int64(s, 3, c->actor->id);
+  if ((rc = tesoro__run(t, s)) || (rc = tesoro__appt_get(c, &a)) ||
+      (rc = tesoro__timer_withdraw(c, "viewing_feedback")) ||
+      (rc = tesoro__timer_withdraw(c, "no_show_window")) ||
+      (rc = tesoro__calendar_sync(c, a.owner)))
+    return rc;
+  return tesoro__activity(c, "viewing_no_show",
+                          "The client did not come to the viewing");
+}
+
+static int fx_reminder(tesoro__ctx *c) {
+  tesoro__appt a;
+  int64_t client;
+  char extra[48];
+  int rc;
+  if ((rc = tesoro__appt_get(c, &a)) ||
+      (rc = tesoro__client_of(c->t, c->contact, &client)))
+    return rc;
+  snprintf(extra, sizeof extra, "{\"start_at\":%lld}", (long long)a.start_at);
+  if ((rc = tesoro__notify_on(c, client, tesoro__email_push, "Viewing Reminder",
+                              "Viewing coming up", extra)))
+    return rc;
+  return tesoro__notify_on(c, a.owner, tesoro__crm_push, "Viewing Reminder",
+                           "Viewing coming up", extra);
+}
+
+static int fx_feedback_request(tesoro__ctx *c) {
+  return tesoro__notify_client(c, "Viewing Feedback Request",
+                               "How was the viewing?", NULL);
+}
+
+static int fx_appointment_note(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_APPOINTMENT_NOTE_INSERT);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, c->actor->id);
+  sqlite3_bind_text(s, 3, (const char *)c->args, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 4, c->now);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  c->out_id = sqlite3_last_insert_rowid(c->t->db);
+  if ((rc = tesoro__history_ref(c, c->out_id))) return rc;
+  return tesoro__activity(c, "viewing_note", "Note on the viewing");
+}
+
+static int fx_rate(tesoro__ctx *c) {
+  const int *stars = c->args;
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_APPOINTMENT_SET_RATING);
+  char summary[40];
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int(s, 2, *stars);
+  sqlite3_bind_int64(s, 3, c->now);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  snprintf(summary, sizeof summary, "Viewing rated %d of 5", *stars);
+  return tesoro__activity(c, "viewing_rated", summary);
+}
+
+/* Timers of an appointment: each fires its event if the appointment is
+** still in a state the event leaves; a guard's "no" makes the timer moot. */
+static int timer_appointment(tesoro__ctx *c) {
+  static const struct {
+    const char *kind;
+    int event;
+  } fires[] = {{"appointment_complete", APPT_EV_COMPLETE},
+               {"viewing_reminder", APPT_EV_SEND_REMINDER},
+               {"viewing_feedback", APPT_EV_REQUEST_FEEDBACK}};
+  int rc;
+  for (int i = 0; i < COUNT(fires); i++) {
+    if (strcmp(c->event_name, fires[i].kind) != 0 ||
+        !tesoro__event_from(c->m, fires[i].event, c->m->states[c->from]))
+      continue;
+    rc = tesoro__fire_nested(c, c->m, c->id, fires[i].event, c->actor, NULL);
+    return rc == TESORO_EGUARD ? tesoro__ok(c->t) : rc;
+  }
+  return TESORO_OK;
+}
+
+/* Seven days after a viewing the clock completed, without a no-show: the
+** client came, and the property counts as viewed. */
+static int timer_no_show_window(tesoro__ctx *c) {
+  tesoro__appt a;
+  int rc;
+  if (c->from != APPT_COMPLETED) return TESORO_OK;
+  if ((rc = tesoro__appt_get(c, &a)) || a.no_show_at) return rc;
+  return tesoro__property_viewed(c, a.deal_property);
+}
+
+/* --- the appointment's public calls --- */
+
+static int tesoro__appointment_schedule(tesoro *t, int64_t actor,
+                                        int64_t appointment, int64_t start_at,
+                                        int64_t expected, int event) {
+  TESORO__ENTER(t);
+  if (start_at <= 0)
+    return tesoro__fail(t, TESORO_EINVAL, "start time must be > 0");
+  return tesoro__transition(t, actor, &tesoro__appointment_machine,
+                            appointment, event, expected, &start_at, NULL,
+                            NULL, NULL);
+}
+
+TESORO_API int tesoro_appointment_confirm(tesoro *t, int64_t actor,
+                                          int64_t appointment,
+                                          int64_t start_at,
+                                          int64_t expected_version) {
+  return tesoro__appointment_schedule(t, actor, appointment, start_at,
+                                      expected_version, APPT_EV_CONFIRM);
+}
+
+TESORO_API int tesoro_appointment_reschedule(tesoro *t, int64_t actor,
+                                             int64_t appointment,
+                                             int64_t start_at,
+                                             int64_t expected_version) {
+  return tesoro__appointment_schedule(t, actor, appointment, start_at,
+                                      expected_version, APPT_EV_RESCHEDULE);
+}
+
+/* reject, cancel, record_no_show: an event with a reason (`required`: for
+** everyone; otherwise the guard decides). */
+static int tesoro__appointment_why(tesoro *t, int64_t actor,
+                                   int64_t appointment, const char *reason,
+                                   int required, int64_t expected, int event) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, required)))
+    return rc;
+  return tesoro__transition(t, actor, &tesoro__appointment_machine,
+                            appointment, event, expected, NULL,
+                            tesoro__opt(reason), NULL, NULL);
+}
+
+TESORO_API int tesoro_appointment_reject(tesoro *t, int64_t actor,
+                                         int64_t appointment,
+                                         const char *reason,
+                                         int64_t expected_version) {
+  return tesoro__appointment_why(t, actor, appointment, reason, 1,
+                                 expected_version, APPT_EV_REJECT);
+}
+
+TESORO_API int tesoro_appointment_cancel(tesoro *t, int64_t actor,
+                                         int64_t appointment,
+                                         const char *reason,
+                                         int64_t expected_version) {
+  return tesoro__appointment_why(t, actor, appointment, reason, 0,
+                                 expected_version, APPT_EV_CANCEL);
+}
+
+TESORO_API int tesoro_appointment_record_no_show(tesoro *t, int64_t actor,
+                                                 int64_t appointment,
+                                                 const char *note,
+                                                 int64_t expected_version) {
+  return tesoro__appointment_why(t, actor, appointment, note, 0,
+                                 expected_version, APPT_EV_RECORD_NO_SHOW);
+}
+
+TESORO_API int tesoro_appointment_start_viewing(tesoro *t, int64_t actor,
+                                                int64_t appointment,
+                                                int64_t expected_version) {
+  return tesoro__plain_event(t, actor, &tesoro__appointment_machine,
+                             appointment, APPT_EV_START_VIEWING,
+                             expected_version);
+}
+
+TESORO_API int tesoro_appointment_note_add(tesoro *t, int64_t actor,
+                                           int64_t appointment,
+                                           const char *body,
+                                           int64_t *out_note) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_note, "out_note")) ||
+      (rc = tesoro__text(t, "note", body, TESORO_MAX_TEXT, 1)))
+    return rc;
+  return tesoro__transition(t, actor, &tesoro__appointment_machine,
+                            appointment, APPT_EV_ADD_NOTE, 0, body, NULL,
+                            out_note, NULL);
+}
+
+TESORO_API int tesoro_appointment_rate(tesoro *t, int64_t actor,
+                                       int64_t appointment, int stars,
+                                       int64_t expected_version) {
+  TESORO__ENTER(t);
+  if (stars < 1 || stars > 5)
+    return tesoro__fail(t, TESORO_EINVAL, "a rating is 1 to 5 stars, not %d",
+                        stars);
+  return tesoro__transition(t, actor, &tesoro__appointment_machine,
+                            appointment, APPT_EV_RATE, expected_version,
+                            &stars, NULL, NULL, NULL);
+}
+
+/* =========================================================================
+** 14. Reading
 **
 ** Every read names its actor and passes the same reach check as a write:
 ** staff of the entity's agency, or the entity's own client.  Lists come back
@@ -3527,9 +4637,10 @@ static int tesoro__text_out(tesoro *t, sqlite3_stmt *s, char **out) {
   return *out ? TESORO_OK : tesoro__fail(t, TESORO_ENOMEM, "out of memory");
 }
 
-static const int tesoro__json_stmts[] = {0, S_CONTACT_JSON, S_ROOM_JSON,
-                                         S_MANDATE_JSON, S_LISTING_JSON,
-                                         S_TASK_JSON};
+static const int tesoro__json_stmts[] = {
+    0,           S_CONTACT_JSON,       S_ROOM_JSON,         S_MANDATE_JSON,
+    S_LISTING_JSON, S_TASK_JSON,       S_DEAL_JSON,         S_DEAL_PROPERTY_JSON,
+    S_APPOINTMENT_JSON};
 
 TESORO_API int tesoro_entity_json(tesoro *t, int64_t actor, int entity,
                                   int64_t id, char **out) {
@@ -3616,7 +4727,8 @@ TESORO_API int tesoro_documents(tesoro *t, int64_t actor, int entity,
       t, actor, entity, entity_id,
       "SELECT id, CASE kind WHEN 'shared' THEN 1 WHEN 'signed_mandate' THEN 2 "
       "WHEN 'property_document' THEN 3 WHEN 'photo' THEN 4 "
-      "WHEN 'energy_certificate' THEN 5 END AS kind, kind AS kind_name, name, "
+      "WHEN 'energy_certificate' THEN 5 WHEN 'voice_note' THEN 6 END AS kind, "
+      "kind AS kind_name, name, "
       "mime, size, sha256, uploaded_by, created_at "
       "FROM document WHERE entity = ?1 AND entity_id = ?2 ORDER BY id",
       out);
@@ -3747,6 +4859,257 @@ TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
   return TESORO_OK;
 }
 
+TESORO_API int tesoro_deal_properties(tesoro *t, int64_t actor, int64_t deal,
+                                      tesoro_cursor **out) {
+  return tesoro__entity_cursor(
+      t, actor, TESORO_ENTITY_DEAL, deal,
+      "SELECT p.id, p.listing_id, p.state, p.favourite, l.title, l.address, "
+      "l.price, l.ref, " TESORO__LISTING_PHOTO " AS photo_id, p.created_at, "
+      "p.version FROM deal_property p JOIN listing l ON l.id = p.listing_id "
+      "WHERE p.deal_id = ?2 ORDER BY p.created_at DESC, p.id DESC",
+      out);
+}
+
+TESORO_API int tesoro_appointment_notes(tesoro *t, int64_t actor,
+                                        int64_t appointment,
+                                        tesoro_cursor **out) {
+  return tesoro__entity_cursor(
+      t, actor, TESORO_ENTITY_APPOINTMENT, appointment,
+      "SELECT id, author_id, body, created_at FROM appointment_note "
+      "WHERE appointment_id = ?2 ORDER BY id",
+      out);
+}
+
+TESORO_API int tesoro_appointments_client(tesoro *t, int64_t actor, int list,
+                                          tesoro_cursor **out) {
+  tesoro__actor a;
+  sqlite3_stmt *s;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out, "out"))) return rc;
+  if (list < TESORO_LIST_UPCOMING || list > TESORO_LIST_UNCONFIRMED)
+    return tesoro__fail(t, TESORO_EINVAL, "unknown appointment list %d", list);
+  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_CLIENT, "list their own appointments")))
+    return rc;
+  if ((rc = tesoro__cursor_new(
+           t,
+           "SELECT a.id, a.state, " TESORO__STATUS_COLOUR " AS status_colour, "
+           "a.deal_id, a.deal_property_id, a.listing_id, l.title, "
+           TESORO__LISTING_PHOTO " AS photo_id, a.preferred, a.start_at, "
+           "l.price, g.currency, l.ref, l.address, a.rating, a.version "
+           "FROM appointment a JOIN listing l ON l.id = a.listing_id "
+           "JOIN agency g ON g.id = a.agency_id WHERE a.contact_id = ?1 AND "
+           "CASE ?2 WHEN 1 THEN a.state = 'confirmed' AND a.start_at > ?3 "
+           "WHEN 2 THEN a.state IN ('completed', 'cancelled', 'rejected') OR "
+           "(a.state = 'confirmed' AND a.start_at <= ?3) "
+           "ELSE a.state = 'pending' END "
+           "ORDER BY iif(?2 = 2, -" TESORO__APPOINTMENT_AT ", "
+           TESORO__APPOINTMENT_AT "), iif(?2 = 2, -a.id, a.id)",
+           out)))
+    return rc;
+  s = tesoro__cursor_stmt(*out);
+  sqlite3_bind_int64(s, 1, a.contact);
+  sqlite3_bind_int(s, 2, list);
+  sqlite3_bind_int64(s, 3, tesoro__now(t));
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_appointments_agent(tesoro *t, int64_t actor,
+                                         int64_t agent, int state,
+                                         int64_t from, int64_t to,
+                                         tesoro_cursor **out) {
+  tesoro__actor a, owner;
+  sqlite3_stmt *s;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out, "out"))) return rc;
+  if (agent < 0) return tesoro__fail(t, TESORO_EINVAL, "agent must be >= 0");
+  if (state < 0 || state > COUNT(tesoro__appointment_states))
+    return tesoro__fail(t, TESORO_EINVAL, "unknown appointment state %d", state);
+  if (from < 0 || to < 0 || (from && to && to <= from))
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "the range [from, to) must be >= 0 and not empty");
+  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "list an agent's appointments")))
+    return rc;
+  owner = a;
+  if (agent && (rc = tesoro__actor_load(t, agent, &owner))) return rc;
+  if (owner.kind != TESORO_ACTOR_AGENT)
+    return tesoro__fail(t, TESORO_EINVAL, "actor %lld is not agency staff",
+                        (long long)agent);
+  if (owner.agency != a.agency)
+    return tesoro__fail(t, TESORO_EDENIED, "agent %lld belongs to another agency",
+                        (long long)agent);
+  if ((rc = tesoro__cursor_new(
+           t,
+           "SELECT a.id, a.state, " TESORO__STATUS_COLOUR " AS status_colour, "
+           TESORO__APPOINTMENT_AT " AS at, a.start_at, a.preferred, "
+           "a.contact_id, c.name AS contact_name, a.deal_id, a.listing_id, "
+           "l.title, l.address, l.ref, a.no_show_at IS NOT NULL AS no_show, "
+           "a.rating, a.version FROM appointment a JOIN listing l ON l.id = "
+           "a.listing_id JOIN contact c ON c.id = a.contact_id "
+           "WHERE a.owner_id = ?1 AND (?2 IS NULL OR a.state = ?2) "
+           "AND (?3 = 0 OR " TESORO__APPOINTMENT_AT " >= ?3) "
+           "AND (?4 = 0 OR " TESORO__APPOINTMENT_AT " < ?4) ORDER BY at, a.id",
+           out)))
+    return rc;
+  s = tesoro__cursor_stmt(*out);
+  sqlite3_bind_int64(s, 1, owner.id);
+  if (state)
+    sqlite3_bind_text(s, 2, tesoro__appointment_states[state - 1], -1,
+                      SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, from);
+  sqlite3_bind_int64(s, 4, to);
+  return TESORO_OK;
+}
+
+/* --- iCalendar (RFC 5545) --- */
+
+/* Append one content line, folded: no physical line longer than 75 octets,
+** continuation lines start with a space, and a fold never falls inside a
+** UTF-8 sequence (continuation bytes are 10xxxxxx). */
+static void tesoro__ics_line(sqlite3_str *out, const char *line) {
+  size_t width = 0;
+  for (const unsigned char *p = (const unsigned char *)line; *p;) {
+    size_t len = 1;
+    while ((p[len] & 0xC0) == 0x80) len++;
+    if (width + len > 75) {
+      sqlite3_str_appendall(out, "\r\n ");
+      width = 1;
+    }
+    sqlite3_str_append(out, (const char *)p, (int)len);
+    width += len;
+    p += len;
+  }
+  sqlite3_str_appendall(out, "\r\n");
+}
+
+/* Append `text` as an escaped TEXT value (§3.3.11): backslash, semicolon
+** and comma get a backslash; a newline (LF, CRLF or CR) becomes \n. */
+static void tesoro__ics_text(sqlite3_str *out, const char *text) {
+  for (const char *p = text ? text : ""; *p; p++) {
+    switch (*p) {
+    case '\\': sqlite3_str_appendall(out, "\\\\"); break;
+    case ';': sqlite3_str_appendall(out, "\\;"); break;
+    case ',': sqlite3_str_appendall(out, "\\,"); break;
+    case '\r':
+      if (p[1] == '\n') p++;
+      /* fall through */
+    case '\n': sqlite3_str_appendall(out, "\\n"); break;
+    default: sqlite3_str_appendchar(out, 1, *p);
+    }
+  }
+}
+
+/* A property line "NAME:value" with the value escaped as TEXT.  Returns
+** non-zero when memory ran out. */
+static int tesoro__ics_prop(sqlite3_str *out, const char *name,
+                            const char *text) {
+  sqlite3_str *line = sqlite3_str_new(NULL);
+  char *folded;
+  sqlite3_str_appendf(line, "%s:", name);
+  tesoro__ics_text(line, text);
+  if ((folded = sqlite3_str_finish(line)) == NULL) return 1;
+  tesoro__ics_line(out, folded);
+  sqlite3_free(folded);
+  return 0;
+}
+
+static void tesoro__ics_time(sqlite3_str *out, const char *name, int64_t at) {
+  int f[6];
+  char line[64];
+  tesoro__utc_fields(at, f);
+  snprintf(line, sizeof line, "%s:%04d%02d%02dT%02d%02d%02dZ", name, f[0], f[1],
+           f[2], f[3], f[4], f[5]);
+  tesoro__ics_line(out, line);
+}
+
+TESORO_API int tesoro_appointment_ics(tesoro *t, int64_t actor,
+                                      int64_t appointment, const char *link,
+                                      char **out) {
+  tesoro__actor a;
+  sqlite3_stmt *s;
+  sqlite3_str *ics, *desc;
+  const char *state, *status, *title, *address, *ref, *currency;
+  int64_t at, duration, version, price;
+  char line[128], *text, *description, *summary;
+  int rc, oom;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out, "out")) ||
+      (rc = tesoro__text(t, "link", link, TESORO_MAX_SHORT, 0)) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_APPOINTMENT, appointment)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_APPOINTMENT_ICS_FACTS)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, appointment);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  state = (const char *)sqlite3_column_text(s, 0);
+  at = sqlite3_column_int64(s, 1);
+  duration = sqlite3_column_int64(s, 2);
+  version = sqlite3_column_int64(s, 3);
+  title = (const char *)sqlite3_column_text(s, 4);
+  address = (const char *)sqlite3_column_text(s, 5);
+  price = sqlite3_column_int64(s, 6);
+  ref = (const char *)sqlite3_column_text(s, 7);
+  currency = (const char *)sqlite3_column_text(s, 8);
+  status = strcmp(state, "pending") == 0     ? "TENTATIVE"
+           : strcmp(state, "confirmed") == 0 ||
+                   strcmp(state, "completed") == 0
+               ? "CONFIRMED"
+               : "CANCELLED";
+  if (title == NULL) title = "Property";
+
+  desc = sqlite3_str_new(NULL);
+  sqlite3_str_appendf(desc, "%s\nPrice: %s %lld.%02lld\nReference: %s", title,
+                      currency, (long long)(price / 100),
+                      (long long)(price % 100), ref);
+  if (address) sqlite3_str_appendf(desc, "\nAddress: %s", address);
+  if (tesoro__opt(link)) sqlite3_str_appendf(desc, "\n%s", link);
+  description = sqlite3_str_finish(desc);
+
+  ics = sqlite3_str_new(NULL);
+  tesoro__ics_line(ics, "BEGIN:VCALENDAR");
+  tesoro__ics_line(ics, "VERSION:2.0");
+  tesoro__ics_line(ics, "PRODID:-//tesoro//tesoro " TESORO_VERSION "//EN");
+  tesoro__ics_line(ics, "CALSCALE:GREGORIAN");
+  tesoro__ics_line(ics, "METHOD:PUBLISH");
+  tesoro__ics_line(ics, "BEGIN:VEVENT");
+  snprintf(line, sizeof line, "UID:appointment-%lld-%lld@tesoro",
+           (long long)a.agency, (long long)appointment);
+  tesoro__ics_line(ics, line);
+  snprintf(line, sizeof line, "SEQUENCE:%lld", (long long)(version - 1));
+  tesoro__ics_line(ics, line);
+  tesoro__ics_time(ics, "DTSTAMP", tesoro__now(t));
+  tesoro__ics_time(ics, "DTSTART", at);
+  tesoro__ics_time(ics, "DTEND", at + duration);
+  summary = sqlite3_mprintf("%s Property Viewing", title);
+  oom = summary == NULL || description == NULL ||
+        tesoro__ics_prop(ics, "SUMMARY", summary) ||
+        (address && tesoro__ics_prop(ics, "LOCATION", address)) ||
+        tesoro__ics_prop(ics, "DESCRIPTION", description);
+  snprintf(line, sizeof line, "STATUS:%s", status);
+  tesoro__ics_line(ics, line);
+  tesoro__ics_line(ics, "BEGIN:VALARM");
+  tesoro__ics_line(ics, "ACTION:DISPLAY");
+  oom |= tesoro__ics_prop(ics, "DESCRIPTION", "Property viewing in 30 minutes");
+  tesoro__ics_line(ics, "TRIGGER:-PT30M");
+  tesoro__ics_line(ics, "END:VALARM");
+  tesoro__ics_line(ics, "END:VEVENT");
+  tesoro__ics_line(ics, "END:VCALENDAR");
+  sqlite3_reset(s);
+  oom |= sqlite3_str_errcode(ics) != SQLITE_OK;
+  text = sqlite3_str_finish(ics);
+  sqlite3_free(description);
+  sqlite3_free(summary);
+  if (oom || text == NULL) {
+    sqlite3_free(text);
+    return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  }
+  *out = text;
+  return TESORO_OK;
+}
+
 /*
 ** The allowed-events query: for each event of the machine, run the engine's
 ** own checks (state row, role, guard without arguments) without writing,
@@ -3825,7 +5188,7 @@ TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
 }
 
 /* =========================================================================
-** 14. Cursors
+** 15. Cursors
 **
 ** A cursor owns one prepared statement and is stepped like sqlite3_step.
 ** The handle keeps a list of its cursors so that closing it can finalise
@@ -3935,7 +5298,7 @@ TESORO_API void tesoro_cursor_free(tesoro_cursor *c) {
 }
 
 /* =========================================================================
-** 15. Checker
+** 16. Checker
 **
 ** tesoro_check: SQLite's own checks, then tesoro's invariants, each a query
 ** that returns a description of its first violation or nothing.  Adding an
@@ -3957,6 +5320,11 @@ static const struct {
     {"mandate state = last history", TESORO__STATE_MATCHES_HISTORY("mandate", "3")},
     {"listing state = last history", TESORO__STATE_MATCHES_HISTORY("listing", "4")},
     {"task state = last history", TESORO__STATE_MATCHES_HISTORY("task", "5")},
+    {"deal state = last history", TESORO__STATE_MATCHES_HISTORY("deal", "6")},
+    {"deal property state = last history",
+     TESORO__STATE_MATCHES_HISTORY("deal_property", "7")},
+    {"appointment state = last history",
+     TESORO__STATE_MATCHES_HISTORY("appointment", "8")},
     {"contact version = last history",
      "SELECT 'contact ' || x.id || ' at version ' || x.version || ' but its "
      "history disagrees' FROM contact x WHERE (SELECT count(*) || ':' || "
@@ -3969,7 +5337,10 @@ static const struct {
      "WHEN 2 THEN (SELECT agency_id FROM room WHERE id = h.entity_id) "
      "WHEN 3 THEN (SELECT agency_id FROM mandate WHERE id = h.entity_id) "
      "WHEN 4 THEN (SELECT agency_id FROM listing WHERE id = h.entity_id) "
-     "WHEN 5 THEN (SELECT agency_id FROM task WHERE id = h.entity_id) END "
+     "WHEN 5 THEN (SELECT agency_id FROM task WHERE id = h.entity_id) "
+     "WHEN 6 THEN (SELECT agency_id FROM deal WHERE id = h.entity_id) "
+     "WHEN 7 THEN (SELECT agency_id FROM deal_property WHERE id = h.entity_id) "
+     "WHEN 8 THEN (SELECT agency_id FROM appointment WHERE id = h.entity_id) END "
      "LIMIT 1"},
     {"outbox row has its cause in its agency",
      "SELECT 'outbox row ' || o.id || ' has no cause in its agency' FROM "
@@ -3983,7 +5354,10 @@ static const struct {
      "FROM timer) x WHERE x.agency_id IS NOT CASE x.entity "
      "WHEN 2 THEN (SELECT agency_id FROM room WHERE id = x.entity_id) "
      "WHEN 3 THEN (SELECT agency_id FROM mandate WHERE id = x.entity_id) "
-     "WHEN 4 THEN (SELECT agency_id FROM listing WHERE id = x.entity_id) END "
+     "WHEN 4 THEN (SELECT agency_id FROM listing WHERE id = x.entity_id) "
+     "WHEN 6 THEN (SELECT agency_id FROM deal WHERE id = x.entity_id) "
+     "WHEN 7 THEN (SELECT agency_id FROM deal_property WHERE id = x.entity_id) "
+     "WHEN 8 THEN (SELECT agency_id FROM appointment WHERE id = x.entity_id) END "
      "LIMIT 1"},
     {"every contact has one client actor of its agency",
      "SELECT 'contact ' || c.id || ' has no client actor' FROM contact c "
@@ -4021,6 +5395,31 @@ static const struct {
      "SELECT 'listing ' || l.id || ' is published without a validated "
      "mandate' FROM listing l JOIN mandate m ON m.id = l.mandate_id WHERE "
      "l.state = 'published' AND m.state != 'validated' LIMIT 1"},
+    {"a deal, its properties, appointments and contact share an agency",
+     "SELECT 'appointment ' || a.id || ' disagrees with its deal, property or "
+     "contact' FROM appointment a JOIN deal d ON d.id = a.deal_id JOIN "
+     "deal_property p ON p.id = a.deal_property_id JOIN listing l ON l.id = "
+     "a.listing_id WHERE d.agency_id != a.agency_id OR d.contact_id != "
+     "a.contact_id OR p.deal_id != d.id OR p.listing_id != l.id OR "
+     "l.agency_id != a.agency_id OR (SELECT agency_id FROM actor WHERE id = "
+     "a.owner_id) != a.agency_id UNION ALL SELECT 'deal ' || d.id || ' and "
+     "its contact or property disagree on the agency' FROM deal d JOIN "
+     "contact c ON c.id = d.contact_id LEFT JOIN deal_property p ON "
+     "p.deal_id = d.id LEFT JOIN listing l ON l.id = p.listing_id WHERE "
+     "c.agency_id != d.agency_id OR p.agency_id != d.agency_id OR "
+     "l.agency_id != d.agency_id LIMIT 1"},
+    {"no timer is pending for a viewing that no longer happens",
+     "SELECT 'appointment ' || a.id || ' is ' || a.state || ' but has a "
+     "pending ' || t.kind || ' timer' FROM appointment a JOIN timer t ON "
+     "t.entity = 8 AND t.entity_id = a.id AND t.state = 'pending' WHERE "
+     "a.state IN ('cancelled', 'rejected') OR (a.state = 'completed' AND "
+     "t.kind IN ('appointment_complete', 'viewing_reminder')) OR "
+     "(a.no_show_at IS NOT NULL AND t.kind IN ('viewing_feedback', "
+     "'no_show_window')) LIMIT 1"},
+    {"a no-show is recorded only on a viewing the clock completed",
+     "SELECT 'appointment ' || a.id || ' has a no-show but the client "
+     "started it' FROM appointment a JOIN actor w ON w.id = a.completed_by "
+     "WHERE a.no_show_at IS NOT NULL AND w.kind != 'system' LIMIT 1"},
     {"the reference counter covers every listing",
      "SELECT 'agency ' || g.id || ' has more listings than references' FROM "
      "agency g WHERE g.listing_counter < (SELECT count(*) FROM listing l "

@@ -107,7 +107,7 @@ extern "C" {
 */
 #define TESORO_VERSION        "0.1.0"
 #define TESORO_VERSION_NUMBER 1000
-#define TESORO_SCHEMA_VERSION 2
+#define TESORO_SCHEMA_VERSION 3
 #define TESORO_APPLICATION_ID 0x5453524f
 
 TESORO_API const char *tesoro_version(void);
@@ -178,6 +178,9 @@ TESORO_API const char *tesoro_errname(int rc);
 #define TESORO_ENTITY_MANDATE  3
 #define TESORO_ENTITY_LISTING  4
 #define TESORO_ENTITY_TASK     5
+#define TESORO_ENTITY_DEAL          6 /* a client contact's search */
+#define TESORO_ENTITY_DEAL_PROPERTY 7 /* a listing offered to a deal */
+#define TESORO_ENTITY_APPOINTMENT   8 /* a viewing (a CRM meeting) */
 
 /* Property types of a contact request and a listing. */
 #define TESORO_PROPERTY_HOUSE     1
@@ -195,6 +198,10 @@ TESORO_API const char *tesoro_errname(int rc);
 #define TESORO_DOC_PROPERTY_DOCUMENT  3 /* mandate, listing: PDF, JPEG, PNG, WebP */
 #define TESORO_DOC_PHOTO              4 /* mandate, listing: JPEG, PNG, WebP */
 #define TESORO_DOC_ENERGY_CERTIFICATE 5 /* mandate, listing: PDF, JPEG, PNG */
+#define TESORO_DOC_VOICE_NOTE         6 /* appointment: audio/mpeg, audio/mp4,
+                                           audio/aac, audio/ogg, audio/wav,
+                                           audio/webm */
+/* TESORO_DOC_PHOTO is also a completed viewing's photo (appointment). */
 
 /* Settings of a handle (tesoro_config). */
 #define TESORO_CONFIG_BUSY_TIMEOUT_MS     1 /* default 5000 */
@@ -202,6 +209,8 @@ TESORO_API const char *tesoro_errname(int rc);
 #define TESORO_CONFIG_OUTBOX_MAX_ATTEMPTS 3 /* default 8: then the row is dead */
 #define TESORO_CONFIG_OUTBOX_BACKOFF_S    4 /* default 60: first retry delay, doubled per attempt */
 #define TESORO_CONFIG_TICK_BATCH          5 /* default 500: timers fired per tick call at most */
+#define TESORO_CONFIG_REMINDER_LEAD_S     6 /* default 86400: viewing reminder
+                                               this long before the start */
 
 typedef struct tesoro tesoro;
 typedef struct tesoro_cursor tesoro_cursor;
@@ -634,6 +643,205 @@ TESORO_API int tesoro_listing_publish(tesoro *t, int64_t actor, int64_t listing,
 TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
                                         int64_t listing,
                                         int64_t expected_version);
+
+/* ------------------------------------------------------------------------
+** Deals and viewing appointments (SPEC §3).
+**
+** A deal is a client contact's search, with the agent responsible for it.
+** Staff offer published listings to a deal; each offer is a "deal
+** property" with the status the client portal shows (to_review,
+** interesting, rejected, viewed, approved).  The client requests viewings
+** of a deal property; each request is a new appointment, a CRM meeting of
+** type "visit_location" and category "visit", linked to the deal, the deal
+** property and its listing, with the client's contact as participant and,
+** as owner, the agent assigned to the contact (else the deal's agent).
+**
+** Appointment machine:
+**   request        → pending       client, on a deal property of an active
+**                                  deal; 1–3 preferred date-times, none in
+**                                  the past (EGUARD), no duplicates.  The
+**                                  owner: crm, push, email "Meeting Created
+**                                  By Portal User".
+**   confirm        pending → confirmed     staff; a start time in the
+**                                  future (a preferred one or any other).
+**                                  Client: email "Meeting Status Changed By
+**                                  Portal User".
+**   reschedule     confirmed → confirmed   staff; a new future start time;
+**                                  client notified as on confirm.
+**   reject         pending → rejected      staff, reason required; client
+**                                  notified as on confirm.
+**   cancel         pending, confirmed → cancelled   the client (reason
+**                                  optional) or staff (reason required).
+**                                  Client cancels: the owner gets crm, push,
+**                                  email "Meeting Cancelled By Portal User";
+**                                  staff cancel: the client gets the status
+**                                  e-mail.
+**   start_viewing  confirmed → completed   client, only on the agency-local
+**                                  calendar day of the start time (EGUARD).
+**   complete       confirmed → completed   system, by tesoro_tick once the
+**                                  start time has passed.
+**   record_no_show completed → completed   staff, only for a viewing the
+**                                  timer completed, before start + 7 days.
+**   send_reminder, request_feedback        system (timers, see below).
+**   add_note, rate, add_document           the client, once completed.
+** Every request, confirm, reschedule, reject, cancel, completion and
+** no-show also queues a "calendar" outbox row (channel "calendar",
+** template "Calendar Meeting Event", payload the appointment's JSON) for
+** the owner's calendar integration.
+**
+** Timers: on confirm (and again on reschedule) tesoro plans the completion
+** at the start time, a reminder TESORO_CONFIG_REMINDER_LEAD_S before it
+** (client: email and push; owner: crm and push; "Viewing Reminder") unless
+** that moment has already passed, and a feedback request to the client one
+** hour after the start ("Viewing Feedback Request").  Reschedule re-plans
+** them; cancel, reject and a no-show withdraw what is still pending, so no
+** reminder is ever sent for a viewing that no longer happens.
+**
+** The deal property becomes "viewed" (when its status allows) as soon as
+** the client starts the viewing; for a viewing the timer completed, only
+** once the no-show window (start + 7 days) has closed without a no-show.
+**
+** Status colours: pending yellow; confirmed and completed green; cancelled
+** and rejected red.
+*/
+
+#define TESORO_APPOINTMENT_PENDING   1
+#define TESORO_APPOINTMENT_CONFIRMED 2
+#define TESORO_APPOINTMENT_COMPLETED 3
+#define TESORO_APPOINTMENT_CANCELLED 4
+#define TESORO_APPOINTMENT_REJECTED  5
+
+/* The client's three lists (portal tabs). */
+#define TESORO_LIST_UPCOMING    1 /* confirmed, start in the future; soonest first */
+#define TESORO_LIST_RECENT      2 /* start in the past, or cancelled, rejected,
+                                     completed; latest first */
+#define TESORO_LIST_UNCONFIRMED 3 /* pending; by first preferred date */
+
+#define TESORO_MAX_PREFERRED 3 /* preferred date-times per request */
+#define TESORO_NO_SHOW_WINDOW_S (7 * 86400)
+#define TESORO_VIEWING_DURATION_S 3600
+
+/*
+** Open a deal for a client contact (staff).  `name` describes the search
+** ("3-bedroom house in Utrecht").  The deal's agent is the contact's
+** assigned agent, else the caller.  Deal machine: offer (active → active,
+** staff) and close (active → closed, staff, reason required).
+*/
+TESORO_API int tesoro_deal_create(tesoro *t, int64_t actor, int64_t contact,
+                                  const char *name, int64_t *out_deal);
+TESORO_API int tesoro_deal_close(tesoro *t, int64_t actor, int64_t deal,
+                                 const char *reason, int64_t expected_version);
+
+/*
+** Offer a listing to a deal (staff): the listing must be published
+** (EGUARD) and of the same agency (EDENIED); a listing is offered to a deal
+** once (EEXISTS).  *out_deal_property: the offer, status "to_review".
+*/
+TESORO_API int tesoro_deal_offer(tesoro *t, int64_t actor, int64_t deal,
+                                 int64_t listing, int64_t *out_deal_property);
+
+/*
+** The deal's properties, newest first (staff or the deal's client).
+** Columns: id, listing_id, state, favourite, title, address, price, ref,
+** photo_id (the listing's first photo document, or NULL), created_at,
+** version.
+*/
+TESORO_API int tesoro_deal_properties(tesoro *t, int64_t actor, int64_t deal,
+                                      tesoro_cursor **out);
+
+/*
+** Request a viewing (the client): `preferred` holds `count` (1..3) UTC
+** instants, each in the future and all different.  *out_appointment.
+*/
+TESORO_API int tesoro_appointment_request(tesoro *t, int64_t actor,
+                                          int64_t deal_property,
+                                          const int64_t *preferred, int count,
+                                          int64_t *out_appointment);
+TESORO_API int tesoro_appointment_confirm(tesoro *t, int64_t actor,
+                                          int64_t appointment,
+                                          int64_t start_at,
+                                          int64_t expected_version);
+TESORO_API int tesoro_appointment_reschedule(tesoro *t, int64_t actor,
+                                             int64_t appointment,
+                                             int64_t start_at,
+                                             int64_t expected_version);
+TESORO_API int tesoro_appointment_reject(tesoro *t, int64_t actor,
+                                         int64_t appointment,
+                                         const char *reason,
+                                         int64_t expected_version);
+/* `reason` may be NULL for the client; staff must give one (EINVAL). */
+TESORO_API int tesoro_appointment_cancel(tesoro *t, int64_t actor,
+                                         int64_t appointment,
+                                         const char *reason,
+                                         int64_t expected_version);
+TESORO_API int tesoro_appointment_start_viewing(tesoro *t, int64_t actor,
+                                                int64_t appointment,
+                                                int64_t expected_version);
+/* `note` may be NULL. */
+TESORO_API int tesoro_appointment_record_no_show(tesoro *t, int64_t actor,
+                                                 int64_t appointment,
+                                                 const char *note,
+                                                 int64_t expected_version);
+
+/*
+** After completion, the client only: a note (*out_note), and one rating
+** of 1..5 stars that a later call replaces.  Photos (TESORO_DOC_PHOTO) and
+** voice notes (TESORO_DOC_VOICE_NOTE) go through tesoro_document_add with
+** TESORO_ENTITY_APPOINTMENT.
+*/
+TESORO_API int tesoro_appointment_note_add(tesoro *t, int64_t actor,
+                                           int64_t appointment,
+                                           const char *body,
+                                           int64_t *out_note);
+TESORO_API int tesoro_appointment_rate(tesoro *t, int64_t actor,
+                                       int64_t appointment, int stars,
+                                       int64_t expected_version);
+
+/* The appointment's notes, oldest first (staff or its client).  Columns:
+** id, author_id, body, created_at. */
+TESORO_API int tesoro_appointment_notes(tesoro *t, int64_t actor,
+                                        int64_t appointment,
+                                        tesoro_cursor **out);
+
+/*
+** One of the client's lists (TESORO_LIST_*), for the client actor `actor`,
+** judged at the handle's "now".  Columns: id, state, status_colour,
+** deal_id, deal_property_id, listing_id, title, photo_id (NULL when the
+** listing has no photo), preferred (JSON array of instants, as requested),
+** start_at (NULL until confirmed), price, currency, ref, address, rating
+** (NULL until rated), version.
+*/
+TESORO_API int tesoro_appointments_client(tesoro *t, int64_t actor, int list,
+                                          tesoro_cursor **out);
+
+/*
+** An agent's appointments (staff of the agent's agency): `agent` 0 means
+** the caller; `state` 0 means any, else TESORO_APPOINTMENT_*; the time of
+** an appointment is its start time, or its first preferred date while it
+** has none, and must fall in [from, to) — 0 leaves a bound open.  Ordered
+** by that time.  Columns: id, state, status_colour, at, start_at,
+** preferred, contact_id, contact_name, deal_id, listing_id, title,
+** address, ref, no_show (0/1), rating, version.
+*/
+TESORO_API int tesoro_appointments_agent(tesoro *t, int64_t actor,
+                                         int64_t agent, int state,
+                                         int64_t from, int64_t to,
+                                         tesoro_cursor **out);
+
+/*
+** The appointment as an iCalendar file (RFC 5545), for the client or
+** staff: one VEVENT with a stable UID, DTSTAMP (now), DTSTART (the start
+** time, or the first preferred date while unconfirmed) and DTEND one hour
+** later in UTC, SUMMARY "<title> Property Viewing", LOCATION the address,
+** DESCRIPTION title, price, reference, address and `link` (NULL: none),
+** STATUS CONFIRMED (confirmed, completed), TENTATIVE (pending) or
+** CANCELLED (cancelled, rejected), SEQUENCE (version - 1) and a VALARM 30
+** minutes before.  CRLF line endings, lines folded at 75 octets (never
+** inside a UTF-8 character), TEXT values escaped.  *out: tesoro_free.
+*/
+TESORO_API int tesoro_appointment_ics(tesoro *t, int64_t actor,
+                                      int64_t appointment, const char *link,
+                                      char **out);
 
 /* ------------------------------------------------------------------------
 ** Cursors: every list comes back as a cursor, stepped like sqlite3_step.
