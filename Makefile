@@ -38,7 +38,7 @@ B            = build
 SUITES       = $(patsubst test/%.c,%,$(wildcard test/test_*.c))
 TEST_BINS    = $(addprefix $(B)/,$(SUITES))
 TEST_COMMON  = test/testutil.c
-EXAMPLES     = $(B)/onboarding_example
+EXAMPLES     = $(B)/workflows_example
 
 .PHONY: all deps example test run-tests asan valgrind install uninstall clean
 
@@ -90,7 +90,7 @@ $(B)/%_example: examples/%.c $(B)/libtesoro.a | deps
 
 example: all $(EXAMPLES)
 	rm -f $(B)/example.db $(B)/example.db-wal $(B)/example.db-shm
-	$(B)/onboarding_example $(B)/example.db
+	$(B)/workflows_example $(B)/example.db $(B)/viewing.ics
 
 # Each suite runs from the tree root (fixtures are read relative to it).
 # Under CI=true, `make test` also runs the suites under ASan+UBSan and

@@ -1,8 +1,10 @@
 /*
-** onboarding.c — the main job of `make example`: one property owner walks
-** from the agency's contact form to a published listing, on a database file.
-** Each step is printed; then the negotiation history, the listing's history
-** and the outbox the host would deliver.  Usage: onboarding_example FILE
+** workflows.c — the main job of `make example`: a day at the agency, on a
+** database file.  One property owner walks from the contact form to a
+** published listing; then a buyer views that property, from the portal
+** request to a rating, and the viewing is written as an .ics file.  Each
+** step is printed; then the histories and the outbox the host would
+** deliver.  Usage: workflows_example DB_FILE [ICS_FILE]
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,18 +67,38 @@ static int64_t find_task(int64_t actor, int entity, int64_t id, const char *kind
   return task;
 }
 
+/* A tiny JPEG header: enough for tesoro's magic-byte check. */
+static const unsigned char photo[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J',
+                                      'F',  'I',  'F',  0x00, 0x01, 0x01, 0x00,
+                                      0xFF, 0xD9};
+
+/* Print one of the client's appointment lists. */
+static void print_list(int64_t client, int list, const char *name) {
+  static const char *const cols[] = {"id", "state", "status_colour", "title",
+                                     "preferred", "start_at", "price", "ref",
+                                     "photo_id", "rating", NULL};
+  tesoro_cursor *c;
+  printf("      %s:\n", name);
+  check(tesoro_appointments_client(db, client, list, &c), "appointments");
+  print_cursor(c, cols);
+}
+
 /* A tiny valid-looking PDF: tesoro checks the magic bytes. */
 static const char signed_mandate[] =
     "%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 int main(int argc, char **argv) {
   const int64_t start = 1780000000; /* 2026-05-28 */
+  /* The viewing: Wednesday 3 June 2026, 10:00 in Amsterdam (08:00 UTC). */
+  const int64_t viewing = 1780473600, second_choice = 1780574400;
   int64_t agency, admin, agent, website, room, owner, mandate, p1, p2, listing,
-      doc, msg, task;
+      doc, msg, task, buyer, client, deal, offered, appointment, note;
+  int fired;
   char *json = NULL;
   const char *path = argc > 1 ? argv[1] : "example.db";
+  const char *ics_path = argc > 2 ? argv[2] : "viewing.ics";
 
-  printf("tesoro %s — seller onboarding on %s\n\n", tesoro_version(), path);
+  printf("tesoro %s — a day at the agency, on %s\n\n", tesoro_version(), path);
   if (tesoro_open(path, &db) != TESORO_OK) check(tesoro_errcode(db), "open");
   check(tesoro_clock_set(db, start), "clock");
 
@@ -175,7 +197,72 @@ int main(int argc, char **argv) {
     print_cursor(c, cols);
   }
 
-  printf("\n6. The outbox the host delivers\n");
+  printf("\n6. A viewing, from the portal request to the rating\n");
+  step("Andy adds a photo to the listing",
+       tesoro_document_add(db, agent, TESORO_ENTITY_LISTING, listing,
+                           TESORO_DOC_PHOTO, "front.jpg", "image/jpeg", photo,
+                           (int64_t)sizeof photo, &doc));
+  step("Andy adds buyer Bram as a contact",
+       tesoro_contact_create(db, agent, "Bram Buyer", "bram@example.com",
+                             "+31 6 5555 0202", "nl", &buyer));
+  check(tesoro_contact_client_actor(db, agent, buyer, &client), "client actor");
+  step("Andy opens Bram's deal",
+       tesoro_deal_create(db, agent, buyer, "Family house in Utrecht", &deal));
+  step("Andy offers the canal house to the deal",
+       tesoro_deal_offer(db, agent, deal, listing, &offered));
+  tesoro_clock_set(db, start + 2 * 86400);
+  {
+    const int64_t preferred[] = {viewing, second_choice};
+    step("Bram requests a viewing with two preferred dates (portal)",
+         tesoro_appointment_request(db, client, offered, preferred, 2,
+                                    &appointment));
+  }
+  print_list(client, TESORO_LIST_UNCONFIRMED, "Bram's unconfirmed viewings");
+  step("Andy confirms the first preferred date",
+       tesoro_appointment_confirm(db, agent, appointment, viewing, 0));
+  print_list(client, TESORO_LIST_UPCOMING, "Bram's upcoming viewings");
+  check(tesoro_tick(db, viewing - 86400, &fired), "tick");
+  printf("  ok  tick, 24 hours before the viewing: %d timer(s) fired (the reminder)\n",
+         fired);
+  tesoro_clock_set(db, viewing - 300);
+  step("On the day, Bram starts the viewing (09:55 in Amsterdam)",
+       tesoro_appointment_start_viewing(db, client, appointment, 0));
+  step("Bram rates the viewing 4 stars",
+       tesoro_appointment_rate(db, client, appointment, 4, 0));
+  step("Bram notes what he liked",
+       tesoro_appointment_note_add(db, client, appointment,
+                                   "Lovely light; the kitchen needs work.", &note));
+  check(tesoro_tick(db, viewing + 3600, &fired), "tick");
+  printf("  ok  tick, an hour after the start: %d timer(s) fired (the feedback request)\n",
+         fired);
+  print_state(agent, TESORO_ENTITY_APPOINTMENT, appointment, "appointment");
+  print_state(client, TESORO_ENTITY_DEAL_PROPERTY, offered, "deal property");
+  print_list(client, TESORO_LIST_RECENT, "Bram's recent viewings");
+  printf("      appointment history:\n");
+  {
+    static const char *const cols[] = {"seq", "event", "from_state", "to_state",
+                                       "actor_kind", NULL};
+    tesoro_cursor *c;
+    check(tesoro_history(db, agent, TESORO_ENTITY_APPOINTMENT, appointment, &c),
+          "history");
+    print_cursor(c, cols);
+  }
+  check(tesoro_appointment_ics(db, client, appointment,
+                               "https://tesoro.example/listings/TES-00001", &json),
+        "ics");
+  {
+    FILE *f = fopen(ics_path, "wb");
+    if (f == NULL || fputs(json, f) == EOF || fclose(f) != 0) {
+      fprintf(stderr, "cannot write %s\n", ics_path);
+      tesoro_free(json);
+      tesoro_close(db);
+      return 1;
+    }
+    printf("  ok  wrote the viewing to %s:\n%s", ics_path, json);
+  }
+  tesoro_free(json);
+
+  printf("\n7. The outbox the host delivers\n");
   {
     static const char *const cols[] = {"id", "recipient_id", "channel", "template",
                                        "event", "new_state", NULL};
@@ -188,7 +275,7 @@ int main(int argc, char **argv) {
            (long long)delivered, (long long)dead);
   }
 
-  printf("\n7. The checker\n");
+  printf("\n8. The checker\n");
   step("tesoro_check: integrity, foreign keys and tesoro's invariants",
        tesoro_check(db));
   tesoro_close(db);
