@@ -382,7 +382,8 @@ TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
 
 /*
 ** Graphviz DOT text of one machine (TESORO_ENTITY_ROOM, _MANDATE, _LISTING,
-** _TASK): one edge per row of the machine's table, labelled "event [roles]".
+** _TASK, _DEAL, _DEAL_PROPERTY, _APPOINTMENT): one edge per row of the
+** machine's table, labelled "event [roles]".
 ** Generated from the same table the engine runs.  *out: tesoro_free.
 */
 TESORO_API int tesoro_machine_dot(int entity, char **out);
@@ -715,7 +716,7 @@ TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
 #define TESORO_LIST_UPCOMING    1 /* confirmed, start in the future; soonest first */
 #define TESORO_LIST_RECENT      2 /* start in the past, or cancelled, rejected,
                                      completed; latest first */
-#define TESORO_LIST_UNCONFIRMED 3 /* pending; by first preferred date */
+#define TESORO_LIST_UNCONFIRMED 3 /* pending; by earliest preferred date */
 
 #define TESORO_MAX_PREFERRED 3 /* preferred date-times per request */
 #define TESORO_NO_SHOW_WINDOW_S (7 * 86400)
@@ -817,8 +818,8 @@ TESORO_API int tesoro_appointments_client(tesoro *t, int64_t actor, int list,
 /*
 ** An agent's appointments (staff of the agent's agency): `agent` 0 means
 ** the caller; `state` 0 means any, else TESORO_APPOINTMENT_*; the time of
-** an appointment is its start time, or its first preferred date while it
-** has none, and must fall in [from, to) — 0 leaves a bound open.  Ordered
+** an appointment is its start time, or its earliest preferred date while
+** it has none, and must fall in [from, to) — 0 leaves a bound open.  Ordered
 ** by that time.  Columns: id, state, status_colour, at, start_at,
 ** preferred, contact_id, contact_name, deal_id, listing_id, title,
 ** address, ref, no_show (0/1), rating, version.
@@ -831,7 +832,7 @@ TESORO_API int tesoro_appointments_agent(tesoro *t, int64_t actor,
 /*
 ** The appointment as an iCalendar file (RFC 5545), for the client or
 ** staff: one VEVENT with a stable UID, DTSTAMP (now), DTSTART (the start
-** time, or the first preferred date while unconfirmed) and DTEND one hour
+** time, or the earliest preferred date while unconfirmed) and DTEND one hour
 ** later in UTC, SUMMARY "<title> Property Viewing", LOCATION the address,
 ** DESCRIPTION title, price, reference, address and `link` (NULL: none),
 ** STATUS CONFIRMED (confirmed, completed), TENTATIVE (pending) or
