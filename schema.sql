@@ -362,3 +362,50 @@ INSERT INTO document_v3 SELECT * FROM document;
 DROP TABLE document;
 ALTER TABLE document_v3 RENAME TO document;
 CREATE INDEX document_entity ON document(entity, entity_id);
+
+-- @version 4
+-- Referral stages: referrals, their notes, the agency's referral fee.
+
+ALTER TABLE agency ADD COLUMN referral_fee_bp INTEGER NOT NULL DEFAULT 0
+  CHECK (referral_fee_bp BETWEEN 0 AND 10000);
+
+-- last_active_stage: the newest active stage, where a failed referral
+-- may go back to.  Dates are agency-local calendar dates, 'YYYY-MM-DD'.
+CREATE TABLE referral (
+  id                INTEGER PRIMARY KEY,
+  agency_id         INTEGER NOT NULL REFERENCES agency(id),
+  contact_id        INTEGER NOT NULL REFERENCES contact(id),
+  agent_id          INTEGER NOT NULL REFERENCES actor(id),
+  version           INTEGER NOT NULL DEFAULT 1,
+  state             TEXT    NOT NULL CHECK (state IN ('left_voicemail',
+                      'connected', 'meeting_scheduled', 'met_with_person',
+                      'coming_soon', 'making_an_offer', 'listing', 'in_escrow',
+                      'closed', 'closed_paid', 'failed')),
+  last_active_stage TEXT    NOT NULL CHECK (last_active_stage IN (
+                      'left_voicemail', 'connected', 'meeting_scheduled',
+                      'met_with_person', 'coming_soon', 'making_an_offer',
+                      'listing', 'in_escrow', 'closed', 'closed_paid')),
+  meeting_at        INTEGER CHECK (meeting_at > 0),
+  list_date         TEXT    CHECK (list_date IS date(list_date)),
+  sale_price        INTEGER CHECK (sale_price > 0),
+  close_date        TEXT    CHECK (close_date IS date(close_date)),
+  fee_bp            INTEGER NOT NULL CHECK (fee_bp BETWEEN 0 AND 10000),
+  fee_owed          INTEGER CHECK (fee_owed >= 0),
+  paid_amount       INTEGER CHECK (paid_amount > 0),
+  paid_at           INTEGER,
+  failed_at         INTEGER,
+  failed_by         INTEGER REFERENCES actor(id),
+  fail_reason       TEXT,
+  created_at        INTEGER NOT NULL
+) STRICT;
+CREATE INDEX referral_agency ON referral(agency_id, state);
+CREATE INDEX referral_agent ON referral(agent_id, state);
+
+CREATE TABLE referral_note (
+  id          INTEGER PRIMARY KEY,
+  referral_id INTEGER NOT NULL REFERENCES referral(id),
+  author_id   INTEGER NOT NULL REFERENCES actor(id),
+  body        TEXT    NOT NULL,
+  created_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX referral_note_referral ON referral_note(referral_id, id);

@@ -17,9 +17,10 @@
 **  11. Agencies, contacts
 **  12. Seller onboarding  rooms, mandates, proposals, listings
 **  13. Viewing appointments  deals, offered properties, viewings
-**  14. Reading            entity JSON, history, lists, iCalendar
-**  15. Cursors
-**  16. Checker            tesoro_check's invariants
+**  14. Referral stages    the pipeline, its data, the fee
+**  15. Reading            entity JSON, history, lists, iCalendar
+**  16. Cursors
+**  17. Checker            tesoro_check's invariants
 **
 ** Internal names are static and start with tesoro__; only the functions
 ** marked TESORO_API in tesoro.h are exported.
@@ -59,8 +60,10 @@
 #define TESORO__DEFAULT_BACKOFF_S     60
 #define TESORO__DEFAULT_TICK_BATCH    500
 #define TESORO__DEFAULT_REMINDER_S    86400
-#define TESORO__ENTITY_MAX            8     /* highest TESORO_ENTITY_* */
+#define TESORO__ENTITY_MAX            9     /* highest TESORO_ENTITY_* */
 #define TESORO__DAY                   86400
+#define TESORO__MAX_MONEY             INT64_C(10000000000000) /* minor units: no
+                                               overflow when multiplied by 10000 */
 
 #define TESORO__DISCLAIMER \
   "Only the signed contract is binding; agreed terms are a statement of intent."
@@ -230,7 +233,7 @@ static const char *const tesoro__role_names[] = {NULL, "agent", "admin",
                                                  "closings"};
 static const char *const tesoro__entity_names[] = {
     NULL,    "contact", "room",          "mandate",
-    "listing", "task", "deal", "deal_property", "appointment"};
+    "listing", "task", "deal", "deal_property", "appointment", "referral"};
 
 static const char *tesoro__entity_name(int entity) {
   if (entity < 1 || entity > TESORO__ENTITY_MAX) return "entity";
@@ -260,27 +263,60 @@ static int tesoro__zone_valid(const char *zone) {
   return U_SUCCESS(status) && system_id;
 }
 
-/* The calendar date (year*10000 + month*100 + day) of `instant` in `zone`.
-** ICU is given the zone explicitly, so no process-wide state is touched. */
-static int tesoro__zone_date(tesoro *t, const char *zone, int64_t instant,
-                             int32_t *out) {
+/* A Gregorian calendar in `zone`.  ICU is given the zone explicitly, so no
+** process-wide state (TZ) is read or touched. */
+static int tesoro__calendar(tesoro *t, const char *zone, UCalendar **out) {
   UChar id[128];
-  int32_t len = 0, y, m, d;
+  int32_t len = 0;
   UErrorCode status = U_ZERO_ERROR;
-  UCalendar *cal;
   u_strFromUTF8(id, 128, &len, zone, -1, &status);
   if (U_FAILURE(status) || len >= 128)
     return tesoro__fail(t, TESORO_EDB, "time zone %s cannot be read", zone);
-  cal = ucal_open(id, len, "en_US_POSIX", UCAL_GREGORIAN, &status);
-  if (U_SUCCESS(status)) ucal_setMillis(cal, (UDate)instant * 1000.0, &status);
+  *out = ucal_open(id, len, "en_US_POSIX", UCAL_GREGORIAN, &status);
+  if (U_SUCCESS(status)) return TESORO_OK;
+  if (*out) ucal_close(*out);
+  return tesoro__fail(t, TESORO_ENOMEM, "time zone %s: %s", zone,
+                      u_errorName(status));
+}
+
+/* The calendar date (year*10000 + month*100 + day) of `instant` in `zone`. */
+static int tesoro__zone_date(tesoro *t, const char *zone, int64_t instant,
+                             int32_t *out) {
+  UErrorCode status = U_ZERO_ERROR;
+  UCalendar *cal;
+  int32_t y, m, d;
+  int rc = tesoro__calendar(t, zone, &cal);
+  if (rc) return rc;
+  ucal_setMillis(cal, (UDate)instant * 1000.0, &status);
   y = ucal_get(cal, UCAL_EXTENDED_YEAR, &status);
   m = ucal_get(cal, UCAL_MONTH, &status) + 1;
   d = ucal_get(cal, UCAL_DATE, &status);
-  if (cal) ucal_close(cal);
+  ucal_close(cal);
   if (U_FAILURE(status))
-    return tesoro__fail(t, TESORO_ENOMEM, "time zone %s: %s", zone,
+    return tesoro__fail(t, TESORO_EDB, "time zone %s: %s", zone,
                         u_errorName(status));
   *out = y * 10000 + m * 100 + d;
+  return TESORO_OK;
+}
+
+/* The first instant of the calendar date `ymd` in `zone` (its midnight, or
+** the first moment after it where a DST change skips midnight). */
+static int tesoro__zone_midnight(tesoro *t, const char *zone, int32_t ymd,
+                                 int64_t *out) {
+  UErrorCode status = U_ZERO_ERROR;
+  UCalendar *cal;
+  UDate ms;
+  int rc = tesoro__calendar(t, zone, &cal);
+  if (rc) return rc;
+  ucal_clear(cal);
+  ucal_setDateTime(cal, ymd / 10000, ymd / 100 % 100 - 1, ymd % 100, 0, 0, 0,
+                   &status);
+  ms = ucal_getMillis(cal, &status);
+  ucal_close(cal);
+  if (U_FAILURE(status))
+    return tesoro__fail(t, TESORO_EDB, "time zone %s: %s", zone,
+                        u_errorName(status));
+  *out = (int64_t)(ms / 1000.0);
   return TESORO_OK;
 }
 
@@ -684,6 +720,53 @@ static const char *const tesoro__schema_lines[] = {
     "DROP TABLE document;\n",
     "ALTER TABLE document_v3 RENAME TO document;\n",
     "CREATE INDEX document_entity ON document(entity, entity_id);\n",
+    "\n",
+    "-- @version 4\n",
+    "-- Referral stages: referrals, their notes, the agency's referral fee.\n",
+    "\n",
+    "ALTER TABLE agency ADD COLUMN referral_fee_bp INTEGER NOT NULL DEFAULT 0\n",
+    "  CHECK (referral_fee_bp BETWEEN 0 AND 10000);\n",
+    "\n",
+    "-- last_active_stage: the newest active stage, where a failed referral\n",
+    "-- may go back to.  Dates are agency-local calendar dates, 'YYYY-MM-DD'.\n",
+    "CREATE TABLE referral (\n",
+    "  id                INTEGER PRIMARY KEY,\n",
+    "  agency_id         INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  contact_id        INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  agent_id          INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  version           INTEGER NOT NULL DEFAULT 1,\n",
+    "  state             TEXT    NOT NULL CHECK (state IN ('left_voicemail',\n",
+    "                      'connected', 'meeting_scheduled', 'met_with_person',\n",
+    "                      'coming_soon', 'making_an_offer', 'listing', 'in_escrow',\n",
+    "                      'closed', 'closed_paid', 'failed')),\n",
+    "  last_active_stage TEXT    NOT NULL CHECK (last_active_stage IN (\n",
+    "                      'left_voicemail', 'connected', 'meeting_scheduled',\n",
+    "                      'met_with_person', 'coming_soon', 'making_an_offer',\n",
+    "                      'listing', 'in_escrow', 'closed', 'closed_paid')),\n",
+    "  meeting_at        INTEGER CHECK (meeting_at > 0),\n",
+    "  list_date         TEXT    CHECK (list_date IS date(list_date)),\n",
+    "  sale_price        INTEGER CHECK (sale_price > 0),\n",
+    "  close_date        TEXT    CHECK (close_date IS date(close_date)),\n",
+    "  fee_bp            INTEGER NOT NULL CHECK (fee_bp BETWEEN 0 AND 10000),\n",
+    "  fee_owed          INTEGER CHECK (fee_owed >= 0),\n",
+    "  paid_amount       INTEGER CHECK (paid_amount > 0),\n",
+    "  paid_at           INTEGER,\n",
+    "  failed_at         INTEGER,\n",
+    "  failed_by         INTEGER REFERENCES actor(id),\n",
+    "  fail_reason       TEXT,\n",
+    "  created_at        INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX referral_agency ON referral(agency_id, state);\n",
+    "CREATE INDEX referral_agent ON referral(agent_id, state);\n",
+    "\n",
+    "CREATE TABLE referral_note (\n",
+    "  id          INTEGER PRIMARY KEY,\n",
+    "  referral_id INTEGER NOT NULL REFERENCES referral(id),\n",
+    "  author_id   INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  body        TEXT    NOT NULL,\n",
+    "  created_at  INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX referral_note_referral ON referral_note(referral_id, id);\n",
 /* <<schema */
     NULL};
 
@@ -783,6 +866,11 @@ static const char *const tesoro__schema_lines[] = {
     "p JOIN deal d ON d.id = p.deal_id WHERE p.id = ?1")                      \
   X(DEAL_PROPERTY_SET_STATE,                                                  \
     "UPDATE deal_property SET state = ?2, version = version + 1 "             \
+    "WHERE id = ?1 AND version = ?3")                                         \
+  X(REFERRAL_LOAD,                                                            \
+    "SELECT agency_id, contact_id, state, version FROM referral WHERE id = ?1")\
+  X(REFERRAL_SET_STATE,                                                       \
+    "UPDATE referral SET state = ?2, version = version + 1 "                  \
     "WHERE id = ?1 AND version = ?3")                                         \
   X(APPOINTMENT_LOAD,                                                         \
     "SELECT agency_id, contact_id, state, version FROM appointment "          \
@@ -984,6 +1072,39 @@ static const char *const tesoro__schema_lines[] = {
     "l.title, l.address, l.price, l.ref, g.currency FROM appointment a "      \
     "JOIN listing l ON l.id = a.listing_id JOIN agency g ON g.id = "          \
     "a.agency_id WHERE a.id = ?1")                                            \
+  /* referrals: stage data comes as the move's JSON (?2) or is stored */     \
+  X(AGENCY_SET_REFERRAL_FEE,                                                  \
+    "UPDATE agency SET referral_fee_bp = ?2 WHERE id = ?1")                   \
+  X(REFERRAL_INSERT,                                                          \
+    "INSERT INTO referral(agency_id, contact_id, agent_id, state, "           \
+    "last_active_stage, fee_bp, created_at) SELECT ?1, ?2, ?3, "              \
+    "'left_voicemail', 'left_voicemail', referral_fee_bp, ?4 FROM agency "    \
+    "WHERE id = ?1")                                                          \
+  X(REFERRAL_FACTS,                                                           \
+    "SELECT coalesce(json_extract(?2, '$.meeting_at'), meeting_at), "         \
+    "coalesce(json_extract(?2, '$.list_date'), list_date), "                  \
+    "coalesce(json_extract(?2, '$.sale_price'), sale_price), "                \
+    "coalesce(json_extract(?2, '$.close_date'), close_date), "                \
+    "last_active_stage, agent_id FROM referral WHERE id = ?1")                \
+  X(REFERRAL_APPLY, /* ?3 the stage entered, ?4 now, ?5 actor, ?6 reason */  \
+    "UPDATE referral SET "                                                    \
+    "meeting_at = coalesce(json_extract(?2, '$.meeting_at'), meeting_at), "   \
+    "list_date = coalesce(json_extract(?2, '$.list_date'), list_date), "      \
+    "sale_price = coalesce(json_extract(?2, '$.sale_price'), sale_price), "   \
+    "close_date = coalesce(json_extract(?2, '$.close_date'), close_date), "   \
+    "paid_amount = coalesce(json_extract(?2, '$.paid_amount'), paid_amount), "\
+    "paid_at = iif(?3 = 'closed_paid', ?4, paid_at), "                        \
+    "fee_owed = iif(?3 = 'closed', (coalesce(json_extract(?2, "               \
+    "'$.sale_price'), sale_price) * fee_bp + 5000) / 10000, fee_owed), "      \
+    "last_active_stage = iif(?3 = 'failed', last_active_stage, ?3), "         \
+    "failed_at = iif(?3 = 'failed', ?4, failed_at), "                         \
+    "failed_by = iif(?3 = 'failed', ?5, failed_by), "                         \
+    "fail_reason = iif(?3 = 'failed', ?6, fail_reason) WHERE id = ?1")        \
+  X(REFERRAL_NOTE_INSERT,                                                     \
+    "INSERT INTO referral_note(referral_id, author_id, body, created_at) "    \
+    "VALUES (?1, ?2, ?3, ?4)")                                                \
+  X(DATE_VALID, "SELECT date(?1) IS ?1")                                      \
+  X(JSON_TEXT, "SELECT json_extract(?1, ?2)")                                 \
   /* one entity as JSON (tesoro_entity_json) */                              \
   X(CONTACT_JSON,                                                             \
     "SELECT json_object('id', id, 'agency_id', agency_id, 'version', "        \
@@ -1051,6 +1172,15 @@ static const char *const tesoro__schema_lines[] = {
     "'rating', a.rating, 'rated_at', a.rated_at, 'created_at', a.created_at)" \
     " FROM appointment a JOIN listing l ON l.id = a.listing_id "              \
     "WHERE a.id = ?1")                                                        \
+  X(REFERRAL_JSON,                                                            \
+    "SELECT json_object('id', id, 'agency_id', agency_id, 'contact_id', "     \
+    "contact_id, 'agent_id', agent_id, 'state', state, 'version', version, "  \
+    "'last_active_stage', last_active_stage, 'meeting_at', meeting_at, "      \
+    "'list_date', list_date, 'sale_price', sale_price, 'close_date', "        \
+    "close_date, 'fee_bp', fee_bp, 'fee_owed', fee_owed, 'paid_amount', "     \
+    "paid_amount, 'paid_at', paid_at, 'failed_at', failed_at, 'failed_by', "  \
+    "failed_by, 'fail_reason', fail_reason, 'created_at', created_at) "       \
+    "FROM referral WHERE id = ?1")                                            \
   X(JSON_APPEND,                                                              \
     "SELECT json_insert(?1, '$[#]', json_object('event', ?2, 'to_state', ?3, "\
     "'allowed', ?4, 'code', ?5, 'reason', ?6))")                              \
@@ -1560,6 +1690,22 @@ static int tesoro__require(tesoro *t, const tesoro__actor *a, int mask,
                                                     : tesoro__actor_kinds[a->kind]);
 }
 
+/* The staff member `id` of a's agency; 0 means `a` itself. */
+static int tesoro__staff_of(tesoro *t, const tesoro__actor *a, int64_t id,
+                            tesoro__actor *out) {
+  int rc;
+  if (id < 0) return tesoro__fail(t, TESORO_EINVAL, "agent must be >= 0");
+  if (id == 0) *out = *a;
+  else if ((rc = tesoro__actor_load(t, id, out))) return rc;
+  if (out->kind != TESORO_ACTOR_AGENT)
+    return tesoro__fail(t, TESORO_EINVAL, "actor %lld is not agency staff",
+                        (long long)out->id);
+  if (out->agency != a->agency)
+    return tesoro__fail(t, TESORO_EDENIED, "agent %lld belongs to another agency",
+                        (long long)out->id);
+  return TESORO_OK;
+}
+
 /* =========================================================================
 ** 7. Machines
 **
@@ -1596,6 +1742,10 @@ typedef struct tesoro__machine {
   const tesoro__trans *rows;
   int nrows;
   int load, set_state; /* statements: (agency, contact, state, version), move */
+  /* Optional: given the context and the ESTATE or EDENIED the engine is
+  ** about to return, write a message in the workflow's own words. */
+  int (*explain)(tesoro__ctx *c, int rc);
+  int staff_only; /* clients may not even read it */
 } tesoro__machine;
 
 /* The context of one firing, passed to guards and effects. */
@@ -1823,10 +1973,65 @@ static const tesoro__trans tesoro__appointment_rows[] = {
   {ST(APPT_COMPLETED),  APPT_EV_ADD_DOCUMENT,     TESORO__SAME,   R_CLIENT,           NULL,                fx_document},
 };
 
+/* --- referral (SPEC §4): stages in their order, then closed_paid; failed
+**     outside it.  The event of a move is the stage moved to. --- */
+enum {
+  RF_LEFT_VOICEMAIL, RF_CONNECTED, RF_MEETING_SCHEDULED, RF_MET_WITH_PERSON,
+  RF_COMING_SOON, RF_MAKING_AN_OFFER, RF_LISTING, RF_IN_ESCROW, RF_CLOSED,
+  RF_CLOSED_PAID, RF_FAILED, RF_EV_ADD_NOTE = RF_FAILED + 1
+};
+static const char *const tesoro__referral_states[] = {
+    "left_voicemail", "connected",   "meeting_scheduled", "met_with_person",
+    "coming_soon",    "making_an_offer", "listing",       "in_escrow",
+    "closed",         "closed_paid", "failed"};
+static const char *const tesoro__referral_events[] = {
+    "left_voicemail", "connected",   "meeting_scheduled", "met_with_person",
+    "coming_soon",    "making_an_offer", "listing",       "in_escrow",
+    "closed",         "closed_paid", "failed",            "add_note"};
+
+static int guard_stage(tesoro__ctx *c);
+static int guard_list_date(tesoro__ctx *c);
+static int fx_stage(tesoro__ctx *c);
+static int fx_referral_note(tesoro__ctx *c);
+static int explain_referral(tesoro__ctx *c, int rc);
+
+#define RF_BEFORE(s) (ST(s) - 1u) /* every stage before s in the order */
+static const tesoro__trans tesoro__referral_rows[] = {
+  /* from                    event                to                  roles       guard            effect */
+  /* forward, to any later active stage */
+  {RF_BEFORE(RF_CONNECTED),         RF_CONNECTED,         RF_CONNECTED,         R_STAFF,    guard_stage,     fx_stage},
+  {RF_BEFORE(RF_MEETING_SCHEDULED), RF_MEETING_SCHEDULED, RF_MEETING_SCHEDULED, R_STAFF,    guard_stage,     fx_stage},
+  {RF_BEFORE(RF_MET_WITH_PERSON),   RF_MET_WITH_PERSON,   RF_MET_WITH_PERSON,   R_STAFF,    guard_stage,     fx_stage},
+  {RF_BEFORE(RF_COMING_SOON),       RF_COMING_SOON,       RF_COMING_SOON,       R_STAFF,    guard_stage,     fx_stage},
+  {RF_BEFORE(RF_MAKING_AN_OFFER),   RF_MAKING_AN_OFFER,   RF_MAKING_AN_OFFER,   R_STAFF,    guard_stage,     fx_stage},
+  {RF_BEFORE(RF_LISTING),           RF_LISTING,           RF_LISTING,           R_STAFF,    guard_stage,     fx_stage},
+  {RF_BEFORE(RF_IN_ESCROW),         RF_IN_ESCROW,         RF_IN_ESCROW,         R_STAFF,    guard_stage,     fx_stage},
+  {RF_BEFORE(RF_CLOSED),            RF_CLOSED,            RF_CLOSED,            R_STAFF,    guard_stage,     fx_stage},
+  /* out of escrow, back to the market or the offer: the closings team */
+  {ST(RF_IN_ESCROW),                RF_LISTING,           RF_LISTING,           R_CLOSINGS, guard_stage,     fx_stage},
+  {ST(RF_IN_ESCROW),                RF_MAKING_AN_OFFER,   RF_MAKING_AN_OFFER,   R_CLOSINGS, guard_stage,     fx_stage},
+  /* the list date has come (tesoro_tick) */
+  {ST(RF_COMING_SOON),              RF_LISTING,           RF_LISTING,           R_SYSTEM,   guard_list_date, fx_stage},
+  /* the payment is recorded: the closings team */
+  {ST(RF_CLOSED),                   RF_CLOSED_PAID,       RF_CLOSED_PAID,       R_CLOSINGS, guard_stage,     fx_stage},
+  {RF_BEFORE(RF_CLOSED),            RF_FAILED,            RF_FAILED,            R_STAFF,    guard_stage,     fx_stage},
+  /* from failed, back to the last active stage only (the guard) */
+  {ST(RF_FAILED),                   RF_LEFT_VOICEMAIL,    RF_LEFT_VOICEMAIL,    R_STAFF,    guard_stage,     fx_stage},
+  {ST(RF_FAILED),                   RF_CONNECTED,         RF_CONNECTED,         R_STAFF,    guard_stage,     fx_stage},
+  {ST(RF_FAILED),                   RF_MEETING_SCHEDULED, RF_MEETING_SCHEDULED, R_STAFF,    guard_stage,     fx_stage},
+  {ST(RF_FAILED),                   RF_MET_WITH_PERSON,   RF_MET_WITH_PERSON,   R_STAFF,    guard_stage,     fx_stage},
+  {ST(RF_FAILED),                   RF_COMING_SOON,       RF_COMING_SOON,       R_STAFF,    guard_stage,     fx_stage},
+  {ST(RF_FAILED),                   RF_MAKING_AN_OFFER,   RF_MAKING_AN_OFFER,   R_STAFF,    guard_stage,     fx_stage},
+  {ST(RF_FAILED),                   RF_LISTING,           RF_LISTING,           R_STAFF,    guard_stage,     fx_stage},
+  {ST(RF_FAILED),                   RF_IN_ESCROW,         RF_IN_ESCROW,         R_STAFF,    guard_stage,     fx_stage},
+  /* notes are always allowed */
+  {ALL_STATES,                      RF_EV_ADD_NOTE,       TESORO__SAME,         R_STAFF,    NULL,            fx_referral_note},
+};
+
 #define TESORO__MACHINE(entity, name, prefix, load, set)                       \
   {entity, name, tesoro__##prefix##_states, COUNT(tesoro__##prefix##_states),  \
    tesoro__##prefix##_events, COUNT(tesoro__##prefix##_events),                \
-   tesoro__##prefix##_rows, COUNT(tesoro__##prefix##_rows), load, set}
+   tesoro__##prefix##_rows, COUNT(tesoro__##prefix##_rows), load, set, NULL, 0}
 
 static const tesoro__machine tesoro__room_machine =
     TESORO__MACHINE(TESORO_ENTITY_ROOM, "room", room, S_ROOM_LOAD, S_ROOM_SET_STATE);
@@ -1844,6 +2049,13 @@ static const tesoro__machine tesoro__deal_property_machine = TESORO__MACHINE(
 static const tesoro__machine tesoro__appointment_machine = TESORO__MACHINE(
     TESORO_ENTITY_APPOINTMENT, "appointment", appointment, S_APPOINTMENT_LOAD,
     S_APPOINTMENT_SET_STATE);
+static const tesoro__machine tesoro__referral_machine = {
+    TESORO_ENTITY_REFERRAL,         "referral",
+    tesoro__referral_states,        COUNT(tesoro__referral_states),
+    tesoro__referral_events,        COUNT(tesoro__referral_events),
+    tesoro__referral_rows,          COUNT(tesoro__referral_rows),
+    S_REFERRAL_LOAD,                S_REFERRAL_SET_STATE,
+    explain_referral,               1};
 
 /* The machine of an entity kind, or NULL (contacts have none). */
 static const tesoro__machine *tesoro__machine_of(int entity) {
@@ -1855,6 +2067,7 @@ static const tesoro__machine *tesoro__machine_of(int entity) {
   case TESORO_ENTITY_DEAL: return &tesoro__deal_machine;
   case TESORO_ENTITY_DEAL_PROPERTY: return &tesoro__deal_property_machine;
   case TESORO_ENTITY_APPOINTMENT: return &tesoro__appointment_machine;
+  case TESORO_ENTITY_REFERRAL: return &tesoro__referral_machine;
   default: return NULL;
   }
 }
@@ -1967,14 +2180,17 @@ static int tesoro__match(tesoro__ctx *c, const tesoro__trans **out) {
       if ((states & ST(s)) && used < sizeof list)
         used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
                                  used ? " or " : "", m->states[s]);
-    return tesoro__fail(c->t, TESORO_ESTATE, "%s %lld is %s; %s needs it %s",
-                        m->name, (long long)c->id, m->states[c->from],
-                        m->events[c->event], used ? list : "in another state");
+    tesoro__fail(c->t, TESORO_ESTATE, "%s %lld is %s; %s needs it %s",
+                 m->name, (long long)c->id, m->states[c->from],
+                 m->events[c->event], used ? list : "in another state");
+    return m->explain ? m->explain(c, TESORO_ESTATE) : TESORO_ESTATE;
   } else {
     char action[96];
+    int rc;
     snprintf(action, sizeof action, "%s %s %lld", m->events[c->event], m->name,
              (long long)c->id);
-    return tesoro__require(c->t, c->actor, roles, action);
+    rc = tesoro__require(c->t, c->actor, roles, action);
+    return m->explain ? m->explain(c, rc) : rc;
   }
 }
 
@@ -2352,6 +2568,7 @@ static int tesoro__timer_withdraw(tesoro__ctx *c, const char *kind) {
 static int timer_mandate_expiry(tesoro__ctx *c);
 static int timer_appointment(tesoro__ctx *c);
 static int timer_no_show_window(tesoro__ctx *c);
+static int timer_list_date(tesoro__ctx *c);
 
 static const struct {
   const char *kind;
@@ -2363,6 +2580,7 @@ static const struct {
     {"viewing_reminder", &tesoro__appointment_machine, timer_appointment},
     {"viewing_feedback", &tesoro__appointment_machine, timer_appointment},
     {"no_show_window", &tesoro__appointment_machine, timer_no_show_window},
+    {"referral_list_date", &tesoro__referral_machine, timer_list_date},
 };
 
 /* Fire one due timer, inside the caller's transaction.  Returns TESORO_DONE
@@ -2967,6 +3185,8 @@ static int tesoro__reach_entity(tesoro *t, const tesoro__actor *a, int entity,
   sqlite3_reset(s);
   if ((rc = tesoro__reach(t, a, tesoro__entity_name(entity), id, agency, contact)))
     return rc;
+  if (m && m->staff_only)
+    return tesoro__require(t, a, R_STAFF, "read this");
   if (!(a->bit & (R_STAFF | R_CLIENT)))
     return tesoro__require(t, a, R_STAFF | R_CLIENT, "read this");
   return TESORO_OK;
@@ -3008,7 +3228,8 @@ TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
 ** the property fields (from "address" on). */
 typedef struct tesoro__field {
   const char *key;
-  char type;     /* 't' text, 'e' e-mail, 'p' property type, 'i' integer */
+  char type; /* 't' text, 'e' e-mail, 'p' property type, 'i' integer,
+                'd' calendar date "YYYY-MM-DD" */
   char required;
   int64_t min, max; /* text: bytes; integer: value */
 } tesoro__field;
@@ -3033,6 +3254,16 @@ static int tesoro__property_type(const char *s) {
   for (int i = 1; i < COUNT(tesoro__property_types); i++)
     if (strcmp(s, tesoro__property_types[i]) == 0) return i;
   return 0;
+}
+
+/* Is `s` a real calendar date written YYYY-MM-DD?  SQLite's date() turns
+** anything else (2026-02-30, 28-05-2026) into something different. */
+static int tesoro__date_valid(tesoro *t, const char *s) {
+  sqlite3_stmt *st = tesoro__stmt(t, S_DATE_VALID);
+  int64_t ok = 0;
+  if (st == NULL) return 0;
+  sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC);
+  return tesoro__int(t, st, &ok) == TESORO_OK && ok == 1;
 }
 
 /*
@@ -3087,6 +3318,9 @@ static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
         rc = tesoro__fail(t, TESORO_EINVAL, "%s contains a NUL", name);
       else if (f->type == 'e')
         rc = tesoro__email(t, name, v, 1);
+      else if (f->type == 'd' && !tesoro__date_valid(t, v))
+        rc = tesoro__fail(t, TESORO_EINVAL, "%s must be a date YYYY-MM-DD",
+                          name);
       else if (f->type == 'p' && !tesoro__property_type(v))
         rc = tesoro__fail(t, TESORO_EINVAL,
                           "%s must be house, apartment, office or land", name);
@@ -3936,17 +4170,23 @@ static const char *const tesoro__crm_push_email[] = {"crm", "push", "email", NUL
 static const char *const tesoro__email_push[] = {"email", "push", NULL};
 static const char *const tesoro__crm_push[] = {"crm", "push", NULL};
 
-/* The agency-local date (yyyymmdd) of `instant` for the context's agency. */
-static int tesoro__agency_date(tesoro__ctx *c, int64_t instant, int32_t *out) {
+/* The context's agency's IANA zone. */
+static int tesoro__agency_zone(tesoro__ctx *c, char zone[128]) {
   sqlite3_stmt *s = tesoro__stmt(c->t, S_AGENCY_ZONE);
-  char zone[128];
   int rc;
   if (s == NULL) return c->t->rc;
   sqlite3_bind_int64(s, 1, c->agency);
   if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
-  snprintf(zone, sizeof zone, "%s", (const char *)sqlite3_column_text(s, 0));
+  snprintf(zone, 128, "%s", (const char *)sqlite3_column_text(s, 0));
   sqlite3_reset(s);
-  return tesoro__zone_date(c->t, zone, instant, out);
+  return TESORO_OK;
+}
+
+/* The agency-local date (yyyymmdd) of `instant` for the context's agency. */
+static int tesoro__agency_date(tesoro__ctx *c, int64_t instant, int32_t *out) {
+  char zone[128];
+  int rc = tesoro__agency_zone(c, zone);
+  return rc ? rc : tesoro__zone_date(c->t, zone, instant, out);
 }
 
 /* --- deals --- */
@@ -4616,7 +4856,358 @@ TESORO_API int tesoro_appointment_rate(tesoro *t, int64_t actor,
 }
 
 /* =========================================================================
-** 14. Reading
+** 14. Referral stages (SPEC §4)
+**
+** A referral's stage moves forward through the table of section 7; this
+** section holds its guards (stage data, revival to the last active stage,
+** the list date), its one effect (store the data, plan or withdraw the
+** list-date timer, queue the closing documents, fix the fee), and the
+** pipeline reads.  Stage data arrives as the move's JSON and is written by
+** one UPDATE, so a revival simply finds what an earlier move stored.
+*/
+
+/* The data each stage takes (and which of it the call itself must give). */
+static const tesoro__field tesoro__meeting_fields[] = {
+    {"meeting_at", 'i', 0, 1, INT64_MAX}};
+static const tesoro__field tesoro__list_fields[] = {{"list_date", 'd', 0, 10, 10}};
+static const tesoro__field tesoro__sale_fields[] = {
+    {"sale_price", 'i', 0, 1, TESORO__MAX_MONEY}, {"close_date", 'd', 0, 10, 10}};
+static const tesoro__field tesoro__payment_fields[] = {
+    {"paid_amount", 'i', 1, 1, TESORO__MAX_MONEY}};
+static const tesoro__field tesoro__failure_fields[] = {
+    {"reason", 't', 1, 1, TESORO_MAX_REASON}};
+static const struct {
+  const tesoro__field *fields;
+  int n;
+} tesoro__stage_data[] = {
+    [RF_MEETING_SCHEDULED] = {tesoro__meeting_fields, COUNT(tesoro__meeting_fields)},
+    [RF_COMING_SOON] = {tesoro__list_fields, COUNT(tesoro__list_fields)},
+    [RF_IN_ESCROW] = {tesoro__sale_fields, COUNT(tesoro__sale_fields)},
+    [RF_CLOSED] = {tesoro__sale_fields, COUNT(tesoro__sale_fields)},
+    [RF_CLOSED_PAID] = {tesoro__payment_fields, COUNT(tesoro__payment_fields)},
+    [RF_FAILED] = {tesoro__failure_fields, COUNT(tesoro__failure_fields)},
+};
+
+/* A referral's stage data: given with this move, else as stored. */
+typedef struct tesoro__stage_facts {
+  int64_t meeting_at, sale_price, agent;
+  char list_date[11], close_date[11], last_active[20];
+} tesoro__stage_facts;
+
+static int tesoro__stage_facts_get(tesoro__ctx *c, tesoro__stage_facts *f) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_REFERRAL_FACTS);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, c->args, -1, SQLITE_STATIC);
+  if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  f->meeting_at = sqlite3_column_int64(s, 0);
+  snprintf(f->list_date, sizeof f->list_date, "%s",
+           sqlite3_column_text(s, 1) ? (const char *)sqlite3_column_text(s, 1) : "");
+  f->sale_price = sqlite3_column_int64(s, 2);
+  snprintf(f->close_date, sizeof f->close_date, "%s",
+           sqlite3_column_text(s, 3) ? (const char *)sqlite3_column_text(s, 3) : "");
+  snprintf(f->last_active, sizeof f->last_active, "%s",
+           (const char *)sqlite3_column_text(s, 4));
+  f->agent = sqlite3_column_int64(s, 5);
+  sqlite3_reset(s);
+  return TESORO_OK;
+}
+
+/* Today in the agency's zone, as YYYY-MM-DD. */
+static int tesoro__agency_today(tesoro__ctx *c, char out[16]) {
+  int32_t ymd;
+  int rc = tesoro__agency_date(c, c->now, &ymd);
+  if (rc == TESORO_OK)
+    snprintf(out, 16, "%04d-%02d-%02d", (int)(ymd / 10000),
+             (int)(ymd / 100 % 100), (int)(ymd % 100));
+  return rc;
+}
+
+static int guard_stage(tesoro__ctx *c) {
+  const char *name = c->m->states[c->event];
+  tesoro__stage_facts f;
+  char today[16];
+  int rc;
+  if ((rc = tesoro__stage_facts_get(c, &f))) return rc;
+  if (c->from == RF_FAILED && strcmp(f.last_active, name) != 0)
+    return tesoro__fail(c->t, TESORO_EGUARD,
+                        "referral %lld failed at %s; from failed it can go "
+                        "back only to %s", (long long)c->id, f.last_active,
+                        f.last_active);
+  if (c->checking) return TESORO_OK; /* the data may come with the call */
+  switch (c->event) {
+  case RF_MEETING_SCHEDULED:
+    if (!f.meeting_at)
+      return tesoro__fail(c->t, TESORO_EGUARD,
+                          "meeting_scheduled needs the meeting time "
+                          "(\"meeting_at\")");
+    break;
+  case RF_COMING_SOON:
+    if (!f.list_date[0])
+      return tesoro__fail(c->t, TESORO_EGUARD,
+                          "coming_soon needs the list date (\"list_date\")");
+    if ((rc = tesoro__agency_today(c, today))) return rc;
+    if (strcmp(f.list_date, today) < 0)
+      return tesoro__fail(c->t, TESORO_EGUARD,
+                          "list date %s is before today (%s, agency time)",
+                          f.list_date, today);
+    break;
+  case RF_IN_ESCROW:
+  case RF_CLOSED:
+    if (!f.sale_price || !f.close_date[0])
+      return tesoro__fail(c->t, TESORO_EGUARD,
+                          "%s needs the sale price and the close date "
+                          "(\"sale_price\", \"close_date\")", name);
+    break;
+  default: break;
+  }
+  return TESORO_OK;
+}
+
+/* The system's move to listing happens on the agency-local list date. */
+static int guard_list_date(tesoro__ctx *c) {
+  tesoro__stage_facts f;
+  char today[16];
+  int rc;
+  if ((rc = tesoro__stage_facts_get(c, &f)) ||
+      (rc = tesoro__agency_today(c, today)))
+    return rc;
+  if (f.list_date[0] && strcmp(f.list_date, today) <= 0) return TESORO_OK;
+  return tesoro__fail(c->t, TESORO_EGUARD,
+                      "referral %lld lists on %s; today is %s (agency time)",
+                      (long long)c->id, f.list_date, today);
+}
+
+static int fx_stage(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  const char *name = c->m->states[c->to];
+  sqlite3_stmt *s = tesoro__stmt(t, S_REFERRAL_APPLY);
+  tesoro__stage_facts f;
+  char summary[64], zone[128];
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, c->args, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 4, c->now);
+  sqlite3_bind_int64(s, 5, c->actor->id);
+  sqlite3_bind_text(s, 6, c->reason, -1, SQLITE_STATIC);
+  if ((rc = tesoro__run(t, s)) ||
+      (rc = tesoro__timer_withdraw(c, "referral_list_date")))
+    return rc;
+  c->args = NULL; /* stored now: read the referral itself from here on */
+  if ((rc = tesoro__stage_facts_get(c, &f))) return rc;
+  if (c->to == RF_COMING_SOON) {
+    int64_t due = 0;
+    int y = 0, m = 0, d = 0;
+    sscanf(f.list_date, "%4d-%2d-%2d", &y, &m, &d);
+    if ((rc = tesoro__agency_zone(c, zone)) ||
+        (rc = tesoro__zone_midnight(t, zone, y * 10000 + m * 100 + d, &due)) ||
+        (rc = tesoro__timer_plan(c, c->entity, c->id, "referral_list_date", due)))
+      return rc;
+  }
+  if (c->to == RF_IN_ESCROW) {
+    char extra[96];
+    snprintf(extra, sizeof extra,
+             "{\"sale_price\":%lld,\"close_date\":\"%s\"}",
+             (long long)f.sale_price, f.close_date);
+    if ((rc = tesoro__notify(c, f.agent, "crm", "Closing Documents",
+                             "Closing documents for the referral", extra)) ||
+        (rc = tesoro__notify(c, f.agent, "email", "Closing Documents",
+                             "Closing documents for the referral", extra)))
+      return rc;
+  }
+  snprintf(summary, sizeof summary, "Referral stage: %s", name);
+  return tesoro__activity(c, "referral_stage", summary);
+}
+
+static int fx_referral_note(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_REFERRAL_NOTE_INSERT);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, c->actor->id);
+  sqlite3_bind_text(s, 3, (const char *)c->args, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 4, c->now);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  c->out_id = sqlite3_last_insert_rowid(c->t->db);
+  return tesoro__history_ref(c, c->out_id);
+}
+
+/* Refusals in the pipeline's words: going back is never a move (a note
+** is), and the privileged moves belong to the closings team. */
+static int explain_referral(tesoro__ctx *c, int rc) {
+  const char *from = c->m->states[c->from], *to;
+  if (c->event == RF_EV_ADD_NOTE) return rc;
+  to = c->m->states[c->event];
+  if (rc == TESORO_EDENIED) {
+    char who[96];
+    int roles = 0;
+    for (int i = 0; i < c->m->nrows; i++)
+      if (c->m->rows[i].event == c->event && (c->m->rows[i].from & ST(c->from)))
+        roles |= c->m->rows[i].roles;
+    tesoro__roles_text(roles, who, sizeof who);
+    return tesoro__fail(c->t, rc,
+                        "only %s can move referral %lld from %s to %s; actor "
+                        "%lld is %s", who, (long long)c->id, from, to,
+                        (long long)c->actor->id,
+                        c->actor->kind == TESORO_ACTOR_AGENT
+                            ? tesoro__role_names[c->actor->bit == R_ADMIN      ? 2
+                                                 : c->actor->bit == R_CLOSINGS ? 3
+                                                                               : 1]
+                            : tesoro__actor_kinds[c->actor->kind]);
+  }
+  if (c->from == c->event)
+    return tesoro__fail(c->t, rc, "referral %lld is already %s",
+                        (long long)c->id, from);
+  if (c->event == RF_FAILED)
+    return tesoro__fail(c->t, rc,
+                        "referral %lld is %s; only a referral before closed "
+                        "can fail", (long long)c->id, from);
+  if (c->from == RF_FAILED)
+    return tesoro__fail(c->t, rc,
+                        "referral %lld failed; it can only go back to its last "
+                        "active stage first", (long long)c->id);
+  if (c->event < c->from)
+    return tesoro__fail(c->t, rc,
+                        "referral %lld is at %s and cannot move back to %s; "
+                        "leave a note instead", (long long)c->id, from, to);
+  return rc;
+}
+
+/* When the list date comes, a referral still coming soon is listing. */
+static int timer_list_date(tesoro__ctx *c) {
+  int rc;
+  if (c->from != RF_COMING_SOON) return TESORO_OK;
+  rc = tesoro__fire_nested(c, c->m, c->id, RF_LISTING, c->actor, NULL);
+  return rc == TESORO_EGUARD ? tesoro__ok(c->t) : rc;
+}
+
+TESORO_API int tesoro_agency_set_referral_fee(tesoro *t, int64_t actor,
+                                              int64_t basis_points) {
+  tesoro__actor a;
+  sqlite3_stmt *s;
+  int rc;
+  TESORO__ENTER(t);
+  if (basis_points < 0 || basis_points > 10000)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "the referral fee is 0..10000 basis points, not %lld",
+                        (long long)basis_points);
+  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_ADMIN, "set the referral agreement")))
+    return rc;
+  if ((rc = tesoro__write_begin(t))) return rc;
+  if ((s = tesoro__stmt(t, S_AGENCY_SET_REFERRAL_FEE)) == NULL)
+    return tesoro__write_end(t, t->rc);
+  sqlite3_bind_int64(s, 1, a.agency);
+  sqlite3_bind_int64(s, 2, basis_points);
+  return tesoro__write_end(t, tesoro__run(t, s));
+}
+
+TESORO_API int tesoro_referral_create(tesoro *t, int64_t actor, int64_t contact,
+                                      int64_t agent, int64_t *out_referral) {
+  tesoro__actor a, owner;
+  tesoro__ctx c;
+  sqlite3_stmt *s;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_referral, "out_referral")) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "register referrals")) ||
+      (rc = tesoro__staff_of(t, &a, agent, &owner)) ||
+      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
+    return rc;
+  memset(&c, 0, sizeof c);
+  c.t = t;
+  c.actor = &a;
+  c.agency = a.agency;
+  c.contact = contact;
+  c.now = tesoro__now(t);
+  if ((rc = tesoro__write_begin(t))) return rc;
+  if ((s = tesoro__stmt(t, S_REFERRAL_INSERT)) == NULL) rc = t->rc;
+  if (rc == TESORO_OK) {
+    sqlite3_bind_int64(s, 1, a.agency);
+    sqlite3_bind_int64(s, 2, contact);
+    sqlite3_bind_int64(s, 3, owner.id);
+    sqlite3_bind_int64(s, 4, c.now);
+    rc = tesoro__run(t, s);
+  }
+  if (rc == TESORO_OK) {
+    c.entity = TESORO_ENTITY_REFERRAL;
+    c.id = sqlite3_last_insert_rowid(t->db);
+    c.event_name = "create";
+    if ((rc = tesoro__created(&c, c.entity, c.id, "left_voicemail",
+                              &c.history_id)) == TESORO_OK)
+      rc = tesoro__activity(&c, "referral_created", "Referral registered");
+  }
+  if ((rc = tesoro__write_end(t, rc))) return rc;
+  *out_referral = c.id;
+  return TESORO_OK;
+}
+
+/* A text member of a JSON argument, copied (tesoro_free); NULL if absent. */
+static int tesoro__json_text(tesoro *t, const char *json, const char *path,
+                             char **out) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_JSON_TEXT);
+  int rc;
+  *out = NULL;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if (sqlite3_column_type(s, 0) == SQLITE_NULL) {
+    sqlite3_reset(s);
+    return TESORO_OK;
+  }
+  sqlite3_reset(s);
+  return tesoro__text_out(t, s, out);
+}
+
+TESORO_API int tesoro_referral_move(tesoro *t, int64_t actor, int64_t referral,
+                                    int stage, const char *data_json,
+                                    int64_t expected_version) {
+  char what[48], *reason = NULL;
+  int rc, event = stage - 1;
+  TESORO__ENTER(t);
+  if (stage < TESORO_STAGE_LEFT_VOICEMAIL || stage > TESORO_STAGE_FAILED)
+    return tesoro__fail(t, TESORO_EINVAL, "unknown referral stage %d", stage);
+  snprintf(what, sizeof what, "data for stage %s",
+           tesoro__referral_states[event]);
+  if (tesoro__opt(data_json)) {
+    rc = tesoro__json_fields(t, what, data_json, tesoro__stage_data[event].fields,
+                             tesoro__stage_data[event].n, 0);
+    if (rc) return rc;
+  } else {
+    for (int i = 0; i < tesoro__stage_data[event].n; i++)
+      if (tesoro__stage_data[event].fields[i].required)
+        return tesoro__fail(t, TESORO_EINVAL, "%s needs \"%s\"", what,
+                            tesoro__stage_data[event].fields[i].key);
+  }
+  if (event == RF_FAILED &&
+      (rc = tesoro__json_text(t, data_json, "$.reason", &reason)))
+    return rc;
+  rc = tesoro__transition(t, actor, &tesoro__referral_machine, referral, event,
+                          expected_version, tesoro__opt(data_json), reason,
+                          NULL, NULL);
+  TESORO_FREE(reason);
+  return rc;
+}
+
+TESORO_API int tesoro_referral_note_add(tesoro *t, int64_t actor,
+                                        int64_t referral, const char *body,
+                                        int64_t *out_note) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_note, "out_note")) ||
+      (rc = tesoro__text(t, "note", body, TESORO_MAX_TEXT, 1)))
+    return rc;
+  return tesoro__transition(t, actor, &tesoro__referral_machine, referral,
+                            RF_EV_ADD_NOTE, 0, body, NULL, out_note, NULL);
+}
+
+/* =========================================================================
+** 15. Reading
 **
 ** Every read names its actor and passes the same reach check as a write:
 ** staff of the entity's agency, or the entity's own client.  Lists come back
@@ -4641,7 +5232,7 @@ static int tesoro__text_out(tesoro *t, sqlite3_stmt *s, char **out) {
 static const int tesoro__json_stmts[] = {
     0,           S_CONTACT_JSON,       S_ROOM_JSON,         S_MANDATE_JSON,
     S_LISTING_JSON, S_TASK_JSON,       S_DEAL_JSON,         S_DEAL_PROPERTY_JSON,
-    S_APPOINTMENT_JSON};
+    S_APPOINTMENT_JSON, S_REFERRAL_JSON};
 
 TESORO_API int tesoro_entity_json(tesoro *t, int64_t actor, int entity,
                                   int64_t id, char **out) {
@@ -4925,23 +5516,15 @@ TESORO_API int tesoro_appointments_agent(tesoro *t, int64_t actor,
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out, "out"))) return rc;
-  if (agent < 0) return tesoro__fail(t, TESORO_EINVAL, "agent must be >= 0");
   if (state < 0 || state > COUNT(tesoro__appointment_states))
     return tesoro__fail(t, TESORO_EINVAL, "unknown appointment state %d", state);
   if (from < 0 || to < 0 || (from && to && to <= from))
     return tesoro__fail(t, TESORO_EINVAL,
                         "the range [from, to) must be >= 0 and not empty");
   if ((rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "list an agent's appointments")))
+      (rc = tesoro__require(t, &a, R_STAFF, "list an agent's appointments")) ||
+      (rc = tesoro__staff_of(t, &a, agent, &owner)))
     return rc;
-  owner = a;
-  if (agent && (rc = tesoro__actor_load(t, agent, &owner))) return rc;
-  if (owner.kind != TESORO_ACTOR_AGENT)
-    return tesoro__fail(t, TESORO_EINVAL, "actor %lld is not agency staff",
-                        (long long)agent);
-  if (owner.agency != a.agency)
-    return tesoro__fail(t, TESORO_EDENIED, "agent %lld belongs to another agency",
-                        (long long)agent);
   if ((rc = tesoro__cursor_new(
            t,
            "SELECT a.id, a.state, " TESORO__STATUS_COLOUR " AS status_colour, "
@@ -4962,6 +5545,84 @@ TESORO_API int tesoro_appointments_agent(tesoro *t, int64_t actor,
                       SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, from);
   sqlite3_bind_int64(s, 4, to);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_referral_notes(tesoro *t, int64_t actor,
+                                     int64_t referral, tesoro_cursor **out) {
+  return tesoro__entity_cursor(
+      t, actor, TESORO_ENTITY_REFERRAL, referral,
+      "SELECT id, author_id, body, created_at FROM referral_note "
+      "WHERE referral_id = ?2 ORDER BY id",
+      out);
+}
+
+TESORO_API int tesoro_referrals(tesoro *t, int64_t actor, int filter, int stage,
+                                int64_t agent, tesoro_cursor **out) {
+  tesoro__actor a, owner;
+  sqlite3_stmt *s;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out, "out"))) return rc;
+  if (filter < TESORO_REFERRALS_ALL || filter > TESORO_REFERRALS_CLOSED)
+    return tesoro__fail(t, TESORO_EINVAL, "unknown referral filter %d", filter);
+  if (stage < 0 || stage > TESORO_STAGE_FAILED)
+    return tesoro__fail(t, TESORO_EINVAL, "unknown referral stage %d", stage);
+  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "list referrals")) ||
+      (agent && (rc = tesoro__staff_of(t, &a, agent, &owner))))
+    return rc;
+  if ((rc = tesoro__cursor_new(
+           t,
+           "SELECT r.id, r.contact_id, c.name AS contact_name, r.agent_id, "
+           "r.state AS stage, r.last_active_stage, r.meeting_at, r.list_date, "
+           "r.sale_price, r.close_date, r.fee_bp, r.fee_owed, r.paid_amount, "
+           "r.created_at, r.version FROM referral r JOIN contact c ON c.id = "
+           "r.contact_id WHERE r.agency_id = ?1 AND CASE ?2 "
+           "WHEN 1 THEN r.state NOT IN ('closed', 'closed_paid', 'failed') "
+           "WHEN 2 THEN r.state = 'failed' "
+           "WHEN 3 THEN r.state IN ('closed', 'closed_paid') ELSE 1 END "
+           "AND (?3 IS NULL OR r.state = ?3) AND (?4 = 0 OR r.agent_id = ?4) "
+           "ORDER BY r.created_at DESC, r.id DESC",
+           out)))
+    return rc;
+  s = tesoro__cursor_stmt(*out);
+  sqlite3_bind_int64(s, 1, a.agency);
+  sqlite3_bind_int(s, 2, filter);
+  if (stage)
+    sqlite3_bind_text(s, 3, tesoro__referral_states[stage - 1], -1,
+                      SQLITE_STATIC);
+  sqlite3_bind_int64(s, 4, agent);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_referral_pipeline(tesoro *t, int64_t actor, int64_t agent,
+                                        tesoro_cursor **out) {
+  tesoro__actor a, owner;
+  char stages[256];
+  int rc, used = 0;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out, "out")) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "see the referral pipeline")) ||
+      (agent && (rc = tesoro__staff_of(t, &a, agent, &owner))))
+    return rc;
+  /* The stages come from the machine's own table, as a JSON array. */
+  for (int i = 0; i < COUNT(tesoro__referral_states); i++)
+    used += snprintf(stages + used, sizeof stages - (size_t)used, "%s\"%s\"",
+                     i ? "," : "[", tesoro__referral_states[i]);
+  snprintf(stages + used, sizeof stages - (size_t)used, "]");
+  if ((rc = tesoro__cursor_new(
+           t,
+           "SELECT s.key + 1 AS stage, s.value AS name, (SELECT count(*) FROM "
+           "referral r WHERE r.agency_id = ?1 AND r.state = s.value AND "
+           "(?2 = 0 OR r.agent_id = ?2)) AS count FROM json_each(?3) s "
+           "ORDER BY s.key",
+           out)))
+    return rc;
+  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, a.agency);
+  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 2, agent);
+  sqlite3_bind_text(tesoro__cursor_stmt(*out), 3, stages, -1, SQLITE_TRANSIENT);
   return TESORO_OK;
 }
 
@@ -5189,7 +5850,7 @@ TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
 }
 
 /* =========================================================================
-** 15. Cursors
+** 16. Cursors
 **
 ** A cursor owns one prepared statement and is stepped like sqlite3_step.
 ** The handle keeps a list of its cursors so that closing it can finalise
@@ -5299,7 +5960,7 @@ TESORO_API void tesoro_cursor_free(tesoro_cursor *c) {
 }
 
 /* =========================================================================
-** 16. Checker
+** 17. Checker
 **
 ** tesoro_check: SQLite's own checks, then tesoro's invariants, each a query
 ** that returns a description of its first violation or nothing.  Adding an
@@ -5326,6 +5987,8 @@ static const struct {
      TESORO__STATE_MATCHES_HISTORY("deal_property", "7")},
     {"appointment state = last history",
      TESORO__STATE_MATCHES_HISTORY("appointment", "8")},
+    {"referral state = last history",
+     TESORO__STATE_MATCHES_HISTORY("referral", "9")},
     {"contact version = last history",
      "SELECT 'contact ' || x.id || ' at version ' || x.version || ' but its "
      "history disagrees' FROM contact x WHERE (SELECT count(*) || ':' || "
@@ -5341,7 +6004,8 @@ static const struct {
      "WHEN 5 THEN (SELECT agency_id FROM task WHERE id = h.entity_id) "
      "WHEN 6 THEN (SELECT agency_id FROM deal WHERE id = h.entity_id) "
      "WHEN 7 THEN (SELECT agency_id FROM deal_property WHERE id = h.entity_id) "
-     "WHEN 8 THEN (SELECT agency_id FROM appointment WHERE id = h.entity_id) END "
+     "WHEN 8 THEN (SELECT agency_id FROM appointment WHERE id = h.entity_id) "
+     "WHEN 9 THEN (SELECT agency_id FROM referral WHERE id = h.entity_id) END "
      "LIMIT 1"},
     {"outbox row has its cause in its agency",
      "SELECT 'outbox row ' || o.id || ' has no cause in its agency' FROM "
@@ -5358,7 +6022,8 @@ static const struct {
      "WHEN 4 THEN (SELECT agency_id FROM listing WHERE id = x.entity_id) "
      "WHEN 6 THEN (SELECT agency_id FROM deal WHERE id = x.entity_id) "
      "WHEN 7 THEN (SELECT agency_id FROM deal_property WHERE id = x.entity_id) "
-     "WHEN 8 THEN (SELECT agency_id FROM appointment WHERE id = x.entity_id) END "
+     "WHEN 8 THEN (SELECT agency_id FROM appointment WHERE id = x.entity_id) "
+     "WHEN 9 THEN (SELECT agency_id FROM referral WHERE id = x.entity_id) END "
      "LIMIT 1"},
     {"every contact has one client actor of its agency",
      "SELECT 'contact ' || c.id || ' has no client actor' FROM contact c "
@@ -5427,6 +6092,22 @@ static const struct {
      "SELECT 'appointment ' || a.id || ' has a no-show but the client "
      "started it' FROM appointment a JOIN actor w ON w.id = a.completed_by "
      "WHERE a.no_show_at IS NOT NULL AND w.kind != 'system' LIMIT 1"},
+    {"a referral, its contact and its agent share an agency",
+     "SELECT 'referral ' || r.id || ' disagrees with its contact or agent on "
+     "the agency' FROM referral r JOIN contact c ON c.id = r.contact_id JOIN "
+     "actor a ON a.id = r.agent_id WHERE c.agency_id != r.agency_id OR "
+     "a.agency_id != r.agency_id OR a.kind != 'agent' LIMIT 1"},
+    {"a closed referral owes its fee; a paid one has its payment",
+     "SELECT 'referral ' || r.id || ' is ' || r.state || ' but its fee or "
+     "payment disagrees' FROM referral r WHERE (r.state IN ('closed', "
+     "'closed_paid')) != (r.fee_owed IS NOT NULL AND r.sale_price IS NOT "
+     "NULL) OR (r.state = 'closed_paid') != (r.paid_amount IS NOT NULL) OR "
+     "r.fee_owed != (r.sale_price * r.fee_bp + 5000) / 10000 LIMIT 1"},
+    {"a failed referral keeps who failed it and why, and where it was",
+     "SELECT 'referral ' || r.id || ' failed without who, why or its last "
+     "stage' FROM referral r WHERE r.state = 'failed' AND (r.failed_by IS "
+     "NULL OR r.fail_reason IS NULL OR r.last_active_stage IN ('closed', "
+     "'closed_paid')) LIMIT 1"},
     {"the reference counter covers every listing",
      "SELECT 'agency ' || g.id || ' has more listings than references' FROM "
      "agency g WHERE g.listing_counter < (SELECT count(*) FROM listing l "

@@ -107,7 +107,7 @@ extern "C" {
 */
 #define TESORO_VERSION        "0.1.0"
 #define TESORO_VERSION_NUMBER 1000
-#define TESORO_SCHEMA_VERSION 3
+#define TESORO_SCHEMA_VERSION 4
 #define TESORO_APPLICATION_ID 0x5453524f
 
 TESORO_API const char *tesoro_version(void);
@@ -181,6 +181,7 @@ TESORO_API const char *tesoro_errname(int rc);
 #define TESORO_ENTITY_DEAL          6 /* a client contact's search */
 #define TESORO_ENTITY_DEAL_PROPERTY 7 /* a listing offered to a deal */
 #define TESORO_ENTITY_APPOINTMENT   8 /* a viewing (a CRM meeting) */
+#define TESORO_ENTITY_REFERRAL      9 /* a client passed on by a referral network */
 
 /* Property types of a contact request and a listing. */
 #define TESORO_PROPERTY_HOUSE     1
@@ -382,8 +383,8 @@ TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
 
 /*
 ** Graphviz DOT text of one machine (TESORO_ENTITY_ROOM, _MANDATE, _LISTING,
-** _TASK, _DEAL, _DEAL_PROPERTY, _APPOINTMENT): one edge per row of the
-** machine's table, labelled "event [roles]".
+** _TASK, _DEAL, _DEAL_PROPERTY, _APPOINTMENT, _REFERRAL): one edge per row
+** of the machine's table, labelled "event [roles]".
 ** Generated from the same table the engine runs.  *out: tesoro_free.
 */
 TESORO_API int tesoro_machine_dot(int entity, char **out);
@@ -843,6 +844,105 @@ TESORO_API int tesoro_appointments_agent(tesoro *t, int64_t actor,
 TESORO_API int tesoro_appointment_ics(tesoro *t, int64_t actor,
                                       int64_t appointment, const char *link,
                                       char **out);
+
+/* ------------------------------------------------------------------------
+** Referral stages (SPEC §4).
+**
+** A referral is a client contact passed to one of the agency's agents by a
+** referral network.  Its stage moves forward through the active stages
+**   left_voicemail < connected < meeting_scheduled < met_with_person <
+**   coming_soon < making_an_offer < listing < in_escrow < closed
+** then closed_paid; "failed" stands outside the order.  Referral machine
+** (event = the stage moved to; "staff" is any staff role):
+**   forward        any active stage → any later active stage   staff
+**   back           refused (ESTATE): "leave a note instead"
+**   failed         any active stage before closed → failed     staff, reason
+**   revive         failed → the last active stage, only        staff
+**   in_escrow → listing, making_an_offer                       closings only
+**   coming_soon → listing on the list date                     system (tick)
+**   closed → closed_paid, with the payment                     closings only
+**   add_note       any stage                                   staff
+** Stage data, given with the move as a JSON object (`data_json`; NULL or ""
+** when there is none) or already stored on the referral (a revival):
+**   meeting_scheduled  "meeting_at" (instant) — required
+**   coming_soon        "list_date" ("YYYY-MM-DD", today or later in the
+**                      agency's zone) — required; on that agency-local date
+**                      tesoro_tick moves the referral to listing
+**   in_escrow, closed  "sale_price" (> 0, minor units) and "close_date"
+**                      ("YYYY-MM-DD") — required; entering in_escrow queues
+**                      the "Closing Documents" e-mail (and crm notice) to
+**                      the referral's agent
+**   closed_paid        "paid_amount" (> 0) — required
+**   failed             "reason" — required
+** A key that does not belong to the stage moved to is EINVAL.  Entering
+** closed fixes the fee owed: sale price × the fee (basis points) the agency
+** had agreed when the referral was created, rounded half up — also for a
+** referral that failed before.  Referrals are staff-only: a client cannot
+** read them.
+*/
+#define TESORO_STAGE_LEFT_VOICEMAIL    1
+#define TESORO_STAGE_CONNECTED         2
+#define TESORO_STAGE_MEETING_SCHEDULED 3
+#define TESORO_STAGE_MET_WITH_PERSON   4
+#define TESORO_STAGE_COMING_SOON       5
+#define TESORO_STAGE_MAKING_AN_OFFER   6
+#define TESORO_STAGE_LISTING           7
+#define TESORO_STAGE_IN_ESCROW         8
+#define TESORO_STAGE_CLOSED            9
+#define TESORO_STAGE_CLOSED_PAID       10
+#define TESORO_STAGE_FAILED            11
+
+/* Filters of tesoro_referrals. */
+#define TESORO_REFERRALS_ALL    0
+#define TESORO_REFERRALS_ACTIVE 1 /* left_voicemail .. in_escrow */
+#define TESORO_REFERRALS_FAILED 2
+#define TESORO_REFERRALS_CLOSED 3 /* closed and closed_paid */
+
+/*
+** The agency's referral agreement (admin): the fee, in basis points of the
+** sale price (0..10000; 250 = 2.50 %).  New referrals take the fee agreed
+** at their creation.  Default 0.
+*/
+TESORO_API int tesoro_agency_set_referral_fee(tesoro *t, int64_t actor,
+                                              int64_t basis_points);
+
+/*
+** Register a referral (staff) for a contact of the agency, with `agent` (a
+** staff member of the agency; 0 = the caller), at left_voicemail.
+*/
+TESORO_API int tesoro_referral_create(tesoro *t, int64_t actor, int64_t contact,
+                                      int64_t agent, int64_t *out_referral);
+
+/* Move a referral to `stage` (TESORO_STAGE_*), see above. */
+TESORO_API int tesoro_referral_move(tesoro *t, int64_t actor, int64_t referral,
+                                    int stage, const char *data_json,
+                                    int64_t expected_version);
+
+/* A note on the referral (staff), in any stage.  Notes, oldest first:
+** columns id, author_id, body, created_at. */
+TESORO_API int tesoro_referral_note_add(tesoro *t, int64_t actor,
+                                        int64_t referral, const char *body,
+                                        int64_t *out_note);
+TESORO_API int tesoro_referral_notes(tesoro *t, int64_t actor,
+                                     int64_t referral, tesoro_cursor **out);
+
+/*
+** The agency's referrals (staff), newest first: `filter` TESORO_REFERRALS_*,
+** `stage` 0 or one TESORO_STAGE_*, `agent` 0 (all) or a staff member.
+** Columns: id, contact_id, contact_name, agent_id, stage, last_active_stage,
+** meeting_at, list_date, sale_price, close_date, fee_bp, fee_owed,
+** paid_amount, created_at, version.
+*/
+TESORO_API int tesoro_referrals(tesoro *t, int64_t actor, int filter, int stage,
+                                int64_t agent, tesoro_cursor **out);
+
+/*
+** The pipeline view (staff): one row per stage, in stage order, with the
+** number of referrals in it (`agent` 0: all).  Columns: stage (number),
+** name, count.
+*/
+TESORO_API int tesoro_referral_pipeline(tesoro *t, int64_t actor, int64_t agent,
+                                        tesoro_cursor **out);
 
 /* ------------------------------------------------------------------------
 ** Cursors: every list comes back as a cursor, stepped like sqlite3_step.

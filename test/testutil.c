@@ -509,3 +509,126 @@ int tu_teardown(void **state) {
   *state = NULL;
   return 0;
 }
+
+/* ------------------------------------------------------------------------
+** Published listings (seller onboarding walked for a fresh owner).
+*/
+
+/* A JSON object built by a private in-memory SQLite (never by the code under
+** test): json_object(k1, v1, ...) with text values, price as a number (when
+** price > 0).  malloc'd. */
+static char *tu_json_object(const char *const *kv, int npairs, int64_t price) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  char sql[512] = "SELECT json_object(";
+  char *out;
+  int i;
+  for (i = 0; i < npairs; i++) {
+    size_t used = strlen(sql);
+    snprintf(sql + used, sizeof sql - used, "%s?%d, ?%d", i ? ", " : "",
+             2 * i + 1, 2 * i + 2);
+  }
+  if (price > 0) {
+    size_t used = strlen(sql);
+    snprintf(sql + used, sizeof sql - used, "%s'price', ?%d",
+             npairs ? ", " : "", 2 * npairs + 1);
+  }
+  strcat(sql, ")");
+  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  for (i = 0; i < 2 * npairs; i++)
+    sqlite3_bind_text(st, i + 1, kv[i], -1, SQLITE_TRANSIENT);
+  if (price > 0) sqlite3_bind_int64(st, 2 * npairs + 1, price);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  out = strdup((const char *)sqlite3_column_text(st, 0));
+  assert_non_null(out);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+#define TU_WALK_OK(w, call) tu_check_ok_((w), (call), #call, __FILE__, __LINE__)
+
+int64_t tu_listing_in(tu_world *w, int64_t website, int64_t staff,
+                      const char *title, const char *address, int64_t price,
+                      int publish) {
+  static unsigned seq = 0;
+  char name[64], email[96];
+  int64_t room = 0, client = 0, mandate = 0, proposal = 0, doc = 0,
+          task = 0, listing = 0, agency = 0;
+  tesoro_cursor *c = NULL;
+  char *form, *fields;
+  int rc;
+
+  seq++;
+  TU_WALK_OK(w, tesoro_actor_info(w->t, staff, NULL, &agency, NULL));
+  snprintf(name, sizeof name, "Seller %u", seq);
+  snprintf(email, sizeof email, "seller%u.a%lld@example.com", seq,
+           (long long)agency);
+  TU_WALK_OK(w, tesoro_contact_request_submit(
+                    w->t, website, name, email, TESORO_PROPERTY_HOUSE,
+                    "Keizersgracht 1, Amsterdam", price, NULL, NULL, &room,
+                    &client));
+  TU_WALK_OK(w, tesoro_room_start_onboarding(w->t, staff, room, 0, 0,
+                                             &mandate));
+  TU_WALK_OK(w, tesoro_mandate_propose(w->t, staff, mandate,
+                                       TESORO_COMMISSION_PERCENTAGE, 150, NULL,
+                                       1, 180, 0, &proposal));
+  TU_WALK_OK(w, tesoro_mandate_accept(w->t, client, mandate, proposal, 0,
+                                      NULL));
+  TU_WALK_OK(w, tesoro_mandate_share_form(w->t, staff, mandate, 0));
+  TU_WALK_OK(w, tesoro_document_add(w->t, client, TESORO_ENTITY_MANDATE,
+                                    mandate, TESORO_DOC_SIGNED_MANDATE,
+                                    "mandate.pdf", "application/pdf", tu_pdf,
+                                    (int64_t)tu_pdf_size, &doc));
+  {
+    const char *kv[] = {"full_name", name,    "email",         email,
+                        "phone",     "+31 6 1111 2222", "address",
+                        "Keizersgracht 1, Amsterdam",
+                        "property_type", "house"};
+    form = tu_json_object(kv, 5, price);
+  }
+  TU_WALK_OK(w, tesoro_mandate_submit_form(w->t, client, mandate, form, 0));
+  free(form);
+  TU_WALK_OK(w, tesoro_tasks(w->t, staff, TESORO_ENTITY_MANDATE, mandate, &c));
+  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
+    if (tu_contains_ci(tu_col_text(c, "title"), "review")) {
+      task = tu_col_int(c, "id");
+      break;
+    }
+  }
+  tesoro_cursor_free(c);
+  assert_true(task > 0);
+  TU_WALK_OK(w, tesoro_task_complete(w->t, staff, task, 0));
+  TU_WALK_OK(w, tesoro_mandate_validate(w->t, staff, mandate, 0, &listing));
+  assert_true(listing > 0);
+  {
+    const char *kv[] = {"title", title, "address", address};
+    fields = tu_json_object(kv, 2, price);
+  }
+  TU_WALK_OK(w, tesoro_listing_update(w->t, staff, listing, fields, 0));
+  free(fields);
+  if (publish) TU_WALK_OK(w, tesoro_listing_publish(w->t, staff, listing, 0));
+  return listing;
+}
+
+int64_t tu_published_listing(tu_world *w, const char *title,
+                             const char *address, int64_t price) {
+  return tu_listing_in(w, w->website, w->agent, title, address, price, 1);
+}
+
+int64_t tu_published_listing_other(tu_world *w, const char *title,
+                                   const char *address, int64_t price) {
+  return tu_listing_in(w, w->other_website, w->other_agent, title, address,
+                       price, 1);
+}
+
+int64_t tu_listing_photo(tu_world *w, int64_t staff, int64_t listing) {
+  int64_t doc = 0;
+  TU_WALK_OK(w, tesoro_document_add(w->t, staff, TESORO_ENTITY_LISTING,
+                                    listing, TESORO_DOC_PHOTO, "front.jpg",
+                                    "image/jpeg", tu_jpeg,
+                                    (int64_t)tu_jpeg_size, &doc));
+  assert_true(doc > 0);
+  return doc;
+}

@@ -130,4 +130,25 @@ unsigned char *tu_read_file(const char *path, size_t *size);
 int64_t tu_col_int(tesoro_cursor *c, const char *name);
 const char *tu_col_text(tesoro_cursor *c, const char *name);
 
+/*
+** Published listings for the viewing suites.  tesoro_listing_in walks seller
+** onboarding for a fresh owner (a contact request from `website` with a new
+** e-mail on every call, handled by `staff`): start onboarding, propose,
+** accept, share the form, attach a signed mandate PDF, submit, complete the
+** review task, validate; then sets title, address and price and, when
+** `publish` is non-zero, publishes.  Returns the listing id (the test fails
+** if any step fails).
+*/
+int64_t tu_listing_in(tu_world *w, int64_t website, int64_t staff,
+                      const char *title, const char *address, int64_t price,
+                      int publish);
+/* A published listing of w->agency (website w->website, staff w->agent). */
+int64_t tu_published_listing(tu_world *w, const char *title,
+                             const char *address, int64_t price);
+/* A published listing of w->other_agency (staff w->other_agent). */
+int64_t tu_published_listing_other(tu_world *w, const char *title,
+                                   const char *address, int64_t price);
+/* Attach tu_jpeg to a listing as a photo (by `staff`); the document id. */
+int64_t tu_listing_photo(tu_world *w, int64_t staff, int64_t listing);
+
 #endif /* TESORO_TESTUTIL_H */

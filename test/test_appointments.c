@@ -1,0 +1,2685 @@
+/*
+** test_appointments.c — SPEC §3 (viewing appointments) with the §7 points
+** "who and why", "viewing reminders" and "no-show": deals, the properties
+** offered to them, the appointment machine, its timers, the client's and
+** the agent's lists and the iCalendar export.
+**
+** One test per rule, named after it.  Each test gets a fresh world
+** (tu_setup): "Tesoro Homes" (Europe/Amsterdam) with Ada (w->contact, client
+** w->client, assigned to w->agent) and Bob (w->contact2, client w->client2,
+** assigned to w->agent2), plus "Other Estates" (UTC).  Listings are
+** published by tu_published_listing (seller onboarding walked for a fresh
+** owner).  Refusals are checked with TU_ASSERT_REFUSED: the code, a key word
+** of the message and an unchanged database digest.  Outbox rows and timers
+** are read straight from the file (outbox joined to the history row that
+** caused it; the timer table).
+**
+** Instants are constants computed with python3 (calendar.timegm / zoneinfo);
+** each comment gives UTC and Amsterdam local time.  Europe/Amsterdam 2026:
+** CEST from 2026-03-29 01:00 UTC to 2026-10-25 01:00 UTC.
+*/
+#include "testutil.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libical/ical.h>
+#include <sqlite3.h>
+
+/* ------------------------------------------------------------------------
+** Instants.
+*/
+#define HOUR INT64_C(3600)
+#define DAY INT64_C(86400)
+
+/* TU_NOW = 1780000000 = 2026-05-28T20:26:40Z = 22:26:40 CEST */
+#define D1 INT64_C(1780387200) /* 2026-06-02T08:00:00Z = Tue 10:00 CEST */
+#define D2 INT64_C(1780488000) /* 2026-06-03T12:00:00Z = Wed 14:00 CEST */
+#define D3 INT64_C(1780590600) /* 2026-06-04T16:30:00Z = Thu 18:30 CEST */
+#define D4 INT64_C(1780650000) /* 2026-06-05T09:00:00Z = Fri 11:00 CEST */
+
+/* Spring forward: Sunday 2026-03-29 is 23 hours long in Amsterdam
+   (local midnight = 2026-03-28T23:00Z, next midnight = 2026-03-29T22:00Z). */
+#define SP_BEFORE    INT64_C(1774004400) /* 2026-03-20T11:00Z = 03-20 12:00 CET */
+#define SP_START     INT64_C(1774771200) /* 2026-03-29T08:00Z = 03-29 10:00 CEST */
+#define SP_EARLY     INT64_C(1774740600) /* 2026-03-28T23:30Z = 03-29 00:30 CET */
+#define SP_DAYBEFORE INT64_C(1774737000) /* 2026-03-28T22:30Z = 03-28 23:30 CET */
+#define SP_LATE      INT64_C(1774819800) /* 2026-03-29T21:30Z = 03-29 23:30 CEST */
+#define SP_DAYAFTER  INT64_C(1774823400) /* 2026-03-29T22:30Z = 03-30 00:30 CEST */
+
+/* Fall back: Sunday 2026-10-25 is 25 hours long in Amsterdam
+   (local midnight = 2026-10-24T22:00Z, next midnight = 2026-10-25T23:00Z). */
+#define AU_START     INT64_C(1792918800) /* 2026-10-25T09:00Z = 10-25 10:00 CET */
+#define AU_EARLY     INT64_C(1792881000) /* 2026-10-24T22:30Z = 10-25 00:30 CEST */
+#define AU_DAYBEFORE INT64_C(1792877400) /* 2026-10-24T21:30Z = 10-24 23:30 CEST */
+#define AU_LATE      INT64_C(1792967400) /* 2026-10-25T22:30Z = 10-25 23:30 CET */
+#define AU_DAYAFTER  INT64_C(1792971000) /* 2026-10-25T23:30Z = 10-26 00:30 CET */
+
+#define APPT TESORO_ENTITY_APPOINTMENT
+#define PRICE INT64_C(45000000) /* EUR 450,000.00 */
+
+#define T_CREATED "Meeting Created By Portal User"
+#define T_STATUS "Meeting Status Changed By Portal User"
+#define T_CANCELLED "Meeting Cancelled By Portal User"
+#define T_CALENDAR "Calendar Meeting Event"
+#define T_REMINDER "Viewing Reminder"
+#define T_FEEDBACK "Viewing Feedback Request"
+
+/* ------------------------------------------------------------------------
+** Voice-note samples (magic bytes of each container).
+*/
+static const unsigned char mp3_sample[] = {
+    'I', 'D', '3', 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0A,
+    0xFF, 0xFB, 0x90, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+static const unsigned char ogg_sample[] = {
+    'O', 'g', 'g', 'S', 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x13, 'O', 'p', 'u', 's', 'H', 'e', 'a', 'd'};
+static const unsigned char wav_sample[] = {
+    'R', 'I', 'F', 'F', 36, 0, 0, 0, 'W', 'A', 'V', 'E',
+    'f', 'm', 't', ' ', 16, 0, 0, 0, 1, 0, 1, 0, 0x40, 0x1F, 0, 0,
+    0x80, 0x3E, 0, 0, 2, 0, 16, 0, 'd', 'a', 't', 'a', 0, 0, 0, 0};
+static const unsigned char webm_sample[] = {
+    0x1A, 0x45, 0xDF, 0xA3, 0x9F, 0x42, 0x86, 0x81, 0x01, 0x42, 0xF7,
+    0x81, 0x01, 0x42, 0x82, 0x84, 'w', 'e', 'b', 'm', 0x42, 0x87};
+static const unsigned char mp4_sample[] = {
+    0x00, 0x00, 0x00, 0x18, 'f', 't', 'y', 'p', 'M', '4', 'A', ' ',
+    0x00, 0x00, 0x02, 0x00, 'i', 's', 'o', 'm', 'M', '4', 'A', ' ',
+    0x00, 0x00, 0x00, 0x08, 'f', 'r', 'e', 'e'};
+
+/* ------------------------------------------------------------------------
+** Helpers.
+*/
+
+static char *xstrdup(const char *s) {
+  char *d;
+  if (!s) return NULL;
+  d = malloc(strlen(s) + 1);
+  assert_non_null(d);
+  strcpy(d, s);
+  return d;
+}
+
+__attribute__((format(printf, 2, 3))) static int64_t
+sqlf(tu_world *w, const char *fmt, ...) {
+  char sql[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(sql, sizeof sql, fmt, ap);
+  va_end(ap);
+  return tu_sql_int(w, sql);
+}
+
+/* malloc'd text of a query (NULL for NULL/no row); free() it. */
+__attribute__((format(printf, 2, 3))) static char *
+sqlf_text(tu_world *w, const char *fmt, ...) {
+  char sql[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(sql, sizeof sql, fmt, ap);
+  va_end(ap);
+  return tu_sql_text(w, sql);
+}
+
+/* json_extract(json, path) as text through a private in-memory SQLite (never
+   through the code under test).  malloc'd; NULL for JSON null / absent; fails
+   the test when `json` is not JSON. */
+static char *jget(const char *json, const char *path) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  char *v = NULL;
+  assert_non_null(json);
+  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT json_valid(?1), "
+                                      "CAST(json_extract(?1, ?2) AS TEXT)",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_text(st, 1, json, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  if (!sqlite3_column_int(st, 0)) {
+    print_error("not JSON: %s\n", json);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    fail();
+  }
+  if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+    v = xstrdup((const char *)sqlite3_column_text(st, 1));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
+static void assert_json_eq(const char *json, const char *path,
+                           const char *want) {
+  char *v = jget(json, path);
+  if (!v || strcmp(v, want) != 0) {
+    print_error("%s in %s is %s, expected %s\n", path, json, v ? v : "(null)",
+                want);
+    free(v);
+    fail();
+  }
+  free(v);
+}
+
+/* `json` is a JSON array of exactly these n integers, in this order. */
+static void assert_json_ints(const char *json, const int64_t *want, int n) {
+  char path[16], num[32];
+  int i;
+  char *extra;
+  for (i = 0; i < n; i++) {
+    snprintf(path, sizeof path, "$[%d]", i);
+    snprintf(num, sizeof num, "%lld", (long long)want[i]);
+    assert_json_eq(json, path, num);
+  }
+  snprintf(path, sizeof path, "$[%d]", n);
+  extra = jget(json, path);
+  if (extra) {
+    print_error("%s has more than %d elements\n", json, n);
+    free(extra);
+    fail();
+  }
+}
+
+/* The call fails with `code`, its message mentions n1 or n2 (ignoring case),
+   and the database digest is unchanged. */
+#define REFUSED2(w, call, code, n1, n2)                                       \
+  do {                                                                        \
+    char r2_before_[65], r2_after_[65];                                       \
+    const char *r2_msg_;                                                      \
+    int r2_rc_;                                                               \
+    tu_digest((w), r2_before_);                                               \
+    r2_rc_ = (call);                                                          \
+    tu_check_err_((w), r2_rc_, (code), NULL, #call, __FILE__, __LINE__);      \
+    r2_msg_ = tesoro_errmsg((w)->t);                                          \
+    if (!tu_contains_ci(r2_msg_, (n1)) && !tu_contains_ci(r2_msg_, (n2))) {   \
+      print_error("%s:%d: %s: errmsg \"%s\" mentions neither \"%s\" nor "     \
+                  "\"%s\"\n",                                                 \
+                  __FILE__, __LINE__, #call, r2_msg_ ? r2_msg_ : "(null)",    \
+                  (n1), (n2));                                                \
+      _fail(__FILE__, __LINE__);                                              \
+    }                                                                         \
+    tu_digest((w), r2_after_);                                                \
+    tu_check_digest_(r2_before_, r2_after_, #call, __FILE__, __LINE__);       \
+  } while (0)
+
+static void assert_state(tu_world *w, int entity, int64_t id,
+                         const char *want) {
+  const char *s = NULL;
+  TU_OK(w, tesoro_entity_state(w->t, w->admin, entity, id, &s, NULL));
+  assert_non_null(s);
+  if (strcmp(s, want) != 0) {
+    print_error("entity %d/%lld is %s, expected %s\n", entity, (long long)id,
+                s, want);
+    fail();
+  }
+}
+
+static int64_t version_of(tu_world *w, int entity, int64_t id) {
+  int64_t v = 0;
+  TU_OK(w, tesoro_entity_state(w->t, w->admin, entity, id, NULL, &v));
+  assert_true(v > 0);
+  return v;
+}
+
+/* A listing offered to a deal of one contact. */
+typedef struct viewing {
+  int64_t listing, deal, dp, photo;
+} viewing;
+
+/* Publish a listing, open a deal for `contact` (by w->agent) and offer it. */
+static void offer_to(tu_world *w, viewing *v, int64_t contact,
+                     const char *title, const char *address, int64_t price) {
+  memset(v, 0, sizeof *v);
+  v->listing = tu_published_listing(w, title, address, price);
+  TU_OK(w, tesoro_deal_create(w->t, w->agent, contact,
+                              "3-bedroom house in Amsterdam", &v->deal));
+  TU_OK(w, tesoro_deal_offer(w->t, w->agent, v->deal, v->listing, &v->dp));
+  assert_true(v->deal > 0 && v->dp > 0);
+}
+
+/* Ada's canal house. */
+static void offer(tu_world *w, viewing *v) {
+  offer_to(w, v, w->contact, "Canal house", "Herengracht 100, Amsterdam",
+           PRICE);
+}
+
+static int64_t request_n(tu_world *w, int64_t client, int64_t dp,
+                         const int64_t *at, int n) {
+  int64_t a = 0;
+  TU_OK(w, tesoro_appointment_request(w->t, client, dp, at, n, &a));
+  assert_true(a > 0);
+  return a;
+}
+
+static int64_t request1(tu_world *w, int64_t client, int64_t dp, int64_t at) {
+  return request_n(w, client, dp, &at, 1);
+}
+
+/* Ada requests one date and w->agent confirms it. */
+static int64_t confirmed(tu_world *w, int64_t dp, int64_t at) {
+  int64_t a = request1(w, w->client, dp, at);
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, at, 0));
+  return a;
+}
+
+/* Confirmed at `at`, then completed by the timer (tick just after start). */
+static int64_t completed_by_timer(tu_world *w, int64_t dp, int64_t at) {
+  int64_t a = confirmed(w, dp, at);
+  TU_OK(w, tesoro_tick(w->t, at + 60, NULL));
+  assert_state(w, APPT, a, "completed");
+  return a;
+}
+
+/* Outbox rows caused by changes of appointment `a` (outbox joined to its
+   history row): recipient 0 = anyone, channel/tmpl NULL = any. */
+static int64_t outbox_n(tu_world *w, int64_t a, int64_t recipient,
+                        const char *channel, const char *tmpl) {
+  char sql[1024];
+  size_t n;
+  n = (size_t)snprintf(sql, sizeof sql,
+                       "SELECT count(*) FROM outbox o JOIN history h ON "
+                       "h.id = o.history_id WHERE h.entity = %d AND "
+                       "h.entity_id = %lld",
+                       APPT, (long long)a);
+  if (recipient)
+    n += (size_t)snprintf(sql + n, sizeof sql - n, " AND o.recipient_id = %lld",
+                          (long long)recipient);
+  if (channel)
+    n += (size_t)snprintf(sql + n, sizeof sql - n,
+                          " AND o.channel = '%s' AND o.kind = '%s'", channel,
+                          strcmp(channel, "calendar") == 0 ? "calendar"
+                                                           : "notification");
+  if (tmpl)
+    snprintf(sql + n, sizeof sql - n, " AND o.template = '%s'", tmpl);
+  return tu_sql_int(w, sql);
+}
+
+/* Calendar rows of appointment `a`. */
+static int64_t cal_n(tu_world *w, int64_t a) {
+  return outbox_n(w, a, 0, "calendar", NULL);
+}
+
+/* The appointment state in the payload of its newest calendar row. */
+static void assert_last_calendar_state(tu_world *w, int64_t a,
+                                       const char *want) {
+  char *tmpl, *payload = sqlf_text(
+      w,
+      "SELECT o.payload FROM outbox o JOIN history h ON h.id = o.history_id "
+      "WHERE h.entity = %d AND h.entity_id = %lld AND o.kind = 'calendar' "
+      "ORDER BY o.id DESC LIMIT 1",
+      APPT, (long long)a);
+  assert_non_null(payload);
+  assert_json_eq(payload, "$.state", want);
+  free(payload);
+  tmpl = sqlf_text(
+      w,
+      "SELECT o.template FROM outbox o JOIN history h ON h.id = o.history_id "
+      "WHERE h.entity = %d AND h.entity_id = %lld AND o.kind = 'calendar' "
+      "ORDER BY o.id DESC LIMIT 1",
+      APPT, (long long)a);
+  assert_non_null(tmpl);
+  assert_string_equal(tmpl, T_CALENDAR);
+  free(tmpl);
+}
+
+/* Timers of appointment `a` whose kind is LIKE `kind` (NULL: any) in `state`
+   (NULL: any). */
+static int64_t timer_n(tu_world *w, int64_t a, const char *kind,
+                       const char *state) {
+  return sqlf(w,
+              "SELECT count(*) FROM timer WHERE entity = %d AND entity_id = "
+              "%lld AND kind LIKE '%s' AND state LIKE '%s'",
+              APPT, (long long)a, kind ? kind : "%", state ? state : "%");
+}
+
+/* Pending timers of `a` due exactly at `due`. */
+static int64_t pending_due(tu_world *w, int64_t a, int64_t due) {
+  return sqlf(w,
+              "SELECT count(*) FROM timer WHERE entity = %d AND entity_id = "
+              "%lld AND state = 'pending' AND due_at = %lld",
+              APPT, (long long)a, (long long)due);
+}
+
+/* The last history row of an entity (copies; free them). */
+typedef struct last_hist {
+  char *event, *to_state, *details;
+  int64_t actor, count;
+} last_hist;
+
+static void last_history(tu_world *w, int entity, int64_t id, last_hist *h) {
+  tesoro_cursor *c = NULL;
+  int rc;
+  memset(h, 0, sizeof *h);
+  TU_OK(w, tesoro_history(w->t, w->admin, entity, id, &c));
+  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
+    free(h->event);
+    free(h->to_state);
+    free(h->details);
+    h->event = xstrdup(tu_col_text(c, "event"));
+    h->to_state = xstrdup(tu_col_text(c, "to_state"));
+    h->details = xstrdup(tu_col_text(c, "details"));
+    h->actor = tu_col_int(c, "actor_id");
+    h->count++;
+  }
+  assert_int_equal(rc, TESORO_DONE);
+  tesoro_cursor_free(c);
+}
+
+static void last_history_free(last_hist *h) {
+  free(h->event);
+  free(h->to_state);
+  free(h->details);
+}
+
+static void assert_last_event(tu_world *w, int64_t a, const char *event,
+                              int64_t actor, const char *to_state) {
+  last_hist h;
+  last_history(w, APPT, a, &h);
+  assert_non_null(h.event);
+  assert_string_equal(h.event, event);
+  assert_int_equal(h.actor, actor);
+  assert_non_null(h.to_state);
+  assert_string_equal(h.to_state, to_state);
+  last_history_free(&h);
+}
+
+/* The ids of one client list, in order (at most max); returns the count. */
+static int client_list(tu_world *w, int64_t client, int list, int64_t *ids,
+                       int max) {
+  tesoro_cursor *c = NULL;
+  int n = 0, rc;
+  TU_OK(w, tesoro_appointments_client(w->t, client, list, &c));
+  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
+    assert_true(n < max);
+    ids[n++] = tu_col_int(c, "id");
+  }
+  assert_int_equal(rc, TESORO_DONE);
+  tesoro_cursor_free(c);
+  return n;
+}
+
+static int agent_list(tu_world *w, int64_t actor, int64_t agent, int state,
+                      int64_t from, int64_t to, int64_t *ids, int max) {
+  tesoro_cursor *c = NULL;
+  int n = 0, rc;
+  TU_OK(w, tesoro_appointments_agent(w->t, actor, agent, state, from, to, &c));
+  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
+    assert_true(n < max);
+    ids[n++] = tu_col_int(c, "id");
+  }
+  assert_int_equal(rc, TESORO_DONE);
+  tesoro_cursor_free(c);
+  return n;
+}
+
+static void assert_ids(const int64_t *got, int n, const int64_t *want, int m) {
+  int i;
+  if (n != m) {
+    print_error("list has %d rows, expected %d\n", n, m);
+    fail();
+  }
+  for (i = 0; i < n; i++) {
+    if (got[i] != want[i]) {
+      print_error("row %d is appointment %lld, expected %lld\n", i,
+                  (long long)got[i], (long long)want[i]);
+      fail();
+    }
+  }
+}
+
+static int has_id(const int64_t *ids, int n, int64_t id) {
+  int i;
+  for (i = 0; i < n; i++)
+    if (ids[i] == id) return 1;
+  return 0;
+}
+
+/* Step a cursor to the row whose "id" is `id` (the test fails if none). */
+static void seek_id(tesoro_cursor *c, int64_t id) {
+  int rc;
+  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW)
+    if (tu_col_int(c, "id") == id) return;
+  print_error("no row with id %lld (rc %d)\n", (long long)id, rc);
+  fail();
+}
+
+static int col_isnull(tesoro_cursor *c, const char *name) {
+  int i = tesoro_cursor_index(c, name);
+  if (i < 0) {
+    print_error("cursor has no column \"%s\"\n", name);
+    fail();
+  }
+  return tesoro_cursor_isnull(c, i);
+}
+
+static void assert_col_text(tesoro_cursor *c, const char *name,
+                            const char *want) {
+  const char *v = tu_col_text(c, name);
+  if (!v || strcmp(v, want) != 0) {
+    print_error("column %s is \"%s\", expected \"%s\"\n", name,
+                v ? v : "(null)", want);
+    fail();
+  }
+}
+
+/* allowed / code of one event for an actor; -1 when the event is missing. */
+static int allowed_of(tu_world *w, int64_t actor, int64_t a, const char *event,
+                      int *code) {
+  tesoro_cursor *c = NULL;
+  int rc, found = -1;
+  TU_OK(w, tesoro_allowed(w->t, actor, APPT, a, &c));
+  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
+    const char *e = tu_col_text(c, "event");
+    if (e && strcmp(e, event) == 0) {
+      found = (int)tu_col_int(c, "allowed");
+      if (code) *code = (int)tu_col_int(c, "code");
+      if (found) assert_true(col_isnull(c, "reason"));
+      else assert_non_null(tu_col_text(c, "reason"));
+    }
+  }
+  assert_int_equal(rc, TESORO_DONE);
+  tesoro_cursor_free(c);
+  return found;
+}
+
+/* Is [p, p+n) valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF)? */
+static int utf8_ok(const unsigned char *p, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    size_t len, k;
+    uint32_t cp;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return 0;
+    }
+    if (i + len > n) return 0;
+    for (k = 1; k < len; k++) {
+      if ((p[i + k] & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+        (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return 0;
+    i += len;
+  }
+  return 1;
+}
+
+/* Raw RFC 5545 layout: every line ends with CRLF, no bare CR or LF, no
+   physical line over 75 octets, continuation lines start with one space (not
+   a tab), every physical line valid UTF-8.  Returns the number of
+   continuation lines. */
+static int check_ics_layout(const char *ics) {
+  const char *p = ics;
+  size_t total = strlen(ics);
+  int folded = 0, lines = 0;
+  assert_true(total >= 2);
+  if (!(ics[total - 2] == '\r' && ics[total - 1] == '\n')) {
+    print_error("iCalendar text does not end with CRLF\n");
+    fail();
+  }
+  while (*p) {
+    const char *eol = strstr(p, "\r\n");
+    size_t len, i;
+    assert_non_null(eol);
+    len = (size_t)(eol - p);
+    for (i = 0; i < len; i++) {
+      if (p[i] == '\r' || p[i] == '\n') {
+        print_error("bare CR or LF in line %d: %.*s\n", lines + 1, (int)len,
+                    p);
+        fail();
+      }
+    }
+    if (len > 75) {
+      print_error("line %d is %zu octets: %.*s\n", lines + 1, len, (int)len,
+                  p);
+      fail();
+    }
+    if (!utf8_ok((const unsigned char *)p, len)) {
+      print_error("line %d is not valid UTF-8 on its own (a fold split a "
+                  "character?)\n",
+                  lines + 1);
+      fail();
+    }
+    if (len > 0 && p[0] == '\t') {
+      print_error("line %d is continued with a tab\n", lines + 1);
+      fail();
+    }
+    if (len > 0 && p[0] == ' ') {
+      assert_true(lines > 0);
+      folded++;
+    }
+    assert_true(len > 0); /* no empty content lines */
+    lines++;
+    p = eol + 2;
+  }
+  return folded;
+}
+
+/* Export `a` as iCalendar (by `actor`, with `link`) and parse it with
+   libical: returns the VCALENDAR (free with icalcomponent_free) and the text
+   in *raw (tesoro_free). */
+static icalcomponent *ics_parse(tu_world *w, int64_t actor, int64_t a,
+                                const char *link, char **raw) {
+  char *ics = NULL;
+  icalcomponent *cal;
+  TU_OK(w, tesoro_appointment_ics(w->t, actor, a, link, &ics));
+  assert_non_null(ics);
+  cal = icalparser_parse_string(ics);
+  if (!cal) {
+    print_error("libical cannot parse:\n%s\n", ics);
+    tesoro_free(ics);
+    fail();
+  }
+  assert_int_equal(icalcomponent_isa(cal), ICAL_VCALENDAR_COMPONENT);
+  if (icalcomponent_count_errors(cal) != 0) {
+    print_error("libical reports errors in:\n%s\n", ics);
+    fail();
+  }
+  assert_int_equal(
+      icalcomponent_count_components(cal, ICAL_VEVENT_COMPONENT), 1);
+  *raw = ics;
+  return cal;
+}
+
+static int64_t ical_utc(struct icaltimetype tt) {
+  assert_true(icaltime_is_utc(tt));
+  return (int64_t)icaltime_as_timet_with_zone(tt,
+                                              icaltimezone_get_utc_timezone());
+}
+
+/* ------------------------------------------------------------------------
+** 1. Deals.
+*/
+
+static void test_deal_create_by_staff_only(void **state) {
+  tu_world *w = *state;
+  int64_t deal = 0, deal2 = 0, deal3 = 0, d = 0;
+  char *name, *lng;
+
+  TU_OK(w, tesoro_deal_create(w->t, w->agent, w->contact,
+                              "3-bedroom house in Utrecht", &deal));
+  assert_true(deal > 0);
+  assert_state(w, TESORO_ENTITY_DEAL, deal, "active");
+  name = sqlf_text(w, "SELECT name FROM deal WHERE id = %lld", (long long)deal);
+  assert_non_null(name);
+  assert_string_equal(name, "3-bedroom house in Utrecht");
+  free(name);
+  assert_int_equal(sqlf(w, "SELECT contact_id FROM deal WHERE id = %lld",
+                        (long long)deal),
+                   w->contact);
+  assert_int_equal(sqlf(w, "SELECT agent_id FROM deal WHERE id = %lld",
+                        (long long)deal),
+                   w->agent);
+  /* Bob is assigned to agent2: opened by the admin, the deal is agent2's */
+  TU_OK(w, tesoro_deal_create(w->t, w->admin, w->contact2, "Flat in Zuid",
+                              &deal2));
+  assert_int_equal(sqlf(w, "SELECT agent_id FROM deal WHERE id = %lld",
+                        (long long)deal2),
+                   w->agent2);
+  /* the closings role is staff too */
+  TU_OK(w, tesoro_deal_create(w->t, w->closings, w->contact, "Second search",
+                              &deal3));
+  assert_true(deal3 != deal && deal3 != deal2);
+
+  /* not staff */
+  TU_ASSERT_REFUSED(w, tesoro_deal_create(w->t, w->client, w->contact, "Mine",
+                                          &d),
+                    TESORO_EDENIED, "only");
+  TU_ASSERT_REFUSED(w, tesoro_deal_create(w->t, w->website, w->contact, "Web",
+                                          &d),
+                    TESORO_EDENIED, "only");
+  /* tenancy, both ways */
+  TU_ASSERT_REFUSED(w, tesoro_deal_create(w->t, w->agent, w->other_contact,
+                                          "Theirs", &d),
+                    TESORO_EDENIED, "another agency");
+  TU_ASSERT_REFUSED(w, tesoro_deal_create(w->t, w->other_agent, w->contact,
+                                          "Ours", &d),
+                    TESORO_EDENIED, "another agency");
+  /* bad names */
+  TU_ASSERT_REFUSED(w, tesoro_deal_create(w->t, w->agent, w->contact, NULL,
+                                          &d),
+                    TESORO_EINVAL, "required");
+  TU_ASSERT_REFUSED(w, tesoro_deal_create(w->t, w->agent, w->contact, "", &d),
+                    TESORO_EINVAL, "required");
+  lng = tu_long_string(TESORO_MAX_TEXT + 1);
+  TU_ASSERT_REFUSED(w, tesoro_deal_create(w->t, w->agent, w->contact, lng, &d),
+                    TESORO_EINVAL, "longer");
+  free(lng);
+  TU_ASSERT_REFUSED(w, tesoro_deal_create(w->t, w->agent, w->contact,
+                                          TU_BAD_UTF8, &d),
+                    TESORO_EINVAL, "UTF-8");
+  /* ids, out, handle */
+  TU_ASSERT_REFUSED(w, tesoro_deal_create(w->t, w->agent, 999999, "Ghost", &d),
+                    TESORO_ENOTFOUND, "does not exist");
+  TU_ASSERT_REFUSED(w, tesoro_deal_create(w->t, w->agent, 0, "Zero", &d),
+                    TESORO_EINVAL, "> 0");
+  TU_ASSERT_REFUSED(w, tesoro_deal_create(w->t, w->agent, w->contact, "Out",
+                                          NULL),
+                    TESORO_EINVAL, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_deal_create(NULL, w->agent, w->contact, "H", &d),
+                    TESORO_EMISUSE, NULL);
+  assert_int_equal(d, 0);
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_deal_offer_needs_published_listing_of_same_agency(
+    void **state) {
+  tu_world *w = *state;
+  int64_t deal = 0, dp = 0, d = 0, published, draft, unpublished, theirs;
+
+  published = tu_published_listing(w, "Canal house", "Herengracht 1", PRICE);
+  draft = tu_listing_in(w, w->website, w->agent, "Draft house", "Singel 2",
+                        PRICE, 0);
+  unpublished = tu_published_listing(w, "Old house", "Singel 3", PRICE);
+  TU_OK(w, tesoro_listing_unpublish(w->t, w->agent, unpublished, 0));
+  theirs = tu_published_listing_other(w, "London flat", "1 Baker St", 90000000);
+  TU_OK(w, tesoro_deal_create(w->t, w->agent, w->contact, "House", &deal));
+
+  TU_OK(w, tesoro_deal_offer(w->t, w->agent, deal, published, &dp));
+  assert_true(dp > 0);
+  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, dp, "to_review");
+  assert_int_equal(sqlf(w,
+                        "SELECT count(*) FROM deal_property WHERE id = %lld "
+                        "AND deal_id = %lld AND listing_id = %lld",
+                        (long long)dp, (long long)deal, (long long)published),
+                   1);
+
+  TU_ASSERT_REFUSED(w, tesoro_deal_offer(w->t, w->agent, deal, draft, &d),
+                    TESORO_EGUARD, "published");
+  TU_ASSERT_REFUSED(w, tesoro_deal_offer(w->t, w->agent, deal, unpublished,
+                                         &d),
+                    TESORO_EGUARD, "published");
+  TU_ASSERT_REFUSED(w, tesoro_deal_offer(w->t, w->agent, deal, theirs, &d),
+                    TESORO_EDENIED, "another agency");
+  REFUSED2(w, tesoro_deal_offer(w->t, w->agent, deal, published, &d),
+           TESORO_EEXISTS, "already", "offered");
+  TU_ASSERT_REFUSED(w, tesoro_deal_offer(w->t, w->client, deal, published, &d),
+                    TESORO_EDENIED, "only");
+  TU_ASSERT_REFUSED(w, tesoro_deal_offer(w->t, w->other_agent, deal, theirs,
+                                         &d),
+                    TESORO_EDENIED, "another agency");
+  TU_ASSERT_REFUSED(w, tesoro_deal_offer(w->t, w->agent, deal, 999999, &d),
+                    TESORO_ENOTFOUND, "does not exist");
+  TU_ASSERT_REFUSED(w, tesoro_deal_offer(w->t, w->agent, 999999, published,
+                                         &d),
+                    TESORO_ENOTFOUND, "does not exist");
+  TU_ASSERT_REFUSED(w, tesoro_deal_offer(w->t, w->agent, deal, 0, &d),
+                    TESORO_EINVAL, "> 0");
+  TU_ASSERT_REFUSED(w, tesoro_deal_offer(w->t, w->agent, deal, published,
+                                         NULL),
+                    TESORO_EINVAL, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_deal_offer(NULL, w->agent, deal, published, &d),
+                    TESORO_EMISUSE, NULL);
+  assert_int_equal(d, 0);
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_deal_close_needs_reason_and_ends_offers(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t other, d = 0, a = 0, at = D1, ver;
+  char *reason, *lng;
+  int rc;
+  char before[65], after[65];
+
+  offer(w, &v);
+  other = tu_published_listing(w, "Loft", "Damrak 5", PRICE);
+  ver = version_of(w, TESORO_ENTITY_DEAL, v.deal);
+
+  TU_ASSERT_REFUSED(w, tesoro_deal_close(w->t, w->agent, v.deal, NULL, 0),
+                    TESORO_EINVAL, "required");
+  TU_ASSERT_REFUSED(w, tesoro_deal_close(w->t, w->agent, v.deal, "", 0),
+                    TESORO_EINVAL, "required");
+  lng = tu_long_string(TESORO_MAX_REASON + 1);
+  TU_ASSERT_REFUSED(w, tesoro_deal_close(w->t, w->agent, v.deal, lng, 0),
+                    TESORO_EINVAL, "longer");
+  free(lng);
+  TU_ASSERT_REFUSED(w, tesoro_deal_close(w->t, w->agent, v.deal, TU_BAD_UTF8,
+                                         0),
+                    TESORO_EINVAL, "UTF-8");
+  TU_ASSERT_REFUSED(w, tesoro_deal_close(w->t, w->client, v.deal, "Bought", 0),
+                    TESORO_EDENIED, "only");
+  TU_ASSERT_REFUSED(w, tesoro_deal_close(w->t, w->agent, v.deal, "Bought",
+                                         ver + 1),
+                    TESORO_ECONFLICT, "version");
+
+  TU_OK(w, tesoro_deal_close(w->t, w->agent, v.deal, "Bought elsewhere", ver));
+  assert_state(w, TESORO_ENTITY_DEAL, v.deal, "closed");
+  reason = sqlf_text(w, "SELECT end_reason FROM deal WHERE id = %lld",
+                     (long long)v.deal);
+  assert_non_null(reason);
+  assert_string_equal(reason, "Bought elsewhere");
+  free(reason);
+
+  TU_ASSERT_REFUSED(w, tesoro_deal_offer(w->t, w->agent, v.deal, other, &d),
+                    TESORO_ESTATE, "closed");
+  TU_ASSERT_REFUSED(w, tesoro_deal_close(w->t, w->agent, v.deal, "Again", 0),
+                    TESORO_ESTATE, "closed");
+  /* no viewing of a property of a closed deal (state or rule: either code) */
+  tu_digest(w, before);
+  rc = tesoro_appointment_request(w->t, w->client, v.dp, &at, 1, &a);
+  tu_digest(w, after);
+  assert_true(rc == TESORO_ESTATE || rc == TESORO_EGUARD);
+  assert_true(tu_contains_ci(tesoro_errmsg(w->t), "closed") ||
+              tu_contains_ci(tesoro_errmsg(w->t), "active"));
+  assert_string_equal(before, after);
+  assert_int_equal(a, 0);
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_deal_properties_lists_offers_with_columns(void **state) {
+  tu_world *w = *state;
+  int64_t deal = 0, l1, l2, dp1 = 0, dp2 = 0, photo;
+  tesoro_cursor *c = NULL;
+  char *ref1, *ref2;
+  static const char *const cols[] = {"id",    "listing_id", "state",
+                                     "favourite", "title", "address",
+                                     "price", "ref",        "photo_id",
+                                     "created_at", "version"};
+  size_t i;
+
+  l1 = tu_published_listing(w, "Canal house", "Herengracht 100, Amsterdam",
+                            PRICE);
+  photo = tu_listing_photo(w, w->agent, l1);
+  l2 = tu_published_listing(w, "Loft", "Damrak 5, Amsterdam", 32500000);
+  TU_OK(w, tesoro_deal_create(w->t, w->agent, w->contact, "House", &deal));
+  TU_OK(w, tesoro_deal_offer(w->t, w->agent, deal, l1, &dp1));
+  TU_OK(w, tesoro_clock_set(w->t, TU_NOW + 60));
+  TU_OK(w, tesoro_deal_offer(w->t, w->agent, deal, l2, &dp2));
+  ref1 = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+                   (long long)l1);
+  ref2 = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+                   (long long)l2);
+  assert_non_null(ref1);
+  assert_non_null(ref2);
+
+  /* the deal's client reads it; newest first */
+  TU_OK(w, tesoro_deal_properties(w->t, w->client, deal, &c));
+  for (i = 0; i < sizeof cols / sizeof cols[0]; i++)
+    assert_true(tesoro_cursor_index(c, cols[i]) >= 0);
+  assert_int_equal(tesoro_cursor_next(c), TESORO_ROW);
+  assert_int_equal(tu_col_int(c, "id"), dp2);
+  assert_int_equal(tu_col_int(c, "listing_id"), l2);
+  assert_col_text(c, "state", "to_review");
+  assert_int_equal(tu_col_int(c, "favourite"), 0);
+  assert_col_text(c, "title", "Loft");
+  assert_col_text(c, "address", "Damrak 5, Amsterdam");
+  assert_int_equal(tu_col_int(c, "price"), 32500000);
+  assert_col_text(c, "ref", ref2);
+  assert_true(col_isnull(c, "photo_id"));
+  assert_int_equal(tu_col_int(c, "created_at"), TU_NOW + 60);
+  assert_int_equal(tu_col_int(c, "version"),
+                   version_of(w, TESORO_ENTITY_DEAL_PROPERTY, dp2));
+  assert_int_equal(tesoro_cursor_next(c), TESORO_ROW);
+  assert_int_equal(tu_col_int(c, "id"), dp1);
+  assert_int_equal(tu_col_int(c, "listing_id"), l1);
+  assert_col_text(c, "title", "Canal house");
+  assert_col_text(c, "address", "Herengracht 100, Amsterdam");
+  assert_int_equal(tu_col_int(c, "price"), PRICE);
+  assert_col_text(c, "ref", ref1);
+  assert_false(col_isnull(c, "photo_id"));
+  assert_int_equal(tu_col_int(c, "photo_id"), photo);
+  assert_int_equal(tu_col_int(c, "created_at"), TU_NOW);
+  assert_int_equal(tesoro_cursor_next(c), TESORO_DONE);
+  tesoro_cursor_free(c);
+  free(ref1);
+  free(ref2);
+
+  /* staff too; another client, another agency, bad input: no */
+  TU_OK(w, tesoro_deal_properties(w->t, w->agent2, deal, &c));
+  assert_int_equal(tu_count(c), 2);
+  c = NULL;
+  TU_ASSERT_REFUSED(w, tesoro_deal_properties(w->t, w->client2, deal, &c),
+                    TESORO_EDENIED, "another client");
+  TU_ASSERT_REFUSED(w, tesoro_deal_properties(w->t, w->other_agent, deal, &c),
+                    TESORO_EDENIED, "another agency");
+  TU_ASSERT_REFUSED(w, tesoro_deal_properties(w->t, w->client, 999999, &c),
+                    TESORO_ENOTFOUND, "does not exist");
+  TU_ASSERT_REFUSED(w, tesoro_deal_properties(w->t, w->client, 0, &c),
+                    TESORO_EINVAL, "> 0");
+  TU_ASSERT_REFUSED(w, tesoro_deal_properties(w->t, w->client, deal, NULL),
+                    TESORO_EINVAL, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_deal_properties(NULL, w->client, deal, &c),
+                    TESORO_EMISUSE, NULL);
+  assert_null(c);
+}
+
+/* ------------------------------------------------------------------------
+** 2. The appointment table, row by row.
+*/
+
+static void test_request_creates_pending_meeting_and_notifies_owner(
+    void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, at[2] = {D2, D1};
+  char *json = NULL, *pref, *s;
+
+  /* Bob's deal, opened by w->agent: the owner is Bob's agent, agent2 */
+  offer_to(w, &v, w->contact2, "Canal house", "Herengracht 100", PRICE);
+  a = request_n(w, w->client2, v.dp, at, 2);
+
+  assert_state(w, APPT, a, "pending");
+  s = sqlf_text(w, "SELECT type FROM appointment WHERE id = %lld",
+                (long long)a);
+  assert_non_null(s);
+  assert_string_equal(s, "visit_location");
+  free(s);
+  s = sqlf_text(w, "SELECT category FROM appointment WHERE id = %lld",
+                (long long)a);
+  assert_non_null(s);
+  assert_string_equal(s, "visit");
+  free(s);
+  assert_int_equal(sqlf(w,
+                        "SELECT count(*) FROM appointment WHERE id = %lld AND "
+                        "deal_id = %lld AND deal_property_id = %lld AND "
+                        "listing_id = %lld AND contact_id = %lld AND "
+                        "agency_id = %lld AND start_at IS NULL",
+                        (long long)a, (long long)v.deal, (long long)v.dp,
+                        (long long)v.listing, (long long)w->contact2,
+                        (long long)w->agency),
+                   1);
+  assert_int_equal(sqlf(w, "SELECT owner_id FROM appointment WHERE id = %lld",
+                        (long long)a),
+                   w->agent2);
+  pref = sqlf_text(w, "SELECT preferred FROM appointment WHERE id = %lld",
+                   (long long)a);
+  assert_json_ints(pref, at, 2);
+  free(pref);
+
+  /* the entity JSON, as the client reads it */
+  TU_OK(w, tesoro_entity_json(w->t, w->client2, APPT, a, &json));
+  assert_json_eq(json, "$.state", "pending");
+  assert_json_eq(json, "$.version", "1");
+  assert_json_eq(json, "$.type", "visit_location");
+  assert_json_eq(json, "$.category", "visit");
+  tesoro_free(json);
+
+  /* the owner on crm, push and e-mail, with the seed's template */
+  assert_int_equal(outbox_n(w, a, w->agent2, "crm", T_CREATED), 1);
+  assert_int_equal(outbox_n(w, a, w->agent2, "push", T_CREATED), 1);
+  assert_int_equal(outbox_n(w, a, w->agent2, "email", T_CREATED), 1);
+  assert_int_equal(outbox_n(w, a, w->client2, NULL, NULL), 0);
+  assert_int_equal(outbox_n(w, a, w->agent, NULL, T_CREATED), 0);
+  /* and the owner's calendar */
+  assert_int_equal(cal_n(w, a), 1);
+  assert_last_calendar_state(w, a, "pending");
+
+  assert_last_event(w, a, "request", w->client2, "pending");
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_confirm_at_preferred_time_emails_client(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, at[2] = {D1, D2};
+
+  offer(w, &v);
+  a = request_n(w, w->client, v.dp, at, 2);
+  assert_int_equal(outbox_n(w, a, w->client, NULL, NULL), 0);
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D2, 1));
+  assert_state(w, APPT, a, "confirmed");
+  assert_int_equal(version_of(w, APPT, a), 2);
+  assert_int_equal(sqlf(w, "SELECT start_at FROM appointment WHERE id = %lld",
+                        (long long)a),
+                   D2);
+  assert_int_equal(outbox_n(w, a, w->client, "email", T_STATUS), 1);
+  assert_int_equal(cal_n(w, a), 2);
+  assert_last_calendar_state(w, a, "confirmed");
+  assert_last_event(w, a, "confirm", w->agent, "confirmed");
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_confirm_at_another_future_time_by_any_staff(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+
+  offer(w, &v);
+  a = request1(w, w->client, v.dp, D1);
+  /* D4 was not among the client's dates; agent2 is staff but not the owner */
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent2, a, D4, 0));
+  assert_state(w, APPT, a, "confirmed");
+  assert_int_equal(sqlf(w, "SELECT start_at FROM appointment WHERE id = %lld",
+                        (long long)a),
+                   D4);
+  assert_int_equal(outbox_n(w, a, w->client, "email", T_STATUS), 1);
+  assert_int_equal(cal_n(w, a), 2);
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_reschedule_moves_start_and_emails_client(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, p;
+
+  offer(w, &v);
+  a = confirmed(w, v.dp, D1);
+  p = request1(w, w->client, v.dp, D2);
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D3, 0));
+  assert_state(w, APPT, a, "confirmed");
+  assert_int_equal(sqlf(w, "SELECT start_at FROM appointment WHERE id = %lld",
+                        (long long)a),
+                   D3);
+  assert_int_equal(outbox_n(w, a, w->client, "email", T_STATUS), 2);
+  assert_int_equal(cal_n(w, a), 3);
+  assert_last_calendar_state(w, a, "confirmed");
+  assert_last_event(w, a, "reschedule", w->agent, "confirmed");
+
+  REFUSED2(w, tesoro_appointment_reschedule(w->t, w->agent, a, TU_NOW - HOUR,
+                                            0),
+           TESORO_EGUARD, "past", "future");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(w->t, w->client, a, D4, 0),
+                    TESORO_EDENIED, "only");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(w->t, w->agent, p, D4, 0),
+                    TESORO_ESTATE, "pending");
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_reject_requires_reason_and_emails_client(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, c;
+  char *s;
+
+  offer(w, &v);
+  a = request1(w, w->client, v.dp, D1);
+  c = confirmed(w, v.dp, D2);
+  REFUSED2(w, tesoro_appointment_reject(w->t, w->agent, a, NULL, 0),
+           TESORO_EINVAL, "reason", "required");
+  REFUSED2(w, tesoro_appointment_reject(w->t, w->agent, a, "", 0),
+           TESORO_EINVAL, "reason", "required");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reject(w->t, w->client, a,
+                                                 "Changed my mind", 0),
+                    TESORO_EDENIED, "only");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reject(w->t, w->agent, c,
+                                                 "Too late", 0),
+                    TESORO_ESTATE, "confirmed");
+
+  TU_OK(w, tesoro_appointment_reject(w->t, w->agent, a,
+                                     "The owner is abroad that week", 0));
+  assert_state(w, APPT, a, "rejected");
+  s = sqlf_text(w, "SELECT end_reason FROM appointment WHERE id = %lld",
+                (long long)a);
+  assert_non_null(s);
+  assert_string_equal(s, "The owner is abroad that week");
+  free(s);
+  assert_int_equal(sqlf(w, "SELECT ended_by FROM appointment WHERE id = %lld",
+                        (long long)a),
+                   w->agent);
+  assert_int_equal(sqlf(w, "SELECT ended_at FROM appointment WHERE id = %lld",
+                        (long long)a),
+                   TU_NOW);
+  assert_int_equal(outbox_n(w, a, w->client, "email", T_STATUS), 1);
+  assert_int_equal(cal_n(w, a), 2);
+  assert_last_calendar_state(w, a, "rejected");
+  assert_last_event(w, a, "reject", w->agent, "rejected");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reject(w->t, w->agent, a, "Again",
+                                                 0),
+                    TESORO_ESTATE, "rejected");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D2, 0),
+                    TESORO_ESTATE, "rejected");
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_cancel_by_client_notifies_owner(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t p, c;
+  char *s;
+
+  offer(w, &v);
+  p = request1(w, w->client, v.dp, D1);
+  c = confirmed(w, v.dp, D2);
+
+  /* pending, no reason */
+  TU_OK(w, tesoro_appointment_cancel(w->t, w->client, p, NULL, 0));
+  assert_state(w, APPT, p, "cancelled");
+  assert_int_equal(sqlf(w, "SELECT ended_by FROM appointment WHERE id = %lld",
+                        (long long)p),
+                   w->client);
+  assert_int_equal(sqlf(w, "SELECT end_reason IS NULL FROM appointment WHERE "
+                           "id = %lld",
+                        (long long)p),
+                   1);
+  assert_int_equal(outbox_n(w, p, w->agent, "crm", T_CANCELLED), 1);
+  assert_int_equal(outbox_n(w, p, w->agent, "push", T_CANCELLED), 1);
+  assert_int_equal(outbox_n(w, p, w->agent, "email", T_CANCELLED), 1);
+  assert_int_equal(outbox_n(w, p, w->client, NULL, NULL), 0);
+  assert_int_equal(cal_n(w, p), 2);
+  assert_last_calendar_state(w, p, "cancelled");
+  assert_last_event(w, p, "cancel", w->client, "cancelled");
+
+  /* confirmed, with a reason */
+  TU_OK(w, tesoro_appointment_cancel(w->t, w->client, c, "Found another house",
+                                     0));
+  assert_state(w, APPT, c, "cancelled");
+  s = sqlf_text(w, "SELECT end_reason FROM appointment WHERE id = %lld",
+                (long long)c);
+  assert_non_null(s);
+  assert_string_equal(s, "Found another house");
+  free(s);
+  assert_int_equal(outbox_n(w, c, w->agent, "crm", T_CANCELLED), 1);
+  assert_int_equal(outbox_n(w, c, w->agent, "push", T_CANCELLED), 1);
+  assert_int_equal(outbox_n(w, c, w->agent, "email", T_CANCELLED), 1);
+  assert_int_equal(cal_n(w, c), 3);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->client, c, NULL, 0),
+                    TESORO_ESTATE, "cancelled");
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_cancel_by_agent_requires_reason_and_emails_client(
+    void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t c;
+  char *s;
+
+  offer(w, &v);
+  c = confirmed(w, v.dp, D2);
+  REFUSED2(w, tesoro_appointment_cancel(w->t, w->agent, c, NULL, 0),
+           TESORO_EINVAL, "reason", "required");
+  REFUSED2(w, tesoro_appointment_cancel(w->t, w->agent, c, "", 0),
+           TESORO_EINVAL, "reason", "required");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->client2, c, NULL, 0),
+                    TESORO_EDENIED, "another client");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->other_agent, c,
+                                                 "Not ours", 0),
+                    TESORO_EDENIED, "another agency");
+  TU_OK(w, tesoro_appointment_cancel(w->t, w->agent, c, "The house is sold",
+                                     0));
+  assert_state(w, APPT, c, "cancelled");
+  s = sqlf_text(w, "SELECT end_reason FROM appointment WHERE id = %lld",
+                (long long)c);
+  assert_non_null(s);
+  assert_string_equal(s, "The house is sold");
+  free(s);
+  assert_int_equal(sqlf(w, "SELECT ended_by FROM appointment WHERE id = %lld",
+                        (long long)c),
+                   w->agent);
+  assert_int_equal(outbox_n(w, c, w->client, "email", T_STATUS), 2);
+  assert_int_equal(outbox_n(w, c, 0, NULL, T_CANCELLED), 0);
+  assert_int_equal(cal_n(w, c), 3);
+  assert_last_calendar_state(w, c, "cancelled");
+  assert_last_event(w, c, "cancel", w->agent, "cancelled");
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_start_viewing_completes_on_the_day(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+
+  offer(w, &v);
+  a = confirmed(w, v.dp, D1);
+  /* 08:00 local on the day of a 10:00 viewing */
+  TU_OK(w, tesoro_clock_set(w->t, D1 - 2 * HOUR));
+  TU_OK(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0));
+  assert_state(w, APPT, a, "completed");
+  assert_int_equal(sqlf(w, "SELECT completed_by FROM appointment WHERE id = "
+                           "%lld",
+                        (long long)a),
+                   w->client);
+  assert_int_equal(sqlf(w, "SELECT completed_at FROM appointment WHERE id = "
+                           "%lld",
+                        (long long)a),
+                   D1 - 2 * HOUR);
+  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
+  assert_int_equal(cal_n(w, a), 3);
+  assert_last_calendar_state(w, a, "completed");
+  assert_last_event(w, a, "start_viewing", w->client, "completed");
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_tick_completes_after_start_and_is_idempotent(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+  int fired = -1, kind = 0;
+  char before[65], after[65];
+  last_hist h;
+
+  offer(w, &v);
+  a = confirmed(w, v.dp, D1);
+  TU_OK(w, tesoro_tick(w->t, D1 - 60, &fired));
+  assert_state(w, APPT, a, "confirmed");
+
+  TU_OK(w, tesoro_tick(w->t, D1 + 60, &fired));
+  assert_true(fired >= 1);
+  assert_state(w, APPT, a, "completed");
+  TU_OK(w, tesoro_actor_info(w->t,
+                             sqlf(w, "SELECT completed_by FROM appointment "
+                                     "WHERE id = %lld",
+                                  (long long)a),
+                             &kind, NULL, NULL));
+  assert_int_equal(kind, TESORO_ACTOR_SYSTEM);
+  assert_last_calendar_state(w, a, "completed");
+  last_history(w, APPT, a, &h);
+  assert_string_equal(h.event, "complete");
+  assert_string_equal(h.to_state, "completed");
+  last_history_free(&h);
+  /* timer-completed: the property is not viewed yet (no-show window open) */
+  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
+
+  tu_digest(w, before);
+  fired = -1;
+  TU_OK(w, tesoro_tick(w->t, D1 + 60, &fired));
+  assert_int_equal(fired, 0);
+  tu_digest(w, after);
+  assert_string_equal(before, after);
+  TU_OK(w, tesoro_check(w->t));
+}
+
+/* ------------------------------------------------------------------------
+** 3. Refusals.
+*/
+
+static void test_request_refuses_bad_dates(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a = 0, past[1] = {TU_NOW - HOUR}, mixed[2] = {D1, TU_NOW - 60},
+          dup[3] = {D1, D2, D1}, four[4] = {D1, D2, D3, D4},
+          three[3] = {D3, D1, D2};
+  char *pref;
+
+  offer(w, &v);
+  REFUSED2(w, tesoro_appointment_request(w->t, w->client, v.dp, past, 1, &a),
+           TESORO_EGUARD, "past", "future");
+  REFUSED2(w, tesoro_appointment_request(w->t, w->client, v.dp, mixed, 2, &a),
+           TESORO_EGUARD, "past", "future");
+  REFUSED2(w, tesoro_appointment_request(w->t, w->client, v.dp, dup, 3, &a),
+           TESORO_EINVAL, "duplicate", "twice");
+  REFUSED2(w, tesoro_appointment_request(w->t, w->client, v.dp, four, 0, &a),
+           TESORO_EINVAL, "1", "3");
+  REFUSED2(w, tesoro_appointment_request(w->t, w->client, v.dp, four, 4, &a),
+           TESORO_EINVAL, "1", "3");
+  REFUSED2(w, tesoro_appointment_request(w->t, w->client, v.dp, four, -1, &a),
+           TESORO_EINVAL, "1", "3");
+  REFUSED2(w, tesoro_appointment_request(w->t, w->client, v.dp, NULL, 1, &a),
+           TESORO_EINVAL, "NULL", "required");
+  assert_int_equal(a, 0);
+  assert_int_equal(sqlf(w, "SELECT count(*) FROM appointment"), 0);
+
+  /* three distinct future dates: accepted, kept in the given order */
+  a = request_n(w, w->client, v.dp, three, 3);
+  pref = sqlf_text(w, "SELECT preferred FROM appointment WHERE id = %lld",
+                   (long long)a);
+  assert_json_ints(pref, three, 3);
+  free(pref);
+}
+
+static void test_request_refused_for_staff_and_other_clients(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a = 0, at = D1;
+
+  offer(w, &v);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_request(w->t, w->agent, v.dp, &at, 1,
+                                                  &a),
+                    TESORO_EDENIED, "only");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_request(w->t, w->website, v.dp, &at,
+                                                  1, &a),
+                    TESORO_EDENIED, "only");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_request(w->t, w->client2, v.dp, &at,
+                                                  1, &a),
+                    TESORO_EDENIED, "another client");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_request(w->t, w->other_client, v.dp,
+                                                  &at, 1, &a),
+                    TESORO_EDENIED, "another agency");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_request(w->t, w->client, 999999, &at,
+                                                  1, &a),
+                    TESORO_ENOTFOUND, "does not exist");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_request(w->t, w->client, 0, &at, 1,
+                                                  &a),
+                    TESORO_EINVAL, "> 0");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_request(w->t, w->client, -5, &at, 1,
+                                                  &a),
+                    TESORO_EINVAL, "> 0");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_request(w->t, w->client, v.dp, &at,
+                                                  1, NULL),
+                    TESORO_EINVAL, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_request(NULL, w->client, v.dp, &at,
+                                                  1, &a),
+                    TESORO_EMISUSE, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_request(w->t, 999999, v.dp, &at, 1,
+                                                  &a),
+                    TESORO_ENOTFOUND, "does not exist");
+  assert_int_equal(a, 0);
+}
+
+static void test_confirm_refusals(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+
+  offer(w, &v);
+  a = request1(w, w->client, v.dp, D1);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->other_agent, a, D1,
+                                                  0),
+                    TESORO_EDENIED, "another agency");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->client, a, D1, 0),
+                    TESORO_EDENIED, "only");
+  REFUSED2(w, tesoro_appointment_confirm(w->t, w->agent, a, TU_NOW - 60, 0),
+           TESORO_EGUARD, "past", "future");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 7),
+                    TESORO_ECONFLICT, "version");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, 999999, D1,
+                                                  0),
+                    TESORO_ENOTFOUND, "does not exist");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, 0, D1, 0),
+                    TESORO_EINVAL, "> 0");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(NULL, w->agent, a, D1, 0),
+                    TESORO_EMISUSE, NULL);
+  assert_state(w, APPT, a, "pending");
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 0));
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D2, 0),
+                    TESORO_ESTATE, "confirmed");
+}
+
+static void test_cancel_refused_after_completion(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+
+  offer(w, &v);
+  a = completed_by_timer(w, v.dp, D1);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->client, a, NULL, 0),
+                    TESORO_ESTATE, "completed");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->agent, a, "Late", 0),
+                    TESORO_ESTATE, "completed");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reject(w->t, w->agent, a, "Late", 0),
+                    TESORO_ESTATE, "completed");
+  REFUSED2(w, tesoro_appointment_reschedule(w->t, w->agent, a, D4, 0),
+           TESORO_ESTATE, "completed", "confirmed");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0),
+                    TESORO_ESTATE, "completed");
+}
+
+static void test_start_viewing_refusals(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, p;
+
+  offer(w, &v);
+  p = request1(w, w->client, v.dp, D1);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->client, p, 0),
+                    TESORO_ESTATE, "pending");
+  a = confirmed(w, v.dp, D1);
+  /* the day before (10:00 local on 06-01) and the day after (06-03) */
+  TU_OK(w, tesoro_clock_set(w->t, D1 - DAY));
+  TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0),
+                    TESORO_EGUARD, "day");
+  TU_OK(w, tesoro_clock_set(w->t, D1 + DAY));
+  TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0),
+                    TESORO_EGUARD, "day");
+  TU_OK(w, tesoro_clock_set(w->t, D1 - HOUR));
+  TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->agent, a, 0),
+                    TESORO_EDENIED, "only");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->client2, a, 0),
+                    TESORO_EDENIED, "another client");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->client, a,
+                                                        99),
+                    TESORO_ECONFLICT, "version");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->client, 0, 0),
+                    TESORO_EINVAL, "> 0");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->client,
+                                                        999999, 0),
+                    TESORO_ENOTFOUND, "does not exist");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(NULL, w->client, a, 0),
+                    TESORO_EMISUSE, NULL);
+  assert_state(w, APPT, a, "confirmed");
+  TU_OK(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0));
+}
+
+static void test_feedback_refused_before_completion_and_for_staff(
+    void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, n = 0, doc = 0;
+
+  offer(w, &v);
+  a = confirmed(w, v.dp, D1);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_note_add(w->t, w->client, a,
+                                                   "Looks great", &n),
+                    TESORO_ESTATE, "confirmed");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_rate(w->t, w->client, a, 4, 0),
+                    TESORO_ESTATE, "confirmed");
+  TU_ASSERT_REFUSED(w, tesoro_document_add(w->t, w->client, APPT, a,
+                                           TESORO_DOC_PHOTO, "kitchen.jpg",
+                                           "image/jpeg", tu_jpeg,
+                                           (int64_t)tu_jpeg_size, &doc),
+                    TESORO_ESTATE, "confirmed");
+  TU_ASSERT_REFUSED(w, tesoro_document_add(w->t, w->client, APPT, a,
+                                           TESORO_DOC_VOICE_NOTE, "memo.mp3",
+                                           "audio/mpeg", mp3_sample,
+                                           (int64_t)sizeof mp3_sample, &doc),
+                    TESORO_ESTATE, "confirmed");
+
+  TU_OK(w, tesoro_tick(w->t, D1 + 60, NULL));
+  assert_state(w, APPT, a, "completed");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_note_add(w->t, w->agent, a,
+                                                   "Client liked it", &n),
+                    TESORO_EDENIED, "only");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_rate(w->t, w->agent, a, 5, 0),
+                    TESORO_EDENIED, "only");
+  TU_ASSERT_REFUSED(w, tesoro_document_add(w->t, w->agent, APPT, a,
+                                           TESORO_DOC_PHOTO, "kitchen.jpg",
+                                           "image/jpeg", tu_jpeg,
+                                           (int64_t)tu_jpeg_size, &doc),
+                    TESORO_EDENIED, "only");
+  TU_ASSERT_REFUSED(w, tesoro_document_add(w->t, w->agent, APPT, a,
+                                           TESORO_DOC_VOICE_NOTE, "memo.mp3",
+                                           "audio/mpeg", mp3_sample,
+                                           (int64_t)sizeof mp3_sample, &doc),
+                    TESORO_EDENIED, "only");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_note_add(w->t, w->client2, a, "Hm",
+                                                   &n),
+                    TESORO_EDENIED, "another client");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_rate(w->t, w->client, a, 0, 0),
+                    TESORO_EINVAL, "5");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_rate(w->t, w->client, a, 6, 0),
+                    TESORO_EINVAL, "5");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_rate(w->t, w->client, a, -1, 0),
+                    TESORO_EINVAL, "5");
+  assert_int_equal(n, 0);
+  assert_int_equal(doc, 0);
+}
+
+static void test_appointment_calls_refuse_stale_versions(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, b, ver;
+
+  offer(w, &v);
+  a = request1(w, w->client, v.dp, D1);
+  b = request1(w, w->client, v.dp, D2);
+  ver = version_of(w, APPT, a);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D1,
+                                                  ver + 1),
+                    TESORO_ECONFLICT, "version");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reject(w->t, w->agent, b, "No",
+                                                 ver + 1),
+                    TESORO_ECONFLICT, "version");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->client, b, NULL,
+                                                 ver + 1),
+                    TESORO_ECONFLICT, "version");
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, ver));
+  /* a second tab still holds the version it read before the confirm */
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(w->t, w->agent, a, D2,
+                                                     ver),
+                    TESORO_ECONFLICT, "version");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->agent, a, "Sold",
+                                                 ver),
+                    TESORO_ECONFLICT, "version");
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D2, ver + 1));
+  TU_OK(w, tesoro_tick(w->t, D2 + 60, NULL));
+  assert_state(w, APPT, a, "completed");
+  ver = version_of(w, APPT, a);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_rate(w->t, w->client, a, 3, ver - 1),
+                    TESORO_ECONFLICT, "version");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_record_no_show(w->t, w->agent, a,
+                                                         NULL, ver - 1),
+                    TESORO_ECONFLICT, "version");
+  TU_OK(w, tesoro_appointment_rate(w->t, w->client, a, 3, ver));
+  assert_true(version_of(w, APPT, a) > ver);
+}
+
+static void test_appointment_calls_refuse_bad_ids_and_pointers(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, n = 0;
+  tesoro_cursor *c = NULL;
+  char *out = NULL;
+
+  offer(w, &v);
+  a = completed_by_timer(w, v.dp, D1);
+  /* id <= 0 */
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(w->t, w->agent, -1, D2, 0),
+                    TESORO_EINVAL, "> 0");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reject(w->t, w->agent, 0, "x", 0),
+                    TESORO_EINVAL, "> 0");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->client, 0, NULL, 0),
+                    TESORO_EINVAL, "> 0");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_record_no_show(w->t, w->agent, 0,
+                                                         NULL, 0),
+                    TESORO_EINVAL, "> 0");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_note_add(w->t, w->client, 0, "x",
+                                                   &n),
+                    TESORO_EINVAL, "> 0");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_rate(w->t, w->client, -3, 4, 0),
+                    TESORO_EINVAL, "> 0");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_notes(w->t, w->client, 0, &c),
+                    TESORO_EINVAL, "> 0");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_ics(w->t, w->client, 0, NULL, &out),
+                    TESORO_EINVAL, "> 0");
+  /* unknown ids */
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(w->t, w->agent, 999999,
+                                                     D2, 0),
+                    TESORO_ENOTFOUND, "does not exist");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reject(w->t, w->agent, 999999, "x",
+                                                 0),
+                    TESORO_ENOTFOUND, "does not exist");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->client, 999999, NULL,
+                                                 0),
+                    TESORO_ENOTFOUND, "does not exist");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_record_no_show(w->t, w->agent,
+                                                         999999, NULL, 0),
+                    TESORO_ENOTFOUND, "does not exist");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_note_add(w->t, w->client, 999999,
+                                                   "x", &n),
+                    TESORO_ENOTFOUND, "does not exist");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_rate(w->t, w->client, 999999, 4, 0),
+                    TESORO_ENOTFOUND, "does not exist");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_notes(w->t, w->client, 999999, &c),
+                    TESORO_ENOTFOUND, "does not exist");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_ics(w->t, w->client, 999999, NULL,
+                                              &out),
+                    TESORO_ENOTFOUND, "does not exist");
+  /* NULL out pointers */
+  TU_ASSERT_REFUSED(w, tesoro_appointment_note_add(w->t, w->client, a, "x",
+                                                   NULL),
+                    TESORO_EINVAL, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_notes(w->t, w->client, a, NULL),
+                    TESORO_EINVAL, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_ics(w->t, w->client, a, NULL, NULL),
+                    TESORO_EINVAL, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_appointments_client(w->t, w->client,
+                                                  TESORO_LIST_RECENT, NULL),
+                    TESORO_EINVAL, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0,
+                                                 NULL),
+                    TESORO_EINVAL, NULL);
+  /* NULL handle */
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(NULL, w->agent, a, D2, 0),
+                    TESORO_EMISUSE, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reject(NULL, w->agent, a, "x", 0),
+                    TESORO_EMISUSE, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(NULL, w->client, a, NULL, 0),
+                    TESORO_EMISUSE, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_record_no_show(NULL, w->agent, a,
+                                                         NULL, 0),
+                    TESORO_EMISUSE, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_note_add(NULL, w->client, a, "x",
+                                                   &n),
+                    TESORO_EMISUSE, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_rate(NULL, w->client, a, 4, 0),
+                    TESORO_EMISUSE, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_notes(NULL, w->client, a, &c),
+                    TESORO_EMISUSE, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_appointments_client(NULL, w->client,
+                                                  TESORO_LIST_RECENT, &c),
+                    TESORO_EMISUSE, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_appointments_agent(NULL, w->agent, 0, 0, 0, 0,
+                                                 &c),
+                    TESORO_EMISUSE, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_ics(NULL, w->client, a, NULL, &out),
+                    TESORO_EMISUSE, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_deal_close(NULL, w->agent, v.deal, "x", 0),
+                    TESORO_EMISUSE, NULL);
+  assert_int_equal(n, 0);
+  assert_null(c);
+  assert_null(out);
+}
+
+static void test_appointment_texts_checked_for_length_and_utf8(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t p, c, done, n = 0;
+  char *reason_max, *reason_long, *text_max, *text_long, *s;
+
+  offer(w, &v);
+  p = request1(w, w->client, v.dp, D1);
+  c = confirmed(w, v.dp, D2);
+  reason_max = tu_long_string(TESORO_MAX_REASON);
+  reason_long = tu_long_string(TESORO_MAX_REASON + 1);
+  text_max = tu_long_string(TESORO_MAX_TEXT);
+  text_long = tu_long_string(TESORO_MAX_TEXT + 1);
+
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reject(w->t, w->agent, p,
+                                                 reason_long, 0),
+                    TESORO_EINVAL, "longer");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reject(w->t, w->agent, p,
+                                                 TU_BAD_UTF8, 0),
+                    TESORO_EINVAL, "UTF-8");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->agent, c,
+                                                 reason_long, 0),
+                    TESORO_EINVAL, "longer");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->agent, c,
+                                                 TU_BAD_UTF8, 0),
+                    TESORO_EINVAL, "UTF-8");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->client, c,
+                                                 reason_long, 0),
+                    TESORO_EINVAL, "longer");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->client, c,
+                                                 TU_BAD_UTF8, 0),
+                    TESORO_EINVAL, "UTF-8");
+  /* at the limit: stored exactly */
+  TU_OK(w, tesoro_appointment_reject(w->t, w->agent, p, reason_max, 0));
+  assert_int_equal(sqlf(w, "SELECT length(end_reason) FROM appointment WHERE "
+                           "id = %lld",
+                        (long long)p),
+                   TESORO_MAX_REASON);
+  /* a client's "" is "no reason", stored as NULL */
+  TU_OK(w, tesoro_appointment_cancel(w->t, w->client, c, "", 0));
+  assert_int_equal(sqlf(w, "SELECT end_reason IS NULL FROM appointment WHERE "
+                           "id = %lld",
+                        (long long)c),
+                   1);
+
+  done = completed_by_timer(w, v.dp, D3);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_note_add(w->t, w->client, done,
+                                                   text_long, &n),
+                    TESORO_EINVAL, "longer");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_note_add(w->t, w->client, done,
+                                                   TU_BAD_UTF8, &n),
+                    TESORO_EINVAL, "UTF-8");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_note_add(w->t, w->client, done, NULL,
+                                                   &n),
+                    TESORO_EINVAL, "required");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_note_add(w->t, w->client, done, "",
+                                                   &n),
+                    TESORO_EINVAL, "required");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_record_no_show(w->t, w->agent, done,
+                                                         text_long, 0),
+                    TESORO_EINVAL, "longer");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_record_no_show(w->t, w->agent, done,
+                                                         TU_BAD_UTF8, 0),
+                    TESORO_EINVAL, "UTF-8");
+  TU_OK(w, tesoro_appointment_note_add(w->t, w->client, done, text_max, &n));
+  s = sqlf_text(w, "SELECT body FROM appointment_note WHERE id = %lld",
+                (long long)n);
+  assert_non_null(s);
+  assert_string_equal(s, text_max);
+  free(s);
+  free(reason_max);
+  free(reason_long);
+  free(text_max);
+  free(text_long);
+}
+
+/* ------------------------------------------------------------------------
+** 4. Feedback after completion.
+*/
+
+static void test_feedback_after_completion_by_client(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, n1 = 0, n2 = 0, photo = 0, doc = 0, lid, size = 0;
+  tesoro_cursor *c = NULL;
+  void *data = NULL;
+  size_t i;
+  int rc, voice = 0, photos = 0;
+  static const struct {
+    const char *name, *mime;
+    const unsigned char *data;
+    size_t size;
+  } notes[] = {
+      {"memo.mp3", "audio/mpeg", mp3_sample, sizeof mp3_sample},
+      {"memo.ogg", "audio/ogg", ogg_sample, sizeof ogg_sample},
+      {"memo.wav", "audio/wav", wav_sample, sizeof wav_sample},
+      {"memo.webm", "audio/webm", webm_sample, sizeof webm_sample},
+      {"memo.m4a", "audio/mp4", mp4_sample, sizeof mp4_sample},
+  };
+
+  offer(w, &v);
+  a = completed_by_timer(w, v.dp, D1);
+  TU_OK(w, tesoro_clock_set(w->t, D1 + 2 * HOUR));
+
+  /* notes, oldest first */
+  TU_OK(w, tesoro_appointment_note_add(w->t, w->client, a,
+                                       "Lovely light in the living room",
+                                       &n1));
+  TU_OK(w, tesoro_clock_set(w->t, D1 + 3 * HOUR));
+  TU_OK(w, tesoro_appointment_note_add(w->t, w->client, a,
+                                       "Garden is small \xE2\x80\x94 ask about "
+                                       "the roof terrace",
+                                       &n2));
+  assert_true(n1 > 0 && n2 > n1);
+  TU_OK(w, tesoro_appointment_notes(w->t, w->client, a, &c));
+  assert_int_equal(tesoro_cursor_next(c), TESORO_ROW);
+  assert_int_equal(tu_col_int(c, "id"), n1);
+  assert_int_equal(tu_col_int(c, "author_id"), w->client);
+  assert_col_text(c, "body", "Lovely light in the living room");
+  assert_int_equal(tu_col_int(c, "created_at"), D1 + 2 * HOUR);
+  assert_int_equal(tesoro_cursor_next(c), TESORO_ROW);
+  assert_int_equal(tu_col_int(c, "id"), n2);
+  assert_col_text(c, "body",
+                  "Garden is small \xE2\x80\x94 ask about the roof terrace");
+  assert_int_equal(tu_col_int(c, "created_at"), D1 + 3 * HOUR);
+  assert_int_equal(tesoro_cursor_next(c), TESORO_DONE);
+  tesoro_cursor_free(c);
+  TU_OK(w, tesoro_appointment_notes(w->t, w->agent, a, &c));
+  assert_int_equal(tu_count(c), 2);
+  c = NULL;
+  TU_ASSERT_REFUSED(w, tesoro_appointment_notes(w->t, w->client2, a, &c),
+                    TESORO_EDENIED, "another client");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_notes(w->t, w->other_agent, a, &c),
+                    TESORO_EDENIED, "another agency");
+
+  /* one rating, replaced */
+  TU_OK(w, tesoro_appointment_rate(w->t, w->client, a, 4, 0));
+  assert_int_equal(sqlf(w, "SELECT rating FROM appointment WHERE id = %lld",
+                        (long long)a),
+                   4);
+  TU_OK(w, tesoro_appointment_rate(w->t, w->client, a, 2, 0));
+  assert_int_equal(sqlf(w, "SELECT rating FROM appointment WHERE id = %lld",
+                        (long long)a),
+                   2);
+  assert_int_equal(sqlf(w, "SELECT rated_at FROM appointment WHERE id = %lld",
+                        (long long)a),
+                   D1 + 3 * HOUR);
+  /* the one rating shows on both lists */
+  TU_OK(w, tesoro_appointments_client(w->t, w->client, TESORO_LIST_RECENT, &c));
+  seek_id(c, a);
+  assert_int_equal(tu_col_int(c, "rating"), 2);
+  tesoro_cursor_free(c);
+  TU_OK(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &c));
+  seek_id(c, a);
+  assert_int_equal(tu_col_int(c, "rating"), 2);
+  assert_int_equal(tesoro_cursor_next(c), TESORO_DONE);
+  tesoro_cursor_free(c);
+
+  /* a photo and a voice note of each audio container */
+  TU_OK(w, tesoro_document_add(w->t, w->client, APPT, a, TESORO_DOC_PHOTO,
+                               "kitchen.jpg", "image/jpeg", tu_jpeg,
+                               (int64_t)tu_jpeg_size, &photo));
+  assert_true(photo > 0);
+  for (i = 0; i < sizeof notes / sizeof notes[0]; i++) {
+    doc = 0;
+    TU_OK(w, tesoro_document_add(w->t, w->client, APPT, a,
+                                 TESORO_DOC_VOICE_NOTE, notes[i].name,
+                                 notes[i].mime, notes[i].data,
+                                 (int64_t)notes[i].size, &doc));
+    assert_true(doc > 0);
+  }
+  /* the last one reads back byte for byte */
+  TU_OK(w, tesoro_document_read(w->t, w->client, doc, &data, &size));
+  assert_int_equal(size, (int64_t)sizeof mp4_sample);
+  assert_memory_equal(data, mp4_sample, sizeof mp4_sample);
+  tesoro_free(data);
+
+  /* content must match the claimed type; voice notes only on appointments */
+  doc = 0;
+  REFUSED2(w, tesoro_document_add(w->t, w->client, APPT, a,
+                                  TESORO_DOC_VOICE_NOTE, "memo.mp3",
+                                  "audio/mpeg", tu_pdf, (int64_t)tu_pdf_size,
+                                  &doc),
+           TESORO_EINVAL, "audio/mpeg", "not");
+  REFUSED2(w, tesoro_document_add(w->t, w->client, APPT, a, TESORO_DOC_PHOTO,
+                                  "photo.jpg", "image/jpeg", mp3_sample,
+                                  (int64_t)sizeof mp3_sample, &doc),
+           TESORO_EINVAL, "image/jpeg", "not");
+  REFUSED2(w, tesoro_document_add(w->t, w->client, APPT, a, TESORO_DOC_PHOTO,
+                                  "memo.jpg", "audio/mpeg", mp3_sample,
+                                  (int64_t)sizeof mp3_sample, &doc),
+           TESORO_EINVAL, "audio/mpeg", "photo");
+  lid = v.listing;
+  REFUSED2(w, tesoro_document_add(w->t, w->agent, TESORO_ENTITY_LISTING, lid,
+                                  TESORO_DOC_VOICE_NOTE, "memo.mp3",
+                                  "audio/mpeg", mp3_sample,
+                                  (int64_t)sizeof mp3_sample, &doc),
+           TESORO_EINVAL, "listing", "voice");
+  assert_int_equal(doc, 0);
+
+  /* what the appointment holds */
+  TU_OK(w, tesoro_documents(w->t, w->client, APPT, a, &c));
+  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
+    const char *kn = tu_col_text(c, "kind_name");
+    if (tu_col_int(c, "kind") == TESORO_DOC_VOICE_NOTE) {
+      assert_non_null(kn);
+      assert_string_equal(kn, "voice_note");
+      voice++;
+    } else if (tu_col_int(c, "kind") == TESORO_DOC_PHOTO) {
+      photos++;
+    }
+  }
+  assert_int_equal(rc, TESORO_DONE);
+  tesoro_cursor_free(c);
+  assert_int_equal(voice, 5);
+  assert_int_equal(photos, 1);
+  TU_OK(w, tesoro_check(w->t));
+}
+
+/* ------------------------------------------------------------------------
+** 5. Lists.
+*/
+
+static void test_client_lists_split_by_tab_in_order(void **state) {
+  tu_world *w = *state;
+  viewing v, bobs;
+  int64_t ids[16], pa[2] = {D3, D1};
+  int64_t a, b, c, d, e, f, h, bob;
+  int n;
+  tesoro_cursor *cur = NULL;
+  char *ref, *pref;
+
+  offer(w, &v);
+  v.photo = tu_listing_photo(w, w->agent, v.listing);
+  /* pending: a lists D3 first but its earliest date is D1; b has D2 */
+  a = request_n(w, w->client, v.dp, pa, 2);
+  b = request1(w, w->client, v.dp, D2);
+  c = confirmed(w, v.dp, D2);
+  d = confirmed(w, v.dp, D1);
+  e = request1(w, w->client, v.dp, D1);
+  TU_OK(w, tesoro_appointment_cancel(w->t, w->client, e, NULL, 0));
+  f = request1(w, w->client, v.dp, D2);
+  TU_OK(w, tesoro_appointment_reject(w->t, w->agent, f, "Not that day", 0));
+  offer_to(w, &bobs, w->contact2, "Loft", "Damrak 5", 30000000);
+  bob = request1(w, w->client2, bobs.dp, D1);
+
+  /* at TU_NOW */
+  n = client_list(w, w->client, TESORO_LIST_UPCOMING, ids, 16);
+  {
+    int64_t want[] = {d, c};
+    assert_ids(ids, n, want, 2);
+  }
+  n = client_list(w, w->client, TESORO_LIST_UNCONFIRMED, ids, 16);
+  {
+    int64_t want[] = {a, b}; /* by earliest preferred date: D1, D2 */
+    assert_ids(ids, n, want, 2);
+  }
+  n = client_list(w, w->client, TESORO_LIST_RECENT, ids, 16);
+  assert_int_equal(n, 2);
+  assert_true(has_id(ids, n, e) && has_id(ids, n, f));
+  n = client_list(w, w->client2, TESORO_LIST_UNCONFIRMED, ids, 16);
+  {
+    int64_t want[] = {bob};
+    assert_ids(ids, n, want, 1);
+  }
+  assert_int_equal(client_list(w, w->client2, TESORO_LIST_UPCOMING, ids, 16),
+                   0);
+  assert_int_equal(client_list(w, w->client2, TESORO_LIST_RECENT, ids, 16), 0);
+
+  /* every column of a confirmed row */
+  ref = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+                  (long long)v.listing);
+  assert_non_null(ref);
+  TU_OK(w, tesoro_appointments_client(w->t, w->client, TESORO_LIST_UPCOMING,
+                                      &cur));
+  seek_id(cur, d);
+  assert_col_text(cur, "state", "confirmed");
+  assert_col_text(cur, "status_colour", "green");
+  assert_int_equal(tu_col_int(cur, "deal_id"), v.deal);
+  assert_int_equal(tu_col_int(cur, "deal_property_id"), v.dp);
+  assert_int_equal(tu_col_int(cur, "listing_id"), v.listing);
+  assert_col_text(cur, "title", "Canal house");
+  assert_int_equal(tu_col_int(cur, "photo_id"), v.photo);
+  pref = xstrdup(tu_col_text(cur, "preferred"));
+  assert_json_ints(pref, &(int64_t){D1}, 1);
+  free(pref);
+  assert_false(col_isnull(cur, "start_at"));
+  assert_int_equal(tu_col_int(cur, "start_at"), D1);
+  assert_int_equal(tu_col_int(cur, "price"), PRICE);
+  assert_col_text(cur, "currency", "EUR");
+  assert_col_text(cur, "ref", ref);
+  assert_col_text(cur, "address", "Herengracht 100, Amsterdam");
+  assert_true(col_isnull(cur, "rating"));
+  assert_int_equal(tu_col_int(cur, "version"), version_of(w, APPT, d));
+  tesoro_cursor_free(cur);
+  /* a pending row: yellow, no start time, the dates as requested */
+  TU_OK(w, tesoro_appointments_client(w->t, w->client,
+                                      TESORO_LIST_UNCONFIRMED, &cur));
+  seek_id(cur, a);
+  assert_col_text(cur, "state", "pending");
+  assert_col_text(cur, "status_colour", "yellow");
+  assert_true(col_isnull(cur, "start_at"));
+  pref = xstrdup(tu_col_text(cur, "preferred"));
+  assert_json_ints(pref, pa, 2);
+  free(pref);
+  assert_col_text(cur, "ref", ref);
+  tesoro_cursor_free(cur);
+  /* cancelled and rejected: red */
+  TU_OK(w, tesoro_appointments_client(w->t, w->client, TESORO_LIST_RECENT,
+                                      &cur));
+  seek_id(cur, e);
+  assert_col_text(cur, "state", "cancelled");
+  assert_col_text(cur, "status_colour", "red");
+  assert_true(col_isnull(cur, "start_at"));
+  tesoro_cursor_free(cur);
+  TU_OK(w, tesoro_appointments_client(w->t, w->client, TESORO_LIST_RECENT,
+                                      &cur));
+  seek_id(cur, f);
+  assert_col_text(cur, "state", "rejected");
+  assert_col_text(cur, "status_colour", "red");
+  tesoro_cursor_free(cur);
+  /* Bob's row has no photo */
+  TU_OK(w, tesoro_appointments_client(w->t, w->client2,
+                                      TESORO_LIST_UNCONFIRMED, &cur));
+  seek_id(cur, bob);
+  assert_true(col_isnull(cur, "photo_id"));
+  tesoro_cursor_free(cur);
+
+  /* one more, started by the client on the morning of D1 */
+  h = confirmed(w, v.dp, D1);
+  TU_OK(w, tesoro_clock_set(w->t, D1 - HOUR));
+  TU_OK(w, tesoro_appointment_start_viewing(w->t, w->client, h, 0));
+
+  /* after D2 (no tick ran): c and d have a start in the past */
+  TU_OK(w, tesoro_clock_set(w->t, D2 + 2 * HOUR));
+  assert_int_equal(client_list(w, w->client, TESORO_LIST_UPCOMING, ids, 16),
+                   0);
+  n = client_list(w, w->client, TESORO_LIST_RECENT, ids, 16);
+  assert_int_equal(n, 5);
+  assert_true(has_id(ids, n, c) && has_id(ids, n, d) && has_id(ids, n, e) &&
+              has_id(ids, n, f) && has_id(ids, n, h));
+  {
+    int ic = -1, id = -1, i;
+    for (i = 0; i < n; i++) {
+      if (ids[i] == c) ic = i;
+      if (ids[i] == d) id = i;
+    }
+    assert_true(ic < id); /* latest first: D2 before D1 */
+  }
+  n = client_list(w, w->client, TESORO_LIST_UNCONFIRMED, ids, 16);
+  {
+    int64_t want[] = {a, b}; /* by earliest preferred date: D1, D2 */
+    assert_ids(ids, n, want, 2);
+  }
+  TU_OK(w, tesoro_appointments_client(w->t, w->client, TESORO_LIST_RECENT,
+                                      &cur));
+  seek_id(cur, h);
+  assert_col_text(cur, "state", "completed");
+  assert_col_text(cur, "status_colour", "green");
+  assert_int_equal(tu_col_int(cur, "start_at"), D1);
+  tesoro_cursor_free(cur);
+  free(ref);
+
+  /* staff, bad list, bad out */
+  cur = NULL;
+  TU_ASSERT_REFUSED(w, tesoro_appointments_client(w->t, w->agent,
+                                                  TESORO_LIST_UPCOMING, &cur),
+                    TESORO_EDENIED, "client");
+  TU_ASSERT_REFUSED(w, tesoro_appointments_client(w->t, w->client, 0, &cur),
+                    TESORO_EINVAL, "list");
+  TU_ASSERT_REFUSED(w, tesoro_appointments_client(w->t, w->client, 4, &cur),
+                    TESORO_EINVAL, "list");
+  assert_null(cur);
+}
+
+static void test_agent_list_by_state_and_range(void **state) {
+  tu_world *w = *state;
+  viewing v, bobs;
+  int64_t ids[16], a1, a2, a3, b1;
+  int n;
+  tesoro_cursor *cur = NULL;
+  char *ref, *pref;
+
+  offer(w, &v);
+  a1 = request1(w, w->client, v.dp, D1);
+  a2 = confirmed(w, v.dp, D2);
+  a3 = request1(w, w->client, v.dp, D3);
+  TU_OK(w, tesoro_appointment_cancel(w->t, w->client, a3, NULL, 0));
+  offer_to(w, &bobs, w->contact2, "Loft", "Damrak 5", 30000000);
+  b1 = request1(w, w->client2, bobs.dp, D1); /* owner agent2 */
+
+  /* agent 0 = the caller; ordered by time */
+  n = agent_list(w, w->agent, 0, 0, 0, 0, ids, 16);
+  {
+    int64_t want[] = {a1, a2, a3};
+    assert_ids(ids, n, want, 3);
+  }
+  n = agent_list(w, w->agent, w->agent, TESORO_APPOINTMENT_CONFIRMED, 0, 0,
+                 ids, 16);
+  {
+    int64_t want[] = {a2};
+    assert_ids(ids, n, want, 1);
+  }
+  n = agent_list(w, w->agent, 0, TESORO_APPOINTMENT_PENDING, 0, 0, ids, 16);
+  {
+    int64_t want[] = {a1};
+    assert_ids(ids, n, want, 1);
+  }
+  n = agent_list(w, w->agent, 0, TESORO_APPOINTMENT_CANCELLED, 0, 0, ids, 16);
+  {
+    int64_t want[] = {a3};
+    assert_ids(ids, n, want, 1);
+  }
+  assert_int_equal(agent_list(w, w->agent, 0, TESORO_APPOINTMENT_COMPLETED, 0,
+                              0, ids, 16),
+                   0);
+  /* [from, to): from included, to excluded, 0 open */
+  n = agent_list(w, w->agent, 0, 0, D1, D2, ids, 16);
+  {
+    int64_t want[] = {a1};
+    assert_ids(ids, n, want, 1);
+  }
+  n = agent_list(w, w->agent, 0, 0, D1 + 1, 0, ids, 16);
+  {
+    int64_t want[] = {a2, a3};
+    assert_ids(ids, n, want, 2);
+  }
+  n = agent_list(w, w->agent, 0, 0, 0, D2 + 1, ids, 16);
+  {
+    int64_t want[] = {a1, a2};
+    assert_ids(ids, n, want, 2);
+  }
+  /* another agent's list: agent2's own, and the admin looking at it */
+  n = agent_list(w, w->agent2, 0, 0, 0, 0, ids, 16);
+  {
+    int64_t want[] = {b1};
+    assert_ids(ids, n, want, 1);
+  }
+  n = agent_list(w, w->admin, w->agent2, 0, 0, 0, ids, 16);
+  {
+    int64_t want[] = {b1};
+    assert_ids(ids, n, want, 1);
+  }
+
+  /* the columns */
+  ref = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+                  (long long)v.listing);
+  TU_OK(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &cur));
+  seek_id(cur, a2);
+  assert_col_text(cur, "state", "confirmed");
+  assert_col_text(cur, "status_colour", "green");
+  assert_int_equal(tu_col_int(cur, "at"), D2);
+  assert_int_equal(tu_col_int(cur, "start_at"), D2);
+  pref = xstrdup(tu_col_text(cur, "preferred"));
+  assert_json_ints(pref, &(int64_t){D2}, 1);
+  free(pref);
+  assert_int_equal(tu_col_int(cur, "contact_id"), w->contact);
+  assert_col_text(cur, "contact_name", "Ada Owner");
+  assert_int_equal(tu_col_int(cur, "deal_id"), v.deal);
+  assert_int_equal(tu_col_int(cur, "listing_id"), v.listing);
+  assert_col_text(cur, "title", "Canal house");
+  assert_col_text(cur, "address", "Herengracht 100, Amsterdam");
+  assert_col_text(cur, "ref", ref);
+  assert_int_equal(tu_col_int(cur, "no_show"), 0);
+  assert_true(col_isnull(cur, "rating"));
+  assert_int_equal(tu_col_int(cur, "version"), version_of(w, APPT, a2));
+  tesoro_cursor_free(cur);
+  TU_OK(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &cur));
+  seek_id(cur, a1);
+  assert_col_text(cur, "status_colour", "yellow");
+  assert_int_equal(tu_col_int(cur, "at"), D1);
+  assert_true(col_isnull(cur, "start_at"));
+  tesoro_cursor_free(cur);
+  TU_OK(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &cur));
+  seek_id(cur, a3);
+  assert_col_text(cur, "status_colour", "red");
+  tesoro_cursor_free(cur);
+  free(ref);
+
+  cur = NULL;
+  TU_ASSERT_REFUSED(w, tesoro_appointments_agent(w->t, w->other_agent,
+                                                 w->agent, 0, 0, 0, &cur),
+                    TESORO_EDENIED, "another agency");
+  TU_ASSERT_REFUSED(w, tesoro_appointments_agent(w->t, w->client, w->agent, 0,
+                                                 0, 0, &cur),
+                    TESORO_EDENIED, "only");
+  TU_ASSERT_REFUSED(w, tesoro_appointments_agent(w->t, w->agent, 0, 9, 0, 0,
+                                                 &cur),
+                    TESORO_EINVAL, "state");
+  assert_null(cur);
+}
+
+/* ------------------------------------------------------------------------
+** 7. The agency-local day across DST.
+*/
+
+static void dst_case(tu_world *w, int64_t before, int64_t start,
+                     int64_t day_before, int64_t early, int64_t late,
+                     int64_t day_after) {
+  viewing v;
+  int64_t a, b;
+  TU_OK(w, tesoro_clock_set(w->t, before));
+  offer(w, &v);
+  a = confirmed(w, v.dp, start);
+  b = confirmed(w, v.dp, start);
+
+  TU_OK(w, tesoro_clock_set(w->t, day_before));
+  TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0),
+                    TESORO_EGUARD, "day");
+  TU_OK(w, tesoro_clock_set(w->t, day_after));
+  TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0),
+                    TESORO_EGUARD, "day");
+  /* 00:30 local on the day: still the previous day in UTC */
+  TU_OK(w, tesoro_clock_set(w->t, early));
+  TU_OK(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0));
+  assert_state(w, APPT, a, "completed");
+  /* 23:30 local on the day */
+  TU_OK(w, tesoro_clock_set(w->t, late));
+  TU_OK(w, tesoro_appointment_start_viewing(w->t, w->client, b, 0));
+  assert_state(w, APPT, b, "completed");
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_start_viewing_on_local_day_across_spring_dst(void **state) {
+  tu_world *w = *state;
+  dst_case(w, SP_BEFORE, SP_START, SP_DAYBEFORE, SP_EARLY, SP_LATE,
+           SP_DAYAFTER);
+}
+
+static void test_start_viewing_on_local_day_across_autumn_dst(void **state) {
+  tu_world *w = *state;
+  dst_case(w, TU_NOW, AU_START, AU_DAYBEFORE, AU_EARLY, AU_LATE, AU_DAYAFTER);
+}
+
+/* ------------------------------------------------------------------------
+** 8. Reminders and feedback requests.
+*/
+
+static void test_confirm_plans_reminder_a_day_before(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, p;
+
+  offer(w, &v);
+  p = request1(w, w->client, v.dp, D2);
+  assert_int_equal(timer_n(w, p, "%remind%", "pending"), 0);
+  a = confirmed(w, v.dp, D2);
+  assert_int_equal(timer_n(w, a, "%remind%", "pending"), 1);
+  assert_int_equal(sqlf(w,
+                        "SELECT due_at FROM timer WHERE entity = %d AND "
+                        "entity_id = %lld AND kind LIKE '%%remind%%' AND "
+                        "state = 'pending'",
+                        APPT, (long long)a),
+                   D2 - DAY);
+  /* the completion at the start and the feedback request an hour later */
+  assert_true(pending_due(w, a, D2) >= 1);
+  assert_int_equal(timer_n(w, a, "%feedback%", "pending"), 1);
+  assert_true(pending_due(w, a, D2 + HOUR) >= 1);
+}
+
+static void test_reminder_skipped_when_lead_has_passed(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+
+  offer(w, &v);
+  a = confirmed(w, v.dp, TU_NOW + 3 * HOUR);
+  assert_int_equal(timer_n(w, a, "%remind%", NULL), 0);
+  assert_true(pending_due(w, a, TU_NOW + 3 * HOUR) >= 1);
+}
+
+static void test_reschedule_replans_reminders(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+  int fired = 0;
+
+  offer(w, &v);
+  a = confirmed(w, v.dp, D2);
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D4, 0));
+  assert_int_equal(timer_n(w, a, "%remind%", "pending"), 1);
+  assert_int_equal(pending_due(w, a, D4 - DAY), 1);
+  assert_int_equal(pending_due(w, a, D2 - DAY), 0);
+  assert_int_equal(pending_due(w, a, D2), 0);
+  assert_int_equal(pending_due(w, a, D2 + HOUR), 0);
+  assert_true(pending_due(w, a, D4) >= 1);
+  assert_true(pending_due(w, a, D4 + HOUR) >= 1);
+  assert_true(timer_n(w, a, "%remind%", "withdrawn") >= 1);
+
+  /* past the old times: nothing is sent, nothing completes */
+  TU_OK(w, tesoro_tick(w->t, D2 + 2 * HOUR, &fired));
+  assert_state(w, APPT, a, "confirmed");
+  assert_int_equal(outbox_n(w, a, 0, NULL, T_REMINDER), 0);
+  assert_int_equal(outbox_n(w, a, 0, NULL, T_FEEDBACK), 0);
+  /* the new reminder, once */
+  TU_OK(w, tesoro_tick(w->t, D4 - DAY, &fired));
+  assert_int_equal(outbox_n(w, a, 0, NULL, T_REMINDER), 4);
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_cancel_and_reject_withdraw_timers(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t by_agent, by_client, rejected;
+  int fired = 0;
+
+  offer(w, &v);
+  by_agent = confirmed(w, v.dp, D2);
+  by_client = confirmed(w, v.dp, D3);
+  rejected = request1(w, w->client, v.dp, D2);
+  assert_true(timer_n(w, by_agent, NULL, "pending") >= 3);
+
+  TU_OK(w, tesoro_appointment_cancel(w->t, w->agent, by_agent, "Sold", 0));
+  TU_OK(w, tesoro_appointment_cancel(w->t, w->client, by_client, NULL, 0));
+  TU_OK(w, tesoro_appointment_reject(w->t, w->agent, rejected, "Busy", 0));
+  assert_int_equal(timer_n(w, by_agent, NULL, "pending"), 0);
+  assert_int_equal(timer_n(w, by_client, NULL, "pending"), 0);
+  assert_int_equal(timer_n(w, rejected, NULL, "pending"), 0);
+  assert_true(timer_n(w, by_agent, "%remind%", "withdrawn") >= 1);
+
+  /* well past every old due time: no reminder, no feedback, no completion */
+  TU_OK(w, tesoro_tick(w->t, D3 + 10 * DAY, &fired));
+  assert_int_equal(outbox_n(w, by_agent, 0, NULL, T_REMINDER), 0);
+  assert_int_equal(outbox_n(w, by_client, 0, NULL, T_REMINDER), 0);
+  assert_int_equal(outbox_n(w, by_agent, 0, NULL, T_FEEDBACK), 0);
+  assert_int_equal(outbox_n(w, by_client, 0, NULL, T_FEEDBACK), 0);
+  assert_state(w, APPT, by_agent, "cancelled");
+  assert_state(w, APPT, by_client, "cancelled");
+  assert_state(w, APPT, rejected, "rejected");
+  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_reminder_fires_to_client_and_owner(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+  int fired = 0;
+
+  offer(w, &v);
+  a = confirmed(w, v.dp, D2);
+  TU_OK(w, tesoro_tick(w->t, D2 - DAY - 1, &fired));
+  assert_int_equal(outbox_n(w, a, 0, NULL, T_REMINDER), 0);
+  TU_OK(w, tesoro_tick(w->t, D2 - DAY, &fired));
+  assert_true(fired >= 1);
+  assert_int_equal(outbox_n(w, a, w->client, "email", T_REMINDER), 1);
+  assert_int_equal(outbox_n(w, a, w->client, "push", T_REMINDER), 1);
+  assert_int_equal(outbox_n(w, a, w->agent, "crm", T_REMINDER), 1);
+  assert_int_equal(outbox_n(w, a, w->agent, "push", T_REMINDER), 1);
+  assert_int_equal(outbox_n(w, a, 0, NULL, T_REMINDER), 4);
+  assert_int_equal(timer_n(w, a, "%remind%", "fired"), 1);
+  assert_state(w, APPT, a, "confirmed");
+  /* once only */
+  TU_OK(w, tesoro_tick(w->t, D2 - DAY + 60, &fired));
+  assert_int_equal(outbox_n(w, a, 0, NULL, T_REMINDER), 4);
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_reminder_lead_is_configurable(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+
+  offer(w, &v);
+  TU_ASSERT_ERR(w, tesoro_config(w->t, TESORO_CONFIG_REMINDER_LEAD_S, 0),
+                TESORO_EINVAL, NULL);
+  TU_ASSERT_ERR(w, tesoro_config(w->t, TESORO_CONFIG_REMINDER_LEAD_S, -60),
+                TESORO_EINVAL, NULL);
+  TU_OK(w, tesoro_config(w->t, TESORO_CONFIG_REMINDER_LEAD_S, 2 * HOUR));
+  a = confirmed(w, v.dp, D2);
+  assert_int_equal(timer_n(w, a, "%remind%", "pending"), 1);
+  assert_int_equal(pending_due(w, a, D2 - 2 * HOUR), 1);
+  assert_int_equal(pending_due(w, a, D2 - DAY), 0);
+  TU_OK(w, tesoro_tick(w->t, D2 - 2 * HOUR - 1, NULL));
+  assert_int_equal(outbox_n(w, a, 0, NULL, T_REMINDER), 0);
+  TU_OK(w, tesoro_tick(w->t, D2 - 2 * HOUR, NULL));
+  assert_int_equal(outbox_n(w, a, 0, NULL, T_REMINDER), 4);
+}
+
+static void test_feedback_request_an_hour_after_completion(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+
+  offer(w, &v);
+  a = completed_by_timer(w, v.dp, D1);
+  assert_int_equal(outbox_n(w, a, 0, NULL, T_FEEDBACK), 0);
+  TU_OK(w, tesoro_tick(w->t, D1 + HOUR - 1, NULL));
+  assert_int_equal(outbox_n(w, a, 0, NULL, T_FEEDBACK), 0);
+  TU_OK(w, tesoro_tick(w->t, D1 + HOUR, NULL));
+  assert_true(outbox_n(w, a, w->client, NULL, T_FEEDBACK) >= 1);
+  assert_int_equal(outbox_n(w, a, w->agent, NULL, T_FEEDBACK), 0);
+  assert_int_equal(timer_n(w, a, "%feedback%", "fired"), 1);
+  TU_OK(w, tesoro_check(w->t));
+}
+
+/* ------------------------------------------------------------------------
+** 9. No-show.
+*/
+
+static void test_no_show_recorded_by_agent_within_window(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, ids[4], cal;
+  int n, found = 0, rc;
+  tesoro_cursor *c = NULL;
+
+  offer(w, &v);
+  a = completed_by_timer(w, v.dp, D1);
+  cal = cal_n(w, a);
+  TU_OK(w, tesoro_clock_set(w->t, D1 + 2 * DAY));
+  TU_ASSERT_REFUSED(w, tesoro_appointment_record_no_show(w->t, w->client, a,
+                                                         NULL, 0),
+                    TESORO_EDENIED, "only");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_record_no_show(w->t, w->other_agent,
+                                                         a, NULL, 0),
+                    TESORO_EDENIED, "another agency");
+  TU_OK(w, tesoro_appointment_record_no_show(w->t, w->agent, a,
+                                             "Waited 30 minutes at the door",
+                                             0));
+  assert_state(w, APPT, a, "completed");
+  assert_int_equal(sqlf(w, "SELECT no_show_at FROM appointment WHERE id = %lld",
+                        (long long)a),
+                   D1 + 2 * DAY);
+  assert_int_equal(sqlf(w, "SELECT no_show_by FROM appointment WHERE id = %lld",
+                        (long long)a),
+                   w->agent);
+  /* in the history */
+  TU_OK(w, tesoro_history(w->t, w->agent, APPT, a, &c));
+  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
+    const char *e = tu_col_text(c, "event");
+    if (e && strcmp(e, "record_no_show") == 0) {
+      found++;
+      assert_int_equal(tu_col_int(c, "actor_id"), w->agent);
+      assert_int_equal(tu_col_int(c, "at"), D1 + 2 * DAY);
+      assert_true(tu_contains_ci(tu_col_text(c, "details"),
+                                 "Waited 30 minutes at the door"));
+    }
+  }
+  assert_int_equal(rc, TESORO_DONE);
+  tesoro_cursor_free(c);
+  assert_int_equal(found, 1);
+  assert_int_equal(cal_n(w, a), cal + 1);
+  /* on the agent's list */
+  n = agent_list(w, w->agent, 0, TESORO_APPOINTMENT_COMPLETED, 0, 0, ids, 4);
+  assert_int_equal(n, 1);
+  TU_OK(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &c));
+  seek_id(c, a);
+  assert_int_equal(tu_col_int(c, "no_show"), 1);
+  tesoro_cursor_free(c);
+
+  REFUSED2(w, tesoro_appointment_record_no_show(w->t, w->agent, a, NULL, 0),
+           TESORO_EGUARD, "already", "no-show");
+  /* the window closes: the property is not viewed */
+  TU_OK(w, tesoro_tick(w->t, D1 + 8 * DAY, NULL));
+  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_no_show_refused_once_window_closed(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+
+  offer(w, &v);
+  a = completed_by_timer(w, v.dp, D1);
+  TU_OK(w, tesoro_clock_set(w->t, D1 + TESORO_NO_SHOW_WINDOW_S));
+  REFUSED2(w, tesoro_appointment_record_no_show(w->t, w->agent, a, NULL, 0),
+           TESORO_EGUARD, "7 days", "window");
+  TU_OK(w, tesoro_clock_set(w->t, D1 + TESORO_NO_SHOW_WINDOW_S + DAY));
+  REFUSED2(w, tesoro_appointment_record_no_show(w->t, w->agent, a, NULL, 0),
+           TESORO_EGUARD, "7 days", "window");
+  /* one second before the end it is still accepted */
+  TU_OK(w, tesoro_clock_set(w->t, D1 + TESORO_NO_SHOW_WINDOW_S - 1));
+  TU_OK(w, tesoro_appointment_record_no_show(w->t, w->agent, a, NULL, 0));
+}
+
+static void test_no_show_refused_for_started_viewing(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, p;
+
+  offer(w, &v);
+  p = confirmed(w, v.dp, D2);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_record_no_show(w->t, w->agent, p,
+                                                         NULL, 0),
+                    TESORO_ESTATE, "confirmed");
+  a = confirmed(w, v.dp, D1);
+  TU_OK(w, tesoro_clock_set(w->t, D1 - HOUR));
+  TU_OK(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0));
+  /* started by the client: viewed at once */
+  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
+  TU_OK(w, tesoro_clock_set(w->t, D1 + HOUR));
+  REFUSED2(w, tesoro_appointment_record_no_show(w->t, w->agent, a, NULL, 0),
+           TESORO_EGUARD, "start", "client");
+}
+
+static void test_property_viewed_when_window_closes_without_no_show(
+    void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+
+  offer(w, &v);
+  a = completed_by_timer(w, v.dp, D1);
+  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
+  TU_OK(w, tesoro_tick(w->t, D1 + TESORO_NO_SHOW_WINDOW_S - 60, NULL));
+  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
+  TU_OK(w, tesoro_tick(w->t, D1 + TESORO_NO_SHOW_WINDOW_S + 60, NULL));
+  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
+  assert_state(w, APPT, a, "completed");
+  TU_OK(w, tesoro_check(w->t));
+}
+
+/* ------------------------------------------------------------------------
+** 10. Any number of requests.
+*/
+
+static void test_repeat_requests_are_separate_appointments(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, b, c, d;
+
+  offer(w, &v);
+  a = request1(w, w->client, v.dp, D1);
+  b = request1(w, w->client, v.dp, D1);
+  c = request1(w, w->client, v.dp, D2);
+  assert_true(a != b && b != c && a != c);
+  assert_state(w, APPT, a, "pending");
+  assert_state(w, APPT, b, "pending");
+  assert_state(w, APPT, c, "pending");
+  TU_OK(w, tesoro_appointment_cancel(w->t, w->client, b, NULL, 0));
+  d = request1(w, w->client, v.dp, D1);
+  assert_true(d != a && d != b && d != c);
+  assert_state(w, APPT, b, "cancelled");
+  assert_state(w, APPT, d, "pending");
+  assert_int_equal(sqlf(w,
+                        "SELECT count(*) FROM appointment WHERE "
+                        "deal_property_id = %lld",
+                        (long long)v.dp),
+                   4);
+  assert_int_equal(outbox_n(w, d, w->agent, "email", T_CREATED), 1);
+  TU_OK(w, tesoro_check(w->t));
+}
+
+/* ------------------------------------------------------------------------
+** 11. iCalendar.
+*/
+
+#define ODD_PART                                                              \
+  "Grachtenpand, Prinsengracht; \"Zo\xC3\xAB\" \\ caf\xC3\xA9\nnaast de brug"
+
+static void test_ics_pending_is_tentative_at_earliest_preferred(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, other, pa[2] = {D3, D1};
+  icalcomponent *cal, *ev, *al;
+  icalproperty *trig;
+  char *raw = NULL, *raw2 = NULL, *ref, *uid;
+  const char *desc;
+  static const char link[] = "https://portal.tesoro.test/viewings?id=7&x=1";
+
+  offer(w, &v);
+  a = request_n(w, w->client, v.dp, pa, 2);
+  other = request1(w, w->client, v.dp, D2);
+  ref = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+                  (long long)v.listing);
+  assert_non_null(ref);
+
+  cal = ics_parse(w, w->client, a, link, &raw);
+  check_ics_layout(raw);
+  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+  assert_non_null(ev);
+  assert_string_equal(icalcomponent_get_summary(ev),
+                      "Canal house Property Viewing");
+  assert_string_equal(icalcomponent_get_location(ev),
+                      "Herengracht 100, Amsterdam");
+  /* pending: the earliest preferred date (D1), not the first listed (D3) */
+  assert_int_equal(ical_utc(icalcomponent_get_dtstart(ev)), D1);
+  assert_non_null(icalcomponent_get_first_property(ev, ICAL_DTEND_PROPERTY));
+  assert_int_equal(ical_utc(icalcomponent_get_dtend(ev)), D1 + HOUR);
+  assert_non_null(icalcomponent_get_first_property(ev, ICAL_DTSTAMP_PROPERTY));
+  assert_int_equal(icalcomponent_get_status(ev), ICAL_STATUS_TENTATIVE);
+  assert_int_equal(icalcomponent_get_sequence(ev),
+                   version_of(w, APPT, a) - 1);
+  desc = icalcomponent_get_description(ev);
+  assert_non_null(desc);
+  assert_non_null(strstr(desc, "Canal house"));
+  assert_non_null(strstr(desc, ref));
+  assert_non_null(strstr(desc, "Herengracht 100, Amsterdam"));
+  assert_non_null(strstr(desc, link));
+  assert_non_null(strstr(desc, "450"));
+  al = icalcomponent_get_first_component(ev, ICAL_VALARM_COMPONENT);
+  assert_non_null(al);
+  assert_non_null(icalcomponent_get_first_property(al, ICAL_ACTION_PROPERTY));
+  trig = icalcomponent_get_first_property(al, ICAL_TRIGGER_PROPERTY);
+  assert_non_null(trig);
+  assert_int_equal(icaldurationtype_as_int(icalproperty_get_trigger(trig)
+                                               .duration),
+                   -30 * 60);
+  uid = xstrdup(icalcomponent_get_uid(ev));
+  assert_non_null(uid);
+  assert_true(uid[0] != '\0');
+  icalcomponent_free(cal);
+
+  /* a second export, later and without a link: same UID, no link */
+  TU_OK(w, tesoro_clock_set(w->t, TU_NOW + HOUR));
+  cal = ics_parse(w, w->agent, a, NULL, &raw2);
+  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+  assert_string_equal(icalcomponent_get_uid(ev), uid);
+  assert_null(strstr(icalcomponent_get_description(ev), "https://"));
+  icalcomponent_free(cal);
+  tesoro_free(raw2);
+  /* another appointment has another UID */
+  cal = ics_parse(w, w->client, other, NULL, &raw2);
+  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+  assert_string_not_equal(icalcomponent_get_uid(ev), uid);
+  icalcomponent_free(cal);
+  tesoro_free(raw2);
+  tesoro_free(raw);
+  free(uid);
+  free(ref);
+
+  /* who may export */
+  raw = NULL;
+  TU_ASSERT_REFUSED(w, tesoro_appointment_ics(w->t, w->client2, a, NULL, &raw),
+                    TESORO_EDENIED, "another client");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_ics(w->t, w->other_agent, a, NULL,
+                                              &raw),
+                    TESORO_EDENIED, "another agency");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_ics(w->t, w->client, a,
+                                              TU_BAD_UTF8, &raw),
+                    TESORO_EINVAL, "UTF-8");
+  assert_null(raw);
+}
+
+static void test_ics_escapes_and_folds_text(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+  char title[512], address[512], summary[600], *raw = NULL, *raw2 = NULL,
+      *ref, *uid;
+  const char *desc;
+  icalcomponent *cal, *ev;
+  int i, folded;
+  size_t n;
+  static const char link[] =
+      "https://portal.tesoro.test/bezichtigingen/afspraak?id=42&lang=nl";
+
+  snprintf(title, sizeof title, "%s \xE2\x80\x94 %s", ODD_PART, ODD_PART);
+  assert_true(strlen(title) > 75);
+  n = (size_t)snprintf(address, sizeof address,
+                       "Prinsengracht 263; 1016 GV Amsterdam, NL \\ ");
+  for (i = 0; i < 30; i++) n += (size_t)snprintf(address + n,
+                                                 sizeof address - n,
+                                                 "\xE2\x82\xAC");
+  n += (size_t)snprintf(address + n, sizeof address - n, ", ");
+  for (i = 0; i < 30; i++) n += (size_t)snprintf(address + n,
+                                                 sizeof address - n,
+                                                 "\xC3\xA9");
+  for (i = 0; i < 10; i++) n += (size_t)snprintf(address + n,
+                                                 sizeof address - n,
+                                                 " \xF0\x9F\x8F\xA0");
+  assert_true(n < TESORO_MAX_SHORT);
+  snprintf(summary, sizeof summary, "%s Property Viewing", title);
+
+  offer_to(w, &v, w->contact, title, address, PRICE);
+  a = confirmed(w, v.dp, D2);
+  ref = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+                  (long long)v.listing);
+  assert_non_null(ref);
+
+  cal = ics_parse(w, w->client, a, link, &raw);
+  folded = check_ics_layout(raw);
+  assert_true(folded >= 3); /* summary, location, description are long */
+  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+  assert_string_equal(icalcomponent_get_summary(ev), summary);
+  assert_string_equal(icalcomponent_get_location(ev), address);
+  desc = icalcomponent_get_description(ev);
+  assert_non_null(desc);
+  assert_non_null(strstr(desc, title));
+  assert_non_null(strstr(desc, address));
+  assert_non_null(strstr(desc, ref));
+  assert_non_null(strstr(desc, link));
+  assert_int_equal(icalcomponent_get_status(ev), ICAL_STATUS_CONFIRMED);
+  assert_int_equal(ical_utc(icalcomponent_get_dtstart(ev)), D2);
+  assert_int_equal(ical_utc(icalcomponent_get_dtend(ev)), D2 + HOUR);
+  uid = xstrdup(icalcomponent_get_uid(ev));
+  icalcomponent_free(cal);
+
+  /* rescheduled: same UID, new start, higher SEQUENCE */
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D4, 0));
+  cal = ics_parse(w, w->agent, a, link, &raw2);
+  check_ics_layout(raw2);
+  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+  assert_string_equal(icalcomponent_get_uid(ev), uid);
+  assert_int_equal(ical_utc(icalcomponent_get_dtstart(ev)), D4);
+  assert_int_equal(icalcomponent_get_sequence(ev),
+                   version_of(w, APPT, a) - 1);
+  icalcomponent_free(cal);
+  tesoro_free(raw2);
+
+  /* cancelled */
+  TU_OK(w, tesoro_appointment_cancel(w->t, w->client, a, NULL, 0));
+  cal = ics_parse(w, w->client, a, NULL, &raw2);
+  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+  assert_int_equal(icalcomponent_get_status(ev), ICAL_STATUS_CANCELLED);
+  assert_string_equal(icalcomponent_get_uid(ev), uid);
+  icalcomponent_free(cal);
+  tesoro_free(raw2);
+  tesoro_free(raw);
+  free(uid);
+  free(ref);
+}
+
+/* ------------------------------------------------------------------------
+** 12. Allowed events, diagram.
+*/
+
+static void test_allowed_lists_appointment_events_per_actor(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t p, c;
+  int code = 0;
+
+  offer(w, &v);
+  p = request1(w, w->client, v.dp, D1);
+  /* pending */
+  assert_int_equal(allowed_of(w, w->client, p, "cancel", &code), 1);
+  assert_int_equal(code, TESORO_OK);
+  assert_int_equal(allowed_of(w, w->client, p, "confirm", &code), 0);
+  assert_int_equal(code, TESORO_EDENIED);
+  assert_int_equal(allowed_of(w, w->client, p, "start_viewing", &code), 0);
+  assert_int_equal(code, TESORO_ESTATE);
+  assert_int_equal(allowed_of(w, w->agent, p, "confirm", &code), 1);
+  assert_int_equal(allowed_of(w, w->agent, p, "reject", &code), 1);
+  assert_int_equal(allowed_of(w, w->agent, p, "cancel", &code), 1);
+  assert_int_equal(allowed_of(w, w->agent, p, "reschedule", &code), 0);
+  assert_int_equal(code, TESORO_ESTATE);
+  assert_int_equal(allowed_of(w, w->agent, p, "record_no_show", &code), 0);
+
+  /* confirmed, days before the viewing: the day rule says no */
+  c = confirmed(w, v.dp, D1);
+  assert_int_equal(allowed_of(w, w->agent, c, "reschedule", &code), 1);
+  assert_int_equal(allowed_of(w, w->agent, c, "reject", &code), 0);
+  assert_int_equal(allowed_of(w, w->client, c, "start_viewing", &code), 0);
+  assert_int_equal(code, TESORO_EGUARD);
+  assert_int_equal(allowed_of(w, w->agent, c, "start_viewing", &code), 0);
+  assert_int_equal(code, TESORO_EDENIED);
+  TU_OK(w, tesoro_clock_set(w->t, D1 - HOUR));
+  assert_int_equal(allowed_of(w, w->client, c, "start_viewing", &code), 1);
+  TU_ASSERT_REFUSED(w, tesoro_allowed(w->t, w->client2, APPT, c,
+                                      &(tesoro_cursor *){NULL}),
+                    TESORO_EDENIED, "another client");
+}
+
+static void test_machine_dot_shows_appointment_machine(void **state) {
+  tu_world *w = *state;
+  char *dot = NULL;
+  static const char *const words[] = {
+      "pending",    "confirmed",     "completed",      "cancelled",
+      "rejected",   "request",       "confirm",        "reschedule",
+      "reject",     "cancel",        "start_viewing",  "record_no_show",
+      "digraph"};
+  size_t i;
+
+  TU_OK(w, tesoro_machine_dot(TESORO_ENTITY_APPOINTMENT, &dot));
+  assert_non_null(dot);
+  for (i = 0; i < sizeof words / sizeof words[0]; i++) {
+    if (!strstr(dot, words[i])) {
+      print_error("DOT lacks \"%s\":\n%s\n", words[i], dot);
+      tesoro_free(dot);
+      fail();
+    }
+  }
+  tesoro_free(dot);
+  assert_int_equal(tesoro_machine_dot(TESORO_ENTITY_APPOINTMENT, NULL),
+                   TESORO_EINVAL);
+}
+
+int main(void) {
+#define T(name) cmocka_unit_test_setup_teardown(name, tu_setup, tu_teardown)
+  const struct CMUnitTest tests[] = {
+      /* deals */
+      T(test_deal_create_by_staff_only),
+      T(test_deal_offer_needs_published_listing_of_same_agency),
+      T(test_deal_close_needs_reason_and_ends_offers),
+      T(test_deal_properties_lists_offers_with_columns),
+      /* the appointment table */
+      T(test_request_creates_pending_meeting_and_notifies_owner),
+      T(test_confirm_at_preferred_time_emails_client),
+      T(test_confirm_at_another_future_time_by_any_staff),
+      T(test_reschedule_moves_start_and_emails_client),
+      T(test_reject_requires_reason_and_emails_client),
+      T(test_cancel_by_client_notifies_owner),
+      T(test_cancel_by_agent_requires_reason_and_emails_client),
+      T(test_start_viewing_completes_on_the_day),
+      T(test_tick_completes_after_start_and_is_idempotent),
+      /* refusals */
+      T(test_request_refuses_bad_dates),
+      T(test_request_refused_for_staff_and_other_clients),
+      T(test_confirm_refusals),
+      T(test_cancel_refused_after_completion),
+      T(test_start_viewing_refusals),
+      T(test_feedback_refused_before_completion_and_for_staff),
+      T(test_appointment_calls_refuse_stale_versions),
+      T(test_appointment_calls_refuse_bad_ids_and_pointers),
+      T(test_appointment_texts_checked_for_length_and_utf8),
+      /* feedback */
+      T(test_feedback_after_completion_by_client),
+      /* lists */
+      T(test_client_lists_split_by_tab_in_order),
+      T(test_agent_list_by_state_and_range),
+      /* local day across DST */
+      T(test_start_viewing_on_local_day_across_spring_dst),
+      T(test_start_viewing_on_local_day_across_autumn_dst),
+      /* reminders */
+      T(test_confirm_plans_reminder_a_day_before),
+      T(test_reminder_skipped_when_lead_has_passed),
+      T(test_reschedule_replans_reminders),
+      T(test_cancel_and_reject_withdraw_timers),
+      T(test_reminder_fires_to_client_and_owner),
+      T(test_reminder_lead_is_configurable),
+      T(test_feedback_request_an_hour_after_completion),
+      /* no-show */
+      T(test_no_show_recorded_by_agent_within_window),
+      T(test_no_show_refused_once_window_closed),
+      T(test_no_show_refused_for_started_viewing),
+      T(test_property_viewed_when_window_closes_without_no_show),
+      /* any number of requests */
+      T(test_repeat_requests_are_separate_appointments),
+      /* iCalendar */
+      T(test_ics_pending_is_tentative_at_earliest_preferred),
+      T(test_ics_escapes_and_folds_text),
+      /* allowed events, diagram */
+      T(test_allowed_lists_appointment_events_per_actor),
+      T(test_machine_dot_shows_appointment_machine),
+  };
+  int rc = cmocka_run_group_tests_name("appointments", tests, NULL, NULL);
+  icaltimezone_free_builtin_timezones();
+  icalmemory_free_ring();
+  return rc;
+#undef T
+}
