@@ -2,7 +2,9 @@
 ** workflows.c — the main job of `make example`: a day at the agency, on a
 ** database file.  One property owner walks from the contact form to a
 ** published listing; then a buyer views that property, from the portal
-** request to a rating, and the viewing is written as an .ics file.  Each
+** request to a rating, and the viewing is written as an .ics file; then a
+** referral goes through the pipeline to closed_paid, failing once on the
+** way and coming back.  Each
 ** step is printed; then the histories and the outbox the host would
 ** deliver.  Usage: workflows_example DB_FILE [ICS_FILE]
 */
@@ -92,7 +94,8 @@ int main(int argc, char **argv) {
   /* The viewing: Wednesday 3 June 2026, 10:00 in Amsterdam (08:00 UTC). */
   const int64_t viewing = 1780473600, second_choice = 1780574400;
   int64_t agency, admin, agent, website, room, owner, mandate, p1, p2, listing,
-      doc, msg, task, buyer, client, deal, offered, appointment, note;
+      doc, msg, task, buyer, client, deal, offered, appointment, note, closer,
+      referred, referral;
   int fired;
   char *json = NULL;
   const char *path = argc > 1 ? argv[1] : "example.db";
@@ -262,7 +265,76 @@ int main(int argc, char **argv) {
   }
   tesoro_free(json);
 
-  printf("\n7. The outbox the host delivers\n");
+  printf("\n7. A referral, from left_voicemail to closed_paid\n");
+  step("Alice agrees a referral fee of 2.50 % of the sale price",
+       tesoro_agency_set_referral_fee(db, admin, 250));
+  step("Alice adds Cleo to the closings team",
+       tesoro_agent_create(db, admin, "Cleo Closings", "cleo@tesoro.example",
+                           TESORO_ROLE_CLOSINGS, &closer));
+  step("Andy adds the referred client Rita",
+       tesoro_contact_create(db, agent, "Rita Referred", "rita@example.com",
+                             NULL, "en", &referred));
+  step("the network's referral of Rita is registered for Andy",
+       tesoro_referral_create(db, agent, referred, 0, &referral));
+  step("Andy connected with Rita",
+       tesoro_referral_move(db, agent, referral, TESORO_STAGE_CONNECTED, NULL, 0));
+  step("Andy schedules a meeting",
+       tesoro_referral_move(db, agent, referral, TESORO_STAGE_MEETING_SCHEDULED,
+                            "{\"meeting_at\":1780570800}", 0));
+  step("Andy met Rita",
+       tesoro_referral_move(db, agent, referral, TESORO_STAGE_MET_WITH_PERSON,
+                            NULL, 0));
+  printf("      back to connected is refused: %s\n",
+         tesoro_referral_move(db, agent, referral, TESORO_STAGE_CONNECTED, NULL,
+                              0) == TESORO_ESTATE
+             ? tesoro_errmsg(db)
+             : "UNEXPECTED");
+  step("Andy leaves a note instead",
+       tesoro_referral_note_add(db, agent, referral,
+                                "Rita called back; still comparing agents.", &note));
+  step("Rita goes quiet: Andy marks the referral failed",
+       tesoro_referral_move(db, agent, referral, TESORO_STAGE_FAILED,
+                            "{\"reason\":\"No answer for three weeks\"}", 0));
+  step("Rita is back: the referral returns to its last active stage",
+       tesoro_referral_move(db, agent, referral, TESORO_STAGE_MET_WITH_PERSON,
+                            NULL, 0));
+  step("Listing agreement signed: coming soon, listing on 10 June",
+       tesoro_referral_move(db, agent, referral, TESORO_STAGE_COMING_SOON,
+                            "{\"list_date\":\"2026-06-10\"}", 0));
+  check(tesoro_tick(db, 1781042400, &fired), "tick"); /* 10 June, 00:00 Amsterdam */
+  printf("  ok  tick at midnight on the list date: %d timer(s) fired\n", fired);
+  print_state(agent, TESORO_ENTITY_REFERRAL, referral, "referral");
+  step("Under contract: in escrow at EUR 485,000, closing 15 July",
+       tesoro_referral_move(db, agent, referral, TESORO_STAGE_IN_ESCROW,
+                            "{\"sale_price\":48500000,\"close_date\":\"2026-07-15\"}",
+                            0));
+  step("Closed", tesoro_referral_move(db, agent, referral, TESORO_STAGE_CLOSED,
+                                      NULL, 0));
+  step("Cleo records the payment of the fee: closed_paid",
+       tesoro_referral_move(db, closer, referral, TESORO_STAGE_CLOSED_PAID,
+                            "{\"paid_amount\":1212500}", 0));
+  check(tesoro_entity_json(db, agent, TESORO_ENTITY_REFERRAL, referral, &json),
+        "json");
+  printf("      %s\n", json);
+  tesoro_free(json);
+  printf("      referral history:\n");
+  {
+    static const char *const cols[] = {"seq", "event", "from_state", "to_state",
+                                       "actor_kind", "details", NULL};
+    tesoro_cursor *c;
+    check(tesoro_history(db, agent, TESORO_ENTITY_REFERRAL, referral, &c),
+          "history");
+    print_cursor(c, cols);
+  }
+  printf("      the pipeline:\n");
+  {
+    static const char *const cols[] = {"stage", "name", "count", NULL};
+    tesoro_cursor *c;
+    check(tesoro_referral_pipeline(db, agent, 0, &c), "pipeline");
+    print_cursor(c, cols);
+  }
+
+  printf("\n8. The outbox the host delivers\n");
   {
     static const char *const cols[] = {"id", "recipient_id", "channel", "template",
                                        "event", "new_state", NULL};
@@ -275,7 +347,7 @@ int main(int argc, char **argv) {
            (long long)delivered, (long long)dead);
   }
 
-  printf("\n8. The checker\n");
+  printf("\n9. The checker\n");
   step("tesoro_check: integrity, foreign keys and tesoro's invariants",
        tesoro_check(db));
   tesoro_close(db);
