@@ -573,6 +573,82 @@ static int check_ics_layout(const char *ics) {
   return folded;
 }
 
+/* Decode an RFC 5545 TEXT value (3.3.10/3.3.11) strictly, independently of
+   the library and of libical: a backslash must be followed by one of
+   \\ ; , n N; an unescaped ';' or ',' and control characters (other than
+   HTAB) are errors.  malloc'd decoded text, or NULL when the value breaks
+   the grammar. */
+static char *ics_text_decode(const char *v) {
+  char *out = malloc(strlen(v) + 1), *o = out;
+  const char *p;
+  assert_non_null(out);
+  for (p = v; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '\\') {
+      p++;
+      if (*p == '\\' || *p == ';' || *p == ',') *o++ = *p;
+      else if (*p == 'n' || *p == 'N') *o++ = '\n';
+      else goto bad;
+    } else if (c == ';' || c == ',' || (c < 0x20 && c != '\t') || c == 0x7F) {
+      goto bad;
+    } else {
+      *o++ = (char)c;
+    }
+  }
+  *o = '\0';
+  return out;
+bad:
+  free(out);
+  return NULL;
+}
+
+/* The value of the first content line named `name` (after unfolding: CRLF
+   followed by one space is removed), i.e. the text after the line's first
+   ':' (parameters skipped).  malloc'd; NULL when there is no such line. */
+static char *ics_raw_value(const char *ics, const char *name) {
+  char *u = malloc(strlen(ics) + 1), *o = u, *line, *v = NULL;
+  const char *p;
+  size_t n = strlen(name);
+  assert_non_null(u);
+  for (p = ics; *p; p++) {
+    if (p[0] == '\r' && p[1] == '\n' && p[2] == ' ') {
+      p += 2; /* skip CR LF SP */
+      continue;
+    }
+    *o++ = *p;
+  }
+  *o = '\0';
+  for (line = u; line && *line;) {
+    char *eol = strstr(line, "\r\n");
+    if (eol) *eol = '\0';
+    if (strncmp(line, name, n) == 0 && (line[n] == ':' || line[n] == ';')) {
+      char *colon = strchr(line, ':');
+      assert_non_null(colon);
+      v = xstrdup(colon + 1);
+      break;
+    }
+    line = eol ? eol + 2 : NULL;
+  }
+  free(u);
+  return v;
+}
+
+/* The raw value of content line `name` is TEXT that decodes to `text`. */
+static void assert_ics_text(const char *ics, const char *name,
+                            const char *text) {
+  char *got = ics_raw_value(ics, name);
+  char *dec = got ? ics_text_decode(got) : NULL;
+  if (!dec || strcmp(dec, text) != 0) {
+    print_error("%s is \"%s\": %s\n", name, got ? got : "(none)",
+                dec ? "decodes to other text" : "not an escaped TEXT value");
+    free(got);
+    free(dec);
+    fail();
+  }
+  free(got);
+  free(dec);
+}
+
 /* Export `a` as iCalendar (by `actor`, with `link`) and parse it with
    libical: returns the VCALENDAR (free with icalcomponent_free) and the text
    in *raw (tesoro_free). */
@@ -924,6 +1000,54 @@ static void test_request_creates_pending_meeting_and_notifies_owner(
   assert_last_calendar_state(w, a, "pending");
 
   assert_last_event(w, a, "request", w->client2, "pending");
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_request_owner_is_contacts_agent_else_deals_agent(
+    void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, b, room = 0, wclient = 0, wcontact = 0, deal = 0, dp = 0;
+
+  /* Bob's deal is agent2's; Bob is then reassigned to w->agent: the owner is
+     the contact's agent at request time */
+  offer_to(w, &v, w->contact2, "Canal house", "Herengracht 100", PRICE);
+  assert_int_equal(sqlf(w, "SELECT agent_id FROM deal WHERE id = %lld",
+                        (long long)v.deal),
+                   w->agent2);
+  TU_OK(w, tesoro_contact_assign(w->t, w->admin, w->contact2, w->agent, 0));
+  a = request1(w, w->client2, v.dp, D1);
+  assert_int_equal(sqlf(w, "SELECT owner_id FROM appointment WHERE id = %lld",
+                        (long long)a),
+                   w->agent);
+  assert_int_equal(outbox_n(w, a, w->agent, "email", T_CREATED), 1);
+  assert_int_equal(outbox_n(w, a, w->agent2, NULL, NULL), 0);
+
+  /* a contact from the website form has no agent: the deal's agent (the
+     staff member who opened it) owns the viewing */
+  TU_OK(w, tesoro_contact_request_submit(
+               w->t, w->website, "Wendy Web", "wendy@example.com",
+               TESORO_PROPERTY_APARTMENT, "Utrecht", 0, NULL, NULL, &room,
+               &wclient));
+  TU_OK(w, tesoro_actor_info(w->t, wclient, NULL, NULL, &wcontact));
+  assert_int_equal(sqlf(w,
+                        "SELECT assigned_agent_id IS NULL FROM contact WHERE "
+                        "id = %lld",
+                        (long long)wcontact),
+                   1);
+  TU_OK(w, tesoro_deal_create(w->t, w->agent2, wcontact, "Flat in Utrecht",
+                              &deal));
+  assert_int_equal(sqlf(w, "SELECT agent_id FROM deal WHERE id = %lld",
+                        (long long)deal),
+                   w->agent2);
+  TU_OK(w, tesoro_deal_offer(w->t, w->agent2, deal, v.listing, &dp));
+  b = request1(w, wclient, dp, D2);
+  assert_int_equal(sqlf(w, "SELECT owner_id FROM appointment WHERE id = %lld",
+                        (long long)b),
+                   w->agent2);
+  assert_int_equal(outbox_n(w, b, w->agent2, "crm", T_CREATED), 1);
+  assert_int_equal(outbox_n(w, b, w->agent2, "push", T_CREATED), 1);
+  assert_int_equal(outbox_n(w, b, w->agent2, "email", T_CREATED), 1);
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -2517,6 +2641,9 @@ static void test_ics_escapes_and_folds_text(void **state) {
   ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
   assert_string_equal(icalcomponent_get_summary(ev), summary);
   assert_string_equal(icalcomponent_get_location(ev), address);
+  /* and the raw TEXT values are escaped exactly as RFC 5545 says */
+  assert_ics_text(raw, "SUMMARY", summary);
+  assert_ics_text(raw, "LOCATION", address);
   desc = icalcomponent_get_description(ev);
   assert_non_null(desc);
   assert_non_null(strstr(desc, title));
@@ -2629,6 +2756,7 @@ int main(void) {
       T(test_deal_properties_lists_offers_with_columns),
       /* the appointment table */
       T(test_request_creates_pending_meeting_and_notifies_owner),
+      T(test_request_owner_is_contacts_agent_else_deals_agent),
       T(test_confirm_at_preferred_time_emails_client),
       T(test_confirm_at_another_future_time_by_any_staff),
       T(test_reschedule_moves_start_and_emails_client),
