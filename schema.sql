@@ -370,7 +370,8 @@ ALTER TABLE agency ADD COLUMN referral_fee_bp INTEGER NOT NULL DEFAULT 0
   CHECK (referral_fee_bp BETWEEN 0 AND 10000);
 
 -- last_active_stage: the newest active stage, where a failed referral
--- may go back to.  Dates are agency-local calendar dates, 'YYYY-MM-DD'.
+-- may go back to.  Dates are agency-local calendar dates, 'YYYY-MM-DD'
+-- ("+0 days" makes date() normalise 02-30, which it otherwise keeps).
 CREATE TABLE referral (
   id                INTEGER PRIMARY KEY,
   agency_id         INTEGER NOT NULL REFERENCES agency(id),
@@ -386,9 +387,9 @@ CREATE TABLE referral (
                       'met_with_person', 'coming_soon', 'making_an_offer',
                       'listing', 'in_escrow', 'closed', 'closed_paid')),
   meeting_at        INTEGER CHECK (meeting_at > 0),
-  list_date         TEXT    CHECK (list_date IS date(list_date)),
+  list_date         TEXT    CHECK (list_date IS date(list_date, '+0 days')),
   sale_price        INTEGER CHECK (sale_price > 0),
-  close_date        TEXT    CHECK (close_date IS date(close_date)),
+  close_date        TEXT    CHECK (close_date IS date(close_date, '+0 days')),
   fee_bp            INTEGER NOT NULL CHECK (fee_bp BETWEEN 0 AND 10000),
   fee_owed          INTEGER CHECK (fee_owed >= 0),
   paid_amount       INTEGER CHECK (paid_amount > 0),

@@ -728,7 +728,8 @@ static const char *const tesoro__schema_lines[] = {
     "  CHECK (referral_fee_bp BETWEEN 0 AND 10000);\n",
     "\n",
     "-- last_active_stage: the newest active stage, where a failed referral\n",
-    "-- may go back to.  Dates are agency-local calendar dates, 'YYYY-MM-DD'.\n",
+    "-- may go back to.  Dates are agency-local calendar dates, 'YYYY-MM-DD'\n",
+    "-- (\"+0 days\" makes date() normalise 02-30, which it otherwise keeps).\n",
     "CREATE TABLE referral (\n",
     "  id                INTEGER PRIMARY KEY,\n",
     "  agency_id         INTEGER NOT NULL REFERENCES agency(id),\n",
@@ -744,9 +745,9 @@ static const char *const tesoro__schema_lines[] = {
     "                      'met_with_person', 'coming_soon', 'making_an_offer',\n",
     "                      'listing', 'in_escrow', 'closed', 'closed_paid')),\n",
     "  meeting_at        INTEGER CHECK (meeting_at > 0),\n",
-    "  list_date         TEXT    CHECK (list_date IS date(list_date)),\n",
+    "  list_date         TEXT    CHECK (list_date IS date(list_date, '+0 days')),\n",
     "  sale_price        INTEGER CHECK (sale_price > 0),\n",
-    "  close_date        TEXT    CHECK (close_date IS date(close_date)),\n",
+    "  close_date        TEXT    CHECK (close_date IS date(close_date, '+0 days')),\n",
     "  fee_bp            INTEGER NOT NULL CHECK (fee_bp BETWEEN 0 AND 10000),\n",
     "  fee_owed          INTEGER CHECK (fee_owed >= 0),\n",
     "  paid_amount       INTEGER CHECK (paid_amount > 0),\n",
@@ -1103,7 +1104,7 @@ static const char *const tesoro__schema_lines[] = {
   X(REFERRAL_NOTE_INSERT,                                                     \
     "INSERT INTO referral_note(referral_id, author_id, body, created_at) "    \
     "VALUES (?1, ?2, ?3, ?4)")                                                \
-  X(DATE_VALID, "SELECT date(?1) IS ?1")                                      \
+  X(DATE_VALID, "SELECT date(?1, '+0 days') IS ?1")                          \
   X(JSON_TEXT, "SELECT json_extract(?1, ?2)")                                 \
   /* one entity as JSON (tesoro_entity_json) */                              \
   X(CONTACT_JSON,                                                             \
@@ -2152,7 +2153,14 @@ static int tesoro__load(tesoro__ctx *c) {
   if (c->from < 0)
     return tesoro__fail(t, TESORO_EDB, "%s %lld has an unknown state",
                         c->m->name, (long long)c->id);
-  return tesoro__reach(t, c->actor, c->m->name, c->id, c->agency, c->contact);
+  if ((rc = tesoro__reach(t, c->actor, c->m->name, c->id, c->agency,
+                          c->contact)))
+    return rc;
+  /* Refuse outsiders of a staff-only machine before its state or version
+  ** can show through a refusal message. */
+  if (c->m->staff_only)
+    return tesoro__require(t, c->actor, R_STAFF | R_SYSTEM, "act on this");
+  return TESORO_OK;
 }
 
 /* The row for the context's (state, event, actor), or ESTATE / EDENIED
@@ -3256,8 +3264,9 @@ static int tesoro__property_type(const char *s) {
   return 0;
 }
 
-/* Is `s` a real calendar date written YYYY-MM-DD?  SQLite's date() turns
-** anything else (2026-02-30, 28-05-2026) into something different. */
+/* Is `s` a real calendar date written YYYY-MM-DD?  SQLite's date() with a
+** modifier normalises anything else (2026-02-30 becomes 2026-03-02;
+** 28-05-2026 becomes NULL); without one it would keep day 30 of February. */
 static int tesoro__date_valid(tesoro *t, const char *s) {
   sqlite3_stmt *st = tesoro__stmt(t, S_DATE_VALID);
   int64_t ok = 0;
