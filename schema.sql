@@ -410,3 +410,11 @@ CREATE TABLE referral_note (
   created_at  INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX referral_note_referral ON referral_note(referral_id, id);
+
+-- @version 5
+-- Client portal, property feed: why a client is not interested in a
+-- property (a JSON array of reasons from a fixed list) and their own words.
+
+ALTER TABLE deal_property ADD COLUMN reject_reasons TEXT
+  CHECK (reject_reasons IS NULL OR json_valid(reject_reasons));
+ALTER TABLE deal_property ADD COLUMN reject_note TEXT;

@@ -768,6 +768,14 @@ static const char *const tesoro__schema_lines[] = {
     "  created_at  INTEGER NOT NULL\n",
     ") STRICT;\n",
     "CREATE INDEX referral_note_referral ON referral_note(referral_id, id);\n",
+    "\n",
+    "-- @version 5\n",
+    "-- Client portal, property feed: why a client is not interested in a\n",
+    "-- property (a JSON array of reasons from a fixed list) and their own words.\n",
+    "\n",
+    "ALTER TABLE deal_property ADD COLUMN reject_reasons TEXT\n",
+    "  CHECK (reject_reasons IS NULL OR json_valid(reject_reasons));\n",
+    "ALTER TABLE deal_property ADD COLUMN reject_note TEXT;\n",
 /* <<schema */
     NULL};
 
@@ -1043,6 +1051,11 @@ static const char *const tesoro__schema_lines[] = {
   X(DEAL_PROPERTY_INSERT,                                                     \
     "INSERT INTO deal_property(agency_id, deal_id, listing_id, state, "       \
     "created_at) VALUES (?1, ?2, ?3, 'to_review', ?4)")                       \
+  X(DEAL_PROPERTY_FEED, /* ?2 reasons JSON (not_interested), ?3 note, */    \
+    /* ?4 favourite (-1: unchanged) */                                        \
+    "UPDATE deal_property SET reject_reasons = coalesce(?2, reject_reasons), "\
+    "reject_note = iif(?2 IS NULL, reject_note, ?3), favourite = "            \
+    "iif(?4 < 0, favourite, ?4) WHERE id = ?1")                               \
   X(DEAL_PROPERTY_FACTS,                                                      \
     "SELECT d.id, d.state, d.agent_id, p.listing_id, c.assigned_agent_id "    \
     "FROM deal_property p JOIN deal d ON d.id = p.deal_id JOIN contact c ON " \
@@ -1153,7 +1166,9 @@ static const char *const tesoro__schema_lines[] = {
   X(DEAL_PROPERTY_JSON,                                                       \
     "SELECT json_object('id', p.id, 'agency_id', p.agency_id, 'deal_id', "    \
     "p.deal_id, 'listing_id', p.listing_id, 'state', p.state, 'version', "    \
-    "p.version, 'favourite', p.favourite, 'title', l.title, 'address', "      \
+    "p.version, 'favourite', p.favourite, 'reject_reasons', "                 \
+    "json(p.reject_reasons), 'reject_note', p.reject_note, 'title', l.title, "\
+    "'address', "                                                             \
     "l.address, 'price', l.price, 'ref', l.ref, 'created_at', p.created_at) " \
     "FROM deal_property p JOIN listing l ON l.id = p.listing_id "             \
     "WHERE p.id = ?1")                                                        \
@@ -1910,17 +1925,27 @@ static const tesoro__trans tesoro__deal_rows[] = {
 enum { DP_TO_REVIEW, DP_INTERESTING, DP_REJECTED, DP_VIEWED, DP_APPROVED };
 static const char *const tesoro__deal_property_states[] = {
     "to_review", "interesting", "rejected", "viewed", "approved"};
-enum { DP_EV_REQUEST_VIEWING, DP_EV_VIEWING_COMPLETED };
+enum {
+  DP_EV_REQUEST_VIEWING, DP_EV_VIEWING_COMPLETED, DP_EV_INTERESTED,
+  DP_EV_NOT_INTERESTED, DP_EV_APPROVE, DP_EV_FAVOURITE
+};
 static const char *const tesoro__deal_property_events[] = {
-    "request_viewing", "viewing_completed"};
+    "request_viewing", "viewing_completed", "interested",
+    "not_interested",  "approve",           "favourite"};
 
 static int guard_request_viewing(tesoro__ctx *c);
 static int fx_request_viewing(tesoro__ctx *c);
+static int fx_feed(tesoro__ctx *c);
 
 static const tesoro__trans tesoro__deal_property_rows[] = {
   /* from                                event                    to            roles     guard                  effect */
   {ALL_STATES,                          DP_EV_REQUEST_VIEWING,   TESORO__SAME, R_CLIENT, guard_request_viewing, fx_request_viewing},
   {ST(DP_TO_REVIEW) | ST(DP_INTERESTING), DP_EV_VIEWING_COMPLETED, DP_VIEWED,  R_SYSTEM, NULL,                  NULL},
+  /* the client's verdicts in the portal's property feed */
+  {ST(DP_TO_REVIEW) | ST(DP_REJECTED),  DP_EV_INTERESTED,        DP_INTERESTING, R_CLIENT, NULL,                fx_feed},
+  {ST(DP_TO_REVIEW) | ST(DP_INTERESTING), DP_EV_NOT_INTERESTED,  DP_REJECTED,    R_CLIENT, NULL,                fx_feed},
+  {ST(DP_INTERESTING) | ST(DP_VIEWED),  DP_EV_APPROVE,           DP_APPROVED,    R_CLIENT, NULL,                fx_feed},
+  {ALL_STATES,                          DP_EV_FAVOURITE,         TESORO__SAME,   R_CLIENT, NULL,                fx_feed},
 };
 
 /* --- appointment (SPEC §3, §7): a viewing.  Created pending by the deal
@@ -4450,6 +4475,96 @@ TESORO_API int tesoro_appointment_request(tesoro *t, int64_t actor,
   return tesoro__transition(t, actor, &tesoro__deal_property_machine,
                             deal_property, DP_EV_REQUEST_VIEWING, 0, &r, NULL,
                             out_appointment, NULL);
+}
+
+/* --- the client's property feed (SPEC §5) --- */
+
+typedef struct tesoro__verdict {
+  const char *reasons; /* JSON array of reason names: not_interested only */
+  const char *note;
+  int favourite;       /* 0/1, or -1: unchanged */
+} tesoro__verdict;
+
+static const char *const tesoro__reject_reasons[] = {
+    "price", "location", "size", "layout", "condition", "other"};
+
+static int fx_feed(tesoro__ctx *c) {
+  const tesoro__verdict *v = c->args;
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_DEAL_PROPERTY_FEED);
+  char kind[48];
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, v->reasons, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, v->note, -1, SQLITE_STATIC);
+  sqlite3_bind_int(s, 4, v->favourite);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  snprintf(kind, sizeof kind, "property_%s", c->event_name);
+  return tesoro__activity(c, kind,
+                          c->event != DP_EV_FAVOURITE ? c->m->states[c->to]
+                          : v->favourite             ? "Property saved as favourite"
+                                                     : "Property removed from favourites");
+}
+
+static int tesoro__verdict_event(tesoro *t, int64_t actor, int64_t deal_property,
+                                 int event, const tesoro__verdict *v,
+                                 int64_t expected) {
+  return tesoro__transition(t, actor, &tesoro__deal_property_machine,
+                            deal_property, event, expected, v, NULL, NULL, NULL);
+}
+
+TESORO_API int tesoro_deal_property_interested(tesoro *t, int64_t actor,
+                                               int64_t deal_property,
+                                               int64_t expected_version) {
+  const tesoro__verdict v = {NULL, NULL, -1};
+  TESORO__ENTER(t);
+  return tesoro__verdict_event(t, actor, deal_property, DP_EV_INTERESTED, &v,
+                               expected_version);
+}
+
+TESORO_API int tesoro_deal_property_not_interested(tesoro *t, int64_t actor,
+                                                   int64_t deal_property,
+                                                   int reasons,
+                                                   const char *note,
+                                                   int64_t expected_version) {
+  tesoro__verdict v = {NULL, NULL, -1};
+  char json[128];
+  int rc, used = 0;
+  TESORO__ENTER(t);
+  if (reasons <= 0 || reasons >= (1 << COUNT(tesoro__reject_reasons)))
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "not_interested needs one or more known reasons "
+                        "(TESORO_REJECT_*), not %d", reasons);
+  if ((rc = tesoro__text(t, "note", note, TESORO_MAX_REASON, 0))) return rc;
+  for (int i = 0; i < COUNT(tesoro__reject_reasons); i++)
+    if (reasons & (1 << i))
+      used += snprintf(json + used, sizeof json - (size_t)used, "%s\"%s\"",
+                       used ? "," : "[", tesoro__reject_reasons[i]);
+  snprintf(json + used, sizeof json - (size_t)used, "]");
+  v.reasons = json;
+  v.note = tesoro__opt(note);
+  return tesoro__verdict_event(t, actor, deal_property, DP_EV_NOT_INTERESTED,
+                               &v, expected_version);
+}
+
+TESORO_API int tesoro_deal_property_approve(tesoro *t, int64_t actor,
+                                            int64_t deal_property,
+                                            int64_t expected_version) {
+  const tesoro__verdict v = {NULL, NULL, -1};
+  TESORO__ENTER(t);
+  return tesoro__verdict_event(t, actor, deal_property, DP_EV_APPROVE, &v,
+                               expected_version);
+}
+
+TESORO_API int tesoro_deal_property_favourite(tesoro *t, int64_t actor,
+                                              int64_t deal_property, int on,
+                                              int64_t expected_version) {
+  tesoro__verdict v = {NULL, NULL, on};
+  TESORO__ENTER(t);
+  if (on != 0 && on != 1)
+    return tesoro__fail(t, TESORO_EINVAL, "favourite must be 0 or 1");
+  return tesoro__verdict_event(t, actor, deal_property, DP_EV_FAVOURITE, &v,
+                               expected_version);
 }
 
 /* --- the appointment's guards and effects --- */

@@ -107,7 +107,7 @@ extern "C" {
 */
 #define TESORO_VERSION        "0.1.0"
 #define TESORO_VERSION_NUMBER 1000
-#define TESORO_SCHEMA_VERSION 4
+#define TESORO_SCHEMA_VERSION 5
 #define TESORO_APPLICATION_ID 0x5453524f
 
 TESORO_API const char *tesoro_version(void);
@@ -750,6 +750,39 @@ TESORO_API int tesoro_deal_offer(tesoro *t, int64_t actor, int64_t deal,
 */
 TESORO_API int tesoro_deal_properties(tesoro *t, int64_t actor, int64_t deal,
                                       tesoro_cursor **out);
+
+/*
+** The client's verdicts on a deal property (the portal's property feed,
+** SPEC §5), each by the deal's client only:
+**   interested      to_review, rejected → interesting
+**   not_interested  to_review, interesting → rejected: `reasons` is one or
+**                   more TESORO_REJECT_* (or-ed), `note` free text (NULL:
+**                   none); both are kept on the deal property
+**   approve         interesting, viewed → approved
+**   favourite       any status; `on` 0 or 1
+** (viewed is set by the viewing's completion, see above.)  Each is an
+** activity on the contact's timeline.
+*/
+#define TESORO_REJECT_PRICE     1
+#define TESORO_REJECT_LOCATION  2
+#define TESORO_REJECT_SIZE      4
+#define TESORO_REJECT_LAYOUT    8
+#define TESORO_REJECT_CONDITION 16
+#define TESORO_REJECT_OTHER     32
+TESORO_API int tesoro_deal_property_interested(tesoro *t, int64_t actor,
+                                               int64_t deal_property,
+                                               int64_t expected_version);
+TESORO_API int tesoro_deal_property_not_interested(tesoro *t, int64_t actor,
+                                                   int64_t deal_property,
+                                                   int reasons,
+                                                   const char *note,
+                                                   int64_t expected_version);
+TESORO_API int tesoro_deal_property_approve(tesoro *t, int64_t actor,
+                                            int64_t deal_property,
+                                            int64_t expected_version);
+TESORO_API int tesoro_deal_property_favourite(tesoro *t, int64_t actor,
+                                              int64_t deal_property, int on,
+                                              int64_t expected_version);
 
 /*
 ** Request a viewing (the client): `preferred` holds `count` (1..3) UTC
