@@ -102,26 +102,6 @@ static char *xstrdup(const char *s) {
   return d;
 }
 
-__attribute__((format(printf, 2, 3))) static int64_t
-sqlf(tu_world *w, const char *fmt, ...) {
-  char sql[2048];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(sql, sizeof sql, fmt, ap);
-  va_end(ap);
-  return tu_sql_int(w, sql);
-}
-
-/* malloc'd text of a query (NULL for NULL/no row); free() it. */
-__attribute__((format(printf, 2, 3))) static char *
-sqlf_text(tu_world *w, const char *fmt, ...) {
-  char sql[2048];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(sql, sizeof sql, fmt, ap);
-  va_end(ap);
-  return tu_sql_text(w, sql);
-}
 
 /* json_extract(json, path) as text through a private in-memory SQLite (never
    through the code under test).  malloc'd; NULL for JSON null / absent; fails
@@ -306,7 +286,7 @@ static int64_t cal_n(tu_world *w, int64_t a) {
 /* The appointment state in the payload of its newest calendar row. */
 static void assert_last_calendar_state(tu_world *w, int64_t a,
                                        const char *want) {
-  char *tmpl, *payload = sqlf_text(
+  char *tmpl, *payload = tu_sqlf_text(
       w,
       "SELECT o.payload FROM outbox o JOIN history h ON h.id = o.history_id "
       "WHERE h.entity = %d AND h.entity_id = %lld AND o.kind = 'calendar' "
@@ -315,7 +295,7 @@ static void assert_last_calendar_state(tu_world *w, int64_t a,
   assert_non_null(payload);
   assert_json_eq(payload, "$.state", want);
   free(payload);
-  tmpl = sqlf_text(
+  tmpl = tu_sqlf_text(
       w,
       "SELECT o.template FROM outbox o JOIN history h ON h.id = o.history_id "
       "WHERE h.entity = %d AND h.entity_id = %lld AND o.kind = 'calendar' "
@@ -330,7 +310,7 @@ static void assert_last_calendar_state(tu_world *w, int64_t a,
    (NULL: any). */
 static int64_t timer_n(tu_world *w, int64_t a, const char *kind,
                        const char *state) {
-  return sqlf(w,
+  return tu_sqlf(w,
               "SELECT count(*) FROM timer WHERE entity = %d AND entity_id = "
               "%lld AND kind LIKE '%s' AND state LIKE '%s'",
               APPT, (long long)a, kind ? kind : "%", state ? state : "%");
@@ -338,7 +318,7 @@ static int64_t timer_n(tu_world *w, int64_t a, const char *kind,
 
 /* Pending timers of `a` due exactly at `due`. */
 static int64_t pending_due(tu_world *w, int64_t a, int64_t due) {
-  return sqlf(w,
+  return tu_sqlf(w,
               "SELECT count(*) FROM timer WHERE entity = %d AND entity_id = "
               "%lld AND state = 'pending' AND due_at = %lld",
               APPT, (long long)a, (long long)due);
@@ -694,20 +674,20 @@ static void test_deal_create_by_staff_only(void **state) {
                               "3-bedroom house in Utrecht", &deal));
   assert_true(deal > 0);
   assert_state(w, TESORO_ENTITY_DEAL, deal, "active");
-  name = sqlf_text(w, "SELECT name FROM deal WHERE id = %lld", (long long)deal);
+  name = tu_sqlf_text(w, "SELECT name FROM deal WHERE id = %lld", (long long)deal);
   assert_non_null(name);
   assert_string_equal(name, "3-bedroom house in Utrecht");
   free(name);
-  assert_int_equal(sqlf(w, "SELECT contact_id FROM deal WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT contact_id FROM deal WHERE id = %lld",
                         (long long)deal),
                    w->contact);
-  assert_int_equal(sqlf(w, "SELECT agent_id FROM deal WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT agent_id FROM deal WHERE id = %lld",
                         (long long)deal),
                    w->agent);
   /* Bob is assigned to agent2: opened by the admin, the deal is agent2's */
   TU_OK(w, tesoro_deal_create(w->t, w->admin, w->contact2, "Flat in Zuid",
                               &deal2));
-  assert_int_equal(sqlf(w, "SELECT agent_id FROM deal WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT agent_id FROM deal WHERE id = %lld",
                         (long long)deal2),
                    w->agent2);
   /* the closings role is staff too */
@@ -772,7 +752,7 @@ static void test_deal_offer_needs_published_listing_of_same_agency(
   TU_OK(w, tesoro_deal_offer(w->t, w->agent, deal, published, &dp));
   assert_true(dp > 0);
   assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, dp, "to_review");
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM deal_property WHERE id = %lld "
                         "AND deal_id = %lld AND listing_id = %lld",
                         (long long)dp, (long long)deal, (long long)published),
@@ -839,7 +819,7 @@ static void test_deal_close_needs_reason_and_ends_offers(void **state) {
 
   TU_OK(w, tesoro_deal_close(w->t, w->agent, v.deal, "Bought elsewhere", ver));
   assert_state(w, TESORO_ENTITY_DEAL, v.deal, "closed");
-  reason = sqlf_text(w, "SELECT end_reason FROM deal WHERE id = %lld",
+  reason = tu_sqlf_text(w, "SELECT end_reason FROM deal WHERE id = %lld",
                      (long long)v.deal);
   assert_non_null(reason);
   assert_string_equal(reason, "Bought elsewhere");
@@ -880,9 +860,9 @@ static void test_deal_properties_lists_offers_with_columns(void **state) {
   TU_OK(w, tesoro_deal_offer(w->t, w->agent, deal, l1, &dp1));
   TU_OK(w, tesoro_clock_set(w->t, TU_NOW + 60));
   TU_OK(w, tesoro_deal_offer(w->t, w->agent, deal, l2, &dp2));
-  ref1 = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+  ref1 = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                    (long long)l1);
-  ref2 = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+  ref2 = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                    (long long)l2);
   assert_non_null(ref1);
   assert_non_null(ref2);
@@ -954,17 +934,17 @@ static void test_request_creates_pending_meeting_and_notifies_owner(
   a = request_n(w, w->client2, v.dp, at, 2);
 
   assert_state(w, APPT, a, "pending");
-  s = sqlf_text(w, "SELECT type FROM appointment WHERE id = %lld",
+  s = tu_sqlf_text(w, "SELECT type FROM appointment WHERE id = %lld",
                 (long long)a);
   assert_non_null(s);
   assert_string_equal(s, "visit_location");
   free(s);
-  s = sqlf_text(w, "SELECT category FROM appointment WHERE id = %lld",
+  s = tu_sqlf_text(w, "SELECT category FROM appointment WHERE id = %lld",
                 (long long)a);
   assert_non_null(s);
   assert_string_equal(s, "visit");
   free(s);
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM appointment WHERE id = %lld AND "
                         "deal_id = %lld AND deal_property_id = %lld AND "
                         "listing_id = %lld AND contact_id = %lld AND "
@@ -973,10 +953,10 @@ static void test_request_creates_pending_meeting_and_notifies_owner(
                         (long long)v.listing, (long long)w->contact2,
                         (long long)w->agency),
                    1);
-  assert_int_equal(sqlf(w, "SELECT owner_id FROM appointment WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT owner_id FROM appointment WHERE id = %lld",
                         (long long)a),
                    w->agent2);
-  pref = sqlf_text(w, "SELECT preferred FROM appointment WHERE id = %lld",
+  pref = tu_sqlf_text(w, "SELECT preferred FROM appointment WHERE id = %lld",
                    (long long)a);
   assert_json_ints(pref, at, 2);
   free(pref);
@@ -1012,12 +992,12 @@ static void test_request_owner_is_contacts_agent_else_deals_agent(
   /* Bob's deal is agent2's; Bob is then reassigned to w->agent: the owner is
      the contact's agent at request time */
   offer_to(w, &v, w->contact2, "Canal house", "Herengracht 100", PRICE);
-  assert_int_equal(sqlf(w, "SELECT agent_id FROM deal WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT agent_id FROM deal WHERE id = %lld",
                         (long long)v.deal),
                    w->agent2);
   TU_OK(w, tesoro_contact_assign(w->t, w->admin, w->contact2, w->agent, 0));
   a = request1(w, w->client2, v.dp, D1);
-  assert_int_equal(sqlf(w, "SELECT owner_id FROM appointment WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT owner_id FROM appointment WHERE id = %lld",
                         (long long)a),
                    w->agent);
   assert_int_equal(outbox_n(w, a, w->agent, "email", T_CREATED), 1);
@@ -1030,19 +1010,19 @@ static void test_request_owner_is_contacts_agent_else_deals_agent(
                TESORO_PROPERTY_APARTMENT, "Utrecht", 0, NULL, NULL, &room,
                &wclient));
   TU_OK(w, tesoro_actor_info(w->t, wclient, NULL, NULL, &wcontact));
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT assigned_agent_id IS NULL FROM contact WHERE "
                         "id = %lld",
                         (long long)wcontact),
                    1);
   TU_OK(w, tesoro_deal_create(w->t, w->agent2, wcontact, "Flat in Utrecht",
                               &deal));
-  assert_int_equal(sqlf(w, "SELECT agent_id FROM deal WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT agent_id FROM deal WHERE id = %lld",
                         (long long)deal),
                    w->agent2);
   TU_OK(w, tesoro_deal_offer(w->t, w->agent2, deal, v.listing, &dp));
   b = request1(w, wclient, dp, D2);
-  assert_int_equal(sqlf(w, "SELECT owner_id FROM appointment WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT owner_id FROM appointment WHERE id = %lld",
                         (long long)b),
                    w->agent2);
   assert_int_equal(outbox_n(w, b, w->agent2, "crm", T_CREATED), 1);
@@ -1062,7 +1042,7 @@ static void test_confirm_at_preferred_time_emails_client(void **state) {
   TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D2, 1));
   assert_state(w, APPT, a, "confirmed");
   assert_int_equal(version_of(w, APPT, a), 2);
-  assert_int_equal(sqlf(w, "SELECT start_at FROM appointment WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT start_at FROM appointment WHERE id = %lld",
                         (long long)a),
                    D2);
   assert_int_equal(outbox_n(w, a, w->client, "email", T_STATUS), 1);
@@ -1082,7 +1062,7 @@ static void test_confirm_at_another_future_time_by_any_staff(void **state) {
   /* D4 was not among the client's dates; agent2 is staff but not the owner */
   TU_OK(w, tesoro_appointment_confirm(w->t, w->agent2, a, D4, 0));
   assert_state(w, APPT, a, "confirmed");
-  assert_int_equal(sqlf(w, "SELECT start_at FROM appointment WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT start_at FROM appointment WHERE id = %lld",
                         (long long)a),
                    D4);
   assert_int_equal(outbox_n(w, a, w->client, "email", T_STATUS), 1);
@@ -1100,7 +1080,7 @@ static void test_reschedule_moves_start_and_emails_client(void **state) {
   p = request1(w, w->client, v.dp, D2);
   TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D3, 0));
   assert_state(w, APPT, a, "confirmed");
-  assert_int_equal(sqlf(w, "SELECT start_at FROM appointment WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT start_at FROM appointment WHERE id = %lld",
                         (long long)a),
                    D3);
   assert_int_equal(outbox_n(w, a, w->client, "email", T_STATUS), 2);
@@ -1141,15 +1121,15 @@ static void test_reject_requires_reason_and_emails_client(void **state) {
   TU_OK(w, tesoro_appointment_reject(w->t, w->agent, a,
                                      "The owner is abroad that week", 0));
   assert_state(w, APPT, a, "rejected");
-  s = sqlf_text(w, "SELECT end_reason FROM appointment WHERE id = %lld",
+  s = tu_sqlf_text(w, "SELECT end_reason FROM appointment WHERE id = %lld",
                 (long long)a);
   assert_non_null(s);
   assert_string_equal(s, "The owner is abroad that week");
   free(s);
-  assert_int_equal(sqlf(w, "SELECT ended_by FROM appointment WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT ended_by FROM appointment WHERE id = %lld",
                         (long long)a),
                    w->agent);
-  assert_int_equal(sqlf(w, "SELECT ended_at FROM appointment WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT ended_at FROM appointment WHERE id = %lld",
                         (long long)a),
                    TU_NOW);
   assert_int_equal(outbox_n(w, a, w->client, "email", T_STATUS), 1);
@@ -1177,10 +1157,10 @@ static void test_cancel_by_client_notifies_owner(void **state) {
   /* pending, no reason */
   TU_OK(w, tesoro_appointment_cancel(w->t, w->client, p, NULL, 0));
   assert_state(w, APPT, p, "cancelled");
-  assert_int_equal(sqlf(w, "SELECT ended_by FROM appointment WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT ended_by FROM appointment WHERE id = %lld",
                         (long long)p),
                    w->client);
-  assert_int_equal(sqlf(w, "SELECT end_reason IS NULL FROM appointment WHERE "
+  assert_int_equal(tu_sqlf(w, "SELECT end_reason IS NULL FROM appointment WHERE "
                            "id = %lld",
                         (long long)p),
                    1);
@@ -1196,7 +1176,7 @@ static void test_cancel_by_client_notifies_owner(void **state) {
   TU_OK(w, tesoro_appointment_cancel(w->t, w->client, c, "Found another house",
                                      0));
   assert_state(w, APPT, c, "cancelled");
-  s = sqlf_text(w, "SELECT end_reason FROM appointment WHERE id = %lld",
+  s = tu_sqlf_text(w, "SELECT end_reason FROM appointment WHERE id = %lld",
                 (long long)c);
   assert_non_null(s);
   assert_string_equal(s, "Found another house");
@@ -1231,12 +1211,12 @@ static void test_cancel_by_agent_requires_reason_and_emails_client(
   TU_OK(w, tesoro_appointment_cancel(w->t, w->agent, c, "The house is sold",
                                      0));
   assert_state(w, APPT, c, "cancelled");
-  s = sqlf_text(w, "SELECT end_reason FROM appointment WHERE id = %lld",
+  s = tu_sqlf_text(w, "SELECT end_reason FROM appointment WHERE id = %lld",
                 (long long)c);
   assert_non_null(s);
   assert_string_equal(s, "The house is sold");
   free(s);
-  assert_int_equal(sqlf(w, "SELECT ended_by FROM appointment WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT ended_by FROM appointment WHERE id = %lld",
                         (long long)c),
                    w->agent);
   assert_int_equal(outbox_n(w, c, w->client, "email", T_STATUS), 2);
@@ -1258,11 +1238,11 @@ static void test_start_viewing_completes_on_the_day(void **state) {
   TU_OK(w, tesoro_clock_set(w->t, D1 - 2 * HOUR));
   TU_OK(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0));
   assert_state(w, APPT, a, "completed");
-  assert_int_equal(sqlf(w, "SELECT completed_by FROM appointment WHERE id = "
+  assert_int_equal(tu_sqlf(w, "SELECT completed_by FROM appointment WHERE id = "
                            "%lld",
                         (long long)a),
                    w->client);
-  assert_int_equal(sqlf(w, "SELECT completed_at FROM appointment WHERE id = "
+  assert_int_equal(tu_sqlf(w, "SELECT completed_at FROM appointment WHERE id = "
                            "%lld",
                         (long long)a),
                    D1 - 2 * HOUR);
@@ -1290,7 +1270,7 @@ static void test_tick_completes_after_start_and_is_idempotent(void **state) {
   assert_true(fired >= 1);
   assert_state(w, APPT, a, "completed");
   TU_OK(w, tesoro_actor_info(w->t,
-                             sqlf(w, "SELECT completed_by FROM appointment "
+                             tu_sqlf(w, "SELECT completed_by FROM appointment "
                                      "WHERE id = %lld",
                                   (long long)a),
                              &kind, NULL, NULL));
@@ -1340,11 +1320,11 @@ static void test_request_refuses_bad_dates(void **state) {
   REFUSED2(w, tesoro_appointment_request(w->t, w->client, v.dp, NULL, 1, &a),
            TESORO_EINVAL, "NULL", "required");
   assert_int_equal(a, 0);
-  assert_int_equal(sqlf(w, "SELECT count(*) FROM appointment"), 0);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM appointment"), 0);
 
   /* three distinct future dates: accepted, kept in the given order */
   a = request_n(w, w->client, v.dp, three, 3);
-  pref = sqlf_text(w, "SELECT preferred FROM appointment WHERE id = %lld",
+  pref = tu_sqlf_text(w, "SELECT preferred FROM appointment WHERE id = %lld",
                    (long long)a);
   assert_json_ints(pref, three, 3);
   free(pref);
@@ -1697,13 +1677,13 @@ static void test_appointment_texts_checked_for_length_and_utf8(void **state) {
                     TESORO_EINVAL, "UTF-8");
   /* at the limit: stored exactly */
   TU_OK(w, tesoro_appointment_reject(w->t, w->agent, p, reason_max, 0));
-  assert_int_equal(sqlf(w, "SELECT length(end_reason) FROM appointment WHERE "
+  assert_int_equal(tu_sqlf(w, "SELECT length(end_reason) FROM appointment WHERE "
                            "id = %lld",
                         (long long)p),
                    TESORO_MAX_REASON);
   /* a client's "" is "no reason", stored as NULL */
   TU_OK(w, tesoro_appointment_cancel(w->t, w->client, c, "", 0));
-  assert_int_equal(sqlf(w, "SELECT end_reason IS NULL FROM appointment WHERE "
+  assert_int_equal(tu_sqlf(w, "SELECT end_reason IS NULL FROM appointment WHERE "
                            "id = %lld",
                         (long long)c),
                    1);
@@ -1728,7 +1708,7 @@ static void test_appointment_texts_checked_for_length_and_utf8(void **state) {
                                                          TU_BAD_UTF8, 0),
                     TESORO_EINVAL, "UTF-8");
   TU_OK(w, tesoro_appointment_note_add(w->t, w->client, done, text_max, &n));
-  s = sqlf_text(w, "SELECT body FROM appointment_note WHERE id = %lld",
+  s = tu_sqlf_text(w, "SELECT body FROM appointment_note WHERE id = %lld",
                 (long long)n);
   assert_non_null(s);
   assert_string_equal(s, text_max);
@@ -1800,14 +1780,14 @@ static void test_feedback_after_completion_by_client(void **state) {
 
   /* one rating, replaced */
   TU_OK(w, tesoro_appointment_rate(w->t, w->client, a, 4, 0));
-  assert_int_equal(sqlf(w, "SELECT rating FROM appointment WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT rating FROM appointment WHERE id = %lld",
                         (long long)a),
                    4);
   TU_OK(w, tesoro_appointment_rate(w->t, w->client, a, 2, 0));
-  assert_int_equal(sqlf(w, "SELECT rating FROM appointment WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT rating FROM appointment WHERE id = %lld",
                         (long long)a),
                    2);
-  assert_int_equal(sqlf(w, "SELECT rated_at FROM appointment WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT rated_at FROM appointment WHERE id = %lld",
                         (long long)a),
                    D1 + 3 * HOUR);
   /* the one rating shows on both lists */
@@ -1933,7 +1913,7 @@ static void test_client_lists_split_by_tab_in_order(void **state) {
   assert_int_equal(client_list(w, w->client2, TESORO_LIST_RECENT, ids, 16), 0);
 
   /* every column of a confirmed row */
-  ref = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+  ref = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                   (long long)v.listing);
   assert_non_null(ref);
   TU_OK(w, tesoro_appointments_client(w->t, w->client, TESORO_LIST_UPCOMING,
@@ -2108,7 +2088,7 @@ static void test_agent_list_by_state_and_range(void **state) {
   }
 
   /* the columns */
-  ref = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+  ref = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                   (long long)v.listing);
   TU_OK(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &cur));
   seek_id(cur, a2);
@@ -2211,7 +2191,7 @@ static void test_confirm_plans_reminder_a_day_before(void **state) {
   assert_int_equal(timer_n(w, p, "%remind%", "pending"), 0);
   a = confirmed(w, v.dp, D2);
   assert_int_equal(timer_n(w, a, "%remind%", "pending"), 1);
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT due_at FROM timer WHERE entity = %d AND "
                         "entity_id = %lld AND kind LIKE '%%remind%%' AND "
                         "state = 'pending'",
@@ -2384,10 +2364,10 @@ static void test_no_show_recorded_by_agent_within_window(void **state) {
                                              "Waited 30 minutes at the door",
                                              0));
   assert_state(w, APPT, a, "completed");
-  assert_int_equal(sqlf(w, "SELECT no_show_at FROM appointment WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT no_show_at FROM appointment WHERE id = %lld",
                         (long long)a),
                    D1 + 2 * DAY);
-  assert_int_equal(sqlf(w, "SELECT no_show_by FROM appointment WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT no_show_by FROM appointment WHERE id = %lld",
                         (long long)a),
                    w->agent);
   /* in the history */
@@ -2499,7 +2479,7 @@ static void test_repeat_requests_are_separate_appointments(void **state) {
   assert_true(d != a && d != b && d != c);
   assert_state(w, APPT, b, "cancelled");
   assert_state(w, APPT, d, "pending");
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM appointment WHERE "
                         "deal_property_id = %lld",
                         (long long)v.dp),
@@ -2528,7 +2508,7 @@ static void test_ics_pending_is_tentative_at_earliest_preferred(void **state) {
   offer(w, &v);
   a = request_n(w, w->client, v.dp, pa, 2);
   other = request1(w, w->client, v.dp, D2);
-  ref = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+  ref = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                   (long long)v.listing);
   assert_non_null(ref);
 
@@ -2631,7 +2611,7 @@ static void test_ics_escapes_and_folds_text(void **state) {
 
   offer_to(w, &v, w->contact, title, address, PRICE);
   a = confirmed(w, v.dp, D2);
-  ref = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+  ref = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                   (long long)v.listing);
   assert_non_null(ref);
 

@@ -32,26 +32,6 @@
 #define AGREED_DAYS 180
 
 
-__attribute__((format(printf, 2, 3))) static int64_t
-sqlf(tu_world *w, const char *fmt, ...) {
-  char sql[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(sql, sizeof sql, fmt, ap);
-  va_end(ap);
-  return tu_sql_int(w, sql);
-}
-
-/* malloc'd text of a query (NULL for NULL/no row); free() it. */
-__attribute__((format(printf, 2, 3))) static char *
-sqlf_text(tu_world *w, const char *fmt, ...) {
-  char sql[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(sql, sizeof sql, fmt, ap);
-  va_end(ap);
-  return tu_sql_text(w, sql);
-}
 
 /* json_extract(json, path) as text, through a private in-memory SQLite
    (never through the code under test).  malloc'd, NULL for JSON null/absent;
@@ -259,7 +239,7 @@ static void walk_in(tu_world *w, flow *f, int upto, int with_listing,
                                         0, &f->mandate));
   if (with_listing)
     f->placeholder =
-        sqlf(w, "SELECT id FROM listing WHERE mandate_id = %lld",
+        tu_sqlf(w, "SELECT id FROM listing WHERE mandate_id = %lld",
              (long long)f->mandate);
   if (upto < ST_NEGOTIATING) return;
   TU_OK(w, tesoro_mandate_propose(w->t, f->staff, f->mandate,
@@ -301,9 +281,9 @@ static void walk(tu_world *w, flow *f, int upto) {
 
 /* The instant the flow's mandate expires. */
 static int64_t expiry_of(tu_world *w, const flow *f) {
-  int64_t at = sqlf(w, "SELECT validated_at FROM mandate WHERE id = %lld",
+  int64_t at = tu_sqlf(w, "SELECT validated_at FROM mandate WHERE id = %lld",
                     (long long)f->mandate);
-  int64_t days = sqlf(w, "SELECT duration_days FROM mandate WHERE id = %lld",
+  int64_t days = tu_sqlf(w, "SELECT duration_days FROM mandate WHERE id = %lld",
                       (long long)f->mandate);
   assert_true(at > 0);
   assert_int_equal(days, AGREED_DAYS);
@@ -318,7 +298,7 @@ static void test_contact_request_creates_open_room_for_matched_contact(
     void **state) {
   tu_world *w = *state;
   int64_t room = 0, client = 0, contacts;
-  contacts = sqlf(w, "SELECT count(*) FROM contact");
+  contacts = tu_sqlf(w, "SELECT count(*) FROM contact");
   TU_OK(w, tesoro_contact_request_submit(
                w->t, w->website, "Ada Owner", "ADA@example.com",
                TESORO_PROPERTY_APARTMENT, "Amsterdam Zuid", 0, NULL, NULL,
@@ -326,23 +306,23 @@ static void test_contact_request_creates_open_room_for_matched_contact(
   assert_true(room > 0);
   assert_state(w, TESORO_ENTITY_ROOM, room, "open");
   /* matched case-insensitively: no new contact, Ada's room and client */
-  assert_int_equal(sqlf(w, "SELECT count(*) FROM contact"), contacts);
-  assert_int_equal(sqlf(w, "SELECT contact_id FROM room WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM contact"), contacts);
+  assert_int_equal(tu_sqlf(w, "SELECT contact_id FROM room WHERE id = %lld",
                         (long long)room),
                    w->contact);
   assert_int_equal(client, w->client);
-  assert_int_equal(sqlf(w, "SELECT agency_id FROM room WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT agency_id FROM room WHERE id = %lld",
                         (long long)room),
                    w->agency);
   {
-    char *pt = sqlf_text(w, "SELECT property_type FROM room WHERE id = %lld",
+    char *pt = tu_sqlf_text(w, "SELECT property_type FROM room WHERE id = %lld",
                          (long long)room);
     assert_non_null(pt);
     assert_string_equal(pt, "apartment");
     free(pt);
   }
   /* budget 0 means "not given" */
-  assert_int_equal(sqlf(w, "SELECT budget IS NULL FROM room WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT budget IS NULL FROM room WHERE id = %lld",
                         (long long)room),
                    1);
 }
@@ -353,33 +333,33 @@ static void test_contact_request_with_new_email_creates_contact_and_client(
   int64_t room = 0, client = 0, contact, agency = 0, kcontact = 0, contacts;
   int kind = 0;
   char *name;
-  contacts = sqlf(w, "SELECT count(*) FROM contact");
+  contacts = tu_sqlf(w, "SELECT count(*) FROM contact");
   TU_OK(w, tesoro_contact_request_submit(
                w->t, w->website, "Nina New", "nina@example.com",
                TESORO_PROPERTY_LAND, "Utrecht", 12000000, "next year",
                "A plot of land", &room, &client));
-  assert_int_equal(sqlf(w, "SELECT count(*) FROM contact"), contacts + 1);
-  contact = sqlf(w, "SELECT contact_id FROM room WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM contact"), contacts + 1);
+  contact = tu_sqlf(w, "SELECT contact_id FROM room WHERE id = %lld",
                  (long long)room);
   assert_true(contact != w->contact && contact != w->contact2);
-  name = sqlf_text(w, "SELECT name FROM contact WHERE id = %lld",
+  name = tu_sqlf_text(w, "SELECT name FROM contact WHERE id = %lld",
                    (long long)contact);
   assert_non_null(name);
   assert_string_equal(name, "Nina New");
   free(name);
-  assert_int_equal(sqlf(w, "SELECT agency_id FROM contact WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT agency_id FROM contact WHERE id = %lld",
                         (long long)contact),
                    w->agency);
   /* a contact nobody is assigned to yet: the agency's admins hear of it */
   assert_true(outbox_rows(w, w->admin, TESORO_ENTITY_ROOM, room, NULL) >= 1);
   /* the request is stored exactly as given */
-  name = sqlf_text(w, "SELECT location || '|' || timeline || '|' || "
+  name = tu_sqlf_text(w, "SELECT location || '|' || timeline || '|' || "
                       "description FROM room WHERE id = %lld",
                    (long long)room);
   assert_non_null(name);
   assert_string_equal(name, "Utrecht|next year|A plot of land");
   free(name);
-  assert_int_equal(sqlf(w, "SELECT budget FROM room WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT budget FROM room WHERE id = %lld",
                         (long long)room),
                    12000000);
   TU_OK(w, tesoro_actor_info(w->t, client, &kind, &agency, &kcontact));
@@ -391,7 +371,7 @@ static void test_contact_request_with_new_email_creates_contact_and_client(
                                          "nina@example.com",
                                          TESORO_PROPERTY_HOUSE, "Utrecht", 0,
                                          NULL, NULL, &room, NULL));
-  assert_int_equal(sqlf(w, "SELECT count(*) FROM contact"), contacts + 1);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM contact"), contacts + 1);
 }
 
 static void test_contact_request_notifies_agency_and_logs_activity(
@@ -454,14 +434,14 @@ static void test_contact_request_of_other_agency_belongs_to_that_agency(
                w->t, w->other_website, "Ada Owner", "ada@example.com",
                TESORO_PROPERTY_OFFICE, "London", 0, NULL, NULL, &room,
                &client));
-  assert_int_equal(sqlf(w, "SELECT agency_id FROM room WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT agency_id FROM room WHERE id = %lld",
                         (long long)room),
                    w->other_agency);
   /* matched within that agency only: Ada of Tesoro Homes is not reused */
-  contact = sqlf(w, "SELECT contact_id FROM room WHERE id = %lld",
+  contact = tu_sqlf(w, "SELECT contact_id FROM room WHERE id = %lld",
                  (long long)room);
   assert_true(contact != w->contact);
-  assert_int_equal(sqlf(w, "SELECT agency_id FROM contact WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT agency_id FROM contact WHERE id = %lld",
                         (long long)contact),
                    w->other_agency);
   assert_true(client != w->client);
@@ -621,7 +601,7 @@ static void test_contact_request_accepts_texts_at_their_limits(void **state) {
                                          "limits@example.com",
                                          TESORO_PROPERTY_HOUSE, loc, 1, loc,
                                          desc, &room, NULL));
-  stored = sqlf_text(w, "SELECT location FROM room WHERE id = %lld",
+  stored = tu_sqlf_text(w, "SELECT location FROM room WHERE id = %lld",
                      (long long)room);
   assert_non_null(stored);
   assert_string_equal(stored, loc);
@@ -972,7 +952,7 @@ static void test_room_message_post_refuses_bad_input(void **state) {
   assert_int_equal(id, 0);
   /* exactly the limit is fine, and stored exactly as given */
   TU_OK(w, tesoro_room_message_post(w->t, w->agent, f.room, at_limit, &id));
-  assert_int_equal(sqlf(w, "SELECT length(body) FROM room_message "
+  assert_int_equal(tu_sqlf(w, "SELECT length(body) FROM room_message "
                            "WHERE id = %lld",
                         (long long)id),
                    TESORO_MAX_TEXT);
@@ -1038,7 +1018,7 @@ static void test_start_onboarding_makes_owner_and_draft_mandate(void **state) {
   flow f;
   int64_t mandate = 0;
   walk(w, &f, ST_ROOM);
-  assert_int_equal(sqlf(w, "SELECT count(*) FROM contact_role WHERE "
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM contact_role WHERE "
                            "contact_id = %lld AND role = 'owner'",
                         (long long)w->contact),
                    0);
@@ -1047,19 +1027,19 @@ static void test_start_onboarding_makes_owner_and_draft_mandate(void **state) {
   assert_true(mandate > 0);
   assert_state(w, TESORO_ENTITY_ROOM, f.room, "in_progress");
   assert_state(w, TESORO_ENTITY_MANDATE, mandate, "draft");
-  assert_int_equal(sqlf(w, "SELECT count(*) FROM contact_role WHERE "
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM contact_role WHERE "
                            "contact_id = %lld AND role = 'owner'",
                         (long long)w->contact),
                    1);
   /* linked to the room and the contact */
-  assert_int_equal(sqlf(w, "SELECT room_id FROM mandate WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT room_id FROM mandate WHERE id = %lld",
                         (long long)mandate),
                    f.room);
-  assert_int_equal(sqlf(w, "SELECT contact_id FROM mandate WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT contact_id FROM mandate WHERE id = %lld",
                         (long long)mandate),
                    w->contact);
   /* no placeholder unless asked for */
-  assert_int_equal(sqlf(w, "SELECT count(*) FROM listing WHERE mandate_id = "
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM listing WHERE mandate_id = "
                            "%lld",
                         (long long)mandate),
                    0);
@@ -1080,12 +1060,12 @@ static void test_start_onboarding_with_listing_creates_placeholder(
   char *ref;
   walk_for(w, &f, ST_STARTED, 1, "Ada Owner", "ada@example.com");
   assert_true(f.placeholder > 0);
-  assert_int_equal(sqlf(w, "SELECT count(*) FROM listing WHERE mandate_id = "
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM listing WHERE mandate_id = "
                            "%lld AND state = 'placeholder'",
                         (long long)f.mandate),
                    1);
   assert_state(w, TESORO_ENTITY_LISTING, f.placeholder, "placeholder");
-  ref = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+  ref = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                   (long long)f.placeholder);
   assert_non_null(ref);
   assert_true(strlen(ref) > 0);
@@ -1160,12 +1140,12 @@ static void test_mark_lost_records_reason_and_actor(void **state) {
                               &json));
   assert_true(tu_contains_ci(json, "Owner chose another agency"));
   tesoro_free(json);
-  reason = sqlf_text(w, "SELECT end_reason FROM room WHERE id = %lld",
+  reason = tu_sqlf_text(w, "SELECT end_reason FROM room WHERE id = %lld",
                      (long long)f.room);
   assert_non_null(reason);
   assert_string_equal(reason, "Owner chose another agency");
   free(reason);
-  assert_int_equal(sqlf(w, "SELECT ended_by FROM room WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT ended_by FROM room WHERE id = %lld",
                         (long long)f.room),
                    w->agent2);
   last_history(w, TESORO_ENTITY_ROOM, f.room, &h);
@@ -1189,7 +1169,7 @@ static void test_close_records_reason_and_actor(void **state) {
   assert_true(tu_contains_ci(json, "Sold privately"));
   assert_json_eq(json, "$.state", "closed");
   tesoro_free(json);
-  assert_int_equal(sqlf(w, "SELECT ended_by FROM room WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT ended_by FROM room WHERE id = %lld",
                         (long long)f.room),
                    w->agent);
   last_history(w, TESORO_ENTITY_ROOM, f.room, &h);
@@ -1386,7 +1366,7 @@ static void test_propose_validates_terms(void **state) {
   TU_OK(w, PROP(TESORO_COMMISSION_PERCENTAGE, 10000, NULL, 1, 3650));
   TU_OK(w, PROP(TESORO_COMMISSION_FIXED, 1, "EUR", 0, 365));
 #undef PROP
-  assert_int_equal(sqlf(w, "SELECT count(*) FROM proposal WHERE mandate_id = "
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM proposal WHERE mandate_id = "
                            "%lld",
                         (long long)f.mandate),
                    3);
@@ -1407,7 +1387,7 @@ static void test_new_proposal_supersedes_open_one(void **state) {
                                   TESORO_COMMISSION_FIXED, 750000, "EUR", 1,
                                   120, 0, &p3));
   assert_true(f.proposal < p2 && p2 < p3);
-  assert_int_equal(sqlf(w, "SELECT open_proposal_id FROM mandate WHERE id = "
+  assert_int_equal(tu_sqlf(w, "SELECT open_proposal_id FROM mandate WHERE id = "
                            "%lld",
                         (long long)f.mandate),
                    p3);
@@ -1528,26 +1508,26 @@ static void test_accept_by_client_agrees_and_freezes_terms(void **state) {
   }
   tesoro_free(json);
   /* frozen on the mandate */
-  assert_int_equal(sqlf(w, "SELECT agreed_proposal_id FROM mandate WHERE id = "
+  assert_int_equal(tu_sqlf(w, "SELECT agreed_proposal_id FROM mandate WHERE id = "
                            "%lld",
                         (long long)f.mandate),
                    p);
-  ct = sqlf_text(w, "SELECT commission_type FROM mandate WHERE id = %lld",
+  ct = tu_sqlf_text(w, "SELECT commission_type FROM mandate WHERE id = %lld",
                  (long long)f.mandate);
   assert_non_null(ct);
   assert_string_equal(ct, "percentage");
   free(ct);
-  assert_int_equal(sqlf(w, "SELECT commission_value FROM mandate WHERE id = "
+  assert_int_equal(tu_sqlf(w, "SELECT commission_value FROM mandate WHERE id = "
                            "%lld",
                         (long long)f.mandate),
                    175);
-  assert_int_equal(sqlf(w, "SELECT exclusive FROM mandate WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT exclusive FROM mandate WHERE id = %lld",
                         (long long)f.mandate),
                    1);
-  assert_int_equal(sqlf(w, "SELECT duration_days FROM mandate WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT duration_days FROM mandate WHERE id = %lld",
                         (long long)f.mandate),
                    120);
-  assert_int_equal(sqlf(w, "SELECT currency IS NULL FROM mandate WHERE id = "
+  assert_int_equal(tu_sqlf(w, "SELECT currency IS NULL FROM mandate WHERE id = "
                            "%lld",
                         (long long)f.mandate),
                    1);
@@ -1560,11 +1540,11 @@ static void test_accept_by_client_agrees_and_freezes_terms(void **state) {
   assert_json_eq(mj, "$.duration_days", "120");
   tesoro_free(mj);
   /* both parties now accept the same proposal */
-  assert_int_equal(sqlf(w, "SELECT accepted_by_client_at FROM proposal WHERE "
+  assert_int_equal(tu_sqlf(w, "SELECT accepted_by_client_at FROM proposal WHERE "
                            "id = %lld",
                         (long long)p),
                    TU_NOW + 300);
-  assert_int_equal(sqlf(w, "SELECT accepted_by_agent_at FROM proposal WHERE "
+  assert_int_equal(tu_sqlf(w, "SELECT accepted_by_agent_at FROM proposal WHERE "
                            "id = %lld",
                         (long long)p),
                    TU_NOW);
@@ -1586,17 +1566,17 @@ static void test_accept_of_client_counter_proposal_by_agent(void **state) {
   assert_true(tu_contains_ci(json, "binding"));
   tesoro_free(json);
   assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "terms_agreed");
-  assert_int_equal(sqlf(w, "SELECT commission_value FROM mandate WHERE id = "
+  assert_int_equal(tu_sqlf(w, "SELECT commission_value FROM mandate WHERE id = "
                            "%lld",
                         (long long)f.mandate),
                    900000);
-  assert_int_equal(sqlf(w, "SELECT exclusive FROM mandate WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT exclusive FROM mandate WHERE id = %lld",
                         (long long)f.mandate),
                    0);
-  assert_int_equal(sqlf(w, "SELECT duration_days FROM mandate WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT duration_days FROM mandate WHERE id = %lld",
                         (long long)f.mandate),
                    60);
-  cur = sqlf_text(w, "SELECT currency FROM mandate WHERE id = %lld",
+  cur = tu_sqlf_text(w, "SELECT currency FROM mandate WHERE id = %lld",
                   (long long)f.mandate);
   assert_non_null(cur);
   assert_string_equal(cur, "EUR");
@@ -2025,7 +2005,7 @@ static void test_submit_form_creates_review_task(void **state) {
   assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_submitted");
   assert_true(find_task(w, "review seller form", TESORO_ENTITY_MANDATE,
                         f.mandate) > 0);
-  form = sqlf_text(w, "SELECT json_extract(form_json, '$.address') FROM "
+  form = tu_sqlf_text(w, "SELECT json_extract(form_json, '$.address') FROM "
                       "mandate WHERE id = %lld",
                    (long long)f.mandate);
   assert_non_null(form);
@@ -2320,29 +2300,29 @@ static void test_validate_creates_listing_draft_from_form(void **state) {
   assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "validated");
   assert_state(w, TESORO_ENTITY_ROOM, f.room, "successful");
   assert_state(w, TESORO_ENTITY_LISTING, f.listing, "draft");
-  assert_int_equal(sqlf(w, "SELECT validated_at FROM mandate WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT validated_at FROM mandate WHERE id = %lld",
                         (long long)f.mandate),
                    TU_NOW);
-  assert_int_equal(sqlf(w, "SELECT mandate_id FROM listing WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT mandate_id FROM listing WHERE id = %lld",
                         (long long)f.listing),
                    f.mandate);
-  s = sqlf_text(w, "SELECT address FROM listing WHERE id = %lld",
+  s = tu_sqlf_text(w, "SELECT address FROM listing WHERE id = %lld",
                 (long long)f.listing);
   assert_non_null(s);
   assert_string_equal(s, "Keizersgracht 1, Amsterdam");
   free(s);
-  s = sqlf_text(w, "SELECT property_type FROM listing WHERE id = %lld",
+  s = tu_sqlf_text(w, "SELECT property_type FROM listing WHERE id = %lld",
                 (long long)f.listing);
   assert_non_null(s);
   assert_string_equal(s, "house");
   free(s);
-  assert_int_equal(sqlf(w, "SELECT price FROM listing WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT price FROM listing WHERE id = %lld",
                         (long long)f.listing),
                    45000000);
-  assert_int_equal(sqlf(w, "SELECT bedrooms FROM listing WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT bedrooms FROM listing WHERE id = %lld",
                         (long long)f.listing),
                    3);
-  s = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+  s = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                 (long long)f.listing);
   assert_non_null(s);
   assert_true(strncmp(s, "TES-", 4) == 0 && strlen(s) > 4);
@@ -2365,20 +2345,20 @@ static void test_validate_fills_the_placeholder(void **state) {
   char *ref_before, *ref_after;
   walk_for(w, &f, ST_REVIEWED, 1, "Ada Owner", "ada@example.com");
   assert_true(f.placeholder > 0);
-  ref_before = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+  ref_before = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                          (long long)f.placeholder);
   TU_OK(w, tesoro_mandate_validate(w->t, w->agent, f.mandate, 0, &f.listing));
   assert_int_equal(f.listing, f.placeholder);
   assert_state(w, TESORO_ENTITY_LISTING, f.listing, "draft");
-  assert_int_equal(sqlf(w, "SELECT count(*) FROM listing WHERE mandate_id = "
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM listing WHERE mandate_id = "
                            "%lld",
                         (long long)f.mandate),
                    1);
-  assert_int_equal(sqlf(w, "SELECT price FROM listing WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT price FROM listing WHERE id = %lld",
                         (long long)f.listing),
                    45000000);
   /* the reference number is stable */
-  ref_after = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+  ref_after = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                         (long long)f.listing);
   assert_non_null(ref_before);
   assert_non_null(ref_after);
@@ -2401,9 +2381,9 @@ static void test_listing_refs_unique_per_agency(void **state) {
   walk_for(w, &a, ST_VALIDATED, 0, "Ada Owner", "ada@example.com");
   walk_for(w, &b, ST_VALIDATED, 1, "Bob Buyer", "bob@example.com");
   assert_true(a.listing != b.listing);
-  ra = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+  ra = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                  (long long)a.listing);
-  rb = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+  rb = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                  (long long)b.listing);
   assert_non_null(ra);
   assert_non_null(rb);
@@ -2440,7 +2420,7 @@ static void test_cancel_by_agent_from_every_open_state(void **state) {
     TU_OK(w, tesoro_mandate_cancel(w->t, w->agent, f.mandate,
                                    "Owner changed their mind", 0));
     assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "cancelled");
-    reason = sqlf_text(w, "SELECT end_reason FROM mandate WHERE id = %lld",
+    reason = tu_sqlf_text(w, "SELECT end_reason FROM mandate WHERE id = %lld",
                        (long long)f.mandate);
     assert_non_null(reason);
     assert_string_equal(reason, "Owner changed their mind");
@@ -2512,10 +2492,10 @@ static void test_publish_completes_publish_task(void **state) {
   assert_true(task > 0);
   TU_OK(w, tesoro_listing_publish(w->t, w->agent, f.listing, 0));
   assert_state(w, TESORO_ENTITY_LISTING, f.listing, "published");
-  assert_int_equal(sqlf(w, "SELECT published_at FROM listing WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT published_at FROM listing WHERE id = %lld",
                         (long long)f.listing),
                    TU_NOW);
-  assert_int_equal(sqlf(w, "SELECT count(*) FROM task WHERE id = %lld AND "
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM task WHERE id = %lld AND "
                            "state = 'done'",
                         (long long)task),
                    1);
@@ -2586,19 +2566,19 @@ static void test_listing_update_sets_known_fields_only(void **state) {
                                  "47500000,\"bathrooms\":2,\"floor_area\":140,"
                                  "\"energy_label\":\"A\"}",
                                  0));
-  s = sqlf_text(w, "SELECT title FROM listing WHERE id = %lld",
+  s = tu_sqlf_text(w, "SELECT title FROM listing WHERE id = %lld",
                 (long long)f.listing);
   assert_non_null(s);
   assert_string_equal(s, "Canal house");
   free(s);
-  assert_int_equal(sqlf(w, "SELECT price FROM listing WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT price FROM listing WHERE id = %lld",
                         (long long)f.listing),
                    47500000);
-  assert_int_equal(sqlf(w, "SELECT bathrooms FROM listing WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT bathrooms FROM listing WHERE id = %lld",
                         (long long)f.listing),
                    2);
   /* untouched fields stay */
-  assert_int_equal(sqlf(w, "SELECT bedrooms FROM listing WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT bedrooms FROM listing WHERE id = %lld",
                         (long long)f.listing),
                    3);
   TU_ASSERT_REFUSED(w, tesoro_listing_update(w->t, w->agent, f.listing,
@@ -2719,7 +2699,7 @@ static void test_tick_after_expiry_unpublishes_and_opens_renew_task(
   assert_int_equal(fired, 0);
   TU_OK(w, tesoro_tick(w->t, expiry + 30 * DAY, &fired));
   assert_int_equal(fired, 0);
-  assert_int_equal(sqlf(w, "SELECT count(*) FROM task WHERE state = 'open' "
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM task WHERE state = 'open' "
                            "AND title LIKE '%%renew%%'"),
                    1);
   TU_OK(w, tesoro_check(w->t));
@@ -3251,7 +3231,7 @@ static void test_contact_request_property_types_stored_by_name(void **state) {
     TU_OK(w, tesoro_contact_request_submit(w->t, w->website, "Ada Owner",
                                            "ada@example.com", pt, "Delft", 0,
                                            NULL, NULL, &room, NULL));
-    stored = sqlf_text(w, "SELECT property_type FROM room WHERE id = %lld",
+    stored = tu_sqlf_text(w, "SELECT property_type FROM room WHERE id = %lld",
                        (long long)room);
     assert_non_null(stored);
     assert_string_equal(stored, names[pt]);
@@ -3304,7 +3284,7 @@ static void test_validate_copies_every_form_field_to_listing(void **state) {
   task = find_task(w, "review", TESORO_ENTITY_MANDATE, f.mandate);
   TU_OK(w, tesoro_task_complete(w->t, w->agent, task, 0));
   TU_OK(w, tesoro_mandate_validate(w->t, w->agent, f.mandate, 0, &f.listing));
-  s = sqlf_text(w, "SELECT title || '|' || address || '|' || property_type "
+  s = tu_sqlf_text(w, "SELECT title || '|' || address || '|' || property_type "
                    "|| '|' || energy_label || '|' || description FROM listing "
                    "WHERE id = %lld",
                 (long long)f.listing);
@@ -3312,10 +3292,10 @@ static void test_validate_copies_every_form_field_to_listing(void **state) {
   assert_string_equal(s, "Bright flat|Prinsengracht 263|apartment|B|"
                          "Top floor, canal view");
   free(s);
-  assert_int_equal(sqlf(w, "SELECT price FROM listing WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT price FROM listing WHERE id = %lld",
                         (long long)f.listing),
                    32500000);
-  assert_int_equal(sqlf(w, "SELECT bedrooms * 1000000 + bathrooms * 1000 + "
+  assert_int_equal(tu_sqlf(w, "SELECT bedrooms * 1000000 + bathrooms * 1000 + "
                            "floor_area FROM listing WHERE id = %lld",
                         (long long)f.listing),
                    2001085);
@@ -3349,13 +3329,13 @@ static void test_listing_refs_counted_per_agency(void **state) {
   walk_in(w, &theirs, ST_VALIDATED, 0, "Otto Owner", "otto@example.com",
           w->other_website, w->other_agent);
   walk_for(w, &ours, ST_VALIDATED, 0, "Ada Owner", "ada@example.com");
-  assert_int_equal(sqlf(w, "SELECT agency_id FROM listing WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT agency_id FROM listing WHERE id = %lld",
                         (long long)theirs.listing),
                    w->other_agency);
   /* the other agency's counter does not advance ours */
-  ro = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+  ro = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                  (long long)ours.listing);
-  rt = sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
+  rt = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                  (long long)theirs.listing);
   assert_non_null(ro);
   assert_non_null(rt);
@@ -3390,7 +3370,7 @@ static void test_refused_call_in_host_transaction_keeps_the_others(
   TU_OK(w, tesoro_commit(w->t));
   assert_state(w, TESORO_ENTITY_ROOM, f.room, "in_progress");
   assert_state(w, TESORO_ENTITY_MANDATE, mandate, "negotiating");
-  assert_int_equal(sqlf(w, "SELECT count(*) FROM proposal WHERE mandate_id = "
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM proposal WHERE mandate_id = "
                            "%lld",
                         (long long)mandate),
                    1);

@@ -29,11 +29,8 @@ static const char *state_of(tu_world *w, int64_t dp) {
 }
 
 static int64_t activities_of_kind(tu_world *w, const char *kind) {
-  char sql[200];
-  snprintf(sql, sizeof sql,
-           "SELECT count(*) FROM activity WHERE contact_id = %lld AND kind = '%s'",
-           (long long)w->contact, kind);
-  return tu_sql_int(w, sql);
+  return tu_sqlf(w, "SELECT count(*) FROM activity WHERE contact_id = %lld "
+                    "AND kind = '%s'", (long long)w->contact, kind);
 }
 
 static void test_feed_interested_then_not_then_interested_again(void **state) {

@@ -78,26 +78,6 @@ static const char *valid_data(int stage) {
 ** Helpers.
 */
 
-__attribute__((format(printf, 2, 3))) static int64_t
-sqlf(tu_world *w, const char *fmt, ...) {
-  char sql[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(sql, sizeof sql, fmt, ap);
-  va_end(ap);
-  return tu_sql_int(w, sql);
-}
-
-/* malloc'd text of a query (NULL for NULL/no row); free() it. */
-__attribute__((format(printf, 2, 3))) static char *
-sqlf_text(tu_world *w, const char *fmt, ...) {
-  char sql[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(sql, sizeof sql, fmt, ap);
-  va_end(ap);
-  return tu_sql_text(w, sql);
-}
 
 /* json_extract(json, path) as text, through a private in-memory SQLite.
    malloc'd, NULL for JSON null/absent; fails the test when not JSON. */
@@ -430,20 +410,20 @@ static void test_set_referral_fee_admin_only_and_in_range(void **state) {
   assert_int_equal(tesoro_agency_set_referral_fee(NULL, w->admin, 250),
                    TESORO_EMISUSE);
   TU_OK(w, tesoro_agency_set_referral_fee(w->t, w->admin, 10000));
-  assert_int_equal(sqlf(w, "SELECT referral_fee_bp FROM agency WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT referral_fee_bp FROM agency WHERE id = %lld",
                         (long long)w->agency),
                    10000);
   TU_OK(w, tesoro_agency_set_referral_fee(w->t, w->admin, 0));
-  assert_int_equal(sqlf(w, "SELECT referral_fee_bp FROM agency WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT referral_fee_bp FROM agency WHERE id = %lld",
                         (long long)w->agency),
                    0);
   TU_OK(w, tesoro_agency_set_referral_fee(w->t, w->admin, 250));
   /* an admin sets the fee of their own agency only */
   TU_OK(w, tesoro_agency_set_referral_fee(w->t, w->other_admin, 900));
-  assert_int_equal(sqlf(w, "SELECT referral_fee_bp FROM agency WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT referral_fee_bp FROM agency WHERE id = %lld",
                         (long long)w->agency),
                    250);
-  assert_int_equal(sqlf(w, "SELECT referral_fee_bp FROM agency WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT referral_fee_bp FROM agency WHERE id = %lld",
                         (long long)w->other_agency),
                    900);
   TU_OK(w, tesoro_check(w->t));
@@ -533,7 +513,7 @@ static void test_create_refuses_bad_actor_agent_contact_and_pointers(
   assert_int_equal(tesoro_referral_create(NULL, w->admin, w->contact, 0, &r),
                    TESORO_EMISUSE);
   assert_int_equal(r, 0); /* untouched on failure */
-  assert_int_equal(sqlf(w, "SELECT count(*) FROM referral"), 0);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM referral"), 0);
 }
 
 static void test_fee_bp_fixed_at_creation(void **state) {
@@ -600,7 +580,7 @@ static void test_forward_jumps_to_any_later_stage(void **state) {
   TU_OK(w, move(w, w->agent2, r, S_CLOSED, NULL)); /* data already stored */
   assert_stage(w, r, S_CLOSED);
   assert_int_equal(version_of(w, r), 9);
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM history WHERE entity = %d AND "
                         "entity_id = %lld",
                         TESORO_ENTITY_REFERRAL, (long long)r),
@@ -1147,13 +1127,13 @@ static void test_in_escrow_queues_closing_documents_to_agent(void **state) {
   char *ch;
   tesoro_cursor *c = NULL;
   int rc, found = 0;
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM outbox WHERE template = "
                         "'Closing Documents'"),
                    0);
   TU_OK(w, move(w, w->admin, r, S_ESCROW, D_SALE));
   /* e-mail and crm notice to the referral's agent (not to the caller) */
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM outbox o JOIN history h ON "
                         "h.id = o.history_id WHERE h.entity = %d AND "
                         "h.entity_id = %lld AND o.template = 'Closing "
@@ -1163,7 +1143,7 @@ static void test_in_escrow_queues_closing_documents_to_agent(void **state) {
                         TESORO_ENTITY_REFERRAL, (long long)r,
                         (long long)w->agent2),
                    1);
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM outbox o JOIN history h ON "
                         "h.id = o.history_id WHERE h.entity = %d AND "
                         "h.entity_id = %lld AND o.template = 'Closing "
@@ -1172,7 +1152,7 @@ static void test_in_escrow_queues_closing_documents_to_agent(void **state) {
                         TESORO_ENTITY_REFERRAL, (long long)r,
                         (long long)w->agent2),
                    1);
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM outbox o JOIN history h ON "
                         "h.id = o.history_id WHERE h.entity = %d AND "
                         "h.entity_id = %lld AND o.template = 'Closing "
@@ -1180,7 +1160,7 @@ static void test_in_escrow_queues_closing_documents_to_agent(void **state) {
                         TESORO_ENTITY_REFERRAL, (long long)r,
                         (long long)w->agent2),
                    0);
-  ch = sqlf_text(w,
+  ch = tu_sqlf_text(w,
                  "SELECT h.to_state FROM outbox o JOIN history h ON "
                  "h.id = o.history_id WHERE h.entity = %d AND h.entity_id = "
                  "%lld AND o.template = 'Closing Documents' LIMIT 1",
@@ -1204,14 +1184,14 @@ static void test_in_escrow_queues_closing_documents_to_agent(void **state) {
   assert_int_equal(found, 2);
   /* nothing of the kind for a move that does not enter in_escrow */
   TU_OK(w, move(w, w->admin, r, S_CLOSED, NULL));
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM outbox WHERE template = "
                         "'Closing Documents'"),
                    2);
   /* a jump straight into in_escrow queues them too */
   r = new_ref(w, w->agent);
   TU_OK(w, move(w, w->agent2, r, S_ESCROW, D_SALE));
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM outbox o JOIN history h ON "
                         "h.id = o.history_id WHERE h.entity = %d AND "
                         "h.entity_id = %lld AND o.template = 'Closing "
@@ -1252,7 +1232,7 @@ static void test_fee_owed_on_closed_rounded_half_up(void **state) {
     TU_OK(w, move(w, w->agent, r, S_ESCROW, data));
     /* no fee before closed */
     assert_true(ref_isnull(w, r, "fee_owed"));
-    assert_true(sqlf(w,
+    assert_true(tu_sqlf(w,
                      "SELECT fee_owed IS NULL FROM referral WHERE id = %lld",
                      (long long)r));
     TU_OK(w, move(w, w->agent, r, S_CLOSED, NULL));
@@ -1325,7 +1305,7 @@ static void test_tick_moves_coming_soon_to_listing_on_local_date(
   assert_int_equal(h.at, AMS_MIDNIGHT_0530);
   TU_OK(w, tesoro_actor_info(w->t, h.actor, &kind, NULL, NULL));
   assert_int_equal(kind, TESORO_ACTOR_SYSTEM);
-  assert_int_equal(sqlf(w, "SELECT agency_id FROM actor WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT agency_id FROM actor WHERE id = %lld",
                         (long long)h.actor),
                    w->agency);
   /* idempotent */
@@ -1376,7 +1356,7 @@ static void test_failing_coming_soon_withdraws_its_timer(void **state) {
   int64_t r = ref_in(w, w->agent, S_CONN), v;
   int fired = -1;
   TU_OK(w, move(w, w->agent, r, S_SOON, "{\"list_date\":\"2026-05-30\"}"));
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM timer WHERE entity = %d AND "
                         "entity_id = %lld AND state = 'pending'",
                         TESORO_ENTITY_REFERRAL, (long long)r),
@@ -1384,7 +1364,7 @@ static void test_failing_coming_soon_withdraws_its_timer(void **state) {
   TU_OK(w, move(w, w->agent, r, S_FAILED, D_FAIL));
   v = version_of(w, r);
   /* withdrawn at once, not left to be discarded when due */
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM timer WHERE entity = %d AND "
                         "entity_id = %lld AND state = 'pending'",
                         TESORO_ENTITY_REFERRAL, (long long)r),
@@ -1395,12 +1375,12 @@ static void test_failing_coming_soon_withdraws_its_timer(void **state) {
   assert_stage(w, r, S_FAILED);
   assert_int_equal(version_of(w, r), v);
   assert_int_equal(ref_last_active(w, r), S_SOON);
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM history WHERE entity = %d AND "
                         "entity_id = %lld AND to_state = 'listing'",
                         TESORO_ENTITY_REFERRAL, (long long)r),
                    0);
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM timer WHERE entity = %d AND "
                         "entity_id = %lld AND state = 'pending'",
                         TESORO_ENTITY_REFERRAL, (long long)r),
@@ -1434,7 +1414,7 @@ static void test_revived_coming_soon_still_lists_on_its_date(void **state) {
   TU_OK(w, tesoro_tick(w->t, AMS_MIDNIGHT_0530, &fired));
   assert_true(fired >= 1);
   assert_stage(w, r, S_LIST);
-  assert_int_equal(sqlf(w,
+  assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM history WHERE entity = %d AND "
                         "entity_id = %lld AND to_state = 'listing'",
                         TESORO_ENTITY_REFERRAL, (long long)r),

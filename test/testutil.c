@@ -632,3 +632,21 @@ int64_t tu_listing_photo(tu_world *w, int64_t staff, int64_t listing) {
   assert_true(doc > 0);
   return doc;
 }
+
+int64_t tu_sqlf(tu_world *w, const char *fmt, ...) {
+  char sql[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(sql, sizeof sql, fmt, ap);
+  va_end(ap);
+  return tu_sql_int(w, sql);
+}
+
+char *tu_sqlf_text(tu_world *w, const char *fmt, ...) {
+  char sql[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(sql, sizeof sql, fmt, ap);
+  va_end(ap);
+  return tu_sql_text(w, sql);
+}

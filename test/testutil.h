@@ -111,6 +111,12 @@ char *tu_sql_text(tu_world *w, const char *sql);
    sqlite3 connection; returns the sqlite3 result code (SQLITE_OK is 0).  The
    message of a failure is copied to errbuf when errbuf is not NULL. */
 int tu_sql_exec(tu_world *w, const char *sql, char *errbuf, size_t errlen);
+/* tu_sql_int / tu_sql_text with printf-style SQL (test-built, never
+   caller data). */
+int64_t tu_sqlf(tu_world *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+char *tu_sqlf_text(tu_world *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* The same three on any database file path (created if absent by exec). */
 int64_t tu_sql_int_path(const char *path, const char *sql);
 char *tu_sql_text_path(const char *path, const char *sql);
