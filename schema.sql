@@ -418,3 +418,45 @@ CREATE INDEX referral_note_referral ON referral_note(referral_id, id);
 ALTER TABLE deal_property ADD COLUMN reject_reasons TEXT
   CHECK (reject_reasons IS NULL OR json_valid(reject_reasons));
 ALTER TABLE deal_property ADD COLUMN reject_note TEXT;
+
+-- @version 6
+-- Client portal accounts.  An account's state is its onboarding step;
+-- contact_id is NULL only while a self-registration awaits verification.
+-- Secrets are argon2id strings (libsodium crypto_pwhash_str), never clear
+-- text: the CHECKs refuse anything else.  The e-mail is unique per agency,
+-- compared case-insensitively.
+CREATE TABLE portal_account (
+  id              INTEGER PRIMARY KEY,
+  agency_id       INTEGER NOT NULL REFERENCES agency(id),
+  contact_id      INTEGER REFERENCES contact(id),
+  version         INTEGER NOT NULL DEFAULT 1,
+  state           TEXT    NOT NULL CHECK (state IN ('unverified',
+                    'set_password', 'welcome', 'tour', 'ready')),
+  email           TEXT    NOT NULL CHECK (length(email) BETWEEN 3 AND 254),
+  name            TEXT    CHECK (length(name) BETWEEN 1 AND 200),
+  password_hash   TEXT    NOT NULL CHECK (password_hash LIKE '$argon2id$%'),
+  code_hash       TEXT    CHECK (code_hash LIKE '$argon2id$%'),
+  code_expires_at INTEGER,
+  code_attempts   INTEGER NOT NULL DEFAULT 0 CHECK (code_attempts BETWEEN 0 AND 5),
+  failed_logins   INTEGER NOT NULL DEFAULT 0 CHECK (failed_logins BETWEEN 0 AND 4),
+  locked_until    INTEGER,
+  language        TEXT    CHECK (language IN ('en', 'nl', 'de', 'fr', 'es',
+                    'pt', 'it', 'pl', 'sv', 'no')),
+  last_login_at   INTEGER,
+  created_by      INTEGER NOT NULL REFERENCES actor(id),
+  created_at      INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX portal_account_email ON portal_account(agency_id, lower(email));
+CREATE UNIQUE INDEX portal_account_contact ON portal_account(contact_id)
+  WHERE contact_id IS NOT NULL;
+
+-- Contact agent: a client's message to their agent from the portal.
+CREATE TABLE portal_message (
+  id               INTEGER PRIMARY KEY,
+  agency_id        INTEGER NOT NULL REFERENCES agency(id),
+  contact_id       INTEGER NOT NULL REFERENCES contact(id),
+  deal_property_id INTEGER REFERENCES deal_property(id),
+  body             TEXT    NOT NULL CHECK (length(body) > 0),
+  created_at       INTEGER NOT NULL
+) STRICT;
+CREATE INDEX portal_message_contact ON portal_message(contact_id, id);

@@ -18,9 +18,10 @@
 **  12. Seller onboarding  rooms, mandates, proposals, listings
 **  13. Viewing appointments  deals, offered properties, viewings
 **  14. Referral stages    the pipeline, its data, the fee
-**  15. Reading            entity JSON, history, lists, iCalendar
-**  16. Cursors
-**  17. Checker            tesoro_check's invariants
+**  15. Client portal      accounts, passwords, onboarding, languages, home
+**  16. Reading            entity JSON, history, lists, iCalendar
+**  17. Cursors
+**  18. Checker            tesoro_check's invariants
 **
 ** Internal names are static and start with tesoro__; only the functions
 ** marked TESORO_API in tesoro.h are exported.
@@ -37,8 +38,10 @@
 
 #include <sodium.h>
 #include <sqlite3.h>
+#include <unicode/uchar.h>
 #include <unicode/ucal.h>
 #include <unicode/ustring.h>
+#include <unicode/utf8.h>
 
 /* =========================================================================
 ** 1. Configuration
@@ -60,7 +63,7 @@
 #define TESORO__DEFAULT_BACKOFF_S     60
 #define TESORO__DEFAULT_TICK_BATCH    500
 #define TESORO__DEFAULT_REMINDER_S    86400
-#define TESORO__ENTITY_MAX            9     /* highest TESORO_ENTITY_* */
+#define TESORO__ENTITY_MAX            10    /* highest TESORO_ENTITY_* */
 #define TESORO__DAY                   86400
 #define TESORO__MAX_MONEY             INT64_C(10000000000000) /* minor units: no
                                                overflow when multiplied by 10000 */
@@ -124,6 +127,10 @@ struct tesoro {
   int host_txn;                    /* inside tesoro_begin … commit */
   int64_t busy_ms, max_doc, max_attempts, backoff_s, tick_batch;
   int64_t reminder_s;              /* viewing reminder lead */
+  int64_t pw_ops, pw_mem;          /* argon2id cost (crypto_pwhash_str) */
+  /* A hash at that cost, verified against when a login names an unknown
+  ** e-mail so that it costs what a known one does; "" until needed. */
+  char pw_decoy[crypto_pwhash_STRBYTES];
   tesoro_cursor *cursors;          /* open cursors, invalidated on close */
   struct tesoro__stmt_slot *stmts; /* the statement cache (section 5) */
 };
@@ -233,7 +240,8 @@ static const char *const tesoro__role_names[] = {NULL, "agent", "admin",
                                                  "closings"};
 static const char *const tesoro__entity_names[] = {
     NULL,    "contact", "room",          "mandate",
-    "listing", "task", "deal", "deal_property", "appointment", "referral"};
+    "listing", "task", "deal", "deal_property", "appointment", "referral",
+    "portal_account"};
 
 static const char *tesoro__entity_name(int entity) {
   if (entity < 1 || entity > TESORO__ENTITY_MAX) return "entity";
@@ -776,6 +784,48 @@ static const char *const tesoro__schema_lines[] = {
     "ALTER TABLE deal_property ADD COLUMN reject_reasons TEXT\n",
     "  CHECK (reject_reasons IS NULL OR json_valid(reject_reasons));\n",
     "ALTER TABLE deal_property ADD COLUMN reject_note TEXT;\n",
+    "\n",
+    "-- @version 6\n",
+    "-- Client portal accounts.  An account's state is its onboarding step;\n",
+    "-- contact_id is NULL only while a self-registration awaits verification.\n",
+    "-- Secrets are argon2id strings (libsodium crypto_pwhash_str), never clear\n",
+    "-- text: the CHECKs refuse anything else.  The e-mail is unique per agency,\n",
+    "-- compared case-insensitively.\n",
+    "CREATE TABLE portal_account (\n",
+    "  id              INTEGER PRIMARY KEY,\n",
+    "  agency_id       INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  contact_id      INTEGER REFERENCES contact(id),\n",
+    "  version         INTEGER NOT NULL DEFAULT 1,\n",
+    "  state           TEXT    NOT NULL CHECK (state IN ('unverified',\n",
+    "                    'set_password', 'welcome', 'tour', 'ready')),\n",
+    "  email           TEXT    NOT NULL CHECK (length(email) BETWEEN 3 AND 254),\n",
+    "  name            TEXT    CHECK (length(name) BETWEEN 1 AND 200),\n",
+    "  password_hash   TEXT    NOT NULL CHECK (password_hash LIKE '$argon2id$%'),\n",
+    "  code_hash       TEXT    CHECK (code_hash LIKE '$argon2id$%'),\n",
+    "  code_expires_at INTEGER,\n",
+    "  code_attempts   INTEGER NOT NULL DEFAULT 0 CHECK (code_attempts BETWEEN 0 AND 5),\n",
+    "  failed_logins   INTEGER NOT NULL DEFAULT 0 CHECK (failed_logins BETWEEN 0 AND 4),\n",
+    "  locked_until    INTEGER,\n",
+    "  language        TEXT    CHECK (language IN ('en', 'nl', 'de', 'fr', 'es',\n",
+    "                    'pt', 'it', 'pl', 'sv', 'no')),\n",
+    "  last_login_at   INTEGER,\n",
+    "  created_by      INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  created_at      INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE UNIQUE INDEX portal_account_email ON portal_account(agency_id, lower(email));\n",
+    "CREATE UNIQUE INDEX portal_account_contact ON portal_account(contact_id)\n",
+    "  WHERE contact_id IS NOT NULL;\n",
+    "\n",
+    "-- Contact agent: a client's message to their agent from the portal.\n",
+    "CREATE TABLE portal_message (\n",
+    "  id               INTEGER PRIMARY KEY,\n",
+    "  agency_id        INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  contact_id       INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  deal_property_id INTEGER REFERENCES deal_property(id),\n",
+    "  body             TEXT    NOT NULL CHECK (length(body) > 0),\n",
+    "  created_at       INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX portal_message_contact ON portal_message(contact_id, id);\n",
 /* <<schema */
     NULL};
 
@@ -789,6 +839,21 @@ static const char *const tesoro__schema_lines[] = {
 #define TESORO__STATUS_COLOUR                                                 \
   "CASE a.state WHEN 'pending' THEN 'yellow' WHEN 'confirmed' THEN 'green' "  \
   "WHEN 'completed' THEN 'green' ELSE 'red' END"
+
+/* The portal language of a contact (SPEC §5): the portal user's choice,
+** else the contact's language when its primary subtag is one of the ten,
+** else English.  Staff and unknown contacts get English. */
+#define TESORO__LANGUAGE_OF(contact)                                          \
+  "coalesce((SELECT language FROM portal_account WHERE contact_id = "        \
+  contact "), (SELECT lower(substr(c.language, 1, 2)) FROM contact c "        \
+  "WHERE c.id = " contact " AND lower(substr(c.language, 1, 2)) IN ('en', "   \
+  "'nl', 'de', 'fr', 'es', 'pt', 'it', 'pl', 'sv', 'no') AND "                \
+  "(length(c.language) = 2 OR substr(c.language, 3, 1) IN ('-', '_'))), "     \
+  "'en')"
+/* What the portal functions read of an account (tesoro__account). */
+#define TESORO__ACCOUNT_COLUMNS                                               \
+  "id, state, version, password_hash, code_hash, code_expires_at, "          \
+  "code_attempts, locked_until, contact_id, name"
 
 /* The statement cache: name and SQL of every statement tesoro runs more
 ** than once.  Lists that become cursors are prepared per call instead
@@ -832,6 +897,7 @@ static const char *const tesoro__schema_lines[] = {
     "UPDATE contact SET assigned_agent_id = ?2, version = version + 1 "       \
     "WHERE id = ?1 AND version = ?3")                                         \
   X(CONTACT_AGENT, "SELECT assigned_agent_id FROM contact WHERE id = ?1")     \
+  X(CONTACT_EMAIL, "SELECT email FROM contact WHERE id = ?1")                 \
   X(CONTACT_ROLE_ADD,                                                         \
     "INSERT OR IGNORE INTO contact_role(contact_id, role) VALUES (?1, ?2)")   \
   /* history, the engine's record */                                          \
@@ -876,6 +942,12 @@ static const char *const tesoro__schema_lines[] = {
   X(DEAL_PROPERTY_SET_STATE,                                                  \
     "UPDATE deal_property SET state = ?2, version = version + 1 "             \
     "WHERE id = ?1 AND version = ?3")                                         \
+  X(PORTAL_ACCOUNT_LOAD,                                                      \
+    "SELECT agency_id, contact_id, state, version FROM portal_account "       \
+    "WHERE id = ?1")                                                          \
+  X(PORTAL_ACCOUNT_SET_STATE,                                                 \
+    "UPDATE portal_account SET state = ?2, version = version + 1 "            \
+    "WHERE id = ?1 AND version = ?3")                                         \
   X(REFERRAL_LOAD,                                                            \
     "SELECT agency_id, contact_id, state, version FROM referral WHERE id = ?1")\
   X(REFERRAL_SET_STATE,                                                       \
@@ -893,11 +965,7 @@ static const char *const tesoro__schema_lines[] = {
     "INSERT INTO outbox(uid, agency_id, kind, recipient_id, channel, "        \
     "template, language, payload, history_id, next_attempt_at, created_at) "  \
     "SELECT lower(hex(randomblob(16))), ?1, ?12, ?2, ?3, ?4, "                \
-    "coalesce((SELECT lower(substr(c.language, 1, 2)) FROM actor a "          \
-    "JOIN contact c ON c.id = a.contact_id WHERE a.id = ?2 "                  \
-    "AND lower(substr(c.language, 1, 2)) IN ('en','nl','de','fr','es','pt',"  \
-    "'it','pl','sv','no') AND (length(c.language) = 2 OR "                    \
-    "substr(c.language, 3, 1) IN ('-', '_'))), 'en'), "                       \
+    TESORO__LANGUAGE_OF("(SELECT contact_id FROM actor WHERE id = ?2)") ", " \
     "json_patch(json_object('entity', ?5, 'entity_id', ?6, 'event', ?7, "     \
     "'summary', ?8), coalesce(?9, '{}')), ?10, ?11, ?11")                     \
   X(OUTBOX_ACK,                                                               \
@@ -1117,6 +1185,58 @@ static const char *const tesoro__schema_lines[] = {
   X(REFERRAL_NOTE_INSERT,                                                     \
     "INSERT INTO referral_note(referral_id, author_id, body, created_at) "    \
     "VALUES (?1, ?2, ?3, ?4)")                                                \
+  /* the client portal */                                                     \
+  X(PORTAL_GATE,                                                              \
+    "SELECT portal_active, EXISTS (SELECT 1 FROM portal_account WHERE "       \
+    "contact_id = ?2 AND state = 'set_password') FROM agency WHERE id = ?1")  \
+  X(AGENCY_SET_PORTAL, "UPDATE agency SET portal_active = ?2 WHERE id = ?1")  \
+  X(PORTAL_ACCOUNT_INSERT,                                                    \
+    "INSERT INTO portal_account(agency_id, contact_id, state, email, name, "  \
+    "password_hash, code_hash, code_expires_at, created_by, created_at) "     \
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                       \
+  X(PORTAL_ACCOUNT_BY_EMAIL,                                                  \
+    "SELECT " TESORO__ACCOUNT_COLUMNS " FROM portal_account "                 \
+    "WHERE agency_id = ?1 AND lower(email) = lower(?2)")                      \
+  X(PORTAL_ACCOUNT_BY_ID,                                                     \
+    "SELECT " TESORO__ACCOUNT_COLUMNS " FROM portal_account WHERE id = ?1")   \
+  X(PORTAL_ACCOUNT_OF_CONTACT,                                                \
+    "SELECT " TESORO__ACCOUNT_COLUMNS " FROM portal_account "                 \
+    "WHERE contact_id = ?1")                                                  \
+  X(PORTAL_REGISTER_AGAIN,                                                    \
+    "UPDATE portal_account SET name = ?2, password_hash = ?3, code_hash = ?4, "\
+    "code_expires_at = ?5, code_attempts = 0 WHERE id = ?1")                  \
+  X(PORTAL_VERIFIED,                                                          \
+    "UPDATE portal_account SET contact_id = ?2, code_hash = NULL, "           \
+    "code_expires_at = NULL, code_attempts = 0, last_login_at = ?3 "          \
+    "WHERE id = ?1")                                                          \
+  X(PORTAL_CODE_FAILED,                                                       \
+    "UPDATE portal_account SET code_attempts = code_attempts + 1 "            \
+    "WHERE id = ?1 RETURNING code_attempts")                                  \
+  X(PORTAL_LOGIN_OK, /* ?3: a stronger hash of the same password, or NULL */ \
+    "UPDATE portal_account SET failed_logins = 0, locked_until = NULL, "      \
+    "last_login_at = ?2, password_hash = coalesce(?3, password_hash) "        \
+    "WHERE id = ?1")                                                          \
+  X(PORTAL_LOGIN_FAILED, /* the ?3rd failure in a row locks until ?2 */     \
+    "UPDATE portal_account SET failed_logins = iif(failed_logins + 1 >= ?3, " \
+    "0, failed_logins + 1), locked_until = iif(failed_logins + 1 >= ?3, ?2, " \
+    "locked_until) WHERE id = ?1 RETURNING locked_until")                     \
+  X(PORTAL_SET_PASSWORD,                                                      \
+    "UPDATE portal_account SET password_hash = ?2, failed_logins = 0 "        \
+    "WHERE id = ?1")                                                          \
+  X(PORTAL_SET_LANGUAGE,                                                      \
+    "UPDATE portal_account SET language = ?2 WHERE id = ?1")                  \
+  X(PORTAL_LANGUAGE, "SELECT " TESORO__LANGUAGE_OF("?1"))                     \
+  X(PORTAL_MESSAGE_INSERT,                                                    \
+    "INSERT INTO portal_message(agency_id, contact_id, deal_property_id, "    \
+    "body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")                          \
+  X(PORTAL_HOME,                                                              \
+    "SELECT (SELECT count(*) FROM appointment WHERE contact_id = ?1 AND "     \
+    "state = 'confirmed' AND start_at > ?2), (SELECT count(*) FROM "          \
+    "appointment WHERE contact_id = ?1 AND state = 'pending'), (SELECT "      \
+    "count(*) FROM deal_property p JOIN deal d ON d.id = p.deal_id WHERE "    \
+    "d.contact_id = ?1 AND d.state = 'active' AND p.state = 'to_review'), "   \
+    "(SELECT count(*) FROM appointment WHERE contact_id = ?1 AND rating IS "  \
+    "NOT NULL)")                                                              \
   X(DATE_VALID, "SELECT date(?1, '+0 days') IS ?1")                          \
   X(JSON_TEXT, "SELECT json_extract(?1, ?2)")                                 \
   /* one entity as JSON (tesoro_entity_json) */                              \
@@ -1197,6 +1317,16 @@ static const char *const tesoro__schema_lines[] = {
     "paid_amount, 'paid_at', paid_at, 'failed_at', failed_at, 'failed_by', "  \
     "failed_by, 'fail_reason', fail_reason, 'created_at', created_at) "       \
     "FROM referral WHERE id = ?1")                                            \
+  X(PORTAL_ACCOUNT_JSON, /* never a hash */                                 \
+    "SELECT json_object('id', pa.id, 'agency_id', pa.agency_id, "             \
+    "'contact_id', pa.contact_id, 'state', pa.state, 'version', pa.version, " \
+    "'email', pa.email, 'name', pa.name, 'language', pa.language, "           \
+    "'portal_language', " TESORO__LANGUAGE_OF("pa.contact_id") ", "           \
+    "'must_change_password', pa.state = 'set_password', 'failed_logins', "    \
+    "pa.failed_logins, 'locked_until', pa.locked_until, 'code_expires_at', "  \
+    "pa.code_expires_at, 'last_login_at', pa.last_login_at, 'created_by', "   \
+    "pa.created_by, 'created_at', pa.created_at) FROM portal_account pa "     \
+    "WHERE pa.id = ?1")                                                       \
   X(JSON_APPEND,                                                              \
     "SELECT json_insert(?1, '$[#]', json_object('event', ?2, 'to_state', ?3, "\
     "'allowed', ?4, 'code', ?5, 'reason', ?6))")                              \
@@ -1433,6 +1563,8 @@ TESORO_API int tesoro_open(const char *path, tesoro **out) {
   t->backoff_s = TESORO__DEFAULT_BACKOFF_S;
   t->tick_batch = TESORO__DEFAULT_TICK_BATCH;
   t->reminder_s = TESORO__DEFAULT_REMINDER_S;
+  t->pw_ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+  t->pw_mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
   if (path == NULL || path[0] == 0)
     return tesoro__fail(t, TESORO_EINVAL, "path is required");
   t->stmts = TESORO_MALLOC(sizeof(tesoro__stmt_slot) * S__COUNT);
@@ -1486,7 +1618,7 @@ TESORO_API int tesoro_open(const char *path, tesoro **out) {
   return tesoro__ok(t);
 }
 
-/* Cursors hold the handle; closing invalidates them (section 14). */
+/* Cursors hold the handle; closing invalidates them (section 17). */
 static void tesoro__cursors_orphan(tesoro *t);
 
 TESORO_API int tesoro_close(tesoro *t) {
@@ -1537,6 +1669,23 @@ TESORO_API int tesoro_config(tesoro *t, int option, int64_t value) {
     if (value > 30 * TESORO__DAY)
       return tesoro__fail(t, TESORO_EINVAL, "reminder lead is at most 30 days");
     t->reminder_s = value;
+    break;
+  case TESORO_CONFIG_PWHASH_OPSLIMIT:
+    if ((uint64_t)value < crypto_pwhash_OPSLIMIT_MIN ||
+        (uint64_t)value > crypto_pwhash_OPSLIMIT_MAX)
+      return tesoro__fail(t, TESORO_EINVAL, "argon2id opslimit is %llu..%llu",
+                          (unsigned long long)crypto_pwhash_OPSLIMIT_MIN,
+                          (unsigned long long)crypto_pwhash_OPSLIMIT_MAX);
+    t->pw_ops = value;
+    t->pw_decoy[0] = 0;
+    break;
+  case TESORO_CONFIG_PWHASH_MEMLIMIT:
+    if ((uint64_t)value < crypto_pwhash_MEMLIMIT_MIN ||
+        (uint64_t)value > SIZE_MAX / 2)
+      return tesoro__fail(t, TESORO_EINVAL, "argon2id memlimit is at least %llu bytes",
+                          (unsigned long long)crypto_pwhash_MEMLIMIT_MIN);
+    t->pw_mem = value;
+    t->pw_decoy[0] = 0;
     break;
   default: return tesoro__fail(t, TESORO_EINVAL, "unknown setting %d", option);
   }
@@ -1706,6 +1855,35 @@ static int tesoro__require(tesoro *t, const tesoro__actor *a, int mask,
                                                     : tesoro__actor_kinds[a->kind]);
 }
 
+/*
+** The portal rule (SPEC §5): a portal call needs the agency's portal on;
+** and a client whose account still has its temporary password may do
+** nothing else in the portal until it is replaced (unless
+** `set_password_ok`: the calls that step itself needs).
+*/
+static int tesoro__portal_gate(tesoro *t, const tesoro__actor *a,
+                               int set_password_ok) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_PORTAL_GATE);
+  int active, must_change, rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, a->agency);
+  sqlite3_bind_int64(s, 2, a->contact);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  active = sqlite3_column_int(s, 0);
+  must_change = sqlite3_column_int(s, 1);
+  sqlite3_reset(s);
+  if (!active)
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "the client portal of agency %lld is not active",
+                        (long long)a->agency);
+  if (must_change && !set_password_ok && a->kind == TESORO_ACTOR_CLIENT)
+    return tesoro__fail(t, TESORO_EGUARD,
+                        "the portal account of contact %lld must replace its "
+                        "temporary password first",
+                        (long long)a->contact);
+  return TESORO_OK;
+}
+
 /* The staff member `id` of a's agency; 0 means `a` itself. */
 static int tesoro__staff_of(tesoro *t, const tesoro__actor *a, int64_t id,
                             tesoro__actor *out) {
@@ -1762,6 +1940,7 @@ typedef struct tesoro__machine {
   ** about to return, write a message in the workflow's own words. */
   int (*explain)(tesoro__ctx *c, int rc);
   int staff_only; /* clients may not even read it */
+  int portal;     /* a client's every call on it is a portal call (§15) */
 } tesoro__machine;
 
 /* The context of one firing, passed to guards and effects. */
@@ -2054,34 +2233,89 @@ static const tesoro__trans tesoro__referral_rows[] = {
   {ALL_STATES,                      RF_EV_ADD_NOTE,       TESORO__SAME,         R_STAFF,    NULL,            fx_referral_note},
 };
 
-#define TESORO__MACHINE(entity, name, prefix, load, set)                       \
+/* --- portal account (SPEC §5): its states are the onboarding steps.
+**     Passwords and codes are checked before the engine runs (hashing is
+**     slow and must not hold the write lock); the guards re-check what the
+**     time or a concurrent call may have changed. --- */
+enum { PA_UNVERIFIED, PA_SET_PASSWORD, PA_WELCOME, PA_TOUR, PA_READY };
+static const char *const tesoro__portal_account_states[] = {
+    "unverified", "set_password", "welcome", "tour", "ready"};
+enum {
+  PA_EV_REGISTER, PA_EV_VERIFY, PA_EV_CODE_FAILED, PA_EV_LOGIN,
+  PA_EV_LOGIN_FAILED, PA_EV_CHANGE_PASSWORD, PA_EV_FINISH_WELCOME,
+  PA_EV_FINISH_TOUR, PA_EV_SKIP_TOUR, PA_EV_RESTART_TOUR, PA_EV_SET_LANGUAGE,
+  PA_EV_CONTACT_AGENT
+};
+static const char *const tesoro__portal_account_events[] = {
+    "register",        "verify",         "code_failed",  "login",
+    "login_failed",    "change_password", "finish_welcome", "finish_tour",
+    "skip_tour",       "restart_tour",   "set_language", "contact_agent"};
+
+static int guard_code(tesoro__ctx *c);
+static int guard_unlocked(tesoro__ctx *c);
+static int fx_portal_register(tesoro__ctx *c);
+static int fx_portal_verify(tesoro__ctx *c);
+static int fx_portal_code_failed(tesoro__ctx *c);
+static int fx_portal_login(tesoro__ctx *c);
+static int fx_portal_login_failed(tesoro__ctx *c);
+static int fx_portal_password(tesoro__ctx *c);
+static int fx_portal_step(tesoro__ctx *c);
+static int fx_portal_language(tesoro__ctx *c);
+static int fx_portal_contact_agent(tesoro__ctx *c);
+
+#define PA_ACTIVE (ST(PA_SET_PASSWORD) | ST(PA_WELCOME) | ST(PA_TOUR) | ST(PA_READY))
+#define PA_ONBOARDED (ST(PA_WELCOME) | ST(PA_TOUR) | ST(PA_READY))
+static const tesoro__trans tesoro__portal_account_rows[] = {
+  /* from               event                  to               roles                 guard           effect */
+  {ST(PA_UNVERIFIED),  PA_EV_REGISTER,        TESORO__SAME,    R_WEBSITE,            NULL,           fx_portal_register},
+  {ST(PA_UNVERIFIED),  PA_EV_VERIFY,          PA_WELCOME,      R_WEBSITE,            guard_code,     fx_portal_verify},
+  {ST(PA_UNVERIFIED),  PA_EV_CODE_FAILED,     TESORO__SAME,    R_WEBSITE,            guard_code,     fx_portal_code_failed},
+  {PA_ACTIVE,          PA_EV_LOGIN,           TESORO__SAME,    R_CLIENT,             guard_unlocked, fx_portal_login},
+  {PA_ACTIVE,          PA_EV_LOGIN_FAILED,    TESORO__SAME,    R_WEBSITE | R_CLIENT, guard_unlocked, fx_portal_login_failed},
+  {ST(PA_SET_PASSWORD), PA_EV_CHANGE_PASSWORD, PA_WELCOME,     R_CLIENT,             guard_unlocked, fx_portal_password},
+  {PA_ONBOARDED,       PA_EV_CHANGE_PASSWORD, TESORO__SAME,    R_CLIENT,             guard_unlocked, fx_portal_password},
+  /* onboarding: welcome slides, then the tour, which can be skipped and restarted */
+  {ST(PA_WELCOME),     PA_EV_FINISH_WELCOME,  PA_TOUR,         R_CLIENT,             NULL,           fx_portal_step},
+  {ST(PA_TOUR),        PA_EV_FINISH_TOUR,     PA_READY,        R_CLIENT,             NULL,           fx_portal_step},
+  {ST(PA_TOUR),        PA_EV_SKIP_TOUR,       PA_READY,        R_CLIENT,             NULL,           fx_portal_step},
+  {ST(PA_READY),       PA_EV_RESTART_TOUR,    PA_TOUR,         R_CLIENT,             NULL,           fx_portal_step},
+  {PA_ONBOARDED,       PA_EV_SET_LANGUAGE,    TESORO__SAME,    R_CLIENT,             NULL,           fx_portal_language},
+  {PA_ONBOARDED,       PA_EV_CONTACT_AGENT,   TESORO__SAME,    R_CLIENT,             NULL,           fx_portal_contact_agent},
+};
+
+#define TESORO__MACHINE(entity, name, prefix, load, set, portal)               \
   {entity, name, tesoro__##prefix##_states, COUNT(tesoro__##prefix##_states),  \
    tesoro__##prefix##_events, COUNT(tesoro__##prefix##_events),                \
-   tesoro__##prefix##_rows, COUNT(tesoro__##prefix##_rows), load, set, NULL, 0}
+   tesoro__##prefix##_rows, COUNT(tesoro__##prefix##_rows), load, set, NULL, 0, \
+   portal}
 
 static const tesoro__machine tesoro__room_machine =
-    TESORO__MACHINE(TESORO_ENTITY_ROOM, "room", room, S_ROOM_LOAD, S_ROOM_SET_STATE);
+    TESORO__MACHINE(TESORO_ENTITY_ROOM, "room", room, S_ROOM_LOAD, S_ROOM_SET_STATE, 0);
 static const tesoro__machine tesoro__mandate_machine = TESORO__MACHINE(
-    TESORO_ENTITY_MANDATE, "mandate", mandate, S_MANDATE_LOAD, S_MANDATE_SET_STATE);
+    TESORO_ENTITY_MANDATE, "mandate", mandate, S_MANDATE_LOAD, S_MANDATE_SET_STATE, 0);
 static const tesoro__machine tesoro__listing_machine = TESORO__MACHINE(
-    TESORO_ENTITY_LISTING, "listing", listing, S_LISTING_LOAD, S_LISTING_SET_STATE);
+    TESORO_ENTITY_LISTING, "listing", listing, S_LISTING_LOAD, S_LISTING_SET_STATE, 0);
 static const tesoro__machine tesoro__task_machine =
-    TESORO__MACHINE(TESORO_ENTITY_TASK, "task", task, S_TASK_LOAD, S_TASK_SET_STATE);
+    TESORO__MACHINE(TESORO_ENTITY_TASK, "task", task, S_TASK_LOAD, S_TASK_SET_STATE, 0);
 static const tesoro__machine tesoro__deal_machine =
-    TESORO__MACHINE(TESORO_ENTITY_DEAL, "deal", deal, S_DEAL_LOAD, S_DEAL_SET_STATE);
+    TESORO__MACHINE(TESORO_ENTITY_DEAL, "deal", deal, S_DEAL_LOAD, S_DEAL_SET_STATE, 1);
 static const tesoro__machine tesoro__deal_property_machine = TESORO__MACHINE(
     TESORO_ENTITY_DEAL_PROPERTY, "deal_property", deal_property,
-    S_DEAL_PROPERTY_LOAD, S_DEAL_PROPERTY_SET_STATE);
+    S_DEAL_PROPERTY_LOAD, S_DEAL_PROPERTY_SET_STATE, 1);
 static const tesoro__machine tesoro__appointment_machine = TESORO__MACHINE(
     TESORO_ENTITY_APPOINTMENT, "appointment", appointment, S_APPOINTMENT_LOAD,
-    S_APPOINTMENT_SET_STATE);
+    S_APPOINTMENT_SET_STATE, 1);
 static const tesoro__machine tesoro__referral_machine = {
     TESORO_ENTITY_REFERRAL,         "referral",
     tesoro__referral_states,        COUNT(tesoro__referral_states),
     tesoro__referral_events,        COUNT(tesoro__referral_events),
     tesoro__referral_rows,          COUNT(tesoro__referral_rows),
     S_REFERRAL_LOAD,                S_REFERRAL_SET_STATE,
-    explain_referral,               1};
+    explain_referral,               1,
+    0};
+static const tesoro__machine tesoro__portal_account_machine = TESORO__MACHINE(
+    TESORO_ENTITY_PORTAL_ACCOUNT, "portal_account", portal_account,
+    S_PORTAL_ACCOUNT_LOAD, S_PORTAL_ACCOUNT_SET_STATE, 1);
 
 /* The machine of an entity kind, or NULL (contacts have none). */
 static const tesoro__machine *tesoro__machine_of(int entity) {
@@ -2094,6 +2328,7 @@ static const tesoro__machine *tesoro__machine_of(int entity) {
   case TESORO_ENTITY_DEAL_PROPERTY: return &tesoro__deal_property_machine;
   case TESORO_ENTITY_APPOINTMENT: return &tesoro__appointment_machine;
   case TESORO_ENTITY_REFERRAL: return &tesoro__referral_machine;
+  case TESORO_ENTITY_PORTAL_ACCOUNT: return &tesoro__portal_account_machine;
   default: return NULL;
   }
 }
@@ -2185,6 +2420,10 @@ static int tesoro__load(tesoro__ctx *c) {
   ** can show through a refusal message. */
   if (c->m->staff_only)
     return tesoro__require(t, c->actor, R_STAFF | R_SYSTEM, "act on this");
+  /* The account's own machine lets the temporary password be replaced. */
+  if (c->m->portal && c->actor->kind == TESORO_ACTOR_CLIENT)
+    return tesoro__portal_gate(t, c->actor,
+                               c->m->entity == TESORO_ENTITY_PORTAL_ACCOUNT);
   return TESORO_OK;
 }
 
@@ -2995,6 +3234,23 @@ TESORO_API int tesoro_agency_website_actor(tesoro *t, int64_t actor,
   return TESORO_OK;
 }
 
+/* Write one setting of the caller's agency (admins only) with statement
+** `id`, which takes (agency, value). */
+static int tesoro__agency_setting(tesoro *t, int64_t actor, int id,
+                                  int64_t value, const char *action) {
+  tesoro__actor a;
+  sqlite3_stmt *s;
+  int rc;
+  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_ADMIN, action)))
+    return rc;
+  if ((rc = tesoro__write_begin(t))) return rc;
+  if ((s = tesoro__stmt(t, id)) == NULL) return tesoro__write_end(t, t->rc);
+  sqlite3_bind_int64(s, 1, a.agency);
+  sqlite3_bind_int64(s, 2, value);
+  return tesoro__write_end(t, tesoro__run(t, s));
+}
+
 TESORO_API int tesoro_agent_create(tesoro *t, int64_t actor, const char *name,
                                    const char *email, int role,
                                    int64_t *out_agent) {
@@ -3222,6 +3478,8 @@ static int tesoro__reach_entity(tesoro *t, const tesoro__actor *a, int entity,
     return tesoro__require(t, a, R_STAFF, "read this");
   if (!(a->bit & (R_STAFF | R_CLIENT)))
     return tesoro__require(t, a, R_STAFF | R_CLIENT, "read this");
+  if (m && m->portal && a->kind == TESORO_ACTOR_CLIENT)
+    return tesoro__portal_gate(t, a, 0);
   return TESORO_OK;
 }
 
@@ -5210,23 +5468,13 @@ static int timer_list_date(tesoro__ctx *c) {
 
 TESORO_API int tesoro_agency_set_referral_fee(tesoro *t, int64_t actor,
                                               int64_t basis_points) {
-  tesoro__actor a;
-  sqlite3_stmt *s;
-  int rc;
   TESORO__ENTER(t);
   if (basis_points < 0 || basis_points > 10000)
     return tesoro__fail(t, TESORO_EINVAL,
                         "the referral fee is 0..10000 basis points, not %lld",
                         (long long)basis_points);
-  if ((rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_ADMIN, "set the referral agreement")))
-    return rc;
-  if ((rc = tesoro__write_begin(t))) return rc;
-  if ((s = tesoro__stmt(t, S_AGENCY_SET_REFERRAL_FEE)) == NULL)
-    return tesoro__write_end(t, t->rc);
-  sqlite3_bind_int64(s, 1, a.agency);
-  sqlite3_bind_int64(s, 2, basis_points);
-  return tesoro__write_end(t, tesoro__run(t, s));
+  return tesoro__agency_setting(t, actor, S_AGENCY_SET_REFERRAL_FEE,
+                                basis_points, "set the referral agreement");
 }
 
 TESORO_API int tesoro_referral_create(tesoro *t, int64_t actor, int64_t contact,
@@ -5331,14 +5579,934 @@ TESORO_API int tesoro_referral_note_add(tesoro *t, int64_t actor,
 }
 
 /* =========================================================================
-** 15. Reading
+** 15. Client portal (SPEC §5)
+**
+** Portal accounts and their secrets, the onboarding steps, the portal
+** language, the home overview, the feed across a client's deals and the
+** contact-agent message.  The account machine of section 7 holds the
+** rules; this section checks secrets before firing it.  Secrets are hashed
+** with libsodium's argon2id outside the write transaction — at the
+** production cost a hash takes tens of milliseconds and must not hold the
+** database lock — and each event fires with the version that was read, so
+** a concurrent change turns into ECONFLICT instead of a lost update.
+** Clear text lives only in the caller's buffers and in ours, which are
+** wiped before returning.
+*/
+
+static int tesoro__cursor_new(tesoro *t, const char *sql, tesoro_cursor **out);
+static sqlite3_stmt *tesoro__cursor_stmt(tesoro_cursor *c);
+
+/* An account as the portal functions read it (TESORO__ACCOUNT_COLUMNS). */
+typedef struct tesoro__account {
+  int64_t id, version, code_expires_at, locked_until, contact;
+  int state, code_attempts; /* PA_*; wrong codes so far */
+  char password_hash[crypto_pwhash_STRBYTES];
+  char code_hash[crypto_pwhash_STRBYTES];
+  char name[TESORO_MAX_NAME + 1];
+} tesoro__account;
+
+/* The arguments of the account machine's effects. */
+typedef struct tesoro__portal_args {
+  const char *name, *email;     /* register, verify */
+  const char *hash;             /* register, change_password; login: a
+                                   stronger hash, or NULL */
+  const char *code_hash;        /* register */
+  int64_t code_expires_at;      /* register */
+  const char *language;         /* set_language: a static code */
+  const char *message;          /* contact_agent */
+  int64_t deal_property;        /* contact_agent: 0 or the property */
+} tesoro__portal_args;
+
+static const char *const tesoro__languages[] = {"en", "nl", "de", "fr", "es",
+                                                "pt", "it", "pl", "sv", "no"};
+
+/* Step `s` (bound) and read one account: TESORO_OK, TESORO_DONE (none). */
+static int tesoro__account_read(tesoro *t, sqlite3_stmt *s,
+                                tesoro__account *acc) {
+  const char *state, *text;
+  int rc = tesoro__row(t, s);
+  if (rc != TESORO_ROW) return rc;
+  memset(acc, 0, sizeof *acc);
+  acc->id = sqlite3_column_int64(s, 0);
+  state = (const char *)sqlite3_column_text(s, 1);
+  for (int i = 0; state && i < COUNT(tesoro__portal_account_states); i++)
+    if (strcmp(state, tesoro__portal_account_states[i]) == 0) acc->state = i;
+  acc->version = sqlite3_column_int64(s, 2);
+  if ((text = (const char *)sqlite3_column_text(s, 3)) != NULL)
+    snprintf(acc->password_hash, sizeof acc->password_hash, "%s", text);
+  if ((text = (const char *)sqlite3_column_text(s, 4)) != NULL)
+    snprintf(acc->code_hash, sizeof acc->code_hash, "%s", text);
+  acc->code_expires_at = sqlite3_column_int64(s, 5);
+  acc->code_attempts = sqlite3_column_int(s, 6);
+  acc->locked_until = sqlite3_column_int64(s, 7);
+  acc->contact = sqlite3_column_int64(s, 8);
+  if ((text = (const char *)sqlite3_column_text(s, 9)) != NULL)
+    snprintf(acc->name, sizeof acc->name, "%s", text);
+  sqlite3_reset(s);
+  return TESORO_OK;
+}
+
+/* The account keyed by `key` through statement `id` (by id, by contact),
+** or by (agency, e-mail) when `email` is not NULL. */
+static int tesoro__account_find(tesoro *t, int id, int64_t key,
+                                const char *email, tesoro__account *acc) {
+  sqlite3_stmt *s = tesoro__stmt(t, id);
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, key);
+  if (email) sqlite3_bind_text(s, 2, email, -1, SQLITE_STATIC);
+  return tesoro__account_read(t, s, acc);
+}
+
+/* --- secrets --- */
+
+static int tesoro__hash_secret(tesoro *t, const char *secret,
+                               char out[crypto_pwhash_STRBYTES]) {
+  if (crypto_pwhash_str(out, secret, strlen(secret),
+                        (unsigned long long)t->pw_ops, (size_t)t->pw_mem) != 0)
+    return tesoro__fail(t, TESORO_ENOMEM, "out of memory hashing a secret");
+  return TESORO_OK;
+}
+
+/* Constant-time in the secret: libsodium recomputes and compares. */
+static int tesoro__secret_matches(const char *hash, const char *secret) {
+  return hash[0] &&
+         crypto_pwhash_str_verify(hash, secret, strlen(secret)) == 0;
+}
+
+/* Was `hash` made at a lower cost than the handle's setting?  Only then is
+** a login's password hashed again: a cheaper setting never weakens it. */
+static int tesoro__hash_cheaper(tesoro *t, const char *hash) {
+  const char *p = strstr(hash, "$m=");
+  unsigned long kib = 0, passes = 0;
+  if (p == NULL || sscanf(p, "$m=%lu,t=%lu", &kib, &passes) != 2) return 1;
+  return (int64_t)kib < t->pw_mem / 1024 || (int64_t)passes < t->pw_ops;
+}
+
+/* A login naming an unknown e-mail verifies against a decoy hash, so that
+** the answer takes as long as for a known e-mail. */
+static void tesoro__decoy_verify(tesoro *t, const char *password) {
+  if (t->pw_decoy[0] == 0) {
+    unsigned char noise[16];
+    char text[2 * sizeof noise + 1];
+    randombytes_buf(noise, sizeof noise);
+    sodium_bin2hex(text, sizeof text, noise, sizeof noise);
+    if (tesoro__hash_secret(t, text, t->pw_decoy)) t->pw_decoy[0] = 0;
+  }
+  if (t->pw_decoy[0]) (void)tesoro__secret_matches(t->pw_decoy, password);
+}
+
+/*
+** The password policy of SPEC §5, counted in characters (code points) and
+** classified by Unicode (ICU): "special" is whatever is neither a letter
+** nor a digit.  Control characters are refused: a password must be
+** typeable.
+*/
+static int tesoro__password_policy(tesoro *t, const char *what,
+                                   const char *password) {
+  const uint8_t *p = (const uint8_t *)password;
+  int32_t i = 0, n;
+  int chars = 0, upper = 0, lower = 0, digit = 0, special = 0, rc;
+  UChar32 ch;
+  if ((rc = tesoro__text(t, what, password, TESORO_MAX_PASSWORD, 1))) return rc;
+  n = (int32_t)strlen(password);
+  while (i < n) {
+    U8_NEXT(p, i, n, ch);
+    if (ch < 0 || u_iscntrl(ch))
+      return tesoro__fail(t, TESORO_EINVAL,
+                          "%s must not contain control characters", what);
+    chars++;
+    upper |= u_isupper(ch) != 0;
+    lower |= u_islower(ch) != 0;
+    if (u_isdigit(ch)) digit = 1;
+    else if (!u_isalpha(ch)) special = 1;
+  }
+  if (chars < TESORO_MIN_PASSWORD)
+    return tesoro__fail(t, TESORO_EINVAL, "%s needs at least %d characters",
+                        what, TESORO_MIN_PASSWORD);
+  if (!upper)
+    return tesoro__fail(t, TESORO_EINVAL, "%s needs an upper-case letter", what);
+  if (!lower)
+    return tesoro__fail(t, TESORO_EINVAL, "%s needs a lower-case letter", what);
+  if (!digit) return tesoro__fail(t, TESORO_EINVAL, "%s needs a digit", what);
+  if (!special)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "%s needs a special character (neither a letter nor "
+                        "a digit)", what);
+  return TESORO_OK;
+}
+
+/* A random temporary password with one character of each class of the
+** policy, from an alphabet without look-alikes (no I, l, O, 0, 1). */
+#define TESORO__PW_UPPER "ABCDEFGHJKLMNPQRSTUVWXYZ"
+#define TESORO__PW_LOWER "abcdefghijkmnopqrstuvwxyz"
+#define TESORO__PW_DIGIT "23456789"
+#define TESORO__PW_SPECIAL "!#%+-=?@"
+static void tesoro__temp_password(char out[TESORO_PORTAL_TEMP_PASSWORD_LEN + 1]) {
+  static const char *const sets[] = {TESORO__PW_UPPER, TESORO__PW_LOWER,
+                                     TESORO__PW_DIGIT, TESORO__PW_SPECIAL};
+  static const char any[] = TESORO__PW_UPPER TESORO__PW_LOWER TESORO__PW_DIGIT
+      TESORO__PW_SPECIAL;
+  const int n = TESORO_PORTAL_TEMP_PASSWORD_LEN;
+  for (int i = 0; i < n; i++) {
+    const char *set = i < COUNT(sets) ? sets[i] : any;
+    out[i] = set[randombytes_uniform((uint32_t)strlen(set))];
+  }
+  for (int i = n - 1; i > 0; i--) { /* Fisher–Yates */
+    uint32_t j = randombytes_uniform((uint32_t)i + 1);
+    char swap = out[i];
+    out[i] = out[j];
+    out[j] = swap;
+  }
+  out[n] = 0;
+}
+
+/* A copy of `s` for the caller (tesoro_free), made before the transaction
+** so that no allocation can fail after a commit. */
+static int tesoro__copy(tesoro *t, const char *s, char **out) {
+  size_t n = strlen(s) + 1;
+  if ((*out = TESORO_MALLOC(n)) == NULL)
+    return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  memcpy(*out, s, n);
+  return TESORO_OK;
+}
+
+static void tesoro__wipe_copy(char **p) {
+  if (*p) sodium_memzero(*p, strlen(*p));
+  TESORO_FREE(*p);
+  *p = NULL;
+}
+
+/* --- the account machine's guards and effects --- */
+
+static int tesoro__locked(tesoro *t, const tesoro__account *acc, int64_t now) {
+  if (acc->locked_until <= now) return TESORO_OK;
+  return tesoro__fail(t, TESORO_EDENIED,
+                      "portal account %lld is locked for another %lld seconds "
+                      "after %d failed logins",
+                      (long long)acc->id, (long long)(acc->locked_until - now),
+                      TESORO_PORTAL_LOGIN_MAX_FAILS);
+}
+
+static int guard_unlocked(tesoro__ctx *c) {
+  tesoro__account acc;
+  int rc = tesoro__account_find(c->t, S_PORTAL_ACCOUNT_BY_ID, c->id, NULL, &acc);
+  return rc ? (rc < 0 ? rc : TESORO_EDB) : tesoro__locked(c->t, &acc, c->now);
+}
+
+/* A code is good for TESORO_PORTAL_CODE_TTL_S and a few wrong tries. */
+static int guard_code(tesoro__ctx *c) {
+  tesoro__account acc;
+  int rc = tesoro__account_find(c->t, S_PORTAL_ACCOUNT_BY_ID, c->id, NULL, &acc);
+  if (rc) return rc < 0 ? rc : TESORO_EDB;
+  if (acc.code_attempts >= TESORO_PORTAL_CODE_MAX_TRIES)
+    return tesoro__fail(c->t, TESORO_EGUARD,
+                        "%d wrong verification codes: register again for a "
+                        "new code", acc.code_attempts);
+  if (c->now > acc.code_expires_at)
+    return tesoro__fail(c->t, TESORO_EGUARD,
+                        "the verification code expired %lld seconds ago: "
+                        "register again for a new code",
+                        (long long)(c->now - acc.code_expires_at));
+  return TESORO_OK;
+}
+
+static int fx_portal_register(tesoro__ctx *c) {
+  const tesoro__portal_args *args = c->args;
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_REGISTER_AGAIN);
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, args->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, args->hash, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 4, args->code_hash, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 5, args->code_expires_at);
+  return tesoro__run(c->t, s);
+}
+
+/* Link the verified account to the agency's contact with its e-mail, or
+** to a new lead; *out_id is that contact's client actor. */
+static int fx_portal_verify(tesoro__ctx *c) {
+  const tesoro__portal_args *args = c->args;
+  tesoro *t = c->t;
+  tesoro__account acc, other;
+  sqlite3_stmt *s;
+  int64_t contact = 0;
+  int rc;
+  if ((rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_BY_ID, c->id, NULL, &acc)))
+    return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = tesoro__contact_by_email(t, c->agency, args->email, &contact)))
+    return rc;
+  if (contact) {
+    rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_OF_CONTACT, contact, NULL,
+                              &other);
+    if (rc == TESORO_OK)
+      return tesoro__fail(t, TESORO_EEXISTS,
+                          "contact %lld already has portal account %lld",
+                          (long long)contact, (long long)other.id);
+    if (rc != TESORO_DONE) return rc;
+  } else {
+    tesoro__ctx lead = *c;
+    if ((rc = tesoro__contact_insert(&lead, acc.name, args->email, NULL, NULL,
+                                     0, "lead")))
+      return rc;
+    contact = lead.contact;
+  }
+  if ((s = tesoro__stmt(t, S_PORTAL_VERIFIED)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, contact);
+  sqlite3_bind_int64(s, 3, c->now);
+  if ((rc = tesoro__run(t, s))) return rc;
+  c->contact = contact;
+  if ((rc = tesoro__activity(c, "portal_registered",
+                             "Registered on the portal and verified the e-mail")) ||
+      (rc = tesoro__notify_staff(c, "Portal Registration",
+                                 "A client registered on the portal", NULL)))
+    return rc;
+  return tesoro__client_of(t, contact, &c->out_id);
+}
+
+static int fx_portal_code_failed(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_CODE_FAILED);
+  int64_t attempts;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  return tesoro__int(c->t, s, &attempts);
+}
+
+/* The activity line of each account event that has one. */
+static const char *tesoro__portal_summary(int event) {
+  switch (event) {
+  case PA_EV_LOGIN: return "Logged in to the portal";
+  case PA_EV_CHANGE_PASSWORD: return "Changed the portal password";
+  case PA_EV_FINISH_WELCOME: return "Saw the portal's welcome slides";
+  case PA_EV_FINISH_TOUR: return "Finished the portal tour";
+  case PA_EV_SKIP_TOUR: return "Skipped the portal tour";
+  case PA_EV_RESTART_TOUR: return "Restarted the portal tour";
+  default: return "Portal activity";
+  }
+}
+
+/* "portal_<event>" on the contact's timeline. */
+static int tesoro__portal_activity(tesoro__ctx *c, const char *summary) {
+  char kind[48];
+  snprintf(kind, sizeof kind, "portal_%s", c->event_name);
+  return tesoro__activity(c, kind, summary ? summary
+                                           : tesoro__portal_summary(c->event));
+}
+
+static int fx_portal_login(tesoro__ctx *c) {
+  const tesoro__portal_args *args = c->args;
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_LOGIN_OK);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, c->now);
+  if (args && args->hash) sqlite3_bind_text(s, 3, args->hash, -1, SQLITE_STATIC);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  return tesoro__portal_activity(c, NULL);
+}
+
+/* Count the failure; the one that locks the account says so on the
+** contact's timeline and in *out_id (the end of the lock). */
+static int fx_portal_login_failed(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_LOGIN_FAILED);
+  int64_t until = 0, lock_end = c->now + TESORO_PORTAL_LOCK_S;
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, lock_end);
+  sqlite3_bind_int(s, 3, TESORO_PORTAL_LOGIN_MAX_FAILS);
+  if ((rc = tesoro__int(c->t, s, &until)) < 0) return rc;
+  if (until != lock_end) return TESORO_OK;
+  c->out_id = until;
+  return tesoro__activity(c, "portal_locked",
+                          "Portal account locked after repeated failed logins");
+}
+
+static int fx_portal_password(tesoro__ctx *c) {
+  const tesoro__portal_args *args = c->args;
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_SET_PASSWORD);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, args->hash, -1, SQLITE_STATIC);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  return tesoro__portal_activity(c, NULL);
+}
+
+static int fx_portal_step(tesoro__ctx *c) {
+  return tesoro__portal_activity(c, NULL);
+}
+
+static int fx_portal_language(tesoro__ctx *c) {
+  const tesoro__portal_args *args = c->args;
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_SET_LANGUAGE);
+  char summary[40];
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, args->language, -1, SQLITE_STATIC);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  snprintf(summary, sizeof summary, "Portal language set to %s", args->language);
+  return tesoro__portal_activity(c, summary);
+}
+
+static int fx_portal_contact_agent(tesoro__ctx *c) {
+  const tesoro__portal_args *args = c->args;
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_MESSAGE_INSERT);
+  char extra[96];
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  sqlite3_bind_int64(s, 2, c->contact);
+  if (args->deal_property) sqlite3_bind_int64(s, 3, args->deal_property);
+  sqlite3_bind_text(s, 4, args->message, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 5, c->now);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  c->out_id = sqlite3_last_insert_rowid(c->t->db);
+  if (args->deal_property)
+    snprintf(extra, sizeof extra, "{\"message_id\":%lld,\"deal_property_id\":%lld}",
+             (long long)c->out_id, (long long)args->deal_property);
+  else
+    snprintf(extra, sizeof extra, "{\"message_id\":%lld}", (long long)c->out_id);
+  if ((rc = tesoro__history_ref(c, c->out_id)) ||
+      (rc = tesoro__notify_staff(c, "Contact Agent", args->message, extra)))
+    return rc;
+  return tesoro__portal_activity(c, args->message);
+}
+
+/* --- the public calls --- */
+
+/* A context for a write that does not start from an existing entity. */
+static void tesoro__ctx_new(tesoro__ctx *c, tesoro *t, const tesoro__actor *a,
+                            int entity, int64_t contact) {
+  memset(c, 0, sizeof *c);
+  c->t = t;
+  c->actor = a;
+  c->agency = a->agency;
+  c->entity = entity;
+  c->contact = contact;
+  c->now = tesoro__now(t);
+}
+
+/* Fire an account event as `actor` at the version `acc` was read at. */
+static int tesoro__account_event(tesoro *t, int64_t actor,
+                                 const tesoro__account *acc, int event,
+                                 const tesoro__portal_args *args,
+                                 int64_t *out_id) {
+  return tesoro__transition(t, actor, &tesoro__portal_account_machine, acc->id,
+                            event, acc->version, args, NULL, out_id, NULL);
+}
+
+/* The calling client and its account, after the portal gate. */
+static int tesoro__client_account(tesoro *t, int64_t client,
+                                  int set_password_ok, tesoro__actor *a,
+                                  tesoro__account *acc) {
+  int rc;
+  if ((rc = tesoro__actor_load(t, client, a)) ||
+      (rc = tesoro__require(t, a, R_CLIENT, "use a portal account")) ||
+      (rc = tesoro__portal_gate(t, a, set_password_ok)))
+    return rc;
+  rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_OF_CONTACT, a->contact, NULL,
+                            acc);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "contact %lld has no portal account",
+                        (long long)a->contact);
+  return rc;
+}
+
+/* The calling client, for the portal's pages that need no account. */
+static int tesoro__portal_client(tesoro *t, int64_t client, tesoro__actor *a) {
+  int rc;
+  if ((rc = tesoro__actor_load(t, client, a)) ||
+      (rc = tesoro__require(t, a, R_CLIENT, "use the client portal")))
+    return rc;
+  return tesoro__portal_gate(t, a, 0);
+}
+
+/* The portal server, acting for someone not logged in yet. */
+static int tesoro__portal_website(tesoro *t, int64_t website, const char *action,
+                                  tesoro__actor *a) {
+  int rc;
+  if ((rc = tesoro__actor_load(t, website, a)) ||
+      (rc = tesoro__require(t, a, R_WEBSITE, action)))
+    return rc;
+  return tesoro__portal_gate(t, a, 1);
+}
+
+/* A wrong password: record it (the lockout counts it), then refuse. */
+static int tesoro__login_failed(tesoro *t, int64_t actor,
+                                const tesoro__account *acc, const char *why) {
+  int64_t locked = 0;
+  int rc = tesoro__account_event(t, actor, acc, PA_EV_LOGIN_FAILED, NULL, &locked);
+  if (rc) return rc;
+  if (locked)
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "%s; after %d failed logins the account is locked for "
+                        "%d seconds", why, TESORO_PORTAL_LOGIN_MAX_FAILS,
+                        TESORO_PORTAL_LOCK_S);
+  return tesoro__fail(t, TESORO_EDENIED, "%s", why);
+}
+
+TESORO_API int tesoro_agency_set_portal(tesoro *t, int64_t actor, int active) {
+  TESORO__ENTER(t);
+  if (active != 0 && active != 1)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "the portal setting is 0 (off) or 1 (on), not %d", active);
+  return tesoro__agency_setting(t, actor, S_AGENCY_SET_PORTAL, active,
+                                "switch the client portal");
+}
+
+TESORO_API int tesoro_portal_account_create(tesoro *t, int64_t actor,
+                                            int64_t contact,
+                                            int64_t *out_account,
+                                            char **out_temp_password) {
+  tesoro__actor a;
+  tesoro__account acc;
+  tesoro__ctx c;
+  sqlite3_stmt *s;
+  char password[TESORO_PORTAL_TEMP_PASSWORD_LEN + 1], hash[crypto_pwhash_STRBYTES];
+  char email[TESORO_MAX_EMAIL + 1], *copy = NULL;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_account, "out_account")) ||
+      (rc = tesoro__out(t, out_temp_password, "out_temp_password")) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "create portal accounts")) ||
+      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
+      (rc = tesoro__portal_gate(t, &a, 1)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_CONTACT_EMAIL)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, contact);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  snprintf(email, sizeof email, "%s",
+           sqlite3_column_type(s, 0) == SQLITE_NULL
+               ? "" : (const char *)sqlite3_column_text(s, 0));
+  sqlite3_reset(s);
+  if (email[0] == 0)
+    return tesoro__fail(t, TESORO_EGUARD,
+                        "contact %lld has no e-mail; the portal logs in with it",
+                        (long long)contact);
+  tesoro__temp_password(password);
+  if ((rc = tesoro__hash_secret(t, password, hash)) ||
+      (rc = tesoro__copy(t, password, &copy)))
+    goto done;
+  tesoro__ctx_new(&c, t, &a, TESORO_ENTITY_PORTAL_ACCOUNT, contact);
+  if ((rc = tesoro__write_begin(t))) goto done;
+  rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_OF_CONTACT, contact, NULL, &acc);
+  if (rc == TESORO_OK)
+    rc = tesoro__fail(t, TESORO_EEXISTS, "contact %lld already has portal account %lld",
+                      (long long)contact, (long long)acc.id);
+  else if (rc == TESORO_DONE &&
+           (rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_BY_EMAIL, a.agency,
+                                      email, &acc)) == TESORO_OK)
+    rc = tesoro__fail(t, TESORO_EEXISTS,
+                      "portal account %lld already uses contact %lld's e-mail",
+                      (long long)acc.id, (long long)contact);
+  if (rc == TESORO_DONE) rc = TESORO_OK;
+  if (rc == TESORO_OK && (s = tesoro__stmt(t, S_PORTAL_ACCOUNT_INSERT)) == NULL)
+    rc = t->rc;
+  if (rc == TESORO_OK) {
+    sqlite3_bind_int64(s, 1, a.agency);
+    sqlite3_bind_int64(s, 2, contact);
+    sqlite3_bind_text(s, 3, "set_password", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, email, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 9, a.id);
+    sqlite3_bind_int64(s, 10, c.now);
+    rc = tesoro__run(t, s);
+  }
+  if (rc == TESORO_OK) {
+    c.id = sqlite3_last_insert_rowid(t->db);
+    c.event_name = "create";
+    if ((rc = tesoro__created(&c, c.entity, c.id, "set_password",
+                              &c.history_id)) == TESORO_OK &&
+        (rc = tesoro__activity(&c, "portal_account_created",
+                               "Portal account created")) == TESORO_OK)
+      rc = tesoro__notify_client(&c, "Portal Invitation",
+                                 "Your account for the client portal", NULL);
+  }
+  if ((rc = tesoro__write_end(t, rc)) == TESORO_OK) {
+    *out_account = c.id;
+    *out_temp_password = copy;
+    copy = NULL;
+  }
+done:
+  sodium_memzero(password, sizeof password);
+  tesoro__wipe_copy(&copy);
+  return rc;
+}
+
+TESORO_API int tesoro_portal_register(tesoro *t, int64_t website,
+                                      const char *name, const char *email,
+                                      const char *password,
+                                      int64_t *out_account, char **out_code) {
+  tesoro__actor a;
+  tesoro__account acc;
+  tesoro__ctx c;
+  tesoro__portal_args args;
+  sqlite3_stmt *s;
+  char code[TESORO_PORTAL_CODE_DIGITS + 1], *copy = NULL;
+  char pw_hash[crypto_pwhash_STRBYTES], code_hash[crypto_pwhash_STRBYTES];
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_account, "out_account")) ||
+      (rc = tesoro__out(t, out_code, "out_code")) ||
+      (rc = tesoro__text(t, "name", name, TESORO_MAX_NAME, 1)) ||
+      (rc = tesoro__email(t, "e-mail", email, 1)) ||
+      (rc = tesoro__password_policy(t, "password", password)) ||
+      (rc = tesoro__portal_website(t, website, "register portal users", &a)))
+    return rc;
+  snprintf(code, sizeof code, "%06u", (unsigned)randombytes_uniform(1000000));
+  if ((rc = tesoro__hash_secret(t, password, pw_hash)) ||
+      (rc = tesoro__hash_secret(t, code, code_hash)) ||
+      (rc = tesoro__copy(t, code, &copy)))
+    goto done;
+  tesoro__ctx_new(&c, t, &a, TESORO_ENTITY_PORTAL_ACCOUNT, 0);
+  memset(&args, 0, sizeof args);
+  args.name = name;
+  args.hash = pw_hash;
+  args.code_hash = code_hash;
+  args.code_expires_at = c.now + TESORO_PORTAL_CODE_TTL_S;
+  if ((rc = tesoro__write_begin(t))) goto done;
+  rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_BY_EMAIL, a.agency, email, &acc);
+  if (rc == TESORO_OK && acc.state != PA_UNVERIFIED) {
+    rc = tesoro__fail(t, TESORO_EEXISTS,
+                      "a portal account with this e-mail exists; log in instead");
+  } else if (rc == TESORO_OK) { /* again, before verification */
+    c.m = &tesoro__portal_account_machine;
+    c.id = acc.id;
+    c.event = PA_EV_REGISTER;
+    c.expected = acc.version;
+    c.args = &args;
+    rc = tesoro__fire(&c);
+  } else if (rc == TESORO_DONE) {
+    rc = (s = tesoro__stmt(t, S_PORTAL_ACCOUNT_INSERT)) ? TESORO_OK : t->rc;
+    if (rc == TESORO_OK) {
+      sqlite3_bind_int64(s, 1, a.agency);
+      sqlite3_bind_text(s, 3, "unverified", -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 4, email, -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 6, pw_hash, -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 7, code_hash, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(s, 8, args.code_expires_at);
+      sqlite3_bind_int64(s, 9, a.id);
+      sqlite3_bind_int64(s, 10, c.now);
+      rc = tesoro__run(t, s);
+    }
+    if (rc == TESORO_OK) {
+      c.id = sqlite3_last_insert_rowid(t->db);
+      rc = tesoro__created(&c, c.entity, c.id, "unverified", NULL);
+    }
+  }
+  if ((rc = tesoro__write_end(t, rc)) == TESORO_OK) {
+    *out_account = c.id;
+    *out_code = copy;
+    copy = NULL;
+  }
+done:
+  sodium_memzero(code, sizeof code);
+  tesoro__wipe_copy(&copy);
+  return rc;
+}
+
+TESORO_API int tesoro_portal_verify(tesoro *t, int64_t website,
+                                    const char *email, const char *code,
+                                    int64_t *out_client) {
+  tesoro__actor a;
+  tesoro__account acc;
+  tesoro__portal_args args;
+  int64_t client = 0;
+  int rc, right;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_client, "out_client")) ||
+      (rc = tesoro__email(t, "e-mail", email, 1)) ||
+      (rc = tesoro__text(t, "verification code", code, 16, 1)))
+    return rc;
+  if (strlen(code) != TESORO_PORTAL_CODE_DIGITS ||
+      strspn(code, "0123456789") != TESORO_PORTAL_CODE_DIGITS)
+    return tesoro__fail(t, TESORO_EINVAL, "a verification code is %d digits",
+                        TESORO_PORTAL_CODE_DIGITS);
+  if ((rc = tesoro__portal_website(t, website, "verify portal registrations", &a)))
+    return rc;
+  rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_BY_EMAIL, a.agency, email, &acc);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND,
+                        "no portal account is registered with this e-mail");
+  if (rc) return rc;
+  if (acc.state != PA_UNVERIFIED)
+    return tesoro__fail(t, TESORO_ESTATE, "portal account %lld is already verified",
+                        (long long)acc.id);
+  right = tesoro__secret_matches(acc.code_hash, code);
+  memset(&args, 0, sizeof args);
+  args.email = email;
+  if ((rc = tesoro__account_event(t, website, &acc,
+                                  right ? PA_EV_VERIFY : PA_EV_CODE_FAILED,
+                                  &args, &client)))
+    return rc;
+  if (!right)
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "wrong verification code (%d of %d tries used)",
+                        acc.code_attempts + 1, TESORO_PORTAL_CODE_MAX_TRIES);
+  *out_client = client;
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_portal_login(tesoro *t, int64_t website,
+                                   const char *email, const char *password,
+                                   int64_t *out_client, int *out_step) {
+  static const char wrong[] = "e-mail or password is wrong";
+  tesoro__actor a;
+  tesoro__account acc;
+  tesoro__portal_args args;
+  char stronger[crypto_pwhash_STRBYTES];
+  int64_t client = 0;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_client, "out_client")) ||
+      (rc = tesoro__out(t, out_step, "out_step")) ||
+      (rc = tesoro__email(t, "e-mail", email, 1)) ||
+      (rc = tesoro__text(t, "password", password, TESORO_MAX_PASSWORD, 1)) ||
+      (rc = tesoro__portal_website(t, website, "log clients in", &a)))
+    return rc;
+  rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_BY_EMAIL, a.agency, email, &acc);
+  if (rc == TESORO_DONE) {
+    tesoro__decoy_verify(t, password);
+    return tesoro__fail(t, TESORO_EDENIED, "%s", wrong);
+  }
+  if (rc) return rc;
+  if (acc.state == PA_UNVERIFIED)
+    return tesoro__fail(t, TESORO_ESTATE,
+                        "portal account %lld is not verified yet: enter the "
+                        "code from the e-mail", (long long)acc.id);
+  if ((rc = tesoro__locked(t, &acc, tesoro__now(t)))) return rc;
+  if (!tesoro__secret_matches(acc.password_hash, password))
+    return tesoro__login_failed(t, website, &acc, wrong);
+  memset(&args, 0, sizeof args);
+  if (tesoro__hash_cheaper(t, acc.password_hash)) {
+    if ((rc = tesoro__hash_secret(t, password, stronger))) return rc;
+    args.hash = stronger;
+  }
+  if ((rc = tesoro__client_of(t, acc.contact, &client)) ||
+      (rc = tesoro__account_event(t, client, &acc, PA_EV_LOGIN, &args, NULL)))
+    return rc;
+  *out_client = client;
+  *out_step = acc.state + 1;
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_portal_password_change(tesoro *t, int64_t client,
+                                             const char *current,
+                                             const char *new_password) {
+  tesoro__actor a;
+  tesoro__account acc;
+  tesoro__portal_args args;
+  char hash[crypto_pwhash_STRBYTES];
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__text(t, "current password", current, TESORO_MAX_PASSWORD, 1)) ||
+      (rc = tesoro__password_policy(t, "new password", new_password)) ||
+      (rc = tesoro__client_account(t, client, 1, &a, &acc)) ||
+      (rc = tesoro__locked(t, &acc, tesoro__now(t))))
+    return rc;
+  if (!tesoro__secret_matches(acc.password_hash, current))
+    return tesoro__login_failed(t, client, &acc, "the current password is wrong");
+  if (tesoro__secret_matches(acc.password_hash, new_password))
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "the new password must differ from the current one");
+  if ((rc = tesoro__hash_secret(t, new_password, hash))) return rc;
+  memset(&args, 0, sizeof args);
+  args.hash = hash;
+  return tesoro__account_event(t, client, &acc, PA_EV_CHANGE_PASSWORD, &args,
+                               NULL);
+}
+
+TESORO_API int tesoro_portal_step(tesoro *t, int64_t client, int *out_step) {
+  tesoro__actor a;
+  tesoro__account acc;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_step, "out_step")) ||
+      (rc = tesoro__client_account(t, client, 1, &a, &acc)))
+    return rc;
+  *out_step = acc.state + 1;
+  return TESORO_OK;
+}
+
+/* An onboarding event of the calling client's account. */
+static int tesoro__onboarding(tesoro *t, int64_t client, int event) {
+  tesoro__actor a;
+  tesoro__account acc;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__client_account(t, client, 0, &a, &acc))) return rc;
+  return tesoro__account_event(t, client, &acc, event, NULL, NULL);
+}
+
+TESORO_API int tesoro_portal_welcome_done(tesoro *t, int64_t client) {
+  return tesoro__onboarding(t, client, PA_EV_FINISH_WELCOME);
+}
+TESORO_API int tesoro_portal_tour_done(tesoro *t, int64_t client) {
+  return tesoro__onboarding(t, client, PA_EV_FINISH_TOUR);
+}
+TESORO_API int tesoro_portal_tour_skip(tesoro *t, int64_t client) {
+  return tesoro__onboarding(t, client, PA_EV_SKIP_TOUR);
+}
+TESORO_API int tesoro_portal_tour_restart(tesoro *t, int64_t client) {
+  return tesoro__onboarding(t, client, PA_EV_RESTART_TOUR);
+}
+
+/* The static code equal to `s`, or NULL. */
+static const char *tesoro__language_code(const char *s) {
+  for (int i = 0; s && i < COUNT(tesoro__languages); i++)
+    if (strcmp(s, tesoro__languages[i]) == 0) return tesoro__languages[i];
+  return NULL;
+}
+
+TESORO_API int tesoro_portal_language(tesoro *t, int64_t client,
+                                      const char **out_language) {
+  tesoro__actor a;
+  sqlite3_stmt *s;
+  const char *code;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_language, "out_language")) ||
+      (rc = tesoro__actor_load(t, client, &a)) ||
+      (rc = tesoro__require(t, &a, R_CLIENT, "read their portal language")) ||
+      (rc = tesoro__portal_gate(t, &a, 1)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_PORTAL_LANGUAGE)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, a.contact);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  code = tesoro__language_code((const char *)sqlite3_column_text(s, 0));
+  sqlite3_reset(s);
+  *out_language = code ? code : tesoro__languages[0];
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_portal_language_set(tesoro *t, int64_t client,
+                                          const char *language) {
+  tesoro__actor a;
+  tesoro__account acc;
+  tesoro__portal_args args;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__text(t, "language", language, 16, 1))) return rc;
+  memset(&args, 0, sizeof args);
+  if ((args.language = tesoro__language_code(language)) == NULL)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "unknown portal language \"%s\"; it is one of %s",
+                        language, TESORO_PORTAL_LANGUAGES);
+  if ((rc = tesoro__client_account(t, client, 0, &a, &acc))) return rc;
+  return tesoro__account_event(t, client, &acc, PA_EV_SET_LANGUAGE, &args, NULL);
+}
+
+TESORO_API int tesoro_portal_home(tesoro *t, int64_t client,
+                                  int64_t *out_upcoming,
+                                  int64_t *out_unconfirmed,
+                                  int64_t *out_new_properties,
+                                  int64_t *out_ratings) {
+  tesoro__actor a;
+  sqlite3_stmt *s;
+  int64_t *outs[] = {out_upcoming, out_unconfirmed, out_new_properties,
+                     out_ratings};
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__portal_client(t, client, &a))) return rc;
+  if ((s = tesoro__stmt(t, S_PORTAL_HOME)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, a.contact);
+  sqlite3_bind_int64(s, 2, tesoro__now(t));
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  for (int i = 0; i < COUNT(outs); i++)
+    if (outs[i]) *outs[i] = sqlite3_column_int64(s, i);
+  sqlite3_reset(s);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_portal_properties(tesoro *t, int64_t client, int view,
+                                        tesoro_cursor **out) {
+  tesoro__actor a;
+  sqlite3_stmt *s;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out, "out"))) return rc;
+  if (view < TESORO_FEED_NEW || view > TESORO_FEED_FAVOURITES)
+    return tesoro__fail(t, TESORO_EINVAL, "unknown property view %d", view);
+  if ((rc = tesoro__portal_client(t, client, &a)) ||
+      (rc = tesoro__cursor_new(
+           t,
+           "SELECT p.id, p.deal_id, p.listing_id, p.state, p.favourite, "
+           "l.title, l.address, l.price, l.ref, " TESORO__LISTING_PHOTO
+           " AS photo_id, p.reject_reasons, p.reject_note, p.created_at, "
+           "p.version FROM deal_property p JOIN deal d ON d.id = p.deal_id "
+           "JOIN listing l ON l.id = p.listing_id WHERE d.contact_id = ?1 "
+           "AND d.state = 'active' AND (?2 <> 1 OR p.state = 'to_review') "
+           "AND (?2 <> 3 OR p.favourite) ORDER BY iif(?2 = 2, CASE p.state "
+           "WHEN 'to_review' THEN 1 WHEN 'interesting' THEN 2 WHEN "
+           "'rejected' THEN 3 WHEN 'viewed' THEN 4 ELSE 5 END, 0), "
+           "p.created_at DESC, p.id DESC",
+           out)))
+    return rc;
+  s = tesoro__cursor_stmt(*out);
+  sqlite3_bind_int64(s, 1, a.contact);
+  sqlite3_bind_int(s, 2, view);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_portal_contact_agent(tesoro *t, int64_t client,
+                                           int64_t deal_property,
+                                           const char *message,
+                                           int64_t *out_message) {
+  tesoro__actor a;
+  tesoro__account acc;
+  tesoro__portal_args args;
+  int64_t id = 0;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__text(t, "message", message, TESORO_MAX_TEXT, 1))) return rc;
+  if (deal_property < 0)
+    return tesoro__fail(t, TESORO_EINVAL, "deal_property must be >= 0");
+  if ((rc = tesoro__client_account(t, client, 0, &a, &acc)) ||
+      (deal_property &&
+       (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_DEAL_PROPERTY,
+                                  deal_property))))
+    return rc;
+  memset(&args, 0, sizeof args);
+  args.message = message;
+  args.deal_property = deal_property;
+  if ((rc = tesoro__account_event(t, client, &acc, PA_EV_CONTACT_AGENT, &args,
+                                  &id)))
+    return rc;
+  if (out_message) *out_message = id;
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_portal_account_of(tesoro *t, int64_t actor,
+                                        int64_t contact, int64_t *out_account) {
+  tesoro__actor a;
+  tesoro__account acc;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_account, "out_account")) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "look up portal accounts")) ||
+      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
+    return rc;
+  rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_OF_CONTACT, contact, NULL, &acc);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "contact %lld has no portal account",
+                        (long long)contact);
+  if (rc) return rc;
+  *out_account = acc.id;
+  return TESORO_OK;
+}
+
+/* =========================================================================
+** 16. Reading
 **
 ** Every read names its actor and passes the same reach check as a write:
 ** staff of the entity's agency, or the entity's own client.  Lists come back
-** as cursors (section 14); single entities as JSON built by SQLite.
+** as cursors (section 17); single entities as JSON built by SQLite.
 */
-static int tesoro__cursor_new(tesoro *t, const char *sql, tesoro_cursor **out);
-
 /* Copy the first column of a one-row statement into a tesoro_free string. */
 static int tesoro__text_out(tesoro *t, sqlite3_stmt *s, char **out) {
   const char *text;
@@ -5356,7 +6524,7 @@ static int tesoro__text_out(tesoro *t, sqlite3_stmt *s, char **out) {
 static const int tesoro__json_stmts[] = {
     0,           S_CONTACT_JSON,       S_ROOM_JSON,         S_MANDATE_JSON,
     S_LISTING_JSON, S_TASK_JSON,       S_DEAL_JSON,         S_DEAL_PROPERTY_JSON,
-    S_APPOINTMENT_JSON, S_REFERRAL_JSON};
+    S_APPOINTMENT_JSON, S_REFERRAL_JSON,   S_PORTAL_ACCOUNT_JSON};
 
 TESORO_API int tesoro_entity_json(tesoro *t, int64_t actor, int entity,
                                   int64_t id, char **out) {
@@ -5398,8 +6566,6 @@ TESORO_API int tesoro_entity_state(tesoro *t, int64_t actor, int entity,
   return TESORO_OK;
 }
 
-/* The cursor's statement, for binding (section 14). */
-static sqlite3_stmt *tesoro__cursor_stmt(tesoro_cursor *c);
 
 /*
 ** A cursor over one entity's rows, after checking (actor, entity, id).  The
@@ -5606,7 +6772,8 @@ TESORO_API int tesoro_appointments_client(tesoro *t, int64_t actor, int list,
   if (list < TESORO_LIST_UPCOMING || list > TESORO_LIST_UNCONFIRMED)
     return tesoro__fail(t, TESORO_EINVAL, "unknown appointment list %d", list);
   if ((rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_CLIENT, "list their own appointments")))
+      (rc = tesoro__require(t, &a, R_CLIENT, "list their own appointments")) ||
+      (rc = tesoro__portal_gate(t, &a, 0)))
     return rc;
   if ((rc = tesoro__cursor_new(
            t,
@@ -5974,7 +7141,7 @@ TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
 }
 
 /* =========================================================================
-** 16. Cursors
+** 17. Cursors
 **
 ** A cursor owns one prepared statement and is stepped like sqlite3_step.
 ** The handle keeps a list of its cursors so that closing it can finalise
@@ -6084,7 +7251,7 @@ TESORO_API void tesoro_cursor_free(tesoro_cursor *c) {
 }
 
 /* =========================================================================
-** 17. Checker
+** 18. Checker
 **
 ** tesoro_check: SQLite's own checks, then tesoro's invariants, each a query
 ** that returns a description of its first violation or nothing.  Adding an

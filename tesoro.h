@@ -107,7 +107,7 @@ extern "C" {
 */
 #define TESORO_VERSION        "0.1.0"
 #define TESORO_VERSION_NUMBER 1000
-#define TESORO_SCHEMA_VERSION 5
+#define TESORO_SCHEMA_VERSION 6
 #define TESORO_APPLICATION_ID 0x5453524f
 
 TESORO_API const char *tesoro_version(void);
@@ -182,6 +182,7 @@ TESORO_API const char *tesoro_errname(int rc);
 #define TESORO_ENTITY_DEAL_PROPERTY 7 /* a listing offered to a deal */
 #define TESORO_ENTITY_APPOINTMENT   8 /* a viewing (a CRM meeting) */
 #define TESORO_ENTITY_REFERRAL      9 /* a client passed on by a referral network */
+#define TESORO_ENTITY_PORTAL_ACCOUNT 10 /* a client's login to the portal */
 
 /* Property types of a contact request and a listing. */
 #define TESORO_PROPERTY_HOUSE     1
@@ -212,6 +213,12 @@ TESORO_API const char *tesoro_errname(int rc);
 #define TESORO_CONFIG_TICK_BATCH          5 /* default 500: timers fired per tick call at most */
 #define TESORO_CONFIG_REMINDER_LEAD_S     6 /* default 86400: viewing reminder
                                                this long before the start */
+#define TESORO_CONFIG_PWHASH_OPSLIMIT     7 /* argon2id passes; default
+                                               crypto_pwhash_OPSLIMIT_INTERACTIVE
+                                               (2), at least 1 */
+#define TESORO_CONFIG_PWHASH_MEMLIMIT     8 /* argon2id memory in bytes; default
+                                               crypto_pwhash_MEMLIMIT_INTERACTIVE
+                                               (64 MiB), at least 8192 */
 
 typedef struct tesoro tesoro;
 typedef struct tesoro_cursor tesoro_cursor;
@@ -976,6 +983,230 @@ TESORO_API int tesoro_referrals(tesoro *t, int64_t actor, int filter, int stage,
 */
 TESORO_API int tesoro_referral_pipeline(tesoro *t, int64_t actor, int64_t agent,
                                         tesoro_cursor **out);
+
+/* ------------------------------------------------------------------------
+** Client portal (SPEC §5): accounts, login, onboarding, languages, the
+** home overview and the property feed across a client's deals.
+**
+** THE PORTAL SETTING.  Every portal call is refused with TESORO_EDENIED
+** ("the client portal of agency N is not active") unless the agency's
+** admin has switched the portal on.  Portal calls are: every
+** tesoro_portal_* function, and every call a client actor makes on a deal,
+** a deal property or an appointment (the feed's verdicts, viewing requests,
+** notes, ratings, the client's lists and iCalendar).  Staff calls on deals
+** and appointments keep working with the portal off: the CRM does not
+** depend on the portal.  Seller onboarding (rooms, mandates) is not a
+** portal call.
+**
+** ACCOUNT STATES ARE THE ONBOARDING STEPS.  A portal account is an entity
+** (TESORO_ENTITY_PORTAL_ACCOUNT) with this machine:
+**
+**   create (staff)            — → set_password
+**   register (website)        — → unverified; again on an unverified
+**                             account: new name, password and code
+**   verify (website)          unverified → welcome
+**   change_password (client)  set_password → welcome; welcome, tour,
+**                             ready → same
+**   finish_welcome (client)   welcome → tour
+**   finish_tour, skip_tour    tour → ready
+**   restart_tour (client)     ready → tour
+**   login (client), login_failed, code_failed (website), set_language and
+**   contact_agent (client): no move; each is a history row.
+**
+** While the account is in set_password (a CRM-made account whose temporary
+** password is unchanged) every portal call of its client except
+** tesoro_portal_password_change is refused with TESORO_EGUARD.
+**
+** SECRETS.  Passwords and verification codes are stored only as argon2id
+** strings (libsodium crypto_pwhash_str) and are never written to the
+** outbox, history, activity or an error message.  The temporary password
+** and the verification code are returned once, to the caller; the host
+** puts them into the e-mail it sends (the invitation outbox row names the
+** account and its login e-mail, not the password).  The hash cost is the
+** handle's TESORO_CONFIG_PWHASH_* setting; a login whose stored hash is
+** cheaper than the setting stores a new hash (never a cheaper one).
+**
+** SECURITY COUNTERS ARE THE EXCEPTION TO "A REFUSED CALL CHANGES NOTHING":
+** a wrong password or a wrong code is refused *and* recorded (login_failed,
+** code_failed), because counting them is the rule.
+**
+** The portal server is not yet a client when it registers, verifies or
+** logs someone in: those calls take the agency's website actor, which
+** also names the agency.  The account's own calls take its client actor
+** (tesoro_actor_info tells a host which contact that is) and, since an
+** account belongs to one person, no expected_version.
+*/
+
+/* Onboarding steps: the states of a portal account. */
+#define TESORO_PORTAL_UNVERIFIED   1 /* self-registered; code not yet verified */
+#define TESORO_PORTAL_SET_PASSWORD 2 /* must replace the temporary password */
+#define TESORO_PORTAL_WELCOME      3 /* the welcome slides */
+#define TESORO_PORTAL_TOUR         4 /* the guided tour of the home page */
+#define TESORO_PORTAL_READY        5 /* tour finished or skipped */
+
+#define TESORO_PORTAL_CODE_DIGITS      6   /* verification code: 000000..999999 */
+#define TESORO_PORTAL_CODE_TTL_S       900 /* valid this long after it is issued */
+#define TESORO_PORTAL_CODE_MAX_TRIES   5   /* wrong codes; then register again */
+#define TESORO_PORTAL_LOGIN_MAX_FAILS  5   /* wrong passwords in a row lock ... */
+#define TESORO_PORTAL_LOCK_S           900 /* ... the account this long */
+#define TESORO_PORTAL_TEMP_PASSWORD_LEN 16
+#define TESORO_MIN_PASSWORD 8   /* characters (code points) */
+#define TESORO_MAX_PASSWORD 256 /* bytes */
+#define TESORO_PORTAL_LANGUAGES "en nl de fr es pt it pl sv no"
+
+/*
+** Switch the agency's portal on (1) or off (0) (admin only; default off).
+*/
+TESORO_API int tesoro_agency_set_portal(tesoro *t, int64_t actor, int active);
+
+/*
+** Route 1, from the CRM (staff): a portal account for `contact`, whose
+** e-mail becomes the login.  *out_temp_password (tesoro_free) is a random
+** password of TESORO_PORTAL_TEMP_PASSWORD_LEN characters that meets the
+** password policy; only its hash is kept.  The account is active at once,
+** in set_password.  Queues the "Portal Invitation" e-mail to the client and
+** logs "portal_account_created" on the contact.
+** Returns TESORO_OK; EDENIED (portal off, another agency, not staff);
+** EGUARD (the contact has no e-mail); EEXISTS (the contact has an account,
+** or an account uses its e-mail).
+*/
+TESORO_API int tesoro_portal_account_create(tesoro *t, int64_t actor,
+                                            int64_t contact,
+                                            int64_t *out_account,
+                                            char **out_temp_password);
+
+/*
+** Route 2, self-registration through the portal (the website actor):
+** name, e-mail and password (the policy below).  *out_code (tesoro_free)
+** is the 6-digit verification code for the host to e-mail; it is valid for
+** TESORO_PORTAL_CODE_TTL_S and TESORO_PORTAL_CODE_MAX_TRIES wrong tries.
+** Registering again an e-mail whose account is still unverified replaces
+** its name, password and code (the old code stops working): whoever proves
+** the mailbox sets the password.
+** Returns TESORO_OK; EINVAL (name, e-mail, password policy); EDENIED
+** (portal off, not the website); EEXISTS (a verified account has it).
+*/
+TESORO_API int tesoro_portal_register(tesoro *t, int64_t website,
+                                      const char *name, const char *email,
+                                      const char *password,
+                                      int64_t *out_account, char **out_code);
+
+/*
+** Verify a self-registration (the website actor).  The account becomes
+** active (step welcome) and is linked to the agency's contact with that
+** e-mail (compared case-insensitively), else to a new lead contact made
+** from the registration.  The code is single use.  *out_client: the
+** contact's client actor, now logged in.
+** Returns TESORO_OK; EINVAL (code not 6 digits); ENOTFOUND (no account with
+** that e-mail); ESTATE (already verified); EGUARD (code expired, or
+** TESORO_PORTAL_CODE_MAX_TRIES wrong codes used up: register again);
+** EDENIED (wrong code: recorded; or portal off); EEXISTS (the matching
+** contact already has another account).
+*/
+TESORO_API int tesoro_portal_verify(tesoro *t, int64_t website,
+                                    const char *email, const char *code,
+                                    int64_t *out_client);
+
+/*
+** Log in (the website actor).  On success *out_client is the account's
+** client actor and *out_step its TESORO_PORTAL_* step; TESORO_PORTAL_SET_
+** PASSWORD means the host must show "set password" first.  A wrong password
+** counts; TESORO_PORTAL_LOGIN_MAX_FAILS in a row lock the account for
+** TESORO_PORTAL_LOCK_S, during which even the right password is refused.
+** A success resets the count.
+** Returns TESORO_OK; EDENIED ("e-mail or password is wrong" — the same for
+** an unknown e-mail, which costs the same time; "locked until ..."; portal
+** off); ESTATE (not verified yet).
+*/
+TESORO_API int tesoro_portal_login(tesoro *t, int64_t website,
+                                   const char *email, const char *password,
+                                   int64_t *out_client, int *out_step);
+
+/*
+** Change the password (the client).  `current` must be right (a wrong one
+** counts as a failed login) and `new_password` must meet the policy —
+** at least TESORO_MIN_PASSWORD characters with an upper-case letter, a
+** lower-case letter, a digit and a special character (anything that is
+** neither a letter nor a digit); no control characters — and differ from
+** the current one.  Letters and digits are Unicode's (ICU).
+** From set_password this moves the account on to welcome.
+** Returns TESORO_OK; EINVAL (each policy rule has its own message);
+** EDENIED (wrong current password, locked, portal off).
+*/
+TESORO_API int tesoro_portal_password_change(tesoro *t, int64_t client,
+                                             const char *current,
+                                             const char *new_password);
+
+/* The account's current onboarding step (TESORO_PORTAL_*), its client. */
+TESORO_API int tesoro_portal_step(tesoro *t, int64_t client, int *out_step);
+
+/* Onboarding (the client): welcome slides seen (welcome → tour); tour
+** finished or skipped (tour → ready); tour restarted (ready → tour). */
+TESORO_API int tesoro_portal_welcome_done(tesoro *t, int64_t client);
+TESORO_API int tesoro_portal_tour_done(tesoro *t, int64_t client);
+TESORO_API int tesoro_portal_tour_skip(tesoro *t, int64_t client);
+TESORO_API int tesoro_portal_tour_restart(tesoro *t, int64_t client);
+
+/*
+** The portal language: the one the user chose, else the contact's language
+** when its primary subtag (before "-" or "_", any case: "nl-BE", "NL") is
+** one of TESORO_PORTAL_LANGUAGES, else "en".  *out_language points at a
+** static string.  Notifications to the client use the same language.
+** tesoro_portal_language_set takes exactly one of the ten lower-case codes
+** (EINVAL otherwise).
+*/
+TESORO_API int tesoro_portal_language(tesoro *t, int64_t client,
+                                      const char **out_language);
+TESORO_API int tesoro_portal_language_set(tesoro *t, int64_t client,
+                                          const char *language);
+
+/*
+** Home overview (the client): upcoming appointments (confirmed, in the
+** future), unconfirmed ones (pending), new properties (to_review, in the
+** client's active deals) and ratings given.  Any out may be NULL.
+*/
+TESORO_API int tesoro_portal_home(tesoro *t, int64_t client,
+                                  int64_t *out_upcoming,
+                                  int64_t *out_unconfirmed,
+                                  int64_t *out_new_properties,
+                                  int64_t *out_ratings);
+
+/*
+** The client's properties across their active deals.  Views:
+**   TESORO_FEED_NEW         to_review, newest first
+**   TESORO_FEED_ALL         grouped by status in the order to_review,
+**                           interesting, rejected, viewed, approved;
+**                           newest first within a status
+**   TESORO_FEED_FAVOURITES  favourites, newest first
+** Columns: id, deal_id, listing_id, state, favourite, title, address,
+** price, ref, photo_id, reject_reasons (JSON array or NULL), reject_note,
+** created_at, version.
+*/
+#define TESORO_FEED_NEW        1
+#define TESORO_FEED_ALL        2
+#define TESORO_FEED_FAVOURITES 3
+TESORO_API int tesoro_portal_properties(tesoro *t, int64_t client, int view,
+                                        tesoro_cursor **out);
+
+/*
+** Contact agent (the client): a message to the contact's assigned agent
+** (else the admins), on the crm and email channels ("Contact Agent"),
+** kept on the contact's timeline.  `deal_property` 0 or one of the
+** client's offered properties the message is about.  *out_message may be
+** NULL.
+*/
+TESORO_API int tesoro_portal_contact_agent(tesoro *t, int64_t client,
+                                           int64_t deal_property,
+                                           const char *message,
+                                           int64_t *out_message);
+
+/*
+** Staff: the portal account of a contact (ENOTFOUND if none).  Read it
+** with tesoro_entity_json: e-mail, state, language, last login, lock —
+** never a hash.
+*/
+TESORO_API int tesoro_portal_account_of(tesoro *t, int64_t actor,
+                                        int64_t contact, int64_t *out_account);
 
 /* ------------------------------------------------------------------------
 ** Cursors: every list comes back as a cursor, stepped like sqlite3_step.

@@ -445,6 +445,9 @@ int tu_setup(void **state) {
 
   TU_SETUP_OK(w, tesoro_open(w->path, &w->t));
   TU_SETUP_OK(w, tesoro_clock_set(w->t, TU_NOW));
+  /* The cheapest argon2id libsodium allows: the suites hash many passwords. */
+  TU_SETUP_OK(w, tesoro_config(w->t, TESORO_CONFIG_PWHASH_OPSLIMIT, 1));
+  TU_SETUP_OK(w, tesoro_config(w->t, TESORO_CONFIG_PWHASH_MEMLIMIT, 8192));
 
   TU_SETUP_OK(w, tesoro_agency_create(w->t, "Tesoro Homes", "Europe/Amsterdam",
                                       "EUR", "Alice Admin", "alice@tesoro.test",
@@ -460,6 +463,7 @@ int tu_setup(void **state) {
                                      &w->closings));
   TU_SETUP_OK(w, tesoro_agency_website_actor(w->t, w->admin, w->agency,
                                              &w->website));
+  TU_SETUP_OK(w, tesoro_agency_set_portal(w->t, w->admin, 1));
 
   TU_SETUP_OK(w, tesoro_agency_create(w->t, "Other Estates", "UTC", "GBP",
                                       "Oscar Other", "oscar@other.test",
@@ -470,6 +474,7 @@ int tu_setup(void **state) {
   TU_SETUP_OK(w, tesoro_agency_website_actor(w->t, w->other_admin,
                                              w->other_agency,
                                              &w->other_website));
+  TU_SETUP_OK(w, tesoro_agency_set_portal(w->t, w->other_admin, 1));
 
   TU_SETUP_OK(w, tesoro_contact_create(w->t, w->agent, "Ada Owner",
                                        "ada@example.com", "+31 6 1234 5678",

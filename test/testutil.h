@@ -23,6 +23,8 @@ typedef struct tu_world {
   tesoro *t;
   char dir[256];  /* a fresh mkdtemp directory */
   char path[512]; /* dir/tesoro.db */
+  /* Both agencies have the client portal on; the handle hashes passwords
+     at libsodium's minimum cost (opslimit 1, memlimit 8192). */
   /* agency "Tesoro Homes", Europe/Amsterdam, EUR: admin "Alice Admin",
      agent "Andy Agent", agent2 "Anna Agent", closings "Carl Closings" */
   int64_t agency, admin, agent, agent2, closings, website;
