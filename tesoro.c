@@ -7280,6 +7280,8 @@ static const struct {
      TESORO__STATE_MATCHES_HISTORY("appointment", "8")},
     {"referral state = last history",
      TESORO__STATE_MATCHES_HISTORY("referral", "9")},
+    {"portal account state = last history",
+     TESORO__STATE_MATCHES_HISTORY("portal_account", "10")},
     {"contact version = last history",
      "SELECT 'contact ' || x.id || ' at version ' || x.version || ' but its "
      "history disagrees' FROM contact x WHERE (SELECT count(*) || ':' || "
@@ -7296,8 +7298,9 @@ static const struct {
      "WHEN 6 THEN (SELECT agency_id FROM deal WHERE id = h.entity_id) "
      "WHEN 7 THEN (SELECT agency_id FROM deal_property WHERE id = h.entity_id) "
      "WHEN 8 THEN (SELECT agency_id FROM appointment WHERE id = h.entity_id) "
-     "WHEN 9 THEN (SELECT agency_id FROM referral WHERE id = h.entity_id) END "
-     "LIMIT 1"},
+     "WHEN 9 THEN (SELECT agency_id FROM referral WHERE id = h.entity_id) "
+     "WHEN 10 THEN (SELECT agency_id FROM portal_account WHERE id = "
+     "h.entity_id) END LIMIT 1"},
     {"outbox row has its cause in its agency",
      "SELECT 'outbox row ' || o.id || ' has no cause in its agency' FROM "
      "outbox o LEFT JOIN history h ON h.id = o.history_id WHERE h.id IS NULL "
@@ -7365,6 +7368,18 @@ static const struct {
      "p.deal_id = d.id LEFT JOIN listing l ON l.id = p.listing_id WHERE "
      "c.agency_id != d.agency_id OR p.agency_id != d.agency_id OR "
      "l.agency_id != d.agency_id LIMIT 1"},
+    {"a portal account is verified exactly when it has a contact, and a "
+     "code only before",
+     "SELECT 'portal account ' || p.id || ' is ' || p.state || ' but its "
+     "contact or code disagrees' FROM portal_account p LEFT JOIN contact c ON "
+     "c.id = p.contact_id WHERE (p.state = 'unverified') != (p.contact_id IS "
+     "NULL) OR (p.state = 'unverified') != (p.code_hash IS NOT NULL AND "
+     "p.code_expires_at IS NOT NULL) OR c.agency_id != p.agency_id LIMIT 1"},
+    {"no secret is stored in clear",
+     "SELECT 'portal account ' || id || ' holds a secret that is not an "
+     "argon2id hash' FROM portal_account WHERE password_hash NOT LIKE "
+     "'$argon2id$v=%$m=%,t=%,p=%$%$%' OR (code_hash IS NOT NULL AND "
+     "code_hash NOT LIKE '$argon2id$v=%$m=%,t=%,p=%$%$%') LIMIT 1"},
     {"no timer is pending for a viewing that no longer happens",
      "SELECT 'appointment ' || a.id || ' is ' || a.state || ' but has a "
      "pending ' || t.kind || ' timer' FROM appointment a JOIN timer t ON "

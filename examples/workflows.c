@@ -1,8 +1,10 @@
 /*
 ** workflows.c — the main job of `make example`: a day at the agency, on a
 ** database file.  One property owner walks from the contact form to a
-** published listing; then a buyer views that property, from the portal
-** request to a rating, and the viewing is written as an .ics file; then a
+** published listing; then a buyer gets a portal account from the CRM, logs
+** in, sets his password, goes through the onboarding, marks the property
+** interesting and requests a viewing, which he rates afterwards; the
+** viewing is written as an .ics file; then a
 ** referral goes through the pipeline to closed_paid, failing once on the
 ** way and coming back.  Each
 ** step is printed; then the histories and the outbox the host would
@@ -200,7 +202,7 @@ int main(int argc, char **argv) {
     print_cursor(c, cols);
   }
 
-  printf("\n6. A viewing, from the portal request to the rating\n");
+  printf("\n6. The client portal, and a viewing from the request to the rating\n");
   step("Andy adds a photo to the listing",
        tesoro_document_add(db, agent, TESORO_ENTITY_LISTING, listing,
                            TESORO_DOC_PHOTO, "front.jpg", "image/jpeg", photo,
@@ -208,11 +210,49 @@ int main(int argc, char **argv) {
   step("Andy adds buyer Bram as a contact",
        tesoro_contact_create(db, agent, "Bram Buyer", "bram@example.com",
                              "+31 6 5555 0202", "nl", &buyer));
-  check(tesoro_contact_client_actor(db, agent, buyer, &client), "client actor");
   step("Andy opens Bram's deal",
        tesoro_deal_create(db, agent, buyer, "Family house in Utrecht", &deal));
   step("Andy offers the canal house to the deal",
        tesoro_deal_offer(db, agent, deal, listing, &offered));
+  step("Alice switches the client portal on",
+       tesoro_agency_set_portal(db, admin, 1));
+  {
+    char *temporary = NULL;
+    int portal_step;
+    const char *language;
+    int64_t account, upcoming, unconfirmed, fresh, ratings;
+    static const char *const cols[] = {"id", "state", "title", "price", NULL};
+    tesoro_cursor *c;
+    step("Andy creates Bram's portal account (the invitation e-mail is queued)",
+         tesoro_portal_account_create(db, agent, buyer, &account, &temporary));
+    printf("      a temporary password of %zu characters, returned once, "
+           "stored only as an argon2id hash\n", strlen(temporary));
+    step("Bram logs in with the temporary password",
+         tesoro_portal_login(db, website, "bram@example.com", temporary,
+                             &client, &portal_step));
+    printf("      onboarding step %d: set password\n", portal_step);
+    step("Bram sets his own password",
+         tesoro_portal_password_change(db, client, temporary, "Grachten#2026"));
+    tesoro_free(temporary);
+    step("Bram reads the welcome slides", tesoro_portal_welcome_done(db, client));
+    step("Bram skips the tour", tesoro_portal_tour_skip(db, client));
+    check(tesoro_portal_step(db, client, &portal_step), "step");
+    check(tesoro_portal_language(db, client, &language), "language");
+    printf("      onboarding step %d (ready); portal language %s (from the contact)\n",
+           portal_step, language);
+    check(tesoro_portal_home(db, client, &upcoming, &unconfirmed, &fresh, &ratings),
+          "home");
+    printf("      home: %lld upcoming, %lld unconfirmed, %lld new properties, "
+           "%lld ratings\n", (long long)upcoming, (long long)unconfirmed,
+           (long long)fresh, (long long)ratings);
+    printf("      new properties:\n");
+    check(tesoro_portal_properties(db, client, TESORO_FEED_NEW, &c), "properties");
+    print_cursor(c, cols);
+    step("Bram marks the canal house interesting",
+         tesoro_deal_property_interested(db, client, offered, 0));
+    step("Bram saves it as a favourite",
+         tesoro_deal_property_favourite(db, client, offered, 1, 0));
+  }
   tesoro_clock_set(db, start + 2 * 86400);
   {
     const int64_t preferred[] = {viewing, second_choice};
@@ -240,7 +280,19 @@ int main(int argc, char **argv) {
          fired);
   print_state(agent, TESORO_ENTITY_APPOINTMENT, appointment, "appointment");
   print_state(client, TESORO_ENTITY_DEAL_PROPERTY, offered, "deal property");
+  step("Bram approves the canal house",
+       tesoro_deal_property_approve(db, client, offered, 0));
+  step("Bram asks Andy about the kitchen (contact agent)",
+       tesoro_portal_contact_agent(db, client, offered,
+                                   "Could we get a quote for the kitchen?", NULL));
   print_list(client, TESORO_LIST_RECENT, "Bram's recent viewings");
+  {
+    static const char *const cols[] = {"kind", "summary", NULL};
+    tesoro_cursor *c;
+    printf("      Bram's timeline in the CRM (newest first):\n");
+    check(tesoro_activities(db, agent, buyer, &c), "activities");
+    print_cursor(c, cols);
+  }
   printf("      appointment history:\n");
   {
     static const char *const cols[] = {"seq", "event", "from_state", "to_state",
