@@ -460,3 +460,144 @@ CREATE TABLE portal_message (
   created_at       INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX portal_message_contact ON portal_message(contact_id, id);
+
+-- @version 7
+-- Website exchange (SPEC §6): web customers and the prospect holding tank,
+-- the website's events (for idempotent replays), searches with their
+-- polygon vertices, interest per property, enquiries, vendor claims and
+-- firm vendor links.  Listings learn where they are.
+-- A "stamp" is '<event time, 20 digits>|<source_id>': comparing stamps as
+-- text orders events by time, then source id — the same whatever order
+-- they arrived in.
+
+ALTER TABLE listing ADD COLUMN longitude REAL CHECK (longitude BETWEEN -180 AND 180);
+ALTER TABLE listing ADD COLUMN latitude REAL CHECK (latitude BETWEEN -90 AND 90);
+
+CREATE TABLE web_customer (
+  id               INTEGER PRIMARY KEY,
+  agency_id        INTEGER NOT NULL REFERENCES agency(id),
+  external_id      TEXT    CHECK (length(external_id) BETWEEN 1 AND 200),
+  contact_id       INTEGER REFERENCES contact(id),
+  version          INTEGER NOT NULL DEFAULT 1,
+  state            TEXT    NOT NULL CHECK (state IN ('prospect', 'approved', 'discarded')),
+  name             TEXT,
+  email            TEXT,
+  phone            TEXT,
+  details_stamp    TEXT,
+  visits           INTEGER NOT NULL DEFAULT 0 CHECK (visits >= 0),
+  last_visit_at    INTEGER,
+  visit_stamp      TEXT,
+  group_ref        TEXT,
+  group_stamp      TEXT,
+  last_activity_at INTEGER,
+  end_reason       TEXT,
+  created_at       INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX web_customer_external ON web_customer(agency_id, external_id)
+  WHERE external_id IS NOT NULL;
+CREATE UNIQUE INDEX web_customer_contact ON web_customer(contact_id)
+  WHERE contact_id IS NOT NULL;
+CREATE INDEX web_customer_state ON web_customer(agency_id, state);
+
+-- Every ingested event once: its digest tells a replay from a reuse.
+CREATE TABLE web_event (
+  id          INTEGER PRIMARY KEY,
+  agency_id   INTEGER NOT NULL REFERENCES agency(id),
+  source_id   TEXT    NOT NULL CHECK (length(source_id) BETWEEN 1 AND 200),
+  digest      TEXT    NOT NULL CHECK (length(digest) = 64),
+  type        TEXT    NOT NULL,
+  customer_id INTEGER NOT NULL REFERENCES web_customer(id),
+  at          INTEGER NOT NULL CHECK (at >= 0),
+  result      TEXT    NOT NULL CHECK (json_valid(result)),
+  received_at INTEGER NOT NULL,
+  UNIQUE (agency_id, source_id)
+) STRICT;
+
+CREATE TABLE search (
+  id             INTEGER PRIMARY KEY,
+  agency_id      INTEGER NOT NULL REFERENCES agency(id),
+  customer_id    INTEGER NOT NULL REFERENCES web_customer(id),
+  external_id    TEXT,
+  version        INTEGER NOT NULL DEFAULT 1,
+  state          TEXT    NOT NULL CHECK (state IN ('active', 'deleted')),
+  hard           INTEGER NOT NULL CHECK (hard IN (0, 1)),
+  alert          INTEGER NOT NULL DEFAULT 0 CHECK (alert IN (0, 1)),
+  source         TEXT    NOT NULL CHECK (source IN ('website', 'crm')),
+  criteria       TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(criteria)),
+  min_price      INTEGER,
+  max_price      INTEGER,
+  property_types TEXT    CHECK (property_types IS NULL OR json_valid(property_types)),
+  min_bedrooms   INTEGER,
+  max_bedrooms   INTEGER,
+  area_name      TEXT,
+  centre_lon     REAL,
+  centre_lat     REAL,
+  radius_m       REAL    CHECK (radius_m > 0),
+  min_lon        REAL,
+  max_lon        REAL,
+  min_lat        REAL,
+  max_lat        REAL,
+  stamp          TEXT,
+  updated_at     INTEGER NOT NULL,
+  created_at     INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX search_external ON search(customer_id, external_id)
+  WHERE external_id IS NOT NULL;
+
+-- A search polygon's positions: ring 0 the outline, others holes.
+CREATE TABLE search_vertex (
+  search_id INTEGER NOT NULL REFERENCES search(id),
+  ring      INTEGER NOT NULL,
+  idx       INTEGER NOT NULL,
+  lon       REAL    NOT NULL,
+  lat       REAL    NOT NULL,
+  PRIMARY KEY (search_id, ring, idx)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE web_interest (
+  customer_id    INTEGER NOT NULL REFERENCES web_customer(id),
+  listing_id     INTEGER NOT NULL REFERENCES listing(id),
+  views          INTEGER NOT NULL DEFAULT 0 CHECK (views >= 0),
+  last_viewed_at INTEGER,
+  saved          INTEGER NOT NULL DEFAULT 0 CHECK (saved IN (0, 1)),
+  save_stamp     TEXT,
+  rank           INTEGER CHECK (rank BETWEEN 1 AND 5),
+  note           TEXT,
+  note_shared    INTEGER NOT NULL DEFAULT 0 CHECK (note_shared IN (0, 1)),
+  rank_stamp     TEXT,
+  in_branch_at   INTEGER,
+  PRIMARY KEY (customer_id, listing_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE enquiry (
+  id          INTEGER PRIMARY KEY,
+  agency_id   INTEGER NOT NULL REFERENCES agency(id),
+  customer_id INTEGER NOT NULL REFERENCES web_customer(id),
+  type        TEXT    NOT NULL CHECK (type IN ('property', 'branch', 'valuation',
+                'mortgage', 'viewing', 'staff', 'general')),
+  listing_id  INTEGER REFERENCES listing(id),
+  message     TEXT,
+  at          INTEGER NOT NULL
+) STRICT;
+CREATE INDEX enquiry_customer ON enquiry(customer_id, at);
+
+CREATE TABLE vendor_claim (
+  id          INTEGER PRIMARY KEY,
+  agency_id   INTEGER NOT NULL REFERENCES agency(id),
+  customer_id INTEGER NOT NULL REFERENCES web_customer(id),
+  listing_id  INTEGER NOT NULL REFERENCES listing(id),
+  version     INTEGER NOT NULL DEFAULT 1,
+  state       TEXT    NOT NULL CHECK (state IN ('claimed', 'confirmed', 'rejected')),
+  note        TEXT,
+  end_reason  TEXT,
+  created_at  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE vendor_link (
+  contact_id INTEGER NOT NULL REFERENCES contact(id),
+  listing_id INTEGER NOT NULL REFERENCES listing(id),
+  role       TEXT    NOT NULL CHECK (role IN ('vendor', 'landlord')),
+  created_by INTEGER NOT NULL REFERENCES actor(id),
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (contact_id, listing_id)
+) STRICT, WITHOUT ROWID;

@@ -107,7 +107,7 @@ extern "C" {
 */
 #define TESORO_VERSION        "0.1.0"
 #define TESORO_VERSION_NUMBER 1000
-#define TESORO_SCHEMA_VERSION 6
+#define TESORO_SCHEMA_VERSION 7
 #define TESORO_APPLICATION_ID 0x5453524f
 
 TESORO_API const char *tesoro_version(void);
@@ -183,6 +183,9 @@ TESORO_API const char *tesoro_errname(int rc);
 #define TESORO_ENTITY_APPOINTMENT   8 /* a viewing (a CRM meeting) */
 #define TESORO_ENTITY_REFERRAL      9 /* a client passed on by a referral network */
 #define TESORO_ENTITY_PORTAL_ACCOUNT 10 /* a client's login to the portal */
+#define TESORO_ENTITY_WEB_CUSTOMER  11 /* a person the website knows (§6) */
+#define TESORO_ENTITY_SEARCH        12 /* a customer's search criteria */
+#define TESORO_ENTITY_VENDOR_CLAIM  13 /* "I am the vendor of this property" */
 
 /* Property types of a contact request and a listing. */
 #define TESORO_PROPERTY_HOUSE     1
@@ -642,7 +645,8 @@ TESORO_API int tesoro_mandate_proposals(tesoro *t, int64_t actor,
 **              mandate", whether or not the listing was published.
 ** tesoro_listing_update sets fields from a JSON object with any of "title",
 ** "address", "price", "property_type", "bedrooms", "bathrooms",
-** "floor_area", "energy_label", "description" (unknown keys: EINVAL).
+** "floor_area", "energy_label", "description", "longitude" (-180..180),
+** "latitude" (-90..90) (unknown keys: EINVAL).
 */
 TESORO_API int tesoro_listing_update(tesoro *t, int64_t actor, int64_t listing,
                                      const char *fields_json,
@@ -1207,6 +1211,192 @@ TESORO_API int tesoro_portal_contact_agent(tesoro *t, int64_t client,
 */
 TESORO_API int tesoro_portal_account_of(tesoro *t, int64_t actor,
                                         int64_t contact, int64_t *out_account);
+
+/* ------------------------------------------------------------------------
+** Website exchange (SPEC §6, the Homeflow People Exchange).
+**
+** WEB CUSTOMERS.  Everyone the website tells the CRM about is a web
+** customer (TESORO_ENTITY_WEB_CUSTOMER), keyed by the website's own
+** customer id.  Its machine is the prospect holding tank:
+**   (first event about it)   — → prospect
+**   approve (staff)          prospect → approved: linked to a contact
+**   discard (staff)          prospect → discarded, reason required
+** A customer first seen through an event other than "customer" (events
+** arrive in any order) is a prospect without details until its customer
+** event arrives.  Events about an approved customer are also lines on its
+** contact's activity timeline; events about a discarded one are recorded
+** and applied but stay off every timeline and list.  A contact the CRM
+** works with on the exchange (a search set in the CRM, interest, a group)
+** gets a web customer too, approved and without a website id until the
+** website names it (a "customer" event with "contact_id").
+**
+** INGEST.  A website event is one JSON object:
+**   {"source_id": "...", "type": "...", "customer": "...", "at": T, ...}
+** source_id (1..200 bytes) is unique per agency: a replay — the same
+** source_id with the same content — returns the earlier result and changes
+** nothing; the same source_id with different content is EEXISTS.  "at" is
+** the event time (UTC seconds).  Per customer, state that an event sets
+** (details, visit count, a search, a save, a rank, a group) keeps the
+** newest event time; ties go to the greater source_id, so the outcome
+** never depends on arrival order.  An older event arriving late is stored
+** (its replay is still a replay) with status "superseded" and changes
+** nothing else.  Counted things (views, enquiries, claims) are each kept.
+**
+** Types and their own fields (capability numbers of seed 003):
+**   customer        (1)  name, email, phone, contact_id (all optional)
+**   visit           (3)  visits: the website's cumulative count (>= 1)
+**   implied_search  (4)  search_id; criteria (below)   — a soft search
+**   saved_search    (5)  search_id; criteria; alert (true/false) — hard
+**   search_deleted  (5)  search_id
+**   property_view   (7)  listing: the listing's reference ("TES-00001")
+**   property_save   (8)  listing; saved (true: save, false: unsave)
+**   property_rank  (10)  listing; rank 1..5; note; shared (true/false)
+**   enquiry        (11)  enquiry_type: property, branch, valuation,
+**                        mortgage, viewing, staff, general; listing
+**                        (optional); message
+**   group          (12)  group: the househunting group's id
+**   vendor_claim   (13)  listing; note — a soft link and a staff task
+**                        "confirm vendor" for the customer's agent, else
+**                        the admins
+** Search criteria: min_price, max_price (minor units), property_types (an
+** array of "house", "apartment", "office", "land"), min_bedrooms,
+** max_bedrooms, area.  All optional; bounds must not cross.  `area` is an
+** object {"name": text, "centre": a GeoJSON Point, "radius": metres > 0,
+** "polygon": a GeoJSON Polygon} with a polygon, or a centre and a radius,
+** or both (RFC 7946: positions [longitude, latitude] with longitude
+** -180..180 and latitude -90..90; each ring closed — first position equal
+** to the last — with at least 4 positions; the first ring the outline,
+** the others holes).  Each invalid case is EINVAL naming the reason.
+**
+** Result: a JSON object {"source_id", "status": "applied" or
+** "superseded", "customer_id", "entity", "entity_id"} (*out_result,
+** tesoro_free; the entity is what the event created or changed, e.g. the
+** search).
+*/
+#define TESORO_MAX_SOURCE_ID 200
+
+TESORO_API int tesoro_exchange_ingest(tesoro *t, int64_t website,
+                                      const char *event_json,
+                                      char **out_result);
+
+/*
+** Many events in one transaction (a JSON array, at most
+** TESORO_MAX_BATCH events).  Each event is applied whole or not at all: a
+** bad event is skipped and reported, the others commit.  *out_results
+** (tesoro_free) is an array with one entry per event, in order: its result
+** object, or {"index": i, "error": "TESORO_EINVAL", "message": "..."}.
+** *out_failed counts the skipped events; tesoro_errmsg names the first
+** ("event 3: ...").  Returns TESORO_OK when the batch committed (even with
+** skipped events); EINVAL when `events_json` is not an array; a database
+** error (EBUSY, ENOMEM, EDB) rolls the whole batch back.
+*/
+#define TESORO_MAX_BATCH 10000
+TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
+                                            const char *events_json,
+                                            int *out_failed,
+                                            char **out_results);
+
+/*
+** The holding tank (staff).  tesoro_prospects lists prospects, newest
+** first: id, external_id, name, email, phone, visits, last_visit_at,
+** created_at, version.  Approve links the customer to `contact` (0: the
+** agency's contact with the customer's e-mail, case-insensitively, else a
+** new contact with the role "applicant"); *out_contact may be NULL.
+*/
+TESORO_API int tesoro_prospects(tesoro *t, int64_t actor, tesoro_cursor **out);
+TESORO_API int tesoro_prospect_approve(tesoro *t, int64_t actor,
+                                       int64_t customer, int64_t contact,
+                                       int64_t expected_version,
+                                       int64_t *out_contact);
+TESORO_API int tesoro_prospect_discard(tesoro *t, int64_t actor,
+                                       int64_t customer, const char *reason,
+                                       int64_t expected_version);
+
+/*
+** What the website told about a customer (staff): each a cursor.
+**   tesoro_customer_searches   id, external_id, hard, alert, state, name
+**                              (area name), min_price, max_price,
+**                              property_types, min_bedrooms, max_bedrooms,
+**                              area (JSON), source ("website" or "crm"),
+**                              updated_at
+**   tesoro_customer_properties listing_id, ref, title, views,
+**                              last_viewed_at, saved, rank, note,
+**                              note_shared — a private note reads NULL
+**   tesoro_customer_enquiries  id, type, listing_id, message, at
+*/
+TESORO_API int tesoro_customer_searches(tesoro *t, int64_t actor,
+                                        int64_t customer, tesoro_cursor **out);
+TESORO_API int tesoro_customer_properties(tesoro *t, int64_t actor,
+                                          int64_t customer,
+                                          tesoro_cursor **out);
+TESORO_API int tesoro_customer_enquiries(tesoro *t, int64_t actor,
+                                         int64_t customer, tesoro_cursor **out);
+/* The web customer of a contact (staff); ENOTFOUND if none. */
+TESORO_API int tesoro_contact_customer(tesoro *t, int64_t actor,
+                                       int64_t contact, int64_t *out_customer);
+
+/*
+** CRM → website (staff).  Each change queues an outbox row of kind
+** "exchange", channel "website", to the agency's website actor, whose
+** template names the capability and whose payload carries "capability",
+** the contact and the customer's website id when known:
+**   2  new_customer       a contact created by staff with an e-mail
+**   6  search_saved       tesoro_search_save (criteria as for events;
+**                         `search` 0 makes a new hard search, else edits
+**                         one of the contact's) and search_deleted
+**                         (tesoro_search_delete)
+**   9  property_interest  tesoro_interest_register: the contact showed
+**                         interest in a listing in branch; the website
+**                         treats it as a saved property
+**   12 group_changed      tesoro_group_set (group "" leaves the group)
+**   14 vendor_confirmed   tesoro_vendor_confirm: a firm link of a contact
+**                         to a listing as "vendor" or "landlord"; an open
+**                         vendor claim of that contact on that listing is
+**                         confirmed with it and its task completed
+** Vendor claims can also be rejected (tesoro_vendor_claim_reject, reason
+** required); the claim's task is cancelled.
+*/
+TESORO_API int tesoro_search_save(tesoro *t, int64_t actor, int64_t contact,
+                                  int64_t search, const char *criteria_json,
+                                  int alert, int64_t *out_search);
+TESORO_API int tesoro_search_delete(tesoro *t, int64_t actor, int64_t search,
+                                    int64_t expected_version);
+TESORO_API int tesoro_interest_register(tesoro *t, int64_t actor,
+                                        int64_t contact, int64_t listing);
+TESORO_API int tesoro_group_set(tesoro *t, int64_t actor, int64_t contact,
+                                const char *group);
+TESORO_API int tesoro_vendor_confirm(tesoro *t, int64_t actor, int64_t contact,
+                                     int64_t listing, const char *role);
+TESORO_API int tesoro_vendor_claim_reject(tesoro *t, int64_t actor,
+                                          int64_t claim, const char *reason,
+                                          int64_t expected_version);
+
+/*
+** The call list (staff): approved customers and prospects, ranked by
+**   score = (visits + 2 views + 4 saves + 3 hard searches + 1 soft search
+**            + 8 enquiries) * 7 / (7 + days since the last activity)
+** — counts weighted by how strong a signal each is, halved after a week
+** without activity.  Columns: customer_id, contact_id, name, email, phone,
+** score, visits, views, saves, hard_searches, soft_searches, enquiries,
+** last_activity_at.  Highest score first; ties: latest activity, then id.
+** `limit` 1..1000.
+*/
+TESORO_API int tesoro_call_list(tesoro *t, int64_t actor, int limit,
+                                tesoro_cursor **out);
+
+/*
+** Published listings of the agency that fit a customer's active searches
+** (staff): price within the bounds, type among the types, bedrooms within
+** the bounds, and — when the search has an area — the listing's location
+** inside the polygon (holes excluded) or within the radius of the centre
+** (great-circle distance).  A listing without a location never matches a
+** search with an area.  Columns: search_id, hard (1: saved search, 0:
+** implied), listing_id, ref, title, price, property_type, bedrooms,
+** distance_m (from the centre, or NULL).  Hard matches first, then by
+** search, then newest listing first.
+*/
+TESORO_API int tesoro_matches(tesoro *t, int64_t actor, int64_t customer,
+                              tesoro_cursor **out);
 
 /* ------------------------------------------------------------------------
 ** Cursors: every list comes back as a cursor, stepped like sqlite3_step.
