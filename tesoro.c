@@ -19,9 +19,10 @@
 **  13. Viewing appointments  deals, offered properties, viewings
 **  14. Referral stages    the pipeline, its data, the fee
 **  15. Client portal      accounts, passwords, onboarding, languages, home
-**  16. Reading            entity JSON, history, lists, iCalendar
-**  17. Cursors
-**  18. Checker            tesoro_check's invariants
+**  16. Website exchange   events in, events out, call list, matches
+**  17. Reading            entity JSON, history, lists, iCalendar
+**  18. Cursors
+**  19. Checker            tesoro_check's invariants
 **
 ** Internal names are static and start with tesoro__; only the functions
 ** marked TESORO_API in tesoro.h are exported.
@@ -63,7 +64,7 @@
 #define TESORO__DEFAULT_BACKOFF_S     60
 #define TESORO__DEFAULT_TICK_BATCH    500
 #define TESORO__DEFAULT_REMINDER_S    86400
-#define TESORO__ENTITY_MAX            10    /* highest TESORO_ENTITY_* */
+#define TESORO__ENTITY_MAX            13    /* highest TESORO_ENTITY_* */
 #define TESORO__DAY                   86400
 #define TESORO__MAX_MONEY             INT64_C(10000000000000) /* minor units: no
                                                overflow when multiplied by 10000 */
@@ -241,7 +242,7 @@ static const char *const tesoro__role_names[] = {NULL, "agent", "admin",
 static const char *const tesoro__entity_names[] = {
     NULL,    "contact", "room",          "mandate",
     "listing", "task", "deal", "deal_property", "appointment", "referral",
-    "portal_account"};
+    "portal_account", "web_customer", "search", "vendor_claim"};
 
 static const char *tesoro__entity_name(int entity) {
   if (entity < 1 || entity > TESORO__ENTITY_MAX) return "entity";
@@ -1089,6 +1090,24 @@ static const char *const tesoro__schema_lines[] = {
   X(PORTAL_ACCOUNT_SET_STATE,                                                 \
     "UPDATE portal_account SET state = ?2, version = version + 1 "            \
     "WHERE id = ?1 AND version = ?3")                                         \
+  X(WEB_CUSTOMER_LOAD,                                                        \
+    "SELECT agency_id, contact_id, state, version FROM web_customer "         \
+    "WHERE id = ?1")                                                          \
+  X(WEB_CUSTOMER_SET_STATE,                                                   \
+    "UPDATE web_customer SET state = ?2, version = version + 1 "              \
+    "WHERE id = ?1 AND version = ?3")                                         \
+  X(SEARCH_LOAD,                                                              \
+    "SELECT s.agency_id, w.contact_id, s.state, s.version FROM search s "     \
+    "JOIN web_customer w ON w.id = s.customer_id WHERE s.id = ?1")            \
+  X(SEARCH_SET_STATE,                                                         \
+    "UPDATE search SET state = ?2, version = version + 1 "                    \
+    "WHERE id = ?1 AND version = ?3")                                         \
+  X(VENDOR_CLAIM_LOAD,                                                        \
+    "SELECT v.agency_id, w.contact_id, v.state, v.version FROM vendor_claim " \
+    "v JOIN web_customer w ON w.id = v.customer_id WHERE v.id = ?1")          \
+  X(VENDOR_CLAIM_SET_STATE,                                                   \
+    "UPDATE vendor_claim SET state = ?2, version = version + 1 "              \
+    "WHERE id = ?1 AND version = ?3")                                         \
   X(REFERRAL_LOAD,                                                            \
     "SELECT agency_id, contact_id, state, version FROM referral WHERE id = ?1")\
   X(REFERRAL_SET_STATE,                                                       \
@@ -1221,7 +1240,8 @@ static const char *const tesoro__schema_lines[] = {
     "'$.bedrooms'), bathrooms = json_extract(?2, '$.bathrooms'), "            \
     "floor_area = json_extract(?2, '$.floor_area'), energy_label = "          \
     "json_extract(?2, '$.energy_label'), description = json_extract(?2, "     \
-    "'$.description') WHERE id = ?1")                                         \
+    "'$.description'), longitude = json_extract(?2, '$.longitude'), "         \
+    "latitude = json_extract(?2, '$.latitude') WHERE id = ?1")                \
   X(LISTING_UPDATE,                                                           \
     "UPDATE listing SET "                                                     \
     "title = iif(json_type(?2, '$.title') IS NULL, title, "                   \
@@ -1241,7 +1261,11 @@ static const char *const tesoro__schema_lines[] = {
     "energy_label = iif(json_type(?2, '$.energy_label') IS NULL, "            \
     "energy_label, json_extract(?2, '$.energy_label')), "                     \
     "description = iif(json_type(?2, '$.description') IS NULL, description, "\
-    "json_extract(?2, '$.description')) WHERE id = ?1")                       \
+    "json_extract(?2, '$.description')), "                                    \
+    "longitude = iif(json_type(?2, '$.longitude') IS NULL, longitude, "       \
+    "json_extract(?2, '$.longitude')), "                                      \
+    "latitude = iif(json_type(?2, '$.latitude') IS NULL, latitude, "          \
+    "json_extract(?2, '$.latitude')) WHERE id = ?1")                          \
   X(LISTING_PUBLISH_FACTS,                                                    \
     "SELECT l.title IS NOT NULL AND l.address IS NOT NULL AND l.price IS "    \
     "NOT NULL, m.state, m.validated_at + m.duration_days * 86400, m.id "      \
@@ -1367,6 +1391,9 @@ static const char *const tesoro__schema_lines[] = {
   X(PORTAL_SET_LANGUAGE,                                                      \
     "UPDATE portal_account SET language = ?2 WHERE id = ?1")                  \
   X(PORTAL_LANGUAGE, "SELECT " TESORO__LANGUAGE_OF("?1"))                     \
+  X(PORTAL_INVITATION, /* the login, never the password */                  \
+    "SELECT json_object('account_id', id, 'login', email) FROM "              \
+    "portal_account WHERE id = ?1")                                           \
   X(PORTAL_MESSAGE_INSERT,                                                    \
     "INSERT INTO portal_message(agency_id, contact_id, deal_property_id, "    \
     "body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")                          \
@@ -1378,6 +1405,175 @@ static const char *const tesoro__schema_lines[] = {
     "d.contact_id = ?1 AND d.state = 'active' AND p.state = 'to_review'), "   \
     "(SELECT count(*) FROM appointment WHERE contact_id = ?1 AND rating IS "  \
     "NOT NULL)")                                                              \
+  /* the website exchange */                                                  \
+  X(JSON_ELEMENTS, "SELECT key, type, value FROM json_each(?1)")              \
+  X(JSON_MEMBERS, "SELECT key, type, value FROM json_each(?1)")               \
+  X(GEO_TYPE,                                                                 \
+    "SELECT CASE WHEN json_type(?1, '$.type') = 'text' THEN json_extract("    \
+    "?1, '$.type') END, json_type(?1) = 'object'")                            \
+  X(GEO_POINT, /* columns as GEO_POSITIONS from its 4th */                  \
+    "SELECT json_type(?1, '$.coordinates'), json_array_length(?1, "           \
+    "'$.coordinates'), json_type(?1, '$.coordinates[0]'), json_extract(?1, " \
+    "'$.coordinates[0]'), json_type(?1, '$.coordinates[1]'), "                \
+    "json_extract(?1, '$.coordinates[1]')")                                   \
+  X(GEO_POSITIONS, /* ring, its type, position index, then the position; */ \
+    /* a last row with ring -1 closes the walk */                             \
+    "SELECT * FROM (SELECT r.key AS ring, r.type AS ring_type, p.key AS pos, "\
+    "p.type, json_array_length(p.value), json_type(p.value, '$[0]'), "        \
+    "json_extract(p.value, '$[0]'), json_type(p.value, '$[1]'), "             \
+    "json_extract(p.value, '$[1]') FROM json_each(?1, '$.coordinates') r "    \
+    "LEFT JOIN json_each(CASE WHEN r.type = 'array' THEN r.value END) p "     \
+    "UNION ALL SELECT -1, 'end', NULL, NULL, NULL, NULL, NULL, NULL, NULL) "  \
+    "ORDER BY ring < 0, ring, pos")                                           \
+  X(CRITERIA_CROSSED,                                                         \
+    "SELECT coalesce(json_extract(?1, '$.min_price') > json_extract(?1, "     \
+    "'$.max_price'), 0) OR coalesce(json_extract(?1, '$.min_bedrooms') > "    \
+    "json_extract(?1, '$.max_bedrooms'), 0)")                                 \
+  X(LISTING_BY_REF, "SELECT id FROM listing WHERE agency_id = ?1 AND ref = ?2")\
+  X(WEB_CUSTOMER_INSERT,                                                      \
+    "INSERT INTO web_customer(agency_id, external_id, contact_id, state, "    \
+    "created_at) VALUES (?1, ?2, ?3, ?4, ?5)")                                \
+  X(WEB_CUSTOMER_OF_CONTACT, "SELECT id FROM web_customer WHERE contact_id = ?1")\
+  X(WEB_CUSTOMER_BY_EXTERNAL,                                                 \
+    "SELECT id FROM web_customer WHERE agency_id = ?1 AND external_id = ?2")  \
+  X(WEB_CUSTOMER_ADOPT,                                                       \
+    "UPDATE web_customer SET external_id = ?2 WHERE contact_id = ?1 AND "     \
+    "external_id IS NULL RETURNING id")                                       \
+  X(WEB_CUSTOMER_DETAILS,                                                     \
+    "SELECT name, email, phone FROM web_customer WHERE id = ?1")              \
+  X(WEB_CUSTOMER_LINK, "UPDATE web_customer SET contact_id = ?2 WHERE id = ?1")\
+  X(WEB_CUSTOMER_END, "UPDATE web_customer SET end_reason = ?2 WHERE id = ?1")\
+  /* website events: ?1 customer (or search), ?2 event, ?3 stamp, ?4 at, */  \
+  /* ?5 listing; what an event sets changes only for a newer stamp */         \
+  X(WEB_CUSTOMER_DETAILS_SET,                                                 \
+    "UPDATE web_customer SET name = json_extract(?2, '$.name'), email = "     \
+    "json_extract(?2, '$.email'), phone = json_extract(?2, '$.phone'), "      \
+    "details_stamp = ?3 WHERE id = ?1 AND coalesce(details_stamp, '') < ?3") \
+  X(WEB_CUSTOMER_VISIT,                                                       \
+    "UPDATE web_customer SET visits = json_extract(?2, '$.visits'), "         \
+    "last_visit_at = ?4, visit_stamp = ?3 WHERE id = ?1 AND "                 \
+    "coalesce(visit_stamp, '') < ?3")                                         \
+  X(WEB_CUSTOMER_GROUP,                                                       \
+    "UPDATE web_customer SET group_ref = json_extract(?2, '$.group'), "       \
+    "group_stamp = ?3 WHERE id = ?1 AND coalesce(group_stamp, '') < ?3")      \
+  X(WEB_CUSTOMER_GROUP_CRM,                                                   \
+    "UPDATE web_customer SET group_ref = ?2, group_stamp = ?3 WHERE id = ?1") \
+  X(WEB_CUSTOMER_ACTIVE, /* signs of interest, not details or groups */     \
+    "UPDATE web_customer SET last_activity_at = max(coalesce("                \
+    "last_activity_at, ?4), ?4) WHERE id = ?1 AND json_extract(?2, '$.type')"\
+    " NOT IN ('customer', 'group', 'search_deleted')")                        \
+  X(INTEREST_VIEW,                                                            \
+    "INSERT INTO web_interest(customer_id, listing_id, views, "               \
+    "last_viewed_at) VALUES (?1, ?5, 1, ?4) ON CONFLICT(customer_id, "        \
+    "listing_id) DO UPDATE SET views = views + 1, last_viewed_at = "          \
+    "max(coalesce(last_viewed_at, ?4), ?4)")                                  \
+  X(INTEREST_ENSURE,                                                          \
+    "INSERT OR IGNORE INTO web_interest(customer_id, listing_id) "            \
+    "VALUES (?1, ?5)")                                                        \
+  X(INTEREST_SAVE,                                                            \
+    "UPDATE web_interest SET saved = json_extract(?2, '$.saved'), "           \
+    "save_stamp = ?3 WHERE customer_id = ?1 AND listing_id = ?5 AND "         \
+    "coalesce(save_stamp, '') < ?3")                                          \
+  X(INTEREST_RANK,                                                            \
+    "UPDATE web_interest SET rank = json_extract(?2, '$.rank'), note = "      \
+    "json_extract(?2, '$.note'), note_shared = coalesce(json_extract(?2, "    \
+    "'$.shared'), 0), rank_stamp = ?3 WHERE customer_id = ?1 AND "            \
+    "listing_id = ?5 AND coalesce(rank_stamp, '') < ?3")                      \
+  X(INTEREST_IN_BRANCH,                                                       \
+    "UPDATE web_interest SET in_branch_at = ?4 WHERE customer_id = ?1 AND "   \
+    "listing_id = ?5")                                                        \
+  X(ENQUIRY_INSERT,                                                           \
+    "INSERT INTO enquiry(agency_id, customer_id, type, listing_id, message, " \
+    "at) SELECT agency_id, ?1, json_extract(?2, '$.enquiry_type'), ?5, "      \
+    "json_extract(?2, '$.message'), ?4 FROM web_customer WHERE id = ?1")      \
+  X(VENDOR_CLAIM_INSERT,                                                      \
+    "INSERT INTO vendor_claim(agency_id, customer_id, listing_id, state, "    \
+    "note, created_at) SELECT agency_id, ?1, ?5, 'claimed', json_extract("    \
+    "?2, '$.note'), ?4 FROM web_customer WHERE id = ?1")                      \
+  X(VENDOR_CLAIM_OPEN,                                                        \
+    "SELECT id FROM vendor_claim WHERE customer_id = ?1 AND listing_id = ?2 " \
+    "AND state = 'claimed' ORDER BY id LIMIT 1")                              \
+  X(VENDOR_CLAIM_END, "UPDATE vendor_claim SET end_reason = ?2 WHERE id = ?1")\
+  X(VENDOR_LINK_SET,                                                          \
+    "INSERT INTO vendor_link(contact_id, listing_id, role, created_by, "      \
+    "created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(contact_id, "        \
+    "listing_id) DO UPDATE SET role = excluded.role")                         \
+  X(SEARCH_BY_EXTERNAL,                                                       \
+    "SELECT id, state = 'active', stamp FROM search WHERE customer_id = ?1 "  \
+    "AND external_id = json_extract(?2, '$.search_id')")                      \
+  X(SEARCH_INSERT_WEB,                                                        \
+    "INSERT INTO search(agency_id, customer_id, external_id, state, hard, "   \
+    "source, updated_at, created_at) VALUES (?1, ?2, json_extract(?3, "       \
+    "'$.search_id'), ?4, ?5, 'website', ?6, ?6)")                             \
+  X(SEARCH_INSERT_CRM,                                                        \
+    "INSERT INTO search(agency_id, customer_id, state, hard, source, "        \
+    "updated_at, created_at) VALUES (?1, ?2, 'active', 1, 'crm', ?3, ?3)")    \
+  X(SEARCH_SET_CRITERIA, /* the criteria's columns, read once, for SQL */   \
+    "UPDATE search SET criteria = (SELECT json_group_object(key, CASE WHEN "  \
+    "type IN ('object', 'array') THEN json(value) ELSE value END) FROM "      \
+    "json_each(?2) WHERE key IN ('min_price', 'max_price', "                  \
+    "'property_types', 'min_bedrooms', 'max_bedrooms', 'area')), hard = "     \
+    "CASE json_extract(?2, '$.type') WHEN 'implied_search' THEN 0 WHEN "      \
+    "'saved_search' THEN 1 ELSE hard END, alert = CASE WHEN json_type(?2, "   \
+    "'$.alert') IS NOT NULL THEN json_extract(?2, '$.alert') WHEN "           \
+    "json_extract(?2, '$.type') = 'implied_search' THEN 0 ELSE alert END, "   \
+    "min_price = json_extract(?2, '$.min_price'), max_price = "               \
+    "json_extract(?2, '$.max_price'), property_types = json_extract(?2, "     \
+    "'$.property_types'), min_bedrooms = json_extract(?2, "                   \
+    "'$.min_bedrooms'), max_bedrooms = json_extract(?2, '$.max_bedrooms'), "  \
+    "area_name = json_extract(?2, '$.area.name'), centre_lon = "              \
+    "json_extract(?2, '$.area.centre.coordinates[0]'), centre_lat = "         \
+    "json_extract(?2, '$.area.centre.coordinates[1]'), radius_m = "           \
+    "json_extract(?2, '$.area.radius'), min_lon = (SELECT "                   \
+    "min(json_extract(value, '$[0]')) FROM json_each(?2, "                    \
+    "'$.area.polygon.coordinates[0]')), max_lon = (SELECT "                   \
+    "max(json_extract(value, '$[0]')) FROM json_each(?2, "                    \
+    "'$.area.polygon.coordinates[0]')), min_lat = (SELECT "                   \
+    "min(json_extract(value, '$[1]')) FROM json_each(?2, "                    \
+    "'$.area.polygon.coordinates[0]')), max_lat = (SELECT "                   \
+    "max(json_extract(value, '$[1]')) FROM json_each(?2, "                    \
+    "'$.area.polygon.coordinates[0]')), updated_at = ?4 WHERE id = ?1")       \
+  X(SEARCH_SET_ALERT, "UPDATE search SET alert = ?2 WHERE id = ?1")           \
+  X(SEARCH_SET_STAMP, "UPDATE search SET stamp = ?3 WHERE id = ?1")           \
+  X(SEARCH_VERTICES_CLEAR, "DELETE FROM search_vertex WHERE search_id = ?1")  \
+  X(SEARCH_VERTICES_SET,                                                      \
+    "INSERT INTO search_vertex(search_id, ring, idx, lon, lat) SELECT ?1, "   \
+    "r.key, p.key, json_extract(p.value, '$[0]'), json_extract(p.value, "     \
+    "'$[1]') FROM json_each(?2, '$.area.polygon.coordinates') r, "            \
+    "json_each(r.value) p")                                                   \
+  X(SEARCH_CUSTOMER, "SELECT customer_id FROM search WHERE id = ?1")          \
+  X(SEARCH_EXTRA,                                                             \
+    "SELECT json_object('search_id', id, 'alert', json(iif(alert, 'true', "   \
+    "'false')), 'criteria', json(criteria)) FROM search WHERE id = ?1")       \
+  X(EXCHANGE_PAYLOAD,                                                         \
+    "SELECT json_patch(json_object('capability', ?1, 'contact_id', ?2, "      \
+    "'customer', (SELECT external_id FROM web_customer WHERE contact_id = "   \
+    "?2)), coalesce(?3, '{}'))")                                              \
+  X(GROUP_EXTRA, "SELECT json_object('group', ?1)")                           \
+  X(CONTACT_EXCHANGE,                                                         \
+    "SELECT json_object('name', name, 'email', email, 'phone', phone, "       \
+    "'language', language) FROM contact WHERE id = ?1")                       \
+  X(WEB_EVENT_HEAD,                                                           \
+    "SELECT json_extract(?1, '$.source_id'), json_extract(?1, '$.customer'), "\
+    "json_extract(?1, '$.at'), json_extract(?1, '$.contact_id'), "            \
+    "json_extract(?1, '$.listing'), json_extract(?1, '$.enquiry_type')")      \
+  X(WEB_EVENT_FIND,                                                           \
+    "SELECT digest, result FROM web_event WHERE agency_id = ?1 AND "          \
+    "source_id = ?2")                                                         \
+  X(WEB_EVENT_INSERT,                                                         \
+    "INSERT INTO web_event(agency_id, source_id, digest, type, customer_id, " \
+    "at, result, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")       \
+  X(WEB_RESULT,                                                               \
+    "SELECT json_object('source_id', ?1, 'status', iif(?2, 'applied', "       \
+    "'superseded'), 'customer_id', ?3, 'entity', ?4, 'entity_id', ?5)")       \
+  X(JSON_ARRAY_OK,                                                            \
+    "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) = 'array' ELSE 0 "    \
+    "END, CASE WHEN json_valid(?1) THEN json_array_length(?1) END")           \
+  X(BATCH_EVENTS, "SELECT value FROM json_each(?1) ORDER BY key")             \
+  X(EVENT_SAVEPOINT, "SAVEPOINT tesoro_event")                                \
+  X(EVENT_RELEASE, "RELEASE tesoro_event")                                    \
+  X(EVENT_ROLLBACK, "ROLLBACK TO tesoro_event")                               \
+  X(BATCH_ERROR, "SELECT json_object('index', ?1, 'error', ?2, 'message', ?3)")\
   X(DATE_VALID, "SELECT date(?1, '+0 days') IS ?1")                          \
   X(JSON_TEXT, "SELECT json_extract(?1, ?2)")                                 \
   /* one entity as JSON (tesoro_entity_json) */                              \
@@ -1468,6 +1664,24 @@ static const char *const tesoro__schema_lines[] = {
     "pa.code_expires_at, 'last_login_at', pa.last_login_at, 'created_by', "   \
     "pa.created_by, 'created_at', pa.created_at) FROM portal_account pa "     \
     "WHERE pa.id = ?1")                                                       \
+  X(WEB_CUSTOMER_JSON,                                                        \
+    "SELECT json_object('id', id, 'agency_id', agency_id, 'external_id', "    \
+    "external_id, 'contact_id', contact_id, 'state', state, 'version', "      \
+    "version, 'name', name, 'email', email, 'phone', phone, 'visits', "       \
+    "visits, 'last_visit_at', last_visit_at, 'group', group_ref, "            \
+    "'last_activity_at', last_activity_at, 'end_reason', end_reason, "        \
+    "'created_at', created_at) FROM web_customer WHERE id = ?1")              \
+  X(SEARCH_JSON,                                                              \
+    "SELECT json_object('id', id, 'agency_id', agency_id, 'customer_id', "    \
+    "customer_id, 'external_id', external_id, 'state', state, 'version', "    \
+    "version, 'hard', hard, 'alert', alert, 'source', source, 'criteria', "   \
+    "json(criteria), 'updated_at', updated_at, 'created_at', created_at) "    \
+    "FROM search WHERE id = ?1")                                              \
+  X(VENDOR_CLAIM_JSON,                                                        \
+    "SELECT json_object('id', id, 'agency_id', agency_id, 'customer_id', "    \
+    "customer_id, 'listing_id', listing_id, 'state', state, 'version', "      \
+    "version, 'note', note, 'end_reason', end_reason, 'created_at', "         \
+    "created_at) FROM vendor_claim WHERE id = ?1")                            \
   X(JSON_APPEND,                                                              \
     "SELECT json_insert(?1, '$[#]', json_object('event', ?2, 'to_state', ?3, "\
     "'allowed', ?4, 'code', ?5, 'reason', ?6))")                              \
@@ -1759,7 +1973,7 @@ TESORO_API int tesoro_open(const char *path, tesoro **out) {
   return tesoro__ok(t);
 }
 
-/* Cursors hold the handle; closing invalidates them (section 17). */
+/* Cursors hold the handle; closing invalidates them (section 18). */
 static void tesoro__cursors_orphan(tesoro *t);
 
 TESORO_API int tesoro_close(tesoro *t) {
@@ -2080,7 +2294,8 @@ typedef struct tesoro__machine {
   /* Optional: given the context and the ESTATE or EDENIED the engine is
   ** about to return, write a message in the workflow's own words. */
   int (*explain)(tesoro__ctx *c, int rc);
-  int staff_only; /* clients may not even read it */
+  int insiders;   /* R_* mask: only these may act on it, only staff read
+                     it (clients not even by a refusal message); 0: all */
   int portal;     /* a client's every call on it is a portal call (§15) */
 } tesoro__machine;
 
@@ -2424,6 +2639,89 @@ static const tesoro__trans tesoro__portal_account_rows[] = {
   {PA_ONBOARDED,       PA_EV_CONTACT_AGENT,   TESORO__SAME,    R_CLIENT,             NULL,           fx_portal_contact_agent},
 };
 
+/* --- web customer (SPEC §6): the prospect holding tank.  Every website
+**     event about the customer is an event of this machine (a history row
+**     with the website as actor); its effect, in section 16, does the
+**     type's work.  The CRM's own exchange changes are staff events. --- */
+enum { WC_PROSPECT, WC_APPROVED, WC_DISCARDED };
+static const char *const tesoro__web_customer_states[] = {"prospect", "approved",
+                                                          "discarded"};
+enum {
+  WC_EV_APPROVE, WC_EV_DISCARD,
+  /* the website's event types, in the order of tesoro__web_types */
+  WC_EV_CUSTOMER, WC_EV_VISIT, WC_EV_IMPLIED_SEARCH, WC_EV_SAVED_SEARCH,
+  WC_EV_SEARCH_DELETED, WC_EV_PROPERTY_VIEW, WC_EV_PROPERTY_SAVE,
+  WC_EV_PROPERTY_RANK, WC_EV_ENQUIRY, WC_EV_GROUP, WC_EV_VENDOR_CLAIM,
+  /* the CRM's */
+  WC_EV_REGISTER_INTEREST, WC_EV_SET_GROUP, WC_EV_CONFIRM_VENDOR
+};
+static const char *const tesoro__web_customer_events[] = {
+    "approve",        "discard",        "customer",       "visit",
+    "implied_search", "saved_search",   "search_deleted", "property_view",
+    "property_save",  "property_rank",  "enquiry",        "group",
+    "vendor_claim",   "register_interest", "set_group",   "confirm_vendor"};
+
+static int guard_reason(tesoro__ctx *c);
+static int fx_customer_approve(tesoro__ctx *c);
+static int fx_customer_discard(tesoro__ctx *c);
+static int fx_web_event(tesoro__ctx *c);
+static int fx_crm_exchange(tesoro__ctx *c);
+
+#define WC_ANY ALL_STATES
+static const tesoro__trans tesoro__web_customer_rows[] = {
+  /* from              event                    to             roles      guard         effect */
+  {ST(WC_PROSPECT),   WC_EV_APPROVE,           WC_APPROVED,   R_STAFF,   NULL,         fx_customer_approve},
+  {ST(WC_PROSPECT),   WC_EV_DISCARD,           WC_DISCARDED,  R_STAFF,   guard_reason, fx_customer_discard},
+  {WC_ANY,            WC_EV_CUSTOMER,          TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
+  {WC_ANY,            WC_EV_VISIT,             TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
+  {WC_ANY,            WC_EV_IMPLIED_SEARCH,    TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
+  {WC_ANY,            WC_EV_SAVED_SEARCH,      TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
+  {WC_ANY,            WC_EV_SEARCH_DELETED,    TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
+  {WC_ANY,            WC_EV_PROPERTY_VIEW,     TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
+  {WC_ANY,            WC_EV_PROPERTY_SAVE,     TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
+  {WC_ANY,            WC_EV_PROPERTY_RANK,     TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
+  {WC_ANY,            WC_EV_ENQUIRY,           TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
+  {WC_ANY,            WC_EV_GROUP,             TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
+  {WC_ANY,            WC_EV_VENDOR_CLAIM,      TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
+  /* the CRM tells the website (capabilities 9, 12, 14) */
+  {ST(WC_APPROVED),   WC_EV_REGISTER_INTEREST, TESORO__SAME,  R_STAFF,   NULL,         fx_crm_exchange},
+  {ST(WC_APPROVED),   WC_EV_SET_GROUP,         TESORO__SAME,  R_STAFF,   NULL,         fx_crm_exchange},
+  {ST(WC_APPROVED),   WC_EV_CONFIRM_VENDOR,    TESORO__SAME,  R_STAFF,   NULL,         fx_crm_exchange},
+};
+
+/* --- search (SPEC §6): a customer's criteria, from the website (soft or
+**     hard) or set in the CRM (hard, capability 6). --- */
+enum { SEARCH_ACTIVE, SEARCH_DELETED };
+static const char *const tesoro__search_states[] = {"active", "deleted"};
+enum { SEARCH_EV_SAVE, SEARCH_EV_DELETE };
+static const char *const tesoro__search_events[] = {"save", "delete"};
+
+static int fx_search_save(tesoro__ctx *c);
+static int fx_search_delete(tesoro__ctx *c);
+
+static const tesoro__trans tesoro__search_rows[] = {
+  /* from               event             to              roles                guard  effect */
+  {ST(SEARCH_ACTIVE),  SEARCH_EV_SAVE,   SEARCH_ACTIVE,  R_STAFF | R_WEBSITE, NULL,  fx_search_save},
+  /* a newer save from the website brings a deleted search back */
+  {ST(SEARCH_DELETED), SEARCH_EV_SAVE,   SEARCH_ACTIVE,  R_WEBSITE,           NULL,  fx_search_save},
+  {ST(SEARCH_ACTIVE),  SEARCH_EV_DELETE, SEARCH_DELETED, R_STAFF | R_WEBSITE, NULL,  fx_search_delete},
+};
+
+/* --- vendor claim (SPEC §6, capabilities 13 and 14) --- */
+enum { VC_CLAIMED, VC_CONFIRMED, VC_REJECTED };
+static const char *const tesoro__vendor_claim_states[] = {"claimed", "confirmed",
+                                                          "rejected"};
+enum { VC_EV_CONFIRM, VC_EV_REJECT };
+static const char *const tesoro__vendor_claim_events[] = {"confirm", "reject"};
+
+static int fx_vendor_claim_end(tesoro__ctx *c);
+
+static const tesoro__trans tesoro__vendor_claim_rows[] = {
+  /* from            event          to            roles    guard         effect */
+  {ST(VC_CLAIMED),  VC_EV_CONFIRM, VC_CONFIRMED, R_STAFF, NULL,         fx_vendor_claim_end},
+  {ST(VC_CLAIMED),  VC_EV_REJECT,  VC_REJECTED,  R_STAFF, guard_reason, fx_vendor_claim_end},
+};
+
 #define TESORO__MACHINE(entity, name, prefix, load, set, portal)               \
   {entity, name, tesoro__##prefix##_states, COUNT(tesoro__##prefix##_states),  \
    tesoro__##prefix##_events, COUNT(tesoro__##prefix##_events),                \
@@ -2452,11 +2750,25 @@ static const tesoro__machine tesoro__referral_machine = {
     tesoro__referral_events,        COUNT(tesoro__referral_events),
     tesoro__referral_rows,          COUNT(tesoro__referral_rows),
     S_REFERRAL_LOAD,                S_REFERRAL_SET_STATE,
-    explain_referral,               1,
+    explain_referral,               R_STAFF | R_SYSTEM,
     0};
 static const tesoro__machine tesoro__portal_account_machine = TESORO__MACHINE(
     TESORO_ENTITY_PORTAL_ACCOUNT, "portal_account", portal_account,
     S_PORTAL_ACCOUNT_LOAD, S_PORTAL_ACCOUNT_SET_STATE, 1);
+/* The exchange's entities: staff and the website act, only staff read. */
+#define TESORO__EXCHANGE_MACHINE(entity, name, prefix, load, set)            \
+  {entity, name, tesoro__##prefix##_states, COUNT(tesoro__##prefix##_states),  \
+   tesoro__##prefix##_events, COUNT(tesoro__##prefix##_events),                \
+   tesoro__##prefix##_rows, COUNT(tesoro__##prefix##_rows), load, set, NULL,   \
+   R_STAFF | R_WEBSITE | R_SYSTEM, 0}
+static const tesoro__machine tesoro__web_customer_machine = TESORO__EXCHANGE_MACHINE(
+    TESORO_ENTITY_WEB_CUSTOMER, "web_customer", web_customer,
+    S_WEB_CUSTOMER_LOAD, S_WEB_CUSTOMER_SET_STATE);
+static const tesoro__machine tesoro__search_machine = TESORO__EXCHANGE_MACHINE(
+    TESORO_ENTITY_SEARCH, "search", search, S_SEARCH_LOAD, S_SEARCH_SET_STATE);
+static const tesoro__machine tesoro__vendor_claim_machine = TESORO__EXCHANGE_MACHINE(
+    TESORO_ENTITY_VENDOR_CLAIM, "vendor_claim", vendor_claim,
+    S_VENDOR_CLAIM_LOAD, S_VENDOR_CLAIM_SET_STATE);
 
 /* The machine of an entity kind, or NULL (contacts have none). */
 static const tesoro__machine *tesoro__machine_of(int entity) {
@@ -2470,6 +2782,9 @@ static const tesoro__machine *tesoro__machine_of(int entity) {
   case TESORO_ENTITY_APPOINTMENT: return &tesoro__appointment_machine;
   case TESORO_ENTITY_REFERRAL: return &tesoro__referral_machine;
   case TESORO_ENTITY_PORTAL_ACCOUNT: return &tesoro__portal_account_machine;
+  case TESORO_ENTITY_WEB_CUSTOMER: return &tesoro__web_customer_machine;
+  case TESORO_ENTITY_SEARCH: return &tesoro__search_machine;
+  case TESORO_ENTITY_VENDOR_CLAIM: return &tesoro__vendor_claim_machine;
   default: return NULL;
   }
 }
@@ -2559,8 +2874,9 @@ static int tesoro__load(tesoro__ctx *c) {
     return rc;
   /* Refuse outsiders of a staff-only machine before its state or version
   ** can show through a refusal message. */
-  if (c->m->staff_only)
-    return tesoro__require(t, c->actor, R_STAFF | R_SYSTEM, "act on this");
+  if (c->m->insiders &&
+      (rc = tesoro__require(t, c->actor, c->m->insiders, "act on this")))
+    return rc;
   /* The account's own machine lets the temporary password be replaced. */
   if (c->m->portal && c->actor->kind == TESORO_ACTOR_CLIENT)
     return tesoro__portal_gate(t, c->actor,
@@ -3526,6 +3842,8 @@ static int tesoro__contact_set_agent(tesoro__ctx *c, int64_t contact,
                          agent, NULL);
 }
 
+static int tesoro__exchange_contact(tesoro__ctx *c);
+
 TESORO_API int tesoro_contact_create(tesoro *t, int64_t actor, const char *name,
                                      const char *email, const char *phone,
                                      const char *language,
@@ -3556,6 +3874,8 @@ TESORO_API int tesoro_contact_create(tesoro *t, int64_t actor, const char *name,
                       (long long)existing, email);
   if (rc == TESORO_OK)
     rc = tesoro__contact_insert(&c, name, email, phone, language, a.id, NULL);
+  if (rc == TESORO_OK && tesoro__opt(email)) /* the website makes an account */
+    rc = tesoro__exchange_contact(&c);
   if ((rc = tesoro__write_end(t, rc))) return rc;
   *out_contact = c.id;
   return TESORO_OK;
@@ -3615,7 +3935,7 @@ static int tesoro__reach_entity(tesoro *t, const tesoro__actor *a, int entity,
   sqlite3_reset(s);
   if ((rc = tesoro__reach(t, a, tesoro__entity_name(entity), id, agency, contact)))
     return rc;
-  if (m && m->staff_only)
+  if (m && m->insiders)
     return tesoro__require(t, a, R_STAFF, "read this");
   if (!(a->bit & (R_STAFF | R_CLIENT)))
     return tesoro__require(t, a, R_STAFF | R_CLIENT, "read this");
@@ -3661,9 +3981,11 @@ TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
 typedef struct tesoro__field {
   const char *key;
   char type; /* 't' text, 'e' e-mail, 'p' property type, 'i' integer,
-                'd' calendar date "YYYY-MM-DD" */
+                'r' number, 'd' calendar date "YYYY-MM-DD", 'b' true or
+                false, 'a' array of property types, 'g' a search area
+                (section 16) */
   char required;
-  int64_t min, max; /* text: bytes; integer: value */
+  int64_t min, max; /* text: bytes; integer, number: value */
 } tesoro__field;
 
 static const tesoro__field tesoro__form_fields[] = {
@@ -3679,6 +4001,8 @@ static const tesoro__field tesoro__form_fields[] = {
     {"floor_area", 'i', 0, 1, 100000000},
     {"energy_label", 't', 0, 1, 16},
     {"description", 't', 0, 1, TESORO_MAX_TEXT},
+    {"longitude", 'r', 0, -180, 180},
+    {"latitude", 'r', 0, -90, 90},
 };
 #define TESORO__LISTING_FIELDS 3 /* index of "address" */
 
@@ -3705,6 +4029,11 @@ static int tesoro__date_valid(tesoro *t, const char *s) {
 ** With `partial` (listing updates), keys may be left out, and a key that is
 ** not required may be null (clear the field).
 */
+static int tesoro__property_types_valid(tesoro *t, const char *what,
+                                       const char *type, const char *json);
+static int tesoro__area_valid(tesoro *t, const char *what, const char *type,
+                              const char *json);
+
 static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
                                const tesoro__field *fields, int n, int partial) {
   sqlite3_stmt *s;
@@ -3739,6 +4068,24 @@ static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
         rc = tesoro__fail(t, TESORO_EINVAL,
                           "%s: \"%s\" must be an integer from %lld to %lld",
                           what, f->key, (long long)f->min, (long long)f->max);
+    } else if (f->type == 'r') {
+      double v = sqlite3_column_double(s, 2);
+      if ((strcmp(type, "integer") != 0 && strcmp(type, "real") != 0) ||
+          !(v >= (double)f->min && v <= (double)f->max))
+        rc = tesoro__fail(t, TESORO_EINVAL,
+                          "%s: \"%s\" must be a number from %lld to %lld",
+                          what, f->key, (long long)f->min, (long long)f->max);
+    } else if (f->type == 'b') {
+      if (strcmp(type, "true") != 0 && strcmp(type, "false") != 0)
+        rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must be true or false",
+                          what, f->key);
+    } else if (f->type == 'a' || f->type == 'g') {
+      char name[80];
+      snprintf(name, sizeof name, "%s \"%s\"", what, f->key);
+      rc = f->type == 'a' ? tesoro__property_types_valid(
+                                t, name, type, (const char *)sqlite3_column_text(s, 2))
+                          : tesoro__area_valid(t, name, type,
+                                               (const char *)sqlite3_column_text(s, 2));
     } else if (strcmp(type, "text") != 0) {
       rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must be a string", what,
                         f->key);
@@ -5736,6 +6083,9 @@ TESORO_API int tesoro_referral_note_add(tesoro *t, int64_t actor,
 
 static int tesoro__cursor_new(tesoro *t, const char *sql, tesoro_cursor **out);
 static sqlite3_stmt *tesoro__cursor_stmt(tesoro_cursor *c);
+static int tesoro__entity_cursor(tesoro *t, int64_t actor, int entity,
+                                 int64_t id, const char *sql,
+                                 tesoro_cursor **out);
 
 /* An account as the portal functions read it (TESORO__ACCOUNT_COLUMNS). */
 typedef struct tesoro__account {
@@ -6262,9 +6612,16 @@ TESORO_API int tesoro_portal_account_create(tesoro *t, int64_t actor,
     if ((rc = tesoro__created(&c, c.entity, c.id, "set_password",
                               &c.history_id)) == TESORO_OK &&
         (rc = tesoro__activity(&c, "portal_account_created",
-                               "Portal account created")) == TESORO_OK)
-      rc = tesoro__notify_client(&c, "Portal Invitation",
-                                 "Your account for the client portal", NULL);
+                               "Portal account created")) == TESORO_OK &&
+        (rc = (s = tesoro__stmt(t, S_PORTAL_INVITATION)) ? TESORO_OK : t->rc) ==
+            TESORO_OK) {
+      char *login = NULL;
+      sqlite3_bind_int64(s, 1, c.id);
+      if ((rc = tesoro__text_out(t, s, &login)) == TESORO_OK)
+        rc = tesoro__notify_client(&c, "Portal Invitation",
+                                   "Your account for the client portal", login);
+      TESORO_FREE(login);
+    }
   }
   if ((rc = tesoro__write_end(t, rc)) == TESORO_OK) {
     *out_account = c.id;
@@ -6334,9 +6691,10 @@ TESORO_API int tesoro_portal_register(tesoro *t, int64_t website,
       sqlite3_bind_int64(s, 10, c.now);
       rc = tesoro__run(t, s);
     }
-    if (rc == TESORO_OK) {
+    if (rc == TESORO_OK) { /* the machine's first row: "register" */
       c.id = sqlite3_last_insert_rowid(t->db);
-      rc = tesoro__created(&c, c.entity, c.id, "unverified", NULL);
+      rc = tesoro__history(t, a.agency, c.entity, c.id, 1, "register", NULL,
+                           "unverified", a.id, c.now, NULL, 0, NULL);
     }
   }
   if ((rc = tesoro__write_end(t, rc)) == TESORO_OK) {
@@ -6630,7 +6988,8 @@ TESORO_API int tesoro_portal_account_of(tesoro *t, int64_t actor,
   if ((rc = tesoro__out(t, out_account, "out_account")) ||
       (rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__require(t, &a, R_STAFF, "look up portal accounts")) ||
-      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
+      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
+      (rc = tesoro__portal_gate(t, &a, 1)))
     return rc;
   rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_OF_CONTACT, contact, NULL, &acc);
   if (rc == TESORO_DONE)
@@ -6642,11 +7001,1318 @@ TESORO_API int tesoro_portal_account_of(tesoro *t, int64_t actor,
 }
 
 /* =========================================================================
-** 16. Reading
+** 16. Website exchange (SPEC §6)
+**
+** A website event is a JSON object; it is validated field by field
+** (tesoro__json_fields with the type's field list), recorded once in
+** web_event under its source id, and applied as an event of the web
+** customer's machine, whose effect does the type's work.  Order
+** independence rests on stamps (see schema.sql v7): what an event sets is
+** written only when the event's stamp is greater than the stored one.
+** Counted things (views, enquiries, claims) are simply added.  The CRM's
+** own changes queue "exchange" outbox rows for the website.  The call list
+** and the matches are SQL over the same tables.
+*/
+
+/* What the web customer machine's effects take. */
+typedef struct tesoro__web_args {
+  const char *json;    /* the event, or the CRM's criteria */
+  const char *stamp;   /* '<at>|<source_id>' */
+  int64_t at;
+  int64_t listing;     /* the event's listing, resolved; 0: none */
+  const char *text;    /* CRM: the group, the vendor role */
+  int alert;           /* CRM search: the e-mail alert */
+  int64_t search;      /* CRM search: 0 new, else the one to edit */
+  int applied;         /* out: 0 when superseded */
+  int entity;          /* out: what the event made or changed */
+  int64_t entity_id;
+} tesoro__web_args;
+
+/* Fields of every website event, and of search criteria. */
+#define TESORO__WEB_HEAD                                                      \
+  {"source_id", 't', 1, 1, TESORO_MAX_SOURCE_ID}, {"type", 't', 1, 1, 32},    \
+  {"customer", 't', 1, 1, 200}, {"at", 'i', 1, 0, INT64_MAX}
+#define TESORO__CRITERIA                                                      \
+  {"min_price", 'i', 0, 0, TESORO__MAX_MONEY},                                \
+  {"max_price", 'i', 0, 0, TESORO__MAX_MONEY},                                \
+  {"property_types", 'a', 0, 0, 0}, {"min_bedrooms", 'i', 0, 0, 1000},        \
+  {"max_bedrooms", 'i', 0, 0, 1000}, {"area", 'g', 0, 0, 0}
+#define TESORO__LISTING_REF(required) {"listing", 't', required, 1, 32}
+
+static const tesoro__field tesoro__web_customer_fields[] = {
+    TESORO__WEB_HEAD, {"name", 't', 0, 1, TESORO_MAX_NAME},
+    {"email", 'e', 0, 1, TESORO_MAX_EMAIL}, {"phone", 't', 0, 1, TESORO_MAX_PHONE},
+    {"contact_id", 'i', 0, 1, INT64_MAX}};
+static const tesoro__field tesoro__web_visit_fields[] = {
+    TESORO__WEB_HEAD, {"visits", 'i', 1, 1, INT32_MAX}};
+static const tesoro__field tesoro__web_search_fields[] = {
+    TESORO__WEB_HEAD, {"search_id", 't', 1, 1, 200}, {"alert", 'b', 0, 0, 0},
+    TESORO__CRITERIA};
+static const tesoro__field tesoro__web_search_deleted_fields[] = {
+    TESORO__WEB_HEAD, {"search_id", 't', 1, 1, 200}};
+static const tesoro__field tesoro__web_view_fields[] = {
+    TESORO__WEB_HEAD, TESORO__LISTING_REF(1)};
+static const tesoro__field tesoro__web_save_fields[] = {
+    TESORO__WEB_HEAD, TESORO__LISTING_REF(1), {"saved", 'b', 1, 0, 0}};
+static const tesoro__field tesoro__web_rank_fields[] = {
+    TESORO__WEB_HEAD, TESORO__LISTING_REF(1), {"rank", 'i', 1, 1, 5},
+    {"note", 't', 0, 1, TESORO_MAX_TEXT}, {"shared", 'b', 0, 0, 0}};
+static const tesoro__field tesoro__web_enquiry_fields[] = {
+    TESORO__WEB_HEAD, {"enquiry_type", 't', 1, 1, 16}, TESORO__LISTING_REF(0),
+    {"message", 't', 0, 1, TESORO_MAX_TEXT}};
+static const tesoro__field tesoro__web_group_fields[] = {
+    TESORO__WEB_HEAD, {"group", 't', 1, 1, 200}};
+static const tesoro__field tesoro__web_claim_fields[] = {
+    TESORO__WEB_HEAD, TESORO__LISTING_REF(1), {"note", 't', 0, 1, TESORO_MAX_TEXT}};
+static const tesoro__field tesoro__criteria_fields[] = {TESORO__CRITERIA};
+
+/* The website's event types, in the order of WC_EV_CUSTOMER on. */
+static const struct {
+  const char *name;
+  const tesoro__field *fields;
+  int nfields;
+} tesoro__web_types[] = {
+#define T(name, fields) {name, fields, COUNT(fields)}
+    T("customer", tesoro__web_customer_fields),
+    T("visit", tesoro__web_visit_fields),
+    T("implied_search", tesoro__web_search_fields),
+    T("saved_search", tesoro__web_search_fields),
+    T("search_deleted", tesoro__web_search_deleted_fields),
+    T("property_view", tesoro__web_view_fields),
+    T("property_save", tesoro__web_save_fields),
+    T("property_rank", tesoro__web_rank_fields),
+    T("enquiry", tesoro__web_enquiry_fields),
+    T("group", tesoro__web_group_fields),
+    T("vendor_claim", tesoro__web_claim_fields),
+#undef T
+};
+
+static const char *const tesoro__enquiry_types[] = {
+    "property", "branch", "valuation", "mortgage", "viewing", "staff", "general"};
+
+/* --- validation: property types and GeoJSON areas (RFC 7946) --- */
+
+static int tesoro__property_types_valid(tesoro *t, const char *what,
+                                       const char *type, const char *json) {
+  sqlite3_stmt *s;
+  int rc;
+  if (strcmp(type, "array") != 0)
+    return tesoro__fail(t, TESORO_EINVAL, "%s must be an array", what);
+  if ((s = tesoro__stmt(t, S_JSON_ELEMENTS)) == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
+    const char *v = (const char *)sqlite3_column_text(s, 2);
+    if (strcmp((const char *)sqlite3_column_text(s, 1), "text") != 0 ||
+        !tesoro__property_type(v)) {
+      sqlite3_reset(s);
+      return tesoro__fail(t, TESORO_EINVAL,
+                          "%s may hold only house, apartment, office, land", what);
+    }
+  }
+  return rc < 0 ? rc : TESORO_OK;
+}
+
+/* One position [longitude, latitude(, altitude)], read from a row of
+** S_GEO_POSITIONS or S_GEO_POINT starting at column `col`. */
+static int tesoro__geo_position(tesoro *t, const char *what, sqlite3_stmt *s,
+                                int col, double *lon, double *lat) {
+  const char *type = (const char *)sqlite3_column_text(s, col);
+  int n = sqlite3_column_int(s, col + 1);
+  const char *xt = (const char *)sqlite3_column_text(s, col + 2);
+  const char *yt = (const char *)sqlite3_column_text(s, col + 4);
+  if (type == NULL || strcmp(type, "array") != 0 || n < 2 || n > 3)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "%s: a position is an array [longitude, latitude]", what);
+  if (!xt || !yt || (strcmp(xt, "integer") && strcmp(xt, "real")) ||
+      (strcmp(yt, "integer") && strcmp(yt, "real")))
+    return tesoro__fail(t, TESORO_EINVAL, "%s: positions hold numbers", what);
+  *lon = sqlite3_column_double(s, col + 3);
+  *lat = sqlite3_column_double(s, col + 5);
+  if (!(*lon >= -180 && *lon <= 180))
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "%s: longitude %g is outside -180..180", what, *lon);
+  if (!(*lat >= -90 && *lat <= 90))
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "%s: latitude %g is outside -90..90", what, *lat);
+  return TESORO_OK;
+}
+
+/* A GeoJSON geometry's "type" must be `want`. */
+static int tesoro__geo_type(tesoro *t, const char *what, const char *json,
+                            const char *want) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_GEO_TYPE);
+  int rc, ok;
+  char got[24] = "";
+  if (s == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if (sqlite3_column_text(s, 0))
+    snprintf(got, sizeof got, "%s", (const char *)sqlite3_column_text(s, 0));
+  ok = sqlite3_column_int(s, 1);
+  sqlite3_reset(s);
+  if (!ok)
+    return tesoro__fail(t, TESORO_EINVAL, "%s is not a GeoJSON object", what);
+  if (strcmp(got, want) != 0)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "%s has type \"%s\"; it must be a GeoJSON %s", what, got,
+                        want);
+  return TESORO_OK;
+}
+
+static int tesoro__geo_point(tesoro *t, const char *what, const char *json) {
+  sqlite3_stmt *s;
+  double lon, lat;
+  int rc;
+  if ((rc = tesoro__geo_type(t, what, json, "Point"))) return rc;
+  if ((s = tesoro__stmt(t, S_GEO_POINT)) == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  rc = tesoro__geo_position(t, what, s, 0, &lon, &lat);
+  sqlite3_reset(s);
+  return rc;
+}
+
+/* A Polygon: one or more rings, each closed, of at least 4 positions. */
+static int tesoro__geo_polygon(tesoro *t, const char *what, const char *json) {
+  sqlite3_stmt *s;
+  int64_t ring = -1, count = 0;
+  double first[2] = {0, 0}, last[2] = {0, 0}, lon, lat;
+  int rc;
+  if ((rc = tesoro__geo_type(t, what, json, "Polygon"))) return rc;
+  if ((s = tesoro__stmt(t, S_GEO_POSITIONS)) == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  /* Rows: ring index, ring type, then one position per row (NULLs for an
+  ** empty or non-array ring), and a final row with ring -1 to close. */
+  while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
+    int64_t r = sqlite3_column_int64(s, 0);
+    if (r != ring) { /* close the previous ring */
+      if (ring >= 0 && count < 4)
+        rc = tesoro__fail(t, TESORO_EINVAL,
+                          "%s: ring %lld has %lld positions; a ring needs at "
+                          "least 4", what, (long long)ring, (long long)count);
+      else if (ring >= 0 && (first[0] != last[0] || first[1] != last[1]))
+        rc = tesoro__fail(t, TESORO_EINVAL,
+                          "%s: ring %lld is not closed (its first and last "
+                          "positions differ)", what, (long long)ring);
+      if (rc != TESORO_ROW) break;
+      if (r < 0) break;
+      if (strcmp((const char *)sqlite3_column_text(s, 1), "array") != 0) {
+        rc = tesoro__fail(t, TESORO_EINVAL, "%s: ring %lld is not an array", what,
+                          (long long)r);
+        break;
+      }
+      ring = r;
+      count = 0;
+    }
+    if (sqlite3_column_type(s, 2) == SQLITE_NULL) continue; /* empty ring */
+    if ((rc = tesoro__geo_position(t, what, s, 3, &lon, &lat))) break;
+    rc = TESORO_ROW;
+    last[0] = lon;
+    last[1] = lat;
+    if (count++ == 0) {
+      first[0] = lon;
+      first[1] = lat;
+    }
+  }
+  sqlite3_reset(s);
+  if (rc < 0) return rc;
+  if (ring < 0)
+    return tesoro__fail(t, TESORO_EINVAL, "%s has no ring", what);
+  return TESORO_OK;
+}
+
+/* A search area: {"name", "centre": Point, "radius": metres, "polygon"}. */
+static int tesoro__area_valid(tesoro *t, const char *what, const char *type,
+                              const char *json) {
+  sqlite3_stmt *s;
+  int has_centre = 0, has_radius = 0, has_polygon = 0, rc = TESORO_OK;
+  char name[96];
+  if (strcmp(type, "object") != 0)
+    return tesoro__fail(t, TESORO_EINVAL, "%s must be an object", what);
+  if ((s = tesoro__stmt(t, S_JSON_MEMBERS)) == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  while (rc == TESORO_OK && (rc = tesoro__row(t, s)) == TESORO_ROW) {
+    const char *key = (const char *)sqlite3_column_text(s, 0);
+    const char *kind = (const char *)sqlite3_column_text(s, 1);
+    const char *value = (const char *)sqlite3_column_text(s, 2);
+    snprintf(name, sizeof name, "%s.%s", what, key ? key : "");
+    rc = TESORO_OK;
+    if (strcmp(key, "name") == 0) {
+      rc = strcmp(kind, "text") != 0
+               ? tesoro__fail(t, TESORO_EINVAL, "%s must be a string", name)
+               : tesoro__text(t, name, value, TESORO_MAX_NAME, 1);
+    } else if (strcmp(key, "radius") == 0) {
+      has_radius = 1;
+      if ((strcmp(kind, "integer") && strcmp(kind, "real")) ||
+          !(sqlite3_column_double(s, 2) > 0))
+        rc = tesoro__fail(t, TESORO_EINVAL, "%s must be a number of metres > 0",
+                          name);
+    } else if (strcmp(key, "centre") == 0 || strcmp(key, "polygon") == 0) {
+      int centre = key[0] == 'c';
+      /* The nested checks use other statements; copy before they run. */
+      char *copy = sqlite3_mprintf("%s", value ? value : "");
+      if (copy == NULL) rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+      else if (strcmp(kind, "object") != 0)
+        rc = tesoro__fail(t, TESORO_EINVAL, "%s must be a GeoJSON %s", name,
+                          centre ? "Point" : "Polygon");
+      else
+        rc = centre ? tesoro__geo_point(t, name, copy)
+                    : tesoro__geo_polygon(t, name, copy);
+      sqlite3_free(copy);
+      if (centre) has_centre = 1;
+      else has_polygon = 1;
+    } else {
+      rc = tesoro__fail(t, TESORO_EINVAL, "%s has an unknown field \"%.60s\"",
+                        what, key);
+    }
+  }
+  sqlite3_reset(s);
+  if (rc < 0) return rc;
+  if (has_radius && !has_centre)
+    return tesoro__fail(t, TESORO_EINVAL, "%s: a radius needs a centre", what);
+  if (!has_polygon && !(has_centre && has_radius))
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "%s needs a polygon, or a centre and a radius", what);
+  return TESORO_OK;
+}
+
+/* Criteria whose bounds do not cross (the fields were checked already). */
+static int tesoro__criteria_bounds(tesoro *t, const char *what, const char *json) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_CRITERIA_CROSSED);
+  int rc;
+  int64_t crossed = 0;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((rc = tesoro__int(t, s, &crossed)) < 0) return rc;
+  if (crossed)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "%s: a minimum is above its maximum (price or bedrooms)",
+                        what);
+  return TESORO_OK;
+}
+
+/* --- customers --- */
+
+/* The listing with reference `ref` in the agency, or ENOTFOUND. */
+static int tesoro__listing_by_ref(tesoro *t, int64_t agency, const char *ref,
+                                  int64_t *out) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_LISTING_BY_REF);
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, agency);
+  sqlite3_bind_text(s, 2, ref, -1, SQLITE_STATIC);
+  rc = tesoro__int(t, s, out);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "listing \"%.40s\" does not exist", ref);
+  return rc;
+}
+
+/* Insert a web customer in `state` and its first history row. */
+static int tesoro__customer_insert(tesoro__ctx *c, const char *external,
+                                   int64_t contact, const char *state,
+                                   int64_t *out) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_WEB_CUSTOMER_INSERT);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  sqlite3_bind_text(s, 2, external, -1, SQLITE_STATIC);
+  if (contact) sqlite3_bind_int64(s, 3, contact);
+  sqlite3_bind_text(s, 4, state, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 5, c->now);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  *out = sqlite3_last_insert_rowid(c->t->db);
+  return tesoro__history(c->t, c->agency, TESORO_ENTITY_WEB_CUSTOMER, *out, 1,
+                         "create", NULL, state, c->actor->id, c->now, NULL, 0,
+                         NULL);
+}
+
+/* The web customer of a contact, made (approved, no website id yet) when
+** the CRM first works with the contact on the exchange. */
+static int tesoro__contact_customer_get(tesoro__ctx *c, int64_t contact,
+                                        int64_t *out) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_WEB_CUSTOMER_OF_CONTACT);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, contact);
+  rc = tesoro__int(c->t, s, out);
+  if (rc != TESORO_DONE) return rc;
+  return tesoro__customer_insert(c, NULL, contact, "approved", out);
+}
+
+/* The customer an event is about, by the website's id; made on first
+** sight.  A "customer" event naming a contact that the CRM already works
+** with adopts that contact's customer. */
+static int tesoro__event_customer(tesoro__ctx *c, const char *external,
+                                  int64_t contact, int64_t *out) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_WEB_CUSTOMER_BY_EXTERNAL);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  sqlite3_bind_text(s, 2, external, -1, SQLITE_STATIC);
+  if ((rc = tesoro__int(c->t, s, out)) != TESORO_DONE) return rc;
+  if (contact) {
+    if ((s = tesoro__stmt(c->t, S_WEB_CUSTOMER_ADOPT)) == NULL) return c->t->rc;
+    sqlite3_bind_int64(s, 1, contact);
+    sqlite3_bind_text(s, 2, external, -1, SQLITE_STATIC);
+    if ((rc = tesoro__int(c->t, s, out)) != TESORO_DONE) return rc;
+    return tesoro__customer_insert(c, external, contact, "approved", out);
+  }
+  return tesoro__customer_insert(c, external, 0, "prospect", out);
+}
+
+static int guard_reason(tesoro__ctx *c) {
+  if (c->checking || c->reason) return TESORO_OK;
+  return tesoro__fail(c->t, TESORO_EINVAL, "%s %lld: a reason is required to %s",
+                      c->m->name, (long long)c->id, c->m->events[c->event]);
+}
+
+/* Approve: link to the given contact, the one with the customer's e-mail,
+** or a new applicant. */
+static int fx_customer_approve(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  const int64_t *given = c->args;
+  sqlite3_stmt *s;
+  int64_t contact = given ? *given : 0, other = 0;
+  int rc;
+  if (contact == 0) {
+    char name[TESORO_MAX_NAME + 1] = "", email[TESORO_MAX_EMAIL + 1] = "",
+         phone[TESORO_MAX_PHONE + 1] = "";
+    if ((s = tesoro__stmt(t, S_WEB_CUSTOMER_DETAILS)) == NULL) return t->rc;
+    sqlite3_bind_int64(s, 1, c->id);
+    if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+    if (sqlite3_column_text(s, 0))
+      snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(s, 0));
+    if (sqlite3_column_text(s, 1))
+      snprintf(email, sizeof email, "%s", (const char *)sqlite3_column_text(s, 1));
+    if (sqlite3_column_text(s, 2))
+      snprintf(phone, sizeof phone, "%s", (const char *)sqlite3_column_text(s, 2));
+    sqlite3_reset(s);
+    if (email[0] && (rc = tesoro__contact_by_email(t, c->agency, email, &contact)))
+      return rc;
+    if (contact == 0) {
+      tesoro__ctx made = *c;
+      if (name[0] == 0)
+        return tesoro__fail(t, TESORO_EGUARD,
+                            "web customer %lld has no name yet; approve it "
+                            "into an existing contact", (long long)c->id);
+      if ((rc = tesoro__contact_insert(&made, name, email, phone, NULL, c->actor->id,
+                                       "applicant")))
+        return rc;
+      contact = made.contact;
+    }
+  }
+  if ((s = tesoro__stmt(t, S_WEB_CUSTOMER_OF_CONTACT)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, contact);
+  if ((rc = tesoro__int(t, s, &other)) == TESORO_OK)
+    return tesoro__fail(t, TESORO_EEXISTS,
+                        "contact %lld is already web customer %lld",
+                        (long long)contact, (long long)other);
+  if (rc != TESORO_DONE) return rc;
+  if ((s = tesoro__stmt(t, S_WEB_CUSTOMER_LINK)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, contact);
+  if ((rc = tesoro__run(t, s))) return rc;
+  c->contact = contact;
+  c->out_id = contact;
+  return tesoro__activity(c, "web_customer_approved",
+                          "Web customer approved from the holding tank");
+}
+
+static int fx_customer_discard(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_WEB_CUSTOMER_END);
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, c->reason, -1, SQLITE_STATIC);
+  return tesoro__run(c->t, s);
+}
+
+/* Run statement `id` with (?1 customer or search, ?2 event JSON, ?3 stamp,
+** ?4 at, ?5 listing): 1 when it changed a row. */
+static int tesoro__web_write(tesoro__ctx *c, int id, int64_t key, int *changed) {
+  const tesoro__web_args *w = c->args;
+  sqlite3_stmt *s = tesoro__stmt(c->t, id);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, key);
+  sqlite3_bind_text(s, 2, w->json, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, w->stamp, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 4, w->at);
+  if (w->listing) sqlite3_bind_int64(s, 5, w->listing);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  if (changed) *changed = sqlite3_changes(c->t->db) > 0;
+  return TESORO_OK;
+}
+
+/* Store a search's criteria and polygon from the JSON of `w`. */
+static int tesoro__search_store(tesoro__ctx *c, int64_t search) {
+  int rc;
+  if ((rc = tesoro__web_write(c, S_SEARCH_SET_CRITERIA, search, NULL)) ||
+      (rc = tesoro__web_write(c, S_SEARCH_VERTICES_CLEAR, search, NULL)))
+    return rc;
+  return tesoro__web_write(c, S_SEARCH_VERTICES_SET, search, NULL);
+}
+
+/* A website search event: make, edit, delete or bring back the search
+** named by its search_id, when the event is the newest about it. */
+static int tesoro__web_search(tesoro__ctx *c, int deleted) {
+  tesoro *t = c->t;
+  tesoro__web_args *w = (tesoro__web_args *)c->args;
+  sqlite3_stmt *s = tesoro__stmt(t, S_SEARCH_BY_EXTERNAL);
+  const char *state = NULL;
+  char stamp[TESORO_MAX_SOURCE_ID + 32] = "";
+  int64_t search = 0;
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, w->json, -1, SQLITE_STATIC);
+  rc = tesoro__row(t, s);
+  if (rc == TESORO_ROW) {
+    search = sqlite3_column_int64(s, 0);
+    state = sqlite3_column_int(s, 1) ? "active" : "deleted";
+    if (sqlite3_column_text(s, 2))
+      snprintf(stamp, sizeof stamp, "%s", (const char *)sqlite3_column_text(s, 2));
+    sqlite3_reset(s);
+  } else if (rc < 0) {
+    return rc;
+  }
+  w->entity = TESORO_ENTITY_SEARCH;
+  if (search && strcmp(stamp, w->stamp) >= 0) { /* an older event */
+    w->applied = 0;
+    w->entity_id = search;
+    return TESORO_OK;
+  }
+  if (search == 0) { /* first news of it, perhaps its deletion */
+    tesoro__ctx made = *c;
+    if ((s = tesoro__stmt(t, S_SEARCH_INSERT_WEB)) == NULL) return t->rc;
+    sqlite3_bind_int64(s, 1, c->agency);
+    sqlite3_bind_int64(s, 2, c->id);
+    sqlite3_bind_text(s, 3, w->json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, deleted ? "deleted" : "active", -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 5, c->event == WC_EV_SAVED_SEARCH);
+    sqlite3_bind_int64(s, 6, c->now);
+    if ((rc = tesoro__run(t, s))) return rc;
+    search = sqlite3_last_insert_rowid(t->db);
+    made.entity = TESORO_ENTITY_SEARCH;
+    made.id = search;
+    if ((rc = tesoro__created(&made, TESORO_ENTITY_SEARCH, search,
+                              deleted ? "deleted" : "active", NULL)))
+      return rc;
+    if (!deleted && (rc = tesoro__search_store(c, search))) return rc;
+  } else if (deleted ? strcmp(state, "active") == 0 : 1) {
+    if ((rc = tesoro__fire_nested(c, &tesoro__search_machine, search,
+                                  deleted ? SEARCH_EV_DELETE : SEARCH_EV_SAVE,
+                                  c->actor, w)))
+      return rc;
+  }
+  w->entity_id = search;
+  return tesoro__web_write(c, S_SEARCH_SET_STAMP, search, NULL);
+}
+
+/* The website told us something: do the type's work. */
+static int fx_web_event(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  tesoro__web_args *w = (tesoro__web_args *)c->args;
+  int changed = 1, rc = TESORO_OK;
+  char kind[40];
+  w->applied = 1;
+  w->entity = TESORO_ENTITY_WEB_CUSTOMER;
+  w->entity_id = c->id;
+  switch (c->event) {
+  case WC_EV_CUSTOMER:
+    rc = tesoro__web_write(c, S_WEB_CUSTOMER_DETAILS_SET, c->id, &changed);
+    break;
+  case WC_EV_VISIT:
+    rc = tesoro__web_write(c, S_WEB_CUSTOMER_VISIT, c->id, &changed);
+    break;
+  case WC_EV_IMPLIED_SEARCH:
+  case WC_EV_SAVED_SEARCH:
+  case WC_EV_SEARCH_DELETED:
+    rc = tesoro__web_search(c, c->event == WC_EV_SEARCH_DELETED);
+    changed = w->applied;
+    break;
+  case WC_EV_PROPERTY_VIEW:
+    rc = tesoro__web_write(c, S_INTEREST_VIEW, c->id, NULL);
+    break;
+  case WC_EV_PROPERTY_SAVE:
+    if ((rc = tesoro__web_write(c, S_INTEREST_ENSURE, c->id, NULL)) == TESORO_OK)
+      rc = tesoro__web_write(c, S_INTEREST_SAVE, c->id, &changed);
+    break;
+  case WC_EV_PROPERTY_RANK:
+    if ((rc = tesoro__web_write(c, S_INTEREST_ENSURE, c->id, NULL)) == TESORO_OK)
+      rc = tesoro__web_write(c, S_INTEREST_RANK, c->id, &changed);
+    break;
+  case WC_EV_ENQUIRY:
+    rc = tesoro__web_write(c, S_ENQUIRY_INSERT, c->id, NULL);
+    break;
+  case WC_EV_GROUP:
+    rc = tesoro__web_write(c, S_WEB_CUSTOMER_GROUP, c->id, &changed);
+    break;
+  case WC_EV_VENDOR_CLAIM: {
+    tesoro__ctx claim = *c;
+    int64_t agent = 0;
+    if ((rc = tesoro__web_write(c, S_VENDOR_CLAIM_INSERT, c->id, NULL))) break;
+    claim.entity = TESORO_ENTITY_VENDOR_CLAIM;
+    claim.id = w->entity_id = sqlite3_last_insert_rowid(t->db);
+    w->entity = TESORO_ENTITY_VENDOR_CLAIM;
+    if ((rc = tesoro__created(&claim, claim.entity, claim.id, "claimed", NULL)) ||
+        (c->contact && (rc = tesoro__contact_agent(t, c->contact, &agent))))
+      break;
+    rc = tesoro__task_open(&claim, "confirm_vendor", "confirm vendor claim",
+                           claim.entity, claim.id, agent);
+    break;
+  }
+  default: break;
+  }
+  if (rc) return rc;
+  w->applied = changed;
+  if ((rc = tesoro__web_write(c, S_WEB_CUSTOMER_ACTIVE, c->id, NULL))) return rc;
+  if (!changed) return TESORO_OK;
+  snprintf(kind, sizeof kind, "web_%s", c->event_name);
+  return tesoro__activity(c, kind, c->event_name);
+}
+
+/* --- CRM → website --- */
+
+/* Queue capability `capability` for the website: payload the contact,
+** its website id when known, and `extra_json`. */
+static int tesoro__exchange(tesoro__ctx *c, int capability,
+                            const char *template_name, int64_t contact,
+                            const char *extra_json) {
+  tesoro *t = c->t;
+  tesoro__actor website;
+  sqlite3_stmt *s;
+  char *payload = NULL;
+  int rc;
+  if ((rc = tesoro__agency_actor(t, c->agency, "website", &website))) return rc;
+  if ((s = tesoro__stmt(t, S_EXCHANGE_PAYLOAD)) == NULL) return t->rc;
+  sqlite3_bind_int(s, 1, capability);
+  sqlite3_bind_int64(s, 2, contact);
+  sqlite3_bind_text(s, 3, extra_json, -1, SQLITE_STATIC);
+  if ((rc = tesoro__text_out(t, s, &payload))) return rc;
+  rc = tesoro__outbox(c, "exchange", website.id, "website", template_name,
+                      template_name, payload);
+  TESORO_FREE(payload);
+  return rc;
+}
+
+/* Capability 2: a contact the CRM made, for the website to welcome. */
+static int tesoro__exchange_contact(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_CONTACT_EXCHANGE);
+  char *extra = NULL;
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->contact);
+  if ((rc = tesoro__text_out(c->t, s, &extra)) == TESORO_OK)
+    rc = tesoro__exchange(c, 2, "new_customer", c->contact, extra);
+  TESORO_FREE(extra);
+  return rc;
+}
+
+/* Capabilities 9, 12 and 14, fired on the contact's customer by staff. */
+static int fx_crm_exchange(tesoro__ctx *c) {
+  tesoro *t = c->t;
+  const tesoro__web_args *w = c->args;
+  sqlite3_stmt *s;
+  char extra[160];
+  int rc;
+  switch (c->event) {
+  case WC_EV_REGISTER_INTEREST:
+    if ((rc = tesoro__web_write(c, S_INTEREST_ENSURE, c->id, NULL)) ||
+        (rc = tesoro__web_write(c, S_INTEREST_IN_BRANCH, c->id, NULL)))
+      return rc;
+    snprintf(extra, sizeof extra, "{\"listing_id\":%lld}", (long long)w->listing);
+    if ((rc = tesoro__exchange(c, 9, "property_interest", c->contact, extra)))
+      return rc;
+    return tesoro__activity(c, "interest_registered", "Interest in a property");
+  case WC_EV_SET_GROUP:
+    if ((s = tesoro__stmt(t, S_WEB_CUSTOMER_GROUP_CRM)) == NULL) return t->rc;
+    sqlite3_bind_int64(s, 1, c->id);
+    sqlite3_bind_text(s, 2, tesoro__opt(w->text), -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, w->stamp, -1, SQLITE_STATIC);
+    if ((rc = tesoro__run(t, s))) return rc;
+    if ((s = tesoro__stmt(t, S_GROUP_EXTRA)) == NULL) return t->rc;
+    sqlite3_bind_text(s, 1, tesoro__opt(w->text), -1, SQLITE_STATIC);
+    {
+      char *json = NULL;
+      if ((rc = tesoro__text_out(t, s, &json)) == TESORO_OK)
+        rc = tesoro__exchange(c, 12, "group_changed", c->contact, json);
+      TESORO_FREE(json);
+    }
+    return rc ? rc : tesoro__activity(c, "group_changed", "Househunting group changed");
+  case WC_EV_CONFIRM_VENDOR: {
+    int64_t claim = 0;
+    if ((s = tesoro__stmt(t, S_VENDOR_LINK_SET)) == NULL) return t->rc;
+    sqlite3_bind_int64(s, 1, c->contact);
+    sqlite3_bind_int64(s, 2, w->listing);
+    sqlite3_bind_text(s, 3, w->text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, c->actor->id);
+    sqlite3_bind_int64(s, 5, c->now);
+    if ((rc = tesoro__run(t, s))) return rc;
+    if ((s = tesoro__stmt(t, S_VENDOR_CLAIM_OPEN)) == NULL) return t->rc;
+    sqlite3_bind_int64(s, 1, c->id);
+    sqlite3_bind_int64(s, 2, w->listing);
+    rc = tesoro__int(t, s, &claim);
+    if (rc == TESORO_OK)
+      rc = tesoro__fire_nested(c, &tesoro__vendor_claim_machine, claim,
+                               VC_EV_CONFIRM, c->actor, NULL);
+    else if (rc == TESORO_DONE)
+      rc = TESORO_OK;
+    if (rc) return rc;
+    snprintf(extra, sizeof extra, "{\"listing_id\":%lld,\"role\":\"%s\"}",
+             (long long)w->listing, w->text);
+    if ((rc = tesoro__exchange(c, 14, "vendor_confirmed", c->contact, extra)))
+      return rc;
+    return tesoro__activity(c, "vendor_confirmed", w->text);
+  }
+  default: return TESORO_OK;
+  }
+}
+
+/* Store the criteria; a CRM search also tells the website (capability 6). */
+static int fx_search_save(tesoro__ctx *c) {
+  const tesoro__web_args *w = c->args;
+  tesoro *t = c->t;
+  sqlite3_stmt *s;
+  char *extra = NULL;
+  int rc = tesoro__search_store(c, c->id);
+  if (rc || !(c->actor->bit & R_STAFF)) return rc;
+  if ((s = tesoro__stmt(t, S_SEARCH_SET_ALERT)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int(s, 2, w->alert);
+  if ((rc = tesoro__run(t, s))) return rc;
+  if ((s = tesoro__stmt(t, S_SEARCH_EXTRA)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  if ((rc = tesoro__text_out(t, s, &extra)) == TESORO_OK)
+    rc = tesoro__exchange(c, 6, "search_saved", c->contact, extra);
+  TESORO_FREE(extra);
+  return rc;
+}
+
+static int fx_search_delete(tesoro__ctx *c) {
+  char extra[48];
+  if (!(c->actor->bit & R_STAFF)) return TESORO_OK;
+  snprintf(extra, sizeof extra, "{\"search_id\":%lld}", (long long)c->id);
+  return tesoro__exchange(c, 6, "search_deleted", c->contact, extra);
+}
+
+static int fx_vendor_claim_end(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_VENDOR_CLAIM_END);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, c->reason, -1, SQLITE_STATIC);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  return tesoro__task_close(c, TESORO_ENTITY_VENDOR_CLAIM, c->id,
+                            "confirm_vendor",
+                            c->to == VC_CONFIRMED ? TASK_EV_COMPLETE
+                                                  : TASK_EV_CANCEL);
+}
+
+/* --- ingest --- */
+
+static int tesoro__is_event_error(int rc) {
+  return rc == TESORO_EINVAL || rc == TESORO_ENOTFOUND || rc == TESORO_ESTATE ||
+         rc == TESORO_EDENIED || rc == TESORO_EGUARD || rc == TESORO_ECONFLICT ||
+         rc == TESORO_EEXISTS;
+}
+
+/* A text column copied into a bounded buffer ("" for NULL). */
+static void tesoro__column_copy(sqlite3_stmt *s, int col, char *buf, size_t n) {
+  const char *v = (const char *)sqlite3_column_text(s, col);
+  snprintf(buf, n, "%s", v ? v : "");
+}
+
+/*
+** Ingest one event inside the caller's transaction: validate it, answer a
+** replay with the earlier result, else apply it to its customer and record
+** it.  *out_result is the result (tesoro_free).
+*/
+static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
+                          char **out_result) {
+  sqlite3_stmt *s;
+  char type[40], source[TESORO_MAX_SOURCE_ID + 1], external[201], ref[40],
+      enquiry[20], stamp[TESORO_MAX_SOURCE_ID + 32], digest[65];
+  unsigned char hash[crypto_hash_sha256_BYTES];
+  int64_t ok = 0, at, contact, customer, listing = 0;
+  int kind = -1, rc;
+  tesoro__web_args w;
+  tesoro__ctx c;
+  char *result = NULL;
+  if ((rc = tesoro__text(t, "event", json, TESORO_MAX_JSON, 1))) return rc;
+  if ((s = tesoro__stmt(t, S_JSON_OBJECT_OK)) == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((rc = tesoro__int(t, s, &ok)) < 0) return rc;
+  if (!ok) return tesoro__fail(t, TESORO_EINVAL, "event is not a JSON object");
+  if ((s = tesoro__stmt(t, S_JSON_TEXT)) == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, "$.type", -1, SQLITE_STATIC);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  tesoro__column_copy(s, 0, type, sizeof type);
+  sqlite3_reset(s);
+  for (int i = 0; i < COUNT(tesoro__web_types); i++)
+    if (strcmp(type, tesoro__web_types[i].name) == 0) kind = i;
+  if (kind < 0)
+    return tesoro__fail(t, TESORO_EINVAL, "event: unknown type \"%.32s\"", type);
+  if ((rc = tesoro__json_fields(t, "event", json, tesoro__web_types[kind].fields,
+                                tesoro__web_types[kind].nfields, 0)) ||
+      (rc = tesoro__criteria_bounds(t, "event", json)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_WEB_EVENT_HEAD)) == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  tesoro__column_copy(s, 0, source, sizeof source);
+  tesoro__column_copy(s, 1, external, sizeof external);
+  at = sqlite3_column_int64(s, 2);
+  contact = sqlite3_column_int64(s, 3);
+  tesoro__column_copy(s, 4, ref, sizeof ref);
+  tesoro__column_copy(s, 5, enquiry, sizeof enquiry);
+  sqlite3_reset(s);
+  if (kind + WC_EV_CUSTOMER == WC_EV_ENQUIRY) {
+    int known = 0;
+    for (int i = 0; i < COUNT(tesoro__enquiry_types); i++)
+      known |= strcmp(enquiry, tesoro__enquiry_types[i]) == 0;
+    if (!known)
+      return tesoro__fail(t, TESORO_EINVAL,
+                          "event: unknown enquiry type \"%s\"; it is one of "
+                          "property, branch, valuation, mortgage, viewing, "
+                          "staff, general", enquiry);
+  }
+
+  /* A replay answers what it answered the first time. */
+  crypto_hash_sha256(hash, (const unsigned char *)json, strlen(json));
+  sodium_bin2hex(digest, sizeof digest, hash, sizeof hash);
+  if ((s = tesoro__stmt(t, S_WEB_EVENT_FIND)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, a->agency);
+  sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
+  if ((rc = tesoro__row(t, s)) == TESORO_ROW) {
+    int same = strcmp((const char *)sqlite3_column_text(s, 0), digest) == 0;
+    sqlite3_reset(s);
+    if (!same)
+      return tesoro__fail(t, TESORO_EEXISTS,
+                          "source id \"%.60s\" was used for another event", source);
+    if ((s = tesoro__stmt(t, S_WEB_EVENT_FIND)) == NULL) return t->rc;
+    sqlite3_bind_int64(s, 1, a->agency);
+    sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
+    if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+    rc = tesoro__copy(t, (const char *)sqlite3_column_text(s, 1), out_result);
+    sqlite3_reset(s);
+    return rc;
+  }
+  if (rc < 0) return rc;
+
+  if (ref[0] && (rc = tesoro__listing_by_ref(t, a->agency, ref, &listing))) return rc;
+  if (contact) {
+    tesoro__actor staff = *a;
+    staff.bit = R_STAFF; /* the website names a contact of its own agency */
+    if ((rc = tesoro__reach_entity(t, &staff, TESORO_ENTITY_CONTACT, contact)))
+      return rc;
+  }
+  snprintf(stamp, sizeof stamp, "%020lld|%s", (long long)at, source);
+  tesoro__ctx_new(&c, t, a, TESORO_ENTITY_WEB_CUSTOMER, 0);
+  if ((rc = tesoro__event_customer(&c, external, contact, &customer))) return rc;
+  memset(&w, 0, sizeof w);
+  w.json = json;
+  w.stamp = stamp;
+  w.at = at;
+  w.listing = listing;
+  if ((rc = tesoro__fire_nested(&c, &tesoro__web_customer_machine, customer,
+                                WC_EV_CUSTOMER + kind, a, &w)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_WEB_RESULT)) == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
+  sqlite3_bind_int(s, 2, w.applied);
+  sqlite3_bind_int64(s, 3, customer);
+  sqlite3_bind_text(s, 4, tesoro__entity_name(w.entity), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 5, w.entity_id);
+  if ((rc = tesoro__text_out(t, s, &result))) return rc;
+  if ((s = tesoro__stmt(t, S_WEB_EVENT_INSERT)) == NULL) rc = t->rc;
+  if (rc == TESORO_OK) {
+    sqlite3_bind_int64(s, 1, a->agency);
+    sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, digest, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, type, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, customer);
+    sqlite3_bind_int64(s, 6, at);
+    sqlite3_bind_text(s, 7, result, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 8, c.now);
+    rc = tesoro__run(t, s);
+  }
+  if (rc) {
+    TESORO_FREE(result);
+    return rc;
+  }
+  *out_result = result;
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_exchange_ingest(tesoro *t, int64_t website,
+                                      const char *event_json,
+                                      char **out_result) {
+  tesoro__actor a;
+  char *result = NULL;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_result, "out_result")) ||
+      (rc = tesoro__actor_load(t, website, &a)) ||
+      (rc = tesoro__require(t, &a, R_WEBSITE, "send website events")) ||
+      (rc = tesoro__write_begin(t)))
+    return rc;
+  if ((rc = tesoro__write_end(t, tesoro__ingest(t, &a, event_json, &result)))) {
+    TESORO_FREE(result);
+    return rc;
+  }
+  *out_result = result;
+  return TESORO_OK;
+}
+
+#define TESORO__MAX_BATCH_BYTES (64 * 1024 * 1024)
+
+TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
+                                            const char *events_json,
+                                            int *out_failed,
+                                            char **out_results) {
+  tesoro__actor a;
+  sqlite3_stmt *s, *each = NULL;
+  sqlite3_str *all = NULL;
+  char first[TESORO__MSG_MAX + 24] = ""; /* "event N: " + the message */
+  int64_t is_array = 0;
+  int rc, failed = 0, index = 0;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_failed, "out_failed")) ||
+      (rc = tesoro__out(t, out_results, "out_results")) ||
+      (rc = tesoro__text(t, "events", events_json, TESORO__MAX_BATCH_BYTES, 1)) ||
+      (rc = tesoro__actor_load(t, website, &a)) ||
+      (rc = tesoro__require(t, &a, R_WEBSITE, "send website events")))
+    return rc;
+  if ((s = tesoro__stmt(t, S_JSON_ARRAY_OK)) == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, events_json, -1, SQLITE_STATIC);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  is_array = sqlite3_column_int64(s, 0);
+  index = sqlite3_column_int(s, 1);
+  sqlite3_reset(s);
+  if (!is_array)
+    return tesoro__fail(t, TESORO_EINVAL, "events is not a JSON array");
+  if (index > TESORO_MAX_BATCH)
+    return tesoro__fail(t, TESORO_EINVAL, "a batch holds at most %d events, not %d",
+                        TESORO_MAX_BATCH, index);
+  if ((rc = tesoro__write_begin(t))) return rc;
+  all = sqlite3_str_new(t->db);
+  sqlite3_str_appendchar(all, 1, '[');
+  if ((each = tesoro__stmt(t, S_BATCH_EVENTS)) == NULL) rc = t->rc;
+  else sqlite3_bind_text(each, 1, events_json, -1, SQLITE_STATIC);
+  for (index = 0; rc == TESORO_OK; index++) {
+    char *result = NULL;
+    int erc;
+    if ((rc = tesoro__row(t, each)) != TESORO_ROW) {
+      rc = rc == TESORO_DONE ? TESORO_OK : rc;
+      break;
+    }
+    rc = TESORO_OK;
+    if ((erc = tesoro__exec_id(t, S_EVENT_SAVEPOINT))) {
+      rc = erc;
+      break;
+    }
+    erc = tesoro__ingest(t, &a, (const char *)sqlite3_column_text(each, 0), &result);
+    if (erc != TESORO_OK && !tesoro__is_event_error(erc)) {
+      rc = erc; /* the database failed, not the event: abandon the batch */
+      break;
+    }
+    if (erc != TESORO_OK) {
+      char message[TESORO__MSG_MAX];
+      snprintf(message, sizeof message, "%s", t->msg);
+      if (first[0] == 0)
+        snprintf(first, sizeof first, "event %d: %s", index, message);
+      failed++;
+      if ((rc = tesoro__exec_id(t, S_EVENT_ROLLBACK)) ||
+          (rc = tesoro__exec_id(t, S_EVENT_RELEASE)) ||
+          (s = tesoro__stmt(t, S_BATCH_ERROR)) == NULL) {
+        rc = rc ? rc : t->rc;
+        break;
+      }
+      sqlite3_bind_int(s, 1, index);
+      sqlite3_bind_text(s, 2, tesoro_errname(erc), -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 3, message, -1, SQLITE_TRANSIENT);
+      rc = tesoro__text_out(t, s, &result);
+    } else {
+      rc = tesoro__exec_id(t, S_EVENT_RELEASE);
+    }
+    if (rc == TESORO_OK) {
+      if (index) sqlite3_str_appendchar(all, 1, ',');
+      sqlite3_str_appendall(all, result);
+    }
+    TESORO_FREE(result);
+  }
+  if (each) sqlite3_reset(each);
+  sqlite3_str_appendchar(all, 1, ']');
+  if (rc == TESORO_OK && sqlite3_str_errcode(all) != SQLITE_OK)
+    rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  if ((rc = tesoro__write_end(t, rc))) {
+    sqlite3_free(sqlite3_str_finish(all));
+    return rc;
+  }
+  *out_results = sqlite3_str_finish(all);
+  *out_failed = failed;
+  if (failed) snprintf(t->msg, sizeof t->msg, "%.*s", (int)sizeof t->msg - 1, first);
+  return TESORO_OK;
+}
+
+/* --- the holding tank and what the website told --- */
+
+TESORO_API int tesoro_prospects(tesoro *t, int64_t actor, tesoro_cursor **out) {
+  tesoro__actor a;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out, "out")) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "see the holding tank")) ||
+      (rc = tesoro__cursor_new(
+           t,
+           "SELECT id, external_id, name, email, phone, visits, last_visit_at, "
+           "created_at, version FROM web_customer WHERE agency_id = ?1 AND "
+           "state = 'prospect' ORDER BY created_at DESC, id DESC",
+           out)))
+    return rc;
+  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, a.agency);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_prospect_approve(tesoro *t, int64_t actor,
+                                       int64_t customer, int64_t contact,
+                                       int64_t expected_version,
+                                       int64_t *out_contact) {
+  tesoro__actor a;
+  int64_t linked = 0;
+  int rc;
+  TESORO__ENTER(t);
+  if (contact < 0) return tesoro__fail(t, TESORO_EINVAL, "contact must be >= 0");
+  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+      (contact && (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact))))
+    return rc;
+  if ((rc = tesoro__transition(t, actor, &tesoro__web_customer_machine, customer,
+                               WC_EV_APPROVE, expected_version, &contact, NULL,
+                               &linked, NULL)))
+    return rc;
+  if (out_contact) *out_contact = linked;
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_prospect_discard(tesoro *t, int64_t actor,
+                                       int64_t customer, const char *reason,
+                                       int64_t expected_version) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 0))) return rc;
+  return tesoro__transition(t, actor, &tesoro__web_customer_machine, customer,
+                            WC_EV_DISCARD, expected_version, NULL,
+                            tesoro__opt(reason), NULL, NULL);
+}
+
+TESORO_API int tesoro_customer_searches(tesoro *t, int64_t actor,
+                                        int64_t customer, tesoro_cursor **out) {
+  return tesoro__entity_cursor(
+      t, actor, TESORO_ENTITY_WEB_CUSTOMER, customer,
+      "SELECT id, external_id, hard, alert, state, area_name AS name, "
+      "min_price, max_price, property_types, min_bedrooms, max_bedrooms, "
+      "json_extract(criteria, '$.area') AS area, source, updated_at "
+      "FROM search WHERE customer_id = ?2 ORDER BY id",
+      out);
+}
+
+TESORO_API int tesoro_customer_properties(tesoro *t, int64_t actor,
+                                          int64_t customer,
+                                          tesoro_cursor **out) {
+  return tesoro__entity_cursor(
+      t, actor, TESORO_ENTITY_WEB_CUSTOMER, customer,
+      "SELECT i.listing_id, l.ref, l.title, i.views, i.last_viewed_at, "
+      "i.saved, i.rank, iif(i.note_shared, i.note, NULL) AS note, "
+      "i.note_shared FROM web_interest i JOIN listing l ON l.id = "
+      "i.listing_id WHERE i.customer_id = ?2 ORDER BY i.listing_id",
+      out);
+}
+
+TESORO_API int tesoro_customer_enquiries(tesoro *t, int64_t actor,
+                                         int64_t customer, tesoro_cursor **out) {
+  return tesoro__entity_cursor(
+      t, actor, TESORO_ENTITY_WEB_CUSTOMER, customer,
+      "SELECT id, type, listing_id, message, at FROM enquiry "
+      "WHERE customer_id = ?2 ORDER BY at, id",
+      out);
+}
+
+TESORO_API int tesoro_contact_customer(tesoro *t, int64_t actor,
+                                       int64_t contact, int64_t *out_customer) {
+  tesoro__actor a;
+  sqlite3_stmt *s;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_customer, "out_customer")) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "look up web customers")) ||
+      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_WEB_CUSTOMER_OF_CONTACT)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, contact);
+  rc = tesoro__int(t, s, out_customer);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "contact %lld is no web customer",
+                        (long long)contact);
+  return rc;
+}
+
+/* --- CRM → website calls --- */
+
+/* A staff call about a contact (and a listing): its actor, the contact's
+** customer (made if needed) inside the opened transaction. */
+static int tesoro__crm_begin(tesoro *t, int64_t actor, int64_t contact,
+                             int64_t listing, tesoro__actor *a, tesoro__ctx *c,
+                             int64_t *customer) {
+  sqlite3_stmt *s;
+  int64_t agency = 0;
+  int rc;
+  if ((rc = tesoro__actor_load(t, actor, a)) ||
+      (rc = tesoro__require(t, a, R_STAFF, "tell the website")) ||
+      (rc = tesoro__reach_entity(t, a, TESORO_ENTITY_CONTACT, contact)))
+    return rc;
+  if (listing) {
+    if ((rc = tesoro__id(t, "listing", listing))) return rc;
+    if ((s = tesoro__stmt(t, S_LISTING_OFFER_FACTS)) == NULL) return t->rc;
+    sqlite3_bind_int64(s, 1, listing);
+    if ((rc = tesoro__int(t, s, &agency)) == TESORO_DONE)
+      return tesoro__fail(t, TESORO_ENOTFOUND, "listing %lld does not exist",
+                          (long long)listing);
+    if (rc) return rc;
+    if (agency != a->agency)
+      return tesoro__fail(t, TESORO_EDENIED, "listing %lld belongs to another agency",
+                          (long long)listing);
+  }
+  tesoro__ctx_new(c, t, a, TESORO_ENTITY_WEB_CUSTOMER, contact);
+  if ((rc = tesoro__write_begin(t))) return rc;
+  if ((rc = tesoro__contact_customer_get(c, contact, customer)))
+    return tesoro__write_end(t, rc);
+  return TESORO_OK;
+}
+
+/* Fire a CRM event on the contact's customer and end the transaction. */
+static int tesoro__crm_event(tesoro *t, int64_t actor, int64_t contact,
+                             int64_t listing, int event, tesoro__web_args *w) {
+  tesoro__actor a;
+  tesoro__ctx c;
+  int64_t customer;
+  char stamp[48];
+  int rc;
+  if ((rc = tesoro__crm_begin(t, actor, contact, listing, &a, &c, &customer)))
+    return rc;
+  snprintf(stamp, sizeof stamp, "%020lld|~crm", (long long)c.now);
+  w->stamp = stamp;
+  w->at = c.now;
+  w->listing = listing;
+  return tesoro__write_end(t, tesoro__fire_nested(&c, &tesoro__web_customer_machine,
+                                                  customer, event, &a, w));
+}
+
+TESORO_API int tesoro_search_save(tesoro *t, int64_t actor, int64_t contact,
+                                  int64_t search, const char *criteria_json,
+                                  int alert, int64_t *out_search) {
+  tesoro__actor a;
+  tesoro__ctx c;
+  tesoro__web_args w;
+  sqlite3_stmt *s;
+  int64_t customer, owner = 0;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_search, "out_search"))) return rc;
+  if (alert != 0 && alert != 1)
+    return tesoro__fail(t, TESORO_EINVAL, "alert is 0 or 1, not %d", alert);
+  if (search < 0) return tesoro__fail(t, TESORO_EINVAL, "search must be >= 0");
+  if ((rc = tesoro__json_fields(t, "criteria", criteria_json,
+                                tesoro__criteria_fields,
+                                COUNT(tesoro__criteria_fields), 0)) ||
+      (rc = tesoro__criteria_bounds(t, "criteria", criteria_json)) ||
+      (rc = tesoro__crm_begin(t, actor, contact, 0, &a, &c, &customer)))
+    return rc;
+  memset(&w, 0, sizeof w);
+  w.json = criteria_json;
+  w.alert = alert;
+  w.at = c.now;
+  if (search) {
+    if ((s = tesoro__stmt(t, S_SEARCH_CUSTOMER)) == NULL) rc = t->rc;
+    else sqlite3_bind_int64(s, 1, search);
+    if (rc == TESORO_OK && (rc = tesoro__int(t, s, &owner)) == TESORO_DONE)
+      rc = tesoro__fail(t, TESORO_ENOTFOUND, "search %lld does not exist",
+                        (long long)search);
+    if (rc == TESORO_OK && owner != customer)
+      rc = tesoro__fail(t, TESORO_EDENIED, "search %lld is not contact %lld's",
+                        (long long)search, (long long)contact);
+  } else if ((s = tesoro__stmt(t, S_SEARCH_INSERT_CRM)) == NULL) {
+    rc = t->rc;
+  } else {
+    tesoro__ctx made = c;
+    sqlite3_bind_int64(s, 1, a.agency);
+    sqlite3_bind_int64(s, 2, customer);
+    sqlite3_bind_int64(s, 3, c.now);
+    if ((rc = tesoro__run(t, s)) == TESORO_OK) {
+      search = sqlite3_last_insert_rowid(t->db);
+      made.entity = TESORO_ENTITY_SEARCH;
+      made.id = search;
+      rc = tesoro__created(&made, made.entity, search, "active", NULL);
+    }
+  }
+  if (rc == TESORO_OK)
+    rc = tesoro__fire_nested(&c, &tesoro__search_machine, search, SEARCH_EV_SAVE,
+                             &a, &w);
+  if ((rc = tesoro__write_end(t, rc))) return rc;
+  *out_search = search;
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_search_delete(tesoro *t, int64_t actor, int64_t search,
+                                    int64_t expected_version) {
+  tesoro__actor a;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "delete searches")))
+    return rc;
+  return tesoro__transition(t, actor, &tesoro__search_machine, search,
+                            SEARCH_EV_DELETE, expected_version, NULL, NULL,
+                            NULL, NULL);
+}
+
+TESORO_API int tesoro_interest_register(tesoro *t, int64_t actor,
+                                        int64_t contact, int64_t listing) {
+  tesoro__web_args w;
+  TESORO__ENTER(t);
+  memset(&w, 0, sizeof w);
+  if (listing <= 0) return tesoro__fail(t, TESORO_EINVAL, "listing must be > 0");
+  return tesoro__crm_event(t, actor, contact, listing, WC_EV_REGISTER_INTEREST, &w);
+}
+
+TESORO_API int tesoro_group_set(tesoro *t, int64_t actor, int64_t contact,
+                                const char *group) {
+  tesoro__web_args w;
+  int rc;
+  TESORO__ENTER(t);
+  if (group == NULL) return tesoro__fail(t, TESORO_EINVAL, "group is NULL");
+  if ((rc = tesoro__text(t, "group", group, 200, 0))) return rc;
+  memset(&w, 0, sizeof w);
+  w.text = group;
+  return tesoro__crm_event(t, actor, contact, 0, WC_EV_SET_GROUP, &w);
+}
+
+TESORO_API int tesoro_vendor_confirm(tesoro *t, int64_t actor, int64_t contact,
+                                     int64_t listing, const char *role) {
+  tesoro__web_args w;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__text(t, "role", role, 16, 1))) return rc;
+  if (strcmp(role, "vendor") != 0 && strcmp(role, "landlord") != 0)
+    return tesoro__fail(t, TESORO_EINVAL, "role is \"vendor\" or \"landlord\"");
+  if (listing <= 0) return tesoro__fail(t, TESORO_EINVAL, "listing must be > 0");
+  memset(&w, 0, sizeof w);
+  w.text = role;
+  return tesoro__crm_event(t, actor, contact, listing, WC_EV_CONFIRM_VENDOR, &w);
+}
+
+TESORO_API int tesoro_vendor_claim_reject(tesoro *t, int64_t actor,
+                                          int64_t claim, const char *reason,
+                                          int64_t expected_version) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 0))) return rc;
+  return tesoro__transition(t, actor, &tesoro__vendor_claim_machine, claim,
+                            VC_EV_REJECT, expected_version, NULL,
+                            tesoro__opt(reason), NULL, NULL);
+}
+
+/* --- call list and matches --- */
+
+TESORO_API int tesoro_call_list(tesoro *t, int64_t actor, int limit,
+                                tesoro_cursor **out) {
+  tesoro__actor a;
+  sqlite3_stmt *s;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out, "out"))) return rc;
+  if (limit < 1 || limit > 1000)
+    return tesoro__fail(t, TESORO_EINVAL, "limit is 1..1000, not %d", limit);
+  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "see the call list")) ||
+      (rc = tesoro__cursor_new(
+           t,
+           "WITH c AS (SELECT w.id AS customer_id, w.contact_id, "
+           "coalesce(k.name, w.name) AS name, coalesce(k.email, w.email) AS "
+           "email, coalesce(k.phone, w.phone) AS phone, w.visits, "
+           "(SELECT coalesce(sum(views), 0) FROM web_interest i WHERE "
+           "i.customer_id = w.id) AS views, (SELECT count(*) FROM "
+           "web_interest i WHERE i.customer_id = w.id AND i.saved) AS saves, "
+           "(SELECT count(*) FROM search s WHERE s.customer_id = w.id AND "
+           "s.state = 'active' AND s.hard) AS hard_searches, (SELECT "
+           "count(*) FROM search s WHERE s.customer_id = w.id AND s.state = "
+           "'active' AND NOT s.hard) AS soft_searches, (SELECT count(*) FROM "
+           "enquiry e WHERE e.customer_id = w.id) AS enquiries, "
+           "w.last_activity_at FROM web_customer w LEFT JOIN contact k ON "
+           "k.id = w.contact_id WHERE w.agency_id = ?1 AND w.state IN "
+           "('prospect', 'approved')) "
+           "SELECT customer_id, contact_id, name, email, phone, (visits + 2 * "
+           "views + 4 * saves + 3 * hard_searches + soft_searches + 8 * "
+           "enquiries) * 7.0 / (7 + max(0, (?2 - coalesce(last_activity_at, "
+           "?2)) / 86400.0)) AS score, visits, views, saves, hard_searches, "
+           "soft_searches, enquiries, last_activity_at FROM c "
+           "ORDER BY score DESC, last_activity_at DESC, customer_id LIMIT ?3",
+           out)))
+    return rc;
+  s = tesoro__cursor_stmt(*out);
+  sqlite3_bind_int64(s, 1, a.agency);
+  sqlite3_bind_int64(s, 2, tesoro__now(t));
+  sqlite3_bind_int(s, 3, limit);
+  return TESORO_OK;
+}
+
+/* Great-circle metres from search s's centre to listing l (haversine). */
+#define TESORO__DISTANCE_M                                                    \
+  "(2 * 6371008.8 * asin(min(1, sqrt(pow(sin(radians(l.latitude - "          \
+  "s.centre_lat) / 2), 2) + cos(radians(s.centre_lat)) * "                    \
+  "cos(radians(l.latitude)) * pow(sin(radians(l.longitude - s.centre_lon) "   \
+  "/ 2), 2)))))"
+/* Edges of search s's polygon that a ray east from listing l crosses. */
+#define TESORO__CROSSINGS                                                     \
+  "FROM search_vertex a JOIN search_vertex b ON b.search_id = a.search_id "   \
+  "AND b.ring = a.ring AND b.idx = a.idx + 1 WHERE a.search_id = s.id AND "   \
+  "(a.lat > l.latitude) <> (b.lat > l.latitude) AND l.longitude < (b.lon - "  \
+  "a.lon) * (l.latitude - a.lat) / (b.lat - a.lat) + a.lon"
+
+TESORO_API int tesoro_matches(tesoro *t, int64_t actor, int64_t customer,
+                              tesoro_cursor **out) {
+  return tesoro__entity_cursor(
+      t, actor, TESORO_ENTITY_WEB_CUSTOMER, customer,
+      "SELECT s.id AS search_id, s.hard, l.id AS listing_id, l.ref, l.title, "
+      "l.price, l.property_type, l.bedrooms, iif(s.centre_lon IS NOT NULL "
+      "AND l.longitude IS NOT NULL, " TESORO__DISTANCE_M ", NULL) AS "
+      "distance_m FROM search s JOIN listing l ON l.agency_id = s.agency_id "
+      "AND l.state = 'published' WHERE s.customer_id = ?2 AND s.state = "
+      "'active' AND (s.min_price IS NULL OR l.price >= s.min_price) AND "
+      "(s.max_price IS NULL OR l.price <= s.max_price) AND "
+      "(coalesce(json_array_length(s.property_types), 0) = 0 OR "
+      "l.property_type IN (SELECT value FROM json_each(s.property_types))) "
+      "AND (s.min_bedrooms IS NULL OR l.bedrooms >= s.min_bedrooms) AND "
+      "(s.max_bedrooms IS NULL OR l.bedrooms <= s.max_bedrooms) AND "
+      "((s.min_lon IS NULL AND s.radius_m IS NULL) OR (l.longitude IS NOT "
+      "NULL AND ((s.min_lon IS NOT NULL AND l.longitude BETWEEN s.min_lon "
+      "AND s.max_lon AND l.latitude BETWEEN s.min_lat AND s.max_lat AND "
+      "(SELECT count(*) " TESORO__CROSSINGS " AND a.ring = 0) % 2 = 1 AND "
+      "NOT EXISTS (SELECT a.ring " TESORO__CROSSINGS " AND a.ring > 0 GROUP "
+      "BY a.ring HAVING count(*) % 2 = 1)) OR (s.radius_m IS NOT NULL AND "
+      TESORO__DISTANCE_M " <= s.radius_m)))) "
+      "ORDER BY s.hard DESC, s.id, l.id DESC",
+      out);
+}
+
+/* =========================================================================
+** 17. Reading
 **
 ** Every read names its actor and passes the same reach check as a write:
 ** staff of the entity's agency, or the entity's own client.  Lists come back
-** as cursors (section 17); single entities as JSON built by SQLite.
+** as cursors (section 18); single entities as JSON built by SQLite.
 */
 /* Copy the first column of a one-row statement into a tesoro_free string. */
 static int tesoro__text_out(tesoro *t, sqlite3_stmt *s, char **out) {
@@ -6665,7 +8331,8 @@ static int tesoro__text_out(tesoro *t, sqlite3_stmt *s, char **out) {
 static const int tesoro__json_stmts[] = {
     0,           S_CONTACT_JSON,       S_ROOM_JSON,         S_MANDATE_JSON,
     S_LISTING_JSON, S_TASK_JSON,       S_DEAL_JSON,         S_DEAL_PROPERTY_JSON,
-    S_APPOINTMENT_JSON, S_REFERRAL_JSON,   S_PORTAL_ACCOUNT_JSON};
+    S_APPOINTMENT_JSON, S_REFERRAL_JSON,   S_PORTAL_ACCOUNT_JSON,
+    S_WEB_CUSTOMER_JSON, S_SEARCH_JSON,    S_VENDOR_CLAIM_JSON};
 
 TESORO_API int tesoro_entity_json(tesoro *t, int64_t actor, int entity,
                                   int64_t id, char **out) {
@@ -7282,7 +8949,7 @@ TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
 }
 
 /* =========================================================================
-** 17. Cursors
+** 18. Cursors
 **
 ** A cursor owns one prepared statement and is stepped like sqlite3_step.
 ** The handle keeps a list of its cursors so that closing it can finalise
@@ -7392,7 +9059,7 @@ TESORO_API void tesoro_cursor_free(tesoro_cursor *c) {
 }
 
 /* =========================================================================
-** 18. Checker
+** 19. Checker
 **
 ** tesoro_check: SQLite's own checks, then tesoro's invariants, each a query
 ** that returns a description of its first violation or nothing.  Adding an
@@ -7423,6 +9090,11 @@ static const struct {
      TESORO__STATE_MATCHES_HISTORY("referral", "9")},
     {"portal account state = last history",
      TESORO__STATE_MATCHES_HISTORY("portal_account", "10")},
+    {"web customer state = last history",
+     TESORO__STATE_MATCHES_HISTORY("web_customer", "11")},
+    {"search state = last history", TESORO__STATE_MATCHES_HISTORY("search", "12")},
+    {"vendor claim state = last history",
+     TESORO__STATE_MATCHES_HISTORY("vendor_claim", "13")},
     {"contact version = last history",
      "SELECT 'contact ' || x.id || ' at version ' || x.version || ' but its "
      "history disagrees' FROM contact x WHERE (SELECT count(*) || ':' || "
@@ -7441,7 +9113,11 @@ static const struct {
      "WHEN 8 THEN (SELECT agency_id FROM appointment WHERE id = h.entity_id) "
      "WHEN 9 THEN (SELECT agency_id FROM referral WHERE id = h.entity_id) "
      "WHEN 10 THEN (SELECT agency_id FROM portal_account WHERE id = "
-     "h.entity_id) END LIMIT 1"},
+     "h.entity_id) "
+     "WHEN 11 THEN (SELECT agency_id FROM web_customer WHERE id = h.entity_id) "
+     "WHEN 12 THEN (SELECT agency_id FROM search WHERE id = h.entity_id) "
+     "WHEN 13 THEN (SELECT agency_id FROM vendor_claim WHERE id = h.entity_id) "
+     "END LIMIT 1"},
     {"outbox row has its cause in its agency",
      "SELECT 'outbox row ' || o.id || ' has no cause in its agency' FROM "
      "outbox o LEFT JOIN history h ON h.id = o.history_id WHERE h.id IS NULL "
@@ -7458,8 +9134,9 @@ static const struct {
      "WHEN 6 THEN (SELECT agency_id FROM deal WHERE id = x.entity_id) "
      "WHEN 7 THEN (SELECT agency_id FROM deal_property WHERE id = x.entity_id) "
      "WHEN 8 THEN (SELECT agency_id FROM appointment WHERE id = x.entity_id) "
-     "WHEN 9 THEN (SELECT agency_id FROM referral WHERE id = x.entity_id) END "
-     "LIMIT 1"},
+     "WHEN 9 THEN (SELECT agency_id FROM referral WHERE id = x.entity_id) "
+     "WHEN 13 THEN (SELECT agency_id FROM vendor_claim WHERE id = x.entity_id) "
+     "END LIMIT 1"},
     {"every contact has one client actor of its agency",
      "SELECT 'contact ' || c.id || ' has no client actor' FROM contact c "
      "WHERE NOT EXISTS (SELECT 1 FROM actor a WHERE a.contact_id = c.id AND "
@@ -7516,6 +9193,19 @@ static const struct {
      "c.id = p.contact_id WHERE (p.state = 'unverified') != (p.contact_id IS "
      "NULL) OR (p.state = 'unverified') != (p.code_hash IS NOT NULL AND "
      "p.code_expires_at IS NOT NULL) OR c.agency_id != p.agency_id LIMIT 1"},
+    {"a web customer is approved exactly when it has a contact of its agency",
+     "SELECT 'web customer ' || w.id || ' is ' || w.state || ' but its "
+     "contact disagrees' FROM web_customer w LEFT JOIN contact c ON c.id = "
+     "w.contact_id WHERE (w.state = 'approved') != (w.contact_id IS NOT NULL) "
+     "OR c.agency_id != w.agency_id LIMIT 1"},
+    {"searches, claims and events belong to a customer of their agency",
+     "SELECT x.what || ' ' || x.id || ' and its customer disagree on the "
+     "agency' FROM (SELECT 'search' AS what, id, agency_id, customer_id FROM "
+     "search UNION ALL SELECT 'vendor claim', id, agency_id, customer_id FROM "
+     "vendor_claim UNION ALL SELECT 'web event', id, agency_id, customer_id "
+     "FROM web_event UNION ALL SELECT 'enquiry', id, agency_id, customer_id "
+     "FROM enquiry) x JOIN web_customer w ON w.id = x.customer_id WHERE "
+     "w.agency_id != x.agency_id LIMIT 1"},
     {"no secret is stored in clear",
      "SELECT 'portal account ' || id || ' holds a secret that is not an "
      "argon2id hash' FROM portal_account WHERE password_hash NOT LIKE "

@@ -1018,8 +1018,12 @@ TESORO_API int tesoro_referral_pipeline(tesoro *t, int64_t actor, int64_t agent,
 **   contact_agent (client): no move; each is a history row.
 **
 ** While the account is in set_password (a CRM-made account whose temporary
-** password is unchanged) every portal call of its client except
-** tesoro_portal_password_change is refused with TESORO_EGUARD.
+** password is unchanged) every portal call of its client is refused with
+** TESORO_EGUARD except those the set-password page needs:
+** tesoro_portal_password_change, tesoro_portal_step and
+** tesoro_portal_language.  A client without a portal account (the host
+** authenticated it another way) may use the feed, viewings and home; the
+** account's own calls need the account (ENOTFOUND).
 **
 ** SECRETS.  Passwords and verification codes are stored only as argon2id
 ** strings (libsodium crypto_pwhash_str) and are never written to the
