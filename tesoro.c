@@ -8039,6 +8039,28 @@ TESORO_API int tesoro_customer_enquiries(tesoro *t, int64_t actor,
       out);
 }
 
+TESORO_API int tesoro_customer_find(tesoro *t, int64_t actor,
+                                    const char *external_id,
+                                    int64_t *out_customer) {
+  tesoro__actor a;
+  sqlite3_stmt *s;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_customer, "out_customer")) ||
+      (rc = tesoro__text(t, "external id", external_id, 200, 1)) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, "look up web customers")))
+    return rc;
+  if ((s = tesoro__stmt(t, S_WEB_CUSTOMER_BY_EXTERNAL)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, a.agency);
+  sqlite3_bind_text(s, 2, external_id, -1, SQLITE_STATIC);
+  rc = tesoro__int(t, s, out_customer);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "no web customer \"%.60s\"",
+                        external_id);
+  return rc;
+}
+
 TESORO_API int tesoro_contact_customer(tesoro *t, int64_t actor,
                                        int64_t contact, int64_t *out_customer) {
   tesoro__actor a;

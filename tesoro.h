@@ -1335,6 +1335,11 @@ TESORO_API int tesoro_customer_properties(tesoro *t, int64_t actor,
                                           tesoro_cursor **out);
 TESORO_API int tesoro_customer_enquiries(tesoro *t, int64_t actor,
                                          int64_t customer, tesoro_cursor **out);
+/* The web customer the website calls `external_id` (staff); ENOTFOUND if
+** none. */
+TESORO_API int tesoro_customer_find(tesoro *t, int64_t actor,
+                                    const char *external_id,
+                                    int64_t *out_customer);
 /* The web customer of a contact (staff); ENOTFOUND if none. */
 TESORO_API int tesoro_contact_customer(tesoro *t, int64_t actor,
                                        int64_t contact, int64_t *out_customer);

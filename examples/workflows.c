@@ -6,7 +6,8 @@
 ** interesting and requests a viewing, which he rates afterwards; the
 ** viewing is written as an .ics file; then a
 ** referral goes through the pipeline to closed_paid, failing once on the
-** way and coming back.  Each
+** way and coming back; then the website sends a batch of events about its
+** visitors, and the CRM shows its call list and matches.  Each
 ** step is printed; then the histories and the outbox the host would
 ** deliver.  Usage: workflows_example DB_FILE [ICS_FILE]
 */
@@ -188,7 +189,8 @@ int main(int argc, char **argv) {
   printf("\n5. The listing\n");
   step("Andy completes the description",
        tesoro_listing_update(db, agent, listing,
-                             "{\"description\":\"Four floors of light on the canal.\"}", 0));
+                             "{\"description\":\"Four floors of light on the canal.\","
+                             "\"longitude\":5.1214,\"latitude\":52.0894}", 0));
   step("Andy publishes the listing", tesoro_listing_publish(db, agent, listing, 0));
   check(tesoro_entity_json(db, agent, TESORO_ENTITY_LISTING, listing, &json), "json");
   printf("      %s\n", json);
@@ -386,7 +388,76 @@ int main(int argc, char **argv) {
     print_cursor(c, cols);
   }
 
-  printf("\n8. The outbox the host delivers\n");
+  printf("\n8. The website exchange\n");
+  {
+    /* What the agency's website sends in one batch: two customers, their
+    ** visits, views, a save, searches with GeoJSON areas, an enquiry — and
+    ** one broken event (a rank of 6), which is skipped and reported. */
+    static const char batch[] =
+        "[{\"source_id\":\"hf-9001\",\"type\":\"customer\",\"customer\":\"hf-c1\","
+        "\"at\":1780100000,\"name\":\"Sanne de Vries\",\"email\":\"sanne@example.com\","
+        "\"phone\":\"+31 6 4444 0303\"},"
+        "{\"source_id\":\"hf-9002\",\"type\":\"visit\",\"customer\":\"hf-c1\","
+        "\"at\":1780100100,\"visits\":3},"
+        "{\"source_id\":\"hf-9003\",\"type\":\"property_view\",\"customer\":\"hf-c1\","
+        "\"at\":1780100200,\"listing\":\"TES-00001\"},"
+        "{\"source_id\":\"hf-9004\",\"type\":\"property_save\",\"customer\":\"hf-c1\","
+        "\"at\":1780100300,\"listing\":\"TES-00001\",\"saved\":true},"
+        "{\"source_id\":\"hf-9005\",\"type\":\"saved_search\",\"customer\":\"hf-c1\","
+        "\"at\":1780100400,\"search_id\":\"s-1\",\"alert\":true,\"max_price\":70000000,"
+        "\"area\":{\"name\":\"Utrecht binnenstad\",\"polygon\":{\"type\":\"Polygon\","
+        "\"coordinates\":[[[5.10,52.08],[5.13,52.08],[5.13,52.10],[5.10,52.10],[5.10,52.08]]]}}},"
+        "{\"source_id\":\"hf-9006\",\"type\":\"implied_search\",\"customer\":\"hf-c1\","
+        "\"at\":1780100500,\"search_id\":\"s-2\",\"area\":{\"name\":\"Near the Dom\","
+        "\"centre\":{\"type\":\"Point\",\"coordinates\":[5.1213,52.0907]},\"radius\":1500}},"
+        "{\"source_id\":\"hf-9007\",\"type\":\"enquiry\",\"customer\":\"hf-c1\","
+        "\"at\":1780100600,\"enquiry_type\":\"viewing\",\"listing\":\"TES-00001\","
+        "\"message\":\"Can I see it on Saturday?\"},"
+        "{\"source_id\":\"hf-9008\",\"type\":\"property_rank\",\"customer\":\"hf-c1\","
+        "\"at\":1780100700,\"listing\":\"TES-00001\",\"rank\":6},"
+        "{\"source_id\":\"hf-9009\",\"type\":\"visit\",\"customer\":\"hf-c2\","
+        "\"at\":1780050000,\"visits\":1},"
+        "{\"source_id\":\"hf-9010\",\"type\":\"property_view\",\"customer\":\"hf-c2\","
+        "\"at\":1780050100,\"listing\":\"TES-00001\"}]";
+    static const char *const call_cols[] = {"customer_id", "name", "score", "visits",
+                                            "views", "saves", "hard_searches",
+                                            "enquiries", NULL};
+    static const char *const match_cols[] = {"search_id", "hard", "ref", "title",
+                                             "price", "distance_m", NULL};
+    char *results = NULL, *again = NULL;
+    int failed = 0;
+    int64_t sanne = 0, sanne_contact = 0;
+    tesoro_cursor *c;
+    tesoro_clock_set(db, 1780100800);
+    step("the website sends a batch of 10 events",
+         tesoro_exchange_ingest_batch(db, website, batch, &failed, &results));
+    printf("      %d skipped: %s\n", failed, tesoro_errmsg(db));
+    step("the website sends the same batch again (a retry)",
+         tesoro_exchange_ingest_batch(db, website, batch, &failed, &again));
+    printf("      the retry's results are %s the first ones; nothing changed\n",
+           strcmp(results, again) == 0 ? "identical to" : "DIFFERENT FROM");
+    tesoro_free(results);
+    tesoro_free(again);
+    {
+      static const char *const cols[] = {"id", "external_id", "name", "visits", NULL};
+      printf("      the holding tank:\n");
+      check(tesoro_prospects(db, agent, &c), "prospects");
+      print_cursor(c, cols);
+    }
+    printf("      the call list:\n");
+    check(tesoro_call_list(db, agent, 10, &c), "call list");
+    print_cursor(c, call_cols);
+    check(tesoro_customer_find(db, agent, "hf-c1", &sanne), "customer");
+    step("Andy approves Sanne from the holding tank (a new applicant contact)",
+         tesoro_prospect_approve(db, agent, sanne, 0, 0, &sanne_contact));
+    printf("      matches for Sanne (hard searches first):\n");
+    check(tesoro_matches(db, agent, sanne, &c), "matches");
+    print_cursor(c, match_cols);
+    step("Sanne calls in; Andy registers her interest (told to the website)",
+         tesoro_interest_register(db, agent, sanne_contact, listing));
+  }
+
+  printf("\n9. The outbox the host delivers\n");
   {
     static const char *const cols[] = {"id", "recipient_id", "channel", "template",
                                        "event", "new_state", NULL};
@@ -399,7 +470,7 @@ int main(int argc, char **argv) {
            (long long)delivered, (long long)dead);
   }
 
-  printf("\n9. The checker\n");
+  printf("\n10. The checker\n");
   step("tesoro_check: integrity, foreign keys and tesoro's invariants",
        tesoro_check(db));
   tesoro_close(db);
