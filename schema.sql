@@ -601,3 +601,23 @@ CREATE TABLE vendor_link (
   created_at INTEGER NOT NULL,
   PRIMARY KEY (contact_id, listing_id)
 ) STRICT, WITHOUT ROWID;
+
+-- @version 8
+-- Privacy (SPEC §7): marketing consent per contact (and what the website
+-- reported before the customer became a contact), and the record of an
+-- erasure.  Which columns hold personal data is listed in one place,
+-- tesoro.c's privacy map, which drives the export and the erasure.
+
+ALTER TABLE contact ADD COLUMN consent TEXT NOT NULL DEFAULT 'not_asked'
+  CHECK (consent IN ('granted', 'denied', 'not_asked'));
+ALTER TABLE contact ADD COLUMN consent_at INTEGER;
+ALTER TABLE contact ADD COLUMN consent_source TEXT
+  CHECK (consent_source IN ('crm', 'portal', 'web_form', 'website_event'));
+ALTER TABLE contact ADD COLUMN consent_text TEXT;
+ALTER TABLE contact ADD COLUMN consent_stamp TEXT;
+ALTER TABLE contact ADD COLUMN erased_at INTEGER;
+ALTER TABLE contact ADD COLUMN erased_by INTEGER REFERENCES actor(id);
+ALTER TABLE web_customer ADD COLUMN consent TEXT CHECK (consent IN ('granted', 'denied'));
+ALTER TABLE web_customer ADD COLUMN consent_at INTEGER;
+ALTER TABLE web_customer ADD COLUMN consent_text TEXT;
+ALTER TABLE web_customer ADD COLUMN consent_stamp TEXT;

@@ -20,9 +20,10 @@
 **  14. Referral stages    the pipeline, its data, the fee
 **  15. Client portal      accounts, passwords, onboarding, languages, home
 **  16. Website exchange   events in, events out, call list, matches
-**  17. Reading            entity JSON, history, lists, iCalendar
-**  18. Cursors
-**  19. Checker            tesoro_check's invariants
+**  17. Privacy            consent, export, erasure, the privacy map
+**  18. Reading            entity JSON, history, lists, iCalendar
+**  19. Cursors
+**  20. Checker            tesoro_check's invariants
 **
 ** Internal names are static and start with tesoro__; only the functions
 ** marked TESORO_API in tesoro.h are exported.
@@ -968,6 +969,26 @@ static const char *const tesoro__schema_lines[] = {
     "  created_at INTEGER NOT NULL,\n",
     "  PRIMARY KEY (contact_id, listing_id)\n",
     ") STRICT, WITHOUT ROWID;\n",
+    "\n",
+    "-- @version 8\n",
+    "-- Privacy (SPEC §7): marketing consent per contact (and what the website\n",
+    "-- reported before the customer became a contact), and the record of an\n",
+    "-- erasure.  Which columns hold personal data is listed in one place,\n",
+    "-- tesoro.c's privacy map, which drives the export and the erasure.\n",
+    "\n",
+    "ALTER TABLE contact ADD COLUMN consent TEXT NOT NULL DEFAULT 'not_asked'\n",
+    "  CHECK (consent IN ('granted', 'denied', 'not_asked'));\n",
+    "ALTER TABLE contact ADD COLUMN consent_at INTEGER;\n",
+    "ALTER TABLE contact ADD COLUMN consent_source TEXT\n",
+    "  CHECK (consent_source IN ('crm', 'portal', 'web_form', 'website_event'));\n",
+    "ALTER TABLE contact ADD COLUMN consent_text TEXT;\n",
+    "ALTER TABLE contact ADD COLUMN consent_stamp TEXT;\n",
+    "ALTER TABLE contact ADD COLUMN erased_at INTEGER;\n",
+    "ALTER TABLE contact ADD COLUMN erased_by INTEGER REFERENCES actor(id);\n",
+    "ALTER TABLE web_customer ADD COLUMN consent TEXT CHECK (consent IN ('granted', 'denied'));\n",
+    "ALTER TABLE web_customer ADD COLUMN consent_at INTEGER;\n",
+    "ALTER TABLE web_customer ADD COLUMN consent_text TEXT;\n",
+    "ALTER TABLE web_customer ADD COLUMN consent_stamp TEXT;\n",
 /* <<schema */
     NULL};
 
@@ -1009,7 +1030,8 @@ static const char *const tesoro__schema_lines[] = {
   X(ROLLBACK_TO, "ROLLBACK TO tesoro_call")                                   \
   /* actors and agencies */                                                   \
   X(ACTOR_LOAD,                                                               \
-    "SELECT agency_id, kind, role, contact_id FROM actor WHERE id = ?1")      \
+    "SELECT agency_id, kind, role, contact_id, (SELECT erased_at IS NOT NULL "\
+    "FROM contact WHERE id = actor.contact_id) FROM actor WHERE id = ?1")     \
   X(ACTOR_INSERT,                                                             \
     "INSERT INTO actor(agency_id, kind, role, contact_id, name, email, "      \
     "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                        \
@@ -1556,7 +1578,8 @@ static const char *const tesoro__schema_lines[] = {
   X(WEB_EVENT_HEAD,                                                           \
     "SELECT json_extract(?1, '$.source_id'), json_extract(?1, '$.customer'), "\
     "json_extract(?1, '$.at'), json_extract(?1, '$.contact_id'), "            \
-    "json_extract(?1, '$.listing'), json_extract(?1, '$.enquiry_type')")      \
+    "json_extract(?1, '$.listing'), json_extract(?1, '$.enquiry_type'), "     \
+    "json_extract(?1, '$.consent')")                                          \
   X(WEB_EVENT_FIND,                                                           \
     "SELECT digest, result FROM web_event WHERE agency_id = ?1 AND "          \
     "source_id = ?2")                                                         \
@@ -1574,6 +1597,26 @@ static const char *const tesoro__schema_lines[] = {
   X(EVENT_RELEASE, "RELEASE tesoro_event")                                    \
   X(EVENT_ROLLBACK, "ROLLBACK TO tesoro_event")                               \
   X(BATCH_ERROR, "SELECT json_object('index', ?1, 'error', ?2, 'message', ?3)")\
+  /* privacy */                                                             \
+  X(CONTACT_ERASED,                                                           \
+    "SELECT version, erased_at IS NOT NULL FROM contact WHERE id = ?1")       \
+  X(CONTACT_SET_ERASED,                                                       \
+    "UPDATE contact SET erased_at = ?2, erased_by = ?3, version = version + 1"\
+    " WHERE id = ?1")                                                         \
+  X(CONTACT_CONSENT,                                                          \
+    "SELECT agency_id, version, consent, consent_stamp FROM contact "         \
+    "WHERE id = ?1")                                                          \
+  X(CONTACT_SET_CONSENT,                                                      \
+    "UPDATE contact SET consent = ?2, consent_at = ?3, consent_source = ?4, " \
+    "consent_text = ?5, consent_stamp = ?6, version = version + 1 "           \
+    "WHERE id = ?1 AND version = ?7")                                         \
+  X(WEB_CUSTOMER_CONSENT,                                                     \
+    "UPDATE web_customer SET consent = json_extract(?2, '$.consent'), "       \
+    "consent_at = ?4, consent_text = json_extract(?2, '$.statement'), "       \
+    "consent_stamp = ?3 WHERE id = ?1 AND coalesce(consent_stamp, '') < ?3")  \
+  X(WEB_CUSTOMER_CONSENT_GET,                                                 \
+    "SELECT consent, consent_at, consent_text, consent_stamp FROM "           \
+    "web_customer WHERE id = ?1 AND consent IS NOT NULL")                     \
   X(DATE_VALID, "SELECT date(?1, '+0 days') IS ?1")                          \
   X(JSON_TEXT, "SELECT json_extract(?1, ?2)")                                 \
   /* one entity as JSON (tesoro_entity_json) */                              \
@@ -1770,6 +1813,12 @@ static int tesoro__int(tesoro *t, sqlite3_stmt *s, int64_t *out) {
   return rc;
 }
 
+/* A text column copied into a bounded buffer ("" for NULL). */
+static void tesoro__column_copy(sqlite3_stmt *s, int col, char *buf, size_t n) {
+  const char *v = (const char *)sqlite3_column_text(s, col);
+  snprintf(buf, n, "%s", v ? v : "");
+}
+
 static int tesoro__exec_id(tesoro *t, int id) {
   sqlite3_stmt *s = tesoro__stmt(t, id);
   return s ? tesoro__run(t, s) : t->rc;
@@ -1903,6 +1952,27 @@ static int tesoro__pragma_int(tesoro *t, const char *sql, int *out) {
   return src == SQLITE_OK ? TESORO_OK : tesoro__dberr(t, src);
 }
 
+/* SQL tesoro_base64(blob): the export's document contents (SQLite 3.40
+** has no base64 of its own; libsodium's encoder does it). */
+static void tesoro__sql_base64(sqlite3_context *ctx, int argc,
+                               sqlite3_value **argv) {
+  const unsigned char *data = sqlite3_value_blob(argv[0]);
+  size_t n = (size_t)sqlite3_value_bytes(argv[0]), len;
+  char *text;
+  (void)argc;
+  if (data == NULL) {
+    sqlite3_result_null(ctx);
+    return;
+  }
+  len = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+  if ((text = sqlite3_malloc64(len)) == NULL) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sodium_bin2base64(text, len, data, n, sodium_base64_VARIANT_ORIGINAL);
+  sqlite3_result_text(ctx, text, -1, sqlite3_free);
+}
+
 TESORO_API int tesoro_open(const char *path, tesoro **out) {
   tesoro *t;
   int src, rc, app_id = 0, version = 0, objects = 0;
@@ -1934,6 +2004,11 @@ TESORO_API int tesoro_open(const char *path, tesoro **out) {
                         NULL);
   if (src != SQLITE_OK) return tesoro__dberr(t, src);
   sqlite3_busy_timeout(t->db, (int)t->busy_ms);
+  src = sqlite3_create_function_v2(
+      t->db, "tesoro_base64", 1,
+      SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+      tesoro__sql_base64, NULL, NULL, NULL);
+  if (src != SQLITE_OK) return tesoro__dberr(t, src);
 
   /* Identify the file before writing anything to it: a foreign file must
   ** come out of a refused open byte for byte as it went in. */
@@ -1958,7 +2033,7 @@ TESORO_API int tesoro_open(const char *path, tesoro **out) {
 
   src = sqlite3_exec(t->db,
                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                     "PRAGMA foreign_keys = ON;",
+                     "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
                      NULL, NULL, NULL);
   if (src != SQLITE_OK) return tesoro__dberr(t, src);
   if (app_id == 0) {
@@ -1973,7 +2048,7 @@ TESORO_API int tesoro_open(const char *path, tesoro **out) {
   return tesoro__ok(t);
 }
 
-/* Cursors hold the handle; closing invalidates them (section 18). */
+/* Cursors hold the handle; closing invalidates them (section 19). */
 static void tesoro__cursors_orphan(tesoro *t);
 
 TESORO_API int tesoro_close(tesoro *t) {
@@ -2135,6 +2210,12 @@ static int tesoro__actor_load(tesoro *t, int64_t id, tesoro__actor *a) {
   kind = (const char *)sqlite3_column_text(s, 1);
   role = (const char *)sqlite3_column_text(s, 2);
   a->contact = sqlite3_column_int64(s, 3);
+  if (sqlite3_column_int(s, 4)) {
+    sqlite3_reset(s);
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "actor %lld acted for contact %lld, which was erased",
+                        (long long)id, (long long)a->contact);
+  }
   for (int k = 1; k <= 4; k++)
     if (kind && strcmp(kind, tesoro__actor_kinds[k]) == 0) a->kind = k;
   switch (a->kind) {
@@ -2652,6 +2733,7 @@ enum {
   WC_EV_CUSTOMER, WC_EV_VISIT, WC_EV_IMPLIED_SEARCH, WC_EV_SAVED_SEARCH,
   WC_EV_SEARCH_DELETED, WC_EV_PROPERTY_VIEW, WC_EV_PROPERTY_SAVE,
   WC_EV_PROPERTY_RANK, WC_EV_ENQUIRY, WC_EV_GROUP, WC_EV_VENDOR_CLAIM,
+  WC_EV_CONSENT,
   /* the CRM's */
   WC_EV_REGISTER_INTEREST, WC_EV_SET_GROUP, WC_EV_CONFIRM_VENDOR
 };
@@ -2659,7 +2741,8 @@ static const char *const tesoro__web_customer_events[] = {
     "approve",        "discard",        "customer",       "visit",
     "implied_search", "saved_search",   "search_deleted", "property_view",
     "property_save",  "property_rank",  "enquiry",        "group",
-    "vendor_claim",   "register_interest", "set_group",   "confirm_vendor"};
+    "vendor_claim",   "consent",        "register_interest", "set_group",
+    "confirm_vendor"};
 
 static int guard_reason(tesoro__ctx *c);
 static int fx_customer_approve(tesoro__ctx *c);
@@ -2683,6 +2766,7 @@ static const tesoro__trans tesoro__web_customer_rows[] = {
   {WC_ANY,            WC_EV_ENQUIRY,           TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
   {WC_ANY,            WC_EV_GROUP,             TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
   {WC_ANY,            WC_EV_VENDOR_CLAIM,      TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
+  {WC_ANY,            WC_EV_CONSENT,           TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
   /* the CRM tells the website (capabilities 9, 12, 14) */
   {ST(WC_APPROVED),   WC_EV_REGISTER_INTEREST, TESORO__SAME,  R_STAFF,   NULL,         fx_crm_exchange},
   {ST(WC_APPROVED),   WC_EV_SET_GROUP,         TESORO__SAME,  R_STAFF,   NULL,         fx_crm_exchange},
@@ -7064,6 +7148,9 @@ static const tesoro__field tesoro__web_group_fields[] = {
     TESORO__WEB_HEAD, {"group", 't', 1, 1, 200}};
 static const tesoro__field tesoro__web_claim_fields[] = {
     TESORO__WEB_HEAD, TESORO__LISTING_REF(1), {"note", 't', 0, 1, TESORO_MAX_TEXT}};
+static const tesoro__field tesoro__web_consent_fields[] = {
+    TESORO__WEB_HEAD, {"consent", 't', 1, 1, 16},
+    {"statement", 't', 1, 1, TESORO_MAX_TEXT}};
 static const tesoro__field tesoro__criteria_fields[] = {TESORO__CRITERIA};
 
 /* The website's event types, in the order of WC_EV_CUSTOMER on. */
@@ -7084,6 +7171,7 @@ static const struct {
     T("enquiry", tesoro__web_enquiry_fields),
     T("group", tesoro__web_group_fields),
     T("vendor_claim", tesoro__web_claim_fields),
+    T("consent", tesoro__web_consent_fields),
 #undef T
 };
 
@@ -7366,6 +7454,33 @@ static int guard_reason(tesoro__ctx *c) {
                       c->m->name, (long long)c->id, c->m->events[c->event]);
 }
 
+static int tesoro__consent_apply(tesoro__ctx *c, int64_t contact,
+                                 const char *consent, const char *source,
+                                 const char *statement, int64_t at,
+                                 const char *stamp, int64_t expected);
+
+/* Hand the consent the website reported for customer c->id to `contact`
+** (when it is newer than the contact's). */
+static int tesoro__customer_consent(tesoro__ctx *c, int64_t contact) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_WEB_CUSTOMER_CONSENT_GET);
+  char consent[16], stamp[TESORO_MAX_SOURCE_ID + 32], *text;
+  int64_t at;
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_OK;
+  tesoro__column_copy(s, 0, consent, sizeof consent);
+  at = sqlite3_column_int64(s, 1);
+  text = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(s, 2));
+  tesoro__column_copy(s, 3, stamp, sizeof stamp);
+  sqlite3_reset(s);
+  if (text == NULL) return tesoro__fail(c->t, TESORO_ENOMEM, "out of memory");
+  rc = tesoro__consent_apply(c, contact, consent, "website_event", text, at,
+                             stamp, 0);
+  sqlite3_free(text);
+  return rc;
+}
+
 /* Approve: link to the given contact, the one with the customer's e-mail,
 ** or a new applicant. */
 static int fx_customer_approve(tesoro__ctx *c) {
@@ -7414,6 +7529,7 @@ static int fx_customer_approve(tesoro__ctx *c) {
   if ((rc = tesoro__run(t, s))) return rc;
   c->contact = contact;
   c->out_id = contact;
+  if ((rc = tesoro__customer_consent(c, contact))) return rc;
   return tesoro__activity(c, "web_customer_approved",
                           "Web customer approved from the holding tank");
 }
@@ -7546,6 +7662,12 @@ static int fx_web_event(tesoro__ctx *c) {
     break;
   case WC_EV_GROUP:
     rc = tesoro__web_write(c, S_WEB_CUSTOMER_GROUP, c->id, &changed);
+    break;
+  case WC_EV_CONSENT:
+    if ((rc = tesoro__web_write(c, S_WEB_CUSTOMER_CONSENT, c->id, &changed)) ||
+        !changed || !c->contact)
+      break;
+    rc = tesoro__customer_consent(c, c->contact);
     break;
   case WC_EV_VENDOR_CLAIM: {
     tesoro__ctx claim = *c;
@@ -7716,12 +7838,6 @@ static int tesoro__is_event_error(int rc) {
          rc == TESORO_EEXISTS;
 }
 
-/* A text column copied into a bounded buffer ("" for NULL). */
-static void tesoro__column_copy(sqlite3_stmt *s, int col, char *buf, size_t n) {
-  const char *v = (const char *)sqlite3_column_text(s, col);
-  snprintf(buf, n, "%s", v ? v : "");
-}
-
 /*
 ** Ingest one event inside the caller's transaction: validate it, answer a
 ** replay with the earlier result, else apply it to its customer and record
@@ -7731,7 +7847,7 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
                           char **out_result) {
   sqlite3_stmt *s;
   char type[40], source[TESORO_MAX_SOURCE_ID + 1], external[201], ref[40],
-      enquiry[20], stamp[TESORO_MAX_SOURCE_ID + 32], digest[65];
+      enquiry[20], consent[20], stamp[TESORO_MAX_SOURCE_ID + 32], digest[65];
   unsigned char hash[crypto_hash_sha256_BYTES];
   int64_t ok = 0, at, contact, customer, listing = 0;
   int kind = -1, rc;
@@ -7766,7 +7882,12 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
   contact = sqlite3_column_int64(s, 3);
   tesoro__column_copy(s, 4, ref, sizeof ref);
   tesoro__column_copy(s, 5, enquiry, sizeof enquiry);
+  tesoro__column_copy(s, 6, consent, sizeof consent);
   sqlite3_reset(s);
+  if (kind + WC_EV_CUSTOMER == WC_EV_CONSENT && strcmp(consent, "granted") != 0 &&
+      strcmp(consent, "denied") != 0)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "event: \"consent\" is \"granted\" or \"denied\"");
   if (kind + WC_EV_CUSTOMER == WC_EV_ENQUIRY) {
     int known = 0;
     for (int i = 0; i < COUNT(tesoro__enquiry_types); i++)
@@ -8330,11 +8451,472 @@ TESORO_API int tesoro_matches(tesoro *t, int64_t actor, int64_t customer,
 }
 
 /* =========================================================================
-** 17. Reading
+** 17. Privacy (SPEC §7)
+**
+** Consent, the one-contact export and the erasure.  The privacy map below
+** is the one place that says, for every column of every table, whether it
+** holds personal data and what erasure does to it; the export and the
+** erasure are both generated from it (from this static text only, never
+** from caller data), and test_privacy fails when a column of schema.sql is
+** missing from it.  A new table or column is classified here or the build
+** of the tests goes red.
+*/
+
+/* The rows about contact ?1, as SQL fragments. */
+#define C_CLIENT "(SELECT id FROM actor WHERE contact_id = ?1)"
+#define C_ROOMS "(SELECT id FROM room WHERE contact_id = ?1)"
+#define C_MANDATES "(SELECT id FROM mandate WHERE contact_id = ?1)"
+#define C_DEALS "(SELECT id FROM deal WHERE contact_id = ?1)"
+#define C_DEAL_PROPERTIES                                                     \
+  "(SELECT p.id FROM deal_property p JOIN deal d ON d.id = p.deal_id WHERE "  \
+  "d.contact_id = ?1)"
+#define C_APPOINTMENTS "(SELECT id FROM appointment WHERE contact_id = ?1)"
+#define C_REFERRALS "(SELECT id FROM referral WHERE contact_id = ?1)"
+#define C_ACCOUNTS "(SELECT id FROM portal_account WHERE contact_id = ?1)"
+#define C_CUSTOMERS "(SELECT id FROM web_customer WHERE contact_id = ?1)"
+#define C_SEARCHES "(SELECT id FROM search WHERE customer_id IN " C_CUSTOMERS ")"
+#define C_CLAIMS "(SELECT id FROM vendor_claim WHERE customer_id IN " C_CUSTOMERS ")"
+/* History rows of the contact and of its workflow entities. */
+#define C_HISTORY                                                             \
+  "((entity = 1 AND entity_id = ?1) OR (entity = 2 AND entity_id IN "         \
+  C_ROOMS ") OR (entity = 3 AND entity_id IN " C_MANDATES ") OR (entity = 6 " \
+  "AND entity_id IN " C_DEALS ") OR (entity = 7 AND entity_id IN "            \
+  C_DEAL_PROPERTIES ") OR (entity = 8 AND entity_id IN " C_APPOINTMENTS ") "  \
+  "OR (entity = 9 AND entity_id IN " C_REFERRALS ") OR (entity = 10 AND "     \
+  "entity_id IN " C_ACCOUNTS ") OR (entity = 11 AND entity_id IN "            \
+  C_CUSTOMERS ") OR (entity = 12 AND entity_id IN " C_SEARCHES ") OR "        \
+  "(entity = 13 AND entity_id IN " C_CLAIMS "))"
+
+/*
+** Per table: the rows about contact ?1 (NULL: no row is about anyone), a
+** narrower filter for the client's own export (NULL: the same rows), the
+** columns that are not personal, and the personal ones as "column:action":
+**   n  set NULL          e  set 'erased'      j  set '{"erased":true}'
+**   m  a placeholder e-mail unique per row     (all four are exported)
+**   h  a hash nothing verifies   x  set NULL   (secrets: never exported)
+**   b  bytes: exported base64 only on request; erasure deletes the rows
+*/
+typedef struct tesoro__privacy {
+  const char *table, *rows, *client_rows, *kept, *personal;
+} tesoro__privacy;
+
+static const tesoro__privacy tesoro__privacy_map[] = {
+    {"agency", NULL, NULL,
+     "id name timezone currency portal_active listing_counter created_at "
+     "referral_fee_bp", ""},
+    {"actor", "contact_id = ?1", NULL,
+     "id agency_id kind role contact_id created_at", "name:e email:n"},
+    {"contact", "id = ?1", NULL,
+     "id agency_id version language assigned_agent_id created_at consent "
+     "consent_at consent_source consent_text consent_stamp erased_at erased_by",
+     "name:e email:n phone:n"},
+    {"contact_role", "contact_id = ?1", NULL, "contact_id role", ""},
+    {"history", C_HISTORY, NULL,
+     "id agency_id entity entity_id seq event from_state to_state actor_id at",
+     "details:n"},
+    {"activity", "contact_id = ?1", NULL,
+     "id agency_id contact_id kind actor_id at entity entity_id", "summary:e"},
+    {"task", NULL, NULL,
+     "id agency_id version state kind title entity entity_id assignee_id "
+     "created_at closed_at", ""},
+    {"outbox",
+     "recipient_id IN " C_CLIENT " OR history_id IN (SELECT id FROM history "
+     "WHERE " C_HISTORY ")",
+     "recipient_id IN " C_CLIENT,
+     "id uid agency_id kind recipient_id channel template language history_id "
+     "status attempts next_attempt_at last_error created_at delivered_at",
+     "payload:j"},
+    {"timer", NULL, NULL, "id agency_id entity entity_id kind due_at state fired_at", ""},
+    {"document",
+     "(entity = 2 AND entity_id IN " C_ROOMS ") OR (entity = 3 AND entity_id "
+     "IN " C_MANDATES ") OR (entity = 8 AND entity_id IN " C_APPOINTMENTS
+     ") OR uploaded_by IN " C_CLIENT, NULL,
+     "id agency_id entity entity_id kind mime size sha256 uploaded_by created_at",
+     "name:e data:b"},
+    {"room", "contact_id = ?1", NULL,
+     "id agency_id contact_id version state property_type ended_by created_at",
+     "location:e budget:n timeline:n description:n end_reason:n"},
+    {"room_message", "room_id IN " C_ROOMS,
+     "room_id IN " C_ROOMS " AND kind = 'message'",
+     "id room_id kind author_id created_at", "body:e"},
+    {"mandate", "contact_id = ?1", NULL,
+     "id agency_id room_id contact_id version state open_proposal_id "
+     "agreed_proposal_id commission_type commission_value currency exclusive "
+     "duration_days validated_at created_at", "form_json:n end_reason:n"},
+    {"proposal", "mandate_id IN " C_MANDATES, NULL,
+     "id mandate_id author_id author_party commission_type commission_value "
+     "currency exclusive duration_days created_at superseded_at "
+     "accepted_by_agent_at accepted_by_client_at", ""},
+    {"listing", "mandate_id IN " C_MANDATES, NULL,
+     "id agency_id mandate_id ref version state title address price "
+     "property_type bedrooms bathrooms floor_area energy_label description "
+     "published_at created_at longitude latitude", ""},
+    {"deal", "contact_id = ?1", NULL,
+     "id agency_id contact_id agent_id version state created_at",
+     "name:e end_reason:n"},
+    {"deal_property", "deal_id IN " C_DEALS, NULL,
+     "id agency_id deal_id listing_id version state favourite created_at "
+     "reject_reasons", "reject_note:n"},
+    {"appointment", "contact_id = ?1", NULL,
+     "id agency_id contact_id deal_id deal_property_id listing_id owner_id "
+     "version state type category preferred start_at duration_s completed_at "
+     "completed_by ended_at ended_by no_show_at no_show_by rating rated_at "
+     "created_at", "end_reason:n"},
+    {"appointment_note", "appointment_id IN " C_APPOINTMENTS, NULL,
+     "id appointment_id author_id created_at", "body:e"},
+    {"referral", "contact_id = ?1", NULL,
+     "id agency_id contact_id agent_id version state last_active_stage "
+     "meeting_at list_date sale_price close_date fee_bp fee_owed paid_amount "
+     "paid_at failed_at failed_by created_at", "fail_reason:n"},
+    {"referral_note", "referral_id IN " C_REFERRALS, NULL,
+     "id referral_id author_id created_at", "body:e"},
+    {"portal_account", "contact_id = ?1", NULL,
+     "id agency_id contact_id version state code_expires_at code_attempts "
+     "failed_logins locked_until language last_login_at created_by created_at",
+     "email:m name:n password_hash:h code_hash:x"},
+    {"portal_message", "contact_id = ?1", NULL,
+     "id agency_id contact_id deal_property_id created_at", "body:e"},
+    {"web_customer", "contact_id = ?1", NULL,
+     "id agency_id contact_id version state details_stamp visits "
+     "last_visit_at visit_stamp group_stamp last_activity_at created_at "
+     "consent consent_at consent_text consent_stamp",
+     "external_id:n name:n email:n phone:n group_ref:n end_reason:n"},
+    {"web_event", "customer_id IN " C_CUSTOMERS, NULL,
+     "id agency_id source_id digest type customer_id at result received_at", ""},
+    {"search", "customer_id IN " C_CUSTOMERS, NULL,
+     "id agency_id customer_id external_id version state hard alert source "
+     "criteria min_price max_price property_types min_bedrooms max_bedrooms "
+     "area_name centre_lon centre_lat radius_m min_lon max_lon min_lat "
+     "max_lat stamp updated_at created_at", ""},
+    {"search_vertex", "search_id IN " C_SEARCHES, NULL,
+     "search_id ring idx lon lat", ""},
+    {"web_interest", "customer_id IN " C_CUSTOMERS, NULL,
+     "customer_id listing_id views last_viewed_at saved save_stamp rank "
+     "note_shared rank_stamp in_branch_at", "note:n"},
+    {"enquiry", "customer_id IN " C_CUSTOMERS, NULL,
+     "id agency_id customer_id type listing_id at", "message:n"},
+    {"vendor_claim", "customer_id IN " C_CUSTOMERS, NULL,
+     "id agency_id customer_id listing_id version state created_at",
+     "note:n end_reason:n"},
+    {"vendor_link", "contact_id = ?1", NULL,
+     "contact_id listing_id role created_by created_at", ""},
+};
+
+/* Call `each(word, len, action, arg)` for each "name[:action]" word. */
+static void tesoro__privacy_words(const char *list,
+                                  void (*each)(const char *, int, char, void *),
+                                  void *arg) {
+  while (list && *list) {
+    const char *end = list + strcspn(list, " ");
+    const char *colon = memchr(list, ':', (size_t)(end - list));
+    int len = (int)((colon ? colon : end) - list);
+    if (len > 0) each(list, len, colon ? colon[1] : 'k', arg);
+    list = *end ? end + 1 : end;
+  }
+}
+
+/* --- the export --- */
+
+typedef struct tesoro__export_cols {
+  sqlite3_str *sql;
+  int first, bytes; /* bytes: document contents wanted */
+} tesoro__export_cols;
+
+static void tesoro__export_col(const char *name, int len, char action, void *arg) {
+  tesoro__export_cols *x = arg;
+  if (action == 'h' || action == 'x' || (action == 'b' && !x->bytes)) return;
+  sqlite3_str_appendf(x->sql, "%s'%.*s', ", x->first ? "" : ", ", len, name);
+  x->first = 0;
+  if (action == 'b')
+    sqlite3_str_appendf(x->sql, "tesoro_base64(%.*s)", len, name);
+  else
+    sqlite3_str_appendf(x->sql, "%.*s", len, name);
+}
+
+TESORO_API int tesoro_contact_export(tesoro *t, int64_t actor, int64_t contact,
+                                     int flags, char **out_json) {
+  tesoro__actor a;
+  tesoro__export_cols x;
+  sqlite3_stmt *s = NULL;
+  char *sql;
+  int rc, src, client;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_json, "out_json"))) return rc;
+  if (flags & ~TESORO_EXPORT_DOCUMENT_BYTES)
+    return tesoro__fail(t, TESORO_EINVAL, "unknown export flags %d", flags);
+  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
+    return rc;
+  client = a.kind == TESORO_ACTOR_CLIENT;
+  /* One statement: json_object of one json_group_array per table. */
+  memset(&x, 0, sizeof x);
+  x.sql = sqlite3_str_new(t->db);
+  x.bytes = (flags & TESORO_EXPORT_DOCUMENT_BYTES) != 0;
+  sqlite3_str_appendall(x.sql, "SELECT json_object('format', 'tesoro-export-1', "
+                               "'contact_id', ?1, 'exported_at', ?2, "
+                               "'for', ?3, 'tables', json_object(");
+  for (int i = 0, n = 0; i < COUNT(tesoro__privacy_map); i++) {
+    const tesoro__privacy *p = &tesoro__privacy_map[i];
+    const char *rows = client && p->client_rows ? p->client_rows : p->rows;
+    if (rows == NULL) continue;
+    sqlite3_str_appendf(x.sql, "%s'%s', (SELECT coalesce(json_group_array("
+                        "json_object(", n++ ? ", " : "", p->table);
+    x.first = 1;
+    tesoro__privacy_words(p->kept, tesoro__export_col, &x);
+    tesoro__privacy_words(p->personal, tesoro__export_col, &x);
+    sqlite3_str_appendf(x.sql, ")), json_array()) FROM %s WHERE %s)", p->table,
+                        rows);
+  }
+  sqlite3_str_appendall(x.sql, "))");
+  if ((sql = sqlite3_str_finish(x.sql)) == NULL)
+    return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  src = sqlite3_prepare_v2(t->db, sql, -1, &s, NULL);
+  sqlite3_free(sql);
+  if (src != SQLITE_OK) return tesoro__dberr(t, src);
+  sqlite3_bind_int64(s, 1, contact);
+  sqlite3_bind_int64(s, 2, tesoro__now(t));
+  sqlite3_bind_text(s, 3, client ? "client" : "staff", -1, SQLITE_STATIC);
+  rc = tesoro__text_out(t, s, out_json);
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* --- the erasure --- */
+
+static void tesoro__erase_col(const char *name, int len, char action, void *arg) {
+  tesoro__export_cols *x = arg;
+  static const char *const values[] = {
+      "n", "NULL", "e", "'erased'", "j", "'{\"erased\":true}'",
+      "m", "'erased-' || rowid || '@erased.invalid'",
+      /* parses as argon2id, but its salt is too short: nothing verifies */
+      "h", "'$argon2id$v=19$m=8,t=1,p=1$ZXJhc2Vk$ZXJhc2Vk'", "x", "NULL"};
+  for (int i = 0; i < COUNT(values); i += 2)
+    if (values[i][0] == action) {
+      sqlite3_str_appendf(x->sql, "%s%.*s = %s", x->first ? "" : ", ", len,
+                          name, values[i + 1]);
+      x->first = 0;
+    }
+  if (action == 'b') x->bytes = 1; /* the statement becomes a DELETE */
+}
+
+/* Run one generated statement with ?1 = the contact. */
+static int tesoro__run_sql(tesoro *t, const char *sql, int64_t contact) {
+  sqlite3_stmt *s = NULL;
+  int src = sqlite3_prepare_v2(t->db, sql, -1, &s, NULL);
+  if (src != SQLITE_OK) return tesoro__dberr(t, src);
+  sqlite3_bind_int64(s, 1, contact);
+  src = sqlite3_step(s);
+  sqlite3_finalize(s);
+  return src == SQLITE_DONE ? TESORO_OK : tesoro__dberr(t, src);
+}
+
+/* Withdraw the contact's undelivered outbox rows, then overwrite or delete
+** every personal column of every row about the contact. */
+static int tesoro__erase_rows(tesoro *t, int64_t contact) {
+  int rc = tesoro__run_sql(t,
+                           "UPDATE outbox SET status = 'withdrawn' WHERE status "
+                           "= 'pending' AND (recipient_id IN " C_CLIENT
+                           " OR history_id IN (SELECT id FROM history WHERE "
+                           C_HISTORY "))",
+                           contact);
+  /* Child rows first: their selectors read the parents' ids, never the
+  ** personal columns, so the order is free but for deletions. */
+  for (int i = 0; rc == TESORO_OK && i < COUNT(tesoro__privacy_map); i++) {
+    const tesoro__privacy *p = &tesoro__privacy_map[i];
+    tesoro__export_cols x;
+    char *sql;
+    if (p->rows == NULL || p->personal[0] == 0) continue;
+    memset(&x, 0, sizeof x);
+    x.sql = sqlite3_str_new(t->db);
+    x.first = 1;
+    sqlite3_str_appendf(x.sql, "UPDATE %s SET ", p->table);
+    tesoro__privacy_words(p->personal, tesoro__erase_col, &x);
+    sqlite3_str_appendf(x.sql, " WHERE %s", p->rows);
+    if (x.bytes) { /* rows with contents go whole */
+      sqlite3_str_reset(x.sql);
+      sqlite3_str_appendf(x.sql, "DELETE FROM %s WHERE %s", p->table, p->rows);
+    }
+    if ((sql = sqlite3_str_finish(x.sql)) == NULL)
+      return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+    rc = tesoro__run_sql(t, sql, contact);
+    sqlite3_free(sql);
+  }
+  return rc;
+}
+
+TESORO_API int tesoro_contact_erase(tesoro *t, int64_t actor, int64_t contact,
+                                    const char *reason) {
+  tesoro__actor a;
+  tesoro__ctx c;
+  sqlite3_stmt *s;
+  int64_t version = 0, erased = 0;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 0)) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_ADMIN, "erase a contact")) ||
+      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
+    return rc;
+  tesoro__ctx_new(&c, t, &a, TESORO_ENTITY_CONTACT, contact);
+  c.id = contact;
+  if ((rc = tesoro__write_begin(t))) return rc;
+  if ((s = tesoro__stmt(t, S_CONTACT_ERASED)) == NULL) rc = t->rc;
+  else sqlite3_bind_int64(s, 1, contact);
+  if (rc == TESORO_OK && (rc = tesoro__row(t, s)) == TESORO_ROW) {
+    version = sqlite3_column_int64(s, 0);
+    erased = sqlite3_column_int64(s, 1);
+    sqlite3_reset(s);
+    rc = TESORO_OK;
+  } else if (rc == TESORO_DONE) {
+    rc = TESORO_EDB;
+  }
+  if (rc == TESORO_OK && erased) /* already: nothing more to do */
+    return tesoro__write_end(t, TESORO_OK);
+  if (rc == TESORO_OK) rc = tesoro__erase_rows(t, contact);
+  if (rc == TESORO_OK && (s = tesoro__stmt(t, S_CONTACT_SET_ERASED)) == NULL)
+    rc = t->rc;
+  if (rc == TESORO_OK) {
+    sqlite3_bind_int64(s, 1, contact);
+    sqlite3_bind_int64(s, 2, c.now);
+    sqlite3_bind_int64(s, 3, a.id);
+    rc = tesoro__run(t, s);
+  }
+  if (rc == TESORO_OK) /* who and when; the reason is not personal data */
+    rc = tesoro__history(t, a.agency, TESORO_ENTITY_CONTACT, contact, version + 1,
+                         "erase", NULL, NULL, a.id, c.now, tesoro__opt(reason),
+                         0, NULL);
+  if ((rc = tesoro__write_end(t, rc))) return rc;
+  /* Old page images stay in the WAL until a checkpoint: take one now (best
+  ** effort: a reader elsewhere may hold it back). */
+  if (!t->host_txn)
+    sqlite3_wal_checkpoint_v2(t->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+  return TESORO_OK;
+}
+
+/* --- consent --- */
+
+static const char *const tesoro__consents[] = {NULL, "not_asked", "granted",
+                                               "denied"};
+
+/* Set the contact's consent when `stamp` is newer than the stored one,
+** with a history row "consent" from the old value to the new. */
+static int tesoro__consent_apply(tesoro__ctx *c, int64_t contact,
+                                 const char *consent, const char *source,
+                                 const char *statement, int64_t at,
+                                 const char *stamp, int64_t expected) {
+  tesoro *t = c->t;
+  sqlite3_stmt *s = tesoro__stmt(t, S_CONTACT_CONSENT);
+  char old[16] = "";
+  int64_t version, agency;
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, contact);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  agency = sqlite3_column_int64(s, 0);
+  version = sqlite3_column_int64(s, 1);
+  tesoro__column_copy(s, 2, old, sizeof old);
+  rc = stamp && sqlite3_column_text(s, 3) &&
+       strcmp((const char *)sqlite3_column_text(s, 3), stamp) >= 0;
+  sqlite3_reset(s);
+  if (rc) return TESORO_OK; /* a newer consent is already recorded */
+  if (expected && expected != version)
+    return tesoro__fail(t, TESORO_ECONFLICT,
+                        "contact %lld is at version %lld, not %lld: reload it",
+                        (long long)contact, (long long)version,
+                        (long long)expected);
+  if ((s = tesoro__stmt(t, S_CONTACT_SET_CONSENT)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, contact);
+  sqlite3_bind_text(s, 2, consent, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, at);
+  sqlite3_bind_text(s, 4, source, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 5, statement, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 6, stamp, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 7, version);
+  if ((rc = tesoro__run(t, s))) return rc;
+  if (sqlite3_changes(t->db) != 1)
+    return tesoro__fail(t, TESORO_ECONFLICT, "contact %lld changed meanwhile",
+                        (long long)contact);
+  return tesoro__history(t, agency, TESORO_ENTITY_CONTACT, contact, version + 1,
+                         "consent", old, consent, c->actor->id, c->now,
+                         statement, 0, NULL);
+}
+
+TESORO_API int tesoro_contact_consent_set(tesoro *t, int64_t actor,
+                                          int64_t contact, int consent,
+                                          const char *statement,
+                                          int64_t expected_version) {
+  static const char *const sources[] = {NULL, "crm", "portal", "web_form", NULL};
+  tesoro__actor a;
+  tesoro__ctx c;
+  int rc;
+  TESORO__ENTER(t);
+  if (consent < TESORO_CONSENT_NOT_ASKED || consent > TESORO_CONSENT_DENIED)
+    return tesoro__fail(t, TESORO_EINVAL, "unknown consent %d", consent);
+  if (expected_version < 0)
+    return tesoro__fail(t, TESORO_EINVAL, "expected_version must be >= 0");
+  if ((rc = tesoro__text(t, "consent statement", statement, TESORO_MAX_TEXT,
+                         consent == TESORO_CONSENT_GRANTED)) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF | R_CLIENT | R_WEBSITE,
+                            "record consent")))
+    return rc;
+  /* The website records consent from its forms for any contact of its
+  ** agency; staff for theirs; a client only their own (reach). */
+  {
+    tesoro__actor reader = a;
+    if (a.kind == TESORO_ACTOR_WEBSITE) reader.bit = R_STAFF;
+    if ((rc = tesoro__reach_entity(t, &reader, TESORO_ENTITY_CONTACT, contact)))
+      return rc;
+  }
+  tesoro__ctx_new(&c, t, &a, TESORO_ENTITY_CONTACT, contact);
+  if ((rc = tesoro__write_begin(t))) return rc;
+  return tesoro__write_end(
+      t, tesoro__consent_apply(&c, contact, tesoro__consents[consent],
+                               sources[a.kind], tesoro__opt(statement), c.now,
+                               NULL, expected_version));
+}
+
+/* The privacy map as JSON, for the schema guard of test_privacy. */
+static void tesoro__map_col(const char *name, int len, char action, void *arg) {
+  tesoro__export_cols *x = arg;
+  sqlite3_str_appendf(x->sql, "%s{\"column\":\"%.*s\",\"class\":\"%s\"}",
+                      x->first ? "" : ",", len, name,
+                      action == 'k'                   ? "kept"
+                      : action == 'h' || action == 'x' ? "secret"
+                      : action == 'b'                  ? "bytes"
+                                                       : "personal");
+  x->first = 0;
+}
+
+TESORO_API int tesoro_privacy_map(char **out_json) {
+  tesoro__export_cols x;
+  char *json;
+  if (out_json == NULL) return TESORO_EINVAL;
+  memset(&x, 0, sizeof x);
+  x.sql = sqlite3_str_new(NULL);
+  sqlite3_str_appendchar(x.sql, 1, '[');
+  for (int i = 0; i < COUNT(tesoro__privacy_map); i++) {
+    const tesoro__privacy *p = &tesoro__privacy_map[i];
+    sqlite3_str_appendf(x.sql, "%s{\"table\":\"%s\",\"about_contact\":%s,"
+                        "\"columns\":[", i ? "," : "", p->table,
+                        p->rows ? "true" : "false");
+    x.first = 1;
+    tesoro__privacy_words(p->kept, tesoro__map_col, &x);
+    tesoro__privacy_words(p->personal, tesoro__map_col, &x);
+    sqlite3_str_appendall(x.sql, "]}");
+  }
+  sqlite3_str_appendchar(x.sql, 1, ']');
+  if ((json = sqlite3_str_finish(x.sql)) == NULL) return TESORO_ENOMEM;
+  *out_json = json;
+  return TESORO_OK;
+}
+
+/* =========================================================================
+** 18. Reading
 **
 ** Every read names its actor and passes the same reach check as a write:
 ** staff of the entity's agency, or the entity's own client.  Lists come back
-** as cursors (section 18); single entities as JSON built by SQLite.
+** as cursors (section 19); single entities as JSON built by SQLite.
 */
 /* Copy the first column of a one-row statement into a tesoro_free string. */
 static int tesoro__text_out(tesoro *t, sqlite3_stmt *s, char **out) {
@@ -8971,7 +9553,7 @@ TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
 }
 
 /* =========================================================================
-** 18. Cursors
+** 19. Cursors
 **
 ** A cursor owns one prepared statement and is stepped like sqlite3_step.
 ** The handle keeps a list of its cursors so that closing it can finalise
@@ -9081,7 +9663,7 @@ TESORO_API void tesoro_cursor_free(tesoro_cursor *c) {
 }
 
 /* =========================================================================
-** 19. Checker
+** 20. Checker
 **
 ** tesoro_check: SQLite's own checks, then tesoro's invariants, each a query
 ** that returns a description of its first violation or nothing.  Adding an

@@ -107,7 +107,7 @@ extern "C" {
 */
 #define TESORO_VERSION        "0.1.0"
 #define TESORO_VERSION_NUMBER 1000
-#define TESORO_SCHEMA_VERSION 7
+#define TESORO_SCHEMA_VERSION 8
 #define TESORO_APPLICATION_ID 0x5453524f
 
 TESORO_API const char *tesoro_version(void);
@@ -1260,8 +1260,10 @@ TESORO_API int tesoro_portal_account_of(tesoro *t, int64_t actor,
 **                        (optional); message
 **   group          (12)  group: the househunting group's id
 **   vendor_claim   (13)  listing; note — a soft link and a staff task
-**                        "confirm vendor" for the customer's agent, else
-**                        the admins
+**                        "confirm vendor" for the customer's agent
+**   consent              consent: "granted" or "denied"; statement — the
+**                        marketing consent the person gave on the website
+**                        (see tesoro_contact_consent_set)
 ** Search criteria: min_price, max_price (minor units), property_types (an
 ** array of "house", "apartment", "office", "land"), min_bedrooms,
 ** max_bedrooms, area.  All optional; bounds must not cross.  `area` is an
@@ -1288,7 +1290,8 @@ TESORO_API int tesoro_exchange_ingest(tesoro *t, int64_t website,
 ** TESORO_MAX_BATCH events).  Each event is applied whole or not at all: a
 ** bad event is skipped and reported, the others commit.  *out_results
 ** (tesoro_free) is an array with one entry per event, in order: its result
-** object, or {"index": i, "error": "TESORO_EINVAL", "message": "..."}.
+** object, or {"index": i, "error": "EINVAL", "message": "..."} (the code as
+** tesoro_errname names it).
 ** *out_failed counts the skipped events; tesoro_errmsg names the first
 ** ("event 3: ...").  Returns TESORO_OK when the batch committed (even with
 ** skipped events); EINVAL when `events_json` is not an array; a database
@@ -1406,6 +1409,84 @@ TESORO_API int tesoro_call_list(tesoro *t, int64_t actor, int limit,
 */
 TESORO_API int tesoro_matches(tesoro *t, int64_t actor, int64_t customer,
                               tesoro_cursor **out);
+
+/* ------------------------------------------------------------------------
+** Privacy (SPEC §7): marketing consent, the export of one contact, and
+** the erasure that keeps the books.
+**
+** Every column of every table is classified once, in the library's
+** privacy map (tesoro_privacy_map prints it): not personal ("kept"),
+** personal, secret (password and code hashes: never exported) or bytes
+** (document contents).  The export and the erasure are both generated from
+** that map, so they cover the same columns; a test fails when schema.sql
+** has a column the map does not classify.
+*/
+
+/* Marketing consent of a contact. */
+#define TESORO_CONSENT_NOT_ASKED 1
+#define TESORO_CONSENT_GRANTED   2
+#define TESORO_CONSENT_DENIED    3
+
+/*
+** Record the contact's marketing consent.  Staff record it from the CRM
+** (source "crm"), the contact's client from the portal ("portal"), the
+** agency's website from a web form ("web_form"); a website "consent" event
+** (tesoro_exchange_ingest) records "website_event", newest event time
+** winning.  `statement` is the text the person agreed to or refused;
+** required for TESORO_CONSENT_GRANTED.  Each change is a history row of the
+** contact, "consent", from the old value to the new.  The contact's JSON
+** (tesoro_entity_json) shows consent, consent_at, consent_source and
+** consent_text.
+** Returns TESORO_OK; EINVAL; EDENIED (another agency, another client);
+** ECONFLICT.
+*/
+TESORO_API int tesoro_contact_consent_set(tesoro *t, int64_t actor,
+                                          int64_t contact, int consent,
+                                          const char *statement,
+                                          int64_t expected_version);
+
+/*
+** Everything tesoro stores about one contact as one JSON document
+** (*out_json, tesoro_free): {"format": "tesoro-export-1", "contact_id",
+** "exported_at", "for": "staff" or "client", "tables": {"<table>": [rows
+** as objects]}} for every table of the privacy map that holds rows about
+** the contact — the contact, its client actor, rooms and their messages,
+** mandates, proposals, its listings, deals, offered properties,
+** appointments and notes, referrals and notes, the portal account and
+** messages, its web customer and the exchange data, activities, history,
+** outbox rows and documents' metadata.  Secrets are never in it.  Staff of
+** the agency, or the contact's own client, who does not get the private
+** room notes nor the staff's notifications.  flags:
+** TESORO_EXPORT_DOCUMENT_BYTES adds each document's bytes, base64.
+*/
+#define TESORO_EXPORT_DOCUMENT_BYTES 1
+TESORO_API int tesoro_contact_export(tesoro *t, int64_t actor, int64_t contact,
+                                     int flags, char **out_json);
+
+/*
+** Erase a contact (admin only), for good.  Every personal column of every
+** row about the contact is overwritten ("erased", NULL, a placeholder
+** e-mail, a password hash nothing verifies); documents about the contact
+** or uploaded by its client are deleted; its undelivered outbox rows are
+** withdrawn and every outbox payload about it is blanked; its portal
+** account can no longer log in and its client actor no longer acts
+** (EDENIED).  Kept: the rows themselves, their states, times and ids, the
+** history's events (without their details), mandates' financial terms,
+** proposals, listings, referral fees and payments — the books.  The
+** erasure is a history row "erase" of the contact (who, when, `reason`).
+** A second call changes nothing.  The file is written with SQLite's
+** secure_delete, and the WAL is checkpointed after the erasure (best
+** effort), so the old values leave the file.
+*/
+TESORO_API int tesoro_contact_erase(tesoro *t, int64_t actor, int64_t contact,
+                                    const char *reason);
+
+/*
+** The privacy map (no handle needed), as JSON: [{"table", "about_contact",
+** "columns": [{"column", "class": "kept", "personal", "secret" or
+** "bytes"}]}].  *out_json is freed with tesoro_free.
+*/
+TESORO_API int tesoro_privacy_map(char **out_json);
 
 /* ------------------------------------------------------------------------
 ** Cursors: every list comes back as a cursor, stepped like sqlite3_step.
