@@ -8041,8 +8041,10 @@ TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
     if (erc != TESORO_OK) {
       char message[TESORO__MSG_MAX];
       snprintf(message, sizeof message, "%s", t->msg);
-      if (first[0] == 0)
-        snprintf(first, sizeof first, "event %d: %s", index, message);
+      if (first[0] == 0) /* "event 3: ...", not "event 3: event: ..." */
+        snprintf(first, sizeof first, "event %d%s%s", index,
+                 strncmp(message, "event", 5) == 0 ? "" : ": ",
+                 strncmp(message, "event", 5) == 0 ? message + 5 : message);
       failed++;
       if ((rc = tesoro__exec_id(t, S_EVENT_ROLLBACK)) ||
           (rc = tesoro__exec_id(t, S_EVENT_RELEASE)) ||
