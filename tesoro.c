@@ -1626,7 +1626,10 @@ static const char *const tesoro__schema_lines[] = {
     "language, 'assigned_agent_id', assigned_agent_id, 'roles', (SELECT "     \
     "json_group_array(role) FROM contact_role WHERE contact_id = contact.id),"\
     " 'client_actor_id', (SELECT id FROM actor WHERE contact_id = "           \
-    "contact.id), 'created_at', created_at) FROM contact WHERE id = ?1")      \
+    "contact.id), 'consent', consent, 'consent_at', consent_at, "             \
+    "'consent_source', consent_source, 'consent_text', consent_text, "        \
+    "'erased_at', erased_at, 'erased_by', erased_by, 'created_at', "          \
+    "created_at) FROM contact WHERE id = ?1")                                 \
   X(ROOM_JSON,                                                                \
     "SELECT json_object('id', id, 'agency_id', agency_id, 'contact_id', "     \
     "contact_id, 'state', state, 'version', version, 'property_type', "       \
