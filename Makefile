@@ -5,6 +5,7 @@
 #   make test       every cmocka suite under test/
 #   make asan       the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make valgrind   the test suite under valgrind (leaks and errors are failures)
+#   make bench      tesoro against the raw-SQLite floor, one line per figure
 #   make install    PREFIX=/usr/local DESTDIR= ; make uninstall
 #   make deps       install missing Debian -dev packages (skipped when present)
 #
@@ -40,7 +41,7 @@ TEST_BINS    = $(addprefix $(B)/,$(SUITES))
 TEST_COMMON  = test/testutil.c
 EXAMPLES     = $(B)/workflows_example
 
-.PHONY: all deps example test run-tests asan valgrind install uninstall clean
+.PHONY: all deps example test run-tests asan valgrind bench install uninstall clean
 
 all: $(B)/libtesoro.a $(B)/libtesoro.so $(B)/tesoro.pc
 
@@ -106,6 +107,15 @@ run-tests: all $(TEST_BINS)
 	done; \
 	if [ $$failed = 0 ]; then echo "$(B): all suites passed"; \
 	else echo "$(B): some suites FAILED"; exit 1; fi
+
+# The bench compiles tesoro.c into itself (it records the library's writes
+# through the handle's connection), always at -O2.
+$(B)/bench: test/bench.c tesoro.c tesoro.h | deps $(B)
+	$(CC) $(CPPFLAGS) $(WARN) -O2 -g -I. $(LIB_CFLAGS) test/bench.c -o $@ \
+	  $(LDFLAGS) $(LIB_LIBS) -lm
+
+bench: $(B)/bench
+	$(B)/bench
 
 # Sanitizer and valgrind runs build a separate tree so the objects never mix.
 asan:
