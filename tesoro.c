@@ -3892,6 +3892,28 @@ static int tesoro__contact_insert(tesoro__ctx *c, const char *name,
   return tesoro__activity(c, "contact_created", name);
 }
 
+/*
+** The agency's contact with `email` (compared case-insensitively), else a
+** new one made by c->actor, assigned to `agent` (0: nobody), with `role`:
+** the one rule of contact requests, portal registrations and approved web
+** customers.  *out is its id; the context is left as it was.
+*/
+static int tesoro__contact_for(tesoro__ctx *c, const char *name,
+                               const char *email, const char *phone,
+                               int64_t agent, const char *role, int64_t *out) {
+  tesoro__ctx made = *c;
+  int rc;
+  *out = 0;
+  if (tesoro__opt(email) &&
+      (rc = tesoro__contact_by_email(c->t, c->agency, email, out)))
+    return rc;
+  if (*out) return TESORO_OK;
+  if ((rc = tesoro__contact_insert(&made, name, email, phone, NULL, agent, role)))
+    return rc;
+  *out = made.contact;
+  return TESORO_OK;
+}
+
 /* Point a contact at an agent: bumps its version, with a history row. */
 static int tesoro__contact_set_agent(tesoro__ctx *c, int64_t contact,
                                      int64_t agent, int64_t expected) {
@@ -4031,25 +4053,33 @@ static int tesoro__reach_entity(tesoro *t, const tesoro__actor *a, int entity,
   return TESORO_OK;
 }
 
-TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
-                                           int64_t contact, int64_t *out_actor) {
-  tesoro__actor a;
+/* May `a` name `contact` (it exists, in a's agency, and is a client's own)?
+** The actor's role is the caller's rule: the website, say, names contacts
+** in its events without reading them. */
+static int tesoro__contact_reach(tesoro *t, const tesoro__actor *a,
+                                 int64_t contact) {
   sqlite3_stmt *s;
   int64_t agency = 0;
   int rc;
-  TESORO__ENTER(t);
-  if ((rc = tesoro__out(t, out_actor, "out_actor")) ||
-      (rc = tesoro__id(t, "contact", contact)) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF | R_WEBSITE,
-                            "look up a contact's client actor")))
-    return rc;
+  if ((rc = tesoro__id(t, "contact", contact))) return rc;
   if ((s = tesoro__stmt(t, S_CONTACT_LOAD)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, contact);
   if ((rc = tesoro__int(t, s, &agency)) == TESORO_DONE)
     return tesoro__fail(t, TESORO_ENOTFOUND, "contact %lld does not exist",
                         (long long)contact);
-  if (rc || (rc = tesoro__reach(t, &a, "contact", contact, agency, contact)))
+  return rc ? rc : tesoro__reach(t, a, "contact", contact, agency, contact);
+}
+
+TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
+                                           int64_t contact, int64_t *out_actor) {
+  tesoro__actor a;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_actor, "out_actor")) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF | R_WEBSITE,
+                            "look up a contact's client actor")) ||
+      (rc = tesoro__contact_reach(t, &a, contact)))
     return rc;
   return tesoro__client_of(t, contact, out_actor);
 }
@@ -4239,11 +4269,7 @@ TESORO_API int tesoro_contact_request_submit(
   c.agency = a.agency;
   c.now = tesoro__now(t);
   if ((rc = tesoro__write_begin(t))) return rc;
-  rc = tesoro__contact_by_email(t, a.agency, email, &contact);
-  if (rc == TESORO_OK && !contact) {
-    rc = tesoro__contact_insert(&c, name, email, NULL, NULL, 0, "lead");
-    contact = c.contact;
-  }
+  rc = tesoro__contact_for(&c, name, email, NULL, 0, "lead", &contact);
   if (rc == TESORO_OK && (s = tesoro__stmt(t, S_ROOM_INSERT)) == NULL) rc = t->rc;
   if (rc == TESORO_OK) {
     sqlite3_bind_int64(s, 1, a.agency);
@@ -6411,23 +6437,15 @@ static int fx_portal_verify(tesoro__ctx *c) {
   int rc;
   if ((rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_BY_ID, c->id, NULL, &acc)))
     return rc < 0 ? rc : TESORO_EDB;
-  if ((rc = tesoro__contact_by_email(t, c->agency, args->email, &contact)))
+  if ((rc = tesoro__contact_for(c, acc.name, args->email, NULL, 0, "lead",
+                                 &contact)))
     return rc;
-  if (contact) {
-    rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_OF_CONTACT, contact, NULL,
-                              &other);
-    if (rc == TESORO_OK)
-      return tesoro__fail(t, TESORO_EEXISTS,
-                          "contact %lld already has portal account %lld",
-                          (long long)contact, (long long)other.id);
-    if (rc != TESORO_DONE) return rc;
-  } else {
-    tesoro__ctx lead = *c;
-    if ((rc = tesoro__contact_insert(&lead, acc.name, args->email, NULL, NULL,
-                                     0, "lead")))
-      return rc;
-    contact = lead.contact;
-  }
+  rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_OF_CONTACT, contact, NULL, &other);
+  if (rc == TESORO_OK)
+    return tesoro__fail(t, TESORO_EEXISTS,
+                        "contact %lld already has portal account %lld",
+                        (long long)contact, (long long)other.id);
+  if (rc != TESORO_DONE) return rc;
   if ((s = tesoro__stmt(t, S_PORTAL_VERIFIED)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, c->id);
   sqlite3_bind_int64(s, 2, contact);
@@ -7505,19 +7523,17 @@ static int fx_customer_approve(tesoro__ctx *c) {
     if (sqlite3_column_text(s, 2))
       snprintf(phone, sizeof phone, "%s", (const char *)sqlite3_column_text(s, 2));
     sqlite3_reset(s);
-    if (email[0] && (rc = tesoro__contact_by_email(t, c->agency, email, &contact)))
-      return rc;
-    if (contact == 0) {
-      tesoro__ctx made = *c;
-      if (name[0] == 0)
-        return tesoro__fail(t, TESORO_EGUARD,
-                            "web customer %lld has no name yet; approve it "
-                            "into an existing contact", (long long)c->id);
-      if ((rc = tesoro__contact_insert(&made, name, email, phone, NULL, c->actor->id,
-                                       "applicant")))
-        return rc;
-      contact = made.contact;
-    }
+    rc = TESORO_OK;
+    if (name[0])
+      rc = tesoro__contact_for(c, name, email, phone, c->actor->id, "applicant",
+                               &contact);
+    else if (email[0])
+      rc = tesoro__contact_by_email(t, c->agency, email, &contact);
+    if (rc) return rc;
+    if (contact == 0) /* nameless and matching nobody */
+      return tesoro__fail(t, TESORO_EGUARD,
+                          "web customer %lld has no name yet; approve it into "
+                          "an existing contact", (long long)c->id);
   }
   if ((s = tesoro__stmt(t, S_WEB_CUSTOMER_OF_CONTACT)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, contact);
@@ -7925,12 +7941,7 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
   if (rc < 0) return rc;
 
   if (ref[0] && (rc = tesoro__listing_by_ref(t, a->agency, ref, &listing))) return rc;
-  if (contact) {
-    tesoro__actor staff = *a;
-    staff.bit = R_STAFF; /* the website names a contact of its own agency */
-    if ((rc = tesoro__reach_entity(t, &staff, TESORO_ENTITY_CONTACT, contact)))
-      return rc;
-  }
+  if (contact && (rc = tesoro__contact_reach(t, a, contact))) return rc;
   snprintf(stamp, sizeof stamp, "%020lld|%s", (long long)at, source);
   tesoro__ctx_new(&c, t, a, TESORO_ENTITY_WEB_CUSTOMER, 0);
   if ((rc = tesoro__event_customer(&c, external, contact, &customer))) return rc;
@@ -8866,13 +8877,8 @@ TESORO_API int tesoro_contact_consent_set(tesoro *t, int64_t actor,
                             "record consent")))
     return rc;
   /* The website records consent from its forms for any contact of its
-  ** agency; staff for theirs; a client only their own (reach). */
-  {
-    tesoro__actor reader = a;
-    if (a.kind == TESORO_ACTOR_WEBSITE) reader.bit = R_STAFF;
-    if ((rc = tesoro__reach_entity(t, &reader, TESORO_ENTITY_CONTACT, contact)))
-      return rc;
-  }
+  ** agency; staff for theirs; a client only their own. */
+  if ((rc = tesoro__contact_reach(t, &a, contact))) return rc;
   tesoro__ctx_new(&c, t, &a, TESORO_ENTITY_CONTACT, contact);
   if ((rc = tesoro__write_begin(t))) return rc;
   return tesoro__write_end(

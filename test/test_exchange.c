@@ -920,6 +920,22 @@ static void test_approve_into_an_explicit_contact(void **state) {
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
+/* A prospect first seen by a visit has no details: it cannot become a new
+** contact, only be approved into one the staff name (or its e-mail's). */
+static void test_approve_a_nameless_prospect(void **state) {
+  tu_world *w = *state;
+  int64_t p, contact = 0;
+  APPLIED(w, ev("{\"source_id\":\"v1\",\"type\":\"visit\",\"customer\":"
+                "\"c9\",\"at\":%lld,\"visits\":1}", (long long)T0));
+  p = cust(w, "c9");
+  TU_ASSERT_REFUSED(w, tesoro_prospect_approve(w->t, w->agent, p, 0, 0, &contact),
+                    TESORO_EGUARD, "no name");
+  assert_int_equal(contact, 0);
+  TU_OK(w, tesoro_prospect_approve(w->t, w->agent, p, w->contact2, 0, &contact));
+  assert_int_equal(contact, w->contact2);
+  assert_int_equal(tesoro_check(w->t), TESORO_OK);
+}
+
 static void test_discard_rules(void **state) {
   tu_world *w = *state;
   int64_t p = prospect(w, "c1", "Spammer", "spam@example.com", T0);
@@ -1887,6 +1903,7 @@ int main(void) {
       T(test_approve_links_by_email_case_insensitively),
       T(test_approve_creates_an_applicant),
       T(test_approve_into_an_explicit_contact),
+      T(test_approve_a_nameless_prospect),
       T(test_discard_rules),
       T(test_holding_tank_permissions),
       T(test_events_after_approval_on_the_timeline),
