@@ -3113,34 +3113,52 @@ static int tesoro__plain_event(tesoro *t, int64_t actor,
 }
 
 /* Build the DOT text of a machine from its rows. */
-TESORO_API int tesoro_machine_dot(int entity, char **out) {
+/* One edge per (from state, row): DOT for Graphviz, stateDiagram-v2 for
+** Mermaid (which GitHub renders in the README).  Both come from the table the
+** engine runs, so a diagram cannot drift from the rules. */
+TESORO_API int tesoro_machine_diagram(int entity, int format, char **out) {
   const tesoro__machine *m = tesoro__machine_of(entity);
-  sqlite3_str *dot;
-  char *text;
-  if (out == NULL || m == NULL) return TESORO_EINVAL;
-  dot = sqlite3_str_new(NULL);
-  sqlite3_str_appendf(dot, "digraph %s {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n", m->name);
+  int mermaid = format == TESORO_DIAGRAM_MERMAID;
+  sqlite3_str *text;
+  char *result;
+  if (out == NULL) return TESORO_EINVAL;
+  *out = NULL;
+  if (m == NULL || (format != TESORO_DIAGRAM_DOT && !mermaid))
+    return TESORO_EINVAL;
+  text = sqlite3_str_new(NULL);
+  if (mermaid)
+    sqlite3_str_appendall(text, "stateDiagram-v2\n");
+  else
+    sqlite3_str_appendf(text, "digraph %s {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n", m->name);
   for (int i = 0; i < m->nrows; i++) {
     const tesoro__trans *r = &m->rows[i];
     char who[96];
     tesoro__roles_text(r->roles, who, sizeof who);
     for (int s = 0; s < m->nstates; s++) {
+      const char *from = m->states[s];
+      const char *to = m->states[r->to == TESORO__SAME ? s : r->to];
       if (!(r->from & ST(s))) continue;
-      sqlite3_str_appendf(dot, "  %s -> %s [label=\"%s [%s]%s\"];\n",
-                          m->states[s],
-                          m->states[r->to == TESORO__SAME ? s : r->to],
-                          m->events[r->event], who, r->guard ? " *" : "");
+      if (mermaid)
+        sqlite3_str_appendf(text, "    %s --> %s : %s (%s)%s\n", from, to,
+                            m->events[r->event], who, r->guard ? " *" : "");
+      else
+        sqlite3_str_appendf(text, "  %s -> %s [label=\"%s [%s]%s\"];\n", from,
+                            to, m->events[r->event], who, r->guard ? " *" : "");
     }
   }
-  sqlite3_str_appendall(dot, "}\n");
-  if (sqlite3_str_errcode(dot)) {
-    sqlite3_free(sqlite3_str_finish(dot));
+  if (!mermaid) sqlite3_str_appendall(text, "}\n");
+  if (sqlite3_str_errcode(text)) {
+    sqlite3_free(sqlite3_str_finish(text));
     return TESORO_ENOMEM;
   }
-  text = sqlite3_str_finish(dot);
-  if (text == NULL) return TESORO_ENOMEM;
-  *out = text;
+  result = sqlite3_str_finish(text);
+  if (result == NULL) return TESORO_ENOMEM;
+  *out = result;
   return TESORO_OK;
+}
+
+TESORO_API int tesoro_machine_dot(int entity, char **out) {
+  return tesoro_machine_diagram(entity, TESORO_DIAGRAM_DOT, out);
 }
 
 /* =========================================================================
@@ -9131,6 +9149,47 @@ TESORO_API int tesoro_tasks(tesoro *t, int64_t actor, int entity,
   sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, a.agency);
   sqlite3_bind_int(tesoro__cursor_stmt(*out), 2, entity);
   sqlite3_bind_int64(tesoro__cursor_stmt(*out), 3, entity_id);
+  return TESORO_OK;
+}
+
+/* Operator statistics: one static UNION over every machine's table and the
+** outbox, so the counts come from the rows themselves, not from counters. */
+TESORO_API int tesoro_stats(tesoro *t, int64_t agency, tesoro_cursor **out) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out, "out"))) return rc;
+  if (agency < 0) return tesoro__fail(t, TESORO_EINVAL, "agency must be >= 0");
+  if ((rc = tesoro__cursor_new(
+           t,
+           "SELECT 'room' AS what, state, count(*) AS count FROM room WHERE ?1 IN (0, agency_id) GROUP BY state "
+      "UNION ALL "
+      "SELECT 'mandate', state, count(*) FROM mandate WHERE ?1 IN (0, agency_id) GROUP BY state "
+      "UNION ALL "
+      "SELECT 'listing', state, count(*) FROM listing WHERE ?1 IN (0, agency_id) GROUP BY state "
+      "UNION ALL "
+      "SELECT 'task', state, count(*) FROM task WHERE ?1 IN (0, agency_id) GROUP BY state "
+      "UNION ALL "
+      "SELECT 'deal', state, count(*) FROM deal WHERE ?1 IN (0, agency_id) GROUP BY state "
+      "UNION ALL "
+      "SELECT 'deal_property', state, count(*) FROM deal_property WHERE ?1 IN (0, agency_id) GROUP BY state "
+      "UNION ALL "
+      "SELECT 'appointment', state, count(*) FROM appointment WHERE ?1 IN (0, agency_id) GROUP BY state "
+      "UNION ALL "
+      "SELECT 'referral', state, count(*) FROM referral WHERE ?1 IN (0, agency_id) GROUP BY state "
+      "UNION ALL "
+      "SELECT 'portal_account', state, count(*) FROM portal_account WHERE ?1 IN (0, agency_id) GROUP BY state "
+      "UNION ALL "
+      "SELECT 'web_customer', state, count(*) FROM web_customer WHERE ?1 IN (0, agency_id) GROUP BY state "
+      "UNION ALL "
+      "SELECT 'search', state, count(*) FROM search WHERE ?1 IN (0, agency_id) GROUP BY state "
+      "UNION ALL "
+      "SELECT 'vendor_claim', state, count(*) FROM vendor_claim WHERE ?1 IN (0, agency_id) GROUP BY state "
+      "UNION ALL "
+      "SELECT 'outbox', status, count(*) FROM outbox WHERE ?1 IN (0, agency_id) GROUP BY status "
+           "ORDER BY 1, 2",
+           out)))
+    return rc;
+  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, agency);
   return TESORO_OK;
 }
 

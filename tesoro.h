@@ -392,12 +392,24 @@ TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
                               tesoro_cursor **out);
 
 /*
-** Graphviz DOT text of one machine (TESORO_ENTITY_ROOM, _MANDATE, _LISTING,
-** _TASK, _DEAL, _DEAL_PROPERTY, _APPOINTMENT, _REFERRAL): one edge per row
-** of the machine's table, labelled "event [roles]".
+** Graphviz DOT text of one machine (every TESORO_ENTITY_* but _CONTACT):
+** one edge per row of the machine's table, labelled "event [roles]".
 ** Generated from the same table the engine runs.  *out: tesoro_free.
 */
 TESORO_API int tesoro_machine_dot(int entity, char **out);
+
+/*
+** The same diagram in a chosen format: TESORO_DIAGRAM_DOT (what
+** tesoro_machine_dot returns) or TESORO_DIAGRAM_MERMAID (a Mermaid
+** `stateDiagram-v2` block body, one line "from --> to : event (roles)" per
+** edge; a trailing " *" marks a guarded row).  Every entity 2..13 has one
+** (a contact is a record, not a machine).
+** Returns TESORO_OK, TESORO_EINVAL (unknown entity or format, out NULL),
+** TESORO_ENOMEM.  *out: tesoro_free.
+*/
+#define TESORO_DIAGRAM_DOT     1
+#define TESORO_DIAGRAM_MERMAID 2
+TESORO_API int tesoro_machine_diagram(int entity, int format, char **out);
 
 /* ------------------------------------------------------------------------
 ** Activity timeline, tasks.
@@ -456,6 +468,14 @@ TESORO_API int tesoro_outbox_fail(tesoro *t, int64_t id, const char *error);
 /* Operator call: counts of outbox rows by status (any out may be NULL). */
 TESORO_API int tesoro_outbox_counts(tesoro *t, int64_t *out_pending,
                                     int64_t *out_delivered, int64_t *out_dead);
+
+/*
+** Operator call: how many entities each machine holds in each state, and the
+** outbox rows by status, for one agency (0: the whole file).  Columns: what
+** ("appointment", "outbox", ...), state, count; ordered by what, state.
+** Returns TESORO_OK, TESORO_EINVAL (agency < 0, out NULL).
+*/
+TESORO_API int tesoro_stats(tesoro *t, int64_t agency, tesoro_cursor **out);
 
 /* ------------------------------------------------------------------------
 ** Timers.
