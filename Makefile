@@ -96,7 +96,15 @@ example: all $(EXAMPLES)
 # Each suite runs from the tree root (fixtures are read relative to it).
 # Under CI=true, `make test` also runs the suites under ASan+UBSan and
 # valgrind, so CI runs exactly the README's command and still gets both.
+#
+# EXTRA_TESTS are checks that are not cmocka suites (other languages, the
+# installed package); they run once, after the suites, in the plain build.
+EXTRA_TESTS  =
+
 test: run-tests
+	@for x in $(EXTRA_TESTS); do \
+	  $(MAKE) --no-print-directory $$x || exit 1; \
+	done
 	@if [ "$${CI:-}" = true ]; then \
 	  $(MAKE) --no-print-directory asan && $(MAKE) --no-print-directory valgrind; \
 	fi
