@@ -100,6 +100,15 @@ example: all $(EXAMPLES)
 # EXTRA_TESTS are checks that are not cmocka suites (other languages, the
 # installed package); they run once, after the suites, in the plain build.
 EXTRA_TESTS  =
+EXTRA_TESTS += test-python
+
+# The Python binding (examples/python/tesoro.py, ctypes over libtesoro.so)
+# and its unittest suite, which also compares onboarding.py with the C example.
+.PHONY: test-python
+test-python: all $(B)/workflows_example
+	TESORO_LIBRARY=$(CURDIR)/$(B)/libtesoro.so \
+	  TESORO_EXAMPLE=$(CURDIR)/$(B)/workflows_example \
+	  python3 -m unittest discover -s examples/python -v
 
 test: run-tests
 	@for x in $(EXTRA_TESTS); do \

@@ -1005,12 +1005,15 @@ static const char *const tesoro__schema_lines[] = {
 
 /* The portal language of a contact (SPEC §5): the portal user's choice,
 ** else the contact's language when its primary subtag is one of the ten,
-** else English.  Staff and unknown contacts get English. */
+** else English.  Staff and unknown contacts get English.  The ten are
+** looked up with instr() in TESORO_PORTAL_LANGUAGES: a constant IN list of
+** more than two values makes SQLite build a temporary b-tree on every run
+** of the statement, and this runs once per outbox row. */
 #define TESORO__LANGUAGE_OF(contact)                                          \
   "coalesce((SELECT language FROM portal_account WHERE contact_id = "        \
   contact "), (SELECT lower(substr(c.language, 1, 2)) FROM contact c "        \
-  "WHERE c.id = " contact " AND lower(substr(c.language, 1, 2)) IN ('en', "   \
-  "'nl', 'de', 'fr', 'es', 'pt', 'it', 'pl', 'sv', 'no') AND "                \
+  "WHERE c.id = " contact " AND instr(' " TESORO_PORTAL_LANGUAGES " ', "      \
+  "' ' || lower(substr(c.language, 1, 2)) || ' ') > 0 AND "                   \
   "(length(c.language) = 2 OR substr(c.language, 3, 1) IN ('-', '_'))), "     \
   "'en')"
 /* What the portal functions read of an account (tesoro__account). */
@@ -3080,6 +3083,12 @@ static int tesoro__transition(tesoro *t, int64_t actor_id,
   if (expected < 0)
     return tesoro__fail(t, TESORO_EINVAL, "expected_version must be >= 0");
   if ((rc = tesoro__actor_load(t, actor_id, &a))) return rc;
+  /* The system acts only from inside tesoro (tick, effects): a caller naming
+  ** the system actor is refused, whatever a machine lets the system do. */
+  if (a.kind == TESORO_ACTOR_SYSTEM)
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "actor %lld is the system, which acts only through "
+                        "tesoro_tick", (long long)actor_id);
   memset(&c, 0, sizeof c);
   c.t = t;
   c.m = m;
@@ -7482,6 +7491,16 @@ static int tesoro__event_customer(tesoro__ctx *c, const char *external,
     sqlite3_bind_int64(s, 1, contact);
     sqlite3_bind_text(s, 2, external, -1, SQLITE_STATIC);
     if ((rc = tesoro__int(c->t, s, out)) != TESORO_DONE) return rc;
+    /* One web customer per contact: naming a contact that already has one
+    ** under another website id is refused (not left to the UNIQUE index,
+    ** whose EDB would roll a whole batch back). */
+    if ((s = tesoro__stmt(c->t, S_WEB_CUSTOMER_OF_CONTACT)) == NULL) return c->t->rc;
+    sqlite3_bind_int64(s, 1, contact);
+    if ((rc = tesoro__int(c->t, s, out)) == TESORO_OK)
+      return tesoro__fail(c->t, TESORO_EEXISTS,
+                          "contact %lld is already web customer %lld",
+                          (long long)contact, (long long)*out);
+    if (rc != TESORO_DONE) return rc;
     return tesoro__customer_insert(c, external, contact, "approved", out);
   }
   return tesoro__customer_insert(c, external, 0, "prospect", out);
@@ -9719,6 +9738,12 @@ TESORO_API const char *tesoro_cursor_text(tesoro_cursor *c, int col) {
 TESORO_API int tesoro_cursor_isnull(tesoro_cursor *c, int col) {
   return !tesoro__col_ok(c, col) ||
          sqlite3_column_type(c->stmt, col) == SQLITE_NULL;
+}
+
+TESORO_API int tesoro_cursor_type(tesoro_cursor *c, int col) {
+  /* SQLITE_INTEGER .. SQLITE_NULL are 1 .. 5, as TESORO_TYPE_* promise */
+  if (!tesoro__col_ok(c, col)) return TESORO_TYPE_NULL;
+  return sqlite3_column_type(c->stmt, col);
 }
 
 TESORO_API void tesoro_cursor_free(tesoro_cursor *c) {

@@ -28,6 +28,14 @@
 **     call takes its own currency (a fixed commission may be agreed in any
 **     ISO 4217 currency).
 **   - Optional text given as "" means "not given" and is stored as NULL.
+**     Text has no length argument: a binding must refuse strings with an
+**     embedded NUL, which C would see shortened.
+**   - A `const char **` out-parameter (tesoro_entity_state,
+**     tesoro_portal_language) points at static text: never freed.
+**   - Calls without a handle (tesoro_machine_diagram, tesoro_schema_text,
+**     tesoro_privacy_map) can only say what tesoro_errstr says of their code.
+**   - tesoro_cursor_index returns -1 for an unknown column: an index, not an
+**     error code, though -1 equals TESORO_EINVAL.
 **   - No struct is passed or returned by value, nothing is variadic, and no
 **     caller-sized buffer is filled: FFI callers (ctypes, libffi, cgo) need
 **     only pointers, int, int64_t and double.
@@ -1313,7 +1321,8 @@ TESORO_API int tesoro_exchange_ingest(tesoro *t, int64_t website,
 ** object, or {"index": i, "error": "EINVAL", "message": "..."} (the code as
 ** tesoro_errname names it).
 ** *out_failed counts the skipped events; tesoro_errmsg names the first
-** ("event 3: ...").  Returns TESORO_OK when the batch committed (even with
+** ("event 3: ..."; the one exception to "not an error" after a success).
+** Returns TESORO_OK when the batch committed (even with
 ** skipped events); EINVAL when `events_json` is not an array; a database
 ** error (EBUSY, ENOMEM, EDB) rolls the whole batch back.
 */
@@ -1513,7 +1522,8 @@ TESORO_API int tesoro_privacy_map(char **out_json);
 */
 
 /* Advance: TESORO_ROW (a row is ready), TESORO_DONE, or an error (EMISUSE
-** when the handle was closed). */
+** when the handle was closed).  An error's message is tesoro_errmsg of the
+** cursor's handle (none can be read once the handle is closed). */
 TESORO_API int tesoro_cursor_next(tesoro_cursor *c);
 /* Number of columns; name of column i (static for the cursor's life). */
 TESORO_API int tesoro_cursor_columns(tesoro_cursor *c);
@@ -1526,6 +1536,15 @@ TESORO_API int64_t tesoro_cursor_int(tesoro_cursor *c, int col);
 TESORO_API double tesoro_cursor_double(tesoro_cursor *c, int col);
 TESORO_API const char *tesoro_cursor_text(tesoro_cursor *c, int col);
 TESORO_API int tesoro_cursor_isnull(tesoro_cursor *c, int col);
+/* The type of a value of the current row, so that a binding need not guess
+** from text: TESORO_TYPE_INTEGER, _FLOAT, _TEXT, _BLOB or _NULL (also for no
+** row or a bad column).  The numbers are SQLite's. */
+#define TESORO_TYPE_INTEGER 1
+#define TESORO_TYPE_FLOAT   2
+#define TESORO_TYPE_TEXT    3
+#define TESORO_TYPE_BLOB    4
+#define TESORO_TYPE_NULL    5
+TESORO_API int tesoro_cursor_type(tesoro_cursor *c, int col);
 /* Release the cursor.  NULL ok.  Valid after the handle was closed. */
 TESORO_API void tesoro_cursor_free(tesoro_cursor *c);
 

@@ -26,6 +26,8 @@
 #include "../tesoro.c"
 
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +68,7 @@ static void copy_file(const char *from, const char *to) {
 */
 typedef struct world {
   int64_t agency, admin, agent, website, contact, client, deal, dp, listing;
+  int64_t referral;
 } world;
 
 static const unsigned char pdf[] = "%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
@@ -113,6 +116,20 @@ static void setup(tesoro *t, world *w) {
   OK(t, tesoro_contact_client_actor(t, w->agent, w->contact, &w->client));
   OK(t, tesoro_deal_create(t, w->agent, w->contact, "Utrecht", &w->deal));
   OK(t, tesoro_deal_offer(t, w->agent, w->deal, w->listing, &w->dp));
+  /* the mixed figure's referral and the client's portal account */
+  OK(t, tesoro_referral_create(t, w->agent, w->contact, 0, &w->referral));
+  OK(t, tesoro_referral_move(t, w->agent, w->referral, TESORO_STAGE_CONNECTED, NULL, 0));
+  {
+    char *temp;
+    int64_t account;
+    OK(t, tesoro_config(t, TESORO_CONFIG_PWHASH_OPSLIMIT, 1));
+    OK(t, tesoro_config(t, TESORO_CONFIG_PWHASH_MEMLIMIT, 8192));
+    OK(t, tesoro_portal_account_create(t, w->agent, w->contact, &account, &temp));
+    OK(t, tesoro_portal_password_change(t, w->client, temp, "Bench Password 1"));
+    tesoro_free(temp);
+    OK(t, tesoro_portal_welcome_done(t, w->client));
+    OK(t, tesoro_portal_tour_skip(t, w->client));
+  }
 }
 
 /* ---------------------------------------------------------------------
@@ -174,6 +191,80 @@ static void ingest_op(tesoro *t, const world *w, int i) {
   sqlite3_free(json);
 }
 
+/* A skewed mix, as an agency's day looks: viewings most, then referral
+** work, the portal feed, new sellers (contact request → onboarding →
+** proposal), and about one call in ten refused by a rule (a client trying
+** a staff move, a move the state does not allow): those roll back. */
+static uint64_t mix_random(uint64_t x) { /* splitmix64: the same mix every run */
+  x += 0x9E3779B97F4A7C15u;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9u;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBu;
+  return x ^ (x >> 31);
+}
+
+static int mixed_refused; /* refusals seen in the last run */
+
+static void mixed_op(tesoro *t, const world *w, int i) {
+  static int64_t appointment, room, mandate;
+  static int appointment_step, seller_step, referral_failed;
+  const int64_t base = T0 + 86400 + (int64_t)i * 600;
+  int kind = (int)(mix_random((uint64_t)i) % 100);
+  tesoro_cursor *c;
+  if (i == 0) {
+    appointment_step = seller_step = referral_failed = 0;
+    mixed_refused = 0;
+  }
+  OK(t, tesoro_clock_set(t, base));
+  if (kind < 35) { /* a viewing: request, confirm, cancel */
+    int64_t preferred = base + 7 * 86400;
+    switch (appointment_step++ % 3) {
+    case 0:
+      OK(t, tesoro_appointment_request(t, w->client, w->dp, &preferred, 1, &appointment));
+      break;
+    case 1:
+      OK(t, tesoro_appointment_confirm(t, w->agent, appointment, preferred, 0));
+      break;
+    default:
+      OK(t, tesoro_appointment_cancel(t, w->client, appointment, "Found another house", 0));
+    }
+  } else if (kind < 50) { /* the referral: fails and comes back */
+    OK(t, tesoro_referral_move(t, w->agent, w->referral,
+                               referral_failed ? TESORO_STAGE_CONNECTED : TESORO_STAGE_FAILED,
+                               referral_failed ? NULL : "{\"reason\":\"No answer\"}", 0));
+    referral_failed = !referral_failed;
+  } else if (kind < 60) {
+    int64_t note;
+    OK(t, tesoro_referral_note_add(t, w->agent, w->referral, "Called back; comparing agents.",
+                                   &note));
+  } else if (kind < 75) { /* the portal feed */
+    OK(t, tesoro_portal_properties(t, w->client, TESORO_FEED_ALL, &c));
+    while (tesoro_cursor_next(c) == TESORO_ROW) {
+    }
+    tesoro_cursor_free(c);
+  } else if (kind < 90) { /* a new seller */
+    char email[64];
+    int64_t proposal, client;
+    switch (seller_step++ % 3) {
+    case 0:
+      snprintf(email, sizeof email, "seller%d@bench.test", i);
+      OK(t, tesoro_contact_request_submit(t, w->website, "Sam Seller", email,
+                                          TESORO_PROPERTY_APARTMENT, "Utrecht", 30000000,
+                                          NULL, NULL, &room, &client));
+      break;
+    case 1: OK(t, tesoro_room_start_onboarding(t, w->agent, room, 0, 0, &mandate)); break;
+    default:
+      OK(t, tesoro_mandate_propose(t, w->agent, mandate, TESORO_COMMISSION_PERCENTAGE, 150,
+                                   NULL, 1, 180, 0, &proposal));
+    }
+  } else { /* refused: the rule says no, the call rolls back */
+    int rc = kind % 2 ? tesoro_referral_move(t, w->client, w->referral,
+                                             TESORO_STAGE_CLOSED, NULL, 0)
+                      : tesoro_listing_unpublish(t, w->client, w->listing, 0);
+    if (rc >= 0) die("a refused call", t);
+    mixed_refused++;
+  }
+}
+
 /* ---------------------------------------------------------------------
 ** Recording: each operation's changeset, decoded into row writes.
 */
@@ -192,6 +283,50 @@ typedef struct recording {
 
 static sqlite3_value *dup_or_null(sqlite3_value *v) {
   return v ? sqlite3_value_dup(v) : NULL;
+}
+
+/* A changeset groups rows by table, not in the order tesoro wrote them;
+** the floor writes them parents first (tables ranked by a depth-first walk
+** of the foreign keys, an edge back into the walk ignored: contact before
+** its client actor), inserts before updates before deletes, deletes
+** children first.  So no foreign key is ever broken for a moment. */
+typedef struct table_rank {
+  char name[64];
+  int rank; /* -1: being walked */
+} table_rank;
+static table_rank ranks[64];
+static int nranks;
+
+static int rank_of(sqlite3 *db, const char *table) {
+  sqlite3_stmt *s;
+  int rank = 0, i;
+  for (i = 0; i < nranks; i++)
+    if (strcmp(ranks[i].name, table) == 0) return ranks[i].rank;
+  if (nranks == (int)(sizeof ranks / sizeof ranks[0])) die("too many tables", NULL);
+  snprintf(ranks[nranks].name, sizeof ranks[0].name, "%s", table);
+  ranks[i = nranks++].rank = -1;
+  sqlite3_prepare_v2(db, "SELECT DISTINCT \"table\" FROM pragma_foreign_key_list(?1)", -1,
+                     &s, NULL);
+  sqlite3_bind_text(s, 1, table, -1, SQLITE_TRANSIENT);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    char parent[64];
+    int r;
+    snprintf(parent, sizeof parent, "%s", (const char *)sqlite3_column_text(s, 0));
+    if (strcmp(parent, table) != 0 && (r = rank_of(db, parent)) >= rank) rank = r + 1;
+  }
+  sqlite3_finalize(s);
+  ranks[i].rank = rank;
+  return rank;
+}
+
+static sqlite3 *rank_db;
+static int write_order(const void *a, const void *b) {
+  const row_write *x = a, *y = b;
+  int cx = x->op == SQLITE_INSERT ? 0 : x->op == SQLITE_UPDATE ? 1 : 2;
+  int cy = y->op == SQLITE_INSERT ? 0 : y->op == SQLITE_UPDATE ? 1 : 2;
+  int rx = rank_of(rank_db, x->table), ry = rank_of(rank_db, y->table);
+  if (cx != cy) return cx - cy;
+  return cx == 2 ? ry - rx : rx - ry;
 }
 
 static void record(const char *setup_db, const ops *o, recording *r) {
@@ -251,6 +386,8 @@ static void record(const char *setup_db, const ops *o, recording *r) {
     }
     sqlite3changeset_finalize(it);
     sqlite3_free(buf);
+    rank_db = t->db;
+    qsort(r->writes[i], (size_t)r->nwrites[i], sizeof(row_write), write_order);
   }
   tesoro_close(t);
 }
@@ -364,6 +501,18 @@ static void floor_open(floor_db *f, const char *path, int full) {
   sqlite3_prepare_v2(f->db, "COMMIT", -1, &f->commit, NULL);
 }
 
+/* The floor on :memory:, loaded with the setup database's rows. */
+static void floor_open_memory(floor_db *f, const char *setup_copy) {
+  sqlite3 *disk;
+  sqlite3_backup *b;
+  floor_open(f, ":memory:", 0);
+  sqlite3_open(setup_copy, &disk);
+  b = sqlite3_backup_init(f->db, "main", disk, "main");
+  sqlite3_backup_step(b, -1);
+  sqlite3_backup_finish(b);
+  sqlite3_close(disk);
+}
+
 static void floor_close(floor_db *f) {
   for (int i = 0; i < f->ncache; i++) sqlite3_finalize(f->cache[i].stmt);
   sqlite3_finalize(f->begin);
@@ -430,17 +579,10 @@ static figure measure(const char *setup_db, const ops *o, int full, int memory,
     tesoro_close(t);
     /* the floor */
     copy_file(setup_db, fpath);
-    if (memory) {
-      sqlite3 *disk;
-      floor_open(&f, ":memory:", 0);
-      sqlite3_open(fpath, &disk);
-      sqlite3_backup *b = sqlite3_backup_init(f.db, "main", disk, "main");
-      sqlite3_backup_step(b, -1);
-      sqlite3_backup_finish(b);
-      sqlite3_close(disk);
-    } else {
+    if (memory)
+      floor_open_memory(&f, fpath);
+    else
       floor_open(&f, fpath, full);
-    }
     start = now_s();
     for (int i = 0; i < o->count; i++) floor_op(&f, &r, i);
     {
@@ -467,34 +609,429 @@ static void report_rate(const char *name, const ops *o, figure f) {
   fflush(stdout);
 }
 
-int main(void) {
-  char setup_db[256];
+/* ---------------------------------------------------------------------
+** Large databases (figures scale, list_upcoming, pipeline_counts, memory).
+** The stored history is made in bulk with SQL on a copy of the setup
+** database — it is the backdrop, not what is measured: bulk contacts with
+** their client actors, deals and offered listings, appointments spread over
+** them (a quarter pending, the rest confirmed, half of those upcoming) with
+** their history rows, and referrals over twenty agents with theirs.  Then
+** the same viewing cycle runs through tesoro on top.
+*/
+static void sql_or_die(sqlite3 *db, const char *sql) {
+  char *err = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+    fprintf(stderr, "bench: bulk SQL failed: %s\n", err);
+    exit(1);
+  }
+}
+
+static void grow(const char *path, int appointments, int referrals) {
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  const int contacts = appointments / 100 > 100 ? appointments / 100 : 100;
+  if (sqlite3_open(path, &db) != SQLITE_OK) die("bulk open", NULL);
+  sql_or_die(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; "
+                 "PRAGMA cache_size = -65536; BEGIN;"
+                 "CREATE TEMP TABLE bulk(n INTEGER PRIMARY KEY, contacts, appointments, "
+                 "referrals, agency, agent, listing, t0)");
+  sqlite3_prepare_v2(db, "INSERT INTO bulk VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1,
+                     &s, NULL);
+  sqlite3_bind_int(s, 1, contacts);
+  sqlite3_bind_int(s, 2, appointments);
+  sqlite3_bind_int(s, 3, referrals);
+  sqlite3_bind_int64(s, 4, W.agency);
+  sqlite3_bind_int64(s, 5, W.agent);
+  sqlite3_bind_int64(s, 6, W.listing);
+  sqlite3_bind_int64(s, 7, T0);
+  if (sqlite3_step(s) != SQLITE_DONE) die("bulk", NULL);
+  sqlite3_finalize(s);
+  sql_or_die(db,
+      /* contacts, their clients, a deal and an offered listing each */
+      "INSERT INTO contact(agency_id, name, email, assigned_agent_id, created_at) "
+      "SELECT agency, 'Bulk ' || value, 'bulk' || value || '@bench.test', agent, t0 "
+      "FROM bulk, generate_series(1, bulk.contacts);"
+      "INSERT INTO actor(agency_id, kind, contact_id, name, created_at) "
+      "SELECT agency_id, 'client', id, name, created_at FROM contact "
+      "WHERE name LIKE 'Bulk %';"
+      "INSERT INTO deal(agency_id, contact_id, agent_id, state, name, created_at) "
+      "SELECT agency_id, id, assigned_agent_id, 'active', 'Search', created_at "
+      "FROM contact WHERE name LIKE 'Bulk %';"
+      "INSERT INTO deal_property(agency_id, deal_id, listing_id, state, created_at) "
+      "SELECT d.agency_id, d.id, bulk.listing, 'to_review', d.created_at FROM deal d, bulk "
+      "WHERE d.name = 'Search' AND d.contact_id IN (SELECT id FROM contact "
+      "WHERE name LIKE 'Bulk %');"
+      "INSERT INTO history(agency_id, entity, entity_id, seq, event, to_state, actor_id, at) "
+      "SELECT agency_id, 6, id, 1, 'create', 'active', agent_id, created_at FROM deal "
+      "WHERE contact_id IN (SELECT id FROM contact WHERE name LIKE 'Bulk %');"
+      "INSERT INTO history(agency_id, entity, entity_id, seq, event, to_state, actor_id, at) "
+      "SELECT p.agency_id, 7, p.id, 1, 'offer', 'to_review', d.agent_id, p.created_at "
+      "FROM deal_property p JOIN deal d ON d.id = p.deal_id "
+      "WHERE d.contact_id IN (SELECT id FROM contact WHERE name LIKE 'Bulk %');"
+      /* appointments, n-th to the (n mod contacts)-th bulk deal property */
+      "CREATE TEMP TABLE offer AS SELECT row_number() OVER (ORDER BY p.id) - 1 AS k, "
+      "p.id AS dp, d.id AS deal, d.contact_id AS contact FROM deal_property p "
+      "JOIN deal d ON d.id = p.deal_id WHERE d.contact_id IN "
+      "(SELECT id FROM contact WHERE name LIKE 'Bulk %');"
+      "INSERT INTO appointment(agency_id, contact_id, deal_id, deal_property_id, "
+      "listing_id, owner_id, version, state, preferred, start_at, created_at) "
+      "SELECT bulk.agency, o.contact, o.deal, o.dp, bulk.listing, bulk.agent, "
+      "iif(g.value % 4 = 0, 1, 2), iif(g.value % 4 = 0, 'pending', 'confirmed'), "
+      "json_array(bulk.t0 + g.value * 60), "
+      "iif(g.value % 4 = 0, NULL, bulk.t0 + iif(g.value % 2 = 0, -1, 1) * g.value * 60), "
+      "bulk.t0 FROM bulk, generate_series(1, bulk.appointments) g "
+      "JOIN offer o ON o.k = g.value % bulk.contacts;"
+      "INSERT INTO history(agency_id, entity, entity_id, seq, event, to_state, actor_id, at) "
+      "SELECT a.agency_id, 8, a.id, 1, 'request', 'pending', c.id, a.created_at "
+      "FROM appointment a JOIN actor c ON c.contact_id = a.contact_id "
+      "WHERE a.contact_id IN (SELECT contact FROM offer);"
+      "INSERT INTO history(agency_id, entity, entity_id, seq, event, from_state, to_state, "
+      "actor_id, at) SELECT agency_id, 8, id, 2, 'confirm', 'pending', 'confirmed', owner_id, "
+      "created_at FROM appointment WHERE state = 'confirmed' AND contact_id IN "
+      "(SELECT contact FROM offer);"
+      /* referrals over twenty agents, stages spread */
+      "INSERT INTO actor(agency_id, kind, role, name, email, created_at) "
+      "SELECT agency, 'agent', 'agent', 'Referral Agent ' || value, "
+      "'ra' || value || '@bench.test', t0 FROM bulk, generate_series(1, 20);"
+      "CREATE TEMP TABLE ra AS SELECT row_number() OVER (ORDER BY id) - 1 AS k, id "
+      "FROM actor WHERE name LIKE 'Referral Agent %';"
+      "INSERT INTO referral(agency_id, contact_id, agent_id, state, last_active_stage, "
+      "fee_bp, created_at) SELECT bulk.agency, o.contact, ra.id, "
+      "json_extract('[\"left_voicemail\",\"connected\",\"meeting_scheduled\","
+      "\"met_with_person\",\"coming_soon\",\"making_an_offer\",\"listing\","
+      "\"in_escrow\",\"failed\"]', '$[' || (g.value % 9) || ']'), "
+      "json_extract('[\"left_voicemail\",\"connected\",\"meeting_scheduled\","
+      "\"met_with_person\",\"coming_soon\",\"making_an_offer\",\"listing\","
+      "\"in_escrow\",\"connected\"]', '$[' || (g.value % 9) || ']'), 0, bulk.t0 "
+      "FROM bulk, generate_series(1, bulk.referrals) g "
+      "JOIN ra ON ra.k = g.value % 20 JOIN offer o ON o.k = g.value % bulk.contacts;"
+      "INSERT INTO history(agency_id, entity, entity_id, seq, event, to_state, actor_id, at) "
+      "SELECT agency_id, 9, id, 1, 'create', state, agent_id, created_at FROM referral "
+      "WHERE agent_id IN (SELECT id FROM ra);"
+      "COMMIT; PRAGMA wal_checkpoint(TRUNCATE);");
+  sqlite3_close(db);
+}
+
+/* The client of the k-th bulk contact, and the k-th referral agent. */
+static int64_t bulk_id(const char *path, const char *sql, int k) {
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  int64_t id = 0;
+  sqlite3_open(path, &db);
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) die("bulk id", NULL);
+  sqlite3_bind_int(s, 1, k);
+  if (sqlite3_step(s) == SQLITE_ROW) id = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  if (id == 0) die("bulk id (none)", NULL);
+  return id;
+}
+#define BULK_CLIENT                                                           \
+  "SELECT a.id FROM actor a JOIN contact c ON c.id = a.contact_id "           \
+  "WHERE c.name LIKE 'Bulk %' ORDER BY a.id LIMIT 1 OFFSET ?1"
+#define BULK_AGENT                                                            \
+  "SELECT id FROM actor WHERE name LIKE 'Referral Agent %' ORDER BY id "      \
+  "LIMIT 1 OFFSET ?1"
+
+/* Seconds for `count` operations of the viewing cycle on the database. */
+static double cycle_time(const char *path, int count) {
+  tesoro *t;
+  double start, d;
+  if (tesoro_open(path, &t) != TESORO_OK) die("open", t);
+  start = now_s();
+  for (int i = 0; i < count; i++) cycle_op(t, &W, i);
+  d = now_s() - start;
+  tesoro_close(t);
+  return d;
+}
+
+static int compare_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Median and p99 (µs) of `n` reads: the Upcoming list of bulk clients, or
+** the pipeline counts of the referral agents, each read to its end. */
+static void read_latency(const char *path, int pipeline, int n, double *median,
+                         double *p99) {
+  tesoro *t;
+  double *lat = malloc(sizeof *lat * (size_t)n);
+  int64_t actors[20];
+  for (int k = 0; k < 20; k++)
+    actors[k] = bulk_id(path, pipeline ? BULK_AGENT : BULK_CLIENT, k * 37);
+  if (tesoro_open(path, &t) != TESORO_OK) die("open", t);
+  OK(t, tesoro_clock_set(t, T0));
+  for (int i = 0; i < n; i++) {
+    tesoro_cursor *c;
+    double start = now_s();
+    if (pipeline)
+      OK(t, tesoro_referral_pipeline(t, W.admin, actors[i % 20], &c));
+    else
+      OK(t, tesoro_appointments_client(t, actors[i % 20], TESORO_LIST_UPCOMING, &c));
+    while (tesoro_cursor_next(c) == TESORO_ROW) {
+    }
+    tesoro_cursor_free(c);
+    lat[i] = (now_s() - start) * 1e6;
+  }
+  tesoro_close(t);
+  qsort(lat, (size_t)n, sizeof *lat, compare_double);
+  *median = lat[n / 2];
+  *p99 = lat[n * 99 / 100];
+  free(lat);
+}
+
+/* Peak resident memory (MiB) of a child that opens the large database,
+** runs the viewing cycle and the two reads on it. */
+static double peak_memory(const char *path) {
+  struct rusage ru;
+  int status;
+  pid_t pid = fork();
+  if (pid == 0) {
+    double m, p;
+    cycle_time(path, 300);
+    read_latency(path, 0, 200, &m, &p);
+    read_latency(path, 1, 200, &m, &p);
+    _exit(0);
+  }
+  if (pid < 0 || waitpid(pid, &status, 0) != pid || status != 0) die("peak child", NULL);
+  /* the largest child so far: this one (the others were cp runs) */
+  getrusage(RUSAGE_CHILDREN, &ru);
+  return (double)ru.ru_maxrss / 1024.0;
+}
+
+/* The viewing cycle under synchronous=FULL, 100 transitions: one commit
+** each, and all in one host transaction (tesoro_begin … tesoro_commit). */
+static void durable_batch(const char *setup_db) {
+  const int n = 100;
+  double each = 1e30, batched = 1e30;
+  char path[256];
+  path_of(path, sizeof path, "durable.db");
+  for (int round = 0; round < 2; round++) {
+    for (int grouped = 0; grouped < 2; grouped++) {
+      tesoro *t;
+      double start, d;
+      copy_file(setup_db, path);
+      if (tesoro_open(path, &t) != TESORO_OK) die("open", t);
+      sqlite3_exec(t->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+      start = now_s();
+      if (grouped) OK(t, tesoro_begin(t));
+      for (int i = 0; i < n; i++) cycle_op(t, &W, i);
+      if (grouped) OK(t, tesoro_commit(t));
+      d = now_s() - start;
+      tesoro_close(t);
+      if (grouped && d < batched) batched = d;
+      if (!grouped && d < each) each = d;
+    }
+  }
+  printf("bench durable_batch tesoro=%.2f floor=%.2f unit=us/op ratio=%.1f n=%d "
+         "floor_is=one_commit_each target=10\n",
+         batched / n * 1e6, each / n * 1e6, each / batched, n);
+  fflush(stdout);
+}
+
+static void large_figures(const char *setup_db) {
+  char small[256], large[256];
+  double t_small = 1e30, t_large = 1e30, median, p99, start;
+  const int cycle = 3 * 300;
+  path_of(small, sizeof small, "small.db");
+  path_of(large, sizeof large, "large.db");
+  copy_file(setup_db, small);
+  grow(small, 10000, 1000);
+  copy_file(setup_db, large);
+  start = now_s();
+  grow(large, 1000000, 100000);
+  printf("# large database: 1000000 appointments, 100000 referrals, made in %.1f s\n",
+         now_s() - start);
+  for (int round = 0; round < 2; round++) {
+    char copy[256];
+    double d;
+    path_of(copy, sizeof copy, "scale.db");
+    copy_file(small, copy);
+    if ((d = cycle_time(copy, cycle)) < t_small) t_small = d;
+    copy_file(large, copy);
+    if ((d = cycle_time(copy, cycle)) < t_large) t_large = d;
+  }
+  printf("bench scale tesoro=%.2f floor=none unit=us/op ratio=none growth=%.3f "
+         "small=%.2f appointments=1000000/10000 target_growth=1.3\n",
+         t_large / cycle * 1e6, t_large / t_small, t_small / cycle * 1e6);
+  read_latency(large, 0, 2000, &median, &p99);
+  printf("bench list_upcoming tesoro=%.1f floor=none unit=us ratio=none median=%.1f "
+         "p99=%.1f target_p99=200\n", p99, median, p99);
+  read_latency(large, 1, 2000, &median, &p99);
+  printf("bench pipeline_counts tesoro=%.1f floor=none unit=us ratio=none median=%.1f "
+         "p99=%.1f target_p99=2000\n", p99, median, p99);
+  printf("bench peak_memory tesoro=%.1f floor=none unit=MiB ratio=none target=64\n",
+         peak_memory(large));
+  fflush(stdout);
+}
+
+/* ---------------------------------------------------------------------
+** Instructions per transition, counted by callgrind: the figure that is
+** the same on every run (SQLite's PRNG is seeded, so even the outbox uids
+** and the b-tree splits they cause repeat).  `bench --instructions tesoro N`
+** and `... floor N` run N viewing-cycle operations on :memory: with
+** callgrind's collection switched on around the loop only; main runs them
+** under valgrind for N and 2N and divides the difference by N, so one-time
+** costs (statements prepared on first use) fall out.
+*/
+#if defined(__has_include)
+#  if __has_include(<valgrind/callgrind.h>)
+#    include <valgrind/callgrind.h>
+#  endif
+#endif
+#ifndef CALLGRIND_TOGGLE_COLLECT
+#  define CALLGRIND_TOGGLE_COLLECT
+#endif
+
+static void make_setup_db(char *setup_db, size_t n) {
   tesoro *t;
   snprintf(dir, sizeof dir, "%s", DIR_TEMPLATE);
   if (mkdtemp(dir) == NULL) die("mkdtemp", NULL);
-  path_of(setup_db, sizeof setup_db, "setup.db");
+  path_of(setup_db, n, "setup.db");
   if (tesoro_open(setup_db, &t) != TESORO_OK) die("open", t);
   setup(t, &W);
   tesoro_close(t); /* the last close checkpoints the WAL into the file */
+}
+
+static void remove_dir(void) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) exit(1);
+}
+
+static int instructions_run(const char *which, int n, const char *figure_name) {
+  char setup_db[256];
+  ops o = {n, n, strcmp(figure_name, "mixed") == 0 ? mixed_op : cycle_op};
+  make_setup_db(setup_db, sizeof setup_db);
+  if (strcmp(which, "floor") == 0) {
+    recording r;
+    floor_db f;
+    char fpath[256];
+    record(setup_db, &o, &r);
+    path_of(fpath, sizeof fpath, "floor.db");
+    copy_file(setup_db, fpath);
+    floor_open_memory(&f, fpath);
+    CALLGRIND_TOGGLE_COLLECT;
+    for (int i = 0; i < n; i++) floor_op(&f, &r, i);
+    CALLGRIND_TOGGLE_COLLECT;
+    floor_close(&f);
+    recording_free(&r);
+  } else {
+    tesoro *t;
+    world w;
+    if (tesoro_open(":memory:", &t) != TESORO_OK) die("open", t);
+    setup(t, &w);
+    CALLGRIND_TOGGLE_COLLECT;
+    for (int i = 0; i < n; i++) o.run(t, &w, i);
+    CALLGRIND_TOGGLE_COLLECT;
+    tesoro_close(t);
+  }
+  remove_dir();
+  return 0;
+}
+
+/* Instructions callgrind collected for `self --instructions which n`;
+** -1 when valgrind is not there. */
+static long long callgrind_count(const char *self, const char *which, int n) {
+  char cmd[1024], line[512];
+  long long count = -1;
+  FILE *p;
+  snprintf(cmd, sizeof cmd,
+           "valgrind --tool=callgrind --collect-atstart=no "
+           "--callgrind-out-file=/dev/null '%s' --instructions %s %d 2>&1",
+           self, which, n);
+  if ((p = popen(cmd, "r")) == NULL) return -1;
+  while (fgets(line, sizeof line, p)) {
+    const char *at = strstr(line, "Collected : ");
+    if (at) count = strtoll(at + 12, NULL, 10);
+  }
+  if (pclose(p) != 0) return -1;
+  return count;
+}
+
+static void report_instructions(const char *self) {
+  const int n = 3 * 100;
+  long long t1 = callgrind_count(self, "tesoro", n), t2, f1, f2;
+  if (t1 < 0) {
+    printf("# instructions: skipped (valgrind not found)\n");
+    return;
+  }
+  t2 = callgrind_count(self, "tesoro", 2 * n);
+  f1 = callgrind_count(self, "floor", n);
+  f2 = callgrind_count(self, "floor", 2 * n);
+  printf("bench instructions tesoro=%lld floor=%lld unit=Ir/op ratio=%.3f "
+         "ops=%d tool=callgrind\n",
+         (t2 - t1) / n, (f2 - f1) / n, (double)(f2 - f1) / (double)(t2 - t1), n);
+  fflush(stdout);
+}
+
+/* `bench --profile N [--statements]`: only N viewing-cycle operations on
+** :memory:, for profilers (perf, callgrind) to look at tesoro's CPU path
+** alone; --statements lists the handle's statements by virtual-machine
+** steps (SQLITE_STMTSTATUS_VM_STEP), the busiest first. */
+static int profile(int n, int statements) {
+  tesoro *t;
+  world w;
+  if (tesoro_open(":memory:", &t) != TESORO_OK) die("open", t);
+  setup(t, &w);
+  for (sqlite3_stmt *s = sqlite3_next_stmt(t->db, NULL); s; s = sqlite3_next_stmt(t->db, s))
+    sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 1);
+  for (int i = 0; i < n; i++) cycle_op(t, &w, i);
+  for (sqlite3_stmt *s = sqlite3_next_stmt(t->db, NULL); statements && s;
+       s = sqlite3_next_stmt(t->db, s)) {
+    int steps = sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 0);
+    if (steps > 0)
+      printf("%10.1f steps/op  %.100s\n", (double)steps / n, sqlite3_sql(s));
+  }
+  tesoro_close(t);
+  return 0;
+}
+
+/* `bench [FIGURE...]`: the named figures only (all when none is named):
+** transition (with _memory, _full), mixed, ingest, durable_batch, large
+** (scale, list_upcoming, pipeline_counts, peak_memory), instructions. */
+static char **wanted;
+static int nwanted;
+static int want(const char *name) {
+  for (int i = 0; i < nwanted; i++)
+    if (strcmp(wanted[i], name) == 0) return 1;
+  return nwanted == 0;
+}
+
+int main(int argc, char **argv) {
+  char setup_db[256];
+  /* Repeatable runs: the outbox's random uids come from SQLite's PRNG. */
+  sqlite3_test_control(SQLITE_TESTCTRL_PRNG_SEED, 20261123, NULL);
+  if (argc >= 4 && strcmp(argv[1], "--instructions") == 0)
+    return instructions_run(argv[2], atoi(argv[3]), argc > 4 ? argv[4] : "transition");
+  if (argc >= 3 && strcmp(argv[1], "--profile") == 0)
+    return profile(atoi(argv[2]), argc > 3 && strcmp(argv[3], "--statements") == 0);
+  wanted = argv + 1;
+  nwanted = argc - 1;
+  make_setup_db(setup_db, sizeof setup_db);
   printf("# tesoro %s, SQLite %s, %ld cores\n", tesoro_version(), sqlite3_libversion(),
          sysconf(_SC_NPROCESSORS_ONLN));
-  {
-    ops o = {3 * 1500, 3 * 1500, cycle_op};
+  if (want("transition")) {
+    ops o = {3 * 1500, 3 * 1500, cycle_op}, full = {3 * 100, 3 * 100, cycle_op};
     report_time("transition", &o, measure(setup_db, &o, 0, 0, 3));
     report_time("transition_memory", &o, measure(setup_db, &o, 0, 1, 3));
+    report_time("transition_full", &full, measure(setup_db, &full, 1, 0, 2));
   }
-  {
-    ops o = {3 * 100, 3 * 100, cycle_op};
-    report_time("transition_full", &o, measure(setup_db, &o, 1, 0, 2));
+  if (want("mixed")) {
+    ops o = {3000, 3000, mixed_op};
+    figure f = measure(setup_db, &o, 0, 0, 3);
+    double per_t = f.tesoro / o.transitions * 1e6, per_f = f.floor / o.transitions * 1e6;
+    printf("bench mixed tesoro=%.2f floor=%.2f unit=us/call ratio=%.3f calls=%d "
+           "refused=%d\n", per_t, per_f, per_f / per_t, o.transitions, mixed_refused);
+    fflush(stdout);
   }
-  {
+  if (want("ingest")) {
     ops o = {20, 20 * INGEST_BATCH, ingest_op};
     report_rate("ingest", &o, measure(setup_db, &o, 0, 0, 3));
   }
-  {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) return 1;
-  }
+  if (want("durable_batch")) durable_batch(setup_db);
+  if (want("large")) large_figures(setup_db);
+  remove_dir();
+  if (want("instructions")) report_instructions(argv[0]);
   return 0;
 }
