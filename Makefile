@@ -39,7 +39,7 @@ B            = build
 SUITES       = $(patsubst test/%.c,%,$(wildcard test/test_*.c))
 TEST_BINS    = $(addprefix $(B)/,$(SUITES))
 TEST_COMMON  = test/testutil.c
-EXAMPLES     = $(B)/workflows_example
+EXAMPLES     = $(B)/workflows_example $(B)/quickstart_example
 
 .PHONY: all deps example test run-tests asan valgrind bench install uninstall clean
 
@@ -88,6 +88,9 @@ $(B)/test_%: test/test_%.c $(TEST_COMMON) test/testutil.h $(B)/libtesoro.a | dep
 $(B)/%_example: examples/%.c $(B)/libtesoro.a | deps
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -I. $(LIB_CFLAGS) $< -o $@ \
 	  $(LDFLAGS) $(B)/libtesoro.a $(LIB_LIBS)
+
+# test_docs runs the README's quick start (examples/quickstart.c).
+$(B)/test_docs: $(B)/quickstart_example
 
 example: all $(EXAMPLES)
 	rm -f $(B)/example.db $(B)/example.db-wal $(B)/example.db-shm

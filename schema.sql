@@ -621,3 +621,18 @@ ALTER TABLE web_customer ADD COLUMN consent TEXT CHECK (consent IN ('granted', '
 ALTER TABLE web_customer ADD COLUMN consent_at INTEGER;
 ALTER TABLE web_customer ADD COLUMN consent_text TEXT;
 ALTER TABLE web_customer ADD COLUMN consent_stamp TEXT;
+
+-- @version 9
+-- Indexes found missing by test_performance, which checks the query plan of
+-- every statement tesoro prepares: each of these lookups read its whole
+-- table (an agency's website or system actor, once per transition; the
+-- task a step waits for; a customer's searches for the call list; a vendor
+-- claim).
+CREATE INDEX actor_agency_kind ON actor(agency_id, kind);
+-- A client's appointment lists, Upcoming in start order (replaces the
+-- index on (contact_id, state), its prefix).
+DROP INDEX appointment_contact;
+CREATE INDEX appointment_client ON appointment(contact_id, state, start_at);
+CREATE INDEX task_entity ON task(entity, entity_id);
+CREATE INDEX search_customer ON search(customer_id, state);
+CREATE INDEX vendor_claim_customer ON vendor_claim(customer_id, listing_id);

@@ -134,6 +134,12 @@ struct tesoro {
   ** e-mail so that it costs what a known one does; "" until needed. */
   char pw_decoy[crypto_pwhash_STRBYTES];
   tesoro_cursor *cursors;          /* open cursors, invalidated on close */
+  /* Statements of finished cursors, kept for the next cursor with the same
+  ** SQL text (section 19): a list read twice is prepared once. */
+  struct tesoro__cursor_slot {
+    sqlite3_stmt *stmt;
+    int busy;                      /* a live cursor is stepping it */
+  } cursor_cache[48];
   struct tesoro__stmt_slot *stmts; /* the statement cache (section 5) */
 };
 
@@ -989,6 +995,21 @@ static const char *const tesoro__schema_lines[] = {
     "ALTER TABLE web_customer ADD COLUMN consent_at INTEGER;\n",
     "ALTER TABLE web_customer ADD COLUMN consent_text TEXT;\n",
     "ALTER TABLE web_customer ADD COLUMN consent_stamp TEXT;\n",
+    "\n",
+    "-- @version 9\n",
+    "-- Indexes found missing by test_performance, which checks the query plan of\n",
+    "-- every statement tesoro prepares: each of these lookups read its whole\n",
+    "-- table (an agency's website or system actor, once per transition; the\n",
+    "-- task a step waits for; a customer's searches for the call list; a vendor\n",
+    "-- claim).\n",
+    "CREATE INDEX actor_agency_kind ON actor(agency_id, kind);\n",
+    "-- A client's appointment lists, Upcoming in start order (replaces the\n",
+    "-- index on (contact_id, state), its prefix).\n",
+    "DROP INDEX appointment_contact;\n",
+    "CREATE INDEX appointment_client ON appointment(contact_id, state, start_at);\n",
+    "CREATE INDEX task_entity ON task(entity, entity_id);\n",
+    "CREATE INDEX search_customer ON search(customer_id, state);\n",
+    "CREATE INDEX vendor_claim_customer ON vendor_claim(customer_id, listing_id);\n",
 /* <<schema */
     NULL};
 
@@ -1057,7 +1078,8 @@ static const char *const tesoro__schema_lines[] = {
     "INSERT INTO contact(agency_id, name, email, phone, language, "           \
     "assigned_agent_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")     \
   X(CONTACT_BY_EMAIL,                                                         \
-    "SELECT id FROM contact WHERE agency_id = ?1 AND lower(email) = lower(?2)")\
+    "SELECT id FROM contact WHERE agency_id = ?1 AND email IS NOT NULL "      \
+    "AND lower(email) = lower(?2)") /* the partial index contact_email */     \
   X(CONTACT_LOAD,                                                             \
     "SELECT agency_id, id, NULL, version FROM contact WHERE id = ?1")         \
   X(CONTACT_ASSIGN,                                                           \
@@ -8620,7 +8642,8 @@ static const tesoro__privacy tesoro__privacy_map[] = {
     {"referral", "contact_id = ?1", NULL,
      "id agency_id contact_id agent_id version state last_active_stage "
      "meeting_at list_date sale_price close_date fee_bp fee_owed paid_amount "
-     "paid_at failed_at failed_by created_at", "fail_reason:n"},
+     /* "erased", not NULL: a failed referral keeps a reason (tesoro_check) */
+     "paid_at failed_at failed_by created_at", "fail_reason:e"},
     {"referral_note", "referral_id IN " C_REFERRALS, NULL,
      "id referral_id author_id created_at", "body:e"},
     {"portal_account", "contact_id = ?1", NULL,
@@ -8840,9 +8863,15 @@ TESORO_API int tesoro_contact_erase(tesoro *t, int64_t actor, int64_t contact,
                          0, NULL);
   if ((rc = tesoro__write_end(t, rc))) return rc;
   /* Old page images stay in the WAL until a checkpoint: take one now (best
-  ** effort: a reader elsewhere may hold it back). */
-  if (!t->host_txn)
+  ** effort: a reader elsewhere may hold it back).  Without waiting: a
+  ** replicator such as Litestream always holds a reader, and a TRUNCATE
+  ** checkpoint that waited for it would hold the write lock for the whole
+  ** busy timeout, stalling every writer (README, Scale-out). */
+  if (!t->host_txn) {
+    sqlite3_busy_timeout(t->db, 0);
     sqlite3_wal_checkpoint_v2(t->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_busy_timeout(t->db, (int)t->busy_ms);
+  }
   return TESORO_OK;
 }
 
@@ -9276,26 +9305,31 @@ TESORO_API int tesoro_appointments_client(tesoro *t, int64_t actor, int list,
       (rc = tesoro__require(t, &a, R_CLIENT, "list their own appointments")) ||
       (rc = tesoro__portal_gate(t, &a, 0)))
     return rc;
-  if ((rc = tesoro__cursor_new(
-           t,
-           "SELECT a.id, a.state, " TESORO__STATUS_COLOUR " AS status_colour, "
-           "a.deal_id, a.deal_property_id, a.listing_id, l.title, "
-           TESORO__LISTING_PHOTO " AS photo_id, a.preferred, a.start_at, "
-           "l.price, g.currency, l.ref, l.address, a.rating, a.version "
-           "FROM appointment a JOIN listing l ON l.id = a.listing_id "
-           "JOIN agency g ON g.id = a.agency_id WHERE a.contact_id = ?1 AND "
-           "CASE ?2 WHEN 1 THEN a.state = 'confirmed' AND a.start_at > ?3 "
-           "WHEN 2 THEN a.state IN ('completed', 'cancelled', 'rejected') OR "
-           "(a.state = 'confirmed' AND a.start_at <= ?3) "
-           "ELSE a.state = 'pending' END "
-           "ORDER BY iif(?2 = 2, -" TESORO__APPOINTMENT_AT ", "
-           TESORO__APPOINTMENT_AT "), iif(?2 = 2, -a.id, a.id)",
-           out)))
+  /* One text per list, so that each is a search of appointment_client
+  ** (contact, state, start) — Upcoming comes out of it already in order. */
+#define TESORO__CLIENT_APPOINTMENTS                                           \
+  "SELECT a.id, a.state, " TESORO__STATUS_COLOUR " AS status_colour, "        \
+  "a.deal_id, a.deal_property_id, a.listing_id, l.title, "                    \
+  TESORO__LISTING_PHOTO " AS photo_id, a.preferred, a.start_at, "             \
+  "l.price, g.currency, l.ref, l.address, a.rating, a.version "               \
+  "FROM appointment a JOIN listing l ON l.id = a.listing_id "                 \
+  "JOIN agency g ON g.id = a.agency_id WHERE a.contact_id = ?1 AND "
+  static const char *const lists[] = {
+      TESORO__CLIENT_APPOINTMENTS
+      "a.state = 'confirmed' AND a.start_at > ?2 ORDER BY a.start_at, a.id",
+      TESORO__CLIENT_APPOINTMENTS
+      "(a.state IN ('completed', 'cancelled', 'rejected') OR "
+      "(a.state = 'confirmed' AND a.start_at <= ?2)) "
+      "ORDER BY " TESORO__APPOINTMENT_AT " DESC, a.id DESC",
+      TESORO__CLIENT_APPOINTMENTS
+      "a.state = 'pending' AND ?2 IS NOT NULL "
+      "ORDER BY " TESORO__APPOINTMENT_AT ", a.id"};
+#undef TESORO__CLIENT_APPOINTMENTS
+  if ((rc = tesoro__cursor_new(t, lists[list - TESORO_LIST_UPCOMING], out)))
     return rc;
   s = tesoro__cursor_stmt(*out);
   sqlite3_bind_int64(s, 1, a.contact);
-  sqlite3_bind_int(s, 2, list);
-  sqlite3_bind_int64(s, 3, tesoro__now(t));
+  sqlite3_bind_int64(s, 2, tesoro__now(t));
   return TESORO_OK;
 }
 
@@ -9404,12 +9438,18 @@ TESORO_API int tesoro_referral_pipeline(tesoro *t, int64_t actor, int64_t agent,
     used += snprintf(stages + used, sizeof stages - (size_t)used, "%s\"%s\"",
                      i ? "," : "[", tesoro__referral_states[i]);
   snprintf(stages + used, sizeof stages - (size_t)used, "]");
+  /* Two texts, not "(?2 = 0 OR agent_id = ?2)": each count is then a
+  ** search of its own index, (agency_id, state) or (agent_id, state). */
   if ((rc = tesoro__cursor_new(
            t,
-           "SELECT s.key + 1 AS stage, s.value AS name, (SELECT count(*) FROM "
-           "referral r WHERE r.agency_id = ?1 AND r.state = s.value AND "
-           "(?2 = 0 OR r.agent_id = ?2)) AS count FROM json_each(?3) s "
-           "ORDER BY s.key",
+           agent ? "SELECT s.key + 1 AS stage, s.value AS name, (SELECT "
+                   "count(*) FROM referral r WHERE r.agent_id = ?2 AND "
+                   "r.state = s.value AND r.agency_id = ?1) AS count "
+                   "FROM json_each(?3) s ORDER BY s.key"
+                 : "SELECT s.key + 1 AS stage, s.value AS name, (SELECT "
+                   "count(*) FROM referral r WHERE r.agency_id = ?1 AND "
+                   "r.state = s.value) AS count FROM json_each(?3) s "
+                   "ORDER BY s.key",
            out)))
     return rc;
   sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, a.agency);
@@ -9644,15 +9684,20 @@ TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
 /* =========================================================================
 ** 19. Cursors
 **
-** A cursor owns one prepared statement and is stepped like sqlite3_step.
-** The handle keeps a list of its cursors so that closing it can finalise
-** their statements; an orphaned cursor answers TESORO_EMISUSE until freed.
+** A cursor steps one prepared statement like sqlite3_step.  The statement
+** comes from the handle's cursor cache when one with the same SQL text is
+** free (compared as text: generated SQL may come from different buffers),
+** and goes back to it, reset, when the cursor is freed; so the lists a host
+** reads again and again are prepared once per handle.  The handle keeps a
+** list of its cursors so that closing it can finalise every statement; an
+** orphaned cursor answers TESORO_EMISUSE until freed.
 */
 struct tesoro_cursor {
   tesoro *t;
   sqlite3_stmt *stmt;
   tesoro_cursor *next, *prev;
   int done;
+  int slot; /* 1 + its index in t->cursor_cache, or 0: not cached */
 };
 
 static sqlite3_stmt *tesoro__cursor_stmt(tesoro_cursor *c) { return c->stmt; }
@@ -9662,10 +9707,28 @@ static int tesoro__cursor_new(tesoro *t, const char *sql, tesoro_cursor **out) {
   int src;
   if (c == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
   memset(c, 0, sizeof *c);
-  src = sqlite3_prepare_v2(t->db, sql, -1, &c->stmt, NULL);
-  if (src != SQLITE_OK) {
-    TESORO_FREE(c);
-    return tesoro__dberr(t, src);
+  for (int i = 0; i < COUNT(t->cursor_cache) && !c->slot; i++) {
+    struct tesoro__cursor_slot *slot = &t->cursor_cache[i];
+    if (slot->stmt && !slot->busy && strcmp(sqlite3_sql(slot->stmt), sql) == 0) {
+      slot->busy = 1;
+      c->stmt = slot->stmt;
+      c->slot = i + 1;
+    }
+  }
+  if (!c->slot) {
+    src = sqlite3_prepare_v3(t->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                             &c->stmt, NULL);
+    if (src != SQLITE_OK) {
+      TESORO_FREE(c);
+      return tesoro__dberr(t, src);
+    }
+    for (int i = 0; i < COUNT(t->cursor_cache) && !c->slot; i++) {
+      if (t->cursor_cache[i].stmt == NULL) {
+        t->cursor_cache[i].stmt = c->stmt;
+        t->cursor_cache[i].busy = 1;
+        c->slot = i + 1;
+      }
+    }
   }
   c->t = t;
   c->next = t->cursors;
@@ -9679,13 +9742,17 @@ static void tesoro__cursors_orphan(tesoro *t) {
   tesoro_cursor *c = t->cursors;
   while (c) {
     tesoro_cursor *next = c->next;
-    sqlite3_finalize(c->stmt);
+    if (!c->slot) sqlite3_finalize(c->stmt);
     c->stmt = NULL;
     c->t = NULL;
     c->next = c->prev = NULL;
     c = next;
   }
   t->cursors = NULL;
+  for (int i = 0; i < COUNT(t->cursor_cache); i++) {
+    sqlite3_finalize(t->cursor_cache[i].stmt);
+    t->cursor_cache[i].stmt = NULL;
+  }
 }
 
 TESORO_API int tesoro_cursor_next(tesoro_cursor *c) {
@@ -9752,7 +9819,13 @@ TESORO_API void tesoro_cursor_free(tesoro_cursor *c) {
     if (c->prev) c->prev->next = c->next;
     else c->t->cursors = c->next;
     if (c->next) c->next->prev = c->prev;
-    sqlite3_finalize(c->stmt);
+    if (c->slot) {
+      sqlite3_reset(c->stmt);
+      sqlite3_clear_bindings(c->stmt);
+      c->t->cursor_cache[c->slot - 1].busy = 0;
+    } else {
+      sqlite3_finalize(c->stmt);
+    }
   }
   TESORO_FREE(c);
 }

@@ -614,7 +614,8 @@ static void report_rate(const char *name, const ops *o, figure f) {
 ** The stored history is made in bulk with SQL on a copy of the setup
 ** database — it is the backdrop, not what is measured: bulk contacts with
 ** their client actors, deals and offered listings, appointments spread over
-** them (a quarter pending, the rest confirmed, half of those upcoming) with
+** them (twenty each: a quarter pending, the rest confirmed, half of those
+** upcoming) with
 ** their history rows, and referrals over twenty agents with theirs.  Then
 ** the same viewing cycle runs through tesoro on top.
 */
@@ -629,7 +630,7 @@ static void sql_or_die(sqlite3 *db, const char *sql) {
 static void grow(const char *path, int appointments, int referrals) {
   sqlite3 *db;
   sqlite3_stmt *s;
-  const int contacts = appointments / 100 > 100 ? appointments / 100 : 100;
+  const int contacts = appointments / 20 > 100 ? appointments / 20 : 100;
   if (sqlite3_open(path, &db) != SQLITE_OK) die("bulk open", NULL);
   sql_or_die(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; "
                  "PRAGMA cache_size = -65536; BEGIN;"
@@ -647,10 +648,15 @@ static void grow(const char *path, int appointments, int referrals) {
   if (sqlite3_step(s) != SQLITE_DONE) die("bulk", NULL);
   sqlite3_finalize(s);
   sql_or_die(db,
+      /* 1 .. the largest count (Debian's SQLite has no generate_series) */
+      "CREATE TEMP TABLE nums(value INTEGER PRIMARY KEY);"
+      "WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n, bulk "
+      "WHERE v < max(bulk.appointments, bulk.referrals, bulk.contacts)) "
+      "INSERT INTO nums SELECT v FROM n;"
       /* contacts, their clients, a deal and an offered listing each */
       "INSERT INTO contact(agency_id, name, email, assigned_agent_id, created_at) "
-      "SELECT agency, 'Bulk ' || value, 'bulk' || value || '@bench.test', agent, t0 "
-      "FROM bulk, generate_series(1, bulk.contacts);"
+      "SELECT agency, 'Bulk ' || nums.value, 'bulk' || nums.value || '@bench.test', agent, t0 "
+      "FROM bulk JOIN nums ON nums.value <= bulk.contacts;"
       "INSERT INTO actor(agency_id, kind, contact_id, name, created_at) "
       "SELECT agency_id, 'client', id, name, created_at FROM contact "
       "WHERE name LIKE 'Bulk %';"
@@ -679,7 +685,7 @@ static void grow(const char *path, int appointments, int referrals) {
       "iif(g.value % 4 = 0, 1, 2), iif(g.value % 4 = 0, 'pending', 'confirmed'), "
       "json_array(bulk.t0 + g.value * 60), "
       "iif(g.value % 4 = 0, NULL, bulk.t0 + iif(g.value % 2 = 0, -1, 1) * g.value * 60), "
-      "bulk.t0 FROM bulk, generate_series(1, bulk.appointments) g "
+      "bulk.t0 FROM bulk JOIN nums g ON g.value <= bulk.appointments "
       "JOIN offer o ON o.k = g.value % bulk.contacts;"
       "INSERT INTO history(agency_id, entity, entity_id, seq, event, to_state, actor_id, at) "
       "SELECT a.agency_id, 8, a.id, 1, 'request', 'pending', c.id, a.created_at "
@@ -691,8 +697,8 @@ static void grow(const char *path, int appointments, int referrals) {
       "(SELECT contact FROM offer);"
       /* referrals over twenty agents, stages spread */
       "INSERT INTO actor(agency_id, kind, role, name, email, created_at) "
-      "SELECT agency, 'agent', 'agent', 'Referral Agent ' || value, "
-      "'ra' || value || '@bench.test', t0 FROM bulk, generate_series(1, 20);"
+      "SELECT agency, 'agent', 'agent', 'Referral Agent ' || nums.value, "
+      "'ra' || nums.value || '@bench.test', t0 FROM bulk JOIN nums ON nums.value <= 20;"
       "CREATE TEMP TABLE ra AS SELECT row_number() OVER (ORDER BY id) - 1 AS k, id "
       "FROM actor WHERE name LIKE 'Referral Agent %';"
       "INSERT INTO referral(agency_id, contact_id, agent_id, state, last_active_stage, "
@@ -703,7 +709,7 @@ static void grow(const char *path, int appointments, int referrals) {
       "json_extract('[\"left_voicemail\",\"connected\",\"meeting_scheduled\","
       "\"met_with_person\",\"coming_soon\",\"making_an_offer\",\"listing\","
       "\"in_escrow\",\"connected\"]', '$[' || (g.value % 9) || ']'), 0, bulk.t0 "
-      "FROM bulk, generate_series(1, bulk.referrals) g "
+      "FROM bulk JOIN nums g ON g.value <= bulk.referrals "
       "JOIN ra ON ra.k = g.value % 20 JOIN offer o ON o.k = g.value % bulk.contacts;"
       "INSERT INTO history(agency_id, entity, entity_id, seq, event, to_state, actor_id, at) "
       "SELECT agency_id, 9, id, 1, 'create', state, agent_id, created_at FROM referral "
@@ -758,7 +764,7 @@ static void read_latency(const char *path, int pipeline, int n, double *median,
   double *lat = malloc(sizeof *lat * (size_t)n);
   int64_t actors[20];
   for (int k = 0; k < 20; k++)
-    actors[k] = bulk_id(path, pipeline ? BULK_AGENT : BULK_CLIENT, k * 37);
+    actors[k] = bulk_id(path, pipeline ? BULK_AGENT : BULK_CLIENT, pipeline ? k : k * 37);
   if (tesoro_open(path, &t) != TESORO_OK) die("open", t);
   OK(t, tesoro_clock_set(t, T0));
   for (int i = 0; i < n; i++) {

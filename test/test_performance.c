@@ -1,0 +1,181 @@
+/*
+** test_performance.c — the query plans behind tesoro's speed (issue 8).
+**
+** Timing belongs to `make bench`, never to a unit test.  What a test can
+** hold steady is the plan: every statement tesoro prepares, and every list
+** the API offers (the portal lists, the pipeline, the outbox fetch, the
+** timer fetch, ...), must reach its rows through an index — no full scan
+** of a table, which would grow with the agency.  SQLite's planner without
+** ANALYZE statistics plans the same on an empty file as on a full one, so
+** the small fixture is enough.
+**
+** The suite includes tesoro.c to reach the statement cache and a cursor's
+** statement; it uses nothing else of the internals.
+*/
+#include "tesoro.c"
+#include "testutil.h"
+
+/* The lines of `stmt`'s query plan that read a whole table ("SCAN t",
+** "SCAN t USING COVERING INDEX i"), newline-separated, or NULL when there
+** are none.  Scans of a table-valued function over a bound argument
+** (json_each), of a subquery's result or of a constant row are fine. */
+static char *full_scans(tesoro *t, sqlite3_stmt *stmt) {
+  sqlite3_stmt *plan;
+  sqlite3_str *found = sqlite3_str_new(NULL);
+  char *sql = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sqlite3_sql(stmt));
+  assert_int_equal(sqlite3_prepare_v2(t->db, sql, -1, &plan, NULL), SQLITE_OK);
+  while (sqlite3_step(plan) == SQLITE_ROW) {
+    const char *detail = (const char *)sqlite3_column_text(plan, 3);
+    if (strncmp(detail, "SCAN ", 5) == 0 && !strstr(detail, "VIRTUAL TABLE") &&
+        !strstr(detail, "CONSTANT ROW") && strncmp(detail, "SCAN (subquery", 14) != 0)
+      sqlite3_str_appendf(found, "%s\n", detail);
+  }
+  sqlite3_finalize(plan);
+  sqlite3_free(sql);
+  if (sqlite3_str_length(found) == 0) {
+    sqlite3_free(sqlite3_str_finish(found));
+    return NULL;
+  }
+  return sqlite3_str_finish(found);
+}
+
+static void assert_searches_(tesoro *t, const char *what, sqlite3_stmt *stmt,
+                             const char *file, int line) {
+  char *scans = full_scans(t, stmt);
+  if (scans) {
+    print_error("%s:%d: %s reads a whole table:\n%s  in: %s\n", file, line, what,
+                scans, sqlite3_sql(stmt));
+    sqlite3_free(scans);
+    _fail(file, line);
+  }
+}
+#define ASSERT_SEARCHES(t, what, stmt)                                        \
+  assert_searches_((t), (what), (stmt), __FILE__, __LINE__)
+
+/* The checker itself: a lookup by an unindexed column is reported. */
+static void test_a_full_scan_is_found(void **state) {
+  tu_world *w = *state;
+  sqlite3_stmt *s;
+  char *scans;
+  assert_int_equal(sqlite3_prepare_v2(w->t->db,
+                                      "SELECT id FROM history WHERE event = ?1",
+                                      -1, &s, NULL),
+                   SQLITE_OK);
+  scans = full_scans(w->t, s);
+  assert_non_null(scans);
+  assert_non_null(strstr(scans, "SCAN history"));
+  sqlite3_free(scans);
+  sqlite3_finalize(s);
+  /* and a lookup by the primary key is not */
+  assert_int_equal(sqlite3_prepare_v2(w->t->db, "SELECT event FROM history WHERE id = ?1",
+                                      -1, &s, NULL),
+                   SQLITE_OK);
+  assert_null(full_scans(w->t, s));
+  sqlite3_finalize(s);
+}
+
+/* Statements that read a whole table on purpose: operator reports. */
+static int whole_table_by_design(int id) {
+  return id == S_OUTBOX_COUNTS; /* tesoro_outbox_counts: every row counted */
+}
+
+/* Every statement of the handle's cache (the transitions' reads and writes,
+** the timer fetch, the portal home counts, ...). */
+static void test_every_cached_statement_searches(void **state) {
+  tu_world *w = *state;
+  for (int id = 0; id < S__COUNT; id++) {
+    sqlite3_stmt *s = tesoro__stmt(w->t, id);
+    char what[32];
+    assert_non_null(s);
+    if (whole_table_by_design(id)) continue;
+    snprintf(what, sizeof what, "statement %d", id);
+    ASSERT_SEARCHES(w->t, what, s);
+  }
+}
+
+/* The timer fetch, by name too: tick runs it once per timer it fires. */
+static void test_the_timer_fetch_searches(void **state) {
+  tu_world *w = *state;
+  ASSERT_SEARCHES(w->t, "the timer fetch", tesoro__stmt(w->t, S_TIMER_DUE));
+}
+
+/* Every list the API offers, as the call hands it out. */
+#define LIST(call)                                                            \
+  do {                                                                        \
+    tesoro_cursor *c = NULL;                                                  \
+    TU_OK(w, (call));                                                         \
+    ASSERT_SEARCHES(w->t, #call, c->stmt);                                    \
+    tesoro_cursor_free(c);                                                    \
+  } while (0)
+
+static void test_the_portal_lists_search(void **state) {
+  tu_world *w = *state;
+  LIST(tesoro_portal_properties(w->t, w->client, TESORO_FEED_NEW, &c));
+  LIST(tesoro_portal_properties(w->t, w->client, TESORO_FEED_ALL, &c));
+  LIST(tesoro_portal_properties(w->t, w->client, TESORO_FEED_FAVOURITES, &c));
+  LIST(tesoro_appointments_client(w->t, w->client, TESORO_LIST_UPCOMING, &c));
+  LIST(tesoro_appointments_client(w->t, w->client, TESORO_LIST_RECENT, &c));
+  LIST(tesoro_appointments_client(w->t, w->client, TESORO_LIST_UNCONFIRMED, &c));
+  LIST(tesoro_activities(w->t, w->client, w->contact, &c));
+}
+
+static void test_the_pipeline_searches(void **state) {
+  tu_world *w = *state;
+  LIST(tesoro_referral_pipeline(w->t, w->agent, w->agent, &c));
+  LIST(tesoro_referral_pipeline(w->t, w->agent, 0, &c));
+  for (int filter = TESORO_REFERRALS_ALL; filter <= TESORO_REFERRALS_CLOSED; filter++)
+    LIST(tesoro_referrals(w->t, w->agent, filter, 0, 0, &c));
+  LIST(tesoro_referrals(w->t, w->agent, TESORO_REFERRALS_ALL, 0, w->agent, &c));
+}
+
+static void test_the_outbox_fetch_searches(void **state) {
+  tu_world *w = *state;
+  LIST(tesoro_outbox_fetch(w->t, 0, 100, &c));
+  LIST(tesoro_outbox_fetch(w->t, w->agency, 100, &c));
+}
+
+static void test_the_staff_lists_search(void **state) {
+  tu_world *w = *state;
+  LIST(tesoro_tasks(w->t, w->agent, 0, 0, &c));
+  LIST(tesoro_activities(w->t, w->agent, w->contact, &c));
+  LIST(tesoro_history(w->t, w->agent, TESORO_ENTITY_CONTACT, w->contact, &c));
+  LIST(tesoro_appointments_agent(w->t, w->agent, w->agent, 0, 0, 0, &c));
+  LIST(tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &c));
+  LIST(tesoro_prospects(w->t, w->agent, &c));
+  LIST(tesoro_call_list(w->t, w->agent, 50, &c));
+}
+
+/* A list read again reuses its prepared statement (the cursor cache), and
+** two lists open at once each get their own. */
+static void test_a_list_read_again_is_not_prepared_again(void **state) {
+  tu_world *w = *state;
+  tesoro_cursor *a, *b;
+  sqlite3_stmt *first;
+  TU_OK(w, tesoro_tasks(w->t, w->agent, 0, 0, &a));
+  first = a->stmt;
+  TU_OK(w, tesoro_tasks(w->t, w->agent, 0, 0, &b));
+  assert_ptr_not_equal(b->stmt, first); /* both open: two statements */
+  tesoro_cursor_free(b);
+  tesoro_cursor_free(a);
+  TU_OK(w, tesoro_tasks(w->t, w->agent, 0, 0, &a));
+  assert_ptr_equal(a->stmt, first);
+  /* the reused statement starts from the first row, with the new bindings */
+  assert_int_equal(tu_count(a), tu_sql_int(w, "SELECT count(*) FROM task "
+                                              "WHERE state = 'open' AND agency_id = 1"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_a_full_scan_is_found, tu_setup, tu_teardown),
+      cmocka_unit_test_setup_teardown(test_every_cached_statement_searches, tu_setup,
+                                      tu_teardown),
+      cmocka_unit_test_setup_teardown(test_the_timer_fetch_searches, tu_setup, tu_teardown),
+      cmocka_unit_test_setup_teardown(test_the_portal_lists_search, tu_setup, tu_teardown),
+      cmocka_unit_test_setup_teardown(test_the_pipeline_searches, tu_setup, tu_teardown),
+      cmocka_unit_test_setup_teardown(test_the_outbox_fetch_searches, tu_setup, tu_teardown),
+      cmocka_unit_test_setup_teardown(test_the_staff_lists_search, tu_setup, tu_teardown),
+      cmocka_unit_test_setup_teardown(test_a_list_read_again_is_not_prepared_again,
+                                      tu_setup, tu_teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
