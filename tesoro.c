@@ -1059,7 +1059,13 @@ static const char *const tesoro__schema_lines[] = {
   X(ACTOR_INSERT,                                                             \
     "INSERT INTO actor(agency_id, kind, role, contact_id, name, email, "      \
     "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                        \
-  X(ACTOR_OF_KIND, "SELECT id FROM actor WHERE agency_id = ?1 AND kind = ?2") \
+  /* One statement per kind, the kind spelled out: with "kind = ?2" SQLite  \
+  ** re-prepares the statement whenever ?2 changes, since the partial index \
+  ** actor_one_per_agency serves some values of it and not others. */       \
+  X(ACTOR_WEBSITE, "SELECT id FROM actor WHERE agency_id = ?1 AND "          \
+    "kind = 'website'")                                                       \
+  X(ACTOR_SYSTEM, "SELECT id FROM actor WHERE agency_id = ?1 AND "           \
+    "kind = 'system'")                                                        \
   X(ACTOR_OF_CONTACT, "SELECT id FROM actor WHERE contact_id = ?1")           \
   X(STAFF_ADMINS,                                                             \
     "SELECT id FROM actor WHERE agency_id = ?1 AND kind = 'agent' "           \
@@ -2263,12 +2269,12 @@ static int tesoro__actor_load(tesoro *t, int64_t id, tesoro__actor *a) {
 /* The agency's own actor of a kind ("website", "system"). */
 static int tesoro__agency_actor(tesoro *t, int64_t agency, const char *kind,
                                 tesoro__actor *a) {
-  sqlite3_stmt *s = tesoro__stmt(t, S_ACTOR_OF_KIND);
+  sqlite3_stmt *s = tesoro__stmt(
+      t, strcmp(kind, "website") == 0 ? S_ACTOR_WEBSITE : S_ACTOR_SYSTEM);
   int64_t id = 0;
   int rc;
   if (s == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, agency);
-  sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
   rc = tesoro__int(t, s, &id);
   if (rc == TESORO_DONE)
     return tesoro__fail(t, TESORO_ENOTFOUND, "agency %lld does not exist (or has no %s actor)",
@@ -9438,13 +9444,14 @@ TESORO_API int tesoro_referral_pipeline(tesoro *t, int64_t actor, int64_t agent,
     used += snprintf(stages + used, sizeof stages - (size_t)used, "%s\"%s\"",
                      i ? "," : "[", tesoro__referral_states[i]);
   snprintf(stages + used, sizeof stages - (size_t)used, "]");
-  /* Two texts, not "(?2 = 0 OR agent_id = ?2)": each count is then a
-  ** search of its own index, (agency_id, state) or (agent_id, state). */
+  /* Two texts, not "(?2 = 0 OR agent_id = ?2)": each count is then read
+  ** from its own index alone, (agency_id, state) or (agent_id, state); the
+  ** agent's agency needs no test, tesoro__staff_of checked it. */
   if ((rc = tesoro__cursor_new(
            t,
            agent ? "SELECT s.key + 1 AS stage, s.value AS name, (SELECT "
                    "count(*) FROM referral r WHERE r.agent_id = ?2 AND "
-                   "r.state = s.value AND r.agency_id = ?1) AS count "
+                   "r.state = s.value AND ?1 > 0) AS count "
                    "FROM json_each(?3) s ORDER BY s.key"
                  : "SELECT s.key + 1 AS stage, s.value AS name, (SELECT "
                    "count(*) FROM referral r WHERE r.agency_id = ?1 AND "
