@@ -53,6 +53,7 @@
 **     - website: the agency's website (public forms, the event exchange).
 **                One per agency, created with it.
 **     - system:  timers and the library itself; used internally by tick.
+**                A call that names the system actor is refused (EDENIED).
 **   An actor of one agency can neither see nor touch another agency's data:
 **   such a call fails with TESORO_EDENIED and changes nothing.  A client sees
 **   only their own contact's data.
@@ -1260,7 +1261,8 @@ TESORO_API int tesoro_portal_account_of(tesoro *t, int64_t actor,
 ** and applied but stay off every timeline and list.  A contact the CRM
 ** works with on the exchange (a search set in the CRM, interest, a group)
 ** gets a web customer too, approved and without a website id until the
-** website names it (a "customer" event with "contact_id").
+** website names it (a "customer" event with "contact_id"; EEXISTS when
+** that contact already is the customer of another website id).
 **
 ** INGEST.  A website event is one JSON object:
 **   {"source_id": "...", "type": "...", "customer": "...", "at": T, ...}
