@@ -1620,9 +1620,8 @@ static const char *const tesoro__schema_lines[] = {
   X(WEB_RESULT,                                                               \
     "SELECT json_object('source_id', ?1, 'status', iif(?2, 'applied', "       \
     "'superseded'), 'customer_id', ?3, 'entity', ?4, 'entity_id', ?5)")       \
-  X(JSON_ARRAY_OK,                                                            \
-    "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) = 'array' ELSE 0 "    \
-    "END, CASE WHEN json_valid(?1) THEN json_array_length(?1) END")           \
+  X(JSON_ARRAY_OK, /* see tesoro__json_top */                                \
+    "SELECT json_type(?1) = 'array', json_array_length(?1)")                  \
   X(BATCH_EVENTS, "SELECT value FROM json_each(?1) ORDER BY key")             \
   X(EVENT_SAVEPOINT, "SAVEPOINT tesoro_event")                                \
   X(EVENT_RELEASE, "RELEASE tesoro_event")                                    \
@@ -1763,8 +1762,8 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT json_insert(?1, '$[#]', json_object('event', ?2, 'to_state', ?3, "\
     "'allowed', ?4, 'code', ?5, 'reason', ?6))")                              \
   /* JSON arguments */                                                        \
-  X(JSON_OBJECT_OK, /* json_type raises on malformed JSON: ask json_valid first */ \
-    "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) = 'object' ELSE 0 END")     \
+  X(JSON_OBJECT_OK, /* see tesoro__json_top */                               \
+    "SELECT json_type(?1) = 'object'")                                        \
   X(JSON_FIELDS, "SELECT key, type, value FROM json_each(?1)")
 
 enum {
@@ -2077,6 +2076,14 @@ TESORO_API int tesoro_open(const char *path, tesoro **out) {
     src = sqlite3_exec(t->db, pragma, NULL, NULL, NULL);
     if (src != SQLITE_OK) return tesoro__dberr(t, src);
   }
+  /* A call that runs out of memory must still be able to roll back: the
+  ** statements that end a transaction are prepared before any begins. */
+  {
+    static const int txn[] = {S_BEGIN,     S_COMMIT,  S_ROLLBACK,
+                              S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO};
+    for (size_t i = 0; i < sizeof txn / sizeof txn[0]; i++)
+      if (tesoro__stmt(t, txn[i]) == NULL) return t->rc;
+  }
   if (version < TESORO_SCHEMA_VERSION && (rc = tesoro__migrate(t, version)))
     return rc;
   return tesoro__ok(t);
@@ -2151,6 +2158,20 @@ TESORO_API int tesoro_config(tesoro *t, int option, int64_t value) {
     t->pw_mem = value;
     t->pw_decoy[0] = 0;
     break;
+  case TESORO_CONFIG_SYNCHRONOUS: {
+    int src;
+    if (value != TESORO_SYNC_NORMAL && value != TESORO_SYNC_FULL)
+      return tesoro__fail(t, TESORO_EINVAL, "synchronous is TESORO_SYNC_NORMAL "
+                                            "or TESORO_SYNC_FULL");
+    if (t->host_txn)
+      return tesoro__fail(t, TESORO_EMISUSE, "synchronous cannot change inside "
+                                             "a host transaction");
+    src = sqlite3_exec(t->db, value == TESORO_SYNC_FULL ? "PRAGMA synchronous = FULL"
+                                                        : "PRAGMA synchronous = NORMAL",
+                       NULL, NULL, NULL);
+    if (src != SQLITE_OK) return tesoro__dberr(t, src);
+    break;
+  }
   default: return tesoro__fail(t, TESORO_EINVAL, "unknown setting %d", option);
   }
   return TESORO_OK;
@@ -4190,9 +4211,11 @@ static int tesoro__property_type(const char *s) {
 static int tesoro__date_valid(tesoro *t, const char *s) {
   sqlite3_stmt *st = tesoro__stmt(t, S_DATE_VALID);
   int64_t ok = 0;
-  if (st == NULL) return 0;
+  int rc;
+  if (st == NULL) return t->rc; /* < 0: an error, not "invalid" */
   sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC);
-  return tesoro__int(t, st, &ok) == TESORO_OK && ok == 1;
+  if ((rc = tesoro__int(t, st, &ok)) < 0) return rc;
+  return ok == 1;
 }
 
 /*
@@ -4206,17 +4229,37 @@ static int tesoro__property_types_valid(tesoro *t, const char *what,
 static int tesoro__area_valid(tesoro *t, const char *what, const char *type,
                               const char *json);
 
+/*
+** Is `json` well-formed JSON whose top level is what statement `id` asks
+** (S_JSON_OBJECT_OK, S_JSON_ARRAY_OK)?  1 or 0 (malformed, or another type),
+** else a negative error; *out_len (may be NULL) gets column 1.  Not
+** json_valid(): SQLite 3.40's answers 0 when memory runs out while it
+** parses, which would turn an out-of-memory into "not JSON".  json_type()
+** reports that, and raises a plain SQLITE_ERROR on malformed JSON.
+*/
+static int tesoro__json_top(tesoro *t, int id, const char *json, int *out_len) {
+  sqlite3_stmt *s = tesoro__stmt(t, id);
+  int src, yes = 0;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  src = sqlite3_step(s);
+  if (src == SQLITE_ROW) {
+    yes = sqlite3_column_int(s, 0) == 1;
+    if (out_len) *out_len = sqlite3_column_int(s, 1);
+  }
+  sqlite3_reset(s);
+  if (src == SQLITE_ROW || src == SQLITE_ERROR) return yes;
+  return tesoro__dberr(t, src);
+}
+
 static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
                                const tesoro__field *fields, int n, int partial) {
   sqlite3_stmt *s;
   uint32_t seen = 0;
-  int64_t ok = 0;
   int rc;
   if ((rc = tesoro__text(t, what, json, TESORO_MAX_JSON, 1))) return rc;
-  if ((s = tesoro__stmt(t, S_JSON_OBJECT_OK)) == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
-  if ((rc = tesoro__int(t, s, &ok)) < 0) return rc;
-  if (!ok) return tesoro__fail(t, TESORO_EINVAL, "%s is not a JSON object", what);
+  if ((rc = tesoro__json_top(t, S_JSON_OBJECT_OK, json, NULL)) < 0) return rc;
+  if (!rc) return tesoro__fail(t, TESORO_EINVAL, "%s is not a JSON object", what);
   if ((s = tesoro__stmt(t, S_JSON_FIELDS)) == NULL) return t->rc;
   sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
   while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
@@ -4225,6 +4268,11 @@ static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
     const tesoro__field *f = NULL;
     int i;
     rc = TESORO_OK; /* not the TESORO_ROW of the loop condition */
+    if (key == NULL || type == NULL) {
+      /* an object's member always has both: SQLite ran out of memory */
+      rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+      break;
+    }
     for (i = 0; i < n && !f; i++)
       if (key && strcmp(key, fields[i].key) == 0) f = &fields[i];
     if (f == NULL) {
@@ -4253,26 +4301,29 @@ static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
                           what, f->key);
     } else if (f->type == 'a' || f->type == 'g') {
       char name[80];
+      const char *v = (const char *)sqlite3_column_text(s, 2);
       snprintf(name, sizeof name, "%s \"%s\"", what, f->key);
-      rc = f->type == 'a' ? tesoro__property_types_valid(
-                                t, name, type, (const char *)sqlite3_column_text(s, 2))
-                          : tesoro__area_valid(t, name, type,
-                                               (const char *)sqlite3_column_text(s, 2));
+      rc = v == NULL ? tesoro__fail(t, TESORO_ENOMEM, "out of memory")
+           : f->type == 'a' ? tesoro__property_types_valid(t, name, type, v)
+                            : tesoro__area_valid(t, name, type, v);
     } else if (strcmp(type, "text") != 0) {
       rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must be a string", what,
                         f->key);
     } else {
       const char *v = (const char *)sqlite3_column_text(s, 2);
-      int bytes = sqlite3_column_bytes(s, 2);
+      int bytes = sqlite3_column_bytes(s, 2), valid = 1;
       char name[80];
       snprintf(name, sizeof name, "%s \"%s\"", what, f->key);
-      if ((int)strlen(v) != bytes)
+      if (v == NULL) /* a text value is never NULL: out of memory */
+        rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+      else if ((int)strlen(v) != bytes)
         rc = tesoro__fail(t, TESORO_EINVAL, "%s contains a NUL", name);
       else if (f->type == 'e')
         rc = tesoro__email(t, name, v, 1);
-      else if (f->type == 'd' && !tesoro__date_valid(t, v))
-        rc = tesoro__fail(t, TESORO_EINVAL, "%s must be a date YYYY-MM-DD",
-                          name);
+      else if (f->type == 'd' && (valid = tesoro__date_valid(t, v)) != 1)
+        rc = valid < 0 ? valid
+                       : tesoro__fail(t, TESORO_EINVAL,
+                                      "%s must be a date YYYY-MM-DD", name);
       else if (f->type == 'p' && !tesoro__property_type(v))
         rc = tesoro__fail(t, TESORO_EINVAL,
                           "%s must be house, apartment, office or land", name);
@@ -5948,7 +5999,9 @@ static int tesoro__stage_facts_get(tesoro__ctx *c, tesoro__stage_facts *f) {
   snprintf(f->last_active, sizeof f->last_active, "%s",
            (const char *)sqlite3_column_text(s, 4));
   f->agent = sqlite3_column_int64(s, 5);
-  sqlite3_reset(s);
+  /* a text column that could not be converted (out of memory) read as ""
+  ** above; the reset reports it */
+  if ((rc = sqlite3_reset(s)) != SQLITE_OK) return tesoro__dberr(c->t, rc);
   return TESORO_OK;
 }
 
@@ -7401,7 +7454,10 @@ static int tesoro__area_valid(tesoro *t, const char *what, const char *type,
     const char *value = (const char *)sqlite3_column_text(s, 2);
     snprintf(name, sizeof name, "%s.%s", what, key ? key : "");
     rc = TESORO_OK;
-    if (strcmp(key, "name") == 0) {
+    if (key == NULL || kind == NULL) {
+      /* an object's member always has both: SQLite ran out of memory */
+      rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+    } else if (strcmp(key, "name") == 0) {
       rc = strcmp(kind, "text") != 0
                ? tesoro__fail(t, TESORO_EINVAL, "%s must be a string", name)
                : tesoro__text(t, name, value, TESORO_MAX_NAME, 1);
@@ -7933,16 +7989,14 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
   char type[40], source[TESORO_MAX_SOURCE_ID + 1], external[201], ref[40],
       enquiry[20], consent[20], stamp[TESORO_MAX_SOURCE_ID + 32], digest[65];
   unsigned char hash[crypto_hash_sha256_BYTES];
-  int64_t ok = 0, at, contact, customer, listing = 0;
+  int64_t at, contact, customer, listing = 0;
   int kind = -1, rc;
   tesoro__web_args w;
   tesoro__ctx c;
   char *result = NULL;
   if ((rc = tesoro__text(t, "event", json, TESORO_MAX_JSON, 1))) return rc;
-  if ((s = tesoro__stmt(t, S_JSON_OBJECT_OK)) == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
-  if ((rc = tesoro__int(t, s, &ok)) < 0) return rc;
-  if (!ok) return tesoro__fail(t, TESORO_EINVAL, "event is not a JSON object");
+  if ((rc = tesoro__json_top(t, S_JSON_OBJECT_OK, json, NULL)) < 0) return rc;
+  if (!rc) return tesoro__fail(t, TESORO_EINVAL, "event is not a JSON object");
   if ((s = tesoro__stmt(t, S_JSON_TEXT)) == NULL) return t->rc;
   sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, "$.type", -1, SQLITE_STATIC);
@@ -8084,12 +8138,8 @@ TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
       (rc = tesoro__actor_load(t, website, &a)) ||
       (rc = tesoro__require(t, &a, R_WEBSITE, "send website events")))
     return rc;
-  if ((s = tesoro__stmt(t, S_JSON_ARRAY_OK)) == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, events_json, -1, SQLITE_STATIC);
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
-  is_array = sqlite3_column_int64(s, 0);
-  index = sqlite3_column_int(s, 1);
-  sqlite3_reset(s);
+  if ((is_array = tesoro__json_top(t, S_JSON_ARRAY_OK, events_json, &index)) < 0)
+    return (int)is_array;
   if (!is_array)
     return tesoro__fail(t, TESORO_EINVAL, "events is not a JSON array");
   if (index > TESORO_MAX_BATCH)

@@ -231,6 +231,15 @@ TESORO_API const char *tesoro_errname(int rc);
 #define TESORO_CONFIG_PWHASH_MEMLIMIT     8 /* argon2id memory in bytes; default
                                                crypto_pwhash_MEMLIMIT_INTERACTIVE
                                                (64 MiB), at least 8192 */
+#define TESORO_CONFIG_SYNCHRONOUS         9 /* TESORO_SYNC_NORMAL (default): a
+                                               power cut may lose the last
+                                               commits, never consistency;
+                                               TESORO_SYNC_FULL: a commit that
+                                               returned survives it too (one
+                                               fsync per commit; group calls
+                                               with tesoro_begin/commit) */
+#define TESORO_SYNC_NORMAL 1
+#define TESORO_SYNC_FULL   2
 
 typedef struct tesoro tesoro;
 typedef struct tesoro_cursor tesoro_cursor;

@@ -13,8 +13,8 @@
 ** tesoro_schema_text, it follows every schema change by itself.
 **
 ** The bench includes tesoro.c to reach the handle's connection (for the
-** session and for synchronous=FULL); nothing else of the library's
-** internals is used.
+** session, the statement profile and the cursor-free peak run); nothing
+** else of the library's internals is used.
 **
 ** Output, one line per figure:
 **   bench <name> tesoro=<v> floor=<v> unit=<unit> ratio=<higher is better> ...
@@ -567,7 +567,7 @@ static figure measure(const char *setup_db, const ops *o, int full, int memory,
       copy_file(setup_db, tpath);
       if (tesoro_open(tpath, &t) != TESORO_OK) die("open", t);
     }
-    if (full) sqlite3_exec(t->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    if (full) OK(t, tesoro_config(t, TESORO_CONFIG_SYNCHRONOUS, TESORO_SYNC_FULL));
     start = now_s();
     for (int i = 0; i < o->count; i++) o->run(t, &W, i);
     {
@@ -830,7 +830,7 @@ static void durable_batch(const char *setup_db) {
       double start, d;
       copy_file(setup_db, path);
       if (tesoro_open(path, &t) != TESORO_OK) die("open", t);
-      sqlite3_exec(t->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+      OK(t, tesoro_config(t, TESORO_CONFIG_SYNCHRONOUS, TESORO_SYNC_FULL));
       start = now_s();
       if (grouped) OK(t, tesoro_begin(t));
       for (int i = 0; i < n; i++) cycle_op(t, &W, i);

@@ -506,6 +506,49 @@ static void test_config_refuses_unknown_option_and_nonpositive_value(void **stat
                    TESORO_EMISUSE);
 }
 
+/* The connection tesoro opens next (caught by an auto-extension), to read
+** a pragma tesoro has no call for. */
+static sqlite3 *opened_db;
+static int catch_connection(sqlite3 *db, char **err, const void *api) {
+  (void)err;
+  (void)api;
+  opened_db = db;
+  return SQLITE_OK;
+}
+
+static int64_t connection_synchronous(void) {
+  sqlite3_stmt *s;
+  int64_t v = -1;
+  assert_int_equal(sqlite3_prepare_v2(opened_db, "PRAGMA synchronous", -1, &s, NULL),
+                   SQLITE_OK);
+  if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  return v;
+}
+
+static void test_config_synchronous_full_or_normal(void **state) {
+  W;
+  tesoro *t2 = NULL;
+  sqlite3_auto_extension((void (*)(void))catch_connection);
+  assert_int_equal(tesoro_open(w->path, &t2), TESORO_OK);
+  sqlite3_cancel_auto_extension((void (*)(void))catch_connection);
+  assert_int_equal(connection_synchronous(), 1); /* NORMAL by default */
+  assert_int_equal(tesoro_config(t2, TESORO_CONFIG_SYNCHRONOUS, TESORO_SYNC_FULL),
+                   TESORO_OK);
+  assert_int_equal(connection_synchronous(), 2);
+  assert_int_equal(tesoro_config(t2, TESORO_CONFIG_SYNCHRONOUS, 3), TESORO_EINVAL);
+  assert_true(tu_contains_ci(tesoro_errmsg(t2), "TESORO_SYNC_FULL"));
+  assert_int_equal(connection_synchronous(), 2);
+  assert_int_equal(tesoro_begin(t2), TESORO_OK);
+  assert_int_equal(tesoro_config(t2, TESORO_CONFIG_SYNCHRONOUS, TESORO_SYNC_NORMAL),
+                   TESORO_EMISUSE);
+  assert_int_equal(tesoro_rollback(t2), TESORO_OK);
+  assert_int_equal(tesoro_config(t2, TESORO_CONFIG_SYNCHRONOUS, TESORO_SYNC_NORMAL),
+                   TESORO_OK);
+  assert_int_equal(connection_synchronous(), 1);
+  tesoro_close(t2);
+}
+
 static void test_clock_is_injectable_per_handle(void **state) {
   W;
   tesoro *t2 = NULL;
@@ -2036,6 +2079,7 @@ int main(void) {
       T(test_open_migrates_version_1_forward),
       T(test_errcode_and_errmsg_follow_last_call),
       T(test_config_refuses_unknown_option_and_nonpositive_value),
+      T(test_config_synchronous_full_or_normal),
       T(test_clock_is_injectable_per_handle),
       T(test_agency_create_refuses_bad_input),
       T(test_agency_create_defaults_to_utc_and_stores_text_exactly),
