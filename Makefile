@@ -43,7 +43,7 @@ EXAMPLES     = $(B)/workflows_example $(B)/quickstart_example
 
 .PHONY: all deps example test run-tests asan valgrind bench install uninstall clean
 
-all: $(B)/libtesoro.a $(B)/libtesoro.so $(B)/tesoro.pc
+all: $(B)/libtesoro.a $(B)/libtesoro.so $(B)/tesoro.pc $(B)/tesoro
 
 deps:
 	@if command -v pkg-config >/dev/null 2>&1 && \
@@ -92,6 +92,33 @@ $(B)/%_example: examples/%.c $(B)/libtesoro.a | deps
 # test_docs runs the README's quick start (examples/quickstart.c).
 $(B)/test_docs: $(B)/quickstart_example
 
+# The `tesoro` command-line tool (examples/cli.c); test_cli runs it.
+$(B)/tesoro: examples/cli.c tesoro.h $(B)/libtesoro.a | deps
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -I. $(LIB_CFLAGS) $< -o $@ \
+	  $(LDFLAGS) $(B)/libtesoro.a $(LIB_LIBS)
+
+$(B)/test_cli: $(B)/tesoro
+
+# The README's state diagrams, rewritten from the machine tables (test_cli
+# fails while one differs).  Without make: test/update_diagrams.sh.
+diagrams: $(B)/tesoro
+	sh test/update_diagrams.sh README.md $(B)/tesoro
+
+# tesoro.h from C++17 (warnings are errors), linked with the static library.
+$(B)/test_cpp: test/test_cpp.cpp tesoro.h $(B)/libtesoro.a | deps
+	$(CXX) $(CPPFLAGS) -std=c++17 -Wall -Wextra -Wpedantic -Werror $(CFLAGS) \
+	  -I. $(LIB_CFLAGS) $< -o $@ $(LDFLAGS) $(B)/libtesoro.a $(LIB_LIBS)
+
+test-cpp: $(B)/test_cpp
+	$(B)/test_cpp
+
+# `make install` into a temporary tree, then build and run consumers with
+# nothing but pkg-config, linked dynamically and statically.
+test-install: all
+	MAKE="$(MAKE)" CC="$(CC)" sh test/install_test.sh
+
+.PHONY: diagrams test-cpp test-install
+
 example: all $(EXAMPLES)
 	rm -f $(B)/example.db $(B)/example.db-wal $(B)/example.db-shm
 	$(B)/workflows_example $(B)/example.db $(B)/viewing.ics
@@ -103,6 +130,7 @@ example: all $(EXAMPLES)
 # EXTRA_TESTS are checks that are not cmocka suites (other languages, the
 # installed package); they run once, after the suites, in the plain build.
 EXTRA_TESTS  =
+EXTRA_TESTS += test-cpp test-install
 EXTRA_TESTS += test-python
 
 # The Python binding (examples/python/tesoro.py, ctypes over libtesoro.so)

@@ -127,6 +127,7 @@ struct tesoro {
   char msg[TESORO__MSG_MAX];       /* last message */
   int64_t clock;                   /* pinned "now"; 0 = system clock */
   int host_txn;                    /* inside tesoro_begin … commit */
+  int writing;                     /* inside write_begin … write_end */
   int64_t busy_ms, max_doc, max_attempts, backoff_s, tick_batch;
   int64_t reminder_s;              /* viewing reminder lead */
   int64_t pw_ops, pw_mem;          /* argon2id cost (crypto_pwhash_str) */
@@ -1217,7 +1218,7 @@ static const char *const tesoro__schema_lines[] = {
     "entity_id = ?2 AND state = 'pending' AND (?3 IS NULL OR kind = ?3)")     \
   X(TIMER_FIRED,                                                              \
     "UPDATE timer SET state = 'fired', fired_at = ?2 "                        \
-    "WHERE id = ?1 AND state = 'pending'")                                    \
+    "WHERE id = ?1 AND state IN ('pending', 'withdrawn')")                    \
   /* documents */                                                             \
   X(DOCUMENT_INSERT,                                                          \
     "INSERT INTO document(agency_id, entity, entity_id, kind, name, mime, "   \
@@ -1800,6 +1801,16 @@ static int tesoro__dberr(tesoro *t, int src) {
 */
 static sqlite3_stmt *tesoro__stmt(tesoro *t, int id) {
   sqlite3_stmt *s = t->stmts[id].stmt;
+  if (t->writing && sqlite3_get_autocommit(t->db)) {
+    /* SQLite rolled the call's transaction back (it does on some memory and
+    ** I/O errors, even from sqlite3_column_text): nothing more may run, or
+    ** half a call would commit on its own. */
+    int src = sqlite3_errcode(t->db);
+    tesoro__fail(t, (src & 0xFF) == SQLITE_NOMEM ? TESORO_ENOMEM : TESORO_EDB,
+                 "database: the transaction was rolled back (%s)",
+                 sqlite3_errstr(src));
+    return NULL;
+  }
   if (s == NULL) {
     int src = sqlite3_prepare_v3(t->db, tesoro__sql[id], -1,
                                  SQLITE_PREPARE_PERSISTENT, &s, NULL);
@@ -1859,7 +1870,9 @@ static int tesoro__exec_id(tesoro *t, int id) {
 
 /* Start the write transaction of one API call. */
 static int tesoro__write_begin(tesoro *t) {
-  return tesoro__exec_id(t, t->host_txn ? S_SAVEPOINT : S_BEGIN);
+  int rc = tesoro__exec_id(t, t->host_txn ? S_SAVEPOINT : S_BEGIN);
+  if (rc == TESORO_OK) t->writing = 1;
+  return rc;
 }
 
 /*
@@ -1870,6 +1883,7 @@ static int tesoro__write_begin(tesoro *t) {
 */
 static int tesoro__write_end(tesoro *t, int rc) {
   sqlite3_stmt *s;
+  t->writing = 0;
   if (rc >= 0) {
     int crc = tesoro__exec_id(t, t->host_txn ? S_RELEASE : S_COMMIT);
     if (crc == TESORO_OK) return rc;
@@ -2119,6 +2133,7 @@ TESORO_API void tesoro_free(void *p) { TESORO_FREE(p); }
   do {                                                                         \
     if ((t) == NULL || (t)->db == NULL || (t)->stmts == NULL)                  \
       return TESORO_EMISUSE;                                                   \
+    (t)->writing = 0;                                                          \
     tesoro__ok(t);                                                             \
   } while (0)
 
@@ -7319,8 +7334,13 @@ static int tesoro__property_types_valid(tesoro *t, const char *what,
   sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
   while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
     const char *v = (const char *)sqlite3_column_text(s, 2);
-    if (strcmp((const char *)sqlite3_column_text(s, 1), "text") != 0 ||
-        !tesoro__property_type(v)) {
+    const char *kind = (const char *)sqlite3_column_text(s, 1);
+    if (kind == NULL || (v == NULL && strcmp(kind, "text") == 0)) {
+      /* an element always has a type, a text a value: out of memory */
+      sqlite3_reset(s);
+      return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+    }
+    if (strcmp(kind, "text") != 0 || !tesoro__property_type(v)) {
       sqlite3_reset(s);
       return tesoro__fail(t, TESORO_EINVAL,
                           "%s may hold only house, apartment, office, land", what);
@@ -7337,6 +7357,8 @@ static int tesoro__geo_position(tesoro *t, const char *what, sqlite3_stmt *s,
   int n = sqlite3_column_int(s, col + 1);
   const char *xt = (const char *)sqlite3_column_text(s, col + 2);
   const char *yt = (const char *)sqlite3_column_text(s, col + 4);
+  if ((sqlite3_errcode(t->db) & 0xFF) == SQLITE_NOMEM) /* a text not made */
+    return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
   if (type == NULL || strcmp(type, "array") != 0 || n < 2 || n > 3)
     return tesoro__fail(t, TESORO_EINVAL,
                         "%s: a position is an array [longitude, latitude]", what);
@@ -7366,7 +7388,8 @@ static int tesoro__geo_type(tesoro *t, const char *what, const char *json,
   if (sqlite3_column_text(s, 0))
     snprintf(got, sizeof got, "%s", (const char *)sqlite3_column_text(s, 0));
   ok = sqlite3_column_int(s, 1);
-  sqlite3_reset(s);
+  /* the reset reports a text the column could not convert (out of memory) */
+  if ((rc = sqlite3_reset(s)) != SQLITE_OK) return tesoro__dberr(t, rc);
   if (!ok)
     return tesoro__fail(t, TESORO_EINVAL, "%s is not a GeoJSON object", what);
   if (strcmp(got, want) != 0)
@@ -7460,6 +7483,8 @@ static int tesoro__area_valid(tesoro *t, const char *what, const char *type,
     } else if (strcmp(key, "name") == 0) {
       rc = strcmp(kind, "text") != 0
                ? tesoro__fail(t, TESORO_EINVAL, "%s must be a string", name)
+           : value == NULL /* a text is never NULL: out of memory */
+               ? tesoro__fail(t, TESORO_ENOMEM, "out of memory")
                : tesoro__text(t, name, value, TESORO_MAX_NAME, 1);
     } else if (strcmp(key, "radius") == 0) {
       has_radius = 1;
