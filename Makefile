@@ -16,6 +16,7 @@ VERSION      = 0.1.0
 SOVERSION    = 0
 PREFIX      ?= /usr/local
 DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
 LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 PKGCONFIGDIR?= $(LIBDIR)/pkgconfig
@@ -178,7 +179,8 @@ valgrind:
 	  TEST_RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible" run-tests
 
 install: all
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 755 $(B)/tesoro $(DESTDIR)$(BINDIR)/tesoro
 	install -m 644 tesoro.h $(DESTDIR)$(INCLUDEDIR)/tesoro.h
 	install -m 644 $(B)/libtesoro.a $(DESTDIR)$(LIBDIR)/libtesoro.a
 	install -m 755 $(B)/libtesoro.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
@@ -188,7 +190,7 @@ install: all
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/tesoro.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(INCLUDEDIR)/tesoro.h $(DESTDIR)$(LIBDIR)/libtesoro.a \
+	rm -f $(DESTDIR)$(BINDIR)/tesoro $(DESTDIR)$(INCLUDEDIR)/tesoro.h $(DESTDIR)$(LIBDIR)/libtesoro.a \
 	  $(DESTDIR)$(LIBDIR)/libtesoro.so $(DESTDIR)$(LIBDIR)/libtesoro.so.$(SOVERSION) \
 	  $(DESTDIR)$(LIBDIR)/libtesoro.so.$(VERSION) $(DESTDIR)$(PKGCONFIGDIR)/tesoro.pc
 

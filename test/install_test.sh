@@ -36,6 +36,10 @@ for f in usr/include/tesoro.h usr/lib/libtesoro.a usr/lib/libtesoro.so \
   [ -e "$root/$f" ] || fail "make install did not write /$f"
   ok
 done
+[ -x "$root/usr/bin/tesoro" ] || fail "make install did not write /usr/bin/tesoro"
+"$root/usr/bin/tesoro" --version | grep -q "tesoro" ||
+  fail "the installed tesoro tool does not run"
+ok
 [ "$(readlink "$lib/libtesoro.so")" = "$(readlink "$lib/libtesoro.so.0")" ] ||
   fail "libtesoro.so and libtesoro.so.0 point at different files"
 readelf -d "$lib/libtesoro.so.0" | grep -q 'SONAME.*\[libtesoro\.so\.0\]' ||
