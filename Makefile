@@ -6,6 +6,7 @@
 #   make asan       the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make valgrind   the test suite under valgrind (leaks and errors are failures)
 #   make bench      tesoro against the raw-SQLite floor, one line per figure
+#   make fuzz       libFuzzer harnesses, FUZZ_SECONDS (60) each, from test/corpus
 #   make install    PREFIX=/usr/local DESTDIR= ; make uninstall
 #   make deps       install missing Debian -dev packages (skipped when present)
 #
@@ -39,10 +40,10 @@ TEST_LIBS    = $(shell pkg-config --libs $(TEST_PKGS))
 B            = build
 SUITES       = $(patsubst test/%.c,%,$(wildcard test/test_*.c))
 TEST_BINS    = $(addprefix $(B)/,$(SUITES))
-TEST_COMMON  = test/testutil.c
+TEST_COMMON  = test/testutil.c test/faultutil.c
 EXAMPLES     = $(B)/workflows_example $(B)/quickstart_example
 
-.PHONY: all deps example test run-tests asan valgrind bench install uninstall clean
+.PHONY: all deps example test run-tests asan valgrind bench fuzz install uninstall clean
 
 all: $(B)/libtesoro.a $(B)/libtesoro.so $(B)/tesoro.pc $(B)/tesoro
 
@@ -82,7 +83,7 @@ $(B)/tesoro.pc: tesoro.pc.in Makefile | $(B)
 	$(PC_SED) $< > $@
 
 # Tests link the static library so they run from the tree without LD paths.
-$(B)/test_%: test/test_%.c $(TEST_COMMON) test/testutil.h $(B)/libtesoro.a | deps
+$(B)/test_%: test/test_%.c $(TEST_COMMON) test/testutil.h test/faultutil.h $(B)/libtesoro.a | deps
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -I. $(LIB_CFLAGS) $(TEST_CFLAGS) \
 	  $< $(TEST_COMMON) -o $@ $(LDFLAGS) $(B)/libtesoro.a $(LIB_LIBS) $(TEST_LIBS)
 
@@ -126,7 +127,8 @@ example: all $(EXAMPLES)
 
 # Each suite runs from the tree root (fixtures are read relative to it).
 # Under CI=true, `make test` also runs the suites under ASan+UBSan and
-# valgrind, so CI runs exactly the README's command and still gets both.
+# valgrind, so CI runs exactly the README's command and still gets both,
+# and then each fuzzer for 10 seconds (`make fuzz`).
 #
 # EXTRA_TESTS are checks that are not cmocka suites (other languages, the
 # installed package); they run once, after the suites, in the plain build.
@@ -147,7 +149,8 @@ test: run-tests
 	  $(MAKE) --no-print-directory $$x || exit 1; \
 	done
 	@if [ "$${CI:-}" = true ]; then \
-	  $(MAKE) --no-print-directory asan && $(MAKE) --no-print-directory valgrind; \
+	  $(MAKE) --no-print-directory asan && $(MAKE) --no-print-directory valgrind && \
+	  $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10; \
 	fi
 
 run-tests: all $(TEST_BINS)
@@ -165,6 +168,42 @@ $(B)/bench: test/bench.c tesoro.c tesoro.h | deps $(B)
 
 bench: $(B)/bench
 	$(B)/bench
+
+# Fuzzers (libFuzzer, clang): each compiles tesoro.c into itself with ASan
+# and UBSan and runs FUZZ_SECONDS from a scratch copy of its committed seed
+# corpus test/corpus/<name> (new inputs stay in build-fuzz).  One line per
+# fuzzer: `torture fuzz_<name>_execs=N crashes=C`; a crash fails the target
+# and its input is left as build-fuzz/<name>-crash-* (add it to the corpus
+# once fixed).
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_DIR      = build-fuzz
+FUZZERS       = $(filter-out fuzz_common,$(patsubst test/%.c,%,$(wildcard test/fuzz_*.c)))
+FUZZ_FLAGS    = -O1 -g -fsanitize=fuzzer,address,undefined \
+                -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# tesoro.c and the shared world are compiled once for all the fuzzers.
+$(FUZZ_DIR)/%.o: %.c tesoro.h test/fuzz_common.h | deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(FUZZ_FLAGS) -I. $(LIB_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/test/fuzz_%.o $(FUZZ_DIR)/test/fuzz_common.o \
+                    $(FUZZ_DIR)/tesoro.o
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -o $@ $(LIB_LIBS) -lm
+
+fuzz: $(addprefix $(FUZZ_DIR)/,$(FUZZERS))
+	@failed=0; for f in $(FUZZERS); do \
+	  work=$(FUZZ_DIR)/corpus/$$f; log=$(FUZZ_DIR)/$$f.log; \
+	  rm -rf $$work && mkdir -p $$work && cp test/corpus/$$f/* $$work/; \
+	  UBSAN_OPTIONS=print_stacktrace=1 $(FUZZ_DIR)/$$f $$work \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=30 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_DIR)/$$f- >$$log 2>&1; rc=$$?; \
+	  n=$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log | tail -n 1); \
+	  [ -n "$$n" ] || n=$$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' $$log | tail -n 1); \
+	  crashes=0; if [ $$rc != 0 ]; then crashes=1; failed=1; \
+	    grep -m 1 -E 'expectation failed|ERROR: ' $$log; tail -n 40 $$log; fi; \
+	  echo "torture $${f}_execs=$${n:-0} crashes=$$crashes"; \
+	done; exit $$failed
 
 # Sanitizer and valgrind runs build a separate tree so the objects never mix.
 # Under valgrind TESORO_LIGHT=1 shrinks the torture loops (fault sweeps, kill

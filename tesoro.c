@@ -7496,7 +7496,9 @@ static int tesoro__area_valid(tesoro *t, const char *what, const char *type,
       int centre = key[0] == 'c';
       /* The nested checks use other statements; copy before they run. */
       char *copy = sqlite3_mprintf("%s", value ? value : "");
-      if (copy == NULL) rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+      /* an object's text is never NULL: out of memory */
+      if (copy == NULL || (value == NULL && strcmp(kind, "object") == 0))
+        rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
       else if (strcmp(kind, "object") != 0)
         rc = tesoro__fail(t, TESORO_EINVAL, "%s must be a GeoJSON %s", name,
                           centre ? "Point" : "Polygon");
