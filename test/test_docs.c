@@ -287,7 +287,7 @@ static int has_word(const char *hay, const char *word) {
 
 static void test_readme_names_only_what_exists(void **state) {
   /* Environment variables of the build, not of the library. */
-  static const char *const not_api[] = {"TESORO_LIGHT", NULL};
+  static const char *const not_api[] = {"TESORO_LIGHT", "TESORO_SEED", NULL};
   char *readme = read_text("README.md"), *header = read_text("tesoro.h");
   char *source = read_text("tesoro.c");
   int names = 0, unknown = 0;
