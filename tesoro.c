@@ -2090,16 +2090,17 @@ TESORO_API int tesoro_open(const char *path, tesoro **out) {
     src = sqlite3_exec(t->db, pragma, NULL, NULL, NULL);
     if (src != SQLITE_OK) return tesoro__dberr(t, src);
   }
+  if (version < TESORO_SCHEMA_VERSION && (rc = tesoro__migrate(t, version)))
+    return rc;
   /* A call that runs out of memory must still be able to roll back: the
-  ** statements that end a transaction are prepared before any begins. */
+  ** statements that end a transaction are ready before any call begins (and
+  ** after the migration, whose schema changes would expire them). */
   {
     static const int txn[] = {S_BEGIN,     S_COMMIT,  S_ROLLBACK,
                               S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO};
     for (size_t i = 0; i < sizeof txn / sizeof txn[0]; i++)
       if (tesoro__stmt(t, txn[i]) == NULL) return t->rc;
   }
-  if (version < TESORO_SCHEMA_VERSION && (rc = tesoro__migrate(t, version)))
-    return rc;
   return tesoro__ok(t);
 }
 
