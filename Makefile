@@ -128,7 +128,7 @@ example: all $(EXAMPLES)
 # Each suite runs from the tree root (fixtures are read relative to it).
 # Under CI=true, `make test` also runs the suites under ASan+UBSan and
 # valgrind, so CI runs exactly the README's command and still gets both,
-# and then each fuzzer for 10 seconds (`make fuzz`).
+# and then each fuzzer for 5 seconds (`make fuzz`).
 #
 # EXTRA_TESTS are checks that are not cmocka suites (other languages, the
 # installed package); they run once, after the suites, in the plain build.
@@ -150,7 +150,7 @@ test: run-tests
 	done
 	@if [ "$${CI:-}" = true ]; then \
 	  $(MAKE) --no-print-directory asan && $(MAKE) --no-print-directory valgrind && \
-	  $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10; \
+	  $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5; \
 	fi
 
 run-tests: all $(TEST_BINS)
@@ -190,6 +190,10 @@ $(FUZZ_DIR)/%.o: %.c tesoro.h test/fuzz_common.h | deps
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/test/fuzz_%.o $(FUZZ_DIR)/test/fuzz_common.o \
                     $(FUZZ_DIR)/tesoro.o
 	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -o $@ $(LIB_LIBS) -lm
+
+# Keep the shared objects between runs (make would delete them as
+# intermediates of the pattern chain).
+.SECONDARY:
 
 fuzz: $(addprefix $(FUZZ_DIR)/,$(FUZZERS))
 	@failed=0; for f in $(FUZZERS); do \
