@@ -15,6 +15,7 @@
 ** build/test_cli), or at $TESORO_CLI.
 */
 #include "testutil.h"
+#include "faultutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1279,10 +1280,9 @@ static void test_update_diagrams_script(void **state) {
 
 int main(int argc, char **argv) {
   const char *env = getenv("TESORO_CLI");
-  const char *lt = getenv("TESORO_LIGHT");
   int rc;
   (void)argc;
-  light = lt && *lt && strcmp(lt, "0") != 0;
+  light = fu_light();
   if (env && *env) {
     snprintf(cli_path, sizeof cli_path, "%s", env);
   } else {

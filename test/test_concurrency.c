@@ -22,6 +22,7 @@
 ** TESORO_LIGHT=1 (valgrind) shrinks the number of rounds.
 */
 #include "testutil.h"
+#include "faultutil.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -44,10 +45,8 @@
 #define N_WORKERS 4 /* 0, 1: processes; 2, 3: threads */
 #define MAX_ROUNDS 64
 
-static int light(void) {
-  const char *e = getenv("TESORO_LIGHT");
-  return e && *e && strcmp(e, "0") != 0;
-}
+/* TESORO_LIGHT (valgrind, CI's ASan run): faultutil's rule. */
+static int light(void) { return fu_light(); }
 
 static int64_t mono_ms(void) {
   struct timespec ts;

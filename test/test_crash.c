@@ -37,6 +37,7 @@
 ** ASan they run at a fifth of their size.
 */
 #include "testutil.h"
+#include "faultutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,10 +81,8 @@ static uint64_t seed_from_env(void) {
   return s ? s : 1;
 }
 
-static int light(void) {
-  const char *e = getenv("TESORO_LIGHT");
-  return e && *e && strcmp(e, "0") != 0;
-}
+/* TESORO_LIGHT (valgrind, CI's ASan run): faultutil's rule. */
+static int light(void) { return fu_light(); }
 
 /* Under AddressSanitizer every fork, open and check costs some ten times
    more: the loops run a fifth of their plain size (the plain run keeps the

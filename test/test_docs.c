@@ -23,6 +23,7 @@
 ** Printed figures are single lines "torture <key>=<value> ...".
 */
 #include "testutil.h"
+#include "faultutil.h"
 
 #include <elf.h>
 #include <pthread.h>
@@ -38,10 +39,8 @@
 
 static char g_bindir[512] = "build"; /* directory of this program */
 
-static int light(void) {
-  const char *v = getenv("TESORO_LIGHT");
-  return v && *v && strcmp(v, "0") != 0;
-}
+/* TESORO_LIGHT (valgrind, CI's ASan run): faultutil's rule. */
+static int light(void) { return fu_light(); }
 
 static char *read_text(const char *path) {
   char *s = (char *)tu_read_file(path, NULL);

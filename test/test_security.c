@@ -58,6 +58,7 @@
 ** TESORO_LIGHT (valgrind) see `light` below.
 */
 #include "testutil.h"
+#include "faultutil.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -1567,10 +1568,7 @@ static int sec_setup(void **state) {
   if (tu_setup(state)) return -1;
   w = *state;
   *state = build_world(w);
-  {
-    const char *v = getenv("TESORO_LIGHT");
-    light = v && *v && strcmp(v, "0") != 0;
-  }
+  light = fu_light();
   if (sqlite3_open_v2(w->path, &watch, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
     return -1;
   sqlite3_busy_timeout(watch, 5000);
