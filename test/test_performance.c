@@ -74,6 +74,51 @@ static void test_a_full_scan_is_found(void **state) {
   sqlite3_finalize(s);
 }
 
+/* How many temporary b-trees (OpenEphemeral) `sql` builds each time it
+** runs.  SQLite builds one for every IN list of three or more constants:
+** cheap once, ruinous when it happens on every row a transition writes. */
+static int temp_btrees(tesoro *t, const char *sql) {
+  sqlite3_stmt *program;
+  int n = 0;
+  char *explain = sqlite3_mprintf("EXPLAIN %s", sql);
+  assert_int_equal(sqlite3_prepare_v2(t->db, explain, -1, &program, NULL), SQLITE_OK);
+  while (sqlite3_step(program) == SQLITE_ROW)
+    n += strcmp((const char *)sqlite3_column_text(program, 1), "OpenEphemeral") == 0;
+  sqlite3_finalize(program);
+  sqlite3_free(explain);
+  return n;
+}
+
+/* The counter sees an IN list, and not the same test as an OR chain. */
+static void test_a_temporary_btree_is_found(void **state) {
+  tu_world *w = *state;
+  assert_int_equal(temp_btrees(w->t, "SELECT 1 WHERE ?1 IN ('a', 'b', 'c')"), 1);
+  assert_int_equal(temp_btrees(w->t, "SELECT 1 WHERE ?1 = 'a' OR ?1 = 'b' OR ?1 = 'c'"), 0);
+}
+
+/* Writing a row into any table checks its CHECKs and partial indexes
+** without building a temporary b-tree (schema.sql section 10). */
+static void test_no_table_write_builds_a_temporary_btree(void **state) {
+  tu_world *w = *state;
+  sqlite3_stmt *tables;
+  int checked = 0;
+  assert_int_equal(sqlite3_prepare_v2(w->t->db,
+                                      "SELECT name FROM sqlite_schema WHERE type = 'table' "
+                                      "AND name NOT LIKE 'sqlite%'",
+                                      -1, &tables, NULL),
+                   SQLITE_OK);
+  while (sqlite3_step(tables) == SQLITE_ROW) {
+    const char *name = (const char *)sqlite3_column_text(tables, 0);
+    char *insert = sqlite3_mprintf("INSERT INTO \"%w\" DEFAULT VALUES", name);
+    if (temp_btrees(w->t, insert) != 0)
+      fail_msg("an INSERT into %s builds a temporary b-tree", name);
+    sqlite3_free(insert);
+    checked++;
+  }
+  sqlite3_finalize(tables);
+  assert_true(checked >= 30);
+}
+
 /* Statements that read a whole table on purpose: operator reports. */
 static int whole_table_by_design(int id) {
   return id == S_OUTBOX_COUNTS; /* tesoro_outbox_counts: every row counted */
@@ -167,6 +212,9 @@ static void test_a_list_read_again_is_not_prepared_again(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a_full_scan_is_found, tu_setup, tu_teardown),
+      cmocka_unit_test_setup_teardown(test_a_temporary_btree_is_found, tu_setup, tu_teardown),
+      cmocka_unit_test_setup_teardown(test_no_table_write_builds_a_temporary_btree, tu_setup,
+                                      tu_teardown),
       cmocka_unit_test_setup_teardown(test_every_cached_statement_searches, tu_setup,
                                       tu_teardown),
       cmocka_unit_test_setup_teardown(test_the_timer_fetch_searches, tu_setup, tu_teardown),
