@@ -1345,8 +1345,9 @@ static const char *const tesoro__schema_lines[] = {
     "template, language, payload, history_id, next_attempt_at, created_at) "  \
     "SELECT lower(hex(randomblob(16))), ?1, ?12, ?2, ?3, ?4, "                \
     TESORO__LANGUAGE_OF("(SELECT contact_id FROM actor WHERE id = ?2)") ", " \
-    "json_patch(json_object('entity', ?5, 'entity_id', ?6, 'event', ?7, "     \
-    "'summary', ?8), coalesce(?9, '{}')), ?10, ?11, ?11")                     \
+    "rtrim(json_object('entity', ?5, 'entity_id', ?6, 'event', ?7, "          \
+    "'summary', ?8), '}') || iif(?9 IS NULL, '}', ',' || substr(?9, 2)), "    \
+    "?10, ?11, ?11")                                                          \
   X(OUTBOX_ACK,                                                               \
     "UPDATE outbox SET status = 'delivered', delivered_at = ?2 "              \
     "WHERE id = ?1 AND status = 'pending'")                                   \
@@ -2244,7 +2245,7 @@ TESORO_API int tesoro_open(const char *path, tesoro **out) {
 
   src = sqlite3_exec(t->db,
                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                     "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+                     "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;",
                      NULL, NULL, NULL);
   if (src != SQLITE_OK) return tesoro__dberr(t, src);
   if (app_id == 0) {

@@ -489,11 +489,17 @@ static sqlite3_stmt *floor_stmt_for(floor_db *f, const row_write *wr) {
 
 static void floor_open(floor_db *f, const char *path, int full) {
   memset(f, 0, sizeof *f);
-  if (sqlite3_open(path, &f->db) != SQLITE_OK) die("floor open", NULL);
+  /* tesoro's open flags and pragmas */
+  if (sqlite3_open_v2(path, &f->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                      SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                      NULL) != SQLITE_OK)
+    die("floor open", NULL);
   sqlite3_exec(f->db, full ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
-                             "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON"
+                             "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; "
+                             "PRAGMA temp_store = MEMORY"
                            : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                             "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON",
+                             "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; "
+                             "PRAGMA temp_store = MEMORY",
                NULL, NULL, NULL);
   sqlite3_prepare_v2(f->db, "BEGIN IMMEDIATE", -1, &f->begin, NULL);
   sqlite3_prepare_v2(f->db, "COMMIT", -1, &f->commit, NULL);
@@ -820,7 +826,7 @@ static double peak_memory(const char *self, const char *path) {
 /* The viewing cycle under synchronous=FULL, 100 transitions: one commit
 ** each, and all in one host transaction (tesoro_begin … tesoro_commit). */
 static void durable_batch(const char *setup_db) {
-  const int n = 100;
+  const int n = 100, warm = 3 * 10;
   double each = 1e30, batched = 1e30;
   char path[256];
   path_of(path, sizeof path, "durable.db");
@@ -831,9 +837,12 @@ static void durable_batch(const char *setup_db) {
       copy_file(setup_db, path);
       if (tesoro_open(path, &t) != TESORO_OK) die("open", t);
       OK(t, tesoro_config(t, TESORO_CONFIG_SYNCHRONOUS, TESORO_SYNC_FULL));
+      /* A host's handle lives long: the statements a cycle uses are
+      ** prepared, and the schema read, before the clock starts. */
+      for (int i = 0; i < warm; i++) cycle_op(t, &W, i);
       start = now_s();
       if (grouped) OK(t, tesoro_begin(t));
-      for (int i = 0; i < n; i++) cycle_op(t, &W, i);
+      for (int i = warm; i < warm + n; i++) cycle_op(t, &W, i);
       if (grouped) OK(t, tesoro_commit(t));
       d = now_s() - start;
       tesoro_close(t);

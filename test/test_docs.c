@@ -527,7 +527,8 @@ static void test_library_sql_avoids_what_replication_forbids(void **state) {
       "VACUUM", "ATTACH", "DETACH", "locking_mode", "wal_autocheckpoint",
       "PERSIST_WAL", "sqlite3_backup_", "sqlite3_deserialize", "page_size",
       "wal_checkpoint(", "sqlite3_wal_checkpoint(", "unlink(", "remove(",
-      "rename(", "TEMP TABLE", "TEMPORARY", "temp_store",
+      "rename(", "TEMP TABLE", "TEMPORARY", "temp_store = FILE",
+      "temp_store = DEFAULT", "temp_store = 0", "temp_store = 1",
       "journal_mode = DELETE", "journal_mode = TRUNCATE", "journal_mode = OFF",
       "journal_mode = MEMORY", "journal_mode = PERSIST", NULL};
   static const char *const files[] = {"tesoro.c", "schema.sql"};
@@ -542,6 +543,8 @@ static void test_library_sql_avoids_what_replication_forbids(void **state) {
                  forbidden[i]);
     free(text);
   }
+  /* temporary data in memory: no temporary files at all */
+  assert_int_equal(count_of(source, "temp_store"), count_of(source, "temp_store = MEMORY"));
   assert_int_equal(count_of(source, "journal_mode"), 1);
   assert_int_equal(count_of(source, "PRAGMA journal_mode = WAL"), 1);
   /* one checkpoint, inside tesoro_contact_erase */

@@ -119,6 +119,20 @@ static void test_no_table_write_builds_a_temporary_btree(void **state) {
   assert_true(checked >= 30);
 }
 
+/* Temporary data (statement journals, sorts) stays in memory: a call inside
+** a host transaction (tesoro_begin) journals every page it changes for its
+** savepoint, and on disk that journal became a temporary file per call
+** (make bench's durable_batch: 137 -> 60 us per transition). */
+static void test_temporary_data_stays_in_memory(void **state) {
+  tu_world *w = *state;
+  sqlite3_stmt *s;
+  assert_int_equal(sqlite3_prepare_v2(w->t->db, "PRAGMA temp_store", -1, &s, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(s, 0), 2); /* MEMORY */
+  sqlite3_finalize(s);
+}
+
 /* Statements that read a whole table on purpose: operator reports. */
 static int whole_table_by_design(int id) {
   return id == S_OUTBOX_COUNTS; /* tesoro_outbox_counts: every row counted */
@@ -213,6 +227,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a_full_scan_is_found, tu_setup, tu_teardown),
       cmocka_unit_test_setup_teardown(test_a_temporary_btree_is_found, tu_setup, tu_teardown),
+      cmocka_unit_test_setup_teardown(test_temporary_data_stays_in_memory, tu_setup,
+                                      tu_teardown),
       cmocka_unit_test_setup_teardown(test_no_table_write_builds_a_temporary_btree, tu_setup,
                                       tu_teardown),
       cmocka_unit_test_setup_teardown(test_every_cached_statement_searches, tu_setup,
