@@ -1340,14 +1340,17 @@ static const char *const tesoro__schema_lines[] = {
     "WHERE id = ?1 AND version = ?3")                                         \
   /* outbox: language of a client recipient is their contact's, if the */    \
   /* portal speaks it (SPEC §5), else English */                              \
-  X(OUTBOX_NOTIFY,                                                            \
+  /* ... and the payload: the entity, its id, the event and a summary, */   \
+  /* with the fields of ?5 (a JSON object made by tesoro) spliced in */      \
+  X(OUTBOX_MESSAGE,                                                           \
+    "SELECT " TESORO__LANGUAGE_OF("(SELECT contact_id FROM actor WHERE id = " \
+    "?1)") ", rtrim(json_object('entity', ?2, 'entity_id', ?3, 'event', ?4, " \
+    "'summary', ?5), '}') || iif(?6 IS NULL, '}', ',' || substr(?6, 2))")     \
+  X(OUTBOX_INSERT,                                                            \
     "INSERT INTO outbox(uid, agency_id, kind, recipient_id, channel, "        \
     "template, language, payload, history_id, next_attempt_at, created_at) "  \
-    "SELECT lower(hex(randomblob(16))), ?1, ?12, ?2, ?3, ?4, "                \
-    TESORO__LANGUAGE_OF("(SELECT contact_id FROM actor WHERE id = ?2)") ", " \
-    "rtrim(json_object('entity', ?5, 'entity_id', ?6, 'event', ?7, "          \
-    "'summary', ?8), '}') || iif(?9 IS NULL, '}', ',' || substr(?9, 2)), "    \
-    "?10, ?11, ?11")                                                          \
+    "VALUES (lower(hex(randomblob(16))), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "\
+    "?9)")                                                                    \
   X(OUTBOX_ACK,                                                               \
     "UPDATE outbox SET status = 'delivered', delivered_at = ?2 "              \
     "WHERE id = ?1 AND status = 'pending'")                                   \
@@ -3422,28 +3425,67 @@ static int tesoro__history_ref(tesoro__ctx *c, int64_t ref) {
   return tesoro__run(c->t, s);
 }
 
-/* Queue one outbox row of `kind` ("notification", "calendar", ...).
-** `extra_json` (may be NULL) is merged into the payload, which always names
-** the entity, its id, the event and a summary. */
+/* Channel lists of the notifications. */
+static const char *const tesoro__crm_push_email[] = {"crm", "push", "email", NULL};
+static const char *const tesoro__crm_email[] = {"crm", "email", NULL};
+static const char *const tesoro__email_push[] = {"email", "push", NULL};
+static const char *const tesoro__crm_push[] = {"crm", "push", NULL};
+
+/* Queue one outbox row of `kind` ("notification", "calendar", ...) to
+** `recipient` on each of `channels` (NULL-terminated).  `extra_json` (may be
+** NULL; never "{}") adds its fields to the payload, which always names the
+** entity, its id, the event and a summary.  The rows of one message share
+** its language and payload, worked out once. */
+static int tesoro__outbox_on(tesoro__ctx *c, const char *kind, int64_t recipient,
+                             const char *const *channels,
+                             const char *template_name, const char *summary,
+                             const char *extra_json) {
+  tesoro *t = c->t;
+  sqlite3_stmt *message = tesoro__stmt(t, S_OUTBOX_MESSAGE), *s;
+  int rc;
+  if (message == NULL) return t->rc;
+  sqlite3_bind_int64(message, 1, recipient);
+  sqlite3_bind_text(message, 2, tesoro__entity_name(c->entity), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(message, 3, c->id);
+  sqlite3_bind_text(message, 4, c->event_name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(message, 5, summary, -1, SQLITE_STATIC);
+  sqlite3_bind_text(message, 6, extra_json, -1, SQLITE_STATIC);
+  if ((rc = tesoro__row(t, message)) != TESORO_ROW)
+    return rc < 0 ? rc : TESORO_EDB;
+  rc = TESORO_OK;
+  for (int i = 0; channels[i] && rc == TESORO_OK; i++) {
+    /* the message's row stays current while its rows are written */
+    const char *language = (const char *)sqlite3_column_text(message, 0);
+    const char *payload = (const char *)sqlite3_column_text(message, 1);
+    if (language == NULL || payload == NULL) {
+      rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+      break;
+    }
+    if ((s = tesoro__stmt(t, S_OUTBOX_INSERT)) == NULL) {
+      rc = t->rc;
+      break;
+    }
+    sqlite3_bind_int64(s, 1, c->agency);
+    sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, recipient);
+    sqlite3_bind_text(s, 4, channels[i], -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, template_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, language, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, payload, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 8, c->history_id);
+    sqlite3_bind_int64(s, 9, c->now);
+    rc = tesoro__run(t, s);
+  }
+  sqlite3_reset(message);
+  return rc;
+}
+
 static int tesoro__outbox(tesoro__ctx *c, const char *kind, int64_t recipient,
                           const char *channel, const char *template_name,
                           const char *summary, const char *extra_json) {
-  tesoro *t = c->t;
-  sqlite3_stmt *s = tesoro__stmt(t, S_OUTBOX_NOTIFY);
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
-  sqlite3_bind_int64(s, 2, recipient);
-  sqlite3_bind_text(s, 3, channel, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 4, template_name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 5, tesoro__entity_name(c->entity), -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 6, c->id);
-  sqlite3_bind_text(s, 7, c->event_name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 8, summary, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 9, extra_json, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 10, c->history_id);
-  sqlite3_bind_int64(s, 11, c->now);
-  sqlite3_bind_text(s, 12, kind, -1, SQLITE_STATIC);
-  return tesoro__run(t, s);
+  const char *const channels[] = {channel, NULL};
+  return tesoro__outbox_on(c, kind, recipient, channels, template_name,
+                           summary, extra_json);
 }
 
 static int tesoro__notify(tesoro__ctx *c, int64_t recipient,
@@ -3458,11 +3500,8 @@ static int tesoro__notify_on(tesoro__ctx *c, int64_t recipient,
                              const char *const *channels,
                              const char *template_name, const char *summary,
                              const char *extra_json) {
-  int rc = TESORO_OK;
-  for (int i = 0; channels[i] && rc == TESORO_OK; i++)
-    rc = tesoro__notify(c, recipient, channels[i], template_name, summary,
-                        extra_json);
-  return rc;
+  return tesoro__outbox_on(c, "notification", recipient, channels,
+                           template_name, summary, extra_json);
 }
 
 static int tesoro__contact_agent(tesoro *t, int64_t contact, int64_t *out) {
@@ -3507,13 +3546,10 @@ static int tesoro__notify_staff_to(tesoro__ctx *c, const char *template_name,
     sqlite3_reset(s);
     if (rc < 0) return rc;
   }
-  for (int i = 0; i < n; i++) {
-    if ((rc = tesoro__notify(c, admins[i], "crm", template_name, summary,
-                             extra_json)) ||
-        (rc = tesoro__notify(c, admins[i], "email", template_name, summary,
-                             extra_json)))
+  for (int i = 0; i < n; i++)
+    if ((rc = tesoro__notify_on(c, admins[i], tesoro__crm_email, template_name,
+                                summary, extra_json)))
       return rc;
-  }
   return TESORO_OK;
 }
 
@@ -5345,10 +5381,6 @@ typedef struct tesoro__request {
   const int64_t *preferred;
   int count;
 } tesoro__request;
-
-static const char *const tesoro__crm_push_email[] = {"crm", "push", "email", NULL};
-static const char *const tesoro__email_push[] = {"email", "push", NULL};
-static const char *const tesoro__crm_push[] = {"crm", "push", NULL};
 
 /* The context's agency's IANA zone. */
 static int tesoro__agency_zone(tesoro__ctx *c, char zone[128]) {

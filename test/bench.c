@@ -929,7 +929,9 @@ static int instructions_run(const char *which, int n, const char *figure_name) {
   /* Repeatable runs: the outbox's random uids come from SQLite's PRNG.
   ** (Only here: one process, one stream, so no uid repeats.) */
   sqlite3_test_control(SQLITE_TESTCTRL_PRNG_SEED, 20261123, NULL);
-  ops o = {n, n, strcmp(figure_name, "mixed") == 0 ? mixed_op : cycle_op};
+  ops o = {n, n, strcmp(figure_name, "mixed") == 0    ? mixed_op
+                 : strcmp(figure_name, "ingest") == 0 ? ingest_op
+                                                      : cycle_op};
   make_setup_db(setup_db, sizeof setup_db);
   if (strcmp(which, "floor") == 0) {
     recording r;
