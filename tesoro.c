@@ -1779,7 +1779,7 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT json_extract(?1, '$.source_id'), json_extract(?1, '$.customer'), "\
     "json_extract(?1, '$.at'), json_extract(?1, '$.contact_id'), "            \
     "json_extract(?1, '$.listing'), json_extract(?1, '$.enquiry_type'), "     \
-    "json_extract(?1, '$.consent')")                                          \
+    "json_extract(?1, '$.consent'), json_extract(?1, '$.type')")              \
   X(WEB_EVENT_FIND,                                                           \
     "SELECT digest, result FROM web_event WHERE agency_id = ?1 AND "          \
     "source_id = ?2")                                                         \
@@ -2028,7 +2028,10 @@ static int tesoro__int(tesoro *t, sqlite3_stmt *s, int64_t *out) {
 /* A text column copied into a bounded buffer ("" for NULL). */
 static void tesoro__column_copy(sqlite3_stmt *s, int col, char *buf, size_t n) {
   const char *v = (const char *)sqlite3_column_text(s, col);
-  snprintf(buf, n, "%s", v ? v : "");
+  size_t len = v ? (size_t)sqlite3_column_bytes(s, col) : 0;
+  if (len >= n) len = n - 1;
+  if (len) memcpy(buf, v, len);
+  buf[len] = '\0';
 }
 
 static int tesoro__exec_id(tesoro *t, int id) {
@@ -4469,14 +4472,13 @@ static int tesoro__json_top(tesoro *t, int id, const char *json, int *out_len) {
   return tesoro__dberr(t, src);
 }
 
-static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
-                               const tesoro__field *fields, int n, int partial) {
+/* The members of `json`, known to be an object, against `fields` (see
+** tesoro__json_fields). */
+static int tesoro__json_members(tesoro *t, const char *what, const char *json,
+                                const tesoro__field *fields, int n, int partial) {
   sqlite3_stmt *s;
   uint32_t seen = 0;
   int rc;
-  if ((rc = tesoro__text(t, what, json, TESORO_MAX_JSON, 1))) return rc;
-  if ((rc = tesoro__json_top(t, S_JSON_OBJECT_OK, json, NULL)) < 0) return rc;
-  if (!rc) return tesoro__fail(t, TESORO_EINVAL, "%s is not a JSON object", what);
   if ((s = tesoro__stmt(t, S_JSON_FIELDS)) == NULL) return t->rc;
   sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
   while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
@@ -4557,6 +4559,22 @@ static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
       return tesoro__fail(t, TESORO_EINVAL, "%s needs \"%s\"", what,
                           fields[i].key);
   return TESORO_OK;
+}
+
+/* Does `fields` have one named `key`? */
+static int tesoro__field_named(const tesoro__field *fields, int n, const char *key) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(fields[i].key, key) == 0) return 1;
+  return 0;
+}
+
+static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
+                               const tesoro__field *fields, int n, int partial) {
+  int rc;
+  if ((rc = tesoro__text(t, what, json, TESORO_MAX_JSON, 1))) return rc;
+  if ((rc = tesoro__json_top(t, S_JSON_OBJECT_OK, json, NULL)) < 0) return rc;
+  if (!rc) return tesoro__fail(t, TESORO_EINVAL, "%s is not a JSON object", what);
+  return tesoro__json_members(t, what, json, fields, n, partial);
 }
 
 TESORO_API int tesoro_contact_request_submit(
@@ -8226,20 +8244,8 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
   if ((rc = tesoro__text(t, "event", json, TESORO_MAX_JSON, 1))) return rc;
   if ((rc = tesoro__json_top(t, S_JSON_OBJECT_OK, json, NULL)) < 0) return rc;
   if (!rc) return tesoro__fail(t, TESORO_EINVAL, "event is not a JSON object");
-  if ((s = tesoro__stmt(t, S_JSON_TEXT)) == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, "$.type", -1, SQLITE_STATIC);
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
-  tesoro__column_copy(s, 0, type, sizeof type);
-  sqlite3_reset(s);
-  for (int i = 0; i < COUNT(tesoro__web_types); i++)
-    if (strcmp(type, tesoro__web_types[i].name) == 0) kind = i;
-  if (kind < 0)
-    return tesoro__fail(t, TESORO_EINVAL, "event: unknown type \"%.32s\"", type);
-  if ((rc = tesoro__json_fields(t, "event", json, tesoro__web_types[kind].fields,
-                                tesoro__web_types[kind].nfields, 0)) ||
-      (rc = tesoro__criteria_bounds(t, "event", json)))
-    return rc;
+  /* The head fields in one parse; they are used once the members of the
+  ** event's type are checked. */
   if ((s = tesoro__stmt(t, S_WEB_EVENT_HEAD)) == NULL) return t->rc;
   sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
@@ -8250,7 +8256,18 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
   tesoro__column_copy(s, 4, ref, sizeof ref);
   tesoro__column_copy(s, 5, enquiry, sizeof enquiry);
   tesoro__column_copy(s, 6, consent, sizeof consent);
+  tesoro__column_copy(s, 7, type, sizeof type);
   sqlite3_reset(s);
+  for (int i = 0; i < COUNT(tesoro__web_types); i++)
+    if (strcmp(type, tesoro__web_types[i].name) == 0) kind = i;
+  if (kind < 0)
+    return tesoro__fail(t, TESORO_EINVAL, "event: unknown type \"%.32s\"", type);
+  if ((rc = tesoro__json_members(t, "event", json, tesoro__web_types[kind].fields,
+                                 tesoro__web_types[kind].nfields, 0)) ||
+      (tesoro__field_named(tesoro__web_types[kind].fields,
+                           tesoro__web_types[kind].nfields, "min_price") &&
+       (rc = tesoro__criteria_bounds(t, "event", json))))
+    return rc;
   if (kind + WC_EV_CUSTOMER == WC_EV_CONSENT && strcmp(consent, "granted") != 0 &&
       strcmp(consent, "denied") != 0)
     return tesoro__fail(t, TESORO_EINVAL,
