@@ -7513,25 +7513,28 @@ static const tesoro__field tesoro__web_consent_fields[] = {
     {"statement", 't', 1, 1, TESORO_MAX_TEXT}};
 static const tesoro__field tesoro__criteria_fields[] = {TESORO__CRITERIA};
 
-/* The website's event types, in the order of WC_EV_CUSTOMER on. */
+/* The website's event types, in the order of WC_EV_CUSTOMER on.  `interest`:
+** the event is a sign of interest, stamped as the customer's last activity
+** (the call list's recency); details, groups and deletions are not. */
 static const struct {
   const char *name;
   const tesoro__field *fields;
   int nfields;
+  int interest;
 } tesoro__web_types[] = {
-#define T(name, fields) {name, fields, COUNT(fields)}
-    T("customer", tesoro__web_customer_fields),
-    T("visit", tesoro__web_visit_fields),
-    T("implied_search", tesoro__web_search_fields),
-    T("saved_search", tesoro__web_search_fields),
-    T("search_deleted", tesoro__web_search_deleted_fields),
-    T("property_view", tesoro__web_view_fields),
-    T("property_save", tesoro__web_save_fields),
-    T("property_rank", tesoro__web_rank_fields),
-    T("enquiry", tesoro__web_enquiry_fields),
-    T("group", tesoro__web_group_fields),
-    T("vendor_claim", tesoro__web_claim_fields),
-    T("consent", tesoro__web_consent_fields),
+#define T(name, fields, interest) {name, fields, COUNT(fields), interest}
+    T("customer", tesoro__web_customer_fields, 0),
+    T("visit", tesoro__web_visit_fields, 1),
+    T("implied_search", tesoro__web_search_fields, 1),
+    T("saved_search", tesoro__web_search_fields, 1),
+    T("search_deleted", tesoro__web_search_deleted_fields, 0),
+    T("property_view", tesoro__web_view_fields, 1),
+    T("property_save", tesoro__web_save_fields, 1),
+    T("property_rank", tesoro__web_rank_fields, 1),
+    T("enquiry", tesoro__web_enquiry_fields, 1),
+    T("group", tesoro__web_group_fields, 0),
+    T("vendor_claim", tesoro__web_claim_fields, 1),
+    T("consent", tesoro__web_consent_fields, 1),
 #undef T
 };
 
@@ -8070,9 +8073,7 @@ static int fx_web_event(tesoro__ctx *c) {
   }
   if (rc) return rc;
   w->applied = changed;
-  /* every event is a sign of interest but details, groups and deletions */
-  if (c->event != WC_EV_CUSTOMER && c->event != WC_EV_GROUP &&
-      c->event != WC_EV_SEARCH_DELETED &&
+  if (tesoro__web_types[c->event - WC_EV_CUSTOMER].interest &&
       (rc = tesoro__web_write(c, S_WEB_CUSTOMER_ACTIVE, c->id, NULL)))
     return rc;
   if (!changed) return TESORO_OK;
