@@ -2077,6 +2077,14 @@ static int tesoro__write_end(tesoro *t, int rc) {
   return rc;
 }
 
+/* A refusal of one item of a batch (an event, a timer), as opposed to the
+** database failing: the item is undone alone and the batch goes on. */
+static int tesoro__is_event_error(int rc) {
+  return rc == TESORO_EINVAL || rc == TESORO_ENOTFOUND || rc == TESORO_ESTATE ||
+         rc == TESORO_EDENIED || rc == TESORO_EGUARD || rc == TESORO_ECONFLICT ||
+         rc == TESORO_EEXISTS;
+}
+
 TESORO_API int tesoro_schema_text(char **out) {
   size_t n = 0, i;
   char *p;
@@ -3735,18 +3743,40 @@ static int tesoro__tick_one(tesoro *t, int64_t now) {
   return tesoro__run(t, s);
 }
 
+/*
+** One transaction per call, one savepoint per timer: a commit (and, with
+** synchronous=FULL, an fsync) per timer made a tick of N timers cost N
+** commits.  A timer that is refused is undone alone and the timers before
+** it are committed, as when each had its own transaction; a database
+** failure undoes the whole call.
+*/
 TESORO_API int tesoro_tick(tesoro *t, int64_t now, int *out_fired) {
-  int fired = 0, rc = TESORO_OK;
+  int fired = 0, rc;
   TESORO__ENTER(t);
+  if (out_fired) *out_fired = 0;
   if (now <= 0) return tesoro__fail(t, TESORO_EINVAL, "now must be > 0");
+  if ((rc = tesoro__write_begin(t))) return rc;
   while (fired < t->tick_batch) {
-    if ((rc = tesoro__write_begin(t))) break;
-    rc = tesoro__write_end(t, tesoro__tick_one(t, now));
-    if (rc != TESORO_OK) break;
+    if ((rc = tesoro__exec_id(t, S_EVENT_SAVEPOINT)) ||
+        (rc = tesoro__tick_one(t, now)) ||
+        (rc = tesoro__exec_id(t, S_EVENT_RELEASE)))
+      break;
     fired++;
   }
-  if (out_fired) *out_fired = fired;
-  if (rc == TESORO_DONE) return tesoro__ok(t);
+  if (rc == TESORO_DONE || tesoro__is_event_error(rc)) {
+    /* the savepoint of the last timer is open: nothing was due, or the
+    ** timer was refused (rc and the message are kept for the caller) */
+    int src = tesoro__exec_id(t, S_EVENT_ROLLBACK);
+    if (src == TESORO_OK) src = tesoro__exec_id(t, S_EVENT_RELEASE);
+    if (src != TESORO_OK) rc = src;
+  }
+  if (rc == TESORO_DONE || tesoro__is_event_error(rc)) {
+    int refused = rc;
+    if ((rc = tesoro__write_end(t, TESORO_OK))) return rc;
+    if (out_fired) *out_fired = fired;
+    return refused == TESORO_DONE ? tesoro__ok(t) : refused;
+  }
+  if ((rc = tesoro__write_end(t, rc)) == TESORO_OK && out_fired) *out_fired = fired;
   return rc;
 }
 
@@ -8219,12 +8249,6 @@ static int fx_vendor_claim_end(tesoro__ctx *c) {
 }
 
 /* --- ingest --- */
-
-static int tesoro__is_event_error(int rc) {
-  return rc == TESORO_EINVAL || rc == TESORO_ENOTFOUND || rc == TESORO_ESTATE ||
-         rc == TESORO_EDENIED || rc == TESORO_EGUARD || rc == TESORO_ECONFLICT ||
-         rc == TESORO_EEXISTS;
-}
 
 /*
 ** Ingest one event inside the caller's transaction: validate it, answer a

@@ -501,10 +501,14 @@ TESORO_API int tesoro_stats(tesoro *t, int64_t agency, tesoro_cursor **out);
 
 /*
 ** Operator call: fire every timer due at or before `now`, in (due time, id)
-** order, each in its own transaction, at most TESORO_CONFIG_TICK_BATCH per
-** call; *out_fired (may be NULL) is how many fired.  Idempotent: a timer
-** fires once, and running tick again for the same `now` fires nothing more.
-** A timer whose entity has moved on is discarded without effect.
+** order, at most TESORO_CONFIG_TICK_BATCH per call, all in one transaction
+** (one commit) with each timer in a savepoint of its own; *out_fired (may be
+** NULL) is how many fired and were committed.  A timer that is refused (a
+** rule's error) is undone alone: the timers before it are committed, it and
+** the ones after it stay due, and its error is returned.  A database failure
+** undoes the whole call (*out_fired 0).  Idempotent: a timer fires once, and
+** running tick again for the same `now` fires nothing more.  A timer whose
+** entity has moved on is discarded without effect.
 */
 TESORO_API int tesoro_tick(tesoro *t, int64_t now, int *out_fired);
 

@@ -995,18 +995,22 @@ static void report_instructions(const char *self) {
   fflush(stdout);
 }
 
-/* `bench --profile N [--statements]`: only N viewing-cycle operations on
-** :memory:, for profilers (perf, callgrind) to look at tesoro's CPU path
-** alone; --statements lists the handle's statements by virtual-machine
+/* `bench --profile N [--statements [mixed|ingest]]`: only N viewing-cycle
+** operations (or N mixed calls, N ingest batches) on :memory:, for
+** profilers (perf, callgrind) to look at tesoro's CPU path alone; --statements lists the handle's statements by virtual-machine
 ** steps (SQLITE_STMTSTATUS_VM_STEP), the busiest first. */
-static int profile(int n, int statements) {
+static int profile(int n, int statements, const char *figure_name) {
+  void (*run)(tesoro *, const world *, int) =
+      strcmp(figure_name, "mixed") == 0    ? mixed_op
+      : strcmp(figure_name, "ingest") == 0 ? ingest_op
+                                           : cycle_op;
   tesoro *t;
   world w;
   if (tesoro_open(":memory:", &t) != TESORO_OK) die("open", t);
   setup(t, &w);
   for (sqlite3_stmt *s = sqlite3_next_stmt(t->db, NULL); s; s = sqlite3_next_stmt(t->db, s))
     sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 1);
-  for (int i = 0; i < n; i++) cycle_op(t, &w, i);
+  for (int i = 0; i < n; i++) run(t, &w, i);
   for (sqlite3_stmt *s = sqlite3_next_stmt(t->db, NULL); statements && s;
        s = sqlite3_next_stmt(t->db, s)) {
     int steps = sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 0);
@@ -1036,7 +1040,8 @@ int main(int argc, char **argv) {
     return instructions_run(argv[2], atoi(argv[3]), argc > 4 ? argv[4] : "transition");
   if (argc == 3 && strcmp(argv[1], "--peak") == 0) return peak_run(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "--profile") == 0)
-    return profile(atoi(argv[2]), argc > 3 && strcmp(argv[3], "--statements") == 0);
+    return profile(atoi(argv[2]), argc > 3 && strcmp(argv[3], "--statements") == 0,
+                   argc > 4 ? argv[4] : "transition");
   wanted = argv + 1;
   nwanted = argc - 1;
   make_setup_db(setup_db, sizeof setup_db);

@@ -38,9 +38,8 @@
 **     (tesoro_close itself is checked after each of its attempts; ASan and
 **     valgrind check the rest).
 ** An attempt that succeeded although its fault fired must leave a database
-** that passes tesoro_check.  tesoro_tick commits timer by timer: a failed
-** tick may keep what it fired, but the file must pass the checker and a
-** fault-free retry must end exactly where a fault-free tick ends (F_PARTIAL).
+** that passes tesoro_check.  tesoro_tick is held to the same rule as every
+** call: it fires its timers in one transaction, so a fault undoes it whole.
 ** A few calls cost thousands of allocations or a new file per attempt;
 ** their sweeps step N sparsely (F_SPARSE, F_SPARSER: see the flags).
 ** Violations are counted, each printed with its step, fault and N, and the
@@ -1140,12 +1139,6 @@ static int st_glue_ref(sc *s) {
                         the allocation, write, any-I/O and disk-full kinds */
 #define F_CKPT 128   /* checkpoints the WAL: swept under TESORO_LIGHT too,
                         where the sync and truncate faults fire */
-#define F_PARTIAL 64 /* tesoro_tick: each timer fires in its own transaction,
-                        so a failed tick may keep the timers it fired; it
-                        must leave a consistent file, and a fault-free retry
-                        must end where a fault-free tick ends.  Allocation
-                        sweeps: every N up to 16, then N grows by 1 + N/16;
-                        I/O sweeps (as F_SPARSE's): N grows by 1 + N/8 */
 
 typedef struct step {
   const char *name;
@@ -1258,7 +1251,7 @@ static const step steps[] = {
     STEP("tesoro_appointment_confirm (4)", st_confirm4, 0, E_APPT, &S.ap4),
     STEP("tesoro_appointments_agent", st_appointments_agent, 0, 0, NULL),
     STEP("tesoro_appointment_ics", st_ics, 0, 0, NULL),
-    STEP("tesoro_tick (reminder)", st_tick_reminder, F_PARTIAL, E_APPT, &S.ap1),
+    STEP("tesoro_tick (reminder)", st_tick_reminder, 0, E_APPT, &S.ap1),
     STEP("tesoro_clock_set (viewing day)", st_clock_viewing, 0, 0, NULL),
     STEP("tesoro_appointment_start_viewing", st_start_viewing, 0, E_APPT, &S.ap1),
     STEP("tesoro_appointment_rate", st_rate, 0, E_APPT, &S.ap1),
@@ -1267,7 +1260,7 @@ static const step steps[] = {
     STEP("tesoro_document_add (viewing photo)", st_viewing_photo, 0, E_APPT, &S.ap1),
     STEP("tesoro_deal_property_approve", st_approve, 0, E_DP, &S.dp),
     STEP("tesoro_portal_contact_agent", st_contact_agent, 0, E_DP, &S.dp),
-    STEP("tesoro_tick (completion)", st_tick_complete, F_PARTIAL, E_APPT, &S.ap4),
+    STEP("tesoro_tick (completion)", st_tick_complete, 0, E_APPT, &S.ap4),
     STEP("tesoro_clock_set (after the viewing)", st_clock_no_show, 0, 0, NULL),
     STEP("tesoro_appointment_record_no_show", st_no_show, 0, E_APPT, &S.ap4),
     STEP("tesoro_activities (buyer)", st_activities_buyer, 0, 0, NULL),
@@ -1285,7 +1278,7 @@ static const step steps[] = {
     STEP("tesoro_referral_move (failed)", st_failed, 0, E_REF, &S.referral),
     STEP("tesoro_referral_move (revive)", st_met, 0, E_REF, &S.referral),
     STEP("tesoro_referral_move (coming soon)", st_coming_soon, 0, E_REF, &S.referral),
-    STEP("tesoro_tick (list date)", st_tick_list_date, F_PARTIAL, E_REF, &S.referral),
+    STEP("tesoro_tick (list date)", st_tick_list_date, 0, E_REF, &S.referral),
     STEP("tesoro_clock_set (escrow)", st_clock_escrow, 0, 0, NULL),
     STEP("tesoro_referral_move (in escrow)", st_escrow, 0, E_REF, &S.referral),
     STEP("tesoro_referral_move (closed)", st_closed, 0, E_REF, &S.referral),
@@ -1326,7 +1319,7 @@ static const step steps[] = {
     STEP("tesoro_outbox_fail", st_outbox_fail, 0, 0, NULL),
     STEP("tesoro_outbox_counts", st_outbox_counts, 0, 0, NULL),
     STEP("tesoro_stats", st_stats, 0, 0, NULL),
-    STEP("tesoro_tick (nothing due)", st_tick_idle, F_PARTIAL, 0, NULL),
+    STEP("tesoro_tick (nothing due)", st_tick_idle, 0, 0, NULL),
     STEP("tesoro_begin + 2 calls + tesoro_commit", st_host_commit, F_NOWARM, E_REF, &S.referral),
     STEP("tesoro_begin + call + tesoro_rollback", st_host_rollback, F_NOWARM, E_REF, &S.referral),
     STEP("tesoro_check", st_check, F_SPARSE, 0, NULL),
@@ -1551,59 +1544,6 @@ static void verify_new_file(const step *st, int kind, int64_t n) {
   tesoro_close(t);
 }
 
-/* What a tick's outcome is made of, without the random outbox uids: the
-** rows of every table, every timer's state, the step's entity. */
-static char fingerprint_ref[4096];
-
-static void fingerprint(const step *st, char *out, size_t n) {
-  char *names = tu_sql_text(S.w, "SELECT group_concat(name) FROM (SELECT "
-                                 "name FROM sqlite_master WHERE type = "
-                                 "'table' ORDER BY name)");
-  char sql[4096] = "SELECT ''", *rows, *timers, *save = NULL;
-  char state[64];
-  int64_t version;
-  assert_non_null(names);
-  for (char *t = strtok_r(names, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-    size_t used = strlen(sql);
-    snprintf(sql + used, sizeof sql - used,
-             " || '%s:' || (SELECT count(*) FROM \"%s\") || ' '", t, t);
-  }
-  rows = tu_sql_text(S.w, sql);
-  timers = tu_sql_text(S.w, "SELECT group_concat(id || state) FROM (SELECT "
-                            "id, state FROM timer ORDER BY id)");
-  entity_of(st, state, sizeof state, &version);
-  snprintf(out, n, "%s| timers %s | %s v%lld", rows ? rows : "",
-           timers ? timers : "", state, (long long)version);
-  free(names);
-  free(rows);
-  free(timers);
-}
-
-/* A failed tick: the file holds, no transaction is left open, and a
-** fault-free tick finishes the job exactly as one would have from the
-** start. */
-static void partial_retry(const step *st, int kind, int64_t n) {
-  char fp[4096];
-  int rc;
-  if (!writer_free()) {
-    violation(st, kind, n, "left a write transaction open");
-    handle_close();
-    handle_open();
-  }
-  if (tesoro_check(S.w->t) != TESORO_OK)
-    violation(st, kind, n, "tesoro_check after the failure: %s",
-              tesoro_errmsg(S.w->t));
-  if ((rc = st->fn(&S)) != TESORO_OK) {
-    violation(st, kind, n, "the fault-free retry fails: %s (%s)",
-              tesoro_errname(rc), tesoro_errmsg(S.w->t));
-    return;
-  }
-  fingerprint(st, fp, sizeof fp);
-  if (strcmp(fp, fingerprint_ref) != 0)
-    violation(st, kind, n, "the retry ends at %s, a fault-free tick at %s", fp,
-              fingerprint_ref);
-}
-
 static void warm_up(const step *st) {
   if (st->flags & (F_NOWARM | F_HANDLE)) return;
   if (tesoro_begin(S.w->t) != TESORO_OK) return;
@@ -1664,9 +1604,8 @@ static int64_t sweep(const step *st, int si, int kind, const char *d0,
   if (kind != K_ALLOC_COLD) warm_up(st);
   dv0 = data_version();
   for (;; n += (st->flags & F_SPARSER)               ? stride + n / 2
-              : (st->flags & F_PARTIAL) && k->alloc ? stride + n / 16
               : (st->flags & F_SPARSE) && k->alloc  ? stride + n / 32
-              : (st->flags & (F_SPARSE | F_PARTIAL))  ? stride + n / 8
+              : (st->flags & F_SPARSE)              ? stride + n / 8
                                                     : stride) {
     int rc, done = 0;
     int64_t fired, live_before = 0;
@@ -1742,10 +1681,7 @@ static int64_t sweep(const step *st, int si, int kind, const char *d0,
                   S.w->t ? tesoro_errmsg(S.w->t) : "no handle",
                   tesoro_errname(expected_rc(kind)));
       if (S.w->t == NULL) handle_open();
-      if ((st->flags & F_PARTIAL) && data_version() != dv0) {
-        partial_retry(st, kind, n);
-        dirty = 1;
-      } else if (!(st->flags & F_SELF)) {
+      if (!(st->flags & F_SELF)) {
         if (data_version() != dv0) {
           /* a commit, or only a WAL restart (which moves data_version too):
           ** the digest decides */
@@ -1852,15 +1788,6 @@ static void run_step(int i) {
   tu_digest(S.w, d0);
   snapshot_save();
   dv = data_version();
-  if (st->flags & F_PARTIAL) {
-    /* where a fault-free run ends */
-    TU_OK(S.w, st->fn(&S));
-    fingerprint(st, fingerprint_ref, sizeof fingerprint_ref);
-    if (data_version() != dv) {
-      snapshot_restore();
-      dv = data_version();
-    }
-  }
   for (kind = 0; kind < K__COUNT; kind++) {
     if (!kind_on(i, kind)) continue;
     if (kind == K_ALLOC_COLD) {

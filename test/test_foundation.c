@@ -1596,6 +1596,36 @@ static void test_tick_discards_timer_of_moved_on_entity(void **state) {
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
+/* A tick is one transaction with a savepoint per timer: a refused timer
+** (here one whose agency was removed behind tesoro's back) is undone alone,
+** the timers before it stay fired, it and the ones after it stay due. */
+static void test_tick_keeps_the_timers_before_a_refused_one(void **state) {
+  W;
+  int64_t mandate, listing, due = TU_NOW + 90 * DAY;
+  int fired = -1;
+  char err[256];
+  walk_to_published(w, &mandate, &listing);
+  assert_int_equal(tu_sql_exec(w, q("INSERT INTO timer(id, agency_id, entity, entity_id, kind, due_at) VALUES "
+                                    "(900001, 999999, %d, %lld, 'mandate_expiry', %lld), "
+                                    "(900002, %lld, %d, %lld, 'mandate_expiry', %lld)",
+                                    TESORO_ENTITY_MANDATE, (long long)mandate, (long long)due + 1,
+                                    (long long)w->agency, TESORO_ENTITY_MANDATE, (long long)mandate,
+                                    (long long)due + 2), err, sizeof err),
+                   SQLITE_OK);
+  TU_OK(w, tesoro_clock_set(w->t, due + 2));
+  TU_ASSERT_ERR(w, tesoro_tick(w->t, due + 2, &fired), TESORO_ENOTFOUND, "agency 999999");
+  assert_int_equal(fired, 1); /* the real expiry, committed */
+  assert_string_equal(state_of(w, TESORO_ENTITY_LISTING, listing), "unpublished");
+  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM timer WHERE id IN (900001, 900002) AND state = 'pending'"), 2);
+
+  /* the operator removes the broken timer; the next tick goes on */
+  assert_int_equal(tu_sql_exec(w, "DELETE FROM timer WHERE id = 900001", err, sizeof err), SQLITE_OK);
+  TU_OK(w, tesoro_tick(w->t, due + 2, &fired));
+  assert_int_equal(fired, 1);
+  assert_int_equal(tu_sql_int(w, "SELECT state = 'fired' FROM timer WHERE id = 900002"), 1);
+  assert_int_equal(tesoro_check(w->t), TESORO_OK);
+}
+
 static void test_tick_fires_in_bounded_batches(void **state) {
   W;
   int64_t m1, l1, m2, l2, p = 0, doc = 0, room2 = 0, cl2 = 0, task, due = TU_NOW + 90 * DAY;
@@ -2121,6 +2151,7 @@ int main(void) {
       T(test_tick_with_nothing_due_fires_nothing),
       T(test_tick_expires_listing_when_mandate_expires),
       T(test_tick_discards_timer_of_moved_on_entity),
+      T(test_tick_keeps_the_timers_before_a_refused_one),
       T(test_tick_fires_in_bounded_batches),
       T(test_documents_accept_pdf_jpeg_png_webp_in_room),
       T(test_document_mime_must_match_magic_bytes),

@@ -133,6 +133,28 @@ static void test_temporary_data_stays_in_memory(void **state) {
   sqlite3_finalize(s);
 }
 
+static int count_commit(void *counter) {
+  ++*(int *)counter;
+  return 0; /* let it commit */
+}
+
+/* A tick commits once however many timers it fires: with a transaction per
+** timer, each timer paid a commit (an fsync under synchronous=FULL), and
+** make bench's viewing cycle, whose tick fires two timers, paid 4 commits
+** for 3 operations. */
+static void test_a_tick_commits_once(void **state) {
+  tu_world *w = *state;
+  int commits = 0, fired = 0;
+  tu_published_listing(w, "One", "Kerkstraat 1, Utrecht", 300000);
+  tu_published_listing(w, "Two", "Kerkstraat 2, Utrecht", 400000);
+  TU_OK(w, tesoro_clock_set(w->t, TU_NOW + 1000 * 86400));
+  sqlite3_commit_hook(w->t->db, count_commit, &commits);
+  TU_OK(w, tesoro_tick(w->t, TU_NOW + 1000 * 86400, &fired));
+  sqlite3_commit_hook(w->t->db, NULL, NULL);
+  assert_true(fired >= 2); /* both mandates expired */
+  assert_int_equal(commits, 1);
+}
+
 /* Statements that read a whole table on purpose: operator reports. */
 static int whole_table_by_design(int id) {
   return id == S_OUTBOX_COUNTS; /* tesoro_outbox_counts: every row counted */
@@ -231,6 +253,7 @@ int main(void) {
                                       tu_teardown),
       cmocka_unit_test_setup_teardown(test_no_table_write_builds_a_temporary_btree, tu_setup,
                                       tu_teardown),
+      cmocka_unit_test_setup_teardown(test_a_tick_commits_once, tu_setup, tu_teardown),
       cmocka_unit_test_setup_teardown(test_every_cached_statement_searches, tu_setup,
                                       tu_teardown),
       cmocka_unit_test_setup_teardown(test_the_timer_fetch_searches, tu_setup, tu_teardown),

@@ -10,8 +10,8 @@
 **   - the model holds: the model is the state and version of every entity
 **     the simulation made, as the database acknowledged them; a call that
 **     failed or was refused left every one of them where it was (tesoro_tick
-**     excepted: each timer fires in its own transaction), and a call that
-**     succeeded moved them (the model then takes the new values);
+**     too: its timers fire in one transaction), and a call that succeeded
+**     moved them (the model then takes the new values);
 **   - a call that failed under a fault returned that fault's code
 **     (TESORO_ENOMEM for memory, TESORO_EDB for I/O and a full disk) and left
 **     the whole file unchanged (tu_digest before and after).
@@ -256,7 +256,6 @@ static int model_sync(int compare, int take, char *first, size_t n) {
 typedef struct action {
   const char *name;
   int writes;          /* may change the database */
-  int partial;         /* tesoro_tick: commits timer by timer */
   int counts;          /* records refusals (portal login, verify) */
   int (*run)(struct action *);
   /* arguments */
@@ -1130,7 +1129,6 @@ static void choose_other(action *a) {
     /* the clock moves on, and the scheduler ticks */
     a->name = "tesoro_tick";
     a->run = run_tick;
-    a->partial = 1;
     a->value = M.now + (int64_t)rnd(3 * 86400);
     return;
   }
@@ -1429,7 +1427,7 @@ static void sim_step(void) {
     if ((differ = model_sync(1, 0, first, sizeof first)) != 0)
       violation("crash (%s): %d acknowledged entities lost after the reopen; "
                 "%s", a.name, differ, first);
-    if (rc != TESORO_OK && !a.partial && strcmp(before, mid) != 0)
+    if (rc != TESORO_OK && strcmp(before, mid) != 0)
       violation("%s failed (%s) in a crash but committed a change", a.name,
                 tesoro_errname(rc));
   }
@@ -1457,8 +1455,8 @@ static void sim_step(void) {
   if (!fired && !is_refusal(rc))
     violation("%s failed without a fault: %s (%s)", a.name, tesoro_errname(rc),
               msg);
-  /* nothing moved: no entity (tick excepted), no byte (faulted calls) */
-  if (!a.partial && !a.counts) {
+  /* nothing moved: no entity, no byte (faulted calls) */
+  if (!a.counts) {
     int differ = model_sync(1, 0, first, sizeof first);
     if (differ)
       violation("%s [%s N=%lld] failed (%s) but moved %d entities; %s", a.name,
