@@ -830,7 +830,7 @@ static void durable_batch(const char *setup_db) {
   double each = 1e30, batched = 1e30;
   char path[256];
   path_of(path, sizeof path, "durable.db");
-  for (int round = 0; round < 2; round++) {
+  for (int round = 0; round < 5; round++) {
     for (int grouped = 0; grouped < 2; grouped++) {
       tesoro *t;
       double start, d;
@@ -1048,10 +1048,10 @@ int main(int argc, char **argv) {
   printf("# tesoro %s, SQLite %s, %ld cores\n", tesoro_version(), sqlite3_libversion(),
          sysconf(_SC_NPROCESSORS_ONLN));
   if (want("transition")) {
-    ops o = {3 * 1500, 3 * 1500, cycle_op}, full = {3 * 100, 3 * 100, cycle_op};
+    ops o = {3 * 1500, 3 * 1500, cycle_op}, full = {3 * 300, 3 * 300, cycle_op};
     report_time("transition", &o, measure(setup_db, &o, 0, 0, 3));
     report_time("transition_memory", &o, measure(setup_db, &o, 0, 1, 3));
-    report_time("transition_full", &full, measure(setup_db, &full, 1, 0, 2));
+    report_time("transition_full", &full, measure(setup_db, &full, 1, 0, 5));
   }
   if (want("mixed")) {
     ops o = {3000, 3000, mixed_op};
