@@ -650,6 +650,8 @@ CREATE INDEX vendor_claim_customer ON vendor_claim(customer_id, listing_id);
 -- the chain.  test_performance fails if an INSERT into any table still
 -- builds a temporary b-tree; test_foundation, if a migrated file's schema
 -- differs from a new one's.  New sections write OR chains directly.
+-- tesoro__migrate switches SQLITE_DBCONFIG_DEFENSIVE off while the sections
+-- run (a defensive connection refuses writable_schema; test_foundation).
 PRAGMA writable_schema = ON;
 UPDATE sqlite_schema SET sql = replace(sql,
   'kind IN (''agent'', ''client'', ''website'', ''system'')',

@@ -1025,6 +1025,8 @@ static const char *const tesoro__schema_lines[] = {
     "-- the chain.  test_performance fails if an INSERT into any table still\n",
     "-- builds a temporary b-tree; test_foundation, if a migrated file's schema\n",
     "-- differs from a new one's.  New sections write OR chains directly.\n",
+    "-- tesoro__migrate switches SQLITE_DBCONFIG_DEFENSIVE off while the sections\n",
+    "-- run (a defensive connection refuses writable_schema; test_foundation).\n",
     "PRAGMA writable_schema = ON;\n",
     "UPDATE sqlite_schema SET sql = replace(sql,\n",
     "  'kind IN (''agent'', ''client'', ''website'', ''system'')',\n",
@@ -2116,7 +2118,7 @@ static int tesoro__section_version(const char *line) {
 ** file meanwhile).  Statements of a section run through sqlite3_exec: this
 ** is the library's own text, never caller data.
 */
-static int tesoro__migrate(tesoro *t, int from) {
+static int tesoro__migrate_sections(tesoro *t, int from) {
   int version = 0, rc = TESORO_OK;
   sqlite3_str *section = NULL;
   for (size_t i = 0;; i++) {
@@ -2161,6 +2163,20 @@ static int tesoro__migrate(tesoro *t, int from) {
     }
     if (section) sqlite3_str_appendall(section, line);
   }
+  return rc;
+}
+
+/* Section 10 rewrites stored table definitions with PRAGMA writable_schema,
+** which a connection in SQLITE_DBCONFIG_DEFENSIVE mode refuses (a build or
+** host may switch it on for every connection): DEFENSIVE is off for the
+** migration only, and back as it was afterwards. */
+static int tesoro__migrate(tesoro *t, int from) {
+  int defensive = 0, rc;
+  if (sqlite3_db_config(t->db, SQLITE_DBCONFIG_DEFENSIVE, -1, &defensive) != SQLITE_OK)
+    defensive = 0;
+  if (defensive) sqlite3_db_config(t->db, SQLITE_DBCONFIG_DEFENSIVE, 0, NULL);
+  rc = tesoro__migrate_sections(t, from);
+  if (defensive) sqlite3_db_config(t->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
   return rc;
 }
 

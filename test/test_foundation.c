@@ -410,6 +410,35 @@ static char *schema_objects(const char *path) {
             "ORDER BY type, name)");
 }
 
+/* Every new connection of the process with SQLITE_DBCONFIG_DEFENSIVE on, as
+** a SQLite built with it on by default (or a host that sets it) has. */
+static int defensive_on(sqlite3 *db, char **err, const struct sqlite3_api_routines *api) {
+  (void)err;
+  (void)api;
+  return sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+}
+
+/* Schema section 10 rewrites stored CHECK texts with PRAGMA writable_schema,
+** which a defensive connection refuses: tesoro switches DEFENSIVE off for
+** the migration only, so a new file and a migrated one still open. */
+static void test_open_works_on_a_defensive_connection(void **state) {
+  W;
+  char path[600];
+  tesoro *t = NULL;
+  int rc;
+  snprintf(path, sizeof path, "%s/defensive.db", w->dir);
+  assert_int_equal(sqlite3_auto_extension((void (*)(void))defensive_on), SQLITE_OK);
+  rc = tesoro_open(path, &t);
+  if (rc == TESORO_OK) rc = tesoro_close(t);
+  sqlite3_cancel_auto_extension((void (*)(void))defensive_on);
+  assert_int_equal(rc, TESORO_OK);
+  assert_int_equal(tu_sql_int_path(path, "PRAGMA user_version"), TESORO_SCHEMA_VERSION);
+  /* section 10 ran: no stored CHECK keeps an IN list of constants */
+  assert_int_equal(tu_sql_int_path(path, "SELECT count(*) FROM sqlite_master WHERE "
+                                         "name = 'outbox' AND sql LIKE '%status IN (%'"),
+                   0);
+}
+
 static void test_open_migrates_version_1_forward(void **state) {
   W;
   char v1[600], fresh[600], sql[256];
@@ -2106,6 +2135,7 @@ int main(void) {
       T(test_open_refuses_newer_schema),
       T(test_open_refuses_bad_arguments),
       T(test_open_memory_database_works),
+      T(test_open_works_on_a_defensive_connection),
       T(test_open_migrates_version_1_forward),
       T(test_errcode_and_errmsg_follow_last_call),
       T(test_config_refuses_unknown_option_and_nonpositive_value),
