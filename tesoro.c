@@ -1317,6 +1317,9 @@ static const char *const tesoro__schema_lines[] = {
   X(WEB_CUSTOMER_SET_STATE,                                                   \
     "UPDATE web_customer SET state = ?2, version = version + 1 "              \
     "WHERE id = ?1 AND version = ?3")                                         \
+  X(WEB_CUSTOMER_KEEP_STATE,                                                  \
+    "UPDATE web_customer SET version = version + 1 "                          \
+    "WHERE id = ?1 AND state = ?2 AND version = ?3")                          \
   X(SEARCH_LOAD,                                                              \
     "SELECT s.agency_id, w.contact_id, s.state, s.version FROM search s "     \
     "JOIN web_customer w ON w.id = s.customer_id WHERE s.id = ?1")            \
@@ -1777,11 +1780,8 @@ static const char *const tesoro__schema_lines[] = {
   X(CONTACT_EXCHANGE,                                                         \
     "SELECT json_object('name', name, 'email', email, 'phone', phone, "       \
     "'language', language) FROM contact WHERE id = ?1")                       \
-  X(WEB_EVENT_HEAD,                                                           \
-    "SELECT json_extract(?1, '$.source_id'), json_extract(?1, '$.customer'), "\
-    "json_extract(?1, '$.at'), json_extract(?1, '$.contact_id'), "            \
-    "json_extract(?1, '$.listing'), json_extract(?1, '$.enquiry_type'), "     \
-    "json_extract(?1, '$.consent'), json_extract(?1, '$.type')")              \
+  X(WEB_EVENT_TYPE, /* see tesoro__json_top */                               \
+    "SELECT json_type(?1) = 'object', json_extract(?1, '$.type')")            \
   X(WEB_EVENT_FIND,                                                           \
     "SELECT digest, result FROM web_event WHERE agency_id = ?1 AND "          \
     "source_id = ?2")                                                         \
@@ -2644,6 +2644,10 @@ typedef struct tesoro__machine {
   int insiders;   /* R_* mask: only these may act on it, only staff read
                      it (clients not even by a refusal message); 0: all */
   int portal;     /* a client's every call on it is a portal call (§15) */
+  /* Optional statement for a transition that keeps the state: the version
+  ** only, so an index on the state is not rewritten for nothing (a website
+  ** customer's events nearly all keep it); 0: set_state. */
+  int keep_state;
 } tesoro__machine;
 
 /* The context of one firing, passed to guards and effects. */
@@ -3076,7 +3080,7 @@ static const tesoro__trans tesoro__vendor_claim_rows[] = {
   {entity, name, tesoro__##prefix##_states, COUNT(tesoro__##prefix##_states),  \
    tesoro__##prefix##_events, COUNT(tesoro__##prefix##_events),                \
    tesoro__##prefix##_rows, COUNT(tesoro__##prefix##_rows), load, set, NULL, 0, \
-   portal}
+   portal, 0}
 
 static const tesoro__machine tesoro__room_machine =
     TESORO__MACHINE(TESORO_ENTITY_ROOM, "room", room, S_ROOM_LOAD, S_ROOM_SET_STATE, 0);
@@ -3101,24 +3105,24 @@ static const tesoro__machine tesoro__referral_machine = {
     tesoro__referral_rows,          COUNT(tesoro__referral_rows),
     S_REFERRAL_LOAD,                S_REFERRAL_SET_STATE,
     explain_referral,               R_STAFF | R_SYSTEM,
-    0};
+    0,                              0};
 static const tesoro__machine tesoro__portal_account_machine = TESORO__MACHINE(
     TESORO_ENTITY_PORTAL_ACCOUNT, "portal_account", portal_account,
     S_PORTAL_ACCOUNT_LOAD, S_PORTAL_ACCOUNT_SET_STATE, 1);
 /* The exchange's entities: staff and the website act, only staff read. */
-#define TESORO__EXCHANGE_MACHINE(entity, name, prefix, load, set)            \
+#define TESORO__EXCHANGE_MACHINE(entity, name, prefix, load, set, keep)      \
   {entity, name, tesoro__##prefix##_states, COUNT(tesoro__##prefix##_states),  \
    tesoro__##prefix##_events, COUNT(tesoro__##prefix##_events),                \
    tesoro__##prefix##_rows, COUNT(tesoro__##prefix##_rows), load, set, NULL,   \
-   R_STAFF | R_WEBSITE | R_SYSTEM, 0}
+   R_STAFF | R_WEBSITE | R_SYSTEM, 0, keep}
 static const tesoro__machine tesoro__web_customer_machine = TESORO__EXCHANGE_MACHINE(
     TESORO_ENTITY_WEB_CUSTOMER, "web_customer", web_customer,
-    S_WEB_CUSTOMER_LOAD, S_WEB_CUSTOMER_SET_STATE);
+    S_WEB_CUSTOMER_LOAD, S_WEB_CUSTOMER_SET_STATE, S_WEB_CUSTOMER_KEEP_STATE);
 static const tesoro__machine tesoro__search_machine = TESORO__EXCHANGE_MACHINE(
-    TESORO_ENTITY_SEARCH, "search", search, S_SEARCH_LOAD, S_SEARCH_SET_STATE);
+    TESORO_ENTITY_SEARCH, "search", search, S_SEARCH_LOAD, S_SEARCH_SET_STATE, 0);
 static const tesoro__machine tesoro__vendor_claim_machine = TESORO__EXCHANGE_MACHINE(
     TESORO_ENTITY_VENDOR_CLAIM, "vendor_claim", vendor_claim,
-    S_VENDOR_CLAIM_LOAD, S_VENDOR_CLAIM_SET_STATE);
+    S_VENDOR_CLAIM_LOAD, S_VENDOR_CLAIM_SET_STATE, 0);
 
 /* The machine of an entity kind, or NULL (contacts have none). */
 static const tesoro__machine *tesoro__machine_of(int entity) {
@@ -3289,7 +3293,10 @@ static int tesoro__fire(tesoro__ctx *c) {
   c->to = row->to == TESORO__SAME ? c->from : row->to;
   c->event_name = c->m->events[c->event];
 
-  if ((s = tesoro__stmt(t, c->m->set_state)) == NULL) return t->rc;
+  if ((s = tesoro__stmt(t, c->to == c->from && c->m->keep_state
+                               ? c->m->keep_state
+                               : c->m->set_state)) == NULL)
+    return t->rc;
   sqlite3_bind_int64(s, 1, c->id);
   sqlite3_bind_text(s, 2, c->m->states[c->to], -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, c->version);
@@ -4497,13 +4504,16 @@ static int tesoro__area_valid(tesoro *t, const char *what, const char *type,
 
 /*
 ** Is `json` well-formed JSON whose top level is what statement `id` asks
-** (S_JSON_OBJECT_OK, S_JSON_ARRAY_OK)?  1 or 0 (malformed, or another type),
-** else a negative error; *out_len (may be NULL) gets column 1.  Not
-** json_valid(): SQLite 3.40's answers 0 when memory runs out while it
-** parses, which would turn an out-of-memory into "not JSON".  json_type()
-** reports that, and raises a plain SQLITE_ERROR on malformed JSON.
+** (S_JSON_OBJECT_OK, S_JSON_ARRAY_OK, S_WEB_EVENT_TYPE)?  1 or 0
+** (malformed, or another type), else a negative error.  Column 1, when the
+** statement has one, goes to *out_len or, as text, to out_text (n bytes);
+** either may be NULL.  Not json_valid(): SQLite 3.40's answers 0 when
+** memory runs out while it parses, which would turn an out-of-memory into
+** "not JSON".  json_type() reports that, and raises a plain SQLITE_ERROR on
+** malformed JSON.
 */
-static int tesoro__json_top(tesoro *t, int id, const char *json, int *out_len) {
+static int tesoro__json_top(tesoro *t, int id, const char *json, int *out_len,
+                            char *out_text, size_t n) {
   sqlite3_stmt *s = tesoro__stmt(t, id);
   int src, yes = 0;
   if (s == NULL) return t->rc;
@@ -4512,16 +4522,42 @@ static int tesoro__json_top(tesoro *t, int id, const char *json, int *out_len) {
   if (src == SQLITE_ROW) {
     yes = sqlite3_column_int(s, 0) == 1;
     if (out_len) *out_len = sqlite3_column_int(s, 1);
+    if (out_text) tesoro__column_copy(s, 1, out_text, n);
   }
   sqlite3_reset(s);
   if (src == SQLITE_ROW || src == SQLITE_ERROR) return yes;
   return tesoro__dberr(t, src);
 }
 
+/* `what "key"`, the name a member's error message gives it.  Not
+** snprintf(): this runs for every text member of every website event. */
+static void tesoro__member_name(char *out, size_t n, const char *what,
+                                const char *key) {
+  size_t w = strlen(what), k = strlen(key);
+  if (w + k + 4 > n) {
+    snprintf(out, n, "%s \"%s\"", what, key);
+    return;
+  }
+  memcpy(out, what, w);
+  out[w] = ' ';
+  out[w + 1] = '"';
+  memcpy(out + w + 2, key, k);
+  out[w + k + 2] = '"';
+  out[w + k + 3] = 0;
+}
+
+/* Given each member that passed its check, the first time its key occurs
+** (as json_extract() would find it), with json_each's row in `s`: the
+** value is column 2. */
+typedef void (*tesoro__member_take)(void *ctx, const tesoro__field *f,
+                                    sqlite3_stmt *s);
+
 /* The members of `json`, known to be an object, against `fields` (see
-** tesoro__json_fields). */
+** tesoro__json_fields); `take` (may be NULL) keeps the values it wants, so
+** the caller need not parse the object again. */
 static int tesoro__json_members(tesoro *t, const char *what, const char *json,
-                                const tesoro__field *fields, int n, int partial) {
+                                const tesoro__field *fields, int n, int partial,
+                                tesoro__member_take take, void *ctx) {
   sqlite3_stmt *s;
   uint32_t seen = 0;
   int rc;
@@ -4567,7 +4603,7 @@ static int tesoro__json_members(tesoro *t, const char *what, const char *json,
     } else if (f->type == 'a' || f->type == 'g') {
       char name[80];
       const char *v = (const char *)sqlite3_column_text(s, 2);
-      snprintf(name, sizeof name, "%s \"%s\"", what, f->key);
+      tesoro__member_name(name, sizeof name, what, f->key);
       rc = v == NULL ? tesoro__fail(t, TESORO_ENOMEM, "out of memory")
            : f->type == 'a' ? tesoro__property_types_valid(t, name, type, v)
                             : tesoro__area_valid(t, name, type, v);
@@ -4578,7 +4614,7 @@ static int tesoro__json_members(tesoro *t, const char *what, const char *json,
       const char *v = (const char *)sqlite3_column_text(s, 2);
       int bytes = sqlite3_column_bytes(s, 2), valid = 1;
       char name[80];
-      snprintf(name, sizeof name, "%s \"%s\"", what, f->key);
+      tesoro__member_name(name, sizeof name, what, f->key);
       if (v == NULL) /* a text value is never NULL: out of memory */
         rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
       else if ((int)strlen(v) != bytes)
@@ -4596,6 +4632,7 @@ static int tesoro__json_members(tesoro *t, const char *what, const char *json,
         rc = tesoro__text(t, name, v, (size_t)f->max, 1);
     }
     if (rc) break;
+    if (take && !(seen & (1u << (f - fields)))) take(ctx, f, s);
     seen |= 1u << (f - fields);
   }
   sqlite3_reset(s);
@@ -4618,9 +4655,10 @@ static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
                                const tesoro__field *fields, int n, int partial) {
   int rc;
   if ((rc = tesoro__text(t, what, json, TESORO_MAX_JSON, 1))) return rc;
-  if ((rc = tesoro__json_top(t, S_JSON_OBJECT_OK, json, NULL)) < 0) return rc;
+  if ((rc = tesoro__json_top(t, S_JSON_OBJECT_OK, json, NULL, NULL, 0)) < 0)
+    return rc;
   if (!rc) return tesoro__fail(t, TESORO_EINVAL, "%s is not a JSON object", what);
-  return tesoro__json_members(t, what, json, fields, n, partial);
+  return tesoro__json_members(t, what, json, fields, n, partial, NULL, NULL);
 }
 
 TESORO_API int tesoro_contact_request_submit(
@@ -8266,6 +8304,34 @@ static int fx_vendor_claim_end(tesoro__ctx *c) {
 
 /* --- ingest --- */
 
+/* The members of an event that decide how it is applied: kept while the
+** members are checked (tesoro__json_members' `take`), so the event is
+** parsed once for both. */
+typedef struct tesoro__web_head {
+  char source[TESORO_MAX_SOURCE_ID + 1], external[201], ref[40], enquiry[20],
+      consent[20];
+  int64_t at, contact;
+} tesoro__web_head;
+
+static void tesoro__web_head_take(void *ctx, const tesoro__field *f,
+                                  sqlite3_stmt *s) {
+  tesoro__web_head *h = ctx;
+  if (strcmp(f->key, "source_id") == 0)
+    tesoro__column_copy(s, 2, h->source, sizeof h->source);
+  else if (strcmp(f->key, "customer") == 0)
+    tesoro__column_copy(s, 2, h->external, sizeof h->external);
+  else if (strcmp(f->key, "at") == 0)
+    h->at = sqlite3_column_int64(s, 2);
+  else if (strcmp(f->key, "contact_id") == 0)
+    h->contact = sqlite3_column_int64(s, 2);
+  else if (strcmp(f->key, "listing") == 0)
+    tesoro__column_copy(s, 2, h->ref, sizeof h->ref);
+  else if (strcmp(f->key, "enquiry_type") == 0)
+    tesoro__column_copy(s, 2, h->enquiry, sizeof h->enquiry);
+  else if (strcmp(f->key, "consent") == 0)
+    tesoro__column_copy(s, 2, h->consent, sizeof h->consent);
+}
+
 /*
 ** Ingest one event inside the caller's transaction: validate it, answer a
 ** replay with the earlier result, else apply it to its customer and record
@@ -8274,54 +8340,44 @@ static int fx_vendor_claim_end(tesoro__ctx *c) {
 static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
                           char **out_result) {
   sqlite3_stmt *s;
-  char type[40], source[TESORO_MAX_SOURCE_ID + 1], external[201], ref[40],
-      enquiry[20], consent[20], stamp[TESORO_MAX_SOURCE_ID + 32], digest[65];
+  char type[40], stamp[TESORO_MAX_SOURCE_ID + 32], digest[65];
   unsigned char hash[crypto_hash_sha256_BYTES];
-  int64_t at, contact, customer, listing = 0;
+  int64_t customer, listing = 0;
   int kind = -1, rc;
+  tesoro__web_head h;
   tesoro__web_args w;
   tesoro__ctx c;
   char *result = NULL;
   if ((rc = tesoro__text(t, "event", json, TESORO_MAX_JSON, 1))) return rc;
-  if ((rc = tesoro__json_top(t, S_JSON_OBJECT_OK, json, NULL)) < 0) return rc;
+  if ((rc = tesoro__json_top(t, S_WEB_EVENT_TYPE, json, NULL, type,
+                             sizeof type)) < 0)
+    return rc;
   if (!rc) return tesoro__fail(t, TESORO_EINVAL, "event is not a JSON object");
-  /* The head fields in one parse; they are used once the members of the
-  ** event's type are checked. */
-  if ((s = tesoro__stmt(t, S_WEB_EVENT_HEAD)) == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
-  tesoro__column_copy(s, 0, source, sizeof source);
-  tesoro__column_copy(s, 1, external, sizeof external);
-  at = sqlite3_column_int64(s, 2);
-  contact = sqlite3_column_int64(s, 3);
-  tesoro__column_copy(s, 4, ref, sizeof ref);
-  tesoro__column_copy(s, 5, enquiry, sizeof enquiry);
-  tesoro__column_copy(s, 6, consent, sizeof consent);
-  tesoro__column_copy(s, 7, type, sizeof type);
-  sqlite3_reset(s);
   for (int i = 0; i < COUNT(tesoro__web_types); i++)
     if (strcmp(type, tesoro__web_types[i].name) == 0) kind = i;
   if (kind < 0)
     return tesoro__fail(t, TESORO_EINVAL, "event: unknown type \"%.32s\"", type);
+  memset(&h, 0, sizeof h);
   if ((rc = tesoro__json_members(t, "event", json, tesoro__web_types[kind].fields,
-                                 tesoro__web_types[kind].nfields, 0)) ||
+                                 tesoro__web_types[kind].nfields, 0,
+                                 tesoro__web_head_take, &h)) ||
       (tesoro__field_named(tesoro__web_types[kind].fields,
                            tesoro__web_types[kind].nfields, "min_price") &&
        (rc = tesoro__criteria_bounds(t, "event", json))))
     return rc;
-  if (kind + WC_EV_CUSTOMER == WC_EV_CONSENT && strcmp(consent, "granted") != 0 &&
-      strcmp(consent, "denied") != 0)
+  if (kind + WC_EV_CUSTOMER == WC_EV_CONSENT && strcmp(h.consent, "granted") != 0 &&
+      strcmp(h.consent, "denied") != 0)
     return tesoro__fail(t, TESORO_EINVAL,
                         "event: \"consent\" is \"granted\" or \"denied\"");
   if (kind + WC_EV_CUSTOMER == WC_EV_ENQUIRY) {
     int known = 0;
     for (int i = 0; i < COUNT(tesoro__enquiry_types); i++)
-      known |= strcmp(enquiry, tesoro__enquiry_types[i]) == 0;
+      known |= strcmp(h.enquiry, tesoro__enquiry_types[i]) == 0;
     if (!known)
       return tesoro__fail(t, TESORO_EINVAL,
                           "event: unknown enquiry type \"%s\"; it is one of "
                           "property, branch, valuation, mortgage, viewing, "
-                          "staff, general", enquiry);
+                          "staff, general", h.enquiry);
   }
 
   /* A replay answers what it answered the first time. */
@@ -8329,16 +8385,17 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
   sodium_bin2hex(digest, sizeof digest, hash, sizeof hash);
   if ((s = tesoro__stmt(t, S_WEB_EVENT_FIND)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, a->agency);
-  sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, h.source, -1, SQLITE_STATIC);
   if ((rc = tesoro__row(t, s)) == TESORO_ROW) {
     int same = strcmp((const char *)sqlite3_column_text(s, 0), digest) == 0;
     sqlite3_reset(s);
     if (!same)
       return tesoro__fail(t, TESORO_EEXISTS,
-                          "source id \"%.60s\" was used for another event", source);
+                          "source id \"%.60s\" was used for another event",
+                          h.source);
     if ((s = tesoro__stmt(t, S_WEB_EVENT_FIND)) == NULL) return t->rc;
     sqlite3_bind_int64(s, 1, a->agency);
-    sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, h.source, -1, SQLITE_STATIC);
     if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
     rc = tesoro__copy(t, (const char *)sqlite3_column_text(s, 1), out_result);
     sqlite3_reset(s);
@@ -8346,21 +8403,23 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
   }
   if (rc < 0) return rc;
 
-  if (ref[0] && (rc = tesoro__listing_by_ref(t, a->agency, ref, &listing))) return rc;
-  if (contact && (rc = tesoro__contact_reach(t, a, contact))) return rc;
-  snprintf(stamp, sizeof stamp, "%020lld|%s", (long long)at, source);
+  if (h.ref[0] && (rc = tesoro__listing_by_ref(t, a->agency, h.ref, &listing)))
+    return rc;
+  if (h.contact && (rc = tesoro__contact_reach(t, a, h.contact))) return rc;
+  snprintf(stamp, sizeof stamp, "%020lld|%s", (long long)h.at, h.source);
   tesoro__ctx_new(&c, t, a, TESORO_ENTITY_WEB_CUSTOMER, 0);
-  if ((rc = tesoro__event_customer(&c, external, contact, &customer))) return rc;
+  if ((rc = tesoro__event_customer(&c, h.external, h.contact, &customer)))
+    return rc;
   memset(&w, 0, sizeof w);
   w.json = json;
   w.stamp = stamp;
-  w.at = at;
+  w.at = h.at;
   w.listing = listing;
   if ((rc = tesoro__fire_nested(&c, &tesoro__web_customer_machine, customer,
                                 WC_EV_CUSTOMER + kind, a, &w)))
     return rc;
   if ((s = tesoro__stmt(t, S_WEB_RESULT)) == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 1, h.source, -1, SQLITE_STATIC);
   sqlite3_bind_int(s, 2, w.applied);
   sqlite3_bind_int64(s, 3, customer);
   sqlite3_bind_text(s, 4, tesoro__entity_name(w.entity), -1, SQLITE_STATIC);
@@ -8369,11 +8428,11 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
   if ((s = tesoro__stmt(t, S_WEB_EVENT_INSERT)) == NULL) rc = t->rc;
   if (rc == TESORO_OK) {
     sqlite3_bind_int64(s, 1, a->agency);
-    sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, h.source, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, digest, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, type, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, customer);
-    sqlite3_bind_int64(s, 6, at);
+    sqlite3_bind_int64(s, 6, h.at);
     sqlite3_bind_text(s, 7, result, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 8, c.now);
     rc = tesoro__run(t, s);
@@ -8425,7 +8484,8 @@ TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
       (rc = tesoro__actor_load(t, website, &a)) ||
       (rc = tesoro__require(t, &a, R_WEBSITE, "send website events")))
     return rc;
-  if ((is_array = tesoro__json_top(t, S_JSON_ARRAY_OK, events_json, &index)) < 0)
+  if ((is_array = tesoro__json_top(t, S_JSON_ARRAY_OK, events_json, &index,
+                                   NULL, 0)) < 0)
     return (int)is_array;
   if (!is_array)
     return tesoro__fail(t, TESORO_EINVAL, "events is not a JSON array");
