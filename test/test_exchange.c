@@ -173,6 +173,35 @@ static void test_visit_event_applied(void **state) {
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
+/* An event that keeps the customer's state still moves its version and
+** writes a history row from the state to itself; the state index stays
+** right for the list by state.  The head members are read once, with the
+** members' check: of a key given twice, the first counts, as with
+** json_extract(). */
+static void test_events_keep_the_state_and_move_the_version(void **state) {
+  tu_world *w = *state;
+  int64_t version;
+  APPLIED(w, ev("{\"source_id\":\"k1\",\"type\":\"visit\",\"customer\":\"c1\","
+                "\"at\":%lld,\"visits\":1}", (long long)T0));
+  version = cust_int(w, "c1", "version");
+  APPLIED(w, ev("{\"source_id\":\"k2\",\"type\":\"visit\",\"customer\":\"c1\","
+                "\"customer\":\"c2\",\"at\":%lld,\"visits\":2}",
+                (long long)T0 + 1));
+  assert_int_equal(cust_int(w, "c1", "version"), version + 1);
+  assert_int_equal(cust_int(w, "c1", "visits"), 2);
+  assert_text(cust_text(w, "c1", "state"), "prospect");
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM web_customer WHERE "
+                              "external_id = 'c2'"), 0);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE entity_id = %lld "
+                              "AND seq = %lld AND from_state = 'prospect' AND "
+                              "to_state = 'prospect' AND event = 'visit'",
+                           (long long)cust(w, "c1"), (long long)version + 1), 1);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM web_customer INDEXED BY "
+                              "web_customer_state WHERE agency_id = %lld AND "
+                              "state = 'prospect'", (long long)w->agency), 1);
+  assert_int_equal(tesoro_check(w->t), TESORO_OK);
+}
+
 static void test_search_events_applied(void **state) {
   tu_world *w = *state;
   int64_t c;
@@ -1875,6 +1904,7 @@ int main(void) {
       /* 1. every event type */
       T(test_customer_event_applied),
       T(test_visit_event_applied),
+      T(test_events_keep_the_state_and_move_the_version),
       T(test_search_events_applied),
       T(test_property_events_applied),
       T(test_enquiry_events_applied),
