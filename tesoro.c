@@ -1197,14 +1197,21 @@ static const char *const tesoro__schema_lines[] = {
 ** else English.  Staff and unknown contacts get English.  The ten are
 ** looked up with instr() in TESORO_PORTAL_LANGUAGES: a constant IN list of
 ** more than two values makes SQLite build a temporary b-tree on every run
-** of the statement, and this runs once per outbox row. */
+** of the statement, and this runs once per outbox row.
+** TESORO__LANGUAGE is the rule over a portal_account row `pa` and a contact
+** row `c` left-joined on the contact (either may be missing);
+** TESORO__LANGUAGE_OF(contact) is a subquery for a contact id expression. */
+#define TESORO__LANGUAGE(pa, c)                                               \
+  "coalesce(" pa ".language, CASE WHEN instr(' " TESORO_PORTAL_LANGUAGES      \
+  " ', ' ' || lower(substr(" c ".language, 1, 2)) || ' ') > 0 AND "           \
+  "(length(" c ".language) = 2 OR substr(" c ".language, 3, 1) IN ('-', "     \
+  "'_')) THEN lower(substr(" c ".language, 1, 2)) END, 'en')"
+#define TESORO__LANGUAGE_JOIN(pa, c, contact)                                 \
+  "LEFT JOIN portal_account " pa " ON " pa ".contact_id = " contact           \
+  " LEFT JOIN contact " c " ON " c ".id = " contact
 #define TESORO__LANGUAGE_OF(contact)                                          \
-  "coalesce((SELECT language FROM portal_account WHERE contact_id = "        \
-  contact "), (SELECT lower(substr(c.language, 1, 2)) FROM contact c "        \
-  "WHERE c.id = " contact " AND instr(' " TESORO_PORTAL_LANGUAGES " ', "      \
-  "' ' || lower(substr(c.language, 1, 2)) || ' ') > 0 AND "                   \
-  "(length(c.language) = 2 OR substr(c.language, 3, 1) IN ('-', '_'))), "     \
-  "'en')"
+  "(SELECT " TESORO__LANGUAGE("lp", "lc") " FROM (SELECT " contact            \
+  " AS id) lk " TESORO__LANGUAGE_JOIN("lp", "lc", "lk.id") ")"
 /* What the portal functions read of an account (tesoro__account). */
 #define TESORO__ACCOUNT_COLUMNS                                               \
   "id, state, version, password_hash, code_hash, code_expires_at, "          \
@@ -1348,14 +1355,14 @@ static const char *const tesoro__schema_lines[] = {
   /* ... and the payload: the entity, its id, the event and a summary, */   \
   /* with the fields of ?5 (a JSON object made by tesoro) spliced in */      \
   X(OUTBOX_MESSAGE,                                                           \
-    "SELECT " TESORO__LANGUAGE_OF("(SELECT contact_id FROM actor WHERE id = " \
-    "?1)") ", rtrim(json_object('entity', ?2, 'entity_id', ?3, 'event', ?4, " \
-    "'summary', ?5), '}') || iif(?6 IS NULL, '}', ',' || substr(?6, 2))")     \
+    "SELECT " TESORO__LANGUAGE("p", "c") ", rtrim(json_object('entity', ?2, " \
+    "'entity_id', ?3, 'event', ?4, 'summary', ?5), '}') || iif(?6 IS NULL, "  \
+    "'}', ',' || substr(?6, 2)) FROM (SELECT ?1 AS id) r LEFT JOIN actor a "  \
+    "ON a.id = r.id " TESORO__LANGUAGE_JOIN("p", "c", "a.contact_id"))        \
   X(OUTBOX_INSERT,                                                            \
-    "INSERT INTO outbox(uid, agency_id, kind, recipient_id, channel, "        \
-    "template, language, payload, history_id, next_attempt_at, created_at) "  \
-    "VALUES (lower(hex(randomblob(16))), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "\
-    "?9)")                                                                    \
+    "INSERT INTO outbox(agency_id, kind, recipient_id, channel, template, "   \
+    "language, payload, history_id, next_attempt_at, created_at, uid) "       \
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)")                   \
   X(OUTBOX_ACK,                                                               \
     "UPDATE outbox SET status = 'delivered', delivered_at = ?2 "              \
     "WHERE id = ?1 AND status = 'pending'")                                   \
@@ -1387,9 +1394,10 @@ static const char *const tesoro__schema_lines[] = {
   X(TIMER_DUE,                                                                \
     "SELECT id, agency_id, entity, entity_id, kind FROM timer "               \
     "WHERE state = 'pending' AND due_at <= ?1 ORDER BY due_at, id LIMIT 1")   \
-  X(TIMER_WITHDRAW, /* ?3 NULL: every kind */                                \
+  X(TIMER_WITHDRAW, /* ?3 NULL: every kind; else kind ?3 or ?4 */            \
     "UPDATE timer SET state = 'withdrawn' WHERE entity = ?1 AND "             \
-    "entity_id = ?2 AND state = 'pending' AND (?3 IS NULL OR kind = ?3)")     \
+    "entity_id = ?2 AND state = 'pending' AND "                               \
+    "(?3 IS NULL OR kind IN (?3, ?4))")                                       \
   X(TIMER_FIRED,                                                              \
     "UPDATE timer SET state = 'fired', fired_at = ?2 "                        \
     "WHERE id = ?1 AND state IN ('pending', 'withdrawn')")                    \
@@ -3488,6 +3496,8 @@ static int tesoro__outbox_on(tesoro__ctx *c, const char *kind, int64_t recipient
     return rc < 0 ? rc : TESORO_EDB;
   rc = TESORO_OK;
   for (int i = 0; channels[i] && rc == TESORO_OK; i++) {
+    unsigned char raw_uid[16];
+    char uid[2 * sizeof raw_uid + 1];
     /* the message's row stays current while its rows are written */
     const char *language = (const char *)sqlite3_column_text(message, 0);
     const char *payload = (const char *)sqlite3_column_text(message, 1);
@@ -3508,6 +3518,11 @@ static int tesoro__outbox_on(tesoro__ctx *c, const char *kind, int64_t recipient
     sqlite3_bind_text(s, 7, payload, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 8, c->history_id);
     sqlite3_bind_int64(s, 9, c->now);
+    /* 128 random bits from SQLite's generator (the one randomblob() uses),
+    ** in lower-case hex: the host's key for delivering this row once */
+    sqlite3_randomness(sizeof raw_uid, raw_uid);
+    sodium_bin2hex(uid, sizeof uid, raw_uid, sizeof raw_uid);
+    sqlite3_bind_text(s, 10, uid, -1, SQLITE_STATIC);
     rc = tesoro__run(t, s);
   }
   sqlite3_reset(message);
@@ -3695,13 +3710,16 @@ static int tesoro__timer_plan(tesoro__ctx *c, int entity, int64_t entity_id,
   return tesoro__run(c->t, s);
 }
 
-/* Withdraw the entity's pending timers of `kind` (NULL: every kind). */
-static int tesoro__timer_withdraw(tesoro__ctx *c, const char *kind) {
+/* Withdraw the entity's pending timers of `kind` or `also` (`kind` NULL:
+** every kind; `also` may be NULL), in one statement. */
+static int tesoro__timer_withdraw(tesoro__ctx *c, const char *kind,
+                                  const char *also) {
   sqlite3_stmt *s = tesoro__stmt(c->t, S_TIMER_WITHDRAW);
   if (s == NULL) return c->t->rc;
   sqlite3_bind_int(s, 1, c->entity);
   sqlite3_bind_int64(s, 2, c->id);
   sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 4, also, -1, SQLITE_STATIC);
   return tesoro__run(c->t, s);
 }
 
@@ -5984,7 +6002,7 @@ static int fx_schedule(tesoro__ctx *c) {
   sqlite3_bind_int64(s, 1, c->id);
   sqlite3_bind_int64(s, 2, *start);
   if ((rc = tesoro__run(t, s)) || (rc = tesoro__appt_get(c, &a)) ||
-      (rc = tesoro__timer_withdraw(c, NULL)) ||
+      (rc = tesoro__timer_withdraw(c, NULL, NULL)) ||
       (rc = tesoro__timer_plan(c, c->entity, c->id, "appointment_complete",
                                a.start_at)) ||
       (rc = tesoro__timer_plan(c, c->entity, c->id, "viewing_feedback",
@@ -6020,7 +6038,7 @@ static int fx_appointment_end(tesoro__ctx *c) {
   sqlite3_bind_int64(s, 3, c->actor->id);
   sqlite3_bind_text(s, 4, c->reason, -1, SQLITE_STATIC);
   if ((rc = tesoro__run(t, s)) || (rc = tesoro__appt_get(c, &a)) ||
-      (rc = tesoro__timer_withdraw(c, NULL)))
+      (rc = tesoro__timer_withdraw(c, NULL, NULL)))
     return rc;
   snprintf(summary, sizeof summary, "Viewing %s%s%s", what,
            c->reason ? ": " : "", c->reason ? c->reason : "");
@@ -6049,8 +6067,8 @@ static int fx_completed(tesoro__ctx *c) {
   sqlite3_bind_int64(s, 2, c->now);
   sqlite3_bind_int64(s, 3, c->actor->id);
   if ((rc = tesoro__run(t, s)) || (rc = tesoro__appt_get(c, &a)) ||
-      (rc = tesoro__timer_withdraw(c, "appointment_complete")) ||
-      (rc = tesoro__timer_withdraw(c, "viewing_reminder")))
+      (rc = tesoro__timer_withdraw(c, "appointment_complete",
+                                   "viewing_reminder")))
     return rc;
   rc = by_client ? tesoro__property_viewed(c, a.deal_property)
                  : tesoro__timer_plan(c, c->entity, c->id, "no_show_window",
@@ -6071,8 +6089,7 @@ static int fx_no_show(tesoro__ctx *c) {
   sqlite3_bind_int64(s, 2, c->now);
   sqlite3_bind_int64(s, 3, c->actor->id);
   if ((rc = tesoro__run(t, s)) || (rc = tesoro__appt_get(c, &a)) ||
-      (rc = tesoro__timer_withdraw(c, "viewing_feedback")) ||
-      (rc = tesoro__timer_withdraw(c, "no_show_window")) ||
+      (rc = tesoro__timer_withdraw(c, "viewing_feedback", "no_show_window")) ||
       (rc = tesoro__calendar_sync(c, a.owner)))
     return rc;
   return tesoro__activity(c, "viewing_no_show",
@@ -6400,7 +6417,7 @@ static int fx_stage(tesoro__ctx *c) {
   sqlite3_bind_int64(s, 5, c->actor->id);
   sqlite3_bind_text(s, 6, c->reason, -1, SQLITE_STATIC);
   if ((rc = tesoro__run(t, s)) ||
-      (rc = tesoro__timer_withdraw(c, "referral_list_date")))
+      (rc = tesoro__timer_withdraw(c, "referral_list_date", NULL)))
     return rc;
   c->args = NULL; /* stored now: read the referral itself from here on */
   if ((rc = tesoro__stage_facts_get(c, &f))) return rc;

@@ -1247,6 +1247,11 @@ static void test_start_viewing_completes_on_the_day(void **state) {
                         (long long)a),
                    D1 - 2 * HOUR);
   assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
+  /* the clock's completion and the reminder are withdrawn (one statement
+  ** for both kinds); the feedback request stays */
+  assert_int_equal(timer_n(w, a, "appointment_complete", "withdrawn"), 1);
+  assert_int_equal(timer_n(w, a, "%remind%", "withdrawn"), 1);
+  assert_int_equal(timer_n(w, a, "%feedback%", "pending"), 1);
   assert_int_equal(cal_n(w, a), 3);
   assert_last_calendar_state(w, a, "completed");
   assert_last_event(w, a, "start_viewing", w->client, "completed");
@@ -2360,10 +2365,16 @@ static void test_no_show_recorded_by_agent_within_window(void **state) {
   TU_ASSERT_REFUSED(w, tesoro_appointment_record_no_show(w->t, w->other_agent,
                                                          a, NULL, 0),
                     TESORO_EDENIED, "another agency");
+  assert_int_equal(timer_n(w, a, "%feedback%", "pending"), 1);
+  assert_int_equal(timer_n(w, a, "no_show_window", "pending"), 1);
   TU_OK(w, tesoro_appointment_record_no_show(w->t, w->agent, a,
                                              "Waited 30 minutes at the door",
                                              0));
   assert_state(w, APPT, a, "completed");
+  /* no feedback request after a no-show, and the window is closed */
+  assert_int_equal(timer_n(w, a, "%feedback%", "withdrawn"), 1);
+  assert_int_equal(timer_n(w, a, "no_show_window", "withdrawn"), 1);
+  assert_int_equal(timer_n(w, a, NULL, "pending"), 0);
   assert_int_equal(tu_sqlf(w, "SELECT no_show_at FROM appointment WHERE id = %lld",
                         (long long)a),
                    D1 + 2 * DAY);

@@ -1335,7 +1335,9 @@ static void test_outbox_rows_written_with_the_change(void **state) {
   while (tesoro_cursor_next(c) == TESORO_ROW) {
     const char *uid = tu_col_text(c, "uid");
     assert_non_null(uid);
-    assert_true(strlen(uid) > 0 && strlen(uid) < sizeof uids[0]);
+    /* 128 random bits in lower-case hex */
+    assert_int_equal(strlen(uid), 32);
+    assert_int_equal(strspn(uid, "0123456789abcdef"), 32);
     assert_true(n < 64);
     snprintf(uids[n++], sizeof uids[0], "%s", uid);
     assert_int_equal(tu_col_int(c, "agency_id"), w->agency);

@@ -1811,8 +1811,19 @@ static void test_language_from_the_contact(void **state) {
                   lang, cases[i].portal);
       fail();
     }
-    /* the invitation went out in the same language */
+    /* the invitation went out in the same language, and the account's
+    ** JSON says it too (three statements share the rule) */
     assert_outbox_language(w, client, T_INVITATION, cases[i].portal);
+    {
+      char *json = NULL, want[48];
+      int64_t account = tu_sqlf(w, "SELECT id FROM portal_account WHERE "
+                                   "contact_id = %lld", (long long)contact);
+      TU_OK(w, tesoro_entity_json(w->t, w->agent, TESORO_ENTITY_PORTAL_ACCOUNT,
+                                  account, &json));
+      snprintf(want, sizeof want, "\"portal_language\":\"%s\"", cases[i].portal);
+      assert_non_null(strstr(json, want));
+      tesoro_free(json);
+    }
   }
 }
 
