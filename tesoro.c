@@ -1352,13 +1352,13 @@ static const char *const tesoro__schema_lines[] = {
     "WHERE id = ?1 AND version = ?3")                                         \
   /* outbox: language of a client recipient is their contact's, if the */    \
   /* portal speaks it (SPEC §5), else English */                              \
-  /* ... and the payload: the entity, its id, the event and a summary, */   \
-  /* with the fields of ?5 (a JSON object made by tesoro) spliced in */      \
+  /* ... and the payload's head: the entity, its id, the event and a */      \
+  /* summary (tesoro__outbox_on splices the extra fields in) */              \
   X(OUTBOX_MESSAGE,                                                           \
-    "SELECT " TESORO__LANGUAGE("p", "c") ", rtrim(json_object('entity', ?2, " \
-    "'entity_id', ?3, 'event', ?4, 'summary', ?5), '}') || iif(?6 IS NULL, "  \
-    "'}', ',' || substr(?6, 2)) FROM (SELECT ?1 AS id) r LEFT JOIN actor a "  \
-    "ON a.id = r.id " TESORO__LANGUAGE_JOIN("p", "c", "a.contact_id"))        \
+    "SELECT " TESORO__LANGUAGE("p", "c") ", json_object('entity', ?2, "       \
+    "'entity_id', ?3, 'event', ?4, 'summary', ?5) FROM (SELECT ?1 AS id) r "  \
+    "LEFT JOIN actor a ON a.id = r.id "                                       \
+    TESORO__LANGUAGE_JOIN("p", "c", "a.contact_id"))                          \
   X(OUTBOX_INSERT,                                                            \
     "INSERT INTO outbox(agency_id, kind, recipient_id, channel, template, "   \
     "language, payload, history_id, next_attempt_at, created_at, uid) "       \
@@ -3475,7 +3475,7 @@ static const char *const tesoro__crm_push[] = {"crm", "push", NULL};
 
 /* Queue one outbox row of `kind` ("notification", "calendar", ...) to
 ** `recipient` on each of `channels` (NULL-terminated).  `extra_json` (may be
-** NULL; never "{}") adds its fields to the payload, which always names the
+** NULL or "{}": none) adds its fields to the payload, which always names the
 ** entity, its id, the event and a summary.  The rows of one message share
 ** its language and payload, worked out once. */
 static int tesoro__outbox_on(tesoro__ctx *c, const char *kind, int64_t recipient,
@@ -3484,6 +3484,8 @@ static int tesoro__outbox_on(tesoro__ctx *c, const char *kind, int64_t recipient
                              const char *extra_json) {
   tesoro *t = c->t;
   sqlite3_stmt *message = tesoro__stmt(t, S_OUTBOX_MESSAGE), *s;
+  const char *language, *head, *payload;
+  char *spliced = NULL;
   int rc;
   if (message == NULL) return t->rc;
   sqlite3_bind_int64(message, 1, recipient);
@@ -3491,20 +3493,34 @@ static int tesoro__outbox_on(tesoro__ctx *c, const char *kind, int64_t recipient
   sqlite3_bind_int64(message, 3, c->id);
   sqlite3_bind_text(message, 4, c->event_name, -1, SQLITE_STATIC);
   sqlite3_bind_text(message, 5, summary, -1, SQLITE_STATIC);
-  sqlite3_bind_text(message, 6, extra_json, -1, SQLITE_STATIC);
   if ((rc = tesoro__row(t, message)) != TESORO_ROW)
     return rc < 0 ? rc : TESORO_EDB;
+  /* the message's row stays current while its rows are written */
   rc = TESORO_OK;
+  language = (const char *)sqlite3_column_text(message, 0);
+  payload = head = (const char *)sqlite3_column_text(message, 1);
+  if (language == NULL || head == NULL) {
+    sqlite3_reset(message);
+    return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  }
+  if (extra_json && extra_json[0] == '{' && extra_json[1] != '}') {
+    /* The head object without its '}', a comma, the extra object without
+    ** its '{'.  Here, not in SQL: substr() counts characters, and on the
+    ** calendar's payloads that cost more than writing the row. */
+    size_t head_len = (size_t)sqlite3_column_bytes(message, 1);
+    size_t extra_len = strlen(extra_json);
+    if ((spliced = TESORO_MALLOC(head_len + extra_len)) == NULL) {
+      sqlite3_reset(message);
+      return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+    }
+    memcpy(spliced, head, head_len - 1);
+    spliced[head_len - 1] = ',';
+    memcpy(spliced + head_len, extra_json + 1, extra_len); /* with its NUL */
+    payload = spliced;
+  }
   for (int i = 0; channels[i] && rc == TESORO_OK; i++) {
     unsigned char raw_uid[16];
     char uid[2 * sizeof raw_uid + 1];
-    /* the message's row stays current while its rows are written */
-    const char *language = (const char *)sqlite3_column_text(message, 0);
-    const char *payload = (const char *)sqlite3_column_text(message, 1);
-    if (language == NULL || payload == NULL) {
-      rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
-      break;
-    }
     if ((s = tesoro__stmt(t, S_OUTBOX_INSERT)) == NULL) {
       rc = t->rc;
       break;
@@ -3526,6 +3542,7 @@ static int tesoro__outbox_on(tesoro__ctx *c, const char *kind, int64_t recipient
     rc = tesoro__run(t, s);
   }
   sqlite3_reset(message);
+  TESORO_FREE(spliced);
   return rc;
 }
 
