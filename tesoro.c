@@ -1198,20 +1198,18 @@ static const char *const tesoro__schema_lines[] = {
 ** looked up with instr() in TESORO_PORTAL_LANGUAGES: a constant IN list of
 ** more than two values makes SQLite build a temporary b-tree on every run
 ** of the statement, and this runs once per outbox row.
-** TESORO__LANGUAGE is the rule over a portal_account row `pa` and a contact
-** row `c` left-joined on the contact (either may be missing);
+** TESORO__LANGUAGE is the rule over a contact row `c` and its portal
+** account `pa`, left-joined (either may be missing: NULL is English);
 ** TESORO__LANGUAGE_OF(contact) is a subquery for a contact id expression. */
 #define TESORO__LANGUAGE(pa, c)                                               \
   "coalesce(" pa ".language, CASE WHEN instr(' " TESORO_PORTAL_LANGUAGES      \
   " ', ' ' || lower(substr(" c ".language, 1, 2)) || ' ') > 0 AND "           \
   "(length(" c ".language) = 2 OR substr(" c ".language, 3, 1) IN ('-', "     \
   "'_')) THEN lower(substr(" c ".language, 1, 2)) END, 'en')"
-#define TESORO__LANGUAGE_JOIN(pa, c, contact)                                 \
-  "LEFT JOIN portal_account " pa " ON " pa ".contact_id = " contact           \
-  " LEFT JOIN contact " c " ON " c ".id = " contact
 #define TESORO__LANGUAGE_OF(contact)                                          \
-  "(SELECT " TESORO__LANGUAGE("lp", "lc") " FROM (SELECT " contact            \
-  " AS id) lk " TESORO__LANGUAGE_JOIN("lp", "lc", "lk.id") ")"
+  "coalesce((SELECT " TESORO__LANGUAGE("lp", "lc") " FROM contact lc LEFT "   \
+  "JOIN portal_account lp ON lp.contact_id = lc.id WHERE lc.id = " contact    \
+  "), 'en')"
 /* What the portal functions read of an account (tesoro__account). */
 #define TESORO__ACCOUNT_COLUMNS                                               \
   "id, state, version, password_hash, code_hash, code_expires_at, "          \
@@ -1356,9 +1354,9 @@ static const char *const tesoro__schema_lines[] = {
   /* summary (tesoro__outbox_on splices the extra fields in) */              \
   X(OUTBOX_MESSAGE,                                                           \
     "SELECT " TESORO__LANGUAGE("p", "c") ", json_object('entity', ?2, "       \
-    "'entity_id', ?3, 'event', ?4, 'summary', ?5) FROM (SELECT ?1 AS id) r "  \
-    "LEFT JOIN actor a ON a.id = r.id "                                       \
-    TESORO__LANGUAGE_JOIN("p", "c", "a.contact_id"))                          \
+    "'entity_id', ?3, 'event', ?4, 'summary', ?5) FROM actor a LEFT JOIN "    \
+    "contact c ON c.id = a.contact_id LEFT JOIN portal_account p ON "         \
+    "p.contact_id = c.id WHERE a.id = ?1")                                    \
   X(OUTBOX_INSERT,                                                            \
     "INSERT INTO outbox(agency_id, kind, recipient_id, channel, template, "   \
     "language, payload, history_id, next_attempt_at, created_at, uid) "       \
@@ -3493,8 +3491,10 @@ static int tesoro__outbox_on(tesoro__ctx *c, const char *kind, int64_t recipient
   sqlite3_bind_int64(message, 3, c->id);
   sqlite3_bind_text(message, 4, c->event_name, -1, SQLITE_STATIC);
   sqlite3_bind_text(message, 5, summary, -1, SQLITE_STATIC);
-  if ((rc = tesoro__row(t, message)) != TESORO_ROW)
-    return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = tesoro__row(t, message)) == TESORO_DONE)
+    return tesoro__fail(t, TESORO_EDB, "outbox recipient %lld does not exist",
+                        (long long)recipient);
+  if (rc != TESORO_ROW) return rc;
   /* the message's row stays current while its rows are written */
   rc = TESORO_OK;
   language = (const char *)sqlite3_column_text(message, 0);

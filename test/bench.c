@@ -1050,7 +1050,7 @@ int main(int argc, char **argv) {
   if (want("transition")) {
     ops o = {3 * 1500, 3 * 1500, cycle_op}, full = {3 * 300, 3 * 300, cycle_op};
     report_time("transition", &o, measure(setup_db, &o, 0, 0, 3));
-    report_time("transition_memory", &o, measure(setup_db, &o, 0, 1, 3));
+    report_time("transition_memory", &o, measure(setup_db, &o, 0, 1, 5));
     report_time("transition_full", &full, measure(setup_db, &full, 1, 0, 5));
   }
   if (want("mixed")) {
