@@ -1315,7 +1315,9 @@ TESORO_API int tesoro_portal_account_of(tesoro *t, int64_t actor,
 ** or both (RFC 7946: positions [longitude, latitude] with longitude
 ** -180..180 and latitude -90..90; each ring closed — first position equal
 ** to the last — with at least 4 positions; the first ring the outline,
-** the others holes).  Each invalid case is EINVAL naming the reason.
+** the others holes).  Each invalid case is EINVAL naming the reason.  A
+** member the event's type does not have is EINVAL; a member given twice
+** counts with its first value (as SQLite's json_extract() reads it).
 **
 ** Result: a JSON object {"source_id", "status": "applied" or
 ** "superseded", "customer_id", "entity", "entity_id"} (*out_result,
