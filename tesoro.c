@@ -1639,7 +1639,9 @@ static const char *const tesoro__schema_lines[] = {
     "d.contact_id = ?1 AND d.state = 'active' AND p.state = 'to_review'), "   \
     "(SELECT count(*) FROM appointment WHERE contact_id = ?1 AND rating IS "  \
     "NOT NULL)")                                                              \
-  /* the website exchange */                                                  \
+  /* the website exchange; JSON_ELEMENTS and JSON_MEMBERS repeat the text */ \
+  /* of JSON_FIELDS on purpose: they walk an array or an area while */        \
+  /* JSON_FIELDS is still walking the object that holds it */                \
   X(JSON_ELEMENTS, "SELECT key, type, value FROM json_each(?1)")              \
   X(JSON_MEMBERS, "SELECT key, type, value FROM json_each(?1)")               \
   X(GEO_TYPE,                                                                 \
