@@ -33,6 +33,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8349,23 +8350,34 @@ typedef struct tesoro__web_head {
   int64_t at, contact;
 } tesoro__web_head;
 
+/* Where each head member goes: text into a buffer of `size` bytes, or
+** (size 0) an integer. */
+static const struct {
+  const char *key;
+  size_t at, size;
+} tesoro__web_head_members[] = {
+#define H(key, field, size) {key, offsetof(tesoro__web_head, field), size}
+    H("source_id", source, sizeof ((tesoro__web_head *)0)->source),
+    H("customer", external, sizeof ((tesoro__web_head *)0)->external),
+    H("listing", ref, sizeof ((tesoro__web_head *)0)->ref),
+    H("enquiry_type", enquiry, sizeof ((tesoro__web_head *)0)->enquiry),
+    H("consent", consent, sizeof ((tesoro__web_head *)0)->consent),
+    H("at", at, 0),
+    H("contact_id", contact, 0),
+#undef H
+};
+
 static void tesoro__web_head_take(void *ctx, const tesoro__field *f,
                                   sqlite3_stmt *s) {
-  tesoro__web_head *h = ctx;
-  if (strcmp(f->key, "source_id") == 0)
-    tesoro__column_copy(s, 2, h->source, sizeof h->source);
-  else if (strcmp(f->key, "customer") == 0)
-    tesoro__column_copy(s, 2, h->external, sizeof h->external);
-  else if (strcmp(f->key, "at") == 0)
-    h->at = sqlite3_column_int64(s, 2);
-  else if (strcmp(f->key, "contact_id") == 0)
-    h->contact = sqlite3_column_int64(s, 2);
-  else if (strcmp(f->key, "listing") == 0)
-    tesoro__column_copy(s, 2, h->ref, sizeof h->ref);
-  else if (strcmp(f->key, "enquiry_type") == 0)
-    tesoro__column_copy(s, 2, h->enquiry, sizeof h->enquiry);
-  else if (strcmp(f->key, "consent") == 0)
-    tesoro__column_copy(s, 2, h->consent, sizeof h->consent);
+  for (int i = 0; i < COUNT(tesoro__web_head_members); i++) {
+    char *to = (char *)ctx + tesoro__web_head_members[i].at;
+    if (strcmp(f->key, tesoro__web_head_members[i].key) != 0) continue;
+    if (tesoro__web_head_members[i].size)
+      tesoro__column_copy(s, 2, to, tesoro__web_head_members[i].size);
+    else
+      *(int64_t *)(void *)to = sqlite3_column_int64(s, 2);
+    return;
+  }
 }
 
 /*
