@@ -2392,8 +2392,31 @@ TESORO_API int tesoro_config(tesoro *t, int option, int64_t value) {
     if (src != SQLITE_OK) return tesoro__dberr(t, src);
     break;
   }
+  case TESORO_CONFIG_CHECKPOINT_PAGES:
+    if (value > 10000000)
+      return tesoro__fail(t, TESORO_EINVAL, "checkpoint pages is at most 10000000");
+    sqlite3_wal_autocheckpoint(t->db, (int)value);
+    break;
   default: return tesoro__fail(t, TESORO_EINVAL, "unknown setting %d", option);
   }
+  return TESORO_OK;
+}
+
+/* PASSIVE: the host's checkpoint must never stall its own writers or wait
+** for a reader; what a long read keeps back is copied next time. */
+TESORO_API int tesoro_checkpoint(tesoro *t, int *out_wal_pages, int *out_copied) {
+  int wal = -1, copied = -1, src;
+  TESORO__ENTER(t);
+  if (out_wal_pages) *out_wal_pages = 0;
+  if (out_copied) *out_copied = 0;
+  if (t->host_txn || !sqlite3_get_autocommit(t->db))
+    return tesoro__fail(t, TESORO_EMISUSE,
+                        "a checkpoint cannot run inside a transaction");
+  src = sqlite3_wal_checkpoint_v2(t->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &wal,
+                                  &copied);
+  if (src != SQLITE_OK) return tesoro__dberr(t, src);
+  if (out_wal_pages) *out_wal_pages = wal > 0 ? wal : 0;
+  if (out_copied) *out_copied = copied > 0 ? copied : 0;
   return TESORO_OK;
 }
 

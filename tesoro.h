@@ -238,6 +238,15 @@ TESORO_API const char *tesoro_errname(int rc);
                                                returned survives it too (one
                                                fsync per commit; group calls
                                                with tesoro_begin/commit) */
+#define TESORO_CONFIG_CHECKPOINT_PAGES   10 /* default 1000 (SQLite's): WAL size,
+                                               in pages, at which a committing
+                                               call checkpoints the WAL itself.
+                                               A host that runs tesoro_checkpoint
+                                               raises it (e.g. 100000) so no call
+                                               pays for a checkpoint; it stays
+                                               the guard that bounds the WAL
+                                               when the host never does.
+                                               At most 10000000. */
 #define TESORO_SYNC_NORMAL 1
 #define TESORO_SYNC_FULL   2
 
@@ -511,6 +520,21 @@ TESORO_API int tesoro_stats(tesoro *t, int64_t agency, tesoro_cursor **out);
 ** entity has moved on is discarded without effect.
 */
 TESORO_API int tesoro_tick(tesoro *t, int64_t now, int *out_fired);
+
+/*
+** Operator call: copy the write-ahead log into the database file (a
+** PASSIVE checkpoint: it never waits for other connections, and copies as
+** much as their open reads allow).  Run it off the request path — from the
+** tick loop, or from a background thread with a handle of its own (a handle
+** is used by one thread at a time) — and raise
+** TESORO_CONFIG_CHECKPOINT_PAGES on the request handles: then no call pays
+** for a checkpoint inside its commit.  *out_wal_pages (may be NULL) is the
+** WAL's size in pages, *out_copied (may be NULL) how many of them are now
+** in the database file; both are 0 for a database without a WAL
+** (":memory:").  Returns TESORO_OK; TESORO_EMISUSE inside a host
+** transaction; TESORO_EBUSY; TESORO_EDB.
+*/
+TESORO_API int tesoro_checkpoint(tesoro *t, int *out_wal_pages, int *out_copied);
 
 /* ------------------------------------------------------------------------
 ** Documents: BLOBs with kind, file name, MIME type checked against the

@@ -578,6 +578,60 @@ static void test_config_synchronous_full_or_normal(void **state) {
   tesoro_close(t2);
 }
 
+/* WAL pages left after `n` new contacts, as the host's checkpoint reports
+** them, with the commit-path guard at `guard` pages. */
+static int wal_after_writes(tu_world *w, int64_t guard, int n) {
+  int wal = -1, copied = -1;
+  char name[40], email[64];
+  TU_OK(w, tesoro_checkpoint(w->t, NULL, NULL));
+  TU_OK(w, tesoro_config(w->t, TESORO_CONFIG_CHECKPOINT_PAGES, guard));
+  for (int i = 0; i < n; i++) {
+    int64_t contact;
+    snprintf(name, sizeof name, "Wal Person %d", i);
+    snprintf(email, sizeof email, "wal%lld-%d@example.com", (long long)guard, i);
+    TU_OK(w, tesoro_contact_create(w->t, w->agent, name, email, NULL, NULL, &contact));
+  }
+  TU_OK(w, tesoro_checkpoint(w->t, &wal, &copied));
+  /* nobody else reads: the host's checkpoint copies the whole log */
+  assert_int_equal(copied, wal);
+  return wal;
+}
+
+/* The host runs checkpoints (tesoro_checkpoint) and raises the guard so a
+** committing call does not; the guard still bounds the WAL. */
+static void test_checkpoints_run_by_the_host_with_a_guard(void **state) {
+  W;
+  tesoro *m = NULL;
+  int wal = -1, copied = -1;
+  int guarded = wal_after_writes(w, 20, 150);
+  int unguarded = wal_after_writes(w, 1000000, 150);
+  /* 150 commits of a few pages each: the commit path checkpointed at 20
+  ** pages and the log restarted from its start; with the guard far away it
+  ** kept every frame for the host's checkpoint */
+  assert_true(guarded > 0 && guarded < 60);
+  assert_true(unguarded > 150);
+  /* a second checkpoint with nothing new written copies nothing more */
+  TU_OK(w, tesoro_checkpoint(w->t, &wal, &copied));
+  assert_int_equal(wal, copied);
+  /* bad settings and the wrong moment */
+  TU_ASSERT_ERR(w, tesoro_config(w->t, TESORO_CONFIG_CHECKPOINT_PAGES, 0), TESORO_EINVAL,
+                "> 0");
+  TU_ASSERT_ERR(w, tesoro_config(w->t, TESORO_CONFIG_CHECKPOINT_PAGES, 10000001),
+                TESORO_EINVAL, "at most");
+  TU_OK(w, tesoro_begin(w->t));
+  TU_ASSERT_ERR(w, tesoro_checkpoint(w->t, &wal, &copied), TESORO_EMISUSE, "transaction");
+  assert_int_equal(wal, 0);
+  TU_OK(w, tesoro_rollback(w->t));
+  assert_int_equal(tesoro_checkpoint(NULL, NULL, NULL), TESORO_EMISUSE);
+  /* a database without a log: nothing to copy */
+  assert_int_equal(tesoro_open(":memory:", &m), TESORO_OK);
+  wal = copied = -1;
+  assert_int_equal(tesoro_checkpoint(m, &wal, &copied), TESORO_OK);
+  assert_int_equal(wal, 0);
+  assert_int_equal(copied, 0);
+  tesoro_close(m);
+}
+
 static void test_clock_is_injectable_per_handle(void **state) {
   W;
   tesoro *t2 = NULL;
@@ -2130,6 +2184,7 @@ int main(void) {
       T(test_schema_text_equals_schema_sql),
       T(test_open_creates_file_with_ids),
       T(test_open_uses_wal_journal),
+      T(test_checkpoints_run_by_the_host_with_a_guard),
       T(test_every_table_is_strict),
       T(test_state_check_refuses_impossible_state),
       T(test_open_refuses_foreign_sqlite_file),
