@@ -803,3 +803,98 @@ DROP INDEX actor_one_per_agency;
 CREATE UNIQUE INDEX actor_one_per_agency ON actor(agency_id, kind)
   WHERE kind = 'website' OR kind = 'system';
 PRAGMA writable_schema = RESET;
+
+-- @version 11
+-- The write path.  make bench measured what a transition wrote against a
+-- lean design with the same guarantees: the outbox rows (one per channel,
+-- each with a random uid in a UNIQUE index and a json_valid CHECK on its
+-- payload) and the timers (kept for ever, two indexes rewritten when one
+-- fired) were the largest costs.
+--
+-- Outbox: one row per message, its channels a set of bits (crm 1, push 2,
+-- email 4, website 8, calendar 16).  A delivery — the unit
+-- tesoro_outbox_fetch returns and the host acknowledges or fails — is
+-- (message, channel), with the stable id message * 8 + channel number
+-- (crm 0 … calendar 4): the receiver deduplicates on it.  `undelivered`
+-- holds the channels not yet acknowledged, `dead` those of them that ran
+-- out of attempts.  The message is pending while a channel is neither,
+-- delivered when none is undelivered, else dead (or withdrawn by an
+-- erasure).  Attempts and the next attempt are the message's.  Payloads are
+-- written by tesoro's own JSON functions, so tesoro_check, not a CHECK
+-- evaluated on every row written, verifies they are valid JSON.  A row of
+-- the old layout becomes a message of its one channel, keeping its id.
+--
+-- Timers: only the pending ones are rows, keyed by what they are about;
+-- one that fires or is withdrawn is deleted (what fired is in history).
+-- timer_due also carries the agency, so a tick reads the due ones from the
+-- index alone.
+DROP INDEX outbox_due;
+DROP INDEX outbox_history;
+ALTER TABLE outbox RENAME TO outbox_v10;
+CREATE TABLE outbox (
+  id              INTEGER PRIMARY KEY,
+  agency_id       INTEGER NOT NULL REFERENCES agency(id),
+  kind            TEXT    NOT NULL CHECK (kind = 'notification' OR kind = 'exchange' OR kind = 'calendar'),
+  recipient_id    INTEGER REFERENCES actor(id),
+  channels        INTEGER NOT NULL CHECK (channels BETWEEN 1 AND 31),
+  undelivered     INTEGER NOT NULL CHECK (undelivered & ~channels = 0),
+  dead            INTEGER NOT NULL DEFAULT 0 CHECK (dead & ~undelivered = 0),
+  template        TEXT    NOT NULL,
+  language        TEXT    NOT NULL DEFAULT 'en',
+  payload         TEXT    NOT NULL,
+  history_id      INTEGER NOT NULL REFERENCES history(id),
+  status          TEXT    NOT NULL DEFAULT 'pending'
+                  CHECK (status = 'pending' OR status = 'delivered' OR status = 'dead' OR status = 'withdrawn'),
+  attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT,
+  created_at      INTEGER NOT NULL,
+  delivered_at    INTEGER,
+  CHECK ((status = 'delivered') = (undelivered = 0))
+) STRICT;
+INSERT INTO outbox(id, agency_id, kind, recipient_id, channels, undelivered,
+                   dead, template, language, payload, history_id, status, attempts,
+                   next_attempt_at, last_error, created_at, delivered_at)
+SELECT id, agency_id, kind, recipient_id, bit,
+       CASE status WHEN 'delivered' THEN 0 ELSE bit END,
+       CASE status WHEN 'dead' THEN bit ELSE 0 END, template, language,
+       payload, history_id, status, attempts, next_attempt_at, last_error,
+       created_at, delivered_at
+FROM (SELECT *, 1 << CASE channel WHEN 'crm' THEN 0 WHEN 'push' THEN 1
+                  WHEN 'email' THEN 2 WHEN 'website' THEN 3 ELSE 4 END AS bit
+      FROM outbox_v10);
+DROP TABLE outbox_v10;
+CREATE INDEX outbox_due ON outbox(next_attempt_at, id) WHERE status = 'pending';
+CREATE INDEX outbox_history ON outbox(history_id);
+
+-- The deliveries of every message, one row per (message, channel), as the
+-- host sees them: for tesoro_check, the CLI and tests.
+CREATE VIEW outbox_delivery AS
+WITH channel(number, name) AS (VALUES (0, 'crm'), (1, 'push'), (2, 'email'),
+                                      (3, 'website'), (4, 'calendar'))
+SELECT o.id * 8 + ch.number AS id, o.id AS message_id, o.agency_id, o.kind,
+       o.recipient_id, ch.name AS channel, o.template, o.language, o.payload,
+       o.history_id,
+       CASE WHEN o.undelivered & (1 << ch.number) = 0 THEN 'delivered'
+            WHEN o.dead & (1 << ch.number) THEN 'dead'
+            ELSE o.status END AS status,
+       o.attempts, o.next_attempt_at, o.last_error, o.created_at,
+       o.delivered_at
+FROM outbox o JOIN channel ch ON o.channels & (1 << ch.number);
+
+DROP INDEX timer_due;
+DROP INDEX timer_entity;
+ALTER TABLE timer RENAME TO timer_v10;
+CREATE TABLE timer (
+  entity    INTEGER NOT NULL,
+  entity_id INTEGER NOT NULL,
+  kind      TEXT    NOT NULL,
+  due_at    INTEGER NOT NULL,
+  agency_id INTEGER NOT NULL REFERENCES agency(id),
+  PRIMARY KEY (entity, entity_id, kind, due_at)
+) STRICT, WITHOUT ROWID;
+INSERT OR IGNORE INTO timer(entity, entity_id, kind, due_at, agency_id)
+SELECT entity, entity_id, kind, due_at, agency_id FROM timer_v10
+WHERE state = 'pending';
+DROP TABLE timer_v10;
+CREATE INDEX timer_due ON timer(due_at, agency_id);

@@ -261,7 +261,7 @@ static int64_t outbox_n(tu_world *w, int64_t a, int64_t recipient,
   char sql[1024];
   size_t n;
   n = (size_t)snprintf(sql, sizeof sql,
-                       "SELECT count(*) FROM outbox o JOIN history h ON "
+                       "SELECT count(*) FROM outbox_delivery o JOIN history h ON "
                        "h.id = o.history_id WHERE h.entity = %d AND "
                        "h.entity_id = %lld",
                        APPT, (long long)a);
@@ -288,7 +288,7 @@ static void assert_last_calendar_state(tu_world *w, int64_t a,
                                        const char *want) {
   char *tmpl, *payload = tu_sqlf_text(
       w,
-      "SELECT o.payload FROM outbox o JOIN history h ON h.id = o.history_id "
+      "SELECT o.payload FROM outbox_delivery o JOIN history h ON h.id = o.history_id "
       "WHERE h.entity = %d AND h.entity_id = %lld AND o.kind = 'calendar' "
       "ORDER BY o.id DESC LIMIT 1",
       APPT, (long long)a);
@@ -297,7 +297,7 @@ static void assert_last_calendar_state(tu_world *w, int64_t a,
   free(payload);
   tmpl = tu_sqlf_text(
       w,
-      "SELECT o.template FROM outbox o JOIN history h ON h.id = o.history_id "
+      "SELECT o.template FROM outbox_delivery o JOIN history h ON h.id = o.history_id "
       "WHERE h.entity = %d AND h.entity_id = %lld AND o.kind = 'calendar' "
       "ORDER BY o.id DESC LIMIT 1",
       APPT, (long long)a);
@@ -306,21 +306,28 @@ static void assert_last_calendar_state(tu_world *w, int64_t a,
   free(tmpl);
 }
 
-/* Timers of appointment `a` whose kind is LIKE `kind` (NULL: any) in `state`
-   (NULL: any). */
-static int64_t timer_n(tu_world *w, int64_t a, const char *kind,
-                       const char *state) {
+/* Pending timers of appointment `a` whose kind is LIKE `kind` (NULL: any).
+   A timer that fires or is withdrawn is deleted: what fired is in history
+   (history_n). */
+static int64_t timer_n(tu_world *w, int64_t a, const char *kind) {
   return tu_sqlf(w,
               "SELECT count(*) FROM timer WHERE entity = %d AND entity_id = "
-              "%lld AND kind LIKE '%s' AND state LIKE '%s'",
-              APPT, (long long)a, kind ? kind : "%", state ? state : "%");
+              "%lld AND kind LIKE '%s'",
+              APPT, (long long)a, kind ? kind : "%");
+}
+
+/* History rows of appointment `a` for `event`. */
+static int64_t history_n(tu_world *w, int64_t a, const char *event) {
+  return tu_sqlf(w,
+              "SELECT count(*) FROM history WHERE entity = %d AND entity_id = "
+              "%lld AND event = '%s'", APPT, (long long)a, event);
 }
 
 /* Pending timers of `a` due exactly at `due`. */
 static int64_t pending_due(tu_world *w, int64_t a, int64_t due) {
   return tu_sqlf(w,
               "SELECT count(*) FROM timer WHERE entity = %d AND entity_id = "
-              "%lld AND state = 'pending' AND due_at = %lld",
+              "%lld AND due_at = %lld",
               APPT, (long long)a, (long long)due);
 }
 
@@ -1249,9 +1256,9 @@ static void test_start_viewing_completes_on_the_day(void **state) {
   assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
   /* the clock's completion and the reminder are withdrawn (one statement
   ** for both kinds); the feedback request stays */
-  assert_int_equal(timer_n(w, a, "appointment_complete", "withdrawn"), 1);
-  assert_int_equal(timer_n(w, a, "%remind%", "withdrawn"), 1);
-  assert_int_equal(timer_n(w, a, "%feedback%", "pending"), 1);
+  assert_int_equal(timer_n(w, a, "appointment_complete"), 0);
+  assert_int_equal(timer_n(w, a, "%remind%"), 0);
+  assert_int_equal(timer_n(w, a, "%feedback%"), 1);
   assert_int_equal(cal_n(w, a), 3);
   assert_last_calendar_state(w, a, "completed");
   assert_last_event(w, a, "start_viewing", w->client, "completed");
@@ -2193,18 +2200,17 @@ static void test_confirm_plans_reminder_a_day_before(void **state) {
 
   offer(w, &v);
   p = request1(w, w->client, v.dp, D2);
-  assert_int_equal(timer_n(w, p, "%remind%", "pending"), 0);
+  assert_int_equal(timer_n(w, p, "%remind%"), 0);
   a = confirmed(w, v.dp, D2);
-  assert_int_equal(timer_n(w, a, "%remind%", "pending"), 1);
+  assert_int_equal(timer_n(w, a, "%remind%"), 1);
   assert_int_equal(tu_sqlf(w,
                         "SELECT due_at FROM timer WHERE entity = %d AND "
-                        "entity_id = %lld AND kind LIKE '%%remind%%' AND "
-                        "state = 'pending'",
+                        "entity_id = %lld AND kind LIKE '%%remind%%'",
                         APPT, (long long)a),
                    D2 - DAY);
   /* the completion at the start and the feedback request an hour later */
   assert_true(pending_due(w, a, D2) >= 1);
-  assert_int_equal(timer_n(w, a, "%feedback%", "pending"), 1);
+  assert_int_equal(timer_n(w, a, "%feedback%"), 1);
   assert_true(pending_due(w, a, D2 + HOUR) >= 1);
 }
 
@@ -2215,7 +2221,7 @@ static void test_reminder_skipped_when_lead_has_passed(void **state) {
 
   offer(w, &v);
   a = confirmed(w, v.dp, TU_NOW + 3 * HOUR);
-  assert_int_equal(timer_n(w, a, "%remind%", NULL), 0);
+  assert_int_equal(timer_n(w, a, "%remind%"), 0);
   assert_true(pending_due(w, a, TU_NOW + 3 * HOUR) >= 1);
 }
 
@@ -2228,14 +2234,14 @@ static void test_reschedule_replans_reminders(void **state) {
   offer(w, &v);
   a = confirmed(w, v.dp, D2);
   TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D4, 0));
-  assert_int_equal(timer_n(w, a, "%remind%", "pending"), 1);
+  assert_int_equal(timer_n(w, a, "%remind%"), 1);
   assert_int_equal(pending_due(w, a, D4 - DAY), 1);
   assert_int_equal(pending_due(w, a, D2 - DAY), 0);
   assert_int_equal(pending_due(w, a, D2), 0);
   assert_int_equal(pending_due(w, a, D2 + HOUR), 0);
   assert_true(pending_due(w, a, D4) >= 1);
   assert_true(pending_due(w, a, D4 + HOUR) >= 1);
-  assert_true(timer_n(w, a, "%remind%", "withdrawn") >= 1);
+  assert_int_equal(timer_n(w, a, "%remind%"), 1); /* the old one is gone */
 
   /* past the old times: nothing is sent, nothing completes */
   TU_OK(w, tesoro_tick(w->t, D2 + 2 * HOUR, &fired));
@@ -2258,15 +2264,15 @@ static void test_cancel_and_reject_withdraw_timers(void **state) {
   by_agent = confirmed(w, v.dp, D2);
   by_client = confirmed(w, v.dp, D3);
   rejected = request1(w, w->client, v.dp, D2);
-  assert_true(timer_n(w, by_agent, NULL, "pending") >= 3);
+  assert_true(timer_n(w, by_agent, NULL) >= 3);
 
   TU_OK(w, tesoro_appointment_cancel(w->t, w->agent, by_agent, "Sold", 0));
   TU_OK(w, tesoro_appointment_cancel(w->t, w->client, by_client, NULL, 0));
   TU_OK(w, tesoro_appointment_reject(w->t, w->agent, rejected, "Busy", 0));
-  assert_int_equal(timer_n(w, by_agent, NULL, "pending"), 0);
-  assert_int_equal(timer_n(w, by_client, NULL, "pending"), 0);
-  assert_int_equal(timer_n(w, rejected, NULL, "pending"), 0);
-  assert_true(timer_n(w, by_agent, "%remind%", "withdrawn") >= 1);
+  assert_int_equal(timer_n(w, by_agent, NULL), 0);
+  assert_int_equal(timer_n(w, by_client, NULL), 0);
+  assert_int_equal(timer_n(w, rejected, NULL), 0);
+  assert_int_equal(timer_n(w, by_agent, "%remind%"), 0);
 
   /* well past every old due time: no reminder, no feedback, no completion */
   TU_OK(w, tesoro_tick(w->t, D3 + 10 * DAY, &fired));
@@ -2298,7 +2304,8 @@ static void test_reminder_fires_to_client_and_owner(void **state) {
   assert_int_equal(outbox_n(w, a, w->agent, "crm", T_REMINDER), 1);
   assert_int_equal(outbox_n(w, a, w->agent, "push", T_REMINDER), 1);
   assert_int_equal(outbox_n(w, a, 0, NULL, T_REMINDER), 4);
-  assert_int_equal(timer_n(w, a, "%remind%", "fired"), 1);
+  assert_int_equal(timer_n(w, a, "%remind%"), 0);
+  assert_int_equal(history_n(w, a, "send_reminder"), 1);
   assert_state(w, APPT, a, "confirmed");
   /* once only */
   TU_OK(w, tesoro_tick(w->t, D2 - DAY + 60, &fired));
@@ -2318,7 +2325,7 @@ static void test_reminder_lead_is_configurable(void **state) {
                 TESORO_EINVAL, NULL);
   TU_OK(w, tesoro_config(w->t, TESORO_CONFIG_REMINDER_LEAD_S, 2 * HOUR));
   a = confirmed(w, v.dp, D2);
-  assert_int_equal(timer_n(w, a, "%remind%", "pending"), 1);
+  assert_int_equal(timer_n(w, a, "%remind%"), 1);
   assert_int_equal(pending_due(w, a, D2 - 2 * HOUR), 1);
   assert_int_equal(pending_due(w, a, D2 - DAY), 0);
   TU_OK(w, tesoro_tick(w->t, D2 - 2 * HOUR - 1, NULL));
@@ -2340,7 +2347,8 @@ static void test_feedback_request_an_hour_after_completion(void **state) {
   TU_OK(w, tesoro_tick(w->t, D1 + HOUR, NULL));
   assert_true(outbox_n(w, a, w->client, NULL, T_FEEDBACK) >= 1);
   assert_int_equal(outbox_n(w, a, w->agent, NULL, T_FEEDBACK), 0);
-  assert_int_equal(timer_n(w, a, "%feedback%", "fired"), 1);
+  assert_int_equal(timer_n(w, a, "%feedback%"), 0);
+  assert_int_equal(history_n(w, a, "request_feedback"), 1);
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -2365,16 +2373,16 @@ static void test_no_show_recorded_by_agent_within_window(void **state) {
   TU_ASSERT_REFUSED(w, tesoro_appointment_record_no_show(w->t, w->other_agent,
                                                          a, NULL, 0),
                     TESORO_EDENIED, "another agency");
-  assert_int_equal(timer_n(w, a, "%feedback%", "pending"), 1);
-  assert_int_equal(timer_n(w, a, "no_show_window", "pending"), 1);
+  assert_int_equal(timer_n(w, a, "%feedback%"), 1);
+  assert_int_equal(timer_n(w, a, "no_show_window"), 1);
   TU_OK(w, tesoro_appointment_record_no_show(w->t, w->agent, a,
                                              "Waited 30 minutes at the door",
                                              0));
   assert_state(w, APPT, a, "completed");
   /* no feedback request after a no-show, and the window is closed */
-  assert_int_equal(timer_n(w, a, "%feedback%", "withdrawn"), 1);
-  assert_int_equal(timer_n(w, a, "no_show_window", "withdrawn"), 1);
-  assert_int_equal(timer_n(w, a, NULL, "pending"), 0);
+  assert_int_equal(timer_n(w, a, "%feedback%"), 0);
+  assert_int_equal(timer_n(w, a, "no_show_window"), 0);
+  assert_int_equal(timer_n(w, a, NULL), 0);
   assert_int_equal(tu_sqlf(w, "SELECT no_show_at FROM appointment WHERE id = %lld",
                         (long long)a),
                    D1 + 2 * DAY);

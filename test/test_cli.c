@@ -683,8 +683,8 @@ static void test_tick(void **state) {
 
   /* Just after the start: the timers due by then (the reminder and the
      completion) fire, each once. */
-  want = tu_sqlf(w, "SELECT count(*) FROM timer WHERE state = 'pending' "
-                    "AND due_at <= %lld", (long long)(v.start + 60));
+  want = tu_sqlf(w, "SELECT count(*) FROM timer WHERE due_at <= %lld",
+                 (long long)(v.start + 60));
   assert_true(want >= 2);
   RUN(&r, "tick", "--db", w->path, "--now", num(v.start + 60));
   EXPECT(&r, 0, NULL, NULL);
@@ -694,10 +694,13 @@ static void test_tick(void **state) {
   TU_OK(w, tesoro_entity_state(w->t, w->agent, TESORO_ENTITY_APPOINTMENT,
                                v.appt, &st, NULL));
   assert_string_equal(st, "completed");
-  /* Each is recorded as fired at that time (the completion too, though its
-     own effect withdraws the appointment's pending timers). */
-  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM timer WHERE state = "
-                              "'fired' AND fired_at = %lld",
+  /* Each is gone from the timers and recorded in history at that time:
+     the reminder sent and the viewing completed. */
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM timer WHERE due_at <= %lld",
+                           (long long)(v.start + 60)),
+                   0);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE at = %lld "
+                              "AND event IN ('send_reminder', 'complete')",
                            (long long)(v.start + 60)),
                    want);
   /* Each timer once. */
@@ -712,8 +715,7 @@ static void test_tick(void **state) {
     strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
     RUN_EXPECT(0, "fired 1\n", NULL, "--db", w->path, "--now", iso, "tick");
   }
-  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM timer WHERE state = "
-                              "'pending' AND due_at <= %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM timer WHERE due_at <= %lld",
                            (long long)(v.start + 3600)),
                    0);
   RUN_EXPECT(0, NULL, NULL, "--db", w->path, "check");
@@ -768,7 +770,7 @@ static void test_outbox(void **state) {
   EXPECT(&r, 0, NULL, NULL);
   assert_string_equal(r.out, line);
   run_free(&r);
-  assert_int_equal(tu_sqlf(w, "SELECT status = 'delivered' FROM outbox "
+  assert_int_equal(tu_sqlf(w, "SELECT status = 'delivered' FROM outbox_delivery "
                               "WHERE id = %lld", (long long)first), 1);
   RUN_EXPECT(1, NULL, "tesoro: outbox: ESTATE: ", "--db", w->path, "outbox",
              "ack", num(first));
@@ -784,7 +786,7 @@ static void test_outbox(void **state) {
   run_free(&r);
   {
     char *e = tu_sqlf_text(w, "SELECT status||'|'||attempts||'|'||last_error "
-                              "FROM outbox WHERE id = %lld", (long long)second);
+                              "FROM outbox_delivery WHERE id = %lld", (long long)second);
     assert_string_equal(e, "pending|1|smtp\tdown");
     free(e);
   }
@@ -837,7 +839,7 @@ static void test_outbox(void **state) {
   RUN_EXPECT(2, NULL, "are for 'outbox list'", "--db", w->path, "outbox",
              "ack", num(second), "--limit", "3");
   /* Nothing changed by the refusals: the failed row still has 1 attempt. */
-  assert_int_equal(tu_sqlf(w, "SELECT attempts FROM outbox WHERE id = %lld",
+  assert_int_equal(tu_sqlf(w, "SELECT attempts FROM outbox_delivery WHERE id = %lld",
                            (long long)second), 1);
 }
 

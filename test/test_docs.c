@@ -524,7 +524,7 @@ static int count_of(const char *hay, const char *needle) {
 ** anywhere but after an erasure. */
 static void test_library_sql_avoids_what_replication_forbids(void **state) {
   static const char *const forbidden[] = {
-      "VACUUM", "ATTACH", "DETACH", "locking_mode", "wal_autocheckpoint",
+      "VACUUM", "ATTACH", "DETACH", "locking_mode", "PRAGMA wal_autocheckpoint",
       "PERSIST_WAL", "sqlite3_backup_", "sqlite3_deserialize", "page_size",
       "wal_checkpoint(", "sqlite3_wal_checkpoint(", "unlink(", "remove(",
       "rename(", "TEMP TABLE", "TEMPORARY", "temp_store = FILE",
@@ -533,7 +533,7 @@ static void test_library_sql_avoids_what_replication_forbids(void **state) {
       "journal_mode = MEMORY", "journal_mode = PERSIST", NULL};
   static const char *const files[] = {"tesoro.c", "schema.sql"};
   char *source = read_text("tesoro.c");
-  const char *erase, *checkpoint, *next;
+  const char *erase, *checkpoint, *next, *config, *host;
   (void)state;
   for (int f = 0; f < 2; f++) {
     char *text = read_text(files[f]);
@@ -547,10 +547,27 @@ static void test_library_sql_avoids_what_replication_forbids(void **state) {
   assert_int_equal(count_of(source, "temp_store"), count_of(source, "temp_store = MEMORY"));
   assert_int_equal(count_of(source, "journal_mode"), 1);
   assert_int_equal(count_of(source, "PRAGMA journal_mode = WAL"), 1);
-  /* one checkpoint, inside tesoro_contact_erase */
-  assert_int_equal(count_of(source, "sqlite3_wal_checkpoint"), 1);
-  erase = strstr(source, "TESORO_API int tesoro_contact_erase(");
+  /* the commit path's checkpoint is SQLite's passive one, set in one place */
+  assert_int_equal(count_of(source, "wal_autocheckpoint"), 1);
+  config = strstr(source, "TESORO_API int tesoro_config(");
+  assert_non_null(config);
+  assert_true(strstr(source, "wal_autocheckpoint") > config);
+  next = strstr(config + 1, "\nTESORO_API ");
+  assert_true(next == NULL || next > strstr(source, "wal_autocheckpoint"));
+  /* two checkpoint calls: the host's, PASSIVE, in tesoro_checkpoint ... */
+  assert_int_equal(count_of(source, "sqlite3_wal_checkpoint"), 2);
+  assert_int_equal(count_of(source, "SQLITE_CHECKPOINT_PASSIVE"), 1);
+  host = strstr(source, "TESORO_API int tesoro_checkpoint(");
   checkpoint = strstr(source, "sqlite3_wal_checkpoint");
+  assert_non_null(host);
+  assert_true(checkpoint > host);
+  assert_true(strstr(checkpoint, "SQLITE_CHECKPOINT_PASSIVE") <
+              strstr(checkpoint, ";"));
+  next = strstr(host + 1, "\nTESORO_API ");
+  assert_true(next == NULL || next > checkpoint);
+  /* ... and the erasure's TRUNCATE, inside tesoro_contact_erase */
+  erase = strstr(source, "TESORO_API int tesoro_contact_erase(");
+  checkpoint = strstr(checkpoint + 1, "sqlite3_wal_checkpoint");
   assert_non_null(erase);
   assert_true(checkpoint > erase);
   /* no other public function starts between the two */

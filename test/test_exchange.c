@@ -1054,17 +1054,17 @@ static void test_events_after_approval_on_the_timeline(void **state) {
 /* Exchange rows to the website with this template (and "capability" in the
    payload). */
 static int64_t exch(tu_world *w, const char *tmpl) {
-  return tu_sqlf(w, "SELECT count(*) FROM outbox WHERE kind = 'exchange' AND "
+  return tu_sqlf(w, "SELECT count(*) FROM outbox_delivery WHERE kind = 'exchange' AND "
                     "channel = 'website' AND recipient_id = %lld AND template = "
                     "'%s' AND payload LIKE '%%\"capability\"%%'",
                  (long long)w->website, tmpl);
 }
 static int64_t exch_all(tu_world *w) {
-  return tu_sqlf(w, "SELECT count(*) FROM outbox WHERE kind = 'exchange'");
+  return tu_sqlf(w, "SELECT count(*) FROM outbox_delivery WHERE kind = 'exchange'");
 }
 /* The capability the newest row of a template names. */
 static int64_t exch_capability(tu_world *w, const char *tmpl) {
-  return tu_sqlf(w, "SELECT json_extract(payload, '$.capability') FROM outbox "
+  return tu_sqlf(w, "SELECT json_extract(payload, '$.capability') FROM outbox_delivery "
                     "WHERE kind = 'exchange' AND template = '%s' ORDER BY id DESC "
                     "LIMIT 1",
                  tmpl);
@@ -1078,10 +1078,10 @@ static void test_outbox_new_customer(void **state) {
   assert_int_equal(exch(w, "new_customer"), nc0 + 1);
   assert_int_equal(exch_all(w), n0 + 1);
   assert_int_equal(exch_capability(w, "new_customer"), 2);
-  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM outbox WHERE template = "
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM outbox_delivery WHERE template = "
                               "'new_customer' AND json_extract(payload, "
                               "'$.contact') = %lld", (long long)nina)
-                       + tu_sqlf(w, "SELECT count(*) FROM outbox WHERE template = "
+                       + tu_sqlf(w, "SELECT count(*) FROM outbox_delivery WHERE template = "
                                     "'new_customer' AND json_extract(payload, "
                                     "'$.contact_id') = %lld", (long long)nina),
                    1);

@@ -1372,7 +1372,7 @@ static void test_outbox_rows_written_with_the_change(void **state) {
                                "attempts", "created_at"};
   tesoro_cursor *c = NULL;
   int64_t pending0 = -1, pending1 = -1, room;
-  char uids[64][80];
+  int64_t ids[64];
   int n = 0, i, j, for_room = 0;
   TU_OK(w, tesoro_outbox_counts(w->t, &pending0, NULL, NULL));
   room = submit_request(w, NULL);
@@ -1387,13 +1387,18 @@ static void test_outbox_rows_written_with_the_change(void **state) {
     }
   }
   while (tesoro_cursor_next(c) == TESORO_ROW) {
-    const char *uid = tu_col_text(c, "uid");
-    assert_non_null(uid);
-    /* 128 random bits in lower-case hex */
-    assert_int_equal(strlen(uid), 32);
-    assert_int_equal(strspn(uid, "0123456789abcdef"), 32);
+    static const char *const channels[] = {"crm", "push", "email", "website",
+                                           "calendar"};
+    int64_t id = tu_col_int(c, "id");
+    char text[32];
+    /* a delivery is (message, channel): id = message * 8 + channel number,
+       the uid the same number as text */
+    assert_true((id & 7) <= 4);
+    assert_string_equal(tu_col_text(c, "channel"), channels[id & 7]);
+    snprintf(text, sizeof text, "%lld", (long long)id);
+    assert_string_equal(tu_col_text(c, "uid"), text);
     assert_true(n < 64);
-    snprintf(uids[n++], sizeof uids[0], "%s", uid);
+    ids[n++] = id;
     assert_int_equal(tu_col_int(c, "agency_id"), w->agency);
     assert_int_equal(tu_col_int(c, "attempts"), 0);
     assert_non_null(tu_col_text(c, "payload"));
@@ -1416,7 +1421,16 @@ static void test_outbox_rows_written_with_the_change(void **state) {
   tesoro_cursor_free(c);
   assert_true(for_room >= 1);
   for (i = 0; i < n; i++)
-    for (j = i + 1; j < n; j++) assert_string_not_equal(uids[i], uids[j]);
+    for (j = i + 1; j < n; j++) assert_true(ids[i] != ids[j]);
+  /* one row per message: the request's staff notification goes out on crm
+     and email, two deliveries of one stored message */
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM outbox_delivery d JOIN history h "
+                              "ON h.id = d.history_id WHERE h.entity = %d AND "
+                              "h.entity_id = %lld", TESORO_ENTITY_ROOM, (long long)room),
+                   for_room);
+  assert_true(tu_sqlf(w, "SELECT count(*) FROM outbox o JOIN history h ON h.id = "
+                         "o.history_id WHERE h.entity = %d AND h.entity_id = %lld",
+                      TESORO_ENTITY_ROOM, (long long)room) < for_room);
 }
 
 /* After a transition: outbox event/old/new/seq equal the history row's. */
@@ -1514,7 +1528,7 @@ static void test_outbox_fail_retries_with_doubling_backoff_then_dead(void **stat
   assert_false(outbox_has(w, id));
   TU_OK(w, tesoro_clock_set(w->t, TU_NOW + 60));
   assert_true(outbox_has(w, id));
-  assert_int_equal(tu_sql_int(w, q("SELECT attempts FROM outbox WHERE id = %lld", (long long)id)), 1);
+  assert_int_equal(tu_sql_int(w, q("SELECT attempts FROM outbox_delivery WHERE id = %lld", (long long)id)), 1);
   {
     tesoro_cursor *c = NULL;
     TU_OK(w, tesoro_outbox_fetch(w->t, 0, 10000, &c));
@@ -1538,6 +1552,45 @@ static void test_outbox_fail_retries_with_doubling_backoff_then_dead(void **stat
   TU_OK(w, tesoro_outbox_counts(w->t, &pending, NULL, &dead));
   assert_int_equal(dead, dead0 + 1);
   TU_ASSERT_REFUSED(w, tesoro_outbox_ack(w->t, id), TESORO_ESTATE, NULL);
+}
+
+/* One message on two channels is two deliveries: a channel that runs out
+** of attempts is dead alone; the other is still fetched, and acknowledging
+** it ends the message (delivered on one channel, dead on the other). */
+static void test_outbox_channels_of_one_message_end_alone(void **state) {
+  W;
+  int64_t crm = 0, email = 0, message, pending = 0, delivered = 0, dead = 0;
+  int64_t p0, d0, x0;
+  submit_request(w, NULL);
+  message = tu_sql_int(w, "SELECT id FROM outbox WHERE channels = 5 ORDER BY id LIMIT 1");
+  assert_true(message > 0); /* the staff notification: crm and email */
+  crm = message * 8 + 0;
+  email = message * 8 + 2;
+  assert_true(outbox_has(w, crm));
+  assert_true(outbox_has(w, email));
+  TU_OK(w, tesoro_outbox_counts(w->t, &p0, &d0, &x0));
+  TU_OK(w, tesoro_config(w->t, TESORO_CONFIG_OUTBOX_MAX_ATTEMPTS, 1));
+  TU_OK(w, tesoro_outbox_fail(w->t, email, "mailbox full"));
+  TU_OK(w, tesoro_outbox_counts(w->t, &pending, &delivered, &dead));
+  assert_int_equal(pending, p0 - 1);
+  assert_int_equal(dead, x0 + 1);
+  /* the crm delivery comes back after the backoff; the e-mail never */
+  TU_OK(w, tesoro_clock_set(w->t, TU_NOW + 365 * DAY));
+  assert_true(outbox_has(w, crm));
+  assert_false(outbox_has(w, email));
+  TU_ASSERT_REFUSED(w, tesoro_outbox_ack(w->t, email), TESORO_ESTATE, "dead");
+  TU_ASSERT_REFUSED(w, tesoro_outbox_fail(w->t, email, NULL), TESORO_ESTATE, "dead");
+  TU_OK(w, tesoro_outbox_ack(w->t, crm));
+  TU_OK(w, tesoro_outbox_counts(w->t, &pending, &delivered, &dead));
+  assert_int_equal(pending, p0 - 2);
+  assert_int_equal(delivered, d0 + 1);
+  assert_int_equal(dead, x0 + 1);
+  assert_int_equal(tu_sql_int(w, q("SELECT status = 'dead' AND undelivered = 4 AND dead = 4 "
+                                   "FROM outbox WHERE id = %lld", (long long)message)), 1);
+  /* a channel the message does not have, a number that is no channel */
+  TU_ASSERT_REFUSED(w, tesoro_outbox_ack(w->t, message * 8 + 1), TESORO_ENOTFOUND, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_outbox_ack(w->t, message * 8 + 6), TESORO_ENOTFOUND, NULL);
+  TU_OK(w, tesoro_check(w->t));
 }
 
 static void test_outbox_backoff_follows_config(void **state) {
@@ -1675,7 +1728,7 @@ static void test_tick_discards_timer_of_moved_on_entity(void **state) {
   v1 = entity_version(w, w->agent, TESORO_ENTITY_LISTING, listing);
   assert_int_equal(v0, v1);
   assert_string_equal(state_of(w, TESORO_ENTITY_LISTING, listing), "unpublished");
-  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM timer WHERE state = 'pending'"), 0);
+  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM timer"), 0);
   TU_OK(w, tesoro_tick(w->t, due, &fired));
   assert_int_equal(fired, 0);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
@@ -1690,9 +1743,9 @@ static void test_tick_keeps_the_timers_before_a_refused_one(void **state) {
   int fired = -1;
   char err[256];
   walk_to_published(w, &mandate, &listing);
-  assert_int_equal(tu_sql_exec(w, q("INSERT INTO timer(id, agency_id, entity, entity_id, kind, due_at) VALUES "
-                                    "(900001, 999999, %d, %lld, 'mandate_expiry', %lld), "
-                                    "(900002, %lld, %d, %lld, 'mandate_expiry', %lld)",
+  assert_int_equal(tu_sql_exec(w, q("INSERT INTO timer(agency_id, entity, entity_id, kind, due_at) VALUES "
+                                    "(999999, %d, %lld, 'mandate_expiry', %lld), "
+                                    "(%lld, %d, %lld, 'mandate_expiry', %lld)",
                                     TESORO_ENTITY_MANDATE, (long long)mandate, (long long)due + 1,
                                     (long long)w->agency, TESORO_ENTITY_MANDATE, (long long)mandate,
                                     (long long)due + 2), err, sizeof err),
@@ -1701,13 +1754,14 @@ static void test_tick_keeps_the_timers_before_a_refused_one(void **state) {
   TU_ASSERT_ERR(w, tesoro_tick(w->t, due + 2, &fired), TESORO_ENOTFOUND, "agency 999999");
   assert_int_equal(fired, 1); /* the real expiry, committed */
   assert_string_equal(state_of(w, TESORO_ENTITY_LISTING, listing), "unpublished");
-  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM timer WHERE id IN (900001, 900002) AND state = 'pending'"), 2);
+  assert_int_equal(tu_sql_int(w, q("SELECT count(*) FROM timer WHERE due_at IN (%lld, %lld)",
+                                   (long long)due + 1, (long long)due + 2)), 2);
 
   /* the operator removes the broken timer; the next tick goes on */
-  assert_int_equal(tu_sql_exec(w, "DELETE FROM timer WHERE id = 900001", err, sizeof err), SQLITE_OK);
+  assert_int_equal(tu_sql_exec(w, "DELETE FROM timer WHERE agency_id = 999999", err, sizeof err), SQLITE_OK);
   TU_OK(w, tesoro_tick(w->t, due + 2, &fired));
   assert_int_equal(fired, 1);
-  assert_int_equal(tu_sql_int(w, "SELECT state = 'fired' FROM timer WHERE id = 900002"), 1);
+  assert_int_equal(tu_sql_int(w, q("SELECT count(*) FROM timer WHERE due_at = %lld", (long long)due + 2)), 0);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
@@ -2095,7 +2149,7 @@ static void test_every_refusal_leaves_history_untouched(void **state) {
   W;
   int64_t room = submit_request(w, NULL), x = 0;
   int64_t h0 = tu_sql_int(w, "SELECT count(*) FROM history");
-  int64_t o0 = tu_sql_int(w, "SELECT count(*) FROM outbox");
+  int64_t o0 = tu_sql_int(w, "SELECT count(*) FROM outbox_delivery");
   TU_ASSERT_REFUSED(w, tesoro_room_mark_lost(w->t, w->client, room, "nope", 0), TESORO_EDENIED, NULL);
   TU_ASSERT_REFUSED(w, tesoro_room_mark_lost(w->t, w->other_agent, room, "nope", 0), TESORO_EDENIED, NULL);
   TU_ASSERT_REFUSED(w, tesoro_room_mark_lost(w->t, w->agent, room, "nope", 9), TESORO_ECONFLICT, NULL);
@@ -2103,7 +2157,7 @@ static void test_every_refusal_leaves_history_untouched(void **state) {
   TU_ASSERT_REFUSED(w, tesoro_room_mark_lost(w->t, w->agent, room, TU_BAD_UTF8, 0), TESORO_EINVAL, NULL);
   TU_ASSERT_REFUSED(w, tesoro_contact_create(w->t, w->website, "X", NULL, NULL, NULL, &x), TESORO_EDENIED, NULL);
   assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM history"), h0);
-  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM outbox"), o0);
+  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM outbox_delivery"), o0);
 }
 
 /* ========================================================================
@@ -2232,6 +2286,7 @@ int main(void) {
       T(test_outbox_carries_history_states_and_seq),
       T(test_outbox_ack_delivers_once),
       T(test_outbox_fail_retries_with_doubling_backoff_then_dead),
+      T(test_outbox_channels_of_one_message_end_alone),
       T(test_outbox_backoff_follows_config),
       T(test_outbox_fetch_refuses_bad_limit),
       T(test_outbox_fetch_filters_by_agency_oldest_first),

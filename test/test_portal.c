@@ -178,11 +178,11 @@ static int64_t outbox_to(tu_world *w, int64_t recipient, const char *channel,
                          const char *tmpl) {
   if (channel)
     return tu_sqlf(w,
-                   "SELECT count(*) FROM outbox WHERE recipient_id = %lld AND "
+                   "SELECT count(*) FROM outbox_delivery WHERE recipient_id = %lld AND "
                    "channel = '%s' AND template = '%s'",
                    (long long)recipient, channel, tmpl);
   return tu_sqlf(w,
-                 "SELECT count(*) FROM outbox WHERE recipient_id = %lld AND "
+                 "SELECT count(*) FROM outbox_delivery WHERE recipient_id = %lld AND "
                  "template = '%s'",
                  (long long)recipient, tmpl);
 }
@@ -191,7 +191,7 @@ static int64_t outbox_to(tu_world *w, int64_t recipient, const char *channel,
 static void assert_outbox_language(tu_world *w, int64_t recipient,
                                    const char *tmpl, const char *want) {
   char *s = tu_sqlf_text(w,
-                         "SELECT language FROM outbox WHERE recipient_id = "
+                         "SELECT language FROM outbox_delivery WHERE recipient_id = "
                          "%lld AND template = '%s' ORDER BY id DESC LIMIT 1",
                          (long long)recipient, tmpl);
   assert_non_null(s);
@@ -813,14 +813,14 @@ static void test_crm_account_created_with_temp_password(void **state) {
   assert_int_equal(outbox_to(w, w->client, "email", T_INVITATION), 1);
   assert_outbox_language(w, w->client, T_INVITATION, "nl");
   payloads = tu_sqlf_text(w,
-                          "SELECT group_concat(payload, char(10)) FROM outbox "
+                          "SELECT group_concat(payload, char(10)) FROM outbox_delivery "
                           "WHERE template = '%s'",
                           T_INVITATION);
   assert_non_null(payloads);
   assert_null(strstr(payloads, temp));
   texts = tu_sql_text(w,
                       "SELECT group_concat(x, char(10)) FROM (SELECT payload "
-                      "AS x FROM outbox UNION ALL SELECT summary FROM activity "
+                      "AS x FROM outbox_delivery UNION ALL SELECT summary FROM activity "
                       "UNION ALL SELECT coalesce(details, '') FROM history)");
   assert_non_null(texts);
   assert_null(strstr(texts, temp));
@@ -2090,7 +2090,7 @@ static void test_contact_agent(void **state) {
   assert_int_equal(outbox_to(w, w->agent, "crm", T_CONTACT_AGENT), 1);
   assert_int_equal(outbox_to(w, w->agent, "email", T_CONTACT_AGENT), 1);
   assert_int_equal(tu_sqlf(w,
-                           "SELECT count(*) FROM outbox WHERE template = '%s' "
+                           "SELECT count(*) FROM outbox_delivery WHERE template = '%s' "
                            "AND recipient_id <> %lld",
                            T_CONTACT_AGENT, (long long)w->agent),
                    0);
@@ -2580,7 +2580,7 @@ static void test_no_secret_in_clear(void **state) {
         w, "SELECT group_concat(x, char(10)) FROM (SELECT payload AS x FROM "
            "outbox UNION ALL SELECT summary FROM activity UNION ALL SELECT "
            "coalesce(details, '') FROM history UNION ALL SELECT "
-           "coalesce(last_error, '') FROM outbox)");
+           "coalesce(last_error, '') FROM outbox_delivery)");
     assert_non_null(texts);
     for (i = 0; i < n; i++) assert_null(strstr(texts, secrets[i]));
     free(texts);

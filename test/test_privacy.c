@@ -1014,7 +1014,7 @@ static char *bob_snapshot(tu_world *w) {
       "%lld), (SELECT json_group_array(json_array(id, name, state)) FROM deal "
       "WHERE contact_id = %lld), (SELECT json_group_array(json_array(id, "
       "summary)) FROM activity WHERE contact_id = %lld), (SELECT "
-      "json_group_array(json_array(id, status, payload)) FROM outbox WHERE "
+      "json_group_array(json_array(id, status, payload)) FROM outbox_delivery WHERE "
       "recipient_id = %lld), (SELECT json_group_array(json_array(id, email, "
       "password_hash, state)) FROM portal_account WHERE contact_id = %lld), "
       "(SELECT json_group_array(json_array(id, body)) FROM referral_note WHERE "
@@ -1039,7 +1039,7 @@ static void bob_something(tu_world *w) {
 
 /* The ids of Ada's pending outbox rows, as a JSON array (malloc'd). */
 #define ADA_OUTBOX                                                            \
-  "FROM outbox WHERE (recipient_id = %lld OR history_id IN (SELECT id FROM "  \
+  "FROM outbox_delivery WHERE (recipient_id = %lld OR history_id IN (SELECT id FROM "  \
   "history WHERE (entity = 1 AND entity_id = %lld) OR (entity = 2 AND "       \
   "entity_id = %lld) OR (entity = 3 AND entity_id = %lld) OR (entity = 6 AND " \
   "entity_id = %lld) OR (entity = 8 AND entity_id = %lld) OR (entity = 9 AND " \
@@ -1161,13 +1161,13 @@ static void test_erase_withdraws_outbox_and_locks_out_the_client(void **state) {
                                 ADA_OUTBOX_ARGS(w, a));
   assert_true(tu_sqlf(w, "SELECT count(*) " ADA_OUTBOX " AND status = 'pending'",
                       ADA_OUTBOX_ARGS(w, a)) > 0);
-  bob_pending = tu_sqlf(w, "SELECT count(*) FROM outbox WHERE recipient_id = "
+  bob_pending = tu_sqlf(w, "SELECT count(*) FROM outbox_delivery WHERE recipient_id = "
                            "%lld AND status = 'pending'", (long long)w->client2);
   assert_true(bob_pending > 0);
   bob_before = bob_snapshot(w);
   TU_OK(w, tesoro_contact_erase(w->t, w->admin, w->contact, "asked by e-mail"));
   /* every row that was pending is withdrawn, none is pending */
-  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM outbox WHERE id IN (SELECT "
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM outbox_delivery WHERE id IN (SELECT "
                               "value FROM json_each('%s')) AND status != "
                               "'withdrawn'", pending_before), 0);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) " ADA_OUTBOX
@@ -1201,7 +1201,7 @@ static void test_erase_withdraws_outbox_and_locks_out_the_client(void **state) {
   bob_after = bob_snapshot(w);
   TEXT_IS(bob_after, bob_before);
   free(bob_before);
-  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM outbox WHERE recipient_id = "
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM outbox_delivery WHERE recipient_id = "
                               "%lld AND status = 'pending'", (long long)w->client2),
                    bob_pending);
   TEXT_IS(contact_text(w, w->contact2, "name"), "Bob Buyer");

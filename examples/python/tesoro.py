@@ -46,7 +46,7 @@ import threading
 
 VERSION = "0.1.0"
 VERSION_NUMBER = 1000
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 APPLICATION_ID = 0x5453524F
 
 OK = 0
@@ -121,6 +121,7 @@ CONFIG_REMINDER_LEAD_S = 6
 CONFIG_PWHASH_OPSLIMIT = 7
 CONFIG_PWHASH_MEMLIMIT = 8
 CONFIG_SYNCHRONOUS = 9
+CONFIG_CHECKPOINT_PAGES = 10
 SYNC_NORMAL = 1
 SYNC_FULL = 2
 
@@ -370,6 +371,7 @@ tesoro_outbox_fail I t:H id:L error:S
 tesoro_outbox_counts I t:H out_pending:PL out_delivered:PL out_dead:PL
 tesoro_stats I t:H agency:L out:OUT
 tesoro_tick I t:H now:L out_fired:PI
+tesoro_checkpoint I t:H out_wal_pages:PI out_copied:PI
 tesoro_document_add I t:H actor:L entity:I entity_id:L kind:I name:S mime:S data:B size:L out_document:PL
 tesoro_document_read I t:H actor:L document:L out_data:OUT out_size:PL
 tesoro_documents I t:H actor:L entity:I entity_id:L out:OUT
@@ -1042,6 +1044,13 @@ class Tesoro:
         fired = ctypes.c_int()
         self._call("tesoro_tick", now, _ref(fired))
         return fired.value
+
+    def checkpoint(self):
+        """Copy the WAL into the database file (PASSIVE); returns
+        (wal_pages, copied_pages)."""
+        wal, copied = ctypes.c_int(), ctypes.c_int()
+        self._call("tesoro_checkpoint", _ref(wal), _ref(copied))
+        return wal.value, copied.value
 
     # -- documents ----------------------------------------------------------
 
