@@ -868,12 +868,51 @@ CREATE INDEX outbox_due ON outbox(next_attempt_at, id) WHERE status = 'pending';
 CREATE INDEX outbox_history ON outbox(history_id);
 
 -- The deliveries of every message, one row per (message, channel), as the
--- host sees them: for tesoro_check, the CLI and tests.
+-- host sees them (tesoro_outbox_fetch reads this view; so do the counts).
+--
+-- A calendar message's row stores the payload's head and the start time it
+-- was sent for; the appointment is rendered here, when it is read, as it
+-- was at the message's transition: state and version from its history row,
+-- the completion, end and no-show only if that row is at or after them
+-- (each happens once, in that order of the machine), everything else from
+-- the appointment (fixed once it exists, or erased by a privacy erasure).
 CREATE VIEW outbox_delivery AS
 WITH channel(number, name) AS (VALUES (0, 'crm'), (1, 'push'), (2, 'email'),
                                       (3, 'website'), (4, 'calendar'))
 SELECT o.id * 8 + ch.number AS id, o.id AS message_id, o.agency_id, o.kind,
-       o.recipient_id, ch.name AS channel, o.template, o.language, o.payload,
+       o.recipient_id, ch.name AS channel, o.template, o.language,
+       CASE WHEN o.kind = 'calendar' THEN coalesce((
+         SELECT substr(o.payload, 1, length(o.payload) - 1) || ',' || substr(
+           json_object('id', a.id, 'agency_id', a.agency_id,
+             'contact_id', a.contact_id, 'deal_id', a.deal_id,
+             'deal_property_id', a.deal_property_id,
+             'listing_id', a.listing_id, 'owner_id', a.owner_id,
+             'state', h.to_state, 'version', h.seq,
+             'status_colour', CASE h.to_state WHEN 'pending' THEN 'yellow'
+               WHEN 'confirmed' THEN 'green' WHEN 'completed' THEN 'green'
+               ELSE 'red' END,
+             'type', a.type, 'category', a.category,
+             'participants', json_array(json_object('contact_id',
+               a.contact_id, 'role', 'client')),
+             'title', l.title, 'address', l.address, 'ref', l.ref,
+             'preferred', json(a.preferred),
+             'end_at', json_extract(o.payload, '$.start_at') + a.duration_s,
+             'completed_at', iif(h.to_state = 'completed', a.completed_at, NULL),
+             'completed_by', iif(h.to_state = 'completed', a.completed_by, NULL),
+             'ended_at', iif(h.to_state = 'cancelled' OR h.to_state = 'rejected',
+                             a.ended_at, NULL),
+             'ended_by', iif(h.to_state = 'cancelled' OR h.to_state = 'rejected',
+                             a.ended_by, NULL),
+             'end_reason', iif(h.to_state = 'cancelled' OR h.to_state = 'rejected',
+                               a.end_reason, NULL),
+             'no_show', h.event = 'record_no_show',
+             'no_show_at', iif(h.event = 'record_no_show', a.no_show_at, NULL),
+             'no_show_by', iif(h.event = 'record_no_show', a.no_show_by, NULL),
+             'created_at', a.created_at), 2)
+         FROM history h JOIN appointment a ON a.id = h.entity_id
+         JOIN listing l ON l.id = a.listing_id
+         WHERE h.id = o.history_id AND h.entity = 8), o.payload)
+       ELSE o.payload END AS payload,
        o.history_id,
        CASE WHEN o.undelivered & (1 << ch.number) = 0 THEN 'delivered'
             WHEN o.dead & (1 << ch.number) THEN 'dead'

@@ -466,8 +466,16 @@ TESORO_API int tesoro_task_cancel(tesoro *t, int64_t actor, int64_t task,
 
 /* ------------------------------------------------------------------------
 ** Outbox: notifications and events for the host to deliver, written in the
-** same transaction as the change that caused them.  Delivery is at least
-** once: the receiver deduplicates on `uid`.
+** same transaction as the change that caused them.  A message goes to one
+** recipient on one or more channels; each (message, channel) is a delivery,
+** which the host fetches, then acknowledges or fails on its own.  A
+** delivery's id is stable: message number * 8 + channel number (crm 0,
+** push 1, email 2, website 3, calendar 4), and `uid` is the same number as
+** text.  Delivery is at least once: the receiver deduplicates on it.
+** Attempts and the backoff are counted per message (a failed delivery
+** puts the message's other undelivered channels back with it); the
+** channel that fails the last allowed attempt is dead, its siblings are
+** not.
 */
 
 /*
@@ -477,7 +485,9 @@ TESORO_API int tesoro_task_cancel(tesoro *t, int64_t actor, int64_t task,
 ** recipient_id (actor id, 0 for a non-actor such as the website), channel
 ** ("crm", "push", "email", "website", "calendar"), template, language,
 ** payload (JSON), entity, entity_id, event, old_state, new_state, seq,
-** attempts, created_at.
+** attempts, created_at.  Deliveries of one message come together, in
+** channel order.  A calendar payload is rendered when fetched, as the
+** appointment was at the message's transition (see tesoro_appointment_*).
 */
 TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
                                    tesoro_cursor **out);
@@ -765,8 +775,12 @@ TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
 **   add_note, rate, add_document           the client, once completed.
 ** Every request, confirm, reschedule, reject, cancel, completion and
 ** no-show also queues a "calendar" outbox row (channel "calendar",
-** template "Calendar Meeting Event", payload the appointment's JSON) for
-** the owner's calendar integration.
+** template "Calendar Meeting Event") for the owner's calendar integration.
+** Its payload is the appointment's JSON (as tesoro_entity_json gives it,
+** without the rating, which is no calendar's business) as it was at that
+** transition: its state, version, start and end times, and the
+** completion, end or no-show only once they had happened.  It is rendered
+** when the host fetches it, from what the transition recorded.
 **
 ** Timers: on confirm (and again on reschedule) tesoro plans the completion
 ** at the start time, a reminder TESORO_CONFIG_REMINDER_LEAD_S before it

@@ -1,23 +1,126 @@
 /*
-** bench.c — `make bench`: tesoro against the storage floor, in one run.
-**
-** The floor of a figure is raw SQLite writing the rows tesoro wrote, in
-** the same binary and run, on the same schema: the bench records every
-** tesoro operation's changes with SQLite's session extension (on a copy of
-** the database, so the timed run carries no recording cost), then replays
-** those exact rows through cached prepared statements, one transaction per
-** operation, with no rule checks.  The changeset holds each row once, in
-** its final form, so the floor never writes more than tesoro did: a ratio
-** here is an upper bound on tesoro's overhead, never flattered.  Because
-** the floor is derived from tesoro's own writes and the DDL comes from
-** tesoro_schema_text, it follows every schema change by itself.
-**
-** The bench includes tesoro.c to reach the handle's connection (for the
-** session, the statement profile and the cursor-free peak run); nothing
-** else of the library's internals is used.
+** bench.c — `make bench`: tesoro against two floors and a peer, in one run.
 **
 ** Output, one line per figure:
-**   bench <name> tesoro=<v> floor=<v> unit=<unit> ratio=<higher is better> ...
+**   bench <name> tesoro=<v> [lean=<v>] floor=<v> unit=<unit>
+**         [ratio_lean=<v>] ratio=<v> ...
+** Every ratio is "higher is better for tesoro": the floor's time over
+** tesoro's (for rates, tesoro's rate over the floor's).
+**
+** THE SAME-ROWS FLOOR (floor=, ratio=) is raw SQLite writing the rows
+** tesoro wrote, in the same binary and run, on the same schema: the bench
+** records every tesoro operation's changes with SQLite's session extension
+** (on a copy of the database, so the timed run carries no recording cost),
+** then replays those exact rows through prepared statements, one
+** transaction per operation, with no rule checks.  Each recorded row's
+** statement and parameters are resolved before the clock starts (text and
+** blobs bound in place from the recording), so the timed loop only binds,
+** steps and resets.  The changeset holds each row once, in its final form,
+** so this floor never writes more than tesoro did; it follows every schema
+** change by itself, and so it cannot say whether the schema is lean.
+**
+** THE LEAN FLOOR (lean=, ratio_lean=) answers that: the same workload with
+** the same guarantees, written by hand on raw SQLite against a FIXED
+** minimal schema (lean_schema below — written once, never changed to
+** follow tesoro).  It runs with tesoro's pragmas (WAL, synchronous NORMAL
+** or FULL as the figure says, foreign keys, secure_delete, temp_store
+** MEMORY), on a fresh file (or :memory:) seeded with one agency's actors
+** and one offered deal property.  Per call, in one transaction (BEGIN
+** IMMEDIATE … COMMIT, ROLLBACK when a rule refuses):
+**   - the actor row is read (kind, role, agency) and the entity row;
+**   - the move is looked up in a transition table in C (entity, from,
+**     event, to, roles) and the actor's role and agency checked;
+**   - each entity's row is written by one compare-and-set UPDATE … WHERE
+**     id = ? AND version = ? (state and version together);
+**   - one history row per entity moved (entity, id, seq = the new
+**     version, event, from, to, actor, at, reason), keyed by (entity, id,
+**     seq) WITHOUT ROWID, so the key itself refuses a lost update;
+**   - one outbox row per message (recipient, channel set as text such as
+**     "crm,push,email", template, a small JSON payload made in C, at);
+**     the rowid is the delivery order and the idempotency key, no index;
+**   - timers are rows keyed (due, entity, id, kind) WITHOUT ROWID: the
+**     tick reads the due ones from the key's front, and since every due
+**     time derives from the appointment's start, a withdrawal deletes by
+**     the full key — one b-tree, no second index.  A timer that fires is
+**     deleted (history says what happened); the tick fires each due
+**     timer in (due, …) order in a SAVEPOINT of its own, all in one
+**     transaction, and one whose entity has moved on is dropped.
+** The viewing cycle there mirrors what tesoro does per operation, counted
+** from its recorded changesets (one row per message, not per channel):
+**   request  deal property: version bump (request_viewing, state kept) and
+**            its history row; a new pending appointment and its history
+**            row; 2 messages (the owner on crm, push, email; the owner's
+**            calendar).
+**   confirm  pending → confirmed, history; 2 messages (the client's
+**            e-mail, the calendar); timers: the completion at the start,
+**            the feedback request an hour later, and the reminder a day
+**            before unless that moment has passed (in this cycle it has).
+**   tick     fires what is due: the completion (history, the calendar
+**            message, the reminder withdrawn, the no-show window planned
+**            7 days on), the previous viewing's feedback request (history,
+**            the client's e-mail; state kept) and, from the 85th cycle on,
+**            a no-show window (the deal property → viewed when its state
+**            allows: once, then nothing).
+** Not written, by design: tesoro's contact-timeline activity row, the
+** message's language, per-message uids, the 30-field calendar JSON, the
+** indexes behind tesoro's lists, agency rows and their foreign keys (the
+** agency is a checked column).  Foreign keys stay where the workflow's
+** own references are (appointment → deal property, actors).
+** The lean ingest takes the same JSON batch as tesoro: one json_tree()
+** pass walks it and C checks each event's members (the type's fields and
+** no others, the first of a repeated member counting) and digests them
+** (BLAKE2b-128); then, still before any write, each source id is looked up
+** (in the batch, then web_event, keyed (agency, source id) WITHOUT ROWID:
+** the same digest is a replay that changes nothing, another one refused),
+** and the listing references resolved.  The valid new events are folded
+** in C per customer (the newest visit by (at, source id) wins; an older
+** one is kept as superseded) and per (customer, listing) interest (views
+** counted); then each customer row is written once (one compare-and-set
+** version bump and one history row per customer per batch, or an INSERT
+** and its "create" history row), each interest row once (an upsert), and
+** one idempotency row per new event.
+**
+** THE PYTHON PEER (bench python_peer, peer_tps=) is test/bench_peer.py: the
+** same request → confirm → complete lifecycle in plain Python (sqlite3,
+** the same rules, history and outbox rows, one transaction per transition,
+** completion by a direct call, no timers).  bench runs it with popen from
+** the current directory (the repo root under `make bench`) on a file (WAL,
+** NORMAL) and on :memory:, best of 3 rounds of the transition figure's
+** count each; the transition lines set tesoro's transitions/s (tps=)
+** beside the peer's (peer_tps=).  Without python3 (or the script) a "# python peer:
+** skipped" line says so.
+**
+** How each figure is measured (wall clock, CLOCK_MONOTONIC, around the
+** operations only; setup, copies and statement resolution are outside):
+**   transition         4500 viewing-cycle calls on a copy of the setup file
+**                      (WAL, NORMAL); best of 3 rounds, each round tesoro,
+**                      the same-rows floor and the lean floor in turn.
+**                      wal_frames= / lean_wal_frames= / floor_wal_frames=:
+**                      WAL frames per commit, counted by a WAL hook (see
+**                      wal_counted) on each side's connection in that run.
+**   transition_memory  the same on :memory:, best of 5.
+**   transition_full    900 calls under synchronous=FULL, best of 5.
+**   mixed              3000 calls of a skewed mix (no lean version).
+**   ingest             20 batches of 500 website events, one in ten a
+**                      replay; replays= is the share tesoro's results
+**                      reported as replays in the recorded run (answers_*).
+**   durable_batch      FULL: 100 transitions in one host transaction
+**                      against one commit each.
+**   large              on 1 M appointments: scale, list_upcoming,
+**                      pipeline_counts, peak_memory (a new process), and
+**                      transition_p99_large: each of 3000 cycle calls timed
+**                      alone, with TESORO_CONFIG_CHECKPOINT_PAGES raised and
+**                      tesoro_checkpoint run by the host every 100 calls,
+**                      outside the timed call; after_checkpoint_mean= is
+**                      the mean of the calls right after a checkpoint
+**                      (they sync the restarted WAL's header, see
+**                      cycle_latencies); p99_self= is the same run with
+**                      the default guard (commits checkpoint).
+**   instructions       callgrind, per cycle operation on :memory: (below).
+**
+** The bench includes tesoro.c to reach the handle's connection (for the
+** session, the WAL hook, the statement profile and the cursor-free peak
+** run); nothing else of the library's internals is used.
 */
 /* The session extension's declarations (Debian's libsqlite3 is built with
 ** it; sqlite3.h shows them only when asked). */
@@ -26,6 +129,7 @@
 #include "../tesoro.c"
 
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -132,12 +236,15 @@ static void setup(tesoro *t, world *w) {
 
 /* ---------------------------------------------------------------------
 ** Operations.  Each figure is a list of operations, run identically on
-** the recorded copy and on the timed one.
+** the recorded copy and on the timed one; the lean floor has its own
+** version of an operation where it has one.
 */
+typedef struct lean_db lean_db;
 typedef struct ops {
-  int count;                                  /* operations */
-  int transitions;                            /* what a figure divides by */
+  int count;                                     /* operations */
+  int transitions;                               /* what a figure divides by */
   void (*run)(tesoro *t, const world *w, int i); /* operation i */
+  void (*lean)(lean_db *l, int i);               /* the lean floor's; NULL: none */
 } ops;
 
 /* The viewing cycle: request, confirm, complete (by tick), one per call. */
@@ -160,18 +267,19 @@ static void cycle_op(tesoro *t, const world *w, int i) {
   }
 }
 
-/* Website events in batches of 500 views and visits; one in ten is the
-** replay of an event of the previous batch. */
+
+/* Website events in batches of 500 views and visits.  One in ten
+** (positions 9, 19, …) is a replay: of the event at the position before
+** it in the previous batch — a new event there, ingested one commit
+** earlier — and in the first batch of the event just before it.  The JSON
+** is made inside the timed loop, for tesoro and the lean floor alike. */
 #define INGEST_BATCH 500
-static void ingest_op(tesoro *t, const world *w, int i) {
+static char *ingest_json(int i) {
   sqlite3_str *s = sqlite3_str_new(NULL);
-  char *json, *results = NULL;
-  int failed;
-  (void)w;
   sqlite3_str_appendchar(s, 1, '[');
   for (int k = 0; k < INGEST_BATCH; k++) {
     int n = i * INGEST_BATCH + k;
-    if (k % 10 == 9 && i > 0) n -= INGEST_BATCH; /* a replay */
+    if (k % 10 == 9) n = (i > 0 ? i - 1 : 0) * INGEST_BATCH + k - 1; /* a replay */
     if (n % 5 == 0)
       sqlite3_str_appendf(s, "%s{\"source_id\":\"e%d\",\"type\":\"visit\","
                           "\"customer\":\"c%d\",\"at\":%d,\"visits\":%d}",
@@ -182,9 +290,77 @@ static void ingest_op(tesoro *t, const world *w, int i) {
                           k ? "," : "", n, n % 200, 1000 + n);
   }
   sqlite3_str_appendchar(s, 1, ']');
-  json = sqlite3_str_finish(s);
+  return sqlite3_str_finish(s);
+}
+
+/* What tesoro's results say about replays, checked in the recorded
+** (untimed) run only.  tesoro answers a replay with the answer it gave the
+** first time (tesoro.h), and stores a source id once (web_event is UNIQUE
+** on it: applying an event twice would be an error result), so a result
+** for a source id answered before in the run, with that same answer text,
+** is a replay reported as such. */
+static struct {
+  sqlite3 *db; /* :memory:: source id → its first answer */
+  sqlite3_stmt *each, *find, *add;
+  int events, replays;
+} answers;
+static int recording_now; /* record() is running the operations */
+
+static void answers_open(void) {
+  if (sqlite3_open(":memory:", &answers.db) != SQLITE_OK ||
+      sqlite3_exec(answers.db, "CREATE TABLE answer(source_id TEXT PRIMARY KEY, "
+                               "result TEXT NOT NULL) WITHOUT ROWID",
+                   NULL, NULL, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(answers.db, "SELECT value ->> 'source_id', value, "
+                                     "value ->> 'error' FROM json_each(?1)",
+                         -1, &answers.each, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(answers.db, "SELECT result FROM answer WHERE source_id = ?1",
+                         -1, &answers.find, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(answers.db, "INSERT INTO answer VALUES (?1, ?2)", -1,
+                         &answers.add, NULL) != SQLITE_OK)
+    die("answers", NULL);
+  answers.events = answers.replays = 0;
+}
+
+static void answers_close(void) {
+  sqlite3_finalize(answers.each);
+  sqlite3_finalize(answers.find);
+  sqlite3_finalize(answers.add);
+  sqlite3_close(answers.db);
+  answers.db = NULL;
+}
+
+static void answers_check(const char *results) {
+  sqlite3_stmt *e = answers.each;
+  sqlite3_bind_text(e, 1, results, -1, SQLITE_STATIC);
+  while (sqlite3_step(e) == SQLITE_ROW) {
+    const char *source = (const char *)sqlite3_column_text(e, 0);
+    const char *result = (const char *)sqlite3_column_text(e, 1);
+    if (sqlite3_column_type(e, 2) != SQLITE_NULL || source == NULL)
+      die("ingest (an error result)", NULL);
+    answers.events++;
+    sqlite3_bind_text(answers.find, 1, source, -1, SQLITE_STATIC);
+    if (sqlite3_step(answers.find) == SQLITE_ROW) {
+      if (strcmp((const char *)sqlite3_column_text(answers.find, 0), result) != 0)
+        die("ingest (a replay answered differently)", NULL);
+      answers.replays++;
+    } else {
+      sqlite3_bind_text(answers.add, 1, source, -1, SQLITE_STATIC);
+      sqlite3_bind_text(answers.add, 2, result, -1, SQLITE_STATIC);
+      if (sqlite3_step(answers.add) != SQLITE_DONE) die("answers", NULL);
+      sqlite3_reset(answers.add);
+    }
+    sqlite3_reset(answers.find);
+  }
+  sqlite3_reset(e);
+}
+
+static void ingest_op(tesoro *t, const world *w, int i) {
+  char *json = ingest_json(i), *results = NULL;
+  int failed;
   OK(t, tesoro_exchange_ingest_batch(t, w->website, json, &failed, &results));
   if (failed) die("ingest (an event failed)", t);
+  if (recording_now && answers.db) answers_check(results);
   tesoro_free(results);
   sqlite3_free(json);
 }
@@ -263,14 +439,26 @@ static void mixed_op(tesoro *t, const world *w, int i) {
   }
 }
 
+
 /* ---------------------------------------------------------------------
 ** Recording: each operation's changeset, decoded into row writes.
 */
+typedef struct floor_bind { /* one parameter, taken apart at record time */
+  int param, type;          /* type: SQLITE_INTEGER, _FLOAT, _TEXT, _BLOB, _NULL */
+  sqlite3_int64 i;
+  double d;
+  const void *p; /* text, blob: the recorded value's bytes (live until recording_free) */
+  int n;
+} floor_bind;
+
 typedef struct row_write {
   char *table;
   int op, ncol;              /* SQLITE_INSERT, _UPDATE, _DELETE */
   sqlite3_value **values;    /* insert: new; update: new (NULL = unchanged) */
   sqlite3_value **keys;      /* update, delete: old primary key (else NULL) */
+  floor_bind *binds;         /* the values, then the keys, as parameters */
+  int nbinds;
+  sqlite3_stmt *stmt;        /* its statement on the open floor (floor_prepare) */
 } row_write;
 
 typedef struct recording {
@@ -327,6 +515,35 @@ static int write_order(const void *a, const void *b) {
   return cx == 2 ? ry - rx : rx - ry;
 }
 
+
+/* A value's parameter as the floor binds it: ints and floats by value,
+** text and blobs pointing at the recorded copy, so binding copies nothing. */
+static void bind_of(floor_bind *b, int param, sqlite3_value *v) {
+  b->param = param;
+  switch ((b->type = sqlite3_value_type(v))) {
+  case SQLITE_INTEGER: b->i = sqlite3_value_int64(v); break;
+  case SQLITE_FLOAT: b->d = sqlite3_value_double(v); break;
+  case SQLITE_TEXT:
+    b->p = sqlite3_value_text(v);
+    b->n = sqlite3_value_bytes(v);
+    break;
+  case SQLITE_BLOB:
+    b->p = sqlite3_value_blob(v);
+    b->n = sqlite3_value_bytes(v);
+    break;
+  default: break;
+  }
+}
+
+static void binds_make(row_write *wr) {
+  wr->binds = calloc((size_t)wr->ncol * 2, sizeof *wr->binds);
+  for (int c = 0; c < wr->ncol; c++) {
+    if (wr->values && wr->values[c]) bind_of(&wr->binds[wr->nbinds++], c + 1, wr->values[c]);
+    if (wr->keys && wr->keys[c])
+      bind_of(&wr->binds[wr->nbinds++], wr->ncol + c + 1, wr->keys[c]);
+  }
+}
+
 static void record(const char *setup_db, const ops *o, recording *r) {
   char path[256];
   tesoro *t;
@@ -338,6 +555,7 @@ static void record(const char *setup_db, const ops *o, recording *r) {
   r->count = o->count;
   r->writes = calloc((size_t)o->count, sizeof *r->writes);
   r->nwrites = calloc((size_t)o->count, sizeof *r->nwrites);
+  recording_now = 1;
   for (int i = 0; i < o->count; i++) {
     sqlite3_session *session;
     sqlite3_changeset_iter *it;
@@ -381,12 +599,14 @@ static void record(const char *setup_db, const ops *o, recording *r) {
           wr->keys[c] = pk[c] ? dup_or_null(v) : NULL;
         }
       }
+      binds_make(wr);
     }
     sqlite3changeset_finalize(it);
     sqlite3_free(buf);
     rank_db = t->db;
     qsort(r->writes[i], (size_t)r->nwrites[i], sizeof(row_write), write_order);
   }
+  recording_now = 0;
   tesoro_close(t);
 }
 
@@ -400,6 +620,7 @@ static void recording_free(recording *r) {
       }
       free(wr->values);
       free(wr->keys);
+      free(wr->binds);
       free(wr->table);
     }
     free(r->writes[i]);
@@ -409,8 +630,8 @@ static void recording_free(recording *r) {
 }
 
 /* ---------------------------------------------------------------------
-** The floor: a raw connection that writes the recorded rows, with one
-** cached statement per (table, operation, columns written).
+** The same-rows floor: a raw connection that writes the recorded rows,
+** with one statement per (table, operation, columns written).
 */
 typedef struct floor_stmt {
   char key[160];
@@ -437,6 +658,8 @@ static void column_name(sqlite3 *db, const char *table, int i, char *out, size_t
   sqlite3_finalize(s);
 }
 
+/* The statement for a row write, made (or found) when the floor is
+** prepared, never in the timed loop. */
 static sqlite3_stmt *floor_stmt_for(floor_db *f, const row_write *wr) {
   char key[160], col[64];
   sqlite3_str *sql;
@@ -487,20 +710,34 @@ static sqlite3_stmt *floor_stmt_for(floor_db *f, const row_write *wr) {
   return f->cache[f->ncache++].stmt;
 }
 
-static void floor_open(floor_db *f, const char *path, int full) {
-  memset(f, 0, sizeof *f);
-  /* tesoro's open flags and pragmas */
-  if (sqlite3_open_v2(path, &f->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+/* Every row write's statement on this floor connection, before the clock
+** starts. */
+static void floor_prepare(floor_db *f, recording *r) {
+  for (int i = 0; i < r->count; i++)
+    for (int k = 0; k < r->nwrites[i]; k++)
+      r->writes[i][k].stmt = floor_stmt_for(f, &r->writes[i][k]);
+}
+
+/* A raw connection as tesoro opens one: its flags and pragmas. */
+static sqlite3 *raw_open(const char *path, int full) {
+  sqlite3 *db;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                       SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
                       NULL) != SQLITE_OK)
-    die("floor open", NULL);
-  sqlite3_exec(f->db, full ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
-                             "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; "
-                             "PRAGMA temp_store = MEMORY"
-                           : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                             "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; "
-                             "PRAGMA temp_store = MEMORY",
+    die("raw open", NULL);
+  sqlite3_exec(db, full ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+                          "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; "
+                          "PRAGMA temp_store = MEMORY"
+                        : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                          "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; "
+                          "PRAGMA temp_store = MEMORY",
                NULL, NULL, NULL);
+  return db;
+}
+
+static void floor_open(floor_db *f, const char *path, int full) {
+  memset(f, 0, sizeof *f);
+  f->db = raw_open(path, full);
   sqlite3_prepare_v2(f->db, "BEGIN IMMEDIATE", -1, &f->begin, NULL);
   sqlite3_prepare_v2(f->db, "COMMIT", -1, &f->commit, NULL);
 }
@@ -529,10 +766,18 @@ static void floor_op(floor_db *f, const recording *r, int i) {
   sqlite3_reset(f->begin);
   for (int k = 0; k < r->nwrites[i]; k++) {
     const row_write *wr = &r->writes[i][k];
-    sqlite3_stmt *s = floor_stmt_for(f, wr);
-    for (int c = 0; c < wr->ncol; c++) {
-      if (wr->values && wr->values[c]) sqlite3_bind_value(s, c + 1, wr->values[c]);
-      if (wr->keys && wr->keys[c]) sqlite3_bind_value(s, wr->ncol + c + 1, wr->keys[c]);
+    sqlite3_stmt *s = wr->stmt;
+    for (int b = 0; b < wr->nbinds; b++) {
+      const floor_bind *p = &wr->binds[b];
+      switch (p->type) {
+      case SQLITE_INTEGER: sqlite3_bind_int64(s, p->param, p->i); break;
+      case SQLITE_FLOAT: sqlite3_bind_double(s, p->param, p->d); break;
+      case SQLITE_TEXT:
+        sqlite3_bind_text(s, p->param, p->p, p->n, SQLITE_STATIC);
+        break;
+      case SQLITE_BLOB: sqlite3_bind_blob(s, p->param, p->p, p->n, SQLITE_STATIC); break;
+      default: sqlite3_bind_null(s, p->param);
+      }
     }
     if (sqlite3_step(s) != SQLITE_DONE) {
       fprintf(stderr, "bench: floor write to %s: %s\n", wr->table, sqlite3_errmsg(f->db));
@@ -545,25 +790,1096 @@ static void floor_op(floor_db *f, const recording *r, int i) {
 }
 
 /* ---------------------------------------------------------------------
-** One figure: record on a copy, then time tesoro and the floor, each on
-** its own copy of the setup database; best of `rounds` alternating runs.
+** The lean floor (the design is in the top comment).  Its schema is
+** fixed here: it does not follow tesoro's, by intent.
+*/
+static const char lean_schema[] =
+    "CREATE TABLE actor (\n"
+    "  id     INTEGER PRIMARY KEY,\n"
+    "  agency INTEGER NOT NULL,\n"
+    "  kind   TEXT    NOT NULL,\n" /* client, agent, website, system */
+    "  role   TEXT\n"              /* agent, admin (kind agent) */
+    ") STRICT;\n"
+    "CREATE TABLE deal_property (\n"
+    "  id      INTEGER PRIMARY KEY,\n"
+    "  agency  INTEGER NOT NULL,\n"
+    "  client  INTEGER NOT NULL REFERENCES actor(id),\n"
+    "  owner   INTEGER NOT NULL REFERENCES actor(id),\n"
+    "  state   TEXT    NOT NULL,\n"
+    "  version INTEGER NOT NULL\n"
+    ") STRICT;\n"
+    "CREATE TABLE appointment (\n"
+    "  id            INTEGER PRIMARY KEY,\n"
+    "  agency        INTEGER NOT NULL,\n"
+    "  deal_property INTEGER NOT NULL REFERENCES deal_property(id),\n"
+    "  client        INTEGER NOT NULL REFERENCES actor(id),\n"
+    "  owner         INTEGER NOT NULL REFERENCES actor(id),\n"
+    "  state         TEXT    NOT NULL,\n"
+    "  version       INTEGER NOT NULL,\n"
+    "  preferred     TEXT    NOT NULL,\n" /* JSON array of instants */
+    "  start_at      INTEGER\n"
+    ") STRICT;\n"
+    "CREATE TABLE history (\n"
+    "  entity     INTEGER NOT NULL,\n"
+    "  id         INTEGER NOT NULL,\n"
+    "  seq        INTEGER NOT NULL,\n" /* the entity's version after the move */
+    "  event      TEXT    NOT NULL,\n"
+    "  from_state TEXT,\n"
+    "  to_state   TEXT    NOT NULL,\n"
+    "  actor      INTEGER NOT NULL REFERENCES actor(id),\n"
+    "  at         INTEGER NOT NULL,\n"
+    "  reason     TEXT,\n"
+    "  PRIMARY KEY (entity, id, seq)\n"
+    ") STRICT, WITHOUT ROWID;\n"
+    "CREATE TABLE outbox (\n"
+    "  id        INTEGER PRIMARY KEY,\n"
+    "  recipient INTEGER NOT NULL REFERENCES actor(id),\n"
+    "  channels  TEXT    NOT NULL,\n"
+    "  template  TEXT    NOT NULL,\n"
+    "  payload   TEXT    NOT NULL,\n"
+    "  at        INTEGER NOT NULL\n"
+    ") STRICT;\n"
+    "CREATE TABLE timer (\n"
+    "  due    INTEGER NOT NULL,\n"
+    "  entity INTEGER NOT NULL,\n"
+    "  id     INTEGER NOT NULL,\n"
+    "  kind   INTEGER NOT NULL,\n" /* reminder 1, complete 2, feedback 3, no-show 4 */
+    "  PRIMARY KEY (due, entity, id, kind)\n"
+    ") STRICT, WITHOUT ROWID;\n"
+    "CREATE TABLE listing (\n"
+    "  id     INTEGER PRIMARY KEY,\n"
+    "  agency INTEGER NOT NULL,\n"
+    "  ref    TEXT    NOT NULL,\n"
+    "  UNIQUE (agency, ref)\n"
+    ") STRICT;\n"
+    "CREATE TABLE web_customer (\n"
+    "  id           INTEGER PRIMARY KEY,\n"
+    "  agency       INTEGER NOT NULL,\n"
+    "  key          TEXT    NOT NULL,\n" /* the website's customer id */
+    "  state        TEXT    NOT NULL,\n"
+    "  version      INTEGER NOT NULL,\n"
+    "  visits       INTEGER NOT NULL,\n"
+    "  visit_at     INTEGER,\n" /* the newest visit event's (at, source id) */
+    "  visit_source TEXT,\n"
+    "  last_at      INTEGER NOT NULL,\n"
+    "  UNIQUE (agency, key)\n"
+    ") STRICT;\n"
+    "CREATE TABLE web_interest (\n"
+    "  customer       INTEGER NOT NULL REFERENCES web_customer(id),\n"
+    "  listing        INTEGER NOT NULL REFERENCES listing(id),\n"
+    "  views          INTEGER NOT NULL,\n"
+    "  last_viewed_at INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (customer, listing)\n"
+    ") STRICT, WITHOUT ROWID;\n"
+    "CREATE TABLE web_event (\n"
+    "  agency    INTEGER NOT NULL,\n"
+    "  source_id TEXT    NOT NULL,\n"
+    "  digest    BLOB    NOT NULL,\n"
+    "  customer  INTEGER NOT NULL REFERENCES web_customer(id),\n"
+    "  applied   INTEGER NOT NULL,\n" /* 0: superseded */
+    "  PRIMARY KEY (agency, source_id)\n"
+    ") STRICT, WITHOUT ROWID;\n";
+
+/* The seeded world: one agency, its system, admin, agent, client and
+** website actors, the client's offered deal property, one listing. */
+enum { LEAN_AGENCY = 1 };
+enum { LEAN_SYSTEM_ACTOR = 1, LEAN_ADMIN_ACTOR, LEAN_AGENT_ACTOR, LEAN_CLIENT_ACTOR,
+       LEAN_WEBSITE_ACTOR };
+enum { LEAN_DEAL_PROPERTY_ID = 1 };
+static const char lean_seed[] =
+    "INSERT INTO actor VALUES (1, 1, 'system', NULL), (2, 1, 'agent', 'admin'), "
+    "(3, 1, 'agent', 'agent'), (4, 1, 'client', NULL), (5, 1, 'website', NULL);"
+    "INSERT INTO deal_property VALUES (1, 1, 4, 3, 'to_review', 1);"
+    "INSERT INTO listing VALUES (1, 1, 'TES-00001');";
+
+#define LEAN_REFUSED (-1) /* a rule said no; SQLite's codes are > 0 */
+#define LEAN_MAX_TEXT 200 /* source and customer ids, as tesoro bounds them */
+#define LEAN_TICK_BATCH 500
+#define LEAN_REMINDER_LEAD (24 * 3600) /* tesoro's defaults */
+#define LEAN_FEEDBACK_AFTER 3600
+#define LEAN_NO_SHOW_WINDOW (7 * 86400)
+
+enum { LEAN_CLIENT = 1, LEAN_AGENT = 2, LEAN_ADMIN = 4, LEAN_SYSTEM = 8, LEAN_WEBSITE = 16 };
+#define LEAN_STAFF (LEAN_AGENT | LEAN_ADMIN)
+enum { LEAN_DEAL_PROPERTY = 7, LEAN_APPOINTMENT = 8, LEAN_WEB_CUSTOMER = 11 }; /* tesoro's */
+enum { LEAN_REMIND = 1, LEAN_COMPLETE, LEAN_FEEDBACK, LEAN_NO_SHOW };          /* timers */
+
+/* The transition table: `from` NULL creates the entity; `to` equal to
+** `from` keeps the state (the version still moves). */
+typedef struct lean_rule {
+  int entity;
+  const char *from, *event, *to;
+  int roles;
+} lean_rule;
+static const lean_rule lean_rules[] = {
+    {LEAN_APPOINTMENT, NULL, "request", "pending", LEAN_CLIENT},
+    {LEAN_APPOINTMENT, "pending", "confirm", "confirmed", LEAN_STAFF},
+    {LEAN_APPOINTMENT, "confirmed", "send_reminder", "confirmed", LEAN_SYSTEM},
+    {LEAN_APPOINTMENT, "confirmed", "complete", "completed", LEAN_SYSTEM},
+    {LEAN_APPOINTMENT, "completed", "request_feedback", "completed", LEAN_SYSTEM},
+    {LEAN_DEAL_PROPERTY, "to_review", "request_viewing", "to_review", LEAN_CLIENT},
+    {LEAN_DEAL_PROPERTY, "interesting", "request_viewing", "interesting", LEAN_CLIENT},
+    {LEAN_DEAL_PROPERTY, "viewed", "request_viewing", "viewed", LEAN_CLIENT},
+    {LEAN_DEAL_PROPERTY, "approved", "request_viewing", "approved", LEAN_CLIENT},
+    {LEAN_DEAL_PROPERTY, "to_review", "viewing_completed", "viewed", LEAN_SYSTEM},
+    {LEAN_DEAL_PROPERTY, "interesting", "viewing_completed", "viewed", LEAN_SYSTEM},
+    {LEAN_WEB_CUSTOMER, NULL, "create", "prospect", LEAN_WEBSITE},
+    {LEAN_WEB_CUSTOMER, "prospect", "web_events", "prospect", LEAN_WEBSITE},
+    {LEAN_WEB_CUSTOMER, "approved", "web_events", "approved", LEAN_WEBSITE},
+};
+
+/* The state `event` leads to from `from` for an actor of `roles`; NULL:
+** refused. */
+static const char *lean_rule_to(int entity, const char *from, const char *event,
+                                int roles) {
+  for (size_t i = 0; i < sizeof lean_rules / sizeof lean_rules[0]; i++) {
+    const lean_rule *r = &lean_rules[i];
+    if (r->entity == entity && strcmp(r->event, event) == 0 &&
+        (r->from ? from && strcmp(r->from, from) == 0 : from == NULL))
+      return r->roles & roles ? r->to : NULL;
+  }
+  return NULL;
+}
+
+/* A small open-addressing map from (text, number) to an index, emptied
+** per batch by a generation count instead of clearing. */
+typedef struct lean_slot {
+  uint64_t hash;
+  const char *key;
+  int64_t extra;
+  unsigned gen;
+  int value;
+} lean_slot;
+typedef struct lean_map {
+  lean_slot *slots;
+  unsigned mask, gen;
+} lean_map;
+
+static void lean_map_reset(lean_map *m, int n) { /* room for n keys, half full */
+  unsigned cap = 64;
+  while (cap < 2u * (unsigned)n) cap <<= 1;
+  if (m->slots == NULL || m->mask + 1 < cap) {
+    free(m->slots);
+    if ((m->slots = calloc(cap, sizeof *m->slots)) == NULL) die("lean map", NULL);
+    m->mask = cap - 1;
+    m->gen = 0;
+  }
+  m->gen++;
+}
+
+/* The slot of (key, extra): slot->gen == m->gen when it is there, else an
+** empty slot the caller claims by setting gen and value. */
+static lean_slot *lean_map_find(lean_map *m, const char *key, int64_t extra) {
+  uint64_t h = UINT64_C(14695981039346656037); /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+    h = (h ^ *p) * UINT64_C(1099511628211);
+  h ^= (uint64_t)extra * UINT64_C(0x9E3779B97F4A7C15);
+  for (unsigned i = (unsigned)(h ^ h >> 32) & m->mask;; i = (i + 1) & m->mask) {
+    lean_slot *s = &m->slots[i];
+    if (s->gen != m->gen) {
+      s->hash = h;
+      s->key = key;
+      s->extra = extra;
+      return s;
+    }
+    if (s->hash == h && s->extra == extra && strcmp(s->key, key) == 0) return s;
+  }
+}
+
+typedef struct lean_actor {
+  int64_t id, agency;
+  int roles;
+} lean_actor;
+
+typedef struct lean_entity { /* an appointment or a deal property as read */
+  int64_t id, agency, deal_property, client, owner, version, start_at;
+  char state[16];
+} lean_entity;
+
+typedef struct lean_timer {
+  int64_t due, entity, id;
+  int kind;
+} lean_timer;
+
+/* One website event of a batch.  Its text fields point into the arena. */
+enum { LEAN_M_SOURCE = 1, LEAN_M_TYPE = 2, LEAN_M_CUSTOMER = 4, LEAN_M_AT = 8,
+       LEAN_M_VISITS = 16, LEAN_M_LISTING = 32, LEAN_M_BAD = 64 };
+enum { LEAN_VISIT = 1, LEAN_VIEW };
+enum { LEAN_NEW = 1, LEAN_REPLAY, LEAN_FAILED };
+typedef struct lean_event {
+  const char *source, *customer, *listing_ref;
+  int64_t at, visits, listing;
+  int type, members, fate, applied, slot; /* slot: its customer's */
+  unsigned char digest[16];
+} lean_event;
+
+typedef struct lean_customer { /* a customer the batch touches, folded */
+  const char *key;
+  int64_t id, version, visits, visit_at, last_at; /* id 0: new */
+  const char *to;                                 /* the state the batch leaves */
+  char state[16], visit_source[LEAN_MAX_TEXT + 1];
+} lean_customer;
+
+typedef struct lean_interest {
+  int customer;
+  int64_t listing, views, last_at;
+} lean_interest;
+
+typedef struct lean_counts {
+  int applied, superseded, replays, failed;
+} lean_counts;
+
+struct lean_db {
+  sqlite3 *db;
+  sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *rollback_to;
+  sqlite3_stmt *actor, *dp_get, *dp_set, *ap_get, *ap_new, *ap_set;
+  sqlite3_stmt *history, *message, *timer_add, *timer_drop, *timer_due;
+  sqlite3_stmt *tree, *listing_get, *event_get, *event_add;
+  sqlite3_stmt *customer_get, *customer_new, *customer_set, *interest_add;
+  int64_t appointment; /* the cycle's current viewing */
+  lean_timer due[LEAN_TICK_BATCH];
+  /* the ingest's scratch, kept between batches */
+  char *arena;
+  size_t arena_cap, arena_used;
+  lean_event *events;
+  lean_customer *customers;
+  lean_interest *interests;
+  int cap, ncustomers, ninterests;
+  lean_map sources, customer_map, interest_map;
+  char listing_ref[LEAN_MAX_TEXT + 1]; /* the last listing resolved */
+  int64_t listing_id;
+};
+
+static const struct {
+  size_t at;
+  const char *sql;
+} lean_sql[] = {
+#define LEAN_STMT(member, text) {offsetof(lean_db, member), text}
+    LEAN_STMT(begin, "BEGIN IMMEDIATE"),
+    LEAN_STMT(commit, "COMMIT"),
+    LEAN_STMT(rollback, "ROLLBACK"),
+    LEAN_STMT(savepoint, "SAVEPOINT timer"),
+    LEAN_STMT(release, "RELEASE timer"),
+    LEAN_STMT(rollback_to, "ROLLBACK TO timer"),
+    LEAN_STMT(actor, "SELECT agency, kind, role FROM actor WHERE id = ?1"),
+    LEAN_STMT(dp_get, "SELECT agency, id, client, owner, state, version, NULL "
+                      "FROM deal_property WHERE id = ?1"),
+    LEAN_STMT(dp_set, "UPDATE deal_property SET state = ?1, version = ?2 + 1 "
+                      "WHERE id = ?3 AND version = ?2"),
+    LEAN_STMT(ap_get, "SELECT agency, deal_property, client, owner, state, version, "
+                      "start_at FROM appointment WHERE id = ?1"),
+    LEAN_STMT(ap_new, "INSERT INTO appointment(agency, deal_property, client, owner, "
+                      "state, version, preferred) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)"),
+    LEAN_STMT(ap_set, "UPDATE appointment SET state = ?1, version = ?2 + 1, "
+                      "start_at = ?3 WHERE id = ?4 AND version = ?2"),
+    LEAN_STMT(history, "INSERT INTO history VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+    LEAN_STMT(message, "INSERT INTO outbox(recipient, channels, template, payload, at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5)"),
+    LEAN_STMT(timer_add, "INSERT INTO timer VALUES (?1, ?2, ?3, ?4)"),
+    LEAN_STMT(timer_drop, "DELETE FROM timer WHERE due = ?1 AND entity = ?2 AND "
+                          "id = ?3 AND kind = ?4"),
+    LEAN_STMT(timer_due, "SELECT due, entity, id, kind FROM timer WHERE due <= ?1 "
+                         "ORDER BY due, entity, id, kind LIMIT ?2"),
+    LEAN_STMT(tree, "SELECT id, parent, key, type, atom FROM json_tree(?1)"),
+    LEAN_STMT(listing_get, "SELECT id FROM listing WHERE agency = ?1 AND ref = ?2"),
+    LEAN_STMT(event_get, "SELECT digest FROM web_event WHERE agency = ?1 AND "
+                         "source_id = ?2"),
+    LEAN_STMT(event_add, "INSERT INTO web_event VALUES (?1, ?2, ?3, ?4, ?5)"),
+    LEAN_STMT(customer_get, "SELECT id, state, version, visits, visit_at, "
+                            "visit_source, last_at FROM web_customer "
+                            "WHERE agency = ?1 AND key = ?2"),
+    LEAN_STMT(customer_new, "INSERT INTO web_customer(agency, key, state, version, "
+                            "visits, visit_at, visit_source, last_at) "
+                            "VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7)"),
+    LEAN_STMT(customer_set, "UPDATE web_customer SET state = ?1, version = ?2 + 1, "
+                            "visits = ?3, visit_at = ?4, visit_source = ?5, "
+                            "last_at = ?6 WHERE id = ?7 AND version = ?2"),
+    LEAN_STMT(interest_add, "INSERT INTO web_interest VALUES (?1, ?2, ?3, ?4) "
+                            "ON CONFLICT (customer, listing) DO UPDATE SET "
+                            "views = views + excluded.views, last_viewed_at = "
+                            "max(last_viewed_at, excluded.last_viewed_at)"),
+#undef LEAN_STMT
+};
+#define LEAN_STMT_AT(l, i) ((sqlite3_stmt **)(void *)((char *)(l) + lean_sql[i].at))
+
+/* A fresh lean database at `path` (removed first) or on :memory:. */
+static void lean_open(lean_db *l, const char *path, int full) {
+  char *err = NULL;
+  memset(l, 0, sizeof *l);
+  if (strcmp(path, ":memory:") != 0) {
+    char side[300];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+  }
+  l->db = raw_open(path, full);
+  if (sqlite3_exec(l->db, lean_schema, NULL, NULL, &err) != SQLITE_OK ||
+      sqlite3_exec(l->db, lean_seed, NULL, NULL, &err) != SQLITE_OK) {
+    fprintf(stderr, "bench: lean schema: %s\n", err);
+    exit(1);
+  }
+  for (size_t i = 0; i < sizeof lean_sql / sizeof lean_sql[0]; i++)
+    if (sqlite3_prepare_v3(l->db, lean_sql[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
+                           LEAN_STMT_AT(l, i), NULL) != SQLITE_OK) {
+      fprintf(stderr, "bench: lean statement %s: %s\n", lean_sql[i].sql,
+              sqlite3_errmsg(l->db));
+      exit(1);
+    }
+}
+
+static void lean_close(lean_db *l) {
+  for (size_t i = 0; i < sizeof lean_sql / sizeof lean_sql[0]; i++)
+    sqlite3_finalize(*LEAN_STMT_AT(l, i));
+  sqlite3_close(l->db);
+  free(l->arena);
+  free(l->events);
+  free(l->customers);
+  free(l->interests);
+  free(l->sources.slots);
+  free(l->customer_map.slots);
+  free(l->interest_map.slots);
+}
+
+static void lean_check(lean_db *l, const char *what, int rc) {
+  if (rc == 0) return;
+  fprintf(stderr, "bench: lean %s failed: %s\n", what,
+          rc == LEAN_REFUSED ? "refused by a rule" : sqlite3_errmsg(l->db));
+  exit(1);
+}
+
+/* Run a statement that returns no row; 0 or SQLite's error. */
+static int lean_exec(sqlite3_stmt *s) {
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  return rc == SQLITE_DONE ? 0 : rc;
+}
+
+/* Commit when rc is 0, else roll back; returns rc (or the commit's error). */
+static int lean_end(lean_db *l, int rc) {
+  if (rc == 0 && (rc = lean_exec(l->commit)) == 0) return 0;
+  lean_exec(l->rollback);
+  return rc;
+}
+
+static int lean_actor_load(lean_db *l, int64_t id, lean_actor *a) {
+  sqlite3_stmt *s = l->actor;
+  int rc;
+  sqlite3_bind_int64(s, 1, id);
+  if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    const char *kind = (const char *)sqlite3_column_text(s, 1);
+    const char *role = (const char *)sqlite3_column_text(s, 2);
+    a->id = id;
+    a->agency = sqlite3_column_int64(s, 0);
+    a->roles = strcmp(kind, "client") == 0    ? LEAN_CLIENT
+               : strcmp(kind, "system") == 0  ? LEAN_SYSTEM
+               : strcmp(kind, "website") == 0 ? LEAN_WEBSITE
+               : role && strcmp(role, "admin") == 0 ? LEAN_ADMIN
+                                                    : LEAN_AGENT;
+    rc = 0;
+  } else {
+    rc = rc == SQLITE_DONE ? LEAN_REFUSED : rc;
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+/* An appointment (ap_get) or a deal property (dp_get): both read the
+** same seven columns. */
+static int lean_entity_load(lean_db *l, sqlite3_stmt *s, int64_t id, lean_entity *e) {
+  int rc;
+  sqlite3_bind_int64(s, 1, id);
+  if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    e->id = id;
+    e->agency = sqlite3_column_int64(s, 0);
+    e->deal_property = sqlite3_column_int64(s, 1);
+    e->client = sqlite3_column_int64(s, 2);
+    e->owner = sqlite3_column_int64(s, 3);
+    snprintf(e->state, sizeof e->state, "%s", (const char *)sqlite3_column_text(s, 4));
+    e->version = sqlite3_column_int64(s, 5);
+    e->start_at = sqlite3_column_int64(s, 6); /* NULL reads 0: none */
+    rc = 0;
+  } else {
+    rc = rc == SQLITE_DONE ? LEAN_REFUSED : rc;
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+static int lean_history(lean_db *l, int entity, int64_t id, int64_t seq, const char *event,
+                        const char *from, const char *to, int64_t actor, int64_t at) {
+  sqlite3_stmt *s = l->history;
+  sqlite3_bind_int(s, 1, entity);
+  sqlite3_bind_int64(s, 2, id);
+  sqlite3_bind_int64(s, 3, seq);
+  sqlite3_bind_text(s, 4, event, -1, SQLITE_STATIC);
+  if (from) sqlite3_bind_text(s, 5, from, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(s, 5);
+  sqlite3_bind_text(s, 6, to, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 7, actor);
+  sqlite3_bind_int64(s, 8, at);
+  sqlite3_bind_null(s, 9); /* reason: none of this workload's moves takes one */
+  return lean_exec(s);
+}
+
+/* Move an appointment or a deal property by `event`: the rule, the
+** compare-and-set write of state and version, the history row. */
+static int lean_move(lean_db *l, int entity, const lean_actor *a, lean_entity *e,
+                     const char *event, int64_t start_at, int64_t now) {
+  const char *to = lean_rule_to(entity, e->state, event, a->roles);
+  sqlite3_stmt *s = entity == LEAN_APPOINTMENT ? l->ap_set : l->dp_set;
+  int rc;
+  if (to == NULL || e->agency != a->agency) return LEAN_REFUSED;
+  sqlite3_bind_text(s, 1, to, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, e->version);
+  if (entity == LEAN_APPOINTMENT) {
+    if (start_at) sqlite3_bind_int64(s, 3, start_at);
+    else sqlite3_bind_null(s, 3);
+    sqlite3_bind_int64(s, 4, e->id);
+  } else {
+    sqlite3_bind_int64(s, 3, e->id);
+  }
+  if ((rc = lean_exec(s))) return rc;
+  if (sqlite3_changes(l->db) != 1) return LEAN_REFUSED; /* it moved meanwhile */
+  if ((rc = lean_history(l, entity, e->id, e->version + 1, event, e->state, to, a->id, now)))
+    return rc;
+  e->version++;
+  snprintf(e->state, sizeof e->state, "%s", to);
+  e->start_at = start_at;
+  return 0;
+}
+
+static int lean_message(lean_db *l, int64_t recipient, const char *channels,
+                        const char *template_name, const lean_entity *ap,
+                        const char *event, int64_t now) {
+  sqlite3_stmt *s = l->message;
+  char payload[200], start[24] = "null";
+  if (ap->start_at) sqlite3_snprintf(sizeof start, start, "%lld", (long long)ap->start_at);
+  sqlite3_snprintf(sizeof payload, payload,
+                   "{\"entity\":\"appointment\",\"entity_id\":%lld,\"event\":\"%s\","
+                   "\"state\":\"%s\",\"start_at\":%s}",
+                   (long long)ap->id, event, ap->state, start);
+  sqlite3_bind_int64(s, 1, recipient);
+  sqlite3_bind_text(s, 2, channels, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, template_name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 4, payload, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 5, now);
+  return lean_exec(s);
+}
+
+static int lean_timer_write(sqlite3_stmt *s, int64_t due, int64_t id, int kind) {
+  sqlite3_bind_int64(s, 1, due);
+  sqlite3_bind_int(s, 2, LEAN_APPOINTMENT);
+  sqlite3_bind_int64(s, 3, id);
+  sqlite3_bind_int(s, 4, kind);
+  return lean_exec(s);
+}
+
+/* The client requests a viewing of a deal property. */
+static int lean_request_in(lean_db *l, int64_t actor, int64_t deal_property,
+                           const int64_t *preferred, int count, int64_t now,
+                           int64_t *out) {
+  lean_actor a;
+  lean_entity dp, ap;
+  char times[3 * 24 + 4] = "[";
+  const char *to;
+  int rc;
+  if ((rc = lean_actor_load(l, actor, &a)) ||
+      (rc = lean_entity_load(l, l->dp_get, deal_property, &dp)))
+    return rc;
+  if (dp.client != a.id || count < 1 || count > 3) return LEAN_REFUSED;
+  for (int k = 0; k < count; k++) {
+    if (preferred[k] <= now) return LEAN_REFUSED;
+    for (int j = 0; j < k; j++)
+      if (preferred[j] == preferred[k]) return LEAN_REFUSED;
+    sqlite3_snprintf((int)(sizeof times - strlen(times)), times + strlen(times), "%s%lld",
+                     k ? "," : "", (long long)preferred[k]);
+  }
+  strcat(times, "]");
+  if ((rc = lean_move(l, LEAN_DEAL_PROPERTY, &a, &dp, "request_viewing", 0, now)))
+    return rc;
+  if ((to = lean_rule_to(LEAN_APPOINTMENT, NULL, "request", a.roles)) == NULL)
+    return LEAN_REFUSED;
+  sqlite3_bind_int64(l->ap_new, 1, a.agency);
+  sqlite3_bind_int64(l->ap_new, 2, dp.id);
+  sqlite3_bind_int64(l->ap_new, 3, dp.client);
+  sqlite3_bind_int64(l->ap_new, 4, dp.owner);
+  sqlite3_bind_text(l->ap_new, 5, to, -1, SQLITE_STATIC);
+  sqlite3_bind_text(l->ap_new, 6, times, -1, SQLITE_STATIC);
+  if ((rc = lean_exec(l->ap_new))) return rc;
+  memset(&ap, 0, sizeof ap);
+  ap.id = sqlite3_last_insert_rowid(l->db);
+  snprintf(ap.state, sizeof ap.state, "%s", to);
+  if ((rc = lean_history(l, LEAN_APPOINTMENT, ap.id, 1, "request", NULL, to, a.id, now)) ||
+      (rc = lean_message(l, dp.owner, "crm,push,email", "Meeting Created By Portal User",
+                         &ap, "request", now)) ||
+      (rc = lean_message(l, dp.owner, "calendar", "Calendar Meeting Event", &ap,
+                         "request", now)))
+    return rc;
+  *out = ap.id;
+  return 0;
+}
+
+/* Staff confirm a start time; the timers are planned. */
+static int lean_confirm_in(lean_db *l, int64_t actor, int64_t appointment,
+                           int64_t start_at, int64_t expected_version, int64_t now) {
+  lean_actor a;
+  lean_entity ap;
+  int rc;
+  if ((rc = lean_actor_load(l, actor, &a)) ||
+      (rc = lean_entity_load(l, l->ap_get, appointment, &ap)))
+    return rc;
+  if ((expected_version && expected_version != ap.version) || start_at <= now)
+    return LEAN_REFUSED;
+  if ((rc = lean_move(l, LEAN_APPOINTMENT, &a, &ap, "confirm", start_at, now)) ||
+      (start_at - LEAN_REMINDER_LEAD > now &&
+       (rc = lean_timer_write(l->timer_add, start_at - LEAN_REMINDER_LEAD, ap.id,
+                        LEAN_REMIND))) ||
+      (rc = lean_timer_write(l->timer_add, start_at, ap.id, LEAN_COMPLETE)) ||
+      (rc = lean_timer_write(l->timer_add, start_at + LEAN_FEEDBACK_AFTER, ap.id,
+                       LEAN_FEEDBACK)) ||
+      (rc = lean_message(l, ap.client, "email", "Meeting Status Changed By Portal User",
+                         &ap, "confirm", now)) ||
+      (rc = lean_message(l, ap.owner, "calendar", "Calendar Meeting Event", &ap,
+                         "confirm", now)))
+    return rc;
+  return 0;
+}
+
+/* One due timer, by the system actor.  A timer whose appointment has
+** moved on (no rule from its state) does nothing; the caller deletes it. */
+static int lean_fire(lean_db *l, const lean_actor *sys, const lean_timer *tm, int64_t now) {
+  static const char *const events[] = {"", "send_reminder", "complete", "request_feedback"};
+  lean_entity ap, dp;
+  int64_t start;
+  int rc;
+  if ((rc = lean_entity_load(l, l->ap_get, tm->id, &ap))) return rc;
+  if (tm->kind == LEAN_NO_SHOW) { /* the deal property is viewed, when its state allows */
+    if (strcmp(ap.state, "completed") != 0) return 0;
+    if ((rc = lean_entity_load(l, l->dp_get, ap.deal_property, &dp))) return rc;
+    if (!lean_rule_to(LEAN_DEAL_PROPERTY, dp.state, "viewing_completed", sys->roles))
+      return 0;
+    return lean_move(l, LEAN_DEAL_PROPERTY, sys, &dp, "viewing_completed", 0, now);
+  }
+  if (!lean_rule_to(LEAN_APPOINTMENT, ap.state, events[tm->kind], sys->roles)) return 0;
+  start = ap.start_at;
+  if ((rc = lean_move(l, LEAN_APPOINTMENT, sys, &ap, events[tm->kind], start, now)))
+    return rc;
+  switch (tm->kind) {
+  case LEAN_REMIND:
+    if ((rc = lean_message(l, ap.client, "email,push", "Viewing Reminder", &ap,
+                           "send_reminder", now)))
+      return rc;
+    return lean_message(l, ap.owner, "crm,push", "Viewing Reminder", &ap, "send_reminder",
+                        now);
+  case LEAN_COMPLETE:
+    if ((rc = lean_message(l, ap.owner, "calendar", "Calendar Meeting Event", &ap,
+                           "complete", now)) ||
+        (rc = lean_timer_write(l->timer_drop, start - LEAN_REMINDER_LEAD, ap.id, LEAN_REMIND)))
+      return rc;
+    return lean_timer_write(l->timer_add, start + LEAN_NO_SHOW_WINDOW, ap.id, LEAN_NO_SHOW);
+  default:
+    return lean_message(l, ap.client, "email", "Viewing Feedback Request", &ap,
+                        "request_feedback", now);
+  }
+}
+
+/* Fire what is due, in (due, …) order, each in a savepoint: a refused
+** timer is undone alone and stops the tick, the ones before it commit. */
+static int lean_tick_in(lean_db *l, int64_t now, int *fired) {
+  lean_actor sys;
+  sqlite3_stmt *s = l->timer_due;
+  int n = 0, rc;
+  *fired = 0;
+  if ((rc = lean_actor_load(l, LEAN_SYSTEM_ACTOR, &sys))) return rc;
+  if (!(sys.roles & LEAN_SYSTEM)) return LEAN_REFUSED;
+  sqlite3_bind_int64(s, 1, now);
+  sqlite3_bind_int(s, 2, LEAN_TICK_BATCH);
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    l->due[n].due = sqlite3_column_int64(s, 0);
+    l->due[n].entity = sqlite3_column_int64(s, 1);
+    l->due[n].id = sqlite3_column_int64(s, 2);
+    l->due[n++].kind = sqlite3_column_int(s, 3);
+  }
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE) return rc;
+  for (int k = 0; k < n; k++) {
+    const lean_timer *tm = &l->due[k];
+    if ((rc = lean_exec(l->savepoint))) return rc;
+    if ((rc = lean_fire(l, &sys, tm, now)) == 0)
+      rc = lean_timer_write(l->timer_drop, tm->due, tm->id, tm->kind);
+    if (rc) {
+      lean_exec(l->rollback_to);
+      lean_exec(l->release);
+      return rc;
+    }
+    if ((rc = lean_exec(l->release))) return rc;
+    ++*fired;
+  }
+  return 0;
+}
+
+static int lean_request(lean_db *l, int64_t actor, int64_t deal_property,
+                        const int64_t *preferred, int count, int64_t now, int64_t *out) {
+  int rc = lean_exec(l->begin);
+  if (rc) return rc;
+  return lean_end(l, lean_request_in(l, actor, deal_property, preferred, count, now, out));
+}
+
+static int lean_confirm(lean_db *l, int64_t actor, int64_t appointment, int64_t start_at,
+                        int64_t expected_version, int64_t now) {
+  int rc = lean_exec(l->begin);
+  if (rc) return rc;
+  return lean_end(l, lean_confirm_in(l, actor, appointment, start_at, expected_version, now));
+}
+
+static int lean_tick(lean_db *l, int64_t now, int *fired) {
+  int rc = lean_exec(l->begin), end;
+  if (rc) return rc;
+  rc = lean_tick_in(l, now, fired);
+  if (rc != LEAN_REFUSED) return lean_end(l, rc);
+  /* a refused timer: the ones fired before it still commit */
+  return (end = lean_end(l, 0)) ? end : rc;
+}
+
+/* cycle_op's twin: the same calls at the same instants. */
+static void lean_cycle_op(lean_db *l, int i) {
+  const int64_t base = T0 + 86400 + (int64_t)(i / 3) * 7200;
+  int fired;
+  switch (i % 3) {
+  case 0: {
+    int64_t preferred = base + 3600;
+    lean_check(l, "request",
+               lean_request(l, LEAN_CLIENT_ACTOR, LEAN_DEAL_PROPERTY_ID, &preferred, 1,
+                            base, &l->appointment));
+    break;
+  }
+  case 1:
+    lean_check(l, "confirm",
+               lean_confirm(l, LEAN_AGENT_ACTOR, l->appointment, base + 3600, 0, base));
+    break;
+  default:
+    lean_check(l, "tick", lean_tick(l, base + 3600, &fired));
+    if (fired < 1) lean_check(l, "tick (nothing fired)", LEAN_REFUSED);
+  }
+}
+
+/* ---- the lean ingest ------------------------------------------------ */
+
+static const char *lean_keep(lean_db *l, const unsigned char *text, int n) {
+  char *at = l->arena + l->arena_used;
+  if (l->arena_used + (size_t)n + 1 > l->arena_cap) die("lean arena", NULL);
+  memcpy(at, text, (size_t)n);
+  at[n] = 0;
+  l->arena_used += (size_t)n + 1;
+  return at;
+}
+
+/* One member of an event: digested, then checked against the fields of
+** views and visits (the event's type is checked once all are read). */
+static void lean_member(lean_db *l, lean_event *e, crypto_generichash_state *h,
+                        sqlite3_stmt *s) {
+  const char *key = (const char *)sqlite3_column_text(s, 2);
+  const char *type = (const char *)sqlite3_column_text(s, 3);
+  int text = strcmp(type, "text") == 0, integer = strcmp(type, "integer") == 0;
+  const unsigned char *atom = NULL;
+  int64_t number = 0;
+  int n = 0, bit;
+  crypto_generichash_update(h, (const unsigned char *)key, strlen(key) + 1);
+  crypto_generichash_update(h, (const unsigned char *)type, strlen(type) + 1);
+  if (text) {
+    atom = sqlite3_column_text(s, 4);
+    n = sqlite3_column_bytes(s, 4);
+    crypto_generichash_update(h, atom, (unsigned long long)n + 1);
+  } else if (integer) {
+    number = sqlite3_column_int64(s, 4);
+    crypto_generichash_update(h, (const unsigned char *)&number, sizeof number);
+  }
+  bit = strcmp(key, "source_id") == 0  ? LEAN_M_SOURCE
+        : strcmp(key, "type") == 0     ? LEAN_M_TYPE
+        : strcmp(key, "customer") == 0 ? LEAN_M_CUSTOMER
+        : strcmp(key, "at") == 0       ? LEAN_M_AT
+        : strcmp(key, "visits") == 0   ? LEAN_M_VISITS
+        : strcmp(key, "listing") == 0  ? LEAN_M_LISTING
+                                       : LEAN_M_BAD; /* no type has it */
+  if (e->members & bit) return;                      /* given twice: the first counts */
+  e->members |= bit;
+  switch (bit) {
+  case LEAN_M_SOURCE:
+  case LEAN_M_CUSTOMER:
+  case LEAN_M_LISTING:
+    if (!text || n < 1 || n > LEAN_MAX_TEXT) break;
+    *(bit == LEAN_M_SOURCE     ? &e->source
+      : bit == LEAN_M_CUSTOMER ? &e->customer
+                               : &e->listing_ref) = lean_keep(l, atom, n);
+    return;
+  case LEAN_M_TYPE:
+    if (!text) break;
+    e->type = strcmp((const char *)atom, "visit") == 0           ? LEAN_VISIT
+              : strcmp((const char *)atom, "property_view") == 0 ? LEAN_VIEW
+                                                                 : 0;
+    if (e->type) return;
+    break;
+  case LEAN_M_AT:
+    if (!integer || number < 0) break;
+    e->at = number;
+    return;
+  case LEAN_M_VISITS:
+    if (!integer || number < 1) break;
+    e->visits = number;
+    return;
+  default: break;
+  }
+  e->members |= LEAN_M_BAD;
+}
+
+static void lean_event_done(lean_event *e, crypto_generichash_state *h) {
+  const int head = LEAN_M_SOURCE | LEAN_M_TYPE | LEAN_M_CUSTOMER | LEAN_M_AT;
+  crypto_generichash_final(h, e->digest, sizeof e->digest);
+  e->fate = (e->members & (head | LEAN_M_BAD)) == head &&
+                    (e->type == LEAN_VISIT
+                         ? (e->members & (LEAN_M_VISITS | LEAN_M_LISTING)) == LEAN_M_VISITS
+                         : (e->members & (LEAN_M_VISITS | LEAN_M_LISTING)) == LEAN_M_LISTING)
+                ? LEAN_NEW
+                : LEAN_FAILED;
+}
+
+/* Pass 1, before the transaction: one json_tree() walk of the batch into
+** events with their own fields checked.  The number of events, or -1 when
+** the batch is not an array. */
+static int lean_parse(lean_db *l, const char *json) {
+  sqlite3_stmt *s = l->tree;
+  crypto_generichash_state h;
+  size_t len = strlen(json);
+  int64_t root = -1, element = -1;
+  lean_event *e = NULL;
+  int n = 0;
+  /* each string atom needs at most its quoted source length */
+  if (l->arena_cap < len + 1) {
+    free(l->arena);
+    if ((l->arena = malloc(l->arena_cap = len + 1)) == NULL) die("lean arena", NULL);
+  }
+  l->arena_used = 0;
+  sqlite3_bind_text(s, 1, json, (int)len, SQLITE_STATIC);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(s, 0), parent;
+    const char *type = (const char *)sqlite3_column_text(s, 3);
+    if (sqlite3_column_type(s, 1) == SQLITE_NULL) { /* the root */
+      if (strcmp(type, "array") != 0) break;
+      root = id;
+      continue;
+    }
+    if ((parent = sqlite3_column_int64(s, 1)) == root) { /* an event */
+      if (e) lean_event_done(e, &h);
+      if (n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 512;
+        l->events = realloc(l->events, sizeof *l->events * (size_t)l->cap);
+        l->customers = realloc(l->customers, sizeof *l->customers * (size_t)l->cap);
+        l->interests = realloc(l->interests, sizeof *l->interests * (size_t)l->cap);
+        if (!l->events || !l->customers || !l->interests) die("lean events", NULL);
+      }
+      e = &l->events[n++];
+      memset(e, 0, sizeof *e);
+      element = id;
+      if (strcmp(type, "object") != 0) e->members |= LEAN_M_BAD;
+      crypto_generichash_init(&h, NULL, 0, sizeof e->digest);
+    } else if (parent == element) {
+      lean_member(l, e, &h, s);
+    } /* deeper: inside a member's value, and that member is refused */
+  }
+  if (e) lean_event_done(e, &h);
+  sqlite3_reset(s);
+  return root < 0 ? -1 : n;
+}
+
+/* Pass 2, reads only: replays (in the batch, then stored) and listings. */
+static int lean_ingest_check(lean_db *l, const lean_actor *a, int n) {
+  int rc;
+  lean_map_reset(&l->sources, n);
+  l->listing_ref[0] = 0; /* resolved again in each batch's transaction */
+  for (int k = 0; k < n; k++) {
+    lean_event *e = &l->events[k];
+    lean_slot *seen;
+    if (e->fate != LEAN_NEW) continue;
+    if (e->type == LEAN_VIEW) {
+      if (strcmp(e->listing_ref, l->listing_ref) != 0) {
+        sqlite3_bind_int64(l->listing_get, 1, a->agency);
+        sqlite3_bind_text(l->listing_get, 2, e->listing_ref, -1, SQLITE_STATIC);
+        rc = sqlite3_step(l->listing_get);
+        l->listing_id = rc == SQLITE_ROW ? sqlite3_column_int64(l->listing_get, 0) : 0;
+        sqlite3_reset(l->listing_get);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rc;
+        snprintf(l->listing_ref, sizeof l->listing_ref, "%s", e->listing_ref);
+      }
+      if ((e->listing = l->listing_id) == 0) {
+        e->fate = LEAN_FAILED;
+        continue;
+      }
+    }
+    seen = lean_map_find(&l->sources, e->source, 0);
+    if (seen->gen == l->sources.gen) {
+      e->fate = memcmp(l->events[seen->value].digest, e->digest, sizeof e->digest) == 0
+                    ? LEAN_REPLAY
+                    : LEAN_FAILED;
+      continue;
+    }
+    sqlite3_bind_int64(l->event_get, 1, a->agency);
+    sqlite3_bind_text(l->event_get, 2, e->source, -1, SQLITE_STATIC);
+    if ((rc = sqlite3_step(l->event_get)) == SQLITE_ROW)
+      e->fate = sqlite3_column_bytes(l->event_get, 0) == (int)sizeof e->digest &&
+                        memcmp(sqlite3_column_blob(l->event_get, 0), e->digest,
+                               sizeof e->digest) == 0
+                    ? LEAN_REPLAY
+                    : LEAN_FAILED;
+    sqlite3_reset(l->event_get);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rc;
+    if (rc == SQLITE_DONE) {
+      seen->gen = l->sources.gen;
+      seen->value = k;
+    }
+  }
+  return 0;
+}
+
+/* Pass 3, reads only: the new events folded per customer and per
+** (customer, listing), in arrival order. */
+static int lean_ingest_fold(lean_db *l, const lean_actor *a, int n) {
+  sqlite3_stmt *s = l->customer_get;
+  int rc;
+  lean_map_reset(&l->customer_map, n);
+  lean_map_reset(&l->interest_map, n);
+  l->ncustomers = l->ninterests = 0;
+  for (int k = 0; k < n; k++) {
+    lean_event *e = &l->events[k];
+    lean_slot *slot;
+    lean_customer *c;
+    if (e->fate != LEAN_NEW) continue;
+    slot = lean_map_find(&l->customer_map, e->customer, 0);
+    if (slot->gen != l->customer_map.gen) { /* first seen in this batch: read it */
+      slot->gen = l->customer_map.gen;
+      slot->value = l->ncustomers;
+      c = &l->customers[l->ncustomers++];
+      memset(c, 0, sizeof *c);
+      c->key = e->customer;
+      c->visit_at = -1;
+      sqlite3_bind_int64(s, 1, a->agency);
+      sqlite3_bind_text(s, 2, e->customer, -1, SQLITE_STATIC);
+      if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        c->id = sqlite3_column_int64(s, 0);
+        snprintf(c->state, sizeof c->state, "%s", (const char *)sqlite3_column_text(s, 1));
+        c->version = sqlite3_column_int64(s, 2);
+        c->visits = sqlite3_column_int64(s, 3);
+        if (sqlite3_column_type(s, 4) != SQLITE_NULL) {
+          c->visit_at = sqlite3_column_int64(s, 4);
+          snprintf(c->visit_source, sizeof c->visit_source, "%s",
+                   (const char *)sqlite3_column_text(s, 5));
+        }
+        c->last_at = sqlite3_column_int64(s, 6);
+      }
+      sqlite3_reset(s);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rc;
+      c->to = lean_rule_to(LEAN_WEB_CUSTOMER, c->id ? c->state : NULL,
+                           c->id ? "web_events" : "create", a->roles);
+    }
+    c = &l->customers[e->slot = slot->value];
+    if (c->to == NULL) { /* the customer's state refuses website events */
+      e->fate = LEAN_FAILED;
+      continue;
+    }
+    if (e->at > c->last_at) c->last_at = e->at;
+    if (e->type == LEAN_VISIT) { /* the newest (at, source id) wins */
+      if (e->at > c->visit_at ||
+          (e->at == c->visit_at && strcmp(e->source, c->visit_source) > 0)) {
+        c->visits = e->visits;
+        c->visit_at = e->at;
+        snprintf(c->visit_source, sizeof c->visit_source, "%s", e->source);
+        e->applied = 1;
+      }
+    } else { /* views are counted, each */
+      lean_interest *in;
+      slot = lean_map_find(&l->interest_map, e->customer, e->listing);
+      if (slot->gen != l->interest_map.gen) {
+        slot->gen = l->interest_map.gen;
+        slot->value = l->ninterests;
+        in = &l->interests[l->ninterests++];
+        in->customer = e->slot;
+        in->listing = e->listing;
+        in->views = in->last_at = 0;
+      }
+      in = &l->interests[slot->value];
+      in->views++;
+      if (e->at > in->last_at) in->last_at = e->at;
+      e->applied = 1;
+    }
+  }
+  return 0;
+}
+
+/* Pass 4, the writes: each customer and interest row once, then one
+** idempotency row per new event. */
+static int lean_ingest_write(lean_db *l, const lean_actor *a, int n, int64_t now) {
+  int rc;
+  for (int k = 0; k < l->ncustomers; k++) {
+    lean_customer *c = &l->customers[k];
+    sqlite3_stmt *s = c->id ? l->customer_set : l->customer_new;
+    if (c->to == NULL) continue; /* refused: its events failed */
+    if (c->id) {
+      sqlite3_bind_text(s, 1, c->to, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(s, 2, c->version);
+      sqlite3_bind_int64(s, 3, c->visits);
+      sqlite3_bind_int64(s, 7, c->id);
+    } else {
+      sqlite3_bind_int64(s, 1, a->agency);
+      sqlite3_bind_text(s, 2, c->key, -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 3, c->to, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(s, 4, c->visits);
+    }
+    if (c->visit_at >= 0) {
+      sqlite3_bind_int64(s, c->id ? 4 : 5, c->visit_at);
+      sqlite3_bind_text(s, c->id ? 5 : 6, c->visit_source, -1, SQLITE_STATIC);
+    } else {
+      sqlite3_bind_null(s, c->id ? 4 : 5);
+      sqlite3_bind_null(s, c->id ? 5 : 6);
+    }
+    sqlite3_bind_int64(s, c->id ? 6 : 7, c->last_at);
+    if ((rc = lean_exec(s))) return rc;
+    if (c->id && sqlite3_changes(l->db) != 1) return LEAN_REFUSED; /* moved meanwhile */
+    if (!c->id) c->id = sqlite3_last_insert_rowid(l->db);
+    if ((rc = lean_history(l, LEAN_WEB_CUSTOMER, c->id, c->version + 1,
+                           c->version ? "web_events" : "create", c->version ? c->state : NULL,
+                           c->to, a->id, now)))
+      return rc;
+  }
+  for (int k = 0; k < l->ninterests; k++) {
+    const lean_interest *in = &l->interests[k];
+    sqlite3_bind_int64(l->interest_add, 1, l->customers[in->customer].id);
+    sqlite3_bind_int64(l->interest_add, 2, in->listing);
+    sqlite3_bind_int64(l->interest_add, 3, in->views);
+    sqlite3_bind_int64(l->interest_add, 4, in->last_at);
+    if ((rc = lean_exec(l->interest_add))) return rc;
+  }
+  for (int k = 0; k < n; k++) {
+    const lean_event *e = &l->events[k];
+    if (e->fate != LEAN_NEW) continue;
+    sqlite3_bind_int64(l->event_add, 1, a->agency);
+    sqlite3_bind_text(l->event_add, 2, e->source, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(l->event_add, 3, e->digest, sizeof e->digest, SQLITE_STATIC);
+    sqlite3_bind_int64(l->event_add, 4, l->customers[e->slot].id);
+    sqlite3_bind_int(l->event_add, 5, e->applied);
+    if ((rc = lean_exec(l->event_add))) return rc;
+  }
+  return 0;
+}
+
+/* A batch of website events: bad events are skipped and counted, the
+** others commit together. */
+static int lean_ingest_batch(lean_db *l, int64_t website, const char *json, int64_t now,
+                             lean_counts *out) {
+  lean_actor a;
+  int n = lean_parse(l, json), rc;
+  memset(out, 0, sizeof *out);
+  if (n < 0) return LEAN_REFUSED;
+  if ((rc = lean_exec(l->begin))) return rc;
+  if (!(rc = lean_actor_load(l, website, &a)) && !(a.roles & LEAN_WEBSITE))
+    rc = LEAN_REFUSED;
+  if (!rc && !(rc = lean_ingest_check(l, &a, n)) && !(rc = lean_ingest_fold(l, &a, n)))
+    rc = lean_ingest_write(l, &a, n, now);
+  if ((rc = lean_end(l, rc))) return rc;
+  for (int k = 0; k < n; k++) {
+    const lean_event *e = &l->events[k];
+    if (e->fate == LEAN_REPLAY) out->replays++;
+    else if (e->fate == LEAN_FAILED) out->failed++;
+    else if (e->applied) out->applied++;
+    else out->superseded++;
+  }
+  return 0;
+}
+
+static int lean_replays; /* replays the lean ingest saw in its last run */
+
+/* ingest_op's twin: the same batches. */
+static void lean_ingest_op(lean_db *l, int i) {
+  char *json = ingest_json(i);
+  lean_counts c;
+  if (i == 0) lean_replays = 0;
+  lean_check(l, "ingest", lean_ingest_batch(l, LEAN_WEBSITE_ACTOR, json, T0, &c));
+  if (c.failed) lean_check(l, "ingest (an event failed)", LEAN_REFUSED);
+  lean_replays += c.replays;
+  sqlite3_free(json);
+}
+
+/* ---------------------------------------------------------------------
+** WAL frames per commit.  A WAL hook runs after every commit with the
+** log's size in frames; a commit's frames are the growth since the
+** previous commit.  The log starts again from frame 1 after a checkpoint
+** that copied all of it (the next writer restarts it), so the base goes
+** back to 0 then; a size below the base (a restart the hook did not run)
+** counts whole.  Installing a hook replaces SQLite's auto-checkpoint,
+** which is itself a WAL hook, so this one does what that one did — a
+** PASSIVE checkpoint once the log reaches 1000 frames (SQLite's default
+** and tesoro's TESORO_CONFIG_CHECKPOINT_PAGES default, which the timed
+** runs keep) — and the counted runs write and checkpoint as before.
+*/
+#define WAL_AUTOCHECKPOINT 1000
+
+typedef struct wal_count {
+  long long frames, commits;
+  int base; /* the log's size after the previous commit */
+} wal_count;
+
+static int wal_counted(void *arg, sqlite3 *db, const char *schema, int pages) {
+  wal_count *w = arg;
+  w->frames += pages >= w->base ? pages - w->base : pages;
+  w->commits++;
+  w->base = pages;
+  if (pages >= WAL_AUTOCHECKPOINT) {
+    int log = -1, copied = -1;
+    if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) ==
+            SQLITE_OK &&
+        copied == log)
+      w->base = 0;
+  }
+  return SQLITE_OK;
+}
+
+/* Count from here on: the log is checkpointed first, so the base is known. */
+static void wal_count_start(sqlite3 *db, wal_count *w) {
+  int log = -1, copied = -1;
+  memset(w, 0, sizeof *w);
+  sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+  w->base = log > copied ? log : 0;
+  sqlite3_wal_hook(db, wal_counted, w);
+}
+
+static double wal_per_commit(const wal_count *w) {
+  return w->commits ? (double)w->frames / (double)w->commits : 0;
+}
+
+/* ---------------------------------------------------------------------
+** One figure: record on a copy, then time tesoro, the same-rows floor and
+** the lean floor, each on its own database; best of `rounds` alternating
+** runs.
 */
 typedef struct figure {
-  double tesoro, floor; /* seconds for all operations */
+  double tesoro, floor, lean;         /* seconds for all operations */
+  double wal_tesoro, wal_floor, wal_lean; /* WAL frames per commit (files) */
 } figure;
 
 static figure measure(const char *setup_db, const ops *o, int full, int memory,
                       int rounds) {
   recording r;
-  figure best = {1e30, 1e30};
-  char tpath[256], fpath[256];
+  figure best = {1e30, 1e30, 1e30, 0, 0, 0};
+  char tpath[256], fpath[256], lpath[256];
   record(setup_db, o, &r);
   path_of(tpath, sizeof tpath, "timed.db");
   path_of(fpath, sizeof fpath, "floor.db");
+  path_of(lpath, sizeof lpath, "lean.db");
   for (int round = 0; round < rounds; round++) {
     tesoro *t;
     floor_db f;
-    double start;
+    wal_count wal;
+    double start, d;
     /* tesoro */
     if (memory) {
       world w;
@@ -572,47 +1888,120 @@ static figure measure(const char *setup_db, const ops *o, int full, int memory,
     } else {
       copy_file(setup_db, tpath);
       if (tesoro_open(tpath, &t) != TESORO_OK) die("open", t);
+      wal_count_start(t->db, &wal);
     }
     if (full) OK(t, tesoro_config(t, TESORO_CONFIG_SYNCHRONOUS, TESORO_SYNC_FULL));
     start = now_s();
     for (int i = 0; i < o->count; i++) o->run(t, &W, i);
-    {
-      double d = now_s() - start;
-      if (d < best.tesoro) best.tesoro = d;
-    }
+    if ((d = now_s() - start) < best.tesoro) best.tesoro = d;
+    if (!memory) best.wal_tesoro = wal_per_commit(&wal);
     tesoro_close(t);
-    /* the floor */
+    /* the same-rows floor */
     copy_file(setup_db, fpath);
     if (memory)
       floor_open_memory(&f, fpath);
     else
       floor_open(&f, fpath, full);
+    floor_prepare(&f, &r);
+    if (!memory) wal_count_start(f.db, &wal);
     start = now_s();
     for (int i = 0; i < o->count; i++) floor_op(&f, &r, i);
-    {
-      double d = now_s() - start;
-      if (d < best.floor) best.floor = d;
-    }
+    if ((d = now_s() - start) < best.floor) best.floor = d;
+    if (!memory) best.wal_floor = wal_per_commit(&wal);
     floor_close(&f);
+    /* the lean floor */
+    if (o->lean) {
+      lean_db l;
+      lean_open(&l, memory ? ":memory:" : lpath, full);
+      if (!memory) wal_count_start(l.db, &wal);
+      start = now_s();
+      for (int i = 0; i < o->count; i++) o->lean(&l, i);
+      if ((d = now_s() - start) < best.lean) best.lean = d;
+      if (!memory) best.wal_lean = wal_per_commit(&wal);
+      lean_close(&l);
+    }
   }
   recording_free(&r);
   return best;
 }
 
-static void report_time(const char *name, const ops *o, figure f) {
+/* ---------------------------------------------------------------------
+** The Python peer (test/bench_peer.py), run as a separate program.
+*/
+typedef struct peer_figure {
+  double file_tps, file_us, memory_tps, memory_us;
+  int ok;
+} peer_figure;
+
+static peer_figure python_peer(int transitions) {
+  static const char script[] = "test/bench_peer.py";
+  peer_figure p = {0, 0, 0, 0, 0};
+  char cmd[512], line[512] = "";
+  FILE *out;
+  int status, got = 0;
+  if (access(script, R_OK) != 0) {
+    printf("# python peer: skipped (no %s here; run from the repository root)\n", script);
+    return p;
+  }
+  snprintf(cmd, sizeof cmd, "python3 %s --transitions %d --rounds 3 --dir '%s' 2>&1", script,
+           transitions, dir);
+  if ((out = popen(cmd, "r")) == NULL) {
+    printf("# python peer: skipped (popen failed)\n");
+    return p;
+  }
+  while (fgets(line, sizeof line, out))
+    if (sscanf(line, "file_tps=%lf file_us=%lf memory_tps=%lf memory_us=%lf", &p.file_tps,
+               &p.file_us, &p.memory_tps, &p.memory_us) == 4)
+      got = 1;
+  status = pclose(out);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+    printf("# python peer: skipped (python3 not found)\n");
+  else if (status != 0 || !got) {
+    line[strcspn(line, "\n")] = 0; /* its last line: the error, as a rule */
+    printf("# python peer: skipped (it failed: %.200s)\n", line);
+  } else {
+    p.ok = 1;
+    printf("bench python_peer file_tps=%.0f file_us=%.2f memory_tps=%.0f memory_us=%.2f "
+           "unit=transitions/s transitions=%d\n",
+           p.file_tps, p.file_us, p.memory_tps, p.memory_us, transitions);
+  }
+  fflush(stdout);
+  return p;
+}
+
+/* ---------------------------------------------------------------------
+** Reports.
+*/
+/* peer_tps: the Python peer's transitions/s, 0 when it was skipped, < 0
+** when the figure has no peer; wal: print the frames per commit. */
+static void report_transition(const char *name, const ops *o, figure f, double peer_tps,
+                              int wal) {
   double per_t = f.tesoro / o->transitions * 1e6, per_f = f.floor / o->transitions * 1e6;
-  printf("bench %s tesoro=%.2f floor=%.2f unit=us/op ratio=%.3f ops=%d\n", name,
-         per_t, per_f, per_f / per_t, o->transitions);
+  double per_l = f.lean / o->transitions * 1e6;
+  char peer[48] = "", frames[96] = "";
+  if (peer_tps > 0)
+    snprintf(peer, sizeof peer, " tps=%.0f peer_tps=%.0f", 1e6 / per_t, peer_tps);
+  else if (peer_tps == 0)
+    snprintf(peer, sizeof peer, " tps=%.0f peer_tps=none", 1e6 / per_t);
+  if (wal)
+    snprintf(frames, sizeof frames,
+             " wal_frames=%.1f lean_wal_frames=%.1f floor_wal_frames=%.1f", f.wal_tesoro,
+             f.wal_lean, f.wal_floor);
+  printf("bench %s tesoro=%.2f lean=%.2f floor=%.2f unit=us/op ratio_lean=%.3f ratio=%.3f "
+         "ops=%d%s%s\n",
+         name, per_t, per_l, per_f, per_l / per_t, per_f / per_t, o->transitions, peer, frames);
   fflush(stdout);
 }
 
-static void report_rate(const char *name, const ops *o, figure f) {
+static void report_ingest(const ops *o, figure f, double replay_share) {
   double rate_t = o->transitions / f.tesoro, rate_f = o->transitions / f.floor;
-  printf("bench %s tesoro=%.0f floor=%.0f unit=events/s ratio=%.3f events=%d\n",
-         name, rate_t, rate_f, rate_t / rate_f, o->transitions);
+  double rate_l = o->transitions / f.lean;
+  printf("bench ingest tesoro=%.0f lean=%.0f floor=%.0f unit=events/s ratio_lean=%.3f "
+         "ratio=%.3f events=%d replays=%.1f%%\n",
+         rate_t, rate_l, rate_f, rate_t / rate_l, rate_t / rate_f, o->transitions,
+         replay_share * 100);
   fflush(stdout);
 }
-
 /* ---------------------------------------------------------------------
 ** Large databases (figures scale, list_upcoming, pipeline_counts, memory).
 ** The stored history is made in bulk with SQL on a copy of the setup
@@ -856,10 +2245,38 @@ static void durable_batch(const char *setup_db) {
   fflush(stdout);
 }
 
+/* Each cycle call's latency (µs) on the large file, sorted.  With
+** `host_checkpoints`, the host's way: commits never checkpoint
+** (TESORO_CONFIG_CHECKPOINT_PAGES far above what 100 calls write) and
+** tesoro_checkpoint runs every 100 calls, outside the timed call; else
+** the default guard, where the committing call that crosses 1000 pages
+** checkpoints itself.  After a checkpoint that copied the whole log, the
+** next commit starts the log again and, under synchronous=NORMAL, SQLite
+** syncs the log's header then: one call in 100 carries that fsync, right
+** at p99, so *after_checkpoint is those calls' mean. */
+static double *cycle_latencies(const char *path, int n, int host_checkpoints,
+                               double *after_checkpoint) {
+  double *lat = malloc(sizeof *lat * (size_t)n), after = 0;
+  tesoro *t;
+  if (tesoro_open(path, &t) != TESORO_OK) die("open", t);
+  if (host_checkpoints) OK(t, tesoro_config(t, TESORO_CONFIG_CHECKPOINT_PAGES, 100000));
+  for (int i = 0; i < n; i++) {
+    double start = now_s();
+    cycle_op(t, &W, i);
+    lat[i] = (now_s() - start) * 1e6;
+    if (i % 100 == 0 && i > 0) after += lat[i];
+    if (host_checkpoints && i % 100 == 99) OK(t, tesoro_checkpoint(t, NULL, NULL));
+  }
+  tesoro_close(t);
+  *after_checkpoint = after / ((n - 1) / 100);
+  qsort(lat, (size_t)n, sizeof *lat, compare_double);
+  return lat;
+}
+
 static void large_figures(const char *self, const char *setup_db) {
   char small[256], large[256];
-  double t_small = 1e30, t_large = 1e30, median, p99, start;
-  const int cycle = 3 * 300;
+  double t_small = 1e30, t_large = 1e30, median, p99, start, *host, *guard, after, unused;
+  const int cycle = 3 * 300, n = 3 * 1000;
   path_of(small, sizeof small, "small.db");
   path_of(large, sizeof large, "large.db");
   copy_file(setup_db, small);
@@ -879,6 +2296,16 @@ static void large_figures(const char *self, const char *setup_db) {
   printf("bench scale tesoro=%.2f floor=none unit=us/op ratio=none growth=%.3f "
          "small=%.2f appointments=1000000/10000 target_growth=1.3\n",
          t_large / cycle * 1e6, t_large / t_small, t_small / cycle * 1e6);
+  fflush(stdout);
+  host = cycle_latencies(large, n, 1, &after);
+  guard = cycle_latencies(large, n, 0, &unused);
+  printf("bench transition_p99_large tesoro=%.1f floor=none unit=us ratio=none "
+         "median=%.1f p99=%.1f max=%.1f ops=%d checkpoint_every=100 "
+         "after_checkpoint_mean=%.1f p99_self=%.1f max_self=%.1f target_p99=1500\n",
+         host[n * 99 / 100], host[n / 2], host[n * 99 / 100], host[n - 1], n, after,
+         guard[n * 99 / 100], guard[n - 1]);
+  free(host);
+  free(guard);
   read_latency(large, 0, 2000, &median, &p99);
   printf("bench list_upcoming tesoro=%.1f floor=none unit=us ratio=none median=%.1f "
          "p99=%.1f target_p99=200\n", p99, median, p99);
@@ -893,11 +2320,13 @@ static void large_figures(const char *self, const char *setup_db) {
 /* ---------------------------------------------------------------------
 ** Instructions per transition, counted by callgrind: the figure that is
 ** the same on every run (SQLite's PRNG is seeded, so even the outbox uids
-** and the b-tree splits they cause repeat).  `bench --instructions tesoro N`
-** and `... floor N` run N viewing-cycle operations on :memory: with
-** callgrind's collection switched on around the loop only; main runs them
-** under valgrind for N and 2N and divides the difference by N, so one-time
-** costs (statements prepared on first use) fall out.
+** and the b-tree splits they cause repeat; the lean floor draws nothing
+** random).  `bench --instructions tesoro|lean|floor N [mixed|ingest]` runs
+** N operations on :memory: with callgrind's collection switched on around
+** the loop only; main runs each under valgrind for N and 2N viewing-cycle
+** operations and divides the difference by N, so one-time costs
+** (statements prepared on first use) fall out.  The six runs go at once
+** (their counts do not depend on what else the machine does).
 */
 #if defined(__has_include)
 #  if __has_include(<valgrind/callgrind.h>)
@@ -926,12 +2355,22 @@ static void remove_dir(void) {
 
 static int instructions_run(const char *which, int n, const char *figure_name) {
   char setup_db[256];
+  int mixed = strcmp(figure_name, "mixed") == 0, ingest = strcmp(figure_name, "ingest") == 0;
+  ops o = {n, n, mixed ? mixed_op : ingest ? ingest_op : cycle_op,
+           mixed ? NULL : ingest ? lean_ingest_op : lean_cycle_op};
   /* Repeatable runs: the outbox's random uids come from SQLite's PRNG.
   ** (Only here: one process, one stream, so no uid repeats.) */
   sqlite3_test_control(SQLITE_TESTCTRL_PRNG_SEED, 20261123, NULL);
-  ops o = {n, n, strcmp(figure_name, "mixed") == 0    ? mixed_op
-                 : strcmp(figure_name, "ingest") == 0 ? ingest_op
-                                                      : cycle_op};
+  if (strcmp(which, "lean") == 0) {
+    lean_db l;
+    if (o.lean == NULL) die("--instructions lean (no lean version of this figure)", NULL);
+    lean_open(&l, ":memory:", 0);
+    CALLGRIND_TOGGLE_COLLECT;
+    for (int i = 0; i < n; i++) o.lean(&l, i);
+    CALLGRIND_TOGGLE_COLLECT;
+    lean_close(&l);
+    return 0;
+  }
   make_setup_db(setup_db, sizeof setup_db);
   if (strcmp(which, "floor") == 0) {
     recording r;
@@ -941,6 +2380,7 @@ static int instructions_run(const char *which, int n, const char *figure_name) {
     path_of(fpath, sizeof fpath, "floor.db");
     copy_file(setup_db, fpath);
     floor_open_memory(&f, fpath);
+    floor_prepare(&f, &r);
     CALLGRIND_TOGGLE_COLLECT;
     for (int i = 0; i < n; i++) floor_op(&f, &r, i);
     CALLGRIND_TOGGLE_COLLECT;
@@ -960,38 +2400,48 @@ static int instructions_run(const char *which, int n, const char *figure_name) {
   return 0;
 }
 
-/* Instructions callgrind collected for `self --instructions which n`;
-** -1 when valgrind is not there. */
-static long long callgrind_count(const char *self, const char *which, int n) {
-  char cmd[1024], line[512];
-  long long count = -1;
-  FILE *p;
+/* `self --instructions which n` started under callgrind. */
+static FILE *callgrind_start(const char *self, const char *which, int n) {
+  char cmd[1024];
   snprintf(cmd, sizeof cmd,
            "valgrind --tool=callgrind --collect-atstart=no "
            "--callgrind-out-file=/dev/null '%s' --instructions %s %d 2>&1",
            self, which, n);
-  if ((p = popen(cmd, "r")) == NULL) return -1;
+  return popen(cmd, "r");
+}
+
+/* The instructions it collected; -1 when it failed (no valgrind). */
+static long long callgrind_count(FILE *p) {
+  char line[512];
+  long long count = -1;
+  if (p == NULL) return -1;
   while (fgets(line, sizeof line, p)) {
     const char *at = strstr(line, "Collected : ");
     if (at) count = strtoll(at + 12, NULL, 10);
   }
-  if (pclose(p) != 0) return -1;
-  return count;
+  return pclose(p) != 0 ? -1 : count;
 }
 
 static void report_instructions(const char *self) {
+  static const char *const which[3] = {"tesoro", "lean", "floor"};
   const int n = 3 * 100;
-  long long t1 = callgrind_count(self, "tesoro", n), t2, f1, f2;
-  if (t1 < 0) {
-    printf("# instructions: skipped (valgrind not found)\n");
-    return;
+  FILE *runs[3][2];
+  long long count[3][2], per[3];
+  for (int w = 0; w < 3; w++)
+    for (int k = 0; k < 2; k++) runs[w][k] = callgrind_start(self, which[w], (k + 1) * n);
+  for (int w = 0; w < 3; w++)
+    for (int k = 0; k < 2; k++) count[w][k] = callgrind_count(runs[w][k]);
+  for (int w = 0; w < 3; w++) {
+    if (count[w][0] < 0 || count[w][1] < 0) {
+      printf("# instructions: skipped (valgrind not found, or a run failed)\n");
+      return;
+    }
+    per[w] = (count[w][1] - count[w][0]) / n;
   }
-  t2 = callgrind_count(self, "tesoro", 2 * n);
-  f1 = callgrind_count(self, "floor", n);
-  f2 = callgrind_count(self, "floor", 2 * n);
-  printf("bench instructions tesoro=%lld floor=%lld unit=Ir/op ratio=%.3f "
-         "ops=%d tool=callgrind\n",
-         (t2 - t1) / n, (f2 - f1) / n, (double)(f2 - f1) / (double)(t2 - t1), n);
+  printf("bench instructions tesoro=%lld lean=%lld floor=%lld unit=Ir/op ratio_lean=%.3f "
+         "ratio=%.3f ops=%d tool=callgrind\n",
+         per[0], per[1], per[2], (double)per[1] / (double)per[0],
+         (double)per[2] / (double)per[0], n);
   fflush(stdout);
 }
 
@@ -1024,8 +2474,9 @@ static int profile(int n, int statements, const char *figure_name) {
 }
 
 /* `bench [FIGURE...]`: the named figures only (all when none is named):
-** transition (with _memory, _full), mixed, ingest, durable_batch, large
-** (scale, list_upcoming, pipeline_counts, peak_memory), instructions. */
+** transition (with _memory, _full, and the Python peer), mixed, ingest,
+** durable_batch, large (scale, transition_p99_large, list_upcoming,
+** pipeline_counts, peak_memory), instructions. */
 static char **wanted;
 static int nwanted;
 static int want(const char *name) {
@@ -1048,13 +2499,16 @@ int main(int argc, char **argv) {
   printf("# tesoro %s, SQLite %s, %ld cores\n", tesoro_version(), sqlite3_libversion(),
          sysconf(_SC_NPROCESSORS_ONLN));
   if (want("transition")) {
-    ops o = {3 * 1500, 3 * 1500, cycle_op}, full = {3 * 300, 3 * 300, cycle_op};
-    report_time("transition", &o, measure(setup_db, &o, 0, 0, 3));
-    report_time("transition_memory", &o, measure(setup_db, &o, 0, 1, 5));
-    report_time("transition_full", &full, measure(setup_db, &full, 1, 0, 5));
+    ops o = {3 * 1500, 3 * 1500, cycle_op, lean_cycle_op};
+    ops full = {3 * 300, 3 * 300, cycle_op, lean_cycle_op};
+    peer_figure peer = python_peer(o.transitions);
+    report_transition("transition", &o, measure(setup_db, &o, 0, 0, 3), peer.file_tps, 1);
+    report_transition("transition_memory", &o, measure(setup_db, &o, 0, 1, 5),
+                      peer.memory_tps, 0);
+    report_transition("transition_full", &full, measure(setup_db, &full, 1, 0, 5), -1, 0);
   }
   if (want("mixed")) {
-    ops o = {3000, 3000, mixed_op};
+    ops o = {3000, 3000, mixed_op, NULL};
     figure f = measure(setup_db, &o, 0, 0, 3);
     double per_t = f.tesoro / o.transitions * 1e6, per_f = f.floor / o.transitions * 1e6;
     printf("bench mixed tesoro=%.2f floor=%.2f unit=us/call ratio=%.3f calls=%d "
@@ -1062,8 +2516,14 @@ int main(int argc, char **argv) {
     fflush(stdout);
   }
   if (want("ingest")) {
-    ops o = {20, 20 * INGEST_BATCH, ingest_op};
-    report_rate("ingest", &o, measure(setup_db, &o, 0, 0, 3));
+    ops o = {20, 20 * INGEST_BATCH, ingest_op, lean_ingest_op};
+    figure f;
+    answers_open();
+    f = measure(setup_db, &o, 0, 0, 3);
+    if (answers.events != o.transitions) die("ingest (not every event answered)", NULL);
+    if (lean_replays != answers.replays) die("lean ingest (other replays than tesoro)", NULL);
+    report_ingest(&o, f, (double)answers.replays / answers.events);
+    answers_close();
   }
   if (want("durable_batch")) durable_batch(setup_db);
   if (want("large")) large_figures(argv[0], setup_db);

@@ -1105,6 +1105,72 @@ static void test_reschedule_moves_start_and_emails_client(void **state) {
   TU_OK(w, tesoro_check(w->t));
 }
 
+/* The calendar payload of the k-th (0-based) calendar message of `a`, as
+   tesoro_outbox_fetch hands it out (malloc'd). */
+static char *calendar_payload(tu_world *w, int64_t a, int k) {
+  tesoro_cursor *c = NULL;
+  char *found = NULL;
+  int n = 0;
+  TU_OK(w, tesoro_outbox_fetch(w->t, w->agency, 10000, &c));
+  while (tesoro_cursor_next(c) == TESORO_ROW)
+    if (strcmp(tu_col_text(c, "kind"), "calendar") == 0 &&
+        tu_col_int(c, "entity_id") == a && n++ == k)
+      found = xstrdup(tu_col_text(c, "payload"));
+  tesoro_cursor_free(c);
+  assert_non_null(found);
+  return found;
+}
+
+/* A calendar message is rendered when fetched, but as the appointment was
+   at its own transition: a later reschedule or completion does not change
+   what an earlier message says. */
+static void test_calendar_messages_show_their_own_moment(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+  char *p, num[32];
+  offer(w, &v);
+  a = confirmed(w, v.dp, D1);
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D3, 0));
+  TU_OK(w, tesoro_tick(w->t, D3 + 60, NULL));
+  assert_state(w, APPT, a, "completed");
+  TU_OK(w, tesoro_clock_set(w->t, D3 + 60)); /* every message is due */
+  /* the request: pending, no start yet, nothing completed */
+  p = calendar_payload(w, a, 0);
+  assert_json_eq(p, "$.state", "pending");
+  assert_json_eq(p, "$.version", "1");
+  assert_json_eq(p, "$.status_colour", "yellow");
+  assert_null(jget(p, "$.start_at"));
+  assert_null(jget(p, "$.completed_at"));
+  assert_json_eq(p, "$.title", "Canal house");
+  free(p);
+  /* the confirmation: the first start time */
+  p = calendar_payload(w, a, 1);
+  assert_json_eq(p, "$.state", "confirmed");
+  snprintf(num, sizeof num, "%lld", (long long)D1);
+  assert_json_eq(p, "$.start_at", num);
+  snprintf(num, sizeof num, "%lld", (long long)(D1 + HOUR));
+  assert_json_eq(p, "$.end_at", num);
+  assert_null(jget(p, "$.completed_at"));
+  assert_json_eq(p, "$.event", "confirm");
+  free(p);
+  /* the reschedule: the new one */
+  p = calendar_payload(w, a, 2);
+  snprintf(num, sizeof num, "%lld", (long long)D3);
+  assert_json_eq(p, "$.start_at", num);
+  assert_json_eq(p, "$.event", "reschedule");
+  assert_null(jget(p, "$.completed_at"));
+  free(p);
+  /* the completion: completed, with its time */
+  p = calendar_payload(w, a, 3);
+  assert_json_eq(p, "$.state", "completed");
+  assert_json_eq(p, "$.status_colour", "green");
+  snprintf(num, sizeof num, "%lld", (long long)(D3 + 60));
+  assert_json_eq(p, "$.completed_at", num);
+  free(p);
+  TU_OK(w, tesoro_check(w->t));
+}
+
 static void test_reject_requires_reason_and_emails_client(void **state) {
   tu_world *w = *state;
   viewing v;
@@ -2759,6 +2825,7 @@ int main(void) {
       T(test_confirm_at_preferred_time_emails_client),
       T(test_confirm_at_another_future_time_by_any_staff),
       T(test_reschedule_moves_start_and_emails_client),
+      T(test_calendar_messages_show_their_own_moment),
       T(test_reject_requires_reason_and_emails_client),
       T(test_cancel_by_client_notifies_owner),
       T(test_cancel_by_agent_requires_reason_and_emails_client),

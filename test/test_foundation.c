@@ -2102,6 +2102,20 @@ static void test_check_reports_foreign_key_violation(void **state) {
   TU_ASSERT_ERR(w, tesoro_check(w->t), TESORO_EDB, NULL);
 }
 
+/* Payloads are written by tesoro's JSON functions, so the check, not a
+** CHECK on every row written, verifies them. */
+static void test_check_reports_outbox_payload_that_is_not_json(void **state) {
+  W;
+  submit_request(w, NULL);
+  TU_OK(w, tesoro_check(w->t));
+  assert_int_equal(tu_sql_exec(w, "UPDATE outbox SET payload = '{\"a\":' WHERE id = "
+                                  "(SELECT min(id) FROM outbox)", NULL, 0), SQLITE_OK);
+  TU_ASSERT_ERR(w, tesoro_check(w->t), TESORO_EDB, NULL);
+  assert_int_equal(tu_sql_exec(w, "UPDATE outbox SET payload = '[1]' WHERE id = "
+                                  "(SELECT min(id) FROM outbox)", NULL, 0), SQLITE_OK);
+  TU_ASSERT_ERR(w, tesoro_check(w->t), TESORO_EDB, "not a JSON object");
+}
+
 static void test_check_reports_outbox_row_without_cause(void **state) {
   W;
   submit_request(w, NULL);
@@ -2311,6 +2325,7 @@ int main(void) {
       T(test_check_reports_state_without_history),
       T(test_check_reports_version_without_history),
       T(test_check_reports_foreign_key_violation),
+      T(test_check_reports_outbox_payload_that_is_not_json),
       T(test_check_reports_outbox_row_without_cause),
       T(test_operator_calls_refuse_null_handle),
       T(test_outbox_fail_refuses_bad_error_text),
