@@ -828,21 +828,29 @@ PRAGMA writable_schema = RESET;
 -- one that fires or is withdrawn is deleted (what fired is in history).
 -- timer_due also carries the agency, so a tick reads the due ones from the
 -- index alone.
+--
+-- No foreign keys on these four tables that only the engine appends to
+-- (history, activity, outbox, timer): each key is an id the engine has just
+-- read, and each declared one cost a parent lookup for every row written or
+-- deleted.  tesoro_check verifies that every row points at what exists in
+-- its agency; the rest of the schema keeps its foreign keys.  No json_valid
+-- CHECK on history details either: tesoro writes them with json_object(),
+-- and tesoro_check verifies them.
 DROP INDEX outbox_due;
 DROP INDEX outbox_history;
 ALTER TABLE outbox RENAME TO outbox_v10;
 CREATE TABLE outbox (
   id              INTEGER PRIMARY KEY,
-  agency_id       INTEGER NOT NULL REFERENCES agency(id),
+  agency_id       INTEGER NOT NULL,
   kind            TEXT    NOT NULL CHECK (kind = 'notification' OR kind = 'exchange' OR kind = 'calendar'),
-  recipient_id    INTEGER REFERENCES actor(id),
+  recipient_id    INTEGER,
   channels        INTEGER NOT NULL CHECK (channels BETWEEN 1 AND 31),
   undelivered     INTEGER NOT NULL CHECK (undelivered & ~channels = 0),
   dead            INTEGER NOT NULL DEFAULT 0 CHECK (dead & ~undelivered = 0),
   template        TEXT    NOT NULL,
   language        TEXT    NOT NULL DEFAULT 'en',
   payload         TEXT    NOT NULL,
-  history_id      INTEGER NOT NULL REFERENCES history(id),
+  history_id      INTEGER NOT NULL,
   status          TEXT    NOT NULL DEFAULT 'pending'
                   CHECK (status = 'pending' OR status = 'delivered' OR status = 'dead' OR status = 'withdrawn'),
   attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
@@ -866,6 +874,58 @@ FROM (SELECT *, 1 << CASE channel WHEN 'crm' THEN 0 WHEN 'push' THEN 1
 DROP TABLE outbox_v10;
 CREATE INDEX outbox_due ON outbox(next_attempt_at, id) WHERE status = 'pending';
 CREATE INDEX outbox_history ON outbox(history_id);
+
+ALTER TABLE history RENAME TO history_v10;
+CREATE TABLE history (
+  id         INTEGER PRIMARY KEY,
+  agency_id  INTEGER NOT NULL,
+  entity     INTEGER NOT NULL CHECK (entity > 0),
+  entity_id  INTEGER NOT NULL,
+  seq        INTEGER NOT NULL CHECK (seq > 0),
+  event      TEXT    NOT NULL,
+  from_state TEXT,
+  to_state   TEXT,
+  actor_id   INTEGER NOT NULL,
+  at         INTEGER NOT NULL,
+  details    TEXT,
+  UNIQUE (entity, entity_id, seq)
+) STRICT;
+INSERT INTO history SELECT * FROM history_v10;
+DROP TABLE history_v10;
+
+DROP INDEX activity_contact;
+ALTER TABLE activity RENAME TO activity_v10;
+CREATE TABLE activity (
+  id         INTEGER PRIMARY KEY,
+  agency_id  INTEGER NOT NULL,
+  contact_id INTEGER NOT NULL,
+  kind       TEXT    NOT NULL,
+  actor_id   INTEGER NOT NULL,
+  at         INTEGER NOT NULL,
+  entity     INTEGER NOT NULL,
+  entity_id  INTEGER NOT NULL,
+  summary    TEXT    NOT NULL
+) STRICT;
+INSERT INTO activity SELECT * FROM activity_v10;
+DROP TABLE activity_v10;
+CREATE INDEX activity_contact ON activity(contact_id, at);
+
+DROP INDEX timer_due;
+DROP INDEX timer_entity;
+ALTER TABLE timer RENAME TO timer_v10;
+CREATE TABLE timer (
+  entity    INTEGER NOT NULL,
+  entity_id INTEGER NOT NULL,
+  kind      TEXT    NOT NULL,
+  due_at    INTEGER NOT NULL,
+  agency_id INTEGER NOT NULL,
+  PRIMARY KEY (entity, entity_id, kind, due_at)
+) STRICT, WITHOUT ROWID;
+INSERT OR IGNORE INTO timer(entity, entity_id, kind, due_at, agency_id)
+SELECT entity, entity_id, kind, due_at, agency_id FROM timer_v10
+WHERE state = 'pending';
+DROP TABLE timer_v10;
+CREATE INDEX timer_due ON timer(due_at, agency_id);
 
 -- The deliveries of every message, one row per (message, channel), as the
 -- host sees them (tesoro_outbox_fetch reads this view; so do the counts).
@@ -920,20 +980,3 @@ SELECT o.id * 8 + ch.number AS id, o.id AS message_id, o.agency_id, o.kind,
        o.attempts, o.next_attempt_at, o.last_error, o.created_at,
        o.delivered_at
 FROM outbox o JOIN channel ch ON o.channels & (1 << ch.number);
-
-DROP INDEX timer_due;
-DROP INDEX timer_entity;
-ALTER TABLE timer RENAME TO timer_v10;
-CREATE TABLE timer (
-  entity    INTEGER NOT NULL,
-  entity_id INTEGER NOT NULL,
-  kind      TEXT    NOT NULL,
-  due_at    INTEGER NOT NULL,
-  agency_id INTEGER NOT NULL REFERENCES agency(id),
-  PRIMARY KEY (entity, entity_id, kind, due_at)
-) STRICT, WITHOUT ROWID;
-INSERT OR IGNORE INTO timer(entity, entity_id, kind, due_at, agency_id)
-SELECT entity, entity_id, kind, due_at, agency_id FROM timer_v10
-WHERE state = 'pending';
-DROP TABLE timer_v10;
-CREATE INDEX timer_due ON timer(due_at, agency_id);
