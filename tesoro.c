@@ -1727,14 +1727,19 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT a.start_at, a.duration_s, a.owner_id, a.deal_property_id, "       \
     "a.no_show_at, w.kind FROM appointment a LEFT JOIN actor w ON w.id = "    \
     "a.completed_by WHERE a.id = ?1")                                         \
-  X(APPOINTMENT_SET_START, "UPDATE appointment SET start_at = ?2 WHERE id = ?1")\
-  X(APPOINTMENT_SET_END,                                                      \
-    "UPDATE appointment SET ended_at = ?2, ended_by = ?3, end_reason = ?4 "   \
-    "WHERE id = ?1")                                                          \
-  X(APPOINTMENT_SET_COMPLETED,                                                \
-    "UPDATE appointment SET completed_at = ?2, completed_by = ?3 WHERE id = ?1")\
-  X(APPOINTMENT_SET_NO_SHOW,                                                  \
-    "UPDATE appointment SET no_show_at = ?2, no_show_by = ?3 WHERE id = ?1")  \
+  /* the appointment's moves (tesoro__trans.move): state and own columns */  \
+  X(APPOINTMENT_MOVE_START,                                                   \
+    "UPDATE appointment SET state = ?2, version = version + 1, start_at = ?7 "\
+    "WHERE id = ?1 AND version = ?3")                                         \
+  X(APPOINTMENT_MOVE_END,                                                     \
+    "UPDATE appointment SET state = ?2, version = version + 1, ended_at = ?4, "\
+    "ended_by = ?5, end_reason = ?6 WHERE id = ?1 AND version = ?3")          \
+  X(APPOINTMENT_MOVE_COMPLETED,                                               \
+    "UPDATE appointment SET state = ?2, version = version + 1, "              \
+    "completed_at = ?4, completed_by = ?5 WHERE id = ?1 AND version = ?3")    \
+  X(APPOINTMENT_MOVE_NO_SHOW,                                                 \
+    "UPDATE appointment SET state = ?2, version = version + 1, "              \
+    "no_show_at = ?4, no_show_by = ?5 WHERE id = ?1 AND version = ?3")        \
   X(APPOINTMENT_SET_RATING,                                                   \
     "UPDATE appointment SET rating = ?2, rated_at = ?3 WHERE id = ?1")        \
   X(APPOINTMENT_NOTE_INSERT,                                                  \
@@ -2849,6 +2854,13 @@ typedef struct tesoro__trans {
   uint8_t roles;      /* R_* mask */
   tesoro__step guard; /* NULL: always */
   tesoro__step effect;/* inside the transaction; NULL: none */
+  /* Optional: the one UPDATE that moves the state together with the
+  ** transition's own columns, so the entity is written once (0: the
+  ** machine's set_state, and the effect writes its columns itself).
+  ** Parameters: ?1 id, ?2 new state, ?3 version read, ?4 now, ?5 actor,
+  ** ?6 reason, and ?7, when the statement has it, the int64_t the call's
+  ** args point at. */
+  int move;
 } tesoro__trans;
 
 typedef struct tesoro__machine {
@@ -2916,14 +2928,14 @@ static int fx_document(tesoro__ctx *c);
 
 #define ROOM_LIVE (ST(ROOM_OPEN) | ST(ROOM_IN_PROGRESS))
 static const tesoro__trans tesoro__room_rows[] = {
-  /* from              event                       to                roles              guard effect */
-  {ST(ROOM_OPEN),      ROOM_EV_START_ONBOARDING,  ROOM_IN_PROGRESS, R_STAFF,           NULL, fx_room_start_onboarding},
-  {ROOM_LIVE,          ROOM_EV_MARK_LOST,         ROOM_LOST,        R_STAFF,           NULL, fx_room_end},
-  {ROOM_LIVE,          ROOM_EV_CLOSE,             ROOM_CLOSED,      R_STAFF,           NULL, fx_room_end},
-  {ST(ROOM_IN_PROGRESS), ROOM_EV_MANDATE_VALIDATED, ROOM_SUCCESSFUL, R_SYSTEM,         NULL, NULL},
-  {ROOM_LIVE,          ROOM_EV_POST_MESSAGE,      TESORO__SAME,     R_STAFF | R_CLIENT, NULL, fx_room_message},
-  {ROOM_LIVE,          ROOM_EV_ADD_NOTE,          TESORO__SAME,     R_STAFF,           NULL, fx_room_message},
-  {ROOM_LIVE,          ROOM_EV_ADD_DOCUMENT,      TESORO__SAME,     R_STAFF | R_CLIENT, NULL, fx_document},
+  /* from              event                       to                roles              guard effect  move */
+  {ST(ROOM_OPEN),      ROOM_EV_START_ONBOARDING,  ROOM_IN_PROGRESS, R_STAFF,           NULL, fx_room_start_onboarding, 0},
+  {ROOM_LIVE,          ROOM_EV_MARK_LOST,         ROOM_LOST,        R_STAFF,           NULL, fx_room_end, 0},
+  {ROOM_LIVE,          ROOM_EV_CLOSE,             ROOM_CLOSED,      R_STAFF,           NULL, fx_room_end, 0},
+  {ST(ROOM_IN_PROGRESS), ROOM_EV_MANDATE_VALIDATED, ROOM_SUCCESSFUL, R_SYSTEM,         NULL, NULL, 0},
+  {ROOM_LIVE,          ROOM_EV_POST_MESSAGE,      TESORO__SAME,     R_STAFF | R_CLIENT, NULL, fx_room_message, 0},
+  {ROOM_LIVE,          ROOM_EV_ADD_NOTE,          TESORO__SAME,     R_STAFF,           NULL, fx_room_message, 0},
+  {ROOM_LIVE,          ROOM_EV_ADD_DOCUMENT,      TESORO__SAME,     R_STAFF | R_CLIENT, NULL, fx_document, 0},
 };
 
 /* --- mandate (SPEC §2) --- */
@@ -2958,17 +2970,17 @@ static int fx_mandate_cancel(tesoro__ctx *c);
   (ST(MANDATE_DRAFT) | ST(MANDATE_NEGOTIATING) | ST(MANDATE_TERMS_AGREED) |    \
    ST(MANDATE_FORM_SHARED) | ST(MANDATE_FORM_SUBMITTED))
 static const tesoro__trans tesoro__mandate_rows[] = {
-  /* from                                          event                       to                      roles               guard                 effect */
-  {ST(MANDATE_DRAFT) | ST(MANDATE_NEGOTIATING),   MANDATE_EV_PROPOSE,         MANDATE_NEGOTIATING,    R_STAFF | R_CLIENT, NULL,                 fx_propose},
-  {ST(MANDATE_NEGOTIATING),                       MANDATE_EV_ACCEPT,          MANDATE_TERMS_AGREED,   R_STAFF | R_CLIENT, guard_accept,         fx_accept},
-  {ST(MANDATE_TERMS_AGREED),                      MANDATE_EV_SHARE_FORM,      MANDATE_FORM_SHARED,    R_STAFF,            NULL,                 fx_share_form},
-  {ST(MANDATE_FORM_SHARED),                       MANDATE_EV_SUBMIT_FORM,     MANDATE_FORM_SUBMITTED, R_CLIENT,           guard_signed_mandate, fx_submit_form},
-  {ST(MANDATE_FORM_SUBMITTED),                    MANDATE_EV_REQUEST_CHANGES, MANDATE_FORM_SHARED,    R_STAFF,            NULL,                 fx_request_changes},
-  {ST(MANDATE_FORM_SUBMITTED),                    MANDATE_EV_VALIDATE,        MANDATE_VALIDATED,      R_STAFF,            guard_validate,       fx_validate},
-  {MANDATE_OPEN,                                  MANDATE_EV_CANCEL,          MANDATE_CANCELLED,      R_STAFF,            NULL,                 fx_mandate_cancel},
+  /* from                                          event                       to                      roles               guard                 effect  move */
+  {ST(MANDATE_DRAFT) | ST(MANDATE_NEGOTIATING),   MANDATE_EV_PROPOSE,         MANDATE_NEGOTIATING,    R_STAFF | R_CLIENT, NULL,                 fx_propose, 0},
+  {ST(MANDATE_NEGOTIATING),                       MANDATE_EV_ACCEPT,          MANDATE_TERMS_AGREED,   R_STAFF | R_CLIENT, guard_accept,         fx_accept, 0},
+  {ST(MANDATE_TERMS_AGREED),                      MANDATE_EV_SHARE_FORM,      MANDATE_FORM_SHARED,    R_STAFF,            NULL,                 fx_share_form, 0},
+  {ST(MANDATE_FORM_SHARED),                       MANDATE_EV_SUBMIT_FORM,     MANDATE_FORM_SUBMITTED, R_CLIENT,           guard_signed_mandate, fx_submit_form, 0},
+  {ST(MANDATE_FORM_SUBMITTED),                    MANDATE_EV_REQUEST_CHANGES, MANDATE_FORM_SHARED,    R_STAFF,            NULL,                 fx_request_changes, 0},
+  {ST(MANDATE_FORM_SUBMITTED),                    MANDATE_EV_VALIDATE,        MANDATE_VALIDATED,      R_STAFF,            guard_validate,       fx_validate, 0},
+  {MANDATE_OPEN,                                  MANDATE_EV_CANCEL,          MANDATE_CANCELLED,      R_STAFF,            NULL,                 fx_mandate_cancel, 0},
   /* the client uploads while filling in the form; staff until validation */
-  {ST(MANDATE_FORM_SHARED),                       MANDATE_EV_ADD_DOCUMENT,    TESORO__SAME,           R_STAFF | R_CLIENT, NULL,                 fx_document},
-  {MANDATE_OPEN & ~ST(MANDATE_FORM_SHARED),       MANDATE_EV_ADD_DOCUMENT,    TESORO__SAME,           R_STAFF,            NULL,                 fx_document},
+  {ST(MANDATE_FORM_SHARED),                       MANDATE_EV_ADD_DOCUMENT,    TESORO__SAME,           R_STAFF | R_CLIENT, NULL,                 fx_document, 0},
+  {MANDATE_OPEN & ~ST(MANDATE_FORM_SHARED),       MANDATE_EV_ADD_DOCUMENT,    TESORO__SAME,           R_STAFF,            NULL,                 fx_document, 0},
 };
 
 /* --- listing (SPEC §2) --- */
@@ -2989,13 +3001,13 @@ static int fx_publish(tesoro__ctx *c);
 static int fx_listing_update(tesoro__ctx *c);
 
 static const tesoro__trans tesoro__listing_rows[] = {
-  /* from                                          event                   to                   roles     guard                  effect */
-  {ST(LISTING_PLACEHOLDER),                       LISTING_EV_FILL,        LISTING_DRAFT,       R_SYSTEM, NULL,                  fx_listing_fill},
-  {ST(LISTING_DRAFT) | ST(LISTING_UNPUBLISHED),   LISTING_EV_PUBLISH,     LISTING_PUBLISHED,   R_STAFF,  guard_valid_mandate,   fx_publish},
-  {ST(LISTING_PUBLISHED),                         LISTING_EV_UNPUBLISH,   LISTING_UNPUBLISHED, R_STAFF,  NULL,                  NULL},
-  {ST(LISTING_PUBLISHED),                         LISTING_EV_EXPIRE,      LISTING_UNPUBLISHED, R_SYSTEM, guard_mandate_expired, NULL},
-  {ALL_STATES,                                    LISTING_EV_UPDATE,      TESORO__SAME,        R_STAFF,  NULL,                  fx_listing_update},
-  {ALL_STATES,                                    LISTING_EV_ADD_DOCUMENT,TESORO__SAME,        R_STAFF,  NULL,                  fx_document},
+  /* from                                          event                   to                   roles     guard                  effect  move */
+  {ST(LISTING_PLACEHOLDER),                       LISTING_EV_FILL,        LISTING_DRAFT,       R_SYSTEM, NULL,                  fx_listing_fill, 0},
+  {ST(LISTING_DRAFT) | ST(LISTING_UNPUBLISHED),   LISTING_EV_PUBLISH,     LISTING_PUBLISHED,   R_STAFF,  guard_valid_mandate,   fx_publish, 0},
+  {ST(LISTING_PUBLISHED),                         LISTING_EV_UNPUBLISH,   LISTING_UNPUBLISHED, R_STAFF,  NULL,                  NULL, 0},
+  {ST(LISTING_PUBLISHED),                         LISTING_EV_EXPIRE,      LISTING_UNPUBLISHED, R_SYSTEM, guard_mandate_expired, NULL, 0},
+  {ALL_STATES,                                    LISTING_EV_UPDATE,      TESORO__SAME,        R_STAFF,  NULL,                  fx_listing_update, 0},
+  {ALL_STATES,                                    LISTING_EV_ADD_DOCUMENT,TESORO__SAME,        R_STAFF,  NULL,                  fx_document, 0},
 };
 
 /* --- task (SPEC §1.5): staff close their to-dos; the system closes the ones
@@ -3008,9 +3020,9 @@ static const char *const tesoro__task_events[] = {"complete", "cancel"};
 static int fx_task_closed(tesoro__ctx *c);
 
 static const tesoro__trans tesoro__task_rows[] = {
-  /* from           event             to              roles                guard effect */
-  {ST(TASK_OPEN),  TASK_EV_COMPLETE, TASK_DONE,      R_STAFF | R_SYSTEM,  NULL, fx_task_closed},
-  {ST(TASK_OPEN),  TASK_EV_CANCEL,   TASK_CANCELLED, R_STAFF | R_SYSTEM,  NULL, fx_task_closed},
+  /* from           event             to              roles                guard effect  move */
+  {ST(TASK_OPEN),  TASK_EV_COMPLETE, TASK_DONE,      R_STAFF | R_SYSTEM,  NULL, fx_task_closed, 0},
+  {ST(TASK_OPEN),  TASK_EV_CANCEL,   TASK_CANCELLED, R_STAFF | R_SYSTEM,  NULL, fx_task_closed, 0},
 };
 
 /* --- deal (SPEC §3, §5): a client's search, to which staff offer listings --- */
@@ -3024,9 +3036,9 @@ static int fx_offer(tesoro__ctx *c);
 static int fx_deal_close(tesoro__ctx *c);
 
 static const tesoro__trans tesoro__deal_rows[] = {
-  /* from             event          to            roles    guard        effect */
-  {ST(DEAL_ACTIVE),  DEAL_EV_OFFER, TESORO__SAME, R_STAFF, guard_offer, fx_offer},
-  {ST(DEAL_ACTIVE),  DEAL_EV_CLOSE, DEAL_CLOSED,  R_STAFF, NULL,        fx_deal_close},
+  /* from             event          to            roles    guard        effect  move */
+  {ST(DEAL_ACTIVE),  DEAL_EV_OFFER, TESORO__SAME, R_STAFF, guard_offer, fx_offer, 0},
+  {ST(DEAL_ACTIVE),  DEAL_EV_CLOSE, DEAL_CLOSED,  R_STAFF, NULL,        fx_deal_close, 0},
 };
 
 /* --- deal property (SPEC §5): a listing offered to a deal; the portal's
@@ -3047,14 +3059,14 @@ static int fx_request_viewing(tesoro__ctx *c);
 static int fx_feed(tesoro__ctx *c);
 
 static const tesoro__trans tesoro__deal_property_rows[] = {
-  /* from                                event                    to            roles     guard                  effect */
-  {ALL_STATES,                          DP_EV_REQUEST_VIEWING,   TESORO__SAME, R_CLIENT, guard_request_viewing, fx_request_viewing},
-  {ST(DP_TO_REVIEW) | ST(DP_INTERESTING), DP_EV_VIEWING_COMPLETED, DP_VIEWED,  R_SYSTEM, NULL,                  NULL},
+  /* from                                event                    to            roles     guard                  effect  move */
+  {ALL_STATES,                          DP_EV_REQUEST_VIEWING,   TESORO__SAME, R_CLIENT, guard_request_viewing, fx_request_viewing, 0},
+  {ST(DP_TO_REVIEW) | ST(DP_INTERESTING), DP_EV_VIEWING_COMPLETED, DP_VIEWED,  R_SYSTEM, NULL,                  NULL, 0},
   /* the client's verdicts in the portal's property feed */
-  {ST(DP_TO_REVIEW) | ST(DP_REJECTED),  DP_EV_INTERESTED,        DP_INTERESTING, R_CLIENT, NULL,                fx_feed},
-  {ST(DP_TO_REVIEW) | ST(DP_INTERESTING), DP_EV_NOT_INTERESTED,  DP_REJECTED,    R_CLIENT, NULL,                fx_feed},
-  {ST(DP_INTERESTING) | ST(DP_VIEWED),  DP_EV_APPROVE,           DP_APPROVED,    R_CLIENT, NULL,                fx_feed},
-  {ALL_STATES,                          DP_EV_FAVOURITE,         TESORO__SAME,   R_CLIENT, NULL,                fx_feed},
+  {ST(DP_TO_REVIEW) | ST(DP_REJECTED),  DP_EV_INTERESTED,        DP_INTERESTING, R_CLIENT, NULL,                fx_feed, 0},
+  {ST(DP_TO_REVIEW) | ST(DP_INTERESTING), DP_EV_NOT_INTERESTED,  DP_REJECTED,    R_CLIENT, NULL,                fx_feed, 0},
+  {ST(DP_INTERESTING) | ST(DP_VIEWED),  DP_EV_APPROVE,           DP_APPROVED,    R_CLIENT, NULL,                fx_feed, 0},
+  {ALL_STATES,                          DP_EV_FAVOURITE,         TESORO__SAME,   R_CLIENT, NULL,                fx_feed, 0},
 };
 
 /* --- appointment (SPEC §3, §7): a viewing.  Created pending by the deal
@@ -3092,20 +3104,20 @@ static int fx_rate(tesoro__ctx *c);
 
 #define APPT_LIVE (ST(APPT_PENDING) | ST(APPT_CONFIRMED))
 static const tesoro__trans tesoro__appointment_rows[] = {
-  /* from                event                     to              roles               guard                effect */
-  {ST(APPT_PENDING),    APPT_EV_CONFIRM,          APPT_CONFIRMED, R_STAFF,            guard_start_time,    fx_schedule},
-  {ST(APPT_CONFIRMED),  APPT_EV_RESCHEDULE,       TESORO__SAME,   R_STAFF,            guard_start_time,    fx_schedule},
-  {ST(APPT_PENDING),    APPT_EV_REJECT,           APPT_REJECTED,  R_STAFF,            NULL,                fx_appointment_end},
-  {APPT_LIVE,           APPT_EV_CANCEL,           APPT_CANCELLED, R_STAFF | R_CLIENT, guard_cancel_reason, fx_appointment_end},
-  {ST(APPT_CONFIRMED),  APPT_EV_START_VIEWING,    APPT_COMPLETED, R_CLIENT,           guard_viewing_day,   fx_completed},
-  {ST(APPT_CONFIRMED),  APPT_EV_COMPLETE,         APPT_COMPLETED, R_SYSTEM,           guard_start_passed,  fx_completed},
-  {ST(APPT_COMPLETED),  APPT_EV_RECORD_NO_SHOW,   TESORO__SAME,   R_STAFF,            guard_no_show,       fx_no_show},
-  {ST(APPT_CONFIRMED),  APPT_EV_SEND_REMINDER,    TESORO__SAME,   R_SYSTEM,           NULL,                fx_reminder},
-  {ST(APPT_COMPLETED),  APPT_EV_REQUEST_FEEDBACK, TESORO__SAME,   R_SYSTEM,           NULL,                fx_feedback_request},
+  /* from                event                     to              roles               guard                effect  move */
+  {ST(APPT_PENDING),    APPT_EV_CONFIRM,          APPT_CONFIRMED, R_STAFF,            guard_start_time,    fx_schedule,        S_APPOINTMENT_MOVE_START},
+  {ST(APPT_CONFIRMED),  APPT_EV_RESCHEDULE,       TESORO__SAME,   R_STAFF,            guard_start_time,    fx_schedule,        S_APPOINTMENT_MOVE_START},
+  {ST(APPT_PENDING),    APPT_EV_REJECT,           APPT_REJECTED,  R_STAFF,            NULL,                fx_appointment_end, S_APPOINTMENT_MOVE_END},
+  {APPT_LIVE,           APPT_EV_CANCEL,           APPT_CANCELLED, R_STAFF | R_CLIENT, guard_cancel_reason, fx_appointment_end, S_APPOINTMENT_MOVE_END},
+  {ST(APPT_CONFIRMED),  APPT_EV_START_VIEWING,    APPT_COMPLETED, R_CLIENT,           guard_viewing_day,   fx_completed,       S_APPOINTMENT_MOVE_COMPLETED},
+  {ST(APPT_CONFIRMED),  APPT_EV_COMPLETE,         APPT_COMPLETED, R_SYSTEM,           guard_start_passed,  fx_completed,       S_APPOINTMENT_MOVE_COMPLETED},
+  {ST(APPT_COMPLETED),  APPT_EV_RECORD_NO_SHOW,   TESORO__SAME,   R_STAFF,            guard_no_show,       fx_no_show,         S_APPOINTMENT_MOVE_NO_SHOW},
+  {ST(APPT_CONFIRMED),  APPT_EV_SEND_REMINDER,    TESORO__SAME,   R_SYSTEM,           NULL,                fx_reminder, 0},
+  {ST(APPT_COMPLETED),  APPT_EV_REQUEST_FEEDBACK, TESORO__SAME,   R_SYSTEM,           NULL,                fx_feedback_request, 0},
   /* after the viewing, only the client: notes, a rating, photos and voice notes */
-  {ST(APPT_COMPLETED),  APPT_EV_ADD_NOTE,         TESORO__SAME,   R_CLIENT,           NULL,                fx_appointment_note},
-  {ST(APPT_COMPLETED),  APPT_EV_RATE,             TESORO__SAME,   R_CLIENT,           NULL,                fx_rate},
-  {ST(APPT_COMPLETED),  APPT_EV_ADD_DOCUMENT,     TESORO__SAME,   R_CLIENT,           NULL,                fx_document},
+  {ST(APPT_COMPLETED),  APPT_EV_ADD_NOTE,         TESORO__SAME,   R_CLIENT,           NULL,                fx_appointment_note, 0},
+  {ST(APPT_COMPLETED),  APPT_EV_RATE,             TESORO__SAME,   R_CLIENT,           NULL,                fx_rate, 0},
+  {ST(APPT_COMPLETED),  APPT_EV_ADD_DOCUMENT,     TESORO__SAME,   R_CLIENT,           NULL,                fx_document, 0},
 };
 
 /* --- referral (SPEC §4): stages in their order, then closed_paid; failed
@@ -3132,35 +3144,35 @@ static int explain_referral(tesoro__ctx *c, int rc);
 
 #define RF_BEFORE(s) (ST(s) - 1u) /* every stage before s in the order */
 static const tesoro__trans tesoro__referral_rows[] = {
-  /* from                    event                to                  roles       guard            effect */
+  /* from                    event                to                  roles       guard            effect  move */
   /* forward, to any later active stage */
-  {RF_BEFORE(RF_CONNECTED),         RF_CONNECTED,         RF_CONNECTED,         R_STAFF,    guard_stage,     fx_stage},
-  {RF_BEFORE(RF_MEETING_SCHEDULED), RF_MEETING_SCHEDULED, RF_MEETING_SCHEDULED, R_STAFF,    guard_stage,     fx_stage},
-  {RF_BEFORE(RF_MET_WITH_PERSON),   RF_MET_WITH_PERSON,   RF_MET_WITH_PERSON,   R_STAFF,    guard_stage,     fx_stage},
-  {RF_BEFORE(RF_COMING_SOON),       RF_COMING_SOON,       RF_COMING_SOON,       R_STAFF,    guard_stage,     fx_stage},
-  {RF_BEFORE(RF_MAKING_AN_OFFER),   RF_MAKING_AN_OFFER,   RF_MAKING_AN_OFFER,   R_STAFF,    guard_stage,     fx_stage},
-  {RF_BEFORE(RF_LISTING),           RF_LISTING,           RF_LISTING,           R_STAFF,    guard_stage,     fx_stage},
-  {RF_BEFORE(RF_IN_ESCROW),         RF_IN_ESCROW,         RF_IN_ESCROW,         R_STAFF,    guard_stage,     fx_stage},
-  {RF_BEFORE(RF_CLOSED),            RF_CLOSED,            RF_CLOSED,            R_STAFF,    guard_stage,     fx_stage},
+  {RF_BEFORE(RF_CONNECTED),         RF_CONNECTED,         RF_CONNECTED,         R_STAFF,    guard_stage,     fx_stage, 0},
+  {RF_BEFORE(RF_MEETING_SCHEDULED), RF_MEETING_SCHEDULED, RF_MEETING_SCHEDULED, R_STAFF,    guard_stage,     fx_stage, 0},
+  {RF_BEFORE(RF_MET_WITH_PERSON),   RF_MET_WITH_PERSON,   RF_MET_WITH_PERSON,   R_STAFF,    guard_stage,     fx_stage, 0},
+  {RF_BEFORE(RF_COMING_SOON),       RF_COMING_SOON,       RF_COMING_SOON,       R_STAFF,    guard_stage,     fx_stage, 0},
+  {RF_BEFORE(RF_MAKING_AN_OFFER),   RF_MAKING_AN_OFFER,   RF_MAKING_AN_OFFER,   R_STAFF,    guard_stage,     fx_stage, 0},
+  {RF_BEFORE(RF_LISTING),           RF_LISTING,           RF_LISTING,           R_STAFF,    guard_stage,     fx_stage, 0},
+  {RF_BEFORE(RF_IN_ESCROW),         RF_IN_ESCROW,         RF_IN_ESCROW,         R_STAFF,    guard_stage,     fx_stage, 0},
+  {RF_BEFORE(RF_CLOSED),            RF_CLOSED,            RF_CLOSED,            R_STAFF,    guard_stage,     fx_stage, 0},
   /* out of escrow, back to the market or the offer: the closings team */
-  {ST(RF_IN_ESCROW),                RF_LISTING,           RF_LISTING,           R_CLOSINGS, guard_stage,     fx_stage},
-  {ST(RF_IN_ESCROW),                RF_MAKING_AN_OFFER,   RF_MAKING_AN_OFFER,   R_CLOSINGS, guard_stage,     fx_stage},
+  {ST(RF_IN_ESCROW),                RF_LISTING,           RF_LISTING,           R_CLOSINGS, guard_stage,     fx_stage, 0},
+  {ST(RF_IN_ESCROW),                RF_MAKING_AN_OFFER,   RF_MAKING_AN_OFFER,   R_CLOSINGS, guard_stage,     fx_stage, 0},
   /* the list date has come (tesoro_tick) */
-  {ST(RF_COMING_SOON),              RF_LISTING,           RF_LISTING,           R_SYSTEM,   guard_list_date, fx_stage},
+  {ST(RF_COMING_SOON),              RF_LISTING,           RF_LISTING,           R_SYSTEM,   guard_list_date, fx_stage, 0},
   /* the payment is recorded: the closings team */
-  {ST(RF_CLOSED),                   RF_CLOSED_PAID,       RF_CLOSED_PAID,       R_CLOSINGS, guard_stage,     fx_stage},
-  {RF_BEFORE(RF_CLOSED),            RF_FAILED,            RF_FAILED,            R_STAFF,    guard_stage,     fx_stage},
+  {ST(RF_CLOSED),                   RF_CLOSED_PAID,       RF_CLOSED_PAID,       R_CLOSINGS, guard_stage,     fx_stage, 0},
+  {RF_BEFORE(RF_CLOSED),            RF_FAILED,            RF_FAILED,            R_STAFF,    guard_stage,     fx_stage, 0},
   /* from failed, back to the last active stage only (the guard) */
-  {ST(RF_FAILED),                   RF_LEFT_VOICEMAIL,    RF_LEFT_VOICEMAIL,    R_STAFF,    guard_stage,     fx_stage},
-  {ST(RF_FAILED),                   RF_CONNECTED,         RF_CONNECTED,         R_STAFF,    guard_stage,     fx_stage},
-  {ST(RF_FAILED),                   RF_MEETING_SCHEDULED, RF_MEETING_SCHEDULED, R_STAFF,    guard_stage,     fx_stage},
-  {ST(RF_FAILED),                   RF_MET_WITH_PERSON,   RF_MET_WITH_PERSON,   R_STAFF,    guard_stage,     fx_stage},
-  {ST(RF_FAILED),                   RF_COMING_SOON,       RF_COMING_SOON,       R_STAFF,    guard_stage,     fx_stage},
-  {ST(RF_FAILED),                   RF_MAKING_AN_OFFER,   RF_MAKING_AN_OFFER,   R_STAFF,    guard_stage,     fx_stage},
-  {ST(RF_FAILED),                   RF_LISTING,           RF_LISTING,           R_STAFF,    guard_stage,     fx_stage},
-  {ST(RF_FAILED),                   RF_IN_ESCROW,         RF_IN_ESCROW,         R_STAFF,    guard_stage,     fx_stage},
+  {ST(RF_FAILED),                   RF_LEFT_VOICEMAIL,    RF_LEFT_VOICEMAIL,    R_STAFF,    guard_stage,     fx_stage, 0},
+  {ST(RF_FAILED),                   RF_CONNECTED,         RF_CONNECTED,         R_STAFF,    guard_stage,     fx_stage, 0},
+  {ST(RF_FAILED),                   RF_MEETING_SCHEDULED, RF_MEETING_SCHEDULED, R_STAFF,    guard_stage,     fx_stage, 0},
+  {ST(RF_FAILED),                   RF_MET_WITH_PERSON,   RF_MET_WITH_PERSON,   R_STAFF,    guard_stage,     fx_stage, 0},
+  {ST(RF_FAILED),                   RF_COMING_SOON,       RF_COMING_SOON,       R_STAFF,    guard_stage,     fx_stage, 0},
+  {ST(RF_FAILED),                   RF_MAKING_AN_OFFER,   RF_MAKING_AN_OFFER,   R_STAFF,    guard_stage,     fx_stage, 0},
+  {ST(RF_FAILED),                   RF_LISTING,           RF_LISTING,           R_STAFF,    guard_stage,     fx_stage, 0},
+  {ST(RF_FAILED),                   RF_IN_ESCROW,         RF_IN_ESCROW,         R_STAFF,    guard_stage,     fx_stage, 0},
   /* notes are always allowed */
-  {ALL_STATES,                      RF_EV_ADD_NOTE,       TESORO__SAME,         R_STAFF,    NULL,            fx_referral_note},
+  {ALL_STATES,                      RF_EV_ADD_NOTE,       TESORO__SAME,         R_STAFF,    NULL,            fx_referral_note, 0},
 };
 
 /* --- portal account (SPEC §5): its states are the onboarding steps.
@@ -3196,21 +3208,21 @@ static int fx_portal_contact_agent(tesoro__ctx *c);
 #define PA_ACTIVE (ST(PA_SET_PASSWORD) | ST(PA_WELCOME) | ST(PA_TOUR) | ST(PA_READY))
 #define PA_ONBOARDED (ST(PA_WELCOME) | ST(PA_TOUR) | ST(PA_READY))
 static const tesoro__trans tesoro__portal_account_rows[] = {
-  /* from               event                  to               roles                 guard           effect */
-  {ST(PA_UNVERIFIED),  PA_EV_REGISTER,        TESORO__SAME,    R_WEBSITE,            NULL,           fx_portal_register},
-  {ST(PA_UNVERIFIED),  PA_EV_VERIFY,          PA_WELCOME,      R_WEBSITE,            guard_code,     fx_portal_verify},
-  {ST(PA_UNVERIFIED),  PA_EV_CODE_FAILED,     TESORO__SAME,    R_WEBSITE,            guard_code,     fx_portal_code_failed},
-  {PA_ACTIVE,          PA_EV_LOGIN,           TESORO__SAME,    R_CLIENT,             guard_unlocked, fx_portal_login},
-  {PA_ACTIVE,          PA_EV_LOGIN_FAILED,    TESORO__SAME,    R_WEBSITE | R_CLIENT, guard_unlocked, fx_portal_login_failed},
-  {ST(PA_SET_PASSWORD), PA_EV_CHANGE_PASSWORD, PA_WELCOME,     R_CLIENT,             guard_unlocked, fx_portal_password},
-  {PA_ONBOARDED,       PA_EV_CHANGE_PASSWORD, TESORO__SAME,    R_CLIENT,             guard_unlocked, fx_portal_password},
+  /* from               event                  to               roles                 guard           effect  move */
+  {ST(PA_UNVERIFIED),  PA_EV_REGISTER,        TESORO__SAME,    R_WEBSITE,            NULL,           fx_portal_register, 0},
+  {ST(PA_UNVERIFIED),  PA_EV_VERIFY,          PA_WELCOME,      R_WEBSITE,            guard_code,     fx_portal_verify, 0},
+  {ST(PA_UNVERIFIED),  PA_EV_CODE_FAILED,     TESORO__SAME,    R_WEBSITE,            guard_code,     fx_portal_code_failed, 0},
+  {PA_ACTIVE,          PA_EV_LOGIN,           TESORO__SAME,    R_CLIENT,             guard_unlocked, fx_portal_login, 0},
+  {PA_ACTIVE,          PA_EV_LOGIN_FAILED,    TESORO__SAME,    R_WEBSITE | R_CLIENT, guard_unlocked, fx_portal_login_failed, 0},
+  {ST(PA_SET_PASSWORD), PA_EV_CHANGE_PASSWORD, PA_WELCOME,     R_CLIENT,             guard_unlocked, fx_portal_password, 0},
+  {PA_ONBOARDED,       PA_EV_CHANGE_PASSWORD, TESORO__SAME,    R_CLIENT,             guard_unlocked, fx_portal_password, 0},
   /* onboarding: welcome slides, then the tour, which can be skipped and restarted */
-  {ST(PA_WELCOME),     PA_EV_FINISH_WELCOME,  PA_TOUR,         R_CLIENT,             NULL,           fx_portal_step},
-  {ST(PA_TOUR),        PA_EV_FINISH_TOUR,     PA_READY,        R_CLIENT,             NULL,           fx_portal_step},
-  {ST(PA_TOUR),        PA_EV_SKIP_TOUR,       PA_READY,        R_CLIENT,             NULL,           fx_portal_step},
-  {ST(PA_READY),       PA_EV_RESTART_TOUR,    PA_TOUR,         R_CLIENT,             NULL,           fx_portal_step},
-  {PA_ONBOARDED,       PA_EV_SET_LANGUAGE,    TESORO__SAME,    R_CLIENT,             NULL,           fx_portal_language},
-  {PA_ONBOARDED,       PA_EV_CONTACT_AGENT,   TESORO__SAME,    R_CLIENT,             NULL,           fx_portal_contact_agent},
+  {ST(PA_WELCOME),     PA_EV_FINISH_WELCOME,  PA_TOUR,         R_CLIENT,             NULL,           fx_portal_step, 0},
+  {ST(PA_TOUR),        PA_EV_FINISH_TOUR,     PA_READY,        R_CLIENT,             NULL,           fx_portal_step, 0},
+  {ST(PA_TOUR),        PA_EV_SKIP_TOUR,       PA_READY,        R_CLIENT,             NULL,           fx_portal_step, 0},
+  {ST(PA_READY),       PA_EV_RESTART_TOUR,    PA_TOUR,         R_CLIENT,             NULL,           fx_portal_step, 0},
+  {PA_ONBOARDED,       PA_EV_SET_LANGUAGE,    TESORO__SAME,    R_CLIENT,             NULL,           fx_portal_language, 0},
+  {PA_ONBOARDED,       PA_EV_CONTACT_AGENT,   TESORO__SAME,    R_CLIENT,             NULL,           fx_portal_contact_agent, 0},
 };
 
 /* --- web customer (SPEC §6): the prospect holding tank.  Every website
@@ -3245,25 +3257,25 @@ static int fx_crm_exchange(tesoro__ctx *c);
 
 #define WC_ANY ALL_STATES
 static const tesoro__trans tesoro__web_customer_rows[] = {
-  /* from              event                    to             roles      guard         effect */
-  {ST(WC_PROSPECT),   WC_EV_APPROVE,           WC_APPROVED,   R_STAFF,   NULL,         fx_customer_approve},
-  {ST(WC_PROSPECT),   WC_EV_DISCARD,           WC_DISCARDED,  R_STAFF,   guard_reason, fx_customer_discard},
-  {WC_ANY,            WC_EV_CUSTOMER,          TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
-  {WC_ANY,            WC_EV_VISIT,             TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
-  {WC_ANY,            WC_EV_IMPLIED_SEARCH,    TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
-  {WC_ANY,            WC_EV_SAVED_SEARCH,      TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
-  {WC_ANY,            WC_EV_SEARCH_DELETED,    TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
-  {WC_ANY,            WC_EV_PROPERTY_VIEW,     TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
-  {WC_ANY,            WC_EV_PROPERTY_SAVE,     TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
-  {WC_ANY,            WC_EV_PROPERTY_RANK,     TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
-  {WC_ANY,            WC_EV_ENQUIRY,           TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
-  {WC_ANY,            WC_EV_GROUP,             TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
-  {WC_ANY,            WC_EV_VENDOR_CLAIM,      TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
-  {WC_ANY,            WC_EV_CONSENT,           TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event},
+  /* from              event                    to             roles      guard         effect  move */
+  {ST(WC_PROSPECT),   WC_EV_APPROVE,           WC_APPROVED,   R_STAFF,   NULL,         fx_customer_approve, 0},
+  {ST(WC_PROSPECT),   WC_EV_DISCARD,           WC_DISCARDED,  R_STAFF,   guard_reason, fx_customer_discard, 0},
+  {WC_ANY,            WC_EV_CUSTOMER,          TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
+  {WC_ANY,            WC_EV_VISIT,             TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
+  {WC_ANY,            WC_EV_IMPLIED_SEARCH,    TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
+  {WC_ANY,            WC_EV_SAVED_SEARCH,      TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
+  {WC_ANY,            WC_EV_SEARCH_DELETED,    TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
+  {WC_ANY,            WC_EV_PROPERTY_VIEW,     TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
+  {WC_ANY,            WC_EV_PROPERTY_SAVE,     TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
+  {WC_ANY,            WC_EV_PROPERTY_RANK,     TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
+  {WC_ANY,            WC_EV_ENQUIRY,           TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
+  {WC_ANY,            WC_EV_GROUP,             TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
+  {WC_ANY,            WC_EV_VENDOR_CLAIM,      TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
+  {WC_ANY,            WC_EV_CONSENT,           TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
   /* the CRM tells the website (capabilities 9, 12, 14) */
-  {ST(WC_APPROVED),   WC_EV_REGISTER_INTEREST, TESORO__SAME,  R_STAFF,   NULL,         fx_crm_exchange},
-  {ST(WC_APPROVED),   WC_EV_SET_GROUP,         TESORO__SAME,  R_STAFF,   NULL,         fx_crm_exchange},
-  {ST(WC_APPROVED),   WC_EV_CONFIRM_VENDOR,    TESORO__SAME,  R_STAFF,   NULL,         fx_crm_exchange},
+  {ST(WC_APPROVED),   WC_EV_REGISTER_INTEREST, TESORO__SAME,  R_STAFF,   NULL,         fx_crm_exchange, 0},
+  {ST(WC_APPROVED),   WC_EV_SET_GROUP,         TESORO__SAME,  R_STAFF,   NULL,         fx_crm_exchange, 0},
+  {ST(WC_APPROVED),   WC_EV_CONFIRM_VENDOR,    TESORO__SAME,  R_STAFF,   NULL,         fx_crm_exchange, 0},
 };
 
 /* --- search (SPEC §6): a customer's criteria, from the website (soft or
@@ -3277,11 +3289,11 @@ static int fx_search_save(tesoro__ctx *c);
 static int fx_search_delete(tesoro__ctx *c);
 
 static const tesoro__trans tesoro__search_rows[] = {
-  /* from               event             to              roles                guard  effect */
-  {ST(SEARCH_ACTIVE),  SEARCH_EV_SAVE,   SEARCH_ACTIVE,  R_STAFF | R_WEBSITE, NULL,  fx_search_save},
+  /* from               event             to              roles                guard  effect  move */
+  {ST(SEARCH_ACTIVE),  SEARCH_EV_SAVE,   SEARCH_ACTIVE,  R_STAFF | R_WEBSITE, NULL,  fx_search_save, 0},
   /* a newer save from the website brings a deleted search back */
-  {ST(SEARCH_DELETED), SEARCH_EV_SAVE,   SEARCH_ACTIVE,  R_WEBSITE,           NULL,  fx_search_save},
-  {ST(SEARCH_ACTIVE),  SEARCH_EV_DELETE, SEARCH_DELETED, R_STAFF | R_WEBSITE, NULL,  fx_search_delete},
+  {ST(SEARCH_DELETED), SEARCH_EV_SAVE,   SEARCH_ACTIVE,  R_WEBSITE,           NULL,  fx_search_save, 0},
+  {ST(SEARCH_ACTIVE),  SEARCH_EV_DELETE, SEARCH_DELETED, R_STAFF | R_WEBSITE, NULL,  fx_search_delete, 0},
 };
 
 /* --- vendor claim (SPEC §6, capabilities 13 and 14) --- */
@@ -3294,9 +3306,9 @@ static const char *const tesoro__vendor_claim_events[] = {"confirm", "reject"};
 static int fx_vendor_claim_end(tesoro__ctx *c);
 
 static const tesoro__trans tesoro__vendor_claim_rows[] = {
-  /* from            event          to            roles    guard         effect */
-  {ST(VC_CLAIMED),  VC_EV_CONFIRM, VC_CONFIRMED, R_STAFF, NULL,         fx_vendor_claim_end},
-  {ST(VC_CLAIMED),  VC_EV_REJECT,  VC_REJECTED,  R_STAFF, guard_reason, fx_vendor_claim_end},
+  /* from            event          to            roles    guard         effect  move */
+  {ST(VC_CLAIMED),  VC_EV_CONFIRM, VC_CONFIRMED, R_STAFF, NULL,         fx_vendor_claim_end, 0},
+  {ST(VC_CLAIMED),  VC_EV_REJECT,  VC_REJECTED,  R_STAFF, guard_reason, fx_vendor_claim_end, 0},
 };
 
 #define TESORO__MACHINE(entity, name, prefix, load, set, portal)               \
@@ -3516,13 +3528,21 @@ static int tesoro__fire(tesoro__ctx *c) {
   c->to = row->to == TESORO__SAME ? c->from : row->to;
   c->event_name = c->m->events[c->event];
 
-  if ((s = tesoro__stmt(t, c->to == c->from && c->m->keep_state
-                               ? c->m->keep_state
-                               : c->m->set_state)) == NULL)
+  if ((s = tesoro__stmt(t, row->move ? row->move
+                          : c->to == c->from && c->m->keep_state
+                              ? c->m->keep_state
+                              : c->m->set_state)) == NULL)
     return t->rc;
   sqlite3_bind_int64(s, 1, c->id);
   sqlite3_bind_text(s, 2, c->m->states[c->to], -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, c->version);
+  if (row->move) {
+    sqlite3_bind_int64(s, 4, c->now);
+    sqlite3_bind_int64(s, 5, c->actor->id);
+    sqlite3_bind_text(s, 6, c->reason, -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(s) >= 7)
+      sqlite3_bind_int64(s, 7, *(const int64_t *)c->args);
+  }
   if ((rc = tesoro__run(t, s))) return rc;
   if (sqlite3_changes(t->db) != 1)
     return tesoro__fail(t, TESORO_ECONFLICT, "%s %lld changed meanwhile",
@@ -6209,22 +6229,18 @@ static int guard_no_show(tesoro__ctx *c) {
   return TESORO_OK;
 }
 
-/* confirm and reschedule: set the start, (re)plan the timers, tell the
-** client and the calendar. */
+/* confirm and reschedule (the move set the start): (re)plan the timers,
+** tell the client and the calendar.  A pending appointment has no timers
+** to withdraw. */
 static int fx_schedule(tesoro__ctx *c) {
   tesoro *t = c->t;
-  const int64_t *start = c->args;
-  sqlite3_stmt *s = tesoro__stmt(t, S_APPOINTMENT_SET_START);
   const char *summary = c->event == APPT_EV_CONFIRM ? "Viewing confirmed"
                                                     : "Viewing rescheduled";
   tesoro__appt a;
   char extra[80];
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, *start);
-  if ((rc = tesoro__run(t, s)) || (rc = tesoro__appt_get(c, &a)) ||
-      (rc = tesoro__timer_withdraw(c, NULL, NULL)) ||
+  if ((rc = tesoro__appt_get(c, &a)) ||
+      (c->from != APPT_PENDING && (rc = tesoro__timer_withdraw(c, NULL, NULL))) ||
       (rc = tesoro__timer_plan(c, c->entity, c->id, "appointment_complete",
                                a.start_at)) ||
       (rc = tesoro__timer_plan(c, c->entity, c->id, "viewing_feedback",
@@ -6246,20 +6262,14 @@ static int fx_schedule(tesoro__ctx *c) {
                           summary);
 }
 
-/* reject and cancel: who and why, no timers left, the other side told. */
+/* reject and cancel (the move recorded who, when and why): no timers
+** left, the other side told. */
 static int fx_appointment_end(tesoro__ctx *c) {
-  tesoro *t = c->t;
-  sqlite3_stmt *s = tesoro__stmt(t, S_APPOINTMENT_SET_END);
   const char *what = c->m->states[c->to];
   char summary[TESORO_MAX_REASON + 64], extra[64];
   tesoro__appt a;
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, c->now);
-  sqlite3_bind_int64(s, 3, c->actor->id);
-  sqlite3_bind_text(s, 4, c->reason, -1, SQLITE_STATIC);
-  if ((rc = tesoro__run(t, s)) || (rc = tesoro__appt_get(c, &a)) ||
+  if ((rc = tesoro__appt_get(c, &a)) ||
       (rc = tesoro__timer_withdraw(c, NULL, NULL)))
     return rc;
   snprintf(summary, sizeof summary, "Viewing %s%s%s", what,
@@ -6279,16 +6289,10 @@ static int fx_appointment_end(tesoro__ctx *c) {
 /* start_viewing (the client is there: the property is viewed now) and the
 ** clock's complete (it may yet turn out a no-show: wait for the window). */
 static int fx_completed(tesoro__ctx *c) {
-  tesoro *t = c->t;
-  sqlite3_stmt *s = tesoro__stmt(t, S_APPOINTMENT_SET_COMPLETED);
   int by_client = c->event == APPT_EV_START_VIEWING;
   tesoro__appt a;
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, c->now);
-  sqlite3_bind_int64(s, 3, c->actor->id);
-  if ((rc = tesoro__run(t, s)) || (rc = tesoro__appt_get(c, &a)) ||
+  if ((rc = tesoro__appt_get(c, &a)) ||
       (rc = tesoro__timer_withdraw(c, "appointment_complete",
                                    "viewing_reminder")))
     return rc;
@@ -6302,15 +6306,9 @@ static int fx_completed(tesoro__ctx *c) {
 }
 
 static int fx_no_show(tesoro__ctx *c) {
-  tesoro *t = c->t;
-  sqlite3_stmt *s = tesoro__stmt(t, S_APPOINTMENT_SET_NO_SHOW);
   tesoro__appt a;
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, c->now);
-  sqlite3_bind_int64(s, 3, c->actor->id);
-  if ((rc = tesoro__run(t, s)) || (rc = tesoro__appt_get(c, &a)) ||
+  if ((rc = tesoro__appt_get(c, &a)) ||
       (rc = tesoro__timer_withdraw(c, "viewing_feedback", "no_show_window")) ||
       (rc = tesoro__calendar_sync(c, a.owner, a.start_at)))
     return rc;

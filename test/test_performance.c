@@ -160,6 +160,58 @@ static void test_a_tick_commits_once(void **state) {
   assert_int_equal(commits, 1);
 }
 
+/* Row writes per table during one call, through SQLite's update hook. */
+typedef struct row_writes {
+  int appointment_updates, timer_rows, history_rows, outbox_rows;
+} row_writes;
+
+static void count_row_write(void *arg, int op, const char *db, const char *table,
+                            sqlite3_int64 rowid) {
+  row_writes *n = arg;
+  (void)db;
+  (void)rowid;
+  if (strcmp(table, "appointment") == 0 && op == SQLITE_UPDATE) n->appointment_updates++;
+  if (strcmp(table, "history") == 0 && op == SQLITE_INSERT) n->history_rows++;
+  if (strcmp(table, "outbox") == 0 && op == SQLITE_INSERT) n->outbox_rows++;
+}
+
+/* A transition writes its entity once: the state, the version and its own
+** columns (start, end, completion) in one UPDATE (tesoro__trans.move). */
+static void test_a_transition_updates_its_entity_once(void **state) {
+  tu_world *w = *state;
+  int64_t listing, deal, dp, a, b, start = TU_NOW + 2 * 86400;
+  int fired = 0;
+  row_writes n;
+  listing = tu_published_listing(w, "Once", "Kerkstraat 3, Utrecht", 300000);
+  TU_OK(w, tesoro_deal_create(w->t, w->agent, w->contact, "Utrecht", &deal));
+  TU_OK(w, tesoro_deal_offer(w->t, w->agent, deal, listing, &dp));
+  TU_OK(w, tesoro_appointment_request(w->t, w->client, dp, &start, 1, &a));
+  TU_OK(w, tesoro_appointment_request(w->t, w->client, dp, &start, 1, &b));
+  memset(&n, 0, sizeof n);
+  sqlite3_update_hook(w->t->db, count_row_write, &n);
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, start, 0));
+  assert_int_equal(n.appointment_updates, 1);
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, start + 3600, 0));
+  assert_int_equal(n.appointment_updates, 2);
+  TU_OK(w, tesoro_appointment_cancel(w->t, w->agent, b, "Agent ill", 0));
+  assert_int_equal(n.appointment_updates, 3);
+  TU_OK(w, tesoro_clock_set(w->t, start + 3600));
+  TU_OK(w, tesoro_tick(w->t, start + 3600, &fired));
+  /* two transitions: the reminder (a day before) and the completion */
+  assert_int_equal(fired, 2);
+  assert_int_equal(n.appointment_updates, 5);
+  /* one history row per transition, one outbox row per message: the
+  ** request's owner notification (crm, push, email) is one row */
+  memset(&n, 0, sizeof n);
+  start += 86400;
+  TU_OK(w, tesoro_appointment_request(w->t, w->client, dp, &start, 1, &b));
+  assert_int_equal(n.history_rows, 2); /* the deal property's and the appointment's */
+  assert_int_equal(n.outbox_rows, 2);  /* the owner's notification, the calendar */
+  sqlite3_update_hook(w->t->db, NULL, NULL);
+  assert_int_equal(tu_sqlf(w, "SELECT state = 'completed' FROM appointment WHERE id = %lld",
+                           (long long)a), 1);
+}
+
 /* Statements that read a whole table on purpose: operator reports. */
 static int whole_table_by_design(int id) {
   return id == S_OUTBOX_COUNTS; /* tesoro_outbox_counts: every row counted */
@@ -259,6 +311,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_no_table_write_builds_a_temporary_btree, tu_setup,
                                       tu_teardown),
       cmocka_unit_test_setup_teardown(test_a_tick_commits_once, tu_setup, tu_teardown),
+      cmocka_unit_test_setup_teardown(test_a_transition_updates_its_entity_once, tu_setup,
+                                      tu_teardown),
       cmocka_unit_test_setup_teardown(test_every_cached_statement_searches, tu_setup,
                                       tu_teardown),
       cmocka_unit_test_setup_teardown(test_the_timer_fetch_searches, tu_setup, tu_teardown),
