@@ -819,7 +819,14 @@ PRAGMA writable_schema = RESET;
 -- holds the channels not yet acknowledged, `dead` those of them that ran
 -- out of attempts.  The message is pending while a channel is neither,
 -- delivered when none is undelivered, else dead (or withdrawn by an
--- erasure).  Attempts and the next attempt are the message's.  Payloads are
+-- erasure).  Attempts and the next attempt are the message's.
+--
+-- A message stores what only its moment knows: the summary and its own
+-- fields (`payload`, an object, or NULL).  tesoro_outbox_fetch renders the
+-- rest when the host reads it: the head (entity, id and event from the
+-- history row), the recipient's language, and for a calendar message the
+-- appointment as it was at that history row.  A row of the old layout
+-- keeps its summary and its own fields.  Payloads are
 -- written by tesoro's own JSON functions, so tesoro_check, not a CHECK
 -- evaluated on every row written, verifies they are valid JSON.  A row of
 -- the old layout becomes a message of its one channel, keeping its id.
@@ -848,8 +855,8 @@ CREATE TABLE outbox (
   undelivered     INTEGER NOT NULL CHECK (undelivered & ~channels = 0),
   dead            INTEGER NOT NULL DEFAULT 0 CHECK (dead & ~undelivered = 0),
   template        TEXT    NOT NULL,
-  language        TEXT    NOT NULL DEFAULT 'en',
-  payload         TEXT    NOT NULL,
+  summary         TEXT    NOT NULL,
+  payload         TEXT,
   history_id      INTEGER NOT NULL,
   status          TEXT    NOT NULL DEFAULT 'pending'
                   CHECK (status = 'pending' OR status = 'delivered' OR status = 'dead' OR status = 'withdrawn'),
@@ -861,12 +868,17 @@ CREATE TABLE outbox (
   CHECK ((status = 'delivered') = (undelivered = 0))
 ) STRICT;
 INSERT INTO outbox(id, agency_id, kind, recipient_id, channels, undelivered,
-                   dead, template, language, payload, history_id, status, attempts,
+                   dead, template, summary, payload, history_id, status, attempts,
                    next_attempt_at, last_error, created_at, delivered_at)
 SELECT id, agency_id, kind, recipient_id, bit,
        CASE status WHEN 'delivered' THEN 0 ELSE bit END,
-       CASE status WHEN 'dead' THEN bit ELSE 0 END, template, language,
-       payload, history_id, status, attempts, next_attempt_at, last_error,
+       CASE status WHEN 'dead' THEN bit ELSE 0 END, template,
+       coalesce(json_extract(payload, '$.summary'), ''),
+       CASE kind WHEN 'calendar' THEN json_object('start_at',
+                                                  json_extract(payload, '$.start_at'))
+       ELSE nullif(json_patch(payload,
+         '{"entity":null,"entity_id":null,"event":null,"summary":null}'), '{}') END,
+       history_id, status, attempts, next_attempt_at, last_error,
        created_at, delivered_at
 FROM (SELECT *, 1 << CASE channel WHEN 'crm' THEN 0 WHEN 'push' THEN 1
                   WHEN 'email' THEN 2 WHEN 'website' THEN 3 ELSE 4 END AS bit
@@ -927,52 +939,15 @@ WHERE state = 'pending';
 DROP TABLE timer_v10;
 CREATE INDEX timer_due ON timer(due_at, agency_id);
 
--- The deliveries of every message, one row per (message, channel), as the
--- host sees them (tesoro_outbox_fetch reads this view; so do the counts).
---
--- A calendar message's row stores the payload's head and the start time it
--- was sent for; the appointment is rendered here, when it is read, as it
--- was at the message's transition: state and version from its history row,
--- the completion, end and no-show only if that row is at or after them
--- (each happens once, in that order of the machine), everything else from
--- the appointment (fixed once it exists, or erased by a privacy erasure).
+-- The deliveries of every message, one row per (message, channel), with
+-- each delivery's status: for the counts, the CLI, tesoro_check and tests.
+-- The payload here is the message's own fields; tesoro_outbox_fetch gives
+-- the host the whole payload.
 CREATE VIEW outbox_delivery AS
 WITH channel(number, name) AS (VALUES (0, 'crm'), (1, 'push'), (2, 'email'),
                                       (3, 'website'), (4, 'calendar'))
 SELECT o.id * 8 + ch.number AS id, o.id AS message_id, o.agency_id, o.kind,
-       o.recipient_id, ch.name AS channel, o.template, o.language,
-       CASE WHEN o.kind = 'calendar' THEN coalesce((
-         SELECT substr(o.payload, 1, length(o.payload) - 1) || ',' || substr(
-           json_object('id', a.id, 'agency_id', a.agency_id,
-             'contact_id', a.contact_id, 'deal_id', a.deal_id,
-             'deal_property_id', a.deal_property_id,
-             'listing_id', a.listing_id, 'owner_id', a.owner_id,
-             'state', h.to_state, 'version', h.seq,
-             'status_colour', CASE h.to_state WHEN 'pending' THEN 'yellow'
-               WHEN 'confirmed' THEN 'green' WHEN 'completed' THEN 'green'
-               ELSE 'red' END,
-             'type', a.type, 'category', a.category,
-             'participants', json_array(json_object('contact_id',
-               a.contact_id, 'role', 'client')),
-             'title', l.title, 'address', l.address, 'ref', l.ref,
-             'preferred', json(a.preferred),
-             'end_at', json_extract(o.payload, '$.start_at') + a.duration_s,
-             'completed_at', iif(h.to_state = 'completed', a.completed_at, NULL),
-             'completed_by', iif(h.to_state = 'completed', a.completed_by, NULL),
-             'ended_at', iif(h.to_state = 'cancelled' OR h.to_state = 'rejected',
-                             a.ended_at, NULL),
-             'ended_by', iif(h.to_state = 'cancelled' OR h.to_state = 'rejected',
-                             a.ended_by, NULL),
-             'end_reason', iif(h.to_state = 'cancelled' OR h.to_state = 'rejected',
-                               a.end_reason, NULL),
-             'no_show', h.event = 'record_no_show',
-             'no_show_at', iif(h.event = 'record_no_show', a.no_show_at, NULL),
-             'no_show_by', iif(h.event = 'record_no_show', a.no_show_by, NULL),
-             'created_at', a.created_at), 2)
-         FROM history h JOIN appointment a ON a.id = h.entity_id
-         JOIN listing l ON l.id = a.listing_id
-         WHERE h.id = o.history_id AND h.entity = 8), o.payload)
-       ELSE o.payload END AS payload,
+       o.recipient_id, ch.name AS channel, o.template, o.summary, o.payload,
        o.history_id,
        CASE WHEN o.undelivered & (1 << ch.number) = 0 THEN 'delivered'
             WHEN o.dead & (1 << ch.number) THEN 'dead'

@@ -248,10 +248,24 @@ static const char *const tesoro__property_types[] = {NULL, "house", "apartment",
                                                      "office", "land"};
 static const char *const tesoro__role_names[] = {NULL, "agent", "admin",
                                                  "closings"};
+/* The entities' names, by TESORO_ENTITY_* number: the C array below and
+** the SQL CASE that names an entity column (TESORO__ENTITY_NAME_SQL, used
+** where the outbox renders its payloads) are both made from this list. */
+#define TESORO__ENTITIES(X)                                                   \
+  X(1, "contact") X(2, "room") X(3, "mandate") X(4, "listing") X(5, "task")   \
+  X(6, "deal") X(7, "deal_property") X(8, "appointment") X(9, "referral")     \
+  X(10, "portal_account") X(11, "web_customer") X(12, "search")               \
+  X(13, "vendor_claim")
+#define TESORO__ENTITY_SLOT(number, name) [number] = name,
 static const char *const tesoro__entity_names[] = {
-    NULL,    "contact", "room",          "mandate",
-    "listing", "task", "deal", "deal_property", "appointment", "referral",
-    "portal_account", "web_customer", "search", "vendor_claim"};
+    TESORO__ENTITIES(TESORO__ENTITY_SLOT)};
+#undef TESORO__ENTITY_SLOT
+_Static_assert(sizeof tesoro__entity_names / sizeof tesoro__entity_names[0] ==
+                   TESORO__ENTITY_MAX + 1,
+               "TESORO__ENTITIES and TESORO__ENTITY_MAX disagree");
+#define TESORO__ENTITY_ARM(number, name) " WHEN " #number " THEN '" name "'"
+#define TESORO__ENTITY_NAME_SQL(column)                                       \
+  "CASE " column TESORO__ENTITIES(TESORO__ENTITY_ARM) " END"
 
 static const char *tesoro__entity_name(int entity) {
   if (entity < 1 || entity > TESORO__ENTITY_MAX) return "entity";
@@ -1195,7 +1209,14 @@ static const char *const tesoro__schema_lines[] = {
     "-- holds the channels not yet acknowledged, `dead` those of them that ran\n",
     "-- out of attempts.  The message is pending while a channel is neither,\n",
     "-- delivered when none is undelivered, else dead (or withdrawn by an\n",
-    "-- erasure).  Attempts and the next attempt are the message's.  Payloads are\n",
+    "-- erasure).  Attempts and the next attempt are the message's.\n",
+    "--\n",
+    "-- A message stores what only its moment knows: the summary and its own\n",
+    "-- fields (`payload`, an object, or NULL).  tesoro_outbox_fetch renders the\n",
+    "-- rest when the host reads it: the head (entity, id and event from the\n",
+    "-- history row), the recipient's language, and for a calendar message the\n",
+    "-- appointment as it was at that history row.  A row of the old layout\n",
+    "-- keeps its summary and its own fields.  Payloads are\n",
     "-- written by tesoro's own JSON functions, so tesoro_check, not a CHECK\n",
     "-- evaluated on every row written, verifies they are valid JSON.  A row of\n",
     "-- the old layout becomes a message of its one channel, keeping its id.\n",
@@ -1224,8 +1245,8 @@ static const char *const tesoro__schema_lines[] = {
     "  undelivered     INTEGER NOT NULL CHECK (undelivered & ~channels = 0),\n",
     "  dead            INTEGER NOT NULL DEFAULT 0 CHECK (dead & ~undelivered = 0),\n",
     "  template        TEXT    NOT NULL,\n",
-    "  language        TEXT    NOT NULL DEFAULT 'en',\n",
-    "  payload         TEXT    NOT NULL,\n",
+    "  summary         TEXT    NOT NULL,\n",
+    "  payload         TEXT,\n",
     "  history_id      INTEGER NOT NULL,\n",
     "  status          TEXT    NOT NULL DEFAULT 'pending'\n",
     "                  CHECK (status = 'pending' OR status = 'delivered' OR status = 'dead' OR status = 'withdrawn'),\n",
@@ -1237,12 +1258,17 @@ static const char *const tesoro__schema_lines[] = {
     "  CHECK ((status = 'delivered') = (undelivered = 0))\n",
     ") STRICT;\n",
     "INSERT INTO outbox(id, agency_id, kind, recipient_id, channels, undelivered,\n",
-    "                   dead, template, language, payload, history_id, status, attempts,\n",
+    "                   dead, template, summary, payload, history_id, status, attempts,\n",
     "                   next_attempt_at, last_error, created_at, delivered_at)\n",
     "SELECT id, agency_id, kind, recipient_id, bit,\n",
     "       CASE status WHEN 'delivered' THEN 0 ELSE bit END,\n",
-    "       CASE status WHEN 'dead' THEN bit ELSE 0 END, template, language,\n",
-    "       payload, history_id, status, attempts, next_attempt_at, last_error,\n",
+    "       CASE status WHEN 'dead' THEN bit ELSE 0 END, template,\n",
+    "       coalesce(json_extract(payload, '$.summary'), ''),\n",
+    "       CASE kind WHEN 'calendar' THEN json_object('start_at',\n",
+    "                                                  json_extract(payload, '$.start_at'))\n",
+    "       ELSE nullif(json_patch(payload,\n",
+    "         '{\"entity\":null,\"entity_id\":null,\"event\":null,\"summary\":null}'), '{}') END,\n",
+    "       history_id, status, attempts, next_attempt_at, last_error,\n",
     "       created_at, delivered_at\n",
     "FROM (SELECT *, 1 << CASE channel WHEN 'crm' THEN 0 WHEN 'push' THEN 1\n",
     "                  WHEN 'email' THEN 2 WHEN 'website' THEN 3 ELSE 4 END AS bit\n",
@@ -1303,52 +1329,15 @@ static const char *const tesoro__schema_lines[] = {
     "DROP TABLE timer_v10;\n",
     "CREATE INDEX timer_due ON timer(due_at, agency_id);\n",
     "\n",
-    "-- The deliveries of every message, one row per (message, channel), as the\n",
-    "-- host sees them (tesoro_outbox_fetch reads this view; so do the counts).\n",
-    "--\n",
-    "-- A calendar message's row stores the payload's head and the start time it\n",
-    "-- was sent for; the appointment is rendered here, when it is read, as it\n",
-    "-- was at the message's transition: state and version from its history row,\n",
-    "-- the completion, end and no-show only if that row is at or after them\n",
-    "-- (each happens once, in that order of the machine), everything else from\n",
-    "-- the appointment (fixed once it exists, or erased by a privacy erasure).\n",
+    "-- The deliveries of every message, one row per (message, channel), with\n",
+    "-- each delivery's status: for the counts, the CLI, tesoro_check and tests.\n",
+    "-- The payload here is the message's own fields; tesoro_outbox_fetch gives\n",
+    "-- the host the whole payload.\n",
     "CREATE VIEW outbox_delivery AS\n",
     "WITH channel(number, name) AS (VALUES (0, 'crm'), (1, 'push'), (2, 'email'),\n",
     "                                      (3, 'website'), (4, 'calendar'))\n",
     "SELECT o.id * 8 + ch.number AS id, o.id AS message_id, o.agency_id, o.kind,\n",
-    "       o.recipient_id, ch.name AS channel, o.template, o.language,\n",
-    "       CASE WHEN o.kind = 'calendar' THEN coalesce((\n",
-    "         SELECT substr(o.payload, 1, length(o.payload) - 1) || ',' || substr(\n",
-    "           json_object('id', a.id, 'agency_id', a.agency_id,\n",
-    "             'contact_id', a.contact_id, 'deal_id', a.deal_id,\n",
-    "             'deal_property_id', a.deal_property_id,\n",
-    "             'listing_id', a.listing_id, 'owner_id', a.owner_id,\n",
-    "             'state', h.to_state, 'version', h.seq,\n",
-    "             'status_colour', CASE h.to_state WHEN 'pending' THEN 'yellow'\n",
-    "               WHEN 'confirmed' THEN 'green' WHEN 'completed' THEN 'green'\n",
-    "               ELSE 'red' END,\n",
-    "             'type', a.type, 'category', a.category,\n",
-    "             'participants', json_array(json_object('contact_id',\n",
-    "               a.contact_id, 'role', 'client')),\n",
-    "             'title', l.title, 'address', l.address, 'ref', l.ref,\n",
-    "             'preferred', json(a.preferred),\n",
-    "             'end_at', json_extract(o.payload, '$.start_at') + a.duration_s,\n",
-    "             'completed_at', iif(h.to_state = 'completed', a.completed_at, NULL),\n",
-    "             'completed_by', iif(h.to_state = 'completed', a.completed_by, NULL),\n",
-    "             'ended_at', iif(h.to_state = 'cancelled' OR h.to_state = 'rejected',\n",
-    "                             a.ended_at, NULL),\n",
-    "             'ended_by', iif(h.to_state = 'cancelled' OR h.to_state = 'rejected',\n",
-    "                             a.ended_by, NULL),\n",
-    "             'end_reason', iif(h.to_state = 'cancelled' OR h.to_state = 'rejected',\n",
-    "                               a.end_reason, NULL),\n",
-    "             'no_show', h.event = 'record_no_show',\n",
-    "             'no_show_at', iif(h.event = 'record_no_show', a.no_show_at, NULL),\n",
-    "             'no_show_by', iif(h.event = 'record_no_show', a.no_show_by, NULL),\n",
-    "             'created_at', a.created_at), 2)\n",
-    "         FROM history h JOIN appointment a ON a.id = h.entity_id\n",
-    "         JOIN listing l ON l.id = a.listing_id\n",
-    "         WHERE h.id = o.history_id AND h.entity = 8), o.payload)\n",
-    "       ELSE o.payload END AS payload,\n",
+    "       o.recipient_id, ch.name AS channel, o.template, o.summary, o.payload,\n",
     "       o.history_id,\n",
     "       CASE WHEN o.undelivered & (1 << ch.number) = 0 THEN 'delivered'\n",
     "            WHEN o.dead & (1 << ch.number) THEN 'dead'\n",
@@ -1520,20 +1509,12 @@ static const char *const tesoro__schema_lines[] = {
   X(APPOINTMENT_SET_STATE,                                                    \
     "UPDATE appointment SET state = ?2, version = version + 1 "               \
     "WHERE id = ?1 AND version = ?3")                                         \
-  /* outbox: language of a client recipient is their contact's, if the */    \
-  /* portal speaks it (SPEC §5), else English */                              \
-  /* ... and the payload's head: the entity, its id, the event and a */      \
-  /* summary (tesoro__outbox_on splices the extra fields in) */              \
-  X(OUTBOX_MESSAGE,                                                           \
-    "SELECT " TESORO__LANGUAGE("p", "c") ", json_object('entity', ?2, "       \
-    "'entity_id', ?3, 'event', ?4, 'summary', ?5) FROM actor a LEFT JOIN "    \
-    "contact c ON c.id = a.contact_id LEFT JOIN portal_account p ON "         \
-    "p.contact_id = c.id WHERE a.id = ?1")                                    \
+  /* outbox: a message stores what only its moment knows (schema section */\
+  /* 11); tesoro_outbox_fetch renders the rest */                            \
   X(OUTBOX_INSERT,                                                            \
     "INSERT INTO outbox(agency_id, kind, recipient_id, channels, "            \
-    "undelivered, template, language, payload, history_id, "                  \
-    "next_attempt_at, created_at) "                                           \
-    "VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?9)")                    \
+    "undelivered, template, summary, payload, history_id, next_attempt_at, "  \
+    "created_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?9)")       \
   /* ?2: the delivery's channel bit.  The message stays pending while one */ \
   /* of its channels is neither delivered nor dead (schema section 11). */    \
   X(OUTBOX_ACK,                                                               \
@@ -3748,66 +3729,29 @@ enum {
 
 /* Queue one message of `kind` ("notification", "calendar", "exchange") to
 ** `recipient` on each of `channels` (CH_* bits): one outbox row, whose
-** deliveries the host fetches one per channel.  `extra_json` (may be NULL
-** or "{}": none) adds its fields to the payload, which always names the
-** entity, its id, the event and a summary. */
+** deliveries the host fetches one per channel.  The payload the host gets
+** names the entity, its id, the event and `summary`, plus the fields of
+** `extra_json` (may be NULL or "{}": none), which are stored as they are:
+** the rest is rendered when the host fetches it (tesoro_outbox_fetch), from
+** the transition's history row.  The recipient is an actor tesoro has just
+** read (tesoro_check verifies it exists). */
 static int tesoro__outbox(tesoro__ctx *c, const char *kind, int64_t recipient,
                           int channels, const char *template_name,
                           const char *summary, const char *extra_json) {
   tesoro *t = c->t;
-  sqlite3_stmt *message = tesoro__stmt(t, S_OUTBOX_MESSAGE), *s;
-  const char *language, *head, *payload;
-  char *spliced = NULL;
-  int rc;
-  if (message == NULL) return t->rc;
-  sqlite3_bind_int64(message, 1, recipient);
-  sqlite3_bind_text(message, 2, tesoro__entity_name(c->entity), -1, SQLITE_STATIC);
-  sqlite3_bind_int64(message, 3, c->id);
-  sqlite3_bind_text(message, 4, c->event_name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(message, 5, summary, -1, SQLITE_STATIC);
-  if ((rc = tesoro__row(t, message)) == TESORO_DONE)
-    return tesoro__fail(t, TESORO_EDB, "outbox recipient %lld does not exist",
-                        (long long)recipient);
-  if (rc != TESORO_ROW) return rc;
-  /* the message's row stays current while its row is written */
-  language = (const char *)sqlite3_column_text(message, 0);
-  payload = head = (const char *)sqlite3_column_text(message, 1);
-  if (language == NULL || head == NULL) {
-    sqlite3_reset(message);
-    return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
-  }
-  if (extra_json && extra_json[0] == '{' && extra_json[1] != '}') {
-    /* The head object without its '}', a comma, the extra object without
-    ** its '{'.  Here, not in SQL: substr() counts characters, and on the
-    ** calendar's payloads that cost more than writing the row. */
-    size_t head_len = (size_t)sqlite3_column_bytes(message, 1);
-    size_t extra_len = strlen(extra_json);
-    if ((spliced = TESORO_MALLOC(head_len + extra_len)) == NULL) {
-      sqlite3_reset(message);
-      return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
-    }
-    memcpy(spliced, head, head_len - 1);
-    spliced[head_len - 1] = ',';
-    memcpy(spliced + head_len, extra_json + 1, extra_len); /* with its NUL */
-    payload = spliced;
-  }
-  if ((s = tesoro__stmt(t, S_OUTBOX_INSERT)) == NULL) {
-    rc = t->rc;
-  } else {
-    sqlite3_bind_int64(s, 1, c->agency);
-    sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, recipient);
-    sqlite3_bind_int(s, 4, channels);
-    sqlite3_bind_text(s, 5, template_name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, language, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, payload, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 8, c->history_id);
-    sqlite3_bind_int64(s, 9, c->now);
-    rc = tesoro__run(t, s);
-  }
-  sqlite3_reset(message);
-  TESORO_FREE(spliced);
-  return rc;
+  sqlite3_stmt *s = tesoro__stmt(t, S_OUTBOX_INSERT);
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, c->agency);
+  sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, recipient);
+  sqlite3_bind_int(s, 4, channels);
+  sqlite3_bind_text(s, 5, template_name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 6, summary, -1, SQLITE_STATIC);
+  if (extra_json && extra_json[0] == '{' && extra_json[1] != '}')
+    sqlite3_bind_text(s, 7, extra_json, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 8, c->history_id);
+  sqlite3_bind_int64(s, 9, c->now);
+  return tesoro__run(t, s);
 }
 
 static int tesoro__notify(tesoro__ctx *c, int64_t recipient, int channels,
@@ -9286,9 +9230,9 @@ static const tesoro__privacy tesoro__privacy_map[] = {
      "WHERE " C_HISTORY ")",
      "recipient_id IN " C_CLIENT,
      "id agency_id kind recipient_id channels undelivered dead template "
-     "language history_id status attempts next_attempt_at last_error "
-     "created_at delivered_at",
-     "payload:j"},
+     "history_id status attempts next_attempt_at last_error created_at "
+     "delivered_at",
+     "summary:e payload:j"},
     {"timer", NULL, NULL, "entity entity_id kind due_at agency_id", ""},
     {"document",
      "(entity = 2 AND entity_id IN " C_ROOMS ") OR (entity = 3 AND entity_id "
@@ -9929,6 +9873,44 @@ TESORO_API int tesoro_stats(tesoro *t, int64_t agency, tesoro_cursor **out) {
   return TESORO_OK;
 }
 
+/*
+** The payload the host gets for delivery `d` of history row `h`: the head
+** (the entity, its id, the event, the summary), then the message's own
+** fields, then, for a calendar message, the appointment as it was at `h`:
+** its state and version from `h`, the completion, end and no-show only if
+** `h` is at or after them (each happens once, in that order of the
+** machine), the start the message was sent for, everything else from the
+** appointment (fixed once it exists, or erased by a privacy erasure).
+** Objects are joined as text without their braces: the head's last member
+** is a string, so rtrim() takes its '}' alone.
+*/
+#define TESORO__OUTBOX_PAYLOAD                                                \
+  "rtrim(json_object('entity', " TESORO__ENTITY_NAME_SQL("h.entity") ", "     \
+  "'entity_id', h.entity_id, 'event', h.event, 'summary', d.summary), '}') "  \
+  "|| coalesce(',' || substr(d.payload, 2, length(d.payload) - 2), '') || "   \
+  "iif(d.kind = 'calendar', coalesce((SELECT ',' || substr(j, 2, length(j) "  \
+  "- 2) FROM (SELECT json_object('id', a.id, 'agency_id', a.agency_id, "      \
+  "'contact_id', a.contact_id, 'deal_id', a.deal_id, 'deal_property_id', "    \
+  "a.deal_property_id, 'listing_id', a.listing_id, 'owner_id', a.owner_id, "  \
+  "'state', h.to_state, 'version', h.seq, 'status_colour', CASE h.to_state " \
+  "WHEN 'pending' THEN 'yellow' WHEN 'confirmed' THEN 'green' WHEN "          \
+  "'completed' THEN 'green' ELSE 'red' END, 'type', a.type, 'category', "     \
+  "a.category, 'participants', json_array(json_object('contact_id', "         \
+  "a.contact_id, 'role', 'client')), 'title', l.title, 'address', "           \
+  "l.address, 'ref', l.ref, 'preferred', json(a.preferred), 'end_at', "       \
+  "json_extract(d.payload, '$.start_at') + a.duration_s, 'completed_at', "    \
+  "iif(h.to_state = 'completed', a.completed_at, NULL), 'completed_by', "     \
+  "iif(h.to_state = 'completed', a.completed_by, NULL), 'ended_at', "         \
+  "iif(h.to_state = 'cancelled' OR h.to_state = 'rejected', a.ended_at, "     \
+  "NULL), 'ended_by', iif(h.to_state = 'cancelled' OR h.to_state = "          \
+  "'rejected', a.ended_by, NULL), 'end_reason', iif(h.to_state = "            \
+  "'cancelled' OR h.to_state = 'rejected', a.end_reason, NULL), 'no_show', " \
+  "h.event = 'record_no_show', 'no_show_at', iif(h.event = "                  \
+  "'record_no_show', a.no_show_at, NULL), 'no_show_by', iif(h.event = "       \
+  "'record_no_show', a.no_show_by, NULL), 'created_at', a.created_at) AS j "  \
+  "FROM appointment a JOIN listing l ON l.id = a.listing_id WHERE a.id = "    \
+  "h.entity_id AND h.entity = 8)), ''), '') || '}'"
+
 TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
                                    tesoro_cursor **out) {
   int rc;
@@ -9943,13 +9925,18 @@ TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
   }
   if ((rc = tesoro__cursor_new(
            t,
-           /* the due messages from the index, then their deliveries */
+           /* the due messages from the index, then their deliveries, each
+           ** rendered (TESORO__OUTBOX_PAYLOAD) */
            "SELECT d.id, CAST(d.id AS TEXT) AS uid, d.agency_id, d.kind, "
            "coalesce(d.recipient_id, 0) AS recipient_id, d.channel, "
-           "d.template, d.language, d.payload, h.entity, h.entity_id, "
+           "d.template, " TESORO__LANGUAGE("rp", "rc") " AS language, "
+           TESORO__OUTBOX_PAYLOAD " AS payload, h.entity, h.entity_id, "
            "h.event, h.from_state AS old_state, h.to_state AS new_state, "
            "h.seq, d.attempts, d.created_at "
            "FROM outbox_delivery d JOIN history h ON h.id = d.history_id "
+           "LEFT JOIN actor ra ON ra.id = d.recipient_id "
+           "LEFT JOIN contact rc ON rc.id = ra.contact_id "
+           "LEFT JOIN portal_account rp ON rp.contact_id = rc.id "
            "WHERE d.message_id IN (SELECT id FROM outbox WHERE status = "
            "'pending' AND next_attempt_at <= ?1 AND (?2 = 0 OR agency_id = "
            "?2) ORDER BY next_attempt_at, id LIMIT ?3) "
@@ -10604,7 +10591,8 @@ static const struct {
      "IS NOT 'object' LIMIT 1"},
     {"every outbox payload is a JSON object",
      "SELECT 'outbox row ' || id || ' has a payload that is not a JSON "
-     "object' FROM outbox WHERE json_type(payload) IS NOT 'object' LIMIT 1"},
+     "object' FROM outbox WHERE payload IS NOT NULL AND json_type(payload) "
+     "IS NOT 'object' LIMIT 1"},
     {"outbox row has its cause in its agency",
      "SELECT 'outbox row ' || o.id || ' has no cause in its agency' FROM "
      "outbox o LEFT JOIN history h ON h.id = o.history_id WHERE h.id IS NULL "

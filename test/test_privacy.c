@@ -1177,6 +1177,9 @@ static void test_erase_withdraws_outbox_and_locks_out_the_client(void **state) {
   assert_int_equal(tu_sqlf(w, "SELECT count(*) " ADA_OUTBOX " AND (payload LIKE "
                               "'%%Ada%%' OR payload LIKE '%%ada@%%')",
                            ADA_OUTBOX_ARGS(w, a)), 0);
+  /* and their summaries (a reason she gave could be in one) */
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) " ADA_OUTBOX " AND summary != 'erased'",
+                           ADA_OUTBOX_ARGS(w, a)), 0);
   free(pending_before);
   /* the portal: the old password no longer logs in */
   TU_ASSERT_ERR(w, tesoro_portal_login(w->t, w->website, ADA_EMAIL, ADA_PW,
