@@ -836,6 +836,11 @@ PRAGMA writable_schema = RESET;
 -- timer_due also carries the agency, so a tick reads the due ones from the
 -- index alone.
 --
+-- No index on the outbox's history_id: the only readers by cause, a
+-- contact's export and erasure, also select by recipient, which no index
+-- serves, so they read the whole table either way; every message paid for
+-- the index.
+--
 -- No foreign keys on these four tables that only the engine appends to
 -- (history, activity, outbox, timer): each key is an id the engine has just
 -- read, and each declared one cost a parent lookup for every row written or
@@ -885,7 +890,6 @@ FROM (SELECT *, 1 << CASE channel WHEN 'crm' THEN 0 WHEN 'push' THEN 1
       FROM outbox_v10);
 DROP TABLE outbox_v10;
 CREATE INDEX outbox_due ON outbox(next_attempt_at, id) WHERE status = 'pending';
-CREATE INDEX outbox_history ON outbox(history_id);
 
 ALTER TABLE history RENAME TO history_v10;
 CREATE TABLE history (
