@@ -439,6 +439,76 @@ static void test_open_works_on_a_defensive_connection(void **state) {
                    0);
 }
 
+/* Schema 11 drops the foreign keys of the engine's append-only tables by
+** editing their stored definitions: the edit must have matched, and the
+** rest of the schema keeps its keys. */
+static void test_append_only_tables_have_no_foreign_keys(void **state) {
+  W;
+  static const char *const bare[] = {"history", "activity", "outbox", "timer"};
+  for (int i = 0; i < 4; i++) {
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pragma_foreign_key_list('%s')", bare[i]);
+    assert_int_equal(tu_sql_int(w, sql), 0);
+  }
+  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM sqlite_master WHERE name = 'history' "
+                                 "AND sql LIKE '%json_valid%'"),
+                   0);
+  assert_true(tu_sql_int(w, "SELECT count(*) FROM pragma_foreign_key_list('appointment')") >= 5);
+  assert_true(tu_sql_int(w, "SELECT count(*) FROM pragma_foreign_key_list('contact')") >= 1);
+}
+
+/* A file at schema 10 with outbox rows of the old layout (one per channel,
+** full payload) and timers (pending and fired): schema 11 keeps each row as
+** a message of its one channel, and the pending timers only. */
+static void test_open_migrates_the_outbox_and_timers_of_version_10(void **state) {
+  W;
+  char v10[600], sql[2048];
+  unsigned char *schema = tu_read_file("schema.sql", NULL);
+  char *s11, *sections;
+  tesoro *t = NULL;
+  assert_non_null(schema);
+  s11 = strstr((char *)schema, "-- @version 11\n");
+  assert_non_null(s11);
+  sections = strndup((char *)schema, (size_t)(s11 - (char *)schema));
+  snprintf(v10, sizeof v10, "%s/v10.db", w->dir);
+  assert_int_equal(tu_sql_exec_path(v10, sections, NULL, 0), SQLITE_OK);
+  snprintf(sql, sizeof sql,
+           "PRAGMA application_id = %d; PRAGMA user_version = 10; "
+           "INSERT INTO agency(id, name, timezone, currency, created_at) VALUES (1, 'Old', 'UTC', 'EUR', 1); "
+           "INSERT INTO actor(id, agency_id, kind, name, created_at) VALUES (1, 1, 'system', 'system', 1); "
+           "INSERT INTO history(id, agency_id, entity, entity_id, seq, event, to_state, actor_id, at) "
+           "VALUES (1, 1, 5, 1, 1, 'create', 'open', 1, 1); "
+           "INSERT INTO outbox(id, uid, agency_id, kind, recipient_id, channel, template, payload, "
+           "history_id, status, next_attempt_at, created_at) VALUES "
+           "(7, 'a', 1, 'notification', 1, 'push', 'T', "
+           "'{\"entity\":\"task\",\"entity_id\":1,\"event\":\"create\",\"summary\":\"S\",\"x\":2}', "
+           "1, 'delivered', 1, 1), "
+           "(8, 'b', 1, 'notification', 1, 'email', 'T', "
+           "'{\"entity\":\"task\",\"entity_id\":1,\"event\":\"create\",\"summary\":\"S\"}', "
+           "1, 'pending', 1, 1); "
+           "INSERT INTO timer(agency_id, entity, entity_id, kind, due_at, state) VALUES "
+           "(1, 5, 1, 'k', 10, 'pending'), (1, 5, 1, 'k', 5, 'fired');",
+           TESORO_APPLICATION_ID);
+  assert_int_equal(tu_sql_exec_path(v10, sql, NULL, 0), SQLITE_OK);
+  assert_int_equal(tesoro_open(v10, &t), TESORO_OK);
+  tesoro_close(t);
+  assert_int_equal(tu_sql_int_path(v10, "PRAGMA user_version"), TESORO_SCHEMA_VERSION);
+  assert_int_equal(tu_sql_int_path(v10, "SELECT count(*) FROM outbox"), 2);
+  assert_int_equal(tu_sql_int_path(v10, "SELECT channels = 2 AND undelivered = 0 AND status = "
+                                        "'delivered' AND summary = 'S' AND payload = '{\"x\":2}' "
+                                        "FROM outbox WHERE id = 7"),
+                   1);
+  assert_int_equal(tu_sql_int_path(v10, "SELECT channels = 4 AND undelivered = 4 AND status = "
+                                        "'pending' AND payload IS NULL FROM outbox WHERE id = 8"),
+                   1);
+  assert_int_equal(tu_sql_int_path(v10, "SELECT id FROM outbox_delivery WHERE status = 'pending'"),
+                   8 * 8 + 2);
+  assert_int_equal(tu_sql_int_path(v10, "SELECT count(*) FROM timer"), 1);
+  assert_int_equal(tu_sql_int_path(v10, "SELECT due_at FROM timer"), 10);
+  free(sections);
+  free(schema);
+}
+
 static void test_open_migrates_version_1_forward(void **state) {
   W;
   char v1[600], fresh[600], sql[256];
@@ -2261,7 +2331,9 @@ int main(void) {
       T(test_open_refuses_bad_arguments),
       T(test_open_memory_database_works),
       T(test_open_works_on_a_defensive_connection),
+      T(test_append_only_tables_have_no_foreign_keys),
       T(test_open_migrates_version_1_forward),
+      T(test_open_migrates_the_outbox_and_timers_of_version_10),
       T(test_errcode_and_errmsg_follow_last_call),
       T(test_config_refuses_unknown_option_and_nonpositive_value),
       T(test_config_synchronous_full_or_normal),
