@@ -579,7 +579,7 @@ TESORO_API int tesoro_documents(tesoro *t, int64_t actor, int entity,
                                 int64_t entity_id, tesoro_cursor **out);
 
 /* ------------------------------------------------------------------------
-** Seller onboarding (SPEC §2): contact room → mandate → listing.
+** Seller onboarding: contact room → mandate → listing.
 */
 
 /*
@@ -734,7 +734,7 @@ TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
                                         int64_t expected_version);
 
 /* ------------------------------------------------------------------------
-** Deals and viewing appointments (SPEC §3).
+** Deals and viewing appointments.
 **
 ** A deal is a client contact's search, with the agent responsible for it.
 ** Staff offer published listings to a deal; each offer is a "deal
@@ -844,7 +844,7 @@ TESORO_API int tesoro_deal_properties(tesoro *t, int64_t actor, int64_t deal,
 
 /*
 ** The client's verdicts on a deal property (the portal's property feed,
-** SPEC §5), each by the deal's client only:
+** as the client sees it), each by the deal's client only:
 **   interested      to_review, rejected → interesting
 **   not_interested  to_review, interesting → rejected: `reasons` is one or
 **                   more TESORO_REJECT_* (or-ed), `note` free text (NULL:
@@ -970,7 +970,7 @@ TESORO_API int tesoro_appointment_ics(tesoro *t, int64_t actor,
                                       char **out);
 
 /* ------------------------------------------------------------------------
-** Referral stages (SPEC §4).
+** Referral stages.
 **
 ** A referral is a client contact passed to one of the agency's agents by a
 ** referral network.  Its stage moves forward through the active stages
@@ -1069,7 +1069,7 @@ TESORO_API int tesoro_referral_pipeline(tesoro *t, int64_t actor, int64_t agent,
                                         tesoro_cursor **out);
 
 /* ------------------------------------------------------------------------
-** Client portal (SPEC §5): accounts, login, onboarding, languages, the
+** Client portal: accounts, login, onboarding, languages, the
 ** home overview and the property feed across a client's deals.
 **
 ** THE PORTAL SETTING.  Every portal call is refused with TESORO_EDENIED
@@ -1297,7 +1297,7 @@ TESORO_API int tesoro_portal_account_of(tesoro *t, int64_t actor,
                                         int64_t contact, int64_t *out_account);
 
 /* ------------------------------------------------------------------------
-** Website exchange (SPEC §6, the Homeflow People Exchange).
+** Website exchange (the Homeflow People Exchange).
 **
 ** WEB CUSTOMERS.  Everyone the website tells the CRM about is a web
 ** customer (TESORO_ENTITY_WEB_CUSTOMER), keyed by the website's own
@@ -1495,7 +1495,7 @@ TESORO_API int tesoro_matches(tesoro *t, int64_t actor, int64_t customer,
                               tesoro_cursor **out);
 
 /* ------------------------------------------------------------------------
-** Privacy (SPEC §7): marketing consent, the export of one contact, and
+** Privacy: marketing consent, the export of one contact, and
 ** the erasure that keeps the books.
 **
 ** Every column of every table is classified once, in the library's
