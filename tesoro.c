@@ -1347,6 +1347,25 @@ static const char *const tesoro__schema_lines[] = {
 #define TESORO__LISTING_PHOTO /* alias l: the listing's first photo */       \
   "(SELECT min(d.id) FROM document d WHERE d.entity = 4 AND d.entity_id = "  \
   "l.id AND d.kind = 'photo')"
+/* Is listing `l` on offer at `now` (an SQL parameter): published, and its
+** mandate validated and not expired.  Every read and guard that offers a
+** listing to a client asks this at the call's time, so an expired mandate
+** takes the listing out of the feed even before tesoro_tick records it. */
+#define TESORO__LISTING_LIVE(now)                                             \
+  "(l.state = 'published' AND (SELECT m.state = 'validated' AND "            \
+  "m.validated_at + m.duration_days * 86400 > " now " FROM mandate m WHERE " \
+  "m.id = l.mandate_id))"
+/* The client's (contact ?1) deal property for listing ?2 at ?3 that lets
+** them see it: in the feed (an active deal, the listing on offer), else
+** one they have a viewing for; the feed's first. */
+#define TESORO__CLIENT_LISTING                                                \
+  "FROM deal_property p JOIN deal d ON d.id = p.deal_id JOIN listing l ON "   \
+  "l.id = p.listing_id WHERE d.contact_id = ?1 AND p.listing_id = ?2 AND "    \
+  "((d.state = 'active' AND " TESORO__LISTING_LIVE("?3") ") OR EXISTS "       \
+  "(SELECT 1 FROM appointment a WHERE a.contact_id = ?1 AND "                \
+  "a.deal_property_id = p.id)) ORDER BY "                                     \
+  "d.state = 'active' AND " TESORO__LISTING_LIVE("?3") " DESC, p.id DESC "    \
+  "LIMIT 1"
 #define TESORO__STATUS_COLOUR                                                 \
   "CASE a.state WHEN 'pending' THEN 'yellow' WHEN 'confirmed' THEN 'green' "  \
   "WHEN 'completed' THEN 'green' ELSE 'red' END"
@@ -1563,7 +1582,8 @@ static const char *const tesoro__schema_lines[] = {
     "size, sha256, data, uploaded_by, created_at) "                           \
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")                  \
   X(DOCUMENT_LOAD,                                                            \
-    "SELECT entity, entity_id, data FROM document WHERE id = ?1")             \
+    "SELECT entity, entity_id, data, kind = 'photo' FROM document "           \
+    "WHERE id = ?1")                                                          \
   X(DOCUMENT_HAS_KIND,                                                        \
     "SELECT count(*) FROM document WHERE entity = ?1 AND entity_id = ?2 "     \
     "AND kind = ?3")                                                          \
@@ -1670,7 +1690,8 @@ static const char *const tesoro__schema_lines[] = {
     "INSERT INTO deal(agency_id, contact_id, agent_id, state, name, "         \
     "created_at) VALUES (?1, ?2, ?3, 'active', ?4, ?5)")                      \
   X(DEAL_SET_END, "UPDATE deal SET end_reason = ?2 WHERE id = ?1")            \
-  X(LISTING_OFFER_FACTS, "SELECT agency_id, state FROM listing WHERE id = ?1")\
+  X(LISTING_OFFER_FACTS, "SELECT l.agency_id, l.state, "                     \
+    TESORO__LISTING_LIVE("?2") " FROM listing l WHERE l.id = ?1")             \
   X(DEAL_PROPERTY_OF,                                                         \
     "SELECT id FROM deal_property WHERE deal_id = ?1 AND listing_id = ?2")    \
   X(DEAL_PROPERTY_INSERT,                                                     \
@@ -1682,9 +1703,10 @@ static const char *const tesoro__schema_lines[] = {
     "reject_note = iif(?2 IS NULL, reject_note, ?3), favourite = "            \
     "iif(?4 < 0, favourite, ?4) WHERE id = ?1")                               \
   X(DEAL_PROPERTY_FACTS,                                                      \
-    "SELECT d.id, d.state, d.agent_id, p.listing_id, c.assigned_agent_id "    \
-    "FROM deal_property p JOIN deal d ON d.id = p.deal_id JOIN contact c ON " \
-    "c.id = d.contact_id WHERE p.id = ?1")                                    \
+    "SELECT d.id, d.state, d.agent_id, p.listing_id, c.assigned_agent_id, "   \
+    TESORO__LISTING_LIVE("?2") " FROM deal_property p JOIN deal d ON d.id = " \
+    "p.deal_id JOIN contact c ON c.id = d.contact_id JOIN listing l ON l.id " \
+    "= p.listing_id WHERE p.id = ?1")                                         \
   X(APPOINTMENT_INSERT,                                                       \
     "INSERT INTO appointment(agency_id, contact_id, deal_id, "                \
     "deal_property_id, listing_id, owner_id, state, preferred, created_at) "  \
@@ -1798,10 +1820,26 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT (SELECT count(*) FROM appointment WHERE contact_id = ?1 AND "     \
     "state = 'confirmed' AND start_at > ?2), (SELECT count(*) FROM "          \
     "appointment WHERE contact_id = ?1 AND state = 'pending'), (SELECT "      \
-    "count(*) FROM deal_property p JOIN deal d ON d.id = p.deal_id WHERE "    \
-    "d.contact_id = ?1 AND d.state = 'active' AND p.state = 'to_review'), "   \
-    "(SELECT count(*) FROM appointment WHERE contact_id = ?1 AND rating IS "  \
+    "count(*) FROM deal_property p JOIN deal d ON d.id = p.deal_id JOIN "     \
+    "listing l ON l.id = p.listing_id WHERE d.contact_id = ?1 AND d.state = 'active' AND p.state = 'to_review' AND " \
+    TESORO__LISTING_LIVE("?2") "), (SELECT count(*) FROM appointment WHERE "  \
+    "contact_id = ?1 AND rating IS "                                          \
     "NOT NULL)")                                                              \
+  X(CLIENT_LISTING, "SELECT p.id " TESORO__CLIENT_LISTING)                   \
+  X(PORTAL_PROPERTY,                                                          \
+    "SELECT json_object('listing_id', l.id, 'ref', l.ref, 'title', l.title, " \
+    "'address', l.address, 'price', l.price, 'property_type', "               \
+    "l.property_type, 'bedrooms', l.bedrooms, 'bathrooms', l.bathrooms, "     \
+    "'floor_area', l.floor_area, 'description', l.description, 'latitude', "  \
+    "l.latitude, 'longitude', l.longitude, 'energy_label', l.energy_label, "  \
+    "'deal_property_id', p.id, 'deal_id', p.deal_id, 'status', p.state, "     \
+    "'favourite', json(iif(p.favourite, 'true', 'false')), "                  \
+    "'reject_reasons', json(p.reject_reasons), 'reject_note', p.reject_note, "\
+    "'in_feed', json(iif(d.state = 'active' AND " TESORO__LISTING_LIVE("?3")  \
+    ", 'true', 'false')), 'photos', (SELECT json_group_array(json_object("    \
+    "'id', id, 'name', name, 'mime', mime, 'size', size)) FROM (SELECT id, "  \
+    "name, mime, size FROM document WHERE entity = 4 AND entity_id = l.id "   \
+    "AND kind = 'photo' ORDER BY id))) " TESORO__CLIENT_LISTING)              \
   /* the website exchange; JSON_ELEMENTS and JSON_MEMBERS repeat the text */ \
   /* of JSON_FIELDS on purpose: they walk an array or an area while */        \
   /* JSON_FIELDS is still walking the object that holds it */                \
@@ -4679,8 +4717,8 @@ TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
 ** the property fields (from "address" on). */
 typedef struct tesoro__field {
   const char *key;
-  char type; /* 't' text, 'e' e-mail, 'p' property type, 'i' integer,
-                'r' number, 'd' calendar date "YYYY-MM-DD", 'b' true or
+  char type; /* 't' text, 'e' e-mail, 'p' property type, 'l' energy
+                label, 'i' integer, 'r' number, 'd' calendar date "YYYY-MM-DD", 'b' true or
                 false, 'a' array of property types, 'g' a search area
                 (section 16) */
   char required;
@@ -4698,7 +4736,7 @@ static const tesoro__field tesoro__form_fields[] = {
     {"bedrooms", 'i', 0, 0, 1000},
     {"bathrooms", 'i', 0, 0, 1000},
     {"floor_area", 'i', 0, 1, 100000000},
-    {"energy_label", 't', 0, 1, 16},
+    {"energy_label", 'l', 0, 1, 16},
     {"description", 't', 0, 1, TESORO_MAX_TEXT},
     {"longitude", 'r', 0, -180, 180},
     {"latitude", 'r', 0, -90, 90},
@@ -4708,6 +4746,15 @@ static const tesoro__field tesoro__form_fields[] = {
 static int tesoro__property_type(const char *s) {
   for (int i = 1; i < COUNT(tesoro__property_types); i++)
     if (strcmp(s, tesoro__property_types[i]) == 0) return i;
+  return 0;
+}
+
+/* The classes of the Dutch and EU energy label, best first. */
+static int tesoro__energy_label(const char *s) {
+  static const char *const labels[] = {"A++++", "A+++", "A++", "A+", "A", "B",
+                                       "C",     "D",    "E",   "F",  "G"};
+  for (int i = 0; i < COUNT(labels); i++)
+    if (strcmp(s, labels[i]) == 0) return 1;
   return 0;
 }
 
@@ -4861,6 +4908,10 @@ static int tesoro__json_members(tesoro *t, const char *what, const char *json,
       else if (f->type == 'p' && !tesoro__property_type(v))
         rc = tesoro__fail(t, TESORO_EINVAL,
                           "%s must be house, apartment, office or land", name);
+      else if (f->type == 'l' && !tesoro__energy_label(v))
+        rc = tesoro__fail(t, TESORO_EINVAL,
+                          "%s must be an energy label: A++++, A+++, A++, A+, "
+                          "A, B, C, D, E, F or G", name);
       else if (f->type == 't')
         rc = tesoro__text(t, name, v, (size_t)f->max, 1);
     }
@@ -5791,6 +5842,7 @@ static int guard_offer(tesoro__ctx *c) {
   if (c->checking) return TESORO_OK;
   if ((s = tesoro__stmt(c->t, S_LISTING_OFFER_FACTS)) == NULL) return c->t->rc;
   sqlite3_bind_int64(s, 1, *listing);
+  sqlite3_bind_int64(s, 2, c->now);
   if ((rc = tesoro__row(c->t, s)) == TESORO_DONE)
     return tesoro__fail(c->t, TESORO_ENOTFOUND, "listing %lld does not exist",
                         (long long)*listing);
@@ -5805,6 +5857,10 @@ static int guard_offer(tesoro__ctx *c) {
                       "listing %lld is %s; only published listings can be "
                       "offered", (long long)*listing,
                       (const char *)sqlite3_column_text(s, 1));
+  else if (!sqlite3_column_int(s, 2))
+    rc = tesoro__fail(c->t, TESORO_EGUARD,
+                      "the mandate of listing %lld has expired; it cannot be "
+                      "offered", (long long)*listing);
   else
     rc = TESORO_OK;
   sqlite3_reset(s);
@@ -5877,7 +5933,7 @@ TESORO_API int tesoro_deal_offer(tesoro *t, int64_t actor, int64_t deal,
 
 typedef struct tesoro__offer {
   int64_t deal, agent, listing, contact_agent;
-  int active;
+  int active, live; /* the deal is active; the listing is on offer */
 } tesoro__offer;
 
 static int tesoro__offer_get(tesoro__ctx *c, tesoro__offer *o) {
@@ -5885,8 +5941,10 @@ static int tesoro__offer_get(tesoro__ctx *c, tesoro__offer *o) {
   int rc;
   if (s == NULL) return c->t->rc;
   sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, c->now);
   if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   o->deal = sqlite3_column_int64(s, 0);
+  o->live = sqlite3_column_int(s, 5);
   o->active = strcmp((const char *)sqlite3_column_text(s, 1), "active") == 0;
   o->agent = sqlite3_column_int64(s, 2);
   o->listing = sqlite3_column_int64(s, 3);
@@ -5904,6 +5962,11 @@ static int guard_request_viewing(tesoro__ctx *c) {
     return tesoro__fail(c->t, TESORO_EGUARD,
                         "deal %lld is closed; viewings can be requested only "
                         "on an active deal", (long long)o.deal);
+  if (!o.live)
+    return tesoro__fail(c->t, TESORO_EGUARD,
+                        "listing %lld is no longer on offer (unpublished, or "
+                        "its mandate expired); no viewing can be requested",
+                        (long long)o.listing);
   for (int i = 0; !c->checking && i < r->count; i++)
     if (r->preferred[i] <= c->now)
       return tesoro__fail(c->t, TESORO_EGUARD,
@@ -7675,7 +7738,8 @@ TESORO_API int tesoro_portal_properties(tesoro *t, int64_t client, int view,
            " AS photo_id, p.reject_reasons, p.reject_note, p.created_at, "
            "p.version FROM deal_property p JOIN deal d ON d.id = p.deal_id "
            "JOIN listing l ON l.id = p.listing_id WHERE d.contact_id = ?1 "
-           "AND d.state = 'active' AND (?2 <> 1 OR p.state = 'to_review') "
+           "AND d.state = 'active' AND " TESORO__LISTING_LIVE("?3")
+           " AND (?2 <> 1 OR p.state = 'to_review') "
            "AND (?2 <> 3 OR p.favourite) ORDER BY iif(?2 = 2, CASE p.state "
            "WHEN 'to_review' THEN 1 WHEN 'interesting' THEN 2 WHEN "
            "'rejected' THEN 3 WHEN 'viewed' THEN 4 ELSE 5 END, 0), "
@@ -7685,7 +7749,76 @@ TESORO_API int tesoro_portal_properties(tesoro *t, int64_t client, int view,
   s = tesoro__cursor_stmt(*out);
   sqlite3_bind_int64(s, 1, a.contact);
   sqlite3_bind_int(s, 2, view);
+  sqlite3_bind_int64(s, 3, tesoro__now(t));
   return TESORO_OK;
+}
+
+/*
+** May client `a` see listing `id` as a buyer (TESORO__CLIENT_LISTING)?
+** *seller is set when the listing is the client's own, which the ordinary
+** reach rule serves.  Each refusal names its cause: no such listing,
+** another agency, not in the client's feed.
+*/
+static int tesoro__client_listing(tesoro *t, const tesoro__actor *a, int64_t id,
+                                  int *seller) {
+  sqlite3_stmt *s;
+  int64_t agency, dp;
+  int rc;
+  *seller = 0;
+  if ((rc = tesoro__id(t, "listing", id))) return rc;
+  if ((s = tesoro__stmt(t, S_LISTING_LOAD)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, id);
+  if ((rc = tesoro__row(t, s)) == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "listing %lld does not exist",
+                        (long long)id);
+  if (rc != TESORO_ROW) return rc;
+  agency = sqlite3_column_int64(s, 0);
+  *seller = sqlite3_column_int64(s, 1) == a->contact;
+  sqlite3_reset(s);
+  if (agency != a->agency)
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "listing %lld belongs to another agency than actor %lld",
+                        (long long)id, (long long)a->id);
+  if (*seller) return TESORO_OK;
+  if ((rc = tesoro__portal_gate(t, a, 0))) return rc;
+  if ((s = tesoro__stmt(t, S_CLIENT_LISTING)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, a->contact);
+  sqlite3_bind_int64(s, 2, id);
+  sqlite3_bind_int64(s, 3, tesoro__now(t));
+  if ((rc = tesoro__int(t, s, &dp)) == TESORO_DONE)
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "listing %lld is not in the property feed of client "
+                        "actor %lld, who has no viewing of it either",
+                        (long long)id, (long long)a->id);
+  return rc;
+}
+
+/* The buyer's view of a listing (tesoro_portal_property's JSON). */
+static int tesoro__property_json(tesoro *t, const tesoro__actor *a, int64_t id,
+                                 char **out) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_PORTAL_PROPERTY);
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, a->contact);
+  sqlite3_bind_int64(s, 2, id);
+  sqlite3_bind_int64(s, 3, tesoro__now(t));
+  return tesoro__text_out(t, s, out);
+}
+
+TESORO_API int tesoro_portal_property(tesoro *t, int64_t client, int64_t listing,
+                                      char **out_json) {
+  tesoro__actor a;
+  int seller, rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_json, "out_json")) ||
+      (rc = tesoro__actor_load(t, client, &a)) ||
+      (rc = tesoro__require(t, &a, R_CLIENT, "read a property of their feed")) ||
+      (rc = tesoro__client_listing(t, &a, listing, &seller)))
+    return rc;
+  if (seller)
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "listing %lld is the client's own; read it with "
+                        "tesoro_entity_json", (long long)listing);
+  return tesoro__property_json(t, &a, listing, out_json);
 }
 
 TESORO_API int tesoro_portal_contact_agent(tesoro *t, int64_t client,
@@ -9643,12 +9776,16 @@ TESORO_API int tesoro_entity_json(tesoro *t, int64_t actor, int entity,
                                   int64_t id, char **out) {
   tesoro__actor a;
   sqlite3_stmt *s;
-  int rc;
+  int seller = 1, rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out, "out")) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__reach_entity(t, &a, entity, id)))
+      (rc = tesoro__actor_load(t, actor, &a)))
     return rc;
+  /* A buyer reads a listing of their feed as tesoro_portal_property does. */
+  if (entity == TESORO_ENTITY_LISTING && a.kind == TESORO_ACTOR_CLIENT &&
+      ((rc = tesoro__client_listing(t, &a, id, &seller)) || !seller))
+    return rc ? rc : tesoro__property_json(t, &a, id, out);
+  if ((rc = tesoro__reach_entity(t, &a, entity, id))) return rc;
   if ((s = tesoro__stmt(t, tesoro__json_stmts[entity])) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, id);
   return tesoro__text_out(t, s, out);
@@ -9716,24 +9853,44 @@ TESORO_API int tesoro_history(tesoro *t, int64_t actor, int entity, int64_t id,
       out);
 }
 
+/* A client sees only the photos of a listing, their own included: the
+** mandate, the seller's form and staff documents stay with staff. */
 TESORO_API int tesoro_documents(tesoro *t, int64_t actor, int entity,
                                 int64_t entity_id, tesoro_cursor **out) {
-  return tesoro__entity_cursor(
-      t, actor, entity, entity_id,
+  static const char sql[] =
       "SELECT id, CASE kind WHEN 'shared' THEN 1 WHEN 'signed_mandate' THEN 2 "
       "WHEN 'property_document' THEN 3 WHEN 'photo' THEN 4 "
       "WHEN 'energy_certificate' THEN 5 WHEN 'voice_note' THEN 6 END AS kind, "
       "kind AS kind_name, name, "
       "mime, size, sha256, uploaded_by, created_at "
-      "FROM document WHERE entity = ?1 AND entity_id = ?2 ORDER BY id",
-      out);
+      "FROM document WHERE entity = ?1 AND entity_id = ?2 AND (?3 OR ?1 <> 4 "
+      "OR kind = 'photo') ORDER BY id";
+  tesoro__actor a;
+  int seller, rc;
+  TESORO__ENTER(t);
+  if (entity == TESORO_ENTITY_LISTING) {
+    if ((rc = tesoro__out(t, out, "out")) ||
+        (rc = tesoro__actor_load(t, actor, &a)))
+      return rc;
+    if (a.kind == TESORO_ACTOR_CLIENT) {
+      if ((rc = tesoro__client_listing(t, &a, entity_id, &seller))) return rc;
+      if (!seller) {
+        if ((rc = tesoro__cursor_new(t, sql, out))) return rc;
+        sqlite3_bind_int(tesoro__cursor_stmt(*out), 1, entity);
+        sqlite3_bind_int64(tesoro__cursor_stmt(*out), 2, entity_id);
+        sqlite3_bind_int(tesoro__cursor_stmt(*out), 3, 0);
+        return TESORO_OK;
+      }
+    }
+  }
+  return tesoro__entity_cursor(t, actor, entity, entity_id, sql, out);
 }
 
 TESORO_API int tesoro_document_read(tesoro *t, int64_t actor, int64_t document,
                                     void **out_data, int64_t *out_size) {
   tesoro__actor a;
   sqlite3_stmt *s;
-  int entity, rc;
+  int entity, photo, seller, rc;
   int64_t id, size;
   void *copy;
   TESORO__ENTER(t);
@@ -9751,8 +9908,17 @@ TESORO_API int tesoro_document_read(tesoro *t, int64_t actor, int64_t document,
   if (rc != TESORO_ROW) return rc;
   entity = sqlite3_column_int(s, 0);
   id = sqlite3_column_int64(s, 1);
+  photo = sqlite3_column_int(s, 3);
   sqlite3_reset(s);
-  if ((rc = tesoro__reach_entity(t, &a, entity, id))) return rc;
+  if (entity == TESORO_ENTITY_LISTING && a.kind == TESORO_ACTOR_CLIENT) {
+    if ((rc = tesoro__client_listing(t, &a, id, &seller))) return rc;
+    if (!photo)
+      return tesoro__fail(t, TESORO_EDENIED,
+                          "document %lld is not a photo; a client reads only "
+                          "the photos of a listing", (long long)document);
+  } else if ((rc = tesoro__reach_entity(t, &a, entity, id))) {
+    return rc;
+  }
   /* Read the bytes again after the reach check: the statement is shared. */
   if ((s = tesoro__stmt(t, S_DOCUMENT_LOAD)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, document);

@@ -574,7 +574,9 @@ TESORO_API int tesoro_document_read(tesoro *t, int64_t actor, int64_t document,
 
 /* Documents of an entity.  Columns: id, kind (TESORO_DOC_*), kind_name
 ** ("signed_mandate"), name, mime, size, sha256 (hex), uploaded_by,
-** created_at. */
+** created_at.  Of a listing, a client lists (and reads) only the photos:
+** the seller of their own listing, and a buyer of a listing
+** tesoro_portal_property lets them see. */
 TESORO_API int tesoro_documents(tesoro *t, int64_t actor, int entity,
                                 int64_t entity_id, tesoro_cursor **out);
 
@@ -722,7 +724,15 @@ TESORO_API int tesoro_mandate_proposals(tesoro *t, int64_t actor,
 ** tesoro_listing_update sets fields from a JSON object with any of "title",
 ** "address", "price", "property_type", "bedrooms", "bathrooms",
 ** "floor_area", "energy_label", "description", "longitude" (-180..180),
-** "latitude" (-90..90) (unknown keys: EINVAL).
+** "latitude" (-90..90) (unknown keys: EINVAL).  An energy label is one of
+** the Dutch/EU classes A++++, A+++, A++, A+, A, B, C, D, E, F, G (EINVAL
+** otherwise; the seller's form checks it the same way).
+** A listing is "on offer" while it is published and its mandate is valid
+** at the call's time: offering it to a deal, requesting a viewing of it
+** and every client read of the feed (tesoro_portal_properties,
+** tesoro_portal_home's new count, tesoro_portal_property) ask this
+** themselves, so an expired mandate withdraws the listing even before
+** tesoro_tick records its unpublishing.
 */
 TESORO_API int tesoro_listing_update(tesoro *t, int64_t actor, int64_t listing,
                                      const char *fields_json,
@@ -1275,6 +1285,29 @@ TESORO_API int tesoro_portal_home(tesoro *t, int64_t client,
 #define TESORO_FEED_FAVOURITES 3
 TESORO_API int tesoro_portal_properties(tesoro *t, int64_t client, int view,
                                         tesoro_cursor **out);
+
+/*
+** One property as the client sees it (the client, a buyer): a listing in
+** their feed — offered to an active deal of theirs while it is on offer
+** (published, its mandate validated and not expired at the call's time) —
+** or one they have a viewing for, whatever its state.  *out_json
+** (tesoro_free) is an object with listing_id, ref, title, address, price,
+** property_type, bedrooms, bathrooms, floor_area, description, latitude,
+** longitude, energy_label, deal_property_id, deal_id, status (the feed
+** status), favourite, reject_reasons, reject_note, in_feed (false when
+** only a viewing lets them see it) and photos: [{id, name, mime, size}] in
+** upload order.  Only photos: the mandate, the seller's form and staff
+** documents never reach a buyer.  The client may list those photos
+** (tesoro_documents on the listing shows a client only photos, the seller
+** of their own listing too) and read them (tesoro_document_read); and
+** tesoro_entity_json on such a listing gives the client this same object.
+** Returns TESORO_OK; EDENIED ("not in the property feed of client ...":
+** the feed does not hold it and there is no viewing of it; another agency;
+** portal off; the seller's own listing, which tesoro_entity_json reads);
+** ENOTFOUND (no such listing).
+*/
+TESORO_API int tesoro_portal_property(tesoro *t, int64_t client,
+                                      int64_t listing, char **out_json);
 
 /*
 ** Contact agent (the client): a message to the contact's assigned agent

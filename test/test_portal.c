@@ -2697,6 +2697,248 @@ static void test_account_json_after_verification_has_no_hash(void **state) {
   tesoro_free(json);
 }
 
+/* ------------------------------------------------------------------------
+** 14. Property details (seed 004: photos, features, description, map,
+** energy label) for the client it was offered to.
+*/
+
+/* The mandate expiry of `listing`, as stored. */
+static int64_t mandate_end(tu_world *w, int64_t listing) {
+  return tu_sqlf(w, "SELECT m.validated_at + m.duration_days * 86400 FROM "
+                    "listing l JOIN mandate m ON m.id = l.mandate_id WHERE "
+                    "l.id = %lld", (long long)listing);
+}
+
+static int64_t listing_of(tu_world *w, int64_t dp) {
+  return tu_sqlf(w, "SELECT listing_id FROM deal_property WHERE id = %lld",
+                 (long long)dp);
+}
+
+static void test_property_details_for_the_offered_client(void **state) {
+  tu_world *w = *state;
+  int64_t deal = 0, dp, listing, photo, pdf = 0, version = 0;
+  char *json = NULL, *same = NULL, want[64];
+  void *data = NULL;
+  int64_t size = 0;
+  tesoro_cursor *c = NULL;
+  ada_ready(w, NULL);
+  dp = offered_property(w, &deal);
+  listing = listing_of(w, dp);
+  TU_OK(w, tesoro_entity_state(w->t, w->agent, TESORO_ENTITY_LISTING, listing,
+                               NULL, &version));
+  TU_OK(w, tesoro_listing_update(
+               w->t, w->agent, listing,
+               "{\"property_type\":\"house\",\"bedrooms\":3,\"bathrooms\":2,"
+               "\"floor_area\":120,\"description\":\"Light all day\","
+               "\"energy_label\":\"A++\",\"latitude\":52.09,\"longitude\":5.12}",
+               version));
+  photo = tu_listing_photo(w, w->agent, listing);
+  TU_OK(w, tesoro_document_add(w->t, w->agent, TESORO_ENTITY_LISTING, listing,
+                               TESORO_DOC_PROPERTY_DOCUMENT, "survey.pdf",
+                               "application/pdf", tu_pdf, (int64_t)tu_pdf_size,
+                               &pdf));
+  TU_OK(w, tesoro_deal_property_favourite(w->t, w->client, dp, 1, 0));
+
+  TU_OK(w, tesoro_portal_property(w->t, w->client, listing, &json));
+  static const char *const parts[] = {
+      "\"title\":\"Feed house\"", "\"address\":\"Feedstraat 1, Utrecht\"",
+      "\"price\":42500000", "\"property_type\":\"house\"", "\"bedrooms\":3",
+      "\"bathrooms\":2", "\"floor_area\":120",
+      "\"description\":\"Light all day\"", "\"energy_label\":\"A++\"",
+      "\"latitude\":52.09", "\"longitude\":5.12", "\"ref\":\"TES-",
+      "\"status\":\"to_review\"", "\"favourite\":true", "\"in_feed\":true",
+      "\"reject_reasons\":null"};
+  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+    if (strstr(json, parts[i]) == NULL) {
+      print_error("%s lacks %s\n", json, parts[i]);
+      fail();
+    }
+  }
+  snprintf(want, sizeof want, "\"photos\":[{\"id\":%lld,", (long long)photo);
+  assert_non_null(strstr(json, want));
+  assert_null(strstr(json, "survey.pdf")); /* only photos */
+  snprintf(want, sizeof want, "\"deal_property_id\":%lld", (long long)dp);
+  assert_non_null(strstr(json, want));
+  /* tesoro_entity_json gives the buyer the same object */
+  TU_OK(w, tesoro_entity_json(w->t, w->client, TESORO_ENTITY_LISTING, listing,
+                              &same));
+  assert_string_equal(json, same);
+  tesoro_free(json);
+  tesoro_free(same);
+
+  /* the photo is readable and listed; the survey is neither */
+  TU_OK(w, tesoro_document_read(w->t, w->client, photo, &data, &size));
+  assert_int_equal(size, (int64_t)tu_jpeg_size);
+  assert_memory_equal(data, tu_jpeg, tu_jpeg_size);
+  tesoro_free(data);
+  TU_ASSERT_REFUSED(w, tesoro_document_read(w->t, w->client, pdf, &data, &size),
+                    TESORO_EDENIED, "not a photo");
+  TU_OK(w, tesoro_documents(w->t, w->client, TESORO_ENTITY_LISTING, listing, &c));
+  assert_int_equal(tesoro_cursor_next(c), TESORO_ROW);
+  assert_int_equal(tu_col_int(c, "id"), photo);
+  assert_int_equal(tesoro_cursor_next(c), TESORO_DONE);
+  tesoro_cursor_free(c);
+  /* staff still see both */
+  TU_OK(w, tesoro_documents(w->t, w->agent, TESORO_ENTITY_LISTING, listing, &c));
+  assert_int_equal(tu_count(c), 2);
+}
+
+static void test_property_details_refusals(void **state) {
+  tu_world *w = *state;
+  int64_t deal = 0, dp, listing, photo, other, deal_version = 0;
+  char *json = NULL;
+  void *data = NULL;
+  int64_t size = 0;
+  tesoro_cursor *c = NULL;
+  ada_ready(w, NULL);
+  bob_ready(w, NULL);
+  otto_ready(w, NULL);
+  dp = offered_property(w, &deal);
+  listing = listing_of(w, dp);
+  photo = tu_listing_photo(w, w->agent, listing);
+  other = tu_published_listing_other(w, "Elsewhere", "High St 1", 30000000);
+
+  /* Bob's feed does not hold it: the message says so */
+  TU_ASSERT_REFUSED(w, tesoro_portal_property(w->t, w->client2, listing, &json),
+                    TESORO_EDENIED, "not in the property feed");
+  TU_ASSERT_REFUSED(w, tesoro_entity_json(w->t, w->client2,
+                                          TESORO_ENTITY_LISTING, listing, &json),
+                    TESORO_EDENIED, "not in the property feed");
+  TU_ASSERT_REFUSED(w, tesoro_document_read(w->t, w->client2, photo, &data,
+                                            &size),
+                    TESORO_EDENIED, "not in the property feed");
+  TU_ASSERT_REFUSED(w, tesoro_documents(w->t, w->client2, TESORO_ENTITY_LISTING,
+                                        listing, &c),
+                    TESORO_EDENIED, "not in the property feed");
+  /* another agency's client, another agency's listing */
+  TU_ASSERT_REFUSED(w, tesoro_portal_property(w->t, w->other_client, listing,
+                                              &json),
+                    TESORO_EDENIED, "another agency");
+  TU_ASSERT_REFUSED(w, tesoro_portal_property(w->t, w->client, other, &json),
+                    TESORO_EDENIED, "another agency");
+  /* not a client; no such listing; bad arguments */
+  TU_ASSERT_REFUSED(w, tesoro_portal_property(w->t, w->agent, listing, &json),
+                    TESORO_EDENIED, "client");
+  TU_ASSERT_REFUSED(w, tesoro_portal_property(w->t, w->website, listing, &json),
+                    TESORO_EDENIED, "client");
+  TU_ASSERT_REFUSED(w, tesoro_portal_property(w->t, w->client, 999999, &json),
+                    TESORO_ENOTFOUND, "listing 999999");
+  TU_ASSERT_REFUSED(w, tesoro_portal_property(w->t, w->client, 0, &json),
+                    TESORO_EINVAL, "listing");
+  TU_ASSERT_REFUSED(w, tesoro_portal_property(w->t, w->client, -4, &json),
+                    TESORO_EINVAL, "listing");
+  TU_ASSERT_REFUSED(w, tesoro_portal_property(w->t, w->client, listing, NULL),
+                    TESORO_EINVAL, "out_json");
+  assert_int_equal(tesoro_portal_property(NULL, w->client, listing, &json),
+                   TESORO_EMISUSE);
+  TU_ASSERT_REFUSED(w, tesoro_portal_property(w->t, 424242, listing, &json),
+                    TESORO_ENOTFOUND, "actor");
+  /* the portal switched off */
+  TU_OK(w, tesoro_agency_set_portal(w->t, w->admin, 0));
+  TU_ASSERT_REFUSED(w, tesoro_portal_property(w->t, w->client, listing, &json),
+                    TESORO_EDENIED, "portal");
+  TU_OK(w, tesoro_agency_set_portal(w->t, w->admin, 1));
+
+  /* the deal closed and no viewing: gone; with a viewing: readable */
+  TU_OK(w, tesoro_entity_state(w->t, w->agent, TESORO_ENTITY_DEAL, deal, NULL,
+                               &deal_version));
+  {
+    int64_t at = TU_NOW + 3 * 86400, appt = 0;
+    TU_OK(w, tesoro_appointment_request(w->t, w->client, dp, &at, 1, &appt));
+  }
+  TU_OK(w, tesoro_entity_state(w->t, w->agent, TESORO_ENTITY_DEAL, deal, NULL,
+                               &deal_version));
+  TU_OK(w, tesoro_deal_close(w->t, w->agent, deal, "Bought elsewhere",
+                             deal_version));
+  TU_OK(w, tesoro_portal_property(w->t, w->client, listing, &json));
+  assert_non_null(strstr(json, "\"in_feed\":false"));
+  tesoro_free(json);
+  {
+    int64_t deal2 = 0, dp2 = 0, l2;
+    TU_OK(w, tesoro_deal_create(w->t, w->agent, w->contact, "Again", &deal2));
+    l2 = tu_published_listing(w, "Second", "Tweede 2, Utrecht", 31000000);
+    TU_OK(w, tesoro_deal_offer(w->t, w->agent, deal2, l2, &dp2));
+    TU_OK(w, tesoro_entity_state(w->t, w->agent, TESORO_ENTITY_DEAL, deal2,
+                                 NULL, &deal_version));
+    TU_OK(w, tesoro_deal_close(w->t, w->agent, deal2, "Paused", deal_version));
+    TU_ASSERT_REFUSED(w, tesoro_portal_property(w->t, w->client, l2, &json),
+                      TESORO_EDENIED, "not in the property feed");
+  }
+}
+
+static void test_energy_label_is_a_label(void **state) {
+  tu_world *w = *state;
+  int64_t listing = tu_published_listing(w, "Label", "Labelweg 1", 20000000);
+  int64_t version = 0;
+  static const char *const good[] = {"A++++", "A+++", "A++", "A+", "A", "B",
+                                     "C", "D", "E", "F", "G"};
+  static const char *const bad[] = {"H", "a", "A+++++", "", "A ", "AA", "B+",
+                                    "energy A", "A-", "\xC3\x28"};
+  char json[96];
+  for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+    TU_OK(w, tesoro_entity_state(w->t, w->agent, TESORO_ENTITY_LISTING,
+                                 listing, NULL, &version));
+    snprintf(json, sizeof json, "{\"energy_label\":\"%s\"}", good[i]);
+    TU_OK(w, tesoro_listing_update(w->t, w->agent, listing, json, version));
+    char *stored = tu_sqlf_text(w, "SELECT energy_label FROM listing WHERE "
+                                   "id = %lld", (long long)listing);
+    assert_string_equal(stored, good[i]);
+    free(stored);
+  }
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    TU_OK(w, tesoro_entity_state(w->t, w->agent, TESORO_ENTITY_LISTING,
+                                 listing, NULL, &version));
+    snprintf(json, sizeof json, "{\"energy_label\":\"%s\"}", bad[i]);
+    TU_ASSERT_REFUSED(w, tesoro_listing_update(w->t, w->agent, listing, json,
+                                               version),
+                      TESORO_EINVAL, i == sizeof bad / sizeof *bad - 1
+                                         ? NULL : "energy label");
+  }
+}
+
+/* ------------------------------------------------------------------------
+** 15. No rule waits for tesoro_tick: a listing whose mandate expired leaves
+** the feed at once.
+*/
+static void test_expired_mandate_withdraws_the_listing_without_a_tick(
+    void **state) {
+  tu_world *w = *state;
+  int64_t deal = 0, dp, listing, end, at, appt = 0, ids[4], deal2 = 0, dp2 = 0;
+  char *json = NULL;
+  ada_ready(w, NULL);
+  dp = offered_property(w, &deal);
+  listing = listing_of(w, dp);
+  end = mandate_end(w, listing);
+  TU_OK(w, tesoro_deal_create(w->t, w->agent, w->contact2, "Bob's", &deal2));
+
+  /* a second before expiry: on offer everywhere */
+  TU_OK(w, tesoro_clock_set(w->t, end - 1));
+  assert_int_equal(feed_ids(w, w->client, TESORO_FEED_NEW, ids, 4), 1);
+  assert_int_equal(feed_ids(w, w->client, TESORO_FEED_ALL, ids, 4), 1);
+  home(w, w->client, 0, 0, 1, 0);
+  TU_OK(w, tesoro_portal_property(w->t, w->client, listing, &json));
+  tesoro_free(json);
+
+  /* at expiry, with no tick: gone from the feed, the count, the details;
+     not requestable, not offerable */
+  TU_OK(w, tesoro_clock_set(w->t, end));
+  assert_int_equal(feed_ids(w, w->client, TESORO_FEED_NEW, ids, 4), 0);
+  assert_int_equal(feed_ids(w, w->client, TESORO_FEED_ALL, ids, 4), 0);
+  assert_int_equal(feed_ids(w, w->client, TESORO_FEED_FAVOURITES, ids, 4), 0);
+  home(w, w->client, 0, 0, 0, 0);
+  TU_ASSERT_REFUSED(w, tesoro_portal_property(w->t, w->client, listing, &json),
+                    TESORO_EDENIED, "not in the property feed");
+  at = end + 86400;
+  TU_ASSERT_REFUSED(w, tesoro_appointment_request(w->t, w->client, dp, &at, 1,
+                                                  &appt),
+                    TESORO_EGUARD, "no longer on offer");
+  TU_ASSERT_REFUSED(w, tesoro_deal_offer(w->t, w->agent, deal2, listing, &dp2),
+                    TESORO_EGUARD, "expired");
+  /* the listing's own state still says published: the tick records it */
+  assert_int_equal(tu_sqlf(w, "SELECT state = 'published' FROM listing WHERE "
+                              "id = %lld", (long long)listing), 1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
 
 int main(void) {
@@ -2757,6 +2999,12 @@ int main(void) {
       /* 13. staff view */
       T(test_account_of_and_its_json),
       T(test_account_json_after_verification_has_no_hash),
+      /* 14. property details */
+      T(test_property_details_for_the_offered_client),
+      T(test_property_details_refusals),
+      T(test_energy_label_is_a_label),
+      /* 15. timed rules without a tick */
+      T(test_expired_mandate_withdraws_the_listing_without_a_tick),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
