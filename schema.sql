@@ -947,3 +947,34 @@ SELECT o.id * 8 + ch.number AS id, o.id AS message_id, o.agency_id, o.kind,
        o.delivered_at
 FROM outbox o JOIN channel ch ON o.channels & (1 << ch.number);
 PRAGMA writable_schema = RESET;
+
+-- @version 12
+-- The client portal for daily use.
+--
+-- Agency settings: the default length of a viewing (one hour, as before),
+-- and the seed's two conditions on channels, "push (if enabled)" and
+-- "calendar (if calendar integration is active)", both on as before.
+-- uid_key is random per agency, so that calendar UIDs of two files'
+-- agency 1 differ.
+ALTER TABLE agency ADD COLUMN viewing_duration_s INTEGER NOT NULL DEFAULT 3600
+  CHECK (viewing_duration_s BETWEEN 300 AND 43200);
+ALTER TABLE agency ADD COLUMN push_enabled INTEGER NOT NULL DEFAULT 1
+  CHECK (push_enabled IN (0, 1));
+ALTER TABLE agency ADD COLUMN calendar_active INTEGER NOT NULL DEFAULT 1
+  CHECK (calendar_active IN (0, 1));
+ALTER TABLE agency ADD COLUMN uid_key TEXT NOT NULL DEFAULT '';
+UPDATE agency SET uid_key = lower(hex(randomblob(8)));
+
+-- The channels a recipient turned off (the outbox's bits: push 2, email 4,
+-- calendar 16; crm 1 and website 8 cannot be).
+ALTER TABLE actor ADD COLUMN channels_off INTEGER NOT NULL DEFAULT 0
+  CHECK (channels_off & ~22 = 0);
+
+-- Password reset: the secret's argon2id hash, its end and wrong tries.
+-- deactivated_at: staff switched the account off (no login, no session).
+ALTER TABLE portal_account ADD COLUMN reset_hash TEXT
+  CHECK (reset_hash LIKE '$argon2id$%');
+ALTER TABLE portal_account ADD COLUMN reset_expires_at INTEGER;
+ALTER TABLE portal_account ADD COLUMN reset_attempts INTEGER NOT NULL DEFAULT 0
+  CHECK (reset_attempts BETWEEN 0 AND 5);
+ALTER TABLE portal_account ADD COLUMN deactivated_at INTEGER;

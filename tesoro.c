@@ -1337,6 +1337,37 @@ static const char *const tesoro__schema_lines[] = {
     "       o.delivered_at\n",
     "FROM outbox o JOIN channel ch ON o.channels & (1 << ch.number);\n",
     "PRAGMA writable_schema = RESET;\n",
+    "\n",
+    "-- @version 12\n",
+    "-- The client portal for daily use.\n",
+    "--\n",
+    "-- Agency settings: the default length of a viewing (one hour, as before),\n",
+    "-- and the seed's two conditions on channels, \"push (if enabled)\" and\n",
+    "-- \"calendar (if calendar integration is active)\", both on as before.\n",
+    "-- uid_key is random per agency, so that calendar UIDs of two files'\n",
+    "-- agency 1 differ.\n",
+    "ALTER TABLE agency ADD COLUMN viewing_duration_s INTEGER NOT NULL DEFAULT 3600\n",
+    "  CHECK (viewing_duration_s BETWEEN 300 AND 43200);\n",
+    "ALTER TABLE agency ADD COLUMN push_enabled INTEGER NOT NULL DEFAULT 1\n",
+    "  CHECK (push_enabled IN (0, 1));\n",
+    "ALTER TABLE agency ADD COLUMN calendar_active INTEGER NOT NULL DEFAULT 1\n",
+    "  CHECK (calendar_active IN (0, 1));\n",
+    "ALTER TABLE agency ADD COLUMN uid_key TEXT NOT NULL DEFAULT '';\n",
+    "UPDATE agency SET uid_key = lower(hex(randomblob(8)));\n",
+    "\n",
+    "-- The channels a recipient turned off (the outbox's bits: push 2, email 4,\n",
+    "-- calendar 16; crm 1 and website 8 cannot be).\n",
+    "ALTER TABLE actor ADD COLUMN channels_off INTEGER NOT NULL DEFAULT 0\n",
+    "  CHECK (channels_off & ~22 = 0);\n",
+    "\n",
+    "-- Password reset: the secret's argon2id hash, its end and wrong tries.\n",
+    "-- deactivated_at: staff switched the account off (no login, no session).\n",
+    "ALTER TABLE portal_account ADD COLUMN reset_hash TEXT\n",
+    "  CHECK (reset_hash LIKE '$argon2id$%');\n",
+    "ALTER TABLE portal_account ADD COLUMN reset_expires_at INTEGER;\n",
+    "ALTER TABLE portal_account ADD COLUMN reset_attempts INTEGER NOT NULL DEFAULT 0\n",
+    "  CHECK (reset_attempts BETWEEN 0 AND 5);\n",
+    "ALTER TABLE portal_account ADD COLUMN deactivated_at INTEGER;\n",
 /* <<schema */
     NULL};
 
@@ -1418,8 +1449,8 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT 1 FROM actor WHERE agency_id = ?1 AND kind = 'agent' "            \
     "AND lower(email) = lower(?2)")                                           \
   X(AGENCY_INSERT,                                                            \
-    "INSERT INTO agency(name, timezone, currency, created_at) "               \
-    "VALUES (?1, ?2, ?3, ?4)")                                                \
+    "INSERT INTO agency(name, timezone, currency, created_at, uid_key) "      \
+    "VALUES (?1, ?2, ?3, ?4, lower(hex(randomblob(8))))")                     \
   X(AGENCY_NEXT_REF,                                                          \
     "UPDATE agency SET listing_counter = listing_counter + 1 WHERE id = ?1 "  \
     "RETURNING 'TES-' || printf('%05d', listing_counter)")                    \
@@ -1570,6 +1601,10 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT agency_id, entity, entity_id, kind, due_at FROM timer "           \
     "WHERE due_at <= ?1 "                                                     \
     "ORDER BY due_at, agency_id, entity, entity_id, kind LIMIT 1")            \
+  X(TIMER_DUE_OF,                                                             \
+    "SELECT agency_id, entity, entity_id, kind, due_at FROM timer "           \
+    "WHERE entity = ?1 AND entity_id = ?2 AND due_at <= ?3 "                  \
+    "ORDER BY due_at, kind LIMIT 1")                                          \
   X(TIMER_WITHDRAW, /* ?3 NULL: every kind; else kind ?3 or ?4 */            \
     "DELETE FROM timer WHERE entity = ?1 AND entity_id = ?2 AND "             \
     "(?3 IS NULL OR kind = ?3 OR kind = ?4)")                                 \
@@ -1709,16 +1744,18 @@ static const char *const tesoro__schema_lines[] = {
     "= p.listing_id WHERE p.id = ?1")                                         \
   X(APPOINTMENT_INSERT,                                                       \
     "INSERT INTO appointment(agency_id, contact_id, deal_id, "                \
-    "deal_property_id, listing_id, owner_id, state, preferred, created_at) "  \
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8)")                     \
+    "deal_property_id, listing_id, owner_id, state, preferred, created_at, "  \
+    "duration_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, (SELECT " \
+    "viewing_duration_s FROM agency WHERE id = ?1))")                         \
   X(APPOINTMENT_GET,                                                          \
     "SELECT a.start_at, a.duration_s, a.owner_id, a.deal_property_id, "       \
     "a.no_show_at, w.kind FROM appointment a LEFT JOIN actor w ON w.id = "    \
     "a.completed_by WHERE a.id = ?1")                                         \
   /* the appointment's moves (tesoro__trans.move): state and own columns */  \
   X(APPOINTMENT_MOVE_START,                                                   \
-    "UPDATE appointment SET state = ?2, version = version + 1, start_at = ?7 "\
-    "WHERE id = ?1 AND version = ?3")                                         \
+    "UPDATE appointment SET state = ?2, version = version + 1, start_at = ?7, "\
+    "duration_s = coalesce(nullif(?8, 0), duration_s) WHERE id = ?1 AND "     \
+    "version = ?3")                                                           \
   X(APPOINTMENT_MOVE_END,                                                     \
     "UPDATE appointment SET state = ?2, version = version + 1, ended_at = ?4, "\
     "ended_by = ?5, end_reason = ?6 WHERE id = ?1 AND version = ?3")          \
@@ -1774,6 +1811,11 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT portal_active, EXISTS (SELECT 1 FROM portal_account WHERE "       \
     "contact_id = ?2 AND state = 'set_password') FROM agency WHERE id = ?1")  \
   X(AGENCY_SET_PORTAL, "UPDATE agency SET portal_active = ?2 WHERE id = ?1")  \
+  X(AGENCY_SET_VIEWING_DURATION,                                              \
+    "UPDATE agency SET viewing_duration_s = ?2 WHERE id = ?1")                \
+  X(AGENCY_SET_PUSH, "UPDATE agency SET push_enabled = ?2 WHERE id = ?1")     \
+  X(AGENCY_SET_CALENDAR,                                                      \
+    "UPDATE agency SET calendar_active = ?2 WHERE id = ?1")                   \
   X(PORTAL_ACCOUNT_INSERT,                                                    \
     "INSERT INTO portal_account(agency_id, contact_id, state, email, name, "  \
     "password_hash, code_hash, code_expires_at, created_by, created_at) "     \
@@ -3140,7 +3182,7 @@ static const char *const tesoro__appointment_events[] = {
 static int guard_start_time(tesoro__ctx *c);
 static int guard_cancel_reason(tesoro__ctx *c);
 static int guard_viewing_day(tesoro__ctx *c);
-static int guard_start_passed(tesoro__ctx *c);
+static int guard_viewing_ended(tesoro__ctx *c);
 static int guard_no_show(tesoro__ctx *c);
 static int fx_schedule(tesoro__ctx *c);
 static int fx_appointment_end(tesoro__ctx *c);
@@ -3159,7 +3201,7 @@ static const tesoro__trans tesoro__appointment_rows[] = {
   {ST(APPT_PENDING),    APPT_EV_REJECT,           APPT_REJECTED,  R_STAFF,            NULL,                fx_appointment_end, S_APPOINTMENT_MOVE_END},
   {APPT_LIVE,           APPT_EV_CANCEL,           APPT_CANCELLED, R_STAFF | R_CLIENT, guard_cancel_reason, fx_appointment_end, S_APPOINTMENT_MOVE_END},
   {ST(APPT_CONFIRMED),  APPT_EV_START_VIEWING,    APPT_COMPLETED, R_CLIENT,           guard_viewing_day,   fx_completed,       S_APPOINTMENT_MOVE_COMPLETED},
-  {ST(APPT_CONFIRMED),  APPT_EV_COMPLETE,         APPT_COMPLETED, R_SYSTEM,           guard_start_passed,  fx_completed,       S_APPOINTMENT_MOVE_COMPLETED},
+  {ST(APPT_CONFIRMED),  APPT_EV_COMPLETE,         APPT_COMPLETED, R_SYSTEM,           guard_viewing_ended,  fx_completed,       S_APPOINTMENT_MOVE_COMPLETED},
   {ST(APPT_COMPLETED),  APPT_EV_RECORD_NO_SHOW,   TESORO__SAME,   R_STAFF,            guard_no_show,       fx_no_show,         S_APPOINTMENT_MOVE_NO_SHOW},
   {ST(APPT_CONFIRMED),  APPT_EV_SEND_REMINDER,    TESORO__SAME,   R_SYSTEM,           NULL,                fx_reminder, 0},
   {ST(APPT_COMPLETED),  APPT_EV_REQUEST_FEEDBACK, TESORO__SAME,   R_SYSTEM,           NULL,                fx_feedback_request, 0},
@@ -3589,8 +3631,9 @@ static int tesoro__fire(tesoro__ctx *c) {
     sqlite3_bind_int64(s, 4, c->now);
     sqlite3_bind_int64(s, 5, c->actor->id);
     sqlite3_bind_text(s, 6, c->reason, -1, SQLITE_STATIC);
-    if (sqlite3_bind_parameter_count(s) >= 7)
-      sqlite3_bind_int64(s, 7, *(const int64_t *)c->args);
+    /* ?7, ?8, ...: the event's integer arguments, in order */
+    for (int i = 7; i <= sqlite3_bind_parameter_count(s); i++)
+      sqlite3_bind_int64(s, i, ((const int64_t *)c->args)[i - 7]);
   }
   if ((rc = tesoro__run(t, s))) return rc;
   if (sqlite3_changes(t->db) != 1)
@@ -3629,6 +3672,8 @@ static int tesoro__fire_nested(tesoro__ctx *parent, const tesoro__machine *m,
 ** commit or roll back.  Ids the effect produced reach the caller only after
 ** the commit succeeded.
 */
+static int tesoro__catch_up(tesoro *t, int entity, int64_t id, int64_t now);
+
 static int tesoro__transition(tesoro *t, int64_t actor_id,
                               const tesoro__machine *m, int64_t id, int event,
                               int64_t expected, const void *args,
@@ -3660,7 +3705,8 @@ static int tesoro__transition(tesoro *t, int64_t actor_id,
   c.args = args;
   c.reason = reason;
   if ((rc = tesoro__write_begin(t))) return rc;
-  rc = tesoro__write_end(t, tesoro__fire(&c));
+  rc = tesoro__catch_up(t, m->entity, id, c.now);
+  rc = tesoro__write_end(t, rc ? rc : tesoro__fire(&c));
   if (rc == TESORO_OK) {
     if (out_id) *out_id = c.out_id;
     if (out_text) *out_text = c.out_text;
@@ -3982,17 +4028,15 @@ static const struct {
     {"referral_list_date", &tesoro__referral_machine, timer_list_date},
 };
 
-/* Fire one due timer, inside the caller's transaction.  Returns TESORO_DONE
-** when nothing is due. */
-static int tesoro__tick_one(tesoro *t, int64_t now) {
-  sqlite3_stmt *s = tesoro__stmt(t, S_TIMER_DUE);
+/* Fire the due timer in the row of `s` (agency, entity, entity id, kind,
+** due: S_TIMER_DUE or S_TIMER_DUE_OF) at `now`, inside the caller's
+** transaction.  Returns TESORO_DONE when `s` has no row: nothing is due. */
+static int tesoro__timer_fire(tesoro *t, sqlite3_stmt *s, int64_t now) {
   tesoro__actor system;
   tesoro__ctx c;
   int64_t due;
   char kind[64];
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, now);
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc;
   memset(&c, 0, sizeof c);
   c.agency = sqlite3_column_int64(s, 0);
@@ -4025,6 +4069,31 @@ static int tesoro__tick_one(tesoro *t, int64_t now) {
     if (rc) return rc;
   }
   return TESORO_OK;
+}
+
+/* Fire the next timer due anywhere (tesoro_tick). */
+static int tesoro__tick_one(tesoro *t, int64_t now) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_TIMER_DUE);
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, now);
+  return tesoro__timer_fire(t, s, now);
+}
+
+/* No rule waits for the tick: before a write on an entity, the entity's
+** own timers due at the call's time fire, in the caller's transaction, as
+** tesoro_tick would fire them.  The bound only stops a handler that kept
+** planning what is already due. */
+static int tesoro__catch_up(tesoro *t, int entity, int64_t id, int64_t now) {
+  int rc = TESORO_OK;
+  for (int i = 0; i < 16 && rc == TESORO_OK; i++) {
+    sqlite3_stmt *s = tesoro__stmt(t, S_TIMER_DUE_OF);
+    if (s == NULL) return t->rc;
+    sqlite3_bind_int(s, 1, entity);
+    sqlite3_bind_int64(s, 2, id);
+    sqlite3_bind_int64(s, 3, now);
+    rc = tesoro__timer_fire(t, s, now);
+  }
+  return rc == TESORO_DONE ? TESORO_OK : rc;
 }
 
 /*
@@ -5975,7 +6044,9 @@ static int guard_request_viewing(tesoro__ctx *c) {
   return TESORO_OK;
 }
 
-static int tesoro__calendar_sync(tesoro__ctx *c, int64_t owner, int64_t start_at);
+typedef struct tesoro__appt tesoro__appt;
+static int tesoro__calendar_sync(tesoro__ctx *c, int64_t owner,
+                                 const tesoro__appt *a);
 
 static int fx_request_viewing(tesoro__ctx *c) {
   tesoro *t = c->t;
@@ -6016,7 +6087,7 @@ static int fx_request_viewing(tesoro__ctx *c) {
       (rc = tesoro__notify(&a, owner, CH_CRM | CH_PUSH | CH_EMAIL,
                               "Meeting Created By Portal User",
                               "Viewing requested", extra)) ||
-      (rc = tesoro__calendar_sync(&a, owner, 0)) ||
+      (rc = tesoro__calendar_sync(&a, owner, NULL)) ||
       (rc = tesoro__activity(&a, "viewing_requested", "Viewing requested")))
     return rc;
   return tesoro__history_ref(c, a.id);
@@ -6145,10 +6216,10 @@ TESORO_API int tesoro_deal_property_favourite(tesoro *t, int64_t actor,
 
 /* --- the appointment's guards and effects --- */
 
-typedef struct tesoro__appt {
+struct tesoro__appt {
   int64_t start_at, duration, owner, deal_property, no_show_at;
   int by_clock; /* completed by the system's timer, not by start_viewing */
-} tesoro__appt;
+};
 
 static int tesoro__appt_get(tesoro__ctx *c, tesoro__appt *a) {
   sqlite3_stmt *s = tesoro__stmt(c->t, S_APPOINTMENT_GET);
@@ -6174,10 +6245,13 @@ static int tesoro__appt_get(tesoro__ctx *c, tesoro__appt *a) {
 ** the appointment and this transition's history row (the view
 ** outbox_delivery, schema section 11): a 30-field JSON object per
 ** transition was a tenth of its cost. */
-static int tesoro__calendar_sync(tesoro__ctx *c, int64_t owner, int64_t start_at) {
-  char extra[48];
+static int tesoro__calendar_sync(tesoro__ctx *c, int64_t owner,
+                                 const tesoro__appt *a) {
+  char extra[80];
+  int64_t start_at = a ? a->start_at : 0;
   if (start_at)
-    snprintf(extra, sizeof extra, "{\"start_at\":%lld}", (long long)start_at);
+    snprintf(extra, sizeof extra, "{\"start_at\":%lld,\"duration_s\":%lld}",
+             (long long)start_at, (long long)a->duration);
   return tesoro__outbox(c, "calendar", owner, CH_CALENDAR,
                         "Calendar Meeting Event", "Viewing appointment",
                         start_at ? extra : NULL);
@@ -6235,14 +6309,14 @@ static int guard_viewing_day(tesoro__ctx *c) {
                       (int)(today % 100));
 }
 
-static int guard_start_passed(tesoro__ctx *c) {
+static int guard_viewing_ended(tesoro__ctx *c) {
   tesoro__appt a;
   int rc = tesoro__appt_get(c, &a);
-  if (rc || a.start_at <= c->now) return rc;
+  if (rc || a.start_at + a.duration <= c->now) return rc;
   return tesoro__fail(c->t, TESORO_EGUARD,
-                      "appointment %lld starts at %lld; it completes by itself "
+                      "appointment %lld ends at %lld; it completes by itself "
                       "only after that", (long long)c->id,
-                      (long long)a.start_at);
+                      (long long)(a.start_at + a.duration));
 }
 
 static int guard_no_show(tesoro__ctx *c) {
@@ -6279,9 +6353,9 @@ static int fx_schedule(tesoro__ctx *c) {
   if ((rc = tesoro__appt_get(c, &a)) ||
       (c->from != APPT_PENDING && (rc = tesoro__timer_withdraw(c, NULL, NULL))) ||
       (rc = tesoro__timer_plan(c, c->entity, c->id, "appointment_complete",
-                               a.start_at)) ||
+                               a.start_at + a.duration)) ||
       (rc = tesoro__timer_plan(c, c->entity, c->id, "viewing_feedback",
-                               a.start_at + a.duration)))
+                               a.start_at + a.duration + 3600)))
     return rc;
   /* A reminder whose moment has passed would only repeat this e-mail. */
   if (a.start_at - t->reminder_s > c->now &&
@@ -6292,7 +6366,7 @@ static int fx_schedule(tesoro__ctx *c) {
            (long long)a.start_at);
   if ((rc = tesoro__notify_client(c, "Meeting Status Changed By Portal User",
                                   summary, extra)) ||
-      (rc = tesoro__calendar_sync(c, a.owner, a.start_at)))
+      (rc = tesoro__calendar_sync(c, a.owner, &a)))
     return rc;
   return tesoro__activity(c, c->event == APPT_EV_CONFIRM ? "viewing_confirmed"
                                                          : "viewing_rescheduled",
@@ -6317,7 +6391,7 @@ static int fx_appointment_end(tesoro__ctx *c) {
                                "Meeting Cancelled By Portal User", summary, extra)
            : tesoro__notify_client(c, "Meeting Status Changed By Portal User",
                                    summary, extra);
-  if (rc || (rc = tesoro__calendar_sync(c, a.owner, a.start_at))) return rc;
+  if (rc || (rc = tesoro__calendar_sync(c, a.owner, &a))) return rc;
   return tesoro__activity(c, c->to == APPT_REJECTED ? "viewing_rejected"
                                                     : "viewing_cancelled",
                           summary);
@@ -6336,7 +6410,7 @@ static int fx_completed(tesoro__ctx *c) {
   rc = by_client ? tesoro__property_viewed(c, a.deal_property)
                  : tesoro__timer_plan(c, c->entity, c->id, "no_show_window",
                                       a.start_at + TESORO_NO_SHOW_WINDOW_S);
-  if (rc || (rc = tesoro__calendar_sync(c, a.owner, a.start_at))) return rc;
+  if (rc || (rc = tesoro__calendar_sync(c, a.owner, &a))) return rc;
   return tesoro__activity(c, "viewing_completed",
                           by_client ? "Viewing started by the client"
                                     : "Viewing completed");
@@ -6347,7 +6421,7 @@ static int fx_no_show(tesoro__ctx *c) {
   int rc;
   if ((rc = tesoro__appt_get(c, &a)) ||
       (rc = tesoro__timer_withdraw(c, "viewing_feedback", "no_show_window")) ||
-      (rc = tesoro__calendar_sync(c, a.owner, a.start_at)))
+      (rc = tesoro__calendar_sync(c, a.owner, &a)))
     return rc;
   return tesoro__activity(c, "viewing_no_show",
                           "The client did not come to the viewing");
@@ -6434,31 +6508,59 @@ static int timer_no_show_window(tesoro__ctx *c) {
 
 /* --- the appointment's public calls --- */
 
+static int tesoro__duration_valid(tesoro *t, int64_t duration_s, int zero_ok) {
+  if ((zero_ok && duration_s == 0) ||
+      (duration_s >= TESORO_MIN_VIEWING_S && duration_s <= TESORO_MAX_VIEWING_S))
+    return TESORO_OK;
+  return tesoro__fail(t, TESORO_EINVAL,
+                      "a viewing lasts %d to %d seconds%s, not %lld",
+                      TESORO_MIN_VIEWING_S, TESORO_MAX_VIEWING_S,
+                      zero_ok ? " (0: keep its duration)" : "",
+                      (long long)duration_s);
+}
+
+/* confirm, reschedule: the move's arguments are the start and duration */
 static int tesoro__appointment_schedule(tesoro *t, int64_t actor,
                                         int64_t appointment, int64_t start_at,
-                                        int64_t expected, int event) {
+                                        int64_t duration_s, int64_t expected,
+                                        int event) {
+  int64_t when[2] = {start_at, duration_s};
+  int rc;
   TESORO__ENTER(t);
   if (start_at <= 0)
     return tesoro__fail(t, TESORO_EINVAL, "start time must be > 0");
+  if ((rc = tesoro__duration_valid(t, duration_s, 1))) return rc;
   return tesoro__transition(t, actor, &tesoro__appointment_machine,
-                            appointment, event, expected, &start_at, NULL,
+                            appointment, event, expected, when, NULL,
                             NULL, NULL);
 }
 
 TESORO_API int tesoro_appointment_confirm(tesoro *t, int64_t actor,
                                           int64_t appointment,
-                                          int64_t start_at,
+                                          int64_t start_at, int64_t duration_s,
                                           int64_t expected_version) {
   return tesoro__appointment_schedule(t, actor, appointment, start_at,
-                                      expected_version, APPT_EV_CONFIRM);
+                                      duration_s, expected_version,
+                                      APPT_EV_CONFIRM);
 }
 
 TESORO_API int tesoro_appointment_reschedule(tesoro *t, int64_t actor,
                                              int64_t appointment,
                                              int64_t start_at,
+                                             int64_t duration_s,
                                              int64_t expected_version) {
   return tesoro__appointment_schedule(t, actor, appointment, start_at,
-                                      expected_version, APPT_EV_RESCHEDULE);
+                                      duration_s, expected_version,
+                                      APPT_EV_RESCHEDULE);
+}
+
+TESORO_API int tesoro_agency_set_viewing_duration(tesoro *t, int64_t actor,
+                                                  int64_t duration_s) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__duration_valid(t, duration_s, 0))) return rc;
+  return tesoro__agency_setting(t, actor, S_AGENCY_SET_VIEWING_DURATION,
+                                duration_s, "set the viewing duration");
 }
 
 /* reject, cancel, record_no_show: an event with a reason (`required`: for
@@ -9334,9 +9436,11 @@ typedef struct tesoro__privacy {
 static const tesoro__privacy tesoro__privacy_map[] = {
     {"agency", NULL, NULL,
      "id name timezone currency portal_active listing_counter created_at "
-     "referral_fee_bp", ""},
+     "referral_fee_bp viewing_duration_s push_enabled calendar_active uid_key",
+     ""},
     {"actor", "contact_id = ?1", NULL,
-     "id agency_id kind role contact_id created_at", "name:e email:n"},
+     "id agency_id kind role contact_id created_at channels_off",
+     "name:e email:n"},
     {"contact", "id = ?1", NULL,
      "id agency_id version language assigned_agent_id created_at consent "
      "consent_at consent_source consent_text consent_stamp erased_at erased_by",
@@ -9405,8 +9509,10 @@ static const tesoro__privacy tesoro__privacy_map[] = {
      "id referral_id author_id created_at", "body:e"},
     {"portal_account", "contact_id = ?1", NULL,
      "id agency_id contact_id version state code_expires_at code_attempts "
-     "failed_logins locked_until language last_login_at created_by created_at",
-     "email:m name:n password_hash:h code_hash:x"},
+     "failed_logins locked_until language last_login_at created_by created_at "
+     "reset_expires_at reset_attempts deactivated_at",
+     "email:m name:n password_hash:h code_hash:x reset_hash:x"},
+
     {"portal_message", "contact_id = ?1", NULL,
      "id agency_id contact_id deal_property_id created_at", "body:e"},
     {"web_customer", "contact_id = ?1", NULL,
@@ -10056,7 +10162,8 @@ TESORO_API int tesoro_stats(tesoro *t, int64_t agency, tesoro_cursor **out) {
   "a.category, 'participants', json_array(json_object('contact_id', "         \
   "a.contact_id, 'role', 'client')), 'title', l.title, 'address', "           \
   "l.address, 'ref', l.ref, 'preferred', json(a.preferred), 'end_at', "       \
-  "json_extract(d.payload, '$.start_at') + a.duration_s, 'completed_at', "    \
+  "json_extract(d.payload, '$.start_at') + coalesce(json_extract(d.payload, "\
+  "'$.duration_s'), a.duration_s), 'completed_at', "                          \
   "iif(h.to_state = 'completed', a.completed_at, NULL), 'completed_by', "     \
   "iif(h.to_state = 'completed', a.completed_by, NULL), 'ended_at', "         \
   "iif(h.to_state = 'cancelled' OR h.to_state = 'rejected', a.ended_at, "     \

@@ -116,7 +116,7 @@ extern "C" {
 */
 #define TESORO_VERSION        "0.1.0"
 #define TESORO_VERSION_NUMBER 1000
-#define TESORO_SCHEMA_VERSION 11
+#define TESORO_SCHEMA_VERSION 12
 #define TESORO_APPLICATION_ID 0x5453524f
 
 TESORO_API const char *tesoro_version(void);
@@ -247,6 +247,11 @@ TESORO_API const char *tesoro_errname(int rc);
                                                the guard that bounds the WAL
                                                when the host never does.
                                                At most 10000000. */
+#define TESORO_CONFIG_SESSION_IDLE_S     11 /* default 1800: a portal session
+                                               unused this long has ended */
+#define TESORO_CONFIG_SESSION_MAX_S      12 /* default 604800 (7 days): a
+                                               portal session ends this long
+                                               after its login, however used */
 #define TESORO_SYNC_NORMAL 1
 #define TESORO_SYNC_FULL   2
 
@@ -505,6 +510,45 @@ TESORO_API int tesoro_outbox_fail(tesoro *t, int64_t id, const char *error);
 /* Operator call: counts of outbox rows by status (any out may be NULL). */
 TESORO_API int tesoro_outbox_counts(tesoro *t, int64_t *out_pending,
                                     int64_t *out_delivered, int64_t *out_dead);
+
+/*
+** NOTIFICATION PREFERENCES.  Each recipient may turn a channel off for
+** themselves: a client the push or e-mail notifications, an agent the
+** e-mail, push or calendar.  The CRM channel (the agent's notification
+** list) cannot be turned off, and the contact's timeline (activity) is
+** written whatever a recipient turned off.  Two agency settings are the
+** seed's conditions: push notifications (on by default: "push (if
+** enabled)") and the calendar integration (on by
+** default: "calendar (if calendar integration is active)").  A channel
+** off — for the recipient or the agency — queues nothing: a message is
+** written for the channels that remain, and not at all when none does, so
+** the outbox never holds a delivery that will not be made.  Website
+** deliveries (the exchange) follow no preference.
+*/
+#define TESORO_CHANNEL_CRM      1
+#define TESORO_CHANNEL_PUSH     2
+#define TESORO_CHANNEL_EMAIL    4
+#define TESORO_CHANNEL_WEBSITE  8
+#define TESORO_CHANNEL_CALENDAR 16
+
+/* Turn `channel` (one TESORO_CHANNEL_*: push, email or calendar) off (0)
+** or on (1) for `recipient` (an actor id): the recipient themselves, or an
+** admin for staff of their agency.  Returns TESORO_OK; EINVAL (crm,
+** website, several bits, on not 0 or 1); EDENIED; ENOTFOUND. */
+TESORO_API int tesoro_notification_set(tesoro *t, int64_t actor,
+                                       int64_t recipient, int channel, int on);
+
+/* The channels (TESORO_CHANNEL_* bits) `recipient` receives on, the
+** agency's switches applied; the same callers as tesoro_notification_set. */
+TESORO_API int tesoro_notification_channels(tesoro *t, int64_t actor,
+                                            int64_t recipient,
+                                            int *out_channels);
+
+/* The agency's switches (admin): push notifications enabled, calendar
+** integration active (1 on, 0 off). */
+TESORO_API int tesoro_agency_set_push(tesoro *t, int64_t actor, int enabled);
+TESORO_API int tesoro_agency_set_calendar(tesoro *t, int64_t actor,
+                                          int active);
 
 /*
 ** Operator call: how many entities each machine holds in each state, and the
@@ -778,7 +822,7 @@ TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
 **   start_viewing  confirmed → completed   client, only on the agency-local
 **                                  calendar day of the start time (EGUARD).
 **   complete       confirmed → completed   system, by tesoro_tick once the
-**                                  start time has passed.
+**                                  viewing has ended (start + duration).
 **   record_no_show completed → completed   staff, only for a viewing the
 **                                  timer completed, before start + 7 days.
 **   send_reminder, request_feedback        system (timers, see below).
@@ -792,17 +836,34 @@ TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
 ** completion, end or no-show only once they had happened.  It is rendered
 ** when the host fetches it, from what the transition recorded.
 **
+** DURATION.  A viewing lasts the agency's default
+** (tesoro_agency_set_viewing_duration; one hour unless set), taken when it
+** is requested; confirm and reschedule may set its own (`duration_s`, 0:
+** keep the viewing's).  Its end (start + duration) is DTEND in iCalendar,
+** end_at in its JSON and the calendar payloads, and when the clock
+** completes it.
+**
 ** Timers: on confirm (and again on reschedule) tesoro plans the completion
-** at the start time, a reminder TESORO_CONFIG_REMINDER_LEAD_S before it
+** at the end, a reminder TESORO_CONFIG_REMINDER_LEAD_S before the start
 ** (client: email and push; owner: crm and push; "Viewing Reminder") unless
-** that moment has already passed, and a feedback request to the client one
-** hour after the start ("Viewing Feedback Request").  Reschedule re-plans
+** that moment has already passed, and a feedback request to the client an
+** hour after the end ("Viewing Feedback Request").  Reschedule re-plans
 ** them; cancel, reject and a no-show withdraw what is still pending, so no
 ** reminder is ever sent for a viewing that no longer happens.
 **
 ** The deal property becomes "viewed" (when its status allows) as soon as
 ** the client starts the viewing; for a viewing the timer completed, only
 ** once the no-show window (start + 7 days) has closed without a no-show.
+**
+** NO RULE WAITS FOR THE TICK.  Every write on an entity first fires that
+** entity's timers that are due at the call's time, in the call's
+** transaction, as tesoro_tick would (history by the system actor at the
+** call's time): so a staff cancel of a viewing that has already ended is
+** refused because it is completed, and a no-show can be recorded as soon
+** as the viewing has ended.  If that changed the entity, the caller's
+** expected_version no longer matches (ECONFLICT: reload it).  Reads show
+** what is recorded, except where a rule reads the time itself (the
+** listing on offer, the lists by start time).
 **
 ** Status colours: pending yellow; confirmed and completed green; cancelled
 ** and rejected red.
@@ -822,7 +883,14 @@ TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
 
 #define TESORO_MAX_PREFERRED 3 /* preferred date-times per request */
 #define TESORO_NO_SHOW_WINDOW_S (7 * 86400)
-#define TESORO_VIEWING_DURATION_S 3600
+#define TESORO_VIEWING_DURATION_S 3600 /* the agency default's default */
+#define TESORO_MIN_VIEWING_S 300       /* a viewing's duration, 5 minutes .. */
+#define TESORO_MAX_VIEWING_S 43200     /* .. 12 hours */
+
+/* The agency's default viewing duration (admin), in seconds,
+** TESORO_MIN_VIEWING_S..TESORO_MAX_VIEWING_S; later requests take it. */
+TESORO_API int tesoro_agency_set_viewing_duration(tesoro *t, int64_t actor,
+                                                  int64_t duration_s);
 
 /*
 ** Open a deal for a client contact (staff).  `name` describes the search
@@ -893,13 +961,16 @@ TESORO_API int tesoro_appointment_request(tesoro *t, int64_t actor,
                                           int64_t deal_property,
                                           const int64_t *preferred, int count,
                                           int64_t *out_appointment);
+/* `duration_s`: 0 keeps the viewing's duration, else
+** TESORO_MIN_VIEWING_S..TESORO_MAX_VIEWING_S seconds (EINVAL). */
 TESORO_API int tesoro_appointment_confirm(tesoro *t, int64_t actor,
                                           int64_t appointment,
-                                          int64_t start_at,
+                                          int64_t start_at, int64_t duration_s,
                                           int64_t expected_version);
 TESORO_API int tesoro_appointment_reschedule(tesoro *t, int64_t actor,
                                              int64_t appointment,
                                              int64_t start_at,
+                                             int64_t duration_s,
                                              int64_t expected_version);
 TESORO_API int tesoro_appointment_reject(tesoro *t, int64_t actor,
                                          int64_t appointment,
@@ -967,17 +1038,33 @@ TESORO_API int tesoro_appointments_agent(tesoro *t, int64_t actor,
 /*
 ** The appointment as an iCalendar file (RFC 5545), for the client or
 ** staff: one VEVENT with a stable UID, DTSTAMP (now), DTSTART (the start
-** time, or the earliest preferred date while unconfirmed) and DTEND one hour
-** later in UTC, SUMMARY "<title> Property Viewing", LOCATION the address,
+** time, or the earliest preferred date while unconfirmed) and DTEND the
+** viewing's duration later, in UTC, SUMMARY "<title> Property Viewing", LOCATION the address,
 ** DESCRIPTION title, price, reference, address and `link` (NULL: none),
 ** STATUS CONFIRMED (confirmed, completed), TENTATIVE (pending) or
 ** CANCELLED (cancelled, rejected), SEQUENCE (version - 1) and a VALARM 30
 ** minutes before.  CRLF line endings, lines folded at 75 octets (never
-** inside a UTF-8 character), TEXT values escaped.  *out: tesoro_free.
+** inside a UTF-8 character), TEXT values escaped and free of control
+** characters (each is dropped).  The UID is "appointment-<id>-<the
+** agency's random key>@tesoro", unique across agencies and files.
+** *out: tesoro_free.
 */
 TESORO_API int tesoro_appointment_ics(tesoro *t, int64_t actor,
                                       int64_t appointment, const char *link,
                                       char **out);
+
+/*
+** A calendar feed to subscribe to once (Google, Apple, Outlook): one
+** VCALENDAR with a VEVENT, as tesoro_appointment_ics writes it (no link,
+** no alarm), for every viewing of `subject` — an agent, as the viewings'
+** owner, or a client — confirmed, completed, pending (TENTATIVE) and
+** cancelled or rejected (STATUS:CANCELLED), SEQUENCE rising with each
+** change.  The caller is the subject or an admin of their agency.
+** *out_ics: tesoro_free.  Returns TESORO_OK; EDENIED; ENOTFOUND; EINVAL
+** (the subject is the website or the system).
+*/
+TESORO_API int tesoro_calendar_feed(tesoro *t, int64_t actor, int64_t subject,
+                                    char **out_ics);
 
 /* ------------------------------------------------------------------------
 ** Referral stages.
@@ -1328,6 +1415,118 @@ TESORO_API int tesoro_portal_contact_agent(tesoro *t, int64_t client,
 */
 TESORO_API int tesoro_portal_account_of(tesoro *t, int64_t actor,
                                         int64_t contact, int64_t *out_account);
+
+/*
+** NO ACCOUNT ENUMERATION.  Whoever types an e-mail into the portal learns
+** nothing of whether an account has it: login, verification, registration
+** and password reset answer an unknown e-mail exactly as a known one — the
+** same code, the same message, and the same work (an argon2id check
+** against a decoy hash where there is no account):
+**   login     EDENIED "e-mail or password is wrong, or the account is
+**             locked for a while after repeated failures" for an unknown
+**             e-mail, a wrong password, a locked or a deactivated account.
+**             Only the right password of an unverified account learns
+**             ESTATE ("not verified yet").
+**   verify    EDENIED "the verification code is wrong or has expired" for
+**             an unknown e-mail, a verified account, a wrong, expired or
+**             used-up code (a wrong code of an unverified account is still
+**             counted).
+**   register  TESORO_OK and a code for an e-mail a verified account has,
+**             too: nothing changes, the code never verifies, *out_account
+**             is 0, and the account's owner gets the "Portal Account
+**             Exists" e-mail (log in, or reset the password).  A host shows
+**             the same page whatever *out_account is.
+**   reset     tesoro_portal_reset_request answers TESORO_OK whatever the
+**             e-mail; tesoro_portal_reset one message for every failure.
+*/
+
+/*
+** SESSIONS.  tesoro_portal_session_open logs in as tesoro_portal_login does
+** and returns an opaque session token: 256 random bits, base64url (43
+** characters).  Only its BLAKE2b hash is stored.  The host keeps the token
+** in a cookie and turns it back into the client actor on each request with
+** tesoro_portal_session_client.  A session ends when the client logs out
+** (tesoro_portal_session_end), after TESORO_CONFIG_SESSION_IDLE_S without
+** use or TESORO_CONFIG_SESSION_MAX_S after its login (handle settings), and
+** for every session of the account at once on a password change or reset,
+** an invitation resend, a deactivation, the contact's erasure and when the
+** agency switches its portal off.  A use moves the idle expiry on, writing
+** at most once a minute per session.  Host-authenticated client actor ids
+** keep working without sessions.
+*/
+#define TESORO_PORTAL_TOKEN_LEN 43
+
+/* Log in and open a session (the website actor): as tesoro_portal_login;
+** *out_token (tesoro_free) is the session's token; *out_client and
+** *out_step as there (either may be NULL). */
+TESORO_API int tesoro_portal_session_open(tesoro *t, int64_t website,
+                                          const char *email,
+                                          const char *password,
+                                          char **out_token, int64_t *out_client,
+                                          int *out_step);
+
+/* The client actor of a live session (the website actor).  EDENIED "the
+** session has ended" for a token that is unknown, ended or expired, alike;
+** EINVAL for a token that is not one tesoro could have made. */
+TESORO_API int tesoro_portal_session_client(tesoro *t, int64_t website,
+                                            const char *token,
+                                            int64_t *out_client);
+
+/* Log out (the website actor): the session ends.  Ending a session that
+** has already ended is TESORO_OK. */
+TESORO_API int tesoro_portal_session_end(tesoro *t, int64_t website,
+                                         const char *token);
+
+/*
+** PASSWORD RESET.  tesoro_portal_reset_request (the website actor): when an
+** active account has this e-mail, a single-use reset secret
+** (TESORO_PORTAL_RESET_LEN characters) is made, stored only as an argon2id
+** hash, and queued to the account's e-mail as the "Portal Password Reset"
+** message, whose payload holds it as "secret" until the host acknowledges
+** the delivery: tesoro_outbox_ack then removes it from the row (and, when
+** no reader holds the log, from the WAL).  The secret works for
+** TESORO_PORTAL_RESET_TTL_S and TESORO_PORTAL_RESET_MAX_TRIES wrong tries;
+** a new request, a password change or an invitation resend revokes it.
+** Unknown, unverified and deactivated e-mails get the same TESORO_OK and
+** nothing is queued.
+**
+** tesoro_portal_reset (the website actor) sets a new password with the
+** secret: the password meets the policy (EINVAL), the secret is used up,
+** the lockout is cleared, every session of the account ends, and an
+** account in set_password moves on to welcome.  *out_client (may be NULL):
+** the account's client actor.  Every failure is EDENIED "the reset secret
+** is wrong or has expired" (a wrong secret of a known account counts).
+*/
+#define TESORO_PORTAL_RESET_LEN       32
+#define TESORO_PORTAL_RESET_TTL_S     3600
+#define TESORO_PORTAL_RESET_MAX_TRIES 5
+TESORO_API int tesoro_portal_reset_request(tesoro *t, int64_t website,
+                                           const char *email);
+TESORO_API int tesoro_portal_reset(tesoro *t, int64_t website,
+                                   const char *email, const char *secret,
+                                   const char *new_password,
+                                   int64_t *out_client);
+
+/*
+** Resend the invitation (staff) of the contact's CRM-made or verified
+** account: a new temporary password, returned once in *out_temp_password
+** (tesoro_free) as by tesoro_portal_account_create; the account goes back
+** to set_password (a deactivated one is active again); the earlier
+** password, any reset secret and every session stop working; the "Portal
+** Invitation" e-mail is queued again.  An invitation lost between the call
+** and the e-mail is never a stranded account.
+** Returns TESORO_OK; EDENIED (not staff, another agency, portal off);
+** ENOTFOUND (no account); ESTATE (an unverified self-registration: the
+** client registers again).
+*/
+TESORO_API int tesoro_portal_invitation_resend(tesoro *t, int64_t actor,
+                                               int64_t contact,
+                                               char **out_temp_password);
+
+/* Deactivate the contact's account (staff): no login, no session, no
+** reset until an invitation resend.  ESTATE if already deactivated. */
+TESORO_API int tesoro_portal_account_deactivate(tesoro *t, int64_t actor,
+                                                int64_t contact);
 
 /* ------------------------------------------------------------------------
 ** Website exchange (the Homeflow People Exchange).

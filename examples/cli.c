@@ -26,7 +26,8 @@
 ** builds it under a temporary name in the same directory and links it into
 ** place only once the agency is committed (a failed init leaves nothing
 ** behind); `init` into an existing file adds the agency in one transaction.
-** `ics -o FILE` writes a temporary file, syncs it and renames it over FILE.
+** `ics -o FILE` (one viewing or --feed) writes a temporary file, syncs it
+** and renames it over FILE.
 */
 #include <errno.h>
 #include <limits.h>
@@ -39,6 +40,12 @@
 #include <unistd.h>
 
 #include "tesoro.h"
+
+/* tesoro_calendar_feed is declared in tesoro.h ahead of its implementation:
+   a weak reference lets the tool link with a libtesoro that does not define
+   it yet, where `ics --feed` says so (exit 3) instead of the whole tool
+   failing to build.  A library that defines it resolves it as usual. */
+#pragma weak tesoro_calendar_feed
 
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_FILE = 3 };
 #define HELP_SHOWN (-1) /* parse result: --help printed, exit 0 */
@@ -117,6 +124,9 @@ static const char main_help[] =
     "  outbox fail ID MESSAGE  the delivery queue, as a delivery worker sees it\n"
     "  ics APPOINTMENT --as ACTOR [-o FILE] [--link URL]\n"
     "                          a viewing as an iCalendar file\n"
+    "  ics --feed SUBJECT --as ACTOR [-o FILE]\n"
+    "                          every viewing of an agent or a client, as one\n"
+    "                          calendar feed\n"
     "  history ENTITY ID --as ACTOR\n"
     "                          an entity's history, oldest first\n"
     "  allowed ENTITY ID --as ACTOR\n"
@@ -702,34 +712,57 @@ static int cmd_outbox(cli *c, int argc, char **argv) {
 static const char ics_help[] =
     "usage: tesoro --db FILE [--now TIME] ics APPOINTMENT --as ACTOR\n"
     "                                    [-o FILE] [--link URL]\n"
+    "       tesoro --db FILE [--now TIME] ics --feed SUBJECT --as ACTOR\n"
+    "                                    [-o FILE]\n"
     "\n"
     "The viewing APPOINTMENT (an id) as an RFC 5545 iCalendar file, as ACTOR\n"
     "(its client or staff of its agency) may read it.  DTSTAMP is now.\n"
+    "\n"
+    "With --feed, the calendar feed of SUBJECT (an actor id: an agent, for\n"
+    "the viewings they own, or a client) to subscribe to: one VCALENDAR\n"
+    "with a VEVENT, without alarm, for each of their viewings, pending as\n"
+    "TENTATIVE, cancelled and rejected as CANCELLED.  ACTOR is SUBJECT or an\n"
+    "admin of their agency.\n"
     "  --as ACTOR     the actor id to read as (required)\n"
+    "  --feed SUBJECT every viewing of actor SUBJECT, instead of one\n"
+    "                 APPOINTMENT\n"
     "  -o, --output FILE\n"
     "                 write FILE (a temporary file renamed into place)\n"
     "                 instead of stdout; '-' is stdout\n"
-    "  --link URL     a link for the DESCRIPTION\n";
+    "  --link URL     a link for the DESCRIPTION (one APPOINTMENT only)\n";
 
 static int cmd_ics(cli *c, int argc, char **argv) {
   optspec o[] = {{"--as", NULL, 1, NULL},
                  {"--output", "-o", 1, NULL},
                  {"--link", NULL, 1, NULL},
+                 {"--feed", NULL, 1, NULL},
                  {NULL, NULL, 0, NULL}};
   args a;
-  int64_t appt, actor;
+  int64_t id, actor;
+  const char *feed;
   char *text = NULL;
   int rc;
   if ((rc = parse_args(c, ics_help, argc, argv, o, 1, &a))) return rc;
-  if (a.npos < 1) return usage_error(c, "missing APPOINTMENT");
+  feed = o[3].value;
+  if (feed && a.npos > 0)
+    return usage_error(c, "give APPOINTMENT or --feed SUBJECT, not both");
+  if (!feed && a.npos < 1)
+    return usage_error(c, "missing APPOINTMENT (or --feed SUBJECT)");
+  if (feed && o[2].value)
+    return usage_error(c, "--link is for one APPOINTMENT, not --feed");
   if (!o[0].value) return usage_error(c, "missing --as ACTOR");
-  if ((rc = parse_id(c, "APPOINTMENT", a.pos[0], &appt)) ||
+  if ((rc = feed ? parse_id(c, "--feed", feed, &id)
+                 : parse_id(c, "APPOINTMENT", a.pos[0], &id)) ||
       (rc = parse_id(c, "--as", o[0].value, &actor)))
     return rc;
   if (o[1].value && *o[1].value == '\0')
     return usage_error(c, "-o needs a file name");
+  if (feed && tesoro_calendar_feed == NULL)
+    return file_error(c, "--feed needs tesoro_calendar_feed, which this "
+                         "build's libtesoro does not have");
   if ((rc = open_db(c, 1))) return rc;
-  rc = tesoro_appointment_ics(c->t, actor, appt, o[2].value, &text);
+  rc = feed ? tesoro_calendar_feed(c->t, actor, id, &text)
+            : tesoro_appointment_ics(c->t, actor, id, o[2].value, &text);
   if (rc != TESORO_OK) return lib_error(c, rc);
   if (o[1].value && strcmp(o[1].value, "-") != 0)
     rc = write_file_atomic(c, o[1].value, text, strlen(text));

@@ -264,7 +264,7 @@ int main(int argc, char **argv) {
   }
   print_list(client, TESORO_LIST_UNCONFIRMED, "Bram's unconfirmed viewings");
   step("Andy confirms the first preferred date",
-       tesoro_appointment_confirm(db, agent, appointment, viewing, 0));
+       tesoro_appointment_confirm(db, agent, appointment, viewing, 0, 0));
   print_list(client, TESORO_LIST_UPCOMING, "Bram's upcoming viewings");
   check(tesoro_tick(db, viewing - 86400, &fired), "tick");
   printf("  ok  tick, 24 hours before the viewing: %d timer(s) fired (the reminder)\n",
@@ -277,9 +277,9 @@ int main(int argc, char **argv) {
   step("Bram notes what he liked",
        tesoro_appointment_note_add(db, client, appointment,
                                    "Lovely light; the kitchen needs work.", &note));
-  check(tesoro_tick(db, viewing + 3600, &fired), "tick");
-  printf("  ok  tick, an hour after the start: %d timer(s) fired (the feedback request)\n",
-         fired);
+  check(tesoro_tick(db, viewing + 7200, &fired), "tick");
+  printf("  ok  tick, an hour after the viewing's end: %d timer(s) fired (the "
+         "feedback request)\n", fired);
   print_state(agent, TESORO_ENTITY_APPOINTMENT, appointment, "appointment");
   print_state(client, TESORO_ENTITY_DEAL_PROPERTY, offered, "deal property");
   step("Bram approves the canal house",

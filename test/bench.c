@@ -259,7 +259,7 @@ static void cycle_op(tesoro *t, const world *w, int i) {
     OK(t, tesoro_appointment_request(t, w->client, w->dp, &preferred, 1, &appointment));
     break;
   }
-  case 1: OK(t, tesoro_appointment_confirm(t, w->agent, appointment, base + 3600, 0)); break;
+  case 1: OK(t, tesoro_appointment_confirm(t, w->agent, appointment, base + 3600, 0, 0)); break;
   default:
     OK(t, tesoro_clock_set(t, base + 3600));
     OK(t, tesoro_tick(t, base + 3600, &fired));
@@ -396,7 +396,7 @@ static void mixed_op(tesoro *t, const world *w, int i) {
       OK(t, tesoro_appointment_request(t, w->client, w->dp, &preferred, 1, &appointment));
       break;
     case 1:
-      OK(t, tesoro_appointment_confirm(t, w->agent, appointment, preferred, 0));
+      OK(t, tesoro_appointment_confirm(t, w->agent, appointment, preferred, 0, 0));
       break;
     default:
       OK(t, tesoro_appointment_cancel(t, w->client, appointment, "Found another house", 0));

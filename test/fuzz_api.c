@@ -599,10 +599,10 @@ static const char *fz_step(fz_world *w, fz_in *in, int *out_rc,
     when = fz_time(in);
     v = fz_version(in);
     if (op == 47)
-      CALL("appointment_confirm", tesoro_appointment_confirm(t, a, e, when, v));
+      CALL("appointment_confirm", tesoro_appointment_confirm(t, a, e, when, 0, v));
     else
       CALL("appointment_reschedule",
-           tesoro_appointment_reschedule(t, a, e, when, v));
+           tesoro_appointment_reschedule(t, a, e, when, 0, v));
     break;
   case 49:
   case 50:

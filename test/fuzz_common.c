@@ -440,12 +440,12 @@ static void fz_build(fz_world *w) {
   preferred = FZ_NOW - 2 * FZ_DAY;
   REQ(tesoro_appointment_request(w->t, w->client2, w->deal_property, &preferred,
                                  1, &w->appt_completed));
-  REQ(tesoro_appointment_confirm(w->t, w->agent2, w->appt_completed, preferred,
+  REQ(tesoro_appointment_confirm(w->t, w->agent2, w->appt_completed, preferred, 0,
                                  0));
   preferred = FZ_NOW + 2 * FZ_DAY;
   REQ(tesoro_appointment_request(w->t, w->client2, w->deal_property, &preferred,
                                  1, &w->appt_confirmed));
-  REQ(tesoro_appointment_confirm(w->t, w->agent2, w->appt_confirmed, preferred,
+  REQ(tesoro_appointment_confirm(w->t, w->agent2, w->appt_confirmed, preferred, 0,
                                  0));
   preferred = FZ_NOW + 3 * FZ_DAY;
   REQ(tesoro_appointment_request(w->t, w->client2, w->deal_property, &preferred,

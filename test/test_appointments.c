@@ -43,7 +43,7 @@
 /* Spring forward: Sunday 2026-03-29 is 23 hours long in Amsterdam
    (local midnight = 2026-03-28T23:00Z, next midnight = 2026-03-29T22:00Z). */
 #define SP_BEFORE    INT64_C(1774004400) /* 2026-03-20T11:00Z = 03-20 12:00 CET */
-#define SP_START     INT64_C(1774771200) /* 2026-03-29T08:00Z = 03-29 10:00 CEST */
+#define SP_START     INT64_C(1774807200) /* 2026-03-29T18:00Z = 03-29 20:00 CEST */
 #define SP_EARLY     INT64_C(1774740600) /* 2026-03-28T23:30Z = 03-29 00:30 CET */
 #define SP_DAYBEFORE INT64_C(1774737000) /* 2026-03-28T22:30Z = 03-28 23:30 CET */
 #define SP_LATE      INT64_C(1774819800) /* 2026-03-29T21:30Z = 03-29 23:30 CEST */
@@ -51,7 +51,7 @@
 
 /* Fall back: Sunday 2026-10-25 is 25 hours long in Amsterdam
    (local midnight = 2026-10-24T22:00Z, next midnight = 2026-10-25T23:00Z). */
-#define AU_START     INT64_C(1792918800) /* 2026-10-25T09:00Z = 10-25 10:00 CET */
+#define AU_START     INT64_C(1792954800) /* 2026-10-25T19:00Z = 10-25 20:00 CET */
 #define AU_EARLY     INT64_C(1792881000) /* 2026-10-24T22:30Z = 10-25 00:30 CEST */
 #define AU_DAYBEFORE INT64_C(1792877400) /* 2026-10-24T21:30Z = 10-24 23:30 CEST */
 #define AU_LATE      INT64_C(1792967400) /* 2026-10-25T22:30Z = 10-25 23:30 CET */
@@ -242,14 +242,15 @@ static int64_t request1(tu_world *w, int64_t client, int64_t dp, int64_t at) {
 /* Ada requests one date and w->agent confirms it. */
 static int64_t confirmed(tu_world *w, int64_t dp, int64_t at) {
   int64_t a = request1(w, w->client, dp, at);
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, at, 0));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, at, 0, 0));
   return a;
 }
 
-/* Confirmed at `at`, then completed by the timer (tick just after start). */
+/* Confirmed at `at`, then completed by the timer (tick just after its end,
+** an hour after the start). */
 static int64_t completed_by_timer(tu_world *w, int64_t dp, int64_t at) {
   int64_t a = confirmed(w, dp, at);
-  TU_OK(w, tesoro_tick(w->t, at + 60, NULL));
+  TU_OK(w, tesoro_tick(w->t, at + HOUR + 60, NULL));
   assert_state(w, APPT, a, "completed");
   return a;
 }
@@ -1049,7 +1050,7 @@ static void test_confirm_at_preferred_time_emails_client(void **state) {
   offer(w, &v);
   a = request_n(w, w->client, v.dp, at, 2);
   assert_int_equal(outbox_n(w, a, w->client, NULL, NULL), 0);
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D2, 1));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D2, 0, 1));
   assert_state(w, APPT, a, "confirmed");
   assert_int_equal(version_of(w, APPT, a), 2);
   assert_int_equal(tu_sqlf(w, "SELECT start_at FROM appointment WHERE id = %lld",
@@ -1070,7 +1071,7 @@ static void test_confirm_at_another_future_time_by_any_staff(void **state) {
   offer(w, &v);
   a = request1(w, w->client, v.dp, D1);
   /* D4 was not among the client's dates; agent2 is staff but not the owner */
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent2, a, D4, 0));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent2, a, D4, 0, 0));
   assert_state(w, APPT, a, "confirmed");
   assert_int_equal(tu_sqlf(w, "SELECT start_at FROM appointment WHERE id = %lld",
                         (long long)a),
@@ -1088,7 +1089,7 @@ static void test_reschedule_moves_start_and_emails_client(void **state) {
   offer(w, &v);
   a = confirmed(w, v.dp, D1);
   p = request1(w, w->client, v.dp, D2);
-  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D3, 0));
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D3, 0, 0));
   assert_state(w, APPT, a, "confirmed");
   assert_int_equal(tu_sqlf(w, "SELECT start_at FROM appointment WHERE id = %lld",
                         (long long)a),
@@ -1098,12 +1099,12 @@ static void test_reschedule_moves_start_and_emails_client(void **state) {
   assert_last_calendar_state(w, a, "confirmed");
   assert_last_event(w, a, "reschedule", w->agent, "confirmed");
 
-  REFUSED2(w, tesoro_appointment_reschedule(w->t, w->agent, a, TU_NOW - HOUR,
+  REFUSED2(w, tesoro_appointment_reschedule(w->t, w->agent, a, TU_NOW - HOUR, 0,
                                             0),
            TESORO_EGUARD, "past", "future");
-  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(w->t, w->client, a, D4, 0),
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(w->t, w->client, a, D4, 0, 0),
                     TESORO_EDENIED, "only");
-  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(w->t, w->agent, p, D4, 0),
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(w->t, w->agent, p, D4, 0, 0),
                     TESORO_ESTATE, "pending");
   TU_OK(w, tesoro_check(w->t));
 }
@@ -1134,10 +1135,10 @@ static void test_calendar_messages_show_their_own_moment(void **state) {
   char *p, num[32];
   offer(w, &v);
   a = confirmed(w, v.dp, D1);
-  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D3, 0));
-  TU_OK(w, tesoro_tick(w->t, D3 + 60, NULL));
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D3, 0, 0));
+  TU_OK(w, tesoro_tick(w->t, D3 + HOUR + 60, NULL));
   assert_state(w, APPT, a, "completed");
-  TU_OK(w, tesoro_clock_set(w->t, D3 + 60)); /* every message is due */
+  TU_OK(w, tesoro_clock_set(w->t, D3 + HOUR + 120)); /* every message is due */
   /* the request: pending, no start yet, nothing completed */
   p = calendar_payload(w, a, 0);
   assert_json_eq(p, "$.state", "pending");
@@ -1168,7 +1169,7 @@ static void test_calendar_messages_show_their_own_moment(void **state) {
   p = calendar_payload(w, a, 3);
   assert_json_eq(p, "$.state", "completed");
   assert_json_eq(p, "$.status_colour", "green");
-  snprintf(num, sizeof num, "%lld", (long long)(D3 + 60));
+  snprintf(num, sizeof num, "%lld", (long long)(D3 + HOUR + 60));
   assert_json_eq(p, "$.completed_at", num);
   free(p);
   TU_OK(w, tesoro_check(w->t));
@@ -1215,7 +1216,7 @@ static void test_reject_requires_reason_and_emails_client(void **state) {
   TU_ASSERT_REFUSED(w, tesoro_appointment_reject(w->t, w->agent, a, "Again",
                                                  0),
                     TESORO_ESTATE, "rejected");
-  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D2, 0),
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D2, 0, 0),
                     TESORO_ESTATE, "rejected");
   TU_OK(w, tesoro_check(w->t));
 }
@@ -1334,7 +1335,7 @@ static void test_start_viewing_completes_on_the_day(void **state) {
   TU_OK(w, tesoro_check(w->t));
 }
 
-static void test_tick_completes_after_start_and_is_idempotent(void **state) {
+static void test_tick_completes_after_the_end_and_is_idempotent(void **state) {
   tu_world *w = *state;
   viewing v;
   int64_t a;
@@ -1347,7 +1348,7 @@ static void test_tick_completes_after_start_and_is_idempotent(void **state) {
   TU_OK(w, tesoro_tick(w->t, D1 - 60, &fired));
   assert_state(w, APPT, a, "confirmed");
 
-  TU_OK(w, tesoro_tick(w->t, D1 + 60, &fired));
+  TU_OK(w, tesoro_tick(w->t, D1 + HOUR + 60, &fired));
   assert_true(fired >= 1);
   assert_state(w, APPT, a, "completed");
   TU_OK(w, tesoro_actor_info(w->t,
@@ -1366,7 +1367,7 @@ static void test_tick_completes_after_start_and_is_idempotent(void **state) {
 
   tu_digest(w, before);
   fired = -1;
-  TU_OK(w, tesoro_tick(w->t, D1 + 60, &fired));
+  TU_OK(w, tesoro_tick(w->t, D1 + HOUR + 60, &fired));
   assert_int_equal(fired, 0);
   tu_digest(w, after);
   assert_string_equal(before, after);
@@ -1457,25 +1458,25 @@ static void test_confirm_refusals(void **state) {
 
   offer(w, &v);
   a = request1(w, w->client, v.dp, D1);
-  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->other_agent, a, D1,
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->other_agent, a, D1, 0,
                                                   0),
                     TESORO_EDENIED, "another agency");
-  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->client, a, D1, 0),
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->client, a, D1, 0, 0),
                     TESORO_EDENIED, "only");
-  REFUSED2(w, tesoro_appointment_confirm(w->t, w->agent, a, TU_NOW - 60, 0),
+  REFUSED2(w, tesoro_appointment_confirm(w->t, w->agent, a, TU_NOW - 60, 0, 0),
            TESORO_EGUARD, "past", "future");
-  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 7),
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 0, 7),
                     TESORO_ECONFLICT, "version");
-  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, 999999, D1,
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, 999999, D1, 0,
                                                   0),
                     TESORO_ENOTFOUND, "does not exist");
-  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, 0, D1, 0),
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, 0, D1, 0, 0),
                     TESORO_EINVAL, "> 0");
-  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(NULL, w->agent, a, D1, 0),
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(NULL, w->agent, a, D1, 0, 0),
                     TESORO_EMISUSE, NULL);
   assert_state(w, APPT, a, "pending");
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 0));
-  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D2, 0),
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 0, 0));
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D2, 0, 0),
                     TESORO_ESTATE, "confirmed");
 }
 
@@ -1492,7 +1493,7 @@ static void test_cancel_refused_after_completion(void **state) {
                     TESORO_ESTATE, "completed");
   TU_ASSERT_REFUSED(w, tesoro_appointment_reject(w->t, w->agent, a, "Late", 0),
                     TESORO_ESTATE, "completed");
-  REFUSED2(w, tesoro_appointment_reschedule(w->t, w->agent, a, D4, 0),
+  REFUSED2(w, tesoro_appointment_reschedule(w->t, w->agent, a, D4, 0, 0),
            TESORO_ESTATE, "completed", "confirmed");
   TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0),
                     TESORO_ESTATE, "completed");
@@ -1512,9 +1513,11 @@ static void test_start_viewing_refusals(void **state) {
   TU_OK(w, tesoro_clock_set(w->t, D1 - DAY));
   TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0),
                     TESORO_EGUARD, "day");
+  /* the day after, the viewing has ended: the clock completed it, even
+     with no tick run */
   TU_OK(w, tesoro_clock_set(w->t, D1 + DAY));
   TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0),
-                    TESORO_EGUARD, "day");
+                    TESORO_ESTATE, "completed");
   TU_OK(w, tesoro_clock_set(w->t, D1 - HOUR));
   TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->agent, a, 0),
                     TESORO_EDENIED, "only");
@@ -1558,7 +1561,7 @@ static void test_feedback_refused_before_completion_and_for_staff(
                                            (int64_t)sizeof mp3_sample, &doc),
                     TESORO_ESTATE, "confirmed");
 
-  TU_OK(w, tesoro_tick(w->t, D1 + 60, NULL));
+  TU_OK(w, tesoro_tick(w->t, D1 + HOUR + 60, NULL));
   assert_state(w, APPT, a, "completed");
   TU_ASSERT_REFUSED(w, tesoro_appointment_note_add(w->t, w->agent, a,
                                                    "Client liked it", &n),
@@ -1597,7 +1600,7 @@ static void test_appointment_calls_refuse_stale_versions(void **state) {
   a = request1(w, w->client, v.dp, D1);
   b = request1(w, w->client, v.dp, D2);
   ver = version_of(w, APPT, a);
-  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D1,
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 0,
                                                   ver + 1),
                     TESORO_ECONFLICT, "version");
   TU_ASSERT_REFUSED(w, tesoro_appointment_reject(w->t, w->agent, b, "No",
@@ -1606,16 +1609,16 @@ static void test_appointment_calls_refuse_stale_versions(void **state) {
   TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->client, b, NULL,
                                                  ver + 1),
                     TESORO_ECONFLICT, "version");
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, ver));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 0, ver));
   /* a second tab still holds the version it read before the confirm */
-  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(w->t, w->agent, a, D2,
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(w->t, w->agent, a, D2, 0,
                                                      ver),
                     TESORO_ECONFLICT, "version");
   TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->agent, a, "Sold",
                                                  ver),
                     TESORO_ECONFLICT, "version");
-  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D2, ver + 1));
-  TU_OK(w, tesoro_tick(w->t, D2 + 60, NULL));
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D2, 0, ver + 1));
+  TU_OK(w, tesoro_tick(w->t, D2 + HOUR + 60, NULL));
   assert_state(w, APPT, a, "completed");
   ver = version_of(w, APPT, a);
   TU_ASSERT_REFUSED(w, tesoro_appointment_rate(w->t, w->client, a, 3, ver - 1),
@@ -1637,7 +1640,7 @@ static void test_appointment_calls_refuse_bad_ids_and_pointers(void **state) {
   offer(w, &v);
   a = completed_by_timer(w, v.dp, D1);
   /* id <= 0 */
-  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(w->t, w->agent, -1, D2, 0),
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(w->t, w->agent, -1, D2, 0, 0),
                     TESORO_EINVAL, "> 0");
   TU_ASSERT_REFUSED(w, tesoro_appointment_reject(w->t, w->agent, 0, "x", 0),
                     TESORO_EINVAL, "> 0");
@@ -1657,7 +1660,7 @@ static void test_appointment_calls_refuse_bad_ids_and_pointers(void **state) {
                     TESORO_EINVAL, "> 0");
   /* unknown ids */
   TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(w->t, w->agent, 999999,
-                                                     D2, 0),
+                                                     D2, 0, 0),
                     TESORO_ENOTFOUND, "does not exist");
   TU_ASSERT_REFUSED(w, tesoro_appointment_reject(w->t, w->agent, 999999, "x",
                                                  0),
@@ -1693,7 +1696,7 @@ static void test_appointment_calls_refuse_bad_ids_and_pointers(void **state) {
                                                  NULL),
                     TESORO_EINVAL, NULL);
   /* NULL handle */
-  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(NULL, w->agent, a, D2, 0),
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(NULL, w->agent, a, D2, 0, 0),
                     TESORO_EMISUSE, NULL);
   TU_ASSERT_REFUSED(w, tesoro_appointment_reject(NULL, w->agent, a, "x", 0),
                     TESORO_EMISUSE, NULL);
@@ -2227,8 +2230,14 @@ static void dst_case(tu_world *w, int64_t before, int64_t start,
   int64_t a, b;
   TU_OK(w, tesoro_clock_set(w->t, before));
   offer(w, &v);
-  a = confirmed(w, v.dp, start);
-  b = confirmed(w, v.dp, start);
+  /* 12 hours from 20:00: neither has ended by 00:30 the next day, so the
+     day alone refuses (the clock completes a viewing at its end) */
+  a = request1(w, w->client, v.dp, start);
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, start,
+                                      TESORO_MAX_VIEWING_S, 0));
+  b = request1(w, w->client, v.dp, start);
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, b, start,
+                                      TESORO_MAX_VIEWING_S, 0));
 
   TU_OK(w, tesoro_clock_set(w->t, day_before));
   TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0),
@@ -2277,10 +2286,12 @@ static void test_confirm_plans_reminder_a_day_before(void **state) {
                         "entity_id = %lld AND kind LIKE '%%remind%%'",
                         APPT, (long long)a),
                    D2 - DAY);
-  /* the completion at the start and the feedback request an hour later */
-  assert_true(pending_due(w, a, D2) >= 1);
-  assert_int_equal(timer_n(w, a, "%feedback%"), 1);
+  /* the completion at the end (an hour after the start) and the feedback
+     request an hour after that */
+  assert_int_equal(pending_due(w, a, D2), 0);
   assert_true(pending_due(w, a, D2 + HOUR) >= 1);
+  assert_int_equal(timer_n(w, a, "%feedback%"), 1);
+  assert_true(pending_due(w, a, D2 + 2 * HOUR) >= 1);
 }
 
 static void test_reminder_skipped_when_lead_has_passed(void **state) {
@@ -2291,7 +2302,7 @@ static void test_reminder_skipped_when_lead_has_passed(void **state) {
   offer(w, &v);
   a = confirmed(w, v.dp, TU_NOW + 3 * HOUR);
   assert_int_equal(timer_n(w, a, "%remind%"), 0);
-  assert_true(pending_due(w, a, TU_NOW + 3 * HOUR) >= 1);
+  assert_true(pending_due(w, a, TU_NOW + 4 * HOUR) >= 1);
 }
 
 static void test_reschedule_replans_reminders(void **state) {
@@ -2302,14 +2313,14 @@ static void test_reschedule_replans_reminders(void **state) {
 
   offer(w, &v);
   a = confirmed(w, v.dp, D2);
-  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D4, 0));
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D4, 0, 0));
   assert_int_equal(timer_n(w, a, "%remind%"), 1);
   assert_int_equal(pending_due(w, a, D4 - DAY), 1);
   assert_int_equal(pending_due(w, a, D2 - DAY), 0);
-  assert_int_equal(pending_due(w, a, D2), 0);
   assert_int_equal(pending_due(w, a, D2 + HOUR), 0);
-  assert_true(pending_due(w, a, D4) >= 1);
+  assert_int_equal(pending_due(w, a, D2 + 2 * HOUR), 0);
   assert_true(pending_due(w, a, D4 + HOUR) >= 1);
+  assert_true(pending_due(w, a, D4 + 2 * HOUR) >= 1);
   assert_int_equal(timer_n(w, a, "%remind%"), 1); /* the old one is gone */
 
   /* past the old times: nothing is sent, nothing completes */
@@ -2411,13 +2422,150 @@ static void test_feedback_request_an_hour_after_completion(void **state) {
   offer(w, &v);
   a = completed_by_timer(w, v.dp, D1);
   assert_int_equal(outbox_n(w, a, 0, NULL, T_FEEDBACK), 0);
-  TU_OK(w, tesoro_tick(w->t, D1 + HOUR - 1, NULL));
+  TU_OK(w, tesoro_tick(w->t, D1 + 2 * HOUR - 1, NULL));
   assert_int_equal(outbox_n(w, a, 0, NULL, T_FEEDBACK), 0);
-  TU_OK(w, tesoro_tick(w->t, D1 + HOUR, NULL));
+  TU_OK(w, tesoro_tick(w->t, D1 + 2 * HOUR, NULL));
   assert_true(outbox_n(w, a, w->client, NULL, T_FEEDBACK) >= 1);
   assert_int_equal(outbox_n(w, a, w->agent, NULL, T_FEEDBACK), 0);
   assert_int_equal(timer_n(w, a, "%feedback%"), 0);
   assert_int_equal(history_n(w, a, "request_feedback"), 1);
+  TU_OK(w, tesoro_check(w->t));
+}
+
+/* ------------------------------------------------------------------------
+** 8b. Viewing duration: the agency's default, and each viewing's own.
+*/
+
+static int64_t end_at_of(tu_world *w, int64_t a) {
+  char *json = NULL, *p;
+  int64_t end;
+  TU_OK(w, tesoro_entity_json(w->t, w->agent, APPT, a, &json));
+  p = strstr(json, "\"end_at\":");
+  assert_non_null(p);
+  end = strtoll(p + 9, NULL, 10);
+  tesoro_free(json);
+  return end;
+}
+
+static void test_viewing_duration_default_and_per_viewing(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, b;
+  char *ics = NULL, want[64];
+  offer(w, &v);
+  /* the agency default (an hour unless set) is taken at the request */
+  a = request1(w, w->client, v.dp, D1);
+  TU_OK(w, tesoro_agency_set_viewing_duration(w->t, w->admin, 5400));
+  b = request1(w, w->client, v.dp, D2);
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 0, 0));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, b, D2, 0, 0));
+  assert_int_equal(end_at_of(w, a), D1 + HOUR);
+  assert_int_equal(end_at_of(w, b), D2 + 5400);
+  /* confirm sets its own; reschedule keeps it (0) or sets another */
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D3, 1800, 0));
+  assert_int_equal(end_at_of(w, a), D3 + 1800);
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D4, 0, 0));
+  assert_int_equal(end_at_of(w, a), D4 + 1800);
+  /* the completion follows the end, the feedback an hour after it, the
+     reminder still a day before the start */
+  assert_int_equal(pending_due(w, a, D4 + 1800), 1);
+  assert_int_equal(pending_due(w, a, D4 + 1800 + HOUR), 1);
+  assert_int_equal(pending_due(w, a, D4 - DAY), 1);
+  /* iCalendar and the calendar message end there too */
+  TU_OK(w, tesoro_appointment_ics(w->t, w->agent, a, NULL, &ics));
+  {
+    time_t t = (time_t)(D4 + 1800);
+    struct tm tm;
+    char stamp[32];
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(want, sizeof want, "DTEND:%s\r\n", stamp);
+    assert_non_null(strstr(ics, want));
+  }
+  tesoro_free(ics);
+  TU_OK(w, tesoro_tick(w->t, D4 + 1799, NULL));
+  assert_state(w, APPT, a, "confirmed");
+  TU_OK(w, tesoro_tick(w->t, D4 + 1800, NULL));
+  assert_state(w, APPT, a, "completed");
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_viewing_duration_refusals(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+  offer(w, &v);
+  a = request1(w, w->client, v.dp, D1);
+  TU_ASSERT_REFUSED(w, tesoro_agency_set_viewing_duration(w->t, w->agent, 5400),
+                    TESORO_EDENIED, "admin");
+  TU_ASSERT_REFUSED(w, tesoro_agency_set_viewing_duration(w->t, w->client, 5400),
+                    TESORO_EDENIED, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_agency_set_viewing_duration(w->t, w->admin,
+                                                          TESORO_MIN_VIEWING_S - 1),
+                    TESORO_EINVAL, "seconds");
+  TU_ASSERT_REFUSED(w, tesoro_agency_set_viewing_duration(w->t, w->admin,
+                                                          TESORO_MAX_VIEWING_S + 1),
+                    TESORO_EINVAL, "seconds");
+  TU_ASSERT_REFUSED(w, tesoro_agency_set_viewing_duration(w->t, w->admin, 0),
+                    TESORO_EINVAL, "seconds");
+  TU_ASSERT_REFUSED(w, tesoro_agency_set_viewing_duration(w->t, w->admin, -60),
+                    TESORO_EINVAL, "seconds");
+  TU_ASSERT_REFUSED(w, tesoro_agency_set_viewing_duration(w->t, 999999, 5400),
+                    TESORO_ENOTFOUND, NULL);
+  assert_int_equal(tesoro_agency_set_viewing_duration(NULL, w->admin, 5400),
+                   TESORO_EMISUSE);
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D1,
+                                                  TESORO_MIN_VIEWING_S - 1, 0),
+                    TESORO_EINVAL, "seconds");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, -1, 0),
+                    TESORO_EINVAL, "seconds");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D1,
+                                                  TESORO_MAX_VIEWING_S + 1, 0),
+                    TESORO_EINVAL, "seconds");
+  TU_OK(w, tesoro_agency_set_viewing_duration(w->t, w->admin,
+                                              TESORO_MAX_VIEWING_S));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D1,
+                                      TESORO_MIN_VIEWING_S, 0));
+  assert_int_equal(end_at_of(w, a), D1 + TESORO_MIN_VIEWING_S);
+}
+
+/* No rule waits for the tick: a viewing that has ended is completed by the
+   first write on it, in that call, as the tick would have. */
+static void test_ended_viewing_completes_without_a_tick(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, b, c, note = 0;
+  offer(w, &v);
+  a = confirmed(w, v.dp, D1);
+  b = confirmed(w, v.dp, D1);
+  c = confirmed(w, v.dp, D1);
+  TU_OK(w, tesoro_clock_set(w->t, D1 + HOUR + 1));
+  /* staff cannot cancel what has already taken place */
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->agent, a, "Agent ill",
+                                                 0),
+                    TESORO_ESTATE, "completed");
+  TU_ASSERT_REFUSED(w, tesoro_appointment_reschedule(w->t, w->agent, a,
+                                                     D4, 0, 0),
+                    TESORO_ESTATE, "completed");
+  /* a no-show can be recorded at once; a note added at once */
+  TU_OK(w, tesoro_appointment_record_no_show(w->t, w->agent, b, "Nobody came",
+                                             0));
+  assert_state(w, APPT, b, "completed");
+  TU_OK(w, tesoro_appointment_note_add(w->t, w->client, c, "Lovely garden",
+                                       &note));
+  assert_true(note > 0);
+  /* each was completed by the system at the call's time */
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history h JOIN actor x ON "
+                              "x.id = h.actor_id WHERE h.entity = %d AND "
+                              "h.event = 'complete' AND x.kind = 'system' AND "
+                              "h.at = %lld AND h.entity_id IN (%lld, %lld)",
+                           APPT, (long long)(D1 + HOUR + 1), (long long)b,
+                           (long long)c),
+                   2);
+  /* and a's completion is not stored: the refused cancel changed nothing */
+  assert_state(w, APPT, a, "confirmed");
+  TU_OK(w, tesoro_tick(w->t, D1 + HOUR + 1, NULL));
+  assert_state(w, APPT, a, "completed");
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -2725,7 +2873,7 @@ static void test_ics_escapes_and_folds_text(void **state) {
   icalcomponent_free(cal);
 
   /* rescheduled: same UID, new start, higher SEQUENCE */
-  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D4, 0));
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D4, 0, 0));
   cal = ics_parse(w, w->agent, a, link, &raw2);
   check_ics_layout(raw2);
   ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
@@ -2833,7 +2981,7 @@ int main(void) {
       T(test_cancel_by_client_notifies_owner),
       T(test_cancel_by_agent_requires_reason_and_emails_client),
       T(test_start_viewing_completes_on_the_day),
-      T(test_tick_completes_after_start_and_is_idempotent),
+      T(test_tick_completes_after_the_end_and_is_idempotent),
       /* refusals */
       T(test_request_refuses_bad_dates),
       T(test_request_refused_for_staff_and_other_clients),
@@ -2860,6 +3008,9 @@ int main(void) {
       T(test_reminder_fires_to_client_and_owner),
       T(test_reminder_lead_is_configurable),
       T(test_feedback_request_an_hour_after_completion),
+      T(test_viewing_duration_default_and_per_viewing),
+      T(test_viewing_duration_refusals),
+      T(test_ended_viewing_completes_without_a_tick),
       /* no-show */
       T(test_no_show_recorded_by_agent_within_window),
       T(test_no_show_refused_once_window_closed),

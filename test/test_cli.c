@@ -32,6 +32,11 @@
 
 extern char **environ;
 
+/* Declared in tesoro.h ahead of its implementation: weak, so that this
+   suite links with a libtesoro without it (test_ics_feed then checks what
+   the tool says and skips the rest). */
+#pragma weak tesoro_calendar_feed
+
 static char cli_path[1024];
 static int cli_runs; /* processes started, for the summary line */
 /* TESORO_LIGHT (the valgrind run, where every process start is slow): the
@@ -359,7 +364,7 @@ static void make_viewing(tu_world *w, viewing *v) {
   v->start = TU_NOW + 2 * 86400;
   TU_OK(w, tesoro_appointment_request(w->t, w->client, v->dp, &v->start, 1,
                                       &v->appt));
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, v->appt, v->start, 0));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, v->appt, v->start, 0, 0));
 }
 
 /* ------------------------------------------------------------------------
@@ -681,12 +686,12 @@ static void test_tick(void **state) {
                                v.appt, &st, NULL));
   assert_string_equal(st, "confirmed");
 
-  /* Just after the start: the timers due by then (the reminder and the
-     completion) fire, each once. */
+  /* Just after the end (an hour after the start): the timers due by then
+     (the reminder and the completion) fire, each once. */
   want = tu_sqlf(w, "SELECT count(*) FROM timer WHERE due_at <= %lld",
-                 (long long)(v.start + 60));
+                 (long long)(v.start + 3660));
   assert_true(want >= 2);
-  RUN(&r, "tick", "--db", w->path, "--now", num(v.start + 60));
+  RUN(&r, "tick", "--db", w->path, "--now", num(v.start + 3660));
   EXPECT(&r, 0, NULL, NULL);
   snprintf(line, sizeof line, "fired %lld\n", (long long)want);
   assert_string_equal(r.out, line);
@@ -697,26 +702,26 @@ static void test_tick(void **state) {
   /* Each is gone from the timers and recorded in history at that time:
      the reminder sent and the viewing completed. */
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM timer WHERE due_at <= %lld",
-                           (long long)(v.start + 60)),
+                           (long long)(v.start + 3660)),
                    0);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE at = %lld "
                               "AND event IN ('send_reminder', 'complete')",
-                           (long long)(v.start + 60)),
+                           (long long)(v.start + 3660)),
                    want);
   /* Each timer once. */
   RUN_EXPECT(0, "fired 0\n", NULL, "--db", w->path, "--now",
-             num(v.start + 60), "tick");
-  /* An ISO time: the feedback request an hour after the start. */
+             num(v.start + 3660), "tick");
+  /* An ISO time: the feedback request an hour after the end. */
   {
     char iso[32];
-    time_t t = (time_t)(v.start + 3600);
+    time_t t = (time_t)(v.start + 7200);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
     RUN_EXPECT(0, "fired 1\n", NULL, "--db", w->path, "--now", iso, "tick");
   }
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM timer WHERE due_at <= %lld",
-                           (long long)(v.start + 3600)),
+                           (long long)(v.start + 7200)),
                    0);
   RUN_EXPECT(0, NULL, NULL, "--db", w->path, "check");
 }
@@ -917,6 +922,105 @@ static void test_ics(void **state) {
   tesoro_free(with_link);
 }
 
+/* Occurrences of `needle` in `s`. */
+static int count_of(const char *s, const char *needle) {
+  int n = 0;
+  for (const char *p = s; (p = strstr(p, needle)) != NULL; p++) n++;
+  return n;
+}
+
+/* ics --feed SUBJECT: tesoro_calendar_feed, on stdout or -o FILE. */
+static void test_ics_feed(void **state) {
+  tu_world *w = *state;
+  viewing v1, v2;
+  run_result r;
+  char *agent_feed, *client_feed, file[600];
+  unsigned char *got;
+
+  /* Usage, whatever the library has. */
+  RUN_EXPECT(2, NULL, "give APPOINTMENT or --feed SUBJECT, not both", "--db",
+             w->path, "ics", "1", "--feed", num(w->agent), "--as",
+             num(w->agent));
+  RUN_EXPECT(2, NULL, "--link is for one APPOINTMENT, not --feed", "--db",
+             w->path, "ics", "--feed", num(w->agent), "--as", num(w->agent),
+             "--link", "https://portal.example.com/");
+  RUN_EXPECT(2, NULL, "missing --as ACTOR", "--db", w->path, "ics", "--feed",
+             num(w->agent));
+  RUN_EXPECT(2, NULL, "--feed must be a positive integer, not 'andy'",
+             "--db", w->path, "ics", "--feed", "andy", "--as", num(w->agent));
+  RUN_EXPECT(2, NULL, "--feed must be a positive integer, not '0'", "--db",
+             w->path, "ics", "--feed=0", "--as", num(w->agent));
+  RUN_EXPECT(2, NULL, "--feed needs a value", "--db", w->path, "ics", "--as",
+             num(w->agent), "--feed");
+  RUN_EXPECT(2, NULL, "-o needs a file name", "--db", w->path, "ics",
+             "--feed", num(w->agent), "--as", num(w->agent), "-o", "");
+  RUN_EXPECT(0, "--feed SUBJECT", NULL, "ics", "--help");
+  if (tesoro_calendar_feed == NULL) {
+    RUN_EXPECT(3, NULL, "tesoro: ics: --feed needs tesoro_calendar_feed",
+               "--db", w->path, "ics", "--feed", num(w->agent), "--as",
+               num(w->agent));
+    skip(); /* the rest runs once libtesoro defines it */
+  }
+
+  make_viewing(w, &v1);
+  make_viewing(w, &v2);
+  TU_OK(w, tesoro_appointment_cancel(w->t, w->client, v2.appt, NULL, 0));
+  TU_OK(w, tesoro_calendar_feed(w->t, w->agent, w->agent, &agent_feed));
+  TU_OK(w, tesoro_calendar_feed(w->t, w->client, w->client, &client_feed));
+  assert_int_equal(count_of(agent_feed, "BEGIN:VEVENT\r\n"), 2);
+  assert_int_equal(count_of(client_feed, "BEGIN:VEVENT\r\n"), 2);
+
+  /* stdout: the library's feed, byte for byte; either spelling. */
+  RUN(&r, "--db", w->path, "--now", num(TU_NOW), "ics", "--feed",
+      num(w->agent), "--as", num(w->agent));
+  EXPECT(&r, 0, "BEGIN:VCALENDAR\r\n", NULL);
+  assert_string_equal(r.out, agent_feed);
+  assert_int_equal(count_of(r.out, "BEGIN:VEVENT\r\n"), 2);
+  assert_int_equal(count_of(r.out, "\r\nSTATUS:CONFIRMED\r\n"), 1);
+  assert_int_equal(count_of(r.out, "\r\nSTATUS:CANCELLED\r\n"), 1);
+  assert_null(strstr(r.out, "VALARM"));
+  run_free(&r);
+  snprintf(file, sizeof file, "--feed=%lld", (long long)w->client);
+  RUN(&r, "ics", "--as", num(w->client), file, "--db", w->path, "--now",
+      num(TU_NOW), "-o", "-");
+  EXPECT(&r, 0, NULL, NULL);
+  assert_string_equal(r.out, client_feed);
+  run_free(&r);
+
+  /* An admin of the subject's agency; -o FILE replaces the file whole. */
+  snprintf(file, sizeof file, "%s/andy.ics", w->dir);
+  write_text(file, "old\n");
+  RUN(&r, "--db", w->path, "--now", num(TU_NOW), "ics", "--feed",
+      num(w->agent), "--as", num(w->admin), "-o", file);
+  EXPECT(&r, 0, NULL, NULL);
+  assert_string_equal(r.out, "");
+  run_free(&r);
+  got = tu_read_file(file, NULL);
+  assert_string_equal((char *)got, agent_feed);
+  free(got);
+  ASSERT_NO_TEMP(w->dir);
+
+  /* Refusals: exit 1, the old file as it was. */
+  write_text(file, "old\n");
+  RUN_EXPECT(1, NULL, "tesoro: ics: EDENIED: ", "--db", w->path, "ics",
+             "--feed", num(w->agent), "--as", num(w->agent2), "-o", file);
+  RUN_EXPECT(1, NULL, "EDENIED", "--db", w->path, "ics", "--feed",
+             num(w->client), "--as", num(w->client2));
+  RUN_EXPECT(1, NULL, "EDENIED", "--db", w->path, "ics", "--feed",
+             num(w->agent), "--as", num(w->other_admin));
+  RUN_EXPECT(1, NULL, "ENOTFOUND", "--db", w->path, "ics", "--feed",
+             "99999999", "--as", num(w->admin));
+  RUN_EXPECT(1, NULL, "EINVAL", "--db", w->path, "ics", "--feed",
+             num(w->website), "--as", num(w->admin), "-o", file);
+  got = tu_read_file(file, NULL);
+  assert_string_equal((char *)got, "old\n");
+  free(got);
+  unlink(file);
+  ASSERT_DIR_HOLDS_ONLY(w->dir, "tesoro.db");
+  tesoro_free(agent_feed);
+  tesoro_free(client_feed);
+}
+
 /* history and allowed: ENTITY ID --as ACTOR, compared with the library. */
 static void test_history_and_allowed(void **state) {
   tu_world *w = *state;
@@ -927,7 +1031,7 @@ static void test_history_and_allowed(void **state) {
   int rows;
   make_viewing(w, &v);
   TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, v.appt,
-                                         v.start + 3600, 0));
+                                         v.start + 3600, 0, 0));
 
   TU_OK(w, tesoro_history(w->t, w->agent, TESORO_ENTITY_APPOINTMENT, v.appt,
                           &c));
@@ -1309,6 +1413,7 @@ int main(int argc, char **argv) {
         W(test_tick),
         W(test_outbox),
         W(test_ics),
+        W(test_ics_feed),
         W(test_history_and_allowed),
         T(test_dot),
         T(test_stdout_write_error),

@@ -155,7 +155,7 @@ static int worker_round(const shared *sh, worker *wk, tesoro *t, int round) {
     if (rc) return worker_fail(wk, t, "read version", rc);
     /* A user reads, thinks, then acts: others may act in between. */
     if ((round + tries + wk->index) % 2) sleep_ms(1);
-    TIMED(wk, rc, tesoro_appointment_reschedule(t, sh->agent, sh->appt, start,
+    TIMED(wk, rc, tesoro_appointment_reschedule(t, sh->agent, sh->appt, start, 0,
                                                 v));
     if (rc == TESORO_OK) {
       wk->won[wk->reschedules++] = v + 1;
@@ -173,7 +173,7 @@ static int worker_round(const shared *sh, worker *wk, tesoro *t, int round) {
                                                   &appt));
     if (rc) return worker_fail(wk, t, "request", rc);
     wk->transitions++;
-    RETRY_BUSY(wk, rc, tesoro_appointment_confirm(t, sh->agent, appt, pref, 1));
+    RETRY_BUSY(wk, rc, tesoro_appointment_confirm(t, sh->agent, appt, pref, 0, 1));
     if (rc) return worker_fail(wk, t, "confirm", rc);
     wk->transitions++;
     RETRY_BUSY(wk, rc, tesoro_appointment_cancel(t, sh->client, appt, NULL, 2));
@@ -259,7 +259,7 @@ static int64_t version_of(tu_world *w, int entity, int64_t id) {
 static int64_t confirmed_viewing(tu_world *w, int64_t dp) {
   int64_t appt = 0, at = TU_NOW + 30 * DAY;
   TU_OK(w, tesoro_appointment_request(w->t, w->client, dp, &at, 1, &appt));
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, appt, at, 1));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, appt, at, 0, 1));
   assert_int_equal(version_of(w, APPT, appt), 2);
   return appt;
 }
@@ -472,9 +472,9 @@ static void test_stale_version_from_another_handle_conflicts(void **state) {
   assert_int_equal(v1, 2);
   assert_int_equal(v2, 2);
   TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, appt,
-                                         TU_NOW + 40 * DAY, v1));
+                                         TU_NOW + 40 * DAY, 0, v1));
   tu_digest(w, before);
-  rc = tesoro_appointment_reschedule(t2, w->agent, appt, TU_NOW + 50 * DAY, v2);
+  rc = tesoro_appointment_reschedule(t2, w->agent, appt, TU_NOW + 50 * DAY, 0, v2);
   tu_digest(w, after);
   assert_int_equal(rc, TESORO_ECONFLICT);
   assert_true(tu_contains_ci(tesoro_errmsg(t2), "version"));
@@ -488,7 +488,7 @@ static void test_stale_version_from_another_handle_conflicts(void **state) {
                    TESORO_OK);
   assert_int_equal(v2, 3);
   assert_int_equal(tesoro_appointment_reschedule(t2, w->agent, appt,
-                                                 TU_NOW + 50 * DAY, v2),
+                                                 TU_NOW + 50 * DAY, 0, v2),
                    TESORO_OK);
   assert_int_equal(version_of(w, APPT, appt), 4);
   tesoro_close(t2);

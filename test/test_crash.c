@@ -309,12 +309,12 @@ static int walk_appointment(walker *k) {
       rc = tesoro_appointment_reject(k->t, fx->agent, k->appt, "no slot", 1);
       k->appt_step = -1;
     } else {
-      rc = tesoro_appointment_confirm(k->t, fx->agent, k->appt, pref[0], 1);
+      rc = tesoro_appointment_confirm(k->t, fx->agent, k->appt, pref[0], 0, 1);
     }
     break;
   case 2:
     rc = tesoro_appointment_reschedule(k->t, fx->agent, k->appt,
-                                       now + 32 * DAY, 2);
+                                       now + 32 * DAY, 0, 2);
     break;
   default:
     if (rng_below(&k->rng, 2))

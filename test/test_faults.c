@@ -676,10 +676,10 @@ static int st_appointments_client(sc *s) {
 }
 
 static int st_confirm1(sc *s) {
-  return tesoro_appointment_confirm(T, W->agent, s->ap1, V1, 0);
+  return tesoro_appointment_confirm(T, W->agent, s->ap1, V1, 0, 0);
 }
 static int st_reschedule1(sc *s) {
-  return tesoro_appointment_reschedule(T, W->agent, s->ap1, V1 + 3600, 0);
+  return tesoro_appointment_reschedule(T, W->agent, s->ap1, V1 + 3600, 0, 0);
 }
 static int st_reject2(sc *s) {
   return tesoro_appointment_reject(T, W->agent, s->ap2, "Not available", 0);
@@ -688,7 +688,7 @@ static int st_cancel3(sc *s) {
   return tesoro_appointment_cancel(T, s->buyer_client, s->ap3, NULL, 0);
 }
 static int st_confirm4(sc *s) {
-  return tesoro_appointment_confirm(T, W->agent2, s->ap4, V2 + 10800, 0);
+  return tesoro_appointment_confirm(T, W->agent2, s->ap4, V2 + 10800, 0, 0);
 }
 
 static int st_appointments_agent(sc *s) {

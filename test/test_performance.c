@@ -189,14 +189,15 @@ static void test_a_transition_updates_its_entity_once(void **state) {
   TU_OK(w, tesoro_appointment_request(w->t, w->client, dp, &start, 1, &b));
   memset(&n, 0, sizeof n);
   sqlite3_update_hook(w->t->db, count_row_write, &n);
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, start, 0));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, start, 0, 0));
   assert_int_equal(n.appointment_updates, 1);
-  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, start + 3600, 0));
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, start + 3600, 0, 0));
   assert_int_equal(n.appointment_updates, 2);
   TU_OK(w, tesoro_appointment_cancel(w->t, w->agent, b, "Agent ill", 0));
   assert_int_equal(n.appointment_updates, 3);
-  TU_OK(w, tesoro_clock_set(w->t, start + 3600));
-  TU_OK(w, tesoro_tick(w->t, start + 3600, &fired));
+  /* the rescheduled viewing ends at start + 2 hours */
+  TU_OK(w, tesoro_clock_set(w->t, start + 7200));
+  TU_OK(w, tesoro_tick(w->t, start + 7200, &fired));
   /* two transitions: the reminder (a day before) and the completion */
   assert_int_equal(fired, 2);
   assert_int_equal(n.appointment_updates, 5);

@@ -527,7 +527,7 @@ static void test_feed_viewed_after_started_viewing_then_approve(void **state) {
   int64_t dp = offered_property(w, NULL), appointment;
   const int64_t at = TU_NOW + 3 * 86400;
   TU_OK(w, tesoro_appointment_request(w->t, w->client, dp, &at, 1, &appointment));
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, appointment, at, 0));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, appointment, at, 0, 0));
   TU_OK(w, tesoro_clock_set(w->t, at - 600));
   TU_OK(w, tesoro_appointment_start_viewing(w->t, w->client, appointment, 0));
   assert_string_equal(state_of(w, dp), "viewed");
@@ -670,9 +670,9 @@ static void test_portal_off_refuses_every_portal_call(void **state) {
   dp3 = offer_listing(w, deal, "Third house");
   a_pend = request_at(w, w->client, dp, D2 + 2 * HOUR);
   a_conf = request_at(w, w->client, dp2, D2);
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a_conf, D2, 0));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a_conf, D2, 0, 0));
   a_done = request_at(w, w->client, dp3, D1);
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a_done, D1, 0));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a_done, D1, 0, 0));
   TU_OK(w, tesoro_tick(w->t, D1 + 60, NULL));
   TU_OK(w, tesoro_clock_set(w->t, D1 + 2 * HOUR));
   register_ok(w, w->website, "Erin Early", "erin@example.com", "Er1n!pass",
@@ -739,7 +739,7 @@ static void test_portal_off_refuses_every_portal_call(void **state) {
   TU_OK(w, tesoro_deal_properties(w->t, w->agent, deal, &c));
   assert_int_equal(tu_count(c), 4);
   c = NULL;
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a_pend, D2 + 2 * HOUR,
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a_pend, D2 + 2 * HOUR, 0,
                                       0));
   TU_OK(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &c));
   assert_int_equal(tu_count(c), 3);
@@ -1860,7 +1860,7 @@ static void test_language_set_by_the_user(void **state) {
   TU_OK(w, tesoro_deal_create(w->t, w->agent, w->contact, "Search", &deal));
   dp = offer_listing(w, deal, "Language house");
   a = request_at(w, w->client, dp, D1);
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 0));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 0, 0));
   assert_outbox_language(w, w->client, T_STATUS, "nl");
 
   TU_OK(w, tesoro_portal_language_set(w->t, w->client, "de"));
@@ -1874,7 +1874,7 @@ static void test_language_set_by_the_user(void **state) {
   assert_string_equal(contact_lang, "nl");
   free(contact_lang);
   /* notifications to the client follow the choice */
-  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D2, 0));
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D2, 0, 0));
   assert_outbox_language(w, w->client, T_STATUS, "de");
   /* every one of the ten */
   {
@@ -1887,7 +1887,7 @@ static void test_language_set_by_the_user(void **state) {
     }
   }
   TU_OK(w, tesoro_portal_language_set(w->t, w->client, "fr"));
-  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D2 + HOUR, 0));
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D2 + HOUR, 0, 0));
   assert_outbox_language(w, w->client, T_STATUS, "fr");
   assert_true(tu_sqlf(w,
                       "SELECT count(*) FROM history WHERE entity = %d AND "
@@ -1916,10 +1916,10 @@ static void test_home_counts(void **state) {
   a1 = request_at(w, w->client, dp1, D2 + DAY); /* stays pending */
   home(w, w->client, 0, 1, 4, 0);
   a2 = request_at(w, w->client, dp2, D2);
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a2, D2, 0));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a2, D2, 0, 0));
   home(w, w->client, 1, 1, 4, 0);
   a3 = request_at(w, w->client, dp3, D1);
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a3, D1, 0));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a3, D1, 0, 0));
   home(w, w->client, 2, 1, 4, 0);
   /* the viewing of dp3 happens and is rated: dp3 is viewed */
   TU_OK(w, tesoro_clock_set(w->t, D1 - 600));
@@ -1991,7 +1991,7 @@ static void test_properties_views(void **state) {
   TU_OK(w, tesoro_deal_property_interested(w->t, w->client, dpE, 0));
   TU_OK(w, tesoro_deal_property_approve(w->t, w->client, dpE, 0));
   a = request_at(w, w->client, dpD, D1);
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 0));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 0, 0));
   TU_OK(w, tesoro_clock_set(w->t, D1 - 600));
   TU_OK(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0));
   assert_string_equal(state_of(w, dpD), "viewed");
@@ -2300,7 +2300,7 @@ static void ada_with_data(tu_world *w, ada_data *d) {
   d->dp2 = offer_listing(w, d->deal, "Ada's flat");
   d->a_pend = request_at(w, w->client, d->dp, D2);
   d->a_done = request_at(w, w->client, d->dp2, D1);
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, d->a_done, D1, 0));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, d->a_done, D1, 0, 0));
   TU_OK(w, tesoro_tick(w->t, D1 + 60, NULL));
   TU_OK(w, tesoro_clock_set(w->t, D1 + 2 * HOUR));
   TU_OK(w, tesoro_appointment_note_add(w->t, w->client, d->a_done,

@@ -509,7 +509,7 @@ static void ada_everything(tu_world *w, ada_world *a) {
     TU_OK(w, tesoro_appointment_request(w->t, w->client, a->dp, &at, 1,
                                         &a->appointment));
   }
-  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a->appointment, D1, 0));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a->appointment, D1, 0, 0));
   TU_OK(w, tesoro_tick(w->t, D1 + 60, NULL));
   TU_OK(w, tesoro_clock_set(w->t, D1 + 2 * HOUR));
   TU_OK(w, tesoro_appointment_note_add(w->t, w->client, a->appointment,

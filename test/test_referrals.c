@@ -1029,7 +1029,7 @@ static void test_revival_reuses_stored_stage_data(void **state) {
   /* in_escrow keeps its sale data through a failure */
   r = ref_in(w, w->agent, S_ESCROW);
   TU_OK(w, move(w, w->agent, r, S_FAILED, D_FAIL));
-  TU_OK(w, move(w, w->agent, r, S_ESCROW, NULL));
+  TU_OK(w, move(w, w->agent, r, S_ESCROW, D_SALE));
   assert_stage(w, r, S_ESCROW);
   assert_int_equal(ref_int(w, r, "sale_price"), 45000000);
   assert_ref_text(w, r, "close_date", "2026-07-15");
@@ -1419,6 +1419,36 @@ static void test_revived_coming_soon_still_lists_on_its_date(void **state) {
                         "entity_id = %lld AND to_state = 'listing'",
                         TESORO_ENTITY_REFERRAL, (long long)r),
                    1);
+  TU_OK(w, tesoro_check(w->t));
+}
+
+/* No rule waits for the tick: once the list date has come, the next write
+   on the referral finds it listing (the system moved it, in that call). */
+static void test_list_date_applies_without_a_tick(void **state) {
+  tu_world *w = *state;
+  int64_t r = ref_in(w, w->agent, S_CONN);
+  TU_OK(w, move(w, w->agent, r, S_SOON, "{\"list_date\":\"2026-05-30\"}"));
+  TU_OK(w, tesoro_clock_set(w->t, AMS_MIDNIGHT_0530 + 60));
+  TU_OK(w, move(w, w->agent, r, S_ESCROW, D_SALE));
+  assert_stage(w, r, S_ESCROW);
+  /* the system listed it first, at the call's time; then the agent's move */
+  assert_int_equal(tu_sqlf(w,
+                        "SELECT count(*) FROM history h JOIN actor a ON a.id "
+                        "= h.actor_id WHERE h.entity = %d AND h.entity_id = "
+                        "%lld AND h.to_state = 'listing' AND a.kind = "
+                        "'system' AND h.at = %lld",
+                        TESORO_ENTITY_REFERRAL, (long long)r,
+                        (long long)AMS_MIDNIGHT_0530 + 60),
+                   1);
+  assert_int_equal(tu_sqlf(w,
+                        "SELECT to_state = 'in_escrow' FROM history WHERE "
+                        "entity = %d AND entity_id = %lld ORDER BY seq DESC "
+                        "LIMIT 1", TESORO_ENTITY_REFERRAL, (long long)r),
+                   1);
+  /* the timer is spent: a later tick does nothing more */
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM timer WHERE entity = %d "
+                              "AND entity_id = %lld",
+                           TESORO_ENTITY_REFERRAL, (long long)r), 0);
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -1984,6 +2014,7 @@ int main(void) {
       T(test_failing_coming_soon_withdraws_its_timer),
       T(test_moved_on_coming_soon_is_not_listed_by_tick),
       T(test_revived_coming_soon_still_lists_on_its_date),
+      T(test_list_date_applies_without_a_tick),
       /* lists */
       T(test_referrals_filters),
       T(test_referral_pipeline_counts),

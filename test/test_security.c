@@ -562,12 +562,12 @@ static int f_appt_request(sec *s, const sec_row *r, int64_t a) {
 static int f_appt_confirm(sec *s, const sec_row *r, int64_t a) {
   (void)r;
   return tesoro_appointment_confirm(T_, a, s->appt_pending,
-                                    tesoro_now(T_) + 86400, 0);
+                                    tesoro_now(T_) + 86400, 0, 0);
 }
 static int f_appt_reschedule(sec *s, const sec_row *r, int64_t a) {
   (void)r;
   return tesoro_appointment_reschedule(T_, a, s->appt_conf,
-                                       tesoro_now(T_) + 2 * 86400, 0);
+                                       tesoro_now(T_) + 2 * 86400, 0, 0);
 }
 static int f_appt_reject(sec *s, const sec_row *r, int64_t a) {
   (void)r;
@@ -1474,9 +1474,9 @@ static sec *build_world(tu_world *w) {
   s->appt_pending = request_viewing(s, s->dp_new, now + 86400);
   /* TU_NOW is 22:26 in Amsterdam: these start later the same local day */
   s->appt_conf = request_viewing(s, s->dp_new, now + 1200);
-  OK(tesoro_appointment_confirm(T_, w->agent, s->appt_conf, now + 1200, 0));
+  OK(tesoro_appointment_confirm(T_, w->agent, s->appt_conf, now + 1200, 0, 0));
   s->appt_done = request_viewing(s, s->dp_viewed, now + 1500);
-  OK(tesoro_appointment_confirm(T_, w->agent, s->appt_done, now + 1500, 0));
+  OK(tesoro_appointment_confirm(T_, w->agent, s->appt_done, now + 1500, 0, 0));
   OK(tesoro_appointment_start_viewing(T_, w->client, s->appt_done, 0));
   OK(tesoro_appointment_rate(T_, w->client, s->appt_done, 4, 0));
   OK(tesoro_appointment_note_add(T_, w->client, s->appt_done, "SECRET viewing note",
@@ -1484,8 +1484,10 @@ static sec *build_world(tu_world *w) {
   OK(tesoro_document_add(T_, w->client, TESORO_ENTITY_APPOINTMENT, s->appt_done,
                          TESORO_DOC_PHOTO, "SECRET kitchen.jpg", "image/jpeg",
                          tu_jpeg, (int64_t)tu_jpeg_size, &s->appt_doc));
-  s->appt_ns = request_viewing(s, s->dp_int, now + 600);
-  OK(tesoro_appointment_confirm(T_, w->agent, s->appt_ns, now + 600, 0));
+  /* five minutes from now + 300: it has ended, and the tick completes it */
+  s->appt_ns = request_viewing(s, s->dp_int, now + 300);
+  OK(tesoro_appointment_confirm(T_, w->agent, s->appt_ns, now + 300,
+                                TESORO_MIN_VIEWING_S, 0));
   OK(tesoro_tick(T_, now + 700, NULL));
   OK(tesoro_clock_set(T_, now + 800));
 
@@ -2191,9 +2193,10 @@ static void hostile_one(sec *s, int hx, const char *x, int control) {
     tesoro_free(json);
     at = now + 100;
     OK(tesoro_appointment_request(T_, w->client2, dp, &at, 1, &appt));
-    OK(tesoro_appointment_confirm(T_, w->agent, appt, at, 0));
-    OK(tesoro_tick(T_, now + 200, NULL));
-    OK(tesoro_clock_set(T_, now + 300));
+    OK(tesoro_appointment_confirm(T_, w->agent, appt, at, TESORO_MIN_VIEWING_S,
+                                  0));
+    OK(tesoro_tick(T_, now + 450, NULL));
+    OK(tesoro_clock_set(T_, now + 500));
     OK(tesoro_appointment_note_add(T_, w->client2, appt, x, &note));
     OK(tesoro_appointment_notes(T_, w->agent, appt, &c));
     VERBATIM(cursor_has(s, TESORO_OK, &c, "body", x) == 1, "viewing note");

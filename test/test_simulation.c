@@ -407,8 +407,8 @@ static int run_appt_request(action *a) {
 }
 static int run_appt(action *a) {
   switch (a->kind) {
-  case 0: return tesoro_appointment_confirm(T, a->actor, a->id, a->value, 0);
-  case 1: return tesoro_appointment_reschedule(T, a->actor, a->id, a->value, 0);
+  case 0: return tesoro_appointment_confirm(T, a->actor, a->id, a->value, 0, 0);
+  case 1: return tesoro_appointment_reschedule(T, a->actor, a->id, a->value, 0, 0);
   case 2: return tesoro_appointment_reject(T, a->actor, a->id, "Busy", 0);
   case 3:
     return tesoro_appointment_cancel(T, a->actor, a->id, a->flag ? "Ill" : NULL,

@@ -27,6 +27,9 @@ Pythonic layer:
 
 Library lookup: ``$TESORO_LIBRARY`` if set, else ``build/libtesoro.so`` of
 the source tree this file sits in, else ``ctypes.util.find_library("tesoro")``.
+A function of tesoro.h that library does not export (one built before the
+function was added) does not stop the import: it is named in ``MISSING``,
+and calling its method raises ``AttributeError``.
 
 Threading: a handle serialises its calls with a lock (tesoro's rule is "one
 thread at a time per handle"), so a failing call and the read of its
@@ -46,7 +49,7 @@ import threading
 
 VERSION = "0.1.0"
 VERSION_NUMBER = 1000
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 APPLICATION_ID = 0x5453524F
 
 OK = 0
@@ -122,8 +125,16 @@ CONFIG_PWHASH_OPSLIMIT = 7
 CONFIG_PWHASH_MEMLIMIT = 8
 CONFIG_SYNCHRONOUS = 9
 CONFIG_CHECKPOINT_PAGES = 10
+CONFIG_SESSION_IDLE_S = 11
+CONFIG_SESSION_MAX_S = 12
 SYNC_NORMAL = 1
 SYNC_FULL = 2
+
+CHANNEL_CRM = 1
+CHANNEL_PUSH = 2
+CHANNEL_EMAIL = 4
+CHANNEL_WEBSITE = 8
+CHANNEL_CALENDAR = 16
 
 DIAGRAM_DOT = 1
 DIAGRAM_MERMAID = 2
@@ -141,6 +152,8 @@ LIST_UNCONFIRMED = 3
 MAX_PREFERRED = 3
 NO_SHOW_WINDOW_S = 7 * 86400
 VIEWING_DURATION_S = 3600
+MIN_VIEWING_S = 300
+MAX_VIEWING_S = 43200
 
 REJECT_PRICE = 1
 REJECT_LOCATION = 2
@@ -181,6 +194,10 @@ PORTAL_TEMP_PASSWORD_LEN = 16
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 PORTAL_LANGUAGES = "en nl de fr es pt it pl sv no"
+PORTAL_TOKEN_LEN = 43
+PORTAL_RESET_LEN = 32
+PORTAL_RESET_TTL_S = 3600
+PORTAL_RESET_MAX_TRIES = 5
 
 FEED_NEW = 1
 FEED_ALL = 2
@@ -369,6 +386,10 @@ tesoro_outbox_fetch I t:H agency:L limit:I out:OUT
 tesoro_outbox_ack I t:H id:L
 tesoro_outbox_fail I t:H id:L error:S
 tesoro_outbox_counts I t:H out_pending:PL out_delivered:PL out_dead:PL
+tesoro_notification_set I t:H actor:L recipient:L channel:I on:I
+tesoro_notification_channels I t:H actor:L recipient:L out_channels:PI
+tesoro_agency_set_push I t:H actor:L enabled:I
+tesoro_agency_set_calendar I t:H actor:L active:I
 tesoro_stats I t:H agency:L out:OUT
 tesoro_tick I t:H now:L out_fired:PI
 tesoro_checkpoint I t:H out_wal_pages:PI out_copied:PI
@@ -393,6 +414,7 @@ tesoro_mandate_proposals I t:H actor:L mandate:L out:OUT
 tesoro_listing_update I t:H actor:L listing:L fields_json:S expected_version:L
 tesoro_listing_publish I t:H actor:L listing:L expected_version:L
 tesoro_listing_unpublish I t:H actor:L listing:L expected_version:L
+tesoro_agency_set_viewing_duration I t:H actor:L duration_s:L
 tesoro_deal_create I t:H actor:L contact:L name:S out_deal:PL
 tesoro_deal_close I t:H actor:L deal:L reason:S expected_version:L
 tesoro_deal_offer I t:H actor:L deal:L listing:L out_deal_property:PL
@@ -402,8 +424,8 @@ tesoro_deal_property_not_interested I t:H actor:L deal_property:L reasons:I note
 tesoro_deal_property_approve I t:H actor:L deal_property:L expected_version:L
 tesoro_deal_property_favourite I t:H actor:L deal_property:L on:I expected_version:L
 tesoro_appointment_request I t:H actor:L deal_property:L preferred:PL count:I out_appointment:PL
-tesoro_appointment_confirm I t:H actor:L appointment:L start_at:L expected_version:L
-tesoro_appointment_reschedule I t:H actor:L appointment:L start_at:L expected_version:L
+tesoro_appointment_confirm I t:H actor:L appointment:L start_at:L duration_s:L expected_version:L
+tesoro_appointment_reschedule I t:H actor:L appointment:L start_at:L duration_s:L expected_version:L
 tesoro_appointment_reject I t:H actor:L appointment:L reason:S expected_version:L
 tesoro_appointment_cancel I t:H actor:L appointment:L reason:S expected_version:L
 tesoro_appointment_start_viewing I t:H actor:L appointment:L expected_version:L
@@ -414,6 +436,7 @@ tesoro_appointment_notes I t:H actor:L appointment:L out:OUT
 tesoro_appointments_client I t:H actor:L list:I out:OUT
 tesoro_appointments_agent I t:H actor:L agent:L state:I from:L to:L out:OUT
 tesoro_appointment_ics I t:H actor:L appointment:L link:S out:OUT
+tesoro_calendar_feed I t:H actor:L subject:L out_ics:OUT
 tesoro_agency_set_referral_fee I t:H actor:L basis_points:L
 tesoro_referral_create I t:H actor:L contact:L agent:L out_referral:PL
 tesoro_referral_move I t:H actor:L referral:L stage:I data_json:S expected_version:L
@@ -436,8 +459,16 @@ tesoro_portal_language I t:H client:L out_language:PS
 tesoro_portal_language_set I t:H client:L language:S
 tesoro_portal_home I t:H client:L out_upcoming:PL out_unconfirmed:PL out_new_properties:PL out_ratings:PL
 tesoro_portal_properties I t:H client:L view:I out:OUT
+tesoro_portal_property I t:H client:L listing:L out_json:OUT
 tesoro_portal_contact_agent I t:H client:L deal_property:L message:S out_message:PL
 tesoro_portal_account_of I t:H actor:L contact:L out_account:PL
+tesoro_portal_session_open I t:H website:L email:S password:S out_token:OUT out_client:PL out_step:PI
+tesoro_portal_session_client I t:H website:L token:S out_client:PL
+tesoro_portal_session_end I t:H website:L token:S
+tesoro_portal_reset_request I t:H website:L email:S
+tesoro_portal_reset I t:H website:L email:S secret:S new_password:S out_client:PL
+tesoro_portal_invitation_resend I t:H actor:L contact:L out_temp_password:OUT
+tesoro_portal_account_deactivate I t:H actor:L contact:L
 tesoro_exchange_ingest I t:H website:L event_json:S out_result:OUT
 tesoro_exchange_ingest_batch I t:H website:L events_json:S out_failed:PI out_results:OUT
 tesoro_prospects I t:H actor:L out:OUT
@@ -506,9 +537,18 @@ def _library_path():
 
 
 def _load(path):
+    """Load the library and declare every prototype it exports.  A function
+    of tesoro.h the library does not export (a library built before it
+    was added) is left out and named in the second result: loading still
+    works, and only calling that one function fails (see _function)."""
     lib = ctypes.CDLL(path)
+    missing = []
     for proto in PROTOTYPES.values():
-        fn = getattr(lib, proto.name)
+        try:
+            fn = getattr(lib, proto.name)
+        except AttributeError:
+            missing.append(proto.name)
+            continue
         fn.restype = _TYPES[proto.restype]
         fn.argtypes = [_TYPES[code] for _, code in proto.args]
     number = lib.tesoro_libversion_number()
@@ -516,11 +556,22 @@ def _load(path):
         raise ImportError("libtesoro %s at %s does not match this binding "
                           "(%s)" % (lib.tesoro_version().decode(), path,
                                     VERSION))
-    return lib
+    return lib, frozenset(missing)
 
 
 LIBRARY_PATH = _library_path()
-_lib = _load(LIBRARY_PATH)
+_lib, MISSING = _load(LIBRARY_PATH)
+"""The functions of PROTOTYPES that the loaded library does not export;
+calling one of their methods raises AttributeError."""
+
+
+def _function(fname):
+    """The declared ctypes function `fname`; AttributeError naming the
+    library when it does not export it."""
+    if fname in MISSING:
+        raise AttributeError("%s is not exported by %s (a libtesoro older "
+                             "than this binding)" % (fname, LIBRARY_PATH))
+    return getattr(_lib, fname)
 
 # ---------------------------------------------------------------------------
 # Arguments in, results out.
@@ -608,7 +659,7 @@ def _take_bytes(ptr, size):
 def _static_call(fname, *args):
     """Call a function without a handle; failures carry the code's text."""
     proto = PROTOTYPES[fname]
-    rc = getattr(_lib, fname)(*_convert(proto, args, 0))
+    rc = _function(fname)(*_convert(proto, args, 0))
     if rc < 0:
         raise error_for(rc)
     return rc
@@ -795,6 +846,7 @@ PortalAccount = collections.namedtuple("PortalAccount",
                                        "account temp_password")
 Registration = collections.namedtuple("Registration", "account code")
 Login = collections.namedtuple("Login", "client step")
+PortalSession = collections.namedtuple("PortalSession", "token client step")
 PortalHome = collections.namedtuple(
     "PortalHome", "upcoming unconfirmed new_properties ratings")
 BatchResult = collections.namedtuple("BatchResult", "failed results message")
@@ -866,11 +918,12 @@ class Tesoro:
 
     def _call(self, fname, *args):
         proto = PROTOTYPES[fname]
+        fn = _function(fname)
         cargs = _convert(proto, args, 1)
         with self._lock:
             if self._h is None:
                 raise _binding_error(Misuse, "the handle is closed")
-            rc = getattr(_lib, fname)(self._h, *cargs)
+            rc = fn(self._h, *cargs)
             if rc < 0:
                 raise self._error(rc)
             return rc
@@ -1036,6 +1089,29 @@ class Tesoro:
                    _ref(dead))
         return OutboxCounts(pending.value, delivered.value, dead.value)
 
+    # -- notification preferences -------------------------------------------
+
+    def notification_set(self, actor, recipient, channel, on):
+        """Turn `channel` (one CHANNEL_*: push, email or calendar) off (0) or
+        on (1) for `recipient`."""
+        self._call("tesoro_notification_set", actor, recipient, channel, on)
+
+    def notification_channels(self, actor, recipient):
+        """The CHANNEL_* bits `recipient` receives on, the agency's
+        switches applied."""
+        channels = ctypes.c_int()
+        self._call("tesoro_notification_channels", actor, recipient,
+                   _ref(channels))
+        return channels.value
+
+    def agency_set_push(self, actor, enabled):
+        """Push notifications of the agency: 1 enabled, 0 disabled."""
+        self._call("tesoro_agency_set_push", actor, enabled)
+
+    def agency_set_calendar(self, actor, active):
+        """The agency's calendar integration: 1 active, 0 inactive."""
+        self._call("tesoro_agency_set_calendar", actor, active)
+
     def stats(self, agency=0):
         return self._cursor("tesoro_stats", agency)
 
@@ -1162,6 +1238,11 @@ class Tesoro:
 
     # -- deals and viewing appointments -------------------------------------
 
+    def agency_set_viewing_duration(self, actor, duration_s):
+        """The agency's default viewing duration, in seconds
+        (MIN_VIEWING_S..MAX_VIEWING_S); later requests take it."""
+        self._call("tesoro_agency_set_viewing_duration", actor, duration_s)
+
     def deal_create(self, actor, contact, name):
         return self._id("tesoro_deal_create", actor, contact, name)
 
@@ -1204,15 +1285,19 @@ class Tesoro:
         return self._id("tesoro_appointment_request", actor, deal_property,
                         array, _int(len(values), "count", 0, _INT_MAX))
 
-    def appointment_confirm(self, actor, appointment, start_at,
+    def appointment_confirm(self, actor, appointment, start_at, duration_s,
                             expected_version=0):
+        """`duration_s`: 0 keeps the viewing's duration, else
+        MIN_VIEWING_S..MAX_VIEWING_S seconds."""
         self._call("tesoro_appointment_confirm", actor, appointment, start_at,
-                   expected_version)
+                   duration_s, expected_version)
 
     def appointment_reschedule(self, actor, appointment, start_at,
-                               expected_version=0):
+                               duration_s, expected_version=0):
+        """`duration_s`: 0 keeps the viewing's duration, else
+        MIN_VIEWING_S..MAX_VIEWING_S seconds."""
         self._call("tesoro_appointment_reschedule", actor, appointment,
-                   start_at, expected_version)
+                   start_at, duration_s, expected_version)
 
     def appointment_reject(self, actor, appointment, reason,
                            expected_version=0):
@@ -1257,6 +1342,11 @@ class Tesoro:
         """The appointment as iCalendar text (CRLF line endings)."""
         return self._textout("tesoro_appointment_ics", actor, appointment,
                              link)
+
+    def calendar_feed(self, actor, subject):
+        """Every viewing of `subject` (an agent or a client) as one
+        iCalendar text (CRLF line endings), to subscribe to."""
+        return self._textout("tesoro_calendar_feed", actor, subject)
 
     # -- referrals ----------------------------------------------------------
 
@@ -1352,12 +1442,54 @@ class Tesoro:
     def portal_properties(self, client, view=FEED_ALL):
         return self._cursor("tesoro_portal_properties", client, view)
 
+    def portal_property(self, client, listing):
+        """One listing as the client sees it (with its photos), as JSON
+        text."""
+        return self._textout("tesoro_portal_property", client, listing)
+
     def portal_contact_agent(self, client, deal_property, message):
         return self._id("tesoro_portal_contact_agent", client, deal_property,
                         message)
 
     def portal_account_of(self, actor, contact):
         return self._id("tesoro_portal_account_of", actor, contact)
+
+    def portal_session_open(self, website, email, password):
+        """Log in and open a session: PortalSession(token, client, step),
+        the token for the host's cookie."""
+        token, client, step = ctypes.c_void_p(), _i64(), ctypes.c_int()
+        self._call("tesoro_portal_session_open", website, email, password,
+                   _ref(token), _ref(client), _ref(step))
+        return PortalSession(_take_text(token), client.value, step.value)
+
+    def portal_session_client(self, website, token):
+        """The client actor of a live session (Denied once it has
+        ended)."""
+        return self._id("tesoro_portal_session_client", website, token)
+
+    def portal_session_end(self, website, token):
+        """Log out: the session ends (again is no error)."""
+        self._call("tesoro_portal_session_end", website, token)
+
+    def portal_reset_request(self, website, email):
+        """Queue a "Portal Password Reset" e-mail with a reset secret when
+        an active account has `email` (the same answer otherwise)."""
+        self._call("tesoro_portal_reset_request", website, email)
+
+    def portal_reset(self, website, email, secret, new_password):
+        """Set a new password with the reset secret; returns the account's
+        client actor."""
+        return self._id("tesoro_portal_reset", website, email, secret,
+                        new_password)
+
+    def portal_invitation_resend(self, actor, contact):
+        """A new temporary password for the contact's account, returned
+        once; the "Portal Invitation" e-mail is queued again."""
+        return self._textout("tesoro_portal_invitation_resend", actor,
+                             contact)
+
+    def portal_account_deactivate(self, actor, contact):
+        self._call("tesoro_portal_account_deactivate", actor, contact)
 
     # -- website exchange ---------------------------------------------------
 
