@@ -978,3 +978,16 @@ ALTER TABLE portal_account ADD COLUMN reset_expires_at INTEGER;
 ALTER TABLE portal_account ADD COLUMN reset_attempts INTEGER NOT NULL DEFAULT 0
   CHECK (reset_attempts BETWEEN 0 AND 5);
 ALTER TABLE portal_account ADD COLUMN deactivated_at INTEGER;
+
+-- Portal sessions, keyed by the BLAKE2b-256 hash of their token: the token
+-- itself is never stored.  A session row goes when the session ends.
+CREATE TABLE portal_session (
+  token_hash   BLOB    PRIMARY KEY CHECK (length(token_hash) = 32),
+  account_id   INTEGER NOT NULL REFERENCES portal_account(id),
+  agency_id    INTEGER NOT NULL REFERENCES agency(id),
+  created_at   INTEGER NOT NULL,
+  last_used_at INTEGER NOT NULL,
+  expires_at   INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX portal_session_account ON portal_session(account_id);
+CREATE INDEX portal_session_agency ON portal_session(agency_id);

@@ -132,6 +132,7 @@ struct tesoro {
   int64_t busy_ms, max_doc, max_attempts, backoff_s, tick_batch;
   int64_t reminder_s;              /* viewing reminder lead */
   int64_t pw_ops, pw_mem;          /* argon2id cost (crypto_pwhash_str) */
+  int64_t session_idle_s, session_max_s; /* portal sessions */
   /* A hash at that cost, verified against when a login names an unknown
   ** e-mail so that it costs what a known one does; "" until needed. */
   char pw_decoy[crypto_pwhash_STRBYTES];
@@ -1368,6 +1369,19 @@ static const char *const tesoro__schema_lines[] = {
     "ALTER TABLE portal_account ADD COLUMN reset_attempts INTEGER NOT NULL DEFAULT 0\n",
     "  CHECK (reset_attempts BETWEEN 0 AND 5);\n",
     "ALTER TABLE portal_account ADD COLUMN deactivated_at INTEGER;\n",
+    "\n",
+    "-- Portal sessions, keyed by the BLAKE2b-256 hash of their token: the token\n",
+    "-- itself is never stored.  A session row goes when the session ends.\n",
+    "CREATE TABLE portal_session (\n",
+    "  token_hash   BLOB    PRIMARY KEY CHECK (length(token_hash) = 32),\n",
+    "  account_id   INTEGER NOT NULL REFERENCES portal_account(id),\n",
+    "  agency_id    INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  created_at   INTEGER NOT NULL,\n",
+    "  last_used_at INTEGER NOT NULL,\n",
+    "  expires_at   INTEGER NOT NULL\n",
+    ") STRICT, WITHOUT ROWID;\n",
+    "CREATE INDEX portal_session_account ON portal_session(account_id);\n",
+    "CREATE INDEX portal_session_agency ON portal_session(agency_id);\n",
 /* <<schema */
     NULL};
 
@@ -1415,7 +1429,8 @@ static const char *const tesoro__schema_lines[] = {
 /* What the portal functions read of an account (tesoro__account). */
 #define TESORO__ACCOUNT_COLUMNS                                               \
   "id, state, version, password_hash, code_hash, code_expires_at, "          \
-  "code_attempts, locked_until, contact_id, name"
+  "code_attempts, locked_until, contact_id, name, reset_hash, "              \
+  "reset_expires_at, reset_attempts, deactivated_at IS NOT NULL"
 
 /* The statement cache: name and SQL of every statement tesoro runs more
 ** than once.  Lists that become cursors are prepared per call instead
@@ -1563,8 +1578,13 @@ static const char *const tesoro__schema_lines[] = {
     "UPDATE outbox SET undelivered = undelivered & ~?2, "                     \
     "status = CASE WHEN undelivered & ~?2 = 0 THEN 'delivered' "              \
     "WHEN undelivered & ~?2 & ~dead = 0 THEN 'dead' ELSE status END, "        \
-    "delivered_at = iif(undelivered & ~?2 = 0, ?3, delivered_at) "            \
+    "delivered_at = iif(undelivered & ~?2 = 0, ?3, delivered_at), "           \
+    "payload = iif(undelivered & ~?2 = 0 AND ?4, json_patch(payload, "        \
+    "'{\"secret\":null}'), payload) "                                         \
     "WHERE id = ?1 AND status = 'pending' AND undelivered & ~dead & ?2")      \
+  X(OUTBOX_HAS_SECRET,                                                        \
+    "SELECT json_extract(payload, '$.secret') IS NOT NULL FROM outbox "       \
+    "WHERE id = ?1")                                                          \
   X(OUTBOX_STATUS,                                                            \
     "SELECT CASE WHEN undelivered & ?2 = 0 THEN 'delivered' "                 \
     "WHEN dead & ?2 THEN 'dead' ELSE status END, attempts "                   \
@@ -1809,7 +1829,9 @@ static const char *const tesoro__schema_lines[] = {
   /* the client portal */                                                     \
   X(PORTAL_GATE,                                                              \
     "SELECT portal_active, EXISTS (SELECT 1 FROM portal_account WHERE "       \
-    "contact_id = ?2 AND state = 'set_password') FROM agency WHERE id = ?1")  \
+    "contact_id = ?2 AND state = 'set_password'), EXISTS (SELECT 1 FROM "     \
+    "portal_account WHERE contact_id = ?2 AND deactivated_at IS NOT NULL) "   \
+    "FROM agency WHERE id = ?1")                                              \
   X(AGENCY_SET_PORTAL, "UPDATE agency SET portal_active = ?2 WHERE id = ?1")  \
   X(AGENCY_SET_VIEWING_DURATION,                                              \
     "UPDATE agency SET viewing_duration_s = ?2 WHERE id = ?1")                \
@@ -1846,9 +1868,33 @@ static const char *const tesoro__schema_lines[] = {
     "UPDATE portal_account SET failed_logins = iif(failed_logins + 1 >= ?3, " \
     "0, failed_logins + 1), locked_until = iif(failed_logins + 1 >= ?3, ?2, " \
     "locked_until) WHERE id = ?1 RETURNING locked_until")                     \
-  X(PORTAL_SET_PASSWORD,                                                      \
-    "UPDATE portal_account SET password_hash = ?2, failed_logins = 0 "        \
+  X(PORTAL_SET_PASSWORD, /* a change, a reset or a resend: ?3 deactivated */\
+    "UPDATE portal_account SET password_hash = ?2, failed_logins = 0, "       \
+    "locked_until = iif(?4, NULL, locked_until), reset_hash = NULL, "         \
+    "reset_expires_at = NULL, reset_attempts = 0, deactivated_at = ?3 WHERE " \
+    "id = ?1")                                                                \
+  X(PORTAL_RESET_SET,                                                         \
+    "UPDATE portal_account SET reset_hash = ?2, reset_expires_at = ?3, "      \
+    "reset_attempts = 0 WHERE id = ?1")                                       \
+  X(PORTAL_RESET_FAILED,                                                      \
+    "UPDATE portal_account SET reset_attempts = reset_attempts + 1 "          \
     "WHERE id = ?1")                                                          \
+  X(PORTAL_DEACTIVATE,                                                        \
+    "UPDATE portal_account SET deactivated_at = ?2, reset_hash = NULL, "      \
+    "reset_expires_at = NULL, reset_attempts = 0 WHERE id = ?1")              \
+  X(PORTAL_SESSION_INSERT,                                                    \
+    "INSERT INTO portal_session(token_hash, account_id, agency_id, "          \
+    "created_at, last_used_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5)")  \
+  X(PORTAL_SESSION_GET,                                                       \
+    "SELECT s.account_id, s.agency_id, s.last_used_at, s.expires_at, "        \
+    "a.contact_id FROM portal_session s JOIN portal_account a ON a.id = "     \
+    "s.account_id WHERE s.token_hash = ?1")                                   \
+  X(PORTAL_SESSION_TOUCH,                                                     \
+    "UPDATE portal_session SET last_used_at = ?2 WHERE token_hash = ?1")      \
+  X(PORTAL_SESSION_DELETE, "DELETE FROM portal_session WHERE token_hash = ?1")\
+  X(PORTAL_SESSIONS_END, "DELETE FROM portal_session WHERE account_id = ?1")  \
+  X(PORTAL_SESSIONS_END_AGENCY,                                               \
+    "DELETE FROM portal_session WHERE agency_id = ?1")                        \
   X(PORTAL_SET_LANGUAGE,                                                      \
     "UPDATE portal_account SET language = ?2 WHERE id = ?1")                  \
   X(PORTAL_LANGUAGE, "SELECT " TESORO__LANGUAGE_OF("?1"))                     \
@@ -2513,6 +2559,8 @@ TESORO_API int tesoro_open(const char *path, tesoro **out) {
   t->backoff_s = TESORO__DEFAULT_BACKOFF_S;
   t->tick_batch = TESORO__DEFAULT_TICK_BATCH;
   t->reminder_s = TESORO__DEFAULT_REMINDER_S;
+  t->session_idle_s = 1800;
+  t->session_max_s = 7 * TESORO__DAY;
   t->pw_ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
   t->pw_mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
   if (path == NULL || path[0] == 0)
@@ -2671,6 +2719,13 @@ TESORO_API int tesoro_config(tesoro *t, int option, int64_t value) {
     if (src != SQLITE_OK) return tesoro__dberr(t, src);
     break;
   }
+  case TESORO_CONFIG_SESSION_IDLE_S:
+  case TESORO_CONFIG_SESSION_MAX_S:
+    if (value > 365 * TESORO__DAY)
+      return tesoro__fail(t, TESORO_EINVAL, "a session lasts at most 365 days");
+    if (option == TESORO_CONFIG_SESSION_IDLE_S) t->session_idle_s = value;
+    else t->session_max_s = value;
+    break;
   case TESORO_CONFIG_CHECKPOINT_PAGES:
     if (value > 10000000)
       return tesoro__fail(t, TESORO_EINVAL, "checkpoint pages is at most 10000000");
@@ -2679,6 +2734,22 @@ TESORO_API int tesoro_config(tesoro *t, int option, int64_t value) {
   default: return tesoro__fail(t, TESORO_EINVAL, "unknown setting %d", option);
   }
   return TESORO_OK;
+}
+
+/*
+** After a commit that removed personal data or a secret: its old page
+** images stay in the WAL until a checkpoint, so take one now (best effort:
+** a reader elsewhere may hold it back).  Without waiting: a replicator
+** such as Litestream always holds a reader, and a TRUNCATE checkpoint that
+** waited for it would hold the write lock for the whole busy timeout,
+** stalling every writer (README, Scale-out).  Inside a host transaction
+** nothing is committed yet: the host's next checkpoint does it.
+*/
+static void tesoro__wal_scrub(tesoro *t) {
+  if (t->host_txn) return;
+  sqlite3_busy_timeout(t->db, 0);
+  sqlite3_wal_checkpoint_v2(t->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+  sqlite3_busy_timeout(t->db, (int)t->busy_ms);
 }
 
 /* PASSIVE: the host's checkpoint must never stall its own writers or wait
@@ -2885,18 +2956,23 @@ static int tesoro__require(tesoro *t, const tesoro__actor *a, int mask,
 static int tesoro__portal_gate(tesoro *t, const tesoro__actor *a,
                                int set_password_ok) {
   sqlite3_stmt *s = tesoro__stmt(t, S_PORTAL_GATE);
-  int active, must_change, rc;
+  int active, must_change, deactivated, rc;
   if (s == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, a->agency);
   sqlite3_bind_int64(s, 2, a->contact);
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   active = sqlite3_column_int(s, 0);
   must_change = sqlite3_column_int(s, 1);
+  deactivated = sqlite3_column_int(s, 2);
   sqlite3_reset(s);
   if (!active)
     return tesoro__fail(t, TESORO_EDENIED,
                         "the client portal of agency %lld is not active",
                         (long long)a->agency);
+  if (deactivated && a->kind == TESORO_ACTOR_CLIENT)
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "the portal account of contact %lld is deactivated",
+                        (long long)a->contact);
   if (must_change && !set_password_ok && a->kind == TESORO_ACTOR_CLIENT)
     return tesoro__fail(t, TESORO_EGUARD,
                         "the portal account of contact %lld must replace its "
@@ -3277,12 +3353,16 @@ enum {
   PA_EV_REGISTER, PA_EV_VERIFY, PA_EV_CODE_FAILED, PA_EV_LOGIN,
   PA_EV_LOGIN_FAILED, PA_EV_CHANGE_PASSWORD, PA_EV_FINISH_WELCOME,
   PA_EV_FINISH_TOUR, PA_EV_SKIP_TOUR, PA_EV_RESTART_TOUR, PA_EV_SET_LANGUAGE,
-  PA_EV_CONTACT_AGENT
+  PA_EV_CONTACT_AGENT, PA_EV_REGISTER_ATTEMPT, PA_EV_REQUEST_RESET,
+  PA_EV_RESET_PASSWORD, PA_EV_RESET_FAILED, PA_EV_RESEND_INVITATION,
+  PA_EV_DEACTIVATE, PA_EV_LOGOUT
 };
 static const char *const tesoro__portal_account_events[] = {
     "register",        "verify",         "code_failed",  "login",
     "login_failed",    "change_password", "finish_welcome", "finish_tour",
-    "skip_tour",       "restart_tour",   "set_language", "contact_agent"};
+    "skip_tour",       "restart_tour",   "set_language", "contact_agent",
+    "register_attempt", "request_reset", "reset_password", "reset_failed",
+    "resend_invitation", "deactivate",   "logout"};
 
 static int guard_code(tesoro__ctx *c);
 static int guard_unlocked(tesoro__ctx *c);
@@ -3295,6 +3375,12 @@ static int fx_portal_password(tesoro__ctx *c);
 static int fx_portal_step(tesoro__ctx *c);
 static int fx_portal_language(tesoro__ctx *c);
 static int fx_portal_contact_agent(tesoro__ctx *c);
+static int fx_portal_register_attempt(tesoro__ctx *c);
+static int fx_portal_request_reset(tesoro__ctx *c);
+static int fx_portal_reset_failed(tesoro__ctx *c);
+static int fx_portal_resend(tesoro__ctx *c);
+static int fx_portal_deactivate(tesoro__ctx *c);
+static int fx_portal_logout(tesoro__ctx *c);
 
 #define PA_ACTIVE (ST(PA_SET_PASSWORD) | ST(PA_WELCOME) | ST(PA_TOUR) | ST(PA_READY))
 #define PA_ONBOARDED (ST(PA_WELCOME) | ST(PA_TOUR) | ST(PA_READY))
@@ -3314,6 +3400,17 @@ static const tesoro__trans tesoro__portal_account_rows[] = {
   {ST(PA_READY),       PA_EV_RESTART_TOUR,    PA_TOUR,         R_CLIENT,             NULL,           fx_portal_step, 0},
   {PA_ONBOARDED,       PA_EV_SET_LANGUAGE,    TESORO__SAME,    R_CLIENT,             NULL,           fx_portal_language, 0},
   {PA_ONBOARDED,       PA_EV_CONTACT_AGENT,   TESORO__SAME,    R_CLIENT,             NULL,           fx_portal_contact_agent, 0},
+  /* someone registers an e-mail an account has: its owner is told */
+  {PA_ACTIVE,          PA_EV_REGISTER_ATTEMPT, TESORO__SAME,   R_WEBSITE,            NULL,           fx_portal_register_attempt, 0},
+  /* a forgotten password: the secret by e-mail, then a new password */
+  {PA_ACTIVE,          PA_EV_REQUEST_RESET,   TESORO__SAME,    R_WEBSITE,            NULL,           fx_portal_request_reset, 0},
+  {ST(PA_SET_PASSWORD), PA_EV_RESET_PASSWORD, PA_WELCOME,      R_WEBSITE,            NULL,           fx_portal_password, 0},
+  {PA_ONBOARDED,       PA_EV_RESET_PASSWORD,  TESORO__SAME,    R_WEBSITE,            NULL,           fx_portal_password, 0},
+  {PA_ACTIVE,          PA_EV_RESET_FAILED,    TESORO__SAME,    R_WEBSITE,            NULL,           fx_portal_reset_failed, 0},
+  /* staff: a new invitation (a new temporary password), or switch it off */
+  {PA_ACTIVE,          PA_EV_RESEND_INVITATION, PA_SET_PASSWORD, R_STAFF,          NULL,           fx_portal_resend, 0},
+  {PA_ACTIVE,          PA_EV_DEACTIVATE,      TESORO__SAME,    R_STAFF,              NULL,           fx_portal_deactivate, 0},
+  {PA_ACTIVE,          PA_EV_LOGOUT,          TESORO__SAME,    R_WEBSITE,            NULL,           fx_portal_logout, 0},
 };
 
 /* --- web customer (SPEC §6): the prospect holding tank.  Every website
@@ -4160,7 +4257,7 @@ static int tesoro__delivery(tesoro *t, int64_t id, char out_status[16],
 TESORO_API int tesoro_outbox_ack(tesoro *t, int64_t id) {
   sqlite3_stmt *s;
   char status[16];
-  int64_t attempts;
+  int64_t attempts, secret = 0;
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__id(t, "outbox id", id))) return rc;
@@ -4168,11 +4265,18 @@ TESORO_API int tesoro_outbox_ack(tesoro *t, int64_t id) {
   if (strcmp(status, "pending") != 0)
     return tesoro__fail(t, TESORO_ESTATE, "outbox row %lld is %s, not pending",
                         (long long)id, status);
+  /* A password reset's secret leaves the row once it is delivered, and its
+  ** old page images leave the WAL. */
+  if ((s = tesoro__stmt(t, S_OUTBOX_HAS_SECRET)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, id >> 3);
+  if ((rc = tesoro__int(t, s, &secret)) < 0) return rc;
   if ((s = tesoro__stmt(t, S_OUTBOX_ACK)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, id >> 3);
   sqlite3_bind_int(s, 2, 1 << (id & 7));
   sqlite3_bind_int64(s, 3, tesoro__now(t));
-  return tesoro__run(t, s);
+  sqlite3_bind_int64(s, 4, secret);
+  if ((rc = tesoro__run(t, s)) == TESORO_OK && secret) tesoro__wal_scrub(t);
+  return rc;
 }
 
 /* A failed delivery puts its message back: its channels not yet delivered
@@ -4481,7 +4585,15 @@ static int tesoro__agency_setting(tesoro *t, int64_t actor, int id,
   if ((s = tesoro__stmt(t, id)) == NULL) return tesoro__write_end(t, t->rc);
   sqlite3_bind_int64(s, 1, a.agency);
   sqlite3_bind_int64(s, 2, value);
-  return tesoro__write_end(t, tesoro__run(t, s));
+  rc = tesoro__run(t, s);
+  /* the portal switched off: its sessions end with it */
+  if (rc == TESORO_OK && id == S_AGENCY_SET_PORTAL && value == 0) {
+    if ((s = tesoro__stmt(t, S_PORTAL_SESSIONS_END_AGENCY)) == NULL)
+      return tesoro__write_end(t, t->rc);
+    sqlite3_bind_int64(s, 1, a.agency);
+    rc = tesoro__run(t, s);
+  }
+  return tesoro__write_end(t, rc);
 }
 
 TESORO_API int tesoro_agent_create(tesoro *t, int64_t actor, const char *name,
@@ -7000,9 +7112,12 @@ static int tesoro__entity_cursor(tesoro *t, int64_t actor, int entity,
 /* An account as the portal functions read it (TESORO__ACCOUNT_COLUMNS). */
 typedef struct tesoro__account {
   int64_t id, version, code_expires_at, locked_until, contact;
+  int64_t reset_expires_at;
   int state, code_attempts; /* PA_*; wrong codes so far */
+  int reset_attempts, deactivated;
   char password_hash[crypto_pwhash_STRBYTES];
   char code_hash[crypto_pwhash_STRBYTES];
+  char reset_hash[crypto_pwhash_STRBYTES];
   char name[TESORO_MAX_NAME + 1];
 } tesoro__account;
 
@@ -7016,6 +7131,9 @@ typedef struct tesoro__portal_args {
   const char *language;         /* set_language: a static code */
   const char *message;          /* contact_agent */
   int64_t deal_property;        /* contact_agent: 0 or the property */
+  const unsigned char *session; /* login: open a session with this token
+                                   hash; logout: end it */
+  const char *secret;           /* request_reset: the secret for the e-mail */
 } tesoro__portal_args;
 
 static const char *const tesoro__languages[] = {"en", "nl", "de", "fr", "es",
@@ -7043,6 +7161,11 @@ static int tesoro__account_read(tesoro *t, sqlite3_stmt *s,
   acc->contact = sqlite3_column_int64(s, 8);
   if ((text = (const char *)sqlite3_column_text(s, 9)) != NULL)
     snprintf(acc->name, sizeof acc->name, "%s", text);
+  if ((text = (const char *)sqlite3_column_text(s, 10)) != NULL)
+    snprintf(acc->reset_hash, sizeof acc->reset_hash, "%s", text);
+  acc->reset_expires_at = sqlite3_column_int64(s, 11);
+  acc->reset_attempts = sqlite3_column_int(s, 12);
+  acc->deactivated = sqlite3_column_int(s, 13);
   sqlite3_reset(s);
   return TESORO_OK;
 }
@@ -7059,6 +7182,13 @@ static int tesoro__account_find(tesoro *t, int id, int64_t key,
 }
 
 /* --- secrets --- */
+
+/* The answers that must not tell whether an e-mail has an account. */
+static const char tesoro__wrong_login[] =
+    "e-mail or password is wrong, or the account is locked for a while after "
+    "repeated failures";
+static const char tesoro__wrong_code[] =
+    "the verification code is wrong or has expired";
 
 static int tesoro__hash_secret(tesoro *t, const char *secret,
                                char out[crypto_pwhash_STRBYTES]) {
@@ -7274,6 +7404,12 @@ static const char *tesoro__portal_summary(int event) {
   case PA_EV_FINISH_TOUR: return "Finished the portal tour";
   case PA_EV_SKIP_TOUR: return "Skipped the portal tour";
   case PA_EV_RESTART_TOUR: return "Restarted the portal tour";
+  case PA_EV_REGISTER_ATTEMPT:
+    return "Someone tried to register on the portal with this e-mail";
+  case PA_EV_REQUEST_RESET: return "Asked for a portal password reset";
+  case PA_EV_RESET_PASSWORD: return "Reset the portal password";
+  case PA_EV_RESEND_INVITATION: return "Portal invitation sent again";
+  case PA_EV_DEACTIVATE: return "Portal account deactivated";
   default: return "Portal activity";
   }
 }
@@ -7295,7 +7431,26 @@ static int fx_portal_login(tesoro__ctx *c) {
   sqlite3_bind_int64(s, 2, c->now);
   if (args && args->hash) sqlite3_bind_text(s, 3, args->hash, -1, SQLITE_STATIC);
   if ((rc = tesoro__run(c->t, s))) return rc;
+  if (args && args->session) {
+    if ((s = tesoro__stmt(c->t, S_PORTAL_SESSION_INSERT)) == NULL) return c->t->rc;
+    sqlite3_bind_blob(s, 1, args->session, crypto_generichash_BYTES,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, c->id);
+    sqlite3_bind_int64(s, 3, c->agency);
+    sqlite3_bind_int64(s, 4, c->now);
+    sqlite3_bind_int64(s, 5, c->now + c->t->session_max_s);
+    if ((rc = tesoro__run(c->t, s))) return rc;
+  }
   return tesoro__portal_activity(c, NULL);
+}
+
+/* Every session of the account ends (password change or reset, resend,
+** deactivation). */
+static int tesoro__sessions_end(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_SESSIONS_END);
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  return tesoro__run(c->t, s);
 }
 
 /* Count the failure; the one that locks the account says so on the
@@ -7315,6 +7470,9 @@ static int fx_portal_login_failed(tesoro__ctx *c) {
                           "Portal account locked after repeated failed logins");
 }
 
+/* change_password, reset_password and resend_invitation: a new password
+** (a reset or a resend also lifts a lockout, a resend a deactivation); any
+** reset secret and every session end with the old one. */
 static int fx_portal_password(tesoro__ctx *c) {
   const tesoro__portal_args *args = c->args;
   sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_SET_PASSWORD);
@@ -7322,8 +7480,78 @@ static int fx_portal_password(tesoro__ctx *c) {
   if (s == NULL) return c->t->rc;
   sqlite3_bind_int64(s, 1, c->id);
   sqlite3_bind_text(s, 2, args->hash, -1, SQLITE_STATIC);
-  if ((rc = tesoro__run(c->t, s))) return rc;
+  sqlite3_bind_int(s, 4, c->event != PA_EV_CHANGE_PASSWORD);
+  if ((rc = tesoro__run(c->t, s)) || (rc = tesoro__sessions_end(c))) return rc;
   return tesoro__portal_activity(c, NULL);
+}
+
+static int fx_portal_resend(tesoro__ctx *c) {
+  sqlite3_stmt *s;
+  char *login = NULL;
+  int rc;
+  if ((rc = fx_portal_password(c))) return rc;
+  if ((s = tesoro__stmt(c->t, S_PORTAL_INVITATION)) == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  if ((rc = tesoro__text_out(c->t, s, &login))) return rc;
+  rc = tesoro__notify_client(c, "Portal Invitation",
+                             "Your account for the client portal", login);
+  TESORO_FREE(login);
+  return rc;
+}
+
+static int fx_portal_deactivate(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_DEACTIVATE);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, c->now);
+  if ((rc = tesoro__run(c->t, s)) || (rc = tesoro__sessions_end(c))) return rc;
+  return tesoro__portal_activity(c, NULL);
+}
+
+/* The secret goes to the account's e-mail only; tesoro_outbox_ack removes
+** it from the row once delivered. */
+static int fx_portal_request_reset(tesoro__ctx *c) {
+  const tesoro__portal_args *args = c->args;
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_RESET_SET);
+  char extra[TESORO_PORTAL_RESET_LEN + 32];
+  int64_t client;
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_text(s, 2, args->code_hash, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, args->code_expires_at);
+  if ((rc = tesoro__run(c->t, s)) ||
+      (rc = tesoro__client_of(c->t, c->contact, &client)))
+    return rc;
+  snprintf(extra, sizeof extra, "{\"secret\":\"%s\"}", args->secret);
+  rc = tesoro__notify(c, client, CH_EMAIL, "Portal Password Reset",
+                      "Reset your portal password", extra);
+  sodium_memzero(extra, sizeof extra);
+  return rc ? rc : tesoro__portal_activity(c, NULL);
+}
+
+static int fx_portal_reset_failed(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_RESET_FAILED);
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  return tesoro__run(c->t, s);
+}
+
+static int fx_portal_register_attempt(tesoro__ctx *c) {
+  int rc = tesoro__notify_client(c, "Portal Account Exists",
+                                 "Someone tried to register with your e-mail: "
+                                 "log in, or reset your password", NULL);
+  return rc ? rc : tesoro__portal_activity(c, NULL);
+}
+
+static int fx_portal_logout(tesoro__ctx *c) {
+  const tesoro__portal_args *args = c->args;
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_SESSION_DELETE);
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_blob(s, 1, args->session, crypto_generichash_BYTES,
+                    SQLITE_STATIC);
+  return tesoro__run(c->t, s);
 }
 
 static int fx_portal_step(tesoro__ctx *c) {
@@ -7426,13 +7654,16 @@ static int tesoro__portal_website(tesoro *t, int64_t website, const char *action
   return tesoro__portal_gate(t, a, 1);
 }
 
-/* A wrong password: record it (the lockout counts it), then refuse. */
+/* A wrong password: record it (the lockout counts it), then refuse.  Only
+** a logged-in client (`tell_lock`) learns that the account locked: to
+** anyone else the answer is the same as for an unknown e-mail. */
 static int tesoro__login_failed(tesoro *t, int64_t actor,
-                                const tesoro__account *acc, const char *why) {
+                                const tesoro__account *acc, const char *why,
+                                int tell_lock) {
   int64_t locked = 0;
   int rc = tesoro__account_event(t, actor, acc, PA_EV_LOGIN_FAILED, NULL, &locked);
   if (rc) return rc;
-  if (locked)
+  if (locked && tell_lock)
     return tesoro__fail(t, TESORO_EDENIED,
                         "%s; after %d failed logins the account is locked for "
                         "%d seconds", why, TESORO_PORTAL_LOGIN_MAX_FAILS,
@@ -7440,6 +7671,7 @@ static int tesoro__login_failed(tesoro *t, int64_t actor,
   return tesoro__fail(t, TESORO_EDENIED, "%s", why);
 }
 
+/* Switching the portal off ends every session of the agency's clients. */
 TESORO_API int tesoro_agency_set_portal(tesoro *t, int64_t actor, int active) {
   TESORO__ENTER(t);
   if (active != 0 && active != 1)
@@ -7570,8 +7802,15 @@ TESORO_API int tesoro_portal_register(tesoro *t, int64_t website,
   if ((rc = tesoro__write_begin(t))) goto done;
   rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_BY_EMAIL, a.agency, email, &acc);
   if (rc == TESORO_OK && acc.state != PA_UNVERIFIED) {
-    rc = tesoro__fail(t, TESORO_EEXISTS,
-                      "a portal account with this e-mail exists; log in instead");
+    /* Answered as a new registration (no enumeration): nothing changes,
+    ** the code is never stored, and the owner hears of the attempt. */
+    c.m = &tesoro__portal_account_machine;
+    c.id = acc.id;
+    c.contact = acc.contact;
+    c.event = PA_EV_REGISTER_ATTEMPT;
+    c.expected = acc.version;
+    rc = tesoro__fire(&c);
+    c.id = 0;
   } else if (rc == TESORO_OK) { /* again, before verification */
     c.m = &tesoro__portal_account_machine;
     c.id = acc.id;
@@ -7629,14 +7868,19 @@ TESORO_API int tesoro_portal_verify(tesoro *t, int64_t website,
                         TESORO_PORTAL_CODE_DIGITS);
   if ((rc = tesoro__portal_website(t, website, "verify portal registrations", &a)))
     return rc;
+  /* One answer for every failure, whether or not the e-mail has an account
+  ** (no enumeration); only a wrong code of an unverified account counts. */
   rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_BY_EMAIL, a.agency, email, &acc);
-  if (rc == TESORO_DONE)
-    return tesoro__fail(t, TESORO_ENOTFOUND,
-                        "no portal account is registered with this e-mail");
-  if (rc) return rc;
-  if (acc.state != PA_UNVERIFIED)
-    return tesoro__fail(t, TESORO_ESTATE, "portal account %lld is already verified",
-                        (long long)acc.id);
+  if (rc != TESORO_OK && rc != TESORO_DONE) return rc;
+  if (rc == TESORO_DONE || acc.state != PA_UNVERIFIED ||
+      acc.code_attempts >= TESORO_PORTAL_CODE_MAX_TRIES ||
+      tesoro__now(t) > acc.code_expires_at) {
+    if (rc == TESORO_OK && acc.code_hash[0])
+      (void)tesoro__secret_matches(acc.code_hash, code);
+    else
+      tesoro__decoy_verify(t, code);
+    return tesoro__fail(t, TESORO_EDENIED, "%s", tesoro__wrong_code);
+  }
   right = tesoro__secret_matches(acc.code_hash, code);
   memset(&args, 0, sizeof args);
   args.email = email;
@@ -7644,45 +7888,49 @@ TESORO_API int tesoro_portal_verify(tesoro *t, int64_t website,
                                   right ? PA_EV_VERIFY : PA_EV_CODE_FAILED,
                                   &args, &client)))
     return rc;
-  if (!right)
-    return tesoro__fail(t, TESORO_EDENIED,
-                        "wrong verification code (%d of %d tries used)",
-                        acc.code_attempts + 1, TESORO_PORTAL_CODE_MAX_TRIES);
+  if (!right) return tesoro__fail(t, TESORO_EDENIED, "%s", tesoro__wrong_code);
   *out_client = client;
   return TESORO_OK;
 }
 
-TESORO_API int tesoro_portal_login(tesoro *t, int64_t website,
-                                   const char *email, const char *password,
-                                   int64_t *out_client, int *out_step) {
-  static const char wrong[] = "e-mail or password is wrong";
+/*
+** Log in, and open a session when `session` (a token's hash) is given.
+** Every refusal an e-mail's owner did not earn by knowing the password is
+** the same answer as for an unknown e-mail, after the same argon2id work.
+*/
+static int tesoro__login(tesoro *t, int64_t website, const char *email,
+                         const char *password, const unsigned char *session,
+                         int64_t *out_client, int *out_step) {
   tesoro__actor a;
   tesoro__account acc;
   tesoro__portal_args args;
   char stronger[crypto_pwhash_STRBYTES];
   int64_t client = 0;
   int rc;
-  TESORO__ENTER(t);
-  if ((rc = tesoro__out(t, out_client, "out_client")) ||
-      (rc = tesoro__out(t, out_step, "out_step")) ||
-      (rc = tesoro__email(t, "e-mail", email, 1)) ||
+  if ((rc = tesoro__email(t, "e-mail", email, 1)) ||
       (rc = tesoro__text(t, "password", password, TESORO_MAX_PASSWORD, 1)) ||
       (rc = tesoro__portal_website(t, website, "log clients in", &a)))
     return rc;
   rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_BY_EMAIL, a.agency, email, &acc);
   if (rc == TESORO_DONE) {
     tesoro__decoy_verify(t, password);
-    return tesoro__fail(t, TESORO_EDENIED, "%s", wrong);
+    return tesoro__fail(t, TESORO_EDENIED, "%s", tesoro__wrong_login);
   }
   if (rc) return rc;
+  if (acc.deactivated || acc.locked_until > tesoro__now(t)) {
+    (void)tesoro__secret_matches(acc.password_hash, password);
+    return tesoro__fail(t, TESORO_EDENIED, "%s", tesoro__wrong_login);
+  }
+  if (!tesoro__secret_matches(acc.password_hash, password))
+    return acc.state == PA_UNVERIFIED
+               ? tesoro__fail(t, TESORO_EDENIED, "%s", tesoro__wrong_login)
+               : tesoro__login_failed(t, website, &acc, tesoro__wrong_login, 0);
   if (acc.state == PA_UNVERIFIED)
     return tesoro__fail(t, TESORO_ESTATE,
                         "portal account %lld is not verified yet: enter the "
                         "code from the e-mail", (long long)acc.id);
-  if ((rc = tesoro__locked(t, &acc, tesoro__now(t)))) return rc;
-  if (!tesoro__secret_matches(acc.password_hash, password))
-    return tesoro__login_failed(t, website, &acc, wrong);
   memset(&args, 0, sizeof args);
+  args.session = session;
   if (tesoro__hash_cheaper(t, acc.password_hash)) {
     if ((rc = tesoro__hash_secret(t, password, stronger))) return rc;
     args.hash = stronger;
@@ -7690,9 +7938,276 @@ TESORO_API int tesoro_portal_login(tesoro *t, int64_t website,
   if ((rc = tesoro__client_of(t, acc.contact, &client)) ||
       (rc = tesoro__account_event(t, client, &acc, PA_EV_LOGIN, &args, NULL)))
     return rc;
-  *out_client = client;
-  *out_step = acc.state + 1;
+  if (out_client) *out_client = client;
+  if (out_step) *out_step = acc.state + 1;
   return TESORO_OK;
+}
+
+TESORO_API int tesoro_portal_login(tesoro *t, int64_t website,
+                                   const char *email, const char *password,
+                                   int64_t *out_client, int *out_step) {
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_client, "out_client")) ||
+      (rc = tesoro__out(t, out_step, "out_step")))
+    return rc;
+  return tesoro__login(t, website, email, password, NULL, out_client, out_step);
+}
+
+/* --- sessions --- */
+
+/* The hash a session is stored by, of a token checked to be one tesoro
+** could have made (43 base64url characters). */
+static int tesoro__token_hash(tesoro *t, const char *token,
+                              unsigned char out[crypto_generichash_BYTES]) {
+  static const char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  int rc;
+  if ((rc = tesoro__text(t, "session token", token, 64, 1))) return rc;
+  if (strlen(token) != TESORO_PORTAL_TOKEN_LEN ||
+      strspn(token, alphabet) != TESORO_PORTAL_TOKEN_LEN)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "a session token is %d base64url characters",
+                        TESORO_PORTAL_TOKEN_LEN);
+  crypto_generichash(out, crypto_generichash_BYTES, (const unsigned char *)token,
+                     TESORO_PORTAL_TOKEN_LEN, NULL, 0);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_portal_session_open(tesoro *t, int64_t website,
+                                          const char *email,
+                                          const char *password,
+                                          char **out_token, int64_t *out_client,
+                                          int *out_step) {
+  unsigned char raw[32], hash[crypto_generichash_BYTES];
+  char token[TESORO_PORTAL_TOKEN_LEN + 1], *copy = NULL;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_token, "out_token"))) return rc;
+  randombytes_buf(raw, sizeof raw);
+  sodium_bin2base64(token, sizeof token, raw, sizeof raw,
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  crypto_generichash(hash, sizeof hash, (const unsigned char *)token,
+                     TESORO_PORTAL_TOKEN_LEN, NULL, 0);
+  if ((rc = tesoro__copy(t, token, &copy)) == TESORO_OK &&
+      (rc = tesoro__login(t, website, email, password, hash, out_client,
+                          out_step)) == TESORO_OK) {
+    *out_token = copy;
+    copy = NULL;
+  }
+  sodium_memzero(raw, sizeof raw);
+  sodium_memzero(token, sizeof token);
+  tesoro__wipe_copy(&copy);
+  return rc;
+}
+
+TESORO_API int tesoro_portal_session_client(tesoro *t, int64_t website,
+                                            const char *token,
+                                            int64_t *out_client) {
+  static const char ended[] = "the session has ended; log in again";
+  tesoro__actor a;
+  unsigned char hash[crypto_generichash_BYTES];
+  sqlite3_stmt *s;
+  int64_t agency, last, expires, contact, now;
+  int rc, live;
+  TESORO__ENTER(t);
+  now = tesoro__now(t);
+  if ((rc = tesoro__out(t, out_client, "out_client")) ||
+      (rc = tesoro__token_hash(t, token, hash)) ||
+      (rc = tesoro__portal_website(t, website, "resolve portal sessions", &a)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_PORTAL_SESSION_GET)) == NULL) return t->rc;
+  sqlite3_bind_blob(s, 1, hash, sizeof hash, SQLITE_STATIC);
+  if ((rc = tesoro__row(t, s)) == TESORO_DONE)
+    return tesoro__fail(t, TESORO_EDENIED, "%s", ended);
+  if (rc != TESORO_ROW) return rc;
+  agency = sqlite3_column_int64(s, 1);
+  last = sqlite3_column_int64(s, 2);
+  expires = sqlite3_column_int64(s, 3);
+  contact = sqlite3_column_int64(s, 4);
+  sqlite3_reset(s);
+  if (agency != a.agency) return tesoro__fail(t, TESORO_EDENIED, "%s", ended);
+  live = now < expires && now - last < t->session_idle_s;
+  /* an ended session's row goes; a live one's use is noted once a minute */
+  if (!live || now - last >= 60) {
+    if ((rc = tesoro__write_begin(t))) return rc;
+    if ((s = tesoro__stmt(t, live ? S_PORTAL_SESSION_TOUCH
+                                  : S_PORTAL_SESSION_DELETE)) == NULL)
+      return tesoro__write_end(t, t->rc);
+    sqlite3_bind_blob(s, 1, hash, sizeof hash, SQLITE_STATIC);
+    if (live) sqlite3_bind_int64(s, 2, now);
+    if ((rc = tesoro__write_end(t, tesoro__run(t, s)))) return rc;
+  }
+  if (!live) return tesoro__fail(t, TESORO_EDENIED, "%s", ended);
+  return tesoro__client_of(t, contact, out_client);
+}
+
+TESORO_API int tesoro_portal_session_end(tesoro *t, int64_t website,
+                                         const char *token) {
+  tesoro__actor a;
+  tesoro__account acc;
+  tesoro__portal_args args;
+  unsigned char hash[crypto_generichash_BYTES];
+  sqlite3_stmt *s;
+  int64_t account, agency;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__token_hash(t, token, hash)) ||
+      (rc = tesoro__portal_website(t, website, "end portal sessions", &a)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_PORTAL_SESSION_GET)) == NULL) return t->rc;
+  sqlite3_bind_blob(s, 1, hash, sizeof hash, SQLITE_STATIC);
+  if ((rc = tesoro__row(t, s)) == TESORO_DONE) return tesoro__ok(t);
+  if (rc != TESORO_ROW) return rc;
+  account = sqlite3_column_int64(s, 0);
+  agency = sqlite3_column_int64(s, 1);
+  sqlite3_reset(s);
+  if (agency != a.agency) return tesoro__ok(t); /* not this website's */
+  if ((rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_BY_ID, account, NULL, &acc)))
+    return rc < 0 ? rc : TESORO_EDB;
+  memset(&args, 0, sizeof args);
+  args.session = hash;
+  return tesoro__account_event(t, website, &acc, PA_EV_LOGOUT, &args, NULL);
+}
+
+/* --- password reset, invitation resend, deactivation --- */
+
+TESORO_API int tesoro_portal_reset_request(tesoro *t, int64_t website,
+                                           const char *email) {
+  tesoro__actor a;
+  tesoro__account acc;
+  tesoro__portal_args args;
+  unsigned char raw[TESORO_PORTAL_RESET_LEN * 3 / 4];
+  char secret[TESORO_PORTAL_RESET_LEN + 1], hash[crypto_pwhash_STRBYTES];
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__email(t, "e-mail", email, 1)) ||
+      (rc = tesoro__portal_website(t, website, "reset portal passwords", &a)))
+    return rc;
+  /* the secret is made and hashed whatever the e-mail: the same work */
+  randombytes_buf(raw, sizeof raw);
+  sodium_bin2base64(secret, sizeof secret, raw, sizeof raw,
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  if ((rc = tesoro__hash_secret(t, secret, hash)) == TESORO_OK) {
+    rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_BY_EMAIL, a.agency, email,
+                              &acc);
+    if (rc == TESORO_OK && acc.state != PA_UNVERIFIED && !acc.deactivated) {
+      memset(&args, 0, sizeof args);
+      args.code_hash = hash;
+      args.code_expires_at = tesoro__now(t) + TESORO_PORTAL_RESET_TTL_S;
+      args.secret = secret;
+      rc = tesoro__account_event(t, website, &acc, PA_EV_REQUEST_RESET, &args,
+                                 NULL);
+    } else if (rc == TESORO_OK || rc == TESORO_DONE) {
+      rc = tesoro__ok(t);
+    }
+  }
+  sodium_memzero(raw, sizeof raw);
+  sodium_memzero(secret, sizeof secret);
+  return rc;
+}
+
+TESORO_API int tesoro_portal_reset(tesoro *t, int64_t website,
+                                   const char *email, const char *secret,
+                                   const char *new_password,
+                                   int64_t *out_client) {
+  static const char wrong[] = "the reset secret is wrong or has expired";
+  tesoro__actor a;
+  tesoro__account acc;
+  tesoro__portal_args args;
+  char hash[crypto_pwhash_STRBYTES];
+  int64_t client = 0;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__email(t, "e-mail", email, 1)) ||
+      (rc = tesoro__text(t, "reset secret", secret, 64, 1)) ||
+      (rc = tesoro__password_policy(t, "new password", new_password)) ||
+      (rc = tesoro__portal_website(t, website, "reset portal passwords", &a)) ||
+      (rc = tesoro__hash_secret(t, new_password, hash)))
+    return rc;
+  rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_BY_EMAIL, a.agency, email, &acc);
+  if (rc != TESORO_OK && rc != TESORO_DONE) return rc;
+  if (rc == TESORO_DONE || acc.state == PA_UNVERIFIED || acc.deactivated ||
+      !acc.reset_hash[0] || tesoro__now(t) >= acc.reset_expires_at ||
+      acc.reset_attempts >= TESORO_PORTAL_RESET_MAX_TRIES) {
+    tesoro__decoy_verify(t, secret);
+    return tesoro__fail(t, TESORO_EDENIED, "%s", wrong);
+  }
+  if (!tesoro__secret_matches(acc.reset_hash, secret)) {
+    rc = tesoro__account_event(t, website, &acc, PA_EV_RESET_FAILED, NULL, NULL);
+    return rc ? rc : tesoro__fail(t, TESORO_EDENIED, "%s", wrong);
+  }
+  memset(&args, 0, sizeof args);
+  args.hash = hash;
+  if ((rc = tesoro__account_event(t, website, &acc, PA_EV_RESET_PASSWORD, &args,
+                                  NULL)) ||
+      (rc = tesoro__client_of(t, acc.contact, &client)))
+    return rc;
+  if (out_client) *out_client = client;
+  return TESORO_OK;
+}
+
+/* The account of `contact`, for a staff call that manages it. */
+static int tesoro__staff_account(tesoro *t, int64_t actor, int64_t contact,
+                                 const char *action, tesoro__account *acc) {
+  tesoro__actor a;
+  int rc;
+  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF, action)) ||
+      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
+      (rc = tesoro__portal_gate(t, &a, 1)))
+    return rc;
+  rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_OF_CONTACT, contact, NULL, acc);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "contact %lld has no portal account",
+                        (long long)contact);
+  if (rc == TESORO_OK && acc->state == PA_UNVERIFIED)
+    return tesoro__fail(t, TESORO_ESTATE,
+                        "portal account %lld is an unverified registration: "
+                        "the client registers again", (long long)acc->id);
+  return rc;
+}
+
+TESORO_API int tesoro_portal_invitation_resend(tesoro *t, int64_t actor,
+                                               int64_t contact,
+                                               char **out_temp_password) {
+  tesoro__account acc;
+  tesoro__portal_args args;
+  char password[TESORO_PORTAL_TEMP_PASSWORD_LEN + 1], hash[crypto_pwhash_STRBYTES];
+  char *copy = NULL;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_temp_password, "out_temp_password")) ||
+      (rc = tesoro__staff_account(t, actor, contact, "resend portal invitations",
+                                  &acc)))
+    return rc;
+  tesoro__temp_password(password);
+  memset(&args, 0, sizeof args);
+  args.hash = hash;
+  if ((rc = tesoro__hash_secret(t, password, hash)) == TESORO_OK &&
+      (rc = tesoro__copy(t, password, &copy)) == TESORO_OK &&
+      (rc = tesoro__account_event(t, actor, &acc, PA_EV_RESEND_INVITATION, &args,
+                                  NULL)) == TESORO_OK) {
+    *out_temp_password = copy;
+    copy = NULL;
+  }
+  sodium_memzero(password, sizeof password);
+  tesoro__wipe_copy(&copy);
+  return rc;
+}
+
+TESORO_API int tesoro_portal_account_deactivate(tesoro *t, int64_t actor,
+                                                int64_t contact) {
+  tesoro__account acc;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__staff_account(t, actor, contact, "deactivate portal accounts",
+                                  &acc)))
+    return rc;
+  if (acc.deactivated)
+    return tesoro__fail(t, TESORO_ESTATE, "portal account %lld is already "
+                        "deactivated", (long long)acc.id);
+  return tesoro__account_event(t, actor, &acc, PA_EV_DEACTIVATE, NULL, NULL);
 }
 
 TESORO_API int tesoro_portal_password_change(tesoro *t, int64_t client,
@@ -7710,7 +8225,8 @@ TESORO_API int tesoro_portal_password_change(tesoro *t, int64_t client,
       (rc = tesoro__locked(t, &acc, tesoro__now(t))))
     return rc;
   if (!tesoro__secret_matches(acc.password_hash, current))
-    return tesoro__login_failed(t, client, &acc, "the current password is wrong");
+    return tesoro__login_failed(t, client, &acc, "the current password is wrong",
+                                1);
   if (tesoro__secret_matches(acc.password_hash, new_password))
     return tesoro__fail(t, TESORO_EINVAL,
                         "the new password must differ from the current one");
@@ -9512,6 +10028,10 @@ static const tesoro__privacy tesoro__privacy_map[] = {
      "failed_logins locked_until language last_login_at created_by created_at "
      "reset_expires_at reset_attempts deactivated_at",
      "email:m name:n password_hash:h code_hash:x reset_hash:x"},
+    /* a session is a secret's hash: erasure deletes the rows */
+    {"portal_session", "account_id IN " C_ACCOUNTS, NULL,
+     "account_id agency_id created_at last_used_at expires_at",
+     "token_hash:b"},
 
     {"portal_message", "contact_id = ?1", NULL,
      "id agency_id contact_id deal_property_id created_at", "body:e"},
@@ -9725,16 +10245,7 @@ TESORO_API int tesoro_contact_erase(tesoro *t, int64_t actor, int64_t contact,
                          "erase", NULL, NULL, a.id, c.now, tesoro__opt(reason),
                          0, NULL);
   if ((rc = tesoro__write_end(t, rc))) return rc;
-  /* Old page images stay in the WAL until a checkpoint: take one now (best
-  ** effort: a reader elsewhere may hold it back).  Without waiting: a
-  ** replicator such as Litestream always holds a reader, and a TRUNCATE
-  ** checkpoint that waited for it would hold the write lock for the whole
-  ** busy timeout, stalling every writer (README, Scale-out). */
-  if (!t->host_txn) {
-    sqlite3_busy_timeout(t->db, 0);
-    sqlite3_wal_checkpoint_v2(t->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-    sqlite3_busy_timeout(t->db, (int)t->busy_ms);
-  }
+  tesoro__wal_scrub(t);
   return TESORO_OK;
 }
 

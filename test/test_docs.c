@@ -554,25 +554,29 @@ static void test_library_sql_avoids_what_replication_forbids(void **state) {
   assert_true(strstr(source, "wal_autocheckpoint") > config);
   next = strstr(config + 1, "\nTESORO_API ");
   assert_true(next == NULL || next > strstr(source, "wal_autocheckpoint"));
-  /* two checkpoint calls: the host's, PASSIVE, in tesoro_checkpoint ... */
+  /* two checkpoint calls: the host's, PASSIVE, in tesoro_checkpoint; and
+     the TRUNCATE that takes old page images of erased data or a delivered
+     secret out of the WAL, in tesoro__wal_scrub, which only
+     tesoro_contact_erase and tesoro_outbox_ack call */
   assert_int_equal(count_of(source, "sqlite3_wal_checkpoint"), 2);
   assert_int_equal(count_of(source, "SQLITE_CHECKPOINT_PASSIVE"), 1);
+  assert_int_equal(count_of(source, "SQLITE_CHECKPOINT_TRUNCATE"), 1);
   host = strstr(source, "TESORO_API int tesoro_checkpoint(");
-  checkpoint = strstr(source, "sqlite3_wal_checkpoint");
   assert_non_null(host);
-  assert_true(checkpoint > host);
+  checkpoint = strstr(host, "sqlite3_wal_checkpoint");
+  assert_non_null(checkpoint);
   assert_true(strstr(checkpoint, "SQLITE_CHECKPOINT_PASSIVE") <
               strstr(checkpoint, ";"));
-  next = strstr(host + 1, "\nTESORO_API ");
-  assert_true(next == NULL || next > checkpoint);
-  /* ... and the erasure's TRUNCATE, inside tesoro_contact_erase */
-  erase = strstr(source, "TESORO_API int tesoro_contact_erase(");
-  checkpoint = strstr(checkpoint + 1, "sqlite3_wal_checkpoint");
+  next = strstr(host + 1, "\n}\n");
+  assert_true(next > checkpoint);
+  erase = strstr(source, "static void tesoro__wal_scrub(");
   assert_non_null(erase);
-  assert_true(checkpoint > erase);
-  /* no other public function starts between the two */
-  next = strstr(erase + 1, "\nTESORO_API ");
-  assert_true(next == NULL || next > checkpoint);
+  checkpoint = strstr(erase, "sqlite3_wal_checkpoint");
+  assert_true(strstr(checkpoint, "SQLITE_CHECKPOINT_TRUNCATE") <
+              strstr(checkpoint, ";"));
+  next = strstr(erase + 1, "\n}\n");
+  assert_true(next > checkpoint);
+  assert_int_equal(count_of(source, "tesoro__wal_scrub(t)"), 2);
   free(source);
 }
 

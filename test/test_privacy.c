@@ -539,6 +539,12 @@ static void ada_everything(tu_world *w, ada_world *a) {
   tesoro_free(temp);
   TU_OK(w, tesoro_portal_welcome_done(w->t, w->client));
   TU_OK(w, tesoro_portal_tour_skip(w->t, w->client));
+  {
+    char *token = NULL;
+    TU_OK(w, tesoro_portal_session_open(w->t, w->website, ADA_EMAIL, ADA_PW,
+                                        &token, &login, &step));
+    tesoro_free(token);
+  }
   TU_OK(w, tesoro_portal_contact_agent(w->t, w->client, a->dp,
                                        "Portal message: " P_PORTAL_MSG,
                                        &a->portal_msg));
@@ -1451,6 +1457,8 @@ static const struct {
     {"referral", "contact_id = ?1"},
     {"referral_note", "referral_id IN " S_REFS},
     {"portal_account", "contact_id = ?1"},
+    {"portal_session", "account_id IN (SELECT id FROM portal_account WHERE "
+                       "contact_id = ?1)"},
     {"portal_message", "contact_id = ?1"},
     {"web_customer", "contact_id = ?1"},
     {"web_event", "customer_id IN " S_CUSTS},

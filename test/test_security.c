@@ -1198,8 +1198,8 @@ static const sec_row matrix[] = {
     {"portal_login", f_login, 0, 0, A_WEBSITE,
      AG | CL | C2 | SY | OA | OAD | OC | OW | OS,
      NO, NULL, 0},
-    {"portal_verify", f_verify, 0, 0, A_WEBSITE, AG | CL | C2 | SY | OA | OAD | OC | OS,
-     OW, 0, NULL, 0},
+    {"portal_verify", f_verify, 0, 0, A_WEBSITE,
+     AG | CL | C2 | SY | OA | OAD | OC | OW | OS, NO, NULL, 0},
     {"portal_password_change", f_password_change, 0, 0, A_CLIENT,
      AG | W | SY | OA | OAD | OW | OS, NO, NULL, 0},
     {"portal_step", f_portal_step, 0, 0, A_CLIENT, AG | W | SY | OA | OAD | OW | OS,
@@ -1790,7 +1790,7 @@ static void test_existence_across_agencies(void **state) {
     assert_int_equal(step, -77);
     COUNTED_REFUSAL(W_, tesoro_portal_verify(T_, W_->other_website, "reg@example.com",
                                              reg_code, &client),
-                    TESORO_ENOTFOUND);
+                    TESORO_EDENIED);
     snprintf(ev, sizeof ev,
              "{\"source_id\":\"x1\",\"type\":\"property_view\",\"customer\":\"c\","
              "\"at\":%lld,\"listing\":\"%s\"}", (long long)TU_NOW, s->free_ref);

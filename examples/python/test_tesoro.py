@@ -1411,8 +1411,9 @@ class TestPortal(WorldCase):
         info = db.actor_info(client)
         self.assertEqual(db.portal_account_of(self.agent, info.contact),
                          account)
-        self.assertRefused(tesoro.StateError, None, db.portal_verify,
-                           website, "nina@example.com", code)
+        # a used code is answered as a wrong one (no account enumeration)
+        self.assertRefused(tesoro.Denied, "wrong or has expired",
+                           db.portal_verify, website, "nina@example.com", code)
         self.assertRefused(tesoro.Denied, None, db.portal_register,
                            self.agent, "X", "x@example.com", "Secret#123")
 
