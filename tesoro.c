@@ -1568,6 +1568,13 @@ static const char *const tesoro__schema_lines[] = {
     "WHERE id = ?1 AND version = ?3")                                         \
   /* outbox: a message stores what only its moment knows (schema section */\
   /* 11); tesoro_outbox_fetch renders the rest */                            \
+  X(CHANNELS_OFF, /* ?1 recipient, ?2 agency: what is not delivered */      \
+    "SELECT coalesce((SELECT channels_off FROM actor WHERE id = ?1), 0) | "   \
+    "iif(push_enabled, 0, 2) | iif(calendar_active, 0, 16) FROM agency "      \
+    "WHERE id = ?2")                                                          \
+  X(ACTOR_SET_CHANNEL,                                                        \
+    "UPDATE actor SET channels_off = iif(?3, channels_off & ~?2, "            \
+    "channels_off | ?2) WHERE id = ?1")                                       \
   X(OUTBOX_INSERT,                                                            \
     "INSERT INTO outbox(agency_id, kind, recipient_id, channels, "            \
     "undelivered, template, summary, payload, history_id, next_attempt_at, "  \
@@ -3912,8 +3919,21 @@ static int tesoro__outbox(tesoro__ctx *c, const char *kind, int64_t recipient,
                           int channels, const char *template_name,
                           const char *summary, const char *extra_json) {
   tesoro *t = c->t;
-  sqlite3_stmt *s = tesoro__stmt(t, S_OUTBOX_INSERT);
-  if (s == NULL) return t->rc;
+  sqlite3_stmt *s;
+  /* A channel its recipient or the agency turned off queues nothing, and a
+  ** message left with no channel is not written: the outbox never holds a
+  ** delivery that will not be made.  The website's events follow no
+  ** preference. */
+  if (channels != CH_WEBSITE) {
+    int64_t off = 0;
+    int rc;
+    if ((s = tesoro__stmt(t, S_CHANNELS_OFF)) == NULL) return t->rc;
+    sqlite3_bind_int64(s, 1, recipient);
+    sqlite3_bind_int64(s, 2, c->agency);
+    if ((rc = tesoro__int(t, s, &off)) < 0) return rc;
+    if ((channels &= ~(int)off) == 0) return TESORO_OK;
+  }
+  if ((s = tesoro__stmt(t, S_OUTBOX_INSERT)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, c->agency);
   sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, recipient);
@@ -4231,6 +4251,80 @@ TESORO_API int tesoro_tick(tesoro *t, int64_t now, int *out_fired) {
 }
 
 /* --- outbox delivery (operator calls) --- */
+
+/* --- notification preferences --- */
+
+/* May `a` manage the notifications of `recipient` (loaded into *r): they
+** are themselves, or `a` is an admin and they are staff of the agency. */
+static int tesoro__recipient(tesoro *t, int64_t actor, int64_t recipient,
+                             tesoro__actor *a, tesoro__actor *r) {
+  int rc;
+  if ((rc = tesoro__actor_load(t, actor, a)) ||
+      (rc = tesoro__actor_load(t, recipient, r)))
+    return rc;
+  if (r->agency != a->agency)
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "actor %lld belongs to another agency than actor %lld",
+                        (long long)recipient, (long long)actor);
+  if (r->kind != TESORO_ACTOR_AGENT && r->kind != TESORO_ACTOR_CLIENT)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "actor %lld is the %s: only people receive "
+                        "notifications", (long long)recipient,
+                        tesoro__actor_kinds[r->kind]);
+  if (a->id != r->id &&
+      !((a->bit & R_ADMIN) && r->kind == TESORO_ACTOR_AGENT))
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "actor %lld may not manage the notifications of actor "
+                        "%lld: only they, or an admin for staff", (long long)actor,
+                        (long long)recipient);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_notification_set(tesoro *t, int64_t actor,
+                                       int64_t recipient, int channel, int on) {
+  tesoro__actor a, r;
+  sqlite3_stmt *s;
+  int rc;
+  TESORO__ENTER(t);
+  if (channel != CH_PUSH && channel != CH_EMAIL && channel != CH_CALENDAR)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "channel %d: a recipient turns push (2), email (4) or "
+                        "calendar (16) on or off; crm and website stay on",
+                        channel);
+  if (on != 0 && on != 1)
+    return tesoro__fail(t, TESORO_EINVAL, "on is 0 (off) or 1 (on), not %d", on);
+  if ((rc = tesoro__recipient(t, actor, recipient, &a, &r))) return rc;
+  if ((rc = tesoro__write_begin(t))) return rc;
+  if ((s = tesoro__stmt(t, S_ACTOR_SET_CHANNEL)) == NULL)
+    return tesoro__write_end(t, t->rc);
+  sqlite3_bind_int64(s, 1, recipient);
+  sqlite3_bind_int(s, 2, channel);
+  sqlite3_bind_int(s, 3, on);
+  return tesoro__write_end(t, tesoro__run(t, s));
+}
+
+TESORO_API int tesoro_notification_channels(tesoro *t, int64_t actor,
+                                            int64_t recipient,
+                                            int *out_channels) {
+  tesoro__actor a, r;
+  sqlite3_stmt *s;
+  int64_t off = 0;
+  int rc, base;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_channels, "out_channels")) ||
+      (rc = tesoro__recipient(t, actor, recipient, &a, &r)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_CHANNELS_OFF)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, recipient);
+  sqlite3_bind_int64(s, 2, r.agency);
+  if ((rc = tesoro__int(t, s, &off)) != TESORO_OK) return rc < 0 ? rc : TESORO_EDB;
+  /* a client is reached by push and e-mail; staff also in the CRM and
+  ** their calendar */
+  base = r.kind == TESORO_ACTOR_CLIENT ? CH_PUSH | CH_EMAIL
+                                       : CH_CRM | CH_PUSH | CH_EMAIL | CH_CALENDAR;
+  *out_channels = base & ~(int)off;
+  return TESORO_OK;
+}
 
 /* The status and attempts of delivery `id` (message * 8 + channel), or
 ** ENOTFOUND.  *out_status is "pending", "delivered", "dead" or "withdrawn". */
@@ -7671,14 +7765,34 @@ static int tesoro__login_failed(tesoro *t, int64_t actor,
   return tesoro__fail(t, TESORO_EDENIED, "%s", why);
 }
 
-/* Switching the portal off ends every session of the agency's clients. */
-TESORO_API int tesoro_agency_set_portal(tesoro *t, int64_t actor, int active) {
+/* An agency's on/off switch (admin): `name` for the message, `action` for
+** the refusal of anyone else. */
+static int tesoro__agency_switch(tesoro *t, int64_t actor, int id, int value,
+                                 const char *name, const char *action) {
   TESORO__ENTER(t);
-  if (active != 0 && active != 1)
-    return tesoro__fail(t, TESORO_EINVAL,
-                        "the portal setting is 0 (off) or 1 (on), not %d", active);
-  return tesoro__agency_setting(t, actor, S_AGENCY_SET_PORTAL, active,
-                                "switch the client portal");
+  if (value != 0 && value != 1)
+    return tesoro__fail(t, TESORO_EINVAL, "%s is 0 (off) or 1 (on), not %d",
+                        name, value);
+  return tesoro__agency_setting(t, actor, id, value, action);
+}
+
+/* Switching the portal off ends every session of the agency's clients
+** (tesoro__agency_setting). */
+TESORO_API int tesoro_agency_set_portal(tesoro *t, int64_t actor, int active) {
+  return tesoro__agency_switch(t, actor, S_AGENCY_SET_PORTAL, active,
+                               "the portal setting", "switch the client portal");
+}
+
+TESORO_API int tesoro_agency_set_push(tesoro *t, int64_t actor, int enabled) {
+  return tesoro__agency_switch(t, actor, S_AGENCY_SET_PUSH, enabled,
+                               "the push setting", "switch push notifications");
+}
+
+TESORO_API int tesoro_agency_set_calendar(tesoro *t, int64_t actor,
+                                          int active) {
+  return tesoro__agency_switch(t, actor, S_AGENCY_SET_CALENDAR, active,
+                               "the calendar setting",
+                               "switch the calendar integration");
 }
 
 TESORO_API int tesoro_portal_account_create(tesoro *t, int64_t actor,

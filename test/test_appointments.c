@@ -2570,6 +2570,137 @@ static void test_ended_viewing_completes_without_a_tick(void **state) {
 }
 
 /* ------------------------------------------------------------------------
+** 8c. Notification preferences: a recipient's channels and the agency's
+** switches ("push (if enabled)", "calendar (if calendar integration is
+** active)").
+*/
+
+static int channels_of(tu_world *w, int64_t actor, int64_t recipient) {
+  int ch = -1;
+  TU_OK(w, tesoro_notification_channels(w->t, actor, recipient, &ch));
+  return ch;
+}
+
+static void test_notification_preferences(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, b, c, rows;
+  offer(w, &v);
+  assert_int_equal(channels_of(w, w->agent, w->agent),
+                   TESORO_CHANNEL_CRM | TESORO_CHANNEL_PUSH |
+                       TESORO_CHANNEL_EMAIL | TESORO_CHANNEL_CALENDAR);
+  assert_int_equal(channels_of(w, w->client, w->client),
+                   TESORO_CHANNEL_PUSH | TESORO_CHANNEL_EMAIL);
+  /* the owner turns e-mail off, the client push */
+  TU_OK(w, tesoro_notification_set(w->t, w->agent, w->agent,
+                                   TESORO_CHANNEL_EMAIL, 0));
+  TU_OK(w, tesoro_notification_set(w->t, w->client, w->client,
+                                   TESORO_CHANNEL_PUSH, 0));
+  assert_int_equal(channels_of(w, w->agent, w->agent),
+                   TESORO_CHANNEL_CRM | TESORO_CHANNEL_PUSH |
+                       TESORO_CHANNEL_CALENDAR);
+  a = request1(w, w->client, v.dp, D2);
+  assert_int_equal(outbox_n(w, a, w->agent, "crm", T_CREATED), 1);
+  assert_int_equal(outbox_n(w, a, w->agent, "push", T_CREATED), 1);
+  assert_int_equal(outbox_n(w, a, w->agent, "email", T_CREATED), 0);
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D2, 0, 0));
+  TU_OK(w, tesoro_tick(w->t, D2 - DAY, NULL));
+  assert_int_equal(outbox_n(w, a, w->client, "email", T_REMINDER), 1);
+  assert_int_equal(outbox_n(w, a, w->client, "push", T_REMINDER), 0);
+  assert_int_equal(outbox_n(w, a, w->agent, "push", T_REMINDER), 1);
+  /* the agency switches push off: nobody gets a push */
+  TU_OK(w, tesoro_agency_set_push(w->t, w->admin, 0));
+  assert_int_equal(channels_of(w, w->agent, w->agent),
+                   TESORO_CHANNEL_CRM | TESORO_CHANNEL_CALENDAR);
+  b = request1(w, w->client, v.dp, D3);
+  assert_int_equal(outbox_n(w, b, w->agent, "push", T_CREATED), 0);
+  assert_int_equal(outbox_n(w, b, w->agent, "crm", T_CREATED), 1);
+  /* and the calendar integration: no calendar message */
+  assert_int_equal(cal_n(w, b), 1);
+  TU_OK(w, tesoro_agency_set_calendar(w->t, w->admin, 0));
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, b, D3, 0, 0));
+  assert_int_equal(cal_n(w, b), 1);
+  TU_OK(w, tesoro_agency_set_calendar(w->t, w->admin, 1));
+  TU_OK(w, tesoro_agency_set_push(w->t, w->admin, 1));
+  /* every channel of a message off: no row at all, the timeline still */
+  TU_OK(w, tesoro_notification_set(w->t, w->client, w->client,
+                                   TESORO_CHANNEL_EMAIL, 0));
+  c = request1(w, w->client, v.dp, D4);
+  rows = tu_sqlf(w, "SELECT count(*) FROM outbox WHERE recipient_id = %lld",
+                 (long long)w->client);
+  TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, c, D4, 0, 0));
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM outbox WHERE "
+                              "recipient_id = %lld", (long long)w->client),
+                   rows);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM activity WHERE kind = "
+                              "'viewing_confirmed' AND entity_id = %lld",
+                           (long long)c), 1);
+  /* turned on again */
+  TU_OK(w, tesoro_notification_set(w->t, w->client, w->client,
+                                   TESORO_CHANNEL_EMAIL, 1));
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, c, D4 + HOUR, 0, 0));
+  assert_int_equal(outbox_n(w, c, w->client, "email", T_STATUS), 1);
+  /* an admin manages staff's; nobody else's */
+  TU_OK(w, tesoro_notification_set(w->t, w->admin, w->agent2,
+                                   TESORO_CHANNEL_CALENDAR, 0));
+  assert_int_equal(channels_of(w, w->admin, w->agent2) &
+                       TESORO_CHANNEL_CALENDAR, 0);
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_notification_preference_refusals(void **state) {
+  tu_world *w = *state;
+  int ch = -1;
+  static const int bad_channels[] = {0, TESORO_CHANNEL_CRM,
+                                     TESORO_CHANNEL_WEBSITE, 3, 6, 32, -2};
+  for (size_t i = 0; i < sizeof bad_channels / sizeof *bad_channels; i++)
+    TU_ASSERT_REFUSED(w, tesoro_notification_set(w->t, w->agent, w->agent,
+                                                 bad_channels[i], 0),
+                      TESORO_EINVAL, "channel");
+  TU_ASSERT_REFUSED(w, tesoro_notification_set(w->t, w->agent, w->agent,
+                                               TESORO_CHANNEL_PUSH, 2),
+                    TESORO_EINVAL, "0 (off) or 1 (on)");
+  TU_ASSERT_REFUSED(w, tesoro_notification_set(w->t, w->client, w->client2,
+                                               TESORO_CHANNEL_PUSH, 0),
+                    TESORO_EDENIED, "only they");
+  TU_ASSERT_REFUSED(w, tesoro_notification_set(w->t, w->agent, w->agent2,
+                                               TESORO_CHANNEL_PUSH, 0),
+                    TESORO_EDENIED, "only they");
+  TU_ASSERT_REFUSED(w, tesoro_notification_set(w->t, w->admin, w->client,
+                                               TESORO_CHANNEL_PUSH, 0),
+                    TESORO_EDENIED, "only they");
+  TU_ASSERT_REFUSED(w, tesoro_notification_set(w->t, w->other_admin, w->agent,
+                                               TESORO_CHANNEL_PUSH, 0),
+                    TESORO_EDENIED, "another agency");
+  TU_ASSERT_REFUSED(w, tesoro_notification_set(w->t, w->website, w->website,
+                                               TESORO_CHANNEL_PUSH, 0),
+                    TESORO_EINVAL, "only people");
+  TU_ASSERT_REFUSED(w, tesoro_notification_set(w->t, w->agent, 999999,
+                                               TESORO_CHANNEL_PUSH, 0),
+                    TESORO_ENOTFOUND, "999999");
+  TU_ASSERT_REFUSED(w, tesoro_notification_set(w->t, w->agent, 0,
+                                               TESORO_CHANNEL_PUSH, 0),
+                    TESORO_EINVAL, "actor");
+  TU_ASSERT_REFUSED(w, tesoro_notification_channels(w->t, w->agent, w->agent,
+                                                    NULL),
+                    TESORO_EINVAL, "out_channels");
+  TU_ASSERT_REFUSED(w, tesoro_notification_channels(w->t, w->client, w->agent,
+                                                    &ch),
+                    TESORO_EDENIED, "only they");
+  assert_int_equal(tesoro_notification_set(NULL, w->agent, w->agent,
+                                           TESORO_CHANNEL_PUSH, 0),
+                   TESORO_EMISUSE);
+  TU_ASSERT_REFUSED(w, tesoro_agency_set_push(w->t, w->agent, 0),
+                    TESORO_EDENIED, "admin");
+  TU_ASSERT_REFUSED(w, tesoro_agency_set_calendar(w->t, w->client, 0),
+                    TESORO_EDENIED, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_agency_set_push(w->t, w->admin, 2),
+                    TESORO_EINVAL, "0 (off) or 1 (on)");
+  TU_ASSERT_REFUSED(w, tesoro_agency_set_calendar(w->t, w->admin, -1),
+                    TESORO_EINVAL, "0 (off) or 1 (on)");
+}
+
+/* ------------------------------------------------------------------------
 ** 9. No-show.
 */
 
@@ -3011,6 +3142,8 @@ int main(void) {
       T(test_viewing_duration_default_and_per_viewing),
       T(test_viewing_duration_refusals),
       T(test_ended_viewing_completes_without_a_tick),
+      T(test_notification_preferences),
+      T(test_notification_preference_refusals),
       /* no-show */
       T(test_no_show_recorded_by_agent_within_window),
       T(test_no_show_refused_once_window_closed),
