@@ -123,7 +123,7 @@ test-install: all
 
 example: all $(EXAMPLES)
 	rm -f $(B)/example.db $(B)/example.db-wal $(B)/example.db-shm
-	$(B)/workflows_example $(B)/example.db $(B)/viewing.ics
+	$(B)/workflows_example $(B)/example.db $(B)/viewing.ics $(B)/agent.ics
 
 # Each suite runs from the tree root (fixtures are read relative to it).
 # Under CI=true, `make test` also runs the suites under ASan+UBSan and

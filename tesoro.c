@@ -1432,6 +1432,13 @@ static const char *const tesoro__schema_lines[] = {
   "code_attempts, locked_until, contact_id, name, reset_hash, "              \
   "reset_expires_at, reset_attempts, deactivated_at IS NOT NULL"
 
+/* What a VEVENT shows of an appointment (tesoro__ics_event), and FROM. */
+#define TESORO__ICS_COLUMNS                                                   \
+  "a.state, " TESORO__APPOINTMENT_AT ", a.duration_s, a.version, l.title, "   \
+  "l.address, l.price, l.ref, g.currency, a.id, g.uid_key FROM appointment "  \
+  "a JOIN listing l ON l.id = a.listing_id JOIN agency g ON g.id = "          \
+  "a.agency_id"
+
 /* The statement cache: name and SQL of every statement tesoro runs more
 ** than once.  Lists that become cursors are prepared per call instead
 ** (a cursor owns its statement). */
@@ -1797,11 +1804,11 @@ static const char *const tesoro__schema_lines[] = {
   X(APPOINTMENT_NOTE_INSERT,                                                  \
     "INSERT INTO appointment_note(appointment_id, author_id, body, "          \
     "created_at) VALUES (?1, ?2, ?3, ?4)")                                    \
-  X(APPOINTMENT_ICS_FACTS,                                                    \
-    "SELECT a.state, " TESORO__APPOINTMENT_AT ", a.duration_s, a.version, "   \
-    "l.title, l.address, l.price, l.ref, g.currency FROM appointment a "      \
-    "JOIN listing l ON l.id = a.listing_id JOIN agency g ON g.id = "          \
-    "a.agency_id WHERE a.id = ?1")                                            \
+  X(APPOINTMENT_ICS_FACTS, /* the columns of tesoro__ics_event */          \
+    "SELECT " TESORO__ICS_COLUMNS " WHERE a.id = ?1")                         \
+  X(CALENDAR_FEED, /* an agent's viewings as owner, or a client's */        \
+    "SELECT " TESORO__ICS_COLUMNS " WHERE a.owner_id = ?1 UNION ALL SELECT "  \
+    TESORO__ICS_COLUMNS " WHERE a.contact_id = ?2 ORDER BY 10")               \
   /* referrals: stage data comes as the move's JSON (?2) or is stored */     \
   X(AGENCY_SET_REFERRAL_FEE,                                                  \
     "UPDATE agency SET referral_fee_bp = ?2 WHERE id = ?1")                   \
@@ -8122,7 +8129,7 @@ TESORO_API int tesoro_portal_session_client(tesoro *t, int64_t website,
   tesoro__actor a;
   unsigned char hash[crypto_generichash_BYTES];
   sqlite3_stmt *s;
-  int64_t agency, last, expires, contact, now;
+  int64_t agency, last, expires, contact, now, client = 0;
   int rc, live;
   TESORO__ENTER(t);
   now = tesoro__now(t);
@@ -8142,6 +8149,9 @@ TESORO_API int tesoro_portal_session_client(tesoro *t, int64_t website,
   sqlite3_reset(s);
   if (agency != a.agency) return tesoro__fail(t, TESORO_EDENIED, "%s", ended);
   live = now < expires && now - last < t->session_idle_s;
+  /* read everything before the write: a failure after a commit would
+  ** report an error for a change that stayed */
+  if (live && (rc = tesoro__client_of(t, contact, &client))) return rc;
   /* an ended session's row goes; a live one's use is noted once a minute */
   if (!live || now - last >= 60) {
     if ((rc = tesoro__write_begin(t))) return rc;
@@ -8153,7 +8163,8 @@ TESORO_API int tesoro_portal_session_client(tesoro *t, int64_t website,
     if ((rc = tesoro__write_end(t, tesoro__run(t, s)))) return rc;
   }
   if (!live) return tesoro__fail(t, TESORO_EDENIED, "%s", ended);
-  return tesoro__client_of(t, contact, out_client);
+  *out_client = client;
+  return TESORO_OK;
 }
 
 TESORO_API int tesoro_portal_session_end(tesoro *t, int64_t website,
@@ -8253,9 +8264,9 @@ TESORO_API int tesoro_portal_reset(tesoro *t, int64_t website,
   }
   memset(&args, 0, sizeof args);
   args.hash = hash;
-  if ((rc = tesoro__account_event(t, website, &acc, PA_EV_RESET_PASSWORD, &args,
-                                  NULL)) ||
-      (rc = tesoro__client_of(t, acc.contact, &client)))
+  if ((rc = tesoro__client_of(t, acc.contact, &client)) ||
+      (rc = tesoro__account_event(t, website, &acc, PA_EV_RESET_PASSWORD, &args,
+                                  NULL)))
     return rc;
   if (out_client) *out_client = client;
   return TESORO_OK;
@@ -11089,15 +11100,117 @@ static void tesoro__ics_time(sqlite3_str *out, const char *name, int64_t at) {
   tesoro__ics_line(out, line);
 }
 
+/* Append `text` with every control character dropped: TEXT values
+** (RFC 5545 §3.3.11) allow none but the newline, which is escaped. */
+static void tesoro__ics_clean(sqlite3_str *out, const char *text) {
+  for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p;
+       p++)
+    if ((*p >= 0x20 && *p != 0x7F) || *p == '\n' || *p == '\r')
+      sqlite3_str_appendchar(out, 1, (char)*p);
+}
+
+/*
+** Append the VEVENT of the appointment in the row of `s`
+** (TESORO__ICS_COLUMNS), with `link` (may be NULL) in its description and,
+** when `alarm`, a VALARM 30 minutes before.  Returns non-zero when memory
+** ran out.
+*/
+static int tesoro__ics_event(tesoro *t, sqlite3_stmt *s, sqlite3_str *ics,
+                             const char *link, int alarm) {
+  const char *state = (const char *)sqlite3_column_text(s, 0);
+  int64_t at = sqlite3_column_int64(s, 1), duration = sqlite3_column_int64(s, 2);
+  int64_t version = sqlite3_column_int64(s, 3), price = sqlite3_column_int64(s, 6);
+  const char *title = (const char *)sqlite3_column_text(s, 4);
+  const char *address = (const char *)sqlite3_column_text(s, 5);
+  const char *ref = (const char *)sqlite3_column_text(s, 7);
+  const char *currency = (const char *)sqlite3_column_text(s, 8);
+  sqlite3_str *desc = sqlite3_str_new(NULL), *sum = sqlite3_str_new(NULL);
+  sqlite3_str *loc = sqlite3_str_new(NULL);
+  char line[160], *description, *summary, *location;
+  int oom;
+  const char *status = state == NULL ? "CANCELLED"
+                       : strcmp(state, "pending") == 0 ? "TENTATIVE"
+                       : strcmp(state, "confirmed") == 0 ||
+                               strcmp(state, "completed") == 0
+                           ? "CONFIRMED"
+                           : "CANCELLED";
+  tesoro__ics_clean(desc, title ? title : "Property");
+  sqlite3_str_appendf(desc, "\nPrice: %s %lld.%02lld\nReference: %s", currency,
+                      (long long)(price / 100), (long long)(price % 100), ref);
+  if (address) {
+    sqlite3_str_appendall(desc, "\nAddress: ");
+    tesoro__ics_clean(desc, address);
+    tesoro__ics_clean(loc, address);
+  }
+  if (tesoro__opt(link)) {
+    sqlite3_str_appendall(desc, "\n");
+    tesoro__ics_clean(desc, link);
+  }
+  tesoro__ics_clean(sum, title ? title : "Property");
+  sqlite3_str_appendall(sum, " Property Viewing");
+  description = sqlite3_str_finish(desc);
+  summary = sqlite3_str_finish(sum);
+  location = sqlite3_str_finish(loc);
+
+  tesoro__ics_line(ics, "BEGIN:VEVENT");
+  snprintf(line, sizeof line, "UID:appointment-%lld-%s@tesoro",
+           (long long)sqlite3_column_int64(s, 9),
+           (const char *)sqlite3_column_text(s, 10));
+  tesoro__ics_line(ics, line);
+  snprintf(line, sizeof line, "SEQUENCE:%lld", (long long)(version - 1));
+  tesoro__ics_line(ics, line);
+  tesoro__ics_time(ics, "DTSTAMP", tesoro__now(t));
+  tesoro__ics_time(ics, "DTSTART", at);
+  tesoro__ics_time(ics, "DTEND", at + duration);
+  oom = summary == NULL || description == NULL ||
+        tesoro__ics_prop(ics, "SUMMARY", summary) ||
+        (address && (location == NULL ||
+                     tesoro__ics_prop(ics, "LOCATION", location))) ||
+        tesoro__ics_prop(ics, "DESCRIPTION", description);
+  snprintf(line, sizeof line, "STATUS:%s", status);
+  tesoro__ics_line(ics, line);
+  if (alarm) {
+    tesoro__ics_line(ics, "BEGIN:VALARM");
+    tesoro__ics_line(ics, "ACTION:DISPLAY");
+    oom |= tesoro__ics_prop(ics, "DESCRIPTION", "Property viewing in 30 minutes");
+    tesoro__ics_line(ics, "TRIGGER:-PT30M");
+    tesoro__ics_line(ics, "END:VALARM");
+  }
+  tesoro__ics_line(ics, "END:VEVENT");
+  sqlite3_free(description);
+  sqlite3_free(summary);
+  sqlite3_free(location);
+  return oom;
+}
+
+static void tesoro__ics_begin(sqlite3_str *ics) {
+  tesoro__ics_line(ics, "BEGIN:VCALENDAR");
+  tesoro__ics_line(ics, "VERSION:2.0");
+  tesoro__ics_line(ics, "PRODID:-//tesoro//tesoro " TESORO_VERSION "//EN");
+  tesoro__ics_line(ics, "CALSCALE:GREGORIAN");
+  tesoro__ics_line(ics, "METHOD:PUBLISH");
+}
+
+/* End the calendar and hand its text out (or report memory running out). */
+static int tesoro__ics_end(tesoro *t, sqlite3_str *ics, int oom, char **out) {
+  char *text;
+  tesoro__ics_line(ics, "END:VCALENDAR");
+  oom |= sqlite3_str_errcode(ics) != SQLITE_OK;
+  text = sqlite3_str_finish(ics);
+  if (oom || text == NULL) {
+    sqlite3_free(text);
+    return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  }
+  *out = text;
+  return TESORO_OK;
+}
+
 TESORO_API int tesoro_appointment_ics(tesoro *t, int64_t actor,
                                       int64_t appointment, const char *link,
                                       char **out) {
   tesoro__actor a;
   sqlite3_stmt *s;
-  sqlite3_str *ics, *desc;
-  const char *state, *status, *title, *address, *ref, *currency;
-  int64_t at, duration, version, price;
-  char line[128], *text, *description, *summary;
+  sqlite3_str *ics;
   int rc, oom;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out, "out")) ||
@@ -11108,70 +11221,52 @@ TESORO_API int tesoro_appointment_ics(tesoro *t, int64_t actor,
   if ((s = tesoro__stmt(t, S_APPOINTMENT_ICS_FACTS)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, appointment);
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
-  state = (const char *)sqlite3_column_text(s, 0);
-  at = sqlite3_column_int64(s, 1);
-  duration = sqlite3_column_int64(s, 2);
-  version = sqlite3_column_int64(s, 3);
-  title = (const char *)sqlite3_column_text(s, 4);
-  address = (const char *)sqlite3_column_text(s, 5);
-  price = sqlite3_column_int64(s, 6);
-  ref = (const char *)sqlite3_column_text(s, 7);
-  currency = (const char *)sqlite3_column_text(s, 8);
-  status = strcmp(state, "pending") == 0     ? "TENTATIVE"
-           : strcmp(state, "confirmed") == 0 ||
-                   strcmp(state, "completed") == 0
-               ? "CONFIRMED"
-               : "CANCELLED";
-  if (title == NULL) title = "Property";
-
-  desc = sqlite3_str_new(NULL);
-  sqlite3_str_appendf(desc, "%s\nPrice: %s %lld.%02lld\nReference: %s", title,
-                      currency, (long long)(price / 100),
-                      (long long)(price % 100), ref);
-  if (address) sqlite3_str_appendf(desc, "\nAddress: %s", address);
-  if (tesoro__opt(link)) sqlite3_str_appendf(desc, "\n%s", link);
-  description = sqlite3_str_finish(desc);
-
   ics = sqlite3_str_new(NULL);
-  tesoro__ics_line(ics, "BEGIN:VCALENDAR");
-  tesoro__ics_line(ics, "VERSION:2.0");
-  tesoro__ics_line(ics, "PRODID:-//tesoro//tesoro " TESORO_VERSION "//EN");
-  tesoro__ics_line(ics, "CALSCALE:GREGORIAN");
-  tesoro__ics_line(ics, "METHOD:PUBLISH");
-  tesoro__ics_line(ics, "BEGIN:VEVENT");
-  snprintf(line, sizeof line, "UID:appointment-%lld-%lld@tesoro",
-           (long long)a.agency, (long long)appointment);
-  tesoro__ics_line(ics, line);
-  snprintf(line, sizeof line, "SEQUENCE:%lld", (long long)(version - 1));
-  tesoro__ics_line(ics, line);
-  tesoro__ics_time(ics, "DTSTAMP", tesoro__now(t));
-  tesoro__ics_time(ics, "DTSTART", at);
-  tesoro__ics_time(ics, "DTEND", at + duration);
-  summary = sqlite3_mprintf("%s Property Viewing", title);
-  oom = summary == NULL || description == NULL ||
-        tesoro__ics_prop(ics, "SUMMARY", summary) ||
-        (address && tesoro__ics_prop(ics, "LOCATION", address)) ||
-        tesoro__ics_prop(ics, "DESCRIPTION", description);
-  snprintf(line, sizeof line, "STATUS:%s", status);
-  tesoro__ics_line(ics, line);
-  tesoro__ics_line(ics, "BEGIN:VALARM");
-  tesoro__ics_line(ics, "ACTION:DISPLAY");
-  oom |= tesoro__ics_prop(ics, "DESCRIPTION", "Property viewing in 30 minutes");
-  tesoro__ics_line(ics, "TRIGGER:-PT30M");
-  tesoro__ics_line(ics, "END:VALARM");
-  tesoro__ics_line(ics, "END:VEVENT");
-  tesoro__ics_line(ics, "END:VCALENDAR");
+  tesoro__ics_begin(ics);
+  oom = tesoro__ics_event(t, s, ics, link, 1);
   sqlite3_reset(s);
-  oom |= sqlite3_str_errcode(ics) != SQLITE_OK;
-  text = sqlite3_str_finish(ics);
-  sqlite3_free(description);
-  sqlite3_free(summary);
-  if (oom || text == NULL) {
-    sqlite3_free(text);
-    return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  return tesoro__ics_end(t, ics, oom, out);
+}
+
+TESORO_API int tesoro_calendar_feed(tesoro *t, int64_t actor, int64_t subject,
+                                    char **out_ics) {
+  tesoro__actor a, who;
+  sqlite3_stmt *s;
+  sqlite3_str *ics;
+  int rc, oom = 0;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_ics, "out_ics")) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__actor_load(t, subject, &who)))
+    return rc;
+  if (who.agency != a.agency)
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "actor %lld belongs to another agency than actor %lld",
+                        (long long)subject, (long long)actor);
+  if (who.kind != TESORO_ACTOR_AGENT && who.kind != TESORO_ACTOR_CLIENT)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "actor %lld is the %s, which has no calendar",
+                        (long long)subject, tesoro__actor_kinds[who.kind]);
+  if (a.id != who.id && !(a.bit & R_ADMIN))
+    return tesoro__fail(t, TESORO_EDENIED,
+                        "only actor %lld itself or an admin of its agency reads "
+                        "its calendar", (long long)subject);
+  /* a client's feed is a portal call */
+  if (who.kind == TESORO_ACTOR_CLIENT && (rc = tesoro__portal_gate(t, &who, 0)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_CALENDAR_FEED)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, who.kind == TESORO_ACTOR_AGENT ? who.id : 0);
+  sqlite3_bind_int64(s, 2, who.kind == TESORO_ACTOR_CLIENT ? who.contact : 0);
+  ics = sqlite3_str_new(NULL);
+  tesoro__ics_begin(ics);
+  while (!oom && (rc = tesoro__row(t, s)) == TESORO_ROW)
+    oom = tesoro__ics_event(t, s, ics, NULL, 0);
+  sqlite3_reset(s);
+  if (rc < 0 && !oom) {
+    sqlite3_free(sqlite3_str_finish(ics));
+    return rc;
   }
-  *out = text;
-  return TESORO_OK;
+  return tesoro__ics_end(t, ics, oom, out_ics);
 }
 
 /*

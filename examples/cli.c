@@ -41,12 +41,6 @@
 
 #include "tesoro.h"
 
-/* tesoro_calendar_feed is declared in tesoro.h ahead of its implementation:
-   a weak reference lets the tool link with a libtesoro that does not define
-   it yet, where `ics --feed` says so (exit 3) instead of the whole tool
-   failing to build.  A library that defines it resolves it as usual. */
-#pragma weak tesoro_calendar_feed
-
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_FILE = 3 };
 #define HELP_SHOWN (-1) /* parse result: --help printed, exit 0 */
 
@@ -757,9 +751,6 @@ static int cmd_ics(cli *c, int argc, char **argv) {
     return rc;
   if (o[1].value && *o[1].value == '\0')
     return usage_error(c, "-o needs a file name");
-  if (feed && tesoro_calendar_feed == NULL)
-    return file_error(c, "--feed needs tesoro_calendar_feed, which this "
-                         "build's libtesoro does not have");
   if ((rc = open_db(c, 1))) return rc;
   rc = feed ? tesoro_calendar_feed(c->t, actor, id, &text)
             : tesoro_appointment_ics(c->t, actor, id, o[2].value, &text);

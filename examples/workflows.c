@@ -103,6 +103,14 @@ int main(int argc, char **argv) {
   char *json = NULL;
   const char *path = argc > 1 ? argv[1] : "example.db";
   const char *ics_path = argc > 2 ? argv[2] : "viewing.ics";
+  /* the agent's calendar feed: argv[3], else agent.ics beside the viewing */
+  char feed_path[1024];
+  const char *slash = strrchr(ics_path, '/');
+  if (argc > 3)
+    snprintf(feed_path, sizeof feed_path, "%s", argv[3]);
+  else
+    snprintf(feed_path, sizeof feed_path, "%.*sagent.ics",
+             slash ? (int)(slash - ics_path + 1) : 0, ics_path);
 
   printf("tesoro %s — a day at the agency, on %s\n\n", tesoro_version(), path);
   if (tesoro_open(path, &db) != TESORO_OK) check(tesoro_errcode(db), "open");
@@ -254,6 +262,19 @@ int main(int argc, char **argv) {
          tesoro_deal_property_interested(db, client, offered, 0));
     step("Bram saves it as a favourite",
          tesoro_deal_property_favourite(db, client, offered, 1, 0));
+    {
+      char *details = NULL;
+      void *bytes = NULL;
+      int64_t size = 0;
+      step("Bram opens the canal house's details",
+           tesoro_portal_property(db, client, listing, &details));
+      printf("      %s\n", details);
+      tesoro_free(details);
+      step("Bram opens its photo", tesoro_document_read(db, client, doc, &bytes,
+                                                        &size));
+      printf("      front.jpg, %lld bytes\n", (long long)size);
+      tesoro_free(bytes);
+    }
   }
   tesoro_clock_set(db, start + 2 * 86400);
   {
@@ -289,6 +310,35 @@ int main(int argc, char **argv) {
                                    "Could we get a quote for the kitchen?", NULL));
   print_list(client, TESORO_LIST_RECENT, "Bram's recent viewings");
   {
+    /* a forgotten password: the secret reaches Bram only by e-mail, through
+       the outbox; the host delivers it and acknowledges the row */
+    tesoro_cursor *c;
+    char secret[64] = "";
+    int64_t delivery = 0, again = 0;
+    step("Bram forgot his password and asks for a reset",
+         tesoro_portal_reset_request(db, website, "bram@example.com"));
+    check(tesoro_outbox_fetch(db, agency, 1000, &c), "outbox");
+    while (tesoro_cursor_next(c) == TESORO_ROW) {
+      const char *p = strstr(tesoro_cursor_text(c, tesoro_cursor_index(c, "payload")),
+                             "\"secret\":\"");
+      if (p == NULL) continue;
+      snprintf(secret, sizeof secret, "%.*s", TESORO_PORTAL_RESET_LEN, p + 10);
+      delivery = tesoro_cursor_int(c, tesoro_cursor_index(c, "id"));
+    }
+    tesoro_cursor_free(c);
+    printf("      the \"Portal Password Reset\" e-mail carries a %zu-character "
+           "secret\n", strlen(secret));
+    step("the host delivers the e-mail (the secret leaves the outbox row)",
+         tesoro_outbox_ack(db, delivery));
+    step("Bram sets a new password with the secret",
+         tesoro_portal_reset(db, website, "bram@example.com", secret,
+                             "Kanaal#2027", &again));
+    printf("      the secret is single use: a second try is refused: %s\n",
+           tesoro_portal_reset(db, website, "bram@example.com", secret,
+                               "Kanaal#2028", &again) == TESORO_EDENIED
+               ? tesoro_errmsg(db) : "NOT REFUSED");
+  }
+  {
     static const char *const cols[] = {"kind", "summary", NULL};
     tesoro_cursor *c;
     printf("      Bram's timeline in the CRM (newest first):\n");
@@ -316,6 +366,19 @@ int main(int argc, char **argv) {
       return 1;
     }
     printf("  ok  wrote the viewing to %s:\n%s", ics_path, json);
+  }
+  tesoro_free(json);
+  check(tesoro_calendar_feed(db, agent, agent, &json), "calendar feed");
+  {
+    FILE *f = fopen(feed_path, "wb");
+    if (f == NULL || fputs(json, f) == EOF || fclose(f) != 0) {
+      fprintf(stderr, "cannot write %s\n", feed_path);
+      tesoro_free(json);
+      tesoro_close(db);
+      return 1;
+    }
+    printf("  ok  wrote Andy's calendar feed (every viewing he owns, to "
+           "subscribe to once) to %s\n", feed_path);
   }
   tesoro_free(json);
 

@@ -3093,6 +3093,185 @@ static void test_machine_dot_shows_appointment_machine(void **state) {
                    TESORO_EINVAL);
 }
 
+/* ------------------------------------------------------------------------
+** Calendar feeds: one subscription per agent and per client.
+*/
+
+/* The feed of `subject` as `actor`, checked for layout and by libical;
+   *out_n is its number of VEVENTs. */
+static icalcomponent *feed_parse(tu_world *w, int64_t actor, int64_t subject,
+                                 char **out_text, int *out_n) {
+  char *ics = NULL;
+  icalcomponent *cal;
+  TU_OK(w, tesoro_calendar_feed(w->t, actor, subject, &ics));
+  check_ics_layout(ics);
+  cal = icalparser_parse_string(ics);
+  assert_non_null(cal);
+  assert_int_equal(icalcomponent_isa(cal), ICAL_VCALENDAR_COMPONENT);
+  assert_int_equal(icalcomponent_count_errors(cal), 0);
+  *out_n = icalcomponent_count_components(cal, ICAL_VEVENT_COMPONENT);
+  if (out_text) *out_text = ics;
+  else tesoro_free(ics);
+  return cal;
+}
+
+/* The VEVENT of appointment `a` in a feed (by its UID's number). */
+static icalcomponent *feed_event(icalcomponent *cal, int64_t a) {
+  char prefix[64];
+  snprintf(prefix, sizeof prefix, "appointment-%lld-", (long long)a);
+  for (icalcomponent *ev = icalcomponent_get_first_component(
+           cal, ICAL_VEVENT_COMPONENT);
+       ev; ev = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT))
+    if (strncmp(icalcomponent_get_uid(ev), prefix, strlen(prefix)) == 0)
+      return ev;
+  return NULL;
+}
+
+static void test_calendar_feed_of_an_agent_and_a_client(void **state) {
+  tu_world *w = *state;
+  viewing v, v2;
+  int64_t a, b, c, d, e;
+  icalcomponent *cal, *ev;
+  int n, seq;
+  offer(w, &v);
+  offer_to(w, &v2, w->contact2, "Loft", "Kade 2, Amsterdam", PRICE);
+  a = confirmed(w, v.dp, D1);
+  b = request1(w, w->client, v.dp, D2);
+  c = confirmed(w, v.dp, D3);
+  TU_OK(w, tesoro_appointment_cancel(w->t, w->client, c, NULL, 0));
+  d = request1(w, w->client, v.dp, D4);
+  TU_OK(w, tesoro_appointment_reject(w->t, w->agent, d, "Sold", 0));
+  e = request1(w, w->client2, v2.dp, D2); /* Bob's, owned by agent2 */
+  /* the owner's feed: every viewing they own, each state */
+  cal = feed_parse(w, w->agent, w->agent, NULL, &n);
+  assert_int_equal(n, 4);
+  assert_int_equal(icalcomponent_get_status(feed_event(cal, a)),
+                   ICAL_STATUS_CONFIRMED);
+  assert_int_equal(icalcomponent_get_status(feed_event(cal, b)),
+                   ICAL_STATUS_TENTATIVE);
+  assert_int_equal(icalcomponent_get_status(feed_event(cal, c)),
+                   ICAL_STATUS_CANCELLED);
+  assert_int_equal(icalcomponent_get_status(feed_event(cal, d)),
+                   ICAL_STATUS_CANCELLED);
+  assert_null(feed_event(cal, e));
+  /* a feed has no alarms: the subscriber's calendar decides */
+  assert_null(icalcomponent_get_first_component(feed_event(cal, a),
+                                                ICAL_VALARM_COMPONENT));
+  seq = icalcomponent_get_sequence(feed_event(cal, a));
+  icalcomponent_free(cal);
+  /* a change raises SEQUENCE and moves the event */
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D1 + HOUR, 5400, 0));
+  cal = feed_parse(w, w->agent, w->agent, NULL, &n);
+  ev = feed_event(cal, a);
+  assert_true(icalcomponent_get_sequence(ev) > seq);
+  assert_int_equal(ical_utc(icalcomponent_get_dtstart(ev)), D1 + HOUR);
+  assert_int_equal(ical_utc(icalcomponent_get_dtend(ev)), D1 + HOUR + 5400);
+  icalcomponent_free(cal);
+  /* the client's feed: their own viewings, whoever owns them */
+  cal = feed_parse(w, w->client, w->client, NULL, &n);
+  assert_int_equal(n, 4);
+  assert_null(feed_event(cal, e));
+  icalcomponent_free(cal);
+  cal = feed_parse(w, w->client2, w->client2, NULL, &n);
+  assert_int_equal(n, 1);
+  assert_non_null(feed_event(cal, e));
+  icalcomponent_free(cal);
+  /* an admin reads a staff member's feed; an agent with none is empty */
+  cal = feed_parse(w, w->admin, w->agent2, NULL, &n);
+  assert_int_equal(n, 1);
+  icalcomponent_free(cal);
+  cal = feed_parse(w, w->closings, w->closings, NULL, &n);
+  assert_int_equal(n, 0);
+  icalcomponent_free(cal);
+}
+
+static void test_calendar_feed_refusals(void **state) {
+  tu_world *w = *state;
+  char *ics = NULL;
+  TU_ASSERT_REFUSED(w, tesoro_calendar_feed(w->t, w->agent, w->agent2, &ics),
+                    TESORO_EDENIED, "admin");
+  TU_ASSERT_REFUSED(w, tesoro_calendar_feed(w->t, w->client, w->client2, &ics),
+                    TESORO_EDENIED, "admin");
+  TU_ASSERT_REFUSED(w, tesoro_calendar_feed(w->t, w->admin, w->other_agent,
+                                            &ics),
+                    TESORO_EDENIED, "another agency");
+  TU_ASSERT_REFUSED(w, tesoro_calendar_feed(w->t, w->website, w->website, &ics),
+                    TESORO_EINVAL, "no calendar");
+  TU_ASSERT_REFUSED(w, tesoro_calendar_feed(w->t, w->admin, 999999, &ics),
+                    TESORO_ENOTFOUND, "999999");
+  TU_ASSERT_REFUSED(w, tesoro_calendar_feed(w->t, w->admin, 0, &ics),
+                    TESORO_EINVAL, "actor");
+  TU_ASSERT_REFUSED(w, tesoro_calendar_feed(w->t, w->agent, w->agent, NULL),
+                    TESORO_EINVAL, "out_ics");
+  TU_OK(w, tesoro_agency_set_portal(w->t, w->admin, 0));
+  TU_ASSERT_REFUSED(w, tesoro_calendar_feed(w->t, w->client, w->client, &ics),
+                    TESORO_EDENIED, "portal");
+  assert_null(ics);
+  assert_int_equal(tesoro_calendar_feed(NULL, w->agent, w->agent, &ics),
+                   TESORO_EMISUSE);
+}
+
+/* Every TEXT value free of control characters, and UIDs unique across
+   files: two files' first appointments do not collide. */
+static void test_calendar_text_clean_and_uids_unique_across_files(
+    void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, version = 0;
+  char *ics = NULL, path2[600], *uid1, *uid2;
+  icalcomponent *cal;
+  tesoro *t2 = NULL;
+  int n;
+  offer(w, &v);
+  TU_OK(w, tesoro_entity_state(w->t, w->agent, TESORO_ENTITY_LISTING,
+                               v.listing, NULL, &version));
+  TU_OK(w, tesoro_listing_update(w->t, w->agent, v.listing,
+                                 "{\"title\":\"Bell\\u0007 and \\u001b[31mred"
+                                 "\\u001b[0m house\",\"address\":\"Tab\\tstraat "
+                                 "\\u007f1\"}", version));
+  a = confirmed(w, v.dp, D1);
+  cal = feed_parse(w, w->agent, w->agent, &ics, &n);
+  assert_int_equal(n, 1);
+  for (const char *p = ics; *p; p++)
+    if (((unsigned char)*p < 0x20 && *p != '\r' && *p != '\n') ||
+        (unsigned char)*p == 0x7F) {
+      print_error("control character 0x%02x in the feed\n", (unsigned char)*p);
+      fail();
+    }
+  assert_string_equal(icalcomponent_get_summary(feed_event(cal, a)),
+                      "Bell and [31mred[0m house Property Viewing");
+  uid1 = xstrdup(icalcomponent_get_uid(feed_event(cal, a)));
+  icalcomponent_free(cal);
+  tesoro_free(ics);
+  TU_OK(w, tesoro_appointment_ics(w->t, w->agent, a, NULL, &ics));
+  assert_non_null(strstr(ics, uid1));
+  assert_null(strchr(ics, 0x07));
+  assert_null(strchr(ics, 0x1B));
+  tesoro_free(ics);
+  /* another file, the same ids: another UID */
+  snprintf(path2, sizeof path2, "%s/second.db", w->dir);
+  TU_OK(w, tesoro_open(path2, &t2));
+  {
+    tesoro *keep = w->t;
+    tu_world w2 = *w;
+    int64_t agency = 0, admin = 0;
+    w2.t = t2;
+    TU_OK(&w2, tesoro_agency_create(t2, "Second", "Europe/Amsterdam", "EUR",
+                                    "Sam Second", "sam@second.test", &agency,
+                                    &admin));
+    assert_int_equal(agency, 1);
+    uid2 = tu_sql_text_path(path2, "SELECT 'appointment-1-' || uid_key || "
+                                   "'@tesoro' FROM agency WHERE id = 1");
+    w->t = keep;
+  }
+  assert_non_null(uid2);
+  assert_int_equal(strncmp(uid1, "appointment-1-", 14), 0);
+  assert_string_not_equal(uid1, uid2);
+  tesoro_close(t2);
+  free(uid1);
+  free(uid2);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, tu_setup, tu_teardown)
   const struct CMUnitTest tests[] = {
@@ -3154,6 +3333,9 @@ int main(void) {
       /* iCalendar */
       T(test_ics_pending_is_tentative_at_earliest_preferred),
       T(test_ics_escapes_and_folds_text),
+      T(test_calendar_feed_of_an_agent_and_a_client),
+      T(test_calendar_feed_refusals),
+      T(test_calendar_text_clean_and_uids_unique_across_files),
       /* allowed events, diagram */
       T(test_allowed_lists_appointment_events_per_actor),
       T(test_machine_dot_shows_appointment_machine),

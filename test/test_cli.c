@@ -32,11 +32,6 @@
 
 extern char **environ;
 
-/* Declared in tesoro.h ahead of its implementation: weak, so that this
-   suite links with a libtesoro without it (test_ics_feed then checks what
-   the tool says and skips the rest). */
-#pragma weak tesoro_calendar_feed
-
 static char cli_path[1024];
 static int cli_runs; /* processes started, for the summary line */
 /* TESORO_LIGHT (the valgrind run, where every process start is slow): the
@@ -955,12 +950,6 @@ static void test_ics_feed(void **state) {
   RUN_EXPECT(2, NULL, "-o needs a file name", "--db", w->path, "ics",
              "--feed", num(w->agent), "--as", num(w->agent), "-o", "");
   RUN_EXPECT(0, "--feed SUBJECT", NULL, "ics", "--help");
-  if (tesoro_calendar_feed == NULL) {
-    RUN_EXPECT(3, NULL, "tesoro: ics: --feed needs tesoro_calendar_feed",
-               "--db", w->path, "ics", "--feed", num(w->agent), "--as",
-               num(w->agent));
-    skip(); /* the rest runs once libtesoro defines it */
-  }
 
   make_viewing(w, &v1);
   make_viewing(w, &v2);
