@@ -1635,10 +1635,14 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT agency_id, entity, entity_id, kind, due_at FROM timer "           \
     "WHERE due_at <= ?1 "                                                     \
     "ORDER BY due_at, agency_id, entity, entity_id, kind LIMIT 1")            \
-  X(TIMER_DUE_OF,                                                             \
+  X(TIMER_DUE_OF, /* an entity's; a deal property's are its viewings' */  \
     "SELECT agency_id, entity, entity_id, kind, due_at FROM timer "           \
-    "WHERE entity = ?1 AND entity_id = ?2 AND due_at <= ?3 "                  \
-    "ORDER BY due_at, kind LIMIT 1")                                          \
+    "WHERE entity = ?1 AND entity_id = ?2 AND due_at <= ?3 UNION ALL "        \
+    "SELECT agency_id, entity, entity_id, kind, due_at FROM timer WHERE "     \
+    "?1 = 7 AND entity = 8 AND entity_id IN (SELECT id FROM appointment "     \
+    "WHERE contact_id = (SELECT d.contact_id FROM deal_property p JOIN deal " \
+    "d ON d.id = p.deal_id WHERE p.id = ?2) AND deal_property_id = ?2) AND "  \
+    "due_at <= ?3 ORDER BY 5, 4 LIMIT 1")                                     \
   X(TIMER_WITHDRAW, /* ?3 NULL: every kind; else kind ?3 or ?4 */            \
     "DELETE FROM timer WHERE entity = ?1 AND entity_id = ?2 AND "             \
     "(?3 IS NULL OR kind = ?3 OR kind = ?4)")                                 \
@@ -4205,7 +4209,8 @@ static int tesoro__tick_one(tesoro *t, int64_t now) {
 
 /* No rule waits for the tick: before a write on an entity, the entity's
 ** own timers due at the call's time fire, in the caller's transaction, as
-** tesoro_tick would fire them.  The bound only stops a handler that kept
+** tesoro_tick would fire them; before a write on a deal property, its
+** viewings' too (a closed no-show window makes it "viewed").  The bound only stops a handler that kept
 ** planning what is already due. */
 static int tesoro__catch_up(tesoro *t, int entity, int64_t id, int64_t now) {
   int rc = TESORO_OK;

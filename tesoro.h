@@ -856,11 +856,13 @@ TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
 ** once the no-show window (start + 7 days) has closed without a no-show.
 **
 ** NO RULE WAITS FOR THE TICK.  Every write on an entity first fires that
-** entity's timers that are due at the call's time, in the call's
-** transaction, as tesoro_tick would (history by the system actor at the
-** call's time): so a staff cancel of a viewing that has already ended is
-** refused because it is completed, and a no-show can be recorded as soon
-** as the viewing has ended.  If that changed the entity, the caller's
+** entity's timers that are due at the call's time (for a deal property,
+** its viewings' too), in the call's transaction, as tesoro_tick would
+** (history by the system actor at the call's time): so a staff cancel of a
+** viewing that has already ended is refused because it is completed, a
+** no-show can be recorded as soon as the viewing has ended, and a property
+** whose no-show window has closed is viewed.  Verification codes, reset
+** secrets, sessions and lockouts compare their times at the call.  If that changed the entity, the caller's
 ** expected_version no longer matches (ECONFLICT: reload it).  Reads show
 ** what is recorded, except where a rule reads the time itself (the
 ** listing on offer, the lists by start time).

@@ -2700,6 +2700,32 @@ static void test_notification_preference_refusals(void **state) {
                     TESORO_EINVAL, "0 (off) or 1 (on)");
 }
 
+/* No rule waits for the tick: once the no-show window of a viewing the
+   clock completed has closed, the next write on its deal property finds the
+   property viewed (the system recorded it, in that call). */
+static void test_no_show_window_closes_without_a_tick(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+  offer(w, &v);
+  TU_OK(w, tesoro_deal_property_interested(w->t, w->client, v.dp, 0));
+  a = completed_by_timer(w, v.dp, D1);
+  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "interesting");
+  TU_OK(w, tesoro_clock_set(w->t, D1 + TESORO_NO_SHOW_WINDOW_S + 60));
+  TU_OK(w, tesoro_deal_property_favourite(w->t, w->client, v.dp, 1, 0));
+  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history h JOIN actor x ON "
+                              "x.id = h.actor_id WHERE h.entity = %d AND "
+                              "h.entity_id = %lld AND h.to_state = 'viewed' "
+                              "AND x.kind = 'system' AND h.at = %lld",
+                           TESORO_ENTITY_DEAL_PROPERTY, (long long)v.dp,
+                           (long long)(D1 + TESORO_NO_SHOW_WINDOW_S + 60)),
+                   1);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM timer WHERE entity = %d "
+                              "AND entity_id = %lld", APPT, (long long)a), 0);
+  TU_OK(w, tesoro_check(w->t));
+}
+
 /* ------------------------------------------------------------------------
 ** 9. No-show.
 */
@@ -3321,6 +3347,7 @@ int main(void) {
       T(test_viewing_duration_default_and_per_viewing),
       T(test_viewing_duration_refusals),
       T(test_ended_viewing_completes_without_a_tick),
+      T(test_no_show_window_closes_without_a_tick),
       T(test_notification_preferences),
       T(test_notification_preference_refusals),
       /* no-show */

@@ -91,6 +91,8 @@ typedef struct sc {
   int64_t room2, room3, mandate3;
   int64_t deal, dp, account, account2, rosa_client, ap1, ap2, ap3, ap4;
   char temp_pw[64], code[16];
+  int64_t rosa_contact;
+  char token[64], reset_secret[64], temp_pw2[64];
   int64_t rita, referral;
   int64_t cust1, cust2, sanne, search, claim;
   int64_t outbox1, outbox2;
@@ -630,6 +632,19 @@ static int st_portal_properties(sc *s) {
                &c);
 }
 
+static int st_portal_property(sc *s) {
+  char *json = NULL;
+  int rc = tesoro_portal_property(T, s->buyer_client, s->listing, &json);
+  tesoro_free(json);
+  return rc;
+}
+
+/* 45 minutes: the viewings requested below take it (ap4 has ended before
+** the tick that completes it). */
+static int st_viewing_duration(sc *s) {
+  return tesoro_agency_set_viewing_duration(T, W->admin, 2700);
+}
+
 static int st_not_interested(sc *s) {
   return tesoro_deal_property_not_interested(
       T, s->buyer_client, s->dp, TESORO_REJECT_PRICE | TESORO_REJECT_LOCATION,
@@ -779,6 +794,66 @@ static int st_verify(sc *s) {
   int rc = tesoro_portal_verify(T, W->website, "rosa@example.com", s->code,
                                 &client);
   if (rc == TESORO_OK) s->rosa_client = client;
+  return rc;
+}
+
+/* ---- portal sessions, password reset, deactivation, invitation (Rosa) ---- */
+static const char pw_rosa2[] = "Tulpen#2027y";
+
+static int st_rosa_contact(sc *s) {
+  int64_t contact = 0;
+  int rc = tesoro_actor_info(T, s->rosa_client, NULL, NULL, &contact);
+  if (rc == TESORO_OK) s->rosa_contact = contact;
+  return rc;
+}
+
+static int session_open(sc *s, const char *password) {
+  char *token = NULL;
+  int64_t client = 0;
+  int step = 0;
+  int rc = tesoro_portal_session_open(T, W->website, "rosa@example.com",
+                                      password, &token, &client, &step);
+  if (rc == TESORO_OK) snprintf(s->token, sizeof s->token, "%s", token);
+  tesoro_free(token);
+  return rc;
+}
+static int st_session_open(sc *s) { return session_open(s, pw_rosa); }
+static int st_session_open2(sc *s) { return session_open(s, pw_rosa2); }
+
+/* Two minutes after the no-show clock: the next use of the session notes
+** itself (a write, at most once a minute). */
+static int st_clock_session(sc *s) { return clock_to(s, V2 + 10800 + 7200 + 120); }
+
+static int st_session_client(sc *s) {
+  int64_t client = 0;
+  return tesoro_portal_session_client(T, W->website, s->token, &client);
+}
+
+static int st_session_end(sc *s) {
+  return tesoro_portal_session_end(T, W->website, s->token);
+}
+
+static int st_reset_request(sc *s) {
+  return tesoro_portal_reset_request(T, W->website, "rosa@example.com");
+}
+
+static int st_reset(sc *s) {
+  int64_t client = 0;
+  return tesoro_portal_reset(T, W->website, "rosa@example.com",
+                             s->reset_secret, pw_rosa2, &client);
+}
+
+/* (ends the session of st_session_open2) */
+static int st_deactivate(sc *s) {
+  return tesoro_portal_account_deactivate(T, W->agent, s->rosa_contact);
+}
+
+/* (the deactivated account is active again, back in set_password) */
+static int st_invitation_resend(sc *s) {
+  char *pw = NULL;
+  int rc = tesoro_portal_invitation_resend(T, W->agent, s->rosa_contact, &pw);
+  if (rc == TESORO_OK) snprintf(s->temp_pw2, sizeof s->temp_pw2, "%s", pw);
+  tesoro_free(pw);
   return rc;
 }
 
@@ -1043,6 +1118,36 @@ static int st_erase(sc *s) {
                               "Asked to be forgotten (GDPR art. 17)");
 }
 
+/* ---- calendar feeds, notification preferences ---- */
+static int st_calendar_feed_agent(sc *s) {
+  char *ics = NULL;
+  int rc = tesoro_calendar_feed(T, W->admin, W->agent2, &ics);
+  tesoro_free(ics);
+  return rc;
+}
+static int st_calendar_feed_client(sc *s) {
+  char *ics = NULL;
+  int rc = tesoro_calendar_feed(T, s->buyer_client, s->buyer_client, &ics);
+  tesoro_free(ics);
+  return rc;
+}
+static int st_notification_client(sc *s) {
+  return tesoro_notification_set(T, s->buyer_client, s->buyer_client,
+                                 TESORO_CHANNEL_PUSH, 0);
+}
+static int st_notification_staff(sc *s) {
+  return tesoro_notification_set(T, W->admin, W->agent2,
+                                 TESORO_CHANNEL_CALENDAR, 0);
+}
+static int st_notification_channels(sc *s) {
+  int channels = 0;
+  return tesoro_notification_channels(T, W->agent2, W->agent2, &channels);
+}
+static int st_set_push(sc *s) { return tesoro_agency_set_push(T, W->admin, 0); }
+static int st_set_calendar(sc *s) {
+  return tesoro_agency_set_calendar(T, W->admin, 0);
+}
+
 /* ---- outbox, stats, timers ---- */
 static int st_outbox_fetch(sc *s) {
   tesoro_cursor *c = NULL;
@@ -1120,6 +1225,19 @@ static int st_glue_ref(sc *s) {
   assert_non_null(ref);
   snprintf(s->ref, sizeof s->ref, "%s", ref);
   free(ref);
+  return TESORO_OK;
+}
+
+/* The secret the last reset request queued, as the host reads it from the
+** outbox row it delivers. */
+static int st_glue_reset_secret(sc *s) {
+  char *secret = tu_sql_text(W, "SELECT json_extract(payload, '$.secret') FROM "
+                                "outbox WHERE template = 'Portal Password "
+                                "Reset' ORDER BY id DESC LIMIT 1");
+  assert_non_null(secret);
+  assert_int_equal(strlen(secret), TESORO_PORTAL_RESET_LEN);
+  snprintf(s->reset_secret, sizeof s->reset_secret, "%s", secret);
+  free(secret);
   return TESORO_OK;
 }
 
@@ -1236,9 +1354,11 @@ static const step steps[] = {
     STEP("tesoro_portal_language_set", st_language_set, 0, E_ACCOUNT, &S.account),
     STEP("tesoro_portal_home", st_home, 0, 0, NULL),
     STEP("tesoro_portal_properties", st_portal_properties, 0, 0, NULL),
+    STEP("tesoro_portal_property", st_portal_property, 0, 0, NULL),
     STEP("tesoro_deal_property_not_interested", st_not_interested, 0, E_DP, &S.dp),
     STEP("tesoro_deal_property_interested", st_interested, 0, E_DP, &S.dp),
     STEP("tesoro_deal_property_favourite", st_favourite, 0, E_DP, &S.dp),
+    STEP("tesoro_agency_set_viewing_duration", st_viewing_duration, 0, 0, NULL),
     STEP("tesoro_appointment_request (1)", st_request1, 0, E_DP, &S.dp),
     STEP("tesoro_appointment_request (2)", st_request2, 0, E_DP, &S.dp),
     STEP("tesoro_appointment_request (3)", st_request3, 0, E_DP, &S.dp),
@@ -1266,6 +1386,18 @@ static const step steps[] = {
     STEP("tesoro_activities (buyer)", st_activities_buyer, 0, 0, NULL),
     STEP("tesoro_portal_register", st_register, 0, 0, NULL),
     STEP("tesoro_portal_verify", st_verify, 0, E_ACCOUNT, &S.account2),
+    STEP("tesoro_actor_info (Rosa)", st_rosa_contact, 0, 0, NULL),
+    STEP("tesoro_portal_session_open", st_session_open, 0, E_ACCOUNT, &S.account2),
+    STEP("tesoro_portal_session_client", st_session_client, 0, 0, NULL),
+    STEP("tesoro_clock_set (two minutes on)", st_clock_session, 0, 0, NULL),
+    STEP("tesoro_portal_session_client (noting the use)", st_session_client, 0, 0, NULL),
+    STEP("tesoro_portal_session_end", st_session_end, 0, E_ACCOUNT, &S.account2),
+    STEP("tesoro_portal_reset_request", st_reset_request, 0, E_ACCOUNT, &S.account2),
+    STEP("(reset secret from the outbox)", st_glue_reset_secret, F_GLUE, 0, NULL),
+    STEP("tesoro_portal_reset", st_reset, 0, E_ACCOUNT, &S.account2),
+    STEP("tesoro_portal_session_open (new password)", st_session_open2, 0, E_ACCOUNT, &S.account2),
+    STEP("tesoro_portal_account_deactivate", st_deactivate, 0, E_ACCOUNT, &S.account2),
+    STEP("tesoro_portal_invitation_resend", st_invitation_resend, 0, E_ACCOUNT, &S.account2),
     STEP("tesoro_deal_close", st_deal_close, 0, E_DEAL, &S.deal),
     /* referrals */
     STEP("tesoro_agency_set_referral_fee", st_referral_fee, 0, 0, NULL),
@@ -1313,6 +1445,14 @@ static const step steps[] = {
     STEP("tesoro_contact_export (staff, bytes)", st_export_staff, F_SPARSE, 0, NULL),
     STEP("tesoro_contact_export (client)", st_export_client, F_SPARSE, 0, NULL),
     STEP("tesoro_contact_erase", st_erase, F_SPARSE | F_CKPT, E_CONTACT, &S.rita),
+    /* calendar feeds, notification preferences and the agency's switches */
+    STEP("tesoro_calendar_feed (agent, by an admin)", st_calendar_feed_agent, 0, 0, NULL),
+    STEP("tesoro_calendar_feed (client)", st_calendar_feed_client, 0, 0, NULL),
+    STEP("tesoro_notification_set (client)", st_notification_client, 0, 0, NULL),
+    STEP("tesoro_notification_set (admin for staff)", st_notification_staff, 0, 0, NULL),
+    STEP("tesoro_notification_channels", st_notification_channels, 0, 0, NULL),
+    STEP("tesoro_agency_set_push", st_set_push, 0, 0, NULL),
+    STEP("tesoro_agency_set_calendar", st_set_calendar, 0, 0, NULL),
     /* outbox, stats, timers, host transactions, the checker */
     STEP("tesoro_outbox_fetch", st_outbox_fetch, 0, 0, NULL),
     STEP("tesoro_outbox_ack", st_outbox_ack, 0, 0, NULL),
