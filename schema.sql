@@ -991,3 +991,13 @@ CREATE TABLE portal_session (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX portal_session_account ON portal_session(account_id);
 CREATE INDEX portal_session_agency ON portal_session(agency_id);
+
+-- How a referral's client was tried and reached (seed: a voicemail, a
+-- text or an e-mail; a phone call, a text or an e-mail): the newest of
+-- each, as stage data; history keeps every attempt.
+ALTER TABLE referral ADD COLUMN attempted_via TEXT
+  CHECK (attempted_via = 'voicemail' OR attempted_via = 'text' OR
+         attempted_via = 'email');
+ALTER TABLE referral ADD COLUMN contacted_via TEXT
+  CHECK (contacted_via = 'phone' OR contacted_via = 'text' OR
+         contacted_via = 'email');

@@ -1382,6 +1382,16 @@ static const char *const tesoro__schema_lines[] = {
     ") STRICT, WITHOUT ROWID;\n",
     "CREATE INDEX portal_session_account ON portal_session(account_id);\n",
     "CREATE INDEX portal_session_agency ON portal_session(agency_id);\n",
+    "\n",
+    "-- How a referral's client was tried and reached (seed: a voicemail, a\n",
+    "-- text or an e-mail; a phone call, a text or an e-mail): the newest of\n",
+    "-- each, as stage data; history keeps every attempt.\n",
+    "ALTER TABLE referral ADD COLUMN attempted_via TEXT\n",
+    "  CHECK (attempted_via = 'voicemail' OR attempted_via = 'text' OR\n",
+    "         attempted_via = 'email');\n",
+    "ALTER TABLE referral ADD COLUMN contacted_via TEXT\n",
+    "  CHECK (contacted_via = 'phone' OR contacted_via = 'text' OR\n",
+    "         contacted_via = 'email');\n",
 /* <<schema */
     NULL};
 
@@ -1834,6 +1844,9 @@ static const char *const tesoro__schema_lines[] = {
     "sale_price = coalesce(json_extract(?2, '$.sale_price'), sale_price), "   \
     "close_date = coalesce(json_extract(?2, '$.close_date'), close_date), "   \
     "paid_amount = coalesce(json_extract(?2, '$.paid_amount'), paid_amount), "\
+    "attempted_via = coalesce(json_extract(?2, '$.attempted_via'), "          \
+    "attempted_via), contacted_via = coalesce(json_extract(?2, "              \
+    "'$.contacted_via'), contacted_via), "                                    \
     "paid_at = iif(?3 = 'closed_paid', ?4, paid_at), "                        \
     "fee_owed = iif(?3 = 'closed', (coalesce(json_extract(?2, "               \
     "'$.sale_price'), sale_price) * fee_bp + 5000) / 10000, fee_owed), "      \
@@ -2210,7 +2223,8 @@ static const char *const tesoro__schema_lines[] = {
   X(REFERRAL_JSON,                                                            \
     "SELECT json_object('id', id, 'agency_id', agency_id, 'contact_id', "     \
     "contact_id, 'agent_id', agent_id, 'state', state, 'version', version, "  \
-    "'last_active_stage', last_active_stage, 'meeting_at', meeting_at, "      \
+    "'last_active_stage', last_active_stage, 'attempted_via', attempted_via, "\
+    "'contacted_via', contacted_via, 'meeting_at', meeting_at, "              \
     "'list_date', list_date, 'sale_price', sale_price, 'close_date', "        \
     "close_date, 'fee_bp', fee_bp, 'fee_owed', fee_owed, 'paid_amount', "     \
     "paid_amount, 'paid_at', paid_at, 'failed_at', failed_at, 'failed_by', "  \
@@ -3347,6 +3361,9 @@ static const tesoro__trans tesoro__referral_rows[] = {
   /* the payment is recorded: the closings team */
   {ST(RF_CLOSED),                   RF_CLOSED_PAID,       RF_CLOSED_PAID,       R_CLOSINGS, guard_stage,     fx_stage, 0},
   {RF_BEFORE(RF_CLOSED),            RF_FAILED,            RF_FAILED,            R_STAFF,    guard_stage,     fx_stage, 0},
+  /* another attempt to reach the client, recorded as data (seed: voicemail,
+     text, e-mail) while nobody has been reached */
+  {ST(RF_LEFT_VOICEMAIL),           RF_LEFT_VOICEMAIL,    RF_LEFT_VOICEMAIL,    R_STAFF,    guard_stage,     fx_stage, 0},
   /* from failed, back to the last active stage only (the guard) */
   {ST(RF_FAILED),                   RF_LEFT_VOICEMAIL,    RF_LEFT_VOICEMAIL,    R_STAFF,    guard_stage,     fx_stage, 0},
   {ST(RF_FAILED),                   RF_CONNECTED,         RF_CONNECTED,         R_STAFF,    guard_stage,     fx_stage, 0},
@@ -5005,7 +5022,8 @@ TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
 typedef struct tesoro__field {
   const char *key;
   char type; /* 't' text, 'e' e-mail, 'p' property type, 'l' energy
-                label, 'i' integer, 'r' number, 'd' calendar date "YYYY-MM-DD", 'b' true or
+                label, 'c' one of tesoro__choices[min], 'i' integer,
+                'r' number, 'd' calendar date "YYYY-MM-DD", 'b' true or
                 false, 'a' array of property types, 'g' a search area
                 (section 16) */
   char required;
@@ -5033,6 +5051,19 @@ static const tesoro__field tesoro__form_fields[] = {
 static int tesoro__property_type(const char *s) {
   for (int i = 1; i < COUNT(tesoro__property_types); i++)
     if (strcmp(s, tesoro__property_types[i]) == 0) return i;
+  return 0;
+}
+
+/* The words a 'c' field takes, by its min. */
+enum { TESORO__CHOICE_ATTEMPT, TESORO__CHOICE_CONTACT };
+static const char *const tesoro__choices[][4] = {
+    [TESORO__CHOICE_ATTEMPT] = {"voicemail", "text", "email", NULL},
+    [TESORO__CHOICE_CONTACT] = {"phone", "text", "email", NULL},
+};
+
+static int tesoro__choice(const tesoro__field *f, const char *v) {
+  for (int i = 0; tesoro__choices[f->min][i]; i++)
+    if (strcmp(v, tesoro__choices[f->min][i]) == 0) return 1;
   return 0;
 }
 
@@ -5195,6 +5226,10 @@ static int tesoro__json_members(tesoro *t, const char *what, const char *json,
       else if (f->type == 'p' && !tesoro__property_type(v))
         rc = tesoro__fail(t, TESORO_EINVAL,
                           "%s must be house, apartment, office or land", name);
+      else if (f->type == 'c' && !tesoro__choice(f, v))
+        rc = tesoro__fail(t, TESORO_EINVAL, "%s must be %s, %s or %s", name,
+                          tesoro__choices[f->min][0], tesoro__choices[f->min][1],
+                          tesoro__choices[f->min][2]);
       else if (f->type == 'l' && !tesoro__energy_label(v))
         rc = tesoro__fail(t, TESORO_EINVAL,
                           "%s must be an energy label: A++++, A+++, A++, A+, "
@@ -6864,7 +6899,13 @@ TESORO_API int tesoro_appointment_rate(tesoro *t, int64_t actor,
 ** one UPDATE, so a revival simply finds what an earlier move stored.
 */
 
-/* The data each stage takes (and which of it the call itself must give). */
+/* The data each stage takes (and which of it the call itself must give).
+** How a client was tried and reached (seed 002): "attempted_via" in
+** left_voicemail, "contacted_via" in connected. */
+static const tesoro__field tesoro__attempt_fields[] = {
+    {"attempted_via", 'c', 0, TESORO__CHOICE_ATTEMPT, 0}};
+static const tesoro__field tesoro__connected_fields[] = {
+    {"contacted_via", 'c', 0, TESORO__CHOICE_CONTACT, 0}};
 static const tesoro__field tesoro__meeting_fields[] = {
     {"meeting_at", 'i', 0, 1, INT64_MAX}};
 static const tesoro__field tesoro__list_fields[] = {{"list_date", 'd', 0, 10, 10}};
@@ -6878,6 +6919,8 @@ static const struct {
   const tesoro__field *fields;
   int n;
 } tesoro__stage_data[] = {
+    [RF_LEFT_VOICEMAIL] = {tesoro__attempt_fields, COUNT(tesoro__attempt_fields)},
+    [RF_CONNECTED] = {tesoro__connected_fields, COUNT(tesoro__connected_fields)},
     [RF_MEETING_SCHEDULED] = {tesoro__meeting_fields, COUNT(tesoro__meeting_fields)},
     [RF_COMING_SOON] = {tesoro__list_fields, COUNT(tesoro__list_fields)},
     [RF_IN_ESCROW] = {tesoro__sale_fields, COUNT(tesoro__sale_fields)},
@@ -6924,6 +6967,9 @@ static int tesoro__agency_today(tesoro__ctx *c, char out[16]) {
   return rc;
 }
 
+static int tesoro__json_text(tesoro *t, const char *json, const char *path,
+                             char **out);
+
 static int guard_stage(tesoro__ctx *c) {
   const char *name = c->m->states[c->event];
   tesoro__stage_facts f;
@@ -6936,16 +6982,31 @@ static int guard_stage(tesoro__ctx *c) {
                         "back only to %s", (long long)c->id, f.last_active,
                         f.last_active);
   if (c->checking) return TESORO_OK; /* the data may come with the call */
+  /* Missing stage data is the caller's error (EINVAL), as a missing field
+  ** of any JSON argument is. */
   switch (c->event) {
+  case RF_LEFT_VOICEMAIL:
+    if (c->from == RF_LEFT_VOICEMAIL) {
+      char *via = NULL;
+      if (c->args &&
+          (rc = tesoro__json_text(c->t, c->args, "$.attempted_via", &via)))
+        return rc;
+      if (via == NULL)
+        return tesoro__fail(c->t, TESORO_EINVAL,
+                            "another attempt in left_voicemail needs how it "
+                            "was made (\"attempted_via\")");
+      TESORO_FREE(via);
+    }
+    break;
   case RF_MEETING_SCHEDULED:
     if (!f.meeting_at)
-      return tesoro__fail(c->t, TESORO_EGUARD,
+      return tesoro__fail(c->t, TESORO_EINVAL,
                           "meeting_scheduled needs the meeting time "
                           "(\"meeting_at\")");
     break;
   case RF_COMING_SOON:
     if (!f.list_date[0])
-      return tesoro__fail(c->t, TESORO_EGUARD,
+      return tesoro__fail(c->t, TESORO_EINVAL,
                           "coming_soon needs the list date (\"list_date\")");
     if ((rc = tesoro__agency_today(c, today))) return rc;
     if (strcmp(f.list_date, today) < 0)
@@ -6956,7 +7017,7 @@ static int guard_stage(tesoro__ctx *c) {
   case RF_IN_ESCROW:
   case RF_CLOSED:
     if (!f.sale_price || !f.close_date[0])
-      return tesoro__fail(c->t, TESORO_EGUARD,
+      return tesoro__fail(c->t, TESORO_EINVAL,
                           "%s needs the sale price and the close date "
                           "(\"sale_price\", \"close_date\")", name);
     break;
@@ -10150,7 +10211,8 @@ static const tesoro__privacy tesoro__privacy_map[] = {
      "id agency_id contact_id agent_id version state last_active_stage "
      "meeting_at list_date sale_price close_date fee_bp fee_owed paid_amount "
      /* "erased", not NULL: a failed referral keeps a reason (tesoro_check) */
-     "paid_at failed_at failed_by created_at", "fail_reason:e"},
+     "paid_at failed_at failed_by created_at attempted_via contacted_via",
+     "fail_reason:e"},
     {"referral_note", "referral_id IN " C_REFERRALS, NULL,
      "id referral_id author_id created_at", "body:e"},
     {"portal_account", "contact_id = ?1", NULL,
@@ -10986,7 +11048,8 @@ TESORO_API int tesoro_referrals(tesoro *t, int64_t actor, int filter, int stage,
   if ((rc = tesoro__cursor_new(
            t,
            "SELECT r.id, r.contact_id, c.name AS contact_name, r.agent_id, "
-           "r.state AS stage, r.last_active_stage, r.meeting_at, r.list_date, "
+           "r.state AS stage, r.last_active_stage, r.attempted_via, "
+           "r.contacted_via, r.meeting_at, r.list_date, "
            "r.sale_price, r.close_date, r.fee_bp, r.fee_owed, r.paid_amount, "
            "r.created_at, r.version FROM referral r JOIN contact c ON c.id = "
            "r.contact_id WHERE r.agency_id = ?1 AND CASE ?2 "

@@ -1078,6 +1078,7 @@ TESORO_API int tesoro_calendar_feed(tesoro *t, int64_t actor, int64_t subject,
 ** then closed_paid; "failed" stands outside the order.  Referral machine
 ** (event = the stage moved to; "staff" is any staff role):
 **   forward        any active stage → any later active stage   staff
+**   attempt        left_voicemail → left_voicemail, with "attempted_via"  staff
 **   back           refused (ESTATE): "leave a note instead"
 **   failed         any active stage before closed → failed     staff, reason
 **   revive         failed → the last active stage, only        staff
@@ -1087,6 +1088,11 @@ TESORO_API int tesoro_calendar_feed(tesoro *t, int64_t actor, int64_t subject,
 **   add_note       any stage                                   staff
 ** Stage data, given with the move as a JSON object (`data_json`; NULL or ""
 ** when there is none) or already stored on the referral (a revival):
+**   left_voicemail     "attempted_via": "voicemail", "text" or "email" — how
+**                      the client was tried; a move to left_voicemail while
+**                      in it records another attempt and requires it
+**   connected          "contacted_via": "phone", "text" or "email" — how
+**                      the client was reached (optional)
 **   meeting_scheduled  "meeting_at" (instant) — required
 **   coming_soon        "list_date" ("YYYY-MM-DD", today or later in the
 **                      agency's zone) — required; on that agency-local date
@@ -1097,7 +1103,9 @@ TESORO_API int tesoro_calendar_feed(tesoro *t, int64_t actor, int64_t subject,
 **                      the referral's agent
 **   closed_paid        "paid_amount" (> 0) — required
 **   failed             "reason" — required
-** A key that does not belong to the stage moved to is EINVAL.  Entering
+** A key that does not belong to the stage moved to is EINVAL, and so is
+** a required one that is missing (never EGUARD: a missing field is the
+** caller's error in every JSON argument).  Entering
 ** closed fixes the fee owed: sale price × the fee (basis points) the agency
 ** had agreed when the referral was created, rounded half up — also for a
 ** referral that failed before.  Referrals are staff-only: a client cannot
@@ -1153,8 +1161,8 @@ TESORO_API int tesoro_referral_notes(tesoro *t, int64_t actor,
 ** The agency's referrals (staff), newest first: `filter` TESORO_REFERRALS_*,
 ** `stage` 0 or one TESORO_STAGE_*, `agent` 0 (all) or a staff member.
 ** Columns: id, contact_id, contact_name, agent_id, stage, last_active_stage,
-** meeting_at, list_date, sale_price, close_date, fee_bp, fee_owed,
-** paid_amount, created_at, version.
+** attempted_via, contacted_via, meeting_at, list_date, sale_price,
+** close_date, fee_bp, fee_owed, paid_amount, created_at, version.
 */
 TESORO_API int tesoro_referrals(tesoro *t, int64_t actor, int filter, int stage,
                                 int64_t agent, tesoro_cursor **out);

@@ -64,6 +64,7 @@ static const char *const stage_names[N_STAGES + 1] = {
 /* The valid data for moving to `stage` (NULL when the stage takes none). */
 static const char *valid_data(int stage) {
   switch (stage) {
+  case S_LV: return "{\"attempted_via\":\"text\"}";
   case S_MEET: return D_MEETING;
   case S_SOON: return D_SOON;
   case S_ESCROW:
@@ -1422,6 +1423,49 @@ static void test_revived_coming_soon_still_lists_on_its_date(void **state) {
   TU_OK(w, tesoro_check(w->t));
 }
 
+/* How the client was tried (voicemail, text, e-mail) and reached (phone,
+   text, e-mail), as stage data (seed 002). */
+static void test_contact_attempts_as_data(void **state) {
+  tu_world *w = *state;
+  int64_t r = ref_in(w, w->agent, S_LV);
+  TU_OK(w, move(w, w->agent, r, S_LV, "{\"attempted_via\":\"voicemail\"}"));
+  assert_ref_text(w, r, "attempted_via", "voicemail");
+  TU_OK(w, move(w, w->agent, r, S_LV, "{\"attempted_via\":\"text\"}"));
+  assert_ref_text(w, r, "attempted_via", "text");
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE entity = %d "
+                              "AND entity_id = %lld AND event = "
+                              "'left_voicemail'", TESORO_ENTITY_REFERRAL,
+                           (long long)r), 2);
+  /* each list is checked; another attempt needs its channel */
+  TU_ASSERT_REFUSED(w, move(w, w->agent, r, S_LV, "{\"attempted_via\":\"phone\"}"),
+                    TESORO_EINVAL, "voicemail, text or email");
+  TU_ASSERT_REFUSED(w, move(w, w->agent, r, S_LV, "{\"attempted_via\":\"Text\"}"),
+                    TESORO_EINVAL, "voicemail, text or email");
+  TU_ASSERT_REFUSED(w, move(w, w->agent, r, S_LV, "{\"attempted_via\":3}"),
+                    TESORO_EINVAL, "string");
+  TU_ASSERT_REFUSED(w, move(w, w->agent, r, S_LV, NULL),
+                    TESORO_EINVAL, "attempted_via");
+  TU_ASSERT_REFUSED(w, move(w, w->agent, r, S_CONN,
+                            "{\"contacted_via\":\"voicemail\"}"),
+                    TESORO_EINVAL, "phone, text or email");
+  TU_ASSERT_REFUSED(w, move(w, w->agent, r, S_CONN,
+                            "{\"attempted_via\":\"text\"}"),
+                    TESORO_EINVAL, "unknown field");
+  TU_OK(w, move(w, w->agent, r, S_CONN, "{\"contacted_via\":\"phone\"}"));
+  assert_ref_text(w, r, "contacted_via", "phone");
+  assert_ref_text(w, r, "attempted_via", "text");
+  /* once connected, an attempt is a step back: leave a note instead */
+  TU_ASSERT_REFUSED(w, move(w, w->agent, r, S_LV,
+                            "{\"attempted_via\":\"email\"}"),
+                    TESORO_ESTATE, "note");
+  /* connected without saying how is fine */
+  {
+    int64_t r2 = ref_in(w, w->agent, S_LV);
+    TU_OK(w, move(w, w->agent, r2, S_CONN, NULL));
+  }
+  TU_OK(w, tesoro_check(w->t));
+}
+
 /* No rule waits for the tick: once the list date has come, the next write
    on the referral finds it listing (the system moved it, in that call). */
 static void test_list_date_applies_without_a_tick(void **state) {
@@ -1698,6 +1742,7 @@ static int expected_move(int from, int to, int role, int *alt) {
     if (to == S_PAID) r = role == R_CLOSINGS ? TESORO_OK : TESORO_EDENIED;
     else r = TESORO_ESTATE;
   } else if (to == S_FAILED) r = TESORO_OK; /* active, before closed */
+  else if (from == S_LV && to == S_LV) r = TESORO_OK; /* another attempt */
   else if (to == S_PAID) r = TESORO_ESTATE;
   else if (to > from) r = TESORO_OK; /* forward, to closed at most */
   else if (from == S_ESCROW && (to == S_LIST || to == S_OFFER))
@@ -2015,6 +2060,7 @@ int main(void) {
       T(test_moved_on_coming_soon_is_not_listed_by_tick),
       T(test_revived_coming_soon_still_lists_on_its_date),
       T(test_list_date_applies_without_a_tick),
+      T(test_contact_attempts_as_data),
       /* lists */
       T(test_referrals_filters),
       T(test_referral_pipeline_counts),

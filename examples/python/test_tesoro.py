@@ -1290,7 +1290,8 @@ class TestReferrals(WorldCase):
                            agent, 300)
         referral = db.referral_create(agent, self.contact)
         db.referral_move(agent, referral, tesoro.STAGE_CONNECTED)
-        self.assertRefused(tesoro.GuardError, "meeting_at",
+        # missing stage data is the caller's error, as everywhere
+        self.assertRefused(tesoro.InvalidArgument, "meeting_at",
                            db.referral_move, agent, referral,
                            tesoro.STAGE_MEETING_SCHEDULED)
         self.assertRefused(tesoro.InvalidArgument, None, db.referral_move,
