@@ -5001,7 +5001,7 @@ TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_actor, "out_actor")) ||
       (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF | R_WEBSITE,
+      (rc = tesoro__require(t, &a, R_STAFF,
                             "look up a contact's client actor")) ||
       (rc = tesoro__contact_reach(t, &a, contact)))
     return rc;

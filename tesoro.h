@@ -380,7 +380,8 @@ TESORO_API int tesoro_contact_create(tesoro *t, int64_t actor, const char *name,
 TESORO_API int tesoro_contact_assign(tesoro *t, int64_t actor, int64_t contact,
                                      int64_t agent, int64_t expected_version);
 
-/* The client actor of a contact (staff or the agency's website). */
+/* The client actor of a contact (staff only: the website is only the
+** website, and never obtains a contact's client actor this way). */
 TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
                                            int64_t contact, int64_t *out_actor);
 

@@ -906,8 +906,8 @@ static void test_contact_create_assigns_creator_and_client_actor(void **state) {
   assert_int_equal(kind, TESORO_ACTOR_CLIENT);
   assert_int_equal(ag, w->agency);
   assert_int_equal(cc, c);
-  /* exactly one client actor per contact: same id from the website */
-  TU_OK(w, tesoro_contact_client_actor(w->t, w->website, c, &c2));
+  /* exactly one client actor per contact: the same id again */
+  TU_OK(w, tesoro_contact_client_actor(w->t, w->admin, c, &c2));
   assert_int_equal(c2, cl);
   assert_int_equal(tu_sql_int(w, q("SELECT count(*) FROM actor WHERE contact_id = %lld", (long long)c)), 1);
 }
@@ -1013,7 +1013,9 @@ static void test_contact_assign_stale_version_conflicts(void **state) {
   assert_int_equal(entity_version(w, w->agent, TESORO_ENTITY_CONTACT, w->contact2), v + 2);
 }
 
-static void test_contact_client_actor_staff_or_website_of_agency(void **state) {
+/* Staff only: the website is only the website, and must not become any
+   contact's client (it could read their data as them). */
+static void test_contact_client_actor_staff_of_agency(void **state) {
   W;
   int64_t cl = 0;
   TU_OK(w, tesoro_contact_client_actor(w->t, w->agent2, w->contact, &cl));
@@ -1021,6 +1023,7 @@ static void test_contact_client_actor_staff_or_website_of_agency(void **state) {
   cl = 0;
   TU_ASSERT_REFUSED(w, tesoro_contact_client_actor(w->t, w->other_agent, w->contact, &cl), TESORO_EDENIED, NULL);
   TU_ASSERT_REFUSED(w, tesoro_contact_client_actor(w->t, w->other_website, w->contact, &cl), TESORO_EDENIED, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_contact_client_actor(w->t, w->website, w->contact, &cl), TESORO_EDENIED, "only staff");
   TU_ASSERT_REFUSED(w, tesoro_contact_client_actor(w->t, w->client2, w->contact, &cl), TESORO_EDENIED, NULL);
   TU_ASSERT_REFUSED(w, tesoro_contact_client_actor(w->t, w->agent, NOID, &cl), TESORO_ENOTFOUND, NULL);
   TU_ASSERT_REFUSED(w, tesoro_contact_client_actor(w->t, w->agent, w->contact, NULL), TESORO_EINVAL, NULL);
@@ -2352,7 +2355,7 @@ int main(void) {
       T(test_contact_text_stored_exactly),
       T(test_contact_assign_within_agency_only),
       T(test_contact_assign_stale_version_conflicts),
-      T(test_contact_client_actor_staff_or_website_of_agency),
+      T(test_contact_client_actor_staff_of_agency),
       T(test_entity_json_has_fields_state_and_version),
       T(test_entity_of_other_agency_is_denied),
       T(test_entity_queries_refuse_bad_input),

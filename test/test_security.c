@@ -1153,7 +1153,7 @@ static const sec_row matrix[] = {
      AG | CL | C2 | SY | OA | OAD | OC | OS, NO, NULL, 0},
     {"portal_register", f_register, 0, 0, A_WEBSITE,
      AG | CL | C2 | SY | OA | OAD | OC | OS, NO, NULL, 0},
-    {"contact_client_actor", f_client_actor, 0, 0, A_AGENT, CROSS | CL | C2 | SY,
+    {"contact_client_actor", f_client_actor, 0, 0, A_AGENT, CROSS | CL | C2 | W | SY,
      NO, NULL, 0},
     {"activities", f_activities, 0, 0, A_AGENT, CLIENT_DATA, NO, NULL, 1},
     {"activities (her client)", f_activities, 0, 0, A_CLIENT, CLIENT_DATA, NO, NULL,
