@@ -31,6 +31,7 @@
 #include "tesoro.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,8 +69,7 @@
 #define TESORO__DEFAULT_REMINDER_S    86400
 #define TESORO__ENTITY_MAX            13    /* highest TESORO_ENTITY_* */
 #define TESORO__DAY                   86400
-#define TESORO__MAX_MONEY             INT64_C(10000000000000) /* minor units: no
-                                               overflow when multiplied by 10000 */
+#define TESORO__MAX_MONEY             TESORO_MAX_MONEY
 
 #define TESORO__DISCLAIMER \
   "Only the signed contract is binding; agreed terms are a statement of intent."
@@ -133,6 +133,7 @@ struct tesoro {
   int64_t reminder_s;              /* viewing reminder lead */
   int64_t pw_ops, pw_mem;          /* argon2id cost (crypto_pwhash_str) */
   int64_t session_idle_s, session_max_s; /* portal sessions */
+  int64_t event_skew_s;            /* how far ahead a website event may be */
   /* A hash at that cost, verified against when a login names an unknown
   ** e-mail so that it costs what a known one does; "" until needed. */
   char pw_decoy[crypto_pwhash_STRBYTES];
@@ -1963,6 +1964,10 @@ static const char *const tesoro__schema_lines[] = {
   /* of JSON_FIELDS on purpose: they walk an array or an area while */        \
   /* JSON_FIELDS is still walking the object that holds it */                \
   X(JSON_ELEMENTS, "SELECT key, type, value FROM json_each(?1)")              \
+  X(JSON_CANONICAL,                                                           \
+    "SELECT coalesce(group_concat(fullkey || ' ' || type || ' ' || "          \
+    "coalesce(quote(atom), ''), char(10)), '') FROM (SELECT fullkey, type, "  \
+    "atom FROM json_tree(?1) ORDER BY fullkey)")                              \
   X(JSON_MEMBERS, "SELECT key, type, value FROM json_each(?1)")               \
   X(GEO_TYPE,                                                                 \
     "SELECT CASE WHEN json_type(?1, '$.type') = 'text' THEN json_extract("    \
@@ -2592,6 +2597,7 @@ TESORO_API int tesoro_open(const char *path, tesoro **out) {
   t->tick_batch = TESORO__DEFAULT_TICK_BATCH;
   t->reminder_s = TESORO__DEFAULT_REMINDER_S;
   t->session_idle_s = 1800;
+  t->event_skew_s = 300;
   t->session_max_s = 7 * TESORO__DAY;
   t->pw_ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
   t->pw_mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
@@ -2757,6 +2763,11 @@ TESORO_API int tesoro_config(tesoro *t, int option, int64_t value) {
       return tesoro__fail(t, TESORO_EINVAL, "a session lasts at most 365 days");
     if (option == TESORO_CONFIG_SESSION_IDLE_S) t->session_idle_s = value;
     else t->session_max_s = value;
+    break;
+  case TESORO_CONFIG_EVENT_SKEW_S:
+    if (value > 7 * TESORO__DAY)
+      return tesoro__fail(t, TESORO_EINVAL, "the event skew is at most 7 days");
+    t->event_skew_s = value;
     break;
   case TESORO_CONFIG_CHECKPOINT_PAGES:
     if (value > 10000000)
@@ -5037,7 +5048,7 @@ static const tesoro__field tesoro__form_fields[] = {
     {"address", 't', 1, 1, TESORO_MAX_SHORT},
     {"property_type", 'p', 1, 0, 0},
     {"title", 't', 0, 1, TESORO_MAX_SHORT},
-    {"price", 'i', 0, 1, INT64_MAX},
+    {"price", 'i', 0, 1, TESORO__MAX_MONEY},
     {"bedrooms", 'i', 0, 0, 1000},
     {"bathrooms", 'i', 0, 0, 1000},
     {"floor_area", 'i', 0, 1, 100000000},
@@ -5125,6 +5136,88 @@ static int tesoro__json_top(tesoro *t, int id, const char *json, int *out_len,
   sqlite3_reset(s);
   if (src == SQLITE_ROW || src == SQLITE_ERROR) return yes;
   return tesoro__dberr(t, src);
+}
+
+/*
+** What SQLite's JSON lets through and tesoro must not: a string escape
+** \u0000 (SQLite 3.40 ends the string there, so a name, a date or a
+** customer key would be cut short), an integer beyond 64 bits (clamped)
+** and a number beyond a double (read as infinity).  This scans the text's
+** strings and numbers only; SQLite parses it.  Locale-free: the exponent
+** is read as an integer, never by strtod.
+*/
+static int tesoro__json_boundary(tesoro *t, const char *what, const char *json) {
+  for (const char *p = json; *p;) {
+    if (*p == '"') {
+      for (p++; *p && *p != '"'; p++) {
+        if (*p != '\\') continue;
+        if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
+          return tesoro__fail(t, TESORO_EINVAL,
+                              "%s contains a NUL character (\\u0000)", what);
+        if (p[1]) p++;
+      }
+      if (*p) p++;
+    } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+      const char *start = p, *exp = NULL;
+      long digits = 0; /* before the point, leading zeros aside */
+      int point = 0;
+      for (; *p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E' ||
+             (*p >= '0' && *p <= '9');
+           p++) {
+        if (*p == '.') point = 1;
+        else if (*p == 'e' || *p == 'E') exp = p + 1;
+        else if (!exp && !point && *p >= '1' && *p <= '9') digits++;
+        else if (!exp && !point && *p == '0' && digits) digits++;
+      }
+      if (exp) {
+        long e;
+        errno = 0;
+        e = strtol(exp, NULL, 10);
+        if (errno == ERANGE || digits + e > 308)
+          return tesoro__fail(t, TESORO_EINVAL,
+                              "%s has a number beyond a double (%.*s)", what,
+                              (int)(p - start > 40 ? 40 : p - start), start);
+      } else if (!point) {
+        char num[24];
+        size_t n = (size_t)(p - start);
+        errno = 0;
+        if (n < sizeof num) {
+          memcpy(num, start, n);
+          num[n] = 0;
+          (void)strtoll(num, NULL, 10);
+        }
+        if (n >= sizeof num || errno == ERANGE)
+          return tesoro__fail(t, TESORO_EINVAL,
+                              "%s has an integer beyond 64 bits (%.*s)", what,
+                              (int)(n > 40 ? 40 : n), start);
+      }
+    } else {
+      p++;
+    }
+  }
+  return TESORO_OK;
+}
+
+/*
+** A digest of what `json` says, whatever its member order and whitespace:
+** every node of its tree, sorted by path (array elements keep their
+** index), with its type and value.
+*/
+static int tesoro__json_canonical(tesoro *t, const char *json,
+                                  unsigned char out[crypto_hash_sha256_BYTES]) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_JSON_CANONICAL);
+  const unsigned char *text;
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((text = sqlite3_column_text(s, 0)) == NULL) {
+    sqlite3_reset(s);
+    return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  }
+  crypto_hash_sha256(out, text, (unsigned long long)sqlite3_column_bytes(s, 0));
+  if ((rc = sqlite3_reset(s)) != SQLITE_OK) return tesoro__dberr(t, rc);
+  return TESORO_OK;
 }
 
 /* `what "key"`, the name a member's error message gives it.  Not
@@ -5264,6 +5357,7 @@ static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
   if ((rc = tesoro__json_top(t, S_JSON_OBJECT_OK, json, NULL, NULL, 0)) < 0)
     return rc;
   if (!rc) return tesoro__fail(t, TESORO_EINVAL, "%s is not a JSON object", what);
+  if ((rc = tesoro__json_boundary(t, what, json))) return rc;
   return tesoro__json_members(t, what, json, fields, n, partial, NULL, NULL);
 }
 
@@ -5289,8 +5383,10 @@ TESORO_API int tesoro_contact_request_submit(
   if (property_type < 1 || property_type >= COUNT(tesoro__property_types))
     return tesoro__fail(t, TESORO_EINVAL, "unknown property type %d",
                         property_type);
-  if (budget < 0)
-    return tesoro__fail(t, TESORO_EINVAL, "budget must be 0 (not given) or > 0");
+  if (budget < 0 || budget > TESORO__MAX_MONEY)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "budget must be 0 (not given) or 1 to %lld",
+                        (long long)TESORO__MAX_MONEY);
   if ((rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__require(t, &a, R_WEBSITE, "submit contact requests")))
     return rc;
@@ -9510,7 +9606,9 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
   tesoro__web_args w;
   tesoro__ctx c;
   char *result = NULL;
-  if ((rc = tesoro__text(t, "event", json, TESORO_MAX_JSON, 1))) return rc;
+  if ((rc = tesoro__text(t, "event", json, TESORO_MAX_JSON, 1)) ||
+      (rc = tesoro__json_boundary(t, "event", json)))
+    return rc;
   if ((rc = tesoro__json_top(t, S_WEB_EVENT_TYPE, json, NULL, type,
                              sizeof type)) < 0)
     return rc;
@@ -9542,8 +9640,19 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
                           "staff, general", h.enquiry);
   }
 
-  /* A replay answers what it answered the first time. */
-  crypto_hash_sha256(hash, (const unsigned char *)json, strlen(json));
+  /* One clock ahead of the others must not freeze a customer's updates:
+  ** a newer event wins, so an event from the far future would win for
+  ** years. */
+  if (h.at > tesoro__now(t) + t->event_skew_s)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "event: \"at\" is %lld seconds in the future; at most "
+                        "%lld are allowed (TESORO_CONFIG_EVENT_SKEW_S)",
+                        (long long)(h.at - tesoro__now(t)),
+                        (long long)t->event_skew_s);
+
+  /* A replay answers what it answered the first time.  The digest is of
+  ** the event's content (tesoro__json_canonical), not of its text. */
+  if ((rc = tesoro__json_canonical(t, json, hash))) return rc;
   sodium_bin2hex(digest, sizeof digest, hash, sizeof hash);
   if ((s = tesoro__stmt(t, S_WEB_EVENT_FIND)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, a->agency);

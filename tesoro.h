@@ -27,6 +27,12 @@
 **     int64_t in minor units (cents) of the agency's currency, except where a
 **     call takes its own currency (a fixed commission may be agreed in any
 **     ISO 4217 currency).
+**   - JSON arguments and website events are held to more than JSON: a
+**     string with the escape \u0000, an integer beyond 64 bits, a number
+**     beyond a double (1e400) or a fraction where an integer is meant is
+**     EINVAL, never cut short, clamped or stored as infinity; money is at
+**     most TESORO_MAX_MONEY; a missing required member is EINVAL in every
+**     call (never EGUARD); an unknown member is EINVAL.
 **   - Optional text given as "" means "not given" and is stored as NULL.
 **     Text has no length argument: a binding must refuse strings with an
 **     embedded NUL, which C would see shortened.
@@ -167,6 +173,11 @@ TESORO_API const char *tesoro_errname(int rc);
 #define TESORO_MAX_TEXT        20000 /* messages, notes, descriptions */
 #define TESORO_MAX_JSON        200000 /* JSON arguments */
 
+/* The largest amount of money anywhere (prices, budgets, sale prices,
+** payments), in minor units: 10^13, so that a fee in basis points cannot
+** overflow.  A larger one is EINVAL. */
+#define TESORO_MAX_MONEY INT64_C(10000000000000)
+
 /* ------------------------------------------------------------------------
 ** Enumerations.
 */
@@ -252,6 +263,12 @@ TESORO_API const char *tesoro_errname(int rc);
 #define TESORO_CONFIG_SESSION_MAX_S      12 /* default 604800 (7 days): a
                                                portal session ends this long
                                                after its login, however used */
+#define TESORO_CONFIG_EVENT_SKEW_S       13 /* default 300: a website event whose
+                                               "at" is further ahead of the
+                                               handle's clock is refused
+                                               (EINVAL), so one bad clock
+                                               cannot freeze a customer's
+                                               updates; at most 7 days */
 #define TESORO_SYNC_NORMAL 1
 #define TESORO_SYNC_FULL   2
 
@@ -634,7 +651,7 @@ TESORO_API int tesoro_documents(tesoro *t, int64_t actor, int entity,
 ** contact is matched by e-mail within the agency (case-insensitively) or
 ** created; a room (state "open") is created, the agency's admins and the
 ** contact's agent notified.  `property_type` TESORO_PROPERTY_*; `location`
-** required; `budget` 0 = not given, else > 0 (minor units); `timeline` and
+** required; `budget` 0 = not given, else 1..TESORO_MAX_MONEY (minor units); `timeline` and
 ** `description` may be NULL.  *out_room, and *out_client (the owner's client
 ** actor, for the host to act as the owner in the room; may be NULL).
 */
@@ -1561,9 +1578,11 @@ TESORO_API int tesoro_portal_account_deactivate(tesoro *t, int64_t actor,
 ** INGEST.  A website event is one JSON object:
 **   {"source_id": "...", "type": "...", "customer": "...", "at": T, ...}
 ** source_id (1..200 bytes) is unique per agency: a replay — the same
-** source_id with the same content — returns the earlier result and changes
-** nothing; the same source_id with different content is EEXISTS.  "at" is
-** the event time (UTC seconds).  Per customer, state that an event sets
+** source_id with the same content, whatever the order of its members and
+** its whitespace — returns the earlier result and changes nothing; the
+** same source_id with different content is EEXISTS.  "at" is the event
+** time (UTC seconds), at most TESORO_CONFIG_EVENT_SKEW_S (5 minutes unless
+** set) ahead of the handle's clock (EINVAL).  Per customer, state that an event sets
 ** (details, visit count, a search, a save, a rank, a group) keeps the
 ** newest event time; ties go to the greater source_id, so the outcome
 ** never depends on arrival order.  An older event arriving late is stored

@@ -1897,6 +1897,88 @@ static void test_private_note_reads_null(void **state) {
 /* ------------------------------------------------------------------------
 ** main
 */
+/* ------------------------------------------------------------------------
+** The hard JSON boundary: what SQLite's JSON would let through.
+*/
+static void test_json_boundary_nul_numbers_and_skew(void **state) {
+  tu_world *w = *state;
+  int64_t listing, version = 0;
+  char *res = NULL, *again = NULL;
+  /* a \u0000 anywhere in a string: refused, not cut short */
+  REFUSE(w, ev("{\"source_id\":\"b1\",\"type\":\"customer\",\"customer\":"
+               "\"c\\u0000x\",\"at\":%lld,\"name\":\"Tom\"}", (long long)T0),
+         TESORO_EINVAL, "NUL");
+  REFUSE(w, ev("{\"source_id\":\"b2\",\"type\":\"customer\",\"customer\":"
+               "\"c1\",\"at\":%lld,\"name\":\"To\\u0000m\"}", (long long)T0),
+         TESORO_EINVAL, "NUL");
+  REFUSE(w, ev("{\"source_id\":\"b\\u0000\",\"type\":\"customer\",\"customer\":"
+               "\"c1\",\"at\":%lld,\"name\":\"Tom\"}", (long long)T0),
+         TESORO_EINVAL, "NUL");
+  /* an escaped backslash before u0000 is just text */
+  APPLIED(w, ev("{\"source_id\":\"b3\",\"type\":\"customer\",\"customer\":"
+                "\"c3\",\"at\":%lld,\"name\":\"Tom \\\\u0000\"}", (long long)T0));
+  {
+    char *name = cust_text(w, "c3", "name");
+    assert_string_equal(name, "Tom \\u0000");
+    free(name);
+  }
+  /* numbers: beyond 64 bits, beyond a double, a fraction for an integer */
+  REFUSE(w, ev("{\"source_id\":\"b4\",\"type\":\"customer\",\"customer\":"
+               "\"c4\",\"at\":99999999999999999999,\"name\":\"Tom\"}"),
+         TESORO_EINVAL, "64 bits");
+  REFUSE(w, ev("{\"source_id\":\"b5\",\"type\":\"customer\",\"customer\":"
+               "\"c5\",\"at\":1e400,\"name\":\"Tom\"}"),
+         TESORO_EINVAL, "beyond a double");
+  REFUSE(w, ev("{\"source_id\":\"b6\",\"type\":\"customer\",\"customer\":"
+               "\"c6\",\"at\":%lld.5,\"name\":\"Tom\"}", (long long)T0),
+         TESORO_EINVAL, "integer");
+  listing = tu_published_listing(w, "Bound", "Grens 1", 20000000);
+  TU_OK(w, tesoro_entity_state(w->t, w->agent, TESORO_ENTITY_LISTING, listing,
+                               NULL, &version));
+  TU_ASSERT_REFUSED(w, tesoro_listing_update(w->t, w->agent, listing,
+                                             "{\"title\":\"A\\u0000B\"}", version),
+                    TESORO_EINVAL, "NUL");
+  TU_ASSERT_REFUSED(w, tesoro_listing_update(w->t, w->agent, listing,
+                                             "{\"latitude\":-1e400}", version),
+                    TESORO_EINVAL, "beyond a double");
+  TU_ASSERT_REFUSED(w, tesoro_listing_update(w->t, w->agent, listing,
+                                             "{\"price\":18446744073709551616}",
+                                             version),
+                    TESORO_EINVAL, "64 bits");
+  TU_ASSERT_REFUSED(w, tesoro_listing_update(w->t, w->agent, listing,
+                                             "{\"price\":10000000000001}",
+                                             version),
+                    TESORO_EINVAL, "price");
+  TU_OK(w, tesoro_listing_update(w->t, w->agent, listing,
+                                 "{\"price\":10000000000000}", version));
+  /* an event from beyond the skew (default 5 minutes) is refused */
+  REFUSE(w, ev("{\"source_id\":\"b7\",\"type\":\"customer\",\"customer\":"
+               "\"c7\",\"at\":%lld,\"name\":\"Tom\"}", (long long)TU_NOW + 301),
+         TESORO_EINVAL, "future");
+  APPLIED(w, ev("{\"source_id\":\"b8\",\"type\":\"customer\",\"customer\":"
+                "\"c8\",\"at\":%lld,\"name\":\"Tom\"}", (long long)TU_NOW + 300));
+  TU_OK(w, tesoro_config(w->t, TESORO_CONFIG_EVENT_SKEW_S, 3600));
+  APPLIED(w, ev("{\"source_id\":\"b9\",\"type\":\"customer\",\"customer\":"
+                "\"c9\",\"at\":%lld,\"name\":\"Tom\"}", (long long)TU_NOW + 3600));
+  TU_ASSERT_REFUSED(w, tesoro_config(w->t, TESORO_CONFIG_EVENT_SKEW_S,
+                                     8 * 86400),
+                    TESORO_EINVAL, "7 days");
+  /* idempotency by content: members reordered, other whitespace */
+  res = INGEST(w, ev("{\"source_id\":\"b10\",\"type\":\"customer\",\"customer\":"
+                     "\"c10\",\"at\":%lld,\"name\":\"Tom\",\"email\":"
+                     "\"tom@example.com\"}", (long long)T0));
+  again = INGEST(w, ev("{ \"email\" : \"tom@example.com\",\n \"name\":\"Tom\", "
+                       "\"at\": %lld, \"customer\":\"c10\", \"type\": \"customer\","
+                       " \"source_id\": \"b10\" }", (long long)T0));
+  assert_string_equal(res, again);
+  tesoro_free(res);
+  tesoro_free(again);
+  REFUSE(w, ev("{\"source_id\":\"b10\",\"type\":\"customer\",\"customer\":"
+               "\"c10\",\"at\":%lld,\"name\":\"Tim\",\"email\":"
+               "\"tom@example.com\"}", (long long)T0),
+         TESORO_EEXISTS, "another event");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
 
 int main(void) {
@@ -1963,6 +2045,7 @@ int main(void) {
       T(test_ingest_tenancy),
       T(test_reading_customers_across_agencies),
       T(test_private_note_reads_null),
+        T(test_json_boundary_nul_numbers_and_skew),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
