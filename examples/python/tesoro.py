@@ -1174,11 +1174,12 @@ class Tesoro:
     def room_messages(self, actor, room):
         return self._cursor("tesoro_room_messages", actor, room)
 
-    def room_start_onboarding(self, actor, room, with_listing=False,
+    def room_start_onboarding(self, actor, room, with_listing,
                               expected_version=0):
-        """Returns the new draft mandate."""
+        """Returns the new draft mandate.  `with_listing` is passed as C
+        takes it: 0 or 1 (anything else is InvalidArgument)."""
         return self._id("tesoro_room_start_onboarding", actor, room,
-                        int(bool(with_listing)), expected_version)
+                        with_listing, expected_version)
 
     def room_mark_lost(self, actor, room, reason, expected_version=0):
         self._call("tesoro_room_mark_lost", actor, room, reason,
@@ -1188,12 +1189,13 @@ class Tesoro:
         self._call("tesoro_room_close", actor, room, reason, expected_version)
 
     def mandate_propose(self, actor, mandate, commission_type, value,
-                        currency=None, exclusive=False, duration_days=180,
+                        currency, exclusive, duration_days,
                         expected_version=0):
-        """Returns the new proposal."""
+        """Returns the new proposal.  Every term is given, as in C: no
+        duration or exclusivity is assumed (`currency` None: NULL)."""
         return self._id("tesoro_mandate_propose", actor, mandate,
-                        commission_type, value, currency,
-                        int(bool(exclusive)), duration_days, expected_version)
+                        commission_type, value, currency, exclusive,
+                        duration_days, expected_version)
 
     def mandate_accept(self, actor, mandate, proposal, expected_version=0):
         """Returns the agreed terms, as JSON text."""
@@ -1273,10 +1275,10 @@ class Tesoro:
         self._call("tesoro_deal_property_approve", actor, deal_property,
                    expected_version)
 
-    def deal_property_favourite(self, actor, deal_property, on=True,
+    def deal_property_favourite(self, actor, deal_property, on,
                                 expected_version=0):
         self._call("tesoro_deal_property_favourite", actor, deal_property,
-                   int(bool(on)), expected_version)
+                   on, expected_version)
 
     def appointment_request(self, actor, deal_property, preferred):
         """`preferred`: a sequence of 1..3 UTC instants.  Returns the
@@ -1379,7 +1381,7 @@ class Tesoro:
     # -- client portal ------------------------------------------------------
 
     def agency_set_portal(self, actor, active):
-        self._call("tesoro_agency_set_portal", actor, int(bool(active)))
+        self._call("tesoro_agency_set_portal", actor, active)
 
     def portal_account_create(self, actor, contact):
         """PortalAccount(account, temp_password)."""
@@ -1540,11 +1542,12 @@ class Tesoro:
     def contact_customer(self, actor, contact):
         return self._id("tesoro_contact_customer", actor, contact)
 
-    def search_save(self, actor, contact, search, criteria, alert=False):
+    def search_save(self, actor, contact, search, criteria, alert):
         """`criteria`: JSON text or a dict; `search` 0 makes a new hard
-        search, else edits that one.  Returns the search."""
+        search, else edits that one; `alert` 0 or 1, as C takes it.
+        Returns the search."""
         return self._id("tesoro_search_save", actor, contact, search,
-                        _json_arg(criteria), int(bool(alert)))
+                        _json_arg(criteria), alert)
 
     def search_delete(self, actor, search, expected_version=0):
         self._call("tesoro_search_delete", actor, search, expected_version)

@@ -573,16 +573,16 @@ class TestErrors(WorldCase):
             self.website, "Rob", "rob@example.com", tesoro.PROPERTY_HOUSE,
             "Utrecht")
         self.assertRefused(tesoro.Denied, None, db.room_start_onboarding,
-                           self.other_agent, room)
+                           self.other_agent, room, 0)
         self.assertRefused(tesoro.Denied, None, db.room_start_onboarding,
-                           owner, room)
+                           owner, room, 0)
         version = db.entity_state(self.agent, "room", room).version
         self.assertRefused(tesoro.Conflict, None, db.room_start_onboarding,
-                           self.agent, room, expected_version=version + 7)
-        mandate = db.room_start_onboarding(self.agent, room,
+                           self.agent, room, 0, expected_version=version + 7)
+        mandate = db.room_start_onboarding(self.agent, room, 0,
                                            expected_version=version)
         self.assertRefused(tesoro.StateError, None, db.room_start_onboarding,
-                           self.agent, room)
+                           self.agent, room, 0)
         self.assertRefused(tesoro.StateError, None, db.mandate_share_form,
                            self.agent, mandate)
         self.assertRefused(tesoro.Exists, None, db.contact_create,
@@ -974,11 +974,12 @@ class TestSellerOnboarding(WorldCase):
                          "closed")
         self.assertRefused(tesoro.StateError, None, db.room_message_post,
                            agent, rooms[0], "Anyone?")
-        mandate = db.room_start_onboarding(agent, rooms[2])
+        mandate = db.room_start_onboarding(agent, rooms[2], 0)
         owner = db.contact_client_actor(
             agent, db.entity(agent, "room", rooms[2])["contact_id"])
         proposal = db.mandate_propose(agent, mandate,
-                                      tesoro.COMMISSION_PERCENTAGE, 200)
+                                      tesoro.COMMISSION_PERCENTAGE, 200,
+                                      None, 1, 180)
         db.mandate_accept(owner, mandate, proposal)
         db.mandate_share_form(agent, mandate)
         db.document_add(owner, "mandate", mandate, tesoro.DOC_SIGNED_MANDATE,
@@ -2026,7 +2027,7 @@ class TestExchange(WorldCase):
                                                     [5.13, 52.10],
                                                     [5.10, 52.10],
                                                     [5.10, 52.08]]]}}},
-            alert=True)
+            alert=1)
         searches = db.customer_searches(agent, customer).all()
         self.assertEqual([(s["id"], s["hard"], s["alert"], s["source"])
                           for s in searches], [(search, 1, 1, "crm")])
@@ -2035,7 +2036,15 @@ class TestExchange(WorldCase):
                           for m in matches], [(search, listing, 1)])
         self.assertRefused(tesoro.InvalidArgument, None, db.search_save,
                            agent, contact, 0,
-                           {"min_price": 10, "max_price": 5})
+                           {"min_price": 10, "max_price": 5}, 0)
+        # flags go to C as given: 2 is not a flag, and is refused there
+        self.assertRefused(tesoro.InvalidArgument, "alert", db.search_save,
+                           agent, contact, 0, {"min_price": 10}, 2)
+        self.assertRefused(tesoro.InvalidArgument, None,
+                           db.deal_property_favourite, agent, 1, 2)
+        # no default C does not have: every term of a proposal is given
+        with self.assertRaises(TypeError):
+            db.mandate_propose(agent, 1, tesoro.COMMISSION_PERCENTAGE, 150)
         db.interest_register(agent, contact, listing)
         db.group_set(agent, contact, "family-7")
         db.vendor_confirm(agent, self.contact, listing, "vendor")
