@@ -3669,6 +3669,28 @@ static int tesoro__history(tesoro *t, int64_t agency, int entity, int64_t id,
 
 /* Load the entity's owner, state and version into the context, and check
 ** the actor may reach it. */
+/*
+** An erased contact is frozen: no write may name it, so that personal data
+** cannot flow back in (ESTATE).  The system is exempt: what erasure left
+** running (a timer) still ends by itself.
+*/
+static int tesoro__contact_writable(tesoro *t, const tesoro__actor *a,
+                                    int64_t contact) {
+  sqlite3_stmt *s;
+  int erased = 0, rc;
+  if (contact <= 0 || a->kind == TESORO_ACTOR_SYSTEM) return TESORO_OK;
+  if ((s = tesoro__stmt(t, S_CONTACT_ERASED)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, contact);
+  if ((rc = tesoro__row(t, s)) == TESORO_ROW) erased = sqlite3_column_int(s, 1);
+  sqlite3_reset(s);
+  if (rc < 0) return rc;
+  if (erased)
+    return tesoro__fail(t, TESORO_ESTATE,
+                        "contact %lld was erased; nothing may be written about "
+                        "it", (long long)contact);
+  return TESORO_OK;
+}
+
 static int tesoro__load(tesoro__ctx *c) {
   tesoro *t = c->t;
   sqlite3_stmt *s = tesoro__stmt(t, c->m->load);
@@ -3751,7 +3773,9 @@ static int tesoro__fire(tesoro__ctx *c) {
   const tesoro__trans *row = NULL;
   sqlite3_stmt *s;
   int rc;
-  if ((rc = tesoro__load(c))) return rc;
+  if ((rc = tesoro__load(c)) ||
+      (rc = tesoro__contact_writable(t, c->actor, c->contact)))
+    return rc;
   if (c->expected && c->expected != c->version)
     return tesoro__fail(t, TESORO_ECONFLICT,
                         "%s %lld is at version %lld, not %lld: reload it",
@@ -4866,7 +4890,8 @@ static int tesoro__contact_set_agent(tesoro__ctx *c, int64_t contact,
   agency = sqlite3_column_int64(s, 0);
   version = sqlite3_column_int64(s, 3);
   sqlite3_reset(s);
-  if ((rc = tesoro__reach(t, c->actor, "contact", contact, agency, contact)))
+  if ((rc = tesoro__reach(t, c->actor, "contact", contact, agency, contact)) ||
+      (rc = tesoro__contact_writable(t, c->actor, contact)))
     return rc;
   if (expected && expected != version)
     return tesoro__fail(t, TESORO_ECONFLICT,
@@ -6219,7 +6244,8 @@ TESORO_API int tesoro_deal_create(tesoro *t, int64_t actor, int64_t contact,
       (rc = tesoro__text(t, "deal name", name, TESORO_MAX_SHORT, 1)) ||
       (rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__require(t, &a, R_STAFF, "open deals")) ||
-      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
+      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
+      (rc = tesoro__contact_writable(t, &a, contact)))
     return rc;
   memset(&c, 0, sizeof c);
   c.t = t;
@@ -7261,7 +7287,8 @@ TESORO_API int tesoro_referral_create(tesoro *t, int64_t actor, int64_t contact,
       (rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__require(t, &a, R_STAFF, "register referrals")) ||
       (rc = tesoro__staff_of(t, &a, agent, &owner)) ||
-      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
+      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
+      (rc = tesoro__contact_writable(t, &a, contact)))
     return rc;
   memset(&c, 0, sizeof c);
   c.t = t;
@@ -7981,6 +8008,7 @@ TESORO_API int tesoro_portal_account_create(tesoro *t, int64_t actor,
       (rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__require(t, &a, R_STAFF, "create portal accounts")) ||
       (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
+      (rc = tesoro__contact_writable(t, &a, contact)) ||
       (rc = tesoro__portal_gate(t, &a, 1)))
     return rc;
   if ((s = tesoro__stmt(t, S_CONTACT_EMAIL)) == NULL) return t->rc;
@@ -8442,6 +8470,7 @@ static int tesoro__staff_account(tesoro *t, int64_t actor, int64_t contact,
   if ((rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__require(t, &a, R_STAFF, action)) ||
       (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
+      (rc = tesoro__contact_writable(t, &a, contact)) ||
       (rc = tesoro__portal_gate(t, &a, 1)))
     return rc;
   rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_OF_CONTACT, contact, NULL, acc);
@@ -9676,7 +9705,9 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
 
   if (h.ref[0] && (rc = tesoro__listing_by_ref(t, a->agency, h.ref, &listing)))
     return rc;
-  if (h.contact && (rc = tesoro__contact_reach(t, a, h.contact))) return rc;
+  if (h.contact && ((rc = tesoro__contact_reach(t, a, h.contact)) ||
+                    (rc = tesoro__contact_writable(t, a, h.contact))))
+    return rc;
   snprintf(stamp, sizeof stamp, "%020lld|%s", (long long)h.at, h.source);
   tesoro__ctx_new(&c, t, a, TESORO_ENTITY_WEB_CUSTOMER, 0);
   if ((rc = tesoro__event_customer(&c, h.external, h.contact, &customer)))
@@ -9856,7 +9887,8 @@ TESORO_API int tesoro_prospect_approve(tesoro *t, int64_t actor,
   TESORO__ENTER(t);
   if (contact < 0) return tesoro__fail(t, TESORO_EINVAL, "contact must be >= 0");
   if ((rc = tesoro__actor_load(t, actor, &a)) ||
-      (contact && (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact))))
+      (contact && (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact))) ||
+      (rc = tesoro__contact_writable(t, &a, contact)))
     return rc;
   if ((rc = tesoro__transition(t, actor, &tesoro__web_customer_machine, customer,
                                WC_EV_APPROVE, expected_version, &contact, NULL,
@@ -9963,7 +9995,8 @@ static int tesoro__crm_begin(tesoro *t, int64_t actor, int64_t contact,
   int rc;
   if ((rc = tesoro__actor_load(t, actor, a)) ||
       (rc = tesoro__require(t, a, R_STAFF, "tell the website")) ||
-      (rc = tesoro__reach_entity(t, a, TESORO_ENTITY_CONTACT, contact)))
+      (rc = tesoro__reach_entity(t, a, TESORO_ENTITY_CONTACT, contact)) ||
+      (rc = tesoro__contact_writable(t, a, contact)))
     return rc;
   if (listing) {
     if ((rc = tesoro__id(t, "listing", listing))) return rc;
@@ -10619,7 +10652,9 @@ TESORO_API int tesoro_contact_consent_set(tesoro *t, int64_t actor,
     return rc;
   /* The website records consent from its forms for any contact of its
   ** agency; staff for theirs; a client only their own. */
-  if ((rc = tesoro__contact_reach(t, &a, contact))) return rc;
+  if ((rc = tesoro__contact_reach(t, &a, contact)) ||
+      (rc = tesoro__contact_writable(t, &a, contact)))
+    return rc;
   tesoro__ctx_new(&c, t, &a, TESORO_ENTITY_CONTACT, contact);
   if ((rc = tesoro__write_begin(t))) return rc;
   return tesoro__write_end(

@@ -1822,7 +1822,13 @@ TESORO_API int tesoro_contact_export(tesoro *t, int64_t actor, int64_t contact,
 ** erasure is a history row "erase" of the contact (who, when, `reason`).
 ** A second call changes nothing.  The file is written with SQLite's
 ** secure_delete, and the WAL is checkpointed after the erasure (best
-** effort), so the old values leave the file.
+** effort), so the old values leave the file.  Every portal session of
+** the contact ends.  An erased contact is frozen: every later write that
+** names it or one of its entities — consent, searches, groups, interests,
+** deals, referrals, portal accounts, assignment, notes and moves, a
+** prospect approved into it, a website event naming it — is ESTATE
+** ("erased"), so personal data cannot flow back (timers still end what
+** was running).
 */
 TESORO_API int tesoro_contact_erase(tesoro *t, int64_t actor, int64_t contact,
                                     const char *reason);

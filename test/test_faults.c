@@ -1191,8 +1191,9 @@ static int st_host_commit(sc *s) {
   int64_t id;
   int rc = tesoro_begin(T);
   if (rc) return rc;
-  if ((rc = tesoro_referral_note_add(T, W->agent, s->referral,
-                                     "In one go (1)", &id)) == TESORO_OK &&
+  /* (Rita's referral is frozen by now: her contact was erased.) */
+  if ((rc = tesoro_appointment_note_add(T, s->buyer_client, s->ap1,
+                                        "In one go (1)", &id)) == TESORO_OK &&
       (rc = tesoro_appointment_note_add(T, s->buyer_client, s->ap1,
                                         "In one go (2)", &id)) == TESORO_OK &&
       (rc = tesoro_commit(T)) == TESORO_OK)
@@ -1210,7 +1211,8 @@ static int st_host_rollback(sc *s) {
   int64_t id;
   int rc = tesoro_begin(T);
   if (rc) return rc;
-  rc = tesoro_referral_note_add(T, W->agent, s->referral, "Never kept", &id);
+  rc = tesoro_appointment_note_add(T, s->buyer_client, s->ap1, "Never kept",
+                                   &id);
   {
     int rrc = tesoro_rollback(T);
     if (rc == TESORO_OK) rc = rrc;
@@ -1460,8 +1462,8 @@ static const step steps[] = {
     STEP("tesoro_outbox_counts", st_outbox_counts, 0, 0, NULL),
     STEP("tesoro_stats", st_stats, 0, 0, NULL),
     STEP("tesoro_tick (nothing due)", st_tick_idle, 0, 0, NULL),
-    STEP("tesoro_begin + 2 calls + tesoro_commit", st_host_commit, F_NOWARM, E_REF, &S.referral),
-    STEP("tesoro_begin + call + tesoro_rollback", st_host_rollback, F_NOWARM, E_REF, &S.referral),
+    STEP("tesoro_begin + 2 calls + tesoro_commit", st_host_commit, F_NOWARM, E_APPT, &S.ap1),
+    STEP("tesoro_begin + call + tesoro_rollback", st_host_rollback, F_NOWARM, E_APPT, &S.ap1),
     STEP("tesoro_check", st_check, F_SPARSE, 0, NULL),
     STEP("tesoro_close", st_close, F_HANDLE | F_NOWARM | F_SPARSE, 0, NULL),
 };

@@ -1257,6 +1257,66 @@ static void test_erase_is_recorded_and_idempotent(void **state) {
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
+/* An erased contact is frozen: every write that names it is refused, so
+   personal data cannot flow back in. */
+static void test_erased_contact_is_frozen(void **state) {
+  tu_world *w = *state;
+  ada_world a;
+  int64_t id = 0, prospect = 0;
+  char *res = NULL, *temp = NULL;
+  ada_everything(w, &a);
+  TU_OK(w, tesoro_contact_erase(w->t, w->admin, w->contact, "GDPR art. 17"));
+  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+                                                  TESORO_CONSENT_GRANTED,
+                                                  "Newsletter", 0),
+                    TESORO_ESTATE, "erased");
+  TU_ASSERT_REFUSED(w, tesoro_search_save(w->t, w->agent, w->contact, 0,
+                                          "{\"min_price\":1}", 0, &id),
+                    TESORO_ESTATE, "erased");
+  TU_ASSERT_REFUSED(w, tesoro_group_set(w->t, w->agent, w->contact, "vip"),
+                    TESORO_ESTATE, "erased");
+  TU_ASSERT_REFUSED(w, tesoro_interest_register(w->t, w->agent, w->contact,
+                                                a.other_listing),
+                    TESORO_ESTATE, "erased");
+  TU_ASSERT_REFUSED(w, tesoro_deal_create(w->t, w->agent, w->contact, "Again",
+                                          &id),
+                    TESORO_ESTATE, "erased");
+  TU_ASSERT_REFUSED(w, tesoro_referral_create(w->t, w->agent, w->contact, 0,
+                                              &id),
+                    TESORO_ESTATE, "erased");
+  TU_ASSERT_REFUSED(w, tesoro_contact_assign(w->t, w->admin, w->contact,
+                                             w->agent2, 0),
+                    TESORO_ESTATE, "erased");
+  TU_ASSERT_REFUSED(w, tesoro_portal_account_create(w->t, w->agent, w->contact,
+                                                    &id, &temp),
+                    TESORO_ESTATE, "erased");
+  /* notes on what was hers: the engine refuses them too */
+  TU_ASSERT_REFUSED(w, tesoro_referral_note_add(w->t, w->agent, a.referral,
+                                                "Called again", &id),
+                    TESORO_ESTATE, "erased");
+  TU_ASSERT_REFUSED(w, tesoro_room_note_add(w->t, w->agent, a.room, "Note",
+                                            &id),
+                    TESORO_ESTATE, "erased");
+  /* a prospect approved into her, or a website event naming her */
+  APPLIED(w, ev("{\"source_id\":\"fz1\",\"type\":\"customer\",\"customer\":"
+                "\"hf-new\",\"at\":%lld,\"name\":\"New\"}", (long long)T0 + 50));
+  TU_OK(w, tesoro_customer_find(w->t, w->agent, "hf-new", &prospect));
+  TU_ASSERT_REFUSED(w, tesoro_prospect_approve(w->t, w->agent, prospect,
+                                               w->contact, 0, &id),
+                    TESORO_ESTATE, "erased");
+  TU_ASSERT_REFUSED(w, tesoro_exchange_ingest(
+                        w->t, w->website,
+                        ev("{\"source_id\":\"fz2\",\"type\":\"customer\","
+                           "\"customer\":\"hf-x\",\"at\":%lld,\"name\":"
+                           "\"Ada\",\"contact_id\":%lld}", (long long)T0 + 60,
+                           (long long)w->contact),
+                        &res),
+                    TESORO_ESTATE, "erased");
+  assert_null(res);
+  assert_null(temp);
+  assert_int_equal(tesoro_check(w->t), TESORO_OK);
+}
+
 static void test_erase_refusals(void **state) {
   tu_world *w = *state;
   ada_world a;
@@ -1646,6 +1706,7 @@ int main(void) {
       T(test_erase_withdraws_outbox_and_locks_out_the_client),
       T(test_erase_is_recorded_and_idempotent),
       T(test_erase_refusals),
+      T(test_erased_contact_is_frozen),
       T(test_erase_driven_by_the_map),
   };
   return cmocka_run_group_tests_name("privacy", tests, NULL, NULL);
