@@ -2138,8 +2138,8 @@ static const char *const tesoro__schema_lines[] = {
     "UPDATE contact SET erased_at = ?2, erased_by = ?3, version = version + 1"\
     " WHERE id = ?1")                                                         \
   X(CONTACT_CONSENT,                                                          \
-    "SELECT agency_id, version, consent, consent_stamp FROM contact "         \
-    "WHERE id = ?1")                                                          \
+    "SELECT agency_id, version, consent, consent_stamp, consent_at FROM "     \
+    "contact WHERE id = ?1")                                                  \
   X(CONTACT_SET_CONSENT,                                                      \
     "UPDATE contact SET consent = ?2, consent_at = ?3, consent_source = ?4, " \
     "consent_text = ?5, consent_stamp = ?6, version = version + 1 "           \
@@ -10596,8 +10596,8 @@ static int tesoro__consent_apply(tesoro__ctx *c, int64_t contact,
                                  const char *stamp, int64_t expected) {
   tesoro *t = c->t;
   sqlite3_stmt *s = tesoro__stmt(t, S_CONTACT_CONSENT);
-  char old[16] = "";
-  int64_t version, agency;
+  char old[16] = "", own[40];
+  int64_t version, agency, stored_at;
   int rc;
   if (s == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, contact);
@@ -10605,8 +10605,22 @@ static int tesoro__consent_apply(tesoro__ctx *c, int64_t contact,
   agency = sqlite3_column_int64(s, 0);
   version = sqlite3_column_int64(s, 1);
   tesoro__column_copy(s, 2, old, sizeof old);
-  rc = stamp && sqlite3_column_text(s, 3) &&
-       strcmp((const char *)sqlite3_column_text(s, 3), stamp) >= 0;
+  stored_at = sqlite3_column_int64(s, 4);
+  /* The newest decision wins, whoever made it.  A website event's stamp
+  ** is its time and source id, and applies only when newer than the
+  ** stored one; a decision in the CRM or the portal is made now, applies,
+  ** and is never dated before the one it replaces, so the stored time
+  ** never goes back and an older website event cannot undo it ("~" sorts
+  ** after a source id: at the same second the CRM's decision stands). */
+  if (stamp == NULL) { /* made now: the newest, always */
+    if (at < stored_at) at = stored_at;
+    snprintf(own, sizeof own, "%020lld|~", (long long)at);
+    stamp = own;
+    rc = 0;
+  } else {
+    rc = sqlite3_column_text(s, 3) &&
+         strcmp((const char *)sqlite3_column_text(s, 3), stamp) >= 0;
+  }
   sqlite3_reset(s);
   if (rc) return TESORO_OK; /* a newer consent is already recorded */
   if (expected && expected != version)

@@ -1777,8 +1777,12 @@ TESORO_API int tesoro_matches(tesoro *t, int64_t actor, int64_t customer,
 ** Record the contact's marketing consent.  Staff record it from the CRM
 ** (source "crm"), the contact's client from the portal ("portal"), the
 ** agency's website from a web form ("web_form"); a website "consent" event
-** (tesoro_exchange_ingest) records "website_event", newest event time
-** winning.  `statement` is the text the person agreed to or refused;
+** (tesoro_exchange_ingest) records "website_event".  The newest decision
+** wins, whoever made it: a website event applies only when its time is
+** later than the stored decision's, so an older event never undoes a
+** CRM or portal decision; a call here applies at once, dated now or, if
+** a stored decision is dated later (a website event within the clock
+** skew), at that time: consent_at never goes backwards.  `statement` is the text the person agreed to or refused;
 ** required for TESORO_CONSENT_GRANTED.  Each change is a history row of the
 ** contact, "consent", from the old value to the new.  The contact's JSON
 ** (tesoro_entity_json) shows consent, consent_at, consent_source and

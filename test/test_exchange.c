@@ -1979,6 +1979,53 @@ static void test_json_boundary_nul_numbers_and_skew(void **state) {
          TESORO_EEXISTS, "another event");
 }
 
+/* Consent: the newest decision wins, whoever made it.  A staff "denied"
+   is not undone by an older website "granted"; a newer one does win; a
+   later CRM call never dates the consent back. */
+static void test_consent_newest_decision_wins(void **state) {
+  tu_world *w = *state;
+  char *v;
+  /* the website names Ada as its customer hf-ada */
+  APPLIED(w, ev("{\"source_id\":\"cn1\",\"type\":\"customer\",\"customer\":"
+                "\"hf-ada\",\"at\":%lld,\"name\":\"Ada\",\"contact_id\":%lld}",
+                (long long)T0, (long long)w->contact));
+  TU_OK(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+                                      TESORO_CONSENT_DENIED, NULL, 0));
+  /* a website "granted" dated an hour earlier: recorded, not applied */
+  tesoro_free(INGEST(w, ev("{\"source_id\":\"cn2\",\"type\":\"consent\",\"customer\":"
+                    "\"hf-ada\",\"at\":%lld,\"consent\":\"granted\","
+                    "\"statement\":\"News\"}", (long long)TU_NOW - 3600)));
+  v = tu_sqlf_text(w, "SELECT consent || '@' || consent_at FROM contact WHERE "
+                      "id = %lld", (long long)w->contact);
+  assert_string_equal(v, ev("denied@%lld", (long long)TU_NOW));
+  free(v);
+  /* a newer one (within the skew) wins */
+  tesoro_free(INGEST(w, ev("{\"source_id\":\"cn3\",\"type\":\"consent\",\"customer\":"
+                    "\"hf-ada\",\"at\":%lld,\"consent\":\"granted\","
+                    "\"statement\":\"News\"}", (long long)TU_NOW + 60)));
+  v = tu_sqlf_text(w, "SELECT consent || '@' || consent_at FROM contact WHERE "
+                      "id = %lld", (long long)w->contact);
+  assert_string_equal(v, ev("granted@%lld", (long long)TU_NOW + 60));
+  free(v);
+  /* staff decide again a second later by their clock: it applies, dated
+     no earlier than what it replaces */
+  TU_OK(w, tesoro_clock_set(w->t, TU_NOW + 1));
+  TU_OK(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+                                      TESORO_CONSENT_DENIED, NULL, 0));
+  v = tu_sqlf_text(w, "SELECT consent || '@' || consent_at FROM contact WHERE "
+                      "id = %lld", (long long)w->contact);
+  assert_string_equal(v, ev("denied@%lld", (long long)TU_NOW + 60));
+  free(v);
+  /* and the website's replay of its newer event changes nothing */
+  tesoro_free(INGEST(w, ev("{\"source_id\":\"cn3\",\"type\":\"consent\",\"customer\":"
+                    "\"hf-ada\",\"at\":%lld,\"consent\":\"granted\","
+                    "\"statement\":\"News\"}", (long long)TU_NOW + 60)));
+  v = tu_sqlf_text(w, "SELECT consent FROM contact WHERE id = %lld",
+                   (long long)w->contact);
+  assert_string_equal(v, "denied");
+  free(v);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
 
 int main(void) {
@@ -2046,6 +2093,7 @@ int main(void) {
       T(test_reading_customers_across_agencies),
       T(test_private_note_reads_null),
         T(test_json_boundary_nul_numbers_and_skew),
+        T(test_consent_newest_decision_wins),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
