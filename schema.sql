@@ -1001,3 +1001,7 @@ ALTER TABLE referral ADD COLUMN attempted_via TEXT
 ALTER TABLE referral ADD COLUMN contacted_via TEXT
   CHECK (contacted_via = 'phone' OR contacted_via = 'text' OR
          contacted_via = 'email');
+
+-- A portal login e-mail changed by a contact correction waits here until
+-- its owner verifies it with the code sent to it.
+ALTER TABLE portal_account ADD COLUMN email_pending TEXT;

@@ -1393,6 +1393,10 @@ static const char *const tesoro__schema_lines[] = {
     "ALTER TABLE referral ADD COLUMN contacted_via TEXT\n",
     "  CHECK (contacted_via = 'phone' OR contacted_via = 'text' OR\n",
     "         contacted_via = 'email');\n",
+    "\n",
+    "-- A portal login e-mail changed by a contact correction waits here until\n",
+    "-- its owner verifies it with the code sent to it.\n",
+    "ALTER TABLE portal_account ADD COLUMN email_pending TEXT;\n",
 /* <<schema */
     NULL};
 
@@ -1510,6 +1514,7 @@ static const char *const tesoro__schema_lines[] = {
     "?5, ?6, ?7, ?8, ?9, CASE WHEN ?11 IS NULL THEN iif(?10 IS NULL, NULL, "  \
     "json_object('reason', ?10)) WHEN ?10 IS NULL THEN json_object('ref', "   \
     "?11) ELSE json_object('reason', ?10, 'ref', ?11) END)")                  \
+  X(HISTORY_SET_DETAILS, "UPDATE history SET details = ?2 WHERE id = ?1")   \
   X(HISTORY_SET_REF,                                                          \
     "UPDATE history SET details = json_set(coalesce(details, '{}'), "         \
     "'$.ref', ?2) WHERE id = ?1")                                             \
@@ -2110,6 +2115,33 @@ static const char *const tesoro__schema_lines[] = {
     "'customer', (SELECT external_id FROM web_customer WHERE contact_id = "   \
     "?2)), coalesce(?3, '{}'))")                                              \
   X(GROUP_EXTRA, "SELECT json_object('group', ?1)")                           \
+  X(CONTACT_CORRECT_DETAILS, /* before: what each given field was */       \
+    "SELECT json_object('old', (SELECT json_group_object(key, CASE key "      \
+    "WHEN 'name' THEN c.name WHEN 'email' THEN c.email WHEN 'phone' THEN "    \
+    "c.phone ELSE c.language END) FROM json_each(?2)), 'new', json(?2)), "    \
+    "c.version, lower(coalesce(c.email, '')) <> lower(coalesce("              \
+    "json_extract(?2, '$.email'), '')) AND json_type(?2, '$.email') = "       \
+    "'text' FROM contact c WHERE c.id = ?1")                                  \
+  X(CONTACT_CORRECT,                                                          \
+    "UPDATE contact SET name = iif(json_type(?2, '$.name') IS NULL, name, "   \
+    "json_extract(?2, '$.name')), email = iif(json_type(?2, '$.email') IS "   \
+    "NULL, email, json_extract(?2, '$.email')), phone = iif(json_type(?2, "   \
+    "'$.phone') IS NULL, phone, json_extract(?2, '$.phone')), language = "    \
+    "iif(json_type(?2, '$.language') IS NULL, language, json_extract(?2, "    \
+    "'$.language')), version = version + 1 WHERE id = ?1 AND version = ?3")   \
+  X(PORTAL_EMAIL_PENDING,                                                     \
+    "UPDATE portal_account SET email_pending = ?2, code_hash = ?3, "          \
+    "code_expires_at = ?4, code_attempts = 0 WHERE contact_id = ?1 "          \
+    "RETURNING id")                                                           \
+  X(PORTAL_EMAIL_CONFIRMED,                                                   \
+    "UPDATE portal_account SET email = email_pending, email_pending = NULL, " \
+    "code_hash = NULL, code_expires_at = NULL, code_attempts = 0 WHERE id = " \
+    "?1")                                                                     \
+  X(PORTAL_EMAIL_PENDING_GET,                                                 \
+    "SELECT email_pending FROM portal_account WHERE id = ?1")                 \
+  X(CONTACT_CUSTOMER_LINKED,                                                  \
+    "SELECT id FROM web_customer WHERE contact_id = ?1 AND external_id IS "   \
+    "NOT NULL")                                                               \
   X(CONTACT_EXCHANGE,                                                         \
     "SELECT json_object('name', name, 'email', email, 'phone', phone, "       \
     "'language', language) FROM contact WHERE id = ?1")                       \
@@ -3667,8 +3699,6 @@ static int tesoro__history(tesoro *t, int64_t agency, int entity, int64_t id,
   return rc;
 }
 
-/* Load the entity's owner, state and version into the context, and check
-** the actor may reach it. */
 /*
 ** An erased contact is frozen: no write may name it, so that personal data
 ** cannot flow back in (ESTATE).  The system is exempt: what erasure left
@@ -3691,6 +3721,8 @@ static int tesoro__contact_writable(tesoro *t, const tesoro__actor *a,
   return TESORO_OK;
 }
 
+/* Load the entity's owner, state and version into the context, and check
+** the actor may reach it. */
 static int tesoro__load(tesoro__ctx *c) {
   tesoro *t = c->t;
   sqlite3_stmt *s = tesoro__stmt(t, c->m->load);
@@ -10361,7 +10393,7 @@ static const tesoro__privacy tesoro__privacy_map[] = {
      "id agency_id contact_id version state code_expires_at code_attempts "
      "failed_logins locked_until language last_login_at created_by created_at "
      "reset_expires_at reset_attempts deactivated_at",
-     "email:m name:n password_hash:h code_hash:x reset_hash:x"},
+     "email:m name:n password_hash:h code_hash:x reset_hash:x email_pending:n"},
     /* a session is a secret's hash: erasure deletes the rows */
     {"portal_session", "account_id IN " C_ACCOUNTS, NULL,
      "account_id agency_id created_at last_used_at expires_at",
@@ -10643,6 +10675,192 @@ static int tesoro__consent_apply(tesoro__ctx *c, int64_t contact,
   return tesoro__history(t, agency, TESORO_ENTITY_CONTACT, contact, version + 1,
                          "consent", old, consent, c->actor->id, c->now,
                          statement, 0, NULL);
+}
+
+/* What a correction may change: the creation rules, each field optional,
+** null clearing all but the name. */
+static const tesoro__field tesoro__contact_fields[] = {
+    {"name", 't', 1, 1, TESORO_MAX_NAME},
+    {"email", 'e', 0, 1, TESORO_MAX_EMAIL},
+    {"phone", 't', 0, 1, TESORO_MAX_PHONE},
+    {"language", 't', 0, 1, 35},
+};
+
+/*
+** Correct a contact (GDPR rectification).  One history row "correct"
+** holds the fields' old and new values (history details, which erasure
+** removes).  A linked website customer hears of it; a changed portal
+** login e-mail waits for verification by a code sent to the new address.
+*/
+TESORO_API int tesoro_contact_update(tesoro *t, int64_t actor, int64_t contact,
+                                     const char *fields_json,
+                                     int64_t expected_version) {
+  tesoro__actor a;
+  tesoro__ctx c;
+  sqlite3_stmt *s;
+  char *details = NULL, code[TESORO_PORTAL_CODE_DIGITS + 1],
+       code_hash[crypto_pwhash_STRBYTES], extra[48], *new_email = NULL;
+  int64_t version = 0, other = 0, account = 0;
+  int rc, email_changed = 0;
+  TESORO__ENTER(t);
+  if (expected_version < 0)
+    return tesoro__fail(t, TESORO_EINVAL, "expected_version must be >= 0");
+  if ((rc = tesoro__json_fields(t, "contact fields", fields_json,
+                                tesoro__contact_fields,
+                                COUNT(tesoro__contact_fields), 1)) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_STAFF | R_CLIENT, "correct a contact")) ||
+      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
+      (rc = tesoro__contact_writable(t, &a, contact)) ||
+      (rc = tesoro__json_text(t, fields_json, "$.email", &new_email)))
+    return rc;
+  /* the code for a new login e-mail, hashed before the write lock */
+  snprintf(code, sizeof code, "%06u", (unsigned)randombytes_uniform(1000000));
+  if (new_email && (rc = tesoro__hash_secret(t, code, code_hash))) goto done;
+  tesoro__ctx_new(&c, t, &a, TESORO_ENTITY_CONTACT, contact);
+  c.id = contact;
+  if ((rc = tesoro__write_begin(t))) goto done;
+  if ((s = tesoro__stmt(t, S_CONTACT_CORRECT_DETAILS)) == NULL) {
+    rc = t->rc;
+  } else {
+    sqlite3_bind_int64(s, 1, contact);
+    sqlite3_bind_text(s, 2, fields_json, -1, SQLITE_STATIC);
+    if ((rc = tesoro__row(t, s)) == TESORO_ROW) {
+      version = sqlite3_column_int64(s, 1);
+      email_changed = sqlite3_column_int(s, 2);
+      rc = tesoro__copy(t, (const char *)sqlite3_column_text(s, 0), &details);
+    } else if (rc == TESORO_DONE) {
+      rc = TESORO_EDB;
+    }
+    sqlite3_reset(s);
+  }
+  if (rc == TESORO_OK && expected_version && expected_version != version)
+    rc = tesoro__fail(t, TESORO_ECONFLICT,
+                      "contact %lld is at version %lld, not %lld: reload it",
+                      (long long)contact, (long long)version,
+                      (long long)expected_version);
+  if (rc == TESORO_OK && email_changed &&
+      (rc = tesoro__contact_by_email(t, a.agency, new_email, &other)) ==
+          TESORO_OK &&
+      other && other != contact)
+    rc = tesoro__fail(t, TESORO_EEXISTS, "contact %lld already has e-mail %s",
+                      (long long)other, new_email);
+  if (rc == TESORO_OK && (s = tesoro__stmt(t, S_CONTACT_CORRECT)) == NULL)
+    rc = t->rc;
+  if (rc == TESORO_OK) {
+    sqlite3_bind_int64(s, 1, contact);
+    sqlite3_bind_text(s, 2, fields_json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, version);
+    if ((rc = tesoro__run(t, s)) == TESORO_OK && sqlite3_changes(t->db) != 1)
+      rc = tesoro__fail(t, TESORO_ECONFLICT, "contact %lld changed meanwhile",
+                        (long long)contact);
+  }
+  if (rc == TESORO_OK)
+    rc = tesoro__history(t, a.agency, TESORO_ENTITY_CONTACT, contact,
+                         version + 1, "correct", NULL, NULL, a.id, c.now,
+                         NULL, 0, &c.history_id);
+  if (rc == TESORO_OK &&
+      (s = tesoro__stmt(t, S_HISTORY_SET_DETAILS)) == NULL)
+    rc = t->rc;
+  if (rc == TESORO_OK) { /* {"old": {...}, "new": {...}} */
+    sqlite3_bind_int64(s, 1, c.history_id);
+    sqlite3_bind_text(s, 2, details, -1, SQLITE_STATIC);
+    rc = tesoro__run(t, s);
+  }
+  if (rc == TESORO_OK)
+    rc = tesoro__activity(&c, "contact_corrected", "Contact details corrected");
+  /* the website's customer, when there is one, learns the new details */
+  if (rc == TESORO_OK &&
+      (s = tesoro__stmt(t, S_CONTACT_CUSTOMER_LINKED)) != NULL) {
+    int64_t linked = 0;
+    sqlite3_bind_int64(s, 1, contact);
+    if ((rc = tesoro__int(t, s, &linked)) == TESORO_DONE) rc = TESORO_OK;
+    if (rc == TESORO_OK && linked) {
+      char *payload = NULL;
+      if ((s = tesoro__stmt(t, S_CONTACT_EXCHANGE)) == NULL) rc = t->rc;
+      else {
+        sqlite3_bind_int64(s, 1, contact);
+        if ((rc = tesoro__text_out(t, s, &payload)) == TESORO_OK)
+          rc = tesoro__exchange(&c, 2, "customer_updated", contact, payload);
+        TESORO_FREE(payload);
+      }
+    }
+  } else if (rc == TESORO_OK) {
+    rc = t->rc;
+  }
+  /* a changed portal login waits for its code, sent to the new address */
+  if (rc == TESORO_OK && email_changed &&
+      (s = tesoro__stmt(t, S_PORTAL_EMAIL_PENDING)) != NULL) {
+    sqlite3_bind_int64(s, 1, contact);
+    sqlite3_bind_text(s, 2, new_email, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, code_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, c.now + TESORO_PORTAL_CODE_TTL_S);
+    if ((rc = tesoro__int(t, s, &account)) == TESORO_DONE) rc = TESORO_OK;
+    if (rc == TESORO_OK && account) {
+      int64_t client = 0;
+      snprintf(extra, sizeof extra, "{\"secret\":\"%s\"}", code);
+      if ((rc = tesoro__client_of(t, contact, &client)) == TESORO_OK)
+        rc = tesoro__notify(&c, client, CH_EMAIL, "Portal E-mail Verification",
+                            "Confirm your new e-mail for the portal", extra);
+      sodium_memzero(extra, sizeof extra);
+    }
+  } else if (rc == TESORO_OK && email_changed) {
+    rc = t->rc;
+  }
+  rc = tesoro__write_end(t, rc);
+done:
+  sodium_memzero(code, sizeof code);
+  TESORO_FREE(details);
+  TESORO_FREE(new_email);
+  return rc;
+}
+
+/*
+** The code a contact correction sent to a new portal e-mail (the client):
+** the login becomes that e-mail.
+*/
+TESORO_API int tesoro_portal_email_verify(tesoro *t, int64_t client,
+                                          const char *code) {
+  static const char wrong[] = "the verification code is wrong or has expired";
+  tesoro__actor a;
+  tesoro__account acc;
+  sqlite3_stmt *s;
+  int rc, pending = 0;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__text(t, "verification code", code, 16, 1))) return rc;
+  if ((rc = tesoro__client_account(t, client, 1, &a, &acc))) return rc;
+  if ((s = tesoro__stmt(t, S_PORTAL_EMAIL_PENDING_GET)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, acc.id);
+  if ((rc = tesoro__row(t, s)) == TESORO_ROW)
+    pending = sqlite3_column_type(s, 0) != SQLITE_NULL;
+  sqlite3_reset(s);
+  if (rc < 0) return rc;
+  if (!pending)
+    return tesoro__fail(t, TESORO_ESTATE,
+                        "portal account %lld has no new e-mail to verify",
+                        (long long)acc.id);
+  if (acc.code_attempts >= TESORO_PORTAL_CODE_MAX_TRIES ||
+      tesoro__now(t) > acc.code_expires_at ||
+      !tesoro__secret_matches(acc.code_hash, code)) {
+    if (acc.code_attempts < TESORO_PORTAL_CODE_MAX_TRIES &&
+        tesoro__now(t) <= acc.code_expires_at) {
+      if ((rc = tesoro__write_begin(t))) return rc;
+      if ((s = tesoro__stmt(t, S_PORTAL_CODE_FAILED)) == NULL)
+        return tesoro__write_end(t, t->rc);
+      sqlite3_bind_int64(s, 1, acc.id);
+      {
+        int64_t n;
+        rc = tesoro__int(t, s, &n);
+      }
+      if ((rc = tesoro__write_end(t, rc < 0 ? rc : TESORO_OK))) return rc;
+    }
+    return tesoro__fail(t, TESORO_EDENIED, "%s", wrong);
+  }
+  if ((rc = tesoro__write_begin(t))) return rc;
+  if ((s = tesoro__stmt(t, S_PORTAL_EMAIL_CONFIRMED)) == NULL)
+    return tesoro__write_end(t, t->rc);
+  sqlite3_bind_int64(s, 1, acc.id);
+  return tesoro__write_end(t, tesoro__run(t, s));
 }
 
 TESORO_API int tesoro_contact_consent_set(tesoro *t, int64_t actor,

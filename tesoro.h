@@ -397,6 +397,34 @@ TESORO_API int tesoro_contact_create(tesoro *t, int64_t actor, const char *name,
 TESORO_API int tesoro_contact_assign(tesoro *t, int64_t actor, int64_t contact,
                                      int64_t agent, int64_t expected_version);
 
+/*
+** Correct a contact (GDPR rectification): staff of its agency, or the
+** contact's own client.  `fields_json` holds any of "name", "email",
+** "phone", "language", checked as at creation (an e-mail another contact
+** of the agency has is EEXISTS); null clears a field, but not the name.
+** One history row "correct" keeps the fields' old and new values (in its
+** details, which an erasure removes).  When the contact is linked to a
+** website customer, the website hears of it ("customer_updated", with
+** its customer id).  A changed e-mail of a contact with a portal account
+** does not change the login at once: a 6-digit code goes to the new
+** address ("Portal E-mail Verification"; the code is the payload's
+** "secret", removed when the delivery is acknowledged), and
+** tesoro_portal_email_verify switches the login; until then the old
+** e-mail logs in.
+** Returns TESORO_OK; EINVAL; EDENIED; ENOTFOUND; EEXISTS; ECONFLICT;
+** ESTATE (an erased contact).
+*/
+TESORO_API int tesoro_contact_update(tesoro *t, int64_t actor, int64_t contact,
+                                     const char *fields_json,
+                                     int64_t expected_version);
+
+/* Verify a new portal e-mail with its code (the client): the login
+** becomes it.  EDENIED "the verification code is wrong or has expired"
+** (a wrong code counts, TESORO_PORTAL_CODE_MAX_TRIES at most); ESTATE
+** when no new e-mail waits. */
+TESORO_API int tesoro_portal_email_verify(tesoro *t, int64_t client,
+                                          const char *code);
+
 /* The client actor of a contact (staff only: the website is only the
 ** website, and never obtains a contact's client actor this way). */
 TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,

@@ -643,6 +643,11 @@ static void fz_run(fz_world *w, unsigned which, const char *const *f,
       if (code == NULL || strlen(code) != TESORO_PORTAL_CODE_DIGITS)
         fz_fail("tesoro_portal_register handed out code \"%s\"",
                 code ? code : "(NULL)");
+      /* an e-mail an account has: answered alike, nothing stored */
+      if (id == 0) {
+        tesoro_free(code);
+        break;
+      }
       fz_stored(
           "account name",
           fz_field(w, w->agent, TESORO_ENTITY_PORTAL_ACCOUNT, id, "$.name"),

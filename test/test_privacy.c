@@ -1317,6 +1317,117 @@ static void test_erased_contact_is_frozen(void **state) {
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
+/* GDPR rectification: staff or the client correct the contact; history
+   keeps old and new (erasure removes them); the website hears; a new
+   portal e-mail waits for its code. */
+static void test_contact_correction(void **state) {
+  tu_world *w = *state;
+  char *v, *temp = NULL, *code;
+  int64_t account = 0, client = 0, version, other = 0;
+  int step = 0;
+  /* linked to the website's customer hf-ada */
+  APPLIED(w, ev("{\"source_id\":\"cr1\",\"type\":\"customer\",\"customer\":"
+                "\"hf-ada\",\"at\":%lld,\"name\":\"Ada\",\"contact_id\":%lld}",
+                (long long)T0, (long long)w->contact));
+  version = version_of(w, w->contact);
+  TU_OK(w, tesoro_contact_update(w->t, w->agent, w->contact,
+                                 "{\"name\":\"Ada Lovelace\",\"phone\":\"+31 6 "
+                                 "1234\",\"language\":\"nl-NL\"}",
+                                 version));
+  TEXT_IS(contact_text(w, w->contact, "name"), "Ada Lovelace");
+  TEXT_IS(contact_text(w, w->contact, "phone"), "+31 6 1234");
+  TEXT_IS(contact_text(w, w->contact, "language"), "nl-NL");
+  assert_int_equal(version_of(w, w->contact), version + 1);
+  v = tu_sqlf_text(w, "SELECT json_extract(details, '$.old.name') || '>' || "
+                      "json_extract(details, '$.new.name') FROM history "
+                      "WHERE entity = %d AND entity_id = %lld AND event = "
+                      "'correct'", CONTACT, (long long)w->contact);
+  assert_string_equal(v, "Ada Owner>Ada Lovelace");
+  free(v);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM outbox WHERE template = "
+                              "'customer_updated' AND json_extract(payload, "
+                              "'$.customer') = 'hf-ada' AND json_extract("
+                              "payload, '$.name') = 'Ada Lovelace'"), 1);
+  /* the client corrects their own; null clears a field */
+  TU_OK(w, tesoro_contact_update(w->t, w->client, w->contact,
+                                 "{\"phone\":null}", 0));
+  assert_null(contact_text(w, w->contact, "phone"));
+  /* the creation rules */
+  TU_ASSERT_REFUSED(w, tesoro_contact_update(w->t, w->agent, w->contact,
+                                             "{\"email\":\"bob@example.com\"}", 0),
+                    TESORO_EEXISTS, "already has e-mail");
+  TU_ASSERT_REFUSED(w, tesoro_contact_update(w->t, w->agent, w->contact,
+                                             "{\"email\":\"not-an-email\"}", 0),
+                    TESORO_EINVAL, "e-mail");
+  TU_ASSERT_REFUSED(w, tesoro_contact_update(w->t, w->agent, w->contact,
+                                             "{\"name\":null}", 0),
+                    TESORO_EINVAL, "name");
+  TU_ASSERT_REFUSED(w, tesoro_contact_update(w->t, w->agent, w->contact,
+                                             "{\"name\":\"\"}", 0),
+                    TESORO_EINVAL, "name");
+  TU_ASSERT_REFUSED(w, tesoro_contact_update(w->t, w->agent, w->contact,
+                                             "{\"nickname\":\"A\"}", 0),
+                    TESORO_EINVAL, "unknown field");
+  TU_ASSERT_REFUSED(w, tesoro_contact_update(w->t, w->agent, w->contact,
+                                             "{\"name\":\"A\\u0000B\"}", 0),
+                    TESORO_EINVAL, "NUL");
+  TU_ASSERT_REFUSED(w, tesoro_contact_update(w->t, w->agent, w->contact,
+                                             "{\"name\":\"" TU_BAD_UTF8 "\"}", 0),
+                    TESORO_EINVAL, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_contact_update(w->t, w->agent, w->contact, NULL, 0),
+                    TESORO_EINVAL, "contact fields");
+  TU_ASSERT_REFUSED(w, tesoro_contact_update(w->t, w->agent, w->contact,
+                                             "{\"name\":\"X\"}", 1),
+                    TESORO_ECONFLICT, "version");
+  TU_ASSERT_REFUSED(w, tesoro_contact_update(w->t, w->client2, w->contact,
+                                             "{\"name\":\"X\"}", 0),
+                    TESORO_EDENIED, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_contact_update(w->t, w->website, w->contact,
+                                             "{\"name\":\"X\"}", 0),
+                    TESORO_EDENIED, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_contact_update(w->t, w->other_agent, w->contact,
+                                             "{\"name\":\"X\"}", 0),
+                    TESORO_EDENIED, "another agency");
+  TU_ASSERT_REFUSED(w, tesoro_contact_update(w->t, w->agent, 999999,
+                                             "{\"name\":\"X\"}", 0),
+                    TESORO_ENOTFOUND, NULL);
+  /* a portal account: the new e-mail logs in only once verified */
+  TU_OK(w, tesoro_portal_account_create(w->t, w->agent, w->contact, &account,
+                                        &temp));
+  TU_OK(w, tesoro_portal_login(w->t, w->website, ADA_EMAIL, temp, &client,
+                               &step));
+  TU_OK(w, tesoro_portal_password_change(w->t, w->client, temp, ADA_PW));
+  tesoro_free(temp);
+  TU_OK(w, tesoro_contact_update(w->t, w->agent, w->contact,
+                                 "{\"email\":\"ada@new.example\"}", 0));
+  TEXT_IS(contact_text(w, w->contact, "email"), "ada@new.example");
+  TU_ASSERT_ERR(w, tesoro_portal_login(w->t, w->website, "ada@new.example",
+                                       ADA_PW, &client, &step),
+                TESORO_EDENIED, "wrong");
+  TU_OK(w, tesoro_portal_login(w->t, w->website, ADA_EMAIL, ADA_PW, &client,
+                               &step));
+  code = tu_sql_text(w, "SELECT json_extract(payload, '$.secret') FROM outbox "
+                        "WHERE template = 'Portal E-mail Verification'");
+  assert_non_null(code);
+  TU_ASSERT_ERR(w, tesoro_portal_email_verify(w->t, w->client,
+                                              strcmp(code, "000000") ? "000000"
+                                                                     : "111111"),
+                TESORO_EDENIED, "wrong or has expired");
+  TU_OK(w, tesoro_portal_email_verify(w->t, w->client, code));
+  TU_OK(w, tesoro_portal_login(w->t, w->website, "ada@new.example", ADA_PW,
+                               &client, &step));
+  TU_ASSERT_REFUSED(w, tesoro_portal_email_verify(w->t, w->client, code),
+                    TESORO_ESTATE, "no new e-mail");
+  free(code);
+  /* erasure removes the values the history kept */
+  (void)other;
+  TU_OK(w, tesoro_contact_erase(w->t, w->admin, w->contact, "GDPR art. 17"));
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE event = "
+                              "'correct' AND details IS NOT NULL AND "
+                              "entity_id = %lld", (long long)w->contact), 0);
+  assert_int_equal(tesoro_check(w->t), TESORO_OK);
+}
+
 static void test_erase_refusals(void **state) {
   tu_world *w = *state;
   ada_world a;
@@ -1707,6 +1818,7 @@ int main(void) {
       T(test_erase_is_recorded_and_idempotent),
       T(test_erase_refusals),
       T(test_erased_contact_is_frozen),
+      T(test_contact_correction),
       T(test_erase_driven_by_the_map),
   };
   return cmocka_run_group_tests_name("privacy", tests, NULL, NULL);

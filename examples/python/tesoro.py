@@ -372,6 +372,8 @@ tesoro_agency_website_actor I t:H actor:L agency:L out_actor:PL
 tesoro_agent_create I t:H actor:L name:S email:S role:I out_agent:PL
 tesoro_actor_info I t:H actor:L out_kind:PI out_agency:PL out_contact:PL
 tesoro_contact_create I t:H actor:L name:S email:S phone:S language:S out_contact:PL
+tesoro_contact_update I t:H actor:L contact:L fields_json:S expected_version:L
+tesoro_portal_email_verify I t:H client:L code:S
 tesoro_contact_assign I t:H actor:L contact:L agent:L expected_version:L
 tesoro_contact_client_actor I t:H actor:L contact:L out_actor:PL
 tesoro_entity_json I t:H actor:L entity:I id:L out:OUT
@@ -1027,6 +1029,15 @@ class Tesoro:
                        language=None):
         return self._id("tesoro_contact_create", actor, name, email, phone,
                         language)
+
+    def contact_update(self, actor, contact, fields, expected_version=0):
+        """Correct a contact: `fields` (JSON text or a dict) with any of
+        name, email, phone, language; None clears one (not the name)."""
+        self._call("tesoro_contact_update", actor, contact, _json_arg(fields),
+                   expected_version)
+
+    def portal_email_verify(self, client, code):
+        self._call("tesoro_portal_email_verify", client, code)
 
     def contact_assign(self, actor, contact, agent, expected_version=0):
         self._call("tesoro_contact_assign", actor, contact, agent,
