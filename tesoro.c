@@ -2111,9 +2111,10 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT json_object('search_id', id, 'alert', json(iif(alert, 'true', "   \
     "'false')), 'criteria', json(criteria)) FROM search WHERE id = ?1")       \
   X(EXCHANGE_PAYLOAD,                                                         \
-    "SELECT json_patch(json_object('capability', ?1, 'contact_id', ?2, "      \
-    "'customer', (SELECT external_id FROM web_customer WHERE contact_id = "   \
-    "?2)), coalesce(?3, '{}'))")                                              \
+    "SELECT json_patch(json_patch(json_object('capability', ?1, "            \
+    "'contact_id', ?2, 'customer', (SELECT external_id FROM web_customer "    \
+    "WHERE contact_id = ?2)), coalesce(?3, '{}')), json_object('listing', "   \
+    "(SELECT ref FROM listing WHERE id = json_extract(?3, '$.listing_id'))))")\
   X(GROUP_EXTRA, "SELECT json_object('group', ?1)")                           \
   X(CONTACT_CORRECT_DETAILS, /* before: what each given field was */       \
     "SELECT json_object('old', (SELECT json_group_object(key, CASE key "      \
@@ -9476,7 +9477,9 @@ static int fx_web_event(tesoro__ctx *c) {
 /* --- CRM → website --- */
 
 /* Queue capability `capability` for the website: payload the contact,
-** its website id when known, and `extra_json`. */
+** its website id when known ("customer"), `extra_json`, and a listing's
+** reference ("listing", e.g. TES-00001) where extra_json names one: the
+** website's own names, as its events use them. */
 static int tesoro__exchange(tesoro__ctx *c, int capability,
                             const char *template_name, int64_t contact,
                             const char *extra_json) {

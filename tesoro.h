@@ -1725,8 +1725,11 @@ TESORO_API int tesoro_contact_customer(tesoro *t, int64_t actor,
 ** CRM → website (staff).  Each change queues an outbox row of kind
 ** "exchange", channel "website", to the agency's website actor, whose
 ** template names the capability and whose payload carries "capability",
-** the contact and the customer's website id when known:
-**   2  new_customer       a contact created by staff with an e-mail
+** the contact, and the website's own names as its events use them: the
+** customer's website id ("customer") when known and, for a listing, its
+** reference ("listing", e.g. "TES-00001") beside tesoro's listing_id:
+**   2  new_customer       a contact created by staff with an e-mail;
+**      customer_updated   a contact corrected (tesoro_contact_update)
 **   6  search_saved       tesoro_search_save (criteria as for events;
 **                         `search` 0 makes a new hard search, else edits
 **                         one of the contact's) and search_deleted

@@ -1144,6 +1144,15 @@ static void test_outbox_interest_and_group(void **state) {
   TU_OK(w, tesoro_interest_register(w->t, w->agent, w->contact, l));
   assert_int_equal(exch(w, "property_interest"), 1);
   assert_int_equal(exch_capability(w, "property_interest"), 9);
+  /* the website's own name for the listing, as its events use it */
+  {
+    char *named = tu_sqlf_text(w, "SELECT json_extract(payload, '$.listing') "
+                                  "FROM outbox WHERE template = "
+                                  "'property_interest'");
+    assert_non_null(named);
+    assert_string_equal(named, ref);
+    free(named);
+  }
   TU_OK(w, tesoro_contact_customer(w->t, w->agent, w->contact, &c));
   assert_true(tu_sqlf(w, "SELECT in_branch_at FROM web_interest WHERE customer_id "
                          "= %lld AND listing_id = %lld",
