@@ -2442,8 +2442,15 @@ static int tesoro__write_end(tesoro *t, int rc) {
     t->rc = saved_rc;
     memcpy(t->msg, saved, sizeof saved);
   }
-  if (t->host_txn && sqlite3_get_autocommit(t->db)) t->host_txn = 0;
   return rc;
+}
+
+/* Has SQLite rolled the host's transaction back by itself (disk full, out
+** of memory, an I/O error)?  Then nothing of it is kept, and every call
+** fails until the host calls tesoro_rollback: a later call must not
+** commit on its own as if the transaction were still open. */
+static int tesoro__host_lost(tesoro *t) {
+  return t->host_txn && sqlite3_get_autocommit(t->db);
 }
 
 /* A refusal of one item of a batch (an event, a timer), as opposed to the
@@ -2731,14 +2738,25 @@ TESORO_API const char *tesoro_errmsg(tesoro *t) {
 TESORO_API void tesoro_free(void *p) { TESORO_FREE(p); }
 
 /* Every public function with a handle starts here.  A handle without a
-** connection (a failed open) is misuse too. */
-#define TESORO__ENTER(t)                                                       \
+** connection (a failed open) is misuse too, and so is any call but
+** tesoro_commit and tesoro_rollback after SQLite dropped the host's
+** transaction (TESORO__ENTER_ANY is theirs). */
+#define TESORO__ENTER_ANY(t)                                                   \
   do {                                                                         \
     if ((t) == NULL || (t)->db == NULL || (t)->stmts == NULL)                  \
       return TESORO_EMISUSE;                                                   \
     (t)->writing = 0;                                                          \
     tesoro__ok(t);                                                             \
   } while (0)
+#define TESORO__ENTER(t)                                                       \
+  do {                                                                         \
+    TESORO__ENTER_ANY(t);                                                      \
+    if (tesoro__host_lost(t))                                                  \
+      return tesoro__fail((t), TESORO_EDB, "%s", tesoro__lost_message);       \
+  } while (0)
+static const char tesoro__lost_message[] =
+    "SQLite rolled the host transaction back after an error; nothing of it "
+    "was kept: call tesoro_rollback";
 
 TESORO_API int tesoro_config(tesoro *t, int option, int64_t value) {
   TESORO__ENTER(t);
@@ -2867,22 +2885,30 @@ TESORO_API int tesoro_begin(tesoro *t) {
 
 TESORO_API int tesoro_commit(tesoro *t) {
   int rc;
-  TESORO__ENTER(t);
+  TESORO__ENTER_ANY(t);
   if (!t->host_txn)
     return tesoro__fail(t, TESORO_EMISUSE, "no transaction is open");
+  if (tesoro__host_lost(t)) /* reported; the host still rolls back */
+    return tesoro__fail(t, TESORO_EDB, "%s", tesoro__lost_message);
   rc = tesoro__exec_id(t, S_COMMIT);
   if (rc) {
+    /* Nothing of the transaction is kept, and the handle stays in it (every
+    ** call fails) until the host's tesoro_rollback, which returns OK. */
     sqlite3_stmt *s = tesoro__stmt(t, S_ROLLBACK);
     int saved = t->rc;
+    char msg[TESORO__MSG_MAX];
+    memcpy(msg, t->msg, sizeof msg);
     if (s && !sqlite3_get_autocommit(t->db)) tesoro__run(t, s);
     t->rc = saved;
+    memcpy(t->msg, msg, sizeof msg);
+    return rc;
   }
   t->host_txn = 0;
   return rc;
 }
 
 TESORO_API int tesoro_rollback(tesoro *t) {
-  TESORO__ENTER(t);
+  TESORO__ENTER_ANY(t);
   if (!t->host_txn)
     return tesoro__fail(t, TESORO_EMISUSE, "no transaction is open");
   t->host_txn = 0;

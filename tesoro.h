@@ -331,6 +331,12 @@ TESORO_API int64_t tesoro_now(tesoro *t);
 ** SQLite transaction (one fsync); each call still runs in its own savepoint,
 ** so a refused call is rolled back alone and the others stay.  tesoro_rollback
 ** undoes them all.  Nesting is not supported: a second begin is EMISUSE.
+** All or nothing under every fault: when SQLite itself rolls the
+** transaction back (a full disk, an I/O error, memory running out) or
+** tesoro_commit fails, nothing of it is kept, and every later call on the
+** handle — tesoro_commit too — fails with TESORO_EDB ("... call
+** tesoro_rollback") until the host calls tesoro_rollback, which then
+** returns TESORO_OK and ends it.  No call after the failure stores anything.
 ** Returns TESORO_OK, TESORO_EMISUSE, TESORO_EBUSY, TESORO_EDB.
 */
 TESORO_API int tesoro_begin(tesoro *t);

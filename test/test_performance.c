@@ -303,6 +303,42 @@ static void test_a_list_read_again_is_not_prepared_again(void **state) {
                                               "WHERE state = 'open' AND agency_id = 1"));
 }
 
+/* White-box (this suite sees the handle's connection): when SQLite rolls a
+** host transaction back by itself (as it may on a full disk, an I/O error
+** or memory running out), nothing of it is kept and no later call commits
+** on its own: every call fails until tesoro_rollback, which returns OK. */
+static void test_a_host_transaction_sqlite_dropped_stays_failed(void **state) {
+  tu_world *w = *state;
+  int64_t note = 0, notes_before;
+  notes_before = tu_sql_int(w, "SELECT count(*) FROM activity");
+  TU_OK(w, tesoro_begin(w->t));
+  TU_OK(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+                                      TESORO_CONSENT_DENIED, NULL, 0));
+  /* what SQLite does after such an error: the whole transaction is gone */
+  assert_int_equal(sqlite3_exec(w->t->db, "ROLLBACK", NULL, NULL, NULL),
+                   SQLITE_OK);
+  TU_ASSERT_ERR(w, tesoro_contact_create(w->t, w->agent, "Late", NULL, NULL,
+                                         NULL, &note),
+                TESORO_EDB, "tesoro_rollback");
+  TU_ASSERT_ERR(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+                                              TESORO_CONSENT_GRANTED, "Yes", 0),
+                TESORO_EDB, "tesoro_rollback");
+  TU_ASSERT_ERR(w, tesoro_commit(w->t), TESORO_EDB, "nothing of it");
+  TU_ASSERT_ERR(w, tesoro_tick(w->t, TU_NOW, NULL), TESORO_EDB,
+                "tesoro_rollback");
+  TU_OK(w, tesoro_rollback(w->t));
+  /* nothing was kept, and the handle works again */
+  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM contact WHERE name = "
+                                 "'Late'"), 0);
+  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM activity"),
+                   notes_before);
+  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM history WHERE event = "
+                                 "'consent'"), 0);
+  TU_OK(w, tesoro_contact_create(w->t, w->agent, "Later", NULL, NULL, NULL,
+                                 &note));
+  TU_ASSERT_ERR(w, tesoro_rollback(w->t), TESORO_EMISUSE, "no transaction");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a_full_scan_is_found, tu_setup, tu_teardown),
@@ -320,6 +356,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_the_portal_lists_search, tu_setup, tu_teardown),
       cmocka_unit_test_setup_teardown(test_the_pipeline_searches, tu_setup, tu_teardown),
       cmocka_unit_test_setup_teardown(test_the_outbox_fetch_searches, tu_setup, tu_teardown),
+      cmocka_unit_test_setup_teardown(test_a_host_transaction_sqlite_dropped_stays_failed,
+                                      tu_setup, tu_teardown),
       cmocka_unit_test_setup_teardown(test_the_staff_lists_search, tu_setup, tu_teardown),
       cmocka_unit_test_setup_teardown(test_a_list_read_again_is_not_prepared_again,
                                       tu_setup, tu_teardown),
