@@ -127,8 +127,9 @@ example: all $(EXAMPLES)
 
 # Each suite runs from the tree root (fixtures are read relative to it).
 # Under CI=true, `make test` also runs the suites under ASan+UBSan and
-# valgrind, so CI runs exactly the README's command and still gets both,
-# and then each fuzzer for 5 seconds (`make fuzz`).
+# valgrind — side by side, one per core, each in its own build directory,
+# the ASan log printed after — so CI runs exactly the README's command and
+# still gets both, and then each fuzzer for 5 seconds (`make fuzz`).
 #
 # EXTRA_TESTS are checks that are not cmocka suites (other languages, the
 # installed package); they run once, after the suites, in the plain build.
@@ -149,7 +150,12 @@ test: run-tests
 	  $(MAKE) --no-print-directory $$x || exit 1; \
 	done
 	@if [ "$${CI:-}" = true ]; then \
-	  $(MAKE) --no-print-directory asan && $(MAKE) --no-print-directory valgrind && \
+	  mkdir -p build-asan; \
+	  $(MAKE) --no-print-directory asan > build-asan/run.log 2>&1 & asan=$$!; \
+	  $(MAKE) --no-print-directory valgrind; vg=$$?; \
+	  wait $$asan; as=$$?; \
+	  echo "== make asan (ran beside make valgrind)"; cat build-asan/run.log; \
+	  [ $$vg = 0 ] && [ $$as = 0 ] || exit 1; \
 	  $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5; \
 	fi
 
