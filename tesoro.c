@@ -128,6 +128,7 @@ struct tesoro {
   char msg[TESORO__MSG_MAX];       /* last message */
   int64_t clock;                   /* pinned "now"; 0 = system clock */
   int host_txn;                    /* inside tesoro_begin … commit */
+  int readonly;                    /* tesoro_open_readonly */
   int writing;                     /* inside write_begin … write_end */
   int64_t busy_ms, max_doc, max_attempts, backoff_s, tick_batch;
   int64_t reminder_s;              /* viewing reminder lead */
@@ -2318,6 +2319,13 @@ static const char *const tesoro__sql[] = {
 };
 
 /* Map an SQLite result to a tesoro code and message. */
+/* A write on a handle from tesoro_open_readonly. */
+static int tesoro__read_only(tesoro *t) {
+  return tesoro__fail(t, TESORO_EREADONLY,
+                      "this handle was opened read-only; writes need "
+                      "tesoro_open");
+}
+
 static int tesoro__dberr(tesoro *t, int src) {
   int rc;
   switch (src & 0xFF) {
@@ -2327,6 +2335,10 @@ static int tesoro__dberr(tesoro *t, int src) {
   case SQLITE_NOTADB: rc = TESORO_ENOTDB; break;
   default: rc = TESORO_EDB; break;
   }
+  /* whatever writes on a read-only handle, however it got there */
+  if (t->readonly && ((src & 0xFF) == SQLITE_READONLY ||
+                      sqlite3_extended_errcode(t->db) == SQLITE_READONLY))
+    return tesoro__read_only(t);
   return tesoro__fail(t, rc, "database: %s",
                       t->db ? sqlite3_errmsg(t->db) : sqlite3_errstr(src));
 }
@@ -2410,7 +2422,10 @@ static int tesoro__exec_id(tesoro *t, int id) {
 
 /* Start the write transaction of one API call. */
 static int tesoro__write_begin(tesoro *t) {
-  int rc = tesoro__exec_id(t, t->host_txn ? S_SAVEPOINT : S_BEGIN);
+  int rc;
+  if (t->readonly)
+    return tesoro__read_only(t);
+  rc = tesoro__exec_id(t, t->host_txn ? S_SAVEPOINT : S_BEGIN);
   if (rc == TESORO_OK) t->writing = 1;
   return rc;
 }
@@ -2621,7 +2636,9 @@ static void tesoro__sql_portal_language(sqlite3_context *ctx, int argc,
   sqlite3_result_text(ctx, "en", 2, SQLITE_STATIC);
 }
 
-TESORO_API int tesoro_open(const char *path, tesoro **out) {
+/* tesoro_open and tesoro_open_readonly: a read-only handle writes
+** nothing, not even a pragma, and never migrates. */
+static int tesoro__open(const char *path, tesoro **out, int readonly) {
   tesoro *t;
   int src, rc, app_id = 0, version = 0, objects = 0;
   if (out == NULL) return TESORO_EINVAL;
@@ -2649,11 +2666,15 @@ TESORO_API int tesoro_open(const char *path, tesoro **out) {
   if (sodium_init() < 0)
     return tesoro__fail(t, TESORO_EDB, "libsodium could not be initialised");
 
+  t->readonly = readonly;
   src = sqlite3_open_v2(path, &t->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                        (readonly ? SQLITE_OPEN_READONLY
+                                  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
                             SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
                         NULL);
-  if (src != SQLITE_OK) return tesoro__dberr(t, src);
+  if (src != SQLITE_OK)
+    return tesoro__fail(t, src == SQLITE_NOMEM ? TESORO_ENOMEM : TESORO_EDB,
+                        "cannot open %s: %s", path, sqlite3_errstr(src));
   sqlite3_busy_timeout(t->db, (int)t->busy_ms);
   src = sqlite3_create_function_v2(
       t->db, "tesoro_base64", 1,
@@ -2686,6 +2707,22 @@ TESORO_API int tesoro_open(const char *path, tesoro **out) {
     return tesoro__fail(t, TESORO_ESCHEMA,
                         "%s has schema version %d; this tesoro knows up to %d",
                         path, version, TESORO_SCHEMA_VERSION);
+  if (readonly) {
+    if (objects == 0)
+      return tesoro__fail(t, TESORO_ENOTDB, "%s is empty, not a tesoro "
+                          "database", path);
+    if (version < TESORO_SCHEMA_VERSION)
+      return tesoro__fail(t, TESORO_ESCHEMA,
+                          "%s has schema version %d and a read-only handle "
+                          "does not migrate: open it read-write once to "
+                          "migrate it to %d", path, version,
+                          TESORO_SCHEMA_VERSION);
+    src = sqlite3_exec(t->db, "PRAGMA query_only = ON; PRAGMA foreign_keys = "
+                              "ON; PRAGMA temp_store = MEMORY;",
+                       NULL, NULL, NULL);
+    if (src != SQLITE_OK) return tesoro__dberr(t, src);
+    return tesoro__ok(t);
+  }
 
   src = sqlite3_exec(t->db,
                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
@@ -2711,6 +2748,14 @@ TESORO_API int tesoro_open(const char *path, tesoro **out) {
       if (tesoro__stmt(t, txn[i]) == NULL) return t->rc;
   }
   return tesoro__ok(t);
+}
+
+TESORO_API int tesoro_open(const char *path, tesoro **out) {
+  return tesoro__open(path, out, 0);
+}
+
+TESORO_API int tesoro_open_readonly(const char *path, tesoro **out) {
+  return tesoro__open(path, out, 1);
 }
 
 /* Cursors hold the handle; closing invalidates them (section 19). */
@@ -2876,6 +2921,8 @@ TESORO_API int64_t tesoro_now(tesoro *t) { return t ? tesoro__now(t) : 0; }
 TESORO_API int tesoro_begin(tesoro *t) {
   int rc;
   TESORO__ENTER(t);
+  if (t->readonly)
+    return tesoro__read_only(t);
   if (t->host_txn || !sqlite3_get_autocommit(t->db))
     return tesoro__fail(t, TESORO_EMISUSE, "a transaction is already open");
   if ((rc = tesoro__exec_id(t, S_BEGIN))) return rc;

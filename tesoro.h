@@ -148,7 +148,8 @@ TESORO_API int tesoro_libversion_number(void);
   XX(EDB,       -10, "database or I/O error")                                 \
   XX(EMISUSE,   -11, "library used incorrectly")                              \
   XX(ENOTDB,    -12, "not a tesoro database")                                 \
-  XX(ESCHEMA,   -13, "database written by a newer tesoro")
+  XX(ESCHEMA,   -13, "database written by a newer tesoro")                   \
+  XX(EREADONLY, -14, "the handle is read-only")
 
 enum tesoro_result {
 #define TESORO__RESULT_ENUM(name, value, text) TESORO_##name = value,
@@ -296,6 +297,18 @@ typedef struct tesoro_cursor tesoro_cursor;
 ** TESORO_EBUSY; TESORO_ENOMEM; TESORO_EDB (cannot open or write the file).
 */
 TESORO_API int tesoro_open(const char *path, tesoro **out);
+
+/*
+** Open an existing tesoro file read-only (a replica, a report, a backup
+** check).  Every read call works; every call that would write is refused
+** with TESORO_EREADONLY and changes nothing (a tesoro_portal_session_client
+** that would note a session's use included); tesoro_tick,
+** tesoro_checkpoint and migrations are writes.  No pragma that writes is
+** run and no migration is attempted: a file of an older schema is
+** ESCHEMA ("open it read-write once to migrate it"), a missing or empty
+** one ENOTDB or EDB, each message naming the path.
+*/
+TESORO_API int tesoro_open_readonly(const char *path, tesoro **out);
 
 /*
 ** Close the handle, finalising every statement.  Cursors still open are

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -2317,6 +2318,66 @@ static void test_digest_detects_any_change(void **state) {
   assert_string_not_equal(a, b);
 }
 
+/* ========================================================================
+** Read-only handles.
+*/
+static void test_read_only_handle_reads_and_refuses_writes(void **state) {
+  W;
+  tesoro *ro = NULL;
+  char *json = NULL, before[65], after[65], path[600];
+  tesoro_cursor *c = NULL;
+  int64_t id = 0;
+  int fired = 0, rc;
+  submit_request(w, NULL);
+  TU_OK(w, tesoro_open_readonly(w->path, &ro));
+  /* every read works */
+  assert_int_equal(tesoro_entity_json(ro, w->agent, TESORO_ENTITY_CONTACT,
+                                      w->contact, &json), TESORO_OK);
+  assert_non_null(strstr(json, "Ada Owner"));
+  tesoro_free(json);
+  assert_int_equal(tesoro_history(ro, w->agent, TESORO_ENTITY_CONTACT,
+                                  w->contact, &c), TESORO_OK);
+  assert_true(tu_count(c) >= 1);
+  assert_int_equal(tesoro_outbox_fetch(ro, 0, 100, &c), TESORO_OK);
+  assert_true(tu_count(c) >= 1);
+  /* every write is EREADONLY and changes nothing */
+  tu_digest(w, before);
+  assert_int_equal(tesoro_contact_create(ro, w->agent, "Ro", NULL, NULL, NULL,
+                                         &id), TESORO_EREADONLY);
+  assert_non_null(strstr(tesoro_errmsg(ro), "read-only"));
+  assert_int_equal(tesoro_tick(ro, TU_NOW + 86400, &fired), TESORO_EREADONLY);
+  assert_int_equal(tesoro_begin(ro), TESORO_EREADONLY);
+  rc = tesoro_outbox_ack(ro, 8);
+  assert_true(rc == TESORO_EREADONLY || rc == TESORO_ENOTFOUND);
+  assert_int_equal(tesoro_agency_set_portal(ro, w->admin, 0), TESORO_EREADONLY);
+  tu_digest(w, after);
+  assert_string_equal(before, after);
+  tesoro_close(ro);
+  /* open failures name the path; no file is created; nothing migrates */
+  snprintf(path, sizeof path, "%s/missing.db", w->dir);
+  rc = tesoro_open_readonly(path, &ro);
+  assert_int_equal(rc, TESORO_EDB);
+  assert_non_null(strstr(tesoro_errmsg(ro), path));
+  tesoro_close(ro);
+  assert_int_equal(access(path, F_OK), -1);
+  snprintf(path, sizeof path, "%s/empty.db", w->dir);
+  assert_int_equal(tu_sql_exec_path(path, "VACUUM", NULL, 0), 0);
+  rc = tesoro_open_readonly(path, &ro);
+  assert_int_equal(rc, TESORO_ENOTDB);
+  assert_non_null(strstr(tesoro_errmsg(ro), path));
+  tesoro_close(ro);
+  assert_int_equal(tu_sql_exec(w, "PRAGMA user_version = 11", NULL, 0), 0);
+  rc = tesoro_open_readonly(w->path, &ro);
+  assert_int_equal(rc, TESORO_ESCHEMA);
+  assert_non_null(strstr(tesoro_errmsg(ro), "read-write once"));
+  tesoro_close(ro);
+  assert_int_equal(tu_sql_int(w, "PRAGMA user_version"), 11);
+  assert_int_equal(tesoro_open_readonly(NULL, &ro), TESORO_EINVAL);
+  tesoro_close(ro);
+  assert_int_equal(tesoro_open_readonly(w->path, NULL), TESORO_EINVAL);
+  assert_int_equal(tu_sql_exec(w, "PRAGMA user_version = 12", NULL, 0), 0);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
   const struct CMUnitTest tests[] = {
@@ -2356,6 +2417,7 @@ int main(void) {
       T(test_contact_assign_within_agency_only),
       T(test_contact_assign_stale_version_conflicts),
       T(test_contact_client_actor_staff_of_agency),
+      T(test_read_only_handle_reads_and_refuses_writes),
       T(test_entity_json_has_fields_state_and_version),
       T(test_entity_of_other_agency_is_denied),
       T(test_entity_queries_refuse_bad_input),

@@ -68,6 +68,7 @@ EDB = -10
 EMISUSE = -11
 ENOTDB = -12
 ESCHEMA = -13
+EREADONLY = -14
 
 MAX_NAME = 200
 MAX_EMAIL = 254
@@ -305,10 +306,15 @@ class SchemaError(TesoroError):
     code = ESCHEMA
 
 
+class ReadOnly(TesoroError):
+    """EREADONLY: a write on a read-only handle."""
+    code = EREADONLY
+
+
 ERRORS = {cls.code: cls for cls in (
     InvalidArgument, NotFound, StateError, Denied, GuardError, Conflict,
     Exists, Busy, OutOfMemory, DatabaseError, Misuse, NotADatabase,
-    SchemaError)}
+    SchemaError, ReadOnly)}
 
 
 def error_for(code, message=None):
@@ -356,6 +362,7 @@ tesoro_libversion_number I
 tesoro_errstr S rc:I
 tesoro_errname S rc:I
 tesoro_open I path:S out:OUT
+tesoro_open_readonly I path:S out:OUT
 tesoro_close I t:H
 tesoro_errcode I t:H
 tesoro_errmsg S t:H
@@ -872,12 +879,14 @@ class Tesoro:
     """A handle on one tesoro database file (":memory:" for a private
     in-memory one).  Use it as a context manager or call close()."""
 
-    def __init__(self, path):
+    def __init__(self, path, readonly=False):
+        """`readonly`: tesoro_open_readonly instead of tesoro_open."""
         data = _text(path, "path")
         handle = ctypes.c_void_p()
         self._lock = threading.RLock()
         self._h = None
-        rc = _lib.tesoro_open(data, _ref(handle))
+        rc = (_lib.tesoro_open_readonly if readonly else _lib.tesoro_open)(
+            data, _ref(handle))
         if rc != OK:
             message = (_lib.tesoro_errmsg(handle).decode("utf-8", "replace")
                        if handle.value else errstr(rc))
