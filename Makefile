@@ -239,7 +239,8 @@ valgrind:
 # Under CI the valgrind suites run as two shares, one per core: this
 # builds them once first, so the two runs never build the same files;
 # VALGRIND_FIRST follows the ASan run, the rest runs beside both.
-VALGRIND_FIRST = test_appointments test_exchange test_cli test_docs
+VALGRIND_FIRST = test_appointments test_exchange test_cli test_docs test_portal \
+                 test_referrals
 valgrind-build:
 	$(MAKE) --no-print-directory B=build-valgrind CFLAGS="-O0 -g" all \
 	  $(addprefix build-valgrind/,$(SUITES))
