@@ -3453,6 +3453,7 @@ static const char *const tesoro__referral_events[] = {
     "closed",         "closed_paid", "failed",            "add_note"};
 
 static int guard_stage(tesoro__ctx *c);
+static int guard_attempt(tesoro__ctx *c);
 static int guard_list_date(tesoro__ctx *c);
 static int fx_stage(tesoro__ctx *c);
 static int fx_referral_note(tesoro__ctx *c);
@@ -3480,7 +3481,7 @@ static const tesoro__trans tesoro__referral_rows[] = {
   {RF_BEFORE(RF_CLOSED),            RF_FAILED,            RF_FAILED,            R_STAFF,    guard_stage,     fx_stage, 0},
   /* another attempt to reach the client, recorded as data (seed: voicemail,
      text, e-mail) while nobody has been reached */
-  {ST(RF_LEFT_VOICEMAIL),           RF_LEFT_VOICEMAIL,    RF_LEFT_VOICEMAIL,    R_STAFF,    guard_stage,     fx_stage, 0},
+  {ST(RF_LEFT_VOICEMAIL),           RF_LEFT_VOICEMAIL,    RF_LEFT_VOICEMAIL,    R_STAFF,    guard_attempt,   fx_stage, 0},
   /* from failed, back to the last active stage only (the guard) */
   {ST(RF_FAILED),                   RF_LEFT_VOICEMAIL,    RF_LEFT_VOICEMAIL,    R_STAFF,    guard_stage,     fx_stage, 0},
   {ST(RF_FAILED),                   RF_CONNECTED,         RF_CONNECTED,         R_STAFF,    guard_stage,     fx_stage, 0},
@@ -7198,6 +7199,21 @@ static int tesoro__agency_today(tesoro__ctx *c, char out[16]) {
 static int tesoro__json_text(tesoro *t, const char *json, const char *path,
                              char **out);
 
+/* Another attempt in left_voicemail says how it was made. */
+static int guard_attempt(tesoro__ctx *c) {
+  char *via = NULL;
+  int rc;
+  if (c->checking) return TESORO_OK; /* the data may come with the call */
+  if (c->args && (rc = tesoro__json_text(c->t, c->args, "$.attempted_via", &via)))
+    return rc;
+  if (via == NULL)
+    return tesoro__fail(c->t, TESORO_EINVAL,
+                        "another attempt in left_voicemail needs how it was "
+                        "made (\"attempted_via\")");
+  TESORO_FREE(via);
+  return TESORO_OK;
+}
+
 static int guard_stage(tesoro__ctx *c) {
   const char *name = c->m->states[c->event];
   tesoro__stage_facts f;
@@ -7213,19 +7229,6 @@ static int guard_stage(tesoro__ctx *c) {
   /* Missing stage data is the caller's error (EINVAL), as a missing field
   ** of any JSON argument is. */
   switch (c->event) {
-  case RF_LEFT_VOICEMAIL:
-    if (c->from == RF_LEFT_VOICEMAIL) {
-      char *via = NULL;
-      if (c->args &&
-          (rc = tesoro__json_text(c->t, c->args, "$.attempted_via", &via)))
-        return rc;
-      if (via == NULL)
-        return tesoro__fail(c->t, TESORO_EINVAL,
-                            "another attempt in left_voicemail needs how it "
-                            "was made (\"attempted_via\")");
-      TESORO_FREE(via);
-    }
-    break;
   case RF_MEETING_SCHEDULED:
     if (!f.meeting_at)
       return tesoro__fail(c->t, TESORO_EINVAL,
