@@ -1656,10 +1656,9 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT agency_id, entity, entity_id, kind, due_at FROM timer "           \
     "WHERE entity = ?1 AND entity_id = ?2 AND due_at <= ?3 UNION ALL "        \
     "SELECT agency_id, entity, entity_id, kind, due_at FROM timer WHERE "     \
-    "?1 = 7 AND entity = 8 AND entity_id IN (SELECT id FROM appointment "     \
-    "WHERE contact_id = (SELECT d.contact_id FROM deal_property p JOIN deal " \
-    "d ON d.id = p.deal_id WHERE p.id = ?2) AND deal_property_id = ?2) AND "  \
-    "due_at <= ?3 ORDER BY 5, 4 LIMIT 1")                                     \
+    "?1 = 7 AND due_at <= ?3 AND +entity = 8 AND (SELECT deal_property_id "  \
+    "FROM appointment WHERE id = entity_id) = ?2 "                            \
+    "ORDER BY 5, 4 LIMIT 1")                                                  \
   X(TIMER_WITHDRAW, /* ?3 NULL: every kind; else kind ?3 or ?4 */            \
     "DELETE FROM timer WHERE entity = ?1 AND entity_id = ?2 AND "             \
     "(?3 IS NULL OR kind = ?3 OR kind = ?4)")                                 \
@@ -4369,8 +4368,11 @@ static int tesoro__tick_one(tesoro *t, int64_t now) {
 /* No rule waits for the tick: before a write on an entity, the entity's
 ** own timers due at the call's time fire, in the caller's transaction, as
 ** tesoro_tick would fire them; before a write on a deal property, its
-** viewings' too (a closed no-show window makes it "viewed").  The bound only stops a handler that kept
-** planning what is already due. */
+** viewings' too (a closed no-show window makes it "viewed").  Those are
+** found among the due timers (timer_due), not among the property's
+** viewings: a property may have hundreds of viewings, while the due set
+** is what the tick has not reached yet, usually nothing.  The bound only
+** stops a handler that kept planning what is already due. */
 static int tesoro__catch_up(tesoro *t, int entity, int64_t id, int64_t now) {
   int rc = TESORO_OK;
   for (int i = 0; i < 16 && rc == TESORO_OK; i++) {
@@ -11673,6 +11675,9 @@ static int tesoro__ics_event(tesoro *t, sqlite3_stmt *s, sqlite3_str *ics,
   }
   tesoro__ics_clean(sum, title ? title : "Property");
   sqlite3_str_appendall(sum, " Property Viewing");
+  /* an empty string finishes as NULL: only the error code tells memory */
+  oom = sqlite3_str_errcode(desc) || sqlite3_str_errcode(sum) ||
+        sqlite3_str_errcode(loc);
   description = sqlite3_str_finish(desc);
   summary = sqlite3_str_finish(sum);
   location = sqlite3_str_finish(loc);
@@ -11687,10 +11692,8 @@ static int tesoro__ics_event(tesoro *t, sqlite3_stmt *s, sqlite3_str *ics,
   tesoro__ics_time(ics, "DTSTAMP", tesoro__now(t));
   tesoro__ics_time(ics, "DTSTART", at);
   tesoro__ics_time(ics, "DTEND", at + duration);
-  oom = summary == NULL || description == NULL ||
-        tesoro__ics_prop(ics, "SUMMARY", summary) ||
-        (address && (location == NULL ||
-                     tesoro__ics_prop(ics, "LOCATION", location))) ||
+  oom = oom || tesoro__ics_prop(ics, "SUMMARY", summary) ||
+        (address && tesoro__ics_prop(ics, "LOCATION", location)) ||
         tesoro__ics_prop(ics, "DESCRIPTION", description);
   snprintf(line, sizeof line, "STATUS:%s", status);
   tesoro__ics_line(ics, line);

@@ -198,12 +198,15 @@ static char *fz_json_pair(const char *k1, const char *v1, const char *k2,
   return out ? out : fz_strndup("{}", 2);
 }
 
-/* A copy of s with CRLF and CR as LF: how a TEXT value's line breaks read
-** back from iCalendar (they are all written as \n). */
+/* A copy of s as a TEXT value reads back from iCalendar: CRLF and CR as
+** LF (they are all written as \n), other control characters dropped
+** (RFC 5545 allows none). */
 static char *fz_lf(const char *s) {
   char *copy = fz_strndup(s, strlen(s)), *r, *q;
   for (r = q = copy; *r; r++) {
-    if (*r == '\r' && r[1] == '\n')
+    unsigned char c = (unsigned char)*r;
+    if ((*r == '\r' && r[1] == '\n') ||
+        (c < 0x20 && c != '\n' && c != '\r') || c == 0x7F)
       continue;
     *q++ = *r == '\r' ? '\n' : *r;
   }
