@@ -135,6 +135,14 @@ struct tesoro {
   int64_t pw_ops, pw_mem;          /* argon2id cost (crypto_pwhash_str) */
   int64_t session_idle_s, session_max_s; /* portal sessions */
   int64_t event_skew_s;            /* how far ahead a website event may be */
+  /* No timer is due before next_due (section 9's catch-up skips its probe
+  ** until then) while due_known; valid for the data version due_version
+  ** (SQLITE_FCNTL_DATA_VERSION), so another connection's commit unsettles
+  ** it.  Planning a timer lowers it; only a read at a call's start raises
+  ** it, and any rollback forgets it. */
+  int64_t next_due;
+  unsigned int due_version;
+  int due_known, due_fresh;
   /* A hash at that cost, verified against when a login names an unknown
   ** e-mail so that it costs what a known one does; "" until needed. */
   char pw_decoy[crypto_pwhash_STRBYTES];
@@ -1652,6 +1660,8 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT agency_id, entity, entity_id, kind, due_at FROM timer "           \
     "WHERE due_at <= ?1 "                                                     \
     "ORDER BY due_at, agency_id, entity, entity_id, kind LIMIT 1")            \
+  X(TIMER_NEXT_DUE,                                                           \
+    "SELECT coalesce(min(due_at), 9223372036854775807) FROM timer")          \
   X(TIMER_DUE_OF, /* an entity's; a deal property's are its viewings' */  \
     "SELECT agency_id, entity, entity_id, kind, due_at FROM timer "           \
     "WHERE entity = ?1 AND entity_id = ?2 AND due_at <= ?3 UNION ALL "        \
@@ -2416,7 +2426,18 @@ static void tesoro__column_copy(sqlite3_stmt *s, int col, char *buf, size_t n) {
 
 static int tesoro__exec_id(tesoro *t, int id) {
   sqlite3_stmt *s = tesoro__stmt(t, id);
+  if (id == S_EVENT_ROLLBACK) t->due_known = 0;
   return s ? tesoro__run(t, s) : t->rc;
+}
+
+/* The main database's data version: it moves on every commit, this
+** connection's or another's (seen when this one next reads). */
+static unsigned int tesoro__data_version(tesoro *t) {
+  unsigned int v = 0;
+  if (sqlite3_file_control(t->db, "main", SQLITE_FCNTL_DATA_VERSION, &v) !=
+      SQLITE_OK)
+    return 0;
+  return v;
 }
 
 /* Start the write transaction of one API call. */
@@ -2425,7 +2446,12 @@ static int tesoro__write_begin(tesoro *t) {
   if (t->readonly)
     return tesoro__read_only(t);
   rc = tesoro__exec_id(t, t->host_txn ? S_SAVEPOINT : S_BEGIN);
-  if (rc == TESORO_OK) t->writing = 1;
+  if (rc == TESORO_OK) {
+    t->writing = 1;
+    t->due_fresh = 0;
+    if (t->due_known && tesoro__data_version(t) != t->due_version)
+      t->due_known = 0; /* another connection committed since */
+  }
   return rc;
 }
 
@@ -2439,10 +2465,17 @@ static int tesoro__write_end(tesoro *t, int rc) {
   sqlite3_stmt *s;
   t->writing = 0;
   if (rc >= 0) {
+    /* read before the commit moves it: was next_due read from this data? */
+    int settled = !t->host_txn && t->due_known &&
+                  tesoro__data_version(t) == t->due_version;
     int crc = tesoro__exec_id(t, t->host_txn ? S_RELEASE : S_COMMIT);
-    if (crc == TESORO_OK) return rc;
+    if (crc == TESORO_OK) {
+      if (settled) t->due_version = tesoro__data_version(t);
+      return rc;
+    }
     rc = crc;
   }
+  t->due_known = 0;
   if (!sqlite3_get_autocommit(t->db)) {
     int saved_rc = t->rc;
     char saved[TESORO__MSG_MAX];
@@ -2930,17 +2963,20 @@ TESORO_API int tesoro_begin(tesoro *t) {
 }
 
 TESORO_API int tesoro_commit(tesoro *t) {
-  int rc;
+  int rc, settled;
   TESORO__ENTER_ANY(t);
   if (!t->host_txn)
     return tesoro__fail(t, TESORO_EMISUSE, "no transaction is open");
   if (tesoro__host_lost(t)) /* reported; the host still rolls back */
     return tesoro__fail(t, TESORO_EDB, "%s", tesoro__lost_message);
+  settled = t->due_known && tesoro__data_version(t) == t->due_version;
   rc = tesoro__exec_id(t, S_COMMIT);
+  if (rc == TESORO_OK && settled) t->due_version = tesoro__data_version(t);
   if (rc) {
     /* Nothing of the transaction is kept, and the handle stays in it (every
     ** call fails) until the host's tesoro_rollback, which returns OK. */
     sqlite3_stmt *s = tesoro__stmt(t, S_ROLLBACK);
+    t->due_known = 0;
     int saved = t->rc;
     char msg[TESORO__MSG_MAX];
     memcpy(msg, t->msg, sizeof msg);
@@ -2958,6 +2994,7 @@ TESORO_API int tesoro_rollback(tesoro *t) {
   if (!t->host_txn)
     return tesoro__fail(t, TESORO_EMISUSE, "no transaction is open");
   t->host_txn = 0;
+  t->due_known = 0;
   if (sqlite3_get_autocommit(t->db)) return TESORO_OK;
   return tesoro__exec_id(t, S_ROLLBACK);
 }
@@ -4277,6 +4314,7 @@ static int tesoro__timer_plan(tesoro__ctx *c, int entity, int64_t entity_id,
   sqlite3_bind_int64(s, 3, entity_id);
   sqlite3_bind_text(s, 4, kind, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 5, due);
+  if (due < c->t->next_due) c->t->next_due = due;
   return tesoro__run(c->t, s);
 }
 
@@ -4375,6 +4413,19 @@ static int tesoro__tick_one(tesoro *t, int64_t now) {
 ** stops a handler that kept planning what is already due. */
 static int tesoro__catch_up(tesoro *t, int entity, int64_t id, int64_t now) {
   int rc = TESORO_OK;
+  /* Nothing due anywhere: no probe.  A bound read at an earlier call may be
+  ** low (what was due has fired since); read it again once per call. */
+  if (t->due_known && now < t->next_due) return TESORO_OK;
+  if (!t->due_known || (t->writing && !t->due_fresh)) {
+    sqlite3_stmt *s = tesoro__stmt(t, S_TIMER_NEXT_DUE);
+    if (s == NULL) return t->rc;
+    if ((rc = tesoro__int(t, s, &t->next_due)) != TESORO_OK)
+      return rc < 0 ? rc : tesoro__fail(t, TESORO_EDB, "no next due time");
+    t->due_version = tesoro__data_version(t);
+    t->due_known = 1;
+    t->due_fresh = t->writing;
+    if (now < t->next_due) return TESORO_OK;
+  }
   for (int i = 0; i < 16 && rc == TESORO_OK; i++) {
     sqlite3_stmt *s = tesoro__stmt(t, S_TIMER_DUE_OF);
     if (s == NULL) return t->rc;

@@ -495,6 +495,36 @@ static void test_stale_version_from_another_handle_conflicts(void **state) {
   TU_OK(w, tesoro_check(w->t));
 }
 
+/* A handle skips its catch-up probe while no timer is due (it remembers the
+   earliest due time).  Another handle's commit must unsettle that memory: a
+   viewing another handle confirmed, whose end has passed, is completed by
+   this handle's next write on it, which is then refused (ESTATE). */
+static void test_timers_planned_by_another_handle_are_caught_up(void **state) {
+  tu_world *w = *state;
+  tesoro *t2 = NULL;
+  int64_t listing, dp, appt = 0, at = TU_NOW + 2 * DAY;
+  const char *st = NULL;
+
+  listing = tu_published_listing(w, "Canal house", "Herengracht 100, Amsterdam",
+                                 45000000);
+  dp = offered(w, listing); /* w->t has written: it knows the next due time */
+  assert_int_equal(tesoro_open(w->path, &t2), TESORO_OK);
+  assert_int_equal(tesoro_clock_set(t2, TU_NOW), TESORO_OK);
+  assert_int_equal(tesoro_appointment_request(t2, w->client, dp, &at, 1, &appt),
+                   TESORO_OK);
+  assert_int_equal(tesoro_appointment_confirm(t2, w->agent, appt, at, 0, 1),
+                   TESORO_OK);
+  tesoro_close(t2);
+  TU_OK(w, tesoro_clock_set(w->t, TU_NOW + 3 * DAY));
+  TU_ASSERT_ERR(w, tesoro_appointment_cancel(w->t, w->agent, appt, "late", 0),
+                TESORO_ESTATE, NULL);
+  /* the tick records the completion (the refused call kept nothing) */
+  TU_OK(w, tesoro_tick(w->t, TU_NOW + 3 * DAY, NULL));
+  TU_OK(w, tesoro_entity_state(w->t, w->agent, APPT, appt, &st, NULL));
+  assert_string_equal(st, "completed");
+  TU_OK(w, tesoro_check(w->t));
+}
+
 /* ------------------------------------------------------------------------
 ** Busy.
 */
@@ -619,6 +649,7 @@ static void test_lock_released_before_the_timeout_is_waited_for(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_stale_version_from_another_handle_conflicts),
+    T(test_timers_planned_by_another_handle_are_caught_up),
       T(test_busy_only_after_the_timeout),
       T(test_lock_released_before_the_timeout_is_waited_for),
       T(test_two_processes_two_threads_lose_no_update),
