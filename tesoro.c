@@ -5556,7 +5556,7 @@ TESORO_API int tesoro_contact_request_submit(
   sqlite3_stmt *s;
   int64_t contact = 0, client = 0;
   char summary[TESORO_MAX_SHORT + 64];
-  int rc;
+  int rc, existed;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_room, "out_room")) ||
       (rc = tesoro__text(t, "name", name, TESORO_MAX_NAME, 1)) ||
@@ -5581,7 +5581,12 @@ TESORO_API int tesoro_contact_request_submit(
   c.agency = a.agency;
   c.now = tesoro__now(t);
   if ((rc = tesoro__write_begin(t))) return rc;
-  rc = tesoro__contact_for(&c, name, email, NULL, 0, "lead", &contact);
+  /* The website learns nothing of a person the CRM already knows: their
+  ** client actor is handed out only for a contact this form created. */
+  rc = tesoro__contact_by_email(t, a.agency, email, &contact);
+  existed = contact != 0;
+  if (rc == TESORO_OK && !existed)
+    rc = tesoro__contact_for(&c, name, email, NULL, 0, "lead", &contact);
   if (rc == TESORO_OK && (s = tesoro__stmt(t, S_ROOM_INSERT)) == NULL) rc = t->rc;
   if (rc == TESORO_OK) {
     sqlite3_bind_int64(s, 1, a.agency);
@@ -5606,7 +5611,8 @@ TESORO_API int tesoro_contact_request_submit(
                               &c.history_id)) == TESORO_OK &&
         (rc = tesoro__notify_staff_to(&c, "Contact Request Received", summary,
                                       NULL, 1)) == TESORO_OK &&
-        (rc = tesoro__activity(&c, "contact_request", summary)) == TESORO_OK)
+        (rc = tesoro__activity(&c, "contact_request", summary)) == TESORO_OK &&
+        !existed)
       rc = tesoro__client_of(t, contact, &client);
   }
   if ((rc = tesoro__write_end(t, rc))) return rc;

@@ -699,8 +699,12 @@ TESORO_API int tesoro_documents(tesoro *t, int64_t actor, int entity,
 ** created; a room (state "open") is created, the agency's admins and the
 ** contact's agent notified.  `property_type` TESORO_PROPERTY_*; `location`
 ** required; `budget` 0 = not given, else 1..TESORO_MAX_MONEY (minor units); `timeline` and
-** `description` may be NULL.  *out_room, and *out_client (the owner's client
-** actor, for the host to act as the owner in the room; may be NULL).
+** `description` may be NULL.  *out_room, and *out_client (may be NULL): the
+** owner's client actor when this form created the contact, for the host to
+** act as the new owner in the room; 0 when the e-mail matched a contact the
+** agency already has — the website never obtains the client actor of a
+** person it did not just introduce (staff get it with
+** tesoro_contact_client_actor).
 */
 TESORO_API int tesoro_contact_request_submit(
     tesoro *t, int64_t actor, const char *name, const char *email,
