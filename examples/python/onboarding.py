@@ -9,10 +9,14 @@ mandate is validated and the listing published.  Then the checker runs.
 Usage: python3 onboarding.py [DB_FILE]   (default: onboarding.db)
 """
 
+import importlib.util
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The installed package (pip install ./examples/python), else this tree's.
+if importlib.util.find_spec("tesoro") is None:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "src"))
 
 import tesoro  # noqa: E402  (after the path is set)
 from tesoro import Tesoro, TesoroError  # noqa: E402
