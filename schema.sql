@@ -1005,3 +1005,9 @@ ALTER TABLE referral ADD COLUMN contacted_via TEXT
 -- A portal login e-mail changed by a contact correction waits here until
 -- its owner verifies it with the code sent to it.
 ALTER TABLE portal_account ADD COLUMN email_pending TEXT;
+
+-- @version 13
+-- A website-only person (a prospect never approved, or discarded) erased
+-- (tesoro_web_customer_erase): who and when; the row stays for the books.
+ALTER TABLE web_customer ADD COLUMN erased_at INTEGER;
+ALTER TABLE web_customer ADD COLUMN erased_by INTEGER;

@@ -1406,6 +1406,12 @@ static const char *const tesoro__schema_lines[] = {
     "-- A portal login e-mail changed by a contact correction waits here until\n",
     "-- its owner verifies it with the code sent to it.\n",
     "ALTER TABLE portal_account ADD COLUMN email_pending TEXT;\n",
+    "\n",
+    "-- @version 13\n",
+    "-- A website-only person (a prospect never approved, or discarded) erased\n",
+    "-- (tesoro_web_customer_erase): who and when; the row stays for the books.\n",
+    "ALTER TABLE web_customer ADD COLUMN erased_at INTEGER;\n",
+    "ALTER TABLE web_customer ADD COLUMN erased_by INTEGER;\n",
 /* <<schema */
     NULL};
 
@@ -2180,6 +2186,12 @@ static const char *const tesoro__schema_lines[] = {
   X(CONTACT_SET_ERASED,                                                       \
     "UPDATE contact SET erased_at = ?2, erased_by = ?3, version = version + 1"\
     " WHERE id = ?1")                                                         \
+  X(WEB_CUSTOMER_ERASED,                                                      \
+    "SELECT version, erased_at IS NOT NULL, contact_id, state "               \
+    "FROM web_customer WHERE id = ?1")                                        \
+  X(WEB_CUSTOMER_SET_ERASED,                                                  \
+    "UPDATE web_customer SET erased_at = ?2, erased_by = ?3, "                \
+    "version = version + 1 WHERE id = ?1")                                    \
   X(CONTACT_CONSENT,                                                          \
     "SELECT agency_id, version, consent, consent_stamp, consent_at FROM "     \
     "contact WHERE id = ?1")                                                  \
@@ -3627,6 +3639,8 @@ static const char *const tesoro__web_customer_events[] = {
     "confirm_vendor"};
 
 static int guard_reason(tesoro__ctx *c);
+static int guard_customer_live(tesoro__ctx *c);
+static int guard_customer_discard(tesoro__ctx *c);
 static int fx_customer_approve(tesoro__ctx *c);
 static int fx_customer_discard(tesoro__ctx *c);
 static int fx_web_event(tesoro__ctx *c);
@@ -3635,8 +3649,8 @@ static int fx_crm_exchange(tesoro__ctx *c);
 #define WC_ANY ALL_STATES
 static const tesoro__trans tesoro__web_customer_rows[] = {
   /* from              event                    to             roles      guard         effect  move */
-  {ST(WC_PROSPECT),   WC_EV_APPROVE,           WC_APPROVED,   R_STAFF,   NULL,         fx_customer_approve, 0},
-  {ST(WC_PROSPECT),   WC_EV_DISCARD,           WC_DISCARDED,  R_STAFF,   guard_reason, fx_customer_discard, 0},
+  {ST(WC_PROSPECT),   WC_EV_APPROVE,           WC_APPROVED,   R_STAFF,   guard_customer_live, fx_customer_approve, 0},
+  {ST(WC_PROSPECT),   WC_EV_DISCARD,           WC_DISCARDED,  R_STAFF,   guard_customer_discard, fx_customer_discard, 0},
   {WC_ANY,            WC_EV_CUSTOMER,          TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
   {WC_ANY,            WC_EV_VISIT,             TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
   {WC_ANY,            WC_EV_IMPLIED_SEARCH,    TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
@@ -10439,40 +10453,48 @@ TESORO_API int tesoro_matches(tesoro *t, int64_t actor, int64_t customer,
   C_CUSTOMERS ") OR (entity = 12 AND entity_id IN " C_SEARCHES ") OR "        \
   "(entity = 13 AND entity_id IN " C_CLAIMS "))"
 
+/* The rows about website-only person (web customer) ?1. */
+#define W_SEARCHES "(SELECT id FROM search WHERE customer_id = ?1)"
+#define W_CLAIMS "(SELECT id FROM vendor_claim WHERE customer_id = ?1)"
+#define W_HISTORY                                                             \
+  "((entity = 11 AND entity_id = ?1) OR (entity = 12 AND entity_id IN "       \
+  W_SEARCHES ") OR (entity = 13 AND entity_id IN " W_CLAIMS "))"
+
 /*
 ** Per table: the rows about contact ?1 (NULL: no row is about anyone), a
 ** narrower filter for the client's own export (NULL: the same rows), the
-** columns that are not personal, and the personal ones as "column:action":
+** columns that are not personal, the personal ones as "column:action",
+** and the rows about website-only person ?1 (NULL: none):
 **   n  set NULL          e  set 'erased'      j  set '{"erased":true}'
 **   m  a placeholder e-mail unique per row     (all four are exported)
 **   h  a hash nothing verifies   x  set NULL   (secrets: never exported)
 **   b  bytes: exported base64 only on request; erasure deletes the rows
 */
 typedef struct tesoro__privacy {
-  const char *table, *rows, *client_rows, *kept, *personal;
+  const char *table, *rows, *client_rows, *kept, *personal, *customer_rows;
 } tesoro__privacy;
 
 static const tesoro__privacy tesoro__privacy_map[] = {
     {"agency", NULL, NULL,
      "id name timezone currency portal_active listing_counter created_at "
      "referral_fee_bp viewing_duration_s push_enabled calendar_active uid_key",
-     ""},
+     "", NULL},
     {"actor", "contact_id = ?1", NULL,
      "id agency_id kind role contact_id created_at channels_off",
-     "name:e email:n"},
+     "name:e email:n", NULL},
     {"contact", "id = ?1", NULL,
      "id agency_id version language assigned_agent_id created_at consent "
      "consent_at consent_source consent_text consent_stamp erased_at erased_by",
-     "name:e email:n phone:n"},
-    {"contact_role", "contact_id = ?1", NULL, "contact_id role", ""},
+     "name:e email:n phone:n", NULL},
+    {"contact_role", "contact_id = ?1", NULL, "contact_id role", "", NULL},
     {"history", C_HISTORY, NULL,
      "id agency_id entity entity_id seq event from_state to_state actor_id at",
-     "details:n"},
+     "details:n", W_HISTORY},
     {"activity", "contact_id = ?1", NULL,
-     "id agency_id contact_id kind actor_id at entity entity_id", "summary:e"},
+     "id agency_id contact_id kind actor_id at entity entity_id", "summary:e", NULL},
     {"task", NULL, NULL,
      "id agency_id version state kind title entity entity_id assignee_id "
-     "created_at closed_at", ""},
+     "created_at closed_at", "", NULL},
     {"outbox",
      "recipient_id IN " C_CLIENT " OR history_id IN (SELECT id FROM history "
      "WHERE " C_HISTORY ")",
@@ -10480,89 +10502,93 @@ static const tesoro__privacy tesoro__privacy_map[] = {
      "id agency_id kind recipient_id channels undelivered dead template "
      "history_id status attempts next_attempt_at last_error created_at "
      "delivered_at",
-     "summary:e payload:j"},
-    {"timer", NULL, NULL, "entity entity_id kind due_at agency_id", ""},
+     "summary:e payload:j",
+     "history_id IN (SELECT id FROM history WHERE " W_HISTORY ")"},
+    {"timer", NULL, NULL, "entity entity_id kind due_at agency_id", "", NULL},
     {"document",
      "(entity = 2 AND entity_id IN " C_ROOMS ") OR (entity = 3 AND entity_id "
      "IN " C_MANDATES ") OR (entity = 8 AND entity_id IN " C_APPOINTMENTS
      ") OR uploaded_by IN " C_CLIENT, NULL,
      "id agency_id entity entity_id kind mime size sha256 uploaded_by created_at",
-     "name:e data:b"},
+     "name:e data:b", NULL},
     {"room", "contact_id = ?1", NULL,
      "id agency_id contact_id version state property_type ended_by created_at",
-     "location:e budget:n timeline:n description:n end_reason:n"},
+     "location:e budget:n timeline:n description:n end_reason:n", NULL},
     {"room_message", "room_id IN " C_ROOMS,
      "room_id IN " C_ROOMS " AND kind = 'message'",
-     "id room_id kind author_id created_at", "body:e"},
+     "id room_id kind author_id created_at", "body:e", NULL},
     {"mandate", "contact_id = ?1", NULL,
      "id agency_id room_id contact_id version state open_proposal_id "
      "agreed_proposal_id commission_type commission_value currency exclusive "
-     "duration_days validated_at created_at", "form_json:n end_reason:n"},
+     "duration_days validated_at created_at", "form_json:n end_reason:n", NULL},
     {"proposal", "mandate_id IN " C_MANDATES, NULL,
      "id mandate_id author_id author_party commission_type commission_value "
      "currency exclusive duration_days created_at superseded_at "
-     "accepted_by_agent_at accepted_by_client_at", ""},
+     "accepted_by_agent_at accepted_by_client_at", "", NULL},
     {"listing", "mandate_id IN " C_MANDATES, NULL,
      "id agency_id mandate_id ref version state title address price "
      "property_type bedrooms bathrooms floor_area energy_label description "
-     "published_at created_at longitude latitude", ""},
+     "published_at created_at longitude latitude", "", NULL},
     {"deal", "contact_id = ?1", NULL,
      "id agency_id contact_id agent_id version state created_at",
-     "name:e end_reason:n"},
+     "name:e end_reason:n", NULL},
     {"deal_property", "deal_id IN " C_DEALS, NULL,
      "id agency_id deal_id listing_id version state favourite created_at "
-     "reject_reasons", "reject_note:n"},
+     "reject_reasons", "reject_note:n", NULL},
     {"appointment", "contact_id = ?1", NULL,
      "id agency_id contact_id deal_id deal_property_id listing_id owner_id "
      "version state type category preferred start_at duration_s completed_at "
      "completed_by ended_at ended_by no_show_at no_show_by rating rated_at "
-     "created_at", "end_reason:n"},
+     "created_at", "end_reason:n", NULL},
     {"appointment_note", "appointment_id IN " C_APPOINTMENTS, NULL,
-     "id appointment_id author_id created_at", "body:e"},
+     "id appointment_id author_id created_at", "body:e", NULL},
     {"referral", "contact_id = ?1", NULL,
      "id agency_id contact_id agent_id version state last_active_stage "
      "meeting_at list_date sale_price close_date fee_bp fee_owed paid_amount "
      /* "erased", not NULL: a failed referral keeps a reason (tesoro_check) */
      "paid_at failed_at failed_by created_at attempted_via contacted_via",
-     "fail_reason:e"},
+     "fail_reason:e", NULL},
     {"referral_note", "referral_id IN " C_REFERRALS, NULL,
-     "id referral_id author_id created_at", "body:e"},
+     "id referral_id author_id created_at", "body:e", NULL},
     {"portal_account", "contact_id = ?1", NULL,
      "id agency_id contact_id version state code_expires_at code_attempts "
      "failed_logins locked_until language last_login_at created_by created_at "
      "reset_expires_at reset_attempts deactivated_at",
-     "email:m name:n password_hash:h code_hash:x reset_hash:x email_pending:n"},
+     "email:m name:n password_hash:h code_hash:x reset_hash:x email_pending:n", NULL},
     /* a session is a secret's hash: erasure deletes the rows */
     {"portal_session", "account_id IN " C_ACCOUNTS, NULL,
      "account_id agency_id created_at last_used_at expires_at",
-     "token_hash:b"},
+     "token_hash:b", NULL},
 
     {"portal_message", "contact_id = ?1", NULL,
-     "id agency_id contact_id deal_property_id created_at", "body:e"},
+     "id agency_id contact_id deal_property_id created_at", "body:e", NULL},
     {"web_customer", "contact_id = ?1", NULL,
      "id agency_id contact_id version state details_stamp visits "
      "last_visit_at visit_stamp group_stamp last_activity_at created_at "
-     "consent consent_at consent_text consent_stamp",
-     "external_id:n name:n email:n phone:n group_ref:n end_reason:n"},
+     "consent consent_at consent_text consent_stamp erased_at erased_by",
+     "external_id:n name:n email:n phone:n group_ref:n end_reason:n",
+     "id = ?1"},
     {"web_event", "customer_id IN " C_CUSTOMERS, NULL,
-     "id agency_id source_id digest type customer_id at result received_at", ""},
+     "id agency_id source_id digest type customer_id at result received_at", "",
+     "customer_id = ?1"},
     {"search", "customer_id IN " C_CUSTOMERS, NULL,
      "id agency_id customer_id external_id version state hard alert source "
      "criteria min_price max_price property_types min_bedrooms max_bedrooms "
      "area_name centre_lon centre_lat radius_m min_lon max_lon min_lat "
-     "max_lat stamp updated_at created_at", ""},
+     "max_lat stamp updated_at created_at", "", "customer_id = ?1"},
     {"search_vertex", "search_id IN " C_SEARCHES, NULL,
-     "search_id ring idx lon lat", ""},
+     "search_id ring idx lon lat", "", "search_id IN " W_SEARCHES},
     {"web_interest", "customer_id IN " C_CUSTOMERS, NULL,
      "customer_id listing_id views last_viewed_at saved save_stamp rank "
-     "note_shared rank_stamp in_branch_at", "note:n"},
+     "note_shared rank_stamp in_branch_at", "note:n", "customer_id = ?1"},
     {"enquiry", "customer_id IN " C_CUSTOMERS, NULL,
-     "id agency_id customer_id type listing_id at", "message:n"},
+     "id agency_id customer_id type listing_id at", "message:n",
+     "customer_id = ?1"},
     {"vendor_claim", "customer_id IN " C_CUSTOMERS, NULL,
      "id agency_id customer_id listing_id version state created_at",
-     "note:n end_reason:n"},
+     "note:n end_reason:n", "customer_id = ?1"},
     {"vendor_link", "contact_id = ?1", NULL,
-     "contact_id listing_id role created_by created_at", ""},
+     "contact_id listing_id role created_by created_at", "", NULL},
 };
 
 /* Call `each(word, len, action, arg)` for each "name[:action]" word. */
@@ -10596,31 +10622,33 @@ static void tesoro__export_col(const char *name, int len, char action, void *arg
     sqlite3_str_appendf(x->sql, "%.*s", len, name);
 }
 
-TESORO_API int tesoro_contact_export(tesoro *t, int64_t actor, int64_t contact,
-                                     int flags, char **out_json) {
-  tesoro__actor a;
+/* Whose rows an export or erasure reads: a contact's (for staff or for
+** the contact's own client), or a website-only person's. */
+enum { PRIVACY_STAFF, PRIVACY_CLIENT, PRIVACY_CUSTOMER };
+
+static const char *tesoro__privacy_rows(const tesoro__privacy *p, int whose) {
+  if (whose == PRIVACY_CUSTOMER) return p->customer_rows;
+  return whose == PRIVACY_CLIENT && p->client_rows ? p->client_rows : p->rows;
+}
+
+/* The export of `id` (see tesoro_contact_export) in *out_json: one
+** statement, json_object of one json_group_array per table. */
+static int tesoro__export(tesoro *t, int whose, int64_t id, int flags,
+                          char **out_json) {
   tesoro__export_cols x;
   sqlite3_stmt *s = NULL;
   char *sql;
-  int rc, src, client;
-  TESORO__ENTER(t);
-  if ((rc = tesoro__out(t, out_json, "out_json"))) return rc;
-  if (flags & ~TESORO_EXPORT_DOCUMENT_BYTES)
-    return tesoro__fail(t, TESORO_EINVAL, "unknown export flags %d", flags);
-  if ((rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
-    return rc;
-  client = a.kind == TESORO_ACTOR_CLIENT;
-  /* One statement: json_object of one json_group_array per table. */
+  int rc, src;
   memset(&x, 0, sizeof x);
   x.sql = sqlite3_str_new(t->db);
   x.bytes = (flags & TESORO_EXPORT_DOCUMENT_BYTES) != 0;
-  sqlite3_str_appendall(x.sql, "SELECT json_object('format', 'tesoro-export-1', "
-                               "'contact_id', ?1, 'exported_at', ?2, "
-                               "'for', ?3, 'tables', json_object(");
+  sqlite3_str_appendf(x.sql, "SELECT json_object('format', 'tesoro-export-1', "
+                      "'%s', ?1, 'exported_at', ?2, 'for', ?3, 'tables', "
+                      "json_object(", whose == PRIVACY_CUSTOMER
+                                          ? "web_customer_id" : "contact_id");
   for (int i = 0, n = 0; i < COUNT(tesoro__privacy_map); i++) {
     const tesoro__privacy *p = &tesoro__privacy_map[i];
-    const char *rows = client && p->client_rows ? p->client_rows : p->rows;
+    const char *rows = tesoro__privacy_rows(p, whose);
     if (rows == NULL) continue;
     sqlite3_str_appendf(x.sql, "%s'%s', (SELECT coalesce(json_group_array("
                         "json_object(", n++ ? ", " : "", p->table);
@@ -10636,12 +10664,29 @@ TESORO_API int tesoro_contact_export(tesoro *t, int64_t actor, int64_t contact,
   src = sqlite3_prepare_v2(t->db, sql, -1, &s, NULL);
   sqlite3_free(sql);
   if (src != SQLITE_OK) return tesoro__dberr(t, src);
-  sqlite3_bind_int64(s, 1, contact);
+  sqlite3_bind_int64(s, 1, id);
   sqlite3_bind_int64(s, 2, tesoro__now(t));
-  sqlite3_bind_text(s, 3, client ? "client" : "staff", -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, whose == PRIVACY_CLIENT ? "client" : "staff", -1,
+                    SQLITE_STATIC);
   rc = tesoro__text_out(t, s, out_json);
   sqlite3_finalize(s);
   return rc;
+}
+
+TESORO_API int tesoro_contact_export(tesoro *t, int64_t actor, int64_t contact,
+                                     int flags, char **out_json) {
+  tesoro__actor a;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_json, "out_json"))) return rc;
+  if (flags & ~TESORO_EXPORT_DOCUMENT_BYTES)
+    return tesoro__fail(t, TESORO_EINVAL, "unknown export flags %d", flags);
+  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
+    return rc;
+  return tesoro__export(t, a.kind == TESORO_ACTOR_CLIENT ? PRIVACY_CLIENT
+                                                         : PRIVACY_STAFF,
+                        contact, flags, out_json);
 }
 
 /* --- the erasure --- */
@@ -10662,7 +10707,7 @@ static void tesoro__erase_col(const char *name, int len, char action, void *arg)
   if (action == 'b') x->bytes = 1; /* the statement becomes a DELETE */
 }
 
-/* Run one generated statement with ?1 = the contact. */
+/* Run one generated statement with ?1 = the contact (or web customer). */
 static int tesoro__run_sql(tesoro *t, const char *sql, int64_t contact) {
   sqlite3_stmt *s = NULL;
   int src = sqlite3_prepare_v2(t->db, sql, -1, &s, NULL);
@@ -10673,35 +10718,40 @@ static int tesoro__run_sql(tesoro *t, const char *sql, int64_t contact) {
   return src == SQLITE_DONE ? TESORO_OK : tesoro__dberr(t, src);
 }
 
-/* Withdraw the contact's undelivered outbox rows, then overwrite or delete
-** every personal column of every row about the contact. */
-static int tesoro__erase_rows(tesoro *t, int64_t contact) {
-  int rc = tesoro__run_sql(t,
-                           "UPDATE outbox SET status = 'withdrawn' WHERE status "
-                           "= 'pending' AND (recipient_id IN " C_CLIENT
-                           " OR history_id IN (SELECT id FROM history WHERE "
-                           C_HISTORY "))",
-                           contact);
+/* Withdraw the undelivered outbox rows about `id` (a contact or, `whose`
+** PRIVACY_CUSTOMER, a website-only person), then overwrite or delete every
+** personal column of every row about them. */
+static int tesoro__erase_rows(tesoro *t, int whose, int64_t id) {
+  int rc = tesoro__run_sql(
+      t,
+      whose == PRIVACY_CUSTOMER
+          ? "UPDATE outbox SET status = 'withdrawn' WHERE status = 'pending' "
+            "AND history_id IN (SELECT id FROM history WHERE " W_HISTORY ")"
+          : "UPDATE outbox SET status = 'withdrawn' WHERE status = 'pending' "
+            "AND (recipient_id IN " C_CLIENT " OR history_id IN (SELECT id "
+            "FROM history WHERE " C_HISTORY "))",
+      id);
   /* Child rows first: their selectors read the parents' ids, never the
   ** personal columns, so the order is free but for deletions. */
   for (int i = 0; rc == TESORO_OK && i < COUNT(tesoro__privacy_map); i++) {
     const tesoro__privacy *p = &tesoro__privacy_map[i];
+    const char *rows = tesoro__privacy_rows(p, whose);
     tesoro__export_cols x;
     char *sql;
-    if (p->rows == NULL || p->personal[0] == 0) continue;
+    if (rows == NULL || p->personal[0] == 0) continue;
     memset(&x, 0, sizeof x);
     x.sql = sqlite3_str_new(t->db);
     x.first = 1;
     sqlite3_str_appendf(x.sql, "UPDATE %s SET ", p->table);
     tesoro__privacy_words(p->personal, tesoro__erase_col, &x);
-    sqlite3_str_appendf(x.sql, " WHERE %s", p->rows);
+    sqlite3_str_appendf(x.sql, " WHERE %s", rows);
     if (x.bytes) { /* rows with contents go whole */
       sqlite3_str_reset(x.sql);
-      sqlite3_str_appendf(x.sql, "DELETE FROM %s WHERE %s", p->table, p->rows);
+      sqlite3_str_appendf(x.sql, "DELETE FROM %s WHERE %s", p->table, rows);
     }
     if ((sql = sqlite3_str_finish(x.sql)) == NULL)
       return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
-    rc = tesoro__run_sql(t, sql, contact);
+    rc = tesoro__run_sql(t, sql, id);
     sqlite3_free(sql);
   }
   return rc;
@@ -10735,7 +10785,7 @@ TESORO_API int tesoro_contact_erase(tesoro *t, int64_t actor, int64_t contact,
   }
   if (rc == TESORO_OK && erased) /* already: nothing more to do */
     return tesoro__write_end(t, TESORO_OK);
-  if (rc == TESORO_OK) rc = tesoro__erase_rows(t, contact);
+  if (rc == TESORO_OK) rc = tesoro__erase_rows(t, PRIVACY_STAFF, contact);
   if (rc == TESORO_OK && (s = tesoro__stmt(t, S_CONTACT_SET_ERASED)) == NULL)
     rc = t->rc;
   if (rc == TESORO_OK) {
@@ -10751,6 +10801,108 @@ TESORO_API int tesoro_contact_erase(tesoro *t, int64_t actor, int64_t contact,
   if ((rc = tesoro__write_end(t, rc))) return rc;
   tesoro__wal_scrub(t);
   return TESORO_OK;
+}
+
+/* --- website-only people --- */
+
+/* Web customer `customer`'s version and erasure, for the staff `a` of its
+** agency; one approved into a contact is refused: its data is the
+** contact's, exported and erased with it. */
+static int tesoro__web_only(tesoro *t, const tesoro__actor *a,
+                            int64_t customer, int64_t *out_version,
+                            int *out_erased, char out_state[16]) {
+  sqlite3_stmt *s;
+  int64_t contact;
+  int rc;
+  if ((rc = tesoro__require(t, a, R_STAFF, "export or erase web customers")) ||
+      (rc = tesoro__reach_entity(t, a, TESORO_ENTITY_WEB_CUSTOMER, customer)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_WEB_CUSTOMER_ERASED)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, customer);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  *out_version = sqlite3_column_int64(s, 0);
+  *out_erased = sqlite3_column_int(s, 1);
+  contact = sqlite3_column_int64(s, 2);
+  tesoro__column_copy(s, 3, out_state, 16);
+  sqlite3_reset(s);
+  if (contact)
+    return tesoro__fail(t, TESORO_ESTATE,
+                        "web customer %lld was approved into contact %lld: "
+                        "export or erase the contact",
+                        (long long)customer, (long long)contact);
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_web_customer_export(tesoro *t, int64_t actor,
+                                          int64_t customer, char **out_json) {
+  tesoro__actor a;
+  int64_t version;
+  int rc, erased;
+  char state[16];
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_json, "out_json")) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__web_only(t, &a, customer, &version, &erased, state)))
+    return rc;
+  return tesoro__export(t, PRIVACY_CUSTOMER, customer, 0, out_json);
+}
+
+TESORO_API int tesoro_web_customer_erase(tesoro *t, int64_t actor,
+                                         int64_t customer, const char *reason) {
+  tesoro__actor a;
+  sqlite3_stmt *s;
+  int64_t version = 0, now;
+  int rc, erased = 0;
+  char state[16] = "";
+  TESORO__ENTER(t);
+  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 0)) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_ADMIN, "erase a web customer")))
+    return rc;
+  now = tesoro__now(t);
+  if ((rc = tesoro__write_begin(t))) return rc;
+  rc = tesoro__web_only(t, &a, customer, &version, &erased, state);
+  if (rc == TESORO_OK && erased) /* already: nothing more to do */
+    return tesoro__write_end(t, TESORO_OK);
+  if (rc == TESORO_OK) rc = tesoro__erase_rows(t, PRIVACY_CUSTOMER, customer);
+  if (rc == TESORO_OK &&
+      (s = tesoro__stmt(t, S_WEB_CUSTOMER_SET_ERASED)) == NULL)
+    rc = t->rc;
+  if (rc == TESORO_OK) {
+    sqlite3_bind_int64(s, 1, customer);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int64(s, 3, a.id);
+    rc = tesoro__run(t, s);
+  }
+  if (rc == TESORO_OK)
+    rc = tesoro__history(t, a.agency, TESORO_ENTITY_WEB_CUSTOMER, customer,
+                         version + 1, "erase", state, state, a.id, now,
+                         tesoro__opt(reason), 0, NULL);
+  if ((rc = tesoro__write_end(t, rc))) return rc;
+  tesoro__wal_scrub(t);
+  return TESORO_OK;
+}
+
+/* An erased web customer is frozen: staff can neither approve nor discard
+** it (the website cannot name it: its id is gone). */
+static int guard_customer_live(tesoro__ctx *c) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, S_WEB_CUSTOMER_ERASED);
+  int rc, erased = 0;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  if ((rc = tesoro__row(c->t, s)) == TESORO_ROW) erased = sqlite3_column_int(s, 1);
+  sqlite3_reset(s);
+  if (rc < 0) return rc;
+  if (erased)
+    return tesoro__fail(c->t, TESORO_ESTATE,
+                        "web customer %lld was erased; nothing may be written "
+                        "about it", (long long)c->id);
+  return TESORO_OK;
+}
+
+static int guard_customer_discard(tesoro__ctx *c) {
+  int rc = guard_customer_live(c);
+  return rc ? rc : guard_reason(c);
 }
 
 /* --- consent --- */

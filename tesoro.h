@@ -122,7 +122,7 @@ extern "C" {
 */
 #define TESORO_VERSION        "0.1.0"
 #define TESORO_VERSION_NUMBER 1000
-#define TESORO_SCHEMA_VERSION 12
+#define TESORO_SCHEMA_VERSION 13
 #define TESORO_APPLICATION_ID 0x5453524f
 
 TESORO_API const char *tesoro_version(void);
@@ -1890,6 +1890,26 @@ TESORO_API int tesoro_contact_export(tesoro *t, int64_t actor, int64_t contact,
 */
 TESORO_API int tesoro_contact_erase(tesoro *t, int64_t actor, int64_t contact,
                                     const char *reason);
+
+/*
+** A website-only person — a web customer never approved into a contact (a
+** prospect, or one discarded) — has the same rights.  Export (staff of the
+** agency): the same format, with "web_customer_id" in place of
+** "contact_id", over the customer, its website events, searches,
+** interests, enquiries, vendor claims, their history and outbox rows.
+** Erase (an admin): the same guarantees as tesoro_contact_erase — the
+** personal columns of those rows overwritten (the website's own customer
+** id too), undelivered outbox rows withdrawn, secure_delete and a WAL
+** checkpoint, the rows and states kept, a history row "erase"; a second
+** call changes nothing.  An erased customer is frozen: approving or
+** discarding it is ESTATE ("erased"); a later website event with the same
+** id is a new prospect.  A customer approved into a contact is ESTATE for
+** both: its data is the contact's (tesoro_contact_export and _erase).
+*/
+TESORO_API int tesoro_web_customer_export(tesoro *t, int64_t actor,
+                                          int64_t customer, char **out_json);
+TESORO_API int tesoro_web_customer_erase(tesoro *t, int64_t actor,
+                                         int64_t customer, const char *reason);
 
 /*
 ** The privacy map (no handle needed), as JSON: [{"table", "about_contact",

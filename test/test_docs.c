@@ -557,7 +557,8 @@ static void test_library_sql_avoids_what_replication_forbids(void **state) {
   /* two checkpoint calls: the host's, PASSIVE, in tesoro_checkpoint; and
      the TRUNCATE that takes old page images of erased data or a delivered
      secret out of the WAL, in tesoro__wal_scrub, which only
-     tesoro_contact_erase and tesoro_outbox_ack call */
+     tesoro_contact_erase, tesoro_web_customer_erase and tesoro_outbox_ack
+     call */
   assert_int_equal(count_of(source, "sqlite3_wal_checkpoint"), 2);
   assert_int_equal(count_of(source, "SQLITE_CHECKPOINT_PASSIVE"), 1);
   assert_int_equal(count_of(source, "SQLITE_CHECKPOINT_TRUNCATE"), 1);
@@ -576,7 +577,7 @@ static void test_library_sql_avoids_what_replication_forbids(void **state) {
               strstr(checkpoint, ";"));
   next = strstr(erase + 1, "\n}\n");
   assert_true(next > checkpoint);
-  assert_int_equal(count_of(source, "tesoro__wal_scrub(t)"), 2);
+  assert_int_equal(count_of(source, "tesoro__wal_scrub(t)"), 3);
   free(source);
 }
 

@@ -1792,6 +1792,226 @@ static void test_erase_driven_by_the_map(void **state) {
 }
 
 /* ------------------------------------------------------------------------
+** 6. Website-only people: a prospect never approved has the same rights.
+*/
+#define PAT_NAME "Pat Prospect"
+#define PAT_EMAIL "pat.prospect@example.net"
+#define PAT_PHONE "+44 20 7946 0958"
+#define PAT_ENQUIRY "lavender hippo loft enquiry"
+#define PAT_RANK "turquoise pelican balcony"
+#define PAT_CLAIM "the mauve lighthouse is mine"
+#define PAT_GROUP "grp-walrus-pat"
+
+/* Pat, known only to the website: details, a visit, a saved search with
+   an area, a view, a save, a rank note, an enquiry, a group, a vendor
+   claim and consent.  Returns the web customer. */
+static int64_t pat_everything(tu_world *w) {
+  int64_t listing = tu_published_listing(w, "Pat's pick", "Damrak 1, Amsterdam",
+                                         30000000), customer = 0;
+  char ref[16];
+  ref_of(w, listing, ref);
+  APPLIED(w, ev("{\"source_id\":\"pat-1\",\"type\":\"customer\",\"customer\":"
+                "\"hf-pat\",\"at\":%lld,\"name\":\"" PAT_NAME "\",\"email\":\""
+                PAT_EMAIL "\",\"phone\":\"" PAT_PHONE "\"}", (long long)T0));
+  APPLIED(w, ev("{\"source_id\":\"pat-2\",\"type\":\"visit\",\"customer\":"
+                "\"hf-pat\",\"at\":%lld,\"visits\":3}", (long long)T0 + 1));
+  APPLIED(w, ev("{\"source_id\":\"pat-3\",\"type\":\"saved_search\","
+                "\"customer\":\"hf-pat\",\"at\":%lld,\"search_id\":\"pat-s1\","
+                "\"alert\":true,\"max_price\":40000000,\"area\":{\"name\":"
+                "\"Pijp\",\"centre\":{\"type\":\"Point\",\"coordinates\":"
+                "[4.89,52.35]},\"radius\":900}}", (long long)T0 + 2));
+  APPLIED(w, ev("{\"source_id\":\"pat-4\",\"type\":\"property_view\","
+                "\"customer\":\"hf-pat\",\"at\":%lld,\"listing\":\"%s\"}",
+                (long long)T0 + 3, ref));
+  APPLIED(w, ev("{\"source_id\":\"pat-5\",\"type\":\"property_rank\","
+                "\"customer\":\"hf-pat\",\"at\":%lld,\"listing\":\"%s\","
+                "\"rank\":4,\"note\":\"" PAT_RANK "\",\"shared\":false}",
+                (long long)T0 + 4, ref));
+  APPLIED(w, ev("{\"source_id\":\"pat-6\",\"type\":\"enquiry\",\"customer\":"
+                "\"hf-pat\",\"at\":%lld,\"enquiry_type\":\"viewing\","
+                "\"listing\":\"%s\",\"message\":\"" PAT_ENQUIRY "\"}",
+                (long long)T0 + 5, ref));
+  APPLIED(w, ev("{\"source_id\":\"pat-7\",\"type\":\"group\",\"customer\":"
+                "\"hf-pat\",\"at\":%lld,\"group\":\"" PAT_GROUP "\"}",
+                (long long)T0 + 6));
+  APPLIED(w, ev("{\"source_id\":\"pat-8\",\"type\":\"vendor_claim\","
+                "\"customer\":\"hf-pat\",\"at\":%lld,\"listing\":\"%s\","
+                "\"note\":\"" PAT_CLAIM "\"}", (long long)T0 + 7, ref));
+  APPLIED(w, consent_event("pat-9", "hf-pat", T0 + 8, "granted",
+                           "Pat says yes to the newsletter"));
+  TU_OK(w, tesoro_customer_find(w->t, w->agent, "hf-pat", &customer));
+  assert_true(customer > 0);
+  return customer;
+}
+
+static void test_web_customer_export(void **state) {
+  tu_world *w = *state;
+  int64_t pat = pat_everything(w);
+  char *json = NULL;
+  TU_OK(w, tesoro_web_customer_export(w->t, w->agent, pat, &json));
+  JQ_INT(json, "SELECT json_extract(?1, '$.web_customer_id')", pat);
+  JQ_IS(json, "SELECT json_extract(?1, '$.format')", "tesoro-export-1");
+  JQ_IS(json, "SELECT json_extract(?1, '$.tables.web_customer[0].name')",
+        PAT_NAME);
+  JQ_IS(json, "SELECT json_extract(?1, '$.tables.web_customer[0].phone')",
+        PAT_PHONE);
+  JQ_IS(json, "SELECT json_extract(?1, '$.tables.enquiry[0].message')",
+        PAT_ENQUIRY);
+  JQ_IS(json, "SELECT json_extract(?1, '$.tables.web_interest[0].note')",
+        PAT_RANK);
+  JQ_IS(json, "SELECT json_extract(?1, '$.tables.vendor_claim[0].note')",
+        PAT_CLAIM);
+  JQ_INT(json, "SELECT json_array_length(?1, '$.tables.search')", 1);
+  JQ_IS(json, "SELECT json_extract(?1, '$.tables.search[0].area_name')", "Pijp");
+  JQ_INT(json, "SELECT count(*) FROM json_each(?1, '$.tables.web_event') "
+               "WHERE json_extract(value, '$.source_id') LIKE 'pat-_'", 9);
+  /* the customer's (its creation, one row per event), its search's and its
+     claim's history */
+  JQ_INT(json, "SELECT count(*) FROM json_each(?1, '$.tables.history') WHERE "
+               "json_extract(value, '$.entity') = 11", 10);
+  JQ_INT(json, "SELECT count(*) FROM json_each(?1, '$.tables.history') WHERE "
+               "json_extract(value, '$.entity') = 12", 1);
+  JQ_INT(json, "SELECT count(*) FROM json_each(?1, '$.tables.history') WHERE "
+               "json_extract(value, '$.entity') = 13", 1);
+  /* nobody else's rows: Ada's contact tables are not in it */
+  JQ_INT(json, "SELECT json_type(?1, '$.tables.contact') IS NULL", 1);
+  no_secrets(json);
+  tesoro_free(json);
+}
+
+static void test_web_customer_erase(void **state) {
+  tu_world *w = *state;
+  static const char *const needles[] = {PAT_NAME, PAT_EMAIL, PAT_PHONE,
+                                        PAT_ENQUIRY, PAT_RANK, PAT_CLAIM,
+                                        PAT_GROUP, "hf-pat"};
+  int64_t pat = pat_everything(w);
+  char before[65], after[65];
+  size_t i;
+  int found = 0;
+  assert_int_equal(tu_sql_exec(w, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0),
+                   0);
+  for (i = 0; i < sizeof needles / sizeof needles[0]; i++)
+    if (!file_has(w, needles[i])) {
+      print_error("needle \"%s\" not in the file before erasure\n", needles[i]);
+      fail();
+    }
+  TU_OK(w, tesoro_web_customer_erase(w->t, w->admin, pat, "GDPR request 7"));
+  assert_int_equal(tu_sql_exec(w, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0),
+                   0);
+  for (i = 0; i < sizeof needles / sizeof needles[0]; i++)
+    if (file_has(w, needles[i])) {
+      print_error("\"%s\" is still in the database file\n", needles[i]);
+      found = 1;
+    }
+  assert_int_equal(found, 0);
+  /* the rows and their states stay: the books, the counts */
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM web_customer WHERE id = "
+                              "%lld AND state = 'prospect' AND erased_at = %lld "
+                              "AND erased_by = %lld", (long long)pat,
+                           (long long)TU_NOW, (long long)w->admin), 1);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM enquiry WHERE customer_id "
+                              "= %lld AND message IS NULL", (long long)pat), 1);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM web_event WHERE "
+                              "customer_id = %lld", (long long)pat), 9);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE entity = %d "
+                              "AND entity_id = %lld AND event = 'erase' AND "
+                              "actor_id = %lld AND details IS NULL",
+                           TESORO_ENTITY_WEB_CUSTOMER, (long long)pat,
+                           (long long)w->admin), 0);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE entity = %d "
+                              "AND entity_id = %lld AND event = 'erase' AND "
+                              "actor_id = %lld", TESORO_ENTITY_WEB_CUSTOMER,
+                           (long long)pat, (long long)w->admin), 1);
+  /* a second erasure changes nothing */
+  tu_digest(w, before);
+  TU_OK(w, tesoro_web_customer_erase(w->t, w->admin, pat, NULL));
+  tu_digest(w, after);
+  assert_string_equal(before, after);
+  /* frozen: staff cannot approve or discard it */
+  TU_ASSERT_REFUSED(w, tesoro_prospect_approve(w->t, w->agent, pat, 0, 0, NULL),
+                    TESORO_ESTATE, "erased");
+  TU_ASSERT_REFUSED(w, tesoro_prospect_discard(w->t, w->agent, pat, "spam", 0),
+                    TESORO_ESTATE, "erased");
+  /* the export shows the erasure, not the person */
+  {
+    char *json = NULL;
+    TU_OK(w, tesoro_web_customer_export(w->t, w->agent, pat, &json));
+    JQ_IS(json, "SELECT json_extract(?1, '$.tables.web_customer[0].name')",
+          NULL);
+    JQ_INT(json, "SELECT json_extract(?1, '$.tables.web_customer[0]."
+                 "erased_at')", TU_NOW);
+    tesoro_free(json);
+  }
+  /* the website's same id later is a new prospect */
+  APPLIED(w, ev("{\"source_id\":\"pat-10\",\"type\":\"visit\",\"customer\":"
+                "\"hf-pat\",\"at\":%lld,\"visits\":1}", (long long)T0 + 20));
+  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM web_customer WHERE "
+                                 "external_id = 'hf-pat'"), 1);
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_web_customer_discarded_can_be_erased(void **state) {
+  tu_world *w = *state;
+  int64_t pat = pat_everything(w);
+  TU_OK(w, tesoro_prospect_discard(w->t, w->agent, pat, "a test account", 0));
+  TU_OK(w, tesoro_web_customer_erase(w->t, w->admin, pat, NULL));
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM web_customer WHERE id = "
+                              "%lld AND state = 'discarded' AND name IS NULL "
+                              "AND end_reason IS NULL", (long long)pat), 1);
+  TU_OK(w, tesoro_check(w->t));
+}
+
+static void test_web_customer_privacy_refusals(void **state) {
+  tu_world *w = *state;
+  int64_t pat = pat_everything(w), ada = 0;
+  char *json = NULL, long_reason[TESORO_MAX_REASON + 2];
+  link_ada(w);
+  TU_OK(w, tesoro_customer_find(w->t, w->agent, "hf-ada", &ada));
+  memset(long_reason, 'r', sizeof long_reason - 1);
+  long_reason[sizeof long_reason - 1] = 0;
+  assert_int_equal(tesoro_web_customer_export(NULL, w->agent, pat, &json),
+                   TESORO_EMISUSE);
+  assert_int_equal(tesoro_web_customer_erase(NULL, w->admin, pat, NULL),
+                   TESORO_EMISUSE);
+  TU_ASSERT_REFUSED(w, tesoro_web_customer_export(w->t, w->agent, pat, NULL),
+                    TESORO_EINVAL, NULL);
+  /* an approved customer's data is its contact's */
+  TU_ASSERT_REFUSED(w, tesoro_web_customer_export(w->t, w->agent, ada, &json),
+                    TESORO_ESTATE, "contact");
+  TU_ASSERT_REFUSED(w, tesoro_web_customer_erase(w->t, w->admin, ada, NULL),
+                    TESORO_ESTATE, "contact");
+  /* who: staff export, an admin erases, of the customer's agency */
+  TU_ASSERT_REFUSED(w, tesoro_web_customer_export(w->t, w->client, pat, &json),
+                    TESORO_EDENIED, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_web_customer_export(w->t, w->website, pat, &json),
+                    TESORO_EDENIED, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_web_customer_export(w->t, w->other_agent, pat,
+                                                  &json),
+                    TESORO_EDENIED, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_web_customer_erase(w->t, w->agent, pat, NULL),
+                    TESORO_EDENIED, "admin");
+  TU_ASSERT_REFUSED(w, tesoro_web_customer_erase(w->t, w->website, pat, NULL),
+                    TESORO_EDENIED, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_web_customer_erase(w->t, w->other_admin, pat, NULL),
+                    TESORO_EDENIED, NULL);
+  /* which */
+  TU_ASSERT_REFUSED(w, tesoro_web_customer_export(w->t, w->agent, 999999, &json),
+                    TESORO_ENOTFOUND, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_web_customer_erase(w->t, w->admin, 999999, NULL),
+                    TESORO_ENOTFOUND, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_web_customer_erase(w->t, w->admin, 0, NULL),
+                    TESORO_EINVAL, NULL);
+  /* the reason */
+  TU_ASSERT_REFUSED(w, tesoro_web_customer_erase(w->t, w->admin, pat,
+                                                 long_reason),
+                    TESORO_EINVAL, "reason");
+  TU_ASSERT_REFUSED(w, tesoro_web_customer_erase(w->t, w->admin, pat,
+                                                 "bad \xff utf-8"),
+                    TESORO_EINVAL, "reason");
+  assert_null(json);
+}
+
+/* ------------------------------------------------------------------------
 ** main
 */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
@@ -1821,6 +2041,10 @@ int main(void) {
       T(test_erased_contact_is_frozen),
       T(test_contact_correction),
       T(test_erase_driven_by_the_map),
+      T(test_web_customer_export),
+      T(test_web_customer_erase),
+      T(test_web_customer_discarded_can_be_erased),
+      T(test_web_customer_privacy_refusals),
   };
   return cmocka_run_group_tests_name("privacy", tests, NULL, NULL);
 }

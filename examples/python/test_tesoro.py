@@ -2115,6 +2115,23 @@ class TestPrivacy(WorldCase):
             db.room_message_post(self.client, room, "Still here?")
         with open(self.path, "rb") as f:
             self.assertNotIn(b"ada@example.com", f.read())
+        # a website-only person: exported and erased the same way
+        db.exchange_ingest(self.website, {
+            "source_id": "p1", "type": "customer", "customer": "web-pat",
+            "at": NOW - 10, "name": "Pat Prospect",
+            "email": "pat@example.net"})
+        pat = db.customer_find(self.agent, "web-pat")
+        export = json.loads(db.web_customer_export(self.agent, pat))
+        self.assertEqual(export["web_customer_id"], pat)
+        self.assertEqual(export["tables"]["web_customer"][0]["email"],
+                         "pat@example.net")
+        self.assertRefused(tesoro.Denied, None, db.web_customer_erase,
+                           self.agent, pat)
+        db.web_customer_erase(self.admin, pat, "Asked to be forgotten")
+        with self.assertRaises(tesoro.StateError):
+            db.prospect_approve(self.agent, pat)
+        with open(self.path, "rb") as f:
+            self.assertNotIn(b"pat@example.net", f.read())
         privacy = json.loads(tesoro.privacy_map())
         tables = {t["table"] for t in privacy}
         self.assertIn("contact", tables)

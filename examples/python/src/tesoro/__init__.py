@@ -70,7 +70,7 @@ Row = Dict[str, Any]
 
 VERSION = "0.1.0"
 VERSION_NUMBER = 1000
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 APPLICATION_ID = 0x5453524F
 
 OK = 0
@@ -522,6 +522,8 @@ tesoro_matches I t:H actor:L customer:L out:OUT
 tesoro_contact_consent_set I t:H actor:L contact:L consent:I statement:S expected_version:L
 tesoro_contact_export I t:H actor:L contact:L flags:I out_json:OUT
 tesoro_contact_erase I t:H actor:L contact:L reason:S
+tesoro_web_customer_export I t:H actor:L customer:L out_json:OUT
+tesoro_web_customer_erase I t:H actor:L customer:L reason:S
 tesoro_privacy_map I out_json:OUT
 tesoro_cursor_next I c:C
 tesoro_cursor_columns I c:C
@@ -3141,6 +3143,38 @@ class Tesoro:
         was running).
         """
         self._call("tesoro_contact_erase", actor, contact, reason)
+
+    def web_customer_export(self, actor: int, customer: int) -> str:
+        """Everything stored about a website-only person, as JSON text.
+
+        From tesoro.h, tesoro_web_customer_export:
+
+        A website-only person — a web customer never approved into a contact
+        (a prospect, or one discarded) — has the same rights.  Export (staff
+        of the agency): the same format, with "web_customer_id" in place of
+        "contact_id", over the customer, its website events, searches,
+        interests, enquiries, vendor claims, their history and outbox rows.
+        A customer approved into a contact is ESTATE: its data is the
+        contact's (tesoro_contact_export).
+        """
+        return self._textout("tesoro_web_customer_export", actor, customer)
+
+    def web_customer_erase(self, actor: int, customer: int,
+                           reason: Optional[Text] = None) -> None:
+        """C: tesoro_web_customer_erase.
+
+        From tesoro.h, tesoro_web_customer_erase:
+
+        Erase a website-only person (an admin), with the same guarantees as
+        tesoro_contact_erase: the personal columns of their rows overwritten
+        (the website's own customer id too), undelivered outbox rows
+        withdrawn, secure_delete and a WAL checkpoint, the rows and states
+        kept, a history row "erase"; a second call changes nothing.  An
+        erased customer is frozen: approving or discarding it is ESTATE
+        ("erased"); a later website event with the same id is a new
+        prospect.  A customer approved into a contact is ESTATE.
+        """
+        self._call("tesoro_web_customer_erase", actor, customer, reason)
 
     # -- checker ------------------------------------------------------------
 
