@@ -1011,3 +1011,19 @@ ALTER TABLE portal_account ADD COLUMN email_pending TEXT;
 -- (tesoro_web_customer_erase): who and when; the row stays for the books.
 ALTER TABLE web_customer ADD COLUMN erased_at INTEGER;
 ALTER TABLE web_customer ADD COLUMN erased_by INTEGER;
+
+-- What tesoro_agency_import brought in: per agency, record type and the
+-- source system's id, the entity made from it and the digest of the record
+-- (the same record again is "present"; another under that id a conflict).
+CREATE TABLE import_ref (
+  agency_id   INTEGER NOT NULL,
+  type        TEXT    NOT NULL,
+  external_id TEXT    NOT NULL CHECK (length(external_id) BETWEEN 1 AND 200),
+  entity      INTEGER NOT NULL,
+  entity_id   INTEGER NOT NULL,
+  digest      BLOB    NOT NULL,
+  line        INTEGER NOT NULL,
+  imported_at INTEGER NOT NULL,
+  PRIMARY KEY (agency_id, type, external_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX import_ref_entity ON import_ref(agency_id, type, entity_id);

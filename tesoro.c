@@ -143,6 +143,7 @@ struct tesoro {
   int64_t next_due;
   unsigned int due_version;
   int due_known, due_fresh;
+  int importing;                   /* tesoro_agency_import: queue nothing */
   /* A hash at that cost, verified against when a login names an unknown
   ** e-mail so that it costs what a known one does; "" until needed. */
   char pw_decoy[crypto_pwhash_STRBYTES];
@@ -1412,6 +1413,22 @@ static const char *const tesoro__schema_lines[] = {
     "-- (tesoro_web_customer_erase): who and when; the row stays for the books.\n",
     "ALTER TABLE web_customer ADD COLUMN erased_at INTEGER;\n",
     "ALTER TABLE web_customer ADD COLUMN erased_by INTEGER;\n",
+    "\n",
+    "-- What tesoro_agency_import brought in: per agency, record type and the\n",
+    "-- source system's id, the entity made from it and the digest of the record\n",
+    "-- (the same record again is \"present\"; another under that id a conflict).\n",
+    "CREATE TABLE import_ref (\n",
+    "  agency_id   INTEGER NOT NULL,\n",
+    "  type        TEXT    NOT NULL,\n",
+    "  external_id TEXT    NOT NULL CHECK (length(external_id) BETWEEN 1 AND 200),\n",
+    "  entity      INTEGER NOT NULL,\n",
+    "  entity_id   INTEGER NOT NULL,\n",
+    "  digest      BLOB    NOT NULL,\n",
+    "  line        INTEGER NOT NULL,\n",
+    "  imported_at INTEGER NOT NULL,\n",
+    "  PRIMARY KEY (agency_id, type, external_id)\n",
+    ") STRICT, WITHOUT ROWID;\n",
+    "CREATE INDEX import_ref_entity ON import_ref(agency_id, type, entity_id);\n",
 /* <<schema */
     NULL};
 
@@ -1450,6 +1467,13 @@ static const char *const tesoro__schema_lines[] = {
 ** TESORO__LANGUAGE is the rule over a contact row `c` and its portal
 ** account `pa`, left-joined (either may be missing: NULL is English);
 ** TESORO__LANGUAGE_OF(contact) is a subquery for a contact id expression. */
+/* The source system's id of entity `id` of record type `type` (SQL
+** expressions) as an import recorded it, else "<type>-<id>". */
+#define TESORO__EXTERNAL(type, id)                                            \
+  "coalesce((SELECT external_id FROM import_ref WHERE agency_id = ?1 AND "    \
+  "type = " type " AND entity_id = " id "), " type " || '-' || " id ")"
+#define TESORO__IMPORT_FORMAT "tesoro-agency-1"
+
 #define TESORO__LANGUAGE(pa, c)                                               \
   "tesoro_portal_language(" pa ".language, " c ".language)"
 #define TESORO__LANGUAGE_OF(contact)                                          \
@@ -1476,6 +1500,7 @@ static const char *const tesoro__schema_lines[] = {
   X(BEGIN, "BEGIN IMMEDIATE")                                                 \
   X(COMMIT, "COMMIT")                                                         \
   X(ROLLBACK, "ROLLBACK")                                                     \
+  X(BEGIN_READ, "BEGIN")                                                      \
   X(SAVEPOINT, "SAVEPOINT tesoro_call")                                       \
   X(RELEASE, "RELEASE tesoro_call")                                           \
   X(ROLLBACK_TO, "ROLLBACK TO tesoro_call")                                   \
@@ -1522,6 +1547,57 @@ static const char *const tesoro__schema_lines[] = {
   X(CONTACT_EMAIL, "SELECT email FROM contact WHERE id = ?1")                 \
   X(CONTACT_ROLE_ADD,                                                         \
     "INSERT OR IGNORE INTO contact_role(contact_id, role) VALUES (?1, ?2)")   \
+  /* import and export (section 19b) */                                       \
+  X(IMPORT_REF,                                                               \
+    "SELECT entity_id FROM import_ref WHERE agency_id = ?1 AND type = ?2 "    \
+    "AND external_id = ?3")                                                   \
+  X(IMPORT_DIGEST,                                                            \
+    "SELECT digest FROM import_ref WHERE agency_id = ?1 AND type = ?2 AND "   \
+    "external_id = ?3")                                                       \
+  X(IMPORT_REF_INSERT,                                                        \
+    "INSERT INTO import_ref(agency_id, type, external_id, entity, entity_id, "\
+    "digest, line, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")     \
+  X(IMPORT_TYPE,                                                              \
+    "SELECT CASE WHEN NOT json_valid(?1) THEN NULL WHEN json_type(?1) = "     \
+    "'object' AND json_type(?1, '$.type') = 'text' THEN json_extract(?1, "    \
+    "'$.type') END")                                                          \
+  X(IMPORT_HEADER,                                                            \
+    "SELECT CASE WHEN NOT json_valid(?1) THEN 0 ELSE json_type(?1) = "       \
+    "'object' AND json_extract(?1, '$.type') IS 'header' AND json_extract("   \
+    "?1, '$.format') IS '" TESORO__IMPORT_FORMAT "' END")                     \
+  X(IMPORT_MARK, "SELECT coalesce(max(id), 0) FROM history")                  \
+  X(IMPORT_SELLER, /* ?1 contact, ?2 the listing's fields */                \
+    "SELECT name, email, phone, json_extract(?2, '$.address'), "              \
+    "coalesce(json_extract(?2, '$.property_type'), 'house'), "                \
+    "coalesce(json_extract(?2, '$.price'), 0), json_patch(?2, "               \
+    "json_object('full_name', name, 'email', email, 'phone', phone)) "        \
+    "FROM contact WHERE id = ?1")                                             \
+  X(IMPORT_REVIEW_TASK,                                                       \
+    "SELECT id FROM task WHERE entity = 3 AND entity_id = ?1 AND kind = "     \
+    "'review_seller_form' AND state = 'open' ORDER BY id DESC LIMIT 1")       \
+  X(IMPORT_DEAL, /* the contact's deal for a listing's viewing */          \
+    "SELECT d.id, (SELECT p.id FROM deal_property p WHERE p.deal_id = d.id "  \
+    "AND p.listing_id = ?2) FROM deal d WHERE d.contact_id = ?1 AND d.state " \
+    "= 'active' ORDER BY (SELECT count(*) FROM deal_property p WHERE "        \
+    "p.deal_id = d.id AND p.listing_id = ?2) DESC, d.id LIMIT 1")             \
+  X(IMPORT_CREATED, /* entities whose creation is after history row ?1 */   \
+    "SELECT entity, entity_id FROM history WHERE id > ?1 AND seq = 1")        \
+  X(IMPORT_FOLD,                                                              \
+    "DELETE FROM history WHERE entity = ?1 AND entity_id = ?2 AND id > ?3")   \
+  X(IMPORT_HISTORY,                                                           \
+    "INSERT INTO history(agency_id, entity, entity_id, seq, event, "          \
+    "from_state, to_state, actor_id, at, details) VALUES (?1, ?2, ?3, 1, "    \
+    "'imported', NULL, ?4, ?5, ?6, json_object('source', 'import', 'line', "  \
+    "?7, 'type', ?8, 'external_id', ?9))")                                    \
+  X(IMPORT_ACTIVITY_MARK, "SELECT coalesce(max(id), 0) FROM activity")       \
+  X(IMPORT_ACTIVITY, "DELETE FROM activity WHERE id > ?1")                    \
+  X(EXPORT_HEADER,                                                            \
+    "SELECT json_object('type', 'header', 'format', '" TESORO__IMPORT_FORMAT  \
+    "', 'name', g.name, 'timezone', g.timezone, 'currency', g.currency, "     \
+    "'portal_active', json(iif(g.portal_active, 'true', 'false')), "          \
+    "'admin_name', a.name, 'admin_email', a.email) FROM agency g JOIN actor " \
+    "a ON a.id = (SELECT min(id) FROM actor WHERE agency_id = g.id AND "      \
+    "role = 'admin') WHERE g.id = ?1")                                        \
   /* history, the engine's record */                                          \
   X(HISTORY_INSERT,                                                           \
     "INSERT INTO history(agency_id, entity, entity_id, seq, event, "          \
@@ -4140,6 +4216,8 @@ static int tesoro__outbox(tesoro__ctx *c, const char *kind, int64_t recipient,
                           const char *summary, const char *extra_json) {
   tesoro *t = c->t;
   sqlite3_stmt *s;
+  /* An import recreates what happened before: nobody is told again. */
+  if (t->importing) return TESORO_OK;
   /* A channel its recipient or the agency turned off queues nothing, and a
   ** message left with no channel is not written: the outbox never holds a
   ** delivery that will not be made.  The website's events follow no
@@ -5235,7 +5313,8 @@ typedef struct tesoro__field {
                 label, 'c' one of tesoro__choices[min], 'i' integer,
                 'r' number, 'd' calendar date "YYYY-MM-DD", 'b' true or
                 false, 'a' array of property types, 'g' a search area
-                (section 16) */
+                (section 16), 'o' any object, 'A' any array (their
+                checks are their consumer's) */
   char required;
   int64_t min, max; /* text: bytes; integer, number: value */
 } tesoro__field;
@@ -5490,6 +5569,10 @@ static int tesoro__json_members(tesoro *t, const char *what, const char *json,
       if (strcmp(type, "true") != 0 && strcmp(type, "false") != 0)
         rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must be true or false",
                           what, f->key);
+    } else if (f->type == 'o' || f->type == 'A') {
+      if (strcmp(type, f->type == 'o' ? "object" : "array") != 0)
+        rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must be an %s", what,
+                          f->key, f->type == 'o' ? "object" : "array");
     } else if (f->type == 'a' || f->type == 'g') {
       char name[80];
       const char *v = (const char *)sqlite3_column_text(s, 2);
@@ -10587,6 +10670,10 @@ static const tesoro__privacy tesoro__privacy_map[] = {
     {"vendor_claim", "customer_id IN " C_CUSTOMERS, NULL,
      "id agency_id customer_id listing_id version state created_at",
      "note:n end_reason:n", "customer_id = ?1"},
+    /* the source system's ids (of agents, contacts, listings...) */
+    {"import_ref", NULL, NULL,
+     "agency_id type external_id entity entity_id digest line imported_at", "",
+     NULL},
     {"vendor_link", "contact_id = ?1", NULL,
      "contact_id listing_id role created_by created_at", "", NULL},
 };
@@ -12230,6 +12317,752 @@ TESORO_API void tesoro_cursor_free(tesoro_cursor *c) {
     }
   }
   TESORO_FREE(c);
+}
+
+/* =========================================================================
+** 19b. Import and export (the agency interchange format)
+**
+** An agency moves in as a JSON Lines file: a header line, then one record
+** per line, each naming its type and the source system's id.  The import
+** replays each record through the workflow's own calls (so every field is
+** checked exactly as the workflow checks it, and the timers it would have
+** planned are planned), with the clock at the record's time and the outbox
+** silent, then folds the history those calls wrote into one "imported" row
+** per entity it created.  The whole file is one transaction: one bad line
+** and nothing is kept.  The export writes the same format.
+*/
+/* One record's members, as tesoro__json_members found them. */
+typedef struct tesoro__rec {
+  const tesoro__field *fields;
+  int n;
+  char *text[16];   /* text, object and array members (JSON text) */
+  int64_t num[16];  /* integer and boolean members */
+  int given[16];
+} tesoro__rec;
+
+static void tesoro__rec_take(void *ctx, const tesoro__field *f,
+                             sqlite3_stmt *s) {
+  tesoro__rec *r = ctx;
+  int i = (int)(f - r->fields);
+  r->given[i] = 1;
+  if (f->type == 'b')
+    r->num[i] = strcmp((const char *)sqlite3_column_text(s, 1), "true") == 0;
+  else if (f->type == 'i')
+    r->num[i] = sqlite3_column_int64(s, 2);
+  else if (sqlite3_column_text(s, 2))
+    r->text[i] = sqlite3_mprintf("%s", sqlite3_column_text(s, 2));
+}
+
+static void tesoro__rec_free(tesoro__rec *r) {
+  for (int i = 0; i < 16; i++) sqlite3_free(r->text[i]);
+  memset(r, 0, sizeof *r);
+}
+
+/* The member `key` of the record: text (NULL when not given) or number. */
+static int tesoro__rec_index(const tesoro__rec *r, const char *key) {
+  for (int i = 0; i < r->n; i++)
+    if (strcmp(r->fields[i].key, key) == 0) return i;
+  return -1;
+}
+static const char *tesoro__rec_text(const tesoro__rec *r, const char *key) {
+  int i = tesoro__rec_index(r, key);
+  return i >= 0 ? r->text[i] : NULL;
+}
+static int64_t tesoro__rec_num(const tesoro__rec *r, const char *key) {
+  int i = tesoro__rec_index(r, key);
+  return i >= 0 ? r->num[i] : 0;
+}
+
+/* The import in progress: the importer, the line, the counts. */
+typedef struct tesoro__import {
+  tesoro *t;
+  tesoro__actor admin;
+  int64_t line, imported, present, website;
+  int64_t at; /* the record's time */
+  const char *type, *external_id;
+} tesoro__import;
+
+/* The entity imported as `type` `external_id` (ENOTFOUND names the line's
+** reference `what`). */
+static int tesoro__import_ref(tesoro__import *im, const char *type,
+                              const char *external_id, const char *what,
+                              int64_t *out_id) {
+  tesoro *t = im->t;
+  sqlite3_stmt *s = tesoro__stmt(t, S_IMPORT_REF);
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, im->admin.agency);
+  sqlite3_bind_text(s, 2, type, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, external_id, -1, SQLITE_STATIC);
+  rc = tesoro__int(t, s, out_id);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND,
+                        "%s \"%.60s\" is not an imported %s (it must come on "
+                        "an earlier line)", what, external_id, type);
+  return rc;
+}
+
+/* The staff actor named by the record's "agent" (the importer if none). */
+static int tesoro__import_staff(tesoro__import *im, const tesoro__rec *r,
+                                int64_t *out) {
+  const char *agent = tesoro__rec_text(r, "agent");
+  *out = im->admin.id;
+  return agent ? tesoro__import_ref(im, "agent", agent, "agent", out)
+               : TESORO_OK;
+}
+
+static const tesoro__field tesoro__import_agent_fields[] = {
+    {"type", 't', 1, 0, 20},         {"external_id", 't', 1, 0, 200},
+    {"at", 'i', 0, 1, INT64_MAX},    {"name", 't', 1, 0, TESORO_MAX_NAME},
+    {"email", 'e', 1, 0, 0},         {"role", 't', 1, 0, 20}};
+
+static int tesoro__import_agent(tesoro__import *im, const tesoro__rec *r,
+                                int *out_entity, int64_t *out_id) {
+  static const char *const roles[] = {NULL, "agent", "admin", "closings"};
+  const char *role = tesoro__rec_text(r, "role");
+  int i;
+  for (i = 1; i < COUNT(roles) && strcmp(roles[i], role) != 0; i++) {
+  }
+  if (i == COUNT(roles))
+    return tesoro__fail(im->t, TESORO_EINVAL,
+                        "role must be agent, admin or closings");
+  *out_entity = 0; /* an actor, not a machine's entity */
+  return tesoro_agent_create(im->t, im->admin.id, tesoro__rec_text(r, "name"),
+                             tesoro__rec_text(r, "email"), i, out_id);
+}
+
+static const tesoro__field tesoro__import_contact_fields[] = {
+    {"type", 't', 1, 0, 20},          {"external_id", 't', 1, 0, 200},
+    {"at", 'i', 0, 1, INT64_MAX},     {"name", 't', 1, 0, TESORO_MAX_NAME},
+    {"email", 'e', 0, 0, 0},          {"phone", 't', 0, 0, TESORO_MAX_PHONE},
+    {"language", 't', 0, 0, 16},      {"agent", 't', 0, 0, 200},
+    {"consent", 't', 0, 0, 20},       {"consent_text", 't', 0, 0, TESORO_MAX_TEXT}};
+
+static int tesoro__import_contact(tesoro__import *im, const tesoro__rec *r,
+                                  int *out_entity, int64_t *out_id) {
+  const char *consent = tesoro__rec_text(r, "consent");
+  int64_t staff;
+  int rc, code = 0;
+  if (consent)
+    code = strcmp(consent, "granted") == 0     ? TESORO_CONSENT_GRANTED
+           : strcmp(consent, "denied") == 0    ? TESORO_CONSENT_DENIED
+           : strcmp(consent, "not_asked") == 0 ? TESORO_CONSENT_NOT_ASKED
+                                               : -1;
+  if (code < 0)
+    return tesoro__fail(im->t, TESORO_EINVAL,
+                        "consent must be granted, denied or not_asked");
+  *out_entity = TESORO_ENTITY_CONTACT;
+  if ((rc = tesoro__import_staff(im, r, &staff)) ||
+      (rc = tesoro_contact_create(im->t, staff, tesoro__rec_text(r, "name"),
+                                  tesoro__rec_text(r, "email"),
+                                  tesoro__rec_text(r, "phone"),
+                                  tesoro__rec_text(r, "language"), out_id)))
+    return rc;
+  if (code > TESORO_CONSENT_NOT_ASKED)
+    rc = tesoro_contact_consent_set(im->t, im->admin.id, *out_id, code,
+                                    tesoro__rec_text(r, "consent_text"), 0);
+  return rc;
+}
+
+static const tesoro__field tesoro__import_listing_fields[] = {
+    {"type", 't', 1, 0, 20},
+    {"external_id", 't', 1, 0, 200},
+    {"at", 'i', 0, 1, INT64_MAX},
+    {"seller", 't', 1, 0, 200},
+    {"agent", 't', 0, 0, 200},
+    {"state", 't', 1, 0, 20},
+    {"commission_type", 't', 1, 0, 20},
+    {"commission_value", 'i', 1, 1, INT64_MAX},
+    {"currency", 't', 0, 0, 3},
+    {"exclusive", 'b', 1, 0, 1},
+    {"duration_days", 'i', 1, 1, 3650},
+    {"fields", 'o', 1, 0, 0},
+    {"signed_mandate", 't', 1, 0, INT32_MAX}, /* base64 PDF */
+    {"ref", 't', 0, 0, 40}};                  /* the export's; not reused */
+
+/* The seller's client actor, and the room the website would have opened
+** (a listing enters through the seller onboarding, as it does in tesoro). */
+static int tesoro__import_listing(tesoro__import *im, const tesoro__rec *r,
+                                  int *out_entity, int64_t *out_id) {
+  tesoro *t = im->t;
+  const char *state = tesoro__rec_text(r, "state");
+  const char *fields = tesoro__rec_text(r, "fields");
+  const char *type = tesoro__rec_text(r, "commission_type");
+  const char *b64 = tesoro__rec_text(r, "signed_mandate");
+  int64_t contact, staff, room = 0, client = 0, mandate = 0, proposal = 0;
+  int64_t doc = 0, task = 0, listing = 0;
+  unsigned char *pdf = NULL;
+  size_t pdf_len = 0, b64_len = strlen(b64);
+  char *form = NULL, *name = NULL, *email = NULL, *phone = NULL;
+  char *address = NULL, *ptype = NULL;
+  int64_t price = 0;
+  sqlite3_stmt *s;
+  int rc, commission;
+  if (strcmp(state, "draft") != 0 && strcmp(state, "published") != 0 &&
+      strcmp(state, "unpublished") != 0)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "state must be draft, published or unpublished");
+  commission = strcmp(type, "percentage") == 0 ? TESORO_COMMISSION_PERCENTAGE
+               : strcmp(type, "fixed") == 0    ? TESORO_COMMISSION_FIXED
+                                               : 0;
+  if (commission == 0)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "commission_type must be percentage or fixed");
+  if ((rc = tesoro__import_ref(im, "contact", tesoro__rec_text(r, "seller"),
+                               "seller", &contact)) ||
+      (rc = tesoro__import_staff(im, r, &staff)))
+    return rc;
+  /* the seller form, from the contact and the listing's fields */
+  if ((s = tesoro__stmt(t, S_IMPORT_SELLER)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, contact);
+  sqlite3_bind_text(s, 2, fields, -1, SQLITE_STATIC);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  name = sqlite3_mprintf("%s", sqlite3_column_text(s, 0));
+  if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+    email = sqlite3_mprintf("%s", sqlite3_column_text(s, 1));
+  if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+    phone = sqlite3_mprintf("%s", sqlite3_column_text(s, 2));
+  if (sqlite3_column_type(s, 3) != SQLITE_NULL)
+    address = sqlite3_mprintf("%s", sqlite3_column_text(s, 3));
+  ptype = sqlite3_mprintf("%s", sqlite3_column_text(s, 4));
+  price = sqlite3_column_int64(s, 5);
+  form = sqlite3_mprintf("%s", sqlite3_column_text(s, 6));
+  sqlite3_reset(s);
+  rc = TESORO_OK;
+  pdf = TESORO_MALLOC(b64_len + 1);
+  if (name == NULL || ptype == NULL || form == NULL || pdf == NULL)
+    rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  else if (email == NULL || address == NULL)
+    rc = tesoro__fail(t, TESORO_EINVAL,
+                      "the seller needs an e-mail and the fields an address "
+                      "(the seller onboarding asks for both)");
+  else if (sodium_base642bin(pdf, b64_len + 1, b64, b64_len, NULL, &pdf_len,
+                             NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+    rc = tesoro__fail(t, TESORO_EINVAL, "signed_mandate must be base64");
+  if (rc == TESORO_OK)
+    rc = tesoro_contact_request_submit(
+        t, im->website, name, email, tesoro__property_type(ptype), address,
+        price > 0 ? price : 0, NULL, NULL, &room, NULL);
+  if (rc == TESORO_OK)
+    rc = tesoro_contact_client_actor(t, im->admin.id, contact, &client);
+  if (rc == TESORO_OK)
+    rc = tesoro_room_start_onboarding(t, staff, room, 0, 0, &mandate);
+  if (rc == TESORO_OK)
+    rc = tesoro_mandate_propose(
+        t, staff, mandate, commission, tesoro__rec_num(r, "commission_value"),
+        tesoro__rec_text(r, "currency"), (int)tesoro__rec_num(r, "exclusive"),
+        (int)tesoro__rec_num(r, "duration_days"), 0, &proposal);
+  if (rc == TESORO_OK)
+    rc = tesoro_mandate_accept(t, client, mandate, proposal, 0, NULL);
+  if (rc == TESORO_OK) rc = tesoro_mandate_share_form(t, staff, mandate, 0);
+  if (rc == TESORO_OK)
+    rc = tesoro_document_add(t, client, TESORO_ENTITY_MANDATE, mandate,
+                             TESORO_DOC_SIGNED_MANDATE, "signed-mandate.pdf",
+                             "application/pdf", pdf, (int64_t)pdf_len, &doc);
+  if (rc == TESORO_OK)
+    rc = tesoro_mandate_submit_form(t, client, mandate, form, 0);
+  if (rc == TESORO_OK && (s = tesoro__stmt(t, S_IMPORT_REVIEW_TASK)) == NULL)
+    rc = t->rc;
+  if (rc == TESORO_OK) {
+    sqlite3_bind_int64(s, 1, mandate);
+    rc = tesoro__int(t, s, &task);
+    rc = rc == TESORO_OK ? tesoro_task_complete(t, staff, task, 0)
+                         : rc < 0 ? rc : TESORO_EDB;
+  }
+  if (rc == TESORO_OK)
+    rc = tesoro_mandate_validate(t, staff, mandate, 0, &listing);
+  if (rc == TESORO_OK) rc = tesoro_listing_update(t, staff, listing, fields, 0);
+  if (rc == TESORO_OK && strcmp(state, "draft") != 0)
+    rc = tesoro_listing_publish(t, staff, listing, 0);
+  if (rc == TESORO_OK && strcmp(state, "unpublished") == 0)
+    rc = tesoro_listing_unpublish(t, staff, listing, 0);
+  sqlite3_free(name);
+  sqlite3_free(email);
+  sqlite3_free(phone);
+  sqlite3_free(address);
+  sqlite3_free(ptype);
+  sqlite3_free(form);
+  TESORO_FREE(pdf);
+  *out_entity = TESORO_ENTITY_LISTING;
+  *out_id = listing;
+  return rc;
+}
+
+static const tesoro__field tesoro__import_appointment_fields[] = {
+    {"type", 't', 1, 0, 20},        {"external_id", 't', 1, 0, 200},
+    {"at", 'i', 0, 1, INT64_MAX},   {"contact", 't', 1, 0, 200},
+    {"listing", 't', 1, 0, 200},    {"agent", 't', 0, 0, 200},
+    {"state", 't', 1, 0, 20},       {"preferred", 'A', 1, 0, 0},
+    {"start_at", 'i', 0, 1, INT64_MAX},
+    {"duration_s", 'i', 0, 1, INT64_MAX},
+    {"end_reason", 't', 0, 0, TESORO_MAX_REASON}};
+
+/* A viewing: the listing offered to the contact's deal (the first active
+** one, or a new "Imported viewings"), requested by the contact's client,
+** then answered as the record says. */
+static int tesoro__import_appointment(tesoro__import *im, const tesoro__rec *r,
+                                      int *out_entity, int64_t *out_id) {
+  tesoro *t = im->t;
+  const char *state = tesoro__rec_text(r, "state");
+  const char *reason = tesoro__rec_text(r, "end_reason");
+  int64_t contact, listing, staff, client = 0, deal = 0, dp = 0, when[3];
+  int n = 0, rc;
+  sqlite3_stmt *s;
+  if (strcmp(state, "pending") != 0 && strcmp(state, "confirmed") != 0 &&
+      strcmp(state, "rejected") != 0 && strcmp(state, "cancelled") != 0)
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "state must be pending, confirmed, rejected or "
+                        "cancelled");
+  if ((rc = tesoro__import_ref(im, "contact", tesoro__rec_text(r, "contact"),
+                               "contact", &contact)) ||
+      (rc = tesoro__import_ref(im, "listing", tesoro__rec_text(r, "listing"),
+                               "listing", &listing)) ||
+      (rc = tesoro__import_staff(im, r, &staff)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_JSON_MEMBERS)) == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, tesoro__rec_text(r, "preferred"), -1, SQLITE_STATIC);
+  while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
+    if (n == 3 || strcmp((const char *)sqlite3_column_text(s, 1), "integer")) {
+      sqlite3_reset(s);
+      return tesoro__fail(t, TESORO_EINVAL,
+                          "preferred must be 1 to 3 times (integers)");
+    }
+    when[n++] = sqlite3_column_int64(s, 2);
+  }
+  sqlite3_reset(s);
+  if (rc < 0) return rc;
+  if ((s = tesoro__stmt(t, S_IMPORT_DEAL)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, contact);
+  sqlite3_bind_int64(s, 2, listing);
+  if ((rc = tesoro__row(t, s)) == TESORO_ROW) {
+    deal = sqlite3_column_int64(s, 0);
+    dp = sqlite3_column_int64(s, 1);
+    rc = TESORO_OK;
+  }
+  sqlite3_reset(s);
+  if (rc < 0) return rc;
+  rc = tesoro_contact_client_actor(t, im->admin.id, contact, &client);
+  if (rc == TESORO_OK && deal == 0)
+    rc = tesoro_deal_create(t, staff, contact, "Imported viewings", &deal);
+  if (rc == TESORO_OK && dp == 0) rc = tesoro_deal_offer(t, staff, deal, listing, &dp);
+  if (rc == TESORO_OK)
+    rc = tesoro_appointment_request(t, client, dp, when, n, out_id);
+  if (rc == TESORO_OK && strcmp(state, "pending") != 0 &&
+      strcmp(state, "rejected") != 0)
+    rc = tesoro_appointment_confirm(t, staff, *out_id,
+                                    tesoro__rec_num(r, "start_at"),
+                                    tesoro__rec_num(r, "duration_s"), 0);
+  if (rc == TESORO_OK && strcmp(state, "rejected") == 0)
+    rc = tesoro_appointment_reject(t, staff, *out_id, reason, 0);
+  if (rc == TESORO_OK && strcmp(state, "cancelled") == 0)
+    rc = tesoro_appointment_cancel(t, staff, *out_id, reason, 0);
+  *out_entity = TESORO_ENTITY_APPOINTMENT;
+  return rc;
+}
+
+static const tesoro__field tesoro__import_referral_fields[] = {
+    {"type", 't', 1, 0, 20},       {"external_id", 't', 1, 0, 200},
+    {"at", 'i', 0, 1, INT64_MAX},  {"contact", 't', 1, 0, 200},
+    {"agent", 't', 1, 0, 200},     {"stage", 't', 1, 0, 40},
+    {"data", 'o', 0, 0, 0}};
+
+/* A referral created and moved to its stage with the stage's data. */
+static int tesoro__import_referral(tesoro__import *im, const tesoro__rec *r,
+                                   int *out_entity, int64_t *out_id) {
+  const char *stage = tesoro__rec_text(r, "stage");
+  int64_t contact, agent;
+  int i, rc;
+  for (i = 0; i < COUNT(tesoro__referral_states) &&
+              strcmp(tesoro__referral_states[i], stage) != 0;
+       i++) {
+  }
+  if (i == COUNT(tesoro__referral_states))
+    return tesoro__fail(im->t, TESORO_EINVAL, "stage \"%.40s\" is not a "
+                        "referral stage", stage);
+  *out_entity = TESORO_ENTITY_REFERRAL;
+  if ((rc = tesoro__import_ref(im, "contact", tesoro__rec_text(r, "contact"),
+                               "contact", &contact)) ||
+      (rc = tesoro__import_ref(im, "agent", tesoro__rec_text(r, "agent"),
+                               "agent", &agent)) ||
+      (rc = tesoro_referral_create(im->t, im->admin.id, contact, agent, out_id)))
+    return rc;
+  if (i == 0) return TESORO_OK; /* the first stage */
+  return tesoro_referral_move(im->t, im->admin.id, *out_id, i + 1,
+                              tesoro__rec_text(r, "data"), 0);
+}
+
+static const struct {
+  const char *type;
+  const tesoro__field *fields;
+  int n;
+  int (*make)(tesoro__import *, const tesoro__rec *, int *, int64_t *);
+} tesoro__import_types[] = {
+#define TESORO__IMPORT_TYPE(name)                                             \
+  {#name, tesoro__import_##name##_fields,                                     \
+   COUNT(tesoro__import_##name##_fields), tesoro__import_##name}
+    TESORO__IMPORT_TYPE(agent),       TESORO__IMPORT_TYPE(contact),
+    TESORO__IMPORT_TYPE(listing),     TESORO__IMPORT_TYPE(appointment),
+    TESORO__IMPORT_TYPE(referral),
+#undef TESORO__IMPORT_TYPE
+};
+
+/* Fold the history the record's calls wrote (rows after `mark`) of each
+** entity they created into one "imported" row: who imported, when the
+** record says, from which line and source id.  The activity rows those
+** calls wrote go: the timeline shows the record, not its replay. */
+static int tesoro__import_fold(tesoro__import *im, int64_t mark,
+                               int64_t activity_mark) {
+  tesoro *t = im->t;
+  sqlite3_stmt *s = tesoro__stmt(t, S_IMPORT_CREATED);
+  int64_t made[256][2];
+  int n = 0, rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, mark);
+  while ((rc = tesoro__row(t, s)) == TESORO_ROW && n < COUNT(made)) {
+    made[n][0] = sqlite3_column_int64(s, 0);
+    made[n][1] = sqlite3_column_int64(s, 1);
+    n++;
+  }
+  sqlite3_reset(s);
+  if (rc < 0) return rc;
+  for (int i = 0; i < n; i++) {
+    int entity = (int)made[i][0];
+    char *sql = sqlite3_mprintf(
+        /* the table is the entity's name, from the static list */
+        "UPDATE %s SET version = 1 WHERE id = ?1 RETURNING %s",
+        tesoro__entity_name(entity),
+        entity == TESORO_ENTITY_CONTACT ? "NULL" : "state");
+    sqlite3_stmt *u = NULL;
+    char state[32] = "";
+    if (sql == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+    rc = sqlite3_prepare_v2(t->db, sql, -1, &u, NULL);
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK) return tesoro__dberr(t, rc);
+    sqlite3_bind_int64(u, 1, made[i][1]);
+    if ((rc = sqlite3_step(u)) == SQLITE_ROW) tesoro__column_copy(u, 0, state, sizeof state);
+    if (rc == SQLITE_ROW) rc = sqlite3_step(u);
+    sqlite3_finalize(u);
+    if (rc != SQLITE_DONE) return tesoro__dberr(t, rc);
+    if ((s = tesoro__stmt(t, S_IMPORT_FOLD)) == NULL) return t->rc;
+    sqlite3_bind_int(s, 1, entity);
+    sqlite3_bind_int64(s, 2, made[i][1]);
+    sqlite3_bind_int64(s, 3, mark);
+    if ((rc = tesoro__run(t, s))) return rc;
+    if ((s = tesoro__stmt(t, S_IMPORT_HISTORY)) == NULL) return t->rc;
+    sqlite3_bind_int64(s, 1, im->admin.agency);
+    sqlite3_bind_int(s, 2, entity);
+    sqlite3_bind_int64(s, 3, made[i][1]);
+    if (state[0]) sqlite3_bind_text(s, 4, state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 5, im->admin.id);
+    sqlite3_bind_int64(s, 6, im->at);
+    sqlite3_bind_int64(s, 7, im->line);
+    sqlite3_bind_text(s, 8, im->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, im->external_id, -1, SQLITE_STATIC);
+    if ((rc = tesoro__run(t, s))) return rc;
+  }
+  if ((s = tesoro__stmt(t, S_IMPORT_ACTIVITY)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, activity_mark);
+  return tesoro__run(t, s);
+}
+
+/* One line: its record checked, made (or found present), folded. */
+static int tesoro__import_line(tesoro__import *im, const char *line) {
+  tesoro *t = im->t;
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  tesoro__rec r;
+  sqlite3_stmt *s;
+  int64_t mark = 0, activity_mark = 0, id = 0;
+  char type[24] = "";
+  int i, rc, entity = 0;
+  if ((rc = tesoro__json_boundary(t, "the record", line))) return rc;
+  if ((s = tesoro__stmt(t, S_IMPORT_TYPE)) == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, line, -1, SQLITE_STATIC);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  tesoro__column_copy(s, 0, type, sizeof type);
+  sqlite3_reset(s);
+  for (i = 0; i < COUNT(tesoro__import_types) &&
+              strcmp(tesoro__import_types[i].type, type) != 0;
+       i++) {
+  }
+  if (i == COUNT(tesoro__import_types))
+    return tesoro__fail(t, TESORO_EINVAL,
+                        "a record is a JSON object whose \"type\" is agent, "
+                        "contact, listing, appointment or referral");
+  memset(&r, 0, sizeof r);
+  r.fields = tesoro__import_types[i].fields;
+  r.n = tesoro__import_types[i].n;
+  if ((rc = tesoro__json_members(t, "the record", line, r.fields, r.n, 0,
+                                 tesoro__rec_take, &r)) ||
+      (rc = tesoro__json_canonical(t, line, digest))) {
+    tesoro__rec_free(&r);
+    return rc;
+  }
+  im->type = tesoro__import_types[i].type;
+  im->external_id = tesoro__rec_text(&r, "external_id");
+  im->at = r.given[2] ? r.num[2] : t->clock; /* "at" is each type's third */
+  /* already imported? the same record is present, another a conflict */
+  if ((s = tesoro__stmt(t, S_IMPORT_DIGEST)) == NULL) rc = t->rc;
+  else {
+    sqlite3_bind_int64(s, 1, im->admin.agency);
+    sqlite3_bind_text(s, 2, im->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, im->external_id, -1, SQLITE_STATIC);
+    if ((rc = tesoro__row(t, s)) == TESORO_ROW) {
+      int same = sqlite3_column_bytes(s, 0) == (int)sizeof digest &&
+                 memcmp(sqlite3_column_blob(s, 0), digest, sizeof digest) == 0;
+      sqlite3_reset(s);
+      rc = same ? (im->present++, TESORO_DONE)
+                : tesoro__fail(t, TESORO_ECONFLICT,
+                               "%s \"%.60s\" was imported before with other "
+                               "content", im->type, im->external_id);
+    } else {
+      sqlite3_reset(s);
+      if (rc == TESORO_DONE) rc = TESORO_OK; /* not imported yet */
+    }
+  }
+  if (rc == TESORO_DONE) {
+    tesoro__rec_free(&r);
+    return TESORO_OK;
+  }
+  if (rc == TESORO_OK && (s = tesoro__stmt(t, S_IMPORT_MARK)) == NULL) rc = t->rc;
+  if (rc == TESORO_OK) rc = tesoro__int(t, s, &mark);
+  if (rc == TESORO_OK && (s = tesoro__stmt(t, S_IMPORT_ACTIVITY_MARK)) == NULL)
+    rc = t->rc;
+  if (rc == TESORO_OK) rc = tesoro__int(t, s, &activity_mark);
+  if (rc == TESORO_OK) {
+    int64_t saved = t->clock;
+    t->clock = im->at;
+    rc = tesoro__import_types[i].make(im, &r, &entity, &id);
+    t->clock = saved;
+  }
+  if (rc == TESORO_OK) rc = tesoro__import_fold(im, mark, activity_mark);
+  if (rc == TESORO_OK && (s = tesoro__stmt(t, S_IMPORT_REF_INSERT)) == NULL)
+    rc = t->rc;
+  if (rc == TESORO_OK) {
+    sqlite3_bind_int64(s, 1, im->admin.agency);
+    sqlite3_bind_text(s, 2, im->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, im->external_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, entity);
+    sqlite3_bind_int64(s, 5, id);
+    sqlite3_bind_blob(s, 6, digest, sizeof digest, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, im->line);
+    sqlite3_bind_int64(s, 8, tesoro__now(t));
+    rc = tesoro__run(t, s);
+  }
+  if (rc == TESORO_OK) im->imported++;
+  tesoro__rec_free(&r);
+  return rc;
+}
+
+/* Read one line of `f` into *buf (without its end); 0 at the end. */
+static int tesoro__read_line(FILE *f, char **buf, size_t *cap, int *eof) {
+  size_t n = 0;
+  int c;
+  while ((c = getc(f)) != EOF && c != '\n') {
+    if (n + 2 > *cap) {
+      size_t more = *cap ? *cap * 2 : 4096;
+      char *p = TESORO_MALLOC(more);
+      if (p == NULL) return TESORO_ENOMEM;
+      if (*buf) memcpy(p, *buf, n);
+      TESORO_FREE(*buf);
+      *buf = p;
+      *cap = more;
+    }
+    (*buf)[n++] = (char)c;
+  }
+  if (n > 0 && (*buf)[n - 1] == '\r') n--;
+  if (*buf) (*buf)[n] = 0;
+  *eof = c == EOF && n == 0;
+  return TESORO_OK;
+}
+
+TESORO_API int tesoro_agency_import(tesoro *t, int64_t actor, const char *path,
+                                    char **out_report) {
+  tesoro__import im;
+  FILE *f;
+  char *line = NULL, *report;
+  size_t cap = 0;
+  int rc, eof = 0;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_report, "out_report")) ||
+      (rc = tesoro__text(t, "path", path, 4096, 1)))
+    return rc;
+  if (t->readonly) return tesoro__read_only(t);
+  if (t->host_txn)
+    return tesoro__fail(t, TESORO_EMISUSE,
+                        "an import is its own transaction: commit first");
+  memset(&im, 0, sizeof im);
+  im.t = t;
+  if ((rc = tesoro__actor_load(t, actor, &im.admin)) ||
+      (rc = tesoro__require(t, &im.admin, R_ADMIN, "import records")) ||
+      (rc = tesoro_agency_website_actor(t, actor, im.admin.agency, &im.website)))
+    return rc;
+  if ((f = fopen(path, "rb")) == NULL)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "%s: %s", path, strerror(errno));
+  if ((rc = tesoro__exec_id(t, S_BEGIN)) == TESORO_OK) {
+    t->host_txn = 1; /* each call below in a savepoint of this transaction */
+    t->importing = 1;
+  }
+  while (rc == TESORO_OK) {
+    if ((rc = tesoro__read_line(f, &line, &cap, &eof))) {
+      rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+      break;
+    }
+    if (eof) break;
+    im.line++;
+    if (im.line == 1) {
+      sqlite3_stmt *s = tesoro__stmt(t, S_IMPORT_HEADER);
+      int64_t ok = 0;
+      if (s == NULL) { rc = t->rc; break; }
+      sqlite3_bind_text(s, 1, line, -1, SQLITE_STATIC);
+      rc = (rc = tesoro__json_boundary(t, "the header", line)) ? rc
+           : tesoro__int(t, s, &ok);
+      if (rc == TESORO_OK && !ok)
+        rc = tesoro__fail(t, TESORO_EINVAL,
+                          "the first line must be the header {\"type\": "
+                          "\"header\", \"format\": \"" TESORO__IMPORT_FORMAT
+                          "\", ...}");
+    } else {
+      rc = tesoro__import_line(&im, line);
+    }
+    if (rc) {
+      char msg[TESORO__MSG_MAX];
+      snprintf(msg, sizeof msg, "%s", t->msg);
+      tesoro__fail(t, rc, "line %lld: %s", (long long)im.line, msg);
+    }
+  }
+  t->importing = 0;
+  if (t->host_txn) {
+    t->host_txn = 0;
+    if (rc == TESORO_OK) rc = tesoro__exec_id(t, S_COMMIT);
+    if (rc != TESORO_OK && !sqlite3_get_autocommit(t->db)) {
+      int saved = t->rc;
+      char msg[TESORO__MSG_MAX];
+      memcpy(msg, t->msg, sizeof msg);
+      tesoro__exec_id(t, S_ROLLBACK);
+      t->rc = saved;
+      memcpy(t->msg, msg, sizeof msg);
+    }
+    t->due_known = 0;
+  }
+  fclose(f);
+  TESORO_FREE(line);
+  if (rc == TESORO_OK && im.line == 0)
+    rc = tesoro__fail(t, TESORO_EINVAL, "%s is empty: no header line", path);
+  if (rc) return rc;
+  report = sqlite3_mprintf("{\"format\":\"" TESORO__IMPORT_FORMAT "\","
+                           "\"lines\":%lld,\"imported\":%lld,\"present\":%lld}",
+                           (long long)im.line, (long long)im.imported,
+                           (long long)im.present);
+  if (report == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  *out_report = report;
+  return TESORO_OK;
+}
+
+/* --- the export --- */
+
+/* One statement per record type, each row one line, in an order an import
+** can follow (what a record names comes before it). */
+static const char *const tesoro__export_sql[] = {
+    /* agents, but the first admin (the agency's creator imports) */
+    "SELECT json_patch('{}', json_object('type', 'agent', 'external_id', " TESORO__EXTERNAL("'agent'", "a.id")
+    ", 'name', a.name, 'email', a.email, 'role', a.role, 'at', a.created_at)) "
+    "FROM actor a WHERE a.agency_id = ?1 AND a.kind = 'agent' AND a.id != "
+    "(SELECT min(id) FROM actor WHERE agency_id = ?1 AND role = 'admin') "
+    "ORDER BY a.id",
+    "SELECT json_patch('{}', json_object('type', 'contact', 'external_id', " TESORO__EXTERNAL("'contact'", "c.id")
+    ", 'at', c.created_at, 'name', c.name, 'email', c.email, 'phone', "
+    "c.phone, 'language', c.language, 'agent', (SELECT " TESORO__EXTERNAL("'agent'", "x.id")
+    " FROM actor x WHERE x.id = c.assigned_agent_id AND x.id != (SELECT "
+    "min(id) FROM actor WHERE agency_id = ?1 AND role = 'admin')), "
+    "'consent', nullif(c.consent, 'not_asked'), 'consent_text', "
+    "c.consent_text)) FROM contact c WHERE c.agency_id = ?1 AND c.erased_at "
+    "IS NULL ORDER BY c.id",
+    "SELECT json_patch('{}', json_object('type', 'listing', 'external_id', " TESORO__EXTERNAL("'listing'", "l.id")
+    ", 'at', l.created_at, 'seller', (SELECT " TESORO__EXTERNAL("'contact'", "m.contact_id")
+    "), 'state', l.state, 'commission_type', m.commission_type, "
+    "'commission_value', m.commission_value, 'currency', m.currency, "
+    "'exclusive', json(iif(m.exclusive, 'true', 'false')), 'duration_days', "
+    "m.duration_days, 'ref', l.ref, 'fields', json_patch('{}', "
+    "json_object('title', l.title, 'address', l.address, 'price', l.price, "
+    "'property_type', l.property_type, 'bedrooms', l.bedrooms, 'bathrooms', "
+    "l.bathrooms, 'floor_area', l.floor_area, 'energy_label', "
+    "l.energy_label, 'description', l.description, 'latitude', l.latitude, "
+    "'longitude', l.longitude)), 'signed_mandate', (SELECT "
+    "tesoro_base64(d.data) FROM document d WHERE d.entity = 3 AND "
+    "d.entity_id = m.id AND d.kind = 'signed_mandate' ORDER BY d.id DESC "
+    "LIMIT 1))) FROM listing l JOIN mandate m ON m.id = l.mandate_id JOIN "
+    "contact c ON c.id = m.contact_id WHERE l.agency_id = ?1 AND l.state != "
+    "'placeholder' AND m.state = 'validated' AND c.erased_at IS NULL "
+    "ORDER BY l.id",
+    "SELECT json_patch('{}', json_object('type', 'appointment', 'external_id', " TESORO__EXTERNAL("'appointment'", "a.id")
+    ", 'at', a.created_at, 'contact', (SELECT " TESORO__EXTERNAL("'contact'", "a.contact_id")
+    "), 'listing', (SELECT " TESORO__EXTERNAL("'listing'", "a.listing_id")
+    "), 'state', a.state, 'preferred', json(a.preferred), 'start_at', "
+    "iif(a.state = 'confirmed' OR a.state = 'cancelled' AND a.start_at IS "
+    "NOT NULL, a.start_at, NULL), 'duration_s', iif(a.state = 'confirmed', "
+    "a.duration_s, NULL), 'end_reason', a.end_reason)) FROM appointment a "
+    "JOIN contact c ON c.id = a.contact_id WHERE a.agency_id = ?1 AND "
+    "a.state != 'completed' AND c.erased_at IS NULL ORDER BY a.id",
+    "SELECT json_patch('{}', json_object('type', 'referral', 'external_id', " TESORO__EXTERNAL("'referral'", "r.id")
+    ", 'at', r.created_at, 'contact', (SELECT " TESORO__EXTERNAL("'contact'", "r.contact_id")
+    "), 'agent', (SELECT " TESORO__EXTERNAL("'agent'", "r.agent_id")
+    "), 'stage', r.state, 'data', nullif(json_patch('{}', json_object("
+    "'meeting_at', r.meeting_at, 'list_date', r.list_date, 'sale_price', "
+    "r.sale_price, 'close_date', r.close_date, 'paid_amount', "
+    "r.paid_amount)), '{}'))) FROM referral r JOIN contact c ON c.id = "
+    "r.contact_id WHERE r.agency_id = ?1 AND r.state != 'failed' AND "
+    "c.erased_at IS NULL ORDER BY r.id",
+};
+
+TESORO_API int tesoro_agency_export(tesoro *t, int64_t actor, const char *path,
+                                    int64_t *out_records) {
+  tesoro__actor a;
+  sqlite3_stmt *s = NULL;
+  FILE *f;
+  int64_t records = 0;
+  int rc, src = SQLITE_OK;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__text(t, "path", path, 4096, 1)) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
+      (rc = tesoro__require(t, &a, R_ADMIN, "export the agency")))
+    return rc;
+  if ((f = fopen(path, "wb")) == NULL)
+    return tesoro__fail(t, TESORO_EINVAL, "%s: %s", path, strerror(errno));
+  /* one read transaction: the file is one moment's agency */
+  rc = tesoro__exec_id(t, S_BEGIN_READ);
+  if (rc == TESORO_OK &&
+      (s = tesoro__stmt(t, S_EXPORT_HEADER)) == NULL)
+    rc = t->rc;
+  if (rc == TESORO_OK) {
+    sqlite3_bind_int64(s, 1, a.agency);
+    if ((rc = tesoro__row(t, s)) == TESORO_ROW) {
+      fprintf(f, "%s\n", sqlite3_column_text(s, 0));
+      rc = TESORO_OK;
+    } else if (rc == TESORO_DONE) {
+      rc = TESORO_EDB;
+    }
+    sqlite3_reset(s);
+  }
+  for (int i = 0; rc == TESORO_OK && i < COUNT(tesoro__export_sql); i++) {
+    sqlite3_stmt *q = NULL;
+    if ((src = sqlite3_prepare_v2(t->db, tesoro__export_sql[i], -1, &q, NULL))) {
+      rc = tesoro__dberr(t, src);
+      break;
+    }
+    sqlite3_bind_int64(q, 1, a.agency);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+      fprintf(f, "%s\n", sqlite3_column_text(q, 0));
+      records++;
+    }
+    if (src != SQLITE_DONE) rc = tesoro__dberr(t, src);
+    sqlite3_finalize(q);
+  }
+  if (!sqlite3_get_autocommit(t->db)) tesoro__exec_id(t, S_COMMIT);
+  if (fclose(f) != 0 && rc == TESORO_OK)
+    rc = tesoro__fail(t, TESORO_EDB, "%s: %s", path, strerror(errno));
+  if (rc) return rc;
+  if (out_records) *out_records = records;
+  return TESORO_OK;
 }
 
 /* =========================================================================

@@ -1911,6 +1911,66 @@ TESORO_API int tesoro_web_customer_export(tesoro *t, int64_t actor,
 TESORO_API int tesoro_web_customer_erase(tesoro *t, int64_t actor,
                                          int64_t customer, const char *reason);
 
+/* ------------------------------------------------------------------------
+** Import and export: an agency in one file (format "tesoro-agency-1").
+**
+** JSON Lines: line 1 is the header {"type": "header", "format":
+** "tesoro-agency-1"} (an export adds the agency's "name", "timezone",
+** "currency", "portal_active", "admin_name" and "admin_email", which
+** `tesoro import` uses to create the agency in a new file; appointments
+** need the portal on, as their requests are the client's); every other
+** line is one record, a JSON
+** object with its "type", the source system's "external_id" (1..200 bytes,
+** unique per type) and "at" (when it happened, Unix seconds; default: now),
+** and no members but those listed:
+**   agent        name, email, role ("agent", "admin", "closings")
+**   contact      name; email, phone, language, agent (an agent's
+**                external_id: the assigned agent), consent ("granted",
+**                "denied", "not_asked"), consent_text
+**   listing      seller (a contact's external_id; it needs an e-mail and a
+**                phone, as the seller form does), agent, state ("draft",
+**                "published", "unpublished"), commission_type
+**                ("percentage", "fixed"), commission_value, currency,
+**                exclusive (true/false), duration_days, fields (an object as
+**                tesoro_listing_update takes, with "address" and
+**                "property_type"), signed_mandate (the signed PDF, base64),
+**                ref (written by the export, ignored)
+**   appointment  contact, listing, agent, state ("pending", "confirmed",
+**                "rejected", "cancelled"), preferred (1 to 3 times),
+**                start_at and duration_s (confirmed, cancelled), end_reason
+**   referral     contact, agent, stage (a referral state name, e.g.
+**                "in_escrow"), data (the stage's data, as
+**                tesoro_referral_move takes)
+** References name records of earlier lines (or of an earlier import).
+**
+** Import (an admin of the agency): each record goes through the calls of
+** its workflow (so every field is checked as the workflow checks it, and
+** the timers it would have planned — a mandate's expiry, a confirmed
+** viewing's reminder and completion, a coming-soon list date — are
+** planned), with the clock at the record's "at", and **nothing is queued
+** in the outbox**.  The history those calls wrote for the entities they
+** created is folded into one row per entity: event "imported", the
+** importer, the record's time, details {"source": "import", "line",
+** "type", "external_id"}; the contact timeline gets no rows.  A record
+** whose (type, external_id) was imported before with the same content is
+** "present" and changes nothing; with other content it is ECONFLICT.  The
+** file is one transaction: **all or nothing** — the first bad line stops
+** the import, nothing of the file is kept, and the error names the line
+** ("line 7: ...").  *out_report (tesoro_free): {"format", "lines",
+** "imported", "present"}.  Not inside tesoro_begin (EMISUSE).
+**
+** Export (an admin): the agency's agents (but its first admin), contacts,
+** validated listings, appointments (not completed ones) and referrals
+** (not failed ones) in that order, each with the external_id it was
+** imported under or "<type>-<id>"; erased contacts and what is theirs are
+** left out.  *out_records (may be NULL): the records written.  The file is
+** written in one read transaction: one moment's agency.
+*/
+TESORO_API int tesoro_agency_import(tesoro *t, int64_t actor, const char *path,
+                                    char **out_report);
+TESORO_API int tesoro_agency_export(tesoro *t, int64_t actor, const char *path,
+                                    int64_t *out_records);
+
 /*
 ** The privacy map (no handle needed), as JSON: [{"table", "about_contact",
 ** "columns": [{"column", "class": "kept", "personal", "secret" or

@@ -2132,6 +2132,25 @@ class TestPrivacy(WorldCase):
             db.prospect_approve(self.agent, pat)
         with open(self.path, "rb") as f:
             self.assertNotIn(b"pat@example.net", f.read())
+        # the agency out and back in, as JSON Lines
+        out = os.path.join(self.dir, "agency.jsonl")
+        records = db.agency_export(self.admin, out)
+        with open(out) as f:
+            lines = [json.loads(line) for line in f]
+        self.assertEqual(lines[0]["format"], "tesoro-agency-1")
+        self.assertEqual(len(lines), records + 1)
+        self.assertRefused(tesoro.Denied, None, db.agency_import, self.agent,
+                           out)
+        with tesoro.Tesoro(os.path.join(self.dir, "moved.db")) as new:
+            new.clock_set(NOW)
+            _, admin = new.agency_create(
+                lines[0]["name"], lines[0]["timezone"], lines[0]["currency"],
+                lines[0]["admin_name"], lines[0]["admin_email"])
+            report = json.loads(new.agency_import(admin, out))
+            self.assertEqual(report["imported"], records)
+            again = json.loads(new.agency_import(admin, out))
+            self.assertEqual(again["present"], records)
+            new.check()
         privacy = json.loads(tesoro.privacy_map())
         tables = {t["table"] for t in privacy}
         self.assertIn("contact", tables)

@@ -524,6 +524,8 @@ tesoro_contact_export I t:H actor:L contact:L flags:I out_json:OUT
 tesoro_contact_erase I t:H actor:L contact:L reason:S
 tesoro_web_customer_export I t:H actor:L customer:L out_json:OUT
 tesoro_web_customer_erase I t:H actor:L customer:L reason:S
+tesoro_agency_import I t:H actor:L path:S out_report:OUT
+tesoro_agency_export I t:H actor:L path:S out_records:PL
 tesoro_privacy_map I out_json:OUT
 tesoro_cursor_next I c:C
 tesoro_cursor_columns I c:C
@@ -3175,6 +3177,35 @@ class Tesoro:
         prospect.  A customer approved into a contact is ESTATE.
         """
         self._call("tesoro_web_customer_erase", actor, customer, reason)
+
+    def agency_import(self, actor: int, path: Text) -> str:
+        """Import a "tesoro-agency-1" JSON Lines file; the report as JSON.
+
+        From tesoro.h, tesoro_agency_import:
+
+        An admin of the agency.  Each record goes through the calls of its
+        workflow (every field checked as the workflow checks it, its timers
+        planned) with the clock at the record's "at" and nothing queued in
+        the outbox; the history of what it created is folded into one
+        "imported" row per entity.  A record imported before with the same
+        content is "present"; with other content, ECONFLICT.  All or
+        nothing: the first bad line stops the import, nothing is kept, and
+        the error names the line.  The report: {"format", "lines",
+        "imported", "present"}.
+        """
+        return self._textout("tesoro_agency_import", actor, path)
+
+    def agency_export(self, actor: int, path: Text) -> int:
+        """Export the agency to `path` in the same format; the record count.
+
+        From tesoro.h, tesoro_agency_export:
+
+        An admin.  Agents (but the first admin), contacts, validated
+        listings, appointments (not completed ones) and referrals (not
+        failed ones), each under the external id it was imported with or
+        "<type>-<id>"; erased contacts and what is theirs are left out.
+        """
+        return self._id("tesoro_agency_export", actor, path)
 
     # -- checker ------------------------------------------------------------
 
