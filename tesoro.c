@@ -1584,6 +1584,14 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT entity, entity_id FROM history WHERE id > ?1 AND seq = 1")        \
   X(IMPORT_FOLD,                                                              \
     "DELETE FROM history WHERE entity = ?1 AND entity_id = ?2 AND id > ?3")   \
+  X(IMPORT_STAGE_DATA, /* ?2 " key key ": the members of ?1 a stage takes */\
+    "SELECT json_group_object(key, CASE type WHEN 'true' THEN json('true') "  \
+    "WHEN 'false' THEN json('false') WHEN 'object' THEN json(value) WHEN "    \
+    "'array' THEN json(value) ELSE value END) FILTER (WHERE instr(?2, ' ' || "\
+    "key || ' ')), count(*) FILTER (WHERE instr(?2, ' ' || key || ' ')), "    \
+    "count(*) FROM json_each(?1)")                                            \
+  X(IMPORT_CLOSINGS, "SELECT coalesce(min(id), 0) FROM actor WHERE "          \
+    "agency_id = ?1 AND role = 'closings'")                                   \
   X(IMPORT_HISTORY,                                                           \
     "INSERT INTO history(agency_id, entity, entity_id, seq, event, "          \
     "from_state, to_state, actor_id, at, details) VALUES (?1, ?2, ?3, 1, "    \
@@ -12478,6 +12486,7 @@ static const tesoro__field tesoro__import_listing_fields[] = {
     {"duration_days", 'i', 1, 1, 3650},
     {"fields", 'o', 1, 0, 0},
     {"signed_mandate", 't', 1, 0, INT32_MAX}, /* base64 PDF */
+    {"form", 'o', 0, 0, 0},                   /* the seller form as sent */
     {"ref", 't', 0, 0, 40}};                  /* the export's; not reused */
 
 /* The seller's client actor, and the room the website would have opened
@@ -12526,7 +12535,9 @@ static int tesoro__import_listing(tesoro__import *im, const tesoro__rec *r,
     address = sqlite3_mprintf("%s", sqlite3_column_text(s, 3));
   ptype = sqlite3_mprintf("%s", sqlite3_column_text(s, 4));
   price = sqlite3_column_int64(s, 5);
-  form = sqlite3_mprintf("%s", sqlite3_column_text(s, 6));
+  form = sqlite3_mprintf("%s", tesoro__rec_text(r, "form")
+                                   ? tesoro__rec_text(r, "form")
+                                   : (const char *)sqlite3_column_text(s, 6));
   sqlite3_reset(s);
   rc = TESORO_OK;
   pdf = TESORO_MALLOC(b64_len + 1);
@@ -12666,11 +12677,15 @@ static const tesoro__field tesoro__import_referral_fields[] = {
     {"agent", 't', 1, 0, 200},     {"stage", 't', 1, 0, 40},
     {"data", 'o', 0, 0, 0}};
 
-/* A referral created and moved to its stage with the stage's data. */
+/* A referral created and moved up to its stage: through each stage on
+** the way whose data the record holds (the members that stage takes), and
+** into its own; a member no stage on the way takes is refused. */
 static int tesoro__import_referral(tesoro__import *im, const tesoro__rec *r,
                                    int *out_entity, int64_t *out_id) {
+  tesoro *t = im->t;
   const char *stage = tesoro__rec_text(r, "stage");
-  int64_t contact, agent;
+  const char *data = tesoro__rec_text(r, "data");
+  int64_t contact, agent, used = 0, members = 0;
   int i, rc;
   for (i = 0; i < COUNT(tesoro__referral_states) &&
               strcmp(tesoro__referral_states[i], stage) != 0;
@@ -12686,9 +12701,57 @@ static int tesoro__import_referral(tesoro__import *im, const tesoro__rec *r,
                                "agent", &agent)) ||
       (rc = tesoro_referral_create(im->t, im->admin.id, contact, agent, out_id)))
     return rc;
-  if (i == 0) return TESORO_OK; /* the first stage */
-  return tesoro_referral_move(im->t, im->admin.id, *out_id, i + 1,
-                              tesoro__rec_text(r, "data"), 0);
+  for (int k = 0; k <= i && rc == TESORO_OK; k++) {
+    sqlite3_stmt *s = tesoro__stmt(t, S_IMPORT_STAGE_DATA);
+    sqlite3_str *keys = sqlite3_str_new(NULL);
+    char *list, *subset = NULL;
+    int64_t n = 0;
+    if (s == NULL) {
+      sqlite3_free(sqlite3_str_finish(keys));
+      return t->rc;
+    }
+    sqlite3_str_appendchar(keys, 1, ' ');
+    for (int f = 0; f < tesoro__stage_data[k].n; f++)
+      sqlite3_str_appendf(keys, "%s ", tesoro__stage_data[k].fields[f].key);
+    if ((list = sqlite3_str_finish(keys)) == NULL)
+      return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+    sqlite3_bind_text(s, 1, data ? data : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, list, -1, SQLITE_STATIC);
+    if ((rc = tesoro__row(t, s)) == TESORO_ROW) {
+      n = sqlite3_column_int64(s, 1);
+      members = sqlite3_column_int64(s, 2);
+      if (n) subset = sqlite3_mprintf("%s", sqlite3_column_text(s, 0));
+      rc = n && subset == NULL ? tesoro__fail(t, TESORO_ENOMEM, "out of memory")
+                               : TESORO_OK;
+    }
+    sqlite3_reset(s);
+    sqlite3_free(list);
+    used += n;
+    /* the first stage is where a referral starts: only its data moves;
+    ** a payment is recorded by closings, as in the workflow */
+    if (rc == TESORO_OK && (k == i ? k > 0 || n : n)) {
+      int64_t who = im->admin.id;
+      if (k + 1 == TESORO_STAGE_CLOSED_PAID) {
+        sqlite3_stmt *q = tesoro__stmt(t, S_IMPORT_CLOSINGS);
+        if (q == NULL) rc = t->rc;
+        else {
+          sqlite3_bind_int64(q, 1, im->admin.agency);
+          rc = tesoro__int(t, q, &who);
+          if (rc == TESORO_OK && who == 0)
+            rc = tesoro__fail(t, TESORO_EINVAL,
+                              "a paid referral is recorded by closings: "
+                              "import an agent with the role closings first");
+        }
+      }
+      if (rc == TESORO_OK)
+        rc = tesoro_referral_move(t, who, *out_id, k + 1, subset, 0);
+    }
+    sqlite3_free(subset);
+  }
+  if (rc == TESORO_OK && used < members)
+    rc = tesoro__fail(t, TESORO_EINVAL,
+                      "data holds a member no stage up to %s takes", stage);
+  return rc;
 }
 
 static const struct {
@@ -12987,7 +13050,8 @@ static const char *const tesoro__export_sql[] = {
     "'property_type', l.property_type, 'bedrooms', l.bedrooms, 'bathrooms', "
     "l.bathrooms, 'floor_area', l.floor_area, 'energy_label', "
     "l.energy_label, 'description', l.description, 'latitude', l.latitude, "
-    "'longitude', l.longitude)), 'signed_mandate', (SELECT "
+    "'longitude', l.longitude)), 'form', json(m.form_json), "
+    "'signed_mandate', (SELECT "
     "tesoro_base64(d.data) FROM document d WHERE d.entity = 3 AND "
     "d.entity_id = m.id AND d.kind = 'signed_mandate' ORDER BY d.id DESC "
     "LIMIT 1))) FROM listing l JOIN mandate m ON m.id = l.mandate_id JOIN "

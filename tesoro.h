@@ -1927,13 +1927,15 @@ TESORO_API int tesoro_web_customer_erase(tesoro *t, int64_t actor,
 **   contact      name; email, phone, language, agent (an agent's
 **                external_id: the assigned agent), consent ("granted",
 **                "denied", "not_asked"), consent_text
-**   listing      seller (a contact's external_id; it needs an e-mail and a
-**                phone, as the seller form does), agent, state ("draft",
+**   listing      seller (a contact's external_id, with an e-mail), agent,
+**                state ("draft",
 **                "published", "unpublished"), commission_type
 **                ("percentage", "fixed"), commission_value, currency,
 **                exclusive (true/false), duration_days, fields (an object as
 **                tesoro_listing_update takes, with "address" and
 **                "property_type"), signed_mandate (the signed PDF, base64),
+**                form (the seller form as the seller sent it; default:
+**                the contact's name, e-mail and phone with the fields),
 **                ref (written by the export, ignored)
 **   appointment  contact, listing, agent, state ("pending", "confirmed",
 **                "rejected", "cancelled"), preferred (1 to 3 times),

@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "tesoro.h"
 
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_FILE = 3 };
@@ -125,6 +127,11 @@ static const char main_help[] =
     "                          an entity's history, oldest first\n"
     "  allowed ENTITY ID --as ACTOR\n"
     "                          which events ACTOR may fire now, and why not\n"
+    "  export --as ADMIN [-o FILE]\n"
+    "                          the admin's agency as JSON Lines\n"
+    "  import FILE [--as ADMIN]\n"
+    "                          records from a JSON Lines file (into ADMIN's\n"
+    "                          agency, else a new one the header describes)\n"
     "  dot MACHINE [--mermaid] a machine's diagram (Graphviz DOT or Mermaid)\n"
     "  check                   run the invariant checker\n"
     "  stats [--agency N]      entities per state, outbox rows by status\n"
@@ -520,38 +527,14 @@ static void remove_db_files(const char *path) {
   free(p);
 }
 
-static int cmd_init(cli *c, int argc, char **argv) {
-  optspec o[] = {{"--admin-name", NULL, 1, NULL},
-                 {"--admin-email", NULL, 1, NULL},
-                 {"--currency", NULL, 1, NULL},
-                 {"--timezone", NULL, 1, NULL},
-                 {"--portal", NULL, 1, NULL},
-                 {NULL, NULL, 0, NULL}};
-  args a;
+/* A new database file: built aside under a temporary name by `fill` (on
+   c->t), closed (the last handle folds the WAL in), then linked into place
+   — never over a file that appeared meanwhile; on any failure nothing is
+   left behind. */
+static int create_aside(cli *c, int (*fill)(cli *, void *), void *arg) {
   char *tmp;
   size_t len;
-  int64_t ids[3] = {0, 0, 0};
-  int rc, fd, code;
-  if ((rc = parse_args(c, init_help, argc, argv, o, 1, &a))) return rc;
-  if (a.npos < 1) return usage_error(c, "missing the agency's NAME");
-  if (!o[0].value) return usage_error(c, "missing --admin-name NAME");
-  if (!o[1].value) return usage_error(c, "missing --admin-email EMAIL");
-  if (!o[2].value) return usage_error(c, "missing --currency CODE");
-  if (o[4].value && strcmp(o[4].value, "on") != 0 &&
-      strcmp(o[4].value, "off") != 0)
-    return usage_error(c, "--portal takes on or off, not '%s'", o[4].value);
-  if (c->db == NULL)
-    return usage_error(c, "no database: give --db FILE or set TESORO_DB");
-
-  if (exists(c->db)) {
-    if ((rc = open_db(c, 1))) return rc;
-    if ((rc = init_agency(c, a.pos[0], o, ids))) return rc;
-    print_ids(ids);
-    return EXIT_OK;
-  }
-
-  /* A new file: build it aside, then link it into place (never over a file
-     that appeared meanwhile). */
+  int fd, code;
   len = strlen(c->db) + sizeof ".init-XXXXXX";
   if ((tmp = malloc(len)) == NULL) return file_error(c, "out of memory");
   snprintf(tmp, len, "%s.init-XXXXXX", c->db);
@@ -575,7 +558,7 @@ static int cmd_init(cli *c, int argc, char **argv) {
     code = open_db(c, 1);
     c->db = final;
   }
-  if (code == EXIT_OK) code = init_agency(c, a.pos[0], o, ids);
+  if (code == EXIT_OK) code = fill(c, arg);
   if (c->t) {
     if (tesoro_close(c->t) != TESORO_OK && code == EXIT_OK)
       code = file_error(c, "cannot close the new database");
@@ -602,9 +585,54 @@ static int cmd_init(cli *c, int argc, char **argv) {
       code = file_error(c, "cannot create database '%s': %s", c->db,
                         strerror(e));
   }
-  if (code == EXIT_OK) print_ids(ids);
   remove_db_files(tmp);
   free(tmp);
+  return code;
+}
+
+typedef struct init_job {
+  const char *name;
+  const optspec *o;
+  int64_t *ids;
+} init_job;
+
+static int init_fill(cli *c, void *arg) {
+  init_job *job = arg;
+  return init_agency(c, job->name, job->o, job->ids);
+}
+
+static int cmd_init(cli *c, int argc, char **argv) {
+  optspec o[] = {{"--admin-name", NULL, 1, NULL},
+                 {"--admin-email", NULL, 1, NULL},
+                 {"--currency", NULL, 1, NULL},
+                 {"--timezone", NULL, 1, NULL},
+                 {"--portal", NULL, 1, NULL},
+                 {NULL, NULL, 0, NULL}};
+  args a;
+  int64_t ids[3] = {0, 0, 0};
+  int rc, code;
+  if ((rc = parse_args(c, init_help, argc, argv, o, 1, &a))) return rc;
+  if (a.npos < 1) return usage_error(c, "missing the agency's NAME");
+  if (!o[0].value) return usage_error(c, "missing --admin-name NAME");
+  if (!o[1].value) return usage_error(c, "missing --admin-email EMAIL");
+  if (!o[2].value) return usage_error(c, "missing --currency CODE");
+  if (o[4].value && strcmp(o[4].value, "on") != 0 &&
+      strcmp(o[4].value, "off") != 0)
+    return usage_error(c, "--portal takes on or off, not '%s'", o[4].value);
+  if (c->db == NULL)
+    return usage_error(c, "no database: give --db FILE or set TESORO_DB");
+
+  if (exists(c->db)) {
+    if ((rc = open_db(c, 1))) return rc;
+    if ((rc = init_agency(c, a.pos[0], o, ids))) return rc;
+    print_ids(ids);
+    return EXIT_OK;
+  }
+  {
+    init_job job = {a.pos[0], o, ids};
+    code = create_aside(c, init_fill, &job);
+  }
+  if (code == EXIT_OK) print_ids(ids);
   return code;
 }
 
@@ -812,6 +840,145 @@ static int cmd_allowed(cli *c, int argc, char **argv) {
 }
 
 /* ------------------------------------------------------------------------
+** export, import
+*/
+
+static const char export_help[] =
+    "usage: tesoro --db FILE export --as ADMIN [-o FILE]\n"
+    "\n"
+    "Write ADMIN's agency as JSON Lines (format tesoro-agency-1, see\n"
+    "tesoro.h): a header line with the agency's facts, then its agents,\n"
+    "contacts, listings, appointments and referrals, one record per line,\n"
+    "to FILE (default: standard output).\n";
+
+static int cmd_export(cli *c, int argc, char **argv) {
+  optspec o[] = {{"--as", NULL, 1, NULL},
+                 {"--output", "-o", 1, NULL},
+                 {NULL, NULL, 0, NULL}};
+  args a;
+  int64_t actor;
+  int rc;
+  if ((rc = parse_args(c, export_help, argc, argv, o, 0, &a))) return rc;
+  if (!o[0].value) return usage_error(c, "missing --as ADMIN");
+  if ((rc = parse_id(c, "--as", o[0].value, &actor))) return rc;
+  if (o[1].value && *o[1].value == '\0')
+    return usage_error(c, "-o needs a file name");
+  if ((rc = open_db(c, 1))) return rc;
+  if (fflush(stdout) != 0) return file_error(c, "cannot write the output");
+  rc = tesoro_agency_export(c->t, actor,
+                            o[1].value && strcmp(o[1].value, "-") != 0
+                                ? o[1].value
+                                : "/dev/stdout",
+                            NULL);
+  if (rc != TESORO_OK) return lib_error(c, rc);
+  return EXIT_OK;
+}
+
+static const char import_help[] =
+    "usage: tesoro --db FILE [--now TIME] import JSONL [--as ADMIN]\n"
+    "\n"
+    "Import the records of JSONL (format tesoro-agency-1, see tesoro.h) as\n"
+    "ADMIN, into ADMIN's agency.  Without --as, the agency the header line\n"
+    "describes (name, timezone, currency, portal_active, admin_name,\n"
+    "admin_email: what `tesoro export` writes) is created in a new FILE,\n"
+    "built aside and put in place only when all is imported, so a failed\n"
+    "import leaves no file.  All or nothing: a bad line imports nothing and\n"
+    "is named.  Prints the new ids (without --as) and the report:\n"
+    "    agency ID\n"
+    "    admin ID\n"
+    "    {\"format\":\"tesoro-agency-1\",\"lines\":N,\"imported\":N,\"present\":N}\n";
+
+typedef struct import_job {
+  const char *path;
+  int64_t admin, agency;
+  char *report;
+} import_job;
+
+/* The header's member `key` (text, malloc'd; NULL when absent). */
+static char *header_member(const char *header, const char *key) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  char *out = NULL;
+  if (sqlite3_open(":memory:", &db) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, "SELECT CASE WHEN json_valid(?1) THEN "
+                             "json_extract(?1, '$.' || ?2) END", -1, &s,
+                         NULL) == SQLITE_OK) {
+    sqlite3_bind_text(s, 1, header, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0)) {
+      const char *v = (const char *)sqlite3_column_text(s, 0);
+      if ((out = malloc(strlen(v) + 1)) != NULL) strcpy(out, v);
+    }
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return out;
+}
+
+/* Create the header's agency (when job->admin is 0) and import into it,
+   on c->t. */
+static int import_fill(cli *c, void *arg) {
+  import_job *job = arg;
+  int rc;
+  if (job->admin == 0) {
+    char line[4096] = "", *m[6];
+    static const char *const keys[] = {"name",       "timezone",
+                                       "currency",   "admin_name",
+                                       "admin_email", "portal_active"};
+    FILE *f = fopen(job->path, "rb");
+    if (f == NULL)
+      return file_error(c, "cannot read '%s': %s", job->path, strerror(errno));
+    if (fgets(line, sizeof line, f) == NULL) line[0] = 0;
+    fclose(f);
+    for (int i = 0; i < 6; i++) m[i] = header_member(line, keys[i]);
+    if (!m[0] || !m[2] || !m[3] || !m[4])
+      rc = usage_error(c, "the header of '%s' does not describe an agency "
+                          "(name, currency, admin_name, admin_email): give "
+                          "--as ADMIN", job->path);
+    else if ((rc = tesoro_agency_create(c->t, m[0], m[1], m[2], m[3], m[4],
+                                        &job->agency, &job->admin)) ==
+                 TESORO_OK &&
+             m[5] && strcmp(m[5], "1") == 0)
+      rc = tesoro_agency_set_portal(c->t, job->admin, 1);
+    for (int i = 0; i < 6; i++) free(m[i]);
+    if (rc == EXIT_USAGE) return rc;
+    if (rc != TESORO_OK) return lib_error(c, rc);
+  }
+  rc = tesoro_agency_import(c->t, job->admin, job->path, &job->report);
+  return rc == TESORO_OK ? EXIT_OK : lib_error(c, rc);
+}
+
+static int cmd_import(cli *c, int argc, char **argv) {
+  optspec o[] = {{"--as", NULL, 1, NULL}, {NULL, NULL, 0, NULL}};
+  args a;
+  import_job job = {NULL, 0, 0, NULL};
+  int rc, code;
+  if ((rc = parse_args(c, import_help, argc, argv, o, 1, &a))) return rc;
+  if (a.npos < 1) return usage_error(c, "missing the JSONL file");
+  job.path = a.pos[0];
+  if (o[0].value && (rc = parse_id(c, "--as", o[0].value, &job.admin)))
+    return rc;
+  if (c->db == NULL)
+    return usage_error(c, "no database: give --db FILE or set TESORO_DB");
+  if (job.admin == 0 && exists(c->db))
+    return usage_error(c, "'%s' exists: give --as ADMIN, an admin of the "
+                          "agency to import into", c->db);
+  if (job.admin != 0) {
+    if ((rc = open_db(c, 1))) return rc;
+    code = import_fill(c, &job);
+  } else {
+    code = create_aside(c, import_fill, &job);
+  }
+  if (code == EXIT_OK) {
+    if (job.agency) printf("agency %lld\nadmin %lld\n", (long long)job.agency,
+                           (long long)job.admin);
+    printf("%s\n", job.report);
+  }
+  tesoro_free(job.report);
+  return code;
+}
+
+/* ------------------------------------------------------------------------
 ** dot, check, stats
 */
 
@@ -902,6 +1069,7 @@ static const command commands[] = {
     {"outbox", cmd_outbox, outbox_help}, {"ics", cmd_ics, ics_help},
     {"history", cmd_history, history_help},
     {"allowed", cmd_allowed, allowed_help},
+    {"export", cmd_export, export_help}, {"import", cmd_import, import_help},
     {"dot", cmd_dot, dot_help},          {"check", cmd_check, check_help},
     {"stats", cmd_stats, stats_help},    {NULL, NULL, NULL}};
 

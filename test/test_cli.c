@@ -1123,6 +1123,48 @@ static void test_history_and_allowed(void **state) {
              "room", "1", "3", "--as", num(w->agent));
 }
 
+/* export and import: the agency out as JSON Lines and into a new file, the
+   same file again "present", and the failures (a bad line: exit 1, no file
+   left; an existing file without --as: usage). */
+static void test_export_import(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  run_result r;
+  char dir[64], out[600], fresh[128], bad[600];
+  make_viewing(w, &v);
+  snprintf(out, sizeof out, "%s/agency.jsonl", w->dir);
+  RUN(&r, "--db", w->path, "export", "--as", num(w->admin));
+  EXPECT(&r, 0, "{\"type\":\"header\",\"format\":\"tesoro-agency-1\"", NULL);
+  assert_true(strstr(r.out, "\"type\":\"appointment\"") != NULL);
+  run_free(&r);
+  RUN_EXPECT(0, NULL, NULL, "--db", w->path, "export", "--as", num(w->admin),
+             "-o", out);
+  RUN_EXPECT(1, NULL, "EDENIED", "--db", w->path, "export", "--as",
+             num(w->client));
+  RUN_EXPECT(2, NULL, "missing --as", "--db", w->path, "export");
+  make_dir(dir);
+  snprintf(fresh, sizeof fresh, "%s/moved.db", dir);
+  RUN(&r, "--db", fresh, "--now", num(TU_NOW), "import", out);
+  EXPECT(&r, 0, "agency 1\nadmin 1\n", NULL);
+  assert_true(strstr(r.out, "\"present\":0}") != NULL);
+  run_free(&r);
+  RUN_EXPECT(0, "ok", NULL, "--db", fresh, "check");
+  RUN(&r, "--db", fresh, "--now", num(TU_NOW), "import", out, "--as", "1");
+  EXPECT(&r, 0, "\"imported\":0,", NULL);
+  run_free(&r);
+  RUN_EXPECT(2, NULL, "give --as ADMIN", "--db", fresh, "import", out);
+  RUN_EXPECT(2, NULL, "missing the JSONL file", "--db", fresh, "import");
+  /* a bad line: refused, named, and no new file */
+  snprintf(bad, sizeof bad, "%s/bad.jsonl", w->dir);
+  write_text(bad, "{\"type\":\"header\",\"format\":\"tesoro-agency-1\","
+                  "\"name\":\"N\",\"currency\":\"EUR\",\"admin_name\":\"A\","
+                  "\"admin_email\":\"a@example.com\"}\n{\"type\":\"contact\"}\n");
+  snprintf(fresh, sizeof fresh, "%s/other.db", dir);
+  RUN_EXPECT(1, NULL, "line 2", "--db", fresh, "import", bad);
+  ASSERT_DIR_HOLDS_ONLY(dir, "moved.db");
+  remove_dir(dir);
+}
+
 static void test_dot(void **state) {
   static const char *const names[] = {
       "room",     "mandate",        "listing",      "task",
@@ -1403,6 +1445,7 @@ int main(int argc, char **argv) {
         W(test_outbox),
         W(test_ics),
         W(test_ics_feed),
+        W(test_export_import),
         W(test_history_and_allowed),
         T(test_dot),
         T(test_stdout_write_error),
