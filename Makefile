@@ -195,9 +195,20 @@ $(LITESTREAM):
 	@v=$$($@ version); [ "$$v" = $(LITESTREAM_VERSION) ] || \
 	  { echo "$@ is $$v, not $(LITESTREAM_VERSION)"; rm -f $@; exit 1; }
 
-$(B)/replication: test/replication.c tesoro.h $(B)/libtesoro.a | deps
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -I. $(LIB_CFLAGS) $< -o $@ \
-	  $(LDFLAGS) $(B)/libtesoro.a $(LIB_LIBS)
+# The test reads Litestream's LZ4 files with liblz4 (Debian's liblz4-dev,
+# installed when missing); only the test links it, not libtesoro.
+.PHONY: replication-deps
+replication-deps: deps
+	@pkg-config --exists liblz4 || { \
+	  echo "installing missing packages: liblz4-dev"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq liblz4-dev; }
+
+$(B)/replication: test/replication.c tesoro.h $(B)/libtesoro.a | replication-deps
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -I. $(LIB_CFLAGS) \
+	  $(shell pkg-config --cflags liblz4) $< -o $@ \
+	  $(LDFLAGS) $(B)/libtesoro.a $(LIB_LIBS) $(shell pkg-config --libs liblz4)
 
 .PHONY: test-replication
 test-replication: all $(B)/replication $(LITESTREAM)

@@ -22,8 +22,8 @@
 **     transaction; the contact's values must leave the live database file
 **     (at Litestream's next checkpoint) and then, after a snapshot and a
 **     retention check, every file of the replica (snapshots and WAL
-**     segments are LZ4 frames: a small decoder below reads them).  Before
-**     the erasure the same scans must find the values: they are not blind.
+**     segments are LZ4 frames, read with liblz4).  Before the erasure
+**     the same scans must find the values: they are not blind.
 **     Measured, not required: whether the -wal file's stale tail (frames
 **     before its last restart, which SQLite never reads again) and
 **     Litestream's shadow WAL beside the file still hold them.
@@ -63,6 +63,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lz4frame.h>
 #include <sqlite3.h>
 
 #include "tesoro.h"
@@ -225,93 +226,35 @@ static int has_ci(const unsigned char *hay, size_t n, const char *needle) {
 
 /* ------------------------------------------------------------------------
 ** LZ4 frames (Litestream 0.3 writes each snapshot and WAL segment as one,
-** with github.com/pierrec/lz4/v4).  Enough of the format to read them:
-** frames (skippable ones skipped), linked or independent blocks, stored
-** blocks, optional checksums and content size (not verified: the scan
-** only needs the bytes).  Returns a malloc'd buffer, or NULL when the
-** input is not LZ4.
+** with github.com/pierrec/lz4/v4), read with liblz4's frame API: one or
+** more frames back to back, skippable ones skipped.  Returns a malloc'd
+** NUL-terminated buffer, or NULL when the input is not whole LZ4 frames.
 */
-
-static uint32_t le32(const unsigned char *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
-}
-
-static int lz4_block(buf *out, const unsigned char *ip, size_t n) {
-  const unsigned char *end = ip + n;
-  while (ip < end) {
-    unsigned token = *ip++;
-    size_t lit = token >> 4, match;
-    if (lit == 15) {
-      unsigned char b;
-      do {
-        if (ip >= end) return -1;
-        b = *ip++;
-        lit += b;
-      } while (b == 255);
-    }
-    if ((size_t)(end - ip) < lit) return -1;
-    buf_add(out, ip, lit);
-    ip += lit;
-    if (ip >= end) break; /* the last sequence has literals only */
-    if (end - ip < 2) return -1;
-    size_t offset = (size_t)ip[0] | (size_t)ip[1] << 8;
-    ip += 2;
-    match = token & 15;
-    if (match == 15) {
-      unsigned char b;
-      do {
-        if (ip >= end) return -1;
-        b = *ip++;
-        match += b;
-      } while (b == 255);
-    }
-    match += 4;
-    if (offset == 0 || offset > out->n) return -1;
-    for (size_t i = 0; i < match; i++) {
-      char c = out->p[out->n - offset];
-      buf_add(out, &c, 1);
-    }
-  }
-  return 0;
-}
 
 static unsigned char *lz4_decode(const unsigned char *in, size_t n,
                                  size_t *out_n) {
+  LZ4F_dctx *dctx = NULL;
   buf out = {0};
-  size_t i = 0;
+  unsigned char chunk[65536];
+  size_t i = 0, r = 0;
+  if (LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION)))
+    return NULL;
   buf_add(&out, "", 0);
-  while (i + 4 <= n) {
-    uint32_t magic = le32(in + i);
-    if ((magic & 0xFFFFFFF0u) == 0x184D2A50u) { /* skippable frame */
-      if (i + 8 > n) goto bad;
-      i += 8 + (size_t)le32(in + i + 4);
-      continue;
-    }
-    if (magic != 0x184D2204u || i + 7 > n) goto bad;
-    unsigned flg = in[i + 4];
-    if ((flg >> 6) != 1) goto bad;
-    int block_sum = (flg >> 4) & 1, content_size = (flg >> 3) & 1,
-        content_sum = (flg >> 2) & 1, dict = flg & 1;
-    i += 6 + (content_size ? 8 : 0) + (dict ? 4 : 0) + 1; /* FLG BD .. HC */
-    for (;;) {
-      if (i + 4 > n) goto bad;
-      uint32_t size = le32(in + i);
-      i += 4;
-      if (size == 0) break;
-      size_t len = size & 0x7FFFFFFFu;
-      if (i + len > n) goto bad;
-      if (size & 0x80000000u)
-        buf_add(&out, in + i, len);
-      else if (lz4_block(&out, in + i, len) != 0)
-        goto bad;
-      i += len + (block_sum ? 4 : 0);
-    }
-    if (content_sum) i += 4;
+  /* r is 0 once a frame is decoded and flushed: stop there at the end of
+  ** the input; otherwise call again to decode or flush what is left. */
+  while (i < n || r != 0) {
+    size_t dst = sizeof chunk, src = n - i;
+    r = LZ4F_decompress(dctx, chunk, &dst, in + i, &src, NULL);
+    if (LZ4F_isError(r)) goto bad;
+    buf_add(&out, chunk, dst);
+    i += src;
+    if (src == 0 && dst == 0 && r != 0) goto bad; /* truncated frame */
   }
+  LZ4F_freeDecompressionContext(dctx);
   *out_n = out.n;
   return (unsigned char *)out.p;
 bad:
+  LZ4F_freeDecompressionContext(dctx);
   free(out.p);
   return NULL;
 }
@@ -343,7 +286,7 @@ static int scan_tree(const char *dir, const char *needle, int *scanned,
       size_t m = 0;
       unsigned char *plain = lz4_decode(data, n, &m);
       if (plain == NULL) {
-        fail("%s is not an LZ4 frame this decoder reads", path);
+        fail("%s is not an LZ4 frame liblz4 reads", path);
       } else {
         free(data);
         data = plain;
