@@ -1592,6 +1592,12 @@ static const char *const tesoro__schema_lines[] = {
     "count(*) FROM json_each(?1)")                                            \
   X(IMPORT_CLOSINGS, "SELECT coalesce(min(id), 0) FROM actor WHERE "          \
     "agency_id = ?1 AND role = 'closings'")                                   \
+  X(IMPORT_APPOINTMENT_END,                                                   \
+    "SELECT start_at + duration_s FROM appointment WHERE id = ?1")            \
+  X(IMPORT_CUSTOMER_EVENT,                                                    \
+    "SELECT json_patch('{}', json_object('source_id', 'import:' || ?1, "      \
+    "'type', 'customer', 'customer', ?1, 'at', ?2, 'name', ?3, 'email', ?4, " \
+    "'phone', ?5))")                                                          \
   X(IMPORT_HISTORY,                                                           \
     "INSERT INTO history(agency_id, entity, entity_id, seq, event, "          \
     "from_state, to_state, actor_id, at, details) VALUES (?1, ?2, ?3, 1, "    \
@@ -12606,7 +12612,8 @@ static const tesoro__field tesoro__import_appointment_fields[] = {
     {"state", 't', 1, 0, 20},       {"preferred", 'A', 1, 0, 0},
     {"start_at", 'i', 0, 1, INT64_MAX},
     {"duration_s", 'i', 0, 1, INT64_MAX},
-    {"end_reason", 't', 0, 0, TESORO_MAX_REASON}};
+    {"end_reason", 't', 0, 0, TESORO_MAX_REASON},
+    {"rating", 'i', 0, 1, 5}};
 
 /* A viewing: the listing offered to the contact's deal (the first active
 ** one, or a new "Imported viewings"), requested by the contact's client,
@@ -12620,10 +12627,14 @@ static int tesoro__import_appointment(tesoro__import *im, const tesoro__rec *r,
   int n = 0, rc;
   sqlite3_stmt *s;
   if (strcmp(state, "pending") != 0 && strcmp(state, "confirmed") != 0 &&
-      strcmp(state, "rejected") != 0 && strcmp(state, "cancelled") != 0)
+      strcmp(state, "rejected") != 0 && strcmp(state, "cancelled") != 0 &&
+      strcmp(state, "completed") != 0)
     return tesoro__fail(t, TESORO_EINVAL,
-                        "state must be pending, confirmed, rejected or "
-                        "cancelled");
+                        "state must be pending, confirmed, completed, "
+                        "rejected or cancelled");
+  if (r->given[tesoro__rec_index(r, "rating")] && strcmp(state, "completed"))
+    return tesoro__fail(t, TESORO_EINVAL, "only a completed viewing has a "
+                                          "rating");
   if ((rc = tesoro__import_ref(im, "contact", tesoro__rec_text(r, "contact"),
                                "contact", &contact)) ||
       (rc = tesoro__import_ref(im, "listing", tesoro__rec_text(r, "listing"),
@@ -12667,6 +12678,24 @@ static int tesoro__import_appointment(tesoro__import *im, const tesoro__rec *r,
     rc = tesoro_appointment_reject(t, staff, *out_id, reason, 0);
   if (rc == TESORO_OK && strcmp(state, "cancelled") == 0)
     rc = tesoro_appointment_cancel(t, staff, *out_id, reason, 0);
+  if (rc == TESORO_OK && strcmp(state, "completed") == 0) {
+    /* completed as the clock completes it: at its end, by its timer */
+    sqlite3_stmt *q = tesoro__stmt(t, S_IMPORT_APPOINTMENT_END);
+    int64_t end = 0;
+    if (q == NULL) rc = t->rc;
+    else {
+      sqlite3_bind_int64(q, 1, *out_id);
+      rc = tesoro__int(t, q, &end);
+    }
+    if (rc == TESORO_OK && (rc = tesoro__write_begin(t)) == TESORO_OK)
+      rc = tesoro__write_end(t, tesoro__catch_up(t, TESORO_ENTITY_APPOINTMENT,
+                                                 *out_id, end));
+    if (rc == TESORO_OK && r->given[tesoro__rec_index(r, "rating")]) {
+      t->clock = end;
+      rc = tesoro_appointment_rate(t, client, *out_id,
+                                   (int)tesoro__rec_num(r, "rating"), 0);
+    }
+  }
   *out_entity = TESORO_ENTITY_APPOINTMENT;
   return rc;
 }
@@ -12754,6 +12783,88 @@ static int tesoro__import_referral(tesoro__import *im, const tesoro__rec *r,
   return rc;
 }
 
+static const tesoro__field tesoro__import_portal_account_fields[] = {
+    {"type", 't', 1, 0, 20},       {"external_id", 't', 1, 0, 200},
+    {"at", 'i', 0, 1, INT64_MAX},  {"contact", 't', 1, 0, 200}};
+
+/* A portal account, invited afresh: no secret travels in the file, and the
+** invitation is not sent (tesoro_portal_invitation_resend sends one). */
+static int tesoro__import_portal_account(tesoro__import *im,
+                                         const tesoro__rec *r, int *out_entity,
+                                         int64_t *out_id) {
+  int64_t contact;
+  char *temp = NULL;
+  int rc;
+  *out_entity = TESORO_ENTITY_PORTAL_ACCOUNT;
+  if ((rc = tesoro__import_ref(im, "contact", tesoro__rec_text(r, "contact"),
+                               "contact", &contact)) ||
+      (rc = tesoro_portal_account_create(im->t, im->admin.id, contact, out_id,
+                                         &temp)))
+    return rc;
+  sodium_memzero(temp, strlen(temp));
+  tesoro_free(temp);
+  return TESORO_OK;
+}
+
+static const tesoro__field tesoro__import_web_customer_fields[] = {
+    {"type", 't', 1, 0, 20},          {"external_id", 't', 1, 0, 200},
+    {"at", 'i', 0, 1, INT64_MAX},     {"name", 't', 0, 0, TESORO_MAX_NAME},
+    {"email", 'e', 0, 0, 0},          {"phone", 't', 0, 0, TESORO_MAX_PHONE},
+    {"contact", 't', 0, 0, 200}};
+
+/* A person the website knows, under the website's own id, as its
+** "customer" event makes one; approved into `contact` when given. */
+static int tesoro__import_web_customer(tesoro__import *im,
+                                       const tesoro__rec *r, int *out_entity,
+                                       int64_t *out_id) {
+  tesoro *t = im->t;
+  sqlite3_stmt *s = tesoro__stmt(t, S_IMPORT_CUSTOMER_EVENT);
+  char *event = NULL, *result = NULL;
+  int64_t contact = 0;
+  int rc;
+  *out_entity = TESORO_ENTITY_WEB_CUSTOMER;
+  if (tesoro__rec_text(r, "contact") &&
+      (rc = tesoro__import_ref(im, "contact", tesoro__rec_text(r, "contact"),
+                               "contact", &contact)))
+    return rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, tesoro__rec_text(r, "external_id"), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, im->at);
+  sqlite3_bind_text(s, 3, tesoro__rec_text(r, "name"), -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 4, tesoro__rec_text(r, "email"), -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 5, tesoro__rec_text(r, "phone"), -1, SQLITE_STATIC);
+  rc = tesoro__text_out(t, s, &event);
+  if (rc == TESORO_OK)
+    rc = tesoro_exchange_ingest(t, im->website, event, &result);
+  tesoro_free(event);
+  tesoro_free(result);
+  if (rc == TESORO_OK)
+    rc = tesoro_customer_find(t, im->admin.id, tesoro__rec_text(r, "external_id"),
+                              out_id);
+  if (rc == TESORO_OK && contact)
+    rc = tesoro_prospect_approve(t, im->admin.id, *out_id, contact, 0, NULL);
+  return rc;
+}
+
+static const tesoro__field tesoro__import_search_fields[] = {
+    {"type", 't', 1, 0, 20},       {"external_id", 't', 1, 0, 200},
+    {"at", 'i', 0, 1, INT64_MAX},  {"contact", 't', 1, 0, 200},
+    {"criteria", 'o', 1, 0, 0},    {"alert", 'b', 0, 0, 1}};
+
+/* A saved (hard) search of a contact, as staff save one in the CRM. */
+static int tesoro__import_search(tesoro__import *im, const tesoro__rec *r,
+                                 int *out_entity, int64_t *out_id) {
+  int64_t contact;
+  int rc;
+  *out_entity = TESORO_ENTITY_SEARCH;
+  if ((rc = tesoro__import_ref(im, "contact", tesoro__rec_text(r, "contact"),
+                               "contact", &contact)))
+    return rc;
+  return tesoro_search_save(im->t, im->admin.id, contact, 0,
+                            tesoro__rec_text(r, "criteria"),
+                            (int)tesoro__rec_num(r, "alert"), out_id);
+}
+
 static const struct {
   const char *type;
   const tesoro__field *fields;
@@ -12765,7 +12876,8 @@ static const struct {
    COUNT(tesoro__import_##name##_fields), tesoro__import_##name}
     TESORO__IMPORT_TYPE(agent),       TESORO__IMPORT_TYPE(contact),
     TESORO__IMPORT_TYPE(listing),     TESORO__IMPORT_TYPE(appointment),
-    TESORO__IMPORT_TYPE(referral),
+    TESORO__IMPORT_TYPE(referral),    TESORO__IMPORT_TYPE(portal_account),
+    TESORO__IMPORT_TYPE(web_customer), TESORO__IMPORT_TYPE(search),
 #undef TESORO__IMPORT_TYPE
 };
 
@@ -12850,7 +12962,8 @@ static int tesoro__import_line(tesoro__import *im, const char *line) {
   if (i == COUNT(tesoro__import_types))
     return tesoro__fail(t, TESORO_EINVAL,
                         "a record is a JSON object whose \"type\" is agent, "
-                        "contact, listing, appointment or referral");
+                        "contact, listing, appointment, referral, "
+                        "portal_account, web_customer or search");
   memset(&r, 0, sizeof r);
   r.fields = tesoro__import_types[i].fields;
   r.n = tesoro__import_types[i].n;
@@ -13062,11 +13175,13 @@ static const char *const tesoro__export_sql[] = {
     ", 'at', a.created_at, 'contact', (SELECT " TESORO__EXTERNAL("'contact'", "a.contact_id")
     "), 'listing', (SELECT " TESORO__EXTERNAL("'listing'", "a.listing_id")
     "), 'state', a.state, 'preferred', json(a.preferred), 'start_at', "
-    "iif(a.state = 'confirmed' OR a.state = 'cancelled' AND a.start_at IS "
-    "NOT NULL, a.start_at, NULL), 'duration_s', iif(a.state = 'confirmed', "
-    "a.duration_s, NULL), 'end_reason', a.end_reason)) FROM appointment a "
-    "JOIN contact c ON c.id = a.contact_id WHERE a.agency_id = ?1 AND "
-    "a.state != 'completed' AND c.erased_at IS NULL ORDER BY a.id",
+    "iif(a.state = 'confirmed' OR a.state = 'completed' OR a.state = "
+    "'cancelled' AND a.start_at IS NOT NULL, a.start_at, NULL), "
+    "'duration_s', iif(a.state = 'confirmed' OR a.state = 'completed', "
+    "a.duration_s, NULL), 'end_reason', a.end_reason, 'rating', a.rating)) "
+    "FROM appointment a JOIN contact c ON c.id = a.contact_id WHERE "
+    "a.agency_id = ?1 AND a.no_show_at IS NULL AND c.erased_at IS NULL "
+    "ORDER BY a.id",
     "SELECT json_patch('{}', json_object('type', 'referral', 'external_id', " TESORO__EXTERNAL("'referral'", "r.id")
     ", 'at', r.created_at, 'contact', (SELECT " TESORO__EXTERNAL("'contact'", "r.contact_id")
     "), 'agent', (SELECT " TESORO__EXTERNAL("'agent'", "r.agent_id")
@@ -13076,6 +13191,27 @@ static const char *const tesoro__export_sql[] = {
     "r.paid_amount)), '{}'))) FROM referral r JOIN contact c ON c.id = "
     "r.contact_id WHERE r.agency_id = ?1 AND r.state != 'failed' AND "
     "c.erased_at IS NULL ORDER BY r.id",
+    "SELECT json_object('type', 'portal_account', 'external_id', "
+    TESORO__EXTERNAL("'portal_account'", "p.id") ", 'at', p.created_at, "
+    "'contact', (SELECT " TESORO__EXTERNAL("'contact'", "p.contact_id") ")) "
+    "FROM portal_account p JOIN contact c ON c.id = p.contact_id WHERE "
+    "p.agency_id = ?1 AND p.deactivated_at IS NULL AND c.erased_at IS NULL "
+    "ORDER BY p.id",
+    /* the website's own id is the customer's external_id */
+    "SELECT json_patch('{}', json_object('type', 'web_customer', "
+    "'external_id', w.external_id, 'at', w.created_at, 'name', w.name, "
+    "'email', w.email, 'phone', w.phone, 'contact', (SELECT "
+    TESORO__EXTERNAL("'contact'", "w.contact_id") " WHERE w.contact_id IS "
+    "NOT NULL))) FROM web_customer w WHERE w.agency_id = ?1 AND "
+    "w.external_id IS NOT NULL AND w.state != 'discarded' AND w.erased_at "
+    "IS NULL ORDER BY w.id",
+    "SELECT json_object('type', 'search', 'external_id', "
+    TESORO__EXTERNAL("'search'", "s.id") ", 'at', s.created_at, 'contact', "
+    "(SELECT " TESORO__EXTERNAL("'contact'", "w.contact_id") "), 'criteria', "
+    "json(s.criteria), 'alert', json(iif(s.alert, 'true', 'false'))) FROM "
+    "search s JOIN web_customer w ON w.id = s.customer_id JOIN contact c ON "
+    "c.id = w.contact_id WHERE s.agency_id = ?1 AND s.state = 'active' AND "
+    "s.source = 'crm' AND c.erased_at IS NULL ORDER BY s.id",
 };
 
 TESORO_API int tesoro_agency_export(tesoro *t, int64_t actor, const char *path,

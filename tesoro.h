@@ -1938,11 +1938,21 @@ TESORO_API int tesoro_web_customer_erase(tesoro *t, int64_t actor,
 **                the contact's name, e-mail and phone with the fields),
 **                ref (written by the export, ignored)
 **   appointment  contact, listing, agent, state ("pending", "confirmed",
-**                "rejected", "cancelled"), preferred (1 to 3 times),
-**                start_at and duration_s (confirmed, cancelled), end_reason
+**                "completed", "rejected", "cancelled"), preferred (1 to 3
+**                times), start_at and duration_s (confirmed, completed,
+**                cancelled), end_reason, rating (completed: 1..5, the
+**                client's); a completed one is completed by its timer
 **   referral     contact, agent, stage (a referral state name, e.g.
-**                "in_escrow"), data (the stage's data, as
-**                tesoro_referral_move takes)
+**                "closed_paid"), data (the data of the stages on the way,
+**                as tesoro_referral_move takes each; a payment is
+**                recorded by the agency's first closings member)
+**   portal_account  contact (with an e-mail); invited afresh: no secret
+**                is in the file and no invitation is sent
+**                (tesoro_portal_invitation_resend sends one)
+**   web_customer the website's customer id as external_id; name, email,
+**                phone; contact (approved into it when given)
+**   search       contact (linked to a web customer), criteria (as
+**                tesoro_search_save takes), alert (true/false)
 ** References name records of earlier lines (or of an earlier import).
 **
 ** Import (an admin of the agency): each record goes through the calls of
@@ -1962,8 +1972,9 @@ TESORO_API int tesoro_web_customer_erase(tesoro *t, int64_t actor,
 ** "imported", "present"}.  Not inside tesoro_begin (EMISUSE).
 **
 ** Export (an admin): the agency's agents (but its first admin), contacts,
-** validated listings, appointments (not completed ones) and referrals
-** (not failed ones) in that order, each with the external_id it was
+** validated listings, appointments (not no-shows), referrals (not failed
+** ones), portal accounts, web customers (not discarded ones) and the
+** CRM's saved searches, in that order, each with the external_id it was
 ** imported under or "<type>-<id>"; erased contacts and what is theirs are
 ** left out.  *out_records (may be NULL): the records written.  The file is
 ** written in one read transaction: one moment's agency.

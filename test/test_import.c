@@ -55,12 +55,19 @@ static char *agency_file(void) {
     "{\"type\":\"listing\",\"external_id\":\"l-1\",\"at\":%lld,\"seller\":\"c-seller\",\"agent\":\"ag-1\",\"state\":\"published\",\"commission_type\":\"percentage\",\"commission_value\":150,\"exclusive\":true,\"duration_days\":180,\"fields\":{\"address\":\"Oudegracht 1, Utrecht\",\"property_type\":\"house\",\"title\":\"Canal house\",\"price\":65000000,\"bedrooms\":4},\"signed_mandate\":\"%s\"}\n"
     "{\"type\":\"appointment\",\"external_id\":\"v-1\",\"at\":%lld,\"contact\":\"c-buyer\",\"listing\":\"l-1\",\"agent\":\"ag-1\",\"state\":\"confirmed\",\"preferred\":[%lld,%lld],\"start_at\":%lld}\n"
     "{\"type\":\"appointment\",\"external_id\":\"v-2\",\"at\":%lld,\"contact\":\"c-buyer\",\"listing\":\"l-1\",\"state\":\"pending\",\"preferred\":[%lld]}\n"
-    "{\"type\":\"referral\",\"external_id\":\"r-1\",\"at\":%lld,\"contact\":\"c-buyer\",\"agent\":\"ag-1\",\"stage\":\"in_escrow\",\"data\":{\"sale_price\":40000000,\"close_date\":\"2026-09-01\"}}\n",
+    "{\"type\":\"referral\",\"external_id\":\"r-1\",\"at\":%lld,\"contact\":\"c-buyer\",\"agent\":\"ag-1\",\"stage\":\"in_escrow\",\"data\":{\"sale_price\":40000000,\"close_date\":\"2026-09-01\"}}\n"
+    "{\"type\":\"appointment\",\"external_id\":\"v-3\",\"at\":%lld,\"contact\":\"c-buyer\",\"listing\":\"l-1\",\"state\":\"completed\",\"preferred\":[%lld],\"start_at\":%lld,\"rating\":4}\n"
+    "{\"type\":\"portal_account\",\"external_id\":\"pa-1\",\"at\":%lld,\"contact\":\"c-buyer\"}\n"
+    "{\"type\":\"web_customer\",\"external_id\":\"web-77\",\"at\":%lld,\"name\":\"Bea Buyer\",\"email\":\"bea@example.org\",\"contact\":\"c-buyer\"}\n"
+    "{\"type\":\"web_customer\",\"external_id\":\"web-78\",\"at\":%lld,\"name\":\"Pim Prospect\"}\n"
+    "{\"type\":\"search\",\"external_id\":\"s-1\",\"at\":%lld,\"contact\":\"c-buyer\",\"criteria\":{\"max_price\":50000000,\"property_types\":[\"house\"]},\"alert\":true}\n",
     HEADER, (long long)T0, (long long)T0 + 10, (long long)T0 + 20,
     (long long)T0 + 30, pdf, (long long)TU_NOW - DAY,
     (long long)TU_NOW + 5 * DAY, (long long)TU_NOW + 6 * DAY,
     (long long)TU_NOW + 5 * DAY, (long long)TU_NOW - 3600,
-    (long long)TU_NOW + 9 * DAY, (long long)T0 + 40);
+    (long long)TU_NOW + 9 * DAY, (long long)T0 + 40, (long long)T0 + 50,
+    (long long)T0 + 55, (long long)T0 + 60, (long long)T0 + 70,
+    (long long)T0 + 80, (long long)T0 + 90, (long long)T0 + 100);
   free(pdf);
   return out;
 }
@@ -87,7 +94,7 @@ static void test_import_makes_records_in_their_states(void **state) {
   free(text);
   outbox = tu_sql_int(w, "SELECT count(*) FROM outbox");
   TU_OK(w, tesoro_agency_import(w->t, w->admin, path, &report));
-  report_is(report, 8, 7, 0);
+  report_is(report, 13, 12, 0);
   tesoro_free(report);
   agent = imported_id(w, "agent", "ag-1");
   seller = imported_id(w, "contact", "c-seller");
@@ -112,6 +119,27 @@ static void test_import_makes_records_in_their_states(void **state) {
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM contact WHERE id = %lld "
                               "AND consent = 'granted' AND assigned_agent_id "
                               "= %lld", (long long)seller, (long long)agent), 1);
+  /* a completed viewing, completed by its timer at its end, rated */
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM appointment WHERE id = "
+                              "%lld AND state = 'completed' AND rating = 4 AND "
+                              "completed_at = start_at + duration_s",
+                           (long long)imported_id(w, "appointment", "v-3")), 1);
+  /* the portal account invited afresh, the website's people, the search */
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM portal_account WHERE id = "
+                              "%lld AND email = 'bea@example.org'",
+                           (long long)imported_id(w, "portal_account",
+                                                  "pa-1")), 1);
+  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM web_customer WHERE "
+                                 "external_id = 'web-77' AND state = "
+                                 "'approved' AND contact_id = (SELECT "
+                                 "entity_id FROM import_ref WHERE external_id "
+                                 "= 'c-buyer')"), 1);
+  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM web_customer WHERE "
+                                 "external_id = 'web-78' AND state = "
+                                 "'prospect'"), 1);
+  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM search WHERE alert = 1 "
+                                 "AND max_price = 50000000 AND source = "
+                                 "'crm'"), 1);
   /* one "imported" history row each, at the record's time, by the admin */
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE entity = %d "
                               "AND entity_id = %lld", TESORO_ENTITY_LISTING,
@@ -158,7 +186,7 @@ static void test_import_twice_is_present_and_conflicts_are_refused(void **state)
   TU_OK(w, tesoro_agency_import(w->t, w->admin, path, &report));
   tu_digest(w, after);
   assert_string_equal(before, after);
-  report_is(report, 8, 0, 7);
+  report_is(report, 13, 0, 12);
   tesoro_free(report);
   /* member order and spacing do not matter: still present */
   {
@@ -199,12 +227,12 @@ static void test_import_is_all_or_nothing(void **state) {
            "\"name\":\"Bad Email\",\"email\":\"not-an-email\"}\n", text);
   write_file(w, "bad.jsonl", bad, path);
   TU_ASSERT_REFUSED(w, tesoro_agency_import(w->t, w->admin, path, &report),
-                    TESORO_EINVAL, "line 9");
+                    TESORO_EINVAL, "line 14");
   assert_null(report);
   assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM import_ref"), 0);
   write_file(w, "good.jsonl", text, path);
   TU_OK(w, tesoro_agency_import(w->t, w->admin, path, &report));
-  report_is(report, 8, 7, 0);
+  report_is(report, 13, 12, 0);
   tesoro_free(report);
   free(bad);
   free(text);
@@ -234,7 +262,7 @@ static void test_import_validates_each_record(void **state) {
        "\"commission_value\":150,\"exclusive\":true,\"duration_days\":180,"
        "\"fields\":{},\"signed_mandate\":\"AA==\"}", "seller", TESORO_ENOTFOUND},
       {"{\"type\":\"appointment\",\"external_id\":\"v\",\"contact\":\"c\","
-       "\"listing\":\"l\",\"state\":\"completed\",\"preferred\":[1]}",
+       "\"listing\":\"l\",\"state\":\"no_show\",\"preferred\":[1]}",
        "state", TESORO_EINVAL},
       {"{\"type\":\"referral\",\"external_id\":\"r\",\"contact\":\"c\","
        "\"agent\":\"a\",\"stage\":\"dreaming\"}", "stage", TESORO_EINVAL},
@@ -347,16 +375,29 @@ static void test_import_refusals(void **state) {
   "json_array(r.state, r.sale_price, r.close_date) AS x FROM referral r "      \
   "WHERE r.agency_id = %lld) UNION ALL SELECT json_group_array(x) FROM "       \
   "(SELECT json_array(name, email, role) AS x FROM actor WHERE agency_id = "   \
-  "%lld AND kind = 'agent' ORDER BY email)"
+  "%lld AND kind = 'agent' ORDER BY email) UNION ALL SELECT "                  \
+  "json_group_array(x) FROM (SELECT json_array(a.rating, a.completed_at) AS x "\
+  "FROM appointment a WHERE a.agency_id = %lld ORDER BY a.preferred) UNION "   \
+  "ALL SELECT json_group_array(x) FROM (SELECT json_array(p.email, p.state) "  \
+  "AS x FROM portal_account p WHERE p.agency_id = %lld ORDER BY p.email) "     \
+  "UNION ALL SELECT json_group_array(x) FROM (SELECT json_array(w.external_id,"\
+  " w.state, w.name) AS x FROM web_customer w WHERE w.agency_id = %lld ORDER " \
+  "BY w.external_id) UNION ALL SELECT json_group_array(x) FROM (SELECT "       \
+  "json_array(s.alert, s.max_price, s.source) AS x FROM search s WHERE "       \
+  "s.agency_id = %lld AND s.state = 'active' ORDER BY s.id) UNION ALL SELECT " \
+  "json_group_array(x) FROM (SELECT json_array(kind, count(*)) AS x FROM "     \
+  "timer WHERE agency_id = %lld GROUP BY kind ORDER BY kind)"
 
 static char *rows_of(const char *path, int64_t agency) {
   sqlite3 *db = NULL;
   sqlite3_stmt *s = NULL;
-  char sql[2048];
+  char sql[4096];
   sqlite3_str *out = sqlite3_str_new(NULL);
   char *text;
   snprintf(sql, sizeof sql, SAME_ROWS, (long long)agency, (long long)agency,
-           (long long)agency, (long long)agency, (long long)agency);
+           (long long)agency, (long long)agency, (long long)agency,
+           (long long)agency, (long long)agency, (long long)agency,
+           (long long)agency, (long long)agency);
   assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
                    SQLITE_OK);
   assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
