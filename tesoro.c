@@ -1598,6 +1598,12 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT json_patch('{}', json_object('source_id', 'import:' || ?1, "      \
     "'type', 'customer', 'customer', ?1, 'at', ?2, 'name', ?3, 'email', ?4, " \
     "'phone', ?5))")                                                          \
+  X(IMPORT_PHOTOS, /* name, mime, data, and whether the element is right */ \
+    "SELECT x ->> '$.name', x ->> '$.mime', x ->> '$.data', x IS NOT NULL "   \
+    "AND json_type(x, '$.name') = 'text' AND json_type(x, '$.mime') = "       \
+    "'text' AND json_type(x, '$.data') = 'text' AND (SELECT count(*) FROM "   \
+    "json_each(x)) = 3 FROM (SELECT iif(type = 'object', value, NULL) AS x, " \
+    "key FROM json_each(?1)) ORDER BY key")                                   \
   X(IMPORT_HISTORY,                                                           \
     "INSERT INTO history(agency_id, entity, entity_id, seq, event, "          \
     "from_state, to_state, actor_id, at, details) VALUES (?1, ?2, ?3, 1, "    \
@@ -12493,7 +12499,51 @@ static const tesoro__field tesoro__import_listing_fields[] = {
     {"fields", 'o', 1, 0, 0},
     {"signed_mandate", 't', 1, 0, INT32_MAX}, /* base64 PDF */
     {"form", 'o', 0, 0, 0},                   /* the seller form as sent */
+    {"photos", 'A', 0, 0, 0},                 /* [{name, mime, data}] */
     {"ref", 't', 0, 0, 40}};                  /* the export's; not reused */
+
+/* The listing's photos: [{"name", "mime", "data": base64}], each added as
+** staff add one (its type checked by its bytes). */
+static int tesoro__import_photos(tesoro__import *im, int64_t staff,
+                                 int64_t listing, const char *photos) {
+  tesoro *t = im->t;
+  sqlite3_stmt *s = tesoro__stmt(t, S_IMPORT_PHOTOS);
+  int rc, n = 0;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, photos, -1, SQLITE_STATIC);
+  while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
+    const char *name = (const char *)sqlite3_column_text(s, 0);
+    const char *mime = (const char *)sqlite3_column_text(s, 1);
+    const char *b64 = (const char *)sqlite3_column_text(s, 2);
+    size_t b64_len = b64 ? strlen(b64) : 0, len = 0;
+    unsigned char *bytes;
+    int64_t doc = 0;
+    n++;
+    if (!sqlite3_column_int(s, 3) || !name || !mime || !b64) {
+      sqlite3_reset(s);
+      return tesoro__fail(t, TESORO_EINVAL, "photo %d must be {\"name\", "
+                          "\"mime\", \"data\"} (text; data base64)", n);
+    }
+    if ((bytes = TESORO_MALLOC(b64_len + 1)) == NULL) {
+      sqlite3_reset(s);
+      return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+    }
+    if (sodium_base642bin(bytes, b64_len + 1, b64, b64_len, NULL, &len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0)
+      rc = tesoro__fail(t, TESORO_EINVAL, "photo %d: data must be base64", n);
+    else /* the cursor stays on this row: document_add runs other statements */
+      rc = tesoro_document_add(t, staff, TESORO_ENTITY_LISTING, listing,
+                               TESORO_DOC_PHOTO, name, mime, bytes,
+                               (int64_t)len, &doc);
+    TESORO_FREE(bytes);
+    if (rc) {
+      sqlite3_reset(s);
+      return rc;
+    }
+  }
+  sqlite3_reset(s);
+  return rc < 0 ? rc : TESORO_OK;
+}
 
 /* The seller's client actor, and the room the website would have opened
 ** (a listing enters through the seller onboarding, as it does in tesoro). */
@@ -12589,6 +12639,9 @@ static int tesoro__import_listing(tesoro__import *im, const tesoro__rec *r,
   if (rc == TESORO_OK)
     rc = tesoro_mandate_validate(t, staff, mandate, 0, &listing);
   if (rc == TESORO_OK) rc = tesoro_listing_update(t, staff, listing, fields, 0);
+  if (rc == TESORO_OK && tesoro__rec_text(r, "photos"))
+    rc = tesoro__import_photos(im, staff, listing,
+                               tesoro__rec_text(r, "photos"));
   if (rc == TESORO_OK && strcmp(state, "draft") != 0)
     rc = tesoro_listing_publish(t, staff, listing, 0);
   if (rc == TESORO_OK && strcmp(state, "unpublished") == 0)
@@ -13164,6 +13217,10 @@ static const char *const tesoro__export_sql[] = {
     "l.bathrooms, 'floor_area', l.floor_area, 'energy_label', "
     "l.energy_label, 'description', l.description, 'latitude', l.latitude, "
     "'longitude', l.longitude)), 'form', json(m.form_json), "
+    "'photos', json((SELECT json_group_array(json_object('name', d.name, "
+    "'mime', d.mime, 'data', tesoro_base64(d.data))) FROM (SELECT * FROM "
+    "document d WHERE d.entity = 4 AND d.entity_id = l.id AND d.kind = "
+    "'photo' ORDER BY d.id) d HAVING count(*) > 0)), "
     "'signed_mandate', (SELECT "
     "tesoro_base64(d.data) FROM document d WHERE d.entity = 3 AND "
     "d.entity_id = m.id AND d.kind = 'signed_mandate' ORDER BY d.id DESC "

@@ -1934,6 +1934,8 @@ TESORO_API int tesoro_web_customer_erase(tesoro *t, int64_t actor,
 **                exclusive (true/false), duration_days, fields (an object as
 **                tesoro_listing_update takes, with "address" and
 **                "property_type"), signed_mandate (the signed PDF, base64),
+**                photos ([{"name", "mime", "data": base64}], each
+**                checked as tesoro_document_add checks a photo),
 **                form (the seller form as the seller sent it; default:
 **                the contact's name, e-mail and phone with the fields),
 **                ref (written by the export, ignored)

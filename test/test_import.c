@@ -20,6 +20,14 @@ static const char HEADER[] =
     "{\"type\":\"header\",\"format\":\"tesoro-agency-1\"}\n";
 
 /* The signed mandate, base64 (malloc'd). */
+static char *b64(const unsigned char *p, size_t n) {
+  size_t m = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+  char *b = malloc(m);
+  assert_non_null(b);
+  sodium_bin2base64(b, m, p, n, sodium_base64_VARIANT_ORIGINAL);
+  return b;
+}
+
 static char *pdf64(void) {
   size_t n = sodium_base64_ENCODED_LEN(tu_pdf_size,
                                        sodium_base64_VARIANT_ORIGINAL);
@@ -43,8 +51,8 @@ static void write_file(tu_world *w, const char *name, const char *text,
 /* A small agency in the format: an agent, two contacts, a published
    listing, a confirmed and a pending viewing, a referral in escrow. */
 static char *agency_file(void) {
-  char *pdf = pdf64(), *out;
-  size_t n = strlen(pdf) + 8192;
+  char *pdf = pdf64(), *png = b64(tu_png, tu_png_size), *out;
+  size_t n = strlen(pdf) + strlen(png) + 8192;
   out = malloc(n);
   assert_non_null(out);
   snprintf(out, n,
@@ -52,7 +60,7 @@ static char *agency_file(void) {
     "{\"type\":\"agent\",\"external_id\":\"ag-1\",\"at\":%lld,\"name\":\"Iris Imported\",\"email\":\"iris@tesoro.example\",\"role\":\"agent\"}\n"
     "{\"type\":\"contact\",\"external_id\":\"c-seller\",\"at\":%lld,\"name\":\"Sam Seller\",\"email\":\"sam@example.org\",\"phone\":\"+31 6 5555 0101\",\"agent\":\"ag-1\",\"consent\":\"granted\",\"consent_text\":\"Yes to news\"}\n"
     "{\"type\":\"contact\",\"external_id\":\"c-buyer\",\"at\":%lld,\"name\":\"Bea Buyer\",\"email\":\"bea@example.org\",\"language\":\"nl\"}\n"
-    "{\"type\":\"listing\",\"external_id\":\"l-1\",\"at\":%lld,\"seller\":\"c-seller\",\"agent\":\"ag-1\",\"state\":\"published\",\"commission_type\":\"percentage\",\"commission_value\":150,\"exclusive\":true,\"duration_days\":180,\"fields\":{\"address\":\"Oudegracht 1, Utrecht\",\"property_type\":\"house\",\"title\":\"Canal house\",\"price\":65000000,\"bedrooms\":4},\"signed_mandate\":\"%s\"}\n"
+    "{\"type\":\"listing\",\"external_id\":\"l-1\",\"at\":%lld,\"seller\":\"c-seller\",\"agent\":\"ag-1\",\"state\":\"published\",\"commission_type\":\"percentage\",\"commission_value\":150,\"exclusive\":true,\"duration_days\":180,\"fields\":{\"address\":\"Oudegracht 1, Utrecht\",\"property_type\":\"house\",\"title\":\"Canal house\",\"price\":65000000,\"bedrooms\":4},\"photos\":[{\"name\":\"front.png\",\"mime\":\"image/png\",\"data\":\"%s\"}],\"signed_mandate\":\"%s\"}\n"
     "{\"type\":\"appointment\",\"external_id\":\"v-1\",\"at\":%lld,\"contact\":\"c-buyer\",\"listing\":\"l-1\",\"agent\":\"ag-1\",\"state\":\"confirmed\",\"preferred\":[%lld,%lld],\"start_at\":%lld}\n"
     "{\"type\":\"appointment\",\"external_id\":\"v-2\",\"at\":%lld,\"contact\":\"c-buyer\",\"listing\":\"l-1\",\"state\":\"pending\",\"preferred\":[%lld]}\n"
     "{\"type\":\"referral\",\"external_id\":\"r-1\",\"at\":%lld,\"contact\":\"c-buyer\",\"agent\":\"ag-1\",\"stage\":\"in_escrow\",\"data\":{\"sale_price\":40000000,\"close_date\":\"2026-09-01\"}}\n"
@@ -62,13 +70,14 @@ static char *agency_file(void) {
     "{\"type\":\"web_customer\",\"external_id\":\"web-78\",\"at\":%lld,\"name\":\"Pim Prospect\"}\n"
     "{\"type\":\"search\",\"external_id\":\"s-1\",\"at\":%lld,\"contact\":\"c-buyer\",\"criteria\":{\"max_price\":50000000,\"property_types\":[\"house\"]},\"alert\":true}\n",
     HEADER, (long long)T0, (long long)T0 + 10, (long long)T0 + 20,
-    (long long)T0 + 30, pdf, (long long)TU_NOW - DAY,
+    (long long)T0 + 30, png, pdf, (long long)TU_NOW - DAY,
     (long long)TU_NOW + 5 * DAY, (long long)TU_NOW + 6 * DAY,
     (long long)TU_NOW + 5 * DAY, (long long)TU_NOW - 3600,
     (long long)TU_NOW + 9 * DAY, (long long)T0 + 40, (long long)T0 + 50,
     (long long)T0 + 55, (long long)T0 + 60, (long long)T0 + 70,
     (long long)T0 + 80, (long long)T0 + 90, (long long)T0 + 100);
   free(pdf);
+  free(png);
   return out;
 }
 
@@ -119,6 +128,12 @@ static void test_import_makes_records_in_their_states(void **state) {
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM contact WHERE id = %lld "
                               "AND consent = 'granted' AND assigned_agent_id "
                               "= %lld", (long long)seller, (long long)agent), 1);
+  /* its photo, the same bytes */
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM document WHERE entity = %d "
+                              "AND entity_id = %lld AND kind = 'photo' AND "
+                              "name = 'front.png' AND size = %lld",
+                           TESORO_ENTITY_LISTING, (long long)listing,
+                           (long long)tu_png_size), 1);
   /* a completed viewing, completed by its timer at its end, rated */
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM appointment WHERE id = "
                               "%lld AND state = 'completed' AND rating = 4 AND "
@@ -278,6 +293,36 @@ static void test_import_validates_each_record(void **state) {
                       bad[i].code, bad[i].needle);
     assert_true(tu_contains_ci(tesoro_errmsg(w->t), "line 2"));
   }
+  /* a listing's photos: each an object of name, mime and base64 data, of
+     a photo's type (its bytes say) */
+  {
+    static const char *const photos[] = {
+        "[1]", "[\"x\"]", "[{\"name\":\"a.png\",\"mime\":\"image/png\"}]",
+        "[{\"name\":\"a.png\",\"mime\":\"image/png\",\"data\":\"@@@\"}]",
+        "[{\"name\":\"a.pdf\",\"mime\":\"application/pdf\",\"data\":"
+        "\"JVBERi0xLjQK\"}]"};
+    char *pdf = pdf64();
+    for (size_t i = 0; i < sizeof photos / sizeof photos[0]; i++) {
+      char path[600], *text, *report = NULL;
+      size_t n = strlen(pdf) + 2048;
+      text = malloc(n);
+      assert_non_null(text);
+      snprintf(text, n, "%s{\"type\":\"contact\",\"external_id\":\"c-ph\","
+               "\"name\":\"Phil\",\"email\":\"phil@example.org\",\"phone\":"
+               "\"+31 6 1\"}\n{\"type\":\"listing\",\"external_id\":\"l-ph\","
+               "\"seller\":\"c-ph\",\"state\":\"draft\",\"commission_type\":"
+               "\"fixed\",\"commission_value\":500000,\"currency\":\"EUR\","
+               "\"exclusive\":false,\"duration_days\":90,\"fields\":{"
+               "\"address\":\"Damrak 2, Amsterdam\",\"property_type\":"
+               "\"apartment\"},\"photos\":%s,\"signed_mandate\":\"%s\"}\n",
+               HEADER, photos[i], pdf);
+      write_file(w, "photos.jsonl", text, path);
+      TU_ASSERT_REFUSED(w, tesoro_agency_import(w->t, w->admin, path, &report),
+                        TESORO_EINVAL, "line 3");
+      free(text);
+    }
+    free(pdf);
+  }
   /* a workflow rule: a listing's seller needs a phone for the seller form */
   {
     char path[600], *text, *pdf = pdf64(), *report = NULL;
@@ -386,7 +431,9 @@ static void test_import_refusals(void **state) {
   "json_array(s.alert, s.max_price, s.source) AS x FROM search s WHERE "       \
   "s.agency_id = %lld AND s.state = 'active' ORDER BY s.id) UNION ALL SELECT " \
   "json_group_array(x) FROM (SELECT json_array(kind, count(*)) AS x FROM "     \
-  "timer WHERE agency_id = %lld GROUP BY kind ORDER BY kind)"
+  "timer WHERE agency_id = %lld GROUP BY kind ORDER BY kind) UNION ALL "       \
+  "SELECT json_group_array(x) FROM (SELECT json_array(kind, name, sha256) AS " \
+  "x FROM document WHERE agency_id = %lld ORDER BY kind, name)"
 
 static char *rows_of(const char *path, int64_t agency) {
   sqlite3 *db = NULL;
@@ -397,7 +444,7 @@ static char *rows_of(const char *path, int64_t agency) {
   snprintf(sql, sizeof sql, SAME_ROWS, (long long)agency, (long long)agency,
            (long long)agency, (long long)agency, (long long)agency,
            (long long)agency, (long long)agency, (long long)agency,
-           (long long)agency, (long long)agency);
+           (long long)agency, (long long)agency, (long long)agency);
   assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
                    SQLITE_OK);
   assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
