@@ -104,6 +104,10 @@
 **   ingest             20 batches of 500 website events, one in ten a
 **                      replay; replays= is the share tesoro's results
 **                      reported as replays in the recorded run (answers_*).
+**   import             100 000 records of the agency format (agents,
+**                      contacts, referrals at four stages) by one
+**                      tesoro_agency_import; records/s and the growth of
+**                      the peak resident set (the file is streamed).
 **   durable_batch      FULL: 100 transitions in one host transaction
 **                      against one commit each.
 **   large              on 1 M appointments: scale, list_upcoming,
@@ -129,6 +133,7 @@
 #include "../tesoro.c"
 
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -2214,6 +2219,66 @@ static double peak_memory(const char *self, const char *path) {
 
 /* The viewing cycle under synchronous=FULL, 100 transitions: one commit
 ** each, and all in one host transaction (tesoro_begin … tesoro_commit). */
+/* `import`: 100 000 records of the agency format (agents, contacts and
+** referrals across the pipeline's stages) imported by one call into a copy
+** of the setup file (WAL, NORMAL); records/s, and the import's growth of the
+** process's peak resident set (the file is read line by line). */
+static void import_figure(const char *setup_db) {
+  enum { RECORDS = 100000, AGENTS = 10, REFERRALS = 10000 };
+  static const char *const stages[] = {
+      "{\"stage\":\"connected\"}",
+      "{\"stage\":\"meeting_scheduled\",\"data\":{\"meeting_at\":1790000000}}",
+      "{\"stage\":\"coming_soon\",\"data\":{\"list_date\":\"2027-03-01\"}}",
+      "{\"stage\":\"in_escrow\",\"data\":{\"sale_price\":40000000,"
+      "\"close_date\":\"2027-02-01\"}}"};
+  char path[256], jsonl[256], *report = NULL, line[512];
+  FILE *f;
+  tesoro *t;
+  struct rusage before, after;
+  double start, d;
+  path_of(path, sizeof path, "import.db");
+  path_of(jsonl, sizeof jsonl, "import.jsonl");
+  if ((f = fopen(jsonl, "w")) == NULL) die("import file", NULL);
+  fputs("{\"type\":\"header\",\"format\":\"tesoro-agency-1\"}\n", f);
+  for (int i = 0; i < RECORDS; i++) {
+    if (i < AGENTS)
+      snprintf(line, sizeof line, "{\"type\":\"agent\",\"external_id\":\"a%d\","
+               "\"name\":\"Agent %d\",\"email\":\"agent%d@import.test\","
+               "\"role\":\"agent\"}", i, i, i);
+    else if (i < RECORDS - REFERRALS)
+      snprintf(line, sizeof line, "{\"type\":\"contact\",\"external_id\":"
+               "\"c%d\",\"name\":\"Person %d\",\"email\":\"p%d@import.test\","
+               "\"phone\":\"+31 6 %08d\",\"agent\":\"a%d\"}", i, i, i, i,
+               i % AGENTS);
+    else {
+      const char *stage = stages[i % 4];
+      snprintf(line, sizeof line, "{\"type\":\"referral\",\"external_id\":"
+               "\"r%d\",\"contact\":\"c%d\",\"agent\":\"a%d\",%s", i,
+               AGENTS + i % (RECORDS - REFERRALS - AGENTS), i % AGENTS,
+               stage + 1);
+    }
+    fputs(line, f);
+    fputc('\n', f);
+  }
+  if (fclose(f) != 0) die("import file", NULL);
+  copy_file(setup_db, path);
+  if (tesoro_open(path, &t) != TESORO_OK) die("open", t);
+  OK(t, tesoro_clock_set(t, T0));
+  getrusage(RUSAGE_SELF, &before);
+  start = now_s();
+  OK(t, tesoro_agency_import(t, W.admin, jsonl, &report));
+  d = now_s() - start;
+  getrusage(RUSAGE_SELF, &after);
+  if (strstr(report, "\"imported\":100000") == NULL) die(report, NULL);
+  tesoro_free(report);
+  OK(t, tesoro_check(t));
+  tesoro_close(t);
+  printf("bench import tesoro=%.0f unit=records/s records=%d seconds=%.2f "
+         "peak_rss_growth_mib=%.1f\n", RECORDS / d, RECORDS, d,
+         (after.ru_maxrss - before.ru_maxrss) / 1024.0);
+  fflush(stdout);
+}
+
 static void durable_batch(const char *setup_db) {
   const int n = 100, warm = 3 * 10;
   double each = 1e30, batched = 1e30;
@@ -2475,7 +2540,7 @@ static int profile(int n, int statements, const char *figure_name) {
 
 /* `bench [FIGURE...]`: the named figures only (all when none is named):
 ** transition (with _memory, _full, and the Python peer), mixed, ingest,
-** durable_batch, large (scale, transition_p99_large, list_upcoming,
+** import, durable_batch, large (scale, transition_p99_large, list_upcoming,
 ** pipeline_counts, peak_memory), instructions. */
 static char **wanted;
 static int nwanted;
@@ -2526,6 +2591,7 @@ int main(int argc, char **argv) {
     answers_close();
   }
   if (want("durable_batch")) durable_batch(setup_db);
+  if (want("import")) import_figure(setup_db);
   if (want("large")) large_figures(argv[0], setup_db);
   remove_dir();
   if (want("instructions")) report_instructions(argv[0]);
