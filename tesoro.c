@@ -1557,14 +1557,10 @@ static const char *const tesoro__schema_lines[] = {
   X(IMPORT_REF_INSERT,                                                        \
     "INSERT INTO import_ref(agency_id, type, external_id, entity, entity_id, "\
     "digest, line, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")     \
-  X(IMPORT_TYPE,                                                              \
-    "SELECT CASE WHEN NOT json_valid(?1) THEN NULL WHEN json_type(?1) = "     \
-    "'object' AND json_type(?1, '$.type') = 'text' THEN json_extract(?1, "    \
-    "'$.type') END")                                                          \
-  X(IMPORT_HEADER,                                                            \
-    "SELECT CASE WHEN NOT json_valid(?1) THEN 0 ELSE json_type(?1) = "       \
-    "'object' AND json_extract(?1, '$.type') IS 'header' AND json_extract("   \
-    "?1, '$.format') IS '" TESORO__IMPORT_FORMAT "' END")                     \
+  X(IMPORT_HEADER, /* see tesoro__json_top */                                \
+    "SELECT json_type(?1) = 'object' AND json_extract(?1, '$.type') IS "      \
+    "'header' AND json_extract(?1, '$.format') IS '" TESORO__IMPORT_FORMAT    \
+    "'")                                                                      \
   X(IMPORT_MARK, "SELECT coalesce(max(id), 0) FROM history")                  \
   X(IMPORT_SELLER, /* ?1 contact, ?2 the listing's fields */                \
     "SELECT name, email, phone, json_extract(?2, '$.address'), "              \
@@ -13003,11 +12999,12 @@ static int tesoro__import_line(tesoro__import *im, const char *line) {
   char type[24] = "";
   int i, rc, entity = 0;
   if ((rc = tesoro__json_boundary(t, "the record", line))) return rc;
-  if ((s = tesoro__stmt(t, S_IMPORT_TYPE)) == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, line, -1, SQLITE_STATIC);
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
-  tesoro__column_copy(s, 0, type, sizeof type);
-  sqlite3_reset(s);
+  /* a JSON object, and its "type" (json_top: not json_valid, which says
+  ** "not JSON" when memory runs out) */
+  if ((rc = tesoro__json_top(t, S_WEB_EVENT_TYPE, line, NULL, type,
+                             sizeof type)) < 0)
+    return rc;
+  if (rc == 0) type[0] = 0;
   for (i = 0; i < COUNT(tesoro__import_types) &&
               strcmp(tesoro__import_types[i].type, type) != 0;
        i++) {
@@ -13139,12 +13136,10 @@ TESORO_API int tesoro_agency_import(tesoro *t, int64_t actor, const char *path,
     if (eof) break;
     im.line++;
     if (im.line == 1) {
-      sqlite3_stmt *s = tesoro__stmt(t, S_IMPORT_HEADER);
-      int64_t ok = 0;
-      if (s == NULL) { rc = t->rc; break; }
-      sqlite3_bind_text(s, 1, line, -1, SQLITE_STATIC);
-      rc = (rc = tesoro__json_boundary(t, "the header", line)) ? rc
-           : tesoro__int(t, s, &ok);
+      int ok = 0;
+      if ((rc = tesoro__json_boundary(t, "the header", line)) == TESORO_OK &&
+          (ok = tesoro__json_top(t, S_IMPORT_HEADER, line, NULL, NULL, 0)) < 0)
+        rc = ok;
       if (rc == TESORO_OK && !ok)
         rc = tesoro__fail(t, TESORO_EINVAL,
                           "the first line must be the header {\"type\": "
@@ -13277,7 +13272,7 @@ TESORO_API int tesoro_agency_export(tesoro *t, int64_t actor, const char *path,
   sqlite3_stmt *s = NULL;
   FILE *f;
   int64_t records = 0;
-  int rc, src = SQLITE_OK;
+  int rc, src = SQLITE_OK, began;
   TESORO__ENTER(t);
   if ((rc = tesoro__text(t, "path", path, 4096, 1)) ||
       (rc = tesoro__actor_load(t, actor, &a)) ||
@@ -13285,8 +13280,10 @@ TESORO_API int tesoro_agency_export(tesoro *t, int64_t actor, const char *path,
     return rc;
   if ((f = fopen(path, "wb")) == NULL)
     return tesoro__fail(t, TESORO_EINVAL, "%s: %s", path, strerror(errno));
-  /* one read transaction: the file is one moment's agency */
-  rc = tesoro__exec_id(t, S_BEGIN_READ);
+  /* one read transaction: the file is one moment's agency (inside the
+  ** host's transaction, that one) */
+  began = sqlite3_get_autocommit(t->db);
+  rc = began ? tesoro__exec_id(t, S_BEGIN_READ) : TESORO_OK;
   if (rc == TESORO_OK &&
       (s = tesoro__stmt(t, S_EXPORT_HEADER)) == NULL)
     rc = t->rc;
@@ -13314,7 +13311,7 @@ TESORO_API int tesoro_agency_export(tesoro *t, int64_t actor, const char *path,
     if (src != SQLITE_DONE) rc = tesoro__dberr(t, src);
     sqlite3_finalize(q);
   }
-  if (!sqlite3_get_autocommit(t->db)) tesoro__exec_id(t, S_COMMIT);
+  if (began && !sqlite3_get_autocommit(t->db)) tesoro__exec_id(t, S_COMMIT);
   if (fclose(f) != 0 && rc == TESORO_OK)
     rc = tesoro__fail(t, TESORO_EDB, "%s: %s", path, strerror(errno));
   if (rc) return rc;

@@ -127,7 +127,7 @@ static const char main_help[] =
     "                          an entity's history, oldest first\n"
     "  allowed ENTITY ID --as ACTOR\n"
     "                          which events ACTOR may fire now, and why not\n"
-    "  export --as ADMIN [-o FILE]\n"
+    "  export ADMIN [-o FILE]\n"
     "                          the admin's agency as JSON Lines\n"
     "  import FILE [--as ADMIN]\n"
     "                          records from a JSON Lines file (into ADMIN's\n"
@@ -844,9 +844,11 @@ static int cmd_allowed(cli *c, int argc, char **argv) {
 */
 
 static const char export_help[] =
-    "usage: tesoro --db FILE export --as ADMIN [-o FILE]\n"
+    "usage: tesoro --db FILE export ADMIN [-o FILE]\n"
+    "       tesoro --db FILE export --as ADMIN [-o FILE]\n"
     "\n"
-    "Write ADMIN's agency as JSON Lines (format tesoro-agency-1, see\n"
+    "Write the agency of ADMIN (an admin's actor id, as `init` printed it)\n"
+    "as JSON Lines (format tesoro-agency-1, see\n"
     "tesoro.h): a header line with the agency's facts, then its agents,\n"
     "contacts, listings, appointments and referrals, one record per line,\n"
     "to FILE (default: standard output).\n";
@@ -858,9 +860,12 @@ static int cmd_export(cli *c, int argc, char **argv) {
   args a;
   int64_t actor;
   int rc;
-  if ((rc = parse_args(c, export_help, argc, argv, o, 0, &a))) return rc;
-  if (!o[0].value) return usage_error(c, "missing --as ADMIN");
-  if ((rc = parse_id(c, "--as", o[0].value, &actor))) return rc;
+  if ((rc = parse_args(c, export_help, argc, argv, o, 1, &a))) return rc;
+  if (a.npos > 0 && o[0].value)
+    return usage_error(c, "give ADMIN or --as ADMIN, not both");
+  if (a.npos == 0 && !o[0].value) return usage_error(c, "missing ADMIN");
+  if ((rc = parse_id(c, "ADMIN", a.npos ? a.pos[0] : o[0].value, &actor)))
+    return rc;
   if (o[1].value && *o[1].value == '\0')
     return usage_error(c, "-o needs a file name");
   if ((rc = open_db(c, 1))) return rc;

@@ -1141,7 +1141,12 @@ static void test_export_import(void **state) {
              "-o", out);
   RUN_EXPECT(1, NULL, "EDENIED", "--db", w->path, "export", "--as",
              num(w->client));
-  RUN_EXPECT(2, NULL, "missing --as", "--db", w->path, "export");
+  RUN_EXPECT(2, NULL, "missing ADMIN", "--db", w->path, "export");
+  RUN_EXPECT(2, NULL, "not both", "--db", w->path, "export", "1", "--as", "1");
+  /* the admin as the argument, as `init` printed it */
+  RUN(&r, "--db", w->path, "export", num(w->admin));
+  EXPECT(&r, 0, "\"format\":\"tesoro-agency-1\"", NULL);
+  run_free(&r);
   make_dir(dir);
   snprintf(fresh, sizeof fresh, "%s/moved.db", dir);
   RUN(&r, "--db", fresh, "--now", num(TU_NOW), "import", out);

@@ -1271,6 +1271,40 @@ static int st_stats(sc *s) {
 }
 static int st_tick_idle(sc *s) { return tick_at(s, s->clock); }
 
+/* Import and export (the agency format): a contact, a listing under its
+** signed mandate and a confirmed viewing, as one transaction. */
+static int st_import(sc *s) {
+  static const char pdf64[] = "JVBERi0xLjQKMSAwIG9iaiA8PD4+IGVuZG9iagp0cmFpbGVyIDw8Pj4KJSVFT0YK";
+  char path[600], *report = NULL;
+  FILE *f;
+  int rc;
+  snprintf(path, sizeof path, "%s/import.jsonl", W->dir);
+  if ((f = fopen(path, "wb")) == NULL) return TESORO_EDB;
+  fprintf(f,
+          "{\"type\":\"header\",\"format\":\"tesoro-agency-1\"}\n"
+          "{\"type\":\"contact\",\"external_id\":\"c1\",\"name\":\"Ines "
+          "Imported\",\"email\":\"ines@example.org\",\"phone\":\"+31 6 1\"}\n"
+          "{\"type\":\"listing\",\"external_id\":\"l1\",\"seller\":\"c1\","
+          "\"state\":\"published\",\"commission_type\":\"percentage\","
+          "\"commission_value\":150,\"exclusive\":true,\"duration_days\":90,"
+          "\"fields\":{\"address\":\"Damrak 9, Amsterdam\",\"property_type\":"
+          "\"house\",\"price\":30000000},\"signed_mandate\":\"%s\"}\n"
+          "{\"type\":\"appointment\",\"external_id\":\"v1\",\"contact\":"
+          "\"c1\",\"listing\":\"l1\",\"state\":\"confirmed\",\"preferred\":"
+          "[%lld],\"start_at\":%lld}\n",
+          pdf64, (long long)s->clock + 7 * 86400,
+          (long long)s->clock + 7 * 86400);
+  if (fclose(f) != 0) return TESORO_EDB;
+  rc = tesoro_agency_import(T, W->admin, path, &report);
+  tesoro_free(report);
+  return rc;
+}
+static int st_export(sc *s) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/export.jsonl", W->dir);
+  return tesoro_agency_export(T, W->admin, path, NULL);
+}
+
 /* ---- host transactions ---- */
 static int st_host_commit(sc *s) {
   int64_t id;
@@ -1553,6 +1587,8 @@ static const step steps[] = {
     STEP("tesoro_tick (nothing due)", st_tick_idle, 0, 0, NULL),
     STEP("tesoro_begin + 2 calls + tesoro_commit", st_host_commit, F_NOWARM, E_APPT, &S.ap1),
     STEP("tesoro_begin + call + tesoro_rollback", st_host_rollback, F_NOWARM, E_APPT, &S.ap1),
+    STEP("tesoro_agency_import", st_import, F_NOWARM | F_SPARSE, 0, NULL),
+    STEP("tesoro_agency_export", st_export, F_SPARSE, 0, NULL),
     STEP("tesoro_check", st_check, F_SPARSE, 0, NULL),
     STEP("tesoro_close", st_close, F_HANDLE | F_NOWARM | F_SPARSE, 0, NULL),
 };
