@@ -1157,6 +1157,54 @@ static void test_powercut_vfs_holds_back_unsynced_writes(void **state) {
   assert_int_equal(tu_sql_int_path(path, "SELECT sum(x) FROM t"), 42);
 }
 
+/* A crash in the middle of a host transaction (issue 21): the child opens
+** tesoro_begin, makes calls that each return OK, says so, and is killed
+** before its tesoro_commit: none of them is in the file, and tesoro_check
+** passes.  The same with the commit made first: all of them are. */
+static void host_transaction_killed(tu_world *w, int commit) {
+  int fds[2], status = 0;
+  char ready = 0;
+  int64_t before;
+  pid_t pid;
+  before = tu_sql_int(w, "SELECT count(*) FROM contact");
+  assert_int_equal(pipe(fds), 0);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    tesoro *t = NULL;
+    int64_t id;
+    int ok;
+    close(fds[0]);
+    ok = tesoro_open(w->path, &t) == TESORO_OK &&
+         tesoro_clock_set(t, TU_NOW) == TESORO_OK &&
+         tesoro_begin(t) == TESORO_OK;
+    for (int i = 0; ok && i < 20; i++) {
+      char name[32], email[64];
+      snprintf(name, sizeof name, "Kim %d", i);
+      snprintf(email, sizeof email, "kim%d@host-txn.example", i);
+      ok = tesoro_contact_create(t, w->agent, name, email, NULL, NULL, &id) ==
+           TESORO_OK;
+    }
+    if (ok && commit) ok = tesoro_commit(t) == TESORO_OK;
+    if (write(fds[1], ok ? "y" : "n", 1) != 1) _exit(3);
+    for (;;) pause(); /* killed here, the transaction open or committed */
+  }
+  close(fds[1]);
+  assert_int_equal(read(fds[0], &ready, 1), 1);
+  close(fds[0]);
+  kill(pid, SIGKILL);
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_int_equal(ready, 'y');
+  TU_OK(w, tesoro_check(w->t));
+  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM contact"),
+                   before + (commit ? 20 : 0));
+}
+
+static void test_host_transaction_killed_keeps_nothing(void **state) {
+  host_transaction_killed(*state, 0);
+  host_transaction_killed(*state, 1);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, tu_setup, tu_teardown)
 
 int main(void) {
@@ -1164,6 +1212,7 @@ int main(void) {
       T(test_powercut_vfs_holds_back_unsynced_writes),
       T(test_sigkill_loses_nothing_acknowledged),
       T(test_power_loss),
+      T(test_host_transaction_killed_keeps_nothing),
   };
   return cmocka_run_group_tests_name("crash", tests, NULL, NULL);
 }

@@ -2110,6 +2110,39 @@ static int sqlite_json_valid_bug(void) {
   return bug;
 }
 
+/* A host transaction meets a full disk (issue 21): its commit fails and
+** reports it, nothing of the transaction is stored, every call after the
+** failure fails (none commits on its own) until the host's tesoro_rollback,
+** which returns OK; then the handle works again. */
+static void test_host_transaction_on_a_full_disk(void **state) {
+  tu_world *w = *state;
+  char before[65], after[65];
+  int64_t id = 0;
+  tu_digest(w, before);
+  TU_OK(w, tesoro_begin(w->t));
+  TU_OK(w, tesoro_contact_create(w->t, w->agent, "Fay Full", "fay@example.org",
+                                 NULL, NULL, &id));
+  TU_OK(w, tesoro_contact_create(w->t, w->agent, "Gus Full", "gus@example.org",
+                                 NULL, NULL, &id));
+  fu_disk_full(0); /* the commit's WAL frames find no room */
+  TU_ASSERT_ERR(w, tesoro_commit(w->t), TESORO_EDB, NULL);
+  assert_true(fu_io_fired() > 0);
+  fu_io_off();
+  /* the disk has room again, but the transaction is gone: a later call
+     must not commit on its own */
+  TU_ASSERT_ERR(w, tesoro_contact_create(w->t, w->agent, "Hal After",
+                                         "hal@example.org", NULL, NULL, &id),
+                TESORO_EDB, "rollback");
+  TU_ASSERT_ERR(w, tesoro_commit(w->t), TESORO_EDB, NULL);
+  TU_OK(w, tesoro_rollback(w->t));
+  tu_digest(w, after);
+  assert_string_equal(before, after);
+  /* and the handle works again */
+  TU_OK(w, tesoro_contact_create(w->t, w->agent, "Ivy Again", "ivy@example.org",
+                                 NULL, NULL, &id));
+  TU_OK(w, tesoro_check(w->t));
+}
+
 static void test_fault_sweep(void **state) {
   tu_world *w = *state;
   int i;
@@ -2172,6 +2205,8 @@ static void test_fault_sweep(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_host_transaction_on_a_full_disk,
+                                      tu_setup, tu_teardown),
       cmocka_unit_test_setup_teardown(test_fault_sweep, tu_setup, tu_teardown),
   };
   if (fu_install() != 0) {
