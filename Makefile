@@ -5,6 +5,8 @@
 #   make test       every cmocka suite under test/, then EXTRA_TESTS
 #   make test-replication     Litestream: replicate, kill, restore, erase
 #   make test-python-package  the Python package pip-installed in a venv
+#   make host       the reference web host (examples/host/) as build/host
+#   make test-host  the host driven in headless Chromium; host-screenshot
 #   make asan       the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make valgrind   the test suite under valgrind (leaks and errors are failures)
 #   make bench      tesoro against the raw-SQLite floor, one line per figure
@@ -139,6 +141,7 @@ EXTRA_TESTS  =
 EXTRA_TESTS += test-cpp test-install
 EXTRA_TESTS += test-python
 EXTRA_TESTS += test-replication test-python-package
+EXTRA_TESTS += test-host
 
 # The Python binding (the package examples/python/src/tesoro, ctypes over
 # libtesoro.so) and its unittest suite, which also compares onboarding.py
@@ -214,6 +217,49 @@ $(B)/replication: test/replication.c tesoro.h $(B)/libtesoro.a | replication-dep
 test-replication: all $(B)/replication $(LITESTREAM)
 	rm -rf $(B)/replication.d
 	$(B)/replication $(LITESTREAM) $(B)/tesoro $(B)/replication.d
+
+# The reference host (examples/host/): the portal and the viewing desk on
+# libmicrohttpd (Debian's libmicrohttpd-dev, installed when missing; only
+# the host links it), over build/libtesoro.a.  test-host drives it in
+# headless Chromium (Debian's chromium, chromium-driver and python3-selenium,
+# installed when missing) and prints one figures line; host-screenshot runs
+# the same walk and keeps its appointments page as the README's picture.
+HOST_PKGS    = libmicrohttpd
+HOST_DEBS    = libmicrohttpd-dev
+BROWSER_DEBS = chromium chromium-driver python3-selenium
+HOST_SRC     = examples/host/host.c examples/host/web.c examples/host/pages.c \
+               examples/host/seed.c
+HOST_PYTHON  = /usr/bin/python3
+HOST_TEST    = $(HOST_PYTHON) test/host_browser.py --host $(B)/host --dir $(B)/host-test
+.PHONY: host host-deps browser-deps test-host host-screenshot
+host-deps: deps
+	@pkg-config --exists $(HOST_PKGS) || { \
+	  echo "installing missing packages: $(HOST_DEBS)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(HOST_DEBS); }
+
+browser-deps:
+	@{ command -v chromium && command -v chromedriver && \
+	   $(HOST_PYTHON) -c "import selenium"; } >/dev/null 2>&1 || { \
+	  echo "installing missing packages: $(BROWSER_DEBS)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BROWSER_DEBS); }
+
+$(B)/host: $(HOST_SRC) examples/host/host.h tesoro.h $(B)/libtesoro.a | host-deps
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -I. $(LIB_CFLAGS) \
+	  $(shell pkg-config --cflags $(HOST_PKGS)) $(HOST_SRC) -o $@ \
+	  $(LDFLAGS) $(B)/libtesoro.a $(LIB_LIBS) \
+	  $(shell pkg-config --libs $(HOST_PKGS)) -lpthread
+
+host: $(B)/host
+
+test-host: $(B)/host browser-deps
+	$(HOST_TEST)
+
+host-screenshot: $(B)/host browser-deps
+	$(HOST_TEST) --readme-shot examples/host/appointments.png
 
 test: run-tests
 	@for x in $(EXTRA_TESTS); do \
