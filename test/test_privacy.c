@@ -1010,6 +1010,23 @@ static int file_has(tu_world *w, const char *needle) {
   return found;
 }
 
+/* After a checkpoint, every needle is in the file (`present`: the search
+   works) or none is (the erasure scrubbed them; each one found printed). */
+static void needles_in_file(tu_world *w, const char *const *needles, size_t n,
+                            int present) {
+  int wrong = 0;
+  assert_int_equal(tu_sql_exec(w, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0),
+                   0);
+  for (size_t i = 0; i < n; i++)
+    if (file_has(w, needles[i]) != present) {
+      print_error(present ? "needle \"%s\" not in the file before erasure\n"
+                          : "\"%s\" is still in the database file\n",
+                  needles[i]);
+      wrong = 1;
+    }
+  assert_int_equal(wrong, 0);
+}
+
 /* Snapshot of Bob's data (to prove it untouched), malloc'd. */
 static char *bob_snapshot(tu_world *w) {
   return tu_sqlf_text(
@@ -1064,26 +1081,10 @@ static void test_erase_leaves_no_personal_data_in_the_file(void **state) {
       P_CLAIM_NOTE,  P_GROUP,      P_FORM_PHONE, "ada-owner-mandate.pdf",
       "hf-ada",      "within 6 months"};
   ada_world a;
-  size_t i;
-  int found = 0;
   ada_everything(w, &a);
-  /* before: every needle is in the file (the search works) */
-  assert_int_equal(tu_sql_exec(w, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0),
-                   0);
-  for (i = 0; i < sizeof needles / sizeof needles[0]; i++)
-    if (!file_has(w, needles[i])) {
-      print_error("needle \"%s\" not in the file before erasure\n", needles[i]);
-      fail();
-    }
+  needles_in_file(w, needles, sizeof needles / sizeof needles[0], 1);
   TU_OK(w, tesoro_contact_erase(w->t, w->admin, w->contact, "GDPR request 42"));
-  assert_int_equal(tu_sql_exec(w, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0),
-                   0);
-  for (i = 0; i < sizeof needles / sizeof needles[0]; i++)
-    if (file_has(w, needles[i])) {
-      print_error("\"%s\" is still in the database file\n", needles[i]);
-      found = 1;
-    }
-  assert_int_equal(found, 0);
+  needles_in_file(w, needles, sizeof needles / sizeof needles[0], 0);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
@@ -1886,24 +1887,9 @@ static void test_web_customer_erase(void **state) {
                                         PAT_GROUP, "hf-pat"};
   int64_t pat = pat_everything(w);
   char before[65], after[65];
-  size_t i;
-  int found = 0;
-  assert_int_equal(tu_sql_exec(w, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0),
-                   0);
-  for (i = 0; i < sizeof needles / sizeof needles[0]; i++)
-    if (!file_has(w, needles[i])) {
-      print_error("needle \"%s\" not in the file before erasure\n", needles[i]);
-      fail();
-    }
+  needles_in_file(w, needles, sizeof needles / sizeof needles[0], 1);
   TU_OK(w, tesoro_web_customer_erase(w->t, w->admin, pat, "GDPR request 7"));
-  assert_int_equal(tu_sql_exec(w, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0),
-                   0);
-  for (i = 0; i < sizeof needles / sizeof needles[0]; i++)
-    if (file_has(w, needles[i])) {
-      print_error("\"%s\" is still in the database file\n", needles[i]);
-      found = 1;
-    }
-  assert_int_equal(found, 0);
+  needles_in_file(w, needles, sizeof needles / sizeof needles[0], 0);
   /* the rows and their states stay: the books, the counts */
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM web_customer WHERE id = "
                               "%lld AND state = 'prospect' AND erased_at = %lld "
