@@ -1141,6 +1141,20 @@ static int f_erase(sec *s, const sec_row *r, int64_t a) {
   return tesoro_contact_erase(T_, a, W_->contact, "asked to be forgotten");
 }
 
+/* The agency's prospect, a person only the website knows (the export is
+** staff's, the erasure an admin's). */
+static int f_wc_export(sec *s, const sec_row *r, int64_t a) {
+  char *json = NULL;
+  int rc = tesoro_web_customer_export(T_, a, s->prospect, &json);
+  (void)r;
+  out_text(s, rc, json);
+  return rc;
+}
+static int f_wc_erase(sec *s, const sec_row *r, int64_t a) {
+  (void)r;
+  return tesoro_web_customer_erase(T_, a, s->prospect, "asked to be forgotten");
+}
+
 /* ------------------------------------------------------------------------
 ** The table.
 */
@@ -1485,6 +1499,9 @@ static const sec_row matrix[] = {
      0},
     {"contact_erase", f_erase, 0, 0, A_ADMIN, CROSS | AG | CL | C2 | W | SY, NO,
      NULL, 0},
+    {"web_customer_export", f_wc_export, 0, 0, A_AGENT, STAFF_ONLY, NO, NULL, 0},
+    {"web_customer_erase", f_wc_erase, 0, 0, A_ADMIN,
+     CROSS | AG | CL | C2 | W | SY, NO, NULL, 0},
 };
 
 /*
