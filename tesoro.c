@@ -12662,7 +12662,40 @@ static const tesoro__field tesoro__import_appointment_fields[] = {
     {"start_at", 'i', 0, 1, INT64_MAX},
     {"duration_s", 'i', 0, 1, INT64_MAX},
     {"end_reason", 't', 0, 0, TESORO_MAX_REASON},
-    {"rating", 'i', 0, 1, 5}};
+    {"rating", 'i', 0, 1, 5},
+    {"cancelled_by", 't', 0, 0, 20},      /* "client" or "agency" */
+    {"notes", 'A', 0, 0, 0},              /* the client's, after it */
+    {"no_show", 'b', 0, 0, 1}};           /* the client did not come */
+
+/* The strings of a JSON array (`what` names it in errors), copied:
+** *out (sqlite3_free each and the array), *out_n of them. */
+static int tesoro__import_strings(tesoro *t, const char *json, const char *what,
+                                  char ***out, int *out_n) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_JSON_MEMBERS);
+  int rc, n = 0;
+  *out = NULL;
+  *out_n = 0;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
+    char **more;
+    if (strcmp((const char *)sqlite3_column_text(s, 1), "text") != 0 ||
+        n == 64) {
+      rc = tesoro__fail(t, TESORO_EINVAL, "%s must be up to 64 strings", what);
+      break;
+    }
+    if ((more = sqlite3_realloc64(*out, sizeof *more * (size_t)(n + 1))) == NULL ||
+        (more[n] = sqlite3_mprintf("%s", sqlite3_column_text(s, 2))) == NULL) {
+      if (more) *out = more;
+      rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+      break;
+    }
+    *out = more;
+    *out_n = ++n;
+  }
+  sqlite3_reset(s);
+  return rc < 0 ? rc : TESORO_OK;
+}
 
 /* A viewing: the listing offered to the contact's deal (the first active
 ** one, or a new "Imported viewings"), requested by the contact's client,
@@ -12681,9 +12714,18 @@ static int tesoro__import_appointment(tesoro__import *im, const tesoro__rec *r,
     return tesoro__fail(t, TESORO_EINVAL,
                         "state must be pending, confirmed, completed, "
                         "rejected or cancelled");
-  if (r->given[tesoro__rec_index(r, "rating")] && strcmp(state, "completed"))
+  if ((r->given[tesoro__rec_index(r, "rating")] ||
+       r->given[tesoro__rec_index(r, "notes")] ||
+       tesoro__rec_num(r, "no_show")) &&
+      strcmp(state, "completed"))
     return tesoro__fail(t, TESORO_EINVAL, "only a completed viewing has a "
-                                          "rating");
+                                          "rating, notes or a no-show");
+  if (tesoro__rec_text(r, "cancelled_by") &&
+      (strcmp(state, "cancelled") ||
+       (strcmp(tesoro__rec_text(r, "cancelled_by"), "client") &&
+        strcmp(tesoro__rec_text(r, "cancelled_by"), "agency"))))
+    return tesoro__fail(t, TESORO_EINVAL, "cancelled_by is \"client\" or "
+                                          "\"agency\", of a cancelled viewing");
   if ((rc = tesoro__import_ref(im, "contact", tesoro__rec_text(r, "contact"),
                                "contact", &contact)) ||
       (rc = tesoro__import_ref(im, "listing", tesoro__rec_text(r, "listing"),
@@ -12726,7 +12768,13 @@ static int tesoro__import_appointment(tesoro__import *im, const tesoro__rec *r,
   if (rc == TESORO_OK && strcmp(state, "rejected") == 0)
     rc = tesoro_appointment_reject(t, staff, *out_id, reason, 0);
   if (rc == TESORO_OK && strcmp(state, "cancelled") == 0)
-    rc = tesoro_appointment_cancel(t, staff, *out_id, reason, 0);
+    rc = tesoro_appointment_cancel(
+        t,
+        tesoro__rec_text(r, "cancelled_by") &&
+                strcmp(tesoro__rec_text(r, "cancelled_by"), "client") == 0
+            ? client
+            : staff,
+        *out_id, reason, 0);
   if (rc == TESORO_OK && strcmp(state, "completed") == 0) {
     /* completed as the clock completes it: at its end, by its timer */
     sqlite3_stmt *q = tesoro__stmt(t, S_IMPORT_APPOINTMENT_END);
@@ -12739,11 +12787,24 @@ static int tesoro__import_appointment(tesoro__import *im, const tesoro__rec *r,
     if (rc == TESORO_OK && (rc = tesoro__write_begin(t)) == TESORO_OK)
       rc = tesoro__write_end(t, tesoro__catch_up(t, TESORO_ENTITY_APPOINTMENT,
                                                  *out_id, end));
-    if (rc == TESORO_OK && r->given[tesoro__rec_index(r, "rating")]) {
-      t->clock = end;
+    t->clock = end;
+    if (rc == TESORO_OK && r->given[tesoro__rec_index(r, "rating")])
       rc = tesoro_appointment_rate(t, client, *out_id,
                                    (int)tesoro__rec_num(r, "rating"), 0);
+    if (rc == TESORO_OK && tesoro__rec_text(r, "notes")) {
+      char **notes = NULL;
+      int n_notes = 0;
+      rc = tesoro__import_strings(t, tesoro__rec_text(r, "notes"), "notes",
+                                  &notes, &n_notes);
+      for (int k = 0; rc == TESORO_OK && k < n_notes; k++) {
+        int64_t note = 0;
+        rc = tesoro_appointment_note_add(t, client, *out_id, notes[k], &note);
+      }
+      for (int k = 0; k < n_notes; k++) sqlite3_free(notes[k]);
+      sqlite3_free(notes);
     }
+    if (rc == TESORO_OK && tesoro__rec_num(r, "no_show"))
+      rc = tesoro_appointment_record_no_show(t, staff, *out_id, NULL, 0);
   }
   *out_entity = TESORO_ENTITY_APPOINTMENT;
   return rc;
@@ -13230,19 +13291,25 @@ static const char *const tesoro__export_sql[] = {
     "iif(a.state = 'confirmed' OR a.state = 'completed' OR a.state = "
     "'cancelled' AND a.start_at IS NOT NULL, a.start_at, NULL), "
     "'duration_s', iif(a.state = 'confirmed' OR a.state = 'completed', "
-    "a.duration_s, NULL), 'end_reason', a.end_reason, 'rating', a.rating)) "
+    "a.duration_s, NULL), 'end_reason', a.end_reason, 'rating', a.rating, "
+    "'cancelled_by', iif(a.state = 'cancelled', iif((SELECT kind FROM actor "
+    "WHERE id = a.ended_by) = 'client', 'client', 'agency'), NULL), "
+    "'notes', json((SELECT json_group_array(n.body) FROM (SELECT body FROM "
+    "appointment_note WHERE appointment_id = a.id AND author_id = (SELECT id "
+    "FROM actor WHERE contact_id = a.contact_id) ORDER BY id) n HAVING "
+    "count(*) > 0)), 'no_show', iif(a.no_show_at IS NOT NULL, json('true'), "
+    "NULL))) "
     "FROM appointment a JOIN contact c ON c.id = a.contact_id WHERE "
-    "a.agency_id = ?1 AND a.no_show_at IS NULL AND c.erased_at IS NULL "
-    "ORDER BY a.id",
+    "a.agency_id = ?1 AND c.erased_at IS NULL ORDER BY a.id",
     "SELECT json_patch('{}', json_object('type', 'referral', 'external_id', " TESORO__EXTERNAL("'referral'", "r.id")
     ", 'at', r.created_at, 'contact', (SELECT " TESORO__EXTERNAL("'contact'", "r.contact_id")
     "), 'agent', (SELECT " TESORO__EXTERNAL("'agent'", "r.agent_id")
     "), 'stage', r.state, 'data', nullif(json_patch('{}', json_object("
     "'meeting_at', r.meeting_at, 'list_date', r.list_date, 'sale_price', "
     "r.sale_price, 'close_date', r.close_date, 'paid_amount', "
-    "r.paid_amount)), '{}'))) FROM referral r JOIN contact c ON c.id = "
-    "r.contact_id WHERE r.agency_id = ?1 AND r.state != 'failed' AND "
-    "c.erased_at IS NULL ORDER BY r.id",
+    "r.paid_amount, 'reason', iif(r.state = 'failed', r.fail_reason, "
+    "NULL))), '{}'))) FROM referral r JOIN contact c ON c.id = r.contact_id "
+    "WHERE r.agency_id = ?1 AND c.erased_at IS NULL ORDER BY r.id",
     "SELECT json_object('type', 'portal_account', 'external_id', "
     TESORO__EXTERNAL("'portal_account'", "p.id") ", 'at', p.created_at, "
     "'contact', (SELECT " TESORO__EXTERNAL("'contact'", "p.contact_id") ")) "

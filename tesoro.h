@@ -1942,8 +1942,11 @@ TESORO_API int tesoro_web_customer_erase(tesoro *t, int64_t actor,
 **   appointment  contact, listing, agent, state ("pending", "confirmed",
 **                "completed", "rejected", "cancelled"), preferred (1 to 3
 **                times), start_at and duration_s (confirmed, completed,
-**                cancelled), end_reason, rating (completed: 1..5, the
-**                client's); a completed one is completed by its timer
+**                cancelled), end_reason, cancelled_by ("client" or
+**                "agency"), rating (completed: 1..5, the client's), notes
+**                (completed: the client's, strings), no_show (completed:
+**                true records the client's absence); a completed one is
+**                completed by its timer
 **   referral     contact, agent, stage (a referral state name, e.g.
 **                "closed_paid"), data (the data of the stages on the way,
 **                as tesoro_referral_move takes each; a payment is
@@ -1974,8 +1977,8 @@ TESORO_API int tesoro_web_customer_erase(tesoro *t, int64_t actor,
 ** "imported", "present"}.  Not inside tesoro_begin (EMISUSE).
 **
 ** Export (an admin): the agency's agents (but its first admin), contacts,
-** validated listings, appointments (not no-shows), referrals (not failed
-** ones), portal accounts, web customers (not discarded ones) and the
+** validated listings, appointments, referrals, portal accounts, web
+** customers (not discarded ones) and the
 ** CRM's saved searches, in that order, each with the external_id it was
 ** imported under or "<type>-<id>"; erased contacts and what is theirs are
 ** left out.  *out_records (may be NULL): the records written.  The file is

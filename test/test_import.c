@@ -64,18 +64,24 @@ static char *agency_file(void) {
     "{\"type\":\"appointment\",\"external_id\":\"v-1\",\"at\":%lld,\"contact\":\"c-buyer\",\"listing\":\"l-1\",\"agent\":\"ag-1\",\"state\":\"confirmed\",\"preferred\":[%lld,%lld],\"start_at\":%lld}\n"
     "{\"type\":\"appointment\",\"external_id\":\"v-2\",\"at\":%lld,\"contact\":\"c-buyer\",\"listing\":\"l-1\",\"state\":\"pending\",\"preferred\":[%lld]}\n"
     "{\"type\":\"referral\",\"external_id\":\"r-1\",\"at\":%lld,\"contact\":\"c-buyer\",\"agent\":\"ag-1\",\"stage\":\"in_escrow\",\"data\":{\"sale_price\":40000000,\"close_date\":\"2026-09-01\"}}\n"
-    "{\"type\":\"appointment\",\"external_id\":\"v-3\",\"at\":%lld,\"contact\":\"c-buyer\",\"listing\":\"l-1\",\"state\":\"completed\",\"preferred\":[%lld],\"start_at\":%lld,\"rating\":4}\n"
-    "{\"type\":\"portal_account\",\"external_id\":\"pa-1\",\"at\":%lld,\"contact\":\"c-buyer\"}\n"
+    "{\"type\":\"appointment\",\"external_id\":\"v-3\",\"at\":%lld,\"contact\":\"c-buyer\",\"listing\":\"l-1\",\"state\":\"completed\",\"preferred\":[%lld],\"start_at\":%lld,\"rating\":4,\"notes\":[\"Lovely light\",\"Small garden\"]}\n"
     "{\"type\":\"web_customer\",\"external_id\":\"web-77\",\"at\":%lld,\"name\":\"Bea Buyer\",\"email\":\"bea@example.org\",\"contact\":\"c-buyer\"}\n"
     "{\"type\":\"web_customer\",\"external_id\":\"web-78\",\"at\":%lld,\"name\":\"Pim Prospect\"}\n"
-    "{\"type\":\"search\",\"external_id\":\"s-1\",\"at\":%lld,\"contact\":\"c-buyer\",\"criteria\":{\"max_price\":50000000,\"property_types\":[\"house\"]},\"alert\":true}\n",
+    "{\"type\":\"appointment\",\"external_id\":\"v-4\",\"at\":%lld,\"contact\":\"c-buyer\",\"listing\":\"l-1\",\"state\":\"cancelled\",\"preferred\":[%lld],\"start_at\":%lld,\"cancelled_by\":\"client\"}\n"
+    "{\"type\":\"appointment\",\"external_id\":\"v-5\",\"at\":%lld,\"contact\":\"c-buyer\",\"listing\":\"l-1\",\"state\":\"completed\",\"preferred\":[%lld],\"start_at\":%lld,\"no_show\":true}\n"
+    "{\"type\":\"referral\",\"external_id\":\"r-2\",\"at\":%lld,\"contact\":\"c-seller\",\"agent\":\"ag-1\",\"stage\":\"failed\",\"data\":{\"reason\":\"Went quiet\"}}\n"
+    "{\"type\":\"search\",\"external_id\":\"s-1\",\"at\":%lld,\"contact\":\"c-buyer\",\"criteria\":{\"max_price\":50000000,\"property_types\":[\"house\"]},\"alert\":true}\n"
+    "{\"type\":\"portal_account\",\"external_id\":\"pa-1\",\"at\":%lld,\"contact\":\"c-buyer\"}\n",
     HEADER, (long long)T0, (long long)T0 + 10, (long long)T0 + 20,
     (long long)T0 + 30, png, pdf, (long long)TU_NOW - DAY,
     (long long)TU_NOW + 5 * DAY, (long long)TU_NOW + 6 * DAY,
     (long long)TU_NOW + 5 * DAY, (long long)TU_NOW - 3600,
     (long long)TU_NOW + 9 * DAY, (long long)T0 + 40, (long long)T0 + 50,
-    (long long)T0 + 55, (long long)T0 + 60, (long long)T0 + 70,
-    (long long)T0 + 80, (long long)T0 + 90, (long long)T0 + 100);
+    (long long)T0 + 55, (long long)T0 + 70,
+    (long long)T0 + 80, (long long)T0 + 90, (long long)T0 + 91,
+    (long long)TU_NOW + 12 * DAY, (long long)TU_NOW + 12 * DAY,
+    (long long)T0 + 92, (long long)T0 + 3 * DAY, (long long)T0 + 3 * DAY,
+    (long long)T0 + 93, (long long)T0 + 100, (long long)T0 + 110);
   free(pdf);
   free(png);
   return out;
@@ -103,7 +109,7 @@ static void test_import_makes_records_in_their_states(void **state) {
   free(text);
   outbox = tu_sql_int(w, "SELECT count(*) FROM outbox");
   TU_OK(w, tesoro_agency_import(w->t, w->admin, path, &report));
-  report_is(report, 13, 12, 0);
+  report_is(report, 16, 15, 0);
   tesoro_free(report);
   agent = imported_id(w, "agent", "ag-1");
   seller = imported_id(w, "contact", "c-seller");
@@ -139,6 +145,22 @@ static void test_import_makes_records_in_their_states(void **state) {
                               "%lld AND state = 'completed' AND rating = 4 AND "
                               "completed_at = start_at + duration_s",
                            (long long)imported_id(w, "appointment", "v-3")), 1);
+  /* the client's notes; a cancellation by the client; a no-show; a
+     failed referral with its reason */
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM appointment_note WHERE "
+                              "appointment_id = %lld",
+                           (long long)imported_id(w, "appointment", "v-3")), 2);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM appointment a JOIN actor x "
+                              "ON x.id = a.ended_by WHERE a.id = %lld AND "
+                              "a.state = 'cancelled' AND x.kind = 'client'",
+                           (long long)imported_id(w, "appointment", "v-4")), 1);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM appointment WHERE id = %lld "
+                              "AND no_show_at IS NOT NULL",
+                           (long long)imported_id(w, "appointment", "v-5")), 1);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM referral WHERE id = %lld "
+                              "AND state = 'failed' AND fail_reason = 'Went "
+                              "quiet'", (long long)imported_id(w, "referral",
+                                                               "r-2")), 1);
   /* the portal account invited afresh, the website's people, the search */
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM portal_account WHERE id = "
                               "%lld AND email = 'bea@example.org'",
@@ -201,7 +223,7 @@ static void test_import_twice_is_present_and_conflicts_are_refused(void **state)
   TU_OK(w, tesoro_agency_import(w->t, w->admin, path, &report));
   tu_digest(w, after);
   assert_string_equal(before, after);
-  report_is(report, 13, 0, 12);
+  report_is(report, 16, 0, 15);
   tesoro_free(report);
   /* member order and spacing do not matter: still present */
   {
@@ -242,12 +264,12 @@ static void test_import_is_all_or_nothing(void **state) {
            "\"name\":\"Bad Email\",\"email\":\"not-an-email\"}\n", text);
   write_file(w, "bad.jsonl", bad, path);
   TU_ASSERT_REFUSED(w, tesoro_agency_import(w->t, w->admin, path, &report),
-                    TESORO_EINVAL, "line 14");
+                    TESORO_EINVAL, "line 17");
   assert_null(report);
   assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM import_ref"), 0);
   write_file(w, "good.jsonl", text, path);
   TU_OK(w, tesoro_agency_import(w->t, w->admin, path, &report));
-  report_is(report, 13, 12, 0);
+  report_is(report, 16, 15, 0);
   tesoro_free(report);
   free(bad);
   free(text);
@@ -281,6 +303,20 @@ static void test_import_validates_each_record(void **state) {
        "state", TESORO_EINVAL},
       {"{\"type\":\"referral\",\"external_id\":\"r\",\"contact\":\"c\","
        "\"agent\":\"a\",\"stage\":\"dreaming\"}", "stage", TESORO_EINVAL},
+      {"{\"type\":\"appointment\",\"external_id\":\"v\",\"contact\":\"c\","
+       "\"listing\":\"l\",\"state\":\"pending\",\"preferred\":[1],"
+       "\"rating\":5}", "rating", TESORO_EINVAL},
+      {"{\"type\":\"appointment\",\"external_id\":\"v\",\"contact\":\"c\","
+       "\"listing\":\"l\",\"state\":\"cancelled\",\"preferred\":[1],"
+       "\"cancelled_by\":\"the cat\"}", "cancelled_by", TESORO_EINVAL},
+      {"{\"type\":\"portal_account\",\"external_id\":\"p\"}", "contact",
+       TESORO_EINVAL},
+      {"{\"type\":\"portal_account\",\"external_id\":\"p\",\"contact\":"
+       "\"nobody\"}", "earlier line", TESORO_ENOTFOUND},
+      {"{\"type\":\"web_customer\",\"external_id\":\"w\",\"email\":"
+       "\"nope\"}", "e-mail", TESORO_EINVAL},
+      {"{\"type\":\"search\",\"external_id\":\"s\",\"contact\":\"c\","
+       "\"criteria\":[]}", "criteria", TESORO_EINVAL},
       {"{\"type\":\"unicorn\",\"external_id\":\"u\"}", "type", TESORO_EINVAL},
       {"not json", NULL, TESORO_EINVAL},
       {"[1,2]", "type", TESORO_EINVAL},
@@ -421,8 +457,13 @@ static void test_import_refusals(void **state) {
   "WHERE r.agency_id = %lld) UNION ALL SELECT json_group_array(x) FROM "       \
   "(SELECT json_array(name, email, role) AS x FROM actor WHERE agency_id = "   \
   "%lld AND kind = 'agent' ORDER BY email) UNION ALL SELECT "                  \
-  "json_group_array(x) FROM (SELECT json_array(a.rating, a.completed_at) AS x "\
-  "FROM appointment a WHERE a.agency_id = %lld ORDER BY a.preferred) UNION "   \
+  "json_group_array(x) FROM (SELECT json_array(a.rating, a.completed_at, "     \
+  "a.no_show_at IS NOT NULL, (SELECT kind FROM actor WHERE id = a.ended_by), " \
+  "(SELECT count(*) FROM appointment_note n WHERE n.appointment_id = a.id)) "  \
+  "AS x FROM appointment a WHERE a.agency_id = %lld ORDER BY a.preferred, "    \
+  "a.state) UNION ALL SELECT json_group_array(x) FROM (SELECT "                \
+  "json_array(r.state, r.fail_reason) AS x FROM referral r WHERE "             \
+  "r.agency_id = %lld ORDER BY r.state) UNION "                                \
   "ALL SELECT json_group_array(x) FROM (SELECT json_array(p.email, p.state) "  \
   "AS x FROM portal_account p WHERE p.agency_id = %lld ORDER BY p.email) "     \
   "UNION ALL SELECT json_group_array(x) FROM (SELECT json_array(w.external_id,"\
@@ -444,7 +485,8 @@ static char *rows_of(const char *path, int64_t agency) {
   snprintf(sql, sizeof sql, SAME_ROWS, (long long)agency, (long long)agency,
            (long long)agency, (long long)agency, (long long)agency,
            (long long)agency, (long long)agency, (long long)agency,
-           (long long)agency, (long long)agency, (long long)agency);
+           (long long)agency, (long long)agency, (long long)agency,
+           (long long)agency);
   assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
                    SQLITE_OK);
   assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
@@ -508,6 +550,22 @@ static void test_export_import_round_trip(void **state) {
   TU_OK(w, tesoro_check(w->t));
 }
 
+/* An erased contact and what is hers stay out of the export. */
+static void test_export_leaves_erased_contacts_out(void **state) {
+  tu_world *w = *state;
+  char out[600], *text;
+  size_t n = 0;
+  snprintf(out, sizeof out, "%s/export.jsonl", w->dir);
+  TU_OK(w, tesoro_contact_erase(w->t, w->admin, w->contact, "forget me"));
+  TU_OK(w, tesoro_agency_export(w->t, w->admin, out, NULL));
+  text = (char *)tu_read_file(out, &n);
+  assert_non_null(text);
+  assert_null(strstr(text, "ada@example.com"));
+  assert_null(strstr(text, "Ada Owner"));
+  assert_non_null(strstr(text, "bob@example.com")); /* Bob stays */
+  free(text);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
 
 int main(void) {
@@ -518,6 +576,7 @@ int main(void) {
       T(test_import_validates_each_record),
       T(test_import_refusals),
       T(test_export_import_round_trip),
+      T(test_export_leaves_erased_contacts_out),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
