@@ -12347,13 +12347,15 @@ TESORO_API void tesoro_cursor_free(tesoro_cursor *c) {
 ** per entity it created.  The whole file is one transaction: one bad line
 ** and nothing is kept.  The export writes the same format.
 */
-/* One record's members, as tesoro__json_members found them. */
+/* One record's members, as tesoro__json_members found them (a type has at
+** most TESORO__REC_MAX: see the asserts under tesoro__import_types). */
+#define TESORO__REC_MAX 24
 typedef struct tesoro__rec {
   const tesoro__field *fields;
   int n;
-  char *text[16];   /* text, object and array members (JSON text) */
-  int64_t num[16];  /* integer and boolean members */
-  int given[16];
+  char *text[TESORO__REC_MAX]; /* text, object and array members (JSON) */
+  int64_t num[TESORO__REC_MAX]; /* integer and boolean members */
+  int given[TESORO__REC_MAX];
 } tesoro__rec;
 
 static void tesoro__rec_take(void *ctx, const tesoro__field *f,
@@ -12370,7 +12372,7 @@ static void tesoro__rec_take(void *ctx, const tesoro__field *f,
 }
 
 static void tesoro__rec_free(tesoro__rec *r) {
-  for (int i = 0; i < 16; i++) sqlite3_free(r->text[i]);
+  for (int i = 0; i < TESORO__REC_MAX; i++) sqlite3_free(r->text[i]);
   memset(r, 0, sizeof *r);
 }
 
@@ -12990,6 +12992,18 @@ static const struct {
     TESORO__IMPORT_TYPE(web_customer), TESORO__IMPORT_TYPE(search),
 #undef TESORO__IMPORT_TYPE
 };
+#define TESORO__REC_FITS(name)                                                \
+  _Static_assert(COUNT(tesoro__import_##name##_fields) <= TESORO__REC_MAX,    \
+                 "tesoro__rec holds " #name "'s members")
+TESORO__REC_FITS(agent);
+TESORO__REC_FITS(contact);
+TESORO__REC_FITS(listing);
+TESORO__REC_FITS(appointment);
+TESORO__REC_FITS(referral);
+TESORO__REC_FITS(portal_account);
+TESORO__REC_FITS(web_customer);
+TESORO__REC_FITS(search);
+#undef TESORO__REC_FITS
 
 /* Fold the history the record's calls wrote (rows after `mark`) of each
 ** entity they created into one "imported" row: who imported, when the
@@ -13086,7 +13100,10 @@ static int tesoro__import_line(tesoro__import *im, const char *line) {
   }
   im->type = tesoro__import_types[i].type;
   im->external_id = tesoro__rec_text(&r, "external_id");
-  im->at = r.given[2] ? r.num[2] : t->clock; /* "at" is each type's third */
+  {
+    int at = tesoro__rec_index(&r, "at"); /* every type has one */
+    im->at = r.given[at] ? r.num[at] : tesoro__now(t);
+  }
   /* already imported? the same record is present, another a conflict */
   if ((s = tesoro__stmt(t, S_IMPORT_DIGEST)) == NULL) rc = t->rc;
   else {

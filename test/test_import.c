@@ -550,6 +550,22 @@ static void test_export_import_round_trip(void **state) {
   TU_OK(w, tesoro_check(w->t));
 }
 
+/* A record without "at" happened now (the handle's clock). */
+static void test_import_at_defaults_to_now(void **state) {
+  tu_world *w = *state;
+  char path[600], text[256], *report = NULL;
+  snprintf(text, sizeof text, "%s{\"type\":\"contact\",\"external_id\":"
+           "\"c-now\",\"name\":\"Nova Now\"}\n", HEADER);
+  write_file(w, "now.jsonl", text, path);
+  TU_OK(w, tesoro_agency_import(w->t, w->admin, path, &report));
+  tesoro_free(report);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE entity = %d "
+                              "AND entity_id = %lld AND event = 'imported' AND "
+                              "at = %lld", TESORO_ENTITY_CONTACT,
+                           (long long)imported_id(w, "contact", "c-now"),
+                           (long long)TU_NOW), 1);
+}
+
 /* An erased contact and what is hers stay out of the export. */
 static void test_export_leaves_erased_contacts_out(void **state) {
   tu_world *w = *state;
@@ -577,6 +593,7 @@ int main(void) {
       T(test_import_refusals),
       T(test_export_import_round_trip),
       T(test_export_leaves_erased_contacts_out),
+      T(test_import_at_defaults_to_now),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
