@@ -335,8 +335,8 @@ static void test_import_validates_each_record(void **state) {
     static const char *const photos[] = {
         "[1]", "[\"x\"]", "[{\"name\":\"a.png\",\"mime\":\"image/png\"}]",
         "[{\"name\":\"a.png\",\"mime\":\"image/png\",\"data\":\"@@@\"}]",
-        "[{\"name\":\"a.pdf\",\"mime\":\"application/pdf\",\"data\":"
-        "\"JVBERi0xLjQK\"}]"};
+        ("[{\"name\":\"a.pdf\",\"mime\":\"application/pdf\",\"data\":"
+         "\"JVBERi0xLjQK\"}]")};
     char *pdf = pdf64();
     for (size_t i = 0; i < sizeof photos / sizeof photos[0]; i++) {
       char path[600], *text, *report = NULL;
