@@ -144,6 +144,9 @@ struct tesoro {
   unsigned int due_version;
   int due_known, due_fresh;
   int importing;                   /* tesoro_agency_import: queue nothing */
+  /* The import's "version back to 1" of each entity's table (section
+  ** 19b), prepared on first use and kept like the cached statements. */
+  sqlite3_stmt *fold[TESORO__ENTITY_MAX + 1];
   /* A hash at that cost, verified against when a login names an unknown
   ** e-mail so that it costs what a known one does; "" until needed. */
   char pw_decoy[crypto_pwhash_STRBYTES];
@@ -2904,6 +2907,7 @@ TESORO_API int tesoro_close(tesoro *t) {
     for (int i = 0; i < S__COUNT; i++) sqlite3_finalize(t->stmts[i].stmt);
     TESORO_FREE(t->stmts);
   }
+  for (int i = 0; i <= TESORO__ENTITY_MAX; i++) sqlite3_finalize(t->fold[i]);
   if (t->db) sqlite3_close(t->db);
   TESORO_FREE(t);
   return TESORO_OK;
@@ -12436,12 +12440,13 @@ static const tesoro__field tesoro__import_agent_fields[] = {
 
 static int tesoro__import_agent(tesoro__import *im, const tesoro__rec *r,
                                 int *out_entity, int64_t *out_id) {
-  static const char *const roles[] = {NULL, "agent", "admin", "closings"};
   const char *role = tesoro__rec_text(r, "role");
   int i;
-  for (i = 1; i < COUNT(roles) && strcmp(roles[i], role) != 0; i++) {
+  for (i = 1; i < COUNT(tesoro__role_names) &&
+              strcmp(tesoro__role_names[i], role) != 0;
+       i++) {
   }
-  if (i == COUNT(roles))
+  if (i == COUNT(tesoro__role_names))
     return tesoro__fail(im->t, TESORO_EINVAL,
                         "role must be agent, admin or closings");
   *out_entity = 0; /* an actor, not a machine's entity */
@@ -12461,12 +12466,11 @@ static int tesoro__import_contact(tesoro__import *im, const tesoro__rec *r,
   const char *consent = tesoro__rec_text(r, "consent");
   int64_t staff;
   int rc, code = 0;
-  if (consent)
-    code = strcmp(consent, "granted") == 0     ? TESORO_CONSENT_GRANTED
-           : strcmp(consent, "denied") == 0    ? TESORO_CONSENT_DENIED
-           : strcmp(consent, "not_asked") == 0 ? TESORO_CONSENT_NOT_ASKED
-                                               : -1;
-  if (code < 0)
+  if (consent) /* by its name, as tesoro__consents spells it */
+    for (code = COUNT(tesoro__consents) - 1;
+         code > 0 && strcmp(tesoro__consents[code], consent) != 0; code--) {
+    }
+  if (consent && code == 0)
     return tesoro__fail(im->t, TESORO_EINVAL,
                         "consent must be granted, denied or not_asked");
   *out_entity = TESORO_ENTITY_CONTACT;
@@ -13026,21 +13030,28 @@ static int tesoro__import_fold(tesoro__import *im, int64_t mark,
   if (rc < 0) return rc;
   for (int i = 0; i < n; i++) {
     int entity = (int)made[i][0];
-    char *sql = sqlite3_mprintf(
-        /* the table is the entity's name, from the static list */
-        "UPDATE %s SET version = 1 WHERE id = ?1 RETURNING %s",
-        tesoro__entity_name(entity),
-        entity == TESORO_ENTITY_CONTACT ? "NULL" : "state");
-    sqlite3_stmt *u = NULL;
+    sqlite3_stmt *u;
     char state[32] = "";
-    if (sql == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
-    rc = sqlite3_prepare_v2(t->db, sql, -1, &u, NULL);
-    sqlite3_free(sql);
-    if (rc != SQLITE_OK) return tesoro__dberr(t, rc);
+    if (entity < 1 || entity > TESORO__ENTITY_MAX)
+      return tesoro__fail(t, TESORO_EDB, "history of an unknown entity %d",
+                          entity);
+    if ((u = t->fold[entity]) == NULL) {
+      /* the table is the entity's name, from the static list */
+      char *sql = sqlite3_mprintf(
+          "UPDATE %s SET version = 1 WHERE id = ?1 RETURNING %s",
+          tesoro__entity_name(entity),
+          entity == TESORO_ENTITY_CONTACT ? "NULL" : "state");
+      if (sql == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+      rc = sqlite3_prepare_v3(t->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                              &t->fold[entity], NULL);
+      sqlite3_free(sql);
+      if (rc != SQLITE_OK) return tesoro__dberr(t, rc);
+      u = t->fold[entity];
+    }
     sqlite3_bind_int64(u, 1, made[i][1]);
     if ((rc = sqlite3_step(u)) == SQLITE_ROW) tesoro__column_copy(u, 0, state, sizeof state);
     if (rc == SQLITE_ROW) rc = sqlite3_step(u);
-    sqlite3_finalize(u);
+    sqlite3_reset(u);
     if (rc != SQLITE_DONE) return tesoro__dberr(t, rc);
     if ((s = tesoro__stmt(t, S_IMPORT_FOLD)) == NULL) return t->rc;
     sqlite3_bind_int(s, 1, entity);
