@@ -9874,6 +9874,14 @@ typedef struct tesoro__web_head {
   char source[TESORO_MAX_SOURCE_ID + 1], external[201], ref[40], enquiry[20],
       consent[20];
   int64_t at, contact;
+  /* Every member the walk kept, for the event's digest (tesoro__web_digest):
+  ** its field's key, and where its type and value sit in `values`. */
+  struct {
+    const char *key;
+    int at;
+  } member[32];
+  int members, lost; /* lost: SQLite had no memory for a value */
+  sqlite3_str *values;
 } tesoro__web_head;
 
 /* Where each head member goes: text into a buffer of `size` bytes, or
@@ -9895,6 +9903,17 @@ static const struct {
 
 static void tesoro__web_head_take(void *ctx, const tesoro__field *f,
                                   sqlite3_stmt *s) {
+  tesoro__web_head *h = ctx;
+  if (h->members < COUNT(h->member)) { /* a type has at most 32 fields */
+    if (sqlite3_column_text(s, 2) == NULL) h->lost = 1;
+    h->member[h->members].key = f->key;
+    h->member[h->members++].at = sqlite3_str_length(h->values);
+    sqlite3_str_appendall(h->values, (const char *)sqlite3_column_text(s, 1));
+    sqlite3_str_appendchar(h->values, 1, 0);
+    sqlite3_str_append(h->values, (const char *)sqlite3_column_text(s, 2),
+                       sqlite3_column_bytes(s, 2));
+    sqlite3_str_appendchar(h->values, 1, 0);
+  }
   for (int i = 0; i < COUNT(tesoro__web_head_members); i++) {
     char *to = (char *)ctx + tesoro__web_head_members[i].at;
     if (strcmp(f->key, tesoro__web_head_members[i].key) != 0) continue;
@@ -9904,6 +9923,51 @@ static void tesoro__web_head_take(void *ctx, const tesoro__field *f,
       *(int64_t *)(void *)to = sqlite3_column_int64(s, 2);
     return;
   }
+}
+
+static int tesoro__web_member_order(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+** The digest of what an event says, whatever its member order and
+** whitespace: each member the check kept (the first of a repeated key, as
+** everywhere else), in key order, as key, type and value.  An object or
+** array value counts by its own canonical digest, so its member order does
+** not matter either.  Made from the values the member walk already read,
+** so the event is not parsed again.
+*/
+static int tesoro__web_digest(tesoro *t, tesoro__web_head *h,
+                              unsigned char out[crypto_hash_sha256_BYTES]) {
+  crypto_hash_sha256_state state;
+  const char *values = sqlite3_str_value(h->values);
+  int rc;
+  if (h->lost || sqlite3_str_errcode(h->values) != SQLITE_OK)
+    return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  /* member[i].key leads its struct, so the array sorts by key */
+  qsort(h->member, (size_t)h->members, sizeof h->member[0],
+        tesoro__web_member_order);
+  crypto_hash_sha256_init(&state);
+  for (int i = 0; i < h->members; i++) {
+    const char *type = values + h->member[i].at;
+    const char *value = type + strlen(type) + 1;
+    unsigned char nested[crypto_hash_sha256_BYTES], len[8];
+    size_t n = strlen(value);
+    crypto_hash_sha256_update(&state, (const unsigned char *)h->member[i].key,
+                              strlen(h->member[i].key) + 1);
+    crypto_hash_sha256_update(&state, (const unsigned char *)type,
+                              strlen(type) + 1);
+    if (strcmp(type, "object") == 0 || strcmp(type, "array") == 0) {
+      if ((rc = tesoro__json_canonical(t, value, nested))) return rc;
+      crypto_hash_sha256_update(&state, nested, sizeof nested);
+      continue;
+    }
+    for (int b = 0; b < 8; b++) len[b] = (unsigned char)(n >> (8 * b));
+    crypto_hash_sha256_update(&state, len, sizeof len);
+    crypto_hash_sha256_update(&state, (const unsigned char *)value, n);
+  }
+  crypto_hash_sha256_final(&state, out);
+  return TESORO_OK;
 }
 
 /*
@@ -9934,13 +9998,17 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
   if (kind < 0)
     return tesoro__fail(t, TESORO_EINVAL, "event: unknown type \"%.32s\"", type);
   memset(&h, 0, sizeof h);
-  if ((rc = tesoro__json_members(t, "event", json, tesoro__web_types[kind].fields,
-                                 tesoro__web_types[kind].nfields, 0,
-                                 tesoro__web_head_take, &h)) ||
-      (tesoro__field_named(tesoro__web_types[kind].fields,
-                           tesoro__web_types[kind].nfields, "min_price") &&
-       (rc = tesoro__criteria_bounds(t, "event", json))))
-    return rc;
+  h.values = sqlite3_str_new(t->db);
+  if (!(rc = tesoro__json_members(t, "event", json,
+                                  tesoro__web_types[kind].fields,
+                                  tesoro__web_types[kind].nfields, 0,
+                                  tesoro__web_head_take, &h)) &&
+      !(tesoro__field_named(tesoro__web_types[kind].fields,
+                            tesoro__web_types[kind].nfields, "min_price") &&
+        (rc = tesoro__criteria_bounds(t, "event", json))))
+    rc = tesoro__web_digest(t, &h, hash);
+  sqlite3_free(sqlite3_str_finish(h.values));
+  if (rc) return rc;
   if (kind + WC_EV_CUSTOMER == WC_EV_CONSENT && strcmp(h.consent, "granted") != 0 &&
       strcmp(h.consent, "denied") != 0)
     return tesoro__fail(t, TESORO_EINVAL,
@@ -9967,8 +10035,7 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
                         (long long)t->event_skew_s);
 
   /* A replay answers what it answered the first time.  The digest is of
-  ** the event's content (tesoro__json_canonical), not of its text. */
-  if ((rc = tesoro__json_canonical(t, json, hash))) return rc;
+  ** the event's content (tesoro__web_digest), not of its text. */
   sodium_bin2hex(digest, sizeof digest, hash, sizeof hash);
   if ((s = tesoro__stmt(t, S_WEB_EVENT_FIND)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, a->agency);

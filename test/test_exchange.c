@@ -1986,6 +1986,31 @@ static void test_json_boundary_nul_numbers_and_skew(void **state) {
                "\"c10\",\"at\":%lld,\"name\":\"Tim\",\"email\":"
                "\"tom@example.com\"}", (long long)T0),
          TESORO_EEXISTS, "another event");
+  /* inside an object value too: the area's members reordered are the same
+     event; another radius, or a price as a string, is another one */
+  res = INGEST(w, ev("{\"source_id\":\"b11\",\"type\":\"saved_search\","
+                     "\"customer\":\"c10\",\"at\":%lld,\"search_id\":\"h\","
+                     "\"max_price\":900,\"area\":{\"name\":\"Centre\","
+                     "\"centre\":{\"type\":\"Point\",\"coordinates\":"
+                     "[5.12,52.09]},\"radius\":1000}}", (long long)T0));
+  again = INGEST(w, ev("{\"area\":{\"radius\":1000,\"centre\":{\"coordinates\":"
+                       "[5.12,52.09],\"type\":\"Point\"},\"name\":\"Centre\"},"
+                       "\"max_price\":900,\"search_id\":\"h\",\"at\":%lld,"
+                       "\"customer\":\"c10\",\"type\":\"saved_search\","
+                       "\"source_id\":\"b11\"}", (long long)T0));
+  assert_string_equal(res, again);
+  tesoro_free(res);
+  tesoro_free(again);
+  REFUSE(w, ev("{\"source_id\":\"b11\",\"type\":\"saved_search\","
+               "\"customer\":\"c10\",\"at\":%lld,\"search_id\":\"h\","
+               "\"max_price\":900,\"area\":{\"name\":\"Centre\","
+               "\"centre\":{\"type\":\"Point\",\"coordinates\":"
+               "[5.12,52.09]},\"radius\":1001}}", (long long)T0),
+         TESORO_EEXISTS, "another event");
+  REFUSE(w, ev("{\"source_id\":\"b10\",\"type\":\"customer\",\"customer\":"
+               "\"c10\",\"at\":%lld,\"name\":\"Tom\",\"email\":"
+               "\"tom@example.com\",\"phone\":\"1\"}", (long long)T0),
+         TESORO_EEXISTS, "another event");
 }
 
 /* Consent: the newest decision wins, whoever made it.  A staff "denied"
