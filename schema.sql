@@ -1027,3 +1027,24 @@ CREATE TABLE import_ref (
   PRIMARY KEY (agency_id, type, external_id)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX import_ref_entity ON import_ref(agency_id, type, entity_id);
+
+-- @version 14
+-- The ingest's idempotency rows without foreign keys or a JSON check: each
+-- was a parent lookup or a parse for every website event.  tesoro_check
+-- holds both rules (a customer of the event's agency; the result an object).
+CREATE TABLE web_event_v14 (
+  id          INTEGER PRIMARY KEY,
+  agency_id   INTEGER NOT NULL,
+  source_id   TEXT    NOT NULL CHECK (length(source_id) BETWEEN 1 AND 200),
+  digest      TEXT    NOT NULL CHECK (length(digest) = 64),
+  type        TEXT    NOT NULL,
+  customer_id INTEGER NOT NULL,
+  at          INTEGER NOT NULL CHECK (at >= 0),
+  result      TEXT    NOT NULL,
+  received_at INTEGER NOT NULL,
+  UNIQUE (agency_id, source_id)
+) STRICT;
+INSERT INTO web_event_v14 SELECT id, agency_id, source_id, digest, type,
+  customer_id, at, result, received_at FROM web_event;
+DROP TABLE web_event;
+ALTER TABLE web_event_v14 RENAME TO web_event;

@@ -1432,6 +1432,27 @@ static const char *const tesoro__schema_lines[] = {
     "  PRIMARY KEY (agency_id, type, external_id)\n",
     ") STRICT, WITHOUT ROWID;\n",
     "CREATE INDEX import_ref_entity ON import_ref(agency_id, type, entity_id);\n",
+    "\n",
+    "-- @version 14\n",
+    "-- The ingest's idempotency rows without foreign keys or a JSON check: each\n",
+    "-- was a parent lookup or a parse for every website event.  tesoro_check\n",
+    "-- holds both rules (a customer of the event's agency; the result an object).\n",
+    "CREATE TABLE web_event_v14 (\n",
+    "  id          INTEGER PRIMARY KEY,\n",
+    "  agency_id   INTEGER NOT NULL,\n",
+    "  source_id   TEXT    NOT NULL CHECK (length(source_id) BETWEEN 1 AND 200),\n",
+    "  digest      TEXT    NOT NULL CHECK (length(digest) = 64),\n",
+    "  type        TEXT    NOT NULL,\n",
+    "  customer_id INTEGER NOT NULL,\n",
+    "  at          INTEGER NOT NULL CHECK (at >= 0),\n",
+    "  result      TEXT    NOT NULL,\n",
+    "  received_at INTEGER NOT NULL,\n",
+    "  UNIQUE (agency_id, source_id)\n",
+    ") STRICT;\n",
+    "INSERT INTO web_event_v14 SELECT id, agency_id, source_id, digest, type,\n",
+    "  customer_id, at, result, received_at FROM web_event;\n",
+    "DROP TABLE web_event;\n",
+    "ALTER TABLE web_event_v14 RENAME TO web_event;\n",
 /* <<schema */
     NULL};
 
@@ -9938,8 +9959,8 @@ static int tesoro__web_member_order(const void *a, const void *b) {
 ** so the event is not parsed again.
 */
 static int tesoro__web_digest(tesoro *t, tesoro__web_head *h,
-                              unsigned char out[crypto_hash_sha256_BYTES]) {
-  crypto_hash_sha256_state state;
+                              unsigned char out[crypto_generichash_BYTES]) {
+  crypto_generichash_state state;
   const char *values = sqlite3_str_value(h->values);
   int rc;
   if (h->lost || sqlite3_str_errcode(h->values) != SQLITE_OK)
@@ -9947,26 +9968,26 @@ static int tesoro__web_digest(tesoro *t, tesoro__web_head *h,
   /* member[i].key leads its struct, so the array sorts by key */
   qsort(h->member, (size_t)h->members, sizeof h->member[0],
         tesoro__web_member_order);
-  crypto_hash_sha256_init(&state);
+  crypto_generichash_init(&state, NULL, 0, crypto_generichash_BYTES);
   for (int i = 0; i < h->members; i++) {
     const char *type = values + h->member[i].at;
     const char *value = type + strlen(type) + 1;
     unsigned char nested[crypto_hash_sha256_BYTES], len[8];
     size_t n = strlen(value);
-    crypto_hash_sha256_update(&state, (const unsigned char *)h->member[i].key,
+    crypto_generichash_update(&state, (const unsigned char *)h->member[i].key,
                               strlen(h->member[i].key) + 1);
-    crypto_hash_sha256_update(&state, (const unsigned char *)type,
+    crypto_generichash_update(&state, (const unsigned char *)type,
                               strlen(type) + 1);
     if (strcmp(type, "object") == 0 || strcmp(type, "array") == 0) {
       if ((rc = tesoro__json_canonical(t, value, nested))) return rc;
-      crypto_hash_sha256_update(&state, nested, sizeof nested);
+      crypto_generichash_update(&state, nested, sizeof nested);
       continue;
     }
     for (int b = 0; b < 8; b++) len[b] = (unsigned char)(n >> (8 * b));
-    crypto_hash_sha256_update(&state, len, sizeof len);
-    crypto_hash_sha256_update(&state, (const unsigned char *)value, n);
+    crypto_generichash_update(&state, len, sizeof len);
+    crypto_generichash_update(&state, (const unsigned char *)value, n);
   }
-  crypto_hash_sha256_final(&state, out);
+  crypto_generichash_final(&state, out, crypto_generichash_BYTES);
   return TESORO_OK;
 }
 
@@ -9979,7 +10000,7 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
                           char **out_result) {
   sqlite3_stmt *s;
   char type[40], stamp[TESORO_MAX_SOURCE_ID + 32], digest[65];
-  unsigned char hash[crypto_hash_sha256_BYTES];
+  unsigned char hash[crypto_generichash_BYTES];
   int64_t customer, listing = 0;
   int kind = -1, rc;
   tesoro__web_head h;
@@ -13652,8 +13673,11 @@ static const struct {
      "search UNION ALL SELECT 'vendor claim', id, agency_id, customer_id FROM "
      "vendor_claim UNION ALL SELECT 'web event', id, agency_id, customer_id "
      "FROM web_event UNION ALL SELECT 'enquiry', id, agency_id, customer_id "
-     "FROM enquiry) x JOIN web_customer w ON w.id = x.customer_id WHERE "
-     "w.agency_id != x.agency_id LIMIT 1"},
+     "FROM enquiry) x LEFT JOIN web_customer w ON w.id = x.customer_id WHERE "
+     "w.id IS NULL OR w.agency_id != x.agency_id LIMIT 1"},
+    {"every web event's result is a JSON object",
+     "SELECT 'web event ' || id || ' has a result that is not a JSON "
+     "object' FROM web_event WHERE json_type(result) IS NOT 'object' LIMIT 1"},
     {"no secret is stored in clear",
      "SELECT 'portal account ' || id || ' holds a secret that is not an "
      "argon2id hash' FROM portal_account WHERE password_hash NOT LIKE "
