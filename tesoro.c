@@ -150,6 +150,17 @@ struct tesoro {
   /* A hash at that cost, verified against when a login names an unknown
   ** e-mail so that it costs what a known one does; "" until needed. */
   char pw_decoy[crypto_pwhash_STRBYTES];
+  /* Inside tesoro_exchange_ingest_batch: the entities a website event of
+  ** this batch has moved, each with that event's history row.  A later
+  ** event of the batch that keeps their state writes no history row of its
+  ** own and leaves the version (a machine's `fold`, section 6); `pending`
+  ** is the current event's, kept once the event succeeded. */
+  struct tesoro__batch {
+    int on, n, cap;
+    struct tesoro__moved {
+      int64_t id, history_id;
+    } *moved, pending;
+  } batch;
   tesoro_cursor *cursors;          /* open cursors, invalidated on close */
   /* Statements of finished cursors, kept for the next cursor with the same
   ** SQL text (section 19): a list read twice is prepared once. */
@@ -3364,6 +3375,9 @@ typedef struct tesoro__machine {
   ** only, so an index on the state is not rewritten for nothing (a website
   ** customer's events nearly all keep it); 0: set_state. */
   int keep_state;
+  /* In a batch, the events after an entity's first keep-state one keep
+  ** its version and share that event's history row (tesoro->batch). */
+  int fold;
 } tesoro__machine;
 
 /* The context of one firing, passed to guards and effects. */
@@ -3823,7 +3837,7 @@ static const tesoro__trans tesoro__vendor_claim_rows[] = {
   {entity, name, tesoro__##prefix##_states, COUNT(tesoro__##prefix##_states),  \
    tesoro__##prefix##_events, COUNT(tesoro__##prefix##_events),                \
    tesoro__##prefix##_rows, COUNT(tesoro__##prefix##_rows), load, set, NULL, 0, \
-   portal, 0}
+   portal, 0, 0}
 
 static const tesoro__machine tesoro__room_machine =
     TESORO__MACHINE(TESORO_ENTITY_ROOM, "room", room, S_ROOM_LOAD, S_ROOM_SET_STATE, 0);
@@ -3848,24 +3862,26 @@ static const tesoro__machine tesoro__referral_machine = {
     tesoro__referral_rows,          COUNT(tesoro__referral_rows),
     S_REFERRAL_LOAD,                S_REFERRAL_SET_STATE,
     explain_referral,               R_STAFF | R_SYSTEM,
-    0,                              0};
+    0,                              0,
+    0};
 static const tesoro__machine tesoro__portal_account_machine = TESORO__MACHINE(
     TESORO_ENTITY_PORTAL_ACCOUNT, "portal_account", portal_account,
     S_PORTAL_ACCOUNT_LOAD, S_PORTAL_ACCOUNT_SET_STATE, 1);
 /* The exchange's entities: staff and the website act, only staff read. */
-#define TESORO__EXCHANGE_MACHINE(entity, name, prefix, load, set, keep)      \
+#define TESORO__EXCHANGE_MACHINE(entity, name, prefix, load, set, keep, fold) \
   {entity, name, tesoro__##prefix##_states, COUNT(tesoro__##prefix##_states),  \
    tesoro__##prefix##_events, COUNT(tesoro__##prefix##_events),                \
    tesoro__##prefix##_rows, COUNT(tesoro__##prefix##_rows), load, set, NULL,   \
-   R_STAFF | R_WEBSITE | R_SYSTEM, 0, keep}
+   R_STAFF | R_WEBSITE | R_SYSTEM, 0, keep, fold}
 static const tesoro__machine tesoro__web_customer_machine = TESORO__EXCHANGE_MACHINE(
     TESORO_ENTITY_WEB_CUSTOMER, "web_customer", web_customer,
-    S_WEB_CUSTOMER_LOAD, S_WEB_CUSTOMER_SET_STATE, S_WEB_CUSTOMER_KEEP_STATE);
+    S_WEB_CUSTOMER_LOAD, S_WEB_CUSTOMER_SET_STATE, S_WEB_CUSTOMER_KEEP_STATE, 1);
 static const tesoro__machine tesoro__search_machine = TESORO__EXCHANGE_MACHINE(
-    TESORO_ENTITY_SEARCH, "search", search, S_SEARCH_LOAD, S_SEARCH_SET_STATE, 0);
+    TESORO_ENTITY_SEARCH, "search", search, S_SEARCH_LOAD, S_SEARCH_SET_STATE, 0,
+    0);
 static const tesoro__machine tesoro__vendor_claim_machine = TESORO__EXCHANGE_MACHINE(
     TESORO_ENTITY_VENDOR_CLAIM, "vendor_claim", vendor_claim,
-    S_VENDOR_CLAIM_LOAD, S_VENDOR_CLAIM_SET_STATE, 0);
+    S_VENDOR_CLAIM_LOAD, S_VENDOR_CLAIM_SET_STATE, 0, 0);
 
 /* The machine of an entity kind, or NULL (contacts have none). */
 static const tesoro__machine *tesoro__machine_of(int entity) {
@@ -4059,6 +4075,13 @@ static int tesoro__fire(tesoro__ctx *c) {
   if (row->guard && (rc = row->guard(c))) return rc;
   c->to = row->to == TESORO__SAME ? c->from : row->to;
   c->event_name = c->m->events[c->event];
+  if (t->batch.on && c->m->fold && c->to == c->from) {
+    for (int i = 0; i < t->batch.n; i++)
+      if (t->batch.moved[i].id == c->id) { /* moved earlier in the batch */
+        c->history_id = t->batch.moved[i].history_id;
+        return row->effect ? row->effect(c) : TESORO_OK;
+      }
+  }
 
   if ((s = tesoro__stmt(t, row->move ? row->move
                           : c->to == c->from && c->m->keep_state
@@ -4085,6 +4108,10 @@ static int tesoro__fire(tesoro__ctx *c) {
                        c->m->states[c->to], c->actor->id, c->now, c->reason,
                        c->ref, &c->history_id);
   if (rc) return rc;
+  if (t->batch.on && c->m->fold && c->to == c->from) {
+    t->batch.pending.id = c->id;
+    t->batch.pending.history_id = c->history_id;
+  }
   return row->effect ? row->effect(c) : TESORO_OK;
 }
 
@@ -10144,6 +10171,11 @@ TESORO_API int tesoro_exchange_ingest(tesoro *t, int64_t website,
 
 #define TESORO__MAX_BATCH_BYTES (64 * 1024 * 1024)
 
+static void tesoro__batch_end(tesoro *t) {
+  sqlite3_free(t->batch.moved);
+  memset(&t->batch, 0, sizeof t->batch);
+}
+
 TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
                                             const char *events_json,
                                             int *out_failed,
@@ -10169,7 +10201,14 @@ TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
   if (index > TESORO_MAX_BATCH)
     return tesoro__fail(t, TESORO_EINVAL, "a batch holds at most %d events, not %d",
                         TESORO_MAX_BATCH, index);
-  if ((rc = tesoro__write_begin(t))) return rc;
+  t->batch.moved = sqlite3_malloc64(sizeof *t->batch.moved * (size_t)(index + 1));
+  if (t->batch.moved == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  t->batch.n = 0;
+  t->batch.on = 1;
+  if ((rc = tesoro__write_begin(t))) {
+    tesoro__batch_end(t);
+    return rc;
+  }
   all = sqlite3_str_new(t->db);
   sqlite3_str_appendchar(all, 1, '[');
   if ((each = tesoro__stmt(t, S_BATCH_EVENTS)) == NULL) rc = t->rc;
@@ -10186,6 +10225,7 @@ TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
       rc = erc;
       break;
     }
+    t->batch.pending.id = 0;
     erc = tesoro__ingest(t, &a, (const char *)sqlite3_column_text(each, 0), &result);
     if (erc != TESORO_OK && !tesoro__is_event_error(erc)) {
       rc = erc; /* the database failed, not the event: abandon the batch */
@@ -10209,8 +10249,9 @@ TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
       sqlite3_bind_text(s, 2, tesoro_errname(erc), -1, SQLITE_STATIC);
       sqlite3_bind_text(s, 3, message, -1, SQLITE_TRANSIENT);
       rc = tesoro__text_out(t, s, &result);
-    } else {
-      rc = tesoro__exec_id(t, S_EVENT_RELEASE);
+    } else if ((rc = tesoro__exec_id(t, S_EVENT_RELEASE)) == TESORO_OK &&
+               t->batch.pending.id) {
+      t->batch.moved[t->batch.n++] = t->batch.pending;
     }
     if (rc == TESORO_OK) {
       if (index) sqlite3_str_appendchar(all, 1, ',');
@@ -10219,6 +10260,7 @@ TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
     TESORO_FREE(result);
   }
   if (each) sqlite3_reset(each);
+  tesoro__batch_end(t);
   sqlite3_str_appendchar(all, 1, ']');
   if (rc == TESORO_OK && sqlite3_str_errcode(all) != SQLITE_OK)
     rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");

@@ -1690,6 +1690,10 @@ TESORO_API int tesoro_exchange_ingest(tesoro *t, int64_t website,
 ** tesoro_errname names it).
 ** *out_failed counts the skipped events; tesoro_errmsg names the first
 ** ("event 3: ..."; the one exception to "not an error" after a success).
+** A customer's events in one batch move its version once and share one
+** history row, its first applied event's; each event is still applied in
+** order and kept under its source id (tesoro_exchange_ingest, one event
+** per call, writes a row and moves the version for each).
 ** Returns TESORO_OK when the batch committed (even with
 ** skipped events); EINVAL when `events_json` is not an array; a database
 ** error (EBUSY, ENOMEM, EDB) rolls the whole batch back.

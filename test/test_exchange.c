@@ -804,6 +804,76 @@ static void test_batch_skips_a_bad_event(void **state) {
 
 /* tesoro.h: a skipped event's entry is {"index": i, "error": "TESORO_EINVAL",
    "message": "..."}. */
+/* In a batch, a customer's website events share one history row (the
+** first event's) and move its version once; each is still applied and
+** kept in web_event.  A refused event in between changes nothing, and a
+** single call (tesoro_exchange_ingest) keeps one row per event. */
+static void test_batch_moves_a_customer_once(void **state) {
+  tu_world *w = *state;
+  char *results = NULL;
+  int failed = -1;
+  int64_t c1, c2, version;
+  const char *batch = ev(
+      "[{\"source_id\":\"f0\",\"type\":\"visit\",\"customer\":\"c1\",\"at\":%lld,"
+      "\"visits\":2},"
+      "{\"source_id\":\"f1\",\"type\":\"visit\",\"customer\":\"c2\",\"at\":%lld,"
+      "\"visits\":1},"
+      "{\"source_id\":\"f2\",\"type\":\"property_view\",\"customer\":\"c1\","
+      "\"at\":%lld,\"listing\":\"TES-99999\"},"
+      "{\"source_id\":\"f3\",\"type\":\"group\",\"customer\":\"c1\",\"at\":%lld,"
+      "\"group\":\"g1\"},"
+      "{\"source_id\":\"f4\",\"type\":\"visit\",\"customer\":\"c1\",\"at\":%lld,"
+      "\"visits\":3}]",
+      (long long)T0, (long long)T0 + 1, (long long)T0 + 2, (long long)T0 + 3,
+      (long long)T0 + 4);
+  TU_OK(w, tesoro_exchange_ingest_batch(w->t, w->website, batch, &failed, &results));
+  tesoro_free(results);
+  assert_int_equal(failed, 1); /* f2: no such listing */
+  c1 = cust(w, "c1");
+  c2 = cust(w, "c2");
+  /* every good event applied and kept */
+  assert_int_equal(cust_int(w, "c1", "visits"), 3);
+  assert_text(cust_text(w, "c1", "group_ref"), "g1");
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM web_event WHERE "
+                              "customer_id = %lld", (long long)c1), 3);
+  /* c1: made (version 1), then moved once by its three events */
+  assert_int_equal(cust_int(w, "c1", "version"), 2);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE entity = %d "
+                              "AND entity_id = %lld", TESORO_ENTITY_WEB_CUSTOMER,
+                           (long long)c1), 2);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE entity = %d "
+                              "AND entity_id = %lld AND seq = 2 AND event = "
+                              "'visit'", TESORO_ENTITY_WEB_CUSTOMER,
+                           (long long)c1), 1);
+  assert_int_equal(cust_int(w, "c2", "version"), 2);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE entity = %d "
+                              "AND entity_id = %lld", TESORO_ENTITY_WEB_CUSTOMER,
+                           (long long)c2), 2);
+  assert_int_equal(tesoro_check(w->t), TESORO_OK);
+  /* the next batch moves it once more */
+  TU_OK(w, tesoro_exchange_ingest_batch(
+               w->t, w->website,
+               ev("[{\"source_id\":\"f5\",\"type\":\"visit\",\"customer\":"
+                  "\"c1\",\"at\":%lld,\"visits\":4},{\"source_id\":\"f6\","
+                  "\"type\":\"group\",\"customer\":\"c1\",\"at\":%lld,"
+                  "\"group\":\"g2\"}]", (long long)T0 + 5, (long long)T0 + 6),
+               &failed, &results));
+  tesoro_free(results);
+  assert_int_equal(failed, 0);
+  assert_int_equal(cust_int(w, "c1", "version"), 3);
+  assert_text(cust_text(w, "c1", "group_ref"), "g2");
+  /* one at a time: a row and a version each */
+  version = cust_int(w, "c1", "version");
+  APPLIED(w, ev("{\"source_id\":\"f7\",\"type\":\"visit\",\"customer\":\"c1\","
+                "\"at\":%lld,\"visits\":5}", (long long)T0 + 7));
+  APPLIED(w, ev("{\"source_id\":\"f8\",\"type\":\"visit\",\"customer\":\"c1\","
+                "\"at\":%lld,\"visits\":6}", (long long)T0 + 8));
+  assert_int_equal(cust_int(w, "c1", "version"), version + 2);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE entity = %d "
+                              "AND entity_id = %lld", TESORO_ENTITY_WEB_CUSTOMER,
+                           (long long)c1), 5);
+}
+
 static void test_batch_error_entry_names_the_code(void **state) {
   tu_world *w = *state;
   char *results = NULL;
@@ -2090,6 +2160,7 @@ int main(void) {
       /* 5. batches */
       T(test_batch_skips_a_bad_event),
       T(test_batch_error_entry_names_the_code),
+      T(test_batch_moves_a_customer_once),
       T(test_batch_not_an_array_and_empty),
       /* 6. holding tank */
       T(test_prospects_newest_first),
