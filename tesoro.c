@@ -67,7 +67,41 @@
 #define TESORO__DEFAULT_BACKOFF_S     60
 #define TESORO__DEFAULT_TICK_BATCH    500
 #define TESORO__DEFAULT_REMINDER_S    86400
-#define TESORO__ENTITY_MAX            13    /* highest TESORO_ENTITY_* */
+
+/*
+** The entity registry: every kind of record tesoro keeps, once, by its
+** TESORO_ENTITY_* name.  Its lower-case name is its table, its machine
+** (tesoro__<name>_machine), its JSON statement (S_<NAME>_JSON) and the word
+** history, messages and JSON use for it; the third column is its rows about
+** contact ?1 for the privacy map (section 17).  From these lists come the
+** names in C and SQL, tesoro__machine_of, tesoro_entity_json's statements,
+** the checker's per-entity invariants and the erasure's history selector:
+** a new workflow is a row here, its machine table and its schema.
+*/
+#define TESORO__MACHINES(X)                                                   \
+  X(ROOM, room, C_ROOMS)                                                      \
+  X(MANDATE, mandate, C_MANDATES)                                             \
+  X(LISTING, listing, C_NONE)                                                 \
+  X(TASK, task, C_NONE)                                                       \
+  X(DEAL, deal, C_DEALS)                                                      \
+  X(DEAL_PROPERTY, deal_property, C_DEAL_PROPERTIES)                          \
+  X(APPOINTMENT, appointment, C_APPOINTMENTS)                                 \
+  X(REFERRAL, referral, C_REFERRALS)                                          \
+  X(PORTAL_ACCOUNT, portal_account, C_ACCOUNTS)                               \
+  X(WEB_CUSTOMER, web_customer, C_CUSTOMERS)                                  \
+  X(SEARCH, search, C_SEARCHES)                                               \
+  X(VENDOR_CLAIM, vendor_claim, C_CLAIMS)
+/* contacts have no machine: a contact is corrected, consented, erased */
+#define TESORO__ENTITIES(X) X(CONTACT, contact, C_SELF) TESORO__MACHINES(X)
+
+#define TESORO__PLUS_ONE(NAME, name, rows) +1
+enum { TESORO__ENTITY_MAX = 0 TESORO__ENTITIES(TESORO__PLUS_ONE) };
+#undef TESORO__PLUS_ONE
+/* An entity's number inside SQL text: "WHERE entity = " TESORO__SQL_ENTITY(
+** LISTING), never a number spelled by hand. */
+#define TESORO__STRING(x) #x
+#define TESORO__NUMBER_TEXT(x) TESORO__STRING(x)
+#define TESORO__SQL_ENTITY(NAME) TESORO__NUMBER_TEXT(TESORO_ENTITY_##NAME)
 #define TESORO__DAY                   86400
 #define TESORO__MAX_MONEY             TESORO_MAX_MONEY
 
@@ -274,22 +308,20 @@ static const char *const tesoro__property_types[] = {NULL, "house", "apartment",
                                                      "office", "land"};
 static const char *const tesoro__role_names[] = {NULL, "agent", "admin",
                                                  "closings"};
-/* The entities' names, by TESORO_ENTITY_* number: the C array below and
-** the SQL CASE that names an entity column (TESORO__ENTITY_NAME_SQL, used
-** where the outbox renders its payloads) are both made from this list. */
-#define TESORO__ENTITIES(X)                                                   \
-  X(1, "contact") X(2, "room") X(3, "mandate") X(4, "listing") X(5, "task")   \
-  X(6, "deal") X(7, "deal_property") X(8, "appointment") X(9, "referral")     \
-  X(10, "portal_account") X(11, "web_customer") X(12, "search")               \
-  X(13, "vendor_claim")
-#define TESORO__ENTITY_SLOT(number, name) [number] = name,
+/* The entities' names, by TESORO_ENTITY_* number (the registry, section
+** 1), in C and as the SQL CASE that names an entity column
+** (TESORO__ENTITY_NAME_SQL, where the outbox renders its payloads). */
+#define TESORO__ENTITY_SLOT(NAME, name, rows) [TESORO_ENTITY_##NAME] = #name,
 static const char *const tesoro__entity_names[] = {
     TESORO__ENTITIES(TESORO__ENTITY_SLOT)};
 #undef TESORO__ENTITY_SLOT
+/* numbers 1 to TESORO__ENTITY_MAX, each once: a gap or a repeat leaves a
+** slot NULL or the array longer */
 _Static_assert(sizeof tesoro__entity_names / sizeof tesoro__entity_names[0] ==
                    TESORO__ENTITY_MAX + 1,
-               "TESORO__ENTITIES and TESORO__ENTITY_MAX disagree");
-#define TESORO__ENTITY_ARM(number, name) " WHEN " #number " THEN '" name "'"
+               "TESORO_ENTITY_* numbers are not 1 to TESORO__ENTITY_MAX");
+#define TESORO__ENTITY_ARM(NAME, name, rows)                                  \
+  " WHEN " TESORO__SQL_ENTITY(NAME) " THEN '" #name "'"
 #define TESORO__ENTITY_NAME_SQL(column)                                       \
   "CASE " column TESORO__ENTITIES(TESORO__ENTITY_ARM) " END"
 
@@ -1472,7 +1504,7 @@ static const char *const tesoro__schema_lines[] = {
 #define TESORO__APPOINTMENT_AT                                                \
   "coalesce(a.start_at, (SELECT min(value) FROM json_each(a.preferred)))"
 #define TESORO__LISTING_PHOTO /* alias l: the listing's first photo */       \
-  "(SELECT min(d.id) FROM document d WHERE d.entity = 4 AND d.entity_id = "  \
+  "(SELECT min(d.id) FROM document d WHERE d.entity = " TESORO__SQL_ENTITY(LISTING) " AND d.entity_id = "  \
   "l.id AND d.kind = 'photo')"
 /* Is listing `l` on offer at `now` (an SQL parameter): published, and its
 ** mandate validated and not expired.  Every read and guard that offers a
@@ -1604,7 +1636,7 @@ static const char *const tesoro__schema_lines[] = {
     "json_object('full_name', name, 'email', email, 'phone', phone)) "        \
     "FROM contact WHERE id = ?1")                                             \
   X(IMPORT_REVIEW_TASK,                                                       \
-    "SELECT id FROM task WHERE entity = 3 AND entity_id = ?1 AND kind = "     \
+    "SELECT id FROM task WHERE entity = " TESORO__SQL_ENTITY(MANDATE) " AND entity_id = ?1 AND kind = "     \
     "'review_seller_form' AND state = 'open' ORDER BY id DESC LIMIT 1")       \
   X(IMPORT_DEAL, /* the contact's deal for a listing's viewing */          \
     "SELECT d.id, (SELECT p.id FROM deal_property p WHERE p.deal_id = d.id "  \
@@ -1799,7 +1831,7 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT agency_id, entity, entity_id, kind, due_at FROM timer "           \
     "WHERE entity = ?1 AND entity_id = ?2 AND due_at <= ?3 UNION ALL "        \
     "SELECT agency_id, entity, entity_id, kind, due_at FROM timer WHERE "     \
-    "?1 = 7 AND due_at <= ?3 AND +entity = 8 AND (SELECT deal_property_id "  \
+    "?1 = " TESORO__SQL_ENTITY(DEAL_PROPERTY) " AND due_at <= ?3 AND +entity = " TESORO__SQL_ENTITY(APPOINTMENT) " AND (SELECT deal_property_id "  \
     "FROM appointment WHERE id = entity_id) = ?2 "                            \
     "ORDER BY 5, 4 LIMIT 1")                                                  \
   X(TIMER_WITHDRAW, /* ?3 NULL: every kind; else kind ?3 or ?4 */            \
@@ -2106,7 +2138,7 @@ static const char *const tesoro__schema_lines[] = {
     "'in_feed', json(iif(d.state = 'active' AND " TESORO__LISTING_LIVE("?3")  \
     ", 'true', 'false')), 'photos', (SELECT json_group_array(json_object("    \
     "'id', id, 'name', name, 'mime', mime, 'size', size)) FROM (SELECT id, "  \
-    "name, mime, size FROM document WHERE entity = 4 AND entity_id = l.id "   \
+    "name, mime, size FROM document WHERE entity = " TESORO__SQL_ENTITY(LISTING) " AND entity_id = l.id "   \
     "AND kind = 'photo' ORDER BY id))) " TESORO__CLIENT_LISTING)              \
   /* the website exchange; JSON_ELEMENTS and JSON_MEMBERS repeat the text */ \
   /* of JSON_FIELDS on purpose: they walk an array or an area while */        \
@@ -3833,73 +3865,58 @@ static const tesoro__trans tesoro__vendor_claim_rows[] = {
   {ST(VC_CLAIMED),  VC_EV_REJECT,  VC_REJECTED,  R_STAFF, guard_reason, fx_vendor_claim_end, 0},
 };
 
-#define TESORO__MACHINE(entity, name, prefix, load, set, portal)               \
-  {entity, name, tesoro__##prefix##_states, COUNT(tesoro__##prefix##_states),  \
-   tesoro__##prefix##_events, COUNT(tesoro__##prefix##_events),                \
-   tesoro__##prefix##_rows, COUNT(tesoro__##prefix##_rows), load, set, NULL, 0, \
-   portal, 0, 0}
+/* A machine's parts found by its registry names (section 1): its states,
+** events and rows (tesoro__<name>_states, ...), its load and move
+** statements (S_<NAME>_LOAD, S_<NAME>_SET_STATE).  The rest is named per
+** machine below; what is not named is 0. */
+#define TESORO__MACHINE_PARTS(NAME, lower)                                     \
+  .entity = TESORO_ENTITY_##NAME, .name = #lower,                              \
+  .states = tesoro__##lower##_states,                                          \
+  .nstates = COUNT(tesoro__##lower##_states),                                  \
+  .events = tesoro__##lower##_events,                                          \
+  .nevents = COUNT(tesoro__##lower##_events), .rows = tesoro__##lower##_rows,   \
+  .nrows = COUNT(tesoro__##lower##_rows), .load = S_##NAME##_LOAD,             \
+  .set_state = S_##NAME##_SET_STATE
 
-static const tesoro__machine tesoro__room_machine =
-    TESORO__MACHINE(TESORO_ENTITY_ROOM, "room", room, S_ROOM_LOAD, S_ROOM_SET_STATE, 0);
-static const tesoro__machine tesoro__mandate_machine = TESORO__MACHINE(
-    TESORO_ENTITY_MANDATE, "mandate", mandate, S_MANDATE_LOAD, S_MANDATE_SET_STATE, 0);
-static const tesoro__machine tesoro__listing_machine = TESORO__MACHINE(
-    TESORO_ENTITY_LISTING, "listing", listing, S_LISTING_LOAD, S_LISTING_SET_STATE, 0);
-static const tesoro__machine tesoro__task_machine =
-    TESORO__MACHINE(TESORO_ENTITY_TASK, "task", task, S_TASK_LOAD, S_TASK_SET_STATE, 0);
-static const tesoro__machine tesoro__deal_machine =
-    TESORO__MACHINE(TESORO_ENTITY_DEAL, "deal", deal, S_DEAL_LOAD, S_DEAL_SET_STATE, 1);
-static const tesoro__machine tesoro__deal_property_machine = TESORO__MACHINE(
-    TESORO_ENTITY_DEAL_PROPERTY, "deal_property", deal_property,
-    S_DEAL_PROPERTY_LOAD, S_DEAL_PROPERTY_SET_STATE, 1);
-static const tesoro__machine tesoro__appointment_machine = TESORO__MACHINE(
-    TESORO_ENTITY_APPOINTMENT, "appointment", appointment, S_APPOINTMENT_LOAD,
-    S_APPOINTMENT_SET_STATE, 1);
+static const tesoro__machine tesoro__room_machine = {
+    TESORO__MACHINE_PARTS(ROOM, room)};
+static const tesoro__machine tesoro__mandate_machine = {
+    TESORO__MACHINE_PARTS(MANDATE, mandate)};
+static const tesoro__machine tesoro__listing_machine = {
+    TESORO__MACHINE_PARTS(LISTING, listing)};
+static const tesoro__machine tesoro__task_machine = {
+    TESORO__MACHINE_PARTS(TASK, task)};
+static const tesoro__machine tesoro__deal_machine = {
+    TESORO__MACHINE_PARTS(DEAL, deal), .portal = 1};
+static const tesoro__machine tesoro__deal_property_machine = {
+    TESORO__MACHINE_PARTS(DEAL_PROPERTY, deal_property), .portal = 1};
+static const tesoro__machine tesoro__appointment_machine = {
+    TESORO__MACHINE_PARTS(APPOINTMENT, appointment), .portal = 1};
 static const tesoro__machine tesoro__referral_machine = {
-    TESORO_ENTITY_REFERRAL,         "referral",
-    tesoro__referral_states,        COUNT(tesoro__referral_states),
-    tesoro__referral_events,        COUNT(tesoro__referral_events),
-    tesoro__referral_rows,          COUNT(tesoro__referral_rows),
-    S_REFERRAL_LOAD,                S_REFERRAL_SET_STATE,
-    explain_referral,               R_STAFF | R_SYSTEM,
-    0,                              0,
-    0};
-static const tesoro__machine tesoro__portal_account_machine = TESORO__MACHINE(
-    TESORO_ENTITY_PORTAL_ACCOUNT, "portal_account", portal_account,
-    S_PORTAL_ACCOUNT_LOAD, S_PORTAL_ACCOUNT_SET_STATE, 1);
+    TESORO__MACHINE_PARTS(REFERRAL, referral), .explain = explain_referral,
+    .insiders = R_STAFF | R_SYSTEM};
+static const tesoro__machine tesoro__portal_account_machine = {
+    TESORO__MACHINE_PARTS(PORTAL_ACCOUNT, portal_account), .portal = 1};
 /* The exchange's entities: staff and the website act, only staff read. */
-#define TESORO__EXCHANGE_MACHINE(entity, name, prefix, load, set, keep, fold) \
-  {entity, name, tesoro__##prefix##_states, COUNT(tesoro__##prefix##_states),  \
-   tesoro__##prefix##_events, COUNT(tesoro__##prefix##_events),                \
-   tesoro__##prefix##_rows, COUNT(tesoro__##prefix##_rows), load, set, NULL,   \
-   R_STAFF | R_WEBSITE | R_SYSTEM, 0, keep, fold}
-static const tesoro__machine tesoro__web_customer_machine = TESORO__EXCHANGE_MACHINE(
-    TESORO_ENTITY_WEB_CUSTOMER, "web_customer", web_customer,
-    S_WEB_CUSTOMER_LOAD, S_WEB_CUSTOMER_SET_STATE, S_WEB_CUSTOMER_KEEP_STATE, 1);
-static const tesoro__machine tesoro__search_machine = TESORO__EXCHANGE_MACHINE(
-    TESORO_ENTITY_SEARCH, "search", search, S_SEARCH_LOAD, S_SEARCH_SET_STATE, 0,
-    0);
-static const tesoro__machine tesoro__vendor_claim_machine = TESORO__EXCHANGE_MACHINE(
-    TESORO_ENTITY_VENDOR_CLAIM, "vendor_claim", vendor_claim,
-    S_VENDOR_CLAIM_LOAD, S_VENDOR_CLAIM_SET_STATE, 0, 0);
+static const tesoro__machine tesoro__web_customer_machine = {
+    TESORO__MACHINE_PARTS(WEB_CUSTOMER, web_customer),
+    .insiders = R_STAFF | R_WEBSITE | R_SYSTEM,
+    .keep_state = S_WEB_CUSTOMER_KEEP_STATE, .fold = 1};
+static const tesoro__machine tesoro__search_machine = {
+    TESORO__MACHINE_PARTS(SEARCH, search),
+    .insiders = R_STAFF | R_WEBSITE | R_SYSTEM};
+static const tesoro__machine tesoro__vendor_claim_machine = {
+    TESORO__MACHINE_PARTS(VENDOR_CLAIM, vendor_claim),
+    .insiders = R_STAFF | R_WEBSITE | R_SYSTEM};
 
 /* The machine of an entity kind, or NULL (contacts have none). */
 static const tesoro__machine *tesoro__machine_of(int entity) {
-  switch (entity) {
-  case TESORO_ENTITY_ROOM: return &tesoro__room_machine;
-  case TESORO_ENTITY_MANDATE: return &tesoro__mandate_machine;
-  case TESORO_ENTITY_LISTING: return &tesoro__listing_machine;
-  case TESORO_ENTITY_TASK: return &tesoro__task_machine;
-  case TESORO_ENTITY_DEAL: return &tesoro__deal_machine;
-  case TESORO_ENTITY_DEAL_PROPERTY: return &tesoro__deal_property_machine;
-  case TESORO_ENTITY_APPOINTMENT: return &tesoro__appointment_machine;
-  case TESORO_ENTITY_REFERRAL: return &tesoro__referral_machine;
-  case TESORO_ENTITY_PORTAL_ACCOUNT: return &tesoro__portal_account_machine;
-  case TESORO_ENTITY_WEB_CUSTOMER: return &tesoro__web_customer_machine;
-  case TESORO_ENTITY_SEARCH: return &tesoro__search_machine;
-  case TESORO_ENTITY_VENDOR_CLAIM: return &tesoro__vendor_claim_machine;
-  default: return NULL;
-  }
+#define TESORO__MACHINE_SLOT(NAME, name, rows)                                \
+  [TESORO_ENTITY_##NAME] = &tesoro__##name##_machine,
+  static const tesoro__machine *const machines[TESORO__ENTITY_MAX + 1] = {
+      TESORO__MACHINES(TESORO__MACHINE_SLOT)};
+#undef TESORO__MACHINE_SLOT
+  return entity >= 1 && entity <= TESORO__ENTITY_MAX ? machines[entity] : NULL;
 }
 
 static int tesoro__event_index(const tesoro__machine *m, const char *event) {
@@ -10675,23 +10692,25 @@ TESORO_API int tesoro_matches(tesoro *t, int64_t actor, int64_t customer,
 #define C_CUSTOMERS "(SELECT id FROM web_customer WHERE contact_id = ?1)"
 #define C_SEARCHES "(SELECT id FROM search WHERE customer_id IN " C_CUSTOMERS ")"
 #define C_CLAIMS "(SELECT id FROM vendor_claim WHERE customer_id IN " C_CUSTOMERS ")"
-/* History rows of the contact and of its workflow entities. */
-#define C_HISTORY                                                             \
-  "((entity = 1 AND entity_id = ?1) OR (entity = 2 AND entity_id IN "         \
-  C_ROOMS ") OR (entity = 3 AND entity_id IN " C_MANDATES ") OR (entity = 6 " \
-  "AND entity_id IN " C_DEALS ") OR (entity = 7 AND entity_id IN "            \
-  C_DEAL_PROPERTIES ") OR (entity = 8 AND entity_id IN " C_APPOINTMENTS ") "  \
-  "OR (entity = 9 AND entity_id IN " C_REFERRALS ") OR (entity = 10 AND "     \
-  "entity_id IN " C_ACCOUNTS ") OR (entity = 11 AND entity_id IN "            \
-  C_CUSTOMERS ") OR (entity = 12 AND entity_id IN " C_SEARCHES ") OR "        \
-  "(entity = 13 AND entity_id IN " C_CLAIMS "))"
+/* The contact itself, and the kinds no row of which is about a person
+** (a listing is the agency's; a task is staff's work). */
+#define C_SELF "(SELECT ?1)"
+#define C_NONE "(SELECT NULL WHERE 0)"
+/* Rows naming (entity, entity_id) the contact or one of its workflow
+** entities (history, documents): one arm per entity of the registry
+** (section 1), with its rows about the contact. */
+#define C_ENTITY_ARM(NAME, name, rows)                                        \
+  "(entity = " TESORO__SQL_ENTITY(NAME) " AND entity_id IN " rows ") OR "
+#define C_ENTITIES "(" TESORO__ENTITIES(C_ENTITY_ARM) "0)"
 
 /* The rows about website-only person (web customer) ?1. */
 #define W_SEARCHES "(SELECT id FROM search WHERE customer_id = ?1)"
 #define W_CLAIMS "(SELECT id FROM vendor_claim WHERE customer_id = ?1)"
 #define W_HISTORY                                                             \
-  "((entity = 11 AND entity_id = ?1) OR (entity = 12 AND entity_id IN "       \
-  W_SEARCHES ") OR (entity = 13 AND entity_id IN " W_CLAIMS "))"
+  "((entity = " TESORO__SQL_ENTITY(WEB_CUSTOMER) " AND entity_id = ?1) OR "   \
+  "(entity = " TESORO__SQL_ENTITY(SEARCH) " AND entity_id IN " W_SEARCHES     \
+  ") OR (entity = " TESORO__SQL_ENTITY(VENDOR_CLAIM) " AND entity_id IN "     \
+  W_CLAIMS "))"
 
 /*
 ** Per table: the rows about contact ?1 (NULL: no row is about anyone), a
@@ -10720,7 +10739,7 @@ static const tesoro__privacy tesoro__privacy_map[] = {
      "consent_at consent_source consent_text consent_stamp erased_at erased_by",
      "name:e email:n phone:n", NULL},
     {"contact_role", "contact_id = ?1", NULL, "contact_id role", "", NULL},
-    {"history", C_HISTORY, NULL,
+    {"history", C_ENTITIES, NULL,
      "id agency_id entity entity_id seq event from_state to_state actor_id at",
      "details:n", W_HISTORY},
     {"activity", "contact_id = ?1", NULL,
@@ -10730,7 +10749,7 @@ static const tesoro__privacy tesoro__privacy_map[] = {
      "created_at closed_at", "", NULL},
     {"outbox",
      "recipient_id IN " C_CLIENT " OR history_id IN (SELECT id FROM history "
-     "WHERE " C_HISTORY ")",
+     "WHERE " C_ENTITIES ")",
      "recipient_id IN " C_CLIENT,
      "id agency_id kind recipient_id channels undelivered dead template "
      "history_id status attempts next_attempt_at last_error created_at "
@@ -10739,9 +10758,7 @@ static const tesoro__privacy tesoro__privacy_map[] = {
      "history_id IN (SELECT id FROM history WHERE " W_HISTORY ")"},
     {"timer", NULL, NULL, "entity entity_id kind due_at agency_id", "", NULL},
     {"document",
-     "(entity = 2 AND entity_id IN " C_ROOMS ") OR (entity = 3 AND entity_id "
-     "IN " C_MANDATES ") OR (entity = 8 AND entity_id IN " C_APPOINTMENTS
-     ") OR uploaded_by IN " C_CLIENT, NULL,
+     C_ENTITIES " OR uploaded_by IN " C_CLIENT, NULL,
      "id agency_id entity entity_id kind mime size sha256 uploaded_by created_at",
      "name:e data:b", NULL},
     {"room", "contact_id = ?1", NULL,
@@ -10966,7 +10983,7 @@ static int tesoro__erase_rows(tesoro *t, int whose, int64_t id) {
             "AND history_id IN (SELECT id FROM history WHERE " W_HISTORY ")"
           : "UPDATE outbox SET status = 'withdrawn' WHERE status = 'pending' "
             "AND (recipient_id IN " C_CLIENT " OR history_id IN (SELECT id "
-            "FROM history WHERE " C_HISTORY "))",
+            "FROM history WHERE " C_ENTITIES "))",
       id);
   /* Child rows first: their selectors read the parents' ids, never the
   ** personal columns, so the order is free but for deletions. */
@@ -11480,11 +11497,10 @@ static int tesoro__text_out(tesoro *t, sqlite3_stmt *s, char **out) {
   return *out ? TESORO_OK : tesoro__fail(t, TESORO_ENOMEM, "out of memory");
 }
 
-static const int tesoro__json_stmts[] = {
-    0,           S_CONTACT_JSON,       S_ROOM_JSON,         S_MANDATE_JSON,
-    S_LISTING_JSON, S_TASK_JSON,       S_DEAL_JSON,         S_DEAL_PROPERTY_JSON,
-    S_APPOINTMENT_JSON, S_REFERRAL_JSON,   S_PORTAL_ACCOUNT_JSON,
-    S_WEB_CUSTOMER_JSON, S_SEARCH_JSON,    S_VENDOR_CLAIM_JSON};
+#define TESORO__JSON_SLOT(NAME, name, rows) [TESORO_ENTITY_##NAME] = S_##NAME##_JSON,
+static const int tesoro__json_stmts[TESORO__ENTITY_MAX + 1] = {
+    TESORO__ENTITIES(TESORO__JSON_SLOT)};
+#undef TESORO__JSON_SLOT
 
 TESORO_API int tesoro_entity_json(tesoro *t, int64_t actor, int entity,
                                   int64_t id, char **out) {
@@ -11577,7 +11593,7 @@ TESORO_API int tesoro_documents(tesoro *t, int64_t actor, int entity,
       "WHEN 'energy_certificate' THEN 5 WHEN 'voice_note' THEN 6 END AS kind, "
       "kind AS kind_name, name, "
       "mime, size, sha256, uploaded_by, created_at "
-      "FROM document WHERE entity = ?1 AND entity_id = ?2 AND (?3 OR ?1 <> 4 "
+      "FROM document WHERE entity = ?1 AND entity_id = ?2 AND (?3 OR ?1 <> " TESORO__SQL_ENTITY(LISTING) " "
       "OR kind = 'photo') ORDER BY id";
   tesoro__actor a;
   int seller, rc;
@@ -11782,7 +11798,7 @@ TESORO_API int tesoro_stats(tesoro *t, int64_t agency, tesoro_cursor **out) {
   "'record_no_show', a.no_show_at, NULL), 'no_show_by', iif(h.event = "       \
   "'record_no_show', a.no_show_by, NULL), 'created_at', a.created_at) AS j "  \
   "FROM appointment a JOIN listing l ON l.id = a.listing_id WHERE a.id = "    \
-  "h.entity_id AND h.entity = 8)), ''), '') || '}'"
+  "h.entity_id AND h.entity = " TESORO__SQL_ENTITY(APPOINTMENT) ")), ''), '') || '}'"
 
 TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
                                    tesoro_cursor **out) {
@@ -13433,10 +13449,10 @@ static const char *const tesoro__export_sql[] = {
     "'longitude', l.longitude)), 'form', json(m.form_json), "
     "'photos', json((SELECT json_group_array(json_object('name', d.name, "
     "'mime', d.mime, 'data', tesoro_base64(d.data))) FROM (SELECT * FROM "
-    "document d WHERE d.entity = 4 AND d.entity_id = l.id AND d.kind = "
+    "document d WHERE d.entity = " TESORO__SQL_ENTITY(LISTING) " AND d.entity_id = l.id AND d.kind = "
     "'photo' ORDER BY d.id) d HAVING count(*) > 0)), "
     "'signed_mandate', (SELECT "
-    "tesoro_base64(d.data) FROM document d WHERE d.entity = 3 AND "
+    "tesoro_base64(d.data) FROM document d WHERE d.entity = " TESORO__SQL_ENTITY(MANDATE) " AND "
     "d.entity_id = m.id AND d.kind = 'signed_mandate' ORDER BY d.id DESC "
     "LIMIT 1))) FROM listing l JOIN mandate m ON m.id = l.mandate_id JOIN "
     "contact c ON c.id = m.contact_id WHERE l.agency_id = ?1 AND l.state != "
@@ -13559,51 +13575,33 @@ TESORO_API int tesoro_agency_export(tesoro *t, int64_t actor, const char *path,
   "OR (SELECT count(*) || ':' || max(seq) FROM history h WHERE h.entity = "   \
   entity " AND h.entity_id = x.id) != x.version || ':' || x.version LIMIT 1"
 
+/* The agency of entity h.entity_id (x.entity_id) of kind h.entity
+** (x.entity), as CASE arms. */
+#define TESORO__AGENCY_OF(alias, NAME, name)                                  \
+  " WHEN " TESORO__SQL_ENTITY(NAME) " THEN (SELECT agency_id FROM " #name     \
+  " WHERE id = " alias ".entity_id)"
+#define TESORO__AGENCY_OF_H(NAME, name, rows) TESORO__AGENCY_OF("h", NAME, name)
+#define TESORO__AGENCY_OF_X(NAME, name, rows) TESORO__AGENCY_OF("x", NAME, name)
+
 static const struct {
   const char *rule;
   const char *sql;
 } tesoro__invariants[] = {
-    {"room state = last history", TESORO__STATE_MATCHES_HISTORY("room", "2")},
-    {"mandate state = last history", TESORO__STATE_MATCHES_HISTORY("mandate", "3")},
-    {"listing state = last history", TESORO__STATE_MATCHES_HISTORY("listing", "4")},
-    {"task state = last history", TESORO__STATE_MATCHES_HISTORY("task", "5")},
-    {"deal state = last history", TESORO__STATE_MATCHES_HISTORY("deal", "6")},
-    {"deal property state = last history",
-     TESORO__STATE_MATCHES_HISTORY("deal_property", "7")},
-    {"appointment state = last history",
-     TESORO__STATE_MATCHES_HISTORY("appointment", "8")},
-    {"referral state = last history",
-     TESORO__STATE_MATCHES_HISTORY("referral", "9")},
-    {"portal account state = last history",
-     TESORO__STATE_MATCHES_HISTORY("portal_account", "10")},
-    {"web customer state = last history",
-     TESORO__STATE_MATCHES_HISTORY("web_customer", "11")},
-    {"search state = last history", TESORO__STATE_MATCHES_HISTORY("search", "12")},
-    {"vendor claim state = last history",
-     TESORO__STATE_MATCHES_HISTORY("vendor_claim", "13")},
+#define TESORO__STATE_RULE(NAME, name, rows)                                  \
+  {#name " state = last history",                                             \
+   TESORO__STATE_MATCHES_HISTORY(#name, TESORO__SQL_ENTITY(NAME))},
+    TESORO__MACHINES(TESORO__STATE_RULE)
+#undef TESORO__STATE_RULE
     {"contact version = last history",
      "SELECT 'contact ' || x.id || ' at version ' || x.version || ' but its "
      "history disagrees' FROM contact x WHERE (SELECT count(*) || ':' || "
-     "max(seq) FROM history h WHERE h.entity = 1 AND h.entity_id = x.id) != "
+     "max(seq) FROM history h WHERE h.entity = " TESORO__SQL_ENTITY(CONTACT)
+     " AND h.entity_id = x.id) != "
      "x.version || ':' || x.version LIMIT 1"},
     {"history belongs to an existing entity of its agency",
      "SELECT 'history row ' || h.id || ' points at a missing entity' FROM "
      "history h WHERE h.agency_id IS NOT CASE h.entity "
-     "WHEN 1 THEN (SELECT agency_id FROM contact WHERE id = h.entity_id) "
-     "WHEN 2 THEN (SELECT agency_id FROM room WHERE id = h.entity_id) "
-     "WHEN 3 THEN (SELECT agency_id FROM mandate WHERE id = h.entity_id) "
-     "WHEN 4 THEN (SELECT agency_id FROM listing WHERE id = h.entity_id) "
-     "WHEN 5 THEN (SELECT agency_id FROM task WHERE id = h.entity_id) "
-     "WHEN 6 THEN (SELECT agency_id FROM deal WHERE id = h.entity_id) "
-     "WHEN 7 THEN (SELECT agency_id FROM deal_property WHERE id = h.entity_id) "
-     "WHEN 8 THEN (SELECT agency_id FROM appointment WHERE id = h.entity_id) "
-     "WHEN 9 THEN (SELECT agency_id FROM referral WHERE id = h.entity_id) "
-     "WHEN 10 THEN (SELECT agency_id FROM portal_account WHERE id = "
-     "h.entity_id) "
-     "WHEN 11 THEN (SELECT agency_id FROM web_customer WHERE id = h.entity_id) "
-     "WHEN 12 THEN (SELECT agency_id FROM search WHERE id = h.entity_id) "
-     "WHEN 13 THEN (SELECT agency_id FROM vendor_claim WHERE id = h.entity_id) "
-     "END LIMIT 1"},
+     TESORO__ENTITIES(TESORO__AGENCY_OF_H) " END LIMIT 1"},
     /* history, activity, outbox and timer declare no foreign keys (schema
     ** section 11): these hold what the keys held */
     {"history, activity and outbox name actors that exist",
@@ -13637,15 +13635,7 @@ static const struct {
      "UNION ALL SELECT 'document', id, agency_id, entity, entity_id FROM "
      "document UNION ALL SELECT 'timer', entity_id, agency_id, entity, entity_id "
      "FROM timer) x WHERE x.agency_id IS NOT CASE x.entity "
-     "WHEN 2 THEN (SELECT agency_id FROM room WHERE id = x.entity_id) "
-     "WHEN 3 THEN (SELECT agency_id FROM mandate WHERE id = x.entity_id) "
-     "WHEN 4 THEN (SELECT agency_id FROM listing WHERE id = x.entity_id) "
-     "WHEN 6 THEN (SELECT agency_id FROM deal WHERE id = x.entity_id) "
-     "WHEN 7 THEN (SELECT agency_id FROM deal_property WHERE id = x.entity_id) "
-     "WHEN 8 THEN (SELECT agency_id FROM appointment WHERE id = x.entity_id) "
-     "WHEN 9 THEN (SELECT agency_id FROM referral WHERE id = x.entity_id) "
-     "WHEN 13 THEN (SELECT agency_id FROM vendor_claim WHERE id = x.entity_id) "
-     "END LIMIT 1"},
+     TESORO__MACHINES(TESORO__AGENCY_OF_X) " END LIMIT 1"},
     {"every contact has one client actor of its agency",
      "SELECT 'contact ' || c.id || ' has no client actor' FROM contact c "
      "WHERE NOT EXISTS (SELECT 1 FROM actor a WHERE a.contact_id = c.id AND "
@@ -13728,7 +13718,7 @@ static const struct {
     {"no timer is pending for a viewing that no longer happens",
      "SELECT 'appointment ' || a.id || ' is ' || a.state || ' but has a "
      "pending ' || t.kind || ' timer' FROM appointment a JOIN timer t ON "
-     "t.entity = 8 AND t.entity_id = a.id WHERE "
+     "t.entity = " TESORO__SQL_ENTITY(APPOINTMENT) " AND t.entity_id = a.id WHERE "
      "a.state IN ('cancelled', 'rejected') OR (a.state = 'completed' AND "
      "t.kind IN ('appointment_complete', 'viewing_reminder')) OR "
      "(a.no_show_at IS NOT NULL AND t.kind IN ('viewing_feedback', "
