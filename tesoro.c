@@ -3647,21 +3647,40 @@ static const tesoro__trans tesoro__appointment_rows[] = {
   {ST(APPT_COMPLETED),  APPT_EV_ADD_DOCUMENT,     TESORO__SAME,   R_CLIENT,           NULL,                fx_document, 0},
 };
 
-/* --- referral (SPEC §4): stages in their order, then closed_paid; failed
-**     outside it.  The event of a move is the stage moved to. --- */
-enum {
-  RF_LEFT_VOICEMAIL, RF_CONNECTED, RF_MEETING_SCHEDULED, RF_MET_WITH_PERSON,
-  RF_COMING_SOON, RF_MAKING_AN_OFFER, RF_LISTING, RF_IN_ESCROW, RF_CLOSED,
-  RF_CLOSED_PAID, RF_FAILED, RF_EV_ADD_NOTE = RF_FAILED + 1
-};
+/* --- referral (SPEC §4): the stages, in the pipeline's order (this
+**     list's order is the order), then closed_paid; failed outside it.  The
+**     event of a move is the stage moved to.  Each stage's public number is
+**     its TESORO_STAGE_*, fixed for ever: a stage added mid-pipeline takes
+**     the next free number and its place in this list. --- */
+#define TESORO__REFERRAL_STAGES(X)                                            \
+  X(LEFT_VOICEMAIL, left_voicemail) X(CONNECTED, connected)                   \
+  X(MEETING_SCHEDULED, meeting_scheduled) X(MET_WITH_PERSON, met_with_person) \
+  X(COMING_SOON, coming_soon) X(MAKING_AN_OFFER, making_an_offer)             \
+  X(LISTING, listing) X(IN_ESCROW, in_escrow) X(CLOSED, closed)               \
+  X(CLOSED_PAID, closed_paid) X(FAILED, failed)
+#define RF_STATE(NAME, name) RF_##NAME,
+enum { TESORO__REFERRAL_STAGES(RF_STATE) RF_EV_ADD_NOTE };
+#undef RF_STATE
+#define RF_NAME(NAME, name) #name,
 static const char *const tesoro__referral_states[] = {
-    "left_voicemail", "connected",   "meeting_scheduled", "met_with_person",
-    "coming_soon",    "making_an_offer", "listing",       "in_escrow",
-    "closed",         "closed_paid", "failed"};
+    TESORO__REFERRAL_STAGES(RF_NAME)};
 static const char *const tesoro__referral_events[] = {
-    "left_voicemail", "connected",   "meeting_scheduled", "met_with_person",
-    "coming_soon",    "making_an_offer", "listing",       "in_escrow",
-    "closed",         "closed_paid", "failed",            "add_note"};
+    TESORO__REFERRAL_STAGES(RF_NAME) "add_note"};
+#undef RF_NAME
+/* A TESORO_STAGE_* number's state + 1 (0: no such stage), and a state's
+** TESORO_STAGE_* number. */
+#define RF_OF_STAGE(NAME, name) [TESORO_STAGE_##NAME] = RF_##NAME + 1,
+static const int tesoro__stage_state[] = {TESORO__REFERRAL_STAGES(RF_OF_STAGE)};
+#undef RF_OF_STAGE
+#define RF_STAGE_OF(NAME, name) [RF_##NAME] = TESORO_STAGE_##NAME,
+static const int tesoro__state_stage[] = {TESORO__REFERRAL_STAGES(RF_STAGE_OF)};
+#undef RF_STAGE_OF
+
+/* The state of public stage number `stage`, or -1. */
+static int tesoro__stage_to_state(int stage) {
+  if (stage < 1 || stage >= COUNT(tesoro__stage_state)) return -1;
+  return tesoro__stage_state[stage] - 1;
+}
 
 static int guard_stage(tesoro__ctx *c);
 static int guard_attempt(tesoro__ctx *c);
@@ -7690,9 +7709,9 @@ TESORO_API int tesoro_referral_move(tesoro *t, int64_t actor, int64_t referral,
                                     int stage, const char *data_json,
                                     int64_t expected_version) {
   char what[48], *reason = NULL;
-  int rc, event = stage - 1;
+  int rc, event = tesoro__stage_to_state(stage);
   TESORO__ENTER(t);
-  if (stage < TESORO_STAGE_LEFT_VOICEMAIL || stage > TESORO_STAGE_FAILED)
+  if (event < 0)
     return tesoro__fail(t, TESORO_EINVAL, "unknown referral stage %d", stage);
   snprintf(what, sizeof what, "data for stage %s",
            tesoro__referral_states[event]);
@@ -11960,7 +11979,7 @@ TESORO_API int tesoro_referrals(tesoro *t, int64_t actor, int filter, int stage,
   if ((rc = tesoro__out(t, out, "out"))) return rc;
   if (filter < TESORO_REFERRALS_ALL || filter > TESORO_REFERRALS_CLOSED)
     return tesoro__fail(t, TESORO_EINVAL, "unknown referral filter %d", filter);
-  if (stage < 0 || stage > TESORO_STAGE_FAILED)
+  if (stage != 0 && tesoro__stage_to_state(stage) < 0)
     return tesoro__fail(t, TESORO_EINVAL, "unknown referral stage %d", stage);
   if ((rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__require(t, &a, R_STAFF, "list referrals")) ||
@@ -11985,8 +12004,8 @@ TESORO_API int tesoro_referrals(tesoro *t, int64_t actor, int filter, int stage,
   sqlite3_bind_int64(s, 1, a.agency);
   sqlite3_bind_int(s, 2, filter);
   if (stage)
-    sqlite3_bind_text(s, 3, tesoro__referral_states[stage - 1], -1,
-                      SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, tesoro__referral_states[tesoro__stage_to_state(stage)],
+                      -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 4, agent);
   return TESORO_OK;
 }
@@ -12002,23 +12021,25 @@ TESORO_API int tesoro_referral_pipeline(tesoro *t, int64_t actor, int64_t agent,
       (rc = tesoro__require(t, &a, R_STAFF, "see the referral pipeline")) ||
       (agent && (rc = tesoro__staff_of(t, &a, agent, &owner))))
     return rc;
-  /* The stages come from the machine's own table, as a JSON array. */
+  /* The stages come from the machine's own table, in its order, as a JSON
+  ** array of [number, name]. */
   for (int i = 0; i < COUNT(tesoro__referral_states); i++)
-    used += snprintf(stages + used, sizeof stages - (size_t)used, "%s\"%s\"",
-                     i ? "," : "[", tesoro__referral_states[i]);
+    used += snprintf(stages + used, sizeof stages - (size_t)used,
+                     "%s[%d,\"%s\"]", i ? "," : "[", tesoro__state_stage[i],
+                     tesoro__referral_states[i]);
   snprintf(stages + used, sizeof stages - (size_t)used, "]");
   /* Two texts, not "(?2 = 0 OR agent_id = ?2)": each count is then read
   ** from its own index alone, (agency_id, state) or (agent_id, state); the
   ** agent's agency needs no test, tesoro__staff_of checked it. */
   if ((rc = tesoro__cursor_new(
            t,
-           agent ? "SELECT s.key + 1 AS stage, s.value AS name, (SELECT "
-                   "count(*) FROM referral r WHERE r.agent_id = ?2 AND "
-                   "r.state = s.value AND ?1 > 0) AS count "
+           agent ? "SELECT s.value ->> 0 AS stage, s.value ->> 1 AS name, "
+                   "(SELECT count(*) FROM referral r WHERE r.agent_id = ?2 "
+                   "AND r.state = s.value ->> 1 AND ?1 > 0) AS count "
                    "FROM json_each(?3) s ORDER BY s.key"
-                 : "SELECT s.key + 1 AS stage, s.value AS name, (SELECT "
-                   "count(*) FROM referral r WHERE r.agency_id = ?1 AND "
-                   "r.state = s.value) AS count FROM json_each(?3) s "
+                 : "SELECT s.value ->> 0 AS stage, s.value ->> 1 AS name, "
+                   "(SELECT count(*) FROM referral r WHERE r.agency_id = ?1 "
+                   "AND r.state = s.value ->> 1) AS count FROM json_each(?3) s "
                    "ORDER BY s.key",
            out)))
     return rc;
@@ -13022,7 +13043,7 @@ static int tesoro__import_referral(tesoro__import *im, const tesoro__rec *r,
     ** a payment is recorded by closings, as in the workflow */
     if (rc == TESORO_OK && (k == i ? k > 0 || n : n)) {
       int64_t who = im->admin.id;
-      if (k + 1 == TESORO_STAGE_CLOSED_PAID) {
+      if (k == RF_CLOSED_PAID) {
         sqlite3_stmt *q = tesoro__stmt(t, S_IMPORT_CLOSINGS);
         if (q == NULL) rc = t->rc;
         else {
