@@ -125,6 +125,51 @@
 ** The bench includes tesoro.c to reach the handle's connection (for the
 ** session, the WAL hook, the statement profile and the cursor-free peak
 ** run); nothing else of the library's internals is used.
+**
+** FIGURES.  One run of `make bench` (about 1.5 min), 2026-12-07, a 2-core
+** VM, SQLite 3.40.1, tesoro 0.1.0 (schema 13); the README's Performance
+** section shows part of it.  Instructions (callgrind, repeatable to the
+** digit) are the figure to watch; the VM's timings move between runs.
+**
+**   figure                             tesoro      lean  same rows  Python
+**   instructions per transition      274 114   101 555   159 375      -
+**     (:memory:)
+**   transition, file (WAL, NORMAL),   150.94     68.49    122.50    92.25
+**     us
+**   transition, :memory:, us           46.17     16.45     26.77    42.43
+**   transition, synchronous=FULL, us  306.95    233.60    271.65      -
+**   WAL frames per commit               11.7       5.0      11.3      -
+**   mixed workload (332 of 3000        88.70        -      69.04      -
+**     refused), us/call
+**   ingest (500-event batches, 10 %   25 781   134 441   117 935      -
+**     replays), events/s
+**   import (100 000 records, one       9 565        -         -       -
+**     call), records/s
+**   durable_batch: one host             9.8x        -         -       -
+**     transaction vs a commit each
+**   transition p99 at 1 M appoint-       340        -         -       -
+**     ments, host checkpoints every
+**     100 calls, us
+**   the same, checkpoints inside       3 357        -         -       -
+**     the calls (default), us
+**   scale growth (1 M vs 10 000        1.244        -         -       -
+**     appointments)
+**   list_upcoming p99 /             98 / 558        -         -       -
+**     pipeline_counts p99 at 1 M, us
+**   peak memory, MiB                    10.4        -         -       -
+**
+** Targets, in the same order: instructions <= 180 000; file transition
+** >= 0.85 of lean and >= Python; :memory: transition <= 20 us; WAL frames
+** <= 8 per commit; ingest >= 150 000 events/s and >= 0.70 of lean; import of
+** 100 000 records well under a minute; durable_batch >= 10x; p99 at 1 M
+** <= 1500 us; scale growth <= 1.3; list_upcoming / pipeline_counts p99
+** <= 200 / <= 2000 us; peak memory <= 64 MiB.  Met in this run: import, the
+** p99 at 1 M with host checkpoints, scale growth, both list p99s and peak
+** memory; the others are not.
+**
+** Reproduce: `make bench`; some figures: `build/bench NAME...` (transition,
+** mixed, ingest, durable_batch, large, instructions); instructions alone:
+** `build/bench instructions` (needs valgrind).
 */
 /* The session extension's declarations (Debian's libsqlite3 is built with
 ** it; sqlite3.h shows them only when asked). */

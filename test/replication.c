@@ -43,6 +43,76 @@
 ** files), then `#` lines with the other measures; exits 1 when a check
 ** fails.  Everything is left in WORKDIR (litestream.yml, litestream.log,
 ** host.log, live/, replica/, restore/) for a look after a failure.
+**
+** One run (README, Scale-out):
+**   replication files=4 acknowledged=2403 restored=2403 lost=0 pitr_ok=1
+**   erase_ms=1.6
+** Litestream 0.3.13 is installed by make into build/tools/ (the npm package
+** @flydotio/litestream-linux-x64@1.0.1) when missing.  Still on paper, not
+** run here: LiteFS, object storage (S3 and the like; only file replicas are
+** tested) and Litestream 0.5.
+**
+** WHY ONE FILE PER AGENCY.  All writers of a file take turns on its one write
+** lock, and WAL needs every process that opens the file on the same machine
+** (its index lives in shared memory; SQLite's WAL documentation rules out
+** network file systems): a deployment outgrows a machine by having more
+** files, not a bigger one.  Nothing in a file is shared between agencies
+** (test_docs checks every table), so each agency gets its own file and a
+** routing table (agency -> machine and file) sends its requests there; per-
+** agency files also stop agencies queueing behind each other's writes.  Each
+** file runs its own scheduler and delivery worker (tesoro_outbox_fetch with
+** agency 0 covers a file); ids are per file, so a host keys URLs, caches and
+** outbox ids by file and id, and reporting across agencies reads each file;
+** moving an agency is moving its file (closed, copied with SQLite's backup, or
+** restored from a replica) and switching its route; each file is migrated by
+** the first handle of a newer library that opens it.
+**
+** THE TWO REPLICATORS.  Litestream runs beside the application, on the
+** file's machine, and streams each file's WAL pages to object storage:
+** continuous backup and point-in-time restore (since 0.5 it can watch a
+** directory and replicate every file matching a pattern).  It keeps a read
+** transaction open on each file so that nobody else restarts the WAL,
+** checkpoints itself, takes short write locks to do so (its docs ask for a
+** 5 s busy timeout, tesoro's default), and creates _litestream_lock (and, in
+** 0.3, _litestream_seq) in the database.  LiteFS is a FUSE file system that
+** ships each transaction to replica machines: live read replicas and
+** fail-over, one primary per cluster chosen by a lease.  Writes on a replica
+** fail (in WAL mode with a disk I/O error: TESORO_EDB), so writes go to the
+** primary; its FAQ speaks of tens to hundreds of databases per cluster and
+** about 100 write transactions a second through FUSE, and its documentation
+** calls it beta.  What tesoro must never do to a file for both to work, and
+** how each rule is checked: the top comment of test/test_docs.c.
+**
+** COSTS AND OPEN POINTS, found while checking the above:
+**   1. The erasure's checkpoint gives way to Litestream.  Litestream's read
+**      transaction is always there, so the TRUNCATE checkpoint after an
+**      erasure runs without the busy handler and gives up at once
+**      (erase_ms); Litestream's own next checkpoint (checkpoint-interval, 1
+**      minute by default) folds the erasure into the database file.  The
+**      -wal file's stale tail keeps the old pages until new writes cover
+**      them.  LiteFS keeps no long reader.
+**   2. Erased values live on in replicas' history.  Every replica's current
+**      state is erased as soon as the erasure arrives, but Litestream's
+**      snapshots and WAL segments (LiteFS's LTX files: 10 minutes) keep the
+**      pages from before it.  Litestream 0.3 drops them at the first
+**      retention check once the last snapshot from before its next
+**      checkpoint is older than `retention`: at most checkpoint-interval +
+**      retention + retention-check-interval after the erasure (defaults
+**      1 m + 24 h + 1 h; this test's 1 s + 2 s + 500 ms purge in about
+**      2.5 s).  Choose retention so that sum keeps the agency's erasure
+**      promise (it is also how far back a restore reaches), and treat the
+**      replica storage as holding personal data.
+**   3. Create a file with tesoro before a replicator sees it.  tesoro
+**      refuses a file whose application_id is 0 but that already holds
+**      tables (TESORO_ENOTDB), and Litestream adds its table when it starts
+**      on a file; `tesoro --db FILE init` builds the file under a temporary
+**      name and renames it into place (step 1 above).
+**   4. Writes and upgrades go to the primary.  Under LiteFS, run every write
+**      call, tesoro_tick and the delivery worker on the primary.  LiteFS's
+**      HTTP proxy tracks one database, so with a file per agency the host
+**      forwards writes itself (LiteFS's .primary file names the primary).
+**      Upgrade the primary first: a newer library migrates a file when it
+**      opens it, which a replica cannot do.
 */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <dirent.h>

@@ -20,6 +20,11 @@
 ** released before the timeout is waited for; readers are never blocked.
 **
 ** TESORO_LIGHT=1 (valgrind) shrinks the number of rounds.
+**
+** FIGURES.  From one plain `make run-tests` on 2026-11-23 (2 m 33 s, every
+** suite passed), as its `torture <what>=<n>` lines printed them:
+** 900 concurrent transitions, 0 lost updates, 0 deadlocks, EBUSY never
+** before the timeout.
 */
 #include "testutil.h"
 #include "faultutil.h"

@@ -35,6 +35,13 @@
 ** (the kill moments also depend on timing).  TESORO_LIGHT=1 (valgrind)
 ** shrinks the loops to a handful of rounds that still take every path; under
 ** ASan they run at a fifth of their size.
+**
+** FIGURES.  From one plain `make run-tests` on 2026-11-23 (2 m 33 s, every
+** suite passed), as its `torture <what>=<n>` lines printed them:
+**   kill    200 kills, 4 804 acknowledged transitions, 0 lost, 0 violations;
+**   power   72 cuts: under FULL 0 acknowledged transitions lost; under
+**           NORMAL the survivors were a prefix every time (414 acknowledged
+**           transitions rolled back, as NORMAL allows).
 */
 #include "testutil.h"
 #include "faultutil.h"

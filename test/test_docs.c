@@ -9,13 +9,78 @@
 **                 table names no other code.
 **   Names         every tesoro_* / TESORO_* name the README mentions exists
 **                 in tesoro.h or tesoro.c.
+**   Stands alone  the README has at most README_MAX_LINES lines, points
+**                 nowhere outside the repository (no "../", no "§"), every
+**                 repository path it names exists, and its test command is
+**                 the one .ci/run runs.
 **   Threading     the library object has no writable data; handles in
 **                 threads and in processes share one file.
 **   Scale-out     what replication (Litestream, LiteFS) needs of the file:
-**                 WAL, normal locking, no VACUUM / ATTACH / journal-mode
-**                 changes, the one checkpoint never resets the WAL under a
-**                 reader, a replicator's own tables are tolerated, opening
-**                 and reading write nothing, every row belongs to one agency.
+**                 the rules below.
+**
+** WHAT TESORO MUST NOT DO TO A FILE, to stay replicable (the README's
+** Scale-out section points here; test/replication.c runs Litestream itself
+** and records its costs and open points).  Each rule, why, and how this
+** suite holds tesoro to it:
+**
+**   1. Open every file in WAL mode and never change the journal mode.
+**      Litestream only works in WAL mode; LiteFS finds transaction
+**      boundaries through the WAL's locks.  Checked: the file's journal_mode
+**      is wal; tesoro.c names journal_mode once, "= WAL".
+**   2. Normal locking mode: no lock kept between calls, the WAL index in
+**      -shm.  Exclusive locking in WAL mode skips shared memory and shuts
+**      other processes out; LiteFS refuses WAL writes under it, Litestream
+**      cannot take its read lock.  Checked: after tesoro wrote, a connection
+**      that will not wait reads and writes; -shm exists; no locking_mode in
+**      tesoro.c.
+**   3. No VACUUM, ATTACH, page-size change, backup or deserialize API.  A
+**      VACUUM rewrites every page through the WAL (a whole-file burst to
+**      ship); attached files are separate replication streams, and a
+**      transaction over them is not atomic in WAL mode.  Checked: none of
+**      them in tesoro.c or schema.sql.
+**   4. Never delete, rename or recreate the file or its WAL, never keep the
+**      WAL (PERSIST_WAL).  A WAL left over from an older file is applied to
+**      a new one, and Litestream does not follow deletions.  Checked: no
+**      unlink, remove, rename or PERSIST_WAL in tesoro.c.
+**   5. Checkpoints are PASSIVE (the commit path's, at
+**      TESORO_CONFIG_CHECKPOINT_PAGES, and the host's tesoro_checkpoint) but
+**      one: after an erasure or a delivered secret (tesoro__wal_scrub),
+**      outside a host transaction, TRUNCATE, best effort — and none resets
+**      the WAL while another connection reads it.  Litestream's read
+**      transaction is there so that nobody restarts the WAL before it has
+**      copied it; SQLite makes a checkpoint give up rather than reset under
+**      a reader.  Checked: with a reader holding a snapshot the erasure
+**      commits, the snapshot still reads the old row and the WAL does not
+**      shrink; with no reader the WAL is emptied; in a host transaction no
+**      checkpoint.
+**   6. The commit path's checkpoint stays passive: SQLite's
+**      wal_autocheckpoint, set only by TESORO_CONFIG_CHECKPOINT_PAGES
+**      (default 1000 pages, as SQLite's).  A passive checkpoint never waits
+**      and cannot reset the WAL under Litestream's reader; a host that runs
+**      tesoro_checkpoint raises the setting so no call pays for one, and it
+**      still bounds the WAL.  Checked: tesoro.c names wal_autocheckpoint
+**      once, in tesoro_config; its other checkpoint call is PASSIVE, in
+**      tesoro_checkpoint.
+**   7. Tolerate a replicator's tables in the file: Litestream creates
+**      _litestream_lock (and, in 0.3, _litestream_seq).  Checked: with both
+**      present, tesoro reopens, writes, checks, exports and erases.
+**   8. Opening an up-to-date file, and every read call, write nothing: a
+**      LiteFS replica refuses writes but can serve reads.  Checked: the WAL
+**      stays empty through tesoro_open and every read call (a write then
+**      fills it).
+**   9. Write no temporary tables, and keep temporary data in memory
+**      (temp_store = MEMORY): SQLite's temporary files (statement journals,
+**      sorts) live in the system's temp directory, outside the replicated
+**      directory; in memory there are none.  Checked: no TEMP tables in
+**      schema.sql or tesoro.c, temp_store only "= MEMORY" (test_performance:
+**      the handle's temp_store is MEMORY).
+**  10. Nothing in a file is shared between agencies, so each agency can have
+**      a file of its own.  Checked: every table has an agency_id or a
+**      foreign key to a table tied to one.
+**  11. A file a replicator wrote to first (application_id 0, tables) is
+**      refused (TESORO_ENOTDB) and left as it was: create the file with
+**      tesoro (`tesoro init` builds it under a temporary name and renames
+**      it into place) before a replicator sees it.
 **
 ** Suites run from the tree root, so README.md, tesoro.c and
 ** examples/quickstart.c are read relative to it; the quick-start binary and
@@ -26,6 +91,7 @@
 #include "faultutil.h"
 
 #include <elf.h>
+#include <glob.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,6 +386,122 @@ static void test_readme_names_only_what_exists(void **state) {
   printf("torture readme_names=%d unknown=%d\n", names, unknown);
   free(source);
   free(header);
+  free(readme);
+}
+
+/* ------------------------------------------------------------------------
+** Stands alone.
+*/
+
+#define README_MAX_LINES 400
+
+/* Does the repository path `path` exist (a '*' in it is a glob)? */
+static int repo_path_exists(const char *path) {
+  struct stat st;
+  if (strchr(path, '*')) {
+    glob_t g;
+    int n = glob(path, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
+    if (n) globfree(&g);
+    return n > 0;
+  }
+  return stat(path, &st) == 0;
+}
+
+/* A code span that names a file or directory of the tree: no blank, and
+** under a top-level directory of the repository or one of its root files
+** (build/ is made by make, so it is not checked). */
+static int is_repo_path(const char *s, size_t n) {
+  static const char *const dirs[] = {"test/", "examples/", ".ci/", NULL};
+  static const char *const files[] = {"tesoro.h", "tesoro.c", "schema.sql",
+                                      "Makefile", "LICENSE", NULL};
+  for (size_t i = 0; i < n; i++)
+    if (s[i] == ' ' || s[i] == '(' || s[i] == '$') return 0;
+  for (int i = 0; dirs[i]; i++)
+    if (n > strlen(dirs[i]) && strncmp(s, dirs[i], strlen(dirs[i])) == 0)
+      return 1;
+  for (int i = 0; files[i]; i++)
+    if (n == strlen(files[i]) && strncmp(s, files[i], n) == 0) return 1;
+  return 0;
+}
+
+static int check_path(const char *s, size_t n, int *paths) {
+  char path[256];
+  if (n == 0 || n >= sizeof path) return 0;
+  memcpy(path, s, n);
+  path[n] = '\0';
+  (*paths)++;
+  if (repo_path_exists(path)) return 0;
+  print_error("README.md names %s, which the repository does not have\n",
+              path);
+  return 1;
+}
+
+/* The README is read on its own: short enough for a newcomer, pointing
+** nowhere outside the repository, naming only paths that exist, and with
+** the test command CI runs. */
+static void test_readme_stands_alone(void **state) {
+  char *readme = read_text("README.md"), *ci = read_text(".ci/run");
+  char *commands = readme_section(readme, "Two commands");
+  const char *p, *line, *last = NULL;
+  char readme_cmd[64] = "", ci_cmd[64] = "";
+  int lines = 0, fence = 0, paths = 0, bad = 0;
+  (void)state;
+  for (p = readme; *p; p++) lines += *p == '\n';
+  if (lines > README_MAX_LINES)
+    fail_msg("README.md has %d lines (at most %d)", lines, README_MAX_LINES);
+  if (strstr(readme, "../") || strstr(readme, "\xc2\xa7"))
+    fail_msg("README.md points outside the repository (\"../\" or \"\xc2\xa7\")");
+
+  /* paths in code spans and link targets, outside fenced blocks */
+  for (line = readme; *line; line = *p ? p + 1 : p) {
+    const char *q;
+    p = strchr(line, '\n');
+    if (p == NULL) p = line + strlen(line);
+    if (strncmp(line, "```", 3) == 0) {
+      fence = !fence;
+      continue;
+    }
+    if (fence) continue;
+    for (q = line; q < p; q++) {
+      if (*q == '`') {
+        const char *end = memchr(q + 1, '`', (size_t)(p - q - 1));
+        if (end == NULL) break;
+        if (is_repo_path(q + 1, (size_t)(end - q - 1)))
+          bad += check_path(q + 1, (size_t)(end - q - 1), &paths);
+        q = end;
+      } else if (q[0] == ']' && q + 1 < p && q[1] == '(') {
+        const char *end = memchr(q + 2, ')', (size_t)(p - q - 2));
+        if (end == NULL) break;
+        if (strncmp(q + 2, "http", 4) != 0)
+          bad += check_path(q + 2, (size_t)(end - q - 2), &paths);
+        q = end;
+      }
+    }
+  }
+  assert_int_equal(bad, 0);
+  assert_true(paths > 0);
+
+  /* the two commands; .ci/run's last command is the README's test command */
+  assert_non_null(strstr(commands, "\n    make example "));
+  p = strstr(commands, "\n    make test ");
+  assert_non_null(p);
+  sscanf(p + 5, "%63[a-z ]", readme_cmd);
+  for (char *e = readme_cmd + strlen(readme_cmd); e > readme_cmd && e[-1] == ' ';)
+    *--e = '\0';
+  for (line = ci; *line; line = *p ? p + 1 : p) {
+    p = strchr(line, '\n');
+    if (p == NULL) p = line + strlen(line);
+    if (p > line && line[0] != '#') last = line;
+  }
+  assert_non_null(last);
+  snprintf(ci_cmd, sizeof ci_cmd, "%.*s", (int)(strcspn(last, "\n")), last);
+  if (strcmp(readme_cmd, ci_cmd) != 0)
+    fail_msg(".ci/run runs \"%s\", the README's test command is \"%s\"",
+             ci_cmd, readme_cmd);
+  printf("torture readme_lines=%d readme_paths=%d ci_command=\"%s\"\n", lines,
+         paths, ci_cmd);
+  free(commands);
+  free(ci);
   free(readme);
 }
 
@@ -787,6 +969,7 @@ int main(int argc, char **argv) {
       T(test_quick_start_runs_and_prints_what_the_readme_shows),
       T(test_readme_error_table_matches_the_header),
       T(test_readme_names_only_what_exists),
+      T(test_readme_stands_alone),
       T(test_library_object_has_no_writable_data),
       T(test_handles_in_threads_share_one_file),
       T(test_handles_in_processes_share_one_file),

@@ -500,7 +500,7 @@ static void *delivery_loop(void *arg) {
 ** 4. The tick loop: timers, then a passive checkpoint.  The request
 ** handle's checkpoint threshold is raised (TESORO_CONFIG_CHECKPOINT_PAGES),
 ** so no request pays for copying the log into the file: this loop does it
-** (README, Checkpoints).
+** (tesoro.h, tesoro_checkpoint).
 */
 
 static void *tick_loop(void *arg) {
