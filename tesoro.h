@@ -1151,6 +1151,9 @@ TESORO_API int tesoro_calendar_feed(tesoro *t, int64_t actor, int64_t subject,
 **   back           refused (ESTATE): "leave a note instead"
 **   failed         any active stage before closed → failed     staff, reason
 **   revive         failed → the last active stage, only        staff
+** Failing a referral that is failed, closed or closed_paid is ESTATE (no
+** row allows it); reviving a failed one to any stage but its last active
+** one is EGUARD (the row exists, its guard refuses).
 **   in_escrow → listing, making_an_offer                       closings only
 **   coming_soon → listing on the list date                     system (tick)
 **   closed → closed_paid, with the payment                     closings only
@@ -1309,7 +1312,8 @@ TESORO_API int tesoro_referral_pipeline(tesoro *t, int64_t actor, int64_t agent,
 #define TESORO_PORTAL_READY        5 /* tour finished or skipped */
 
 #define TESORO_PORTAL_CODE_DIGITS      6   /* verification code: 000000..999999 */
-#define TESORO_PORTAL_CODE_TTL_S       900 /* valid this long after it is issued */
+#define TESORO_PORTAL_CODE_TTL_S       900 /* valid this long after it is issued,
+                                              the 900th second included */
 #define TESORO_PORTAL_CODE_MAX_TRIES   5   /* wrong codes; then register again */
 #define TESORO_PORTAL_LOGIN_MAX_FAILS  5   /* wrong passwords in a row lock ... */
 #define TESORO_PORTAL_LOCK_S           900 /* ... the account this long */
@@ -1361,11 +1365,11 @@ TESORO_API int tesoro_portal_register(tesoro *t, int64_t website,
 ** e-mail (compared case-insensitively), else to a new lead contact made
 ** from the registration.  The code is single use.  *out_client: the
 ** contact's client actor, now logged in.
-** Returns TESORO_OK; EINVAL (code not 6 digits); ENOTFOUND (no account with
-** that e-mail); ESTATE (already verified); EGUARD (code expired, or
-** TESORO_PORTAL_CODE_MAX_TRIES wrong codes used up: register again);
-** EDENIED (wrong code: recorded; or portal off); EEXISTS (the matching
-** contact already has another account).
+** Returns TESORO_OK; EINVAL (code not 6 digits); EDENIED (one answer for
+** an unknown e-mail, an account already verified, a wrong code (recorded),
+** an expired or used-up one — see NO ACCOUNT ENUMERATION below — and for
+** the portal switched off); EEXISTS (the matching contact already has
+** another account).
 */
 TESORO_API int tesoro_portal_verify(tesoro *t, int64_t website,
                                     const char *email, const char *code,
@@ -1805,7 +1809,9 @@ TESORO_API int tesoro_call_list(tesoro *t, int64_t actor, int limit,
 ** (staff): price within the bounds, type among the types, bedrooms within
 ** the bounds, and — when the search has an area — the listing's location
 ** inside the polygon (holes excluded) or within the radius of the centre
-** (great-circle distance).  A listing without a location never matches a
+** (great-circle distance: haversine on a sphere of 6 371 008.8 m, the
+** Earth's mean radius; inside a ring by the even-odd rule, so a point in a
+** hole is outside).  A listing without a location never matches a
 ** search with an area.  Columns: search_id, hard (1: saved search, 0:
 ** implied), listing_id, ref, title, price, property_type, bedrooms,
 ** distance_m (from the centre, or NULL).  Hard matches first, then by
@@ -2039,7 +2045,8 @@ TESORO_API void tesoro_cursor_free(tesoro_cursor *c);
 ** Operator call: PRAGMA integrity_check, PRAGMA foreign_key_check and
 ** tesoro's own invariants (each entity's state equals the to_state of its
 ** last history row and its version its last seq; every outbox row and task
-** has its cause; ...).  TESORO_OK when all hold; otherwise TESORO_EDB with
+** has its cause; no cancelled or rejected viewing keeps a pending timer;
+** ...).  TESORO_OK when all hold; otherwise TESORO_EDB with
 ** the first violation in tesoro_errmsg.
 */
 TESORO_API int tesoro_check(tesoro *t);
