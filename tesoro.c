@@ -3435,18 +3435,27 @@ struct tesoro__ctx {
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* A machine's states or events: one X list of (enum constant, name), from
+** which the enum and the array of names are both made, so that a number
+** and its name cannot drift apart. */
+#define TESORO__ENUM_ITEM(id, name) id,
+#define TESORO__NAME_ITEM(id, name) #name,
+#define TESORO__NAMED(list, array)                                            \
+  enum { list(TESORO__ENUM_ITEM) };                                           \
+  static const char *const array[] = {list(TESORO__NAME_ITEM)}
+
 /* --- room (SPEC §2) --- */
-enum { ROOM_OPEN, ROOM_IN_PROGRESS, ROOM_LOST, ROOM_CLOSED, ROOM_SUCCESSFUL };
-static const char *const tesoro__room_states[] = {"open", "in_progress", "lost",
-                                                  "closed", "successful"};
-enum {
-  ROOM_EV_START_ONBOARDING, ROOM_EV_MARK_LOST, ROOM_EV_CLOSE,
-  ROOM_EV_MANDATE_VALIDATED, ROOM_EV_POST_MESSAGE, ROOM_EV_ADD_NOTE,
-  ROOM_EV_ADD_DOCUMENT
-};
-static const char *const tesoro__room_events[] = {
-    "start_onboarding", "mark_lost",  "close",       "mandate_validated",
-    "post_message",     "add_note",   "add_document"};
+#define TESORO__ROOM_STATES(X)                                                \
+  X(ROOM_OPEN, open) X(ROOM_IN_PROGRESS, in_progress) X(ROOM_LOST, lost)      \
+  X(ROOM_CLOSED, closed) X(ROOM_SUCCESSFUL, successful)
+TESORO__NAMED(TESORO__ROOM_STATES, tesoro__room_states);
+#define TESORO__ROOM_EVENTS(X)                                                \
+  X(ROOM_EV_START_ONBOARDING, start_onboarding)                               \
+  X(ROOM_EV_MARK_LOST, mark_lost) X(ROOM_EV_CLOSE, close)                     \
+  X(ROOM_EV_MANDATE_VALIDATED, mandate_validated)                             \
+  X(ROOM_EV_POST_MESSAGE, post_message) X(ROOM_EV_ADD_NOTE, add_note)         \
+  X(ROOM_EV_ADD_DOCUMENT, add_document)
+TESORO__NAMED(TESORO__ROOM_EVENTS, tesoro__room_events);
 
 static int fx_room_start_onboarding(tesoro__ctx *c);
 static int fx_room_end(tesoro__ctx *c);
@@ -3466,21 +3475,20 @@ static const tesoro__trans tesoro__room_rows[] = {
 };
 
 /* --- mandate (SPEC §2) --- */
-enum {
-  MANDATE_DRAFT, MANDATE_NEGOTIATING, MANDATE_TERMS_AGREED, MANDATE_FORM_SHARED,
-  MANDATE_FORM_SUBMITTED, MANDATE_VALIDATED, MANDATE_CANCELLED
-};
-static const char *const tesoro__mandate_states[] = {
-    "draft",          "negotiating", "terms_agreed", "form_shared",
-    "form_submitted", "validated",   "cancelled"};
-enum {
-  MANDATE_EV_PROPOSE, MANDATE_EV_ACCEPT, MANDATE_EV_SHARE_FORM,
-  MANDATE_EV_SUBMIT_FORM, MANDATE_EV_REQUEST_CHANGES, MANDATE_EV_VALIDATE,
-  MANDATE_EV_CANCEL, MANDATE_EV_ADD_DOCUMENT
-};
-static const char *const tesoro__mandate_events[] = {
-    "propose",         "accept",   "share_form", "submit_form",
-    "request_changes", "validate", "cancel",     "add_document"};
+#define TESORO__MANDATE_STATES(X)                                             \
+  X(MANDATE_DRAFT, draft) X(MANDATE_NEGOTIATING, negotiating)                 \
+  X(MANDATE_TERMS_AGREED, terms_agreed) X(MANDATE_FORM_SHARED, form_shared)   \
+  X(MANDATE_FORM_SUBMITTED, form_submitted) X(MANDATE_VALIDATED, validated)   \
+  X(MANDATE_CANCELLED, cancelled)
+TESORO__NAMED(TESORO__MANDATE_STATES, tesoro__mandate_states);
+#define TESORO__MANDATE_EVENTS(X)                                             \
+  X(MANDATE_EV_PROPOSE, propose) X(MANDATE_EV_ACCEPT, accept)                 \
+  X(MANDATE_EV_SHARE_FORM, share_form)                                        \
+  X(MANDATE_EV_SUBMIT_FORM, submit_form)                                      \
+  X(MANDATE_EV_REQUEST_CHANGES, request_changes)                              \
+  X(MANDATE_EV_VALIDATE, validate) X(MANDATE_EV_CANCEL, cancel)               \
+  X(MANDATE_EV_ADD_DOCUMENT, add_document)
+TESORO__NAMED(TESORO__MANDATE_EVENTS, tesoro__mandate_events);
 
 static int guard_accept(tesoro__ctx *c);
 static int guard_signed_mandate(tesoro__ctx *c);
@@ -3511,15 +3519,15 @@ static const tesoro__trans tesoro__mandate_rows[] = {
 };
 
 /* --- listing (SPEC §2) --- */
-enum { LISTING_PLACEHOLDER, LISTING_DRAFT, LISTING_PUBLISHED, LISTING_UNPUBLISHED };
-static const char *const tesoro__listing_states[] = {"placeholder", "draft",
-                                                     "published", "unpublished"};
-enum {
-  LISTING_EV_FILL, LISTING_EV_PUBLISH, LISTING_EV_UNPUBLISH, LISTING_EV_EXPIRE,
-  LISTING_EV_UPDATE, LISTING_EV_ADD_DOCUMENT
-};
-static const char *const tesoro__listing_events[] = {
-    "fill", "publish", "unpublish", "expire", "update", "add_document"};
+#define TESORO__LISTING_STATES(X)                                             \
+  X(LISTING_PLACEHOLDER, placeholder) X(LISTING_DRAFT, draft)                 \
+  X(LISTING_PUBLISHED, published) X(LISTING_UNPUBLISHED, unpublished)
+TESORO__NAMED(TESORO__LISTING_STATES, tesoro__listing_states);
+#define TESORO__LISTING_EVENTS(X)                                             \
+  X(LISTING_EV_FILL, fill) X(LISTING_EV_PUBLISH, publish)                     \
+  X(LISTING_EV_UNPUBLISH, unpublish) X(LISTING_EV_EXPIRE, expire)             \
+  X(LISTING_EV_UPDATE, update) X(LISTING_EV_ADD_DOCUMENT, add_document)
+TESORO__NAMED(TESORO__LISTING_EVENTS, tesoro__listing_events);
 
 static int guard_valid_mandate(tesoro__ctx *c);
 static int guard_mandate_expired(tesoro__ctx *c);
@@ -3539,10 +3547,12 @@ static const tesoro__trans tesoro__listing_rows[] = {
 
 /* --- task (SPEC §1.5): staff close their to-dos; the system closes the ones
 **     whose reason went away --- */
-enum { TASK_OPEN, TASK_DONE, TASK_CANCELLED };
-static const char *const tesoro__task_states[] = {"open", "done", "cancelled"};
-enum { TASK_EV_COMPLETE, TASK_EV_CANCEL };
-static const char *const tesoro__task_events[] = {"complete", "cancel"};
+#define TESORO__TASK_STATES(X)                                                \
+  X(TASK_OPEN, open) X(TASK_DONE, done) X(TASK_CANCELLED, cancelled)
+TESORO__NAMED(TESORO__TASK_STATES, tesoro__task_states);
+#define TESORO__TASK_EVENTS(X)                                                \
+  X(TASK_EV_COMPLETE, complete) X(TASK_EV_CANCEL, cancel)
+TESORO__NAMED(TESORO__TASK_EVENTS, tesoro__task_events);
 
 static int fx_task_closed(tesoro__ctx *c);
 
@@ -3553,10 +3563,12 @@ static const tesoro__trans tesoro__task_rows[] = {
 };
 
 /* --- deal (SPEC §3, §5): a client's search, to which staff offer listings --- */
-enum { DEAL_ACTIVE, DEAL_CLOSED };
-static const char *const tesoro__deal_states[] = {"active", "closed"};
-enum { DEAL_EV_OFFER, DEAL_EV_CLOSE };
-static const char *const tesoro__deal_events[] = {"offer", "close"};
+#define TESORO__DEAL_STATES(X)                                                \
+  X(DEAL_ACTIVE, active) X(DEAL_CLOSED, closed)
+TESORO__NAMED(TESORO__DEAL_STATES, tesoro__deal_states);
+#define TESORO__DEAL_EVENTS(X)                                                \
+  X(DEAL_EV_OFFER, offer) X(DEAL_EV_CLOSE, close)
+TESORO__NAMED(TESORO__DEAL_EVENTS, tesoro__deal_events);
 
 static int guard_offer(tesoro__ctx *c);
 static int fx_offer(tesoro__ctx *c);
@@ -3570,16 +3582,16 @@ static const tesoro__trans tesoro__deal_rows[] = {
 
 /* --- deal property (SPEC §5): a listing offered to a deal; the portal's
 **     property statuses.  Viewing requests start here. --- */
-enum { DP_TO_REVIEW, DP_INTERESTING, DP_REJECTED, DP_VIEWED, DP_APPROVED };
-static const char *const tesoro__deal_property_states[] = {
-    "to_review", "interesting", "rejected", "viewed", "approved"};
-enum {
-  DP_EV_REQUEST_VIEWING, DP_EV_VIEWING_COMPLETED, DP_EV_INTERESTED,
-  DP_EV_NOT_INTERESTED, DP_EV_APPROVE, DP_EV_FAVOURITE
-};
-static const char *const tesoro__deal_property_events[] = {
-    "request_viewing", "viewing_completed", "interested",
-    "not_interested",  "approve",           "favourite"};
+#define TESORO__DEAL_PROPERTY_STATES(X)                                       \
+  X(DP_TO_REVIEW, to_review) X(DP_INTERESTING, interesting)                   \
+  X(DP_REJECTED, rejected) X(DP_VIEWED, viewed) X(DP_APPROVED, approved)
+TESORO__NAMED(TESORO__DEAL_PROPERTY_STATES, tesoro__deal_property_states);
+#define TESORO__DEAL_PROPERTY_EVENTS(X)                                       \
+  X(DP_EV_REQUEST_VIEWING, request_viewing)                                   \
+  X(DP_EV_VIEWING_COMPLETED, viewing_completed)                               \
+  X(DP_EV_INTERESTED, interested) X(DP_EV_NOT_INTERESTED, not_interested)     \
+  X(DP_EV_APPROVE, approve) X(DP_EV_FAVOURITE, favourite)
+TESORO__NAMED(TESORO__DEAL_PROPERTY_EVENTS, tesoro__deal_property_events);
 
 static int guard_request_viewing(tesoro__ctx *c);
 static int fx_request_viewing(tesoro__ctx *c);
@@ -3599,21 +3611,21 @@ static const tesoro__trans tesoro__deal_property_rows[] = {
 /* --- appointment (SPEC §3, §7): a viewing.  Created pending by the deal
 **     property's request_viewing; the timers of section 9 fire complete,
 **     send_reminder and request_feedback. --- */
-enum {
-  APPT_PENDING, APPT_CONFIRMED, APPT_COMPLETED, APPT_CANCELLED, APPT_REJECTED
-};
-static const char *const tesoro__appointment_states[] = {
-    "pending", "confirmed", "completed", "cancelled", "rejected"};
-enum {
-  APPT_EV_CONFIRM, APPT_EV_RESCHEDULE, APPT_EV_REJECT, APPT_EV_CANCEL,
-  APPT_EV_START_VIEWING, APPT_EV_COMPLETE, APPT_EV_RECORD_NO_SHOW,
-  APPT_EV_SEND_REMINDER, APPT_EV_REQUEST_FEEDBACK, APPT_EV_ADD_NOTE,
-  APPT_EV_RATE, APPT_EV_ADD_DOCUMENT
-};
-static const char *const tesoro__appointment_events[] = {
-    "confirm",        "reschedule",    "reject",           "cancel",
-    "start_viewing",  "complete",      "record_no_show",   "send_reminder",
-    "request_feedback", "add_note",    "rate",             "add_document"};
+#define TESORO__APPOINTMENT_STATES(X)                                         \
+  X(APPT_PENDING, pending) X(APPT_CONFIRMED, confirmed)                       \
+  X(APPT_COMPLETED, completed) X(APPT_CANCELLED, cancelled)                   \
+  X(APPT_REJECTED, rejected)
+TESORO__NAMED(TESORO__APPOINTMENT_STATES, tesoro__appointment_states);
+#define TESORO__APPOINTMENT_EVENTS(X)                                         \
+  X(APPT_EV_CONFIRM, confirm) X(APPT_EV_RESCHEDULE, reschedule)               \
+  X(APPT_EV_REJECT, reject) X(APPT_EV_CANCEL, cancel)                         \
+  X(APPT_EV_START_VIEWING, start_viewing) X(APPT_EV_COMPLETE, complete)       \
+  X(APPT_EV_RECORD_NO_SHOW, record_no_show)                                   \
+  X(APPT_EV_SEND_REMINDER, send_reminder)                                     \
+  X(APPT_EV_REQUEST_FEEDBACK, request_feedback)                               \
+  X(APPT_EV_ADD_NOTE, add_note) X(APPT_EV_RATE, rate)                         \
+  X(APPT_EV_ADD_DOCUMENT, add_document)
+TESORO__NAMED(TESORO__APPOINTMENT_EVENTS, tesoro__appointment_events);
 
 static int guard_start_time(tesoro__ctx *c);
 static int guard_cancel_reason(tesoro__ctx *c);
@@ -3729,23 +3741,25 @@ static const tesoro__trans tesoro__referral_rows[] = {
 **     Passwords and codes are checked before the engine runs (hashing is
 **     slow and must not hold the write lock); the guards re-check what the
 **     time or a concurrent call may have changed. --- */
-enum { PA_UNVERIFIED, PA_SET_PASSWORD, PA_WELCOME, PA_TOUR, PA_READY };
-static const char *const tesoro__portal_account_states[] = {
-    "unverified", "set_password", "welcome", "tour", "ready"};
-enum {
-  PA_EV_REGISTER, PA_EV_VERIFY, PA_EV_CODE_FAILED, PA_EV_LOGIN,
-  PA_EV_LOGIN_FAILED, PA_EV_CHANGE_PASSWORD, PA_EV_FINISH_WELCOME,
-  PA_EV_FINISH_TOUR, PA_EV_SKIP_TOUR, PA_EV_RESTART_TOUR, PA_EV_SET_LANGUAGE,
-  PA_EV_CONTACT_AGENT, PA_EV_REGISTER_ATTEMPT, PA_EV_REQUEST_RESET,
-  PA_EV_RESET_PASSWORD, PA_EV_RESET_FAILED, PA_EV_RESEND_INVITATION,
-  PA_EV_DEACTIVATE, PA_EV_LOGOUT
-};
-static const char *const tesoro__portal_account_events[] = {
-    "register",        "verify",         "code_failed",  "login",
-    "login_failed",    "change_password", "finish_welcome", "finish_tour",
-    "skip_tour",       "restart_tour",   "set_language", "contact_agent",
-    "register_attempt", "request_reset", "reset_password", "reset_failed",
-    "resend_invitation", "deactivate",   "logout"};
+#define TESORO__PORTAL_ACCOUNT_STATES(X)                                      \
+  X(PA_UNVERIFIED, unverified) X(PA_SET_PASSWORD, set_password)               \
+  X(PA_WELCOME, welcome) X(PA_TOUR, tour) X(PA_READY, ready)
+TESORO__NAMED(TESORO__PORTAL_ACCOUNT_STATES, tesoro__portal_account_states);
+#define TESORO__PORTAL_ACCOUNT_EVENTS(X)                                      \
+  X(PA_EV_REGISTER, register) X(PA_EV_VERIFY, verify)                         \
+  X(PA_EV_CODE_FAILED, code_failed) X(PA_EV_LOGIN, login)                     \
+  X(PA_EV_LOGIN_FAILED, login_failed)                                         \
+  X(PA_EV_CHANGE_PASSWORD, change_password)                                   \
+  X(PA_EV_FINISH_WELCOME, finish_welcome) X(PA_EV_FINISH_TOUR, finish_tour)   \
+  X(PA_EV_SKIP_TOUR, skip_tour) X(PA_EV_RESTART_TOUR, restart_tour)           \
+  X(PA_EV_SET_LANGUAGE, set_language) X(PA_EV_CONTACT_AGENT, contact_agent)   \
+  X(PA_EV_REGISTER_ATTEMPT, register_attempt)                                 \
+  X(PA_EV_REQUEST_RESET, request_reset)                                       \
+  X(PA_EV_RESET_PASSWORD, reset_password)                                     \
+  X(PA_EV_RESET_FAILED, reset_failed)                                         \
+  X(PA_EV_RESEND_INVITATION, resend_invitation)                               \
+  X(PA_EV_DEACTIVATE, deactivate) X(PA_EV_LOGOUT, logout)
+TESORO__NAMED(TESORO__PORTAL_ACCOUNT_EVENTS, tesoro__portal_account_events);
 
 static int guard_code(tesoro__ctx *c);
 static int guard_unlocked(tesoro__ctx *c);
@@ -3800,25 +3814,25 @@ static const tesoro__trans tesoro__portal_account_rows[] = {
 **     event about the customer is an event of this machine (a history row
 **     with the website as actor); its effect, in section 16, does the
 **     type's work.  The CRM's own exchange changes are staff events. --- */
-enum { WC_PROSPECT, WC_APPROVED, WC_DISCARDED };
-static const char *const tesoro__web_customer_states[] = {"prospect", "approved",
-                                                          "discarded"};
-enum {
-  WC_EV_APPROVE, WC_EV_DISCARD,
-  /* the website's event types, in the order of tesoro__web_types */
-  WC_EV_CUSTOMER, WC_EV_VISIT, WC_EV_IMPLIED_SEARCH, WC_EV_SAVED_SEARCH,
-  WC_EV_SEARCH_DELETED, WC_EV_PROPERTY_VIEW, WC_EV_PROPERTY_SAVE,
-  WC_EV_PROPERTY_RANK, WC_EV_ENQUIRY, WC_EV_GROUP, WC_EV_VENDOR_CLAIM,
-  WC_EV_CONSENT,
-  /* the CRM's */
-  WC_EV_REGISTER_INTEREST, WC_EV_SET_GROUP, WC_EV_CONFIRM_VENDOR
-};
-static const char *const tesoro__web_customer_events[] = {
-    "approve",        "discard",        "customer",       "visit",
-    "implied_search", "saved_search",   "search_deleted", "property_view",
-    "property_save",  "property_rank",  "enquiry",        "group",
-    "vendor_claim",   "consent",        "register_interest", "set_group",
-    "confirm_vendor"};
+#define TESORO__WEB_CUSTOMER_STATES(X)                                        \
+  X(WC_PROSPECT, prospect) X(WC_APPROVED, approved)                           \
+  X(WC_DISCARDED, discarded)
+TESORO__NAMED(TESORO__WEB_CUSTOMER_STATES, tesoro__web_customer_states);
+#define TESORO__WEB_CUSTOMER_EVENTS(X)                                        \
+  X(WC_EV_APPROVE, approve) X(WC_EV_DISCARD, discard)                         \
+  /* the website's event types, in the order of tesoro__web_types */         \
+  X(WC_EV_CUSTOMER, customer) X(WC_EV_VISIT, visit)                           \
+  X(WC_EV_IMPLIED_SEARCH, implied_search)                                     \
+  X(WC_EV_SAVED_SEARCH, saved_search)                                         \
+  X(WC_EV_SEARCH_DELETED, search_deleted)                                     \
+  X(WC_EV_PROPERTY_VIEW, property_view)                                       \
+  X(WC_EV_PROPERTY_SAVE, property_save)                                       \
+  X(WC_EV_PROPERTY_RANK, property_rank) X(WC_EV_ENQUIRY, enquiry)             \
+  X(WC_EV_GROUP, group) X(WC_EV_VENDOR_CLAIM, vendor_claim)                   \
+  X(WC_EV_CONSENT, consent) /* the CRM's: */                                  \
+  X(WC_EV_REGISTER_INTEREST, register_interest)                               \
+  X(WC_EV_SET_GROUP, set_group) X(WC_EV_CONFIRM_VENDOR, confirm_vendor)
+TESORO__NAMED(TESORO__WEB_CUSTOMER_EVENTS, tesoro__web_customer_events);
 
 static int guard_reason(tesoro__ctx *c);
 static int guard_customer_live(tesoro__ctx *c);
@@ -3853,10 +3867,12 @@ static const tesoro__trans tesoro__web_customer_rows[] = {
 
 /* --- search (SPEC §6): a customer's criteria, from the website (soft or
 **     hard) or set in the CRM (hard, capability 6). --- */
-enum { SEARCH_ACTIVE, SEARCH_DELETED };
-static const char *const tesoro__search_states[] = {"active", "deleted"};
-enum { SEARCH_EV_SAVE, SEARCH_EV_DELETE };
-static const char *const tesoro__search_events[] = {"save", "delete"};
+#define TESORO__SEARCH_STATES(X)                                              \
+  X(SEARCH_ACTIVE, active) X(SEARCH_DELETED, deleted)
+TESORO__NAMED(TESORO__SEARCH_STATES, tesoro__search_states);
+#define TESORO__SEARCH_EVENTS(X)                                              \
+  X(SEARCH_EV_SAVE, save) X(SEARCH_EV_DELETE, delete)
+TESORO__NAMED(TESORO__SEARCH_EVENTS, tesoro__search_events);
 
 static int fx_search_save(tesoro__ctx *c);
 static int fx_search_delete(tesoro__ctx *c);
@@ -3870,11 +3886,13 @@ static const tesoro__trans tesoro__search_rows[] = {
 };
 
 /* --- vendor claim (SPEC §6, capabilities 13 and 14) --- */
-enum { VC_CLAIMED, VC_CONFIRMED, VC_REJECTED };
-static const char *const tesoro__vendor_claim_states[] = {"claimed", "confirmed",
-                                                          "rejected"};
-enum { VC_EV_CONFIRM, VC_EV_REJECT };
-static const char *const tesoro__vendor_claim_events[] = {"confirm", "reject"};
+#define TESORO__VENDOR_CLAIM_STATES(X)                                        \
+  X(VC_CLAIMED, claimed) X(VC_CONFIRMED, confirmed)                           \
+  X(VC_REJECTED, rejected)
+TESORO__NAMED(TESORO__VENDOR_CLAIM_STATES, tesoro__vendor_claim_states);
+#define TESORO__VENDOR_CLAIM_EVENTS(X)                                        \
+  X(VC_EV_CONFIRM, confirm) X(VC_EV_REJECT, reject)
+TESORO__NAMED(TESORO__VENDOR_CLAIM_EVENTS, tesoro__vendor_claim_events);
 
 static int fx_vendor_claim_end(tesoro__ctx *c);
 
