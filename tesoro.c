@@ -1809,7 +1809,7 @@ static const char *const tesoro__schema_lines[] = {
     "entity_id, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")            \
   X(TASK_INSERT,                                                              \
     "INSERT INTO task(agency_id, state, kind, title, entity, entity_id, "     \
-    "assignee_id, created_at) VALUES (?1, 'open', ?2, ?3, ?4, ?5, ?6, ?7)")   \
+    "assignee_id, created_at) VALUES (?1, ?8, ?2, ?3, ?4, ?5, ?6, ?7)")   \
   X(TASK_OPEN_OF,                                                             \
     "SELECT id FROM task WHERE agency_id = ?1 AND entity = ?2 AND "           \
     "entity_id = ?3 AND kind = ?4 AND state = 'open' ORDER BY id LIMIT 1")    \
@@ -1855,7 +1855,7 @@ static const char *const tesoro__schema_lines[] = {
   X(ROOM_INSERT,                                                              \
     "INSERT INTO room(agency_id, contact_id, state, property_type, location, "\
     "budget, timeline, description, created_at) "                             \
-    "VALUES (?1, ?2, 'open', ?3, ?4, ?5, ?6, ?7, ?8)")                        \
+    "VALUES (?1, ?2, ?9, ?3, ?4, ?5, ?6, ?7, ?8)")                        \
   X(ROOM_SET_END,                                                             \
     "UPDATE room SET end_reason = ?2, ended_by = ?3 WHERE id = ?1")           \
   X(ROOM_MESSAGE_INSERT,                                                      \
@@ -1865,7 +1865,7 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT id, state, version FROM mandate WHERE room_id = ?1")              \
   X(MANDATE_INSERT,                                                           \
     "INSERT INTO mandate(agency_id, room_id, contact_id, state, created_at) " \
-    "VALUES (?1, ?2, ?3, 'draft', ?4)")                                       \
+    "VALUES (?1, ?2, ?3, ?5, ?4)")                                       \
   X(MANDATE_GET,                                                              \
     "SELECT room_id, open_proposal_id, duration_days, validated_at, "         \
     "form_json FROM mandate WHERE id = ?1")                                   \
@@ -1952,7 +1952,7 @@ static const char *const tesoro__schema_lines[] = {
   X(AGENCY_ZONE, "SELECT timezone FROM agency WHERE id = ?1")                 \
   X(DEAL_INSERT,                                                              \
     "INSERT INTO deal(agency_id, contact_id, agent_id, state, name, "         \
-    "created_at) VALUES (?1, ?2, ?3, 'active', ?4, ?5)")                      \
+    "created_at) VALUES (?1, ?2, ?3, ?6, ?4, ?5)")                      \
   X(DEAL_SET_END, "UPDATE deal SET end_reason = ?2 WHERE id = ?1")            \
   X(LISTING_OFFER_FACTS, "SELECT l.agency_id, l.state, "                     \
     TESORO__LISTING_LIVE("?2") " FROM listing l WHERE l.id = ?1")             \
@@ -1960,7 +1960,7 @@ static const char *const tesoro__schema_lines[] = {
     "SELECT id FROM deal_property WHERE deal_id = ?1 AND listing_id = ?2")    \
   X(DEAL_PROPERTY_INSERT,                                                     \
     "INSERT INTO deal_property(agency_id, deal_id, listing_id, state, "       \
-    "created_at) VALUES (?1, ?2, ?3, 'to_review', ?4)")                       \
+    "created_at) VALUES (?1, ?2, ?3, ?5, ?4)")                       \
   X(DEAL_PROPERTY_FEED, /* ?2 reasons JSON (not_interested), ?3 note, */    \
     /* ?4 favourite (-1: unchanged) */                                        \
     "UPDATE deal_property SET reject_reasons = coalesce(?2, reject_reasons), "\
@@ -1974,7 +1974,7 @@ static const char *const tesoro__schema_lines[] = {
   X(APPOINTMENT_INSERT,                                                       \
     "INSERT INTO appointment(agency_id, contact_id, deal_id, "                \
     "deal_property_id, listing_id, owner_id, state, preferred, created_at, "  \
-    "duration_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, (SELECT " \
+    "duration_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?9, ?7, ?8, (SELECT " \
     "viewing_duration_s FROM agency WHERE id = ?1))")                         \
   X(APPOINTMENT_GET,                                                          \
     "SELECT a.start_at, a.duration_s, a.owner_id, a.deal_property_id, "       \
@@ -2010,7 +2010,7 @@ static const char *const tesoro__schema_lines[] = {
   X(REFERRAL_INSERT,                                                          \
     "INSERT INTO referral(agency_id, contact_id, agent_id, state, "           \
     "last_active_stage, fee_bp, created_at) SELECT ?1, ?2, ?3, "              \
-    "'left_voicemail', 'left_voicemail', referral_fee_bp, ?4 FROM agency "    \
+    "?5, ?5, referral_fee_bp, ?4 FROM agency "    \
     "WHERE id = ?1")                                                          \
   X(REFERRAL_FACTS,                                                           \
     "SELECT coalesce(json_extract(?2, '$.meeting_at'), meeting_at), "         \
@@ -2228,7 +2228,7 @@ static const char *const tesoro__schema_lines[] = {
     "json_extract(?2, '$.message'), ?4 FROM web_customer WHERE id = ?1")      \
   X(VENDOR_CLAIM_INSERT,                                                      \
     "INSERT INTO vendor_claim(agency_id, customer_id, listing_id, state, "    \
-    "note, created_at) SELECT agency_id, ?1, ?5, 'claimed', json_extract("    \
+    "note, created_at) SELECT agency_id, ?1, ?5, ?6, json_extract("    \
     "?2, '$.note'), ?4 FROM web_customer WHERE id = ?1")                      \
   X(VENDOR_CLAIM_OPEN,                                                        \
     "SELECT id FROM vendor_claim WHERE customer_id = ?1 AND listing_id = ?2 " \
@@ -2247,7 +2247,7 @@ static const char *const tesoro__schema_lines[] = {
     "'$.search_id'), ?4, ?5, 'website', ?6, ?6)")                             \
   X(SEARCH_INSERT_CRM,                                                        \
     "INSERT INTO search(agency_id, customer_id, state, hard, source, "        \
-    "updated_at, created_at) VALUES (?1, ?2, 'active', 1, 'crm', ?3, ?3)")    \
+    "updated_at, created_at) VALUES (?1, ?2, ?4, 1, 'crm', ?3, ?3)")    \
   X(SEARCH_SET_CRITERIA, /* the criteria's columns, read once, for SQL */   \
     "UPDATE search SET criteria = (SELECT json_group_object(key, CASE WHEN "  \
     "type IN ('object', 'array') THEN json(value) ELSE value END) FROM "      \
@@ -3366,7 +3366,10 @@ static int tesoro__staff_of(tesoro *t, const tesoro__actor *a, int64_t id,
 */
 #define TESORO__SAME 0xFF
 #define ST(x) (1u << (x))
-#define ALL_STATES 0xFFFFFFFFu
+#define ALL_STATES 0x7FFFFFFFu
+/* The `from` of a creation row: the entity is not there yet.  Its `to` is
+** the state it begins in; its roles, guard and effect are as any row's. */
+#define TESORO__NEW 0x80000000u
 
 typedef struct tesoro__ctx tesoro__ctx;
 typedef int (*tesoro__step)(tesoro__ctx *);
@@ -3422,6 +3425,7 @@ struct tesoro__ctx {
   int64_t version;             /* before the transition */
   int64_t expected;            /* expected_version, 0: unchecked */
   int event, from, to;
+  const tesoro__trans *row;    /* the row firing */
   const char *event_name;      /* for history and outbox rows */
   int64_t now;
   int64_t history_id;          /* of this transition, once written */
@@ -3454,7 +3458,8 @@ TESORO__NAMED(TESORO__ROOM_STATES, tesoro__room_states);
   X(ROOM_EV_MARK_LOST, mark_lost) X(ROOM_EV_CLOSE, close)                     \
   X(ROOM_EV_MANDATE_VALIDATED, mandate_validated)                             \
   X(ROOM_EV_POST_MESSAGE, post_message) X(ROOM_EV_ADD_NOTE, add_note)         \
-  X(ROOM_EV_ADD_DOCUMENT, add_document)
+  X(ROOM_EV_ADD_DOCUMENT, add_document)                                       \
+  X(ROOM_EV_CREATE, create)
 TESORO__NAMED(TESORO__ROOM_EVENTS, tesoro__room_events);
 
 static int fx_room_start_onboarding(tesoro__ctx *c);
@@ -3465,6 +3470,8 @@ static int fx_document(tesoro__ctx *c);
 #define ROOM_LIVE (ST(ROOM_OPEN) | ST(ROOM_IN_PROGRESS))
 static const tesoro__trans tesoro__room_rows[] = {
   /* from              event                       to                roles              guard effect  move */
+  /* creation: the state it begins in */
+  {TESORO__NEW, ROOM_EV_CREATE, ROOM_OPEN, R_WEBSITE, NULL, NULL, 0},
   {ST(ROOM_OPEN),      ROOM_EV_START_ONBOARDING,  ROOM_IN_PROGRESS, R_STAFF,           NULL, fx_room_start_onboarding, 0},
   {ROOM_LIVE,          ROOM_EV_MARK_LOST,         ROOM_LOST,        R_STAFF,           NULL, fx_room_end, 0},
   {ROOM_LIVE,          ROOM_EV_CLOSE,             ROOM_CLOSED,      R_STAFF,           NULL, fx_room_end, 0},
@@ -3487,7 +3494,8 @@ TESORO__NAMED(TESORO__MANDATE_STATES, tesoro__mandate_states);
   X(MANDATE_EV_SUBMIT_FORM, submit_form)                                      \
   X(MANDATE_EV_REQUEST_CHANGES, request_changes)                              \
   X(MANDATE_EV_VALIDATE, validate) X(MANDATE_EV_CANCEL, cancel)               \
-  X(MANDATE_EV_ADD_DOCUMENT, add_document)
+  X(MANDATE_EV_ADD_DOCUMENT, add_document)                                    \
+  X(MANDATE_EV_CREATE, create)
 TESORO__NAMED(TESORO__MANDATE_EVENTS, tesoro__mandate_events);
 
 static int guard_accept(tesoro__ctx *c);
@@ -3506,6 +3514,8 @@ static int fx_mandate_cancel(tesoro__ctx *c);
    ST(MANDATE_FORM_SHARED) | ST(MANDATE_FORM_SUBMITTED))
 static const tesoro__trans tesoro__mandate_rows[] = {
   /* from                                          event                       to                      roles               guard                 effect  move */
+  /* creation: the state it begins in */
+  {TESORO__NEW, MANDATE_EV_CREATE, MANDATE_DRAFT, R_STAFF, NULL, NULL, 0},
   {ST(MANDATE_DRAFT) | ST(MANDATE_NEGOTIATING),   MANDATE_EV_PROPOSE,         MANDATE_NEGOTIATING,    R_STAFF | R_CLIENT, NULL,                 fx_propose, 0},
   {ST(MANDATE_NEGOTIATING),                       MANDATE_EV_ACCEPT,          MANDATE_TERMS_AGREED,   R_STAFF | R_CLIENT, guard_accept,         fx_accept, 0},
   {ST(MANDATE_TERMS_AGREED),                      MANDATE_EV_SHARE_FORM,      MANDATE_FORM_SHARED,    R_STAFF,            NULL,                 fx_share_form, 0},
@@ -3526,7 +3536,8 @@ TESORO__NAMED(TESORO__LISTING_STATES, tesoro__listing_states);
 #define TESORO__LISTING_EVENTS(X)                                             \
   X(LISTING_EV_FILL, fill) X(LISTING_EV_PUBLISH, publish)                     \
   X(LISTING_EV_UNPUBLISH, unpublish) X(LISTING_EV_EXPIRE, expire)             \
-  X(LISTING_EV_UPDATE, update) X(LISTING_EV_ADD_DOCUMENT, add_document)
+  X(LISTING_EV_UPDATE, update) X(LISTING_EV_ADD_DOCUMENT, add_document)       \
+  X(LISTING_EV_CREATE, create)
 TESORO__NAMED(TESORO__LISTING_EVENTS, tesoro__listing_events);
 
 static int guard_valid_mandate(tesoro__ctx *c);
@@ -3537,6 +3548,9 @@ static int fx_listing_update(tesoro__ctx *c);
 
 static const tesoro__trans tesoro__listing_rows[] = {
   /* from                                          event                   to                   roles     guard                  effect  move */
+  /* creation: the state it begins in */
+  {TESORO__NEW, LISTING_EV_CREATE, LISTING_PLACEHOLDER, R_STAFF, NULL, NULL, 0},
+  {TESORO__NEW, LISTING_EV_CREATE, LISTING_DRAFT, R_STAFF | R_CLIENT | R_SYSTEM, NULL, NULL, 0},
   {ST(LISTING_PLACEHOLDER),                       LISTING_EV_FILL,        LISTING_DRAFT,       R_SYSTEM, NULL,                  fx_listing_fill, 0},
   {ST(LISTING_DRAFT) | ST(LISTING_UNPUBLISHED),   LISTING_EV_PUBLISH,     LISTING_PUBLISHED,   R_STAFF,  guard_valid_mandate,   fx_publish, 0},
   {ST(LISTING_PUBLISHED),                         LISTING_EV_UNPUBLISH,   LISTING_UNPUBLISHED, R_STAFF,  NULL,                  NULL, 0},
@@ -3551,13 +3565,16 @@ static const tesoro__trans tesoro__listing_rows[] = {
   X(TASK_OPEN, open) X(TASK_DONE, done) X(TASK_CANCELLED, cancelled)
 TESORO__NAMED(TESORO__TASK_STATES, tesoro__task_states);
 #define TESORO__TASK_EVENTS(X)                                                \
-  X(TASK_EV_COMPLETE, complete) X(TASK_EV_CANCEL, cancel)
+  X(TASK_EV_COMPLETE, complete) X(TASK_EV_CANCEL, cancel)                     \
+  X(TASK_EV_CREATE, create)
 TESORO__NAMED(TESORO__TASK_EVENTS, tesoro__task_events);
 
 static int fx_task_closed(tesoro__ctx *c);
 
 static const tesoro__trans tesoro__task_rows[] = {
   /* from           event             to              roles                guard effect  move */
+  /* creation: the state it begins in */
+  {TESORO__NEW, TASK_EV_CREATE, TASK_OPEN, R_STAFF | R_CLIENT | R_WEBSITE | R_SYSTEM, NULL, NULL, 0},
   {ST(TASK_OPEN),  TASK_EV_COMPLETE, TASK_DONE,      R_STAFF | R_SYSTEM,  NULL, fx_task_closed, 0},
   {ST(TASK_OPEN),  TASK_EV_CANCEL,   TASK_CANCELLED, R_STAFF | R_SYSTEM,  NULL, fx_task_closed, 0},
 };
@@ -3567,7 +3584,8 @@ static const tesoro__trans tesoro__task_rows[] = {
   X(DEAL_ACTIVE, active) X(DEAL_CLOSED, closed)
 TESORO__NAMED(TESORO__DEAL_STATES, tesoro__deal_states);
 #define TESORO__DEAL_EVENTS(X)                                                \
-  X(DEAL_EV_OFFER, offer) X(DEAL_EV_CLOSE, close)
+  X(DEAL_EV_OFFER, offer) X(DEAL_EV_CLOSE, close)                             \
+  X(DEAL_EV_CREATE, create)
 TESORO__NAMED(TESORO__DEAL_EVENTS, tesoro__deal_events);
 
 static int guard_offer(tesoro__ctx *c);
@@ -3576,6 +3594,8 @@ static int fx_deal_close(tesoro__ctx *c);
 
 static const tesoro__trans tesoro__deal_rows[] = {
   /* from             event          to            roles    guard        effect  move */
+  /* creation: the state it begins in */
+  {TESORO__NEW, DEAL_EV_CREATE, DEAL_ACTIVE, R_STAFF, NULL, NULL, 0},
   {ST(DEAL_ACTIVE),  DEAL_EV_OFFER, TESORO__SAME, R_STAFF, guard_offer, fx_offer, 0},
   {ST(DEAL_ACTIVE),  DEAL_EV_CLOSE, DEAL_CLOSED,  R_STAFF, NULL,        fx_deal_close, 0},
 };
@@ -3590,7 +3610,8 @@ TESORO__NAMED(TESORO__DEAL_PROPERTY_STATES, tesoro__deal_property_states);
   X(DP_EV_REQUEST_VIEWING, request_viewing)                                   \
   X(DP_EV_VIEWING_COMPLETED, viewing_completed)                               \
   X(DP_EV_INTERESTED, interested) X(DP_EV_NOT_INTERESTED, not_interested)     \
-  X(DP_EV_APPROVE, approve) X(DP_EV_FAVOURITE, favourite)
+  X(DP_EV_APPROVE, approve) X(DP_EV_FAVOURITE, favourite)                     \
+  X(DP_EV_OFFER, offer)
 TESORO__NAMED(TESORO__DEAL_PROPERTY_EVENTS, tesoro__deal_property_events);
 
 static int guard_request_viewing(tesoro__ctx *c);
@@ -3599,6 +3620,8 @@ static int fx_feed(tesoro__ctx *c);
 
 static const tesoro__trans tesoro__deal_property_rows[] = {
   /* from                                event                    to            roles     guard                  effect  move */
+  /* creation: the state it begins in */
+  {TESORO__NEW, DP_EV_OFFER, DP_TO_REVIEW, R_STAFF, NULL, NULL, 0},
   {ALL_STATES,                          DP_EV_REQUEST_VIEWING,   TESORO__SAME, R_CLIENT, guard_request_viewing, fx_request_viewing, 0},
   {ST(DP_TO_REVIEW) | ST(DP_INTERESTING), DP_EV_VIEWING_COMPLETED, DP_VIEWED,  R_SYSTEM, NULL,                  NULL, 0},
   /* the client's verdicts in the portal's property feed */
@@ -3624,7 +3647,8 @@ TESORO__NAMED(TESORO__APPOINTMENT_STATES, tesoro__appointment_states);
   X(APPT_EV_SEND_REMINDER, send_reminder)                                     \
   X(APPT_EV_REQUEST_FEEDBACK, request_feedback)                               \
   X(APPT_EV_ADD_NOTE, add_note) X(APPT_EV_RATE, rate)                         \
-  X(APPT_EV_ADD_DOCUMENT, add_document)
+  X(APPT_EV_ADD_DOCUMENT, add_document)                                       \
+  X(APPT_EV_REQUEST, request)
 TESORO__NAMED(TESORO__APPOINTMENT_EVENTS, tesoro__appointment_events);
 
 static int guard_start_time(tesoro__ctx *c);
@@ -3644,6 +3668,8 @@ static int fx_rate(tesoro__ctx *c);
 #define APPT_LIVE (ST(APPT_PENDING) | ST(APPT_CONFIRMED))
 static const tesoro__trans tesoro__appointment_rows[] = {
   /* from                event                     to              roles               guard                effect  move */
+  /* creation: the state it begins in */
+  {TESORO__NEW, APPT_EV_REQUEST, APPT_PENDING, R_CLIENT, NULL, NULL, 0},
   {ST(APPT_PENDING),    APPT_EV_CONFIRM,          APPT_CONFIRMED, R_STAFF,            guard_start_time,    fx_schedule,        S_APPOINTMENT_MOVE_START},
   {ST(APPT_CONFIRMED),  APPT_EV_RESCHEDULE,       TESORO__SAME,   R_STAFF,            guard_start_time,    fx_schedule,        S_APPOINTMENT_MOVE_START},
   {ST(APPT_PENDING),    APPT_EV_REJECT,           APPT_REJECTED,  R_STAFF,            NULL,                fx_appointment_end, S_APPOINTMENT_MOVE_END},
@@ -3671,13 +3697,13 @@ static const tesoro__trans tesoro__appointment_rows[] = {
   X(LISTING, listing) X(IN_ESCROW, in_escrow) X(CLOSED, closed)               \
   X(CLOSED_PAID, closed_paid) X(FAILED, failed)
 #define RF_STATE(NAME, name) RF_##NAME,
-enum { TESORO__REFERRAL_STAGES(RF_STATE) RF_EV_ADD_NOTE };
+enum { TESORO__REFERRAL_STAGES(RF_STATE) RF_EV_ADD_NOTE, RF_EV_CREATE };
 #undef RF_STATE
 #define RF_NAME(NAME, name) #name,
 static const char *const tesoro__referral_states[] = {
     TESORO__REFERRAL_STAGES(RF_NAME)};
 static const char *const tesoro__referral_events[] = {
-    TESORO__REFERRAL_STAGES(RF_NAME) "add_note"};
+    TESORO__REFERRAL_STAGES(RF_NAME) "add_note", "create"};
 #undef RF_NAME
 /* A TESORO_STAGE_* number's state + 1 (0: no such stage), and a state's
 ** TESORO_STAGE_* number. */
@@ -3704,6 +3730,8 @@ static int explain_referral(tesoro__ctx *c, int rc);
 #define RF_BEFORE(s) (ST(s) - 1u) /* every stage before s in the order */
 static const tesoro__trans tesoro__referral_rows[] = {
   /* from                    event                to                  roles       guard            effect  move */
+  /* creation: the state it begins in */
+  {TESORO__NEW, RF_EV_CREATE, RF_LEFT_VOICEMAIL, R_STAFF, NULL, NULL, 0},
   /* forward, to any later active stage */
   {RF_BEFORE(RF_CONNECTED),         RF_CONNECTED,         RF_CONNECTED,         R_STAFF,    guard_stage,     fx_stage, 0},
   {RF_BEFORE(RF_MEETING_SCHEDULED), RF_MEETING_SCHEDULED, RF_MEETING_SCHEDULED, R_STAFF,    guard_stage,     fx_stage, 0},
@@ -3758,7 +3786,8 @@ TESORO__NAMED(TESORO__PORTAL_ACCOUNT_STATES, tesoro__portal_account_states);
   X(PA_EV_RESET_PASSWORD, reset_password)                                     \
   X(PA_EV_RESET_FAILED, reset_failed)                                         \
   X(PA_EV_RESEND_INVITATION, resend_invitation)                               \
-  X(PA_EV_DEACTIVATE, deactivate) X(PA_EV_LOGOUT, logout)
+  X(PA_EV_DEACTIVATE, deactivate) X(PA_EV_LOGOUT, logout)                     \
+  X(PA_EV_CREATE, create)
 TESORO__NAMED(TESORO__PORTAL_ACCOUNT_EVENTS, tesoro__portal_account_events);
 
 static int guard_code(tesoro__ctx *c);
@@ -3783,6 +3812,9 @@ static int fx_portal_logout(tesoro__ctx *c);
 #define PA_ONBOARDED (ST(PA_WELCOME) | ST(PA_TOUR) | ST(PA_READY))
 static const tesoro__trans tesoro__portal_account_rows[] = {
   /* from               event                  to               roles                 guard           effect  move */
+  /* creation: the state it begins in */
+  {TESORO__NEW, PA_EV_CREATE, PA_SET_PASSWORD, R_STAFF, NULL, NULL, 0},
+  {TESORO__NEW, PA_EV_REGISTER, PA_UNVERIFIED, R_WEBSITE, NULL, NULL, 0},
   {ST(PA_UNVERIFIED),  PA_EV_REGISTER,        TESORO__SAME,    R_WEBSITE,            NULL,           fx_portal_register, 0},
   {ST(PA_UNVERIFIED),  PA_EV_VERIFY,          PA_WELCOME,      R_WEBSITE,            guard_code,     fx_portal_verify, 0},
   {ST(PA_UNVERIFIED),  PA_EV_CODE_FAILED,     TESORO__SAME,    R_WEBSITE,            guard_code,     fx_portal_code_failed, 0},
@@ -3831,7 +3863,8 @@ TESORO__NAMED(TESORO__WEB_CUSTOMER_STATES, tesoro__web_customer_states);
   X(WC_EV_GROUP, group) X(WC_EV_VENDOR_CLAIM, vendor_claim)                   \
   X(WC_EV_CONSENT, consent) /* the CRM's: */                                  \
   X(WC_EV_REGISTER_INTEREST, register_interest)                               \
-  X(WC_EV_SET_GROUP, set_group) X(WC_EV_CONFIRM_VENDOR, confirm_vendor)
+  X(WC_EV_SET_GROUP, set_group) X(WC_EV_CONFIRM_VENDOR, confirm_vendor)       \
+  X(WC_EV_CREATE, create)
 TESORO__NAMED(TESORO__WEB_CUSTOMER_EVENTS, tesoro__web_customer_events);
 
 static int guard_reason(tesoro__ctx *c);
@@ -3845,6 +3878,9 @@ static int fx_crm_exchange(tesoro__ctx *c);
 #define WC_ANY ALL_STATES
 static const tesoro__trans tesoro__web_customer_rows[] = {
   /* from              event                    to             roles      guard         effect  move */
+  /* creation: the state it begins in */
+  {TESORO__NEW, WC_EV_CREATE, WC_PROSPECT, R_WEBSITE, NULL, NULL, 0},
+  {TESORO__NEW, WC_EV_CREATE, WC_APPROVED, R_WEBSITE | R_STAFF, NULL, NULL, 0},
   {ST(WC_PROSPECT),   WC_EV_APPROVE,           WC_APPROVED,   R_STAFF,   guard_customer_live, fx_customer_approve, 0},
   {ST(WC_PROSPECT),   WC_EV_DISCARD,           WC_DISCARDED,  R_STAFF,   guard_customer_discard, fx_customer_discard, 0},
   {WC_ANY,            WC_EV_CUSTOMER,          TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
@@ -3871,7 +3907,8 @@ static const tesoro__trans tesoro__web_customer_rows[] = {
   X(SEARCH_ACTIVE, active) X(SEARCH_DELETED, deleted)
 TESORO__NAMED(TESORO__SEARCH_STATES, tesoro__search_states);
 #define TESORO__SEARCH_EVENTS(X)                                              \
-  X(SEARCH_EV_SAVE, save) X(SEARCH_EV_DELETE, delete)
+  X(SEARCH_EV_SAVE, save) X(SEARCH_EV_DELETE, delete)                         \
+  X(SEARCH_EV_CREATE, create)
 TESORO__NAMED(TESORO__SEARCH_EVENTS, tesoro__search_events);
 
 static int fx_search_save(tesoro__ctx *c);
@@ -3879,6 +3916,9 @@ static int fx_search_delete(tesoro__ctx *c);
 
 static const tesoro__trans tesoro__search_rows[] = {
   /* from               event             to              roles                guard  effect  move */
+  /* creation: the state it begins in */
+  {TESORO__NEW, SEARCH_EV_CREATE, SEARCH_ACTIVE, R_STAFF | R_WEBSITE, NULL, NULL, 0},
+  {TESORO__NEW, SEARCH_EV_CREATE, SEARCH_DELETED, R_WEBSITE, NULL, NULL, 0},
   {ST(SEARCH_ACTIVE),  SEARCH_EV_SAVE,   SEARCH_ACTIVE,  R_STAFF | R_WEBSITE, NULL,  fx_search_save, 0},
   /* a newer save from the website brings a deleted search back */
   {ST(SEARCH_DELETED), SEARCH_EV_SAVE,   SEARCH_ACTIVE,  R_WEBSITE,           NULL,  fx_search_save, 0},
@@ -3891,13 +3931,16 @@ static const tesoro__trans tesoro__search_rows[] = {
   X(VC_REJECTED, rejected)
 TESORO__NAMED(TESORO__VENDOR_CLAIM_STATES, tesoro__vendor_claim_states);
 #define TESORO__VENDOR_CLAIM_EVENTS(X)                                        \
-  X(VC_EV_CONFIRM, confirm) X(VC_EV_REJECT, reject)
+  X(VC_EV_CONFIRM, confirm) X(VC_EV_REJECT, reject)                           \
+  X(VC_EV_CREATE, create)
 TESORO__NAMED(TESORO__VENDOR_CLAIM_EVENTS, tesoro__vendor_claim_events);
 
 static int fx_vendor_claim_end(tesoro__ctx *c);
 
 static const tesoro__trans tesoro__vendor_claim_rows[] = {
   /* from            event          to            roles    guard         effect  move */
+  /* creation: the state it begins in */
+  {TESORO__NEW, VC_EV_CREATE, VC_CLAIMED, R_WEBSITE, NULL, NULL, 0},
   {ST(VC_CLAIMED),  VC_EV_CONFIRM, VC_CONFIRMED, R_STAFF, NULL,         fx_vendor_claim_end, 0},
   {ST(VC_CLAIMED),  VC_EV_REJECT,  VC_REJECTED,  R_STAFF, guard_reason, fx_vendor_claim_end, 0},
 };
@@ -4265,11 +4308,22 @@ TESORO_API int tesoro_machine_diagram(int entity, int format, char **out) {
   if (mermaid)
     sqlite3_str_appendall(text, "stateDiagram-v2\n");
   else
-    sqlite3_str_appendf(text, "digraph %s {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n", m->name);
+    sqlite3_str_appendf(text, "digraph %s {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n  start [shape=point];\n", m->name);
   for (int i = 0; i < m->nrows; i++) {
     const tesoro__trans *r = &m->rows[i];
     char who[96];
     tesoro__roles_text(r->roles, who, sizeof who);
+    if (r->from == TESORO__NEW) { /* a creation: from the start point */
+      if (mermaid)
+        sqlite3_str_appendf(text, "    [*] --> %s : %s (%s)%s\n",
+                            m->states[r->to], m->events[r->event], who,
+                            r->guard ? " *" : "");
+      else
+        sqlite3_str_appendf(text, "  start -> %s [label=\"%s [%s]%s\"];\n",
+                            m->states[r->to], m->events[r->event], who,
+                            r->guard ? " *" : "");
+      continue;
+    }
     for (int s = 0; s < m->nstates; s++) {
       const char *from = m->states[s];
       const char *to = m->states[r->to == TESORO__SAME ? s : r->to];
@@ -4455,20 +4509,62 @@ static int tesoro__activity(tesoro__ctx *c, const char *kind,
   return tesoro__run(c->t, s);
 }
 
-/* Write the first history row of a new entity (seq 1, event "create"). */
-static int tesoro__created(tesoro__ctx *c, int entity, int64_t id,
-                           const char *state, int64_t *out_history) {
-  return tesoro__history(c->t, c->agency, entity, id, 1, "create", NULL, state,
-                         c->actor->id, c->now, NULL, 0, out_history);
+/*
+** Creation is a row of the machine's table (from TESORO__NEW) like any
+** move.  tesoro__create_begin picks the row by the state the entity
+** begins in (`first`; -1: the machine's one creation row), checks the
+** actor's role and runs the row's guard, so the caller's INSERT binds
+** c->m->states[c->to]; tesoro__created then writes the first history row
+** (seq 1, the row's event) and runs the row's effect.  `c` becomes the
+** new entity's context.
+*/
+static int tesoro__create_begin(tesoro__ctx *c, const tesoro__machine *m,
+                                int first) {
+  int roles = 0;
+  c->m = m;
+  c->entity = m->entity;
+  c->id = 0;
+  c->row = NULL;
+  for (int i = 0; i < m->nrows && c->row == NULL; i++) {
+    const tesoro__trans *r = &m->rows[i];
+    if (r->from != TESORO__NEW || (first >= 0 && r->to != first)) continue;
+    roles |= r->roles;
+    if (r->roles & c->actor->bit) c->row = r;
+  }
+  if (c->row == NULL) {
+    char action[64];
+    if (roles == 0) /* no such row: the code asks for what the table lacks */
+      return tesoro__fail(c->t, TESORO_EDB, "%s has no creation row", m->name);
+    snprintf(action, sizeof action, "create a %s", m->name);
+    return tesoro__require(c->t, c->actor, roles, action);
+  }
+  c->event = c->row->event;
+  c->event_name = m->events[c->event];
+  c->from = -1;
+  c->to = c->row->to;
+  return c->row->guard ? c->row->guard(c) : TESORO_OK;
+}
+
+static int tesoro__created(tesoro__ctx *c, int64_t id) {
+  int rc;
+  c->id = id;
+  c->version = 1;
+  if ((rc = tesoro__history(c->t, c->agency, c->entity, id, 1, c->event_name,
+                            NULL, c->m->states[c->to], c->actor->id, c->now,
+                            NULL, 0, &c->history_id)))
+    return rc;
+  return c->row->effect ? c->row->effect(c) : TESORO_OK;
 }
 
 /* Open a staff task about (entity, entity_id), assigned to `assignee`. */
 static int tesoro__task_open(tesoro__ctx *c, const char *kind,
                              const char *title, int entity, int64_t entity_id,
                              int64_t assignee) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_TASK_INSERT);
+  tesoro__ctx task = *c;
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return c->t->rc;
+  if ((rc = tesoro__create_begin(&task, &tesoro__task_machine, -1))) return rc;
+  if ((s = tesoro__stmt(c->t, S_TASK_INSERT)) == NULL) return c->t->rc;
   sqlite3_bind_int64(s, 1, c->agency);
   sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 3, title, -1, SQLITE_STATIC);
@@ -4476,9 +4572,9 @@ static int tesoro__task_open(tesoro__ctx *c, const char *kind,
   sqlite3_bind_int64(s, 5, entity_id);
   if (assignee) sqlite3_bind_int64(s, 6, assignee);
   sqlite3_bind_int64(s, 7, c->now);
+  sqlite3_bind_text(s, 8, task.m->states[task.to], -1, SQLITE_STATIC);
   if ((rc = tesoro__run(c->t, s))) return rc;
-  return tesoro__created(c, TESORO_ENTITY_TASK, sqlite3_last_insert_rowid(c->t->db),
-                         "open", NULL);
+  return tesoro__created(&task, sqlite3_last_insert_rowid(c->t->db));
 }
 
 /* The open task of `kind` about (entity, entity_id), or 0. */
@@ -5214,7 +5310,9 @@ static int tesoro__contact_insert(tesoro__ctx *c, const char *name,
   c->event_name = "create";
   if ((rc = tesoro__actor_insert(t, c->agency, "client", NULL, id, name,
                                  tesoro__opt(email), c->now, NULL)) ||
-      (rc = tesoro__created(c, TESORO_ENTITY_CONTACT, id, NULL, &c->history_id)))
+      (rc = tesoro__history(t, c->agency, TESORO_ENTITY_CONTACT, id, 1,
+                            "create", NULL, NULL, c->actor->id, c->now, NULL,
+                            0, &c->history_id)))
     return rc;
   if (role) {
     if ((s = tesoro__stmt(t, S_CONTACT_ROLE_ADD)) == NULL) return t->rc;
@@ -5806,6 +5904,8 @@ TESORO_API int tesoro_contact_request_submit(
   existed = contact != 0;
   if (rc == TESORO_OK && !existed)
     rc = tesoro__contact_for(&c, name, email, NULL, 0, "lead", &contact);
+  if (rc == TESORO_OK)
+    rc = tesoro__create_begin(&c, &tesoro__room_machine, -1);
   if (rc == TESORO_OK && (s = tesoro__stmt(t, S_ROOM_INSERT)) == NULL) rc = t->rc;
   if (rc == TESORO_OK) {
     sqlite3_bind_int64(s, 1, a.agency);
@@ -5816,18 +5916,15 @@ TESORO_API int tesoro_contact_request_submit(
     sqlite3_bind_text(s, 6, tesoro__opt(timeline), -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 7, tesoro__opt(description), -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 8, c.now);
+    sqlite3_bind_text(s, 9, c.m->states[c.to], -1, SQLITE_STATIC);
     rc = tesoro__run(t, s);
   }
   if (rc == TESORO_OK) {
-    c.m = &tesoro__room_machine;
-    c.entity = TESORO_ENTITY_ROOM;
-    c.id = sqlite3_last_insert_rowid(t->db);
     c.contact = contact;
-    c.event_name = "create";
     snprintf(summary, sizeof summary, "Contact request from %s: %s in %s", name,
              tesoro__property_types[property_type], location);
-    if ((rc = tesoro__created(&c, TESORO_ENTITY_ROOM, c.id, "open",
-                              &c.history_id)) == TESORO_OK &&
+    if ((rc = tesoro__created(&c, sqlite3_last_insert_rowid(t->db))) ==
+            TESORO_OK &&
         (rc = tesoro__notify_staff_to(&c, "Contact Request Received", summary,
                                       NULL, 1)) == TESORO_OK &&
         (rc = tesoro__activity(&c, "contact_request", summary)) == TESORO_OK &&
@@ -5853,26 +5950,31 @@ static int64_t tesoro__next_ref(tesoro__ctx *c, char *ref, size_t n) {
   return TESORO_OK;
 }
 
-/* A listing of the context's agency for `mandate`, in `state`. */
-static int tesoro__listing_insert(tesoro__ctx *c, int64_t mandate,
-                                  const char *state, int64_t *out) {
+/* A listing of the context's agency for `mandate`, begun in state `first`
+** (LISTING_*). */
+static int tesoro__listing_insert(tesoro__ctx *c, int64_t mandate, int first,
+                                  int64_t *out) {
+  tesoro__ctx made = *c;
   char ref[32];
   sqlite3_stmt *s;
   int rc;
-  if ((rc = (int)tesoro__next_ref(c, ref, sizeof ref))) return rc;
+  if ((rc = tesoro__create_begin(&made, &tesoro__listing_machine, first)) ||
+      (rc = (int)tesoro__next_ref(c, ref, sizeof ref)))
+    return rc;
   if ((s = tesoro__stmt(c->t, S_LISTING_INSERT)) == NULL) return c->t->rc;
   sqlite3_bind_int64(s, 1, c->agency);
   sqlite3_bind_int64(s, 2, mandate);
   sqlite3_bind_text(s, 3, ref, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 4, state, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 4, made.m->states[made.to], -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 5, c->now);
   if ((rc = tesoro__run(c->t, s))) return rc;
   *out = sqlite3_last_insert_rowid(c->t->db);
-  return tesoro__created(c, TESORO_ENTITY_LISTING, *out, state, NULL);
+  return tesoro__created(&made, *out);
 }
 
 static int fx_room_start_onboarding(tesoro__ctx *c) {
   tesoro *t = c->t;
+  tesoro__ctx made = *c;
   const int *with_listing = c->args;
   sqlite3_stmt *s;
   int64_t agent, mandate, listing;
@@ -5886,17 +5988,19 @@ static int fx_room_start_onboarding(tesoro__ctx *c) {
   if ((rc = tesoro__contact_agent(t, c->contact, &agent))) return rc;
   if (!agent && (rc = tesoro__contact_set_agent(c, c->contact, c->actor->id, 0)))
     return rc;
+  if ((rc = tesoro__create_begin(&made, &tesoro__mandate_machine, -1)))
+    return rc;
   if ((s = tesoro__stmt(t, S_MANDATE_INSERT)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, c->agency);
   sqlite3_bind_int64(s, 2, c->id);
   sqlite3_bind_int64(s, 3, c->contact);
   sqlite3_bind_int64(s, 4, c->now);
+  sqlite3_bind_text(s, 5, made.m->states[made.to], -1, SQLITE_STATIC);
   if ((rc = tesoro__run(t, s))) return rc;
   mandate = sqlite3_last_insert_rowid(t->db);
-  if ((rc = tesoro__created(c, TESORO_ENTITY_MANDATE, mandate, "draft", NULL)))
-    return rc;
+  if ((rc = tesoro__created(&made, mandate))) return rc;
   if (with_listing && *with_listing &&
-      (rc = tesoro__listing_insert(c, mandate, "placeholder", &listing)))
+      (rc = tesoro__listing_insert(c, mandate, LISTING_PLACEHOLDER, &listing)))
     return rc;
   c->out_id = mandate;
   if ((rc = tesoro__history_ref(c, mandate))) return rc;
@@ -6292,7 +6396,7 @@ static int fx_validate(tesoro__ctx *c) {
                              LISTING_EV_FILL, &system, form);
   } else if (!listing) {
     tesoro__ctx fill = *c;
-    if ((rc = tesoro__listing_insert(c, c->id, "draft", &listing))) goto done;
+    if ((rc = tesoro__listing_insert(c, c->id, LISTING_DRAFT, &listing))) goto done;
     fill.id = listing;
     fill.args = form;
     rc = fx_listing_fill(&fill);
@@ -6640,6 +6744,7 @@ TESORO_API int tesoro_deal_create(tesoro *t, int64_t actor, int64_t contact,
   c.now = tesoro__now(t);
   if ((rc = tesoro__write_begin(t))) return rc;
   rc = tesoro__contact_agent(t, contact, &agent);
+  if (rc == TESORO_OK) rc = tesoro__create_begin(&c, &tesoro__deal_machine, -1);
   if (rc == TESORO_OK && (s = tesoro__stmt(t, S_DEAL_INSERT)) == NULL) rc = t->rc;
   if (rc == TESORO_OK) {
     sqlite3_bind_int64(s, 1, a.agency);
@@ -6647,14 +6752,12 @@ TESORO_API int tesoro_deal_create(tesoro *t, int64_t actor, int64_t contact,
     sqlite3_bind_int64(s, 3, agent ? agent : a.id);
     sqlite3_bind_text(s, 4, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, c.now);
+    sqlite3_bind_text(s, 6, c.m->states[c.to], -1, SQLITE_STATIC);
     rc = tesoro__run(t, s);
   }
   if (rc == TESORO_OK) {
-    c.entity = TESORO_ENTITY_DEAL;
-    c.id = sqlite3_last_insert_rowid(t->db);
-    c.event_name = "create";
-    if ((rc = tesoro__created(&c, TESORO_ENTITY_DEAL, c.id, "active",
-                              &c.history_id)) == TESORO_OK)
+    if ((rc = tesoro__created(&c, sqlite3_last_insert_rowid(t->db))) ==
+        TESORO_OK)
       rc = tesoro__activity(&c, "deal_created", name);
   }
   if ((rc = tesoro__write_end(t, rc))) return rc;
@@ -6709,18 +6812,20 @@ static int guard_offer(tesoro__ctx *c) {
 static int fx_offer(tesoro__ctx *c) {
   tesoro *t = c->t;
   const int64_t *listing = c->args;
-  sqlite3_stmt *s = tesoro__stmt(t, S_DEAL_PROPERTY_INSERT);
+  tesoro__ctx offered = *c;
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return t->rc;
+  if ((rc = tesoro__create_begin(&offered, &tesoro__deal_property_machine, -1)))
+    return rc;
+  if ((s = tesoro__stmt(t, S_DEAL_PROPERTY_INSERT)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, c->agency);
   sqlite3_bind_int64(s, 2, c->id);
   sqlite3_bind_int64(s, 3, *listing);
   sqlite3_bind_int64(s, 4, c->now);
+  sqlite3_bind_text(s, 5, offered.m->states[offered.to], -1, SQLITE_STATIC);
   if ((rc = tesoro__run(t, s))) return rc;
   c->out_id = sqlite3_last_insert_rowid(t->db);
-  if ((rc = tesoro__history(t, c->agency, TESORO_ENTITY_DEAL_PROPERTY,
-                            c->out_id, 1, "offer", NULL, "to_review",
-                            c->actor->id, c->now, NULL, 0, NULL)) ||
+  if ((rc = tesoro__created(&offered, c->out_id)) ||
       (rc = tesoro__history_ref(c, c->out_id)))
     return rc;
   return tesoro__activity(c, "property_offered", "Property offered");
@@ -6823,6 +6928,11 @@ static int fx_request_viewing(tesoro__ctx *c) {
     used += snprintf(preferred + used, sizeof preferred - (size_t)used,
                      "%s%lld", i ? "," : "[", (long long)r->preferred[i]);
   snprintf(preferred + used, sizeof preferred - (size_t)used, "]");
+  /* From here on the appointment is the subject: its first history row is
+  ** the request, and the notifications hang on it. */
+  a = *c;
+  if ((rc = tesoro__create_begin(&a, &tesoro__appointment_machine, -1)))
+    return rc;
   if ((s = tesoro__stmt(t, S_APPOINTMENT_INSERT)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, c->agency);
   sqlite3_bind_int64(s, 2, c->contact);
@@ -6832,18 +6942,11 @@ static int fx_request_viewing(tesoro__ctx *c) {
   sqlite3_bind_int64(s, 6, owner);
   sqlite3_bind_text(s, 7, preferred, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 8, c->now);
+  sqlite3_bind_text(s, 9, a.m->states[a.to], -1, SQLITE_STATIC);
   if ((rc = tesoro__run(t, s))) return rc;
-  /* From here on the appointment is the subject: its first history row is
-  ** the request, and the notifications hang on it. */
-  a = *c;
-  a.m = &tesoro__appointment_machine;
-  a.entity = TESORO_ENTITY_APPOINTMENT;
-  a.id = c->out_id = sqlite3_last_insert_rowid(t->db);
-  a.event_name = "request";
+  c->out_id = sqlite3_last_insert_rowid(t->db);
   snprintf(extra, sizeof extra, "{\"preferred\":%s}", preferred);
-  if ((rc = tesoro__history(t, c->agency, a.entity, a.id, 1, "request", NULL,
-                            "pending", c->actor->id, c->now, NULL, 0,
-                            &a.history_id)) ||
+  if ((rc = tesoro__created(&a, c->out_id)) ||
       (rc = tesoro__notify(&a, owner, CH_CRM | CH_PUSH | CH_EMAIL,
                               "Meeting Created By Portal User",
                               "Viewing requested", extra)) ||
@@ -7684,20 +7787,21 @@ TESORO_API int tesoro_referral_create(tesoro *t, int64_t actor, int64_t contact,
   c.contact = contact;
   c.now = tesoro__now(t);
   if ((rc = tesoro__write_begin(t))) return rc;
-  if ((s = tesoro__stmt(t, S_REFERRAL_INSERT)) == NULL) rc = t->rc;
+  if (rc == TESORO_OK)
+    rc = tesoro__create_begin(&c, &tesoro__referral_machine, -1);
+  if (rc == TESORO_OK && (s = tesoro__stmt(t, S_REFERRAL_INSERT)) == NULL)
+    rc = t->rc;
   if (rc == TESORO_OK) {
     sqlite3_bind_int64(s, 1, a.agency);
     sqlite3_bind_int64(s, 2, contact);
     sqlite3_bind_int64(s, 3, owner.id);
     sqlite3_bind_int64(s, 4, c.now);
+    sqlite3_bind_text(s, 5, c.m->states[c.to], -1, SQLITE_STATIC);
     rc = tesoro__run(t, s);
   }
   if (rc == TESORO_OK) {
-    c.entity = TESORO_ENTITY_REFERRAL;
-    c.id = sqlite3_last_insert_rowid(t->db);
-    c.event_name = "create";
-    if ((rc = tesoro__created(&c, c.entity, c.id, "left_voicemail",
-                              &c.history_id)) == TESORO_OK)
+    if ((rc = tesoro__created(&c, sqlite3_last_insert_rowid(t->db))) ==
+        TESORO_OK)
       rc = tesoro__activity(&c, "referral_created", "Referral registered");
   }
   if ((rc = tesoro__write_end(t, rc))) return rc;
@@ -8426,12 +8530,15 @@ TESORO_API int tesoro_portal_account_create(tesoro *t, int64_t actor,
                       "portal account %lld already uses contact %lld's e-mail",
                       (long long)acc.id, (long long)contact);
   if (rc == TESORO_DONE) rc = TESORO_OK;
+  if (rc == TESORO_OK)
+    rc = tesoro__create_begin(&c, &tesoro__portal_account_machine,
+                              PA_SET_PASSWORD);
   if (rc == TESORO_OK && (s = tesoro__stmt(t, S_PORTAL_ACCOUNT_INSERT)) == NULL)
     rc = t->rc;
   if (rc == TESORO_OK) {
     sqlite3_bind_int64(s, 1, a.agency);
     sqlite3_bind_int64(s, 2, contact);
-    sqlite3_bind_text(s, 3, "set_password", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, c.m->states[c.to], -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, email, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 6, hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 9, a.id);
@@ -8439,10 +8546,8 @@ TESORO_API int tesoro_portal_account_create(tesoro *t, int64_t actor,
     rc = tesoro__run(t, s);
   }
   if (rc == TESORO_OK) {
-    c.id = sqlite3_last_insert_rowid(t->db);
-    c.event_name = "create";
-    if ((rc = tesoro__created(&c, c.entity, c.id, "set_password",
-                              &c.history_id)) == TESORO_OK &&
+    if ((rc = tesoro__created(&c, sqlite3_last_insert_rowid(t->db))) ==
+            TESORO_OK &&
         (rc = tesoro__activity(&c, "portal_account_created",
                                "Portal account created")) == TESORO_OK &&
         (rc = (s = tesoro__stmt(t, S_PORTAL_INVITATION)) ? TESORO_OK : t->rc) ==
@@ -8517,10 +8622,13 @@ TESORO_API int tesoro_portal_register(tesoro *t, int64_t website,
     c.args = &args;
     rc = tesoro__fire(&c);
   } else if (rc == TESORO_DONE) {
-    rc = (s = tesoro__stmt(t, S_PORTAL_ACCOUNT_INSERT)) ? TESORO_OK : t->rc;
+    rc = tesoro__create_begin(&c, &tesoro__portal_account_machine,
+                              PA_UNVERIFIED);
+    if (rc == TESORO_OK && (s = tesoro__stmt(t, S_PORTAL_ACCOUNT_INSERT)) == NULL)
+      rc = t->rc;
     if (rc == TESORO_OK) {
       sqlite3_bind_int64(s, 1, a.agency);
-      sqlite3_bind_text(s, 3, "unverified", -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 3, c.m->states[c.to], -1, SQLITE_STATIC);
       sqlite3_bind_text(s, 4, email, -1, SQLITE_STATIC);
       sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
       sqlite3_bind_text(s, 6, pw_hash, -1, SQLITE_STATIC);
@@ -8530,11 +8638,8 @@ TESORO_API int tesoro_portal_register(tesoro *t, int64_t website,
       sqlite3_bind_int64(s, 10, c.now);
       rc = tesoro__run(t, s);
     }
-    if (rc == TESORO_OK) { /* the machine's first row: "register" */
-      c.id = sqlite3_last_insert_rowid(t->db);
-      rc = tesoro__history(t, a.agency, c.entity, c.id, 1, "register", NULL,
-                           "unverified", a.id, c.now, NULL, 0, NULL);
-    }
+    if (rc == TESORO_OK) /* the machine's creation row: "register" */
+      rc = tesoro__created(&c, sqlite3_last_insert_rowid(t->db));
   }
   if ((rc = tesoro__write_end(t, rc)) == TESORO_OK) {
     *out_account = c.id;
@@ -9520,23 +9625,24 @@ static int tesoro__listing_by_ref(tesoro *t, int64_t agency, const char *ref,
   return rc;
 }
 
-/* Insert a web customer in `state` and its first history row. */
+/* Insert a web customer begun in state `first` (WC_*), by its creation
+** row. */
 static int tesoro__customer_insert(tesoro__ctx *c, const char *external,
-                                   int64_t contact, const char *state,
-                                   int64_t *out) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_WEB_CUSTOMER_INSERT);
+                                   int64_t contact, int first, int64_t *out) {
+  tesoro__ctx made = *c;
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return c->t->rc;
+  if ((rc = tesoro__create_begin(&made, &tesoro__web_customer_machine, first)))
+    return rc;
+  if ((s = tesoro__stmt(c->t, S_WEB_CUSTOMER_INSERT)) == NULL) return c->t->rc;
   sqlite3_bind_int64(s, 1, c->agency);
   sqlite3_bind_text(s, 2, external, -1, SQLITE_STATIC);
   if (contact) sqlite3_bind_int64(s, 3, contact);
-  sqlite3_bind_text(s, 4, state, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 4, made.m->states[made.to], -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 5, c->now);
   if ((rc = tesoro__run(c->t, s))) return rc;
   *out = sqlite3_last_insert_rowid(c->t->db);
-  return tesoro__history(c->t, c->agency, TESORO_ENTITY_WEB_CUSTOMER, *out, 1,
-                         "create", NULL, state, c->actor->id, c->now, NULL, 0,
-                         NULL);
+  return tesoro__created(&made, *out);
 }
 
 /* The web customer of a contact, made (approved, no website id yet) when
@@ -9549,7 +9655,7 @@ static int tesoro__contact_customer_get(tesoro__ctx *c, int64_t contact,
   sqlite3_bind_int64(s, 1, contact);
   rc = tesoro__int(c->t, s, out);
   if (rc != TESORO_DONE) return rc;
-  return tesoro__customer_insert(c, NULL, contact, "approved", out);
+  return tesoro__customer_insert(c, NULL, contact, WC_APPROVED, out);
 }
 
 /* The customer an event is about, by the website's id; made on first
@@ -9578,9 +9684,9 @@ static int tesoro__event_customer(tesoro__ctx *c, const char *external,
                           "contact %lld is already web customer %lld",
                           (long long)contact, (long long)*out);
     if (rc != TESORO_DONE) return rc;
-    return tesoro__customer_insert(c, external, contact, "approved", out);
+    return tesoro__customer_insert(c, external, contact, WC_APPROVED, out);
   }
-  return tesoro__customer_insert(c, external, 0, "prospect", out);
+  return tesoro__customer_insert(c, external, 0, WC_PROSPECT, out);
 }
 
 static int guard_reason(tesoro__ctx *c) {
@@ -9732,20 +9838,19 @@ static int tesoro__web_search(tesoro__ctx *c, int deleted) {
   }
   if (search == 0) { /* first news of it, perhaps its deletion */
     tesoro__ctx made = *c;
+    if ((rc = tesoro__create_begin(&made, &tesoro__search_machine,
+                                   deleted ? SEARCH_DELETED : SEARCH_ACTIVE)))
+      return rc;
     if ((s = tesoro__stmt(t, S_SEARCH_INSERT_WEB)) == NULL) return t->rc;
     sqlite3_bind_int64(s, 1, c->agency);
     sqlite3_bind_int64(s, 2, c->id);
     sqlite3_bind_text(s, 3, w->json, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, deleted ? "deleted" : "active", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, made.m->states[made.to], -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 5, c->event == WC_EV_SAVED_SEARCH);
     sqlite3_bind_int64(s, 6, c->now);
     if ((rc = tesoro__run(t, s))) return rc;
     search = sqlite3_last_insert_rowid(t->db);
-    made.entity = TESORO_ENTITY_SEARCH;
-    made.id = search;
-    if ((rc = tesoro__created(&made, TESORO_ENTITY_SEARCH, search,
-                              deleted ? "deleted" : "active", NULL)))
-      return rc;
+    if ((rc = tesoro__created(&made, search))) return rc;
     if (!deleted && (rc = tesoro__search_store(c, search))) return rc;
   } else if (deleted ? strcmp(state, "active") == 0 : 1) {
     if ((rc = tesoro__fire_nested(c, &tesoro__search_machine, search,
@@ -9804,12 +9909,23 @@ static int fx_web_event(tesoro__ctx *c) {
     break;
   case WC_EV_VENDOR_CLAIM: {
     tesoro__ctx claim = *c;
+    sqlite3_stmt *s;
     int64_t agent = 0;
-    if ((rc = tesoro__web_write(c, S_VENDOR_CLAIM_INSERT, c->id, NULL))) break;
-    claim.entity = TESORO_ENTITY_VENDOR_CLAIM;
-    claim.id = w->entity_id = sqlite3_last_insert_rowid(t->db);
+    if ((rc = tesoro__create_begin(&claim, &tesoro__vendor_claim_machine, -1)))
+      break;
+    if ((s = tesoro__stmt(t, S_VENDOR_CLAIM_INSERT)) == NULL) {
+      rc = t->rc;
+      break;
+    }
+    sqlite3_bind_int64(s, 1, c->id);
+    sqlite3_bind_text(s, 2, w->json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, w->at);
+    sqlite3_bind_int64(s, 5, w->listing);
+    sqlite3_bind_text(s, 6, claim.m->states[claim.to], -1, SQLITE_STATIC);
+    if ((rc = tesoro__run(t, s))) break;
+    w->entity_id = sqlite3_last_insert_rowid(t->db);
     w->entity = TESORO_ENTITY_VENDOR_CLAIM;
-    if ((rc = tesoro__created(&claim, claim.entity, claim.id, "claimed", NULL)) ||
+    if ((rc = tesoro__created(&claim, w->entity_id)) ||
         (c->contact && (rc = tesoro__contact_agent(t, c->contact, &agent))))
       break;
     rc = tesoro__task_open(&claim, "confirm_vendor", "confirm vendor claim",
@@ -10543,14 +10659,17 @@ TESORO_API int tesoro_search_save(tesoro *t, int64_t actor, int64_t contact,
     rc = t->rc;
   } else {
     tesoro__ctx made = c;
-    sqlite3_bind_int64(s, 1, a.agency);
-    sqlite3_bind_int64(s, 2, customer);
-    sqlite3_bind_int64(s, 3, c.now);
-    if ((rc = tesoro__run(t, s)) == TESORO_OK) {
+    if ((rc = tesoro__create_begin(&made, &tesoro__search_machine,
+                                   SEARCH_ACTIVE)) == TESORO_OK) {
+      sqlite3_bind_int64(s, 1, a.agency);
+      sqlite3_bind_int64(s, 2, customer);
+      sqlite3_bind_int64(s, 3, c.now);
+      sqlite3_bind_text(s, 4, made.m->states[made.to], -1, SQLITE_STATIC);
+      rc = tesoro__run(t, s);
+    }
+    if (rc == TESORO_OK) {
       search = sqlite3_last_insert_rowid(t->db);
-      made.entity = TESORO_ENTITY_SEARCH;
-      made.id = search;
-      rc = tesoro__created(&made, made.entity, search, "active", NULL);
+      rc = tesoro__created(&made, search);
     }
   }
   if (rc == TESORO_OK)
