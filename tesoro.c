@@ -3439,6 +3439,18 @@ struct tesoro__ctx {
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* A context for a write that does not start from an existing entity. */
+static void tesoro__ctx_new(tesoro__ctx *c, tesoro *t, const tesoro__actor *a,
+                            int entity, int64_t contact) {
+  memset(c, 0, sizeof *c);
+  c->t = t;
+  c->actor = a;
+  c->agency = a->agency;
+  c->entity = entity;
+  c->contact = contact;
+  c->now = tesoro__now(t);
+}
+
 /* A machine's states or events: one X list of (enum constant, name), from
 ** which the enum and the array of names are both made, so that a number
 ** and its name cannot drift apart. */
@@ -4219,11 +4231,8 @@ static int tesoro__fire_nested(tesoro__ctx *parent, const tesoro__machine *m,
                                int64_t id, int event,
                                const tesoro__actor *actor, const void *args) {
   tesoro__ctx c;
-  memset(&c, 0, sizeof c);
-  c.t = parent->t;
+  tesoro__ctx_new(&c, parent->t, actor, m->entity, 0);
   c.m = m;
-  c.entity = m->entity;
-  c.actor = actor;
   c.id = id;
   c.event = event;
   c.now = parent->now;
@@ -4258,15 +4267,11 @@ static int tesoro__transition(tesoro *t, int64_t actor_id,
     return tesoro__fail(t, TESORO_EDENIED,
                         "actor %lld is the system, which acts only through "
                         "tesoro_tick", (long long)actor_id);
-  memset(&c, 0, sizeof c);
-  c.t = t;
+  tesoro__ctx_new(&c, t, &a, m->entity, 0);
   c.m = m;
-  c.entity = m->entity;
-  c.actor = &a;
   c.id = id;
   c.event = event;
   c.expected = expected;
-  c.now = tesoro__now(t);
   c.args = args;
   c.reason = reason;
   if ((rc = tesoro__write_begin(t))) return rc;
@@ -5402,11 +5407,7 @@ TESORO_API int tesoro_contact_create(tesoro *t, int64_t actor, const char *name,
       (rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__require(t, &a, R_STAFF, "create contacts")))
     return rc;
-  memset(&c, 0, sizeof c);
-  c.t = t;
-  c.actor = &a;
-  c.agency = a.agency;
-  c.now = tesoro__now(t);
+  tesoro__ctx_new(&c, t, &a, 0, 0);
   if ((rc = tesoro__write_begin(t))) return rc;
   if (tesoro__opt(email))
     rc = tesoro__contact_by_email(t, a.agency, email, &existing);
@@ -5443,10 +5444,7 @@ TESORO_API int tesoro_contact_assign(tesoro *t, int64_t actor, int64_t contact,
   if (target.agency != a.agency)
     return tesoro__fail(t, TESORO_EDENIED,
                         "agent %lld belongs to another agency", (long long)agent);
-  memset(&c, 0, sizeof c);
-  c.t = t;
-  c.actor = &a;
-  c.now = tesoro__now(t);
+  tesoro__ctx_new(&c, t, &a, 0, 0);
   if ((rc = tesoro__write_begin(t))) return rc;
   return tesoro__write_end(
       t, tesoro__contact_set_agent(&c, contact, agent, expected_version));
@@ -5892,11 +5890,7 @@ TESORO_API int tesoro_contact_request_submit(
   if ((rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__require(t, &a, R_WEBSITE, "submit contact requests")))
     return rc;
-  memset(&c, 0, sizeof c);
-  c.t = t;
-  c.actor = &a;
-  c.agency = a.agency;
-  c.now = tesoro__now(t);
+  tesoro__ctx_new(&c, t, &a, 0, 0);
   if ((rc = tesoro__write_begin(t))) return rc;
   /* The website learns nothing of a person the CRM already knows: their
   ** client actor is handed out only for a contact this form created. */
@@ -6736,12 +6730,7 @@ TESORO_API int tesoro_deal_create(tesoro *t, int64_t actor, int64_t contact,
       (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
       (rc = tesoro__contact_writable(t, &a, contact)))
     return rc;
-  memset(&c, 0, sizeof c);
-  c.t = t;
-  c.actor = &a;
-  c.agency = a.agency;
-  c.contact = contact;
-  c.now = tesoro__now(t);
+  tesoro__ctx_new(&c, t, &a, 0, contact);
   if ((rc = tesoro__write_begin(t))) return rc;
   rc = tesoro__contact_agent(t, contact, &agent);
   if (rc == TESORO_OK) rc = tesoro__create_begin(&c, &tesoro__deal_machine, -1);
@@ -7780,12 +7769,7 @@ TESORO_API int tesoro_referral_create(tesoro *t, int64_t actor, int64_t contact,
       (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
       (rc = tesoro__contact_writable(t, &a, contact)))
     return rc;
-  memset(&c, 0, sizeof c);
-  c.t = t;
-  c.actor = &a;
-  c.agency = a.agency;
-  c.contact = contact;
-  c.now = tesoro__now(t);
+  tesoro__ctx_new(&c, t, &a, 0, contact);
   if ((rc = tesoro__write_begin(t))) return rc;
   if (rc == TESORO_OK)
     rc = tesoro__create_begin(&c, &tesoro__referral_machine, -1);
@@ -8378,17 +8362,6 @@ static int fx_portal_contact_agent(tesoro__ctx *c) {
 
 /* --- the public calls --- */
 
-/* A context for a write that does not start from an existing entity. */
-static void tesoro__ctx_new(tesoro__ctx *c, tesoro *t, const tesoro__actor *a,
-                            int entity, int64_t contact) {
-  memset(c, 0, sizeof *c);
-  c->t = t;
-  c->actor = a;
-  c->agency = a->agency;
-  c->entity = entity;
-  c->contact = contact;
-  c->now = tesoro__now(t);
-}
 
 /* Fire an account event as `actor` at the version `acc` was read at. */
 static int tesoro__account_event(tesoro *t, int64_t actor,
@@ -11680,21 +11653,21 @@ TESORO_API int tesoro_entity_json(tesoro *t, int64_t actor, int entity,
 TESORO_API int tesoro_entity_state(tesoro *t, int64_t actor, int entity,
                                    int64_t id, const char **out_state,
                                    int64_t *out_version) {
+  const tesoro__machine *m = tesoro__machine_of(entity);
   tesoro__actor a;
   tesoro__ctx c;
   int rc;
   TESORO__ENTER(t);
-  memset(&c, 0, sizeof c);
-  if ((c.m = tesoro__machine_of(entity)) == NULL)
+  if (m == NULL)
     return tesoro__fail(t, TESORO_EINVAL, "%s has no state machine",
                         entity == TESORO_ENTITY_CONTACT ? "a contact"
                                                         : "this entity kind");
-  if ((rc = tesoro__id(t, c.m->name, id)) ||
+  if ((rc = tesoro__id(t, m->name, id)) ||
       (rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__reach_entity(t, &a, entity, id)))
     return rc;
-  c.t = t;
-  c.actor = &a;
+  tesoro__ctx_new(&c, t, &a, entity, 0);
+  c.m = m;
   c.id = id;
   if ((rc = tesoro__load(&c))) return rc;
   if (out_state) *out_state = c.m->states[c.from];
@@ -12429,21 +12402,19 @@ TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
   sqlite3_stmt *s;
   char *json = NULL;
   int rc;
+  const tesoro__machine *m = tesoro__machine_of(entity);
   TESORO__ENTER(t);
-  memset(&c, 0, sizeof c);
   if ((rc = tesoro__out(t, out, "out"))) return rc;
-  if ((c.m = tesoro__machine_of(entity)) == NULL)
+  if (m == NULL)
     return tesoro__fail(t, TESORO_EINVAL, "entity kind %d has no state machine",
                         entity);
-  if ((rc = tesoro__id(t, c.m->name, id)) ||
+  if ((rc = tesoro__id(t, m->name, id)) ||
       (rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__reach_entity(t, &a, entity, id)))
     return rc;
-  c.t = t;
-  c.entity = entity;
-  c.actor = &a;
+  tesoro__ctx_new(&c, t, &a, entity, 0);
+  c.m = m;
   c.id = id;
-  c.now = tesoro__now(t);
   c.checking = 1;
   if ((rc = tesoro__load(&c))) return rc;
   json = TESORO_MALLOC(3);
@@ -12452,7 +12423,10 @@ TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
   for (int e = 0; e < c.m->nevents && rc == TESORO_OK; e++) {
     const tesoro__trans *row = NULL;
     const char *to = NULL;
-    int verdict;
+    int verdict, moves = 0;
+    for (int i = 0; i < m->nrows; i++) /* a creation is not a move */
+      moves |= m->rows[i].event == e && m->rows[i].from != TESORO__NEW;
+    if (!moves) continue;
     c.event = e;
     verdict = tesoro__match(&c, &row);
     if (verdict == TESORO_OK && row->guard) verdict = row->guard(&c);
