@@ -3,27 +3,32 @@
 **
 ** Read it top to bottom; each section opens with what it owns.
 **
-**   1. Configuration      allocator, includes, limits
+**   1. Configuration      allocator, includes, limits, the entity registry
 **   2. Result codes       the X-macro table behind errstr/errname
 **   3. Text               UTF-8, e-mail, enumerations, the error message
 **   4. Time               the handle's clock, IANA zones through ICU
-**   5. Storage            the handle, schema.sql, migrations, statements,
-**                         transactions
+**   5. Storage            the handle, migrations, the statements (tagged by
+**                         the section that uses them), transactions
 **   6. Actors             who is calling, and what they may reach
-**   7. Machines           the transition tables of every workflow
-**   8. Engine             fire(), the allowed-events query, DOT
-**   9. Side effects       history, outbox, activity, tasks, timers, tick
-**  10. Documents          BLOBs checked on their magic bytes
-**  11. Agencies, contacts
-**  12. Seller onboarding  rooms, mandates, proposals, listings
-**  13. Viewing appointments  deals, offered properties, viewings
-**  14. Referral stages    the pipeline, its data, the fee
-**  15. Client portal      accounts, passwords, onboarding, languages, home
-**  16. Website exchange   events in, events out, call list, matches
-**  17. Privacy            consent, export, erasure, the privacy map
-**  18. Reading            entity JSON, history, lists, iCalendar
-**  19. Cursors
-**  20. Checker            tesoro_check's invariants
+**   7. JSON arguments     field lists and the checks of every JSON argument
+**   8. Machines           the transition tables of every workflow, creation
+**                         rows included
+**   9. Engine             fire(), creation, the allowed-events query,
+**                         diagrams
+**  10. Side effects       history, outbox, activity, tasks, timers, tick
+**  11. Documents          BLOBs checked on their magic bytes
+**  12. Agencies, staff, contacts
+**  13. Seller onboarding  rooms, mandates, proposals, listings
+**  14. Viewing appointments  deals, offered properties, viewings
+**  15. Referral stages    the pipeline, its data, the fee
+**  16. Client portal      accounts, passwords, sessions, onboarding, home
+**  17. Website exchange   events in, events out, call list, matches
+**  18. Privacy            consent, export, erasure, the privacy map
+**  19. Reading            entity JSON, history, lists, iCalendar
+**  20. Cursors
+**  21. Import and export  the agency interchange format
+**  22. Checker            tesoro_check's invariants
+**  23. Schema text        schema.sql, verbatim
 **
 ** Internal names are static and start with tesoro__; only the functions
 ** marked TESORO_API in tesoro.h are exported.
@@ -73,7 +78,7 @@
 ** TESORO_ENTITY_* name.  Its lower-case name is its table, its machine
 ** (tesoro__<name>_machine), its JSON statement (S_<NAME>_JSON) and the word
 ** history, messages and JSON use for it; the third column is its rows about
-** contact ?1 for the privacy map (section 17).  From these lists come the
+** contact ?1 for the privacy map (section 18).  From these lists come the
 ** names in C and SQL, tesoro__machine_of, tesoro_entity_json's statements,
 ** the checker's per-entity invariants and the erasure's history selector:
 ** a new workflow is a row here, its machine table and its schema.
@@ -103,6 +108,7 @@ enum { TESORO__ENTITY_MAX = 0 TESORO__ENTITIES(TESORO__PLUS_ONE) };
 #define TESORO__NUMBER_TEXT(x) TESORO__STRING(x)
 #define TESORO__SQL_ENTITY(NAME) TESORO__NUMBER_TEXT(TESORO_ENTITY_##NAME)
 #define TESORO__DAY                   86400
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define TESORO__MAX_MONEY             TESORO_MAX_MONEY
 
 #define TESORO__DISCLAIMER \
@@ -169,7 +175,7 @@ struct tesoro {
   int64_t pw_ops, pw_mem;          /* argon2id cost (crypto_pwhash_str) */
   int64_t session_idle_s, session_max_s; /* portal sessions */
   int64_t event_skew_s;            /* how far ahead a website event may be */
-  /* No timer is due before next_due (section 9's catch-up skips its probe
+  /* No timer is due before next_due (section 10's catch-up skips its probe
   ** until then) while due_known; valid for the data version due_version
   ** (SQLITE_FCNTL_DATA_VERSION), so another connection's commit unsettles
   ** it.  Planning a timer lowers it; only a read at a call's start raises
@@ -187,7 +193,7 @@ struct tesoro {
   /* Inside tesoro_exchange_ingest_batch: the entities a website event of
   ** this batch has moved, each with that event's history row.  A later
   ** event of the batch that keeps their state writes no history row of its
-  ** own and leaves the version (a machine's `fold`, section 6); `pending`
+  ** own and leaves the version (a machine's `fold`, section 8); `pending`
   ** is the current event's, kept once the event succeeded. */
   struct tesoro__batch {
     int on, n, cap;
@@ -197,7 +203,7 @@ struct tesoro {
   } batch;
   tesoro_cursor *cursors;          /* open cursors, invalidated on close */
   /* Statements of finished cursors, kept for the next cursor with the same
-  ** SQL text (section 19): a list read twice is prepared once. */
+  ** SQL text (section 20): a list read twice is prepared once. */
   struct tesoro__cursor_slot {
     sqlite3_stmt *stmt;
     int busy;                      /* a live cursor is stepping it */
@@ -442,1065 +448,12 @@ static void tesoro__utc_fields(int64_t instant, int f[6]) {
 ** transaction.
 */
 
-/* schema.sql, verbatim, one string per line (C11 only promises 4095-byte
-** literals).  test_foundation compares it with the file byte for byte. */
-static const char *const tesoro__schema_lines[] = {
-/* >>schema — generated from schema.sql by test/sync_schema.sh */
-    "-- tesoro schema: the single source of the database layout.\n",
-    "--\n",
-    "-- The file is an ordered list of sections, each opened by a line\n",
-    "-- \"-- @version N\".  A new database runs every section; a database at\n",
-    "-- user_version K runs the sections after K, each in its own transaction\n",
-    "-- together with the bump of user_version.  So a section, once released, is\n",
-    "-- never edited: a change is a new section (CREATE, ALTER, or a rebuild).\n",
-    "-- tesoro.c carries this file verbatim; test_foundation fails if they differ.\n",
-    "--\n",
-    "-- Conventions: every table is STRICT; every state column has a CHECK that\n",
-    "-- mirrors its machine's states (a bug in C cannot store an impossible state),\n",
-    "-- written as `x = 'a' OR x = 'b' ...` rather than an IN list (section 10);\n",
-    "-- instants are INTEGER seconds since the epoch, UTC; money is INTEGER minor\n",
-    "-- units; `entity` columns hold TESORO_ENTITY_* numbers.\n",
-    "\n",
-    "-- @version 1\n",
-    "-- Foundation: agencies, actors, contacts, history, activity, tasks, outbox,\n",
-    "-- timers, documents.\n",
-    "\n",
-    "CREATE TABLE agency (\n",
-    "  id              INTEGER PRIMARY KEY,\n",
-    "  name            TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 200),\n",
-    "  timezone        TEXT    NOT NULL DEFAULT 'UTC',\n",
-    "  currency        TEXT    NOT NULL CHECK (length(currency) = 3),\n",
-    "  portal_active   INTEGER NOT NULL DEFAULT 0 CHECK (portal_active IN (0, 1)),\n",
-    "  listing_counter INTEGER NOT NULL DEFAULT 0,\n",
-    "  created_at      INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "\n",
-    "-- Everyone who can act: staff, one client per contact, the website, the system.\n",
-    "CREATE TABLE actor (\n",
-    "  id         INTEGER PRIMARY KEY,\n",
-    "  agency_id  INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  kind       TEXT    NOT NULL CHECK (kind IN ('agent', 'client', 'website', 'system')),\n",
-    "  role       TEXT    CHECK (role IN ('agent', 'admin', 'closings')),\n",
-    "  contact_id INTEGER REFERENCES contact(id),\n",
-    "  name       TEXT    NOT NULL,\n",
-    "  email      TEXT,\n",
-    "  created_at INTEGER NOT NULL,\n",
-    "  CHECK ((kind = 'agent') = (role IS NOT NULL)),\n",
-    "  CHECK ((kind = 'client') = (contact_id IS NOT NULL))\n",
-    ") STRICT;\n",
-    "CREATE UNIQUE INDEX actor_staff_email ON actor(agency_id, lower(email)) WHERE kind = 'agent';\n",
-    "CREATE UNIQUE INDEX actor_client_contact ON actor(contact_id) WHERE contact_id IS NOT NULL;\n",
-    "CREATE UNIQUE INDEX actor_one_per_agency ON actor(agency_id, kind) WHERE kind IN ('website', 'system');\n",
-    "\n",
-    "CREATE TABLE contact (\n",
-    "  id                INTEGER PRIMARY KEY,\n",
-    "  agency_id         INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  version           INTEGER NOT NULL DEFAULT 1,\n",
-    "  name              TEXT    NOT NULL,\n",
-    "  email             TEXT,\n",
-    "  phone             TEXT,\n",
-    "  language          TEXT,\n",
-    "  assigned_agent_id INTEGER REFERENCES actor(id),\n",
-    "  created_at        INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "CREATE UNIQUE INDEX contact_email ON contact(agency_id, lower(email)) WHERE email IS NOT NULL;\n",
-    "\n",
-    "CREATE TABLE contact_role (\n",
-    "  contact_id INTEGER NOT NULL REFERENCES contact(id),\n",
-    "  role       TEXT    NOT NULL CHECK (role IN ('owner', 'lead', 'applicant')),\n",
-    "  PRIMARY KEY (contact_id, role)\n",
-    ") STRICT, WITHOUT ROWID;\n",
-    "\n",
-    "-- One row per change of an entity: seq is the entity's version after it.\n",
-    "CREATE TABLE history (\n",
-    "  id         INTEGER PRIMARY KEY,\n",
-    "  agency_id  INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  entity     INTEGER NOT NULL CHECK (entity > 0),\n",
-    "  entity_id  INTEGER NOT NULL,\n",
-    "  seq        INTEGER NOT NULL CHECK (seq > 0),\n",
-    "  event      TEXT    NOT NULL,\n",
-    "  from_state TEXT,\n",
-    "  to_state   TEXT,\n",
-    "  actor_id   INTEGER NOT NULL REFERENCES actor(id),\n",
-    "  at         INTEGER NOT NULL,\n",
-    "  details    TEXT CHECK (details IS NULL OR json_valid(details)),\n",
-    "  UNIQUE (entity, entity_id, seq)\n",
-    ") STRICT;\n",
-    "\n",
-    "CREATE TABLE activity (\n",
-    "  id         INTEGER PRIMARY KEY,\n",
-    "  agency_id  INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  contact_id INTEGER NOT NULL REFERENCES contact(id),\n",
-    "  kind       TEXT    NOT NULL,\n",
-    "  actor_id   INTEGER NOT NULL REFERENCES actor(id),\n",
-    "  at         INTEGER NOT NULL,\n",
-    "  entity     INTEGER NOT NULL,\n",
-    "  entity_id  INTEGER NOT NULL,\n",
-    "  summary    TEXT    NOT NULL\n",
-    ") STRICT;\n",
-    "CREATE INDEX activity_contact ON activity(contact_id, at);\n",
-    "\n",
-    "CREATE TABLE task (\n",
-    "  id          INTEGER PRIMARY KEY,\n",
-    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  version     INTEGER NOT NULL DEFAULT 1,\n",
-    "  state       TEXT    NOT NULL CHECK (state IN ('open', 'done', 'cancelled')),\n",
-    "  kind        TEXT    NOT NULL,\n",
-    "  title       TEXT    NOT NULL,\n",
-    "  entity      INTEGER NOT NULL,\n",
-    "  entity_id   INTEGER NOT NULL,\n",
-    "  assignee_id INTEGER REFERENCES actor(id),\n",
-    "  created_at  INTEGER NOT NULL,\n",
-    "  closed_at   INTEGER\n",
-    ") STRICT;\n",
-    "CREATE INDEX task_open ON task(agency_id, entity, entity_id) WHERE state = 'open';\n",
-    "\n",
-    "-- The transactional outbox.  history_id ties each row to the change that\n",
-    "-- caused it (its event, old and new state, and seq come from that change).\n",
-    "CREATE TABLE outbox (\n",
-    "  id              INTEGER PRIMARY KEY,\n",
-    "  uid             TEXT    NOT NULL UNIQUE,\n",
-    "  agency_id       INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  kind            TEXT    NOT NULL CHECK (kind IN ('notification', 'exchange', 'calendar')),\n",
-    "  recipient_id    INTEGER REFERENCES actor(id),\n",
-    "  channel         TEXT    NOT NULL CHECK (channel IN ('crm', 'push', 'email', 'website', 'calendar')),\n",
-    "  template        TEXT    NOT NULL,\n",
-    "  language        TEXT    NOT NULL DEFAULT 'en',\n",
-    "  payload         TEXT    NOT NULL CHECK (json_valid(payload)),\n",
-    "  history_id      INTEGER NOT NULL REFERENCES history(id),\n",
-    "  status          TEXT    NOT NULL DEFAULT 'pending'\n",
-    "                  CHECK (status IN ('pending', 'delivered', 'dead', 'withdrawn')),\n",
-    "  attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n",
-    "  next_attempt_at INTEGER NOT NULL,\n",
-    "  last_error      TEXT,\n",
-    "  created_at      INTEGER NOT NULL,\n",
-    "  delivered_at    INTEGER\n",
-    ") STRICT;\n",
-    "CREATE INDEX outbox_due ON outbox(next_attempt_at, id) WHERE status = 'pending';\n",
-    "CREATE INDEX outbox_history ON outbox(history_id);\n",
-    "\n",
-    "-- Time-driven transitions.  A timer whose entity has moved on by the time it\n",
-    "-- is due is marked fired without effect by its handler.\n",
-    "CREATE TABLE timer (\n",
-    "  id          INTEGER PRIMARY KEY,\n",
-    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  entity      INTEGER NOT NULL,\n",
-    "  entity_id   INTEGER NOT NULL,\n",
-    "  kind        TEXT    NOT NULL,\n",
-    "  due_at      INTEGER NOT NULL,\n",
-    "  state       TEXT    NOT NULL DEFAULT 'pending'\n",
-    "              CHECK (state IN ('pending', 'fired', 'withdrawn')),\n",
-    "  fired_at    INTEGER\n",
-    ") STRICT;\n",
-    "CREATE INDEX timer_due ON timer(due_at, id) WHERE state = 'pending';\n",
-    "CREATE INDEX timer_entity ON timer(entity, entity_id);\n",
-    "\n",
-    "CREATE TABLE document (\n",
-    "  id          INTEGER PRIMARY KEY,\n",
-    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  entity      INTEGER NOT NULL,\n",
-    "  entity_id   INTEGER NOT NULL,\n",
-    "  kind        TEXT    NOT NULL CHECK (kind IN ('shared', 'signed_mandate',\n",
-    "                'property_document', 'photo', 'energy_certificate')),\n",
-    "  name        TEXT    NOT NULL,\n",
-    "  mime        TEXT    NOT NULL CHECK (mime IN ('application/pdf', 'image/jpeg',\n",
-    "                'image/png', 'image/webp')),\n",
-    "  size        INTEGER NOT NULL CHECK (size > 0 AND size = length(data)),\n",
-    "  sha256      TEXT    NOT NULL CHECK (length(sha256) = 64),\n",
-    "  data        BLOB    NOT NULL,\n",
-    "  uploaded_by INTEGER NOT NULL REFERENCES actor(id),\n",
-    "  created_at  INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "CREATE INDEX document_entity ON document(entity, entity_id);\n",
-    "\n",
-    "-- @version 2\n",
-    "-- Seller onboarding: contact rooms, mandates and their proposals, listings.\n",
-    "\n",
-    "CREATE TABLE room (\n",
-    "  id            INTEGER PRIMARY KEY,\n",
-    "  agency_id     INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  contact_id    INTEGER NOT NULL REFERENCES contact(id),\n",
-    "  version       INTEGER NOT NULL DEFAULT 1,\n",
-    "  state         TEXT    NOT NULL CHECK (state IN ('open', 'in_progress', 'lost',\n",
-    "                  'closed', 'successful')),\n",
-    "  property_type TEXT    NOT NULL CHECK (property_type IN ('house', 'apartment',\n",
-    "                  'office', 'land')),\n",
-    "  location      TEXT    NOT NULL,\n",
-    "  budget        INTEGER CHECK (budget > 0),\n",
-    "  timeline      TEXT,\n",
-    "  description   TEXT,\n",
-    "  end_reason    TEXT,\n",
-    "  ended_by      INTEGER REFERENCES actor(id),\n",
-    "  created_at    INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "CREATE INDEX room_agency ON room(agency_id, state);\n",
-    "CREATE INDEX room_contact ON room(contact_id);\n",
-    "\n",
-    "CREATE TABLE room_message (\n",
-    "  id         INTEGER PRIMARY KEY,\n",
-    "  room_id    INTEGER NOT NULL REFERENCES room(id),\n",
-    "  kind       TEXT    NOT NULL CHECK (kind IN ('message', 'note')),\n",
-    "  author_id  INTEGER NOT NULL REFERENCES actor(id),\n",
-    "  body       TEXT    NOT NULL,\n",
-    "  created_at INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "CREATE INDEX room_message_room ON room_message(room_id, id);\n",
-    "\n",
-    "-- Agreed terms are copied from the accepted proposal and frozen here.\n",
-    "CREATE TABLE mandate (\n",
-    "  id                  INTEGER PRIMARY KEY,\n",
-    "  agency_id           INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  room_id             INTEGER NOT NULL UNIQUE REFERENCES room(id),\n",
-    "  contact_id          INTEGER NOT NULL REFERENCES contact(id),\n",
-    "  version             INTEGER NOT NULL DEFAULT 1,\n",
-    "  state               TEXT    NOT NULL CHECK (state IN ('draft', 'negotiating',\n",
-    "                        'terms_agreed', 'form_shared', 'form_submitted',\n",
-    "                        'validated', 'cancelled')),\n",
-    "  open_proposal_id    INTEGER REFERENCES proposal(id),\n",
-    "  agreed_proposal_id  INTEGER REFERENCES proposal(id),\n",
-    "  commission_type     TEXT    CHECK (commission_type IN ('percentage', 'fixed')),\n",
-    "  commission_value    INTEGER,\n",
-    "  currency            TEXT,\n",
-    "  exclusive           INTEGER CHECK (exclusive IN (0, 1)),\n",
-    "  duration_days       INTEGER,\n",
-    "  form_json           TEXT    CHECK (form_json IS NULL OR json_valid(form_json)),\n",
-    "  validated_at        INTEGER,\n",
-    "  end_reason          TEXT,\n",
-    "  created_at          INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "\n",
-    "CREATE TABLE proposal (\n",
-    "  id                    INTEGER PRIMARY KEY,\n",
-    "  mandate_id            INTEGER NOT NULL REFERENCES mandate(id),\n",
-    "  author_id             INTEGER NOT NULL REFERENCES actor(id),\n",
-    "  author_party          TEXT    NOT NULL CHECK (author_party IN ('agent', 'client')),\n",
-    "  commission_type       TEXT    NOT NULL CHECK (commission_type IN ('percentage', 'fixed')),\n",
-    "  commission_value      INTEGER NOT NULL CHECK (commission_value > 0),\n",
-    "  currency              TEXT,\n",
-    "  exclusive             INTEGER NOT NULL CHECK (exclusive IN (0, 1)),\n",
-    "  duration_days         INTEGER NOT NULL CHECK (duration_days > 0),\n",
-    "  created_at            INTEGER NOT NULL,\n",
-    "  superseded_at         INTEGER,\n",
-    "  accepted_by_agent_at  INTEGER,\n",
-    "  accepted_by_client_at INTEGER,\n",
-    "  CHECK (commission_type = 'fixed' OR commission_value <= 10000),\n",
-    "  CHECK ((commission_type = 'fixed') = (currency IS NOT NULL))\n",
-    ") STRICT;\n",
-    "CREATE INDEX proposal_mandate ON proposal(mandate_id, id);\n",
-    "\n",
-    "CREATE TABLE listing (\n",
-    "  id            INTEGER PRIMARY KEY,\n",
-    "  agency_id     INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  mandate_id    INTEGER NOT NULL UNIQUE REFERENCES mandate(id),\n",
-    "  ref           TEXT    NOT NULL,\n",
-    "  version       INTEGER NOT NULL DEFAULT 1,\n",
-    "  state         TEXT    NOT NULL CHECK (state IN ('placeholder', 'draft',\n",
-    "                  'published', 'unpublished')),\n",
-    "  title         TEXT,\n",
-    "  address       TEXT,\n",
-    "  price         INTEGER CHECK (price > 0),\n",
-    "  property_type TEXT    CHECK (property_type IN ('house', 'apartment', 'office', 'land')),\n",
-    "  bedrooms      INTEGER CHECK (bedrooms >= 0),\n",
-    "  bathrooms     INTEGER CHECK (bathrooms >= 0),\n",
-    "  floor_area    INTEGER CHECK (floor_area > 0),\n",
-    "  energy_label  TEXT,\n",
-    "  description   TEXT,\n",
-    "  published_at  INTEGER,\n",
-    "  created_at    INTEGER NOT NULL,\n",
-    "  UNIQUE (agency_id, ref)\n",
-    ") STRICT;\n",
-    "\n",
-    "-- @version 3\n",
-    "-- Viewing appointments: deals, the properties offered to them, appointments\n",
-    "-- and the client's notes on them; documents learn audio (voice notes) and\n",
-    "-- may hang on an appointment, so the table is rebuilt with wider CHECKs.\n",
-    "\n",
-    "CREATE TABLE deal (\n",
-    "  id         INTEGER PRIMARY KEY,\n",
-    "  agency_id  INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  contact_id INTEGER NOT NULL REFERENCES contact(id),\n",
-    "  agent_id   INTEGER NOT NULL REFERENCES actor(id),\n",
-    "  version    INTEGER NOT NULL DEFAULT 1,\n",
-    "  state      TEXT    NOT NULL CHECK (state IN ('active', 'closed')),\n",
-    "  name       TEXT    NOT NULL,\n",
-    "  end_reason TEXT,\n",
-    "  created_at INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "CREATE INDEX deal_contact ON deal(contact_id);\n",
-    "\n",
-    "CREATE TABLE deal_property (\n",
-    "  id         INTEGER PRIMARY KEY,\n",
-    "  agency_id  INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  deal_id    INTEGER NOT NULL REFERENCES deal(id),\n",
-    "  listing_id INTEGER NOT NULL REFERENCES listing(id),\n",
-    "  version    INTEGER NOT NULL DEFAULT 1,\n",
-    "  state      TEXT    NOT NULL CHECK (state IN ('to_review', 'interesting',\n",
-    "               'rejected', 'viewed', 'approved')),\n",
-    "  favourite  INTEGER NOT NULL DEFAULT 0 CHECK (favourite IN (0, 1)),\n",
-    "  created_at INTEGER NOT NULL,\n",
-    "  UNIQUE (deal_id, listing_id)\n",
-    ") STRICT;\n",
-    "\n",
-    "-- A viewing is a CRM meeting: type and category are fixed for viewings.\n",
-    "-- preferred: the client's 1-3 date-times as a JSON array, in their order.\n",
-    "CREATE TABLE appointment (\n",
-    "  id               INTEGER PRIMARY KEY,\n",
-    "  agency_id        INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  contact_id       INTEGER NOT NULL REFERENCES contact(id),\n",
-    "  deal_id          INTEGER NOT NULL REFERENCES deal(id),\n",
-    "  deal_property_id INTEGER NOT NULL REFERENCES deal_property(id),\n",
-    "  listing_id       INTEGER NOT NULL REFERENCES listing(id),\n",
-    "  owner_id         INTEGER NOT NULL REFERENCES actor(id),\n",
-    "  version          INTEGER NOT NULL DEFAULT 1,\n",
-    "  state            TEXT    NOT NULL CHECK (state IN ('pending', 'confirmed',\n",
-    "                     'completed', 'cancelled', 'rejected')),\n",
-    "  type             TEXT    NOT NULL DEFAULT 'visit_location'\n",
-    "                     CHECK (type = 'visit_location'),\n",
-    "  category         TEXT    NOT NULL DEFAULT 'visit' CHECK (category = 'visit'),\n",
-    "  preferred        TEXT    NOT NULL CHECK (json_valid(preferred) AND\n",
-    "                     json_array_length(preferred) BETWEEN 1 AND 3),\n",
-    "  start_at         INTEGER,\n",
-    "  duration_s       INTEGER NOT NULL DEFAULT 3600 CHECK (duration_s > 0),\n",
-    "  completed_at     INTEGER,\n",
-    "  completed_by     INTEGER REFERENCES actor(id),\n",
-    "  ended_at         INTEGER,\n",
-    "  ended_by         INTEGER REFERENCES actor(id),\n",
-    "  end_reason       TEXT,\n",
-    "  no_show_at       INTEGER,\n",
-    "  no_show_by       INTEGER REFERENCES actor(id),\n",
-    "  rating           INTEGER CHECK (rating BETWEEN 1 AND 5),\n",
-    "  rated_at         INTEGER,\n",
-    "  created_at       INTEGER NOT NULL,\n",
-    "  -- A transition moves the state before its effect writes the times, so\n",
-    "  -- \"confirmed has a start\" and \"completed has completed_at\" are checked\n",
-    "  -- by tesoro_check, not here.\n",
-    "  CHECK (rating IS NULL OR state = 'completed'),\n",
-    "  CHECK (no_show_at IS NULL OR state = 'completed')\n",
-    ") STRICT;\n",
-    "CREATE INDEX appointment_contact ON appointment(contact_id, state);\n",
-    "CREATE INDEX appointment_owner ON appointment(owner_id, start_at);\n",
-    "\n",
-    "CREATE TABLE appointment_note (\n",
-    "  id             INTEGER PRIMARY KEY,\n",
-    "  appointment_id INTEGER NOT NULL REFERENCES appointment(id),\n",
-    "  author_id      INTEGER NOT NULL REFERENCES actor(id),\n",
-    "  body           TEXT    NOT NULL,\n",
-    "  created_at     INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "CREATE INDEX appointment_note_appointment ON appointment_note(appointment_id, id);\n",
-    "\n",
-    "CREATE TABLE document_v3 (\n",
-    "  id          INTEGER PRIMARY KEY,\n",
-    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  entity      INTEGER NOT NULL,\n",
-    "  entity_id   INTEGER NOT NULL,\n",
-    "  kind        TEXT    NOT NULL CHECK (kind IN ('shared', 'signed_mandate',\n",
-    "                'property_document', 'photo', 'energy_certificate',\n",
-    "                'voice_note')),\n",
-    "  name        TEXT    NOT NULL,\n",
-    "  mime        TEXT    NOT NULL CHECK (mime IN ('application/pdf', 'image/jpeg',\n",
-    "                'image/png', 'image/webp', 'audio/mpeg', 'audio/mp4',\n",
-    "                'audio/aac', 'audio/ogg', 'audio/wav', 'audio/webm')),\n",
-    "  size        INTEGER NOT NULL CHECK (size > 0 AND size = length(data)),\n",
-    "  sha256      TEXT    NOT NULL CHECK (length(sha256) = 64),\n",
-    "  data        BLOB    NOT NULL,\n",
-    "  uploaded_by INTEGER NOT NULL REFERENCES actor(id),\n",
-    "  created_at  INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "INSERT INTO document_v3 SELECT * FROM document;\n",
-    "DROP TABLE document;\n",
-    "ALTER TABLE document_v3 RENAME TO document;\n",
-    "CREATE INDEX document_entity ON document(entity, entity_id);\n",
-    "\n",
-    "-- @version 4\n",
-    "-- Referral stages: referrals, their notes, the agency's referral fee.\n",
-    "\n",
-    "ALTER TABLE agency ADD COLUMN referral_fee_bp INTEGER NOT NULL DEFAULT 0\n",
-    "  CHECK (referral_fee_bp BETWEEN 0 AND 10000);\n",
-    "\n",
-    "-- last_active_stage: the newest active stage, where a failed referral\n",
-    "-- may go back to.  Dates are agency-local calendar dates, 'YYYY-MM-DD'\n",
-    "-- (\"+0 days\" makes date() normalise 02-30, which it otherwise keeps).\n",
-    "CREATE TABLE referral (\n",
-    "  id                INTEGER PRIMARY KEY,\n",
-    "  agency_id         INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  contact_id        INTEGER NOT NULL REFERENCES contact(id),\n",
-    "  agent_id          INTEGER NOT NULL REFERENCES actor(id),\n",
-    "  version           INTEGER NOT NULL DEFAULT 1,\n",
-    "  state             TEXT    NOT NULL CHECK (state IN ('left_voicemail',\n",
-    "                      'connected', 'meeting_scheduled', 'met_with_person',\n",
-    "                      'coming_soon', 'making_an_offer', 'listing', 'in_escrow',\n",
-    "                      'closed', 'closed_paid', 'failed')),\n",
-    "  last_active_stage TEXT    NOT NULL CHECK (last_active_stage IN (\n",
-    "                      'left_voicemail', 'connected', 'meeting_scheduled',\n",
-    "                      'met_with_person', 'coming_soon', 'making_an_offer',\n",
-    "                      'listing', 'in_escrow', 'closed', 'closed_paid')),\n",
-    "  meeting_at        INTEGER CHECK (meeting_at > 0),\n",
-    "  list_date         TEXT    CHECK (list_date IS date(list_date, '+0 days')),\n",
-    "  sale_price        INTEGER CHECK (sale_price > 0),\n",
-    "  close_date        TEXT    CHECK (close_date IS date(close_date, '+0 days')),\n",
-    "  fee_bp            INTEGER NOT NULL CHECK (fee_bp BETWEEN 0 AND 10000),\n",
-    "  fee_owed          INTEGER CHECK (fee_owed >= 0),\n",
-    "  paid_amount       INTEGER CHECK (paid_amount > 0),\n",
-    "  paid_at           INTEGER,\n",
-    "  failed_at         INTEGER,\n",
-    "  failed_by         INTEGER REFERENCES actor(id),\n",
-    "  fail_reason       TEXT,\n",
-    "  created_at        INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "CREATE INDEX referral_agency ON referral(agency_id, state);\n",
-    "CREATE INDEX referral_agent ON referral(agent_id, state);\n",
-    "\n",
-    "CREATE TABLE referral_note (\n",
-    "  id          INTEGER PRIMARY KEY,\n",
-    "  referral_id INTEGER NOT NULL REFERENCES referral(id),\n",
-    "  author_id   INTEGER NOT NULL REFERENCES actor(id),\n",
-    "  body        TEXT    NOT NULL,\n",
-    "  created_at  INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "CREATE INDEX referral_note_referral ON referral_note(referral_id, id);\n",
-    "\n",
-    "-- @version 5\n",
-    "-- Client portal, property feed: why a client is not interested in a\n",
-    "-- property (a JSON array of reasons from a fixed list) and their own words.\n",
-    "\n",
-    "ALTER TABLE deal_property ADD COLUMN reject_reasons TEXT\n",
-    "  CHECK (reject_reasons IS NULL OR json_valid(reject_reasons));\n",
-    "ALTER TABLE deal_property ADD COLUMN reject_note TEXT;\n",
-    "\n",
-    "-- @version 6\n",
-    "-- Client portal accounts.  An account's state is its onboarding step;\n",
-    "-- contact_id is NULL only while a self-registration awaits verification.\n",
-    "-- Secrets are argon2id strings (libsodium crypto_pwhash_str), never clear\n",
-    "-- text: the CHECKs refuse anything else.  The e-mail is unique per agency,\n",
-    "-- compared case-insensitively.\n",
-    "CREATE TABLE portal_account (\n",
-    "  id              INTEGER PRIMARY KEY,\n",
-    "  agency_id       INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  contact_id      INTEGER REFERENCES contact(id),\n",
-    "  version         INTEGER NOT NULL DEFAULT 1,\n",
-    "  state           TEXT    NOT NULL CHECK (state IN ('unverified',\n",
-    "                    'set_password', 'welcome', 'tour', 'ready')),\n",
-    "  email           TEXT    NOT NULL CHECK (length(email) BETWEEN 3 AND 254),\n",
-    "  name            TEXT    CHECK (length(name) BETWEEN 1 AND 200),\n",
-    "  password_hash   TEXT    NOT NULL CHECK (password_hash LIKE '$argon2id$%'),\n",
-    "  code_hash       TEXT    CHECK (code_hash LIKE '$argon2id$%'),\n",
-    "  code_expires_at INTEGER,\n",
-    "  code_attempts   INTEGER NOT NULL DEFAULT 0 CHECK (code_attempts BETWEEN 0 AND 5),\n",
-    "  failed_logins   INTEGER NOT NULL DEFAULT 0 CHECK (failed_logins BETWEEN 0 AND 4),\n",
-    "  locked_until    INTEGER,\n",
-    "  language        TEXT    CHECK (language IN ('en', 'nl', 'de', 'fr', 'es',\n",
-    "                    'pt', 'it', 'pl', 'sv', 'no')),\n",
-    "  last_login_at   INTEGER,\n",
-    "  created_by      INTEGER NOT NULL REFERENCES actor(id),\n",
-    "  created_at      INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "CREATE UNIQUE INDEX portal_account_email ON portal_account(agency_id, lower(email));\n",
-    "CREATE UNIQUE INDEX portal_account_contact ON portal_account(contact_id)\n",
-    "  WHERE contact_id IS NOT NULL;\n",
-    "\n",
-    "-- Contact agent: a client's message to their agent from the portal.\n",
-    "CREATE TABLE portal_message (\n",
-    "  id               INTEGER PRIMARY KEY,\n",
-    "  agency_id        INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  contact_id       INTEGER NOT NULL REFERENCES contact(id),\n",
-    "  deal_property_id INTEGER REFERENCES deal_property(id),\n",
-    "  body             TEXT    NOT NULL CHECK (length(body) > 0),\n",
-    "  created_at       INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "CREATE INDEX portal_message_contact ON portal_message(contact_id, id);\n",
-    "\n",
-    "-- @version 7\n",
-    "-- Website exchange (SPEC §6): web customers and the prospect holding tank,\n",
-    "-- the website's events (for idempotent replays), searches with their\n",
-    "-- polygon vertices, interest per property, enquiries, vendor claims and\n",
-    "-- firm vendor links.  Listings learn where they are.\n",
-    "-- A \"stamp\" is '<event time, 20 digits>|<source_id>': comparing stamps as\n",
-    "-- text orders events by time, then source id — the same whatever order\n",
-    "-- they arrived in.\n",
-    "\n",
-    "ALTER TABLE listing ADD COLUMN longitude REAL CHECK (longitude BETWEEN -180 AND 180);\n",
-    "ALTER TABLE listing ADD COLUMN latitude REAL CHECK (latitude BETWEEN -90 AND 90);\n",
-    "\n",
-    "CREATE TABLE web_customer (\n",
-    "  id               INTEGER PRIMARY KEY,\n",
-    "  agency_id        INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  external_id      TEXT    CHECK (length(external_id) BETWEEN 1 AND 200),\n",
-    "  contact_id       INTEGER REFERENCES contact(id),\n",
-    "  version          INTEGER NOT NULL DEFAULT 1,\n",
-    "  state            TEXT    NOT NULL CHECK (state IN ('prospect', 'approved', 'discarded')),\n",
-    "  name             TEXT,\n",
-    "  email            TEXT,\n",
-    "  phone            TEXT,\n",
-    "  details_stamp    TEXT,\n",
-    "  visits           INTEGER NOT NULL DEFAULT 0 CHECK (visits >= 0),\n",
-    "  last_visit_at    INTEGER,\n",
-    "  visit_stamp      TEXT,\n",
-    "  group_ref        TEXT,\n",
-    "  group_stamp      TEXT,\n",
-    "  last_activity_at INTEGER,\n",
-    "  end_reason       TEXT,\n",
-    "  created_at       INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "CREATE UNIQUE INDEX web_customer_external ON web_customer(agency_id, external_id)\n",
-    "  WHERE external_id IS NOT NULL;\n",
-    "CREATE UNIQUE INDEX web_customer_contact ON web_customer(contact_id)\n",
-    "  WHERE contact_id IS NOT NULL;\n",
-    "CREATE INDEX web_customer_state ON web_customer(agency_id, state);\n",
-    "\n",
-    "-- Every ingested event once: its digest tells a replay from a reuse.\n",
-    "CREATE TABLE web_event (\n",
-    "  id          INTEGER PRIMARY KEY,\n",
-    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  source_id   TEXT    NOT NULL CHECK (length(source_id) BETWEEN 1 AND 200),\n",
-    "  digest      TEXT    NOT NULL CHECK (length(digest) = 64),\n",
-    "  type        TEXT    NOT NULL,\n",
-    "  customer_id INTEGER NOT NULL REFERENCES web_customer(id),\n",
-    "  at          INTEGER NOT NULL CHECK (at >= 0),\n",
-    "  result      TEXT    NOT NULL CHECK (json_valid(result)),\n",
-    "  received_at INTEGER NOT NULL,\n",
-    "  UNIQUE (agency_id, source_id)\n",
-    ") STRICT;\n",
-    "\n",
-    "CREATE TABLE search (\n",
-    "  id             INTEGER PRIMARY KEY,\n",
-    "  agency_id      INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  customer_id    INTEGER NOT NULL REFERENCES web_customer(id),\n",
-    "  external_id    TEXT,\n",
-    "  version        INTEGER NOT NULL DEFAULT 1,\n",
-    "  state          TEXT    NOT NULL CHECK (state IN ('active', 'deleted')),\n",
-    "  hard           INTEGER NOT NULL CHECK (hard IN (0, 1)),\n",
-    "  alert          INTEGER NOT NULL DEFAULT 0 CHECK (alert IN (0, 1)),\n",
-    "  source         TEXT    NOT NULL CHECK (source IN ('website', 'crm')),\n",
-    "  criteria       TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(criteria)),\n",
-    "  min_price      INTEGER,\n",
-    "  max_price      INTEGER,\n",
-    "  property_types TEXT    CHECK (property_types IS NULL OR json_valid(property_types)),\n",
-    "  min_bedrooms   INTEGER,\n",
-    "  max_bedrooms   INTEGER,\n",
-    "  area_name      TEXT,\n",
-    "  centre_lon     REAL,\n",
-    "  centre_lat     REAL,\n",
-    "  radius_m       REAL    CHECK (radius_m > 0),\n",
-    "  min_lon        REAL,\n",
-    "  max_lon        REAL,\n",
-    "  min_lat        REAL,\n",
-    "  max_lat        REAL,\n",
-    "  stamp          TEXT,\n",
-    "  updated_at     INTEGER NOT NULL,\n",
-    "  created_at     INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "CREATE UNIQUE INDEX search_external ON search(customer_id, external_id)\n",
-    "  WHERE external_id IS NOT NULL;\n",
-    "\n",
-    "-- A search polygon's positions: ring 0 the outline, others holes.\n",
-    "CREATE TABLE search_vertex (\n",
-    "  search_id INTEGER NOT NULL REFERENCES search(id),\n",
-    "  ring      INTEGER NOT NULL,\n",
-    "  idx       INTEGER NOT NULL,\n",
-    "  lon       REAL    NOT NULL,\n",
-    "  lat       REAL    NOT NULL,\n",
-    "  PRIMARY KEY (search_id, ring, idx)\n",
-    ") STRICT, WITHOUT ROWID;\n",
-    "\n",
-    "CREATE TABLE web_interest (\n",
-    "  customer_id    INTEGER NOT NULL REFERENCES web_customer(id),\n",
-    "  listing_id     INTEGER NOT NULL REFERENCES listing(id),\n",
-    "  views          INTEGER NOT NULL DEFAULT 0 CHECK (views >= 0),\n",
-    "  last_viewed_at INTEGER,\n",
-    "  saved          INTEGER NOT NULL DEFAULT 0 CHECK (saved IN (0, 1)),\n",
-    "  save_stamp     TEXT,\n",
-    "  rank           INTEGER CHECK (rank BETWEEN 1 AND 5),\n",
-    "  note           TEXT,\n",
-    "  note_shared    INTEGER NOT NULL DEFAULT 0 CHECK (note_shared IN (0, 1)),\n",
-    "  rank_stamp     TEXT,\n",
-    "  in_branch_at   INTEGER,\n",
-    "  PRIMARY KEY (customer_id, listing_id)\n",
-    ") STRICT, WITHOUT ROWID;\n",
-    "\n",
-    "CREATE TABLE enquiry (\n",
-    "  id          INTEGER PRIMARY KEY,\n",
-    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  customer_id INTEGER NOT NULL REFERENCES web_customer(id),\n",
-    "  type        TEXT    NOT NULL CHECK (type IN ('property', 'branch', 'valuation',\n",
-    "                'mortgage', 'viewing', 'staff', 'general')),\n",
-    "  listing_id  INTEGER REFERENCES listing(id),\n",
-    "  message     TEXT,\n",
-    "  at          INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "CREATE INDEX enquiry_customer ON enquiry(customer_id, at);\n",
-    "\n",
-    "CREATE TABLE vendor_claim (\n",
-    "  id          INTEGER PRIMARY KEY,\n",
-    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  customer_id INTEGER NOT NULL REFERENCES web_customer(id),\n",
-    "  listing_id  INTEGER NOT NULL REFERENCES listing(id),\n",
-    "  version     INTEGER NOT NULL DEFAULT 1,\n",
-    "  state       TEXT    NOT NULL CHECK (state IN ('claimed', 'confirmed', 'rejected')),\n",
-    "  note        TEXT,\n",
-    "  end_reason  TEXT,\n",
-    "  created_at  INTEGER NOT NULL\n",
-    ") STRICT;\n",
-    "\n",
-    "CREATE TABLE vendor_link (\n",
-    "  contact_id INTEGER NOT NULL REFERENCES contact(id),\n",
-    "  listing_id INTEGER NOT NULL REFERENCES listing(id),\n",
-    "  role       TEXT    NOT NULL CHECK (role IN ('vendor', 'landlord')),\n",
-    "  created_by INTEGER NOT NULL REFERENCES actor(id),\n",
-    "  created_at INTEGER NOT NULL,\n",
-    "  PRIMARY KEY (contact_id, listing_id)\n",
-    ") STRICT, WITHOUT ROWID;\n",
-    "\n",
-    "-- @version 8\n",
-    "-- Privacy (SPEC §7): marketing consent per contact (and what the website\n",
-    "-- reported before the customer became a contact), and the record of an\n",
-    "-- erasure.  Which columns hold personal data is listed in one place,\n",
-    "-- tesoro.c's privacy map, which drives the export and the erasure.\n",
-    "\n",
-    "ALTER TABLE contact ADD COLUMN consent TEXT NOT NULL DEFAULT 'not_asked'\n",
-    "  CHECK (consent IN ('granted', 'denied', 'not_asked'));\n",
-    "ALTER TABLE contact ADD COLUMN consent_at INTEGER;\n",
-    "ALTER TABLE contact ADD COLUMN consent_source TEXT\n",
-    "  CHECK (consent_source IN ('crm', 'portal', 'web_form', 'website_event'));\n",
-    "ALTER TABLE contact ADD COLUMN consent_text TEXT;\n",
-    "ALTER TABLE contact ADD COLUMN consent_stamp TEXT;\n",
-    "ALTER TABLE contact ADD COLUMN erased_at INTEGER;\n",
-    "ALTER TABLE contact ADD COLUMN erased_by INTEGER REFERENCES actor(id);\n",
-    "ALTER TABLE web_customer ADD COLUMN consent TEXT CHECK (consent IN ('granted', 'denied'));\n",
-    "ALTER TABLE web_customer ADD COLUMN consent_at INTEGER;\n",
-    "ALTER TABLE web_customer ADD COLUMN consent_text TEXT;\n",
-    "ALTER TABLE web_customer ADD COLUMN consent_stamp TEXT;\n",
-    "\n",
-    "-- @version 9\n",
-    "-- Indexes found missing by test_performance, which checks the query plan of\n",
-    "-- every statement tesoro prepares: each of these lookups read its whole\n",
-    "-- table (an agency's website or system actor, once per transition; the\n",
-    "-- task a step waits for; a customer's searches for the call list; a vendor\n",
-    "-- claim).\n",
-    "CREATE INDEX actor_agency_kind ON actor(agency_id, kind);\n",
-    "-- A client's appointment lists, Upcoming in start order (replaces the\n",
-    "-- index on (contact_id, state), its prefix).\n",
-    "DROP INDEX appointment_contact;\n",
-    "CREATE INDEX appointment_client ON appointment(contact_id, state, start_at);\n",
-    "CREATE INDEX task_entity ON task(entity, entity_id);\n",
-    "CREATE INDEX search_customer ON search(customer_id, state);\n",
-    "CREATE INDEX vendor_claim_customer ON vendor_claim(customer_id, listing_id);\n",
-    "\n",
-    "-- @version 10\n",
-    "-- CHECK lists as OR chains.  SQLite (3.40) evaluates `x IN ('a', 'b', 'c')`\n",
-    "-- with three or more constants by building a temporary b-tree of the list\n",
-    "-- each time a statement runs, so every row written paid one b-tree per such\n",
-    "-- CHECK (make bench's profile: 40 % of a transition's instructions).  The\n",
-    "-- same test as a chain of comparisons costs a few instructions.  The\n",
-    "-- definitions are edited in place, as SQLite's ALTER TABLE documentation\n",
-    "-- describes for changes that leave the stored rows valid and unchanged\n",
-    "-- (section 7 of lang_altertable.html): every row that passed the list passes\n",
-    "-- the chain.  test_performance fails if an INSERT into any table still\n",
-    "-- builds a temporary b-tree; test_foundation, if a migrated file's schema\n",
-    "-- differs from a new one's.  New sections write OR chains directly.\n",
-    "-- tesoro__migrate switches SQLITE_DBCONFIG_DEFENSIVE off while the sections\n",
-    "-- run (a defensive connection refuses writable_schema; test_foundation).\n",
-    "PRAGMA writable_schema = ON;\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'kind IN (''agent'', ''client'', ''website'', ''system'')',\n",
-    "  'kind = ''agent'' OR kind = ''client'' OR kind = ''website'' OR kind = ''system''')\n",
-    "WHERE type = 'table' AND name = 'actor';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'role IN (''agent'', ''admin'', ''closings'')',\n",
-    "  'role = ''agent'' OR role = ''admin'' OR role = ''closings''')\n",
-    "WHERE type = 'table' AND name = 'actor';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'consent IN (''granted'', ''denied'', ''not_asked'')',\n",
-    "  'consent = ''granted'' OR consent = ''denied'' OR consent = ''not_asked''')\n",
-    "WHERE type = 'table' AND name = 'contact';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'consent_source IN (''crm'', ''portal'', ''web_form'', ''website_event'')',\n",
-    "  'consent_source = ''crm'' OR consent_source = ''portal'' OR consent_source = ''web_form'' OR consent_source = ''website_event''')\n",
-    "WHERE type = 'table' AND name = 'contact';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'role IN (''owner'', ''lead'', ''applicant'')',\n",
-    "  'role = ''owner'' OR role = ''lead'' OR role = ''applicant''')\n",
-    "WHERE type = 'table' AND name = 'contact_role';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'state IN (''open'', ''done'', ''cancelled'')',\n",
-    "  'state = ''open'' OR state = ''done'' OR state = ''cancelled''')\n",
-    "WHERE type = 'table' AND name = 'task';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'kind IN (''notification'', ''exchange'', ''calendar'')',\n",
-    "  'kind = ''notification'' OR kind = ''exchange'' OR kind = ''calendar''')\n",
-    "WHERE type = 'table' AND name = 'outbox';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'channel IN (''crm'', ''push'', ''email'', ''website'', ''calendar'')',\n",
-    "  'channel = ''crm'' OR channel = ''push'' OR channel = ''email'' OR channel = ''website'' OR channel = ''calendar''')\n",
-    "WHERE type = 'table' AND name = 'outbox';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'status IN (''pending'', ''delivered'', ''dead'', ''withdrawn'')',\n",
-    "  'status = ''pending'' OR status = ''delivered'' OR status = ''dead'' OR status = ''withdrawn''')\n",
-    "WHERE type = 'table' AND name = 'outbox';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'state IN (''pending'', ''fired'', ''withdrawn'')',\n",
-    "  'state = ''pending'' OR state = ''fired'' OR state = ''withdrawn''')\n",
-    "WHERE type = 'table' AND name = 'timer';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'state IN (''open'', ''in_progress'', ''lost'',\n",
-    "                  ''closed'', ''successful'')',\n",
-    "  'state = ''open'' OR state = ''in_progress'' OR state = ''lost''\n",
-    "                  OR state = ''closed'' OR state = ''successful''')\n",
-    "WHERE type = 'table' AND name = 'room';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'property_type IN (''house'', ''apartment'',\n",
-    "                  ''office'', ''land'')',\n",
-    "  'property_type = ''house'' OR property_type = ''apartment''\n",
-    "                  OR property_type = ''office'' OR property_type = ''land''')\n",
-    "WHERE type = 'table' AND name = 'room';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'state IN (''draft'', ''negotiating'',\n",
-    "                        ''terms_agreed'', ''form_shared'', ''form_submitted'',\n",
-    "                        ''validated'', ''cancelled'')',\n",
-    "  'state = ''draft'' OR state = ''negotiating''\n",
-    "                        OR state = ''terms_agreed'' OR state = ''form_shared'' OR state = ''form_submitted''\n",
-    "                        OR state = ''validated'' OR state = ''cancelled''')\n",
-    "WHERE type = 'table' AND name = 'mandate';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'state IN (''placeholder'', ''draft'',\n",
-    "                  ''published'', ''unpublished'')',\n",
-    "  'state = ''placeholder'' OR state = ''draft''\n",
-    "                  OR state = ''published'' OR state = ''unpublished''')\n",
-    "WHERE type = 'table' AND name = 'listing';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'property_type IN (''house'', ''apartment'', ''office'', ''land'')',\n",
-    "  'property_type = ''house'' OR property_type = ''apartment'' OR property_type = ''office'' OR property_type = ''land''')\n",
-    "WHERE type = 'table' AND name = 'listing';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'state IN (''to_review'', ''interesting'',\n",
-    "               ''rejected'', ''viewed'', ''approved'')',\n",
-    "  'state = ''to_review'' OR state = ''interesting''\n",
-    "               OR state = ''rejected'' OR state = ''viewed'' OR state = ''approved''')\n",
-    "WHERE type = 'table' AND name = 'deal_property';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'state IN (''pending'', ''confirmed'',\n",
-    "                     ''completed'', ''cancelled'', ''rejected'')',\n",
-    "  'state = ''pending'' OR state = ''confirmed''\n",
-    "                     OR state = ''completed'' OR state = ''cancelled'' OR state = ''rejected''')\n",
-    "WHERE type = 'table' AND name = 'appointment';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'kind IN (''shared'', ''signed_mandate'',\n",
-    "                ''property_document'', ''photo'', ''energy_certificate'',\n",
-    "                ''voice_note'')',\n",
-    "  'kind = ''shared'' OR kind = ''signed_mandate''\n",
-    "                OR kind = ''property_document'' OR kind = ''photo'' OR kind = ''energy_certificate''\n",
-    "                OR kind = ''voice_note''')\n",
-    "WHERE type = 'table' AND name = 'document';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'mime IN (''application/pdf'', ''image/jpeg'',\n",
-    "                ''image/png'', ''image/webp'', ''audio/mpeg'', ''audio/mp4'',\n",
-    "                ''audio/aac'', ''audio/ogg'', ''audio/wav'', ''audio/webm'')',\n",
-    "  'mime = ''application/pdf'' OR mime = ''image/jpeg''\n",
-    "                OR mime = ''image/png'' OR mime = ''image/webp'' OR mime = ''audio/mpeg'' OR mime = ''audio/mp4''\n",
-    "                OR mime = ''audio/aac'' OR mime = ''audio/ogg'' OR mime = ''audio/wav'' OR mime = ''audio/webm''')\n",
-    "WHERE type = 'table' AND name = 'document';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'state IN (''left_voicemail'',\n",
-    "                      ''connected'', ''meeting_scheduled'', ''met_with_person'',\n",
-    "                      ''coming_soon'', ''making_an_offer'', ''listing'', ''in_escrow'',\n",
-    "                      ''closed'', ''closed_paid'', ''failed'')',\n",
-    "  'state = ''left_voicemail''\n",
-    "                      OR state = ''connected'' OR state = ''meeting_scheduled'' OR state = ''met_with_person''\n",
-    "                      OR state = ''coming_soon'' OR state = ''making_an_offer'' OR state = ''listing'' OR state = ''in_escrow''\n",
-    "                      OR state = ''closed'' OR state = ''closed_paid'' OR state = ''failed''')\n",
-    "WHERE type = 'table' AND name = 'referral';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'last_active_stage IN (\n",
-    "                      ''left_voicemail'', ''connected'', ''meeting_scheduled'',\n",
-    "                      ''met_with_person'', ''coming_soon'', ''making_an_offer'',\n",
-    "                      ''listing'', ''in_escrow'', ''closed'', ''closed_paid'')',\n",
-    "  'last_active_stage = ''left_voicemail'' OR last_active_stage = ''connected'' OR last_active_stage = ''meeting_scheduled''\n",
-    "                      OR last_active_stage = ''met_with_person'' OR last_active_stage = ''coming_soon'' OR last_active_stage = ''making_an_offer''\n",
-    "                      OR last_active_stage = ''listing'' OR last_active_stage = ''in_escrow'' OR last_active_stage = ''closed'' OR last_active_stage = ''closed_paid''')\n",
-    "WHERE type = 'table' AND name = 'referral';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'state IN (''unverified'',\n",
-    "                    ''set_password'', ''welcome'', ''tour'', ''ready'')',\n",
-    "  'state = ''unverified''\n",
-    "                    OR state = ''set_password'' OR state = ''welcome'' OR state = ''tour'' OR state = ''ready''')\n",
-    "WHERE type = 'table' AND name = 'portal_account';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'language IN (''en'', ''nl'', ''de'', ''fr'', ''es'',\n",
-    "                    ''pt'', ''it'', ''pl'', ''sv'', ''no'')',\n",
-    "  'language = ''en'' OR language = ''nl'' OR language = ''de'' OR language = ''fr'' OR language = ''es''\n",
-    "                    OR language = ''pt'' OR language = ''it'' OR language = ''pl'' OR language = ''sv'' OR language = ''no''')\n",
-    "WHERE type = 'table' AND name = 'portal_account';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'state IN (''prospect'', ''approved'', ''discarded'')',\n",
-    "  'state = ''prospect'' OR state = ''approved'' OR state = ''discarded''')\n",
-    "WHERE type = 'table' AND name = 'web_customer';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'type IN (''property'', ''branch'', ''valuation'',\n",
-    "                ''mortgage'', ''viewing'', ''staff'', ''general'')',\n",
-    "  'type = ''property'' OR type = ''branch'' OR type = ''valuation''\n",
-    "                OR type = ''mortgage'' OR type = ''viewing'' OR type = ''staff'' OR type = ''general''')\n",
-    "WHERE type = 'table' AND name = 'enquiry';\n",
-    "UPDATE sqlite_schema SET sql = replace(sql,\n",
-    "  'state IN (''claimed'', ''confirmed'', ''rejected'')',\n",
-    "  'state = ''claimed'' OR state = ''confirmed'' OR state = ''rejected''')\n",
-    "WHERE type = 'table' AND name = 'vendor_claim';\n",
-    "-- Recreated in the same style; as a schema change it also moves the schema\n",
-    "-- cookie, so every other connection rereads the definitions above, and\n",
-    "-- RESET makes this one reread them.\n",
-    "DROP INDEX actor_one_per_agency;\n",
-    "CREATE UNIQUE INDEX actor_one_per_agency ON actor(agency_id, kind)\n",
-    "  WHERE kind = 'website' OR kind = 'system';\n",
-    "PRAGMA writable_schema = RESET;\n",
-    "\n",
-    "-- @version 11\n",
-    "-- The write path.  make bench measured what a transition wrote against a\n",
-    "-- lean design with the same guarantees: the outbox rows (one per channel,\n",
-    "-- each with a random uid in a UNIQUE index and a json_valid CHECK on its\n",
-    "-- payload) and the timers (kept for ever, two indexes rewritten when one\n",
-    "-- fired) were the largest costs.\n",
-    "--\n",
-    "-- Outbox: one row per message, its channels a set of bits (crm 1, push 2,\n",
-    "-- email 4, website 8, calendar 16).  A delivery — the unit\n",
-    "-- tesoro_outbox_fetch returns and the host acknowledges or fails — is\n",
-    "-- (message, channel), with the stable id message * 8 + channel number\n",
-    "-- (crm 0 … calendar 4): the receiver deduplicates on it.  `undelivered`\n",
-    "-- holds the channels not yet acknowledged, `dead` those of them that ran\n",
-    "-- out of attempts.  The message is pending while a channel is neither,\n",
-    "-- delivered when none is undelivered, else dead (or withdrawn by an\n",
-    "-- erasure).  Attempts and the next attempt are the message's.\n",
-    "--\n",
-    "-- A message stores what only its moment knows: the summary and its own\n",
-    "-- fields (`payload`, an object, or NULL).  tesoro_outbox_fetch renders the\n",
-    "-- rest when the host reads it: the head (entity, id and event from the\n",
-    "-- history row), the recipient's language, and for a calendar message the\n",
-    "-- appointment as it was at that history row.  A row of the old layout\n",
-    "-- keeps its summary and its own fields.  Payloads are\n",
-    "-- written by tesoro's own JSON functions, so tesoro_check, not a CHECK\n",
-    "-- evaluated on every row written, verifies they are valid JSON.  A row of\n",
-    "-- the old layout becomes a message of its one channel, keeping its id.\n",
-    "--\n",
-    "-- Timers: only the pending ones are rows, keyed by what they are about;\n",
-    "-- one that fires or is withdrawn is deleted (what fired is in history).\n",
-    "-- timer_due also carries the agency, so a tick reads the due ones from the\n",
-    "-- index alone.\n",
-    "--\n",
-    "-- No index on the outbox's history_id: the only readers by cause, a\n",
-    "-- contact's export and erasure, also select by recipient, which no index\n",
-    "-- serves, so they read the whole table either way; every message paid for\n",
-    "-- the index.\n",
-    "--\n",
-    "-- No foreign keys on these four tables that only the engine appends to\n",
-    "-- (history, activity, outbox, timer): each key is an id the engine has just\n",
-    "-- read, and each declared one cost a parent lookup for every row written or\n",
-    "-- deleted.  tesoro_check verifies that every row points at what exists in\n",
-    "-- its agency; the rest of the schema keeps its foreign keys.  No json_valid\n",
-    "-- CHECK on history details either: tesoro writes them with json_object(),\n",
-    "-- and tesoro_check verifies them.\n",
-    "-- The rows of outbox and timer are copied aside and back rather than the\n",
-    "-- tables renamed: an ALTER TABLE RENAME rewrites and checks the whole\n",
-    "-- schema, and four of them made opening a new file twice as expensive.\n",
-    "CREATE TABLE outbox_v10 AS SELECT * FROM outbox;\n",
-    "DROP TABLE outbox;\n",
-    "CREATE TABLE outbox (\n",
-    "  id              INTEGER PRIMARY KEY,\n",
-    "  agency_id       INTEGER NOT NULL,\n",
-    "  kind            TEXT    NOT NULL CHECK (kind = 'notification' OR kind = 'exchange' OR kind = 'calendar'),\n",
-    "  recipient_id    INTEGER,\n",
-    "  channels        INTEGER NOT NULL CHECK (channels BETWEEN 1 AND 31),\n",
-    "  undelivered     INTEGER NOT NULL CHECK (undelivered & ~channels = 0),\n",
-    "  dead            INTEGER NOT NULL DEFAULT 0 CHECK (dead & ~undelivered = 0),\n",
-    "  template        TEXT    NOT NULL,\n",
-    "  summary         TEXT    NOT NULL,\n",
-    "  payload         TEXT,\n",
-    "  history_id      INTEGER NOT NULL,\n",
-    "  status          TEXT    NOT NULL DEFAULT 'pending'\n",
-    "                  CHECK (status = 'pending' OR status = 'delivered' OR status = 'dead' OR status = 'withdrawn'),\n",
-    "  attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n",
-    "  next_attempt_at INTEGER NOT NULL,\n",
-    "  last_error      TEXT,\n",
-    "  created_at      INTEGER NOT NULL,\n",
-    "  delivered_at    INTEGER,\n",
-    "  CHECK ((status = 'delivered') = (undelivered = 0))\n",
-    ") STRICT;\n",
-    "INSERT INTO outbox(id, agency_id, kind, recipient_id, channels, undelivered,\n",
-    "                   dead, template, summary, payload, history_id, status, attempts,\n",
-    "                   next_attempt_at, last_error, created_at, delivered_at)\n",
-    "SELECT id, agency_id, kind, recipient_id, bit,\n",
-    "       CASE status WHEN 'delivered' THEN 0 ELSE bit END,\n",
-    "       CASE status WHEN 'dead' THEN bit ELSE 0 END, template,\n",
-    "       coalesce(json_extract(payload, '$.summary'), ''),\n",
-    "       CASE kind WHEN 'calendar' THEN json_object('start_at',\n",
-    "                                                  json_extract(payload, '$.start_at'))\n",
-    "       ELSE nullif(json_patch(payload,\n",
-    "         '{\"entity\":null,\"entity_id\":null,\"event\":null,\"summary\":null}'), '{}') END,\n",
-    "       history_id, status, attempts, next_attempt_at, last_error,\n",
-    "       created_at, delivered_at\n",
-    "FROM (SELECT *, 1 << CASE channel WHEN 'crm' THEN 0 WHEN 'push' THEN 1\n",
-    "                  WHEN 'email' THEN 2 WHEN 'website' THEN 3 ELSE 4 END AS bit\n",
-    "      FROM outbox_v10);\n",
-    "DROP TABLE outbox_v10;\n",
-    "CREATE INDEX outbox_due ON outbox(next_attempt_at, id) WHERE status = 'pending';\n",
-    "\n",
-    "-- history and activity keep their rows and only lose clauses, so their\n",
-    "-- stored definitions are edited in place, as section 10 does (a change\n",
-    "-- that leaves every row valid); the tables created above move the schema\n",
-    "-- cookie, and RESET at the end makes this connection reread them.\n",
-    "PRAGMA writable_schema = ON;\n",
-    "UPDATE sqlite_schema SET sql = replace(replace(replace(sql,\n",
-    "  'agency_id  INTEGER NOT NULL REFERENCES agency(id),',\n",
-    "  'agency_id  INTEGER NOT NULL,'),\n",
-    "  'actor_id   INTEGER NOT NULL REFERENCES actor(id),',\n",
-    "  'actor_id   INTEGER NOT NULL,'),\n",
-    "  'details    TEXT CHECK (details IS NULL OR json_valid(details)),',\n",
-    "  'details    TEXT,')\n",
-    "WHERE type = 'table' AND name = 'history';\n",
-    "UPDATE sqlite_schema SET sql = replace(replace(replace(sql,\n",
-    "  'agency_id  INTEGER NOT NULL REFERENCES agency(id),',\n",
-    "  'agency_id  INTEGER NOT NULL,'),\n",
-    "  'contact_id INTEGER NOT NULL REFERENCES contact(id),',\n",
-    "  'contact_id INTEGER NOT NULL,'),\n",
-    "  'actor_id   INTEGER NOT NULL REFERENCES actor(id),',\n",
-    "  'actor_id   INTEGER NOT NULL,')\n",
-    "WHERE type = 'table' AND name = 'activity';\n",
-    "\n",
-    "CREATE TABLE timer_v10 AS SELECT * FROM timer WHERE state = 'pending';\n",
-    "DROP TABLE timer;\n",
-    "CREATE TABLE timer (\n",
-    "  entity    INTEGER NOT NULL,\n",
-    "  entity_id INTEGER NOT NULL,\n",
-    "  kind      TEXT    NOT NULL,\n",
-    "  due_at    INTEGER NOT NULL,\n",
-    "  agency_id INTEGER NOT NULL,\n",
-    "  PRIMARY KEY (entity, entity_id, kind, due_at)\n",
-    ") STRICT, WITHOUT ROWID;\n",
-    "INSERT OR IGNORE INTO timer(entity, entity_id, kind, due_at, agency_id)\n",
-    "SELECT entity, entity_id, kind, due_at, agency_id FROM timer_v10;\n",
-    "DROP TABLE timer_v10;\n",
-    "CREATE INDEX timer_due ON timer(due_at, agency_id);\n",
-    "\n",
-    "-- The deliveries of every message, one row per (message, channel), with\n",
-    "-- each delivery's status: for the counts, the CLI, tesoro_check and tests.\n",
-    "-- The payload here is the message's own fields; tesoro_outbox_fetch gives\n",
-    "-- the host the whole payload.\n",
-    "CREATE VIEW outbox_delivery AS\n",
-    "WITH channel(number, name) AS (VALUES (0, 'crm'), (1, 'push'), (2, 'email'),\n",
-    "                                      (3, 'website'), (4, 'calendar'))\n",
-    "SELECT o.id * 8 + ch.number AS id, o.id AS message_id, o.agency_id, o.kind,\n",
-    "       o.recipient_id, ch.name AS channel, o.template, o.summary, o.payload,\n",
-    "       o.history_id,\n",
-    "       CASE WHEN o.undelivered & (1 << ch.number) = 0 THEN 'delivered'\n",
-    "            WHEN o.dead & (1 << ch.number) THEN 'dead'\n",
-    "            ELSE o.status END AS status,\n",
-    "       o.attempts, o.next_attempt_at, o.last_error, o.created_at,\n",
-    "       o.delivered_at\n",
-    "FROM outbox o JOIN channel ch ON o.channels & (1 << ch.number);\n",
-    "PRAGMA writable_schema = RESET;\n",
-    "\n",
-    "-- @version 12\n",
-    "-- The client portal for daily use.\n",
-    "--\n",
-    "-- Agency settings: the default length of a viewing (one hour, as before),\n",
-    "-- and the seed's two conditions on channels, \"push (if enabled)\" and\n",
-    "-- \"calendar (if calendar integration is active)\", both on as before.\n",
-    "-- uid_key is random per agency, so that calendar UIDs of two files'\n",
-    "-- agency 1 differ.\n",
-    "ALTER TABLE agency ADD COLUMN viewing_duration_s INTEGER NOT NULL DEFAULT 3600\n",
-    "  CHECK (viewing_duration_s BETWEEN 300 AND 43200);\n",
-    "ALTER TABLE agency ADD COLUMN push_enabled INTEGER NOT NULL DEFAULT 1\n",
-    "  CHECK (push_enabled IN (0, 1));\n",
-    "ALTER TABLE agency ADD COLUMN calendar_active INTEGER NOT NULL DEFAULT 1\n",
-    "  CHECK (calendar_active IN (0, 1));\n",
-    "ALTER TABLE agency ADD COLUMN uid_key TEXT NOT NULL DEFAULT '';\n",
-    "UPDATE agency SET uid_key = lower(hex(randomblob(8)));\n",
-    "\n",
-    "-- The channels a recipient turned off (the outbox's bits: push 2, email 4,\n",
-    "-- calendar 16; crm 1 and website 8 cannot be).\n",
-    "ALTER TABLE actor ADD COLUMN channels_off INTEGER NOT NULL DEFAULT 0\n",
-    "  CHECK (channels_off & ~22 = 0);\n",
-    "\n",
-    "-- Password reset: the secret's argon2id hash, its end and wrong tries.\n",
-    "-- deactivated_at: staff switched the account off (no login, no session).\n",
-    "ALTER TABLE portal_account ADD COLUMN reset_hash TEXT\n",
-    "  CHECK (reset_hash LIKE '$argon2id$%');\n",
-    "ALTER TABLE portal_account ADD COLUMN reset_expires_at INTEGER;\n",
-    "ALTER TABLE portal_account ADD COLUMN reset_attempts INTEGER NOT NULL DEFAULT 0\n",
-    "  CHECK (reset_attempts BETWEEN 0 AND 5);\n",
-    "ALTER TABLE portal_account ADD COLUMN deactivated_at INTEGER;\n",
-    "\n",
-    "-- Portal sessions, keyed by the BLAKE2b-256 hash of their token: the token\n",
-    "-- itself is never stored.  A session row goes when the session ends.\n",
-    "CREATE TABLE portal_session (\n",
-    "  token_hash   BLOB    PRIMARY KEY CHECK (length(token_hash) = 32),\n",
-    "  account_id   INTEGER NOT NULL REFERENCES portal_account(id),\n",
-    "  agency_id    INTEGER NOT NULL REFERENCES agency(id),\n",
-    "  created_at   INTEGER NOT NULL,\n",
-    "  last_used_at INTEGER NOT NULL,\n",
-    "  expires_at   INTEGER NOT NULL\n",
-    ") STRICT, WITHOUT ROWID;\n",
-    "CREATE INDEX portal_session_account ON portal_session(account_id);\n",
-    "CREATE INDEX portal_session_agency ON portal_session(agency_id);\n",
-    "\n",
-    "-- How a referral's client was tried and reached (seed: a voicemail, a\n",
-    "-- text or an e-mail; a phone call, a text or an e-mail): the newest of\n",
-    "-- each, as stage data; history keeps every attempt.\n",
-    "ALTER TABLE referral ADD COLUMN attempted_via TEXT\n",
-    "  CHECK (attempted_via = 'voicemail' OR attempted_via = 'text' OR\n",
-    "         attempted_via = 'email');\n",
-    "ALTER TABLE referral ADD COLUMN contacted_via TEXT\n",
-    "  CHECK (contacted_via = 'phone' OR contacted_via = 'text' OR\n",
-    "         contacted_via = 'email');\n",
-    "\n",
-    "-- A portal login e-mail changed by a contact correction waits here until\n",
-    "-- its owner verifies it with the code sent to it.\n",
-    "ALTER TABLE portal_account ADD COLUMN email_pending TEXT;\n",
-    "\n",
-    "-- @version 13\n",
-    "-- A website-only person (a prospect never approved, or discarded) erased\n",
-    "-- (tesoro_web_customer_erase): who and when; the row stays for the books.\n",
-    "ALTER TABLE web_customer ADD COLUMN erased_at INTEGER;\n",
-    "ALTER TABLE web_customer ADD COLUMN erased_by INTEGER;\n",
-    "\n",
-    "-- What tesoro_agency_import brought in: per agency, record type and the\n",
-    "-- source system's id, the entity made from it and the digest of the record\n",
-    "-- (the same record again is \"present\"; another under that id a conflict).\n",
-    "CREATE TABLE import_ref (\n",
-    "  agency_id   INTEGER NOT NULL,\n",
-    "  type        TEXT    NOT NULL,\n",
-    "  external_id TEXT    NOT NULL CHECK (length(external_id) BETWEEN 1 AND 200),\n",
-    "  entity      INTEGER NOT NULL,\n",
-    "  entity_id   INTEGER NOT NULL,\n",
-    "  digest      BLOB    NOT NULL,\n",
-    "  line        INTEGER NOT NULL,\n",
-    "  imported_at INTEGER NOT NULL,\n",
-    "  PRIMARY KEY (agency_id, type, external_id)\n",
-    ") STRICT, WITHOUT ROWID;\n",
-    "CREATE INDEX import_ref_entity ON import_ref(agency_id, type, entity_id);\n",
-    "\n",
-    "-- @version 14\n",
-    "-- The ingest's idempotency rows without foreign keys or a JSON check: each\n",
-    "-- was a parent lookup or a parse for every website event.  tesoro_check\n",
-    "-- holds both rules (a customer of the event's agency; the result an object).\n",
-    "CREATE TABLE web_event_v14 (\n",
-    "  id          INTEGER PRIMARY KEY,\n",
-    "  agency_id   INTEGER NOT NULL,\n",
-    "  source_id   TEXT    NOT NULL CHECK (length(source_id) BETWEEN 1 AND 200),\n",
-    "  digest      TEXT    NOT NULL CHECK (length(digest) = 64),\n",
-    "  type        TEXT    NOT NULL,\n",
-    "  customer_id INTEGER NOT NULL,\n",
-    "  at          INTEGER NOT NULL CHECK (at >= 0),\n",
-    "  result      TEXT    NOT NULL,\n",
-    "  received_at INTEGER NOT NULL,\n",
-    "  UNIQUE (agency_id, source_id)\n",
-    ") STRICT;\n",
-    "INSERT INTO web_event_v14 SELECT id, agency_id, source_id, digest, type,\n",
-    "  customer_id, at, result, received_at FROM web_event;\n",
-    "DROP TABLE web_event;\n",
-    "ALTER TABLE web_event_v14 RENAME TO web_event;\n",
-/* <<schema */
-    NULL};
+/* schema.sql's text, line by line: its i-th line, or NULL past the last
+** (section 23). */
+static const char *tesoro__schema_line(size_t i);
 
 /* An appointment's place in time (alias a): its start, or its earliest
-** preferred date while it has none; and its status colour (SPEC §3). */
+** preferred date while it has none; and its status colour. */
 #define TESORO__APPOINTMENT_AT                                                \
   "coalesce(a.start_at, (SELECT min(value) FROM json_each(a.preferred)))"
 #define TESORO__LISTING_PHOTO /* alias l: the listing's first photo */       \
@@ -1529,7 +482,7 @@ static const char *const tesoro__schema_lines[] = {
   "CASE a.state WHEN 'pending' THEN 'yellow' WHEN 'confirmed' THEN 'green' "  \
   "WHEN 'completed' THEN 'green' ELSE 'red' END"
 
-/* The portal language of a contact (SPEC §5), by the SQL function
+/* The portal language of a contact, by the SQL function
 ** tesoro_portal_language (tesoro__sql_portal_language: the rule is there).
 ** TESORO__LANGUAGE is the rule over a contact row `c` and its portal
 ** account `pa`, left-joined (either may be missing: NULL is English);
@@ -1614,7 +567,7 @@ static const char *const tesoro__schema_lines[] = {
   X(CONTACT_EMAIL, "SELECT email FROM contact WHERE id = ?1")                 \
   X(CONTACT_ROLE_ADD,                                                         \
     "INSERT OR IGNORE INTO contact_role(contact_id, role) VALUES (?1, ?2)")   \
-  /* import and export (section 19b) */                                       \
+  /* import and export (section 21) */                                       \
   X(IMPORT_REF,                                                               \
     "SELECT entity_id FROM import_ref WHERE agency_id = ?1 AND type = ?2 "    \
     "AND external_id = ?3")                                                   \
@@ -2683,13 +1636,13 @@ TESORO_API int tesoro_schema_text(char **out) {
   size_t n = 0, i;
   char *p;
   if (out == NULL) return TESORO_EINVAL;
-  for (i = 0; tesoro__schema_lines[i]; i++) n += strlen(tesoro__schema_lines[i]);
+  for (i = 0; tesoro__schema_line(i); i++) n += strlen(tesoro__schema_line(i));
   p = TESORO_MALLOC(n + 1);
   if (p == NULL) return TESORO_ENOMEM;
   *out = p;
-  for (i = 0; tesoro__schema_lines[i]; i++) {
-    size_t len = strlen(tesoro__schema_lines[i]);
-    memcpy(p, tesoro__schema_lines[i], len);
+  for (i = 0; tesoro__schema_line(i); i++) {
+    size_t len = strlen(tesoro__schema_line(i));
+    memcpy(p, tesoro__schema_line(i), len);
     p += len;
   }
   *p = 0;
@@ -2714,7 +1667,7 @@ static int tesoro__migrate_sections(tesoro *t, int from) {
   int version = 0, rc = TESORO_OK;
   sqlite3_str *section = NULL;
   for (size_t i = 0;; i++) {
-    const char *line = tesoro__schema_lines[i];
+    const char *line = tesoro__schema_line(i);
     int next = line ? tesoro__section_version(line) : INT_MAX;
     if (next) {
       if (section && version > from) {
@@ -2808,7 +1761,7 @@ static void tesoro__sql_base64(sqlite3_context *ctx, int argc,
 }
 
 /* SQL tesoro_portal_language(choice, contact_language): the portal
-** language of a contact (SPEC §5).  The portal user's choice when there
+** language of a contact.  The portal user's choice when there
 ** is one; else the contact's language when its primary subtag (two
 ** letters, alone or before '-' or '_', any case) is one of
 ** TESORO_PORTAL_LANGUAGES; else English.  Staff and unknown contacts
@@ -2961,7 +1914,7 @@ TESORO_API int tesoro_open_readonly(const char *path, tesoro **out) {
   return tesoro__open(path, out, 1);
 }
 
-/* Cursors hold the handle; closing invalidates them (section 19). */
+/* Cursors hold the handle; closing invalidates them (section 20). */
 static void tesoro__cursors_orphan(tesoro *t);
 
 TESORO_API int tesoro_close(tesoro *t) {
@@ -3305,7 +2258,7 @@ static int tesoro__require(tesoro *t, const tesoro__actor *a, int mask,
 }
 
 /*
-** The portal rule (SPEC §5): a portal call needs the agency's portal on;
+** The portal rule: a portal call needs the agency's portal on;
 ** and a client whose account still has its temporary password may do
 ** nothing else in the portal until it is replaced (unless
 ** `set_password_ok`: the calls that step itself needs).
@@ -3355,10 +2308,341 @@ static int tesoro__staff_of(tesoro *t, const tesoro__actor *a, int64_t id,
 }
 
 /* =========================================================================
-** 7. Machines
+** 7. JSON arguments
+**
+** Every JSON object a caller passes (seller form, listing, stage data,
+** website events, import records) is checked here against its field list:
+** well-formed, an object, only known keys of the right type and range,
+** required ones present, and nothing SQLite's JSON would let through that
+** tesoro must not (tesoro__json_boundary).  The values are read by SQLite's
+** JSON functions; nothing here parses JSON by hand.
+*/
+
+/* A field of a JSON argument, as its consumer declares it. */
+typedef struct tesoro__field {
+  const char *key;
+  char type; /* 't' text, 'e' e-mail, 'p' property type, 'l' energy
+                label, 'c' one of tesoro__choices[min], 'i' integer,
+                'r' number, 'd' calendar date "YYYY-MM-DD", 'b' true or
+                false, 'a' array of property types, 'g' a search area
+                (section 17), 'o' any object, 'A' any array (their
+                checks are their consumer's) */
+  char required;
+  int64_t min, max; /* text: bytes; integer, number: value */
+} tesoro__field;
+
+
+static int tesoro__property_type(const char *s) {
+  for (int i = 1; i < COUNT(tesoro__property_types); i++)
+    if (strcmp(s, tesoro__property_types[i]) == 0) return i;
+  return 0;
+}
+
+/* The words a 'c' field takes, by its min. */
+enum { TESORO__CHOICE_ATTEMPT, TESORO__CHOICE_CONTACT };
+static const char *const tesoro__choices[][4] = {
+    [TESORO__CHOICE_ATTEMPT] = {"voicemail", "text", "email", NULL},
+    [TESORO__CHOICE_CONTACT] = {"phone", "text", "email", NULL},
+};
+
+static int tesoro__choice(const tesoro__field *f, const char *v) {
+  for (int i = 0; tesoro__choices[f->min][i]; i++)
+    if (strcmp(v, tesoro__choices[f->min][i]) == 0) return 1;
+  return 0;
+}
+
+/* The classes of the Dutch and EU energy label, best first. */
+static int tesoro__energy_label(const char *s) {
+  static const char *const labels[] = {"A++++", "A+++", "A++", "A+", "A", "B",
+                                       "C",     "D",    "E",   "F",  "G"};
+  for (int i = 0; i < COUNT(labels); i++)
+    if (strcmp(s, labels[i]) == 0) return 1;
+  return 0;
+}
+
+/* Is `s` a real calendar date written YYYY-MM-DD?  SQLite's date() with a
+** modifier normalises anything else (2026-02-30 becomes 2026-03-02;
+** 28-05-2026 becomes NULL); without one it would keep day 30 of February. */
+static int tesoro__date_valid(tesoro *t, const char *s) {
+  sqlite3_stmt *st = tesoro__stmt(t, S_DATE_VALID);
+  int64_t ok = 0;
+  int rc;
+  if (st == NULL) return t->rc; /* < 0: an error, not "invalid" */
+  sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC);
+  if ((rc = tesoro__int(t, st, &ok)) < 0) return rc;
+  return ok == 1;
+}
+
+/*
+** Check a JSON object argument against a field list: valid JSON, an object,
+** only known keys, each of its type and range, every required key present.
+** With `partial` (listing updates), keys may be left out, and a key that is
+** not required may be null (clear the field).
+*/
+static int tesoro__property_types_valid(tesoro *t, const char *what,
+                                       const char *type, const char *json);
+static int tesoro__area_valid(tesoro *t, const char *what, const char *type,
+                              const char *json);
+
+/*
+** Is `json` well-formed JSON whose top level is what statement `id` asks
+** (S_JSON_OBJECT_OK, S_JSON_ARRAY_OK, S_WEB_EVENT_TYPE)?  1 or 0
+** (malformed, or another type), else a negative error.  Column 1, when the
+** statement has one, goes to *out_len or, as text, to out_text (n bytes);
+** either may be NULL.  Not json_valid(): SQLite 3.40's answers 0 when
+** memory runs out while it parses, which would turn an out-of-memory into
+** "not JSON".  json_type() reports that, and raises a plain SQLITE_ERROR on
+** malformed JSON.
+*/
+static int tesoro__json_top(tesoro *t, int id, const char *json, int *out_len,
+                            char *out_text, size_t n) {
+  sqlite3_stmt *s = tesoro__stmt(t, id);
+  int src, yes = 0;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  src = sqlite3_step(s);
+  if (src == SQLITE_ROW) {
+    yes = sqlite3_column_int(s, 0) == 1;
+    if (out_len) *out_len = sqlite3_column_int(s, 1);
+    if (out_text) tesoro__column_copy(s, 1, out_text, n);
+  }
+  sqlite3_reset(s);
+  if (src == SQLITE_ROW || src == SQLITE_ERROR) return yes;
+  return tesoro__dberr(t, src);
+}
+
+/*
+** What SQLite's JSON lets through and tesoro must not: a string escape
+** \u0000 (SQLite 3.40 ends the string there, so a name, a date or a
+** customer key would be cut short), an integer beyond 64 bits (clamped)
+** and a number beyond a double (read as infinity).  This scans the text's
+** strings and numbers only; SQLite parses it.  Locale-free: the exponent
+** is read as an integer, never by strtod.
+*/
+static int tesoro__json_boundary(tesoro *t, const char *what, const char *json) {
+  for (const char *p = json; *p;) {
+    if (*p == '"') {
+      for (p++; *p && *p != '"'; p++) {
+        if (*p != '\\') continue;
+        if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
+          return tesoro__fail(t, TESORO_EINVAL,
+                              "%s contains a NUL character (\\u0000)", what);
+        if (p[1]) p++;
+      }
+      if (*p) p++;
+    } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+      const char *start = p, *exp = NULL;
+      long digits = 0; /* before the point, leading zeros aside */
+      int point = 0;
+      for (; *p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E' ||
+             (*p >= '0' && *p <= '9');
+           p++) {
+        if (*p == '.') point = 1;
+        else if (*p == 'e' || *p == 'E') exp = p + 1;
+        else if (!exp && !point && *p >= '1' && *p <= '9') digits++;
+        else if (!exp && !point && *p == '0' && digits) digits++;
+      }
+      if (exp) {
+        long e;
+        errno = 0;
+        e = strtol(exp, NULL, 10);
+        if (errno == ERANGE || digits + e > 308)
+          return tesoro__fail(t, TESORO_EINVAL,
+                              "%s has a number beyond a double (%.*s)", what,
+                              (int)(p - start > 40 ? 40 : p - start), start);
+      } else if (!point) {
+        char num[24];
+        size_t n = (size_t)(p - start);
+        errno = 0;
+        if (n < sizeof num) {
+          memcpy(num, start, n);
+          num[n] = 0;
+          (void)strtoll(num, NULL, 10);
+        }
+        if (n >= sizeof num || errno == ERANGE)
+          return tesoro__fail(t, TESORO_EINVAL,
+                              "%s has an integer beyond 64 bits (%.*s)", what,
+                              (int)(n > 40 ? 40 : n), start);
+      }
+    } else {
+      p++;
+    }
+  }
+  return TESORO_OK;
+}
+
+/*
+** A digest of what `json` says, whatever its member order and whitespace:
+** every node of its tree, sorted by path (array elements keep their
+** index), with its type and value.
+*/
+static int tesoro__json_canonical(tesoro *t, const char *json,
+                                  unsigned char out[crypto_hash_sha256_BYTES]) {
+  sqlite3_stmt *s = tesoro__stmt(t, S_JSON_CANONICAL);
+  const unsigned char *text;
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((text = sqlite3_column_text(s, 0)) == NULL) {
+    sqlite3_reset(s);
+    return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+  }
+  crypto_hash_sha256(out, text, (unsigned long long)sqlite3_column_bytes(s, 0));
+  if ((rc = sqlite3_reset(s)) != SQLITE_OK) return tesoro__dberr(t, rc);
+  return TESORO_OK;
+}
+
+/* `what "key"`, the name a member's error message gives it.  Not
+** snprintf(): this runs for every text member of every website event. */
+static void tesoro__member_name(char *out, size_t n, const char *what,
+                                const char *key) {
+  size_t w = strlen(what), k = strlen(key);
+  if (w + k + 4 > n) {
+    snprintf(out, n, "%s \"%s\"", what, key);
+    return;
+  }
+  memcpy(out, what, w);
+  out[w] = ' ';
+  out[w + 1] = '"';
+  memcpy(out + w + 2, key, k);
+  out[w + k + 2] = '"';
+  out[w + k + 3] = 0;
+}
+
+/* Given each member that passed its check, the first time its key occurs
+** (as json_extract() would find it), with json_each's row in `s`: the
+** value is column 2. */
+typedef void (*tesoro__member_take)(void *ctx, const tesoro__field *f,
+                                    sqlite3_stmt *s);
+
+/* The members of `json`, known to be an object, against `fields` (see
+** tesoro__json_fields); `take` (may be NULL) keeps the values it wants, so
+** the caller need not parse the object again. */
+static int tesoro__json_members(tesoro *t, const char *what, const char *json,
+                                const tesoro__field *fields, int n, int partial,
+                                tesoro__member_take take, void *ctx) {
+  sqlite3_stmt *s;
+  uint32_t seen = 0;
+  int rc;
+  if ((s = tesoro__stmt(t, S_JSON_FIELDS)) == NULL) return t->rc;
+  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
+    const char *key = (const char *)sqlite3_column_text(s, 0);
+    const char *type = (const char *)sqlite3_column_text(s, 1);
+    const tesoro__field *f = NULL;
+    int i;
+    rc = TESORO_OK; /* not the TESORO_ROW of the loop condition */
+    if (key == NULL || type == NULL) {
+      /* an object's member always has both: SQLite ran out of memory */
+      rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+      break;
+    }
+    for (i = 0; i < n && !f; i++)
+      if (key && strcmp(key, fields[i].key) == 0) f = &fields[i];
+    if (f == NULL) {
+      rc = tesoro__fail(t, TESORO_EINVAL, "%s has an unknown field \"%.60s\"",
+                        what, key ? key : "");
+    } else if (strcmp(type, "null") == 0) {
+      if (!partial || f->required)
+        rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must not be null", what,
+                          f->key);
+    } else if (f->type == 'i') {
+      int64_t v = sqlite3_column_int64(s, 2);
+      if (strcmp(type, "integer") != 0 || v < f->min || v > f->max)
+        rc = tesoro__fail(t, TESORO_EINVAL,
+                          "%s: \"%s\" must be an integer from %lld to %lld",
+                          what, f->key, (long long)f->min, (long long)f->max);
+    } else if (f->type == 'r') {
+      double v = sqlite3_column_double(s, 2);
+      if ((strcmp(type, "integer") != 0 && strcmp(type, "real") != 0) ||
+          !(v >= (double)f->min && v <= (double)f->max))
+        rc = tesoro__fail(t, TESORO_EINVAL,
+                          "%s: \"%s\" must be a number from %lld to %lld",
+                          what, f->key, (long long)f->min, (long long)f->max);
+    } else if (f->type == 'b') {
+      if (strcmp(type, "true") != 0 && strcmp(type, "false") != 0)
+        rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must be true or false",
+                          what, f->key);
+    } else if (f->type == 'o' || f->type == 'A') {
+      if (strcmp(type, f->type == 'o' ? "object" : "array") != 0)
+        rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must be an %s", what,
+                          f->key, f->type == 'o' ? "object" : "array");
+    } else if (f->type == 'a' || f->type == 'g') {
+      char name[80];
+      const char *v = (const char *)sqlite3_column_text(s, 2);
+      tesoro__member_name(name, sizeof name, what, f->key);
+      rc = v == NULL ? tesoro__fail(t, TESORO_ENOMEM, "out of memory")
+           : f->type == 'a' ? tesoro__property_types_valid(t, name, type, v)
+                            : tesoro__area_valid(t, name, type, v);
+    } else if (strcmp(type, "text") != 0) {
+      rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must be a string", what,
+                        f->key);
+    } else {
+      const char *v = (const char *)sqlite3_column_text(s, 2);
+      int bytes = sqlite3_column_bytes(s, 2), valid = 1;
+      char name[80];
+      tesoro__member_name(name, sizeof name, what, f->key);
+      if (v == NULL) /* a text value is never NULL: out of memory */
+        rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+      else if ((int)strlen(v) != bytes)
+        rc = tesoro__fail(t, TESORO_EINVAL, "%s contains a NUL", name);
+      else if (f->type == 'e')
+        rc = tesoro__email(t, name, v, 1);
+      else if (f->type == 'd' && (valid = tesoro__date_valid(t, v)) != 1)
+        rc = valid < 0 ? valid
+                       : tesoro__fail(t, TESORO_EINVAL,
+                                      "%s must be a date YYYY-MM-DD", name);
+      else if (f->type == 'p' && !tesoro__property_type(v))
+        rc = tesoro__fail(t, TESORO_EINVAL,
+                          "%s must be house, apartment, office or land", name);
+      else if (f->type == 'c' && !tesoro__choice(f, v))
+        rc = tesoro__fail(t, TESORO_EINVAL, "%s must be %s, %s or %s", name,
+                          tesoro__choices[f->min][0], tesoro__choices[f->min][1],
+                          tesoro__choices[f->min][2]);
+      else if (f->type == 'l' && !tesoro__energy_label(v))
+        rc = tesoro__fail(t, TESORO_EINVAL,
+                          "%s must be an energy label: A++++, A+++, A++, A+, "
+                          "A, B, C, D, E, F or G", name);
+      else if (f->type == 't')
+        rc = tesoro__text(t, name, v, (size_t)f->max, 1);
+    }
+    if (rc) break;
+    if (take && !(seen & (1u << (f - fields)))) take(ctx, f, s);
+    seen |= 1u << (f - fields);
+  }
+  sqlite3_reset(s);
+  if (rc < 0) return rc;
+  for (int i = 0; i < n && !partial; i++)
+    if (fields[i].required && !(seen & (1u << i)))
+      return tesoro__fail(t, TESORO_EINVAL, "%s needs \"%s\"", what,
+                          fields[i].key);
+  return TESORO_OK;
+}
+
+/* Does `fields` have one named `key`? */
+static int tesoro__field_named(const tesoro__field *fields, int n, const char *key) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(fields[i].key, key) == 0) return 1;
+  return 0;
+}
+
+static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
+                               const tesoro__field *fields, int n, int partial) {
+  int rc;
+  if ((rc = tesoro__text(t, what, json, TESORO_MAX_JSON, 1))) return rc;
+  if ((rc = tesoro__json_top(t, S_JSON_OBJECT_OK, json, NULL, NULL, 0)) < 0)
+    return rc;
+  if (!rc) return tesoro__fail(t, TESORO_EINVAL, "%s is not a JSON object", what);
+  if ((rc = tesoro__json_boundary(t, what, json))) return rc;
+  return tesoro__json_members(t, what, json, fields, n, partial, NULL, NULL);
+}
+
+/* =========================================================================
+** 8. Machines
 **
 ** Each workflow is a table of rows (from states, event, to, roles, guard,
-** effect), read by the one engine of section 8; the allowed-events query
+** effect), read by the one engine of section 9; the allowed-events query
 ** and the DOT diagrams read the same rows, so they cannot drift.  `from` is
 ** a mask of states; `to` SAME keeps the state (an event that changes the
 ** entity without moving it: a message, a document, an edit).  Guards and
@@ -3405,7 +2689,7 @@ typedef struct tesoro__machine {
   int (*explain)(tesoro__ctx *c, int rc);
   int insiders;   /* R_* mask: only these may act on it, only staff read
                      it (clients not even by a refusal message); 0: all */
-  int portal;     /* a client's every call on it is a portal call (§15) */
+  int portal;     /* a client's every call on it is a portal call (section 16) */
   /* Optional statement for a transition that keeps the state: the version
   ** only, so an index on the state is not rewritten for nothing (a website
   ** customer's events nearly all keep it); 0: set_state. */
@@ -3437,7 +2721,6 @@ struct tesoro__ctx {
   char *out_text;              /* text the effect produces (tesoro_free) */
 };
 
-#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* A context for a write that does not start from an existing entity. */
 static void tesoro__ctx_new(tesoro__ctx *c, tesoro *t, const tesoro__actor *a,
@@ -3460,7 +2743,7 @@ static void tesoro__ctx_new(tesoro__ctx *c, tesoro *t, const tesoro__actor *a,
   enum { list(TESORO__ENUM_ITEM) };                                           \
   static const char *const array[] = {list(TESORO__NAME_ITEM)}
 
-/* --- room (SPEC §2) --- */
+/* --- room --- */
 #define TESORO__ROOM_STATES(X)                                                \
   X(ROOM_OPEN, open) X(ROOM_IN_PROGRESS, in_progress) X(ROOM_LOST, lost)      \
   X(ROOM_CLOSED, closed) X(ROOM_SUCCESSFUL, successful)
@@ -3493,7 +2776,7 @@ static const tesoro__trans tesoro__room_rows[] = {
   {ROOM_LIVE,          ROOM_EV_ADD_DOCUMENT,      TESORO__SAME,     R_STAFF | R_CLIENT, NULL, fx_document, 0},
 };
 
-/* --- mandate (SPEC §2) --- */
+/* --- mandate --- */
 #define TESORO__MANDATE_STATES(X)                                             \
   X(MANDATE_DRAFT, draft) X(MANDATE_NEGOTIATING, negotiating)                 \
   X(MANDATE_TERMS_AGREED, terms_agreed) X(MANDATE_FORM_SHARED, form_shared)   \
@@ -3540,7 +2823,7 @@ static const tesoro__trans tesoro__mandate_rows[] = {
   {MANDATE_OPEN & ~ST(MANDATE_FORM_SHARED),       MANDATE_EV_ADD_DOCUMENT,    TESORO__SAME,           R_STAFF,            NULL,                 fx_document, 0},
 };
 
-/* --- listing (SPEC §2) --- */
+/* --- listing --- */
 #define TESORO__LISTING_STATES(X)                                             \
   X(LISTING_PLACEHOLDER, placeholder) X(LISTING_DRAFT, draft)                 \
   X(LISTING_PUBLISHED, published) X(LISTING_UNPUBLISHED, unpublished)
@@ -3571,7 +2854,7 @@ static const tesoro__trans tesoro__listing_rows[] = {
   {ALL_STATES,                                    LISTING_EV_ADD_DOCUMENT,TESORO__SAME,        R_STAFF,  NULL,                  fx_document, 0},
 };
 
-/* --- task (SPEC §1.5): staff close their to-dos; the system closes the ones
+/* --- task: staff close their to-dos; the system closes the ones
 **     whose reason went away --- */
 #define TESORO__TASK_STATES(X)                                                \
   X(TASK_OPEN, open) X(TASK_DONE, done) X(TASK_CANCELLED, cancelled)
@@ -3591,7 +2874,7 @@ static const tesoro__trans tesoro__task_rows[] = {
   {ST(TASK_OPEN),  TASK_EV_CANCEL,   TASK_CANCELLED, R_STAFF | R_SYSTEM,  NULL, fx_task_closed, 0},
 };
 
-/* --- deal (SPEC §3, §5): a client's search, to which staff offer listings --- */
+/* --- deal: a client's search, to which staff offer listings --- */
 #define TESORO__DEAL_STATES(X)                                                \
   X(DEAL_ACTIVE, active) X(DEAL_CLOSED, closed)
 TESORO__NAMED(TESORO__DEAL_STATES, tesoro__deal_states);
@@ -3612,7 +2895,7 @@ static const tesoro__trans tesoro__deal_rows[] = {
   {ST(DEAL_ACTIVE),  DEAL_EV_CLOSE, DEAL_CLOSED,  R_STAFF, NULL,        fx_deal_close, 0},
 };
 
-/* --- deal property (SPEC §5): a listing offered to a deal; the portal's
+/* --- deal property: a listing offered to a deal; the portal's
 **     property statuses.  Viewing requests start here. --- */
 #define TESORO__DEAL_PROPERTY_STATES(X)                                       \
   X(DP_TO_REVIEW, to_review) X(DP_INTERESTING, interesting)                   \
@@ -3643,8 +2926,8 @@ static const tesoro__trans tesoro__deal_property_rows[] = {
   {ALL_STATES,                          DP_EV_FAVOURITE,         TESORO__SAME,   R_CLIENT, NULL,                fx_feed, 0},
 };
 
-/* --- appointment (SPEC §3, §7): a viewing.  Created pending by the deal
-**     property's request_viewing; the timers of section 9 fire complete,
+/* --- appointment: a viewing.  Created pending by the deal
+**     property's request_viewing; the timers of section 10 fire complete,
 **     send_reminder and request_feedback. --- */
 #define TESORO__APPOINTMENT_STATES(X)                                         \
   X(APPT_PENDING, pending) X(APPT_CONFIRMED, confirmed)                       \
@@ -3697,7 +2980,7 @@ static const tesoro__trans tesoro__appointment_rows[] = {
   {ST(APPT_COMPLETED),  APPT_EV_ADD_DOCUMENT,     TESORO__SAME,   R_CLIENT,           NULL,                fx_document, 0},
 };
 
-/* --- referral (SPEC §4): the stages, in the pipeline's order (this
+/* --- referral: the stages, in the pipeline's order (this
 **     list's order is the order), then closed_paid; failed outside it.  The
 **     event of a move is the stage moved to.  Each stage's public number is
 **     its TESORO_STAGE_*, fixed for ever: a stage added mid-pipeline takes
@@ -3777,7 +3060,7 @@ static const tesoro__trans tesoro__referral_rows[] = {
   {ALL_STATES,                      RF_EV_ADD_NOTE,       TESORO__SAME,         R_STAFF,    NULL,            fx_referral_note, 0},
 };
 
-/* --- portal account (SPEC §5): its states are the onboarding steps.
+/* --- portal account: its states are the onboarding steps.
 **     Passwords and codes are checked before the engine runs (hashing is
 **     slow and must not hold the write lock); the guards re-check what the
 **     time or a concurrent call may have changed. --- */
@@ -3854,9 +3137,9 @@ static const tesoro__trans tesoro__portal_account_rows[] = {
   {PA_ACTIVE,          PA_EV_LOGOUT,          TESORO__SAME,    R_WEBSITE,            NULL,           fx_portal_logout, 0},
 };
 
-/* --- web customer (SPEC §6): the prospect holding tank.  Every website
+/* --- web customer: the prospect holding tank.  Every website
 **     event about the customer is an event of this machine (a history row
-**     with the website as actor); its effect, in section 16, does the
+**     with the website as actor); its effect, in section 17, does the
 **     type's work.  The CRM's own exchange changes are staff events. --- */
 #define TESORO__WEB_CUSTOMER_STATES(X)                                        \
   X(WC_PROSPECT, prospect) X(WC_APPROVED, approved)                           \
@@ -3913,7 +3196,7 @@ static const tesoro__trans tesoro__web_customer_rows[] = {
   {ST(WC_APPROVED),   WC_EV_CONFIRM_VENDOR,    TESORO__SAME,  R_STAFF,   NULL,         fx_crm_exchange, 0},
 };
 
-/* --- search (SPEC §6): a customer's criteria, from the website (soft or
+/* --- search: a customer's criteria, from the website (soft or
 **     hard) or set in the CRM (hard, capability 6). --- */
 #define TESORO__SEARCH_STATES(X)                                              \
   X(SEARCH_ACTIVE, active) X(SEARCH_DELETED, deleted)
@@ -3937,7 +3220,7 @@ static const tesoro__trans tesoro__search_rows[] = {
   {ST(SEARCH_ACTIVE),  SEARCH_EV_DELETE, SEARCH_DELETED, R_STAFF | R_WEBSITE, NULL,  fx_search_delete, 0},
 };
 
-/* --- vendor claim (SPEC §6, capabilities 13 and 14) --- */
+/* --- vendor claim (capabilities 13 and 14) --- */
 #define TESORO__VENDOR_CLAIM_STATES(X)                                        \
   X(VC_CLAIMED, claimed) X(VC_CONFIRMED, confirmed)                           \
   X(VC_REJECTED, rejected)
@@ -4031,7 +3314,7 @@ static int tesoro__event_from(const tesoro__machine *m, int event,
 }
 
 /* =========================================================================
-** 8. Engine
+** 9. Engine
 **
 ** tesoro__fire applies one event to one entity: load it, check reach and
 ** version, find the row for (state, event) — none: ESTATE; none for this
@@ -4242,6 +3525,53 @@ static int tesoro__fire_nested(tesoro__ctx *parent, const tesoro__machine *m,
 }
 
 /*
+** Creation is a row of the machine's table (from TESORO__NEW) like any
+** move.  tesoro__create_begin picks the row by the state the entity
+** begins in (`first`; -1: the machine's one creation row), checks the
+** actor's role and runs the row's guard, so the caller's INSERT binds
+** c->m->states[c->to]; tesoro__created then writes the first history row
+** (seq 1, the row's event) and runs the row's effect.  `c` becomes the
+** new entity's context.
+*/
+static int tesoro__create_begin(tesoro__ctx *c, const tesoro__machine *m,
+                                int first) {
+  int roles = 0;
+  c->m = m;
+  c->entity = m->entity;
+  c->id = 0;
+  c->row = NULL;
+  for (int i = 0; i < m->nrows && c->row == NULL; i++) {
+    const tesoro__trans *r = &m->rows[i];
+    if (r->from != TESORO__NEW || (first >= 0 && r->to != first)) continue;
+    roles |= r->roles;
+    if (r->roles & c->actor->bit) c->row = r;
+  }
+  if (c->row == NULL) {
+    char action[64];
+    if (roles == 0) /* no such row: the code asks for what the table lacks */
+      return tesoro__fail(c->t, TESORO_EDB, "%s has no creation row", m->name);
+    snprintf(action, sizeof action, "create a %s", m->name);
+    return tesoro__require(c->t, c->actor, roles, action);
+  }
+  c->event = c->row->event;
+  c->event_name = m->events[c->event];
+  c->from = -1;
+  c->to = c->row->to;
+  return c->row->guard ? c->row->guard(c) : TESORO_OK;
+}
+
+static int tesoro__created(tesoro__ctx *c, int64_t id) {
+  int rc;
+  c->id = id;
+  c->version = 1;
+  if ((rc = tesoro__history(c->t, c->agency, c->entity, id, 1, c->event_name,
+                            NULL, c->m->states[c->to], c->actor->id, c->now,
+                            NULL, 0, &c->history_id)))
+    return rc;
+  return c->row->effect ? c->row->effect(c) : TESORO_OK;
+}
+
+/*
 ** One public transition: check the actor, open the write transaction, fire,
 ** commit or roll back.  Ids the effect produced reach the caller only after
 ** the commit succeeded.
@@ -4357,7 +3687,7 @@ TESORO_API int tesoro_machine_dot(int entity, char **out) {
 }
 
 /* =========================================================================
-** 9. Side effects: outbox, activity, tasks, timers, tick
+** 10. Side effects: outbox, activity, tasks, timers, tick
 **
 ** What a transition leaves behind besides its state and history row.  Each
 ** helper writes inside the caller's transaction and ties its row to the
@@ -4514,52 +3844,6 @@ static int tesoro__activity(tesoro__ctx *c, const char *kind,
   return tesoro__run(c->t, s);
 }
 
-/*
-** Creation is a row of the machine's table (from TESORO__NEW) like any
-** move.  tesoro__create_begin picks the row by the state the entity
-** begins in (`first`; -1: the machine's one creation row), checks the
-** actor's role and runs the row's guard, so the caller's INSERT binds
-** c->m->states[c->to]; tesoro__created then writes the first history row
-** (seq 1, the row's event) and runs the row's effect.  `c` becomes the
-** new entity's context.
-*/
-static int tesoro__create_begin(tesoro__ctx *c, const tesoro__machine *m,
-                                int first) {
-  int roles = 0;
-  c->m = m;
-  c->entity = m->entity;
-  c->id = 0;
-  c->row = NULL;
-  for (int i = 0; i < m->nrows && c->row == NULL; i++) {
-    const tesoro__trans *r = &m->rows[i];
-    if (r->from != TESORO__NEW || (first >= 0 && r->to != first)) continue;
-    roles |= r->roles;
-    if (r->roles & c->actor->bit) c->row = r;
-  }
-  if (c->row == NULL) {
-    char action[64];
-    if (roles == 0) /* no such row: the code asks for what the table lacks */
-      return tesoro__fail(c->t, TESORO_EDB, "%s has no creation row", m->name);
-    snprintf(action, sizeof action, "create a %s", m->name);
-    return tesoro__require(c->t, c->actor, roles, action);
-  }
-  c->event = c->row->event;
-  c->event_name = m->events[c->event];
-  c->from = -1;
-  c->to = c->row->to;
-  return c->row->guard ? c->row->guard(c) : TESORO_OK;
-}
-
-static int tesoro__created(tesoro__ctx *c, int64_t id) {
-  int rc;
-  c->id = id;
-  c->version = 1;
-  if ((rc = tesoro__history(c->t, c->agency, c->entity, id, 1, c->event_name,
-                            NULL, c->m->states[c->to], c->actor->id, c->now,
-                            NULL, 0, &c->history_id)))
-    return rc;
-  return c->row->effect ? c->row->effect(c) : TESORO_OK;
-}
 
 /* Open a staff task about (entity, entity_id), assigned to `assignee`. */
 static int tesoro__task_open(tesoro__ctx *c, const char *kind,
@@ -4961,7 +4245,7 @@ TESORO_API int tesoro_outbox_counts(tesoro *t, int64_t *out_pending,
 }
 
 /* =========================================================================
-** 10. Documents
+** 11. Documents
 **
 ** A document's type is what its first bytes say, not what its name or the
 ** caller claims: the claimed MIME type must match the content, and each
@@ -5104,7 +4388,7 @@ TESORO_API int tesoro_document_add(tesoro *t, int64_t actor, int entity,
 }
 
 /* =========================================================================
-** 11. Agencies, staff, contacts
+** 12. Agencies, staff, contacts
 **
 ** The tenancy roots.  An agency is created with its first admin, its
 ** website actor and its system actor; a contact with its one client actor.
@@ -5515,28 +4799,16 @@ TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
 }
 
 /* =========================================================================
-** 12. Seller onboarding (SPEC §2)
+** 13. Seller onboarding
 **
 ** The owner's contact form opens a room; the room's start_onboarding creates
 ** the mandate; the mandate's negotiation, seller form and validation lead
 ** to the listing.  Guards and effects of the room, mandate and listing rows
-** of section 7 live here.
+** of section 8 live here.
 */
 
-/* Fields of JSON arguments.  The seller form has them all; a listing takes
-** the property fields (from "address" on). */
-typedef struct tesoro__field {
-  const char *key;
-  char type; /* 't' text, 'e' e-mail, 'p' property type, 'l' energy
-                label, 'c' one of tesoro__choices[min], 'i' integer,
-                'r' number, 'd' calendar date "YYYY-MM-DD", 'b' true or
-                false, 'a' array of property types, 'g' a search area
-                (section 16), 'o' any object, 'A' any array (their
-                checks are their consumer's) */
-  char required;
-  int64_t min, max; /* text: bytes; integer, number: value */
-} tesoro__field;
-
+/* The seller form's fields; a listing takes the property fields (from
+** "address" on). */
 static const tesoro__field tesoro__form_fields[] = {
     {"full_name", 't', 1, 1, TESORO_MAX_NAME},
     {"email", 'e', 1, 1, TESORO_MAX_EMAIL},
@@ -5554,312 +4826,6 @@ static const tesoro__field tesoro__form_fields[] = {
     {"latitude", 'r', 0, -90, 90},
 };
 #define TESORO__LISTING_FIELDS 3 /* index of "address" */
-
-static int tesoro__property_type(const char *s) {
-  for (int i = 1; i < COUNT(tesoro__property_types); i++)
-    if (strcmp(s, tesoro__property_types[i]) == 0) return i;
-  return 0;
-}
-
-/* The words a 'c' field takes, by its min. */
-enum { TESORO__CHOICE_ATTEMPT, TESORO__CHOICE_CONTACT };
-static const char *const tesoro__choices[][4] = {
-    [TESORO__CHOICE_ATTEMPT] = {"voicemail", "text", "email", NULL},
-    [TESORO__CHOICE_CONTACT] = {"phone", "text", "email", NULL},
-};
-
-static int tesoro__choice(const tesoro__field *f, const char *v) {
-  for (int i = 0; tesoro__choices[f->min][i]; i++)
-    if (strcmp(v, tesoro__choices[f->min][i]) == 0) return 1;
-  return 0;
-}
-
-/* The classes of the Dutch and EU energy label, best first. */
-static int tesoro__energy_label(const char *s) {
-  static const char *const labels[] = {"A++++", "A+++", "A++", "A+", "A", "B",
-                                       "C",     "D",    "E",   "F",  "G"};
-  for (int i = 0; i < COUNT(labels); i++)
-    if (strcmp(s, labels[i]) == 0) return 1;
-  return 0;
-}
-
-/* Is `s` a real calendar date written YYYY-MM-DD?  SQLite's date() with a
-** modifier normalises anything else (2026-02-30 becomes 2026-03-02;
-** 28-05-2026 becomes NULL); without one it would keep day 30 of February. */
-static int tesoro__date_valid(tesoro *t, const char *s) {
-  sqlite3_stmt *st = tesoro__stmt(t, S_DATE_VALID);
-  int64_t ok = 0;
-  int rc;
-  if (st == NULL) return t->rc; /* < 0: an error, not "invalid" */
-  sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC);
-  if ((rc = tesoro__int(t, st, &ok)) < 0) return rc;
-  return ok == 1;
-}
-
-/*
-** Check a JSON object argument against a field list: valid JSON, an object,
-** only known keys, each of its type and range, every required key present.
-** With `partial` (listing updates), keys may be left out, and a key that is
-** not required may be null (clear the field).
-*/
-static int tesoro__property_types_valid(tesoro *t, const char *what,
-                                       const char *type, const char *json);
-static int tesoro__area_valid(tesoro *t, const char *what, const char *type,
-                              const char *json);
-
-/*
-** Is `json` well-formed JSON whose top level is what statement `id` asks
-** (S_JSON_OBJECT_OK, S_JSON_ARRAY_OK, S_WEB_EVENT_TYPE)?  1 or 0
-** (malformed, or another type), else a negative error.  Column 1, when the
-** statement has one, goes to *out_len or, as text, to out_text (n bytes);
-** either may be NULL.  Not json_valid(): SQLite 3.40's answers 0 when
-** memory runs out while it parses, which would turn an out-of-memory into
-** "not JSON".  json_type() reports that, and raises a plain SQLITE_ERROR on
-** malformed JSON.
-*/
-static int tesoro__json_top(tesoro *t, int id, const char *json, int *out_len,
-                            char *out_text, size_t n) {
-  sqlite3_stmt *s = tesoro__stmt(t, id);
-  int src, yes = 0;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
-  src = sqlite3_step(s);
-  if (src == SQLITE_ROW) {
-    yes = sqlite3_column_int(s, 0) == 1;
-    if (out_len) *out_len = sqlite3_column_int(s, 1);
-    if (out_text) tesoro__column_copy(s, 1, out_text, n);
-  }
-  sqlite3_reset(s);
-  if (src == SQLITE_ROW || src == SQLITE_ERROR) return yes;
-  return tesoro__dberr(t, src);
-}
-
-/*
-** What SQLite's JSON lets through and tesoro must not: a string escape
-** \u0000 (SQLite 3.40 ends the string there, so a name, a date or a
-** customer key would be cut short), an integer beyond 64 bits (clamped)
-** and a number beyond a double (read as infinity).  This scans the text's
-** strings and numbers only; SQLite parses it.  Locale-free: the exponent
-** is read as an integer, never by strtod.
-*/
-static int tesoro__json_boundary(tesoro *t, const char *what, const char *json) {
-  for (const char *p = json; *p;) {
-    if (*p == '"') {
-      for (p++; *p && *p != '"'; p++) {
-        if (*p != '\\') continue;
-        if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
-          return tesoro__fail(t, TESORO_EINVAL,
-                              "%s contains a NUL character (\\u0000)", what);
-        if (p[1]) p++;
-      }
-      if (*p) p++;
-    } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
-      const char *start = p, *exp = NULL;
-      long digits = 0; /* before the point, leading zeros aside */
-      int point = 0;
-      for (; *p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E' ||
-             (*p >= '0' && *p <= '9');
-           p++) {
-        if (*p == '.') point = 1;
-        else if (*p == 'e' || *p == 'E') exp = p + 1;
-        else if (!exp && !point && *p >= '1' && *p <= '9') digits++;
-        else if (!exp && !point && *p == '0' && digits) digits++;
-      }
-      if (exp) {
-        long e;
-        errno = 0;
-        e = strtol(exp, NULL, 10);
-        if (errno == ERANGE || digits + e > 308)
-          return tesoro__fail(t, TESORO_EINVAL,
-                              "%s has a number beyond a double (%.*s)", what,
-                              (int)(p - start > 40 ? 40 : p - start), start);
-      } else if (!point) {
-        char num[24];
-        size_t n = (size_t)(p - start);
-        errno = 0;
-        if (n < sizeof num) {
-          memcpy(num, start, n);
-          num[n] = 0;
-          (void)strtoll(num, NULL, 10);
-        }
-        if (n >= sizeof num || errno == ERANGE)
-          return tesoro__fail(t, TESORO_EINVAL,
-                              "%s has an integer beyond 64 bits (%.*s)", what,
-                              (int)(n > 40 ? 40 : n), start);
-      }
-    } else {
-      p++;
-    }
-  }
-  return TESORO_OK;
-}
-
-/*
-** A digest of what `json` says, whatever its member order and whitespace:
-** every node of its tree, sorted by path (array elements keep their
-** index), with its type and value.
-*/
-static int tesoro__json_canonical(tesoro *t, const char *json,
-                                  unsigned char out[crypto_hash_sha256_BYTES]) {
-  sqlite3_stmt *s = tesoro__stmt(t, S_JSON_CANONICAL);
-  const unsigned char *text;
-  int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
-  if ((text = sqlite3_column_text(s, 0)) == NULL) {
-    sqlite3_reset(s);
-    return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
-  }
-  crypto_hash_sha256(out, text, (unsigned long long)sqlite3_column_bytes(s, 0));
-  if ((rc = sqlite3_reset(s)) != SQLITE_OK) return tesoro__dberr(t, rc);
-  return TESORO_OK;
-}
-
-/* `what "key"`, the name a member's error message gives it.  Not
-** snprintf(): this runs for every text member of every website event. */
-static void tesoro__member_name(char *out, size_t n, const char *what,
-                                const char *key) {
-  size_t w = strlen(what), k = strlen(key);
-  if (w + k + 4 > n) {
-    snprintf(out, n, "%s \"%s\"", what, key);
-    return;
-  }
-  memcpy(out, what, w);
-  out[w] = ' ';
-  out[w + 1] = '"';
-  memcpy(out + w + 2, key, k);
-  out[w + k + 2] = '"';
-  out[w + k + 3] = 0;
-}
-
-/* Given each member that passed its check, the first time its key occurs
-** (as json_extract() would find it), with json_each's row in `s`: the
-** value is column 2. */
-typedef void (*tesoro__member_take)(void *ctx, const tesoro__field *f,
-                                    sqlite3_stmt *s);
-
-/* The members of `json`, known to be an object, against `fields` (see
-** tesoro__json_fields); `take` (may be NULL) keeps the values it wants, so
-** the caller need not parse the object again. */
-static int tesoro__json_members(tesoro *t, const char *what, const char *json,
-                                const tesoro__field *fields, int n, int partial,
-                                tesoro__member_take take, void *ctx) {
-  sqlite3_stmt *s;
-  uint32_t seen = 0;
-  int rc;
-  if ((s = tesoro__stmt(t, S_JSON_FIELDS)) == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
-  while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
-    const char *key = (const char *)sqlite3_column_text(s, 0);
-    const char *type = (const char *)sqlite3_column_text(s, 1);
-    const tesoro__field *f = NULL;
-    int i;
-    rc = TESORO_OK; /* not the TESORO_ROW of the loop condition */
-    if (key == NULL || type == NULL) {
-      /* an object's member always has both: SQLite ran out of memory */
-      rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
-      break;
-    }
-    for (i = 0; i < n && !f; i++)
-      if (key && strcmp(key, fields[i].key) == 0) f = &fields[i];
-    if (f == NULL) {
-      rc = tesoro__fail(t, TESORO_EINVAL, "%s has an unknown field \"%.60s\"",
-                        what, key ? key : "");
-    } else if (strcmp(type, "null") == 0) {
-      if (!partial || f->required)
-        rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must not be null", what,
-                          f->key);
-    } else if (f->type == 'i') {
-      int64_t v = sqlite3_column_int64(s, 2);
-      if (strcmp(type, "integer") != 0 || v < f->min || v > f->max)
-        rc = tesoro__fail(t, TESORO_EINVAL,
-                          "%s: \"%s\" must be an integer from %lld to %lld",
-                          what, f->key, (long long)f->min, (long long)f->max);
-    } else if (f->type == 'r') {
-      double v = sqlite3_column_double(s, 2);
-      if ((strcmp(type, "integer") != 0 && strcmp(type, "real") != 0) ||
-          !(v >= (double)f->min && v <= (double)f->max))
-        rc = tesoro__fail(t, TESORO_EINVAL,
-                          "%s: \"%s\" must be a number from %lld to %lld",
-                          what, f->key, (long long)f->min, (long long)f->max);
-    } else if (f->type == 'b') {
-      if (strcmp(type, "true") != 0 && strcmp(type, "false") != 0)
-        rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must be true or false",
-                          what, f->key);
-    } else if (f->type == 'o' || f->type == 'A') {
-      if (strcmp(type, f->type == 'o' ? "object" : "array") != 0)
-        rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must be an %s", what,
-                          f->key, f->type == 'o' ? "object" : "array");
-    } else if (f->type == 'a' || f->type == 'g') {
-      char name[80];
-      const char *v = (const char *)sqlite3_column_text(s, 2);
-      tesoro__member_name(name, sizeof name, what, f->key);
-      rc = v == NULL ? tesoro__fail(t, TESORO_ENOMEM, "out of memory")
-           : f->type == 'a' ? tesoro__property_types_valid(t, name, type, v)
-                            : tesoro__area_valid(t, name, type, v);
-    } else if (strcmp(type, "text") != 0) {
-      rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must be a string", what,
-                        f->key);
-    } else {
-      const char *v = (const char *)sqlite3_column_text(s, 2);
-      int bytes = sqlite3_column_bytes(s, 2), valid = 1;
-      char name[80];
-      tesoro__member_name(name, sizeof name, what, f->key);
-      if (v == NULL) /* a text value is never NULL: out of memory */
-        rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
-      else if ((int)strlen(v) != bytes)
-        rc = tesoro__fail(t, TESORO_EINVAL, "%s contains a NUL", name);
-      else if (f->type == 'e')
-        rc = tesoro__email(t, name, v, 1);
-      else if (f->type == 'd' && (valid = tesoro__date_valid(t, v)) != 1)
-        rc = valid < 0 ? valid
-                       : tesoro__fail(t, TESORO_EINVAL,
-                                      "%s must be a date YYYY-MM-DD", name);
-      else if (f->type == 'p' && !tesoro__property_type(v))
-        rc = tesoro__fail(t, TESORO_EINVAL,
-                          "%s must be house, apartment, office or land", name);
-      else if (f->type == 'c' && !tesoro__choice(f, v))
-        rc = tesoro__fail(t, TESORO_EINVAL, "%s must be %s, %s or %s", name,
-                          tesoro__choices[f->min][0], tesoro__choices[f->min][1],
-                          tesoro__choices[f->min][2]);
-      else if (f->type == 'l' && !tesoro__energy_label(v))
-        rc = tesoro__fail(t, TESORO_EINVAL,
-                          "%s must be an energy label: A++++, A+++, A++, A+, "
-                          "A, B, C, D, E, F or G", name);
-      else if (f->type == 't')
-        rc = tesoro__text(t, name, v, (size_t)f->max, 1);
-    }
-    if (rc) break;
-    if (take && !(seen & (1u << (f - fields)))) take(ctx, f, s);
-    seen |= 1u << (f - fields);
-  }
-  sqlite3_reset(s);
-  if (rc < 0) return rc;
-  for (int i = 0; i < n && !partial; i++)
-    if (fields[i].required && !(seen & (1u << i)))
-      return tesoro__fail(t, TESORO_EINVAL, "%s needs \"%s\"", what,
-                          fields[i].key);
-  return TESORO_OK;
-}
-
-/* Does `fields` have one named `key`? */
-static int tesoro__field_named(const tesoro__field *fields, int n, const char *key) {
-  for (int i = 0; i < n; i++)
-    if (strcmp(fields[i].key, key) == 0) return 1;
-  return 0;
-}
-
-static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
-                               const tesoro__field *fields, int n, int partial) {
-  int rc;
-  if ((rc = tesoro__text(t, what, json, TESORO_MAX_JSON, 1))) return rc;
-  if ((rc = tesoro__json_top(t, S_JSON_OBJECT_OK, json, NULL, NULL, 0)) < 0)
-    return rc;
-  if (!rc) return tesoro__fail(t, TESORO_EINVAL, "%s is not a JSON object", what);
-  if ((rc = tesoro__json_boundary(t, what, json))) return rc;
-  return tesoro__json_members(t, what, json, fields, n, partial, NULL, NULL);
-}
 
 TESORO_API int tesoro_contact_request_submit(
     tesoro *t, int64_t actor, const char *name, const char *email,
@@ -6677,11 +5643,11 @@ TESORO_API int tesoro_task_cancel(tesoro *t, int64_t actor, int64_t task,
 }
 
 /* =========================================================================
-** 13. Viewing appointments (SPEC §3)
+** 14. Viewing appointments
 **
 ** Deals, the listings offered to them, and the viewings clients request.
 ** A request is an event of the deal property that creates the appointment;
-** the appointment's machine (section 7) does the rest, with three timers
+** the appointment's machine (section 8) does the rest, with three timers
 ** per confirmed viewing (completion, reminder, feedback request) and one
 ** per viewing the clock completed (the no-show window, after which the
 ** property counts as viewed).  "The day of the viewing" is the agency's
@@ -6976,7 +5942,7 @@ TESORO_API int tesoro_appointment_request(tesoro *t, int64_t actor,
                             out_appointment, NULL);
 }
 
-/* --- the client's property feed (SPEC §5) --- */
+/* --- the client's property feed --- */
 
 typedef struct tesoro__verdict {
   const char *reasons; /* JSON array of reason names: not_interested only */
@@ -7488,9 +6454,9 @@ TESORO_API int tesoro_appointment_rate(tesoro *t, int64_t actor,
 }
 
 /* =========================================================================
-** 14. Referral stages (SPEC §4)
+** 15. Referral stages
 **
-** A referral's stage moves forward through the table of section 7; this
+** A referral's stage moves forward through the table of section 8; this
 ** section holds its guards (stage data, revival to the last active stage,
 ** the list date), its one effect (store the data, plan or withdraw the
 ** list-date timer, queue the closing documents, fix the fee), and the
@@ -7854,11 +6820,11 @@ TESORO_API int tesoro_referral_note_add(tesoro *t, int64_t actor,
 }
 
 /* =========================================================================
-** 15. Client portal (SPEC §5)
+** 16. Client portal
 **
 ** Portal accounts and their secrets, the onboarding steps, the portal
 ** language, the home overview, the feed across a client's deals and the
-** contact-agent message.  The account machine of section 7 holds the
+** contact-agent message.  The account machine of section 8 holds the
 ** rules; this section checks secrets before firing it.  Secrets are hashed
 ** with libsodium's argon2id outside the write transaction — at the
 ** production cost a hash takes tens of milliseconds and must not hold the
@@ -7992,7 +6958,7 @@ static void tesoro__decoy_verify(tesoro *t, const char *password) {
 }
 
 /*
-** The password policy of SPEC §5, counted in characters (code points) and
+** The portal's password policy (tesoro.h), counted in characters (code points) and
 ** classified by Unicode (ICU): "special" is whatever is neither a letter
 ** nor a digit.  Control characters are refused: a password must be
 ** typeable.
@@ -9270,7 +8236,7 @@ TESORO_API int tesoro_portal_account_of(tesoro *t, int64_t actor,
 }
 
 /* =========================================================================
-** 16. Website exchange (SPEC §6)
+** 17. Website exchange
 **
 ** A website event is a JSON object; it is validated field by field
 ** (tesoro__json_fields with the type's field list), recorded once in
@@ -10796,7 +9762,7 @@ TESORO_API int tesoro_matches(tesoro *t, int64_t actor, int64_t customer,
 }
 
 /* =========================================================================
-** 17. Privacy (SPEC §7)
+** 18. Privacy
 **
 ** Consent, the one-contact export and the erasure.  The privacy map below
 ** is the one place that says, for every column of every table, whether it
@@ -11606,11 +10572,11 @@ TESORO_API int tesoro_privacy_map(char **out_json) {
 }
 
 /* =========================================================================
-** 18. Reading
+** 19. Reading
 **
 ** Every read names its actor and passes the same reach check as a write:
 ** staff of the entity's agency, or the entity's own client.  Lists come back
-** as cursors (section 19); single entities as JSON built by SQLite.
+** as cursors (section 20); single entities as JSON built by SQLite.
 */
 /* Copy the first column of a one-row statement into a tesoro_free string. */
 static int tesoro__text_out(tesoro *t, sqlite3_stmt *s, char **out) {
@@ -12469,7 +11435,7 @@ TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
 }
 
 /* =========================================================================
-** 19. Cursors
+** 20. Cursors
 **
 ** A cursor steps one prepared statement like sqlite3_step.  The statement
 ** comes from the handle's cursor cache when one with the same SQL text is
@@ -12618,7 +11584,7 @@ TESORO_API void tesoro_cursor_free(tesoro_cursor *c) {
 }
 
 /* =========================================================================
-** 19b. Import and export (the agency interchange format)
+** 21. Import and export (the agency interchange format)
 **
 ** An agency moves in as a JSON Lines file: a header line, then one record
 ** per line, each naming its type and the source system's id.  The import
@@ -13693,7 +12659,7 @@ TESORO_API int tesoro_agency_export(tesoro *t, int64_t actor, const char *path,
 }
 
 /* =========================================================================
-** 20. Checker
+** 22. Checker
 **
 ** tesoro_check: SQLite's own checks, then tesoro's invariants, each a query
 ** that returns a description of its first violation or nothing.  Adding an
@@ -13735,7 +12701,7 @@ static const struct {
      "history h WHERE h.agency_id IS NOT CASE h.entity "
      TESORO__ENTITIES(TESORO__AGENCY_OF_H) " END LIMIT 1"},
     /* history, activity, outbox and timer declare no foreign keys (schema
-    ** section 11): these hold what the keys held */
+    ** section 12): these hold what the keys held */
     {"history, activity and outbox name actors that exist",
      "SELECT x.what || ' ' || x.id || ' names a missing actor ' || x.actor "
      "FROM (SELECT 'history row' AS what, id, actor_id AS actor FROM history "
@@ -13927,4 +12893,1073 @@ TESORO_API int tesoro_check(tesoro *t) {
     sqlite3_finalize(s);
   }
   return rc;
+}
+
+/* =========================================================================
+** 23. Schema text
+**
+** schema.sql, verbatim, one string per line (C11 only promises 4095-byte
+** literals), read only through tesoro__schema_line: the migrations of
+** section 5 and tesoro_schema_text.  test/sync_schema.sh writes it;
+** test_foundation compares it with the file byte for byte.
+*/
+static const char *const tesoro__schema_lines[] = {
+/* >>schema — generated from schema.sql by test/sync_schema.sh */
+    "-- tesoro schema: the single source of the database layout.\n",
+    "--\n",
+    "-- The file is an ordered list of sections, each opened by a line\n",
+    "-- \"-- @version N\".  A new database runs every section; a database at\n",
+    "-- user_version K runs the sections after K, each in its own transaction\n",
+    "-- together with the bump of user_version.  So a section, once released, is\n",
+    "-- never edited: a change is a new section (CREATE, ALTER, or a rebuild).\n",
+    "-- tesoro.c carries this file verbatim; test_foundation fails if they differ.\n",
+    "--\n",
+    "-- Conventions: every table is STRICT; every state column has a CHECK that\n",
+    "-- mirrors its machine's states (a bug in C cannot store an impossible state),\n",
+    "-- written as `x = 'a' OR x = 'b' ...` rather than an IN list (section 10);\n",
+    "-- instants are INTEGER seconds since the epoch, UTC; money is INTEGER minor\n",
+    "-- units; `entity` columns hold TESORO_ENTITY_* numbers.\n",
+    "\n",
+    "-- @version 1\n",
+    "-- Foundation: agencies, actors, contacts, history, activity, tasks, outbox,\n",
+    "-- timers, documents.\n",
+    "\n",
+    "CREATE TABLE agency (\n",
+    "  id              INTEGER PRIMARY KEY,\n",
+    "  name            TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 200),\n",
+    "  timezone        TEXT    NOT NULL DEFAULT 'UTC',\n",
+    "  currency        TEXT    NOT NULL CHECK (length(currency) = 3),\n",
+    "  portal_active   INTEGER NOT NULL DEFAULT 0 CHECK (portal_active IN (0, 1)),\n",
+    "  listing_counter INTEGER NOT NULL DEFAULT 0,\n",
+    "  created_at      INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "\n",
+    "-- Everyone who can act: staff, one client per contact, the website, the system.\n",
+    "CREATE TABLE actor (\n",
+    "  id         INTEGER PRIMARY KEY,\n",
+    "  agency_id  INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  kind       TEXT    NOT NULL CHECK (kind IN ('agent', 'client', 'website', 'system')),\n",
+    "  role       TEXT    CHECK (role IN ('agent', 'admin', 'closings')),\n",
+    "  contact_id INTEGER REFERENCES contact(id),\n",
+    "  name       TEXT    NOT NULL,\n",
+    "  email      TEXT,\n",
+    "  created_at INTEGER NOT NULL,\n",
+    "  CHECK ((kind = 'agent') = (role IS NOT NULL)),\n",
+    "  CHECK ((kind = 'client') = (contact_id IS NOT NULL))\n",
+    ") STRICT;\n",
+    "CREATE UNIQUE INDEX actor_staff_email ON actor(agency_id, lower(email)) WHERE kind = 'agent';\n",
+    "CREATE UNIQUE INDEX actor_client_contact ON actor(contact_id) WHERE contact_id IS NOT NULL;\n",
+    "CREATE UNIQUE INDEX actor_one_per_agency ON actor(agency_id, kind) WHERE kind IN ('website', 'system');\n",
+    "\n",
+    "CREATE TABLE contact (\n",
+    "  id                INTEGER PRIMARY KEY,\n",
+    "  agency_id         INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  version           INTEGER NOT NULL DEFAULT 1,\n",
+    "  name              TEXT    NOT NULL,\n",
+    "  email             TEXT,\n",
+    "  phone             TEXT,\n",
+    "  language          TEXT,\n",
+    "  assigned_agent_id INTEGER REFERENCES actor(id),\n",
+    "  created_at        INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE UNIQUE INDEX contact_email ON contact(agency_id, lower(email)) WHERE email IS NOT NULL;\n",
+    "\n",
+    "CREATE TABLE contact_role (\n",
+    "  contact_id INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  role       TEXT    NOT NULL CHECK (role IN ('owner', 'lead', 'applicant')),\n",
+    "  PRIMARY KEY (contact_id, role)\n",
+    ") STRICT, WITHOUT ROWID;\n",
+    "\n",
+    "-- One row per change of an entity: seq is the entity's version after it.\n",
+    "CREATE TABLE history (\n",
+    "  id         INTEGER PRIMARY KEY,\n",
+    "  agency_id  INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  entity     INTEGER NOT NULL CHECK (entity > 0),\n",
+    "  entity_id  INTEGER NOT NULL,\n",
+    "  seq        INTEGER NOT NULL CHECK (seq > 0),\n",
+    "  event      TEXT    NOT NULL,\n",
+    "  from_state TEXT,\n",
+    "  to_state   TEXT,\n",
+    "  actor_id   INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  at         INTEGER NOT NULL,\n",
+    "  details    TEXT CHECK (details IS NULL OR json_valid(details)),\n",
+    "  UNIQUE (entity, entity_id, seq)\n",
+    ") STRICT;\n",
+    "\n",
+    "CREATE TABLE activity (\n",
+    "  id         INTEGER PRIMARY KEY,\n",
+    "  agency_id  INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  contact_id INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  kind       TEXT    NOT NULL,\n",
+    "  actor_id   INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  at         INTEGER NOT NULL,\n",
+    "  entity     INTEGER NOT NULL,\n",
+    "  entity_id  INTEGER NOT NULL,\n",
+    "  summary    TEXT    NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX activity_contact ON activity(contact_id, at);\n",
+    "\n",
+    "CREATE TABLE task (\n",
+    "  id          INTEGER PRIMARY KEY,\n",
+    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  version     INTEGER NOT NULL DEFAULT 1,\n",
+    "  state       TEXT    NOT NULL CHECK (state IN ('open', 'done', 'cancelled')),\n",
+    "  kind        TEXT    NOT NULL,\n",
+    "  title       TEXT    NOT NULL,\n",
+    "  entity      INTEGER NOT NULL,\n",
+    "  entity_id   INTEGER NOT NULL,\n",
+    "  assignee_id INTEGER REFERENCES actor(id),\n",
+    "  created_at  INTEGER NOT NULL,\n",
+    "  closed_at   INTEGER\n",
+    ") STRICT;\n",
+    "CREATE INDEX task_open ON task(agency_id, entity, entity_id) WHERE state = 'open';\n",
+    "\n",
+    "-- The transactional outbox.  history_id ties each row to the change that\n",
+    "-- caused it (its event, old and new state, and seq come from that change).\n",
+    "CREATE TABLE outbox (\n",
+    "  id              INTEGER PRIMARY KEY,\n",
+    "  uid             TEXT    NOT NULL UNIQUE,\n",
+    "  agency_id       INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  kind            TEXT    NOT NULL CHECK (kind IN ('notification', 'exchange', 'calendar')),\n",
+    "  recipient_id    INTEGER REFERENCES actor(id),\n",
+    "  channel         TEXT    NOT NULL CHECK (channel IN ('crm', 'push', 'email', 'website', 'calendar')),\n",
+    "  template        TEXT    NOT NULL,\n",
+    "  language        TEXT    NOT NULL DEFAULT 'en',\n",
+    "  payload         TEXT    NOT NULL CHECK (json_valid(payload)),\n",
+    "  history_id      INTEGER NOT NULL REFERENCES history(id),\n",
+    "  status          TEXT    NOT NULL DEFAULT 'pending'\n",
+    "                  CHECK (status IN ('pending', 'delivered', 'dead', 'withdrawn')),\n",
+    "  attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n",
+    "  next_attempt_at INTEGER NOT NULL,\n",
+    "  last_error      TEXT,\n",
+    "  created_at      INTEGER NOT NULL,\n",
+    "  delivered_at    INTEGER\n",
+    ") STRICT;\n",
+    "CREATE INDEX outbox_due ON outbox(next_attempt_at, id) WHERE status = 'pending';\n",
+    "CREATE INDEX outbox_history ON outbox(history_id);\n",
+    "\n",
+    "-- Time-driven transitions.  A timer whose entity has moved on by the time it\n",
+    "-- is due is marked fired without effect by its handler.\n",
+    "CREATE TABLE timer (\n",
+    "  id          INTEGER PRIMARY KEY,\n",
+    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  entity      INTEGER NOT NULL,\n",
+    "  entity_id   INTEGER NOT NULL,\n",
+    "  kind        TEXT    NOT NULL,\n",
+    "  due_at      INTEGER NOT NULL,\n",
+    "  state       TEXT    NOT NULL DEFAULT 'pending'\n",
+    "              CHECK (state IN ('pending', 'fired', 'withdrawn')),\n",
+    "  fired_at    INTEGER\n",
+    ") STRICT;\n",
+    "CREATE INDEX timer_due ON timer(due_at, id) WHERE state = 'pending';\n",
+    "CREATE INDEX timer_entity ON timer(entity, entity_id);\n",
+    "\n",
+    "CREATE TABLE document (\n",
+    "  id          INTEGER PRIMARY KEY,\n",
+    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  entity      INTEGER NOT NULL,\n",
+    "  entity_id   INTEGER NOT NULL,\n",
+    "  kind        TEXT    NOT NULL CHECK (kind IN ('shared', 'signed_mandate',\n",
+    "                'property_document', 'photo', 'energy_certificate')),\n",
+    "  name        TEXT    NOT NULL,\n",
+    "  mime        TEXT    NOT NULL CHECK (mime IN ('application/pdf', 'image/jpeg',\n",
+    "                'image/png', 'image/webp')),\n",
+    "  size        INTEGER NOT NULL CHECK (size > 0 AND size = length(data)),\n",
+    "  sha256      TEXT    NOT NULL CHECK (length(sha256) = 64),\n",
+    "  data        BLOB    NOT NULL,\n",
+    "  uploaded_by INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  created_at  INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX document_entity ON document(entity, entity_id);\n",
+    "\n",
+    "-- @version 2\n",
+    "-- Seller onboarding: contact rooms, mandates and their proposals, listings.\n",
+    "\n",
+    "CREATE TABLE room (\n",
+    "  id            INTEGER PRIMARY KEY,\n",
+    "  agency_id     INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  contact_id    INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  version       INTEGER NOT NULL DEFAULT 1,\n",
+    "  state         TEXT    NOT NULL CHECK (state IN ('open', 'in_progress', 'lost',\n",
+    "                  'closed', 'successful')),\n",
+    "  property_type TEXT    NOT NULL CHECK (property_type IN ('house', 'apartment',\n",
+    "                  'office', 'land')),\n",
+    "  location      TEXT    NOT NULL,\n",
+    "  budget        INTEGER CHECK (budget > 0),\n",
+    "  timeline      TEXT,\n",
+    "  description   TEXT,\n",
+    "  end_reason    TEXT,\n",
+    "  ended_by      INTEGER REFERENCES actor(id),\n",
+    "  created_at    INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX room_agency ON room(agency_id, state);\n",
+    "CREATE INDEX room_contact ON room(contact_id);\n",
+    "\n",
+    "CREATE TABLE room_message (\n",
+    "  id         INTEGER PRIMARY KEY,\n",
+    "  room_id    INTEGER NOT NULL REFERENCES room(id),\n",
+    "  kind       TEXT    NOT NULL CHECK (kind IN ('message', 'note')),\n",
+    "  author_id  INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  body       TEXT    NOT NULL,\n",
+    "  created_at INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX room_message_room ON room_message(room_id, id);\n",
+    "\n",
+    "-- Agreed terms are copied from the accepted proposal and frozen here.\n",
+    "CREATE TABLE mandate (\n",
+    "  id                  INTEGER PRIMARY KEY,\n",
+    "  agency_id           INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  room_id             INTEGER NOT NULL UNIQUE REFERENCES room(id),\n",
+    "  contact_id          INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  version             INTEGER NOT NULL DEFAULT 1,\n",
+    "  state               TEXT    NOT NULL CHECK (state IN ('draft', 'negotiating',\n",
+    "                        'terms_agreed', 'form_shared', 'form_submitted',\n",
+    "                        'validated', 'cancelled')),\n",
+    "  open_proposal_id    INTEGER REFERENCES proposal(id),\n",
+    "  agreed_proposal_id  INTEGER REFERENCES proposal(id),\n",
+    "  commission_type     TEXT    CHECK (commission_type IN ('percentage', 'fixed')),\n",
+    "  commission_value    INTEGER,\n",
+    "  currency            TEXT,\n",
+    "  exclusive           INTEGER CHECK (exclusive IN (0, 1)),\n",
+    "  duration_days       INTEGER,\n",
+    "  form_json           TEXT    CHECK (form_json IS NULL OR json_valid(form_json)),\n",
+    "  validated_at        INTEGER,\n",
+    "  end_reason          TEXT,\n",
+    "  created_at          INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "\n",
+    "CREATE TABLE proposal (\n",
+    "  id                    INTEGER PRIMARY KEY,\n",
+    "  mandate_id            INTEGER NOT NULL REFERENCES mandate(id),\n",
+    "  author_id             INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  author_party          TEXT    NOT NULL CHECK (author_party IN ('agent', 'client')),\n",
+    "  commission_type       TEXT    NOT NULL CHECK (commission_type IN ('percentage', 'fixed')),\n",
+    "  commission_value      INTEGER NOT NULL CHECK (commission_value > 0),\n",
+    "  currency              TEXT,\n",
+    "  exclusive             INTEGER NOT NULL CHECK (exclusive IN (0, 1)),\n",
+    "  duration_days         INTEGER NOT NULL CHECK (duration_days > 0),\n",
+    "  created_at            INTEGER NOT NULL,\n",
+    "  superseded_at         INTEGER,\n",
+    "  accepted_by_agent_at  INTEGER,\n",
+    "  accepted_by_client_at INTEGER,\n",
+    "  CHECK (commission_type = 'fixed' OR commission_value <= 10000),\n",
+    "  CHECK ((commission_type = 'fixed') = (currency IS NOT NULL))\n",
+    ") STRICT;\n",
+    "CREATE INDEX proposal_mandate ON proposal(mandate_id, id);\n",
+    "\n",
+    "CREATE TABLE listing (\n",
+    "  id            INTEGER PRIMARY KEY,\n",
+    "  agency_id     INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  mandate_id    INTEGER NOT NULL UNIQUE REFERENCES mandate(id),\n",
+    "  ref           TEXT    NOT NULL,\n",
+    "  version       INTEGER NOT NULL DEFAULT 1,\n",
+    "  state         TEXT    NOT NULL CHECK (state IN ('placeholder', 'draft',\n",
+    "                  'published', 'unpublished')),\n",
+    "  title         TEXT,\n",
+    "  address       TEXT,\n",
+    "  price         INTEGER CHECK (price > 0),\n",
+    "  property_type TEXT    CHECK (property_type IN ('house', 'apartment', 'office', 'land')),\n",
+    "  bedrooms      INTEGER CHECK (bedrooms >= 0),\n",
+    "  bathrooms     INTEGER CHECK (bathrooms >= 0),\n",
+    "  floor_area    INTEGER CHECK (floor_area > 0),\n",
+    "  energy_label  TEXT,\n",
+    "  description   TEXT,\n",
+    "  published_at  INTEGER,\n",
+    "  created_at    INTEGER NOT NULL,\n",
+    "  UNIQUE (agency_id, ref)\n",
+    ") STRICT;\n",
+    "\n",
+    "-- @version 3\n",
+    "-- Viewing appointments: deals, the properties offered to them, appointments\n",
+    "-- and the client's notes on them; documents learn audio (voice notes) and\n",
+    "-- may hang on an appointment, so the table is rebuilt with wider CHECKs.\n",
+    "\n",
+    "CREATE TABLE deal (\n",
+    "  id         INTEGER PRIMARY KEY,\n",
+    "  agency_id  INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  contact_id INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  agent_id   INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  version    INTEGER NOT NULL DEFAULT 1,\n",
+    "  state      TEXT    NOT NULL CHECK (state IN ('active', 'closed')),\n",
+    "  name       TEXT    NOT NULL,\n",
+    "  end_reason TEXT,\n",
+    "  created_at INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX deal_contact ON deal(contact_id);\n",
+    "\n",
+    "CREATE TABLE deal_property (\n",
+    "  id         INTEGER PRIMARY KEY,\n",
+    "  agency_id  INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  deal_id    INTEGER NOT NULL REFERENCES deal(id),\n",
+    "  listing_id INTEGER NOT NULL REFERENCES listing(id),\n",
+    "  version    INTEGER NOT NULL DEFAULT 1,\n",
+    "  state      TEXT    NOT NULL CHECK (state IN ('to_review', 'interesting',\n",
+    "               'rejected', 'viewed', 'approved')),\n",
+    "  favourite  INTEGER NOT NULL DEFAULT 0 CHECK (favourite IN (0, 1)),\n",
+    "  created_at INTEGER NOT NULL,\n",
+    "  UNIQUE (deal_id, listing_id)\n",
+    ") STRICT;\n",
+    "\n",
+    "-- A viewing is a CRM meeting: type and category are fixed for viewings.\n",
+    "-- preferred: the client's 1-3 date-times as a JSON array, in their order.\n",
+    "CREATE TABLE appointment (\n",
+    "  id               INTEGER PRIMARY KEY,\n",
+    "  agency_id        INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  contact_id       INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  deal_id          INTEGER NOT NULL REFERENCES deal(id),\n",
+    "  deal_property_id INTEGER NOT NULL REFERENCES deal_property(id),\n",
+    "  listing_id       INTEGER NOT NULL REFERENCES listing(id),\n",
+    "  owner_id         INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  version          INTEGER NOT NULL DEFAULT 1,\n",
+    "  state            TEXT    NOT NULL CHECK (state IN ('pending', 'confirmed',\n",
+    "                     'completed', 'cancelled', 'rejected')),\n",
+    "  type             TEXT    NOT NULL DEFAULT 'visit_location'\n",
+    "                     CHECK (type = 'visit_location'),\n",
+    "  category         TEXT    NOT NULL DEFAULT 'visit' CHECK (category = 'visit'),\n",
+    "  preferred        TEXT    NOT NULL CHECK (json_valid(preferred) AND\n",
+    "                     json_array_length(preferred) BETWEEN 1 AND 3),\n",
+    "  start_at         INTEGER,\n",
+    "  duration_s       INTEGER NOT NULL DEFAULT 3600 CHECK (duration_s > 0),\n",
+    "  completed_at     INTEGER,\n",
+    "  completed_by     INTEGER REFERENCES actor(id),\n",
+    "  ended_at         INTEGER,\n",
+    "  ended_by         INTEGER REFERENCES actor(id),\n",
+    "  end_reason       TEXT,\n",
+    "  no_show_at       INTEGER,\n",
+    "  no_show_by       INTEGER REFERENCES actor(id),\n",
+    "  rating           INTEGER CHECK (rating BETWEEN 1 AND 5),\n",
+    "  rated_at         INTEGER,\n",
+    "  created_at       INTEGER NOT NULL,\n",
+    "  -- A transition moves the state before its effect writes the times, so\n",
+    "  -- \"confirmed has a start\" and \"completed has completed_at\" are checked\n",
+    "  -- by tesoro_check, not here.\n",
+    "  CHECK (rating IS NULL OR state = 'completed'),\n",
+    "  CHECK (no_show_at IS NULL OR state = 'completed')\n",
+    ") STRICT;\n",
+    "CREATE INDEX appointment_contact ON appointment(contact_id, state);\n",
+    "CREATE INDEX appointment_owner ON appointment(owner_id, start_at);\n",
+    "\n",
+    "CREATE TABLE appointment_note (\n",
+    "  id             INTEGER PRIMARY KEY,\n",
+    "  appointment_id INTEGER NOT NULL REFERENCES appointment(id),\n",
+    "  author_id      INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  body           TEXT    NOT NULL,\n",
+    "  created_at     INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX appointment_note_appointment ON appointment_note(appointment_id, id);\n",
+    "\n",
+    "CREATE TABLE document_v3 (\n",
+    "  id          INTEGER PRIMARY KEY,\n",
+    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  entity      INTEGER NOT NULL,\n",
+    "  entity_id   INTEGER NOT NULL,\n",
+    "  kind        TEXT    NOT NULL CHECK (kind IN ('shared', 'signed_mandate',\n",
+    "                'property_document', 'photo', 'energy_certificate',\n",
+    "                'voice_note')),\n",
+    "  name        TEXT    NOT NULL,\n",
+    "  mime        TEXT    NOT NULL CHECK (mime IN ('application/pdf', 'image/jpeg',\n",
+    "                'image/png', 'image/webp', 'audio/mpeg', 'audio/mp4',\n",
+    "                'audio/aac', 'audio/ogg', 'audio/wav', 'audio/webm')),\n",
+    "  size        INTEGER NOT NULL CHECK (size > 0 AND size = length(data)),\n",
+    "  sha256      TEXT    NOT NULL CHECK (length(sha256) = 64),\n",
+    "  data        BLOB    NOT NULL,\n",
+    "  uploaded_by INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  created_at  INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "INSERT INTO document_v3 SELECT * FROM document;\n",
+    "DROP TABLE document;\n",
+    "ALTER TABLE document_v3 RENAME TO document;\n",
+    "CREATE INDEX document_entity ON document(entity, entity_id);\n",
+    "\n",
+    "-- @version 4\n",
+    "-- Referral stages: referrals, their notes, the agency's referral fee.\n",
+    "\n",
+    "ALTER TABLE agency ADD COLUMN referral_fee_bp INTEGER NOT NULL DEFAULT 0\n",
+    "  CHECK (referral_fee_bp BETWEEN 0 AND 10000);\n",
+    "\n",
+    "-- last_active_stage: the newest active stage, where a failed referral\n",
+    "-- may go back to.  Dates are agency-local calendar dates, 'YYYY-MM-DD'\n",
+    "-- (\"+0 days\" makes date() normalise 02-30, which it otherwise keeps).\n",
+    "CREATE TABLE referral (\n",
+    "  id                INTEGER PRIMARY KEY,\n",
+    "  agency_id         INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  contact_id        INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  agent_id          INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  version           INTEGER NOT NULL DEFAULT 1,\n",
+    "  state             TEXT    NOT NULL CHECK (state IN ('left_voicemail',\n",
+    "                      'connected', 'meeting_scheduled', 'met_with_person',\n",
+    "                      'coming_soon', 'making_an_offer', 'listing', 'in_escrow',\n",
+    "                      'closed', 'closed_paid', 'failed')),\n",
+    "  last_active_stage TEXT    NOT NULL CHECK (last_active_stage IN (\n",
+    "                      'left_voicemail', 'connected', 'meeting_scheduled',\n",
+    "                      'met_with_person', 'coming_soon', 'making_an_offer',\n",
+    "                      'listing', 'in_escrow', 'closed', 'closed_paid')),\n",
+    "  meeting_at        INTEGER CHECK (meeting_at > 0),\n",
+    "  list_date         TEXT    CHECK (list_date IS date(list_date, '+0 days')),\n",
+    "  sale_price        INTEGER CHECK (sale_price > 0),\n",
+    "  close_date        TEXT    CHECK (close_date IS date(close_date, '+0 days')),\n",
+    "  fee_bp            INTEGER NOT NULL CHECK (fee_bp BETWEEN 0 AND 10000),\n",
+    "  fee_owed          INTEGER CHECK (fee_owed >= 0),\n",
+    "  paid_amount       INTEGER CHECK (paid_amount > 0),\n",
+    "  paid_at           INTEGER,\n",
+    "  failed_at         INTEGER,\n",
+    "  failed_by         INTEGER REFERENCES actor(id),\n",
+    "  fail_reason       TEXT,\n",
+    "  created_at        INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX referral_agency ON referral(agency_id, state);\n",
+    "CREATE INDEX referral_agent ON referral(agent_id, state);\n",
+    "\n",
+    "CREATE TABLE referral_note (\n",
+    "  id          INTEGER PRIMARY KEY,\n",
+    "  referral_id INTEGER NOT NULL REFERENCES referral(id),\n",
+    "  author_id   INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  body        TEXT    NOT NULL,\n",
+    "  created_at  INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX referral_note_referral ON referral_note(referral_id, id);\n",
+    "\n",
+    "-- @version 5\n",
+    "-- Client portal, property feed: why a client is not interested in a\n",
+    "-- property (a JSON array of reasons from a fixed list) and their own words.\n",
+    "\n",
+    "ALTER TABLE deal_property ADD COLUMN reject_reasons TEXT\n",
+    "  CHECK (reject_reasons IS NULL OR json_valid(reject_reasons));\n",
+    "ALTER TABLE deal_property ADD COLUMN reject_note TEXT;\n",
+    "\n",
+    "-- @version 6\n",
+    "-- Client portal accounts.  An account's state is its onboarding step;\n",
+    "-- contact_id is NULL only while a self-registration awaits verification.\n",
+    "-- Secrets are argon2id strings (libsodium crypto_pwhash_str), never clear\n",
+    "-- text: the CHECKs refuse anything else.  The e-mail is unique per agency,\n",
+    "-- compared case-insensitively.\n",
+    "CREATE TABLE portal_account (\n",
+    "  id              INTEGER PRIMARY KEY,\n",
+    "  agency_id       INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  contact_id      INTEGER REFERENCES contact(id),\n",
+    "  version         INTEGER NOT NULL DEFAULT 1,\n",
+    "  state           TEXT    NOT NULL CHECK (state IN ('unverified',\n",
+    "                    'set_password', 'welcome', 'tour', 'ready')),\n",
+    "  email           TEXT    NOT NULL CHECK (length(email) BETWEEN 3 AND 254),\n",
+    "  name            TEXT    CHECK (length(name) BETWEEN 1 AND 200),\n",
+    "  password_hash   TEXT    NOT NULL CHECK (password_hash LIKE '$argon2id$%'),\n",
+    "  code_hash       TEXT    CHECK (code_hash LIKE '$argon2id$%'),\n",
+    "  code_expires_at INTEGER,\n",
+    "  code_attempts   INTEGER NOT NULL DEFAULT 0 CHECK (code_attempts BETWEEN 0 AND 5),\n",
+    "  failed_logins   INTEGER NOT NULL DEFAULT 0 CHECK (failed_logins BETWEEN 0 AND 4),\n",
+    "  locked_until    INTEGER,\n",
+    "  language        TEXT    CHECK (language IN ('en', 'nl', 'de', 'fr', 'es',\n",
+    "                    'pt', 'it', 'pl', 'sv', 'no')),\n",
+    "  last_login_at   INTEGER,\n",
+    "  created_by      INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  created_at      INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE UNIQUE INDEX portal_account_email ON portal_account(agency_id, lower(email));\n",
+    "CREATE UNIQUE INDEX portal_account_contact ON portal_account(contact_id)\n",
+    "  WHERE contact_id IS NOT NULL;\n",
+    "\n",
+    "-- Contact agent: a client's message to their agent from the portal.\n",
+    "CREATE TABLE portal_message (\n",
+    "  id               INTEGER PRIMARY KEY,\n",
+    "  agency_id        INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  contact_id       INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  deal_property_id INTEGER REFERENCES deal_property(id),\n",
+    "  body             TEXT    NOT NULL CHECK (length(body) > 0),\n",
+    "  created_at       INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX portal_message_contact ON portal_message(contact_id, id);\n",
+    "\n",
+    "-- @version 7\n",
+    "-- Website exchange (SPEC §6): web customers and the prospect holding tank,\n",
+    "-- the website's events (for idempotent replays), searches with their\n",
+    "-- polygon vertices, interest per property, enquiries, vendor claims and\n",
+    "-- firm vendor links.  Listings learn where they are.\n",
+    "-- A \"stamp\" is '<event time, 20 digits>|<source_id>': comparing stamps as\n",
+    "-- text orders events by time, then source id — the same whatever order\n",
+    "-- they arrived in.\n",
+    "\n",
+    "ALTER TABLE listing ADD COLUMN longitude REAL CHECK (longitude BETWEEN -180 AND 180);\n",
+    "ALTER TABLE listing ADD COLUMN latitude REAL CHECK (latitude BETWEEN -90 AND 90);\n",
+    "\n",
+    "CREATE TABLE web_customer (\n",
+    "  id               INTEGER PRIMARY KEY,\n",
+    "  agency_id        INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  external_id      TEXT    CHECK (length(external_id) BETWEEN 1 AND 200),\n",
+    "  contact_id       INTEGER REFERENCES contact(id),\n",
+    "  version          INTEGER NOT NULL DEFAULT 1,\n",
+    "  state            TEXT    NOT NULL CHECK (state IN ('prospect', 'approved', 'discarded')),\n",
+    "  name             TEXT,\n",
+    "  email            TEXT,\n",
+    "  phone            TEXT,\n",
+    "  details_stamp    TEXT,\n",
+    "  visits           INTEGER NOT NULL DEFAULT 0 CHECK (visits >= 0),\n",
+    "  last_visit_at    INTEGER,\n",
+    "  visit_stamp      TEXT,\n",
+    "  group_ref        TEXT,\n",
+    "  group_stamp      TEXT,\n",
+    "  last_activity_at INTEGER,\n",
+    "  end_reason       TEXT,\n",
+    "  created_at       INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE UNIQUE INDEX web_customer_external ON web_customer(agency_id, external_id)\n",
+    "  WHERE external_id IS NOT NULL;\n",
+    "CREATE UNIQUE INDEX web_customer_contact ON web_customer(contact_id)\n",
+    "  WHERE contact_id IS NOT NULL;\n",
+    "CREATE INDEX web_customer_state ON web_customer(agency_id, state);\n",
+    "\n",
+    "-- Every ingested event once: its digest tells a replay from a reuse.\n",
+    "CREATE TABLE web_event (\n",
+    "  id          INTEGER PRIMARY KEY,\n",
+    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  source_id   TEXT    NOT NULL CHECK (length(source_id) BETWEEN 1 AND 200),\n",
+    "  digest      TEXT    NOT NULL CHECK (length(digest) = 64),\n",
+    "  type        TEXT    NOT NULL,\n",
+    "  customer_id INTEGER NOT NULL REFERENCES web_customer(id),\n",
+    "  at          INTEGER NOT NULL CHECK (at >= 0),\n",
+    "  result      TEXT    NOT NULL CHECK (json_valid(result)),\n",
+    "  received_at INTEGER NOT NULL,\n",
+    "  UNIQUE (agency_id, source_id)\n",
+    ") STRICT;\n",
+    "\n",
+    "CREATE TABLE search (\n",
+    "  id             INTEGER PRIMARY KEY,\n",
+    "  agency_id      INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  customer_id    INTEGER NOT NULL REFERENCES web_customer(id),\n",
+    "  external_id    TEXT,\n",
+    "  version        INTEGER NOT NULL DEFAULT 1,\n",
+    "  state          TEXT    NOT NULL CHECK (state IN ('active', 'deleted')),\n",
+    "  hard           INTEGER NOT NULL CHECK (hard IN (0, 1)),\n",
+    "  alert          INTEGER NOT NULL DEFAULT 0 CHECK (alert IN (0, 1)),\n",
+    "  source         TEXT    NOT NULL CHECK (source IN ('website', 'crm')),\n",
+    "  criteria       TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(criteria)),\n",
+    "  min_price      INTEGER,\n",
+    "  max_price      INTEGER,\n",
+    "  property_types TEXT    CHECK (property_types IS NULL OR json_valid(property_types)),\n",
+    "  min_bedrooms   INTEGER,\n",
+    "  max_bedrooms   INTEGER,\n",
+    "  area_name      TEXT,\n",
+    "  centre_lon     REAL,\n",
+    "  centre_lat     REAL,\n",
+    "  radius_m       REAL    CHECK (radius_m > 0),\n",
+    "  min_lon        REAL,\n",
+    "  max_lon        REAL,\n",
+    "  min_lat        REAL,\n",
+    "  max_lat        REAL,\n",
+    "  stamp          TEXT,\n",
+    "  updated_at     INTEGER NOT NULL,\n",
+    "  created_at     INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE UNIQUE INDEX search_external ON search(customer_id, external_id)\n",
+    "  WHERE external_id IS NOT NULL;\n",
+    "\n",
+    "-- A search polygon's positions: ring 0 the outline, others holes.\n",
+    "CREATE TABLE search_vertex (\n",
+    "  search_id INTEGER NOT NULL REFERENCES search(id),\n",
+    "  ring      INTEGER NOT NULL,\n",
+    "  idx       INTEGER NOT NULL,\n",
+    "  lon       REAL    NOT NULL,\n",
+    "  lat       REAL    NOT NULL,\n",
+    "  PRIMARY KEY (search_id, ring, idx)\n",
+    ") STRICT, WITHOUT ROWID;\n",
+    "\n",
+    "CREATE TABLE web_interest (\n",
+    "  customer_id    INTEGER NOT NULL REFERENCES web_customer(id),\n",
+    "  listing_id     INTEGER NOT NULL REFERENCES listing(id),\n",
+    "  views          INTEGER NOT NULL DEFAULT 0 CHECK (views >= 0),\n",
+    "  last_viewed_at INTEGER,\n",
+    "  saved          INTEGER NOT NULL DEFAULT 0 CHECK (saved IN (0, 1)),\n",
+    "  save_stamp     TEXT,\n",
+    "  rank           INTEGER CHECK (rank BETWEEN 1 AND 5),\n",
+    "  note           TEXT,\n",
+    "  note_shared    INTEGER NOT NULL DEFAULT 0 CHECK (note_shared IN (0, 1)),\n",
+    "  rank_stamp     TEXT,\n",
+    "  in_branch_at   INTEGER,\n",
+    "  PRIMARY KEY (customer_id, listing_id)\n",
+    ") STRICT, WITHOUT ROWID;\n",
+    "\n",
+    "CREATE TABLE enquiry (\n",
+    "  id          INTEGER PRIMARY KEY,\n",
+    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  customer_id INTEGER NOT NULL REFERENCES web_customer(id),\n",
+    "  type        TEXT    NOT NULL CHECK (type IN ('property', 'branch', 'valuation',\n",
+    "                'mortgage', 'viewing', 'staff', 'general')),\n",
+    "  listing_id  INTEGER REFERENCES listing(id),\n",
+    "  message     TEXT,\n",
+    "  at          INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "CREATE INDEX enquiry_customer ON enquiry(customer_id, at);\n",
+    "\n",
+    "CREATE TABLE vendor_claim (\n",
+    "  id          INTEGER PRIMARY KEY,\n",
+    "  agency_id   INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  customer_id INTEGER NOT NULL REFERENCES web_customer(id),\n",
+    "  listing_id  INTEGER NOT NULL REFERENCES listing(id),\n",
+    "  version     INTEGER NOT NULL DEFAULT 1,\n",
+    "  state       TEXT    NOT NULL CHECK (state IN ('claimed', 'confirmed', 'rejected')),\n",
+    "  note        TEXT,\n",
+    "  end_reason  TEXT,\n",
+    "  created_at  INTEGER NOT NULL\n",
+    ") STRICT;\n",
+    "\n",
+    "CREATE TABLE vendor_link (\n",
+    "  contact_id INTEGER NOT NULL REFERENCES contact(id),\n",
+    "  listing_id INTEGER NOT NULL REFERENCES listing(id),\n",
+    "  role       TEXT    NOT NULL CHECK (role IN ('vendor', 'landlord')),\n",
+    "  created_by INTEGER NOT NULL REFERENCES actor(id),\n",
+    "  created_at INTEGER NOT NULL,\n",
+    "  PRIMARY KEY (contact_id, listing_id)\n",
+    ") STRICT, WITHOUT ROWID;\n",
+    "\n",
+    "-- @version 8\n",
+    "-- Privacy (SPEC §7): marketing consent per contact (and what the website\n",
+    "-- reported before the customer became a contact), and the record of an\n",
+    "-- erasure.  Which columns hold personal data is listed in one place,\n",
+    "-- tesoro.c's privacy map, which drives the export and the erasure.\n",
+    "\n",
+    "ALTER TABLE contact ADD COLUMN consent TEXT NOT NULL DEFAULT 'not_asked'\n",
+    "  CHECK (consent IN ('granted', 'denied', 'not_asked'));\n",
+    "ALTER TABLE contact ADD COLUMN consent_at INTEGER;\n",
+    "ALTER TABLE contact ADD COLUMN consent_source TEXT\n",
+    "  CHECK (consent_source IN ('crm', 'portal', 'web_form', 'website_event'));\n",
+    "ALTER TABLE contact ADD COLUMN consent_text TEXT;\n",
+    "ALTER TABLE contact ADD COLUMN consent_stamp TEXT;\n",
+    "ALTER TABLE contact ADD COLUMN erased_at INTEGER;\n",
+    "ALTER TABLE contact ADD COLUMN erased_by INTEGER REFERENCES actor(id);\n",
+    "ALTER TABLE web_customer ADD COLUMN consent TEXT CHECK (consent IN ('granted', 'denied'));\n",
+    "ALTER TABLE web_customer ADD COLUMN consent_at INTEGER;\n",
+    "ALTER TABLE web_customer ADD COLUMN consent_text TEXT;\n",
+    "ALTER TABLE web_customer ADD COLUMN consent_stamp TEXT;\n",
+    "\n",
+    "-- @version 9\n",
+    "-- Indexes found missing by test_performance, which checks the query plan of\n",
+    "-- every statement tesoro prepares: each of these lookups read its whole\n",
+    "-- table (an agency's website or system actor, once per transition; the\n",
+    "-- task a step waits for; a customer's searches for the call list; a vendor\n",
+    "-- claim).\n",
+    "CREATE INDEX actor_agency_kind ON actor(agency_id, kind);\n",
+    "-- A client's appointment lists, Upcoming in start order (replaces the\n",
+    "-- index on (contact_id, state), its prefix).\n",
+    "DROP INDEX appointment_contact;\n",
+    "CREATE INDEX appointment_client ON appointment(contact_id, state, start_at);\n",
+    "CREATE INDEX task_entity ON task(entity, entity_id);\n",
+    "CREATE INDEX search_customer ON search(customer_id, state);\n",
+    "CREATE INDEX vendor_claim_customer ON vendor_claim(customer_id, listing_id);\n",
+    "\n",
+    "-- @version 10\n",
+    "-- CHECK lists as OR chains.  SQLite (3.40) evaluates `x IN ('a', 'b', 'c')`\n",
+    "-- with three or more constants by building a temporary b-tree of the list\n",
+    "-- each time a statement runs, so every row written paid one b-tree per such\n",
+    "-- CHECK (make bench's profile: 40 % of a transition's instructions).  The\n",
+    "-- same test as a chain of comparisons costs a few instructions.  The\n",
+    "-- definitions are edited in place, as SQLite's ALTER TABLE documentation\n",
+    "-- describes for changes that leave the stored rows valid and unchanged\n",
+    "-- (section 7 of lang_altertable.html): every row that passed the list passes\n",
+    "-- the chain.  test_performance fails if an INSERT into any table still\n",
+    "-- builds a temporary b-tree; test_foundation, if a migrated file's schema\n",
+    "-- differs from a new one's.  New sections write OR chains directly.\n",
+    "-- tesoro__migrate switches SQLITE_DBCONFIG_DEFENSIVE off while the sections\n",
+    "-- run (a defensive connection refuses writable_schema; test_foundation).\n",
+    "PRAGMA writable_schema = ON;\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'kind IN (''agent'', ''client'', ''website'', ''system'')',\n",
+    "  'kind = ''agent'' OR kind = ''client'' OR kind = ''website'' OR kind = ''system''')\n",
+    "WHERE type = 'table' AND name = 'actor';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'role IN (''agent'', ''admin'', ''closings'')',\n",
+    "  'role = ''agent'' OR role = ''admin'' OR role = ''closings''')\n",
+    "WHERE type = 'table' AND name = 'actor';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'consent IN (''granted'', ''denied'', ''not_asked'')',\n",
+    "  'consent = ''granted'' OR consent = ''denied'' OR consent = ''not_asked''')\n",
+    "WHERE type = 'table' AND name = 'contact';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'consent_source IN (''crm'', ''portal'', ''web_form'', ''website_event'')',\n",
+    "  'consent_source = ''crm'' OR consent_source = ''portal'' OR consent_source = ''web_form'' OR consent_source = ''website_event''')\n",
+    "WHERE type = 'table' AND name = 'contact';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'role IN (''owner'', ''lead'', ''applicant'')',\n",
+    "  'role = ''owner'' OR role = ''lead'' OR role = ''applicant''')\n",
+    "WHERE type = 'table' AND name = 'contact_role';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'state IN (''open'', ''done'', ''cancelled'')',\n",
+    "  'state = ''open'' OR state = ''done'' OR state = ''cancelled''')\n",
+    "WHERE type = 'table' AND name = 'task';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'kind IN (''notification'', ''exchange'', ''calendar'')',\n",
+    "  'kind = ''notification'' OR kind = ''exchange'' OR kind = ''calendar''')\n",
+    "WHERE type = 'table' AND name = 'outbox';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'channel IN (''crm'', ''push'', ''email'', ''website'', ''calendar'')',\n",
+    "  'channel = ''crm'' OR channel = ''push'' OR channel = ''email'' OR channel = ''website'' OR channel = ''calendar''')\n",
+    "WHERE type = 'table' AND name = 'outbox';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'status IN (''pending'', ''delivered'', ''dead'', ''withdrawn'')',\n",
+    "  'status = ''pending'' OR status = ''delivered'' OR status = ''dead'' OR status = ''withdrawn''')\n",
+    "WHERE type = 'table' AND name = 'outbox';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'state IN (''pending'', ''fired'', ''withdrawn'')',\n",
+    "  'state = ''pending'' OR state = ''fired'' OR state = ''withdrawn''')\n",
+    "WHERE type = 'table' AND name = 'timer';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'state IN (''open'', ''in_progress'', ''lost'',\n",
+    "                  ''closed'', ''successful'')',\n",
+    "  'state = ''open'' OR state = ''in_progress'' OR state = ''lost''\n",
+    "                  OR state = ''closed'' OR state = ''successful''')\n",
+    "WHERE type = 'table' AND name = 'room';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'property_type IN (''house'', ''apartment'',\n",
+    "                  ''office'', ''land'')',\n",
+    "  'property_type = ''house'' OR property_type = ''apartment''\n",
+    "                  OR property_type = ''office'' OR property_type = ''land''')\n",
+    "WHERE type = 'table' AND name = 'room';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'state IN (''draft'', ''negotiating'',\n",
+    "                        ''terms_agreed'', ''form_shared'', ''form_submitted'',\n",
+    "                        ''validated'', ''cancelled'')',\n",
+    "  'state = ''draft'' OR state = ''negotiating''\n",
+    "                        OR state = ''terms_agreed'' OR state = ''form_shared'' OR state = ''form_submitted''\n",
+    "                        OR state = ''validated'' OR state = ''cancelled''')\n",
+    "WHERE type = 'table' AND name = 'mandate';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'state IN (''placeholder'', ''draft'',\n",
+    "                  ''published'', ''unpublished'')',\n",
+    "  'state = ''placeholder'' OR state = ''draft''\n",
+    "                  OR state = ''published'' OR state = ''unpublished''')\n",
+    "WHERE type = 'table' AND name = 'listing';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'property_type IN (''house'', ''apartment'', ''office'', ''land'')',\n",
+    "  'property_type = ''house'' OR property_type = ''apartment'' OR property_type = ''office'' OR property_type = ''land''')\n",
+    "WHERE type = 'table' AND name = 'listing';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'state IN (''to_review'', ''interesting'',\n",
+    "               ''rejected'', ''viewed'', ''approved'')',\n",
+    "  'state = ''to_review'' OR state = ''interesting''\n",
+    "               OR state = ''rejected'' OR state = ''viewed'' OR state = ''approved''')\n",
+    "WHERE type = 'table' AND name = 'deal_property';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'state IN (''pending'', ''confirmed'',\n",
+    "                     ''completed'', ''cancelled'', ''rejected'')',\n",
+    "  'state = ''pending'' OR state = ''confirmed''\n",
+    "                     OR state = ''completed'' OR state = ''cancelled'' OR state = ''rejected''')\n",
+    "WHERE type = 'table' AND name = 'appointment';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'kind IN (''shared'', ''signed_mandate'',\n",
+    "                ''property_document'', ''photo'', ''energy_certificate'',\n",
+    "                ''voice_note'')',\n",
+    "  'kind = ''shared'' OR kind = ''signed_mandate''\n",
+    "                OR kind = ''property_document'' OR kind = ''photo'' OR kind = ''energy_certificate''\n",
+    "                OR kind = ''voice_note''')\n",
+    "WHERE type = 'table' AND name = 'document';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'mime IN (''application/pdf'', ''image/jpeg'',\n",
+    "                ''image/png'', ''image/webp'', ''audio/mpeg'', ''audio/mp4'',\n",
+    "                ''audio/aac'', ''audio/ogg'', ''audio/wav'', ''audio/webm'')',\n",
+    "  'mime = ''application/pdf'' OR mime = ''image/jpeg''\n",
+    "                OR mime = ''image/png'' OR mime = ''image/webp'' OR mime = ''audio/mpeg'' OR mime = ''audio/mp4''\n",
+    "                OR mime = ''audio/aac'' OR mime = ''audio/ogg'' OR mime = ''audio/wav'' OR mime = ''audio/webm''')\n",
+    "WHERE type = 'table' AND name = 'document';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'state IN (''left_voicemail'',\n",
+    "                      ''connected'', ''meeting_scheduled'', ''met_with_person'',\n",
+    "                      ''coming_soon'', ''making_an_offer'', ''listing'', ''in_escrow'',\n",
+    "                      ''closed'', ''closed_paid'', ''failed'')',\n",
+    "  'state = ''left_voicemail''\n",
+    "                      OR state = ''connected'' OR state = ''meeting_scheduled'' OR state = ''met_with_person''\n",
+    "                      OR state = ''coming_soon'' OR state = ''making_an_offer'' OR state = ''listing'' OR state = ''in_escrow''\n",
+    "                      OR state = ''closed'' OR state = ''closed_paid'' OR state = ''failed''')\n",
+    "WHERE type = 'table' AND name = 'referral';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'last_active_stage IN (\n",
+    "                      ''left_voicemail'', ''connected'', ''meeting_scheduled'',\n",
+    "                      ''met_with_person'', ''coming_soon'', ''making_an_offer'',\n",
+    "                      ''listing'', ''in_escrow'', ''closed'', ''closed_paid'')',\n",
+    "  'last_active_stage = ''left_voicemail'' OR last_active_stage = ''connected'' OR last_active_stage = ''meeting_scheduled''\n",
+    "                      OR last_active_stage = ''met_with_person'' OR last_active_stage = ''coming_soon'' OR last_active_stage = ''making_an_offer''\n",
+    "                      OR last_active_stage = ''listing'' OR last_active_stage = ''in_escrow'' OR last_active_stage = ''closed'' OR last_active_stage = ''closed_paid''')\n",
+    "WHERE type = 'table' AND name = 'referral';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'state IN (''unverified'',\n",
+    "                    ''set_password'', ''welcome'', ''tour'', ''ready'')',\n",
+    "  'state = ''unverified''\n",
+    "                    OR state = ''set_password'' OR state = ''welcome'' OR state = ''tour'' OR state = ''ready''')\n",
+    "WHERE type = 'table' AND name = 'portal_account';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'language IN (''en'', ''nl'', ''de'', ''fr'', ''es'',\n",
+    "                    ''pt'', ''it'', ''pl'', ''sv'', ''no'')',\n",
+    "  'language = ''en'' OR language = ''nl'' OR language = ''de'' OR language = ''fr'' OR language = ''es''\n",
+    "                    OR language = ''pt'' OR language = ''it'' OR language = ''pl'' OR language = ''sv'' OR language = ''no''')\n",
+    "WHERE type = 'table' AND name = 'portal_account';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'state IN (''prospect'', ''approved'', ''discarded'')',\n",
+    "  'state = ''prospect'' OR state = ''approved'' OR state = ''discarded''')\n",
+    "WHERE type = 'table' AND name = 'web_customer';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'type IN (''property'', ''branch'', ''valuation'',\n",
+    "                ''mortgage'', ''viewing'', ''staff'', ''general'')',\n",
+    "  'type = ''property'' OR type = ''branch'' OR type = ''valuation''\n",
+    "                OR type = ''mortgage'' OR type = ''viewing'' OR type = ''staff'' OR type = ''general''')\n",
+    "WHERE type = 'table' AND name = 'enquiry';\n",
+    "UPDATE sqlite_schema SET sql = replace(sql,\n",
+    "  'state IN (''claimed'', ''confirmed'', ''rejected'')',\n",
+    "  'state = ''claimed'' OR state = ''confirmed'' OR state = ''rejected''')\n",
+    "WHERE type = 'table' AND name = 'vendor_claim';\n",
+    "-- Recreated in the same style; as a schema change it also moves the schema\n",
+    "-- cookie, so every other connection rereads the definitions above, and\n",
+    "-- RESET makes this one reread them.\n",
+    "DROP INDEX actor_one_per_agency;\n",
+    "CREATE UNIQUE INDEX actor_one_per_agency ON actor(agency_id, kind)\n",
+    "  WHERE kind = 'website' OR kind = 'system';\n",
+    "PRAGMA writable_schema = RESET;\n",
+    "\n",
+    "-- @version 11\n",
+    "-- The write path.  make bench measured what a transition wrote against a\n",
+    "-- lean design with the same guarantees: the outbox rows (one per channel,\n",
+    "-- each with a random uid in a UNIQUE index and a json_valid CHECK on its\n",
+    "-- payload) and the timers (kept for ever, two indexes rewritten when one\n",
+    "-- fired) were the largest costs.\n",
+    "--\n",
+    "-- Outbox: one row per message, its channels a set of bits (crm 1, push 2,\n",
+    "-- email 4, website 8, calendar 16).  A delivery — the unit\n",
+    "-- tesoro_outbox_fetch returns and the host acknowledges or fails — is\n",
+    "-- (message, channel), with the stable id message * 8 + channel number\n",
+    "-- (crm 0 … calendar 4): the receiver deduplicates on it.  `undelivered`\n",
+    "-- holds the channels not yet acknowledged, `dead` those of them that ran\n",
+    "-- out of attempts.  The message is pending while a channel is neither,\n",
+    "-- delivered when none is undelivered, else dead (or withdrawn by an\n",
+    "-- erasure).  Attempts and the next attempt are the message's.\n",
+    "--\n",
+    "-- A message stores what only its moment knows: the summary and its own\n",
+    "-- fields (`payload`, an object, or NULL).  tesoro_outbox_fetch renders the\n",
+    "-- rest when the host reads it: the head (entity, id and event from the\n",
+    "-- history row), the recipient's language, and for a calendar message the\n",
+    "-- appointment as it was at that history row.  A row of the old layout\n",
+    "-- keeps its summary and its own fields.  Payloads are\n",
+    "-- written by tesoro's own JSON functions, so tesoro_check, not a CHECK\n",
+    "-- evaluated on every row written, verifies they are valid JSON.  A row of\n",
+    "-- the old layout becomes a message of its one channel, keeping its id.\n",
+    "--\n",
+    "-- Timers: only the pending ones are rows, keyed by what they are about;\n",
+    "-- one that fires or is withdrawn is deleted (what fired is in history).\n",
+    "-- timer_due also carries the agency, so a tick reads the due ones from the\n",
+    "-- index alone.\n",
+    "--\n",
+    "-- No index on the outbox's history_id: the only readers by cause, a\n",
+    "-- contact's export and erasure, also select by recipient, which no index\n",
+    "-- serves, so they read the whole table either way; every message paid for\n",
+    "-- the index.\n",
+    "--\n",
+    "-- No foreign keys on these four tables that only the engine appends to\n",
+    "-- (history, activity, outbox, timer): each key is an id the engine has just\n",
+    "-- read, and each declared one cost a parent lookup for every row written or\n",
+    "-- deleted.  tesoro_check verifies that every row points at what exists in\n",
+    "-- its agency; the rest of the schema keeps its foreign keys.  No json_valid\n",
+    "-- CHECK on history details either: tesoro writes them with json_object(),\n",
+    "-- and tesoro_check verifies them.\n",
+    "-- The rows of outbox and timer are copied aside and back rather than the\n",
+    "-- tables renamed: an ALTER TABLE RENAME rewrites and checks the whole\n",
+    "-- schema, and four of them made opening a new file twice as expensive.\n",
+    "CREATE TABLE outbox_v10 AS SELECT * FROM outbox;\n",
+    "DROP TABLE outbox;\n",
+    "CREATE TABLE outbox (\n",
+    "  id              INTEGER PRIMARY KEY,\n",
+    "  agency_id       INTEGER NOT NULL,\n",
+    "  kind            TEXT    NOT NULL CHECK (kind = 'notification' OR kind = 'exchange' OR kind = 'calendar'),\n",
+    "  recipient_id    INTEGER,\n",
+    "  channels        INTEGER NOT NULL CHECK (channels BETWEEN 1 AND 31),\n",
+    "  undelivered     INTEGER NOT NULL CHECK (undelivered & ~channels = 0),\n",
+    "  dead            INTEGER NOT NULL DEFAULT 0 CHECK (dead & ~undelivered = 0),\n",
+    "  template        TEXT    NOT NULL,\n",
+    "  summary         TEXT    NOT NULL,\n",
+    "  payload         TEXT,\n",
+    "  history_id      INTEGER NOT NULL,\n",
+    "  status          TEXT    NOT NULL DEFAULT 'pending'\n",
+    "                  CHECK (status = 'pending' OR status = 'delivered' OR status = 'dead' OR status = 'withdrawn'),\n",
+    "  attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n",
+    "  next_attempt_at INTEGER NOT NULL,\n",
+    "  last_error      TEXT,\n",
+    "  created_at      INTEGER NOT NULL,\n",
+    "  delivered_at    INTEGER,\n",
+    "  CHECK ((status = 'delivered') = (undelivered = 0))\n",
+    ") STRICT;\n",
+    "INSERT INTO outbox(id, agency_id, kind, recipient_id, channels, undelivered,\n",
+    "                   dead, template, summary, payload, history_id, status, attempts,\n",
+    "                   next_attempt_at, last_error, created_at, delivered_at)\n",
+    "SELECT id, agency_id, kind, recipient_id, bit,\n",
+    "       CASE status WHEN 'delivered' THEN 0 ELSE bit END,\n",
+    "       CASE status WHEN 'dead' THEN bit ELSE 0 END, template,\n",
+    "       coalesce(json_extract(payload, '$.summary'), ''),\n",
+    "       CASE kind WHEN 'calendar' THEN json_object('start_at',\n",
+    "                                                  json_extract(payload, '$.start_at'))\n",
+    "       ELSE nullif(json_patch(payload,\n",
+    "         '{\"entity\":null,\"entity_id\":null,\"event\":null,\"summary\":null}'), '{}') END,\n",
+    "       history_id, status, attempts, next_attempt_at, last_error,\n",
+    "       created_at, delivered_at\n",
+    "FROM (SELECT *, 1 << CASE channel WHEN 'crm' THEN 0 WHEN 'push' THEN 1\n",
+    "                  WHEN 'email' THEN 2 WHEN 'website' THEN 3 ELSE 4 END AS bit\n",
+    "      FROM outbox_v10);\n",
+    "DROP TABLE outbox_v10;\n",
+    "CREATE INDEX outbox_due ON outbox(next_attempt_at, id) WHERE status = 'pending';\n",
+    "\n",
+    "-- history and activity keep their rows and only lose clauses, so their\n",
+    "-- stored definitions are edited in place, as section 10 does (a change\n",
+    "-- that leaves every row valid); the tables created above move the schema\n",
+    "-- cookie, and RESET at the end makes this connection reread them.\n",
+    "PRAGMA writable_schema = ON;\n",
+    "UPDATE sqlite_schema SET sql = replace(replace(replace(sql,\n",
+    "  'agency_id  INTEGER NOT NULL REFERENCES agency(id),',\n",
+    "  'agency_id  INTEGER NOT NULL,'),\n",
+    "  'actor_id   INTEGER NOT NULL REFERENCES actor(id),',\n",
+    "  'actor_id   INTEGER NOT NULL,'),\n",
+    "  'details    TEXT CHECK (details IS NULL OR json_valid(details)),',\n",
+    "  'details    TEXT,')\n",
+    "WHERE type = 'table' AND name = 'history';\n",
+    "UPDATE sqlite_schema SET sql = replace(replace(replace(sql,\n",
+    "  'agency_id  INTEGER NOT NULL REFERENCES agency(id),',\n",
+    "  'agency_id  INTEGER NOT NULL,'),\n",
+    "  'contact_id INTEGER NOT NULL REFERENCES contact(id),',\n",
+    "  'contact_id INTEGER NOT NULL,'),\n",
+    "  'actor_id   INTEGER NOT NULL REFERENCES actor(id),',\n",
+    "  'actor_id   INTEGER NOT NULL,')\n",
+    "WHERE type = 'table' AND name = 'activity';\n",
+    "\n",
+    "CREATE TABLE timer_v10 AS SELECT * FROM timer WHERE state = 'pending';\n",
+    "DROP TABLE timer;\n",
+    "CREATE TABLE timer (\n",
+    "  entity    INTEGER NOT NULL,\n",
+    "  entity_id INTEGER NOT NULL,\n",
+    "  kind      TEXT    NOT NULL,\n",
+    "  due_at    INTEGER NOT NULL,\n",
+    "  agency_id INTEGER NOT NULL,\n",
+    "  PRIMARY KEY (entity, entity_id, kind, due_at)\n",
+    ") STRICT, WITHOUT ROWID;\n",
+    "INSERT OR IGNORE INTO timer(entity, entity_id, kind, due_at, agency_id)\n",
+    "SELECT entity, entity_id, kind, due_at, agency_id FROM timer_v10;\n",
+    "DROP TABLE timer_v10;\n",
+    "CREATE INDEX timer_due ON timer(due_at, agency_id);\n",
+    "\n",
+    "-- The deliveries of every message, one row per (message, channel), with\n",
+    "-- each delivery's status: for the counts, the CLI, tesoro_check and tests.\n",
+    "-- The payload here is the message's own fields; tesoro_outbox_fetch gives\n",
+    "-- the host the whole payload.\n",
+    "CREATE VIEW outbox_delivery AS\n",
+    "WITH channel(number, name) AS (VALUES (0, 'crm'), (1, 'push'), (2, 'email'),\n",
+    "                                      (3, 'website'), (4, 'calendar'))\n",
+    "SELECT o.id * 8 + ch.number AS id, o.id AS message_id, o.agency_id, o.kind,\n",
+    "       o.recipient_id, ch.name AS channel, o.template, o.summary, o.payload,\n",
+    "       o.history_id,\n",
+    "       CASE WHEN o.undelivered & (1 << ch.number) = 0 THEN 'delivered'\n",
+    "            WHEN o.dead & (1 << ch.number) THEN 'dead'\n",
+    "            ELSE o.status END AS status,\n",
+    "       o.attempts, o.next_attempt_at, o.last_error, o.created_at,\n",
+    "       o.delivered_at\n",
+    "FROM outbox o JOIN channel ch ON o.channels & (1 << ch.number);\n",
+    "PRAGMA writable_schema = RESET;\n",
+    "\n",
+    "-- @version 12\n",
+    "-- The client portal for daily use.\n",
+    "--\n",
+    "-- Agency settings: the default length of a viewing (one hour, as before),\n",
+    "-- and the seed's two conditions on channels, \"push (if enabled)\" and\n",
+    "-- \"calendar (if calendar integration is active)\", both on as before.\n",
+    "-- uid_key is random per agency, so that calendar UIDs of two files'\n",
+    "-- agency 1 differ.\n",
+    "ALTER TABLE agency ADD COLUMN viewing_duration_s INTEGER NOT NULL DEFAULT 3600\n",
+    "  CHECK (viewing_duration_s BETWEEN 300 AND 43200);\n",
+    "ALTER TABLE agency ADD COLUMN push_enabled INTEGER NOT NULL DEFAULT 1\n",
+    "  CHECK (push_enabled IN (0, 1));\n",
+    "ALTER TABLE agency ADD COLUMN calendar_active INTEGER NOT NULL DEFAULT 1\n",
+    "  CHECK (calendar_active IN (0, 1));\n",
+    "ALTER TABLE agency ADD COLUMN uid_key TEXT NOT NULL DEFAULT '';\n",
+    "UPDATE agency SET uid_key = lower(hex(randomblob(8)));\n",
+    "\n",
+    "-- The channels a recipient turned off (the outbox's bits: push 2, email 4,\n",
+    "-- calendar 16; crm 1 and website 8 cannot be).\n",
+    "ALTER TABLE actor ADD COLUMN channels_off INTEGER NOT NULL DEFAULT 0\n",
+    "  CHECK (channels_off & ~22 = 0);\n",
+    "\n",
+    "-- Password reset: the secret's argon2id hash, its end and wrong tries.\n",
+    "-- deactivated_at: staff switched the account off (no login, no session).\n",
+    "ALTER TABLE portal_account ADD COLUMN reset_hash TEXT\n",
+    "  CHECK (reset_hash LIKE '$argon2id$%');\n",
+    "ALTER TABLE portal_account ADD COLUMN reset_expires_at INTEGER;\n",
+    "ALTER TABLE portal_account ADD COLUMN reset_attempts INTEGER NOT NULL DEFAULT 0\n",
+    "  CHECK (reset_attempts BETWEEN 0 AND 5);\n",
+    "ALTER TABLE portal_account ADD COLUMN deactivated_at INTEGER;\n",
+    "\n",
+    "-- Portal sessions, keyed by the BLAKE2b-256 hash of their token: the token\n",
+    "-- itself is never stored.  A session row goes when the session ends.\n",
+    "CREATE TABLE portal_session (\n",
+    "  token_hash   BLOB    PRIMARY KEY CHECK (length(token_hash) = 32),\n",
+    "  account_id   INTEGER NOT NULL REFERENCES portal_account(id),\n",
+    "  agency_id    INTEGER NOT NULL REFERENCES agency(id),\n",
+    "  created_at   INTEGER NOT NULL,\n",
+    "  last_used_at INTEGER NOT NULL,\n",
+    "  expires_at   INTEGER NOT NULL\n",
+    ") STRICT, WITHOUT ROWID;\n",
+    "CREATE INDEX portal_session_account ON portal_session(account_id);\n",
+    "CREATE INDEX portal_session_agency ON portal_session(agency_id);\n",
+    "\n",
+    "-- How a referral's client was tried and reached (seed: a voicemail, a\n",
+    "-- text or an e-mail; a phone call, a text or an e-mail): the newest of\n",
+    "-- each, as stage data; history keeps every attempt.\n",
+    "ALTER TABLE referral ADD COLUMN attempted_via TEXT\n",
+    "  CHECK (attempted_via = 'voicemail' OR attempted_via = 'text' OR\n",
+    "         attempted_via = 'email');\n",
+    "ALTER TABLE referral ADD COLUMN contacted_via TEXT\n",
+    "  CHECK (contacted_via = 'phone' OR contacted_via = 'text' OR\n",
+    "         contacted_via = 'email');\n",
+    "\n",
+    "-- A portal login e-mail changed by a contact correction waits here until\n",
+    "-- its owner verifies it with the code sent to it.\n",
+    "ALTER TABLE portal_account ADD COLUMN email_pending TEXT;\n",
+    "\n",
+    "-- @version 13\n",
+    "-- A website-only person (a prospect never approved, or discarded) erased\n",
+    "-- (tesoro_web_customer_erase): who and when; the row stays for the books.\n",
+    "ALTER TABLE web_customer ADD COLUMN erased_at INTEGER;\n",
+    "ALTER TABLE web_customer ADD COLUMN erased_by INTEGER;\n",
+    "\n",
+    "-- What tesoro_agency_import brought in: per agency, record type and the\n",
+    "-- source system's id, the entity made from it and the digest of the record\n",
+    "-- (the same record again is \"present\"; another under that id a conflict).\n",
+    "CREATE TABLE import_ref (\n",
+    "  agency_id   INTEGER NOT NULL,\n",
+    "  type        TEXT    NOT NULL,\n",
+    "  external_id TEXT    NOT NULL CHECK (length(external_id) BETWEEN 1 AND 200),\n",
+    "  entity      INTEGER NOT NULL,\n",
+    "  entity_id   INTEGER NOT NULL,\n",
+    "  digest      BLOB    NOT NULL,\n",
+    "  line        INTEGER NOT NULL,\n",
+    "  imported_at INTEGER NOT NULL,\n",
+    "  PRIMARY KEY (agency_id, type, external_id)\n",
+    ") STRICT, WITHOUT ROWID;\n",
+    "CREATE INDEX import_ref_entity ON import_ref(agency_id, type, entity_id);\n",
+    "\n",
+    "-- @version 14\n",
+    "-- The ingest's idempotency rows without foreign keys or a JSON check: each\n",
+    "-- was a parent lookup or a parse for every website event.  tesoro_check\n",
+    "-- holds both rules (a customer of the event's agency; the result an object).\n",
+    "CREATE TABLE web_event_v14 (\n",
+    "  id          INTEGER PRIMARY KEY,\n",
+    "  agency_id   INTEGER NOT NULL,\n",
+    "  source_id   TEXT    NOT NULL CHECK (length(source_id) BETWEEN 1 AND 200),\n",
+    "  digest      TEXT    NOT NULL CHECK (length(digest) = 64),\n",
+    "  type        TEXT    NOT NULL,\n",
+    "  customer_id INTEGER NOT NULL,\n",
+    "  at          INTEGER NOT NULL CHECK (at >= 0),\n",
+    "  result      TEXT    NOT NULL,\n",
+    "  received_at INTEGER NOT NULL,\n",
+    "  UNIQUE (agency_id, source_id)\n",
+    ") STRICT;\n",
+    "INSERT INTO web_event_v14 SELECT id, agency_id, source_id, digest, type,\n",
+    "  customer_id, at, result, received_at FROM web_event;\n",
+    "DROP TABLE web_event;\n",
+    "ALTER TABLE web_event_v14 RENAME TO web_event;\n",
+/* <<schema */
+    NULL};
+
+static const char *tesoro__schema_line(size_t i) {
+  return i < sizeof tesoro__schema_lines / sizeof tesoro__schema_lines[0]
+             ? tesoro__schema_lines[i]
+             : NULL;
 }
