@@ -26,7 +26,6 @@
 #include <string.h>
 
 #include <libical/ical.h>
-#include <sqlite3.h>
 
 /* ------------------------------------------------------------------------
 ** Instants.
@@ -93,58 +92,6 @@ static const unsigned char mp4_sample[] = {
 ** Helpers.
 */
 
-static char *xstrdup(const char *s) {
-  char *d;
-  if (!s) return NULL;
-  d = malloc(strlen(s) + 1);
-  assert_non_null(d);
-  strcpy(d, s);
-  return d;
-}
-
-
-/* json_extract(json, path) as text through a private in-memory SQLite (never
-   through the code under test).  malloc'd; NULL for JSON null / absent; fails
-   the test when `json` is not JSON. */
-static char *jget(const char *json, const char *path) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
-  char *v = NULL;
-  assert_non_null(json);
-  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db,
-                                      "SELECT json_valid(?1), "
-                                      "CAST(json_extract(?1, ?2) AS TEXT)",
-                                      -1, &st, NULL),
-                   SQLITE_OK);
-  sqlite3_bind_text(st, 1, json, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  if (!sqlite3_column_int(st, 0)) {
-    print_error("not JSON: %s\n", json);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    fail();
-  }
-  if (sqlite3_column_type(st, 1) != SQLITE_NULL)
-    v = xstrdup((const char *)sqlite3_column_text(st, 1));
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return v;
-}
-
-static void assert_json_eq(const char *json, const char *path,
-                           const char *want) {
-  char *v = jget(json, path);
-  if (!v || strcmp(v, want) != 0) {
-    print_error("%s in %s is %s, expected %s\n", path, json, v ? v : "(null)",
-                want);
-    free(v);
-    fail();
-  }
-  free(v);
-}
-
 /* `json` is a JSON array of exactly these n integers, in this order. */
 static void assert_json_ints(const char *json, const int64_t *want, int n) {
   char path[16], num[32];
@@ -153,10 +100,10 @@ static void assert_json_ints(const char *json, const int64_t *want, int n) {
   for (i = 0; i < n; i++) {
     snprintf(path, sizeof path, "$[%d]", i);
     snprintf(num, sizeof num, "%lld", (long long)want[i]);
-    assert_json_eq(json, path, num);
+    tu_assert_json_eq(json, path, num);
   }
   snprintf(path, sizeof path, "$[%d]", n);
-  extra = jget(json, path);
+  extra = tu_jget(json, path);
   if (extra) {
     print_error("%s has more than %d elements\n", json, n);
     free(extra);
@@ -185,25 +132,6 @@ static void assert_json_ints(const char *json, const int64_t *want, int n) {
     tu_digest((w), r2_after_);                                                \
     tu_check_digest_(r2_before_, r2_after_, #call, __FILE__, __LINE__);       \
   } while (0)
-
-static void assert_state(tu_world *w, int entity, int64_t id,
-                         const char *want) {
-  const char *s = NULL;
-  TU_OK(w, tesoro_entity_state(w->t, w->admin, entity, id, &s, NULL));
-  assert_non_null(s);
-  if (strcmp(s, want) != 0) {
-    print_error("entity %d/%lld is %s, expected %s\n", entity, (long long)id,
-                s, want);
-    fail();
-  }
-}
-
-static int64_t version_of(tu_world *w, int entity, int64_t id) {
-  int64_t v = 0;
-  TU_OK(w, tesoro_entity_state(w->t, w->admin, entity, id, NULL, &v));
-  assert_true(v > 0);
-  return v;
-}
 
 /* A listing offered to a deal of one contact. */
 typedef struct viewing {
@@ -251,7 +179,7 @@ static int64_t confirmed(tu_world *w, int64_t dp, int64_t at) {
 static int64_t completed_by_timer(tu_world *w, int64_t dp, int64_t at) {
   int64_t a = confirmed(w, dp, at);
   TU_OK(w, tesoro_tick(w->t, at + HOUR + 60, NULL));
-  assert_state(w, APPT, a, "completed");
+  tu_assert_state(w, APPT, a, "completed");
   return a;
 }
 
@@ -300,13 +228,13 @@ static void assert_last_calendar_state(tu_world *w, int64_t a,
         tu_col_int(c, "id") > newest) {
       newest = tu_col_int(c, "id");
       free(payload);
-      payload = xstrdup(tu_col_text(c, "payload"));
+      payload = tu_strdup(tu_col_text(c, "payload"));
       assert_string_equal(tu_col_text(c, "template"), T_CALENDAR);
     }
   tesoro_cursor_free(c);
   TU_OK(w, tesoro_clock_set(w->t, now));
   assert_non_null(payload);
-  assert_json_eq(payload, "$.state", want);
+  tu_assert_json_eq(payload, "$.state", want);
   free(payload);
 }
 
@@ -335,98 +263,31 @@ static int64_t pending_due(tu_world *w, int64_t a, int64_t due) {
               APPT, (long long)a, (long long)due);
 }
 
-/* The last history row of an entity (copies; free them). */
-typedef struct last_hist {
-  char *event, *to_state, *details;
-  int64_t actor, count;
-} last_hist;
-
-static void last_history(tu_world *w, int entity, int64_t id, last_hist *h) {
-  tesoro_cursor *c = NULL;
-  int rc;
-  memset(h, 0, sizeof *h);
-  TU_OK(w, tesoro_history(w->t, w->admin, entity, id, &c));
-  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
-    free(h->event);
-    free(h->to_state);
-    free(h->details);
-    h->event = xstrdup(tu_col_text(c, "event"));
-    h->to_state = xstrdup(tu_col_text(c, "to_state"));
-    h->details = xstrdup(tu_col_text(c, "details"));
-    h->actor = tu_col_int(c, "actor_id");
-    h->count++;
-  }
-  assert_int_equal(rc, TESORO_DONE);
-  tesoro_cursor_free(c);
-}
-
-static void last_history_free(last_hist *h) {
-  free(h->event);
-  free(h->to_state);
-  free(h->details);
-}
-
 static void assert_last_event(tu_world *w, int64_t a, const char *event,
                               int64_t actor, const char *to_state) {
-  last_hist h;
-  last_history(w, APPT, a, &h);
+  tu_history h;
+  tu_last_history(w, APPT, a, &h);
   assert_non_null(h.event);
   assert_string_equal(h.event, event);
   assert_int_equal(h.actor, actor);
   assert_non_null(h.to_state);
   assert_string_equal(h.to_state, to_state);
-  last_history_free(&h);
+  tu_history_free(&h);
 }
 
 /* The ids of one client list, in order (at most max); returns the count. */
 static int client_list(tu_world *w, int64_t client, int list, int64_t *ids,
                        int max) {
   tesoro_cursor *c = NULL;
-  int n = 0, rc;
   TU_OK(w, tesoro_appointments_client(w->t, client, list, &c));
-  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
-    assert_true(n < max);
-    ids[n++] = tu_col_int(c, "id");
-  }
-  assert_int_equal(rc, TESORO_DONE);
-  tesoro_cursor_free(c);
-  return n;
+  return tu_cursor_ids(c, ids, max);
 }
 
 static int agent_list(tu_world *w, int64_t actor, int64_t agent, int state,
                       int64_t from, int64_t to, int64_t *ids, int max) {
   tesoro_cursor *c = NULL;
-  int n = 0, rc;
   TU_OK(w, tesoro_appointments_agent(w->t, actor, agent, state, from, to, &c));
-  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
-    assert_true(n < max);
-    ids[n++] = tu_col_int(c, "id");
-  }
-  assert_int_equal(rc, TESORO_DONE);
-  tesoro_cursor_free(c);
-  return n;
-}
-
-static void assert_ids(const int64_t *got, int n, const int64_t *want, int m) {
-  int i;
-  if (n != m) {
-    print_error("list has %d rows, expected %d\n", n, m);
-    fail();
-  }
-  for (i = 0; i < n; i++) {
-    if (got[i] != want[i]) {
-      print_error("row %d is appointment %lld, expected %lld\n", i,
-                  (long long)got[i], (long long)want[i]);
-      fail();
-    }
-  }
-}
-
-static int has_id(const int64_t *ids, int n, int64_t id) {
-  int i;
-  for (i = 0; i < n; i++)
-    if (ids[i] == id) return 1;
-  return 0;
+  return tu_cursor_ids(c, ids, max);
 }
 
 /* Step a cursor to the row whose "id" is `id` (the test fails if none). */
@@ -615,7 +476,7 @@ static char *ics_raw_value(const char *ics, const char *name) {
     if (strncmp(line, name, n) == 0 && (line[n] == ':' || line[n] == ';')) {
       char *colon = strchr(line, ':');
       assert_non_null(colon);
-      v = xstrdup(colon + 1);
+      v = tu_strdup(colon + 1);
       break;
     }
     line = eol ? eol + 2 : NULL;
@@ -684,7 +545,7 @@ static void test_deal_create_by_staff_only(void **state) {
   TU_OK(w, tesoro_deal_create(w->t, w->agent, w->contact,
                               "3-bedroom house in Utrecht", &deal));
   assert_true(deal > 0);
-  assert_state(w, TESORO_ENTITY_DEAL, deal, "active");
+  tu_assert_state(w, TESORO_ENTITY_DEAL, deal, "active");
   name = tu_sqlf_text(w, "SELECT name FROM deal WHERE id = %lld", (long long)deal);
   assert_non_null(name);
   assert_string_equal(name, "3-bedroom house in Utrecht");
@@ -762,7 +623,7 @@ static void test_deal_offer_needs_published_listing_of_same_agency(
 
   TU_OK(w, tesoro_deal_offer(w->t, w->agent, deal, published, &dp));
   assert_true(dp > 0);
-  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, dp, "to_review");
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, dp, "to_review");
   assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM deal_property WHERE id = %lld "
                         "AND deal_id = %lld AND listing_id = %lld",
@@ -809,7 +670,7 @@ static void test_deal_close_needs_reason_and_ends_offers(void **state) {
 
   offer(w, &v);
   other = tu_published_listing(w, "Loft", "Damrak 5", PRICE);
-  ver = version_of(w, TESORO_ENTITY_DEAL, v.deal);
+  ver = tu_version_of(w, TESORO_ENTITY_DEAL, v.deal);
 
   TU_ASSERT_REFUSED(w, tesoro_deal_close(w->t, w->agent, v.deal, NULL, 0),
                     TESORO_EINVAL, "required");
@@ -829,7 +690,7 @@ static void test_deal_close_needs_reason_and_ends_offers(void **state) {
                     TESORO_ECONFLICT, "version");
 
   TU_OK(w, tesoro_deal_close(w->t, w->agent, v.deal, "Bought elsewhere", ver));
-  assert_state(w, TESORO_ENTITY_DEAL, v.deal, "closed");
+  tu_assert_state(w, TESORO_ENTITY_DEAL, v.deal, "closed");
   reason = tu_sqlf_text(w, "SELECT end_reason FROM deal WHERE id = %lld",
                      (long long)v.deal);
   assert_non_null(reason);
@@ -894,7 +755,7 @@ static void test_deal_properties_lists_offers_with_columns(void **state) {
   assert_true(col_isnull(c, "photo_id"));
   assert_int_equal(tu_col_int(c, "created_at"), TU_NOW + 60);
   assert_int_equal(tu_col_int(c, "version"),
-                   version_of(w, TESORO_ENTITY_DEAL_PROPERTY, dp2));
+                   tu_version_of(w, TESORO_ENTITY_DEAL_PROPERTY, dp2));
   assert_int_equal(tesoro_cursor_next(c), TESORO_ROW);
   assert_int_equal(tu_col_int(c, "id"), dp1);
   assert_int_equal(tu_col_int(c, "listing_id"), l1);
@@ -944,7 +805,7 @@ static void test_request_creates_pending_meeting_and_notifies_owner(
   offer_to(w, &v, w->contact2, "Canal house", "Herengracht 100", PRICE);
   a = request_n(w, w->client2, v.dp, at, 2);
 
-  assert_state(w, APPT, a, "pending");
+  tu_assert_state(w, APPT, a, "pending");
   s = tu_sqlf_text(w, "SELECT type FROM appointment WHERE id = %lld",
                 (long long)a);
   assert_non_null(s);
@@ -974,10 +835,10 @@ static void test_request_creates_pending_meeting_and_notifies_owner(
 
   /* the entity JSON, as the client reads it */
   TU_OK(w, tesoro_entity_json(w->t, w->client2, APPT, a, &json));
-  assert_json_eq(json, "$.state", "pending");
-  assert_json_eq(json, "$.version", "1");
-  assert_json_eq(json, "$.type", "visit_location");
-  assert_json_eq(json, "$.category", "visit");
+  tu_assert_json_eq(json, "$.state", "pending");
+  tu_assert_json_eq(json, "$.version", "1");
+  tu_assert_json_eq(json, "$.type", "visit_location");
+  tu_assert_json_eq(json, "$.category", "visit");
   tesoro_free(json);
 
   /* the owner on crm, push and e-mail, with the seed's template */
@@ -1051,8 +912,8 @@ static void test_confirm_at_preferred_time_emails_client(void **state) {
   a = request_n(w, w->client, v.dp, at, 2);
   assert_int_equal(outbox_n(w, a, w->client, NULL, NULL), 0);
   TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D2, 0, 1));
-  assert_state(w, APPT, a, "confirmed");
-  assert_int_equal(version_of(w, APPT, a), 2);
+  tu_assert_state(w, APPT, a, "confirmed");
+  assert_int_equal(tu_version_of(w, APPT, a), 2);
   assert_int_equal(tu_sqlf(w, "SELECT start_at FROM appointment WHERE id = %lld",
                         (long long)a),
                    D2);
@@ -1072,7 +933,7 @@ static void test_confirm_at_another_future_time_by_any_staff(void **state) {
   a = request1(w, w->client, v.dp, D1);
   /* D4 was not among the client's dates; agent2 is staff but not the owner */
   TU_OK(w, tesoro_appointment_confirm(w->t, w->agent2, a, D4, 0, 0));
-  assert_state(w, APPT, a, "confirmed");
+  tu_assert_state(w, APPT, a, "confirmed");
   assert_int_equal(tu_sqlf(w, "SELECT start_at FROM appointment WHERE id = %lld",
                         (long long)a),
                    D4);
@@ -1090,7 +951,7 @@ static void test_reschedule_moves_start_and_emails_client(void **state) {
   a = confirmed(w, v.dp, D1);
   p = request1(w, w->client, v.dp, D2);
   TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D3, 0, 0));
-  assert_state(w, APPT, a, "confirmed");
+  tu_assert_state(w, APPT, a, "confirmed");
   assert_int_equal(tu_sqlf(w, "SELECT start_at FROM appointment WHERE id = %lld",
                         (long long)a),
                    D3);
@@ -1119,7 +980,7 @@ static char *calendar_payload(tu_world *w, int64_t a, int k) {
   while (tesoro_cursor_next(c) == TESORO_ROW)
     if (strcmp(tu_col_text(c, "kind"), "calendar") == 0 &&
         tu_col_int(c, "entity_id") == a && n++ == k)
-      found = xstrdup(tu_col_text(c, "payload"));
+      found = tu_strdup(tu_col_text(c, "payload"));
   tesoro_cursor_free(c);
   assert_non_null(found);
   return found;
@@ -1137,40 +998,40 @@ static void test_calendar_messages_show_their_own_moment(void **state) {
   a = confirmed(w, v.dp, D1);
   TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D3, 0, 0));
   TU_OK(w, tesoro_tick(w->t, D3 + HOUR + 60, NULL));
-  assert_state(w, APPT, a, "completed");
+  tu_assert_state(w, APPT, a, "completed");
   TU_OK(w, tesoro_clock_set(w->t, D3 + HOUR + 120)); /* every message is due */
   /* the request: pending, no start yet, nothing completed */
   p = calendar_payload(w, a, 0);
-  assert_json_eq(p, "$.state", "pending");
-  assert_json_eq(p, "$.version", "1");
-  assert_json_eq(p, "$.status_colour", "yellow");
-  assert_null(jget(p, "$.start_at"));
-  assert_null(jget(p, "$.completed_at"));
-  assert_json_eq(p, "$.title", "Canal house");
+  tu_assert_json_eq(p, "$.state", "pending");
+  tu_assert_json_eq(p, "$.version", "1");
+  tu_assert_json_eq(p, "$.status_colour", "yellow");
+  assert_null(tu_jget(p, "$.start_at"));
+  assert_null(tu_jget(p, "$.completed_at"));
+  tu_assert_json_eq(p, "$.title", "Canal house");
   free(p);
   /* the confirmation: the first start time */
   p = calendar_payload(w, a, 1);
-  assert_json_eq(p, "$.state", "confirmed");
+  tu_assert_json_eq(p, "$.state", "confirmed");
   snprintf(num, sizeof num, "%lld", (long long)D1);
-  assert_json_eq(p, "$.start_at", num);
+  tu_assert_json_eq(p, "$.start_at", num);
   snprintf(num, sizeof num, "%lld", (long long)(D1 + HOUR));
-  assert_json_eq(p, "$.end_at", num);
-  assert_null(jget(p, "$.completed_at"));
-  assert_json_eq(p, "$.event", "confirm");
+  tu_assert_json_eq(p, "$.end_at", num);
+  assert_null(tu_jget(p, "$.completed_at"));
+  tu_assert_json_eq(p, "$.event", "confirm");
   free(p);
   /* the reschedule: the new one */
   p = calendar_payload(w, a, 2);
   snprintf(num, sizeof num, "%lld", (long long)D3);
-  assert_json_eq(p, "$.start_at", num);
-  assert_json_eq(p, "$.event", "reschedule");
-  assert_null(jget(p, "$.completed_at"));
+  tu_assert_json_eq(p, "$.start_at", num);
+  tu_assert_json_eq(p, "$.event", "reschedule");
+  assert_null(tu_jget(p, "$.completed_at"));
   free(p);
   /* the completion: completed, with its time */
   p = calendar_payload(w, a, 3);
-  assert_json_eq(p, "$.state", "completed");
-  assert_json_eq(p, "$.status_colour", "green");
+  tu_assert_json_eq(p, "$.state", "completed");
+  tu_assert_json_eq(p, "$.status_colour", "green");
   snprintf(num, sizeof num, "%lld", (long long)(D3 + HOUR + 60));
-  assert_json_eq(p, "$.completed_at", num);
+  tu_assert_json_eq(p, "$.completed_at", num);
   free(p);
   TU_OK(w, tesoro_check(w->t));
 }
@@ -1197,7 +1058,7 @@ static void test_reject_requires_reason_and_emails_client(void **state) {
 
   TU_OK(w, tesoro_appointment_reject(w->t, w->agent, a,
                                      "The owner is abroad that week", 0));
-  assert_state(w, APPT, a, "rejected");
+  tu_assert_state(w, APPT, a, "rejected");
   s = tu_sqlf_text(w, "SELECT end_reason FROM appointment WHERE id = %lld",
                 (long long)a);
   assert_non_null(s);
@@ -1233,7 +1094,7 @@ static void test_cancel_by_client_notifies_owner(void **state) {
 
   /* pending, no reason */
   TU_OK(w, tesoro_appointment_cancel(w->t, w->client, p, NULL, 0));
-  assert_state(w, APPT, p, "cancelled");
+  tu_assert_state(w, APPT, p, "cancelled");
   assert_int_equal(tu_sqlf(w, "SELECT ended_by FROM appointment WHERE id = %lld",
                         (long long)p),
                    w->client);
@@ -1252,7 +1113,7 @@ static void test_cancel_by_client_notifies_owner(void **state) {
   /* confirmed, with a reason */
   TU_OK(w, tesoro_appointment_cancel(w->t, w->client, c, "Found another house",
                                      0));
-  assert_state(w, APPT, c, "cancelled");
+  tu_assert_state(w, APPT, c, "cancelled");
   s = tu_sqlf_text(w, "SELECT end_reason FROM appointment WHERE id = %lld",
                 (long long)c);
   assert_non_null(s);
@@ -1287,7 +1148,7 @@ static void test_cancel_by_agent_requires_reason_and_emails_client(
                     TESORO_EDENIED, "another agency");
   TU_OK(w, tesoro_appointment_cancel(w->t, w->agent, c, "The house is sold",
                                      0));
-  assert_state(w, APPT, c, "cancelled");
+  tu_assert_state(w, APPT, c, "cancelled");
   s = tu_sqlf_text(w, "SELECT end_reason FROM appointment WHERE id = %lld",
                 (long long)c);
   assert_non_null(s);
@@ -1314,7 +1175,7 @@ static void test_start_viewing_completes_on_the_day(void **state) {
   /* 08:00 local on the day of a 10:00 viewing */
   TU_OK(w, tesoro_clock_set(w->t, D1 - 2 * HOUR));
   TU_OK(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0));
-  assert_state(w, APPT, a, "completed");
+  tu_assert_state(w, APPT, a, "completed");
   assert_int_equal(tu_sqlf(w, "SELECT completed_by FROM appointment WHERE id = "
                            "%lld",
                         (long long)a),
@@ -1323,7 +1184,7 @@ static void test_start_viewing_completes_on_the_day(void **state) {
                            "%lld",
                         (long long)a),
                    D1 - 2 * HOUR);
-  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
   /* the clock's completion and the reminder are withdrawn (one statement
   ** for both kinds); the feedback request stays */
   assert_int_equal(timer_n(w, a, "appointment_complete"), 0);
@@ -1341,16 +1202,16 @@ static void test_tick_completes_after_the_end_and_is_idempotent(void **state) {
   int64_t a;
   int fired = -1, kind = 0;
   char before[65], after[65];
-  last_hist h;
+  tu_history h;
 
   offer(w, &v);
   a = confirmed(w, v.dp, D1);
   TU_OK(w, tesoro_tick(w->t, D1 - 60, &fired));
-  assert_state(w, APPT, a, "confirmed");
+  tu_assert_state(w, APPT, a, "confirmed");
 
   TU_OK(w, tesoro_tick(w->t, D1 + HOUR + 60, &fired));
   assert_true(fired >= 1);
-  assert_state(w, APPT, a, "completed");
+  tu_assert_state(w, APPT, a, "completed");
   TU_OK(w, tesoro_actor_info(w->t,
                              tu_sqlf(w, "SELECT completed_by FROM appointment "
                                      "WHERE id = %lld",
@@ -1358,12 +1219,12 @@ static void test_tick_completes_after_the_end_and_is_idempotent(void **state) {
                              &kind, NULL, NULL));
   assert_int_equal(kind, TESORO_ACTOR_SYSTEM);
   assert_last_calendar_state(w, a, "completed");
-  last_history(w, APPT, a, &h);
+  tu_last_history(w, APPT, a, &h);
   assert_string_equal(h.event, "complete");
   assert_string_equal(h.to_state, "completed");
-  last_history_free(&h);
+  tu_history_free(&h);
   /* timer-completed: the property is not viewed yet (no-show window open) */
-  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
 
   tu_digest(w, before);
   fired = -1;
@@ -1474,7 +1335,7 @@ static void test_confirm_refusals(void **state) {
                     TESORO_EINVAL, "> 0");
   TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(NULL, w->agent, a, D1, 0, 0),
                     TESORO_EMISUSE, NULL);
-  assert_state(w, APPT, a, "pending");
+  tu_assert_state(w, APPT, a, "pending");
   TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 0, 0));
   TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D2, 0, 0),
                     TESORO_ESTATE, "confirmed");
@@ -1533,7 +1394,7 @@ static void test_start_viewing_refusals(void **state) {
                     TESORO_ENOTFOUND, "does not exist");
   TU_ASSERT_REFUSED(w, tesoro_appointment_start_viewing(NULL, w->client, a, 0),
                     TESORO_EMISUSE, NULL);
-  assert_state(w, APPT, a, "confirmed");
+  tu_assert_state(w, APPT, a, "confirmed");
   TU_OK(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0));
 }
 
@@ -1562,7 +1423,7 @@ static void test_feedback_refused_before_completion_and_for_staff(
                     TESORO_ESTATE, "confirmed");
 
   TU_OK(w, tesoro_tick(w->t, D1 + HOUR + 60, NULL));
-  assert_state(w, APPT, a, "completed");
+  tu_assert_state(w, APPT, a, "completed");
   TU_ASSERT_REFUSED(w, tesoro_appointment_note_add(w->t, w->agent, a,
                                                    "Client liked it", &n),
                     TESORO_EDENIED, "only");
@@ -1599,7 +1460,7 @@ static void test_appointment_calls_refuse_stale_versions(void **state) {
   offer(w, &v);
   a = request1(w, w->client, v.dp, D1);
   b = request1(w, w->client, v.dp, D2);
-  ver = version_of(w, APPT, a);
+  ver = tu_version_of(w, APPT, a);
   TU_ASSERT_REFUSED(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 0,
                                                   ver + 1),
                     TESORO_ECONFLICT, "version");
@@ -1619,15 +1480,15 @@ static void test_appointment_calls_refuse_stale_versions(void **state) {
                     TESORO_ECONFLICT, "version");
   TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D2, 0, ver + 1));
   TU_OK(w, tesoro_tick(w->t, D2 + HOUR + 60, NULL));
-  assert_state(w, APPT, a, "completed");
-  ver = version_of(w, APPT, a);
+  tu_assert_state(w, APPT, a, "completed");
+  ver = tu_version_of(w, APPT, a);
   TU_ASSERT_REFUSED(w, tesoro_appointment_rate(w->t, w->client, a, 3, ver - 1),
                     TESORO_ECONFLICT, "version");
   TU_ASSERT_REFUSED(w, tesoro_appointment_record_no_show(w->t, w->agent, a,
                                                          NULL, ver - 1),
                     TESORO_ECONFLICT, "version");
   TU_OK(w, tesoro_appointment_rate(w->t, w->client, a, 3, ver));
-  assert_true(version_of(w, APPT, a) > ver);
+  assert_true(tu_version_of(w, APPT, a) > ver);
 }
 
 static void test_appointment_calls_refuse_bad_ids_and_pointers(void **state) {
@@ -1977,20 +1838,20 @@ static void test_client_lists_split_by_tab_in_order(void **state) {
   n = client_list(w, w->client, TESORO_LIST_UPCOMING, ids, 16);
   {
     int64_t want[] = {d, c};
-    assert_ids(ids, n, want, 2);
+    tu_assert_ids(ids, n, want, 2);
   }
   n = client_list(w, w->client, TESORO_LIST_UNCONFIRMED, ids, 16);
   {
     int64_t want[] = {a, b}; /* by earliest preferred date: D1, D2 */
-    assert_ids(ids, n, want, 2);
+    tu_assert_ids(ids, n, want, 2);
   }
   n = client_list(w, w->client, TESORO_LIST_RECENT, ids, 16);
   assert_int_equal(n, 2);
-  assert_true(has_id(ids, n, e) && has_id(ids, n, f));
+  assert_true(tu_has_id(ids, n, e) && tu_has_id(ids, n, f));
   n = client_list(w, w->client2, TESORO_LIST_UNCONFIRMED, ids, 16);
   {
     int64_t want[] = {bob};
-    assert_ids(ids, n, want, 1);
+    tu_assert_ids(ids, n, want, 1);
   }
   assert_int_equal(client_list(w, w->client2, TESORO_LIST_UPCOMING, ids, 16),
                    0);
@@ -2010,7 +1871,7 @@ static void test_client_lists_split_by_tab_in_order(void **state) {
   assert_int_equal(tu_col_int(cur, "listing_id"), v.listing);
   assert_col_text(cur, "title", "Canal house");
   assert_int_equal(tu_col_int(cur, "photo_id"), v.photo);
-  pref = xstrdup(tu_col_text(cur, "preferred"));
+  pref = tu_strdup(tu_col_text(cur, "preferred"));
   assert_json_ints(pref, &(int64_t){D1}, 1);
   free(pref);
   assert_false(col_isnull(cur, "start_at"));
@@ -2020,7 +1881,7 @@ static void test_client_lists_split_by_tab_in_order(void **state) {
   assert_col_text(cur, "ref", ref);
   assert_col_text(cur, "address", "Herengracht 100, Amsterdam");
   assert_true(col_isnull(cur, "rating"));
-  assert_int_equal(tu_col_int(cur, "version"), version_of(w, APPT, d));
+  assert_int_equal(tu_col_int(cur, "version"), tu_version_of(w, APPT, d));
   tesoro_cursor_free(cur);
   /* a pending row: yellow, no start time, the dates as requested */
   TU_OK(w, tesoro_appointments_client(w->t, w->client,
@@ -2029,7 +1890,7 @@ static void test_client_lists_split_by_tab_in_order(void **state) {
   assert_col_text(cur, "state", "pending");
   assert_col_text(cur, "status_colour", "yellow");
   assert_true(col_isnull(cur, "start_at"));
-  pref = xstrdup(tu_col_text(cur, "preferred"));
+  pref = tu_strdup(tu_col_text(cur, "preferred"));
   assert_json_ints(pref, pa, 2);
   free(pref);
   assert_col_text(cur, "ref", ref);
@@ -2066,8 +1927,8 @@ static void test_client_lists_split_by_tab_in_order(void **state) {
                    0);
   n = client_list(w, w->client, TESORO_LIST_RECENT, ids, 16);
   assert_int_equal(n, 5);
-  assert_true(has_id(ids, n, c) && has_id(ids, n, d) && has_id(ids, n, e) &&
-              has_id(ids, n, f) && has_id(ids, n, h));
+  assert_true(tu_has_id(ids, n, c) && tu_has_id(ids, n, d) && tu_has_id(ids, n, e) &&
+              tu_has_id(ids, n, f) && tu_has_id(ids, n, h));
   {
     int ic = -1, id = -1, i;
     for (i = 0; i < n; i++) {
@@ -2079,7 +1940,7 @@ static void test_client_lists_split_by_tab_in_order(void **state) {
   n = client_list(w, w->client, TESORO_LIST_UNCONFIRMED, ids, 16);
   {
     int64_t want[] = {a, b}; /* by earliest preferred date: D1, D2 */
-    assert_ids(ids, n, want, 2);
+    tu_assert_ids(ids, n, want, 2);
   }
   TU_OK(w, tesoro_appointments_client(w->t, w->client, TESORO_LIST_RECENT,
                                       &cur));
@@ -2122,23 +1983,23 @@ static void test_agent_list_by_state_and_range(void **state) {
   n = agent_list(w, w->agent, 0, 0, 0, 0, ids, 16);
   {
     int64_t want[] = {a1, a2, a3};
-    assert_ids(ids, n, want, 3);
+    tu_assert_ids(ids, n, want, 3);
   }
   n = agent_list(w, w->agent, w->agent, TESORO_APPOINTMENT_CONFIRMED, 0, 0,
                  ids, 16);
   {
     int64_t want[] = {a2};
-    assert_ids(ids, n, want, 1);
+    tu_assert_ids(ids, n, want, 1);
   }
   n = agent_list(w, w->agent, 0, TESORO_APPOINTMENT_PENDING, 0, 0, ids, 16);
   {
     int64_t want[] = {a1};
-    assert_ids(ids, n, want, 1);
+    tu_assert_ids(ids, n, want, 1);
   }
   n = agent_list(w, w->agent, 0, TESORO_APPOINTMENT_CANCELLED, 0, 0, ids, 16);
   {
     int64_t want[] = {a3};
-    assert_ids(ids, n, want, 1);
+    tu_assert_ids(ids, n, want, 1);
   }
   assert_int_equal(agent_list(w, w->agent, 0, TESORO_APPOINTMENT_COMPLETED, 0,
                               0, ids, 16),
@@ -2147,28 +2008,28 @@ static void test_agent_list_by_state_and_range(void **state) {
   n = agent_list(w, w->agent, 0, 0, D1, D2, ids, 16);
   {
     int64_t want[] = {a1};
-    assert_ids(ids, n, want, 1);
+    tu_assert_ids(ids, n, want, 1);
   }
   n = agent_list(w, w->agent, 0, 0, D1 + 1, 0, ids, 16);
   {
     int64_t want[] = {a2, a3};
-    assert_ids(ids, n, want, 2);
+    tu_assert_ids(ids, n, want, 2);
   }
   n = agent_list(w, w->agent, 0, 0, 0, D2 + 1, ids, 16);
   {
     int64_t want[] = {a1, a2};
-    assert_ids(ids, n, want, 2);
+    tu_assert_ids(ids, n, want, 2);
   }
   /* another agent's list: agent2's own, and the admin looking at it */
   n = agent_list(w, w->agent2, 0, 0, 0, 0, ids, 16);
   {
     int64_t want[] = {b1};
-    assert_ids(ids, n, want, 1);
+    tu_assert_ids(ids, n, want, 1);
   }
   n = agent_list(w, w->admin, w->agent2, 0, 0, 0, ids, 16);
   {
     int64_t want[] = {b1};
-    assert_ids(ids, n, want, 1);
+    tu_assert_ids(ids, n, want, 1);
   }
 
   /* the columns */
@@ -2180,7 +2041,7 @@ static void test_agent_list_by_state_and_range(void **state) {
   assert_col_text(cur, "status_colour", "green");
   assert_int_equal(tu_col_int(cur, "at"), D2);
   assert_int_equal(tu_col_int(cur, "start_at"), D2);
-  pref = xstrdup(tu_col_text(cur, "preferred"));
+  pref = tu_strdup(tu_col_text(cur, "preferred"));
   assert_json_ints(pref, &(int64_t){D2}, 1);
   free(pref);
   assert_int_equal(tu_col_int(cur, "contact_id"), w->contact);
@@ -2192,7 +2053,7 @@ static void test_agent_list_by_state_and_range(void **state) {
   assert_col_text(cur, "ref", ref);
   assert_int_equal(tu_col_int(cur, "no_show"), 0);
   assert_true(col_isnull(cur, "rating"));
-  assert_int_equal(tu_col_int(cur, "version"), version_of(w, APPT, a2));
+  assert_int_equal(tu_col_int(cur, "version"), tu_version_of(w, APPT, a2));
   tesoro_cursor_free(cur);
   TU_OK(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &cur));
   seek_id(cur, a1);
@@ -2248,11 +2109,11 @@ static void dst_case(tu_world *w, int64_t before, int64_t start,
   /* 00:30 local on the day: still the previous day in UTC */
   TU_OK(w, tesoro_clock_set(w->t, early));
   TU_OK(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0));
-  assert_state(w, APPT, a, "completed");
+  tu_assert_state(w, APPT, a, "completed");
   /* 23:30 local on the day */
   TU_OK(w, tesoro_clock_set(w->t, late));
   TU_OK(w, tesoro_appointment_start_viewing(w->t, w->client, b, 0));
-  assert_state(w, APPT, b, "completed");
+  tu_assert_state(w, APPT, b, "completed");
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -2325,7 +2186,7 @@ static void test_reschedule_replans_reminders(void **state) {
 
   /* past the old times: nothing is sent, nothing completes */
   TU_OK(w, tesoro_tick(w->t, D2 + 2 * HOUR, &fired));
-  assert_state(w, APPT, a, "confirmed");
+  tu_assert_state(w, APPT, a, "confirmed");
   assert_int_equal(outbox_n(w, a, 0, NULL, T_REMINDER), 0);
   assert_int_equal(outbox_n(w, a, 0, NULL, T_FEEDBACK), 0);
   /* the new reminder, once */
@@ -2360,10 +2221,10 @@ static void test_cancel_and_reject_withdraw_timers(void **state) {
   assert_int_equal(outbox_n(w, by_client, 0, NULL, T_REMINDER), 0);
   assert_int_equal(outbox_n(w, by_agent, 0, NULL, T_FEEDBACK), 0);
   assert_int_equal(outbox_n(w, by_client, 0, NULL, T_FEEDBACK), 0);
-  assert_state(w, APPT, by_agent, "cancelled");
-  assert_state(w, APPT, by_client, "cancelled");
-  assert_state(w, APPT, rejected, "rejected");
-  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
+  tu_assert_state(w, APPT, by_agent, "cancelled");
+  tu_assert_state(w, APPT, by_client, "cancelled");
+  tu_assert_state(w, APPT, rejected, "rejected");
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -2386,7 +2247,7 @@ static void test_reminder_fires_to_client_and_owner(void **state) {
   assert_int_equal(outbox_n(w, a, 0, NULL, T_REMINDER), 4);
   assert_int_equal(timer_n(w, a, "%remind%"), 0);
   assert_int_equal(history_n(w, a, "send_reminder"), 1);
-  assert_state(w, APPT, a, "confirmed");
+  tu_assert_state(w, APPT, a, "confirmed");
   /* once only */
   TU_OK(w, tesoro_tick(w->t, D2 - DAY + 60, &fired));
   assert_int_equal(outbox_n(w, a, 0, NULL, T_REMINDER), 4);
@@ -2484,9 +2345,9 @@ static void test_viewing_duration_default_and_per_viewing(void **state) {
   }
   tesoro_free(ics);
   TU_OK(w, tesoro_tick(w->t, D4 + 1799, NULL));
-  assert_state(w, APPT, a, "confirmed");
+  tu_assert_state(w, APPT, a, "confirmed");
   TU_OK(w, tesoro_tick(w->t, D4 + 1800, NULL));
-  assert_state(w, APPT, a, "completed");
+  tu_assert_state(w, APPT, a, "completed");
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -2550,7 +2411,7 @@ static void test_ended_viewing_completes_without_a_tick(void **state) {
   /* a no-show can be recorded at once; a note added at once */
   TU_OK(w, tesoro_appointment_record_no_show(w->t, w->agent, b, "Nobody came",
                                              0));
-  assert_state(w, APPT, b, "completed");
+  tu_assert_state(w, APPT, b, "completed");
   TU_OK(w, tesoro_appointment_note_add(w->t, w->client, c, "Lovely garden",
                                        &note));
   assert_true(note > 0);
@@ -2563,9 +2424,9 @@ static void test_ended_viewing_completes_without_a_tick(void **state) {
                            (long long)c),
                    2);
   /* and a's completion is not stored: the refused cancel changed nothing */
-  assert_state(w, APPT, a, "confirmed");
+  tu_assert_state(w, APPT, a, "confirmed");
   TU_OK(w, tesoro_tick(w->t, D1 + HOUR + 1, NULL));
-  assert_state(w, APPT, a, "completed");
+  tu_assert_state(w, APPT, a, "completed");
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -2710,10 +2571,10 @@ static void test_no_show_window_closes_without_a_tick(void **state) {
   offer(w, &v);
   TU_OK(w, tesoro_deal_property_interested(w->t, w->client, v.dp, 0));
   a = completed_by_timer(w, v.dp, D1);
-  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "interesting");
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "interesting");
   TU_OK(w, tesoro_clock_set(w->t, D1 + TESORO_NO_SHOW_WINDOW_S + 60));
   TU_OK(w, tesoro_deal_property_favourite(w->t, w->client, v.dp, 1, 0));
-  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history h JOIN actor x ON "
                               "x.id = h.actor_id WHERE h.entity = %d AND "
                               "h.entity_id = %lld AND h.to_state = 'viewed' "
@@ -2752,7 +2613,7 @@ static void test_no_show_recorded_by_agent_within_window(void **state) {
   TU_OK(w, tesoro_appointment_record_no_show(w->t, w->agent, a,
                                              "Waited 30 minutes at the door",
                                              0));
-  assert_state(w, APPT, a, "completed");
+  tu_assert_state(w, APPT, a, "completed");
   /* no feedback request after a no-show, and the window is closed */
   assert_int_equal(timer_n(w, a, "%feedback%"), 0);
   assert_int_equal(timer_n(w, a, "no_show_window"), 0);
@@ -2791,7 +2652,7 @@ static void test_no_show_recorded_by_agent_within_window(void **state) {
            TESORO_EGUARD, "already", "no-show");
   /* the window closes: the property is not viewed */
   TU_OK(w, tesoro_tick(w->t, D1 + 8 * DAY, NULL));
-  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -2827,7 +2688,7 @@ static void test_no_show_refused_for_started_viewing(void **state) {
   TU_OK(w, tesoro_clock_set(w->t, D1 - HOUR));
   TU_OK(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0));
   /* started by the client: viewed at once */
-  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
   TU_OK(w, tesoro_clock_set(w->t, D1 + HOUR));
   REFUSED2(w, tesoro_appointment_record_no_show(w->t, w->agent, a, NULL, 0),
            TESORO_EGUARD, "start", "client");
@@ -2841,12 +2702,12 @@ static void test_property_viewed_when_window_closes_without_no_show(
 
   offer(w, &v);
   a = completed_by_timer(w, v.dp, D1);
-  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
   TU_OK(w, tesoro_tick(w->t, D1 + TESORO_NO_SHOW_WINDOW_S - 60, NULL));
-  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
   TU_OK(w, tesoro_tick(w->t, D1 + TESORO_NO_SHOW_WINDOW_S + 60, NULL));
-  assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
-  assert_state(w, APPT, a, "completed");
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
+  tu_assert_state(w, APPT, a, "completed");
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -2864,14 +2725,14 @@ static void test_repeat_requests_are_separate_appointments(void **state) {
   b = request1(w, w->client, v.dp, D1);
   c = request1(w, w->client, v.dp, D2);
   assert_true(a != b && b != c && a != c);
-  assert_state(w, APPT, a, "pending");
-  assert_state(w, APPT, b, "pending");
-  assert_state(w, APPT, c, "pending");
+  tu_assert_state(w, APPT, a, "pending");
+  tu_assert_state(w, APPT, b, "pending");
+  tu_assert_state(w, APPT, c, "pending");
   TU_OK(w, tesoro_appointment_cancel(w->t, w->client, b, NULL, 0));
   d = request1(w, w->client, v.dp, D1);
   assert_true(d != a && d != b && d != c);
-  assert_state(w, APPT, b, "cancelled");
-  assert_state(w, APPT, d, "pending");
+  tu_assert_state(w, APPT, b, "cancelled");
+  tu_assert_state(w, APPT, d, "pending");
   assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM appointment WHERE "
                         "deal_property_id = %lld",
@@ -2920,7 +2781,7 @@ static void test_ics_pending_is_tentative_at_earliest_preferred(void **state) {
   assert_non_null(icalcomponent_get_first_property(ev, ICAL_DTSTAMP_PROPERTY));
   assert_int_equal(icalcomponent_get_status(ev), ICAL_STATUS_TENTATIVE);
   assert_int_equal(icalcomponent_get_sequence(ev),
-                   version_of(w, APPT, a) - 1);
+                   tu_version_of(w, APPT, a) - 1);
   desc = icalcomponent_get_description(ev);
   assert_non_null(desc);
   assert_non_null(strstr(desc, "Canal house"));
@@ -2936,7 +2797,7 @@ static void test_ics_pending_is_tentative_at_earliest_preferred(void **state) {
   assert_int_equal(icaldurationtype_as_int(icalproperty_get_trigger(trig)
                                                .duration),
                    -30 * 60);
-  uid = xstrdup(icalcomponent_get_uid(ev));
+  uid = tu_strdup(icalcomponent_get_uid(ev));
   assert_non_null(uid);
   assert_true(uid[0] != '\0');
   icalcomponent_free(cal);
@@ -3026,7 +2887,7 @@ static void test_ics_escapes_and_folds_text(void **state) {
   assert_int_equal(icalcomponent_get_status(ev), ICAL_STATUS_CONFIRMED);
   assert_int_equal(ical_utc(icalcomponent_get_dtstart(ev)), D2);
   assert_int_equal(ical_utc(icalcomponent_get_dtend(ev)), D2 + HOUR);
-  uid = xstrdup(icalcomponent_get_uid(ev));
+  uid = tu_strdup(icalcomponent_get_uid(ev));
   icalcomponent_free(cal);
 
   /* rescheduled: same UID, new start, higher SEQUENCE */
@@ -3037,7 +2898,7 @@ static void test_ics_escapes_and_folds_text(void **state) {
   assert_string_equal(icalcomponent_get_uid(ev), uid);
   assert_int_equal(ical_utc(icalcomponent_get_dtstart(ev)), D4);
   assert_int_equal(icalcomponent_get_sequence(ev),
-                   version_of(w, APPT, a) - 1);
+                   tu_version_of(w, APPT, a) - 1);
   icalcomponent_free(cal);
   tesoro_free(raw2);
 
@@ -3266,7 +3127,7 @@ static void test_calendar_text_clean_and_uids_unique_across_files(
     }
   assert_string_equal(icalcomponent_get_summary(feed_event(cal, a)),
                       "Bell and [31mred[0m house Property Viewing");
-  uid1 = xstrdup(icalcomponent_get_uid(feed_event(cal, a)));
+  uid1 = tu_strdup(icalcomponent_get_uid(feed_event(cal, a)));
   icalcomponent_free(cal);
   tesoro_free(ics);
   TU_OK(w, tesoro_appointment_ics(w->t, w->agent, a, NULL, &ics));

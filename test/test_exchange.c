@@ -23,56 +23,6 @@
 ** Helpers.
 */
 
-/* printf into a static rotating buffer (event JSON built by the test). */
-static char *ev(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *ev(const char *fmt, ...) {
-  static char bufs[4][8192];
-  static int next = 0;
-  char *b = bufs[next];
-  va_list ap;
-  next = (next + 1) % 4;
-  va_start(ap, fmt);
-  vsnprintf(b, sizeof bufs[0], fmt, ap);
-  va_end(ap);
-  return b;
-}
-
-/* Ingest one event by w->website; assert OK; return the result (free with
-   tesoro_free). */
-static char *ingest_(tu_world *w, int64_t website, const char *json,
-                     const char *file, int line) {
-  char *res = NULL;
-  int rc = tesoro_exchange_ingest(w->t, website, json, &res);
-  if (rc != TESORO_OK) {
-    print_error("%s:%d: ingest of %s failed (%d): %s\n", file, line, json, rc,
-                tesoro_errmsg(w->t));
-    _fail(file, line);
-  }
-  if (res == NULL) {
-    print_error("%s:%d: ingest returned no result\n", file, line);
-    _fail(file, line);
-  }
-  return res;
-}
-#define INGEST(w, json) ingest_((w), (w)->website, (json), __FILE__, __LINE__)
-
-/* Ingest, assert the result's status, and free it. */
-static void ingest_status_(tu_world *w, const char *json, const char *status,
-                           const char *file, int line) {
-  char *res = ingest_(w, w->website, json, file, line);
-  char needle[64];
-  snprintf(needle, sizeof needle, "\"status\":\"%s\"", status);
-  if (strstr(res, needle) == NULL) {
-    print_error("%s:%d: result %s lacks %s\n", file, line, res, needle);
-    tesoro_free(res);
-    _fail(file, line);
-  }
-  tesoro_free(res);
-}
-#define APPLIED(w, json) ingest_status_((w), (json), "applied", __FILE__, __LINE__)
-#define SUPERSEDED(w, json)                                                   \
-  ingest_status_((w), (json), "superseded", __FILE__, __LINE__)
-
 /* Ingest by `website` refused with code (message contains needle), database
    unchanged. */
 #define REFUSE_BY(w, website, json, code, needle)                             \
@@ -102,16 +52,6 @@ static int64_t cust_int(tu_world *w, const char *external, const char *col) {
                  external);
 }
 
-static void assert_text(char *got, const char *want) {
-  if (want == NULL) {
-    assert_null(got);
-  } else {
-    assert_non_null(got);
-    assert_string_equal(got, want);
-  }
-  free(got);
-}
-
 /* A published listing and its reference (copied into ref[16]). */
 static int64_t listing_ref(tu_world *w, const char *title, int64_t price,
                            char ref[16]) {
@@ -129,9 +69,9 @@ static void place(tu_world *w, int64_t listing, double lon, double lat,
                   const char *type, int bedrooms) {
   TU_OK(w, tesoro_listing_update(
                w->t, w->agent, listing,
-               ev("{\"longitude\":%.6f,\"latitude\":%.6f,\"property_type\":"
-                  "\"%s\",\"bedrooms\":%d}",
-                  lon, lat, type, bedrooms),
+               tu_fmt("{\"longitude\":%.6f,\"latitude\":%.6f,\"property_type\":"
+                      "\"%s\",\"bedrooms\":%d}",
+                      lon, lat, type, bedrooms),
                0));
 }
 
@@ -141,10 +81,10 @@ static void place(tu_world *w, int64_t listing, double lon, double lat,
 
 static void test_customer_event_applied(void **state) {
   tu_world *w = *state;
-  char *res = INGEST(w, ev("{\"source_id\":\"e1\",\"type\":\"customer\","
-                           "\"customer\":\"c1\",\"at\":%lld,\"name\":\"Sanne\","
-                           "\"email\":\"sanne@example.com\",\"phone\":\"+31 6\"}",
-                           (long long)T0));
+  char *res = TU_INGEST(w, tu_fmt("{\"source_id\":\"e1\",\"type\":\"customer\","
+                                  "\"customer\":\"c1\",\"at\":%lld,\"name\":\"Sanne\","
+                                  "\"email\":\"sanne@example.com\",\"phone\":\"+31 6\"}",
+                                  (long long)T0));
   int64_t c = cust(w, "c1");
   char want[64];
   assert_non_null(strstr(res, "\"status\":\"applied\""));
@@ -152,24 +92,24 @@ static void test_customer_event_applied(void **state) {
   snprintf(want, sizeof want, "\"customer_id\":%lld", (long long)c);
   assert_non_null(strstr(res, want));
   tesoro_free(res);
-  assert_text(cust_text(w, "c1", "name"), "Sanne");
-  assert_text(cust_text(w, "c1", "email"), "sanne@example.com");
-  assert_text(cust_text(w, "c1", "phone"), "+31 6");
-  assert_text(cust_text(w, "c1", "state"), "prospect");
+  TU_TEXT_IS(cust_text(w, "c1", "name"), "Sanne");
+  TU_TEXT_IS(cust_text(w, "c1", "email"), "sanne@example.com");
+  TU_TEXT_IS(cust_text(w, "c1", "phone"), "+31 6");
+  TU_TEXT_IS(cust_text(w, "c1", "state"), "prospect");
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM web_event WHERE source_id = 'e1'"), 1);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
 static void test_visit_event_applied(void **state) {
   tu_world *w = *state;
-  APPLIED(w, ev("{\"source_id\":\"v1\",\"type\":\"visit\",\"customer\":\"c1\","
-                "\"at\":%lld,\"visits\":4}",
-                (long long)T0));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"v1\",\"type\":\"visit\",\"customer\":\"c1\","
+                       "\"at\":%lld,\"visits\":4}",
+                       (long long)T0));
   assert_int_equal(cust_int(w, "c1", "visits"), 4);
   assert_int_equal(cust_int(w, "c1", "last_visit_at"), T0);
   /* first seen through a visit: a prospect without details */
-  assert_text(cust_text(w, "c1", "state"), "prospect");
-  assert_text(cust_text(w, "c1", "name"), NULL);
+  TU_TEXT_IS(cust_text(w, "c1", "state"), "prospect");
+  TU_TEXT_IS(cust_text(w, "c1", "name"), NULL);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
@@ -181,15 +121,15 @@ static void test_visit_event_applied(void **state) {
 static void test_events_keep_the_state_and_move_the_version(void **state) {
   tu_world *w = *state;
   int64_t version;
-  APPLIED(w, ev("{\"source_id\":\"k1\",\"type\":\"visit\",\"customer\":\"c1\","
-                "\"at\":%lld,\"visits\":1}", (long long)T0));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"k1\",\"type\":\"visit\",\"customer\":\"c1\","
+                       "\"at\":%lld,\"visits\":1}", (long long)T0));
   version = cust_int(w, "c1", "version");
-  APPLIED(w, ev("{\"source_id\":\"k2\",\"type\":\"visit\",\"customer\":\"c1\","
-                "\"customer\":\"c2\",\"at\":%lld,\"visits\":2}",
-                (long long)T0 + 1));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"k2\",\"type\":\"visit\",\"customer\":\"c1\","
+                       "\"customer\":\"c2\",\"at\":%lld,\"visits\":2}",
+                       (long long)T0 + 1));
   assert_int_equal(cust_int(w, "c1", "version"), version + 1);
   assert_int_equal(cust_int(w, "c1", "visits"), 2);
-  assert_text(cust_text(w, "c1", "state"), "prospect");
+  TU_TEXT_IS(cust_text(w, "c1", "state"), "prospect");
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM web_customer WHERE "
                               "external_id = 'c2'"), 0);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE entity_id = %lld "
@@ -205,16 +145,16 @@ static void test_events_keep_the_state_and_move_the_version(void **state) {
 static void test_search_events_applied(void **state) {
   tu_world *w = *state;
   int64_t c;
-  APPLIED(w, ev("{\"source_id\":\"s1\",\"type\":\"saved_search\",\"customer\":"
-                "\"c1\",\"at\":%lld,\"search_id\":\"hs\",\"alert\":true,"
-                "\"min_price\":100,\"max_price\":500,\"property_types\":"
-                "[\"house\"],\"min_bedrooms\":2,\"max_bedrooms\":4,"
-                "\"area\":{\"name\":\"Centre\",\"centre\":{\"type\":\"Point\","
-                "\"coordinates\":[5.12,52.09]},\"radius\":1000}}",
-                (long long)T0));
-  APPLIED(w, ev("{\"source_id\":\"s2\",\"type\":\"implied_search\",\"customer\":"
-                "\"c1\",\"at\":%lld,\"search_id\":\"ss\",\"max_price\":900}",
-                (long long)T0 + 1));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"s1\",\"type\":\"saved_search\",\"customer\":"
+                       "\"c1\",\"at\":%lld,\"search_id\":\"hs\",\"alert\":true,"
+                       "\"min_price\":100,\"max_price\":500,\"property_types\":"
+                       "[\"house\"],\"min_bedrooms\":2,\"max_bedrooms\":4,"
+                       "\"area\":{\"name\":\"Centre\",\"centre\":{\"type\":\"Point\","
+                       "\"coordinates\":[5.12,52.09]},\"radius\":1000}}",
+                       (long long)T0));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"s2\",\"type\":\"implied_search\",\"customer\":"
+                       "\"c1\",\"at\":%lld,\"search_id\":\"ss\",\"max_price\":900}",
+                       (long long)T0 + 1));
   c = cust(w, "c1");
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM search WHERE customer_id = %lld "
                               "AND external_id = 'hs' AND hard = 1 AND alert = 1 "
@@ -229,13 +169,13 @@ static void test_search_events_applied(void **state) {
                               "max_price = 900 AND state = 'active'",
                               (long long)c),
                    1);
-  APPLIED(w, ev("{\"source_id\":\"s3\",\"type\":\"search_deleted\",\"customer\":"
-                "\"c1\",\"at\":%lld,\"search_id\":\"hs\"}",
-                (long long)T0 + 2));
-  assert_text(tu_sqlf_text(w, "SELECT state FROM search WHERE customer_id = %lld "
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"s3\",\"type\":\"search_deleted\",\"customer\":"
+                       "\"c1\",\"at\":%lld,\"search_id\":\"hs\"}",
+                       (long long)T0 + 2));
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT state FROM search WHERE customer_id = %lld "
                               "AND external_id = 'hs'",
-                           (long long)c),
-              "deleted");
+                          (long long)c),
+             "deleted");
   {
     tesoro_cursor *cur = NULL;
     TU_OK(w, tesoro_customer_searches(w->t, w->agent, c, &cur));
@@ -249,12 +189,12 @@ static void test_property_events_applied(void **state) {
   char ref[16];
   int64_t l = listing_ref(w, "Canal house", 450000, ref);
   int64_t c;
-  APPLIED(w, ev("{\"source_id\":\"p1\",\"type\":\"property_view\",\"customer\":"
-                "\"c1\",\"at\":%lld,\"listing\":\"%s\"}",
-                (long long)T0, ref));
-  APPLIED(w, ev("{\"source_id\":\"p2\",\"type\":\"property_view\",\"customer\":"
-                "\"c1\",\"at\":%lld,\"listing\":\"%s\"}",
-                (long long)T0 + 5, ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"p1\",\"type\":\"property_view\",\"customer\":"
+                       "\"c1\",\"at\":%lld,\"listing\":\"%s\"}",
+                       (long long)T0, ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"p2\",\"type\":\"property_view\",\"customer\":"
+                       "\"c1\",\"at\":%lld,\"listing\":\"%s\"}",
+                       (long long)T0 + 5, ref));
   c = cust(w, "c1");
 #define WI(col)                                                               \
   tu_sqlf(w, "SELECT " col " FROM web_interest WHERE customer_id = %lld AND "  \
@@ -262,28 +202,27 @@ static void test_property_events_applied(void **state) {
           (long long)c, (long long)l)
   assert_int_equal(WI("views"), 2);
   assert_int_equal(WI("last_viewed_at"), T0 + 5);
-  APPLIED(w, ev("{\"source_id\":\"p3\",\"type\":\"property_save\",\"customer\":"
-                "\"c1\",\"at\":%lld,\"listing\":\"%s\",\"saved\":true}",
-                (long long)T0 + 10, ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"p3\",\"type\":\"property_save\",\"customer\":"
+                       "\"c1\",\"at\":%lld,\"listing\":\"%s\",\"saved\":true}",
+                       (long long)T0 + 10, ref));
   assert_int_equal(WI("saved"), 1);
-  APPLIED(w, ev("{\"source_id\":\"p4\",\"type\":\"property_save\",\"customer\":"
-                "\"c1\",\"at\":%lld,\"listing\":\"%s\",\"saved\":false}",
-                (long long)T0 + 11, ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"p4\",\"type\":\"property_save\",\"customer\":"
+                       "\"c1\",\"at\":%lld,\"listing\":\"%s\",\"saved\":false}",
+                       (long long)T0 + 11, ref));
   assert_int_equal(WI("saved"), 0);
-  APPLIED(w, ev("{\"source_id\":\"p5\",\"type\":\"property_rank\",\"customer\":"
-                "\"c1\",\"at\":%lld,\"listing\":\"%s\",\"rank\":4,\"note\":"
-                "\"Nice garden\",\"shared\":true}",
-                (long long)T0 + 12, ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"p5\",\"type\":\"property_rank\",\"customer\":"
+                       "\"c1\",\"at\":%lld,\"listing\":\"%s\",\"rank\":4,\"note\":"
+                       "\"Nice garden\",\"shared\":true}",
+                       (long long)T0 + 12, ref));
   assert_int_equal(WI("rank"), 4);
   assert_int_equal(WI("note_shared"), 1);
-  assert_text(tu_sqlf_text(w, "SELECT note FROM web_interest WHERE customer_id = "
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT note FROM web_interest WHERE customer_id = "
                               "%lld AND listing_id = %lld",
-                           (long long)c, (long long)l),
-              "Nice garden");
+                          (long long)c, (long long)l),
+             "Nice garden");
 #undef WI
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
-
 
 static void test_enquiry_events_applied(void **state) {
   tu_world *w = *state;
@@ -295,10 +234,10 @@ static void test_enquiry_events_applied(void **state) {
   int64_t c;
   size_t i;
   for (i = 0; i < sizeof types / sizeof types[0]; i++) {
-    APPLIED(w, ev("{\"source_id\":\"q%zu\",\"type\":\"enquiry\",\"customer\":"
-                  "\"c1\",\"at\":%lld,\"enquiry_type\":\"%s\",\"listing\":"
-                  "\"%s\",\"message\":\"About %s\"}",
-                  i, (long long)T0 + (long long)i, types[i], ref, types[i]));
+    TU_APPLIED(w, tu_fmt("{\"source_id\":\"q%zu\",\"type\":\"enquiry\",\"customer\":"
+                         "\"c1\",\"at\":%lld,\"enquiry_type\":\"%s\",\"listing\":"
+                         "\"%s\",\"message\":\"About %s\"}",
+                         i, (long long)T0 + (long long)i, types[i], ref, types[i]));
   }
   c = cust(w, "c1");
   for (i = 0; i < sizeof types / sizeof types[0]; i++) {
@@ -310,9 +249,9 @@ static void test_enquiry_events_applied(void **state) {
                      1);
   }
   /* an enquiry without a listing */
-  APPLIED(w, ev("{\"source_id\":\"q-nolisting\",\"type\":\"enquiry\",\"customer\":"
-                "\"c1\",\"at\":%lld,\"enquiry_type\":\"general\"}",
-                (long long)T0 + 50));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"q-nolisting\",\"type\":\"enquiry\",\"customer\":"
+                       "\"c1\",\"at\":%lld,\"enquiry_type\":\"general\"}",
+                       (long long)T0 + 50));
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM enquiry WHERE customer_id = %lld",
                            (long long)c),
                    8);
@@ -330,10 +269,10 @@ static void test_enquiry_events_applied(void **state) {
 
 static void test_group_event_applied(void **state) {
   tu_world *w = *state;
-  APPLIED(w, ev("{\"source_id\":\"g1\",\"type\":\"group\",\"customer\":\"c1\","
-                "\"at\":%lld,\"group\":\"grp-7\"}",
-                (long long)T0));
-  assert_text(cust_text(w, "c1", "group_ref"), "grp-7");
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"g1\",\"type\":\"group\",\"customer\":\"c1\","
+                       "\"at\":%lld,\"group\":\"grp-7\"}",
+                       (long long)T0));
+  TU_TEXT_IS(cust_text(w, "c1", "group_ref"), "grp-7");
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
@@ -342,9 +281,9 @@ static void test_vendor_claim_event_applied(void **state) {
   char ref[16];
   int64_t l = listing_ref(w, "Claimed", 300000, ref);
   int64_t c, claim;
-  APPLIED(w, ev("{\"source_id\":\"vc1\",\"type\":\"vendor_claim\",\"customer\":"
-                "\"c1\",\"at\":%lld,\"listing\":\"%s\",\"note\":\"It is mine\"}",
-                (long long)T0, ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"vc1\",\"type\":\"vendor_claim\",\"customer\":"
+                       "\"c1\",\"at\":%lld,\"listing\":\"%s\",\"note\":\"It is mine\"}",
+                       (long long)T0, ref));
   c = cust(w, "c1");
   claim = tu_sqlf(w, "SELECT id FROM vendor_claim WHERE customer_id = %lld AND "
                      "listing_id = %lld AND state = 'claimed' AND note = "
@@ -361,9 +300,9 @@ static void test_vendor_claim_event_applied(void **state) {
                               "'confirm_vendor' AND assignee_id IS NULL"),
                    1);
   /* claims are each kept */
-  APPLIED(w, ev("{\"source_id\":\"vc2\",\"type\":\"vendor_claim\",\"customer\":"
-                "\"c1\",\"at\":%lld,\"listing\":\"%s\"}",
-                (long long)T0 - 5, ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"vc2\",\"type\":\"vendor_claim\",\"customer\":"
+                       "\"c1\",\"at\":%lld,\"listing\":\"%s\"}",
+                       (long long)T0 - 5, ref));
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM vendor_claim WHERE customer_id "
                               "= %lld", (long long)c), 2);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
@@ -379,7 +318,7 @@ static void test_replay_of_every_type(void **state) {
   char *evs[16];
   size_t n = 0, i;
   listing_ref(w, "Replayed", 300000, ref);
-#define ADD(...) (evs[n++] = strdup(ev(__VA_ARGS__)))
+#define ADD(...) (evs[n++] = strdup(tu_fmt(__VA_ARGS__)))
   ADD("{\"source_id\":\"r1\",\"type\":\"customer\",\"customer\":\"c1\",\"at\":%lld,"
       "\"name\":\"Replay\",\"email\":\"replay@example.com\"}", (long long)T0);
   ADD("{\"source_id\":\"r2\",\"type\":\"visit\",\"customer\":\"c1\",\"at\":%lld,"
@@ -407,7 +346,7 @@ static void test_replay_of_every_type(void **state) {
       "\"at\":%lld,\"listing\":\"%s\",\"note\":\"mine\"}", (long long)T0 + 10, ref);
 #undef ADD
   for (i = 0; i < n; i++) {
-    char *first = INGEST(w, evs[i]);
+    char *first = TU_INGEST(w, evs[i]);
     char *again = NULL;
     char before[65], after[65];
     assert_non_null(strstr(first, "\"status\":\"applied\""));
@@ -441,13 +380,13 @@ static void test_replay_of_every_type(void **state) {
 
 static void test_same_source_id_other_content_is_eexists(void **state) {
   tu_world *w = *state;
-  APPLIED(w, ev("{\"source_id\":\"x1\",\"type\":\"visit\",\"customer\":\"c1\","
-                "\"at\":%lld,\"visits\":2}", (long long)T0));
-  REFUSE(w, ev("{\"source_id\":\"x1\",\"type\":\"visit\",\"customer\":\"c1\","
-               "\"at\":%lld,\"visits\":3}", (long long)T0 + 1),
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"x1\",\"type\":\"visit\",\"customer\":\"c1\","
+                       "\"at\":%lld,\"visits\":2}", (long long)T0));
+  REFUSE(w, tu_fmt("{\"source_id\":\"x1\",\"type\":\"visit\",\"customer\":\"c1\","
+                   "\"at\":%lld,\"visits\":3}", (long long)T0 + 1),
          TESORO_EEXISTS, NULL);
-  REFUSE(w, ev("{\"source_id\":\"x1\",\"type\":\"group\",\"customer\":\"c2\","
-               "\"at\":%lld,\"group\":\"g\"}", (long long)T0 + 1),
+  REFUSE(w, tu_fmt("{\"source_id\":\"x1\",\"type\":\"group\",\"customer\":\"c2\","
+                   "\"at\":%lld,\"group\":\"g\"}", (long long)T0 + 1),
          TESORO_EEXISTS, NULL);
   assert_int_equal(cust_int(w, "c1", "visits"), 2);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM web_customer WHERE external_id = 'c2'"), 0);
@@ -460,14 +399,14 @@ static void test_same_source_id_other_content_is_eexists(void **state) {
 
 static void test_out_of_order_customer_details(void **state) {
   tu_world *w = *state;
-  APPLIED(w, "{\"source_id\":\"d2\",\"type\":\"customer\",\"customer\":\"c1\","
+  TU_APPLIED(w, "{\"source_id\":\"d2\",\"type\":\"customer\",\"customer\":\"c1\","
              "\"at\":200,\"name\":\"New Name\",\"email\":\"new@example.com\"}");
-  SUPERSEDED(w, "{\"source_id\":\"d1\",\"type\":\"customer\",\"customer\":\"c1\","
+  TU_SUPERSEDED(w, "{\"source_id\":\"d1\",\"type\":\"customer\",\"customer\":\"c1\","
                 "\"at\":100,\"name\":\"Old Name\",\"email\":\"old@example.com\","
                 "\"phone\":\"123\"}");
-  assert_text(cust_text(w, "c1", "name"), "New Name");
-  assert_text(cust_text(w, "c1", "email"), "new@example.com");
-  assert_text(cust_text(w, "c1", "phone"), NULL);
+  TU_TEXT_IS(cust_text(w, "c1", "name"), "New Name");
+  TU_TEXT_IS(cust_text(w, "c1", "email"), "new@example.com");
+  TU_TEXT_IS(cust_text(w, "c1", "phone"), NULL);
   /* the superseded event is stored: its replay is a replay */
   {
     char before[65], after[65];
@@ -489,9 +428,9 @@ static void test_out_of_order_customer_details(void **state) {
 
 static void test_out_of_order_visits(void **state) {
   tu_world *w = *state;
-  APPLIED(w, "{\"source_id\":\"v2\",\"type\":\"visit\",\"customer\":\"c1\","
+  TU_APPLIED(w, "{\"source_id\":\"v2\",\"type\":\"visit\",\"customer\":\"c1\","
              "\"at\":2000,\"visits\":5}");
-  SUPERSEDED(w, "{\"source_id\":\"v1\",\"type\":\"visit\",\"customer\":\"c1\","
+  TU_SUPERSEDED(w, "{\"source_id\":\"v1\",\"type\":\"visit\",\"customer\":\"c1\","
                 "\"at\":1000,\"visits\":3}");
   assert_int_equal(cust_int(w, "c1", "visits"), 5);
   assert_int_equal(cust_int(w, "c1", "last_visit_at"), 2000);
@@ -501,19 +440,19 @@ static void test_out_of_order_visits(void **state) {
 static void test_out_of_order_search_edits(void **state) {
   tu_world *w = *state;
   int64_t c;
-  APPLIED(w, "{\"source_id\":\"s2\",\"type\":\"saved_search\",\"customer\":\"c1\","
+  TU_APPLIED(w, "{\"source_id\":\"s2\",\"type\":\"saved_search\",\"customer\":\"c1\","
              "\"at\":2000,\"search_id\":\"s\",\"max_price\":700}");
-  SUPERSEDED(w, "{\"source_id\":\"s1\",\"type\":\"saved_search\",\"customer\":\"c1\","
+  TU_SUPERSEDED(w, "{\"source_id\":\"s1\",\"type\":\"saved_search\",\"customer\":\"c1\","
                 "\"at\":1000,\"search_id\":\"s\",\"max_price\":300}");
   c = cust(w, "c1");
   assert_int_equal(tu_sqlf(w, "SELECT max_price FROM search WHERE customer_id = %lld "
                               "AND external_id = 's'", (long long)c), 700);
   /* a delete, then an older save arriving later: stays deleted */
-  APPLIED(w, "{\"source_id\":\"s4\",\"type\":\"search_deleted\",\"customer\":\"c1\","
+  TU_APPLIED(w, "{\"source_id\":\"s4\",\"type\":\"search_deleted\",\"customer\":\"c1\","
              "\"at\":4000,\"search_id\":\"s\"}");
-  SUPERSEDED(w, "{\"source_id\":\"s3\",\"type\":\"saved_search\",\"customer\":\"c1\","
+  TU_SUPERSEDED(w, "{\"source_id\":\"s3\",\"type\":\"saved_search\",\"customer\":\"c1\","
                 "\"at\":3000,\"search_id\":\"s\",\"max_price\":900}");
-  assert_text(tu_sqlf_text(w, "SELECT state FROM search WHERE customer_id = %lld "
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT state FROM search WHERE customer_id = %lld "
                               "AND external_id = 's'", (long long)c), "deleted");
   assert_int_equal(tu_sqlf(w, "SELECT max_price FROM search WHERE customer_id = %lld "
                               "AND external_id = 's'", (long long)c), 700);
@@ -523,9 +462,9 @@ static void test_out_of_order_search_edits(void **state) {
 static void test_delete_before_search_ever_seen(void **state) {
   tu_world *w = *state;
   int64_t c;
-  APPLIED(w, "{\"source_id\":\"s2\",\"type\":\"search_deleted\",\"customer\":\"c1\","
+  TU_APPLIED(w, "{\"source_id\":\"s2\",\"type\":\"search_deleted\",\"customer\":\"c1\","
              "\"at\":2000,\"search_id\":\"s\"}");
-  SUPERSEDED(w, "{\"source_id\":\"s1\",\"type\":\"saved_search\",\"customer\":\"c1\","
+  TU_SUPERSEDED(w, "{\"source_id\":\"s1\",\"type\":\"saved_search\",\"customer\":\"c1\","
                 "\"at\":1000,\"search_id\":\"s\",\"max_price\":300}");
   c = cust(w, "c1");
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM search WHERE customer_id = %lld "
@@ -538,7 +477,7 @@ static void test_delete_before_search_ever_seen(void **state) {
     assert_int_equal(m, 0);
   }
   /* a newer save re-creates it */
-  APPLIED(w, "{\"source_id\":\"s3\",\"type\":\"saved_search\",\"customer\":\"c1\","
+  TU_APPLIED(w, "{\"source_id\":\"s3\",\"type\":\"saved_search\",\"customer\":\"c1\","
              "\"at\":3000,\"search_id\":\"s\",\"max_price\":400}");
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM search WHERE customer_id = %lld "
                               "AND state = 'active' AND max_price = 400",
@@ -550,42 +489,42 @@ static void test_out_of_order_save_rank_group(void **state) {
   tu_world *w = *state;
   char ref[16];
   int64_t l = listing_ref(w, "Ordered", 300000, ref), c;
-  APPLIED(w, ev("{\"source_id\":\"a2\",\"type\":\"property_save\",\"customer\":"
-                "\"c1\",\"at\":2000,\"listing\":\"%s\",\"saved\":false}", ref));
-  SUPERSEDED(w, ev("{\"source_id\":\"a1\",\"type\":\"property_save\",\"customer\":"
-                   "\"c1\",\"at\":1000,\"listing\":\"%s\",\"saved\":true}", ref));
-  APPLIED(w, ev("{\"source_id\":\"b2\",\"type\":\"property_rank\",\"customer\":"
-                "\"c1\",\"at\":2000,\"listing\":\"%s\",\"rank\":2,\"note\":\"new\"}",
-                ref));
-  SUPERSEDED(w, ev("{\"source_id\":\"b1\",\"type\":\"property_rank\",\"customer\":"
-                   "\"c1\",\"at\":1000,\"listing\":\"%s\",\"rank\":5,\"note\":\"old\"}",
-                   ref));
-  APPLIED(w, "{\"source_id\":\"g2\",\"type\":\"group\",\"customer\":\"c1\","
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"a2\",\"type\":\"property_save\",\"customer\":"
+                       "\"c1\",\"at\":2000,\"listing\":\"%s\",\"saved\":false}", ref));
+  TU_SUPERSEDED(w, tu_fmt("{\"source_id\":\"a1\",\"type\":\"property_save\",\"customer\":"
+                          "\"c1\",\"at\":1000,\"listing\":\"%s\",\"saved\":true}", ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"b2\",\"type\":\"property_rank\",\"customer\":"
+                       "\"c1\",\"at\":2000,\"listing\":\"%s\",\"rank\":2,\"note\":\"new\"}",
+                       ref));
+  TU_SUPERSEDED(w, tu_fmt("{\"source_id\":\"b1\",\"type\":\"property_rank\",\"customer\":"
+                          "\"c1\",\"at\":1000,\"listing\":\"%s\",\"rank\":5,\"note\":\"old\"}",
+                          ref));
+  TU_APPLIED(w, "{\"source_id\":\"g2\",\"type\":\"group\",\"customer\":\"c1\","
              "\"at\":2000,\"group\":\"new\"}");
-  SUPERSEDED(w, "{\"source_id\":\"g1\",\"type\":\"group\",\"customer\":\"c1\","
+  TU_SUPERSEDED(w, "{\"source_id\":\"g1\",\"type\":\"group\",\"customer\":\"c1\","
                 "\"at\":1000,\"group\":\"old\"}");
   c = cust(w, "c1");
   assert_int_equal(tu_sqlf(w, "SELECT saved FROM web_interest WHERE customer_id = "
                               "%lld AND listing_id = %lld", (long long)c, (long long)l), 0);
   assert_int_equal(tu_sqlf(w, "SELECT rank FROM web_interest WHERE customer_id = "
                               "%lld AND listing_id = %lld", (long long)c, (long long)l), 2);
-  assert_text(tu_sqlf_text(w, "SELECT note FROM web_interest WHERE customer_id = "
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT note FROM web_interest WHERE customer_id = "
                               "%lld AND listing_id = %lld", (long long)c, (long long)l),
-              "new");
-  assert_text(cust_text(w, "c1", "group_ref"), "new");
+             "new");
+  TU_TEXT_IS(cust_text(w, "c1", "group_ref"), "new");
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
 static void test_customer_event_carries_details_whole(void **state) {
   tu_world *w = *state;
-  APPLIED(w, "{\"source_id\":\"d1\",\"type\":\"customer\",\"customer\":\"c1\","
+  TU_APPLIED(w, "{\"source_id\":\"d1\",\"type\":\"customer\",\"customer\":\"c1\","
              "\"at\":100,\"name\":\"Full\",\"email\":\"full@example.com\","
              "\"phone\":\"123\"}");
-  APPLIED(w, "{\"source_id\":\"d2\",\"type\":\"customer\",\"customer\":\"c1\","
+  TU_APPLIED(w, "{\"source_id\":\"d2\",\"type\":\"customer\",\"customer\":\"c1\","
              "\"at\":200,\"name\":\"Short\"}");
-  assert_text(cust_text(w, "c1", "name"), "Short");
-  assert_text(cust_text(w, "c1", "email"), NULL);
-  assert_text(cust_text(w, "c1", "phone"), NULL);
+  TU_TEXT_IS(cust_text(w, "c1", "name"), "Short");
+  TU_TEXT_IS(cust_text(w, "c1", "email"), NULL);
+  TU_TEXT_IS(cust_text(w, "c1", "phone"), NULL);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
@@ -594,12 +533,11 @@ static void test_views_add_up_in_any_order(void **state) {
   char ref[16];
   int64_t l = listing_ref(w, "Viewed", 300000, ref);
   int64_t c;
-  ingest_status_(w, ev("{\"source_id\":\"w2\",\"type\":\"property_view\",\"customer\":"
-                       "\"c1\",\"at\":2000,\"listing\":\"%s\"}", ref),
-                 "applied", __FILE__, __LINE__);
-  tesoro_free(INGEST(w, ev("{\"source_id\":\"w1\",\"type\":\"property_view\","
-                           "\"customer\":\"c1\",\"at\":1000,\"listing\":\"%s\"}",
-                           ref)));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"w2\",\"type\":\"property_view\",\"customer\":"
+                       "\"c1\",\"at\":2000,\"listing\":\"%s\"}", ref));
+  tesoro_free(TU_INGEST(w, tu_fmt("{\"source_id\":\"w1\",\"type\":\"property_view\","
+                                  "\"customer\":\"c1\",\"at\":1000,\"listing\":\"%s\"}",
+                                  ref)));
   c = cust(w, "c1");
   assert_int_equal(tu_sqlf(w, "SELECT views FROM web_interest WHERE customer_id = "
                               "%lld AND listing_id = %lld", (long long)c, (long long)l), 2);
@@ -607,9 +545,9 @@ static void test_views_add_up_in_any_order(void **state) {
                               "customer_id = %lld AND listing_id = %lld",
                            (long long)c, (long long)l), 2000);
   /* late enquiries are kept too */
-  tesoro_free(INGEST(w, "{\"source_id\":\"q2\",\"type\":\"enquiry\",\"customer\":\"c1\","
+  tesoro_free(TU_INGEST(w, "{\"source_id\":\"q2\",\"type\":\"enquiry\",\"customer\":\"c1\","
                         "\"at\":3000,\"enquiry_type\":\"general\"}"));
-  tesoro_free(INGEST(w, "{\"source_id\":\"q1\",\"type\":\"enquiry\",\"customer\":\"c1\","
+  tesoro_free(TU_INGEST(w, "{\"source_id\":\"q1\",\"type\":\"enquiry\",\"customer\":\"c1\","
                         "\"at\":500,\"enquiry_type\":\"branch\"}"));
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM enquiry WHERE customer_id = %lld",
                            (long long)c), 2);
@@ -636,11 +574,11 @@ static void tie_events(tu_world *w, const char *cu, const char *ref, int b_first
   snprintf(eb[5], 512, "{\"source_id\":\"%s-g-b\",\"type\":\"group\",\"customer\":\"%s\",\"at\":500,\"group\":\"gb\"}", cu, cu);
   for (i = 0; i < 6; i++) {
     if (b_first) {
-      APPLIED(w, eb[i]);
-      SUPERSEDED(w, ea[i]);
+      TU_APPLIED(w, eb[i]);
+      TU_SUPERSEDED(w, ea[i]);
     } else {
-      APPLIED(w, ea[i]);
-      APPLIED(w, eb[i]);
+      TU_APPLIED(w, ea[i]);
+      TU_APPLIED(w, eb[i]);
     }
   }
 }
@@ -680,9 +618,9 @@ static void test_equal_times_decided_by_source_id(void **state) {
 
 /* A saved search event with the given criteria tail (after "search_id"). */
 static const char *search_with(const char *criteria) {
-  return ev("{\"source_id\":\"bad\",\"type\":\"saved_search\",\"customer\":"
-            "\"c1\",\"at\":%lld,\"search_id\":\"s\",%s}",
-            (long long)T0, criteria);
+  return tu_fmt("{\"source_id\":\"bad\",\"type\":\"saved_search\",\"customer\":"
+                "\"c1\",\"at\":%lld,\"search_id\":\"s\",%s}",
+                (long long)T0, criteria);
 }
 
 #define SQ "[[5.0,52.0],[5.2,52.0],[5.2,52.2],[5.0,52.2],[5.0,52.0]]"
@@ -690,13 +628,13 @@ static const char *search_with(const char *criteria) {
 static void test_geojson_refusals(void **state) {
   tu_world *w = *state;
   /* a customer exists already: refusals must not touch it either */
-  APPLIED(w, ev("{\"source_id\":\"ok\",\"type\":\"visit\",\"customer\":\"c1\","
-                "\"at\":%lld,\"visits\":1}", (long long)T0));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"ok\",\"type\":\"visit\",\"customer\":\"c1\","
+                       "\"at\":%lld,\"visits\":1}", (long long)T0));
   /* the valid square is accepted (control) — under another customer */
-  APPLIED(w, ev("{\"source_id\":\"ok2\",\"type\":\"saved_search\",\"customer\":"
-                "\"c2\",\"at\":%lld,\"search_id\":\"s\",\"area\":{\"polygon\":"
-                "{\"type\":\"Polygon\",\"coordinates\":[" SQ "]}}}",
-                (long long)T0));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"ok2\",\"type\":\"saved_search\",\"customer\":"
+                       "\"c2\",\"at\":%lld,\"search_id\":\"s\",\"area\":{\"polygon\":"
+                       "{\"type\":\"Polygon\",\"coordinates\":[" SQ "]}}}",
+                       (long long)T0));
   REFUSE(w, search_with("\"area\":{\"polygon\":{\"type\":\"Polygon\",\"coordinates\":"
                         "[[[5.0,52.0],[5.2,52.0],[5.2,52.2],[5.0,52.2],[5.0,52.1]]]}}"),
          TESORO_EINVAL, "not closed");
@@ -756,7 +694,7 @@ static void test_batch_skips_a_bad_event(void **state) {
   tu_world *w = *state;
   char *results = NULL, *first = NULL;
   int failed = -1;
-  const char *batch = ev(
+  const char *batch = tu_fmt(
       "[{\"source_id\":\"b0\",\"type\":\"visit\",\"customer\":\"c1\",\"at\":%lld,"
       "\"visits\":2},"
       "{\"source_id\":\"b1\",\"type\":\"enquiry\",\"customer\":\"c1\",\"at\":%lld,"
@@ -781,7 +719,7 @@ static void test_batch_skips_a_bad_event(void **state) {
               strstr(results, "\"source_id\":\"b2\""));
   first = results;
   assert_int_equal(cust_int(w, "c1", "visits"), 2);
-  assert_text(cust_text(w, "c1", "group_ref"), "g1");
+  TU_TEXT_IS(cust_text(w, "c1", "group_ref"), "g1");
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM enquiry"), 0);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM web_event WHERE source_id = 'b1'"), 0);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM web_event"), 2);
@@ -813,7 +751,7 @@ static void test_batch_moves_a_customer_once(void **state) {
   char *results = NULL;
   int failed = -1;
   int64_t c1, c2, version;
-  const char *batch = ev(
+  const char *batch = tu_fmt(
       "[{\"source_id\":\"f0\",\"type\":\"visit\",\"customer\":\"c1\",\"at\":%lld,"
       "\"visits\":2},"
       "{\"source_id\":\"f1\",\"type\":\"visit\",\"customer\":\"c2\",\"at\":%lld,"
@@ -833,7 +771,7 @@ static void test_batch_moves_a_customer_once(void **state) {
   c2 = cust(w, "c2");
   /* every good event applied and kept */
   assert_int_equal(cust_int(w, "c1", "visits"), 3);
-  assert_text(cust_text(w, "c1", "group_ref"), "g1");
+  TU_TEXT_IS(cust_text(w, "c1", "group_ref"), "g1");
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM web_event WHERE "
                               "customer_id = %lld", (long long)c1), 3);
   /* c1: made (version 1), then moved once by its three events */
@@ -853,21 +791,21 @@ static void test_batch_moves_a_customer_once(void **state) {
   /* the next batch moves it once more */
   TU_OK(w, tesoro_exchange_ingest_batch(
                w->t, w->website,
-               ev("[{\"source_id\":\"f5\",\"type\":\"visit\",\"customer\":"
-                  "\"c1\",\"at\":%lld,\"visits\":4},{\"source_id\":\"f6\","
-                  "\"type\":\"group\",\"customer\":\"c1\",\"at\":%lld,"
-                  "\"group\":\"g2\"}]", (long long)T0 + 5, (long long)T0 + 6),
+               tu_fmt("[{\"source_id\":\"f5\",\"type\":\"visit\",\"customer\":"
+                      "\"c1\",\"at\":%lld,\"visits\":4},{\"source_id\":\"f6\","
+                      "\"type\":\"group\",\"customer\":\"c1\",\"at\":%lld,"
+                      "\"group\":\"g2\"}]", (long long)T0 + 5, (long long)T0 + 6),
                &failed, &results));
   tesoro_free(results);
   assert_int_equal(failed, 0);
   assert_int_equal(cust_int(w, "c1", "version"), 3);
-  assert_text(cust_text(w, "c1", "group_ref"), "g2");
+  TU_TEXT_IS(cust_text(w, "c1", "group_ref"), "g2");
   /* one at a time: a row and a version each */
   version = cust_int(w, "c1", "version");
-  APPLIED(w, ev("{\"source_id\":\"f7\",\"type\":\"visit\",\"customer\":\"c1\","
-                "\"at\":%lld,\"visits\":5}", (long long)T0 + 7));
-  APPLIED(w, ev("{\"source_id\":\"f8\",\"type\":\"visit\",\"customer\":\"c1\","
-                "\"at\":%lld,\"visits\":6}", (long long)T0 + 8));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"f7\",\"type\":\"visit\",\"customer\":\"c1\","
+                       "\"at\":%lld,\"visits\":5}", (long long)T0 + 7));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"f8\",\"type\":\"visit\",\"customer\":\"c1\","
+                       "\"at\":%lld,\"visits\":6}", (long long)T0 + 8));
   assert_int_equal(cust_int(w, "c1", "version"), version + 2);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE entity = %d "
                               "AND entity_id = %lld", TESORO_ENTITY_WEB_CUSTOMER,
@@ -930,9 +868,9 @@ static void test_batch_not_an_array_and_empty(void **state) {
 /* A prospect with details (customer event at `at`); its id. */
 static int64_t prospect(tu_world *w, const char *cu, const char *name,
                         const char *email, int64_t at) {
-  APPLIED(w, ev("{\"source_id\":\"%s-details\",\"type\":\"customer\",\"customer\":"
-                "\"%s\",\"at\":%lld,\"name\":\"%s\",\"email\":\"%s\"}",
-                cu, cu, (long long)at, name, email));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"%s-details\",\"type\":\"customer\",\"customer\":"
+                       "\"%s\",\"at\":%lld,\"name\":\"%s\",\"email\":\"%s\"}",
+                       cu, cu, (long long)at, name, email));
   return cust(w, cu);
 }
 
@@ -977,7 +915,7 @@ static void test_approve_links_by_email_case_insensitively(void **state) {
   TU_OK(w, tesoro_prospect_approve(w->t, w->agent, p, 0, 0, &contact));
   assert_int_equal(contact, w->contact);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM contact"), n_contacts);
-  assert_text(cust_text(w, "c1", "state"), "approved");
+  TU_TEXT_IS(cust_text(w, "c1", "state"), "approved");
   assert_int_equal(cust_int(w, "c1", "contact_id"), w->contact);
   {
     int64_t back = 0;
@@ -994,10 +932,10 @@ static void test_approve_creates_an_applicant(void **state) {
   TU_OK(w, tesoro_prospect_approve(w->t, w->agent, p, 0, 0, &contact));
   assert_true(contact > 0);
   assert_true(contact != w->contact && contact != w->contact2);
-  assert_text(tu_sqlf_text(w, "SELECT name FROM contact WHERE id = %lld",
-                           (long long)contact), "Nina New");
-  assert_text(tu_sqlf_text(w, "SELECT email FROM contact WHERE id = %lld",
-                           (long long)contact), "nina@example.com");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT name FROM contact WHERE id = %lld",
+                          (long long)contact), "Nina New");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT email FROM contact WHERE id = %lld",
+                          (long long)contact), "nina@example.com");
   assert_int_equal(tu_sqlf(w, "SELECT agency_id FROM contact WHERE id = %lld",
                            (long long)contact), w->agency);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM contact_role WHERE contact_id "
@@ -1015,7 +953,7 @@ static void test_approve_into_an_explicit_contact(void **state) {
   TU_OK(w, tesoro_prospect_approve(w->t, w->agent, p, w->contact2, 0, &contact));
   assert_int_equal(contact, w->contact2);
   assert_int_equal(cust_int(w, "c1", "contact_id"), w->contact2);
-  assert_text(cust_text(w, "c1", "state"), "approved");
+  TU_TEXT_IS(cust_text(w, "c1", "state"), "approved");
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
@@ -1024,8 +962,8 @@ static void test_approve_into_an_explicit_contact(void **state) {
 static void test_approve_a_nameless_prospect(void **state) {
   tu_world *w = *state;
   int64_t p, contact = 0;
-  APPLIED(w, ev("{\"source_id\":\"v1\",\"type\":\"visit\",\"customer\":"
-                "\"c9\",\"at\":%lld,\"visits\":1}", (long long)T0));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"v1\",\"type\":\"visit\",\"customer\":"
+                       "\"c9\",\"at\":%lld,\"visits\":1}", (long long)T0));
   p = cust(w, "c9");
   TU_ASSERT_REFUSED(w, tesoro_prospect_approve(w->t, w->agent, p, 0, 0, &contact),
                     TESORO_EGUARD, "no name");
@@ -1043,15 +981,15 @@ static void test_discard_rules(void **state) {
   TU_ASSERT_REFUSED(w, tesoro_prospect_discard(w->t, w->agent, p, "", 0),
                     TESORO_EINVAL, NULL);
   TU_OK(w, tesoro_prospect_discard(w->t, w->agent, p, "Spam", 0));
-  assert_text(cust_text(w, "c1", "state"), "discarded");
-  assert_text(cust_text(w, "c1", "end_reason"), "Spam");
+  TU_TEXT_IS(cust_text(w, "c1", "state"), "discarded");
+  TU_TEXT_IS(cust_text(w, "c1", "end_reason"), "Spam");
   TU_ASSERT_REFUSED(w, tesoro_prospect_approve(w->t, w->agent, p, 0, 0, NULL),
                     TESORO_ESTATE, NULL);
   TU_ASSERT_REFUSED(w, tesoro_prospect_discard(w->t, w->agent, p, "Again", 0),
                     TESORO_ESTATE, NULL);
   /* events about a discarded customer are applied but off every timeline */
-  APPLIED(w, ev("{\"source_id\":\"dv\",\"type\":\"visit\",\"customer\":\"c1\","
-                "\"at\":%lld,\"visits\":3}", (long long)T0 + 1));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"dv\",\"type\":\"visit\",\"customer\":\"c1\","
+                       "\"at\":%lld,\"visits\":3}", (long long)T0 + 1));
   assert_int_equal(cust_int(w, "c1", "visits"), 3);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
@@ -1083,7 +1021,7 @@ static void test_holding_tank_permissions(void **state) {
   TU_ASSERT_REFUSED(w, tesoro_prospect_approve(w->t, w->agent, p, w->other_contact,
                                                0, NULL),
                     TESORO_EDENIED, NULL);
-  assert_text(cust_text(w, "c1", "state"), "prospect");
+  TU_TEXT_IS(cust_text(w, "c1", "state"), "prospect");
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
@@ -1094,22 +1032,22 @@ static void test_events_after_approval_on_the_timeline(void **state) {
   int64_t before_acts;
   listing_ref(w, "Timeline", 300000, ref);
   /* before approval: no web_ line */
-  APPLIED(w, ev("{\"source_id\":\"t0\",\"type\":\"visit\",\"customer\":\"c1\","
-                "\"at\":%lld,\"visits\":1}", (long long)T0 + 1));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"t0\",\"type\":\"visit\",\"customer\":\"c1\","
+                       "\"at\":%lld,\"visits\":1}", (long long)T0 + 1));
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM activity WHERE kind LIKE 'web\\_%%' ESCAPE '\\'"), 0);
   TU_OK(w, tesoro_prospect_approve(w->t, w->agent, p, 0, 0, NULL));
   before_acts = tu_sqlf(w, "SELECT count(*) FROM activity WHERE contact_id = %lld",
                         (long long)w->contact);
-  APPLIED(w, ev("{\"source_id\":\"t1\",\"type\":\"visit\",\"customer\":\"c1\","
-                "\"at\":%lld,\"visits\":2}", (long long)T0 + 2));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"t1\",\"type\":\"visit\",\"customer\":\"c1\","
+                       "\"at\":%lld,\"visits\":2}", (long long)T0 + 2));
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM activity WHERE contact_id = %lld "
                               "AND kind = 'web_visit'", (long long)w->contact), 1);
-  APPLIED(w, ev("{\"source_id\":\"t2\",\"type\":\"property_view\",\"customer\":\"c1\","
-                "\"at\":%lld,\"listing\":\"%s\"}", (long long)T0 + 3, ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"t2\",\"type\":\"property_view\",\"customer\":\"c1\","
+                       "\"at\":%lld,\"listing\":\"%s\"}", (long long)T0 + 3, ref));
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM activity WHERE contact_id = %lld "
                               "AND kind = 'web_property_view'", (long long)w->contact), 1);
-  APPLIED(w, ev("{\"source_id\":\"t3\",\"type\":\"enquiry\",\"customer\":\"c1\","
-                "\"at\":%lld,\"enquiry_type\":\"general\"}", (long long)T0 + 4));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"t3\",\"type\":\"enquiry\",\"customer\":\"c1\","
+                       "\"at\":%lld,\"enquiry_type\":\"general\"}", (long long)T0 + 4));
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM activity WHERE contact_id = %lld "
                               "AND kind = 'web_enquiry'", (long long)w->contact), 1);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM activity WHERE contact_id = %lld",
@@ -1178,8 +1116,8 @@ static void test_outbox_search_saved_and_deleted(void **state) {
                               "customer_id = %lld AND hard = 1 AND alert = 1 AND "
                               "source = 'crm' AND max_price = 500000 AND state = "
                               "'active'", (long long)search, (long long)c), 1);
-  assert_text(tu_sqlf_text(w, "SELECT state FROM web_customer WHERE id = %lld",
-                           (long long)c), "approved");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT state FROM web_customer WHERE id = %lld",
+                          (long long)c), "approved");
   /* an edit */
   {
     int64_t same = 0;
@@ -1198,8 +1136,8 @@ static void test_outbox_search_saved_and_deleted(void **state) {
   TU_OK(w, tesoro_search_delete(w->t, w->agent, search, 0));
   assert_int_equal(exch(w, "search_deleted"), 1);
   assert_int_equal(exch_capability(w, "search_deleted"), 6);
-  assert_text(tu_sqlf_text(w, "SELECT state FROM search WHERE id = %lld",
-                           (long long)search), "deleted");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT state FROM search WHERE id = %lld",
+                          (long long)search), "deleted");
   /* other agency's staff may not touch it */
   TU_ASSERT_REFUSED(w, tesoro_search_save(w->t, w->other_agent, w->contact, 0,
                                           "{}", 0, &(int64_t){0}),
@@ -1230,12 +1168,12 @@ static void test_outbox_interest_and_group(void **state) {
   TU_OK(w, tesoro_group_set(w->t, w->agent, w->contact, "family-1"));
   assert_int_equal(exch(w, "group_changed"), 1);
   assert_int_equal(exch_capability(w, "group_changed"), 12);
-  assert_text(tu_sqlf_text(w, "SELECT group_ref FROM web_customer WHERE id = %lld",
-                           (long long)c), "family-1");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT group_ref FROM web_customer WHERE id = %lld",
+                          (long long)c), "family-1");
   TU_OK(w, tesoro_group_set(w->t, w->agent, w->contact, ""));
   assert_int_equal(exch(w, "group_changed"), 2);
-  assert_text(tu_sqlf_text(w, "SELECT group_ref FROM web_customer WHERE id = %lld",
-                           (long long)c), NULL);
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT group_ref FROM web_customer WHERE id = %lld",
+                          (long long)c), NULL);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
@@ -1247,9 +1185,9 @@ static int64_t ada_claim(tu_world *w, const char *sid, const char *ref, int64_t 
     int64_t p = prospect(w, "ada-web", "Ada", "ada@example.com", T0);
     TU_OK(w, tesoro_prospect_approve(w->t, w->agent, p, 0, 0, NULL));
   }
-  APPLIED(w, ev("{\"source_id\":\"%s\",\"type\":\"vendor_claim\",\"customer\":"
-                "\"ada-web\",\"at\":%lld,\"listing\":\"%s\",\"note\":\"mine\"}",
-                sid, (long long)T0 + 5, ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"%s\",\"type\":\"vendor_claim\",\"customer\":"
+                       "\"ada-web\",\"at\":%lld,\"listing\":\"%s\",\"note\":\"mine\"}",
+                       sid, (long long)T0 + 5, ref));
   c = cust(w, "ada-web");
   return tu_sqlf(w, "SELECT max(id) FROM vendor_claim WHERE customer_id = %lld AND "
                     "listing_id = %lld", (long long)c, (long long)l);
@@ -1263,8 +1201,8 @@ static void test_vendor_confirm_confirms_the_claim(void **state) {
   int64_t task = tu_sqlf(w, "SELECT id FROM task WHERE kind = 'confirm_vendor' AND "
                             "entity_id = %lld", (long long)claim);
   assert_true(task > 0);
-  assert_text(tu_sqlf_text(w, "SELECT state FROM task WHERE id = %lld",
-                           (long long)task), "open");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT state FROM task WHERE id = %lld",
+                          (long long)task), "open");
   /* the customer's agent (Ada is assigned to w->agent) */
   assert_int_equal(tu_sqlf(w, "SELECT assignee_id FROM task WHERE id = %lld",
                            (long long)task), w->agent);
@@ -1276,10 +1214,10 @@ static void test_vendor_confirm_confirms_the_claim(void **state) {
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM vendor_link WHERE contact_id = "
                               "%lld AND listing_id = %lld AND role = 'vendor'",
                            (long long)w->contact, (long long)l), 1);
-  assert_text(tu_sqlf_text(w, "SELECT state FROM vendor_claim WHERE id = %lld",
-                           (long long)claim), "confirmed");
-  assert_text(tu_sqlf_text(w, "SELECT state FROM task WHERE id = %lld",
-                           (long long)task), "done");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT state FROM vendor_claim WHERE id = %lld",
+                          (long long)claim), "confirmed");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT state FROM task WHERE id = %lld",
+                          (long long)task), "done");
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
@@ -1299,12 +1237,12 @@ static void test_vendor_claim_reject(void **state) {
                                                   "Not yours", 0),
                     TESORO_EDENIED, NULL);
   TU_OK(w, tesoro_vendor_claim_reject(w->t, w->agent, claim, "Not the owner", 0));
-  assert_text(tu_sqlf_text(w, "SELECT state FROM vendor_claim WHERE id = %lld",
-                           (long long)claim), "rejected");
-  assert_text(tu_sqlf_text(w, "SELECT end_reason FROM vendor_claim WHERE id = %lld",
-                           (long long)claim), "Not the owner");
-  assert_text(tu_sqlf_text(w, "SELECT state FROM task WHERE id = %lld",
-                           (long long)task), "cancelled");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT state FROM vendor_claim WHERE id = %lld",
+                          (long long)claim), "rejected");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT end_reason FROM vendor_claim WHERE id = %lld",
+                          (long long)claim), "Not the owner");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT state FROM task WHERE id = %lld",
+                          (long long)task), "cancelled");
   assert_int_equal(exch_all(w), n0);
   TU_ASSERT_REFUSED(w, tesoro_vendor_claim_reject(w->t, w->agent, claim, "again", 0),
                     TESORO_ESTATE, NULL);
@@ -1321,19 +1259,19 @@ static void test_website_changes_are_not_echoed(void **state) {
     TU_OK(w, tesoro_prospect_approve(w->t, w->agent, p, 0, 0, NULL));
   }
   n0 = exch_all(w);
-  APPLIED(w, ev("{\"source_id\":\"e1\",\"type\":\"saved_search\",\"customer\":"
-                "\"ada-web\",\"at\":%lld,\"search_id\":\"s\",\"max_price\":5}",
-                (long long)T0 + 1));
-  APPLIED(w, ev("{\"source_id\":\"e2\",\"type\":\"search_deleted\",\"customer\":"
-                "\"ada-web\",\"at\":%lld,\"search_id\":\"s\"}", (long long)T0 + 2));
-  APPLIED(w, ev("{\"source_id\":\"e3\",\"type\":\"property_save\",\"customer\":"
-                "\"ada-web\",\"at\":%lld,\"listing\":\"%s\",\"saved\":true}",
-                (long long)T0 + 3, ref));
-  APPLIED(w, ev("{\"source_id\":\"e4\",\"type\":\"group\",\"customer\":"
-                "\"ada-web\",\"at\":%lld,\"group\":\"g\"}", (long long)T0 + 4));
-  APPLIED(w, ev("{\"source_id\":\"e5\",\"type\":\"customer\",\"customer\":"
-                "\"new-web\",\"at\":%lld,\"name\":\"N\",\"email\":\"n@example.com\"}",
-                (long long)T0 + 5));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"e1\",\"type\":\"saved_search\",\"customer\":"
+                       "\"ada-web\",\"at\":%lld,\"search_id\":\"s\",\"max_price\":5}",
+                       (long long)T0 + 1));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"e2\",\"type\":\"search_deleted\",\"customer\":"
+                       "\"ada-web\",\"at\":%lld,\"search_id\":\"s\"}", (long long)T0 + 2));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"e3\",\"type\":\"property_save\",\"customer\":"
+                       "\"ada-web\",\"at\":%lld,\"listing\":\"%s\",\"saved\":true}",
+                       (long long)T0 + 3, ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"e4\",\"type\":\"group\",\"customer\":"
+                       "\"ada-web\",\"at\":%lld,\"group\":\"g\"}", (long long)T0 + 4));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"e5\",\"type\":\"customer\",\"customer\":"
+                       "\"new-web\",\"at\":%lld,\"name\":\"N\",\"email\":\"n@example.com\"}",
+                       (long long)T0 + 5));
   assert_int_equal(exch_all(w), n0);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
@@ -1344,13 +1282,13 @@ static void test_customer_event_names_a_crm_contact(void **state) {
   TU_OK(w, tesoro_search_save(w->t, w->agent, w->contact, 0, "{\"max_price\":9}",
                               0, &search));
   TU_OK(w, tesoro_contact_customer(w->t, w->agent, w->contact, &c));
-  assert_text(tu_sqlf_text(w, "SELECT external_id FROM web_customer WHERE id = %lld",
-                           (long long)c), NULL);
-  APPLIED(w, ev("{\"source_id\":\"n1\",\"type\":\"customer\",\"customer\":\"hf-ada\","
-                "\"at\":%lld,\"name\":\"Ada\",\"email\":\"ada@example.com\","
-                "\"contact_id\":%lld}", (long long)T0, (long long)w->contact));
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT external_id FROM web_customer WHERE id = %lld",
+                          (long long)c), NULL);
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"n1\",\"type\":\"customer\",\"customer\":\"hf-ada\","
+                       "\"at\":%lld,\"name\":\"Ada\",\"email\":\"ada@example.com\","
+                       "\"contact_id\":%lld}", (long long)T0, (long long)w->contact));
   assert_int_equal(cust(w, "hf-ada"), c);
-  assert_text(cust_text(w, "hf-ada", "state"), "approved");
+  TU_TEXT_IS(cust_text(w, "hf-ada", "state"), "approved");
   assert_int_equal(cust_int(w, "hf-ada", "contact_id"), w->contact);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
@@ -1388,34 +1326,34 @@ static void test_call_list_order_and_scores(void **state) {
   listing_ref(w, "Call one", 300000, ref);
   listing_ref(w, "Call two", 300000, ref2);
   /* A: 10 visits, last activity 7 days ago */
-  APPLIED(w, ev("{\"source_id\":\"a1\",\"type\":\"visit\",\"customer\":\"ca\","
-                "\"at\":%lld,\"visits\":10}", (long long)(TU_NOW - 7 * DAY)));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"a1\",\"type\":\"visit\",\"customer\":\"ca\","
+                       "\"at\":%lld,\"visits\":10}", (long long)(TU_NOW - 7 * DAY)));
   /* B: 2 views, 1 save, 1 enquiry; last activity now */
-  APPLIED(w, ev("{\"source_id\":\"b1\",\"type\":\"property_view\",\"customer\":\"cb\","
-                "\"at\":%lld,\"listing\":\"%s\"}", (long long)(TU_NOW - 2 * DAY), ref));
-  APPLIED(w, ev("{\"source_id\":\"b2\",\"type\":\"property_view\",\"customer\":\"cb\","
-                "\"at\":%lld,\"listing\":\"%s\"}", (long long)(TU_NOW - 1 * DAY), ref2));
-  APPLIED(w, ev("{\"source_id\":\"b3\",\"type\":\"property_save\",\"customer\":\"cb\","
-                "\"at\":%lld,\"listing\":\"%s\",\"saved\":true}",
-                (long long)(TU_NOW - 3 * DAY), ref));
-  APPLIED(w, ev("{\"source_id\":\"b4\",\"type\":\"enquiry\",\"customer\":\"cb\","
-                "\"at\":%lld,\"enquiry_type\":\"viewing\"}", (long long)TU_NOW));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"b1\",\"type\":\"property_view\",\"customer\":\"cb\","
+                       "\"at\":%lld,\"listing\":\"%s\"}", (long long)(TU_NOW - 2 * DAY), ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"b2\",\"type\":\"property_view\",\"customer\":\"cb\","
+                       "\"at\":%lld,\"listing\":\"%s\"}", (long long)(TU_NOW - 1 * DAY), ref2));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"b3\",\"type\":\"property_save\",\"customer\":\"cb\","
+                       "\"at\":%lld,\"listing\":\"%s\",\"saved\":true}",
+                       (long long)(TU_NOW - 3 * DAY), ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"b4\",\"type\":\"enquiry\",\"customer\":\"cb\","
+                       "\"at\":%lld,\"enquiry_type\":\"viewing\"}", (long long)TU_NOW));
   /* C: 1 visit, 1 hard and 1 soft search, 14 days ago */
-  APPLIED(w, ev("{\"source_id\":\"c1\",\"type\":\"visit\",\"customer\":\"cc\","
-                "\"at\":%lld,\"visits\":1}", (long long)(TU_NOW - 20 * DAY)));
-  APPLIED(w, ev("{\"source_id\":\"c2\",\"type\":\"saved_search\",\"customer\":\"cc\","
-                "\"at\":%lld,\"search_id\":\"h\"}", (long long)(TU_NOW - 15 * DAY)));
-  APPLIED(w, ev("{\"source_id\":\"c3\",\"type\":\"implied_search\",\"customer\":\"cc\","
-                "\"at\":%lld,\"search_id\":\"s\"}", (long long)(TU_NOW - 14 * DAY)));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"c1\",\"type\":\"visit\",\"customer\":\"cc\","
+                       "\"at\":%lld,\"visits\":1}", (long long)(TU_NOW - 20 * DAY)));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"c2\",\"type\":\"saved_search\",\"customer\":\"cc\","
+                       "\"at\":%lld,\"search_id\":\"h\"}", (long long)(TU_NOW - 15 * DAY)));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"c3\",\"type\":\"implied_search\",\"customer\":\"cc\","
+                       "\"at\":%lld,\"search_id\":\"s\"}", (long long)(TU_NOW - 14 * DAY)));
   /* D: 1 enquiry, 3.5 days ago */
-  APPLIED(w, ev("{\"source_id\":\"d1\",\"type\":\"enquiry\",\"customer\":\"cd\","
-                "\"at\":%lld,\"enquiry_type\":\"general\"}",
-                (long long)(TU_NOW - 7 * DAY / 2)));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"d1\",\"type\":\"enquiry\",\"customer\":\"cd\","
+                       "\"at\":%lld,\"enquiry_type\":\"general\"}",
+                       (long long)(TU_NOW - 7 * DAY / 2)));
   /* E: lots of interest, but discarded */
-  APPLIED(w, ev("{\"source_id\":\"e1\",\"type\":\"enquiry\",\"customer\":\"ce\","
-                "\"at\":%lld,\"enquiry_type\":\"general\"}", (long long)TU_NOW));
-  APPLIED(w, ev("{\"source_id\":\"e2\",\"type\":\"enquiry\",\"customer\":\"ce\","
-                "\"at\":%lld,\"enquiry_type\":\"branch\"}", (long long)TU_NOW));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"e1\",\"type\":\"enquiry\",\"customer\":\"ce\","
+                       "\"at\":%lld,\"enquiry_type\":\"general\"}", (long long)TU_NOW));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"e2\",\"type\":\"enquiry\",\"customer\":\"ce\","
+                       "\"at\":%lld,\"enquiry_type\":\"branch\"}", (long long)TU_NOW));
   a = cust(w, "ca");
   b = cust(w, "cb");
   cc = cust(w, "cc");
@@ -1423,8 +1361,8 @@ static void test_call_list_order_and_scores(void **state) {
   e = cust(w, "ce");
   TU_OK(w, tesoro_prospect_discard(w->t, w->agent, e, "Test account", 0));
   /* a group change or details are no sign of interest */
-  APPLIED(w, ev("{\"source_id\":\"a2\",\"type\":\"group\",\"customer\":\"ca\","
-                "\"at\":%lld,\"group\":\"g\"}", (long long)TU_NOW));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"a2\",\"type\":\"group\",\"customer\":\"ca\","
+                       "\"at\":%lld,\"group\":\"g\"}", (long long)TU_NOW));
 
   TU_OK(w, tesoro_call_list(w->t, w->agent, 10, &c));
   expect_row(w, c, b, score_of(0, 2, 1, 0, 0, 1, 0), 0, 2, 1, 0, 0, 1);
@@ -1465,8 +1403,8 @@ static void test_call_list_time_decay(void **state) {
   tu_world *w = *state;
   tesoro_cursor *c = NULL;
   int64_t a;
-  APPLIED(w, ev("{\"source_id\":\"a1\",\"type\":\"enquiry\",\"customer\":\"ca\","
-                "\"at\":%lld,\"enquiry_type\":\"general\"}", (long long)TU_NOW));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"a1\",\"type\":\"enquiry\",\"customer\":\"ca\","
+                       "\"at\":%lld,\"enquiry_type\":\"general\"}", (long long)TU_NOW));
   a = cust(w, "ca");
   TU_OK(w, tesoro_call_list(w->t, w->agent, 10, &c));
   expect_row(w, c, a, 8.0, 0, 0, 0, 0, 0, 1);
@@ -1510,9 +1448,9 @@ static int match_count(tu_world *w, int64_t customer) {
 
 /* A saved (hard) search of a new customer `cu`; the customer id. */
 static int64_t hard_search(tu_world *w, const char *cu, const char *criteria) {
-  APPLIED(w, ev("{\"source_id\":\"%s-s\",\"type\":\"saved_search\",\"customer\":"
-                "\"%s\",\"at\":%lld,\"search_id\":\"s\"%s%s}",
-                cu, cu, (long long)T0, criteria[0] ? "," : "", criteria));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"%s-s\",\"type\":\"saved_search\",\"customer\":"
+                       "\"%s\",\"at\":%lld,\"search_id\":\"s\"%s%s}",
+                       cu, cu, (long long)T0, criteria[0] ? "," : "", criteria));
   return cust(w, cu);
 }
 
@@ -1681,11 +1619,11 @@ static void test_matches_soft_after_hard(void **state) {
   place(w, l1, 5.1, 52.1, "house", 3);
   place(w, l2, 5.1, 52.1, "apartment", 2);
   /* the soft search arrives first and is older */
-  APPLIED(w, ev("{\"source_id\":\"s1\",\"type\":\"implied_search\",\"customer\":"
-                "\"c1\",\"at\":%lld,\"search_id\":\"soft\"}", (long long)T0));
-  APPLIED(w, ev("{\"source_id\":\"s2\",\"type\":\"saved_search\",\"customer\":"
-                "\"c1\",\"at\":%lld,\"search_id\":\"hard\",\"property_types\":"
-                "[\"house\"]}", (long long)T0 + 1));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"s1\",\"type\":\"implied_search\",\"customer\":"
+                       "\"c1\",\"at\":%lld,\"search_id\":\"soft\"}", (long long)T0));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"s2\",\"type\":\"saved_search\",\"customer\":"
+                       "\"c1\",\"at\":%lld,\"search_id\":\"hard\",\"property_types\":"
+                       "[\"house\"]}", (long long)T0 + 1));
   c = cust(w, "c1");
   soft_id = tu_sqlf(w, "SELECT id FROM search WHERE customer_id = %lld AND "
                        "external_id = 'soft'", (long long)c);
@@ -1732,8 +1670,8 @@ static void test_matches_deleted_and_unpublished(void **state) {
   TU_OK(w, tesoro_listing_unpublish(w->t, w->agent, l2, 0));
   assert_int_equal(matched(w, c, l2, NULL, NULL, NULL), 0);
   assert_int_equal(matched(w, c, l1, NULL, NULL, NULL), 1);
-  APPLIED(w, ev("{\"source_id\":\"del\",\"type\":\"search_deleted\",\"customer\":"
-                "\"c1\",\"at\":%lld,\"search_id\":\"s\"}", (long long)T0 + 1));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"del\",\"type\":\"search_deleted\",\"customer\":"
+                       "\"c1\",\"at\":%lld,\"search_id\":\"s\"}", (long long)T0 + 1));
   assert_int_equal(match_count(w, c), 0);
   /* a CRM search deleted in the CRM */
   {
@@ -1809,8 +1747,8 @@ static void test_ingest_field_refusals(void **state) {
   char *maxid = tu_long_string(TESORO_MAX_SOURCE_ID);
   char buf[1024];
   listing_ref(w, "Bad input", 300000, ref);
-  REFUSE(w, ev("{\"source_id\":\"%s\",\"type\":\"visit\",\"customer\":\"c1\","
-               "\"at\":100,\"visits\":1}", longid),
+  REFUSE(w, tu_fmt("{\"source_id\":\"%s\",\"type\":\"visit\",\"customer\":\"c1\","
+                   "\"at\":100,\"visits\":1}", longid),
          TESORO_EINVAL, "source_id");
   REFUSE(w, "{\"source_id\":\"\",\"type\":\"visit\",\"customer\":\"c1\","
             "\"at\":100,\"visits\":1}", TESORO_EINVAL, "source_id");
@@ -1840,11 +1778,11 @@ static void test_ingest_field_refusals(void **state) {
             "\"at\":100}", TESORO_EINVAL, "type");
   REFUSE(w, "{\"source_id\":\"n1\",\"type\":\"visit\",\"customer\":\"c1\","
             "\"at\":100,\"visits\":0}", TESORO_EINVAL, "visits");
-  REFUSE(w, ev("{\"source_id\":\"n1\",\"type\":\"property_rank\",\"customer\":\"c1\","
-               "\"at\":100,\"listing\":\"%s\",\"rank\":6}", ref),
+  REFUSE(w, tu_fmt("{\"source_id\":\"n1\",\"type\":\"property_rank\",\"customer\":\"c1\","
+                   "\"at\":100,\"listing\":\"%s\",\"rank\":6}", ref),
          TESORO_EINVAL, "rank");
-  REFUSE(w, ev("{\"source_id\":\"n1\",\"type\":\"property_rank\",\"customer\":\"c1\","
-               "\"at\":100,\"listing\":\"%s\",\"rank\":0}", ref),
+  REFUSE(w, tu_fmt("{\"source_id\":\"n1\",\"type\":\"property_rank\",\"customer\":\"c1\","
+                   "\"at\":100,\"listing\":\"%s\",\"rank\":0}", ref),
          TESORO_EINVAL, "rank");
   REFUSE(w, "{\"source_id\":\"n1\",\"type\":\"property_view\",\"customer\":\"c1\","
             "\"at\":100,\"listing\":\"TES-99999\"}", TESORO_ENOTFOUND, NULL);
@@ -1854,8 +1792,8 @@ static void test_ingest_field_refusals(void **state) {
             "\"at\":100}", TESORO_EINVAL, "search_id");
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM web_customer"), 0);
   /* exactly the maximum is fine */
-  APPLIED(w, ev("{\"source_id\":\"%s\",\"type\":\"visit\",\"customer\":\"c1\","
-                "\"at\":100,\"visits\":1}", maxid));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"%s\",\"type\":\"visit\",\"customer\":\"c1\","
+                       "\"at\":100,\"visits\":1}", maxid));
   assert_int_equal(tu_sqlf(w, "SELECT length(source_id) FROM web_event"),
                    TESORO_MAX_SOURCE_ID);
   free(longid);
@@ -1868,8 +1806,8 @@ static void test_ingest_tenancy(void **state) {
   char ref[16];
   const char *view;
   listing_ref(w, "Ours", 300000, ref);
-  view = ev("{\"source_id\":\"t1\",\"type\":\"property_view\",\"customer\":\"c1\","
-            "\"at\":100,\"listing\":\"%s\"}", ref);
+  view = tu_fmt("{\"source_id\":\"t1\",\"type\":\"property_view\",\"customer\":\"c1\","
+                "\"at\":100,\"listing\":\"%s\"}", ref);
   /* the other agency's website cannot name our listing */
   REFUSE_BY(w, w->other_website, view, TESORO_ENOTFOUND, NULL);
   /* staff, clients and other actors do not ingest */
@@ -1885,7 +1823,7 @@ static void test_ingest_tenancy(void **state) {
                       TESORO_EDENIED, NULL);
     tesoro_free(res);
   }
-  APPLIED(w, view);
+  TU_APPLIED(w, view);
   /* source ids are per agency: the other website may use "t1" too */
   {
     char *res = NULL;
@@ -1906,8 +1844,8 @@ static void test_reading_customers_across_agencies(void **state) {
   int64_t c;
   tesoro_cursor *cur = NULL;
   char *json = NULL;
-  APPLIED(w, ev("{\"source_id\":\"r1\",\"type\":\"saved_search\",\"customer\":"
-                "\"c1\",\"at\":%lld,\"search_id\":\"s\"}", (long long)T0));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"r1\",\"type\":\"saved_search\",\"customer\":"
+                       "\"c1\",\"at\":%lld,\"search_id\":\"s\"}", (long long)T0));
   c = cust(w, "c1");
   TU_ASSERT_REFUSED(w, tesoro_customer_searches(w->t, w->other_agent, c, &cur),
                     TESORO_EDENIED, NULL);
@@ -1950,12 +1888,12 @@ static void test_private_note_reads_null(void **state) {
   tesoro_cursor *cur = NULL;
   int rows = 0;
   l2 = listing_ref(w, "Shared", 300000, ref2);
-  APPLIED(w, ev("{\"source_id\":\"n1\",\"type\":\"property_rank\",\"customer\":\"c1\","
-                "\"at\":100,\"listing\":\"%s\",\"rank\":5,\"note\":\"secret\","
-                "\"shared\":false}", ref));
-  APPLIED(w, ev("{\"source_id\":\"n2\",\"type\":\"property_rank\",\"customer\":\"c1\","
-                "\"at\":100,\"listing\":\"%s\",\"rank\":2,\"note\":\"for you\","
-                "\"shared\":true}", ref2));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"n1\",\"type\":\"property_rank\",\"customer\":\"c1\","
+                       "\"at\":100,\"listing\":\"%s\",\"rank\":5,\"note\":\"secret\","
+                       "\"shared\":false}", ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"n2\",\"type\":\"property_rank\",\"customer\":\"c1\","
+                       "\"at\":100,\"listing\":\"%s\",\"rank\":2,\"note\":\"for you\","
+                       "\"shared\":true}", ref2));
   c = cust(w, "c1");
   TU_OK(w, tesoro_customer_properties(w->t, w->agent, c, &cur));
   while (tesoro_cursor_next(cur) == TESORO_ROW) {
@@ -1984,32 +1922,32 @@ static void test_json_boundary_nul_numbers_and_skew(void **state) {
   int64_t listing, version = 0;
   char *res = NULL, *again = NULL;
   /* a \u0000 anywhere in a string: refused, not cut short */
-  REFUSE(w, ev("{\"source_id\":\"b1\",\"type\":\"customer\",\"customer\":"
-               "\"c\\u0000x\",\"at\":%lld,\"name\":\"Tom\"}", (long long)T0),
+  REFUSE(w, tu_fmt("{\"source_id\":\"b1\",\"type\":\"customer\",\"customer\":"
+                   "\"c\\u0000x\",\"at\":%lld,\"name\":\"Tom\"}", (long long)T0),
          TESORO_EINVAL, "NUL");
-  REFUSE(w, ev("{\"source_id\":\"b2\",\"type\":\"customer\",\"customer\":"
-               "\"c1\",\"at\":%lld,\"name\":\"To\\u0000m\"}", (long long)T0),
+  REFUSE(w, tu_fmt("{\"source_id\":\"b2\",\"type\":\"customer\",\"customer\":"
+                   "\"c1\",\"at\":%lld,\"name\":\"To\\u0000m\"}", (long long)T0),
          TESORO_EINVAL, "NUL");
-  REFUSE(w, ev("{\"source_id\":\"b\\u0000\",\"type\":\"customer\",\"customer\":"
-               "\"c1\",\"at\":%lld,\"name\":\"Tom\"}", (long long)T0),
+  REFUSE(w, tu_fmt("{\"source_id\":\"b\\u0000\",\"type\":\"customer\",\"customer\":"
+                   "\"c1\",\"at\":%lld,\"name\":\"Tom\"}", (long long)T0),
          TESORO_EINVAL, "NUL");
   /* an escaped backslash before u0000 is just text */
-  APPLIED(w, ev("{\"source_id\":\"b3\",\"type\":\"customer\",\"customer\":"
-                "\"c3\",\"at\":%lld,\"name\":\"Tom \\\\u0000\"}", (long long)T0));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"b3\",\"type\":\"customer\",\"customer\":"
+                       "\"c3\",\"at\":%lld,\"name\":\"Tom \\\\u0000\"}", (long long)T0));
   {
     char *name = cust_text(w, "c3", "name");
     assert_string_equal(name, "Tom \\u0000");
     free(name);
   }
   /* numbers: beyond 64 bits, beyond a double, a fraction for an integer */
-  REFUSE(w, ev("{\"source_id\":\"b4\",\"type\":\"customer\",\"customer\":"
-               "\"c4\",\"at\":99999999999999999999,\"name\":\"Tom\"}"),
+  REFUSE(w, tu_fmt("{\"source_id\":\"b4\",\"type\":\"customer\",\"customer\":"
+                   "\"c4\",\"at\":99999999999999999999,\"name\":\"Tom\"}"),
          TESORO_EINVAL, "64 bits");
-  REFUSE(w, ev("{\"source_id\":\"b5\",\"type\":\"customer\",\"customer\":"
-               "\"c5\",\"at\":1e400,\"name\":\"Tom\"}"),
+  REFUSE(w, tu_fmt("{\"source_id\":\"b5\",\"type\":\"customer\",\"customer\":"
+                   "\"c5\",\"at\":1e400,\"name\":\"Tom\"}"),
          TESORO_EINVAL, "beyond a double");
-  REFUSE(w, ev("{\"source_id\":\"b6\",\"type\":\"customer\",\"customer\":"
-               "\"c6\",\"at\":%lld.5,\"name\":\"Tom\"}", (long long)T0),
+  REFUSE(w, tu_fmt("{\"source_id\":\"b6\",\"type\":\"customer\",\"customer\":"
+                   "\"c6\",\"at\":%lld.5,\"name\":\"Tom\"}", (long long)T0),
          TESORO_EINVAL, "integer");
   listing = tu_published_listing(w, "Bound", "Grens 1", 20000000);
   TU_OK(w, tesoro_entity_state(w->t, w->agent, TESORO_ENTITY_LISTING, listing,
@@ -2031,55 +1969,55 @@ static void test_json_boundary_nul_numbers_and_skew(void **state) {
   TU_OK(w, tesoro_listing_update(w->t, w->agent, listing,
                                  "{\"price\":10000000000000}", version));
   /* an event from beyond the skew (default 5 minutes) is refused */
-  REFUSE(w, ev("{\"source_id\":\"b7\",\"type\":\"customer\",\"customer\":"
-               "\"c7\",\"at\":%lld,\"name\":\"Tom\"}", (long long)TU_NOW + 301),
+  REFUSE(w, tu_fmt("{\"source_id\":\"b7\",\"type\":\"customer\",\"customer\":"
+                   "\"c7\",\"at\":%lld,\"name\":\"Tom\"}", (long long)TU_NOW + 301),
          TESORO_EINVAL, "future");
-  APPLIED(w, ev("{\"source_id\":\"b8\",\"type\":\"customer\",\"customer\":"
-                "\"c8\",\"at\":%lld,\"name\":\"Tom\"}", (long long)TU_NOW + 300));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"b8\",\"type\":\"customer\",\"customer\":"
+                       "\"c8\",\"at\":%lld,\"name\":\"Tom\"}", (long long)TU_NOW + 300));
   TU_OK(w, tesoro_config(w->t, TESORO_CONFIG_EVENT_SKEW_S, 3600));
-  APPLIED(w, ev("{\"source_id\":\"b9\",\"type\":\"customer\",\"customer\":"
-                "\"c9\",\"at\":%lld,\"name\":\"Tom\"}", (long long)TU_NOW + 3600));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"b9\",\"type\":\"customer\",\"customer\":"
+                       "\"c9\",\"at\":%lld,\"name\":\"Tom\"}", (long long)TU_NOW + 3600));
   TU_ASSERT_REFUSED(w, tesoro_config(w->t, TESORO_CONFIG_EVENT_SKEW_S,
                                      8 * 86400),
                     TESORO_EINVAL, "7 days");
   /* idempotency by content: members reordered, other whitespace */
-  res = INGEST(w, ev("{\"source_id\":\"b10\",\"type\":\"customer\",\"customer\":"
-                     "\"c10\",\"at\":%lld,\"name\":\"Tom\",\"email\":"
-                     "\"tom@example.com\"}", (long long)T0));
-  again = INGEST(w, ev("{ \"email\" : \"tom@example.com\",\n \"name\":\"Tom\", "
-                       "\"at\": %lld, \"customer\":\"c10\", \"type\": \"customer\","
-                       " \"source_id\": \"b10\" }", (long long)T0));
+  res = TU_INGEST(w, tu_fmt("{\"source_id\":\"b10\",\"type\":\"customer\",\"customer\":"
+                            "\"c10\",\"at\":%lld,\"name\":\"Tom\",\"email\":"
+                            "\"tom@example.com\"}", (long long)T0));
+  again = TU_INGEST(w, tu_fmt("{ \"email\" : \"tom@example.com\",\n \"name\":\"Tom\", "
+                              "\"at\": %lld, \"customer\":\"c10\", \"type\": \"customer\","
+                              " \"source_id\": \"b10\" }", (long long)T0));
   assert_string_equal(res, again);
   tesoro_free(res);
   tesoro_free(again);
-  REFUSE(w, ev("{\"source_id\":\"b10\",\"type\":\"customer\",\"customer\":"
-               "\"c10\",\"at\":%lld,\"name\":\"Tim\",\"email\":"
-               "\"tom@example.com\"}", (long long)T0),
+  REFUSE(w, tu_fmt("{\"source_id\":\"b10\",\"type\":\"customer\",\"customer\":"
+                   "\"c10\",\"at\":%lld,\"name\":\"Tim\",\"email\":"
+                   "\"tom@example.com\"}", (long long)T0),
          TESORO_EEXISTS, "another event");
   /* inside an object value too: the area's members reordered are the same
      event; another radius, or a price as a string, is another one */
-  res = INGEST(w, ev("{\"source_id\":\"b11\",\"type\":\"saved_search\","
-                     "\"customer\":\"c10\",\"at\":%lld,\"search_id\":\"h\","
-                     "\"max_price\":900,\"area\":{\"name\":\"Centre\","
-                     "\"centre\":{\"type\":\"Point\",\"coordinates\":"
-                     "[5.12,52.09]},\"radius\":1000}}", (long long)T0));
-  again = INGEST(w, ev("{\"area\":{\"radius\":1000,\"centre\":{\"coordinates\":"
-                       "[5.12,52.09],\"type\":\"Point\"},\"name\":\"Centre\"},"
-                       "\"max_price\":900,\"search_id\":\"h\",\"at\":%lld,"
-                       "\"customer\":\"c10\",\"type\":\"saved_search\","
-                       "\"source_id\":\"b11\"}", (long long)T0));
+  res = TU_INGEST(w, tu_fmt("{\"source_id\":\"b11\",\"type\":\"saved_search\","
+                            "\"customer\":\"c10\",\"at\":%lld,\"search_id\":\"h\","
+                            "\"max_price\":900,\"area\":{\"name\":\"Centre\","
+                            "\"centre\":{\"type\":\"Point\",\"coordinates\":"
+                            "[5.12,52.09]},\"radius\":1000}}", (long long)T0));
+  again = TU_INGEST(w, tu_fmt("{\"area\":{\"radius\":1000,\"centre\":{\"coordinates\":"
+                              "[5.12,52.09],\"type\":\"Point\"},\"name\":\"Centre\"},"
+                              "\"max_price\":900,\"search_id\":\"h\",\"at\":%lld,"
+                              "\"customer\":\"c10\",\"type\":\"saved_search\","
+                              "\"source_id\":\"b11\"}", (long long)T0));
   assert_string_equal(res, again);
   tesoro_free(res);
   tesoro_free(again);
-  REFUSE(w, ev("{\"source_id\":\"b11\",\"type\":\"saved_search\","
-               "\"customer\":\"c10\",\"at\":%lld,\"search_id\":\"h\","
-               "\"max_price\":900,\"area\":{\"name\":\"Centre\","
-               "\"centre\":{\"type\":\"Point\",\"coordinates\":"
-               "[5.12,52.09]},\"radius\":1001}}", (long long)T0),
+  REFUSE(w, tu_fmt("{\"source_id\":\"b11\",\"type\":\"saved_search\","
+                   "\"customer\":\"c10\",\"at\":%lld,\"search_id\":\"h\","
+                   "\"max_price\":900,\"area\":{\"name\":\"Centre\","
+                   "\"centre\":{\"type\":\"Point\",\"coordinates\":"
+                   "[5.12,52.09]},\"radius\":1001}}", (long long)T0),
          TESORO_EEXISTS, "another event");
-  REFUSE(w, ev("{\"source_id\":\"b10\",\"type\":\"customer\",\"customer\":"
-               "\"c10\",\"at\":%lld,\"name\":\"Tom\",\"email\":"
-               "\"tom@example.com\",\"phone\":\"1\"}", (long long)T0),
+  REFUSE(w, tu_fmt("{\"source_id\":\"b10\",\"type\":\"customer\",\"customer\":"
+                   "\"c10\",\"at\":%lld,\"name\":\"Tom\",\"email\":"
+                   "\"tom@example.com\",\"phone\":\"1\"}", (long long)T0),
          TESORO_EEXISTS, "another event");
 }
 
@@ -2090,26 +2028,26 @@ static void test_consent_newest_decision_wins(void **state) {
   tu_world *w = *state;
   char *v;
   /* the website names Ada as its customer hf-ada */
-  APPLIED(w, ev("{\"source_id\":\"cn1\",\"type\":\"customer\",\"customer\":"
-                "\"hf-ada\",\"at\":%lld,\"name\":\"Ada\",\"contact_id\":%lld}",
-                (long long)T0, (long long)w->contact));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"cn1\",\"type\":\"customer\",\"customer\":"
+                       "\"hf-ada\",\"at\":%lld,\"name\":\"Ada\",\"contact_id\":%lld}",
+                       (long long)T0, (long long)w->contact));
   TU_OK(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
                                       TESORO_CONSENT_DENIED, NULL, 0));
   /* a website "granted" dated an hour earlier: recorded, not applied */
-  tesoro_free(INGEST(w, ev("{\"source_id\":\"cn2\",\"type\":\"consent\",\"customer\":"
+  tesoro_free(TU_INGEST(w, tu_fmt("{\"source_id\":\"cn2\",\"type\":\"consent\",\"customer\":"
                     "\"hf-ada\",\"at\":%lld,\"consent\":\"granted\","
                     "\"statement\":\"News\"}", (long long)TU_NOW - 3600)));
   v = tu_sqlf_text(w, "SELECT consent || '@' || consent_at FROM contact WHERE "
                       "id = %lld", (long long)w->contact);
-  assert_string_equal(v, ev("denied@%lld", (long long)TU_NOW));
+  assert_string_equal(v, tu_fmt("denied@%lld", (long long)TU_NOW));
   free(v);
   /* a newer one (within the skew) wins */
-  tesoro_free(INGEST(w, ev("{\"source_id\":\"cn3\",\"type\":\"consent\",\"customer\":"
+  tesoro_free(TU_INGEST(w, tu_fmt("{\"source_id\":\"cn3\",\"type\":\"consent\",\"customer\":"
                     "\"hf-ada\",\"at\":%lld,\"consent\":\"granted\","
                     "\"statement\":\"News\"}", (long long)TU_NOW + 60)));
   v = tu_sqlf_text(w, "SELECT consent || '@' || consent_at FROM contact WHERE "
                       "id = %lld", (long long)w->contact);
-  assert_string_equal(v, ev("granted@%lld", (long long)TU_NOW + 60));
+  assert_string_equal(v, tu_fmt("granted@%lld", (long long)TU_NOW + 60));
   free(v);
   /* staff decide again a second later by their clock: it applies, dated
      no earlier than what it replaces */
@@ -2118,10 +2056,10 @@ static void test_consent_newest_decision_wins(void **state) {
                                       TESORO_CONSENT_DENIED, NULL, 0));
   v = tu_sqlf_text(w, "SELECT consent || '@' || consent_at FROM contact WHERE "
                       "id = %lld", (long long)w->contact);
-  assert_string_equal(v, ev("denied@%lld", (long long)TU_NOW + 60));
+  assert_string_equal(v, tu_fmt("denied@%lld", (long long)TU_NOW + 60));
   free(v);
   /* and the website's replay of its newer event changes nothing */
-  tesoro_free(INGEST(w, ev("{\"source_id\":\"cn3\",\"type\":\"consent\",\"customer\":"
+  tesoro_free(TU_INGEST(w, tu_fmt("{\"source_id\":\"cn3\",\"type\":\"consent\",\"customer\":"
                     "\"hf-ada\",\"at\":%lld,\"consent\":\"granted\","
                     "\"statement\":\"News\"}", (long long)TU_NOW + 60)));
   v = tu_sqlf_text(w, "SELECT consent FROM contact WHERE id = %lld",

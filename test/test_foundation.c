@@ -79,19 +79,6 @@ static int json_has_text(const char *json, const char *path, const char *want) {
   return ok;
 }
 
-/* printf into a static buffer, for the SQL of tu_sql_int (test-only). */
-static const char *q(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *q(const char *fmt, ...) {
-  static char buf[4][1024];
-  static int n;
-  char *b = buf[n++ & 3];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(b, sizeof buf[0], fmt, ap);
-  va_end(ap);
-  return b;
-}
-
 static int file_exists(const char *path) {
   struct stat st;
   return stat(path, &st) == 0;
@@ -714,8 +701,8 @@ static void test_clock_is_injectable_per_handle(void **state) {
   /* the pinned clock stamps what is written */
   TU_OK(w, tesoro_contact_create(w->t, w->agent, "Clara Clock",
                                  "clara@example.com", NULL, NULL, &c));
-  assert_int_equal(tu_sql_int(w, q("SELECT created_at FROM contact WHERE id = %lld",
-                                   (long long)c)),
+  assert_int_equal(tu_sqlf(w, "SELECT created_at FROM contact WHERE id = %lld",
+                              (long long)c),
                    TU_NOW);
   TU_OK(w, tesoro_clock_set(w->t, TU_NOW + 5));
   assert_int_equal(tesoro_now(w->t), TU_NOW + 5);
@@ -780,15 +767,15 @@ static void test_agency_create_defaults_to_utc_and_stores_text_exactly(void **st
   int64_t ag = 0;
   TU_OK(w, tesoro_agency_create(w->t, name, NULL, "EUR", "Ina", "ina@x.test", &a, &adm));
   TU_OK(w, tesoro_agency_create(w->t, max_name, "", "USD", "Ivo", "ivo@x.test", &a2, &adm2));
-  tz = tu_sql_text(w, q("SELECT timezone FROM agency WHERE id = %lld", (long long)a));
+  tz = tu_sqlf_text(w, "SELECT timezone FROM agency WHERE id = %lld", (long long)a);
   assert_non_null(tz);
   assert_string_equal(tz, "UTC");
   free(tz);
-  tz = tu_sql_text(w, q("SELECT timezone FROM agency WHERE id = %lld", (long long)a2));
+  tz = tu_sqlf_text(w, "SELECT timezone FROM agency WHERE id = %lld", (long long)a2);
   assert_non_null(tz);
   assert_string_equal(tz, "UTC");
   free(tz);
-  stored = tu_sql_text(w, q("SELECT name FROM agency WHERE id = %lld", (long long)a));
+  stored = tu_sqlf_text(w, "SELECT name FROM agency WHERE id = %lld", (long long)a);
   assert_non_null(stored);
   assert_string_equal(stored, name);
   free(stored);
@@ -796,9 +783,9 @@ static void test_agency_create_defaults_to_utc_and_stores_text_exactly(void **st
   TU_OK(w, tesoro_actor_info(w->t, adm, &kind, &ag, NULL));
   assert_int_equal(kind, TESORO_ACTOR_AGENT);
   assert_int_equal(ag, a);
-  assert_int_equal(tu_sql_int(w, q("SELECT count(*) FROM actor WHERE id = %lld AND role = 'admin'", (long long)adm)), 1);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM actor WHERE id = %lld AND role = 'admin'", (long long)adm), 1);
   /* with a website and a system actor */
-  assert_int_equal(tu_sql_int(w, q("SELECT count(*) FROM actor WHERE agency_id = %lld AND kind IN ('website', 'system')", (long long)a)), 2);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM actor WHERE agency_id = %lld AND kind IN ('website', 'system')", (long long)a), 2);
   free(max_name);
 }
 
@@ -903,8 +890,8 @@ static void test_contact_create_assigns_creator_and_client_actor(void **state) {
   int kind = 0;
   int64_t ag = 0, cc = 0;
   TU_OK(w, tesoro_contact_create(w->t, w->agent2, "Cleo Client", NULL, NULL, NULL, &c));
-  assert_int_equal(tu_sql_int(w, q("SELECT assigned_agent_id FROM contact WHERE id = %lld", (long long)c)), w->agent2);
-  assert_int_equal(tu_sql_int(w, q("SELECT agency_id FROM contact WHERE id = %lld", (long long)c)), w->agency);
+  assert_int_equal(tu_sqlf(w, "SELECT assigned_agent_id FROM contact WHERE id = %lld", (long long)c), w->agent2);
+  assert_int_equal(tu_sqlf(w, "SELECT agency_id FROM contact WHERE id = %lld", (long long)c), w->agency);
   TU_OK(w, tesoro_contact_client_actor(w->t, w->agent, c, &cl));
   TU_OK(w, tesoro_actor_info(w->t, cl, &kind, &ag, &cc));
   assert_int_equal(kind, TESORO_ACTOR_CLIENT);
@@ -913,7 +900,7 @@ static void test_contact_create_assigns_creator_and_client_actor(void **state) {
   /* exactly one client actor per contact: the same id again */
   TU_OK(w, tesoro_contact_client_actor(w->t, w->admin, c, &c2));
   assert_int_equal(c2, cl);
-  assert_int_equal(tu_sql_int(w, q("SELECT count(*) FROM actor WHERE contact_id = %lld", (long long)c)), 1);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM actor WHERE contact_id = %lld", (long long)c), 1);
 }
 
 static void test_contact_email_unique_per_agency_case_insensitive(void **state) {
@@ -971,15 +958,15 @@ static void test_contact_text_stored_exactly(void **state) {
   char *max = tu_long_string(TESORO_MAX_NAME);
   char *s;
   TU_OK(w, tesoro_contact_create(w->t, w->agent, name, "Zoe@Example.com", "+31 (0)20 123", "pt-BR", &c));
-  s = tu_sql_text(w, q("SELECT name FROM contact WHERE id = %lld", (long long)c));
+  s = tu_sqlf_text(w, "SELECT name FROM contact WHERE id = %lld", (long long)c);
   assert_non_null(s);
   assert_string_equal(s, name);
   free(s);
-  s = tu_sql_text(w, q("SELECT email FROM contact WHERE id = %lld", (long long)c));
+  s = tu_sqlf_text(w, "SELECT email FROM contact WHERE id = %lld", (long long)c);
   assert_non_null(s);
   assert_string_equal(s, "Zoe@Example.com");
   free(s);
-  s = tu_sql_text(w, q("SELECT language FROM contact WHERE id = %lld", (long long)c));
+  s = tu_sqlf_text(w, "SELECT language FROM contact WHERE id = %lld", (long long)c);
   assert_non_null(s);
   assert_string_equal(s, "pt-BR");
   free(s);
@@ -999,7 +986,7 @@ static void test_contact_assign_within_agency_only(void **state) {
   TU_ASSERT_REFUSED(w, tesoro_contact_assign(w->t, w->agent, w->contact, NOID, 0), TESORO_ENOTFOUND, NULL);
   TU_ASSERT_REFUSED(w, tesoro_contact_assign(NULL, w->agent, w->contact, w->agent2, 0), TESORO_EMISUSE, NULL);
   TU_OK(w, tesoro_contact_assign(w->t, w->agent, w->contact, w->agent2, 0));
-  assert_int_equal(tu_sql_int(w, q("SELECT assigned_agent_id FROM contact WHERE id = %lld", (long long)w->contact)), w->agent2);
+  assert_int_equal(tu_sqlf(w, "SELECT assigned_agent_id FROM contact WHERE id = %lld", (long long)w->contact), w->agent2);
 }
 
 static void test_contact_assign_stale_version_conflicts(void **state) {
@@ -1605,7 +1592,7 @@ static void test_outbox_fail_retries_with_doubling_backoff_then_dead(void **stat
   assert_false(outbox_has(w, id));
   TU_OK(w, tesoro_clock_set(w->t, TU_NOW + 60));
   assert_true(outbox_has(w, id));
-  assert_int_equal(tu_sql_int(w, q("SELECT attempts FROM outbox_delivery WHERE id = %lld", (long long)id)), 1);
+  assert_int_equal(tu_sqlf(w, "SELECT attempts FROM outbox_delivery WHERE id = %lld", (long long)id), 1);
   {
     tesoro_cursor *c = NULL;
     TU_OK(w, tesoro_outbox_fetch(w->t, 0, 10000, &c));
@@ -1662,8 +1649,8 @@ static void test_outbox_channels_of_one_message_end_alone(void **state) {
   assert_int_equal(pending, p0 - 2);
   assert_int_equal(delivered, d0 + 1);
   assert_int_equal(dead, x0 + 1);
-  assert_int_equal(tu_sql_int(w, q("SELECT status = 'dead' AND undelivered = 4 AND dead = 4 "
-                                   "FROM outbox WHERE id = %lld", (long long)message)), 1);
+  assert_int_equal(tu_sqlf(w, "SELECT status = 'dead' AND undelivered = 4 AND dead = 4 "
+                              "FROM outbox WHERE id = %lld", (long long)message), 1);
   /* a channel the message does not have, a number that is no channel */
   TU_ASSERT_REFUSED(w, tesoro_outbox_ack(w->t, message * 8 + 1), TESORO_ENOTFOUND, NULL);
   TU_ASSERT_REFUSED(w, tesoro_outbox_ack(w->t, message * 8 + 6), TESORO_ENOTFOUND, NULL);
@@ -1747,7 +1734,7 @@ static void test_tick_expires_listing_when_mandate_expires(void **state) {
   int fired = -1;
   walk_to_published(w, &mandate, &listing);
   assert_string_equal(state_of(w, TESORO_ENTITY_LISTING, listing), "published");
-  assert_int_equal(tu_sql_int(w, q("SELECT validated_at FROM mandate WHERE id = %lld", (long long)mandate)), TU_NOW);
+  assert_int_equal(tu_sqlf(w, "SELECT validated_at FROM mandate WHERE id = %lld", (long long)mandate), TU_NOW);
 
   /* one second early: nothing about the listing changes */
   TU_OK(w, tesoro_clock_set(w->t, due - 1));
@@ -1820,25 +1807,25 @@ static void test_tick_keeps_the_timers_before_a_refused_one(void **state) {
   int fired = -1;
   char err[256];
   walk_to_published(w, &mandate, &listing);
-  assert_int_equal(tu_sql_exec(w, q("INSERT INTO timer(agency_id, entity, entity_id, kind, due_at) VALUES "
-                                    "(999999, %d, %lld, 'mandate_expiry', %lld), "
-                                    "(%lld, %d, %lld, 'mandate_expiry', %lld)",
-                                    TESORO_ENTITY_MANDATE, (long long)mandate, (long long)due + 1,
-                                    (long long)w->agency, TESORO_ENTITY_MANDATE, (long long)mandate,
-                                    (long long)due + 2), err, sizeof err),
+  assert_int_equal(tu_sql_exec(w, tu_fmt("INSERT INTO timer(agency_id, entity, entity_id, kind, due_at) VALUES "
+                                         "(999999, %d, %lld, 'mandate_expiry', %lld), "
+                                         "(%lld, %d, %lld, 'mandate_expiry', %lld)",
+                                         TESORO_ENTITY_MANDATE, (long long)mandate, (long long)due + 1,
+                                         (long long)w->agency, TESORO_ENTITY_MANDATE, (long long)mandate,
+                                         (long long)due + 2), err, sizeof err),
                    SQLITE_OK);
   TU_OK(w, tesoro_clock_set(w->t, due + 2));
   TU_ASSERT_ERR(w, tesoro_tick(w->t, due + 2, &fired), TESORO_ENOTFOUND, "agency 999999");
   assert_int_equal(fired, 1); /* the real expiry, committed */
   assert_string_equal(state_of(w, TESORO_ENTITY_LISTING, listing), "unpublished");
-  assert_int_equal(tu_sql_int(w, q("SELECT count(*) FROM timer WHERE due_at IN (%lld, %lld)",
-                                   (long long)due + 1, (long long)due + 2)), 2);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM timer WHERE due_at IN (%lld, %lld)",
+                              (long long)due + 1, (long long)due + 2), 2);
 
   /* the operator removes the broken timer; the next tick goes on */
   assert_int_equal(tu_sql_exec(w, "DELETE FROM timer WHERE agency_id = 999999", err, sizeof err), SQLITE_OK);
   TU_OK(w, tesoro_tick(w->t, due + 2, &fired));
   assert_int_equal(fired, 1);
-  assert_int_equal(tu_sql_int(w, q("SELECT count(*) FROM timer WHERE due_at = %lld", (long long)due + 2)), 0);
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM timer WHERE due_at = %lld", (long long)due + 2), 0);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
@@ -2161,14 +2148,14 @@ static void test_check_reports_state_without_history(void **state) {
   W;
   int64_t room = submit_request(w, NULL);
   TU_OK(w, tesoro_check(w->t));
-  assert_int_equal(tu_sql_exec(w, q("UPDATE room SET state = 'closed' WHERE id = %lld", (long long)room), NULL, 0), SQLITE_OK);
+  assert_int_equal(tu_sql_exec(w, tu_fmt("UPDATE room SET state = 'closed' WHERE id = %lld", (long long)room), NULL, 0), SQLITE_OK);
   TU_ASSERT_ERR(w, tesoro_check(w->t), TESORO_EDB, "room");
 }
 
 static void test_check_reports_version_without_history(void **state) {
   W;
   int64_t room = submit_request(w, NULL);
-  assert_int_equal(tu_sql_exec(w, q("UPDATE room SET version = version + 3 WHERE id = %lld", (long long)room), NULL, 0), SQLITE_OK);
+  assert_int_equal(tu_sql_exec(w, tu_fmt("UPDATE room SET version = version + 3 WHERE id = %lld", (long long)room), NULL, 0), SQLITE_OK);
   TU_ASSERT_ERR(w, tesoro_check(w->t), TESORO_EDB, "room");
 }
 
@@ -2197,7 +2184,7 @@ static void test_check_reports_outbox_row_without_cause(void **state) {
   W;
   submit_request(w, NULL);
   /* an outbox row whose history row belongs to another agency */
-  assert_int_equal(tu_sql_exec(w, q("UPDATE outbox SET agency_id = %lld WHERE id = (SELECT min(id) FROM outbox WHERE agency_id = %lld)", (long long)w->other_agency, (long long)w->agency), NULL, 0), SQLITE_OK);
+  assert_int_equal(tu_sql_exec(w, tu_fmt("UPDATE outbox SET agency_id = %lld WHERE id = (SELECT min(id) FROM outbox WHERE agency_id = %lld)", (long long)w->other_agency, (long long)w->agency), NULL, 0), SQLITE_OK);
   TU_ASSERT_ERR(w, tesoro_check(w->t), TESORO_EDB, NULL);
 }
 
@@ -2315,7 +2302,7 @@ static void test_digest_detects_any_change(void **state) {
   assert_int_equal(tu_sql_exec(w, "PRAGMA user_version = 99", NULL, 0), SQLITE_OK);
   tu_digest(w, b);
   assert_string_not_equal(a, b);
-  assert_int_equal(tu_sql_exec(w, q("PRAGMA user_version = %d", TESORO_SCHEMA_VERSION), NULL, 0), SQLITE_OK);
+  assert_int_equal(tu_sql_exec(w, tu_fmt("PRAGMA user_version = %d", TESORO_SCHEMA_VERSION), NULL, 0), SQLITE_OK);
   assert_int_equal(tu_sql_exec(w, "CREATE INDEX extra ON contact(name)", NULL, 0), SQLITE_OK);
   tu_digest(w, b);
   assert_string_not_equal(a, b);

@@ -16,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 /* ------------------------------------------------------------------------
 ** Helpers.
 */
@@ -30,67 +28,6 @@
 #define DAY 86400
 #define AGREED_VALUE 150   /* 1.5 % in basis points */
 #define AGREED_DAYS 180
-
-
-
-/* json_extract(json, path) as text, through a private in-memory SQLite
-   (never through the code under test).  malloc'd, NULL for JSON null/absent;
-   fails the test when `json` is not JSON. */
-static char *jget(const char *json, const char *path) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
-  char *v = NULL;
-  assert_non_null(json);
-  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db,
-                                      "SELECT json_valid(?1), "
-                                      "CAST(json_extract(?1, ?2) AS TEXT)",
-                                      -1, &st, NULL),
-                   SQLITE_OK);
-  sqlite3_bind_text(st, 1, json, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  if (!sqlite3_column_int(st, 0)) {
-    print_error("not JSON: %s\n", json);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    fail();
-  }
-  if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
-    v = strdup((const char *)sqlite3_column_text(st, 1));
-    assert_non_null(v);
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return v;
-}
-
-static void assert_json_eq(const char *json, const char *path,
-                           const char *want) {
-  char *v = jget(json, path);
-  if (!v || strcmp(v, want) != 0) {
-    print_error("%s in %s is %s, expected %s\n", path, json, v ? v : "(null)",
-                want);
-    free(v);
-    fail();
-  }
-  free(v);
-}
-
-static void assert_state(tu_world *w, int entity, int64_t id,
-                         const char *want) {
-  const char *s = NULL;
-  TU_OK(w, tesoro_entity_state(w->t, w->admin, entity, id, &s, NULL));
-  assert_non_null(s);
-  assert_string_equal(s, want);
-}
-
-static int64_t version_of(tu_world *w, int entity, int64_t id) {
-  int64_t v = 0;
-  TU_OK(w, tesoro_entity_state(w->t, w->admin, entity, id, NULL, &v));
-  assert_true(v > 0);
-  return v;
-}
 
 /* A version that is not the current one: the one before it when there is
    one (what a second browser tab would hold). */
@@ -170,40 +107,6 @@ static int outbox_rows_to_staff(tu_world *w, int entity, int64_t id) {
   assert_int_equal(rc, TESORO_DONE);
   tesoro_cursor_free(c);
   return n;
-}
-
-/* The last row of an entity's history: its event, actor and details
-   (malloc'd copies; free them). */
-typedef struct last_hist {
-  char *event, *details, *to_state;
-  int64_t actor;
-} last_hist;
-
-static void last_history(tu_world *w, int entity, int64_t id, last_hist *h) {
-  tesoro_cursor *c = NULL;
-  int rc;
-  memset(h, 0, sizeof *h);
-  TU_OK(w, tesoro_history(w->t, w->admin, entity, id, &c));
-  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
-    const char *e = tu_col_text(c, "event");
-    const char *d = tu_col_text(c, "details");
-    const char *s = tu_col_text(c, "to_state");
-    free(h->event);
-    free(h->details);
-    free(h->to_state);
-    h->event = e ? strdup(e) : NULL;
-    h->details = d ? strdup(d) : NULL;
-    h->to_state = s ? strdup(s) : NULL;
-    h->actor = tu_col_int(c, "actor_id");
-  }
-  assert_int_equal(rc, TESORO_DONE);
-  tesoro_cursor_free(c);
-}
-
-static void last_history_free(last_hist *h) {
-  free(h->event);
-  free(h->details);
-  free(h->to_state);
 }
 
 /* Steps of the seller flow, in order. */
@@ -310,7 +213,7 @@ static void test_contact_request_creates_open_room_for_matched_contact(
                TESORO_PROPERTY_APARTMENT, "Amsterdam Zuid", 0, NULL, NULL,
                &room, &client));
   assert_true(room > 0);
-  assert_state(w, TESORO_ENTITY_ROOM, room, "open");
+  tu_assert_state(w, TESORO_ENTITY_ROOM, room, "open");
   /* matched case-insensitively: no new contact, Ada's room; the website
      does not get the client actor of a person the agency already knows */
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM contact"), contacts);
@@ -1032,8 +935,8 @@ static void test_start_onboarding_makes_owner_and_draft_mandate(void **state) {
   TU_OK(w, tesoro_room_start_onboarding(w->t, w->agent, f.room, 0, 0,
                                         &mandate));
   assert_true(mandate > 0);
-  assert_state(w, TESORO_ENTITY_ROOM, f.room, "in_progress");
-  assert_state(w, TESORO_ENTITY_MANDATE, mandate, "draft");
+  tu_assert_state(w, TESORO_ENTITY_ROOM, f.room, "in_progress");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, mandate, "draft");
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM contact_role WHERE "
                            "contact_id = %lld AND role = 'owner'",
                         (long long)w->contact),
@@ -1055,7 +958,7 @@ static void test_start_onboarding_makes_owner_and_draft_mandate(void **state) {
     char *json = NULL;
     TU_OK(w, tesoro_entity_json(w->t, f.client, TESORO_ENTITY_MANDATE,
                                 mandate, &json));
-    assert_json_eq(json, "$.state", "draft");
+    tu_assert_json_eq(json, "$.state", "draft");
     tesoro_free(json);
   }
 }
@@ -1071,7 +974,7 @@ static void test_start_onboarding_with_listing_creates_placeholder(
                            "%lld AND state = 'placeholder'",
                         (long long)f.mandate),
                    1);
-  assert_state(w, TESORO_ENTITY_LISTING, f.placeholder, "placeholder");
+  tu_assert_state(w, TESORO_ENTITY_LISTING, f.placeholder, "placeholder");
   ref = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                   (long long)f.placeholder);
   assert_non_null(ref);
@@ -1138,11 +1041,11 @@ static void test_mark_lost_records_reason_and_actor(void **state) {
   tu_world *w = *state;
   flow f;
   char *json = NULL, *reason;
-  last_hist h;
+  tu_history h;
   walk(w, &f, ST_ROOM);
   TU_OK(w, tesoro_room_mark_lost(w->t, w->agent2, f.room,
                                  "Owner chose another agency", 0));
-  assert_state(w, TESORO_ENTITY_ROOM, f.room, "lost");
+  tu_assert_state(w, TESORO_ENTITY_ROOM, f.room, "lost");
   TU_OK(w, tesoro_entity_json(w->t, w->agent, TESORO_ENTITY_ROOM, f.room,
                               &json));
   assert_true(tu_contains_ci(json, "Owner chose another agency"));
@@ -1155,35 +1058,35 @@ static void test_mark_lost_records_reason_and_actor(void **state) {
   assert_int_equal(tu_sqlf(w, "SELECT ended_by FROM room WHERE id = %lld",
                         (long long)f.room),
                    w->agent2);
-  last_history(w, TESORO_ENTITY_ROOM, f.room, &h);
+  tu_last_history(w, TESORO_ENTITY_ROOM, f.room, &h);
   assert_string_equal(h.event, "mark_lost");
   assert_string_equal(h.to_state, "lost");
   assert_int_equal(h.actor, w->agent2);
   assert_true(tu_contains_ci(h.details, "Owner chose another agency"));
-  last_history_free(&h);
+  tu_history_free(&h);
 }
 
 static void test_close_records_reason_and_actor(void **state) {
   tu_world *w = *state;
   flow f;
   char *json = NULL;
-  last_hist h;
+  tu_history h;
   walk(w, &f, ST_STARTED);
   TU_OK(w, tesoro_room_close(w->t, w->agent, f.room, "Sold privately", 0));
-  assert_state(w, TESORO_ENTITY_ROOM, f.room, "closed");
+  tu_assert_state(w, TESORO_ENTITY_ROOM, f.room, "closed");
   TU_OK(w, tesoro_entity_json(w->t, w->agent, TESORO_ENTITY_ROOM, f.room,
                               &json));
   assert_true(tu_contains_ci(json, "Sold privately"));
-  assert_json_eq(json, "$.state", "closed");
+  tu_assert_json_eq(json, "$.state", "closed");
   tesoro_free(json);
   assert_int_equal(tu_sqlf(w, "SELECT ended_by FROM room WHERE id = %lld",
                         (long long)f.room),
                    w->agent);
-  last_history(w, TESORO_ENTITY_ROOM, f.room, &h);
+  tu_last_history(w, TESORO_ENTITY_ROOM, f.room, &h);
   assert_string_equal(h.event, "close");
   assert_int_equal(h.actor, w->agent);
   assert_true(tu_contains_ci(h.details, "Sold privately"));
-  last_history_free(&h);
+  tu_history_free(&h);
 }
 
 static void test_mark_lost_and_close_require_reason(void **state) {
@@ -1211,7 +1114,7 @@ static void test_mark_lost_and_close_require_reason(void **state) {
                                          0),
                     TESORO_EINVAL, NULL);
   free(too_long);
-  assert_state(w, TESORO_ENTITY_ROOM, f.room, "open");
+  tu_assert_state(w, TESORO_ENTITY_ROOM, f.room, "open");
 }
 
 static void test_mark_lost_and_close_refuse_bad_actor_and_id(void **state) {
@@ -1248,7 +1151,7 @@ static void test_mark_lost_and_close_refused_from_terminal_states(
   walk_for(w, &done, ST_VALIDATED, 0, "Sam Seller", "sam@example.com");
   TU_OK(w, tesoro_room_mark_lost(w->t, w->agent, lost.room, "gone", 0));
   TU_OK(w, tesoro_room_close(w->t, w->agent, closed.room, "gone", 0));
-  assert_state(w, TESORO_ENTITY_ROOM, done.room, "successful");
+  tu_assert_state(w, TESORO_ENTITY_ROOM, done.room, "successful");
   TU_ASSERT_REFUSED(w, tesoro_room_mark_lost(w->t, w->agent, lost.room, "x",
                                              0),
                     TESORO_ESTATE, "lost");
@@ -1272,17 +1175,17 @@ static void test_lost_or_closed_room_cancels_open_mandate(void **state) {
   walk_for(w, &a, ST_NEGOTIATING, 0, "Ada Owner", "ada@example.com");
   walk_for(w, &b, ST_SUBMITTED, 0, "Bob Buyer", "bob@example.com");
   TU_OK(w, tesoro_room_mark_lost(w->t, w->agent, a.room, "went quiet", 0));
-  assert_state(w, TESORO_ENTITY_ROOM, a.room, "lost");
-  assert_state(w, TESORO_ENTITY_MANDATE, a.mandate, "cancelled");
+  tu_assert_state(w, TESORO_ENTITY_ROOM, a.room, "lost");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, a.mandate, "cancelled");
   TU_OK(w, tesoro_room_close(w->t, w->agent, b.room, "withdrew", 0));
-  assert_state(w, TESORO_ENTITY_ROOM, b.room, "closed");
-  assert_state(w, TESORO_ENTITY_MANDATE, b.mandate, "cancelled");
+  tu_assert_state(w, TESORO_ENTITY_ROOM, b.room, "closed");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, b.mandate, "cancelled");
   /* the mandate's ending is in its own history too */
   {
-    last_hist h;
-    last_history(w, TESORO_ENTITY_MANDATE, a.mandate, &h);
+    tu_history h;
+    tu_last_history(w, TESORO_ENTITY_MANDATE, a.mandate, &h);
     assert_string_equal(h.to_state, "cancelled");
-    last_history_free(&h);
+    tu_history_free(&h);
   }
   TU_OK(w, tesoro_check(w->t));
 }
@@ -1303,7 +1206,7 @@ static void test_propose_by_agent_moves_to_negotiating_and_notifies_client(
                                   TESORO_COMMISSION_PERCENTAGE, 200, NULL, 1,
                                   90, 0, &p));
   assert_true(p > 0);
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "negotiating");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "negotiating");
   assert_true(outbox_rows(w, f.client, TESORO_ENTITY_MANDATE, f.mandate,
                           NULL) > before);
 }
@@ -1318,7 +1221,7 @@ static void test_propose_by_client_notifies_agent(void **state) {
   TU_OK(w, tesoro_mandate_propose(w->t, f.client, f.mandate,
                                   TESORO_COMMISSION_PERCENTAGE, 100, NULL, 0,
                                   60, 0, &p));
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "negotiating");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "negotiating");
   assert_true(outbox_rows_to_staff(w, TESORO_ENTITY_MANDATE, f.mandate) >
               before);
 }
@@ -1367,7 +1270,7 @@ static void test_propose_validates_terms(void **state) {
   TU_ASSERT_REFUSED(w, PROP(TESORO_COMMISSION_PERCENTAGE, 150, NULL, 1, 3651),
                     TESORO_EINVAL, NULL);
   assert_int_equal(p, 0);
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "draft");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "draft");
   /* the bounds themselves are fine */
   TU_OK(w, PROP(TESORO_COMMISSION_PERCENTAGE, 1, NULL, 0, 1));
   TU_OK(w, PROP(TESORO_COMMISSION_PERCENTAGE, 10000, NULL, 1, 3650));
@@ -1464,7 +1367,7 @@ static void test_accept_refused_for_authors_own_party(void **state) {
                                           &json),
                     TESORO_EDENIED, NULL);
   assert_null(json);
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "negotiating");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "negotiating");
 }
 
 static void test_accept_refused_for_superseded_proposal(void **state) {
@@ -1505,12 +1408,12 @@ static void test_accept_by_client_agrees_and_freezes_terms(void **state) {
                                   120, 0, &p));
   tesoro_clock_set(w->t, TU_NOW + 300);
   TU_OK(w, tesoro_mandate_accept(w->t, f.client, f.mandate, p, 0, &json));
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "terms_agreed");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "terms_agreed");
   /* the legal disclaimer is part of the returned payload */
   assert_non_null(json);
   assert_true(tu_contains_ci(json, "binding"));
   {
-    char *v = jget(json, "$"); /* it is JSON */
+    char *v = tu_jget(json, "$"); /* it is JSON */
     free(v);
   }
   tesoro_free(json);
@@ -1540,11 +1443,11 @@ static void test_accept_by_client_agrees_and_freezes_terms(void **state) {
                    1);
   TU_OK(w, tesoro_entity_json(w->t, w->agent, TESORO_ENTITY_MANDATE, f.mandate,
                               &mj));
-  assert_json_eq(mj, "$.state", "terms_agreed");
-  assert_json_eq(mj, "$.commission_type", "percentage");
-  assert_json_eq(mj, "$.commission_value", "175");
-  assert_json_eq(mj, "$.exclusive", "1");
-  assert_json_eq(mj, "$.duration_days", "120");
+  tu_assert_json_eq(mj, "$.state", "terms_agreed");
+  tu_assert_json_eq(mj, "$.commission_type", "percentage");
+  tu_assert_json_eq(mj, "$.commission_value", "175");
+  tu_assert_json_eq(mj, "$.exclusive", "1");
+  tu_assert_json_eq(mj, "$.duration_days", "120");
   tesoro_free(mj);
   /* both parties now accept the same proposal */
   assert_int_equal(tu_sqlf(w, "SELECT accepted_by_client_at FROM proposal WHERE "
@@ -1572,7 +1475,7 @@ static void test_accept_of_client_counter_proposal_by_agent(void **state) {
   TU_OK(w, tesoro_mandate_accept(w->t, w->agent2, f.mandate, p2, 0, &json));
   assert_true(tu_contains_ci(json, "binding"));
   tesoro_free(json);
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "terms_agreed");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "terms_agreed");
   assert_int_equal(tu_sqlf(w, "SELECT commission_value FROM mandate WHERE id = "
                            "%lld",
                         (long long)f.mandate),
@@ -1793,8 +1696,8 @@ static void test_mandate_accept_refuses_bad_input(void **state) {
     assert_string_equal(before, after);
   }
   assert_null(json);
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "negotiating");
-  assert_state(w, TESORO_ENTITY_MANDATE, g.mandate, "negotiating");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "negotiating");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, g.mandate, "negotiating");
 }
 
 /* ------------------------------------------------------------------------
@@ -1837,7 +1740,7 @@ static void test_share_form_moves_to_form_shared_and_notifies_client(
   walk(w, &f, ST_AGREED);
   before = outbox_rows(w, f.client, TESORO_ENTITY_MANDATE, f.mandate, NULL);
   TU_OK(w, tesoro_mandate_share_form(w->t, w->agent, f.mandate, 0));
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_shared");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_shared");
   assert_true(outbox_rows(w, f.client, TESORO_ENTITY_MANDATE, f.mandate,
                           NULL) > before);
   TU_ASSERT_REFUSED(w, tesoro_mandate_share_form(w->t, w->agent, f.mandate, 0),
@@ -1878,7 +1781,7 @@ static void test_submit_form_refused_without_signed_mandate(void **state) {
   TU_ASSERT_REFUSED(w, tesoro_mandate_submit_form(w->t, f.client, f.mandate,
                                                   FORM_OK, 0),
                     TESORO_EGUARD, "signed");
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_shared");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_shared");
 }
 
 static void test_signed_mandate_must_be_a_pdf(void **state) {
@@ -1998,7 +1901,7 @@ static void test_submit_form_refuses_malformed_form(void **state) {
                            "\"property_type\":\"house\",\"price\":-5}",
                            0),
                     TESORO_EINVAL, "price");
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_shared");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_shared");
   free(huge);
 }
 
@@ -2009,7 +1912,7 @@ static void test_submit_form_creates_review_task(void **state) {
   walk(w, &f, ST_SIGNED);
   assert_int_equal(find_task(w, "review", TESORO_ENTITY_MANDATE, f.mandate), 0);
   TU_OK(w, tesoro_mandate_submit_form(w->t, f.client, f.mandate, FORM_OK, 0));
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_submitted");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_submitted");
   assert_true(find_task(w, "review seller form", TESORO_ENTITY_MANDATE,
                         f.mandate) > 0);
   form = tu_sqlf_text(w, "SELECT json_extract(form_json, '$.address') FROM "
@@ -2170,22 +2073,22 @@ static void test_request_changes_returns_form_to_client(void **state) {
   tu_world *w = *state;
   flow f;
   int before;
-  last_hist h;
+  tu_history h;
   walk(w, &f, ST_SUBMITTED);
   before = outbox_rows(w, f.client, TESORO_ENTITY_MANDATE, f.mandate, NULL);
   TU_OK(w, tesoro_mandate_request_changes(w->t, w->agent, f.mandate,
                                           "Please add the energy label", 0));
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_shared");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_shared");
   assert_true(outbox_rows(w, f.client, TESORO_ENTITY_MANDATE, f.mandate,
                           NULL) > before);
-  last_history(w, TESORO_ENTITY_MANDATE, f.mandate, &h);
+  tu_last_history(w, TESORO_ENTITY_MANDATE, f.mandate, &h);
   assert_string_equal(h.event, "request_changes");
   assert_int_equal(h.actor, w->agent);
   assert_true(tu_contains_ci(h.details, "energy label"));
-  last_history_free(&h);
+  tu_history_free(&h);
   /* the client can submit again */
   TU_OK(w, tesoro_mandate_submit_form(w->t, f.client, f.mandate, FORM_OK, 0));
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_submitted");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_submitted");
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -2245,7 +2148,7 @@ static void test_validate_refused_while_review_task_open(void **state) {
   assert_int_equal(listing, 0);
   TU_OK(w, tesoro_task_complete(w->t, w->agent, f.review_task, 0));
   TU_OK(w, tesoro_mandate_validate(w->t, w->agent, f.mandate, 0, &listing));
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "validated");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "validated");
 }
 
 static void test_validate_refused_when_review_task_cancelled(void **state) {
@@ -2304,9 +2207,9 @@ static void test_validate_creates_listing_draft_from_form(void **state) {
   walk(w, &f, ST_REVIEWED);
   TU_OK(w, tesoro_mandate_validate(w->t, w->agent, f.mandate, 0, &f.listing));
   assert_true(f.listing > 0);
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "validated");
-  assert_state(w, TESORO_ENTITY_ROOM, f.room, "successful");
-  assert_state(w, TESORO_ENTITY_LISTING, f.listing, "draft");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "validated");
+  tu_assert_state(w, TESORO_ENTITY_ROOM, f.room, "successful");
+  tu_assert_state(w, TESORO_ENTITY_LISTING, f.listing, "draft");
   assert_int_equal(tu_sqlf(w, "SELECT validated_at FROM mandate WHERE id = %lld",
                         (long long)f.mandate),
                    TU_NOW);
@@ -2338,10 +2241,10 @@ static void test_validate_creates_listing_draft_from_form(void **state) {
                          TESORO_ENTITY_MANDATE, f.mandate) > 0);
   /* the room's history shows who made it successful */
   {
-    last_hist h;
-    last_history(w, TESORO_ENTITY_ROOM, f.room, &h);
+    tu_history h;
+    tu_last_history(w, TESORO_ENTITY_ROOM, f.room, &h);
     assert_string_equal(h.to_state, "successful");
-    last_history_free(&h);
+    tu_history_free(&h);
   }
   TU_OK(w, tesoro_check(w->t));
 }
@@ -2356,7 +2259,7 @@ static void test_validate_fills_the_placeholder(void **state) {
                          (long long)f.placeholder);
   TU_OK(w, tesoro_mandate_validate(w->t, w->agent, f.mandate, 0, &f.listing));
   assert_int_equal(f.listing, f.placeholder);
-  assert_state(w, TESORO_ENTITY_LISTING, f.listing, "draft");
+  tu_assert_state(w, TESORO_ENTITY_LISTING, f.listing, "draft");
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM listing WHERE mandate_id = "
                            "%lld",
                         (long long)f.mandate),
@@ -2373,11 +2276,11 @@ static void test_validate_fills_the_placeholder(void **state) {
   free(ref_before);
   free(ref_after);
   {
-    last_hist h;
-    last_history(w, TESORO_ENTITY_LISTING, f.listing, &h);
+    tu_history h;
+    tu_last_history(w, TESORO_ENTITY_LISTING, f.listing, &h);
     assert_string_equal(h.event, "fill");
     assert_string_equal(h.to_state, "draft");
-    last_history_free(&h);
+    tu_history_free(&h);
   }
 }
 
@@ -2419,24 +2322,24 @@ static void test_cancel_by_agent_from_every_open_state(void **state) {
   for (i = 0; i < sizeof cases / sizeof *cases; i++) {
     flow f;
     char name[32], email[64], *reason;
-    last_hist h;
+    tu_history h;
     snprintf(name, sizeof name, "Owner %d", (int)i);
     snprintf(email, sizeof email, "owner%d@example.com", (int)i);
     walk_for(w, &f, cases[i].step, 0, name, email);
-    assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, cases[i].state);
+    tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, cases[i].state);
     TU_OK(w, tesoro_mandate_cancel(w->t, w->agent, f.mandate,
                                    "Owner changed their mind", 0));
-    assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "cancelled");
+    tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "cancelled");
     reason = tu_sqlf_text(w, "SELECT end_reason FROM mandate WHERE id = %lld",
                        (long long)f.mandate);
     assert_non_null(reason);
     assert_string_equal(reason, "Owner changed their mind");
     free(reason);
-    last_history(w, TESORO_ENTITY_MANDATE, f.mandate, &h);
+    tu_last_history(w, TESORO_ENTITY_MANDATE, f.mandate, &h);
     assert_string_equal(h.event, "cancel");
     assert_string_equal(h.to_state, "cancelled");
     assert_int_equal(h.actor, w->agent);
-    last_history_free(&h);
+    tu_history_free(&h);
     /* cancelled is final */
     TU_ASSERT_REFUSED(w, tesoro_mandate_cancel(w->t, w->agent, f.mandate,
                                                "again", 0),
@@ -2482,7 +2385,7 @@ static void test_cancel_refused_for_client_and_without_reason(void **state) {
   TU_ASSERT_REFUSED(w, tesoro_mandate_cancel(w->t, w->agent, 999999, "x", 0),
                     TESORO_ENOTFOUND, NULL);
   free(too_long);
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "negotiating");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "negotiating");
 }
 
 /* ------------------------------------------------------------------------
@@ -2498,7 +2401,7 @@ static void test_publish_completes_publish_task(void **state) {
                     TESORO_ENTITY_MANDATE, f.mandate);
   assert_true(task > 0);
   TU_OK(w, tesoro_listing_publish(w->t, w->agent, f.listing, 0));
-  assert_state(w, TESORO_ENTITY_LISTING, f.listing, "published");
+  tu_assert_state(w, TESORO_ENTITY_LISTING, f.listing, "published");
   assert_int_equal(tu_sqlf(w, "SELECT published_at FROM listing WHERE id = %lld",
                         (long long)f.listing),
                    TU_NOW);
@@ -2532,7 +2435,7 @@ static void test_publish_refused_when_mandate_expired(void **state) {
   TU_OK(w, tesoro_clock_set(w->t, expiry + 1));
   TU_ASSERT_REFUSED(w, tesoro_listing_publish(w->t, w->agent, f.listing, 0),
                     TESORO_EGUARD, "mandate");
-  assert_state(w, TESORO_ENTITY_LISTING, f.listing, "draft");
+  tu_assert_state(w, TESORO_ENTITY_LISTING, f.listing, "draft");
   /* one second before the end it was still fine */
   TU_OK(w, tesoro_clock_set(w->t, expiry - 1));
   TU_OK(w, tesoro_listing_publish(w->t, w->agent, f.listing, 0));
@@ -2541,26 +2444,26 @@ static void test_publish_refused_when_mandate_expired(void **state) {
   TU_OK(w, tesoro_clock_set(w->t, expiry + DAY));
   TU_ASSERT_REFUSED(w, tesoro_listing_publish(w->t, w->agent, f.listing, 0),
                     TESORO_EGUARD, "mandate");
-  assert_state(w, TESORO_ENTITY_LISTING, f.listing, "unpublished");
+  tu_assert_state(w, TESORO_ENTITY_LISTING, f.listing, "unpublished");
 }
 
 static void test_unpublish_and_publish_toggle(void **state) {
   tu_world *w = *state;
   flow f;
-  last_hist h;
+  tu_history h;
   walk(w, &f, ST_PUBLISHED);
   TU_OK(w, tesoro_listing_unpublish(w->t, w->agent, f.listing, 0));
-  assert_state(w, TESORO_ENTITY_LISTING, f.listing, "unpublished");
+  tu_assert_state(w, TESORO_ENTITY_LISTING, f.listing, "unpublished");
   TU_ASSERT_REFUSED(w, tesoro_listing_unpublish(w->t, w->agent, f.listing, 0),
                     TESORO_ESTATE, "unpublished");
   TU_OK(w, tesoro_listing_publish(w->t, w->agent2, f.listing, 0));
-  assert_state(w, TESORO_ENTITY_LISTING, f.listing, "published");
-  last_history(w, TESORO_ENTITY_LISTING, f.listing, &h);
+  tu_assert_state(w, TESORO_ENTITY_LISTING, f.listing, "published");
+  tu_last_history(w, TESORO_ENTITY_LISTING, f.listing, &h);
   assert_string_equal(h.event, "publish");
   assert_int_equal(h.actor, w->agent2);
-  last_history_free(&h);
+  tu_history_free(&h);
   TU_OK(w, tesoro_listing_unpublish(w->t, w->agent, f.listing, 0));
-  assert_state(w, TESORO_ENTITY_LISTING, f.listing, "unpublished");
+  tu_assert_state(w, TESORO_ENTITY_LISTING, f.listing, "unpublished");
 }
 
 static void test_listing_update_sets_known_fields_only(void **state) {
@@ -2682,23 +2585,23 @@ static void test_tick_after_expiry_unpublishes_and_opens_renew_task(
   flow f;
   int64_t expiry;
   int fired = -1, kind = 0;
-  last_hist h;
+  tu_history h;
   walk(w, &f, ST_PUBLISHED);
   expiry = expiry_of(w, &f);
   /* nothing due before the end */
   TU_OK(w, tesoro_tick(w->t, expiry - 1, &fired));
   assert_int_equal(fired, 0);
-  assert_state(w, TESORO_ENTITY_LISTING, f.listing, "published");
+  tu_assert_state(w, TESORO_ENTITY_LISTING, f.listing, "published");
   TU_OK(w, tesoro_clock_set(w->t, expiry + 1));
   TU_OK(w, tesoro_tick(w->t, expiry + 1, &fired));
   assert_true(fired >= 1);
-  assert_state(w, TESORO_ENTITY_LISTING, f.listing, "unpublished");
-  last_history(w, TESORO_ENTITY_LISTING, f.listing, &h);
+  tu_assert_state(w, TESORO_ENTITY_LISTING, f.listing, "unpublished");
+  tu_last_history(w, TESORO_ENTITY_LISTING, f.listing, &h);
   assert_string_equal(h.event, "expire");
   assert_string_equal(h.to_state, "unpublished");
   TU_OK(w, tesoro_actor_info(w->t, h.actor, &kind, NULL, NULL));
   assert_int_equal(kind, TESORO_ACTOR_SYSTEM);
-  last_history_free(&h);
+  tu_history_free(&h);
   assert_true(find_task2(w, "renew", TESORO_ENTITY_MANDATE, f.mandate,
                          TESORO_ENTITY_LISTING, f.listing) > 0);
   /* idempotent */
@@ -2718,10 +2621,10 @@ static void test_tick_leaves_unpublished_listing_alone(void **state) {
   int64_t expiry, v;
   walk(w, &f, ST_VALIDATED);
   expiry = expiry_of(w, &f);
-  v = version_of(w, TESORO_ENTITY_LISTING, f.listing);
+  v = tu_version_of(w, TESORO_ENTITY_LISTING, f.listing);
   TU_OK(w, tesoro_tick(w->t, expiry + 1, NULL));
-  assert_state(w, TESORO_ENTITY_LISTING, f.listing, "draft");
-  assert_int_equal(version_of(w, TESORO_ENTITY_LISTING, f.listing), v);
+  tu_assert_state(w, TESORO_ENTITY_LISTING, f.listing, "draft");
+  assert_int_equal(tu_version_of(w, TESORO_ENTITY_LISTING, f.listing), v);
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -2737,21 +2640,21 @@ static void test_stale_version_refused_on_room_calls(void **state) {
   walk_for(w, &b, ST_ROOM, 0, "Bob Buyer", "bob@example.com");
   walk_for(w, &c, ST_STARTED, 0, "Cleo Client", "cleo@example.com");
 
-  v = version_of(w, TESORO_ENTITY_ROOM, a.room);
+  v = tu_version_of(w, TESORO_ENTITY_ROOM, a.room);
   TU_ASSERT_REFUSED(w, tesoro_room_start_onboarding(w->t, w->agent, a.room, 0,
                                                     stale(v), &mandate),
                     TESORO_ECONFLICT, NULL);
   TU_OK(w, tesoro_room_start_onboarding(w->t, w->agent, a.room, 0, v,
                                         &mandate));
-  assert_true(version_of(w, TESORO_ENTITY_ROOM, a.room) > v);
+  assert_true(tu_version_of(w, TESORO_ENTITY_ROOM, a.room) > v);
 
-  v = version_of(w, TESORO_ENTITY_ROOM, b.room);
+  v = tu_version_of(w, TESORO_ENTITY_ROOM, b.room);
   TU_ASSERT_REFUSED(w, tesoro_room_mark_lost(w->t, w->agent, b.room, "r",
                                              stale(v)),
                     TESORO_ECONFLICT, NULL);
   TU_OK(w, tesoro_room_mark_lost(w->t, w->agent, b.room, "r", v));
 
-  v = version_of(w, TESORO_ENTITY_ROOM, c.room);
+  v = tu_version_of(w, TESORO_ENTITY_ROOM, c.room);
   assert_true(v > 1);
   TU_ASSERT_REFUSED(w, tesoro_room_close(w->t, w->agent, c.room, "r",
                                          stale(v)),
@@ -2767,7 +2670,7 @@ static void test_stale_version_refused_on_mandate_calls(void **state) {
   int64_t v, p = 0, p2 = 0, listing = 0, doc = 0;
   walk(w, &f, ST_STARTED);
 
-  v = version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
+  v = tu_version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
   TU_ASSERT_REFUSED(w, tesoro_mandate_propose(w->t, w->agent, f.mandate,
                                               TESORO_COMMISSION_PERCENTAGE,
                                               150, NULL, 1, 90, stale(v), &p),
@@ -2775,7 +2678,7 @@ static void test_stale_version_refused_on_mandate_calls(void **state) {
   TU_OK(w, tesoro_mandate_propose(w->t, w->agent, f.mandate,
                                   TESORO_COMMISSION_PERCENTAGE, 150, NULL, 1,
                                   90, v, &p));
-  v = version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
+  v = tu_version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
   TU_ASSERT_REFUSED(w, tesoro_mandate_propose(w->t, f.client, f.mandate,
                                               TESORO_COMMISSION_PERCENTAGE,
                                               100, NULL, 1, 90, stale(v),
@@ -2785,7 +2688,7 @@ static void test_stale_version_refused_on_mandate_calls(void **state) {
                                              stale(v), NULL),
                     TESORO_ECONFLICT, NULL);
   TU_OK(w, tesoro_mandate_accept(w->t, f.client, f.mandate, p, v, NULL));
-  v = version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
+  v = tu_version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
   TU_ASSERT_REFUSED(w, tesoro_mandate_share_form(w->t, w->agent, f.mandate,
                                                  stale(v)),
                     TESORO_ECONFLICT, NULL);
@@ -2794,12 +2697,12 @@ static void test_stale_version_refused_on_mandate_calls(void **state) {
                                f.mandate, TESORO_DOC_SIGNED_MANDATE, "m.pdf",
                                "application/pdf", tu_pdf, (int64_t)tu_pdf_size,
                                &doc));
-  v = version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
+  v = tu_version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
   TU_ASSERT_REFUSED(w, tesoro_mandate_submit_form(w->t, f.client, f.mandate,
                                                   FORM_OK, stale(v)),
                     TESORO_ECONFLICT, NULL);
   TU_OK(w, tesoro_mandate_submit_form(w->t, f.client, f.mandate, FORM_OK, v));
-  v = version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
+  v = tu_version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
   TU_ASSERT_REFUSED(w, tesoro_mandate_request_changes(w->t, w->agent,
                                                       f.mandate, "r",
                                                       stale(v)),
@@ -2813,14 +2716,14 @@ static void test_stale_version_refused_on_mandate_calls(void **state) {
            0)
       TU_OK(w, tesoro_task_complete(w->t, w->agent, task, 0));
   }
-  v = version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
+  v = tu_version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
   TU_ASSERT_REFUSED(w, tesoro_mandate_validate(w->t, w->agent, f.mandate,
                                                stale(v), &listing),
                     TESORO_ECONFLICT, NULL);
   TU_OK(w, tesoro_mandate_validate(w->t, w->agent, f.mandate, v, &listing));
 
   walk_for(w, &g, ST_NEGOTIATING, 0, "Bob Buyer", "bob@example.com");
-  v = version_of(w, TESORO_ENTITY_MANDATE, g.mandate);
+  v = tu_version_of(w, TESORO_ENTITY_MANDATE, g.mandate);
   TU_ASSERT_REFUSED(w, tesoro_mandate_cancel(w->t, w->agent, g.mandate, "r",
                                              stale(v)),
                     TESORO_ECONFLICT, NULL);
@@ -2833,18 +2736,18 @@ static void test_stale_version_refused_on_listing_calls(void **state) {
   flow f;
   int64_t v;
   walk(w, &f, ST_VALIDATED);
-  v = version_of(w, TESORO_ENTITY_LISTING, f.listing);
+  v = tu_version_of(w, TESORO_ENTITY_LISTING, f.listing);
   TU_ASSERT_REFUSED(w, tesoro_listing_update(w->t, w->agent, f.listing,
                                              "{\"title\":\"T\"}", stale(v)),
                     TESORO_ECONFLICT, NULL);
   TU_OK(w, tesoro_listing_update(w->t, w->agent, f.listing,
                                  "{\"title\":\"T\"}", v));
-  v = version_of(w, TESORO_ENTITY_LISTING, f.listing);
+  v = tu_version_of(w, TESORO_ENTITY_LISTING, f.listing);
   TU_ASSERT_REFUSED(w, tesoro_listing_publish(w->t, w->agent, f.listing,
                                               stale(v)),
                     TESORO_ECONFLICT, NULL);
   TU_OK(w, tesoro_listing_publish(w->t, w->agent, f.listing, v));
-  v = version_of(w, TESORO_ENTITY_LISTING, f.listing);
+  v = tu_version_of(w, TESORO_ENTITY_LISTING, f.listing);
   TU_ASSERT_REFUSED(w, tesoro_listing_unpublish(w->t, w->agent, f.listing,
                                                 stale(v)),
                     TESORO_ECONFLICT, NULL);
@@ -2955,7 +2858,7 @@ static void test_mandate_history_lists_every_transition_in_order(
   tesoro_cursor_free(c);
   assert_int_equal(k, 8);
   /* the entity's version is its last seq */
-  assert_int_equal(version_of(w, TESORO_ENTITY_MANDATE, f.mandate), last_seq);
+  assert_int_equal(tu_version_of(w, TESORO_ENTITY_MANDATE, f.mandate), last_seq);
   /* the client of the contact may read it too; another client may not */
   TU_OK(w, tesoro_history(w->t, f.client, TESORO_ENTITY_MANDATE, f.mandate,
                           &c));
@@ -2984,7 +2887,6 @@ static void test_full_walk_passes_check(void **state) {
   TU_OK(w, tesoro_tick(w->t, expiry_of(w, &a) + 1, NULL));
   TU_OK(w, tesoro_check(w->t));
 }
-
 
 /* ------------------------------------------------------------------------
 ** Milestones, event log, allowed events, diagrams, two handles.
@@ -3051,7 +2953,7 @@ static void test_outbox_rows_carry_event_and_states(void **state) {
   int rc, seen = 0;
   int64_t seq;
   walk(w, &f, ST_SHARED);
-  seq = version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
+  seq = tu_version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
   TU_OK(w, tesoro_outbox_fetch(w->t, w->agency, 10000, &c));
   while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
     const char *ev = tu_col_text(c, "event");
@@ -3065,7 +2967,7 @@ static void test_outbox_rows_carry_event_and_states(void **state) {
     assert_string_equal(tu_col_text(c, "new_state"), "form_shared");
     assert_int_equal(tu_col_int(c, "seq"), seq);
     assert_non_null(tu_col_text(c, "uid"));
-    free(jget(tu_col_text(c, "payload"), "$")); /* fails unless JSON */
+    free(tu_jget(tu_col_text(c, "payload"), "$")); /* fails unless JSON */
   }
   assert_int_equal(rc, TESORO_DONE);
   tesoro_cursor_free(c);
@@ -3164,10 +3066,10 @@ static void test_lost_room_leaves_cancelled_mandate_alone(void **state) {
   int64_t v;
   walk(w, &f, ST_NEGOTIATING);
   TU_OK(w, tesoro_mandate_cancel(w->t, w->agent, f.mandate, "no deal", 0));
-  v = version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
+  v = tu_version_of(w, TESORO_ENTITY_MANDATE, f.mandate);
   TU_OK(w, tesoro_room_mark_lost(w->t, w->agent, f.room, "no deal", 0));
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "cancelled");
-  assert_int_equal(version_of(w, TESORO_ENTITY_MANDATE, f.mandate), v);
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "cancelled");
+  assert_int_equal(tu_version_of(w, TESORO_ENTITY_MANDATE, f.mandate), v);
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -3179,7 +3081,7 @@ static void test_mandate_readable_by_its_client_only(void **state) {
   walk(w, &f, ST_NEGOTIATING);
   TU_OK(w, tesoro_entity_json(w->t, f.client, TESORO_ENTITY_MANDATE, f.mandate,
                               &json));
-  assert_json_eq(json, "$.state", "negotiating");
+  tu_assert_json_eq(json, "$.state", "negotiating");
   tesoro_free(json);
   json = NULL;
   TU_ASSERT_REFUSED(w,
@@ -3223,9 +3125,8 @@ static void test_stale_version_from_second_handle_conflicts(void **state) {
   assert_string_equal(before, after);
   assert_true(tu_contains_ci(tesoro_errmsg(t2), "mandate"));
   tesoro_close(t2);
-  assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_shared");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_shared");
 }
-
 
 static void test_contact_request_property_types_stored_by_name(void **state) {
   tu_world *w = *state;
@@ -3375,8 +3276,8 @@ static void test_refused_call_in_host_transaction_keeps_the_others(
                                   TESORO_COMMISSION_PERCENTAGE, 150, NULL, 1,
                                   90, 0, &p));
   TU_OK(w, tesoro_commit(w->t));
-  assert_state(w, TESORO_ENTITY_ROOM, f.room, "in_progress");
-  assert_state(w, TESORO_ENTITY_MANDATE, mandate, "negotiating");
+  tu_assert_state(w, TESORO_ENTITY_ROOM, f.room, "in_progress");
+  tu_assert_state(w, TESORO_ENTITY_MANDATE, mandate, "negotiating");
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM proposal WHERE mandate_id = "
                            "%lld",
                         (long long)mandate),

@@ -227,16 +227,6 @@ static int64_t contact_of(tu_world *w, int64_t client) {
   return contact;
 }
 
-/* Does the byte buffer contain the text? */
-static int has_bytes(const unsigned char *hay, size_t n, const char *needle) {
-  size_t m = strlen(needle), i;
-  if (m == 0 || m > n) return 0;
-  for (i = 0; i + m <= n; i++)
-    if (hay[i] == (unsigned char)needle[0] && memcmp(hay + i, needle, m) == 0)
-      return 1;
-  return 0;
-}
-
 /* ------------------------------------------------------------------------
 ** Accounts.
 */
@@ -380,37 +370,8 @@ static int64_t request_at(tu_world *w, int64_t client, int64_t dp,
 static int feed_ids(tu_world *w, int64_t client, int view, int64_t *ids,
                     int max) {
   tesoro_cursor *c = NULL;
-  int n = 0, rc;
   TU_OK(w, tesoro_portal_properties(w->t, client, view, &c));
-  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
-    assert_true(n < max);
-    ids[n++] = tu_col_int(c, "id");
-  }
-  assert_int_equal(rc, TESORO_DONE);
-  tesoro_cursor_free(c);
-  return n;
-}
-
-static void assert_ids(const int64_t *got, int n, const int64_t *want, int m) {
-  int i;
-  if (n != m) {
-    print_error("%d rows, expected %d\n", n, m);
-    fail();
-  }
-  for (i = 0; i < n; i++) {
-    if (got[i] != want[i]) {
-      print_error("row %d is %lld, expected %lld\n", i, (long long)got[i],
-                  (long long)want[i]);
-      fail();
-    }
-  }
-}
-
-static int has_id(const int64_t *ids, int n, int64_t id) {
-  int i;
-  for (i = 0; i < n; i++)
-    if (ids[i] == id) return 1;
-  return 0;
+  return tu_cursor_ids(c, ids, max);
 }
 
 static void home(tu_world *w, int64_t client, int64_t up, int64_t unconf,
@@ -2026,19 +1987,19 @@ static void test_properties_views(void **state) {
   n = feed_ids(w, w->client, TESORO_FEED_NEW, ids, 16);
   {
     const int64_t want[] = {dpG, dpF, dpA};
-    assert_ids(ids, n, want, 3);
+    tu_assert_ids(ids, n, want, 3);
   }
   /* ALL: by status in the order of the feed, newest first within one */
   n = feed_ids(w, w->client, TESORO_FEED_ALL, ids, 16);
   {
     const int64_t want[] = {dpG, dpF, dpA, dpB, dpC, dpD, dpE};
-    assert_ids(ids, n, want, 7);
+    tu_assert_ids(ids, n, want, 7);
   }
   /* FAVOURITES */
   n = feed_ids(w, w->client, TESORO_FEED_FAVOURITES, ids, 16);
   {
     const int64_t want[] = {dpE, dpC};
-    assert_ids(ids, n, want, 2);
+    tu_assert_ids(ids, n, want, 2);
   }
 
   /* the columns, and the rejected one's reasons */
@@ -2076,12 +2037,12 @@ static void test_properties_views(void **state) {
   n = feed_ids(w, w->client, TESORO_FEED_ALL, ids, 16);
   {
     const int64_t want[] = {dpF, dpA, dpB, dpD};
-    assert_ids(ids, n, want, 4);
+    tu_assert_ids(ids, n, want, 4);
   }
   n = feed_ids(w, w->client, TESORO_FEED_NEW, ids, 16);
   {
     const int64_t want[] = {dpF, dpA};
-    assert_ids(ids, n, want, 2);
+    tu_assert_ids(ids, n, want, 2);
   }
   n = feed_ids(w, w->client, TESORO_FEED_FAVOURITES, ids, 16);
   assert_int_equal(n, 0);
@@ -2412,7 +2373,7 @@ static void attack(tu_world *w, const ada_data *d, int64_t attacker,
 
   /* the attacker's own lists show nothing of Ada's */
   n = feed_ids(w, attacker, TESORO_FEED_ALL, ids, 16);
-  assert_false(has_id(ids, n, d->dp) || has_id(ids, n, d->dp2));
+  assert_false(tu_has_id(ids, n, d->dp) || tu_has_id(ids, n, d->dp2));
   for (list = TESORO_LIST_UPCOMING; list <= TESORO_LIST_UNCONFIRMED; list++) {
     int rc;
     TU_OK(w, tesoro_appointments_client(w->t, attacker, list, &c));
@@ -2597,11 +2558,11 @@ static void test_no_secret_in_clear(void **state) {
   snprintf(wal, sizeof wal, "%s-wal", w->path);
   wdb = tu_read_file(wal, &wdbn);
   /* positive control: the scan does find what is stored in clear */
-  assert_true(has_bytes(db, dbn, "carol@example.com") ||
-              (wdb && has_bytes(wdb, wdbn, "carol@example.com")));
+  assert_true(tu_has_bytes(db, dbn, "carol@example.com") ||
+              (wdb && tu_has_bytes(wdb, wdbn, "carol@example.com")));
   for (i = 0; i < n; i++) {
-    if (has_bytes(db, dbn, secrets[i]) ||
-        (wdb && has_bytes(wdb, wdbn, secrets[i]))) {
+    if (tu_has_bytes(db, dbn, secrets[i]) ||
+        (wdb && tu_has_bytes(wdb, wdbn, secrets[i]))) {
       print_error("secret #%d \"%s\" is in the database file in clear\n", i,
                   secrets[i]);
       fail();
@@ -3454,11 +3415,11 @@ static void test_reset_secret_and_token_never_left_in_clear(void **state) {
   snprintf(wal, sizeof wal, "%s-wal", w->path);
   wdb = tu_read_file(wal, &wdbn);
   assert_non_null(db);
-  assert_true(has_bytes(db, dbn, ADA) || (wdb && has_bytes(wdb, wdbn, ADA)));
-  assert_false(has_bytes(db, dbn, secret));
-  assert_false(wdb && has_bytes(wdb, wdbn, secret));
-  assert_false(has_bytes(db, dbn, token));
-  assert_false(wdb && has_bytes(wdb, wdbn, token));
+  assert_true(tu_has_bytes(db, dbn, ADA) || (wdb && tu_has_bytes(wdb, wdbn, ADA)));
+  assert_false(tu_has_bytes(db, dbn, secret));
+  assert_false(wdb && tu_has_bytes(wdb, wdbn, secret));
+  assert_false(tu_has_bytes(db, dbn, token));
+  assert_false(wdb && tu_has_bytes(wdb, wdbn, token));
   free(db);
   free(wdb);
   free(secret);

@@ -27,33 +27,6 @@
 ** Helpers.
 */
 
-/* printf into a static rotating buffer (JSON and SQL built by the test). */
-static char *ev(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *ev(const char *fmt, ...) {
-  static char bufs[8][8192];
-  static int next = 0;
-  char *b = bufs[next];
-  va_list ap;
-  next = (next + 1) % 8;
-  va_start(ap, fmt);
-  vsnprintf(b, sizeof bufs[0], fmt, ap);
-  va_end(ap);
-  return b;
-}
-
-/* got (malloc'd or NULL) equals want (NULL: SQL NULL); frees got. */
-static void text_is_(char *got, const char *want, const char *file, int line) {
-  if ((want == NULL) != (got == NULL) ||
-      (want != NULL && strcmp(got, want) != 0)) {
-    print_error("%s:%d: got \"%s\", want \"%s\"\n", file, line,
-                got ? got : "(null)", want ? want : "(null)");
-    free(got);
-    _fail(file, line);
-  }
-  free(got);
-}
-#define TEXT_IS(got, want) text_is_((got), (want), __FILE__, __LINE__)
-
 /* A column of the contact row. */
 static char *contact_text(tu_world *w, int64_t contact, const char *col) {
   return tu_sqlf_text(w, "SELECT %s FROM contact WHERE id = %lld", col,
@@ -63,9 +36,6 @@ static int64_t contact_int(tu_world *w, int64_t contact, const char *col) {
   return tu_sqlf(w, "SELECT %s FROM contact WHERE id = %lld", col,
                  (long long)contact);
 }
-static int64_t version_of(tu_world *w, int64_t contact) {
-  return contact_int(w, contact, "version");
-}
 
 /* Number of "consent" history rows of a contact. */
 static int64_t consent_rows(tu_world *w, int64_t contact) {
@@ -74,75 +44,45 @@ static int64_t consent_rows(tu_world *w, int64_t contact) {
                  CONTACT, (long long)contact);
 }
 
-/* A column of the contact's last history row (malloc'd text or NULL). */
-static char *last_history(tu_world *w, int64_t contact, const char *col) {
-  return tu_sqlf_text(w, "SELECT %s FROM history WHERE entity = %d AND "
-                         "entity_id = %lld ORDER BY seq DESC LIMIT 1",
-                      col, CONTACT, (long long)contact);
-}
-
 /* The last history row of the contact is "consent" from -> to by actor, and
    its seq is the contact's version. */
 static void last_consent_row_(tu_world *w, int64_t contact, const char *from,
                               const char *to, int64_t actor, const char *file,
                               int line) {
-  char *seq, *who;
-  char want[32];
-  text_is_(last_history(w, contact, "event"), "consent", file, line);
-  text_is_(last_history(w, contact, "from_state"), from, file, line);
-  text_is_(last_history(w, contact, "to_state"), to, file, line);
-  who = last_history(w, contact, "CAST(actor_id AS TEXT)");
+  tu_history h;
+  char got[32], want[32];
+  tu_last_history(w, CONTACT, contact, &h);
+  tu_str_is_(h.event, "consent", file, line);
+  tu_str_is_(h.from_state, from, file, line);
+  tu_str_is_(h.to_state, to, file, line);
+  snprintf(got, sizeof got, "%lld", (long long)h.actor);
   snprintf(want, sizeof want, "%lld", (long long)actor);
-  text_is_(who, want, file, line);
-  seq = last_history(w, contact, "CAST(seq AS TEXT)");
-  snprintf(want, sizeof want, "%lld", (long long)version_of(w, contact));
-  text_is_(seq, want, file, line);
+  tu_str_is_(got, want, file, line);
+  snprintf(got, sizeof got, "%lld", (long long)h.seq);
+  snprintf(want, sizeof want, "%lld",
+           (long long)tu_version_of(w, CONTACT, contact));
+  tu_str_is_(got, want, file, line);
+  tu_history_free(&h);
 }
 #define LAST_CONSENT_ROW(w, c, from, to, actor)                               \
   last_consent_row_((w), (c), (from), (to), (actor), __FILE__, __LINE__)
 
-
-/* Ingest one event by `website`; assert OK and the result's status. */
-static void ingest_(tu_world *w, int64_t website, const char *json,
-                    const char *status, const char *file, int line) {
-  char *res = NULL;
-  char needle[64];
-  int rc = tesoro_exchange_ingest(w->t, website, json, &res);
-  if (rc != TESORO_OK || res == NULL) {
-    print_error("%s:%d: ingest of %s failed (%d): %s\n", file, line, json, rc,
-                tesoro_errmsg(w->t));
-    tesoro_free(res);
-    _fail(file, line);
-  }
-  snprintf(needle, sizeof needle, "\"status\":\"%s\"", status);
-  if (strstr(res, needle) == NULL) {
-    print_error("%s:%d: result %s lacks %s\n", file, line, res, needle);
-    tesoro_free(res);
-    _fail(file, line);
-  }
-  tesoro_free(res);
-}
-#define APPLIED(w, json)                                                      \
-  ingest_((w), (w)->website, (json), "applied", __FILE__, __LINE__)
-#define SUPERSEDED(w, json)                                                   \
-  ingest_((w), (w)->website, (json), "superseded", __FILE__, __LINE__)
-
 /* Link Ada to the website customer "hf-ada" (a customer event naming her
    contact id). */
 static void link_ada(tu_world *w) {
-  APPLIED(w, ev("{\"source_id\":\"ada-details\",\"type\":\"customer\","
-                "\"customer\":\"hf-ada\",\"at\":%lld,\"name\":\"Ada Owner\","
-                "\"email\":\"ada@example.com\",\"contact_id\":%lld}",
-                (long long)T0, (long long)w->contact));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"ada-details\",\"type\":\"customer\","
+                       "\"customer\":\"hf-ada\",\"at\":%lld,\"name\":\"Ada Owner\","
+                       "\"email\":\"ada@example.com\",\"contact_id\":%lld}",
+                       (long long)T0, (long long)w->contact));
 }
 
 /* A website consent event. */
 static const char *consent_event(const char *source_id, const char *customer,
                                  int64_t at, const char *consent,
                                  const char *statement) {
-  return ev("{\"source_id\":\"%s\",\"type\":\"consent\",\"customer\":"
-            "\"%s\",\"at\":%lld,\"consent\":\"%s\",\"statement\":\"%s\"}",
-            source_id, customer, (long long)at, consent, statement);
+  return tu_fmt("{\"source_id\":\"%s\",\"type\":\"consent\",\"customer\":"
+                "\"%s\",\"at\":%lld,\"consent\":\"%s\",\"statement\":\"%s\"}",
+                source_id, customer, (long long)at, consent, statement);
 }
 
 /* ------------------------------------------------------------------------
@@ -151,9 +91,9 @@ static const char *consent_event(const char *source_id, const char *customer,
 
 static void test_consent_defaults_to_not_asked(void **state) {
   tu_world *w = *state;
-  TEXT_IS(contact_text(w, w->contact, "consent"), "not_asked");
-  TEXT_IS(contact_text(w, w->contact2, "consent"), "not_asked");
-  TEXT_IS(contact_text(w, w->contact, "consent_source"), NULL);
+  TU_TEXT_IS(contact_text(w, w->contact, "consent"), "not_asked");
+  TU_TEXT_IS(contact_text(w, w->contact2, "consent"), "not_asked");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent_source"), NULL);
   assert_int_equal(consent_rows(w, w->contact), 0);
 }
 
@@ -186,28 +126,28 @@ static void test_consent_in_contact_json(void **state) {
 
 static void test_consent_set_by_staff_from_crm(void **state) {
   tu_world *w = *state;
-  int64_t v = version_of(w, w->contact);
+  int64_t v = tu_version_of(w, CONTACT, w->contact);
   TU_OK(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
                                       TESORO_CONSENT_GRANTED,
                                       "Yes, send me new listings", v));
-  TEXT_IS(contact_text(w, w->contact, "consent"), "granted");
-  TEXT_IS(contact_text(w, w->contact, "consent_source"), "crm");
-  TEXT_IS(contact_text(w, w->contact, "consent_text"), "Yes, send me new listings");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent"), "granted");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent_source"), "crm");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent_text"), "Yes, send me new listings");
   assert_int_equal(contact_int(w, w->contact, "consent_at"), TU_NOW);
-  assert_int_equal(version_of(w, w->contact), v + 1);
+  assert_int_equal(tu_version_of(w, CONTACT, w->contact), v + 1);
   LAST_CONSENT_ROW(w, w->contact, "not_asked", "granted", w->agent);
 
   TU_OK(w, tesoro_contact_consent_set(w->t, w->admin, w->contact,
                                       TESORO_CONSENT_DENIED, NULL, 0));
-  TEXT_IS(contact_text(w, w->contact, "consent"), "denied");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent"), "denied");
   LAST_CONSENT_ROW(w, w->contact, "granted", "denied", w->admin);
   TU_OK(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
                                       TESORO_CONSENT_NOT_ASKED, "", 0));
-  TEXT_IS(contact_text(w, w->contact, "consent"), "not_asked");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent"), "not_asked");
   LAST_CONSENT_ROW(w, w->contact, "denied", "not_asked", w->agent);
   assert_int_equal(consent_rows(w, w->contact), 3);
   /* Bob untouched */
-  TEXT_IS(contact_text(w, w->contact2, "consent"), "not_asked");
+  TU_TEXT_IS(contact_text(w, w->contact2, "consent"), "not_asked");
   assert_int_equal(consent_rows(w, w->contact2), 0);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
@@ -217,15 +157,15 @@ static void test_consent_set_by_client_from_portal(void **state) {
   TU_OK(w, tesoro_contact_consent_set(w->t, w->client, w->contact,
                                       TESORO_CONSENT_GRANTED,
                                       "I agree to receive marketing e-mail", 0));
-  TEXT_IS(contact_text(w, w->contact, "consent"), "granted");
-  TEXT_IS(contact_text(w, w->contact, "consent_source"), "portal");
-  TEXT_IS(contact_text(w, w->contact, "consent_text"),
-          "I agree to receive marketing e-mail");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent"), "granted");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent_source"), "portal");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent_text"),
+             "I agree to receive marketing e-mail");
   LAST_CONSENT_ROW(w, w->contact, "not_asked", "granted", w->client);
   TU_OK(w, tesoro_contact_consent_set(w->t, w->client, w->contact,
                                       TESORO_CONSENT_DENIED, "No thanks", 0));
-  TEXT_IS(contact_text(w, w->contact, "consent"), "denied");
-  TEXT_IS(contact_text(w, w->contact, "consent_source"), "portal");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent"), "denied");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent_source"), "portal");
   LAST_CONSENT_ROW(w, w->contact, "granted", "denied", w->client);
   assert_int_equal(consent_rows(w, w->contact), 2);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
@@ -236,9 +176,9 @@ static void test_consent_set_by_website_from_web_form(void **state) {
   TU_OK(w, tesoro_contact_consent_set(w->t, w->website, w->contact2,
                                       TESORO_CONSENT_GRANTED,
                                       "Newsletter box ticked", 0));
-  TEXT_IS(contact_text(w, w->contact2, "consent"), "granted");
-  TEXT_IS(contact_text(w, w->contact2, "consent_source"), "web_form");
-  TEXT_IS(contact_text(w, w->contact2, "consent_text"), "Newsletter box ticked");
+  TU_TEXT_IS(contact_text(w, w->contact2, "consent"), "granted");
+  TU_TEXT_IS(contact_text(w, w->contact2, "consent_source"), "web_form");
+  TU_TEXT_IS(contact_text(w, w->contact2, "consent_text"), "Newsletter box ticked");
   LAST_CONSENT_ROW(w, w->contact2, "not_asked", "granted", w->website);
   TU_OK(w, tesoro_contact_consent_set(w->t, w->website, w->contact2,
                                       TESORO_CONSENT_NOT_ASKED, NULL, 0));
@@ -251,27 +191,27 @@ static void test_consent_set_by_website_from_web_form(void **state) {
 static void test_consent_from_website_event_newest_wins(void **state) {
   tu_world *w = *state;
   link_ada(w);
-  APPLIED(w, consent_event("k2", "hf-ada", T0 + 200, "granted",
-                           "Send me offers"));
-  TEXT_IS(contact_text(w, w->contact, "consent"), "granted");
-  TEXT_IS(contact_text(w, w->contact, "consent_source"), "website_event");
-  TEXT_IS(contact_text(w, w->contact, "consent_text"), "Send me offers");
+  TU_APPLIED(w, consent_event("k2", "hf-ada", T0 + 200, "granted",
+                              "Send me offers"));
+  TU_TEXT_IS(contact_text(w, w->contact, "consent"), "granted");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent_source"), "website_event");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent_text"), "Send me offers");
   assert_int_equal(contact_int(w, w->contact, "consent_at"), T0 + 200);
   LAST_CONSENT_ROW(w, w->contact, "not_asked", "granted", w->website);
   /* an older event arriving later changes nothing on the contact */
   {
-    int64_t v = version_of(w, w->contact), rows = consent_rows(w, w->contact);
-    SUPERSEDED(w, consent_event("k1", "hf-ada", T0 + 100, "denied", "Stop"));
-    TEXT_IS(contact_text(w, w->contact, "consent"), "granted");
-    TEXT_IS(contact_text(w, w->contact, "consent_text"), "Send me offers");
+    int64_t v = tu_version_of(w, CONTACT, w->contact), rows = consent_rows(w, w->contact);
+    TU_SUPERSEDED(w, consent_event("k1", "hf-ada", T0 + 100, "denied", "Stop"));
+    TU_TEXT_IS(contact_text(w, w->contact, "consent"), "granted");
+    TU_TEXT_IS(contact_text(w, w->contact, "consent_text"), "Send me offers");
     assert_int_equal(contact_int(w, w->contact, "consent_at"), T0 + 200);
-    assert_int_equal(version_of(w, w->contact), v);
+    assert_int_equal(tu_version_of(w, CONTACT, w->contact), v);
     assert_int_equal(consent_rows(w, w->contact), rows);
   }
   /* a newer one wins */
-  APPLIED(w, consent_event("k3", "hf-ada", T0 + 300, "denied", "Unsubscribe"));
-  TEXT_IS(contact_text(w, w->contact, "consent"), "denied");
-  TEXT_IS(contact_text(w, w->contact, "consent_text"), "Unsubscribe");
+  TU_APPLIED(w, consent_event("k3", "hf-ada", T0 + 300, "denied", "Unsubscribe"));
+  TU_TEXT_IS(contact_text(w, w->contact, "consent"), "denied");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent_text"), "Unsubscribe");
   assert_int_equal(contact_int(w, w->contact, "consent_at"), T0 + 300);
   LAST_CONSENT_ROW(w, w->contact, "granted", "denied", w->website);
   assert_int_equal(consent_rows(w, w->contact), 2);
@@ -281,20 +221,20 @@ static void test_consent_from_website_event_newest_wins(void **state) {
 static void test_consent_of_prospect_applies_at_approval(void **state) {
   tu_world *w = *state;
   int64_t customer = 0, contact = 0;
-  APPLIED(w, ev("{\"source_id\":\"p-details\",\"type\":\"customer\",\"customer\":"
-                "\"hf-nina\",\"at\":%lld,\"name\":\"Nina New\",\"email\":"
-                "\"nina@example.com\"}", (long long)T0));
-  APPLIED(w, consent_event("p-consent", "hf-nina", T0 + 10, "granted",
-                           "Keep me posted"));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"p-details\",\"type\":\"customer\",\"customer\":"
+                       "\"hf-nina\",\"at\":%lld,\"name\":\"Nina New\",\"email\":"
+                       "\"nina@example.com\"}", (long long)T0));
+  TU_APPLIED(w, consent_event("p-consent", "hf-nina", T0 + 10, "granted",
+                              "Keep me posted"));
   TU_OK(w, tesoro_customer_find(w->t, w->agent, "hf-nina", &customer));
   /* a prospect: no contact yet, the consent waits on the customer */
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM contact WHERE email = "
                               "'nina@example.com'"), 0);
   TU_OK(w, tesoro_prospect_approve(w->t, w->agent, customer, 0, 0, &contact));
   assert_true(contact > 0);
-  TEXT_IS(contact_text(w, contact, "consent"), "granted");
-  TEXT_IS(contact_text(w, contact, "consent_source"), "website_event");
-  TEXT_IS(contact_text(w, contact, "consent_text"), "Keep me posted");
+  TU_TEXT_IS(contact_text(w, contact, "consent"), "granted");
+  TU_TEXT_IS(contact_text(w, contact, "consent_source"), "website_event");
+  TU_TEXT_IS(contact_text(w, contact, "consent_text"), "Keep me posted");
   assert_int_equal(contact_int(w, contact, "consent_at"), T0 + 10);
   assert_int_equal(consent_rows(w, contact), 1);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE entity = %d "
@@ -302,13 +242,13 @@ static void test_consent_of_prospect_applies_at_approval(void **state) {
                               "from_state = 'not_asked' AND to_state = "
                               "'granted'", CONTACT, (long long)contact), 1);
   /* approving into Ada: her consent follows too */
-  APPLIED(w, ev("{\"source_id\":\"q-details\",\"type\":\"customer\",\"customer\":"
-                "\"hf-q\",\"at\":%lld,\"name\":\"Q\",\"email\":\"q@example.com\"}",
-                (long long)T0));
-  APPLIED(w, consent_event("q-consent", "hf-q", T0 + 20, "denied", "No mail"));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"q-details\",\"type\":\"customer\",\"customer\":"
+                       "\"hf-q\",\"at\":%lld,\"name\":\"Q\",\"email\":\"q@example.com\"}",
+                       (long long)T0));
+  TU_APPLIED(w, consent_event("q-consent", "hf-q", T0 + 20, "denied", "No mail"));
   TU_OK(w, tesoro_customer_find(w->t, w->agent, "hf-q", &customer));
   TU_OK(w, tesoro_prospect_approve(w->t, w->agent, customer, w->contact, 0, NULL));
-  TEXT_IS(contact_text(w, w->contact, "consent"), "denied");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent"), "denied");
   LAST_CONSENT_ROW(w, w->contact, "not_asked", "denied", w->agent);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
@@ -355,7 +295,7 @@ static void test_consent_refusals(void **state) {
                                                   TESORO_CONSENT_DENIED, NULL, 0),
                     TESORO_EDENIED, NULL);
   /* stale version */
-  v = version_of(w, w->contact);
+  v = tu_version_of(w, CONTACT, w->contact);
   TU_OK(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
                                       TESORO_CONSENT_DENIED, NULL, v));
   TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
@@ -372,7 +312,7 @@ static void test_consent_refusals(void **state) {
   TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, 999999, w->contact,
                                                   TESORO_CONSENT_DENIED, NULL, 0),
                     TESORO_ENOTFOUND, NULL);
-  TEXT_IS(contact_text(w, w->contact, "consent"), "denied");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent"), "denied");
   assert_int_equal(consent_rows(w, w->contact), 1);
 }
 
@@ -393,10 +333,8 @@ static void test_consent_event_refusals(void **state) {
                                               &r),
                     TESORO_EINVAL, "consent");
   tesoro_free(r);
-  TEXT_IS(contact_text(w, w->contact, "consent"), "not_asked");
+  TU_TEXT_IS(contact_text(w, w->contact, "consent"), "not_asked");
 }
-
-
 
 /* ------------------------------------------------------------------------
 ** 2. Ada goes through every workflow.
@@ -550,35 +488,35 @@ static void ada_everything(tu_world *w, ada_world *a) {
                                        &a->portal_msg));
   /* the website */
   link_ada(w);
-  APPLIED(w, ev("{\"source_id\":\"ada-visit\",\"type\":\"visit\",\"customer\":"
-                "\"hf-ada\",\"at\":%lld,\"visits\":7}", (long long)T0 + 1));
-  APPLIED(w, ev("{\"source_id\":\"ada-search\",\"type\":\"saved_search\","
-                "\"customer\":\"hf-ada\",\"at\":%lld,\"search_id\":\"ada-s1\","
-                "\"alert\":true,\"min_price\":100,\"max_price\":60000000,"
-                "\"area\":{\"name\":\"Jordaan\",\"centre\":{\"type\":\"Point\","
-                "\"coordinates\":[4.88,52.37]},\"radius\":1500}}",
-                (long long)T0 + 2));
-  APPLIED(w, ev("{\"source_id\":\"ada-view\",\"type\":\"property_view\","
-                "\"customer\":\"hf-ada\",\"at\":%lld,\"listing\":\"%s\"}",
-                (long long)T0 + 3, a->other_ref));
-  APPLIED(w, ev("{\"source_id\":\"ada-save\",\"type\":\"property_save\","
-                "\"customer\":\"hf-ada\",\"at\":%lld,\"listing\":\"%s\","
-                "\"saved\":true}", (long long)T0 + 4, a->other_ref));
-  APPLIED(w, ev("{\"source_id\":\"ada-rank\",\"type\":\"property_rank\","
-                "\"customer\":\"hf-ada\",\"at\":%lld,\"listing\":\"%s\","
-                "\"rank\":5,\"note\":\"" P_RANK_NOTE "\",\"shared\":false}",
-                (long long)T0 + 5, a->other_ref));
-  APPLIED(w, ev("{\"source_id\":\"ada-enquiry\",\"type\":\"enquiry\","
-                "\"customer\":\"hf-ada\",\"at\":%lld,\"enquiry_type\":"
-                "\"viewing\",\"listing\":\"%s\",\"message\":\"" P_ENQUIRY "\"}",
-                (long long)T0 + 6, a->other_ref));
-  APPLIED(w, ev("{\"source_id\":\"ada-group\",\"type\":\"group\",\"customer\":"
-                "\"hf-ada\",\"at\":%lld,\"group\":\"" P_GROUP "\"}",
-                (long long)T0 + 7));
-  APPLIED(w, ev("{\"source_id\":\"ada-claim\",\"type\":\"vendor_claim\","
-                "\"customer\":\"hf-ada\",\"at\":%lld,\"listing\":\"%s\","
-                "\"note\":\"" P_CLAIM_NOTE "\"}",
-                (long long)T0 + 8, a->listing_ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"ada-visit\",\"type\":\"visit\",\"customer\":"
+                       "\"hf-ada\",\"at\":%lld,\"visits\":7}", (long long)T0 + 1));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"ada-search\",\"type\":\"saved_search\","
+                       "\"customer\":\"hf-ada\",\"at\":%lld,\"search_id\":\"ada-s1\","
+                       "\"alert\":true,\"min_price\":100,\"max_price\":60000000,"
+                       "\"area\":{\"name\":\"Jordaan\",\"centre\":{\"type\":\"Point\","
+                       "\"coordinates\":[4.88,52.37]},\"radius\":1500}}",
+                       (long long)T0 + 2));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"ada-view\",\"type\":\"property_view\","
+                       "\"customer\":\"hf-ada\",\"at\":%lld,\"listing\":\"%s\"}",
+                       (long long)T0 + 3, a->other_ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"ada-save\",\"type\":\"property_save\","
+                       "\"customer\":\"hf-ada\",\"at\":%lld,\"listing\":\"%s\","
+                       "\"saved\":true}", (long long)T0 + 4, a->other_ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"ada-rank\",\"type\":\"property_rank\","
+                       "\"customer\":\"hf-ada\",\"at\":%lld,\"listing\":\"%s\","
+                       "\"rank\":5,\"note\":\"" P_RANK_NOTE "\",\"shared\":false}",
+                       (long long)T0 + 5, a->other_ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"ada-enquiry\",\"type\":\"enquiry\","
+                       "\"customer\":\"hf-ada\",\"at\":%lld,\"enquiry_type\":"
+                       "\"viewing\",\"listing\":\"%s\",\"message\":\"" P_ENQUIRY "\"}",
+                       (long long)T0 + 6, a->other_ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"ada-group\",\"type\":\"group\",\"customer\":"
+                       "\"hf-ada\",\"at\":%lld,\"group\":\"" P_GROUP "\"}",
+                       (long long)T0 + 7));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"ada-claim\",\"type\":\"vendor_claim\","
+                       "\"customer\":\"hf-ada\",\"at\":%lld,\"listing\":\"%s\","
+                       "\"note\":\"" P_CLAIM_NOTE "\"}",
+                       (long long)T0 + 8, a->listing_ref));
   TU_OK(w, tesoro_customer_find(w->t, w->agent, "hf-ada", &a->customer));
   /* consent */
   TU_OK(w, tesoro_contact_consent_set(w->t, w->client, w->contact,
@@ -617,7 +555,7 @@ static int64_t jq_int(const char *json, const char *sql) {
 }
 
 /* The export text equals / contains. */
-#define JQ_IS(json, sql, want) TEXT_IS(jq((json), (sql)), (want))
+#define JQ_IS(json, sql, want) TU_TEXT_IS(jq((json), (sql)), (want))
 #define JQ_INT(json, sql, want) assert_int_equal(jq_int((json), (sql)), (want))
 
 /* Standard base64 (RFC 4648, with padding) of n bytes (free()). */
@@ -971,20 +909,9 @@ static void test_export_refusals(void **state) {
   assert_null(json);
 }
 
-
 /* ------------------------------------------------------------------------
 ** 3. Erasure.
 */
-
-/* Does the n-byte buffer contain the text? (memmem is not in C11/POSIX.) */
-static int has_bytes(const unsigned char *hay, size_t n, const char *needle) {
-  size_t m = strlen(needle), i;
-  if (m == 0 || m > n) return 0;
-  for (i = 0; i + m <= n; i++)
-    if (hay[i] == (unsigned char)needle[0] && memcmp(hay + i, needle, m) == 0)
-      return 1;
-  return 0;
-}
 
 /* Does the database file (or its WAL, after a checkpoint) contain `needle`?
    Prints where. */
@@ -1002,7 +929,7 @@ static int file_has(tu_world *w, const char *needle) {
       assert_true(i > 0); /* the main file must be readable */
       continue;
     }
-    if (has_bytes(buf, n, needle)) {
+    if (tu_has_bytes(buf, n, needle)) {
       found = 1;
     }
     free(buf);
@@ -1102,11 +1029,11 @@ static void test_erase_keeps_the_books(void **state) {
                            (long long)a.referral), 1125000);
   assert_int_equal(tu_sqlf(w, "SELECT sale_price FROM referral WHERE id = %lld",
                            (long long)a.referral), 45000000);
-  TEXT_IS(tu_sqlf_text(w, "SELECT state FROM referral WHERE id = %lld",
-                       (long long)a.referral), "closed_paid");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT state FROM referral WHERE id = %lld",
+                          (long long)a.referral), "closed_paid");
   /* the mandate's financial terms and the agreed proposal */
-  TEXT_IS(tu_sqlf_text(w, "SELECT commission_type FROM mandate WHERE id = %lld",
-                       (long long)a.mandate), "percentage");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT commission_type FROM mandate WHERE id = %lld",
+                          (long long)a.mandate), "percentage");
   assert_int_equal(tu_sqlf(w, "SELECT commission_value FROM mandate WHERE id = "
                               "%lld", (long long)a.mandate), 150);
   assert_int_equal(tu_sqlf(w, "SELECT duration_days FROM mandate WHERE id = %lld",
@@ -1115,27 +1042,27 @@ static void test_erase_keeps_the_books(void **state) {
                            (long long)a.mandate), 1);
   assert_int_equal(tu_sqlf(w, "SELECT agreed_proposal_id FROM mandate WHERE id = "
                               "%lld", (long long)a.mandate), a.proposal);
-  TEXT_IS(tu_sqlf_text(w, "SELECT state FROM mandate WHERE id = %lld",
-                       (long long)a.mandate), "validated");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT state FROM mandate WHERE id = %lld",
+                          (long long)a.mandate), "validated");
   assert_int_equal(tu_sqlf(w, "SELECT commission_value FROM proposal WHERE id = "
                               "%lld", (long long)a.proposal), 150);
   /* the rows themselves: states, times, ids; the listing */
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM contact WHERE id = %lld",
                            (long long)w->contact), 1);
-  TEXT_IS(tu_sqlf_text(w, "SELECT state FROM appointment WHERE id = %lld",
-                       (long long)a.appointment), "completed");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT state FROM appointment WHERE id = %lld",
+                          (long long)a.appointment), "completed");
   assert_int_equal(tu_sqlf(w, "SELECT rating FROM appointment WHERE id = %lld",
                            (long long)a.appointment), 4);
-  TEXT_IS(tu_sqlf_text(w, "SELECT state FROM listing WHERE id = %lld",
-                       (long long)a.listing), "published");
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT state FROM listing WHERE id = %lld",
+                          (long long)a.listing), "published");
   assert_int_equal(tu_sqlf(w, "SELECT price FROM listing WHERE id = %lld",
                            (long long)a.listing), 50000000);
   /* the personal columns overwritten */
-  TEXT_IS(contact_text(w, w->contact, "name"), "erased");
-  TEXT_IS(contact_text(w, w->contact, "email"), NULL);
-  TEXT_IS(contact_text(w, w->contact, "phone"), NULL);
-  TEXT_IS(tu_sqlf_text(w, "SELECT form_json FROM mandate WHERE id = %lld",
-                       (long long)a.mandate), NULL);
+  TU_TEXT_IS(contact_text(w, w->contact, "name"), "erased");
+  TU_TEXT_IS(contact_text(w, w->contact, "email"), NULL);
+  TU_TEXT_IS(contact_text(w, w->contact, "phone"), NULL);
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT form_json FROM mandate WHERE id = %lld",
+                          (long long)a.mandate), NULL);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM document WHERE id = %lld",
                            (long long)a.mandate_doc), 0);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM room_message WHERE room_id "
@@ -1209,12 +1136,12 @@ static void test_erase_withdraws_outbox_and_locks_out_the_client(void **state) {
                     TESORO_EDENIED, NULL);
   /* Bob untouched */
   bob_after = bob_snapshot(w);
-  TEXT_IS(bob_after, bob_before);
+  TU_TEXT_IS(bob_after, bob_before);
   free(bob_before);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM outbox_delivery WHERE recipient_id = "
                               "%lld AND status = 'pending'", (long long)w->client2),
                    bob_pending);
-  TEXT_IS(contact_text(w, w->contact2, "name"), "Bob Buyer");
+  TU_TEXT_IS(contact_text(w, w->contact2, "name"), "Bob Buyer");
   /* staff can still read the erased contact */
   TU_OK(w, tesoro_contact_export(w->t, w->agent, w->contact, 0, &json));
   assert_null(strstr(json, ADA_NAME));
@@ -1227,19 +1154,19 @@ static void test_erase_withdraws_outbox_and_locks_out_the_client(void **state) {
 static void test_erase_is_recorded_and_idempotent(void **state) {
   tu_world *w = *state;
   ada_world a;
+  tu_history h;
   char before[65], after[65];
   int64_t v;
   ada_everything(w, &a);
   TU_OK(w, tesoro_clock_set(w->t, D1 + 5 * HOUR));
-  v = version_of(w, w->contact);
+  v = tu_version_of(w, CONTACT, w->contact);
   TU_OK(w, tesoro_contact_erase(w->t, w->admin, w->contact, "GDPR art. 17"));
-  TEXT_IS(last_history(w, w->contact, "event"), "erase");
-  TEXT_IS(last_history(w, w->contact, "CAST(actor_id AS TEXT)"),
-          ev("%lld", (long long)w->admin));
-  TEXT_IS(last_history(w, w->contact, "CAST(at AS TEXT)"),
-          ev("%lld", (long long)(D1 + 5 * HOUR)));
-  TEXT_IS(last_history(w, w->contact, "CAST(seq AS TEXT)"),
-          ev("%lld", (long long)(v + 1)));
+  tu_last_history(w, CONTACT, w->contact, &h);
+  TU_STR_IS(h.event, "erase");
+  assert_int_equal(h.actor, w->admin);
+  assert_int_equal(h.at, D1 + 5 * HOUR);
+  assert_int_equal(h.seq, v + 1);
+  tu_history_free(&h);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE entity = %d "
                               "AND entity_id = %lld AND event = 'erase'",
                            CONTACT, (long long)w->contact), 1);
@@ -1299,18 +1226,18 @@ static void test_erased_contact_is_frozen(void **state) {
                                             &id),
                     TESORO_ESTATE, "erased");
   /* a prospect approved into her, or a website event naming her */
-  APPLIED(w, ev("{\"source_id\":\"fz1\",\"type\":\"customer\",\"customer\":"
-                "\"hf-new\",\"at\":%lld,\"name\":\"New\"}", (long long)T0 + 50));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"fz1\",\"type\":\"customer\",\"customer\":"
+                       "\"hf-new\",\"at\":%lld,\"name\":\"New\"}", (long long)T0 + 50));
   TU_OK(w, tesoro_customer_find(w->t, w->agent, "hf-new", &prospect));
   TU_ASSERT_REFUSED(w, tesoro_prospect_approve(w->t, w->agent, prospect,
                                                w->contact, 0, &id),
                     TESORO_ESTATE, "erased");
   TU_ASSERT_REFUSED(w, tesoro_exchange_ingest(
                         w->t, w->website,
-                        ev("{\"source_id\":\"fz2\",\"type\":\"customer\","
-                           "\"customer\":\"hf-x\",\"at\":%lld,\"name\":"
-                           "\"Ada\",\"contact_id\":%lld}", (long long)T0 + 60,
-                           (long long)w->contact),
+                        tu_fmt("{\"source_id\":\"fz2\",\"type\":\"customer\","
+                               "\"customer\":\"hf-x\",\"at\":%lld,\"name\":"
+                               "\"Ada\",\"contact_id\":%lld}", (long long)T0 + 60,
+                               (long long)w->contact),
                         &res),
                     TESORO_ESTATE, "erased");
   assert_null(res);
@@ -1327,18 +1254,18 @@ static void test_contact_correction(void **state) {
   int64_t account = 0, client = 0, version, other = 0;
   int step = 0;
   /* linked to the website's customer hf-ada */
-  APPLIED(w, ev("{\"source_id\":\"cr1\",\"type\":\"customer\",\"customer\":"
-                "\"hf-ada\",\"at\":%lld,\"name\":\"Ada\",\"contact_id\":%lld}",
-                (long long)T0, (long long)w->contact));
-  version = version_of(w, w->contact);
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"cr1\",\"type\":\"customer\",\"customer\":"
+                       "\"hf-ada\",\"at\":%lld,\"name\":\"Ada\",\"contact_id\":%lld}",
+                       (long long)T0, (long long)w->contact));
+  version = tu_version_of(w, CONTACT, w->contact);
   TU_OK(w, tesoro_contact_update(w->t, w->agent, w->contact,
                                  "{\"name\":\"Ada Lovelace\",\"phone\":\"+31 6 "
                                  "1234\",\"language\":\"nl-NL\"}",
                                  version));
-  TEXT_IS(contact_text(w, w->contact, "name"), "Ada Lovelace");
-  TEXT_IS(contact_text(w, w->contact, "phone"), "+31 6 1234");
-  TEXT_IS(contact_text(w, w->contact, "language"), "nl-NL");
-  assert_int_equal(version_of(w, w->contact), version + 1);
+  TU_TEXT_IS(contact_text(w, w->contact, "name"), "Ada Lovelace");
+  TU_TEXT_IS(contact_text(w, w->contact, "phone"), "+31 6 1234");
+  TU_TEXT_IS(contact_text(w, w->contact, "language"), "nl-NL");
+  assert_int_equal(tu_version_of(w, CONTACT, w->contact), version + 1);
   v = tu_sqlf_text(w, "SELECT json_extract(details, '$.old.name') || '>' || "
                       "json_extract(details, '$.new.name') FROM history "
                       "WHERE entity = %d AND entity_id = %lld AND event = "
@@ -1401,7 +1328,7 @@ static void test_contact_correction(void **state) {
   tesoro_free(temp);
   TU_OK(w, tesoro_contact_update(w->t, w->agent, w->contact,
                                  "{\"email\":\"ada@new.example\"}", 0));
-  TEXT_IS(contact_text(w, w->contact, "email"), "ada@new.example");
+  TU_TEXT_IS(contact_text(w, w->contact, "email"), "ada@new.example");
   assert_int_equal(tesoro_check(w->t), TESORO_OK); /* a waiting e-mail is fine */
   TU_ASSERT_ERR(w, tesoro_portal_login(w->t, w->website, "ada@new.example",
                                        ADA_PW, &client, &step),
@@ -1455,7 +1382,7 @@ static void test_erase_refusals(void **state) {
                     TESORO_EINVAL, NULL);
   TU_ASSERT_REFUSED(w, tesoro_contact_erase(w->t, w->admin, 999999, NULL),
                     TESORO_ENOTFOUND, NULL);
-  TEXT_IS(contact_text(w, w->contact, "name"), ADA_NAME);
+  TU_TEXT_IS(contact_text(w, w->contact, "name"), ADA_NAME);
 }
 
 /* ------------------------------------------------------------------------
@@ -1576,7 +1503,6 @@ static void test_schema_guard_every_column_classified_once(void **state) {
   }
   assert_int_equal(bad, 0);
 }
-
 
 /* ------------------------------------------------------------------------
 ** 5. The erasure, driven by the map: no personal or secret value of a row
@@ -1701,11 +1627,11 @@ static void test_erase_driven_by_the_map(void **state) {
   /* the two tables the walk does not reach: a firm vendor link and a
      search with a polygon */
   TU_OK(w, tesoro_vendor_confirm(w->t, w->agent, w->contact, a.listing, "vendor"));
-  APPLIED(w, ev("{\"source_id\":\"ada-poly\",\"type\":\"saved_search\","
-                "\"customer\":\"hf-ada\",\"at\":%lld,\"search_id\":\"ada-s2\","
-                "\"alert\":false,\"area\":{\"name\":\"Polygon\",\"polygon\":"
-                "{\"type\":\"Polygon\",\"coordinates\":[[[4.8,52.3],[4.9,52.3],"
-                "[4.9,52.4],[4.8,52.4],[4.8,52.3]]]}}}", (long long)T0 + 9));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"ada-poly\",\"type\":\"saved_search\","
+                       "\"customer\":\"hf-ada\",\"at\":%lld,\"search_id\":\"ada-s2\","
+                       "\"alert\":false,\"area\":{\"name\":\"Polygon\",\"polygon\":"
+                       "{\"type\":\"Polygon\",\"coordinates\":[[[4.8,52.3],[4.9,52.3],"
+                       "[4.9,52.4],[4.8,52.4],[4.8,52.3]]]}}}", (long long)T0 + 9));
   TU_OK(w, tesoro_privacy_map(&map));
   assert_int_equal(sqlite3_open_v2(w->path, &db, SQLITE_OPEN_READWRITE, NULL),
                    SQLITE_OK);
@@ -1811,35 +1737,35 @@ static int64_t pat_everything(tu_world *w) {
                                          30000000), customer = 0;
   char ref[16];
   ref_of(w, listing, ref);
-  APPLIED(w, ev("{\"source_id\":\"pat-1\",\"type\":\"customer\",\"customer\":"
-                "\"hf-pat\",\"at\":%lld,\"name\":\"" PAT_NAME "\",\"email\":\""
-                PAT_EMAIL "\",\"phone\":\"" PAT_PHONE "\"}", (long long)T0));
-  APPLIED(w, ev("{\"source_id\":\"pat-2\",\"type\":\"visit\",\"customer\":"
-                "\"hf-pat\",\"at\":%lld,\"visits\":3}", (long long)T0 + 1));
-  APPLIED(w, ev("{\"source_id\":\"pat-3\",\"type\":\"saved_search\","
-                "\"customer\":\"hf-pat\",\"at\":%lld,\"search_id\":\"pat-s1\","
-                "\"alert\":true,\"max_price\":40000000,\"area\":{\"name\":"
-                "\"Pijp\",\"centre\":{\"type\":\"Point\",\"coordinates\":"
-                "[4.89,52.35]},\"radius\":900}}", (long long)T0 + 2));
-  APPLIED(w, ev("{\"source_id\":\"pat-4\",\"type\":\"property_view\","
-                "\"customer\":\"hf-pat\",\"at\":%lld,\"listing\":\"%s\"}",
-                (long long)T0 + 3, ref));
-  APPLIED(w, ev("{\"source_id\":\"pat-5\",\"type\":\"property_rank\","
-                "\"customer\":\"hf-pat\",\"at\":%lld,\"listing\":\"%s\","
-                "\"rank\":4,\"note\":\"" PAT_RANK "\",\"shared\":false}",
-                (long long)T0 + 4, ref));
-  APPLIED(w, ev("{\"source_id\":\"pat-6\",\"type\":\"enquiry\",\"customer\":"
-                "\"hf-pat\",\"at\":%lld,\"enquiry_type\":\"viewing\","
-                "\"listing\":\"%s\",\"message\":\"" PAT_ENQUIRY "\"}",
-                (long long)T0 + 5, ref));
-  APPLIED(w, ev("{\"source_id\":\"pat-7\",\"type\":\"group\",\"customer\":"
-                "\"hf-pat\",\"at\":%lld,\"group\":\"" PAT_GROUP "\"}",
-                (long long)T0 + 6));
-  APPLIED(w, ev("{\"source_id\":\"pat-8\",\"type\":\"vendor_claim\","
-                "\"customer\":\"hf-pat\",\"at\":%lld,\"listing\":\"%s\","
-                "\"note\":\"" PAT_CLAIM "\"}", (long long)T0 + 7, ref));
-  APPLIED(w, consent_event("pat-9", "hf-pat", T0 + 8, "granted",
-                           "Pat says yes to the newsletter"));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"pat-1\",\"type\":\"customer\",\"customer\":"
+                       "\"hf-pat\",\"at\":%lld,\"name\":\"" PAT_NAME "\",\"email\":\""
+                       PAT_EMAIL "\",\"phone\":\"" PAT_PHONE "\"}", (long long)T0));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"pat-2\",\"type\":\"visit\",\"customer\":"
+                       "\"hf-pat\",\"at\":%lld,\"visits\":3}", (long long)T0 + 1));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"pat-3\",\"type\":\"saved_search\","
+                       "\"customer\":\"hf-pat\",\"at\":%lld,\"search_id\":\"pat-s1\","
+                       "\"alert\":true,\"max_price\":40000000,\"area\":{\"name\":"
+                       "\"Pijp\",\"centre\":{\"type\":\"Point\",\"coordinates\":"
+                       "[4.89,52.35]},\"radius\":900}}", (long long)T0 + 2));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"pat-4\",\"type\":\"property_view\","
+                       "\"customer\":\"hf-pat\",\"at\":%lld,\"listing\":\"%s\"}",
+                       (long long)T0 + 3, ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"pat-5\",\"type\":\"property_rank\","
+                       "\"customer\":\"hf-pat\",\"at\":%lld,\"listing\":\"%s\","
+                       "\"rank\":4,\"note\":\"" PAT_RANK "\",\"shared\":false}",
+                       (long long)T0 + 4, ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"pat-6\",\"type\":\"enquiry\",\"customer\":"
+                       "\"hf-pat\",\"at\":%lld,\"enquiry_type\":\"viewing\","
+                       "\"listing\":\"%s\",\"message\":\"" PAT_ENQUIRY "\"}",
+                       (long long)T0 + 5, ref));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"pat-7\",\"type\":\"group\",\"customer\":"
+                       "\"hf-pat\",\"at\":%lld,\"group\":\"" PAT_GROUP "\"}",
+                       (long long)T0 + 6));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"pat-8\",\"type\":\"vendor_claim\","
+                       "\"customer\":\"hf-pat\",\"at\":%lld,\"listing\":\"%s\","
+                       "\"note\":\"" PAT_CLAIM "\"}", (long long)T0 + 7, ref));
+  TU_APPLIED(w, consent_event("pat-9", "hf-pat", T0 + 8, "granted",
+                              "Pat says yes to the newsletter"));
   TU_OK(w, tesoro_customer_find(w->t, w->agent, "hf-pat", &customer));
   assert_true(customer > 0);
   return customer;
@@ -1929,8 +1855,8 @@ static void test_web_customer_erase(void **state) {
     tesoro_free(json);
   }
   /* the website's same id later is a new prospect */
-  APPLIED(w, ev("{\"source_id\":\"pat-10\",\"type\":\"visit\",\"customer\":"
-                "\"hf-pat\",\"at\":%lld,\"visits\":1}", (long long)T0 + 20));
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"pat-10\",\"type\":\"visit\",\"customer\":"
+                       "\"hf-pat\",\"at\":%lld,\"visits\":1}", (long long)T0 + 20));
   assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM web_customer WHERE "
                                  "external_id = 'hf-pat'"), 1);
   TU_OK(w, tesoro_check(w->t));

@@ -19,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 /* ------------------------------------------------------------------------
 ** Constants.  Instants computed with python3 calendar.timegm.
 */
@@ -41,6 +39,8 @@ static const char *const stage_names[N_STAGES + 1] = {
     NULL,          "left_voicemail",  "connected",  "meeting_scheduled",
     "met_with_person", "coming_soon", "making_an_offer", "listing",
     "in_escrow",   "closed",          "closed_paid", "failed"};
+
+#define REF TESORO_ENTITY_REFERRAL
 
 #define S_LV TESORO_STAGE_LEFT_VOICEMAIL
 #define S_CONN TESORO_STAGE_CONNECTED
@@ -78,38 +78,6 @@ static const char *valid_data(int stage) {
 /* ------------------------------------------------------------------------
 ** Helpers.
 */
-
-
-/* json_extract(json, path) as text, through a private in-memory SQLite.
-   malloc'd, NULL for JSON null/absent; fails the test when not JSON. */
-static char *jget(const char *json, const char *path) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
-  char *v = NULL;
-  assert_non_null(json);
-  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db,
-                                      "SELECT json_valid(?1), "
-                                      "CAST(json_extract(?1, ?2) AS TEXT)",
-                                      -1, &st, NULL),
-                   SQLITE_OK);
-  sqlite3_bind_text(st, 1, json, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  if (!sqlite3_column_int(st, 0)) {
-    print_error("not JSON: %s\n", json);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    fail();
-  }
-  if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
-    v = strdup((const char *)sqlite3_column_text(st, 1));
-    assert_non_null(v);
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return v;
-}
 
 /* The call is refused with one of two codes (the header leaves the class
    open), its message mentions `needle`, and the database is unchanged. */
@@ -181,14 +149,6 @@ static void assert_stage(tu_world *w, int64_t ref, int want) {
                 stage_names[got], stage_names[want]);
     fail();
   }
-}
-
-static int64_t version_of(tu_world *w, int64_t ref) {
-  int64_t v = 0;
-  TU_OK(w, tesoro_entity_state(w->t, w->admin, TESORO_ENTITY_REFERRAL, ref,
-                               NULL, &v));
-  assert_true(v > 0);
-  return v;
 }
 
 /* Walk a fresh referral (at left_voicemail) to `stage` with valid data:
@@ -338,33 +298,6 @@ static void check_pipeline(tu_world *w, int64_t actor, int64_t agent,
   assert_int_equal(row, N_STAGES);
 }
 
-/* The last history row of a referral. */
-typedef struct last_hist {
-  char event[64], from_state[64], to_state[64];
-  int64_t actor, at, seq;
-} last_hist;
-
-static void last_history(tu_world *w, int64_t ref, last_hist *h) {
-  tesoro_cursor *c = NULL;
-  int rc, rows = 0;
-  memset(h, 0, sizeof *h);
-  TU_OK(w, tesoro_history(w->t, w->admin, TESORO_ENTITY_REFERRAL, ref, &c));
-  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
-    const char *e = tu_col_text(c, "event"), *f = tu_col_text(c, "from_state"),
-               *to = tu_col_text(c, "to_state");
-    snprintf(h->event, sizeof h->event, "%s", e ? e : "");
-    snprintf(h->from_state, sizeof h->from_state, "%s", f ? f : "");
-    snprintf(h->to_state, sizeof h->to_state, "%s", to ? to : "");
-    h->actor = tu_col_int(c, "actor_id");
-    h->at = tu_col_int(c, "at");
-    h->seq = tu_col_int(c, "seq");
-    rows++;
-  }
-  tesoro_cursor_free(c);
-  assert_int_equal(rc, TESORO_DONE);
-  assert_true(rows > 0);
-}
-
 /* allowed flag of `event` in tesoro_allowed (code in *code); -1 when the
    event is not listed. */
 static int allowed_of(tu_world *w, int64_t actor, int64_t ref,
@@ -441,7 +374,7 @@ static void test_create_starts_at_left_voicemail_with_caller_as_agent(
   TU_OK(w, tesoro_referral_create(w->t, w->agent2, w->contact, 0, &r));
   assert_true(r > 0);
   assert_stage(w, r, S_LV);
-  assert_int_equal(version_of(w, r), 1);
+  assert_int_equal(tu_version_of(w, REF, r), 1);
   assert_int_equal(ref_int(w, r, "agent_id"), w->agent2);
   assert_int_equal(ref_int(w, r, "contact_id"), w->contact);
   assert_ref_text(w, r, "contact_name", "Ada Owner");
@@ -548,15 +481,15 @@ static void test_fee_bp_fixed_at_creation(void **state) {
 static void test_forward_jumps_to_any_later_stage(void **state) {
   tu_world *w = *state;
   int64_t r;
-  last_hist h;
+  tu_history h;
   int kind = 0;
   /* left_voicemail → listing in one move, by the agent */
   r = new_ref(w, w->agent);
   TU_OK(w, move(w, w->agent, r, S_LIST, NULL));
   assert_stage(w, r, S_LIST);
-  assert_int_equal(version_of(w, r), 2);
+  assert_int_equal(tu_version_of(w, REF, r), 2);
   assert_int_equal(ref_last_active(w, r), S_LIST);
-  last_history(w, r, &h);
+  tu_last_history(w, REF, r, &h);
   assert_string_equal(h.event, "listing");
   assert_string_equal(h.from_state, "left_voicemail");
   assert_string_equal(h.to_state, "listing");
@@ -565,6 +498,7 @@ static void test_forward_jumps_to_any_later_stage(void **state) {
   assert_int_equal(h.seq, 2);
   TU_OK(w, tesoro_actor_info(w->t, h.actor, &kind, NULL, NULL));
   assert_int_equal(kind, TESORO_ACTOR_AGENT);
+  tu_history_free(&h);
   /* one step at a time through every active stage, with each stage's data */
   r = new_ref(w, w->agent2);
   TU_OK(w, move(w, w->agent2, r, S_CONN, NULL));
@@ -580,7 +514,7 @@ static void test_forward_jumps_to_any_later_stage(void **state) {
   assert_ref_text(w, r, "close_date", "2026-07-15");
   TU_OK(w, move(w, w->agent2, r, S_CLOSED, NULL)); /* data already stored */
   assert_stage(w, r, S_CLOSED);
-  assert_int_equal(version_of(w, r), 9);
+  assert_int_equal(tu_version_of(w, REF, r), 9);
   assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM history WHERE entity = %d AND "
                         "entity_id = %lld",
@@ -794,7 +728,7 @@ static void test_stage_data_keys_json_and_stage_numbers_checked(void **state) {
   TU_ASSERT_REFUSED(w, move(w, w->agent, r, -1, NULL), TESORO_EINVAL,
                     "stage");
   assert_stage(w, r, S_LV);
-  assert_int_equal(version_of(w, r), 1);
+  assert_int_equal(tu_version_of(w, REF, r), 1);
 }
 
 static void test_move_refuses_bad_handle_ids_and_other_agency(void **state) {
@@ -947,7 +881,7 @@ static void test_failed_from_every_active_stage_before_closed(void **state) {
   int s;
   for (s = S_LV; s <= S_ESCROW; s++) {
     int64_t r = ref_in(w, w->agent, s);
-    last_hist h;
+    tu_history h;
     TU_ASSERT_REFUSED(w, move(w, w->agent, r, S_FAILED, NULL), TESORO_EINVAL,
                       "reason");
     TU_ASSERT_REFUSED(w, move(w, w->agent, r, S_FAILED, "{}"), TESORO_EINVAL,
@@ -957,10 +891,11 @@ static void test_failed_from_every_active_stage_before_closed(void **state) {
     TU_OK(w, move(w, s % 2 ? w->agent : w->closings, r, S_FAILED, D_FAIL));
     assert_stage(w, r, S_FAILED);
     assert_int_equal(ref_last_active(w, r), s);
-    last_history(w, r, &h);
+    tu_last_history(w, REF, r, &h);
     assert_string_equal(h.event, "failed");
     assert_string_equal(h.from_state, stage_names[s]);
     assert_string_equal(h.to_state, "failed");
+    tu_history_free(&h);
   }
   TU_OK(w, tesoro_check(w->t));
 }
@@ -983,7 +918,7 @@ static void test_failed_refused_from_closed_and_closed_paid(void **state) {
 static void test_failed_revives_only_to_last_active_stage(void **state) {
   tu_world *w = *state;
   int64_t r = ref_in(w, w->agent, S_FAILED); /* failed from connected */
-  last_hist h;
+  tu_history h;
   assert_int_equal(ref_last_active(w, r), S_CONN);
   /* neither a later nor an earlier stage */
   TU_ASSERT_REFUSED(w, move(w, w->agent, r, S_MEET, D_MEETING), TESORO_EGUARD,
@@ -1000,10 +935,11 @@ static void test_failed_revives_only_to_last_active_stage(void **state) {
   /* back to connected, then onwards as usual */
   TU_OK(w, move(w, w->agent, r, S_CONN, NULL));
   assert_stage(w, r, S_CONN);
-  last_history(w, r, &h);
+  tu_last_history(w, REF, r, &h);
   assert_string_equal(h.event, "connected");
   assert_string_equal(h.from_state, "failed");
   assert_string_equal(h.to_state, "connected");
+  tu_history_free(&h);
   TU_OK(w, move(w, w->agent, r, S_MEET, D_MEETING));
   TU_OK(w, move(w, w->agent, r, S_LIST, NULL));
   assert_stage(w, r, S_LIST);
@@ -1047,7 +983,7 @@ static void test_in_escrow_back_to_listing_or_offer_closings_only(
     void **state) {
   tu_world *w = *state;
   int64_t r = ref_in(w, w->agent, S_ESCROW);
-  last_hist h;
+  tu_history h;
   TU_ASSERT_REFUSED(w, move(w, w->agent, r, S_LIST, NULL), TESORO_EDENIED,
                     "closings");
   TU_ASSERT_REFUSED(w, move(w, w->admin, r, S_LIST, NULL), TESORO_EDENIED,
@@ -1063,10 +999,11 @@ static void test_in_escrow_back_to_listing_or_offer_closings_only(
                     "note");
   TU_OK(w, move(w, w->closings, r, S_LIST, NULL));
   assert_stage(w, r, S_LIST);
-  last_history(w, r, &h);
+  tu_last_history(w, REF, r, &h);
   assert_string_equal(h.event, "listing");
   assert_string_equal(h.from_state, "in_escrow");
   assert_int_equal(h.actor, w->closings);
+  tu_history_free(&h);
   /* and the agent can move forward again from there */
   TU_OK(w, move(w, w->agent, r, S_ESCROW, D_SALE));
   TU_OK(w, move(w, w->closings, r, S_OFFER, NULL));
@@ -1282,24 +1219,24 @@ static void test_tick_moves_coming_soon_to_listing_on_local_date(
   tu_world *w = *state;
   int64_t r = ref_in(w, w->agent, S_MET), v;
   int fired = -1, kind = 0;
-  last_hist h;
+  tu_history h;
   char before[65], after[65];
   TU_OK(w, move(w, w->agent, r, S_SOON, "{\"list_date\":\"2026-05-30\"}"));
-  v = version_of(w, r);
+  v = tu_version_of(w, REF, r);
   /* 23:59:59 on 05-29 in Amsterdam: not yet */
   TU_OK(w, tesoro_clock_set(w->t, AMS_MIDNIGHT_0530 - 1));
   TU_OK(w, tesoro_tick(w->t, AMS_MIDNIGHT_0530 - 1, &fired));
   assert_int_equal(fired, 0);
   assert_stage(w, r, S_SOON);
-  assert_int_equal(version_of(w, r), v);
+  assert_int_equal(tu_version_of(w, REF, r), v);
   /* 00:00 on 05-30 in Amsterdam (22:00Z on 05-29) */
   TU_OK(w, tesoro_clock_set(w->t, AMS_MIDNIGHT_0530));
   TU_OK(w, tesoro_tick(w->t, AMS_MIDNIGHT_0530, &fired));
   assert_int_equal(fired, 1);
   assert_stage(w, r, S_LIST);
-  assert_int_equal(version_of(w, r), v + 1);
+  assert_int_equal(tu_version_of(w, REF, r), v + 1);
   assert_int_equal(ref_last_active(w, r), S_LIST);
-  last_history(w, r, &h);
+  tu_last_history(w, REF, r, &h);
   assert_string_equal(h.event, "listing");
   assert_string_equal(h.from_state, "coming_soon");
   assert_string_equal(h.to_state, "listing");
@@ -1309,6 +1246,7 @@ static void test_tick_moves_coming_soon_to_listing_on_local_date(
   assert_int_equal(tu_sqlf(w, "SELECT agency_id FROM actor WHERE id = %lld",
                         (long long)h.actor),
                    w->agency);
+  tu_history_free(&h);
   /* idempotent */
   tu_digest(w, before);
   TU_OK(w, tesoro_tick(w->t, AMS_MIDNIGHT_0530, &fired));
@@ -1363,7 +1301,7 @@ static void test_failing_coming_soon_withdraws_its_timer(void **state) {
                         TESORO_ENTITY_REFERRAL, (long long)r),
                    1);
   TU_OK(w, move(w, w->agent, r, S_FAILED, D_FAIL));
-  v = version_of(w, r);
+  v = tu_version_of(w, REF, r);
   /* withdrawn at once, not left to be discarded when due */
   assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM timer WHERE entity = %d AND "
@@ -1374,7 +1312,7 @@ static void test_failing_coming_soon_withdraws_its_timer(void **state) {
   TU_OK(w, tesoro_tick(w->t, AMS_MIDNIGHT_0530 + 3600, &fired));
   assert_int_equal(fired, 0);
   assert_stage(w, r, S_FAILED);
-  assert_int_equal(version_of(w, r), v);
+  assert_int_equal(tu_version_of(w, REF, r), v);
   assert_int_equal(ref_last_active(w, r), S_SOON);
   assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM history WHERE entity = %d AND "
@@ -1394,11 +1332,11 @@ static void test_moved_on_coming_soon_is_not_listed_by_tick(void **state) {
   int64_t r = ref_in(w, w->agent, S_CONN), v;
   TU_OK(w, move(w, w->agent, r, S_SOON, "{\"list_date\":\"2026-05-30\"}"));
   TU_OK(w, move(w, w->agent, r, S_OFFER, NULL));
-  v = version_of(w, r);
+  v = tu_version_of(w, REF, r);
   TU_OK(w, tesoro_clock_set(w->t, AMS_MIDNIGHT_0530 + 60));
   TU_OK(w, tesoro_tick(w->t, AMS_MIDNIGHT_0530 + 60, NULL));
   assert_stage(w, r, S_OFFER);
-  assert_int_equal(version_of(w, r), v);
+  assert_int_equal(tu_version_of(w, REF, r), v);
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -1685,15 +1623,15 @@ static void test_referrals_hidden_from_client_website_and_other_agency(
   TU_OK(w, tesoro_entity_json(w->t, w->agent2, TESORO_ENTITY_REFERRAL, r,
                               &json));
   {
-    char *v = jget(json, "$.state");
+    char *v = tu_jget(json, "$.state");
     assert_non_null(v);
     assert_string_equal(v, "meeting_scheduled");
     free(v);
-    v = jget(json, "$.version");
+    v = tu_jget(json, "$.version");
     assert_non_null(v);
     assert_string_equal(v, "2");
     free(v);
-    v = jget(json, "$.meeting_at");
+    v = tu_jget(json, "$.meeting_at");
     assert_non_null(v);
     assert_string_equal(v, MEETING_AT_S);
     free(v);
@@ -1763,7 +1701,7 @@ static void test_transition_table_every_stage_pair_and_role(void **state) {
         int64_t v;
         const char *msg;
         if (r == 0) r = ref_in(w, w->agent2, from);
-        v = version_of(w, r);
+        v = tu_version_of(w, REF, r);
         rc = move(w, role_actor(w, role), r, to, valid_data(to));
         msg = tesoro_errmsg(w->t);
         tried++;
@@ -1781,15 +1719,15 @@ static void test_transition_table_every_stage_pair_and_role(void **state) {
           mismatches++;
         }
         if (rc == TESORO_OK) {
-          if (stage_of(w, r) != to || version_of(w, r) != v + 1) {
+          if (stage_of(w, r) != to || tu_version_of(w, REF, r) != v + 1) {
             print_error("%s -> %s by %s: OK but stage %s version %lld\n",
                         stage_names[from], stage_names[to], role_names[role],
                         stage_names[stage_of(w, r)],
-                        (long long)version_of(w, r));
+                        (long long)tu_version_of(w, REF, r));
             mismatches++;
           }
           r = 0; /* used up: the next role gets a fresh one */
-        } else if (stage_of(w, r) != from || version_of(w, r) != v) {
+        } else if (stage_of(w, r) != from || tu_version_of(w, REF, r) != v) {
           print_error("%s -> %s by %s: refused but the referral changed\n",
                       stage_names[from], stage_names[to], role_names[role]);
           mismatches++;
@@ -1916,7 +1854,7 @@ static void test_allowed_for_client_and_machine_dot(void **state) {
 
 static void test_stale_version_conflicts(void **state) {
   tu_world *w = *state;
-  int64_t r = ref_in(w, w->agent, S_CONN), v = version_of(w, r);
+  int64_t r = ref_in(w, w->agent, S_CONN), v = tu_version_of(w, REF, r);
   assert_int_equal(v, 2);
   TU_ASSERT_REFUSED(w,
                     tesoro_referral_move(w->t, w->agent, r, S_MET, NULL, 1),
@@ -1929,7 +1867,7 @@ static void test_stale_version_conflicts(void **state) {
                                          1),
                     TESORO_ECONFLICT, NULL);
   TU_OK(w, tesoro_referral_move(w->t, w->agent, r, S_MET, NULL, v));
-  assert_int_equal(version_of(w, r), v + 1);
+  assert_int_equal(tu_version_of(w, REF, r), v + 1);
   TU_ASSERT_REFUSED(w,
                     tesoro_referral_move(w->t, w->agent, r, S_LIST, NULL, v),
                     TESORO_ECONFLICT, NULL);
@@ -2013,7 +1951,7 @@ static void test_full_life_history_and_check(void **state) {
   tesoro_cursor_free(c);
   assert_int_equal(rc, TESORO_DONE);
   assert_int_equal(k, 1 + (int)(sizeof events / sizeof events[0]));
-  assert_int_equal(version_of(w, r), k);
+  assert_int_equal(tu_version_of(w, REF, r), k);
   TU_OK(w, tesoro_check(w->t));
 }
 

@@ -655,3 +655,211 @@ char *tu_sqlf_text(tu_world *w, const char *fmt, ...) {
   va_end(ap);
   return tu_sql_text(w, sql);
 }
+
+/* ------------------------------------------------------------------------
+** Helpers the suites share.
+*/
+char *tu_fmt(const char *fmt, ...) {
+  static char bufs[8][8192];
+  static int next = 0;
+  char *b = bufs[next];
+  va_list ap;
+  next = (next + 1) % 8;
+  va_start(ap, fmt);
+  vsnprintf(b, sizeof bufs[0], fmt, ap);
+  va_end(ap);
+  return b;
+}
+
+char *tu_strdup(const char *s) {
+  char *d;
+  if (!s) return NULL;
+  d = strdup(s);
+  assert_non_null(d);
+  return d;
+}
+
+char *tu_jget(const char *json, const char *path) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  char *v = NULL;
+  assert_non_null(json);
+  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT json_valid(?1), "
+                                      "CAST(json_extract(?1, ?2) AS TEXT)",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_text(st, 1, json, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  if (!sqlite3_column_int(st, 0)) {
+    print_error("not JSON: %s\n", json);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    fail();
+  }
+  if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+    v = tu_strdup((const char *)sqlite3_column_text(st, 1));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
+void tu_assert_json_eq(const char *json, const char *path, const char *want) {
+  char *v = tu_jget(json, path);
+  if (!v || strcmp(v, want) != 0) {
+    print_error("%s in %s is %s, expected %s\n", path, json, v ? v : "(null)",
+                want);
+    free(v);
+    fail();
+  }
+  free(v);
+}
+
+/* Print and return 1 when got and want differ (NULL-aware). */
+static int tu_text_differs(const char *got, const char *want, const char *file,
+                           int line) {
+  if ((want == NULL) == (got == NULL) &&
+      (want == NULL || strcmp(got, want) == 0))
+    return 0;
+  print_error("%s:%d: got \"%s\", want \"%s\"\n", file, line,
+              got ? got : "(null)", want ? want : "(null)");
+  return 1;
+}
+
+void tu_text_is_(char *got, const char *want, const char *file, int line) {
+  int differs = tu_text_differs(got, want, file, line);
+  free(got);
+  if (differs) _fail(file, line);
+}
+
+void tu_str_is_(const char *got, const char *want, const char *file, int line) {
+  if (tu_text_differs(got, want, file, line)) _fail(file, line);
+}
+
+int tu_has_bytes(const unsigned char *hay, size_t n, const char *needle) {
+  size_t m = strlen(needle), i;
+  if (m == 0 || m > n) return 0;
+  for (i = 0; i + m <= n; i++)
+    if (hay[i] == (unsigned char)needle[0] && memcmp(hay + i, needle, m) == 0)
+      return 1;
+  return 0;
+}
+
+int tu_cursor_ids(tesoro_cursor *c, int64_t *ids, int max) {
+  int n = 0, rc;
+  assert_non_null(c);
+  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
+    assert_true(n < max);
+    ids[n++] = tu_col_int(c, "id");
+  }
+  assert_int_equal(rc, TESORO_DONE);
+  tesoro_cursor_free(c);
+  return n;
+}
+
+int tu_has_id(const int64_t *ids, int n, int64_t id) {
+  int i;
+  for (i = 0; i < n; i++)
+    if (ids[i] == id) return 1;
+  return 0;
+}
+
+void tu_assert_ids(const int64_t *got, int n, const int64_t *want, int m) {
+  int i;
+  if (n != m) {
+    print_error("list has %d rows, expected %d\n", n, m);
+    fail();
+  }
+  for (i = 0; i < n; i++) {
+    if (got[i] != want[i]) {
+      print_error("row %d is id %lld, expected %lld\n", i, (long long)got[i],
+                  (long long)want[i]);
+      fail();
+    }
+  }
+}
+
+int64_t tu_version_of(tu_world *w, int entity, int64_t id) {
+  int64_t v = 0;
+  if (entity == TESORO_ENTITY_CONTACT)
+    return tu_sqlf(w, "SELECT version FROM contact WHERE id = %lld",
+                   (long long)id);
+  TU_OK(w, tesoro_entity_state(w->t, w->admin, entity, id, NULL, &v));
+  assert_true(v > 0);
+  return v;
+}
+
+void tu_assert_state(tu_world *w, int entity, int64_t id, const char *want) {
+  const char *s = NULL;
+  TU_OK(w, tesoro_entity_state(w->t, w->admin, entity, id, &s, NULL));
+  assert_non_null(s);
+  if (strcmp(s, want) != 0) {
+    print_error("entity %d/%lld is %s, expected %s\n", entity, (long long)id,
+                s, want);
+    fail();
+  }
+}
+
+void tu_last_history(tu_world *w, int entity, int64_t id, tu_history *h) {
+  tesoro_cursor *c = NULL;
+  int rc;
+  memset(h, 0, sizeof *h);
+  TU_OK(w, tesoro_history(w->t, w->admin, entity, id, &c));
+  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
+    tu_history_free(h);
+    h->event = tu_strdup(tu_col_text(c, "event"));
+    h->from_state = tu_strdup(tu_col_text(c, "from_state"));
+    h->to_state = tu_strdup(tu_col_text(c, "to_state"));
+    h->details = tu_strdup(tu_col_text(c, "details"));
+    h->actor = tu_col_int(c, "actor_id");
+    h->at = tu_col_int(c, "at");
+    h->seq = tu_col_int(c, "seq");
+    h->rows++;
+  }
+  tesoro_cursor_free(c);
+  assert_int_equal(rc, TESORO_DONE);
+  if (h->rows == 0) {
+    print_error("entity %d/%lld has no history\n", entity, (long long)id);
+    fail();
+  }
+}
+
+void tu_history_free(tu_history *h) {
+  free(h->event);
+  free(h->from_state);
+  free(h->to_state);
+  free(h->details);
+  h->event = h->from_state = h->to_state = h->details = NULL;
+}
+
+char *tu_ingest_(tu_world *w, int64_t website, const char *json,
+                 const char *file, int line) {
+  char *res = NULL;
+  int rc = tesoro_exchange_ingest(w->t, website, json, &res);
+  if (rc != TESORO_OK) {
+    print_error("%s:%d: ingest of %s failed (%d): %s\n", file, line, json, rc,
+                tesoro_errmsg(w->t));
+    tesoro_free(res);
+    _fail(file, line);
+  }
+  if (res == NULL) {
+    print_error("%s:%d: ingest returned no result\n", file, line);
+    _fail(file, line);
+  }
+  return res;
+}
+
+void tu_ingest_status_(tu_world *w, int64_t website, const char *json,
+                       const char *status, const char *file, int line) {
+  char *res = tu_ingest_(w, website, json, file, line);
+  char needle[64];
+  snprintf(needle, sizeof needle, "\"status\":\"%s\"", status);
+  if (strstr(res, needle) == NULL) {
+    print_error("%s:%d: result %s lacks %s\n", file, line, res, needle);
+    tesoro_free(res);
+    _fail(file, line);
+  }
+  tesoro_free(res);
+}

@@ -159,4 +159,77 @@ int64_t tu_published_listing_other(tu_world *w, const char *title,
 /* Attach tu_jpeg to a listing as a photo (by `staff`); the document id. */
 int64_t tu_listing_photo(tu_world *w, int64_t staff, int64_t listing);
 
+/*
+** Helpers the suites share (each was once a static copy in several suites).
+*/
+
+/* printf into one of 8 static rotating buffers of 8 KiB (JSON and SQL built
+   by the test, never caller data): up to 8 results may be alive at once. */
+char *tu_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A malloc'd copy of s (NULL stays NULL); the test fails when out of
+   memory. */
+char *tu_strdup(const char *s);
+
+/* json_extract(json, path) as text, through a private in-memory SQLite
+   (never through the code under test).  malloc'd (free()); NULL for JSON
+   null / absent; fails the test when `json` is NULL or not JSON. */
+char *tu_jget(const char *json, const char *path);
+/* tu_jget(json, path) is `want` (the test fails otherwise). */
+void tu_assert_json_eq(const char *json, const char *path, const char *want);
+
+/* got equals want, NULL-aware (NULL: SQL NULL); reports file:line.
+   tu_text_is_ frees got (a malloc'd value), tu_str_is_ does not. */
+void tu_text_is_(char *got, const char *want, const char *file, int line);
+void tu_str_is_(const char *got, const char *want, const char *file, int line);
+#define TU_TEXT_IS(got, want) tu_text_is_((got), (want), __FILE__, __LINE__)
+#define TU_STR_IS(got, want) tu_str_is_((got), (want), __FILE__, __LINE__)
+
+/* Does the n-byte buffer contain the text (non-empty)?  (memmem is not in
+   C11/POSIX.) */
+int tu_has_bytes(const unsigned char *hay, size_t n, const char *needle);
+
+/* The "id" of every row of a cursor, in order, into ids (more than max rows
+   fail the test); asserts the cursor ends TESORO_DONE and frees it.  Returns
+   the count. */
+int tu_cursor_ids(tesoro_cursor *c, int64_t *ids, int max);
+/* Is `id` one of the n ids? */
+int tu_has_id(const int64_t *ids, int n, int64_t id);
+/* got[0..n) is exactly want[0..m), in this order. */
+void tu_assert_ids(const int64_t *got, int n, const int64_t *want, int m);
+
+/* The version of an entity: tesoro_entity_state as w->admin (asserted OK and
+   > 0); for TESORO_ENTITY_CONTACT, which has no machine, the contact row's
+   version column read from the file. */
+int64_t tu_version_of(tu_world *w, int entity, int64_t id);
+/* The entity's state (tesoro_entity_state as w->admin) is `want`. */
+void tu_assert_state(tu_world *w, int entity, int64_t id, const char *want);
+
+/* The last row of an entity's history (tesoro_history as w->admin); the test
+   fails when the entity has no history.  Texts are malloc'd copies (NULL for
+   SQL NULL): free them with tu_history_free. */
+typedef struct tu_history {
+  char *event, *from_state, *to_state, *details;
+  int64_t actor, at, seq;
+  int rows; /* rows in the whole history */
+} tu_history;
+void tu_last_history(tu_world *w, int entity, int64_t id, tu_history *h);
+void tu_history_free(tu_history *h);
+
+/* Website events.  tu_ingest_: tesoro_exchange_ingest by `website` returns
+   OK and a result (free with tesoro_free), else the test fails at
+   file:line.  tu_ingest_status_: the same, and the result's status is
+   `status` (the result is freed). */
+char *tu_ingest_(tu_world *w, int64_t website, const char *json,
+                 const char *file, int line);
+void tu_ingest_status_(tu_world *w, int64_t website, const char *json,
+                       const char *status, const char *file, int line);
+#define TU_INGEST(w, json)                                                    \
+  tu_ingest_((w), (w)->website, (json), __FILE__, __LINE__)
+#define TU_APPLIED(w, json)                                                   \
+  tu_ingest_status_((w), (w)->website, (json), "applied", __FILE__, __LINE__)
+#define TU_SUPERSEDED(w, json)                                                \
+  tu_ingest_status_((w), (w)->website, (json), "superseded", __FILE__,       \
+                    __LINE__)
+
 #endif /* TESORO_TESTUTIL_H */
