@@ -80,11 +80,24 @@ $(B)/libtesoro.so: $(B)/tesoro.o
 
 # The .pc names install paths, so `make install` writes it again with the
 # PREFIX given there; this copy serves in-tree use.
-PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    -e 's|@REQUIRES@|$(LIB_PKGS)|'
-$(B)/tesoro.pc: tesoro.pc.in Makefile | $(B)
-	$(PC_SED) $< > $@
+# The pkg-config file, written by the Makefile itself (no template file):
+# PC_TEXT is its text for prefix $(1), libdir $(2), includedir $(3); make
+# install writes it again for the directories it installs to.
+define PC_TEXT
+prefix=$(1)
+libdir=$(2)
+includedir=$(3)
+
+Name: tesoro
+Description: estate-agency workflows as persistent state machines in SQLite
+Version: $(VERSION)
+Requires.private: $(LIB_PKGS)
+Libs: -L$${libdir} -ltesoro
+Cflags: -I$${includedir}
+endef
+export PC_BUILD = $(call PC_TEXT,$(PREFIX),$(LIBDIR),$(INCLUDEDIR))
+$(B)/tesoro.pc: Makefile | $(B)
+	printf '%s\n' "$$PC_BUILD" > $@
 
 # Tests link the static library so they run from the tree without LD paths.
 $(B)/test_%: test/test_%.c $(TEST_COMMON) test/testutil.h test/faultutil.h $(B)/libtesoro.a | deps
@@ -373,7 +386,7 @@ install: all
 	install -m 755 $(B)/libtesoro.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libtesoro.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtesoro.so.$(SOVERSION)
 	ln -sf libtesoro.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtesoro.so
-	$(PC_SED) tesoro.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/tesoro.pc
+	printf '%s\n' "$$PC_BUILD" > $(DESTDIR)$(PKGCONFIGDIR)/tesoro.pc
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/tesoro.pc
 
 uninstall:
