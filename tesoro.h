@@ -628,8 +628,8 @@ TESORO_API int tesoro_stats(tesoro *t, int64_t agency, tesoro_cursor **out);
 */
 
 /*
-** Operator call: fire every timer due at or before `now`, in (due time, id)
-** order, at most TESORO_CONFIG_TICK_BATCH per call, all in one transaction
+** Operator call: fire every timer due at or before `now`, in order of due
+** time, then agency, entity kind, entity id and timer kind, at most TESORO_CONFIG_TICK_BATCH per call, all in one transaction
 ** (one commit) with each timer in a savepoint of its own; *out_fired (may be
 ** NULL) is how many fired and were committed.  A timer that is refused (a
 ** rule's error) is undone alone: the timers before it are committed, it and
