@@ -973,6 +973,12 @@ static const char *tesoro__schema_line(size_t i);
     "coalesce(json_extract(?2, '$.sale_price'), sale_price), "                \
     "coalesce(json_extract(?2, '$.close_date'), close_date), "                \
     "last_active_stage, agent_id FROM referral WHERE id = ?1")                \
+  /* Is stage-data field ?3 known: in this move's data ?2 or stored? */     \
+  X(REFERRAL_FACT_KNOWN,                                                      \
+    "SELECT json_extract(json_patch(json_object('meeting_at', meeting_at, "   \
+    "'list_date', list_date, 'sale_price', sale_price, 'close_date', "        \
+    "close_date), coalesce(?2, '{}')), '$.' || ?3) IS NOT NULL FROM referral "\
+    "WHERE id = ?1")                                                          \
   X(REFERRAL_APPLY, /* ?3 the stage entered, ?4 now, ?5 actor, ?6 reason */  \
     "UPDATE referral SET "                                                    \
     "meeting_at = coalesce(json_extract(?2, '$.meeting_at'), meeting_at), "   \
@@ -2329,9 +2335,14 @@ typedef struct tesoro__field {
                 false, 'a' array of property types, 'g' a search area
                 (section 17), 'o' any object, 'A' any array (their
                 checks are their consumer's) */
-  char required;
+  char required; /* TESORO__OPTIONAL, TESORO__REQUIRED or TESORO__STORED */
   int64_t min, max; /* text: bytes; integer, number: value */
 } tesoro__field;
+
+/* How much a field is needed.  STORED: the move needs it known, given with
+** this call or stored by an earlier one (a referral's stage data, which a
+** revival finds again); the call may leave it out. */
+enum { TESORO__OPTIONAL = 0, TESORO__REQUIRED = 1, TESORO__STORED = 2 };
 
 
 static int tesoro__property_type(const char *s) {
@@ -2616,7 +2627,7 @@ static int tesoro__json_members(tesoro *t, const char *what, const char *json,
   sqlite3_reset(s);
   if (rc < 0) return rc;
   for (int i = 0; i < n && !partial; i++)
-    if (fields[i].required && !(seen & (1u << i)))
+    if (fields[i].required == TESORO__REQUIRED && !(seen & (1u << i)))
       return tesoro__fail(t, TESORO_EINVAL, "%s needs \"%s\"", what,
                           fields[i].key);
   return TESORO_OK;
@@ -3018,6 +3029,7 @@ static int tesoro__stage_to_state(int stage) {
 }
 
 static int guard_stage(tesoro__ctx *c);
+static int guard_coming_soon(tesoro__ctx *c);
 static int guard_attempt(tesoro__ctx *c);
 static int guard_list_date(tesoro__ctx *c);
 static int fx_stage(tesoro__ctx *c);
@@ -3033,7 +3045,7 @@ static const tesoro__trans tesoro__referral_rows[] = {
   {RF_BEFORE(RF_CONNECTED),         RF_CONNECTED,         RF_CONNECTED,         R_STAFF,    guard_stage,     fx_stage, 0},
   {RF_BEFORE(RF_MEETING_SCHEDULED), RF_MEETING_SCHEDULED, RF_MEETING_SCHEDULED, R_STAFF,    guard_stage,     fx_stage, 0},
   {RF_BEFORE(RF_MET_WITH_PERSON),   RF_MET_WITH_PERSON,   RF_MET_WITH_PERSON,   R_STAFF,    guard_stage,     fx_stage, 0},
-  {RF_BEFORE(RF_COMING_SOON),       RF_COMING_SOON,       RF_COMING_SOON,       R_STAFF,    guard_stage,     fx_stage, 0},
+  {RF_BEFORE(RF_COMING_SOON),       RF_COMING_SOON,       RF_COMING_SOON,       R_STAFF,    guard_coming_soon, fx_stage, 0},
   {RF_BEFORE(RF_MAKING_AN_OFFER),   RF_MAKING_AN_OFFER,   RF_MAKING_AN_OFFER,   R_STAFF,    guard_stage,     fx_stage, 0},
   {RF_BEFORE(RF_LISTING),           RF_LISTING,           RF_LISTING,           R_STAFF,    guard_stage,     fx_stage, 0},
   {RF_BEFORE(RF_IN_ESCROW),         RF_IN_ESCROW,         RF_IN_ESCROW,         R_STAFF,    guard_stage,     fx_stage, 0},
@@ -3054,7 +3066,7 @@ static const tesoro__trans tesoro__referral_rows[] = {
   {ST(RF_FAILED),                   RF_CONNECTED,         RF_CONNECTED,         R_STAFF,    guard_stage,     fx_stage, 0},
   {ST(RF_FAILED),                   RF_MEETING_SCHEDULED, RF_MEETING_SCHEDULED, R_STAFF,    guard_stage,     fx_stage, 0},
   {ST(RF_FAILED),                   RF_MET_WITH_PERSON,   RF_MET_WITH_PERSON,   R_STAFF,    guard_stage,     fx_stage, 0},
-  {ST(RF_FAILED),                   RF_COMING_SOON,       RF_COMING_SOON,       R_STAFF,    guard_stage,     fx_stage, 0},
+  {ST(RF_FAILED),                   RF_COMING_SOON,       RF_COMING_SOON,       R_STAFF,    guard_coming_soon, fx_stage, 0},
   {ST(RF_FAILED),                   RF_MAKING_AN_OFFER,   RF_MAKING_AN_OFFER,   R_STAFF,    guard_stage,     fx_stage, 0},
   {ST(RF_FAILED),                   RF_LISTING,           RF_LISTING,           R_STAFF,    guard_stage,     fx_stage, 0},
   {ST(RF_FAILED),                   RF_IN_ESCROW,         RF_IN_ESCROW,         R_STAFF,    guard_stage,     fx_stage, 0},
@@ -6466,7 +6478,8 @@ TESORO_API int tesoro_appointment_rate(tesoro *t, int64_t actor,
 ** one UPDATE, so a revival simply finds what an earlier move stored.
 */
 
-/* The data each stage takes (and which of it the call itself must give).
+/* The data each stage takes: which of it the call itself must give
+** (REQUIRED), which must be known, given now or before (STORED).
 ** How a client was tried and reached (seed 002): "attempted_via" in
 ** left_voicemail, "contacted_via" in connected. */
 static const tesoro__field tesoro__attempt_fields[] = {
@@ -6474,14 +6487,16 @@ static const tesoro__field tesoro__attempt_fields[] = {
 static const tesoro__field tesoro__connected_fields[] = {
     {"contacted_via", 'c', 0, TESORO__CHOICE_CONTACT, 0}};
 static const tesoro__field tesoro__meeting_fields[] = {
-    {"meeting_at", 'i', 0, 1, INT64_MAX}};
-static const tesoro__field tesoro__list_fields[] = {{"list_date", 'd', 0, 10, 10}};
+    {"meeting_at", 'i', TESORO__STORED, 1, INT64_MAX}};
+static const tesoro__field tesoro__list_fields[] = {
+    {"list_date", 'd', TESORO__STORED, 10, 10}};
 static const tesoro__field tesoro__sale_fields[] = {
-    {"sale_price", 'i', 0, 1, TESORO__MAX_MONEY}, {"close_date", 'd', 0, 10, 10}};
+    {"sale_price", 'i', TESORO__STORED, 1, TESORO__MAX_MONEY},
+    {"close_date", 'd', TESORO__STORED, 10, 10}};
 static const tesoro__field tesoro__payment_fields[] = {
-    {"paid_amount", 'i', 1, 1, TESORO__MAX_MONEY}};
+    {"paid_amount", 'i', TESORO__REQUIRED, 1, TESORO__MAX_MONEY}};
 static const tesoro__field tesoro__failure_fields[] = {
-    {"reason", 't', 1, 1, TESORO_MAX_REASON}};
+    {"reason", 't', TESORO__REQUIRED, 1, TESORO_MAX_REASON}};
 static const struct {
   const tesoro__field *fields;
   int n;
@@ -6555,7 +6570,6 @@ static int guard_attempt(tesoro__ctx *c) {
 static int guard_stage(tesoro__ctx *c) {
   const char *name = c->m->states[c->event];
   tesoro__stage_facts f;
-  char today[16];
   int rc;
   if ((rc = tesoro__stage_facts_get(c, &f))) return rc;
   if (c->from == RF_FAILED && strcmp(f.last_active, name) != 0)
@@ -6566,32 +6580,37 @@ static int guard_stage(tesoro__ctx *c) {
   if (c->checking) return TESORO_OK; /* the data may come with the call */
   /* Missing stage data is the caller's error (EINVAL), as a missing field
   ** of any JSON argument is. */
-  switch (c->event) {
-  case RF_MEETING_SCHEDULED:
-    if (!f.meeting_at)
-      return tesoro__fail(c->t, TESORO_EINVAL,
-                          "meeting_scheduled needs the meeting time "
-                          "(\"meeting_at\")");
-    break;
-  case RF_COMING_SOON:
-    if (!f.list_date[0])
-      return tesoro__fail(c->t, TESORO_EINVAL,
-                          "coming_soon needs the list date (\"list_date\")");
-    if ((rc = tesoro__agency_today(c, today))) return rc;
-    if (strcmp(f.list_date, today) < 0)
-      return tesoro__fail(c->t, TESORO_EGUARD,
-                          "list date %s is before today (%s, agency time)",
-                          f.list_date, today);
-    break;
-  case RF_IN_ESCROW:
-  case RF_CLOSED:
-    if (!f.sale_price || !f.close_date[0])
-      return tesoro__fail(c->t, TESORO_EINVAL,
-                          "%s needs the sale price and the close date "
-                          "(\"sale_price\", \"close_date\")", name);
-    break;
-  default: break;
+  for (int i = 0; i < tesoro__stage_data[c->event].n; i++) {
+    const tesoro__field *fd = &tesoro__stage_data[c->event].fields[i];
+    sqlite3_stmt *s;
+    int64_t known = 0;
+    if (fd->required != TESORO__STORED) continue;
+    if ((s = tesoro__stmt(c->t, S_REFERRAL_FACT_KNOWN)) == NULL) return c->t->rc;
+    sqlite3_bind_int64(s, 1, c->id);
+    sqlite3_bind_text(s, 2, c->args, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, fd->key, -1, SQLITE_STATIC);
+    if ((rc = tesoro__int(c->t, s, &known)) != TESORO_OK)
+      return rc < 0 ? rc : TESORO_EDB;
+    if (!known)
+      return tesoro__fail(c->t, TESORO_EINVAL, "%s needs \"%s\"", name,
+                          fd->key);
   }
+  return TESORO_OK;
+}
+
+/* coming_soon also needs a list date that has not passed. */
+static int guard_coming_soon(tesoro__ctx *c) {
+  tesoro__stage_facts f;
+  char today[16];
+  int rc;
+  if ((rc = guard_stage(c)) || c->checking ||
+      (rc = tesoro__stage_facts_get(c, &f)) ||
+      (rc = tesoro__agency_today(c, today)))
+    return rc;
+  if (strcmp(f.list_date, today) < 0)
+    return tesoro__fail(c->t, TESORO_EGUARD,
+                        "list date %s is before today (%s, agency time)",
+                        f.list_date, today);
   return TESORO_OK;
 }
 
@@ -6795,7 +6814,7 @@ TESORO_API int tesoro_referral_move(tesoro *t, int64_t actor, int64_t referral,
     if (rc) return rc;
   } else {
     for (int i = 0; i < tesoro__stage_data[event].n; i++)
-      if (tesoro__stage_data[event].fields[i].required)
+      if (tesoro__stage_data[event].fields[i].required == TESORO__REQUIRED)
         return tesoro__fail(t, TESORO_EINVAL, "%s needs \"%s\"", what,
                             tesoro__stage_data[event].fields[i].key);
   }
