@@ -1846,6 +1846,10 @@ TESORO_API int tesoro_portal_account_deactivate(tesoro *t, int64_t actor,
 ** "superseded", "customer_id", "entity", "entity_id"} (*out_result,
 ** tesoro_free; the entity is what the event created or changed, e.g. the
 ** search).
+** Returns TESORO_OK (a replay too); TESORO_EINVAL (malformed event, a
+** member its type lacks, "at" too far ahead); TESORO_EDENIED (not the
+** website); TESORO_EEXISTS (a source_id reused with other content, a
+** contact already another customer's); TESORO_ESTATE (an erased contact).
 */
 #define TESORO_MAX_SOURCE_ID 200
 
