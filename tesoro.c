@@ -33,6 +33,12 @@
 ** Internal names are static and start with tesoro__; only the functions
 ** marked TESORO_API in tesoro.h are exported.
 */
+/* strnlen, localtime_r and friends are POSIX: ask for them when the
+** compiler line does not (the Makefile passes -D_POSIX_C_SOURCE). */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include "tesoro.h"
 
 #include <ctype.h>
@@ -3696,10 +3702,6 @@ TESORO_API int tesoro_machine_diagram(int entity, int format, char **out) {
   return TESORO_OK;
 }
 
-TESORO_API int tesoro_machine_dot(int entity, char **out) {
-  return tesoro_machine_diagram(entity, TESORO_DIAGRAM_DOT, out);
-}
-
 /* =========================================================================
 ** 10. Side effects: outbox, activity, tasks, timers, tick
 **
@@ -4242,20 +4244,6 @@ TESORO_API int tesoro_outbox_fail(tesoro *t, int64_t id, const char *error) {
   sqlite3_bind_int64(s, 4, tesoro__now(t) + delay);
   sqlite3_bind_text(s, 5, tesoro__opt(error), -1, SQLITE_STATIC);
   return tesoro__write_end(t, tesoro__run(t, s));
-}
-
-TESORO_API int tesoro_outbox_counts(tesoro *t, int64_t *out_pending,
-                                    int64_t *out_delivered, int64_t *out_dead) {
-  sqlite3_stmt *s;
-  int rc;
-  TESORO__ENTER(t);
-  if ((s = tesoro__stmt(t, S_OUTBOX_COUNTS)) == NULL) return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
-  if (out_pending) *out_pending = sqlite3_column_int64(s, 0);
-  if (out_delivered) *out_delivered = sqlite3_column_int64(s, 1);
-  if (out_dead) *out_dead = sqlite3_column_int64(s, 2);
-  sqlite3_reset(s);
-  return TESORO_OK;
 }
 
 /* =========================================================================
@@ -8027,10 +8015,10 @@ static int tesoro__onboarding(tesoro *t, int64_t client, int event) {
   return tesoro__account_event(t, client, &acc, event, NULL, NULL);
 }
 
-TESORO_API int tesoro_portal_welcome_done(tesoro *t, int64_t client) {
+TESORO_API int tesoro_portal_welcome_finish(tesoro *t, int64_t client) {
   return tesoro__onboarding(t, client, PA_EV_FINISH_WELCOME);
 }
-TESORO_API int tesoro_portal_tour_done(tesoro *t, int64_t client) {
+TESORO_API int tesoro_portal_tour_finish(tesoro *t, int64_t client) {
   return tesoro__onboarding(t, client, PA_EV_FINISH_TOUR);
 }
 TESORO_API int tesoro_portal_tour_skip(tesoro *t, int64_t client) {
@@ -8068,7 +8056,7 @@ TESORO_API int tesoro_portal_language(tesoro *t, int64_t client,
   return TESORO_OK;
 }
 
-TESORO_API int tesoro_portal_language_set(tesoro *t, int64_t client,
+TESORO_API int tesoro_portal_set_language(tesoro *t, int64_t client,
                                           const char *language) {
   tesoro__actor a;
   tesoro__account acc;
@@ -8235,7 +8223,7 @@ TESORO_API int tesoro_portal_contact_agent(tesoro *t, int64_t client,
   return TESORO_OK;
 }
 
-TESORO_API int tesoro_portal_account_of(tesoro *t, int64_t actor,
+TESORO_API int tesoro_contact_portal_account(tesoro *t, int64_t actor,
                                         int64_t contact, int64_t *out_account) {
   tesoro__actor a;
   tesoro__account acc;
@@ -9662,7 +9650,7 @@ TESORO_API int tesoro_interest_register(tesoro *t, int64_t actor,
   return tesoro__crm_event(t, actor, contact, listing, WC_EV_REGISTER_INTEREST, &w);
 }
 
-TESORO_API int tesoro_group_set(tesoro *t, int64_t actor, int64_t contact,
+TESORO_API int tesoro_contact_set_group(tesoro *t, int64_t actor, int64_t contact,
                                 const char *group) {
   tesoro__web_args w;
   int rc;
@@ -10525,7 +10513,7 @@ TESORO_API int tesoro_portal_email_verify(tesoro *t, int64_t client,
   return tesoro__write_end(t, tesoro__run(t, s));
 }
 
-TESORO_API int tesoro_contact_consent_set(tesoro *t, int64_t actor,
+TESORO_API int tesoro_contact_set_consent(tesoro *t, int64_t actor,
                                           int64_t contact, int consent,
                                           const char *statement,
                                           int64_t expected_version) {
@@ -10976,7 +10964,7 @@ TESORO_API int tesoro_appointment_notes(tesoro *t, int64_t actor,
       out);
 }
 
-TESORO_API int tesoro_appointments_client(tesoro *t, int64_t actor, int list,
+TESORO_API int tesoro_client_appointments(tesoro *t, int64_t actor, int list,
                                           tesoro_cursor **out) {
   tesoro__actor a;
   sqlite3_stmt *s;
@@ -11017,7 +11005,7 @@ TESORO_API int tesoro_appointments_client(tesoro *t, int64_t actor, int list,
   return TESORO_OK;
 }
 
-TESORO_API int tesoro_appointments_agent(tesoro *t, int64_t actor,
+TESORO_API int tesoro_agent_appointments(tesoro *t, int64_t actor,
                                          int64_t agent, int state,
                                          int64_t from, int64_t to,
                                          tesoro_cursor **out) {
@@ -11382,7 +11370,7 @@ TESORO_API int tesoro_calendar_feed(tesoro *t, int64_t actor, int64_t subject,
 ** own checks (state row, role, guard without arguments) without writing,
 ** and collect the verdicts into a JSON array the cursor then reads.
 */
-TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
+TESORO_API int tesoro_allowed_events(tesoro *t, int64_t actor, int entity, int64_t id,
                               tesoro_cursor **out) {
   tesoro__actor a;
   tesoro__ctx c;
@@ -11746,7 +11734,7 @@ static int tesoro__import_contact(tesoro__import *im, const tesoro__rec *r,
                                   tesoro__rec_text(r, "language"), out_id)))
     return rc;
   if (code > TESORO_CONSENT_NOT_ASKED)
-    rc = tesoro_contact_consent_set(im->t, im->admin.id, *out_id, code,
+    rc = tesoro_contact_set_consent(im->t, im->admin.id, *out_id, code,
                                     tesoro__rec_text(r, "consent_text"), 0);
   return rc;
 }

@@ -42,6 +42,16 @@
 **     tesoro_privacy_map) can only say what tesoro_errstr says of their code.
 **   - tesoro_cursor_index returns -1 for an unknown column: an index, not an
 **     error code, though -1 equals TESORO_EINVAL.
+**   - Names: tesoro_<noun>_<verb> for an action (tesoro_appointment_confirm);
+**     tesoro_<noun>_set_<what> for a setting (tesoro_agency_set_portal,
+**     tesoro_contact_set_consent); tesoro_<owner>_<what>(t, actor, owner,
+**     &out) for a look-up (tesoro_contact_client_actor, tesoro_entity_json);
+**     tesoro_[<owner>_]<nouns>(..., tesoro_cursor **out) for a list
+**     (tesoro_referrals, tesoro_deal_properties, tesoro_agent_appointments).
+**   - Each function's "Returns" names its own codes.  Besides them every
+**     call on a handle may return TESORO_EMISUSE (NULL or closed handle),
+**     TESORO_EBUSY, TESORO_ENOMEM and TESORO_EDB, and every call that
+**     writes TESORO_EREADONLY on a read-only handle.
 **   - No struct is passed or returned by value, nothing is variadic, and no
 **     caller-sized buffer is filled: FFI callers (ctypes, libffi, cgo) need
 **     only pointers, int, int64_t and double.
@@ -79,6 +89,32 @@
 **   timers) — all of it or nothing.  Mutating calls take `expected_version`:
 **   0 skips the check; any other value must equal the entity's current
 **   version or the call fails with TESORO_ECONFLICT and changes nothing.
+**
+**   Calls that change something without taking expected_version, and why:
+**     - they create the entity (tesoro_*_create, tesoro_contact_request_submit,
+**       tesoro_appointment_request, tesoro_portal_register, tesoro_deal_offer
+**       — whose deal row is the new deal property —, tesoro_document_add,
+**       tesoro_search_save with `search` 0, tesoro_exchange_ingest[_batch],
+**       whose replay rule is its concurrency control);
+**     - they only append a row to an entity (tesoro_room_message_post,
+**       tesoro_room_note_add, tesoro_appointment_note_add,
+**       tesoro_referral_note_add, tesoro_portal_contact_agent,
+**       tesoro_interest_register, tesoro_vendor_confirm);
+**     - they set a value whose last writer wins and that nobody edits from
+**       a stale read (tesoro_agency_set_*, tesoro_notification_set,
+**       tesoro_contact_set_group, tesoro_portal_set_language,
+**       tesoro_clock_set, tesoro_config);
+**     - the account belongs to one person, who is the caller (every
+**       tesoro_portal_* call of a client or the website: login, password,
+**       onboarding steps, sessions, resets — see the portal section);
+**     - they are idempotent, end-of-life operations whose result does not
+**       depend on what the caller read (tesoro_contact_erase,
+**       tesoro_web_customer_erase, tesoro_portal_account_deactivate,
+**       tesoro_portal_invitation_resend);
+**     - operator calls (tesoro_outbox_*, tesoro_tick, tesoro_checkpoint,
+**       tesoro_agency_import).
+**   tesoro_search_save editing an existing search is the one left to do
+**   (v0.2): it replaces the criteria, and the last writer wins.
 **
 **   Error classes: TESORO_EINVAL for malformed input (NULL, empty, too long,
 **   invalid UTF-8, unknown enumeration value, out-of-range number, malformed
@@ -151,16 +187,15 @@ TESORO_API int tesoro_libversion_number(void);
   XX(ESCHEMA,   -13, "database written by a newer tesoro")                   \
   XX(EREADONLY, -14, "the handle is read-only")
 
-enum tesoro_result {
-#define TESORO__RESULT_ENUM(name, value, text) TESORO_##name = value,
-  TESORO_RESULT_MAP(TESORO__RESULT_ENUM)
-#undef TESORO__RESULT_ENUM
-  TESORO__RESULT_END = 102
-};
+#define TESORO_RESULT_ENUMERATOR(name, value, text) TESORO_##name = value,
+enum tesoro_result { TESORO_RESULT_MAP(TESORO_RESULT_ENUMERATOR) };
+#undef TESORO_RESULT_ENUMERATOR
 
-/* Static English text for a result code ("permission denied"); never NULL. */
+/* Static English text for a result code ("permission denied"); never NULL.
+** Returns the text; never an error code. */
 TESORO_API const char *tesoro_errstr(int rc);
-/* The code's name without prefix ("EDENIED"); "UNKNOWN" for other values. */
+/* The code's name without prefix ("EDENIED"); "UNKNOWN" for other values.
+** Returns the name; never an error code. */
 TESORO_API const char *tesoro_errname(int rc);
 
 /* ------------------------------------------------------------------------
@@ -307,6 +342,8 @@ TESORO_API int tesoro_open(const char *path, tesoro **out);
 ** run and no migration is attempted: a file of an older schema is
 ** ESCHEMA ("open it read-write once to migrate it"), a missing or empty
 ** one ENOTDB or EDB, each message naming the path.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTDB; TESORO_ESCHEMA;
+** TESORO_EBUSY; TESORO_ENOMEM; TESORO_EDB.
 */
 TESORO_API int tesoro_open_readonly(const char *path, tesoro **out);
 
@@ -318,11 +355,14 @@ TESORO_API int tesoro_open_readonly(const char *path, tesoro **out);
 TESORO_API int tesoro_close(tesoro *t);
 
 /* Result code and one-line message of the last failing call on `t`
-** ("not an error" after a success).  NULL handle: "out of memory" / ENOMEM. */
+** ("not an error" after a success).  NULL handle: "out of memory" / ENOMEM.
+** Returns the code (TESORO_ENOMEM for a NULL handle); tesoro_errmsg its
+** message, never NULL. */
 TESORO_API int tesoro_errcode(tesoro *t);
 TESORO_API const char *tesoro_errmsg(tesoro *t);
 
-/* Free anything tesoro returned through a `char **` or `void **`.  NULL ok. */
+/* Free anything tesoro returned through a `char **` or `void **`.  NULL ok.
+** Returns nothing. */
 TESORO_API void tesoro_free(void *p);
 
 /*
@@ -335,6 +375,7 @@ TESORO_API int tesoro_config(tesoro *t, int option, int64_t value);
 ** The handle's clock.  tesoro_clock_set(t, now) pins "now" for every later
 ** call (tests, simulations, replays); now = 0 returns to the system clock.
 ** tesoro_now returns the current value (0 for a NULL handle).
+** Returns TESORO_OK; TESORO_EINVAL (now < 0); TESORO_EMISUSE (NULL handle).
 */
 TESORO_API int tesoro_clock_set(tesoro *t, int64_t now);
 TESORO_API int64_t tesoro_now(tesoro *t);
@@ -381,13 +422,17 @@ TESORO_API int tesoro_agency_create(tesoro *t, const char *name,
                                     const char *admin_email,
                                     int64_t *out_agency, int64_t *out_admin);
 
-/* The agency's website actor.  `actor` must be staff of that agency. */
+/* The agency's website actor.  `actor` must be staff of that agency.
+** Returns TESORO_OK; TESORO_EINVAL (bad id, out NULL); TESORO_ENOTFOUND;
+** TESORO_EDENIED. */
 TESORO_API int tesoro_agency_website_actor(tesoro *t, int64_t actor,
                                            int64_t agency, int64_t *out_actor);
 
 /*
 ** Add a staff member (admin only).  `role` is TESORO_ROLE_*.  E-mail is
 ** unique among the agency's staff, compared case-insensitively (EEXISTS).
+** Returns TESORO_OK; TESORO_EINVAL (name, e-mail, role); TESORO_ENOTFOUND;
+** TESORO_EDENIED (not an admin); TESORO_EEXISTS (e-mail taken).
 */
 TESORO_API int tesoro_agent_create(tesoro *t, int64_t actor, const char *name,
                                    const char *email, int role,
@@ -406,13 +451,17 @@ TESORO_API int tesoro_actor_info(tesoro *t, int64_t actor, int *out_kind,
 ** e-mail is unique per agency, case-insensitively (EEXISTS).  `language` is a
 ** free code as the CRM stores it ("nl", "pt-BR").  The contact is assigned to
 ** the creating agent.  The contact's client actor is created with it.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED (not
+** staff); TESORO_EEXISTS (e-mail taken).
 */
 TESORO_API int tesoro_contact_create(tesoro *t, int64_t actor, const char *name,
                                      const char *email, const char *phone,
                                      const char *language,
                                      int64_t *out_contact);
 
-/* Assign a contact to an agent of the same agency (staff). */
+/* Assign a contact to an agent of the same agency (staff).
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_ECONFLICT (expected_version). */
 TESORO_API int tesoro_contact_assign(tesoro *t, int64_t actor, int64_t contact,
                                      int64_t agent, int64_t expected_version);
 
@@ -440,12 +489,17 @@ TESORO_API int tesoro_contact_update(tesoro *t, int64_t actor, int64_t contact,
 /* Verify a new portal e-mail with its code (the client): the login
 ** becomes it.  EDENIED "the verification code is wrong or has expired"
 ** (a wrong code counts, TESORO_PORTAL_CODE_MAX_TRIES at most); ESTATE
-** when no new e-mail waits. */
+** when no new e-mail waits.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND (no portal account);
+** TESORO_EDENIED (not a client, portal off); TESORO_EGUARD (password still
+** to be set); TESORO_ESTATE (the step does not allow it). */
 TESORO_API int tesoro_portal_email_verify(tesoro *t, int64_t client,
                                           const char *code);
 
 /* The client actor of a contact (staff only: the website is only the
-** website, and never obtains a contact's client actor this way). */
+** website, and never obtains a contact's client actor this way).
+** Returns TESORO_OK; TESORO_EINVAL (bad id, out NULL); TESORO_ENOTFOUND;
+** TESORO_EDENIED. */
 TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
                                            int64_t contact, int64_t *out_actor);
 
@@ -462,6 +516,8 @@ TESORO_API int tesoro_entity_json(tesoro *t, int64_t actor, int entity,
 /*
 ** State name (static text, e.g. "in_progress") and version of an entity
 ** with a state machine.  Either out may be NULL.
+** Returns TESORO_OK; TESORO_EINVAL (bad id, out NULL); TESORO_ENOTFOUND;
+** TESORO_EDENIED.
 */
 TESORO_API int tesoro_entity_state(tesoro *t, int64_t actor, int entity,
                                    int64_t id, const char **out_state,
@@ -475,6 +531,8 @@ TESORO_API int tesoro_entity_state(tesoro *t, int64_t actor, int entity,
 ** History of an entity, oldest first.  Columns: id, seq, event, from_state,
 ** to_state, actor_id, actor_kind, at, details (JSON).  Staff of the agency, or
 ** the client of the entity's contact.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED.
 */
 TESORO_API int tesoro_history(tesoro *t, int64_t actor, int entity, int64_t id,
                               tesoro_cursor **out);
@@ -484,25 +542,22 @@ TESORO_API int tesoro_history(tesoro *t, int64_t actor, int entity, int64_t id,
 ** Columns: event, to_state, allowed (0/1), code (TESORO_OK or the error the
 ** call would return), reason (NULL when allowed).  Guards that need the
 ** call's arguments (a start time, a reason) are not evaluated here.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED.
 */
-TESORO_API int tesoro_allowed(tesoro *t, int64_t actor, int entity, int64_t id,
+TESORO_API int tesoro_allowed_events(tesoro *t, int64_t actor, int entity, int64_t id,
                               tesoro_cursor **out);
 
 /*
-** Graphviz DOT text of one machine (every TESORO_ENTITY_* but _CONTACT):
-** one edge per row of the machine's table, labelled "event [roles]".
-** Generated from the same table the engine runs.  *out: tesoro_free.
-*/
-TESORO_API int tesoro_machine_dot(int entity, char **out);
-
-/*
-** The same diagram in a chosen format: TESORO_DIAGRAM_DOT (what
-** tesoro_machine_dot returns) or TESORO_DIAGRAM_MERMAID (a Mermaid
-** `stateDiagram-v2` block body, one line "from --> to : event (roles)" per
-** edge; a trailing " *" marks a guarded row).  Every entity 2..13 has one
-** (a contact is a record, not a machine).
-** Returns TESORO_OK, TESORO_EINVAL (unknown entity or format, out NULL),
-** TESORO_ENOMEM.  *out: tesoro_free.
+** The diagram of one machine, generated from the same table the engine
+** runs, in a chosen format: TESORO_DIAGRAM_DOT (Graphviz DOT: one edge per
+** row of the machine's table, labelled "event [roles]") or
+** TESORO_DIAGRAM_MERMAID (a Mermaid `stateDiagram-v2` block body, one line
+** "from --> to : event (roles)" per edge; a trailing " *" marks a guarded
+** row).  Every entity 2..13 has one (a contact is a record, not a
+** machine).  No handle: the error is only the code.  *out: tesoro_free.
+** Returns TESORO_OK; TESORO_EINVAL (unknown entity or format, out NULL);
+** TESORO_ENOMEM.
 */
 #define TESORO_DIAGRAM_DOT     1
 #define TESORO_DIAGRAM_MERMAID 2
@@ -516,6 +571,8 @@ TESORO_API int tesoro_machine_diagram(int entity, int format, char **out);
 ** The contact's activity timeline, newest first.  Columns: id, kind,
 ** actor_id, at, entity, entity_id, summary.  Staff of the agency, or the
 ** contact's own client.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED.
 */
 TESORO_API int tesoro_activities(tesoro *t, int64_t actor, int64_t contact,
                                  tesoro_cursor **out);
@@ -524,11 +581,15 @@ TESORO_API int tesoro_activities(tesoro *t, int64_t actor, int64_t contact,
 ** Open tasks of the agency (staff), oldest first; `entity`/`entity_id` 0 for
 ** all.  Columns: id, kind, title, state, entity, entity_id, assignee_id,
 ** created_at, version.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED.
 */
 TESORO_API int tesoro_tasks(tesoro *t, int64_t actor, int entity,
                             int64_t entity_id, tesoro_cursor **out);
 
-/* Task machine: open → done, open → cancelled (staff). */
+/* Task machine: open → done, open → cancelled (staff).
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_ECONFLICT (expected_version). */
 TESORO_API int tesoro_task_complete(tesoro *t, int64_t actor, int64_t task,
                                     int64_t expected_version);
 TESORO_API int tesoro_task_cancel(tesoro *t, int64_t actor, int64_t task,
@@ -558,23 +619,25 @@ TESORO_API int tesoro_task_cancel(tesoro *t, int64_t actor, int64_t task,
 ** attempts, created_at.  Deliveries of one message come together, in
 ** channel order.  A calendar payload is rendered when fetched, as the
 ** appointment was at the message's transition (see tesoro_appointment_*).
+** Returns TESORO_OK; TESORO_EINVAL (bad id or limit, out NULL);
+** TESORO_ENOTFOUND; TESORO_ESTATE.
 */
 TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
                                    tesoro_cursor **out);
 
-/* Operator call: row delivered.  ENOTFOUND; ESTATE if already delivered/dead. */
+/* Operator call: row delivered.  ENOTFOUND; ESTATE if already delivered/dead.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or limit, out NULL);
+** TESORO_ENOTFOUND; TESORO_ESTATE. */
 TESORO_API int tesoro_outbox_ack(tesoro *t, int64_t id);
 
 /*
 ** Operator call: delivery failed.  The row is retried after the backoff
 ** (TESORO_CONFIG_OUTBOX_BACKOFF_S * 2^(attempts-1)), and becomes "dead" after
 ** TESORO_CONFIG_OUTBOX_MAX_ATTEMPTS failures.  `error` may be NULL.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or limit, out NULL);
+** TESORO_ENOTFOUND; TESORO_ESTATE.
 */
 TESORO_API int tesoro_outbox_fail(tesoro *t, int64_t id, const char *error);
-
-/* Operator call: counts of outbox rows by status (any out may be NULL). */
-TESORO_API int tesoro_outbox_counts(tesoro *t, int64_t *out_pending,
-                                    int64_t *out_delivered, int64_t *out_dead);
 
 /*
 ** NOTIFICATION PREFERENCES.  Each recipient may turn a channel off for
@@ -604,21 +667,28 @@ TESORO_API int tesoro_notification_set(tesoro *t, int64_t actor,
                                        int64_t recipient, int channel, int on);
 
 /* The channels (TESORO_CHANNEL_* bits) `recipient` receives on, the
-** agency's switches applied; the same callers as tesoro_notification_set. */
+** agency's switches applied; the same callers as tesoro_notification_set.
+** Returns TESORO_OK; TESORO_EINVAL (out NULL); TESORO_ENOTFOUND;
+** TESORO_EDENIED. */
 TESORO_API int tesoro_notification_channels(tesoro *t, int64_t actor,
                                             int64_t recipient,
                                             int *out_channels);
 
 /* The agency's switches (admin): push notifications enabled, calendar
-** integration active (1 on, 0 off). */
+** integration active (1 on, 0 off).
+** Returns TESORO_OK; TESORO_EINVAL (not 0 or 1); TESORO_ENOTFOUND;
+** TESORO_EDENIED (not an admin). */
 TESORO_API int tesoro_agency_set_push(tesoro *t, int64_t actor, int enabled);
 TESORO_API int tesoro_agency_set_calendar(tesoro *t, int64_t actor,
                                           int active);
 
 /*
 ** Operator call: how many entities each machine holds in each state, and the
-** outbox rows by status, for one agency (0: the whole file).  Columns: what
-** ("appointment", "outbox", ...), state, count; ordered by what, state.
+** outbox deliveries by status, for one agency (0: the whole file).  Columns:
+** what ("appointment", "outbox", ...), state, count; ordered by what,
+** state.  The outbox rows read state "pending", "delivered", "dead" or
+** "withdrawn" (an erasure's; a
+** status without rows has no row): the queue's health is these rows.
 ** Returns TESORO_OK, TESORO_EINVAL (agency < 0, out NULL).
 */
 TESORO_API int tesoro_stats(tesoro *t, int64_t agency, tesoro_cursor **out);
@@ -637,6 +707,8 @@ TESORO_API int tesoro_stats(tesoro *t, int64_t agency, tesoro_cursor **out);
 ** undoes the whole call (*out_fired 0).  Idempotent: a timer fires once, and
 ** running tick again for the same `now` fires nothing more.  A timer whose
 ** entity has moved on is discarded without effect.
+** Returns TESORO_OK; a refused timer's code (TESORO_ESTATE, TESORO_EGUARD,
+** ...); TESORO_EINVAL (now <= 0); TESORO_EMISUSE inside a host transaction.
 */
 TESORO_API int tesoro_tick(tesoro *t, int64_t now, int *out_fired);
 
@@ -667,6 +739,8 @@ TESORO_API int tesoro_checkpoint(tesoro *t, int *out_wal_pages, int *out_copied)
 ** limit.  Who may: room documents — staff and the room's client while the
 ** room is open or in progress; mandate documents — the client while the form
 ** is shared, staff until validation; listing documents — staff.
+** Returns TESORO_OK; TESORO_EINVAL (kind, name, MIME type not the content's,
+** size); TESORO_ENOTFOUND; TESORO_EDENIED; TESORO_ESTATE.
 */
 TESORO_API int tesoro_document_add(tesoro *t, int64_t actor, int entity,
                                    int64_t entity_id, int kind,
@@ -677,6 +751,8 @@ TESORO_API int tesoro_document_add(tesoro *t, int64_t actor, int entity,
 /*
 ** The document's bytes: *out_data (freed with tesoro_free) and *out_size.
 ** Same audience as the entity it is attached to.
+** Returns TESORO_OK; TESORO_EINVAL (bad id, out NULL); TESORO_ENOTFOUND;
+** TESORO_EDENIED.
 */
 TESORO_API int tesoro_document_read(tesoro *t, int64_t actor, int64_t document,
                                     void **out_data, int64_t *out_size);
@@ -685,7 +761,9 @@ TESORO_API int tesoro_document_read(tesoro *t, int64_t actor, int64_t document,
 ** ("signed_mandate"), name, mime, size, sha256 (hex), uploaded_by,
 ** created_at.  Of a listing, a client lists (and reads) only the photos:
 ** the seller of their own listing, and a buyer of a listing
-** tesoro_portal_property lets them see. */
+** tesoro_portal_property lets them see.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED. */
 TESORO_API int tesoro_documents(tesoro *t, int64_t actor, int entity,
                                 int64_t entity_id, tesoro_cursor **out);
 
@@ -705,6 +783,8 @@ TESORO_API int tesoro_documents(tesoro *t, int64_t actor, int entity,
 ** agency already has — the website never obtains the client actor of a
 ** person it did not just introduce (staff get it with
 ** tesoro_contact_client_actor).
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_EEXISTS where the text above says so.
 */
 TESORO_API int tesoro_contact_request_submit(
     tesoro *t, int64_t actor, const char *name, const char *email,
@@ -715,11 +795,15 @@ TESORO_API int tesoro_contact_request_submit(
 /*
 ** Room chat: a message from staff or the room's client, while the room is
 ** open or in progress (terminal rooms are read-only: ESTATE).
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_EEXISTS where the text above says so.
 */
 TESORO_API int tesoro_room_message_post(tesoro *t, int64_t actor, int64_t room,
                                         const char *body, int64_t *out_message);
 
-/* A private note (staff only; never visible to a client). */
+/* A private note (staff only; never visible to a client).
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_EEXISTS where the text above says so. */
 TESORO_API int tesoro_room_note_add(tesoro *t, int64_t actor, int64_t room,
                                     const char *body, int64_t *out_note);
 
@@ -727,6 +811,8 @@ TESORO_API int tesoro_room_note_add(tesoro *t, int64_t actor, int64_t room,
 ** The room's conversation, oldest first.  Columns: id, kind ("message" or
 ** "note"), author_id, author_kind, body, created_at.  Staff see notes; the
 ** client never does.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED.
 */
 TESORO_API int tesoro_room_messages(tesoro *t, int64_t actor, int64_t room,
                                     tesoro_cursor **out);
@@ -740,6 +826,8 @@ TESORO_API int tesoro_room_messages(tesoro *t, int64_t actor, int64_t room,
 **   close             open, in_progress → closed  (reason required)
 **   A lost or closed room cancels its mandate if one is still open.
 **   The room becomes "successful" when its mandate is validated.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_ECONFLICT (expected_version).
 */
 TESORO_API int tesoro_room_start_onboarding(tesoro *t, int64_t actor,
                                             int64_t room, int with_listing,
@@ -783,6 +871,8 @@ TESORO_API int tesoro_room_close(tesoro *t, int64_t actor, int64_t room,
 **                  successful; task "complete and publish listing".
 **   cancel         any state but validated/cancelled → cancelled (staff,
 **                  reason required).
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_ECONFLICT (expected_version).
 */
 TESORO_API int tesoro_mandate_propose(tesoro *t, int64_t actor, int64_t mandate,
                                       int commission_type, int64_t value,
@@ -817,6 +907,8 @@ TESORO_API int tesoro_mandate_cancel(tesoro *t, int64_t actor, int64_t mandate,
 ** author_party ("agent"/"client"), commission_type, value, currency,
 ** exclusive, duration_days, created_at, superseded_at, accepted_by_agent_at,
 ** accepted_by_client_at (NULL when not accepted by that party).
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED.
 */
 TESORO_API int tesoro_mandate_proposals(tesoro *t, int64_t actor,
                                         int64_t mandate, tesoro_cursor **out);
@@ -846,6 +938,8 @@ TESORO_API int tesoro_mandate_proposals(tesoro *t, int64_t actor,
 ** tesoro_portal_home's new count, tesoro_portal_property) ask this
 ** themselves, so an expired mandate withdraws the listing even before
 ** tesoro_tick records its unpublishing.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_ECONFLICT (expected_version).
 */
 TESORO_API int tesoro_listing_update(tesoro *t, int64_t actor, int64_t listing,
                                      const char *fields_json,
@@ -959,7 +1053,9 @@ TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
 #define TESORO_MAX_VIEWING_S 43200     /* .. 12 hours */
 
 /* The agency's default viewing duration (admin), in seconds,
-** TESORO_MIN_VIEWING_S..TESORO_MAX_VIEWING_S; later requests take it. */
+** TESORO_MIN_VIEWING_S..TESORO_MAX_VIEWING_S; later requests take it.
+** Returns TESORO_OK; TESORO_EINVAL (out of range); TESORO_ENOTFOUND;
+** TESORO_EDENIED (not an admin). */
 TESORO_API int tesoro_agency_set_viewing_duration(tesoro *t, int64_t actor,
                                                   int64_t duration_s);
 
@@ -968,6 +1064,8 @@ TESORO_API int tesoro_agency_set_viewing_duration(tesoro *t, int64_t actor,
 ** ("3-bedroom house in Utrecht").  The deal's agent is the contact's
 ** assigned agent, else the caller.  Deal machine: offer (active → active,
 ** staff) and close (active → closed, staff, reason required).
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_ECONFLICT (expected_version).
 */
 TESORO_API int tesoro_deal_create(tesoro *t, int64_t actor, int64_t contact,
                                   const char *name, int64_t *out_deal);
@@ -978,6 +1076,8 @@ TESORO_API int tesoro_deal_close(tesoro *t, int64_t actor, int64_t deal,
 ** Offer a listing to a deal (staff): the listing must be published
 ** (EGUARD) and of the same agency (EDENIED); a listing is offered to a deal
 ** once (EEXISTS).  *out_deal_property: the offer, status "to_review".
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_EEXISTS where the text above says so.
 */
 TESORO_API int tesoro_deal_offer(tesoro *t, int64_t actor, int64_t deal,
                                  int64_t listing, int64_t *out_deal_property);
@@ -987,6 +1087,8 @@ TESORO_API int tesoro_deal_offer(tesoro *t, int64_t actor, int64_t deal,
 ** Columns: id, listing_id, state, favourite, title, address, price, ref,
 ** photo_id (the listing's first photo document, or NULL), created_at,
 ** version.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED.
 */
 TESORO_API int tesoro_deal_properties(tesoro *t, int64_t actor, int64_t deal,
                                       tesoro_cursor **out);
@@ -1002,6 +1104,8 @@ TESORO_API int tesoro_deal_properties(tesoro *t, int64_t actor, int64_t deal,
 **   favourite       any status; `on` 0 or 1
 ** (viewed is set by the viewing's completion, see above.)  Each is an
 ** activity on the contact's timeline.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_ECONFLICT (expected_version).
 */
 #define TESORO_REJECT_PRICE     1
 #define TESORO_REJECT_LOCATION  2
@@ -1027,13 +1131,17 @@ TESORO_API int tesoro_deal_property_favourite(tesoro *t, int64_t actor,
 /*
 ** Request a viewing (the client): `preferred` holds `count` (1..3) UTC
 ** instants, each in the future and all different.  *out_appointment.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_EEXISTS where the text above says so.
 */
 TESORO_API int tesoro_appointment_request(tesoro *t, int64_t actor,
                                           int64_t deal_property,
                                           const int64_t *preferred, int count,
                                           int64_t *out_appointment);
 /* `duration_s`: 0 keeps the viewing's duration, else
-** TESORO_MIN_VIEWING_S..TESORO_MAX_VIEWING_S seconds (EINVAL). */
+** TESORO_MIN_VIEWING_S..TESORO_MAX_VIEWING_S seconds (EINVAL).
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_ECONFLICT (expected_version). */
 TESORO_API int tesoro_appointment_confirm(tesoro *t, int64_t actor,
                                           int64_t appointment,
                                           int64_t start_at, int64_t duration_s,
@@ -1047,7 +1155,9 @@ TESORO_API int tesoro_appointment_reject(tesoro *t, int64_t actor,
                                          int64_t appointment,
                                          const char *reason,
                                          int64_t expected_version);
-/* `reason` may be NULL for the client; staff must give one (EINVAL). */
+/* `reason` may be NULL for the client; staff must give one (EINVAL).
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_ECONFLICT (expected_version). */
 TESORO_API int tesoro_appointment_cancel(tesoro *t, int64_t actor,
                                          int64_t appointment,
                                          const char *reason,
@@ -1055,7 +1165,9 @@ TESORO_API int tesoro_appointment_cancel(tesoro *t, int64_t actor,
 TESORO_API int tesoro_appointment_start_viewing(tesoro *t, int64_t actor,
                                                 int64_t appointment,
                                                 int64_t expected_version);
-/* `note` may be NULL. */
+/* `note` may be NULL.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_ECONFLICT (expected_version). */
 TESORO_API int tesoro_appointment_record_no_show(tesoro *t, int64_t actor,
                                                  int64_t appointment,
                                                  const char *note,
@@ -1066,6 +1178,8 @@ TESORO_API int tesoro_appointment_record_no_show(tesoro *t, int64_t actor,
 ** of 1..5 stars that a later call replaces.  Photos (TESORO_DOC_PHOTO) and
 ** voice notes (TESORO_DOC_VOICE_NOTE) go through tesoro_document_add with
 ** TESORO_ENTITY_APPOINTMENT.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_ECONFLICT (expected_version).
 */
 TESORO_API int tesoro_appointment_note_add(tesoro *t, int64_t actor,
                                            int64_t appointment,
@@ -1076,7 +1190,9 @@ TESORO_API int tesoro_appointment_rate(tesoro *t, int64_t actor,
                                        int64_t expected_version);
 
 /* The appointment's notes, oldest first (staff or its client).  Columns:
-** id, author_id, body, created_at. */
+** id, author_id, body, created_at.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED. */
 TESORO_API int tesoro_appointment_notes(tesoro *t, int64_t actor,
                                         int64_t appointment,
                                         tesoro_cursor **out);
@@ -1088,8 +1204,10 @@ TESORO_API int tesoro_appointment_notes(tesoro *t, int64_t actor,
 ** listing has no photo), preferred (JSON array of instants, as requested),
 ** start_at (NULL until confirmed), price, currency, ref, address, rating
 ** (NULL until rated), version.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED.
 */
-TESORO_API int tesoro_appointments_client(tesoro *t, int64_t actor, int list,
+TESORO_API int tesoro_client_appointments(tesoro *t, int64_t actor, int list,
                                           tesoro_cursor **out);
 
 /*
@@ -1100,8 +1218,10 @@ TESORO_API int tesoro_appointments_client(tesoro *t, int64_t actor, int list,
 ** by that time.  Columns: id, state, status_colour, at, start_at,
 ** preferred, contact_id, contact_name, deal_id, listing_id, title,
 ** address, ref, no_show (0/1), rating, version.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED.
 */
-TESORO_API int tesoro_appointments_agent(tesoro *t, int64_t actor,
+TESORO_API int tesoro_agent_appointments(tesoro *t, int64_t actor,
                                          int64_t agent, int state,
                                          int64_t from, int64_t to,
                                          tesoro_cursor **out);
@@ -1119,6 +1239,8 @@ TESORO_API int tesoro_appointments_agent(tesoro *t, int64_t actor,
 ** characters (each is dropped).  The UID is "appointment-<id>-<the
 ** agency's random key>@tesoro", unique across agencies and files.
 ** *out: tesoro_free.
+** Returns TESORO_OK; TESORO_EINVAL (bad id, out NULL); TESORO_ENOTFOUND;
+** TESORO_EDENIED.
 */
 TESORO_API int tesoro_appointment_ics(tesoro *t, int64_t actor,
                                       int64_t appointment, const char *link,
@@ -1205,6 +1327,8 @@ TESORO_API int tesoro_calendar_feed(tesoro *t, int64_t actor, int64_t subject,
 ** The agency's referral agreement (admin): the fee, in basis points of the
 ** sale price (0..10000; 250 = 2.50 %).  New referrals take the fee agreed
 ** at their creation.  Default 0.
+** Returns TESORO_OK; TESORO_EINVAL (out of range); TESORO_ENOTFOUND;
+** TESORO_EDENIED (not an admin).
 */
 TESORO_API int tesoro_agency_set_referral_fee(tesoro *t, int64_t actor,
                                               int64_t basis_points);
@@ -1212,17 +1336,23 @@ TESORO_API int tesoro_agency_set_referral_fee(tesoro *t, int64_t actor,
 /*
 ** Register a referral (staff) for a contact of the agency, with `agent` (a
 ** staff member of the agency; 0 = the caller), at left_voicemail.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_EEXISTS where the text above says so.
 */
 TESORO_API int tesoro_referral_create(tesoro *t, int64_t actor, int64_t contact,
                                       int64_t agent, int64_t *out_referral);
 
-/* Move a referral to `stage` (TESORO_STAGE_*), see above. */
+/* Move a referral to `stage` (TESORO_STAGE_*), see above.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_ECONFLICT (expected_version). */
 TESORO_API int tesoro_referral_move(tesoro *t, int64_t actor, int64_t referral,
                                     int stage, const char *data_json,
                                     int64_t expected_version);
 
 /* A note on the referral (staff), in any stage.  Notes, oldest first:
-** columns id, author_id, body, created_at. */
+** columns id, author_id, body, created_at.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED. */
 TESORO_API int tesoro_referral_note_add(tesoro *t, int64_t actor,
                                         int64_t referral, const char *body,
                                         int64_t *out_note);
@@ -1235,6 +1365,8 @@ TESORO_API int tesoro_referral_notes(tesoro *t, int64_t actor,
 ** Columns: id, contact_id, contact_name, agent_id, stage, last_active_stage,
 ** attempted_via, contacted_via, meeting_at, list_date, sale_price,
 ** close_date, fee_bp, fee_owed, paid_amount, created_at, version.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED.
 */
 TESORO_API int tesoro_referrals(tesoro *t, int64_t actor, int filter, int stage,
                                 int64_t agent, tesoro_cursor **out);
@@ -1243,6 +1375,8 @@ TESORO_API int tesoro_referrals(tesoro *t, int64_t actor, int filter, int stage,
 ** The pipeline view (staff): one row per stage, in stage order, with the
 ** number of referrals in it (`agent` 0: all).  Columns: stage (number),
 ** name, count.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED.
 */
 TESORO_API int tesoro_referral_pipeline(tesoro *t, int64_t actor, int64_t agent,
                                         tesoro_cursor **out);
@@ -1324,6 +1458,8 @@ TESORO_API int tesoro_referral_pipeline(tesoro *t, int64_t actor, int64_t agent,
 
 /*
 ** Switch the agency's portal on (1) or off (0) (admin only; default off).
+** Returns TESORO_OK; TESORO_EINVAL (not 0 or 1); TESORO_ENOTFOUND;
+** TESORO_EDENIED (not an admin).
 */
 TESORO_API int tesoro_agency_set_portal(tesoro *t, int64_t actor, int active);
 
@@ -1405,13 +1541,21 @@ TESORO_API int tesoro_portal_password_change(tesoro *t, int64_t client,
                                              const char *current,
                                              const char *new_password);
 
-/* The account's current onboarding step (TESORO_PORTAL_*), its client. */
+/* The account's current onboarding step (TESORO_PORTAL_*), its client.
+** Not a duplicate of tesoro_entity_state: a client never learns its
+** account's id, and the step is the number tesoro_portal_login gives.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND (no portal account);
+** TESORO_EDENIED (not a client, portal off); TESORO_EGUARD (password still
+** to be set); TESORO_ESTATE (the step does not allow it). */
 TESORO_API int tesoro_portal_step(tesoro *t, int64_t client, int *out_step);
 
 /* Onboarding (the client): welcome slides seen (welcome → tour); tour
-** finished or skipped (tour → ready); tour restarted (ready → tour). */
-TESORO_API int tesoro_portal_welcome_done(tesoro *t, int64_t client);
-TESORO_API int tesoro_portal_tour_done(tesoro *t, int64_t client);
+** finished or skipped (tour → ready); tour restarted (ready → tour).
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND (no portal account);
+** TESORO_EDENIED (not a client, portal off); TESORO_EGUARD (password still
+** to be set); TESORO_ESTATE (the step does not allow it). */
+TESORO_API int tesoro_portal_welcome_finish(tesoro *t, int64_t client);
+TESORO_API int tesoro_portal_tour_finish(tesoro *t, int64_t client);
 TESORO_API int tesoro_portal_tour_skip(tesoro *t, int64_t client);
 TESORO_API int tesoro_portal_tour_restart(tesoro *t, int64_t client);
 
@@ -1420,18 +1564,24 @@ TESORO_API int tesoro_portal_tour_restart(tesoro *t, int64_t client);
 ** when its primary subtag (before "-" or "_", any case: "nl-BE", "NL") is
 ** one of TESORO_PORTAL_LANGUAGES, else "en".  *out_language points at a
 ** static string.  Notifications to the client use the same language.
-** tesoro_portal_language_set takes exactly one of the ten lower-case codes
+** tesoro_portal_set_language takes exactly one of the ten lower-case codes
 ** (EINVAL otherwise).
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND (no portal account);
+** TESORO_EDENIED (not a client, portal off); TESORO_EGUARD (password still
+** to be set); TESORO_ESTATE (the step does not allow it).
 */
 TESORO_API int tesoro_portal_language(tesoro *t, int64_t client,
                                       const char **out_language);
-TESORO_API int tesoro_portal_language_set(tesoro *t, int64_t client,
+TESORO_API int tesoro_portal_set_language(tesoro *t, int64_t client,
                                           const char *language);
 
 /*
 ** Home overview (the client): upcoming appointments (confirmed, in the
 ** future), unconfirmed ones (pending), new properties (to_review, in the
 ** client's active deals) and ratings given.  Any out may be NULL.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND (no portal account);
+** TESORO_EDENIED (not a client, portal off); TESORO_EGUARD (password still
+** to be set); TESORO_ESTATE (the step does not allow it).
 */
 TESORO_API int tesoro_portal_home(tesoro *t, int64_t client,
                                   int64_t *out_upcoming,
@@ -1449,6 +1599,9 @@ TESORO_API int tesoro_portal_home(tesoro *t, int64_t client,
 ** Columns: id, deal_id, listing_id, state, favourite, title, address,
 ** price, ref, photo_id, reject_reasons (JSON array or NULL), reject_note,
 ** created_at, version.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND (no portal account);
+** TESORO_EDENIED (not a client, portal off); TESORO_EGUARD (password still
+** to be set); TESORO_ESTATE (the step does not allow it).
 */
 #define TESORO_FEED_NEW        1
 #define TESORO_FEED_ALL        2
@@ -1485,6 +1638,9 @@ TESORO_API int tesoro_portal_property(tesoro *t, int64_t client,
 ** kept on the contact's timeline.  `deal_property` 0 or one of the
 ** client's offered properties the message is about.  *out_message may be
 ** NULL.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND (no portal account);
+** TESORO_EDENIED (not a client, portal off); TESORO_EGUARD (password still
+** to be set); TESORO_ESTATE (the step does not allow it).
 */
 TESORO_API int tesoro_portal_contact_agent(tesoro *t, int64_t client,
                                            int64_t deal_property,
@@ -1495,8 +1651,10 @@ TESORO_API int tesoro_portal_contact_agent(tesoro *t, int64_t client,
 ** Staff: the portal account of a contact (ENOTFOUND if none).  Read it
 ** with tesoro_entity_json: e-mail, state, language, last login, lock —
 ** never a hash.
+** Returns TESORO_OK; TESORO_EINVAL (bad id, out NULL); TESORO_ENOTFOUND;
+** TESORO_EDENIED.
 */
-TESORO_API int tesoro_portal_account_of(tesoro *t, int64_t actor,
+TESORO_API int tesoro_contact_portal_account(tesoro *t, int64_t actor,
                                         int64_t contact, int64_t *out_account);
 
 /*
@@ -1541,7 +1699,8 @@ TESORO_API int tesoro_portal_account_of(tesoro *t, int64_t actor,
 
 /* Log in and open a session (the website actor): as tesoro_portal_login;
 ** *out_token (tesoro_free) is the session's token; *out_client and
-** *out_step as there (either may be NULL). */
+** *out_step as there (either may be NULL).
+** Returns as tesoro_portal_login. */
 TESORO_API int tesoro_portal_session_open(tesoro *t, int64_t website,
                                           const char *email,
                                           const char *password,
@@ -1550,13 +1709,17 @@ TESORO_API int tesoro_portal_session_open(tesoro *t, int64_t website,
 
 /* The client actor of a live session (the website actor).  EDENIED "the
 ** session has ended" for a token that is unknown, ended or expired, alike;
-** EINVAL for a token that is not one tesoro could have made. */
+** EINVAL for a token that is not one tesoro could have made.
+** Returns TESORO_OK; TESORO_EINVAL (not a token); TESORO_EDENIED (ended,
+** unknown, not the website, portal off). */
 TESORO_API int tesoro_portal_session_client(tesoro *t, int64_t website,
                                             const char *token,
                                             int64_t *out_client);
 
 /* Log out (the website actor): the session ends.  Ending a session that
-** has already ended is TESORO_OK. */
+** has already ended is TESORO_OK.
+** Returns TESORO_OK; TESORO_EINVAL (not a token); TESORO_EDENIED (not the
+** website, portal off). */
 TESORO_API int tesoro_portal_session_end(tesoro *t, int64_t website,
                                          const char *token);
 
@@ -1579,6 +1742,9 @@ TESORO_API int tesoro_portal_session_end(tesoro *t, int64_t website,
 ** account in set_password moves on to welcome.  *out_client (may be NULL):
 ** the account's client actor.  Every failure is EDENIED "the reset secret
 ** is wrong or has expired" (a wrong secret of a known account counts).
+** Returns TESORO_OK (whatever the e-mail); TESORO_EINVAL; TESORO_EDENIED
+** (not the website, portal off); reset: TESORO_OK; TESORO_EINVAL (password
+** policy); TESORO_EDENIED.
 */
 #define TESORO_PORTAL_RESET_LEN       32
 #define TESORO_PORTAL_RESET_TTL_S     3600
@@ -1607,7 +1773,9 @@ TESORO_API int tesoro_portal_invitation_resend(tesoro *t, int64_t actor,
                                                char **out_temp_password);
 
 /* Deactivate the contact's account (staff): no login, no session, no
-** reset until an invitation resend.  ESTATE if already deactivated. */
+** reset until an invitation resend.  ESTATE if already deactivated.
+** Returns TESORO_OK; TESORO_ENOTFOUND (no account); TESORO_EDENIED (not
+** staff, portal off); TESORO_ESTATE. */
 TESORO_API int tesoro_portal_account_deactivate(tesoro *t, int64_t actor,
                                                 int64_t contact);
 
@@ -1661,7 +1829,7 @@ TESORO_API int tesoro_portal_account_deactivate(tesoro *t, int64_t actor,
 **                        "confirm vendor" for the customer's agent
 **   consent              consent: "granted" or "denied"; statement — the
 **                        marketing consent the person gave on the website
-**                        (see tesoro_contact_consent_set)
+**                        (see tesoro_contact_set_consent)
 ** Search criteria: min_price, max_price (minor units), property_types (an
 ** array of "house", "apartment", "office", "land"), min_bedrooms,
 ** max_bedrooms, area.  All optional; bounds must not cross.  `area` is an
@@ -1678,6 +1846,10 @@ TESORO_API int tesoro_portal_account_deactivate(tesoro *t, int64_t actor,
 ** "superseded", "customer_id", "entity", "entity_id"} (*out_result,
 ** tesoro_free; the entity is what the event created or changed, e.g. the
 ** search).
+** Returns TESORO_OK (a replay too); TESORO_EINVAL (malformed event, a
+** member its type lacks, "at" too far ahead); TESORO_EDENIED (not the
+** website); TESORO_EEXISTS (a source_id reused with other content, a
+** contact already another customer's); TESORO_ESTATE (an erased contact).
 */
 #define TESORO_MAX_SOURCE_ID 200
 
@@ -1714,6 +1886,8 @@ TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
 ** created_at, version.  Approve links the customer to `contact` (0: the
 ** agency's contact with the customer's e-mail, case-insensitively, else a
 ** new contact with the role "applicant"); *out_contact may be NULL.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_ECONFLICT (expected_version).
 */
 TESORO_API int tesoro_prospects(tesoro *t, int64_t actor, tesoro_cursor **out);
 TESORO_API int tesoro_prospect_approve(tesoro *t, int64_t actor,
@@ -1735,6 +1909,8 @@ TESORO_API int tesoro_prospect_discard(tesoro *t, int64_t actor,
 **                              last_viewed_at, saved, rank, note,
 **                              note_shared — a private note reads NULL
 **   tesoro_customer_enquiries  id, type, listing_id, message, at
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED.
 */
 TESORO_API int tesoro_customer_searches(tesoro *t, int64_t actor,
                                         int64_t customer, tesoro_cursor **out);
@@ -1744,11 +1920,15 @@ TESORO_API int tesoro_customer_properties(tesoro *t, int64_t actor,
 TESORO_API int tesoro_customer_enquiries(tesoro *t, int64_t actor,
                                          int64_t customer, tesoro_cursor **out);
 /* The web customer the website calls `external_id` (staff); ENOTFOUND if
-** none. */
+** none.
+** Returns TESORO_OK; TESORO_EINVAL (bad id, out NULL); TESORO_ENOTFOUND;
+** TESORO_EDENIED. */
 TESORO_API int tesoro_customer_find(tesoro *t, int64_t actor,
                                     const char *external_id,
                                     int64_t *out_customer);
-/* The web customer of a contact (staff); ENOTFOUND if none. */
+/* The web customer of a contact (staff); ENOTFOUND if none.
+** Returns TESORO_OK; TESORO_EINVAL (bad id, out NULL); TESORO_ENOTFOUND;
+** TESORO_EDENIED. */
 TESORO_API int tesoro_contact_customer(tesoro *t, int64_t actor,
                                        int64_t contact, int64_t *out_customer);
 
@@ -1768,13 +1948,15 @@ TESORO_API int tesoro_contact_customer(tesoro *t, int64_t actor,
 **   9  property_interest  tesoro_interest_register: the contact showed
 **                         interest in a listing in branch; the website
 **                         treats it as a saved property
-**   12 group_changed      tesoro_group_set (group "" leaves the group)
+**   12 group_changed      tesoro_contact_set_group (group "" leaves the group)
 **   14 vendor_confirmed   tesoro_vendor_confirm: a firm link of a contact
 **                         to a listing as "vendor" or "landlord"; an open
 **                         vendor claim of that contact on that listing is
 **                         confirmed with it and its task completed
 ** Vendor claims can also be rejected (tesoro_vendor_claim_reject, reason
 ** required); the claim's task is cancelled.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_ECONFLICT (expected_version).
 */
 TESORO_API int tesoro_search_save(tesoro *t, int64_t actor, int64_t contact,
                                   int64_t search, const char *criteria_json,
@@ -1783,7 +1965,7 @@ TESORO_API int tesoro_search_delete(tesoro *t, int64_t actor, int64_t search,
                                     int64_t expected_version);
 TESORO_API int tesoro_interest_register(tesoro *t, int64_t actor,
                                         int64_t contact, int64_t listing);
-TESORO_API int tesoro_group_set(tesoro *t, int64_t actor, int64_t contact,
+TESORO_API int tesoro_contact_set_group(tesoro *t, int64_t actor, int64_t contact,
                                 const char *group);
 TESORO_API int tesoro_vendor_confirm(tesoro *t, int64_t actor, int64_t contact,
                                      int64_t listing, const char *role);
@@ -1800,6 +1982,8 @@ TESORO_API int tesoro_vendor_claim_reject(tesoro *t, int64_t actor,
 ** score, visits, views, saves, hard_searches, soft_searches, enquiries,
 ** last_activity_at.  Highest score first; ties: latest activity, then id.
 ** `limit` 1..1000.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED.
 */
 TESORO_API int tesoro_call_list(tesoro *t, int64_t actor, int limit,
                                 tesoro_cursor **out);
@@ -1816,6 +2000,8 @@ TESORO_API int tesoro_call_list(tesoro *t, int64_t actor, int limit,
 ** implied), listing_id, ref, title, price, property_type, bedrooms,
 ** distance_m (from the centre, or NULL).  Hard matches first, then by
 ** search, then newest listing first.
+** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
+** TESORO_ENOTFOUND; TESORO_EDENIED.
 */
 TESORO_API int tesoro_matches(tesoro *t, int64_t actor, int64_t customer,
                               tesoro_cursor **out);
@@ -1854,7 +2040,7 @@ TESORO_API int tesoro_matches(tesoro *t, int64_t actor, int64_t customer,
 ** Returns TESORO_OK; EINVAL; EDENIED (another agency, another client);
 ** ECONFLICT.
 */
-TESORO_API int tesoro_contact_consent_set(tesoro *t, int64_t actor,
+TESORO_API int tesoro_contact_set_consent(tesoro *t, int64_t actor,
                                           int64_t contact, int consent,
                                           const char *statement,
                                           int64_t expected_version);
@@ -1872,6 +2058,8 @@ TESORO_API int tesoro_contact_consent_set(tesoro *t, int64_t actor,
 ** the agency, or the contact's own client, who does not get the private
 ** room notes nor the staff's notifications.  flags:
 ** TESORO_EXPORT_DOCUMENT_BYTES adds each document's bytes, base64.
+** Returns TESORO_OK; TESORO_EINVAL (bad id, out NULL); TESORO_ENOTFOUND;
+** TESORO_EDENIED.
 */
 #define TESORO_EXPORT_DOCUMENT_BYTES 1
 TESORO_API int tesoro_contact_export(tesoro *t, int64_t actor, int64_t contact,
@@ -1897,6 +2085,8 @@ TESORO_API int tesoro_contact_export(tesoro *t, int64_t actor, int64_t contact,
 ** prospect approved into it, a website event naming it — is ESTATE
 ** ("erased"), so personal data cannot flow back (timers still end what
 ** was running).
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_EEXISTS where the text above says so.
 */
 TESORO_API int tesoro_contact_erase(tesoro *t, int64_t actor, int64_t contact,
                                     const char *reason);
@@ -1915,6 +2105,8 @@ TESORO_API int tesoro_contact_erase(tesoro *t, int64_t actor, int64_t contact,
 ** discarding it is ESTATE ("erased"); a later website event with the same
 ** id is a new prospect.  A customer approved into a contact is ESTATE for
 ** both: its data is the contact's (tesoro_contact_export and _erase).
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_EEXISTS where the text above says so.
 */
 TESORO_API int tesoro_web_customer_export(tesoro *t, int64_t actor,
                                           int64_t customer, char **out_json);
@@ -1993,6 +2185,8 @@ TESORO_API int tesoro_web_customer_erase(tesoro *t, int64_t actor,
 ** imported under or "<type>-<id>"; erased contacts and what is theirs are
 ** left out.  *out_records (may be NULL): the records written.  The file is
 ** written in one read transaction: one moment's agency.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_EEXISTS where the text above says so.
 */
 TESORO_API int tesoro_agency_import(tesoro *t, int64_t actor, const char *path,
                                     char **out_report);
@@ -2003,6 +2197,8 @@ TESORO_API int tesoro_agency_export(tesoro *t, int64_t actor, const char *path,
 ** The privacy map (no handle needed), as JSON: [{"table", "about_contact",
 ** "columns": [{"column", "class": "kept", "personal", "secret" or
 ** "bytes"}]}].  *out_json is freed with tesoro_free.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_EEXISTS where the text above says so.
 */
 TESORO_API int tesoro_privacy_map(char **out_json);
 
@@ -2012,29 +2208,37 @@ TESORO_API int tesoro_privacy_map(char **out_json);
 
 /* Advance: TESORO_ROW (a row is ready), TESORO_DONE, or an error (EMISUSE
 ** when the handle was closed).  An error's message is tesoro_errmsg of the
-** cursor's handle (none can be read once the handle is closed). */
+** cursor's handle (none can be read once the handle is closed).
+** Returns TESORO_ROW; TESORO_DONE; TESORO_EMISUSE; a database error
+** (TESORO_EBUSY, TESORO_ENOMEM, TESORO_EDB). */
 TESORO_API int tesoro_cursor_next(tesoro_cursor *c);
-/* Number of columns; name of column i (static for the cursor's life). */
+/* Number of columns; name of column i (static for the cursor's life).
+** Returns the count (0 for a NULL cursor); tesoro_cursor_name NULL for a bad
+** column. */
 TESORO_API int tesoro_cursor_columns(tesoro_cursor *c);
 TESORO_API const char *tesoro_cursor_name(tesoro_cursor *c, int col);
-/* Column index by name, or -1. */
+/* Column index by name, or -1.
+** Returns the index, or -1 (not an error code). */
 TESORO_API int tesoro_cursor_index(tesoro_cursor *c, const char *name);
 /* Values of the current row.  Text is valid until the next call on the
-** cursor; NULL for SQL NULL or a bad column.  Numbers are 0 for NULL. */
+** cursor; NULL for SQL NULL or a bad column.  Numbers are 0 for NULL.
+** Return the value (see above); never an error code. */
 TESORO_API int64_t tesoro_cursor_int(tesoro_cursor *c, int col);
 TESORO_API double tesoro_cursor_double(tesoro_cursor *c, int col);
 TESORO_API const char *tesoro_cursor_text(tesoro_cursor *c, int col);
 TESORO_API int tesoro_cursor_isnull(tesoro_cursor *c, int col);
 /* The type of a value of the current row, so that a binding need not guess
 ** from text: TESORO_TYPE_INTEGER, _FLOAT, _TEXT, _BLOB or _NULL (also for no
-** row or a bad column).  The numbers are SQLite's. */
+** row or a bad column).  The numbers are SQLite's.
+** Returns a TESORO_TYPE_* value. */
 #define TESORO_TYPE_INTEGER 1
 #define TESORO_TYPE_FLOAT   2
 #define TESORO_TYPE_TEXT    3
 #define TESORO_TYPE_BLOB    4
 #define TESORO_TYPE_NULL    5
 TESORO_API int tesoro_cursor_type(tesoro_cursor *c, int col);
-/* Release the cursor.  NULL ok.  Valid after the handle was closed. */
+/* Release the cursor.  NULL ok.  Valid after the handle was closed.
+** Returns nothing. */
 TESORO_API void tesoro_cursor_free(tesoro_cursor *c);
 
 /* ------------------------------------------------------------------------
@@ -2048,6 +2252,8 @@ TESORO_API void tesoro_cursor_free(tesoro_cursor *c);
 ** has its cause; no cancelled or rejected viewing keeps a pending timer;
 ** ...).  TESORO_OK when all hold; otherwise TESORO_EDB with
 ** the first violation in tesoro_errmsg.
+** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
+** TESORO_ESTATE; TESORO_EGUARD; TESORO_EEXISTS where the text above says so.
 */
 TESORO_API int tesoro_check(tesoro *t);
 

@@ -826,7 +826,7 @@ static int entity_listing(cli *c, int argc, char **argv, const char *help,
     return rc;
   if ((rc = open_db(c, 1))) return rc;
   rc = history ? tesoro_history(c->t, actor, entity, id, &cur)
-               : tesoro_allowed(c->t, actor, entity, id, &cur);
+               : tesoro_allowed_events(c->t, actor, entity, id, &cur);
   if (rc != TESORO_OK) return lib_error(c, rc);
   return print_cursor(c, cur);
 }

@@ -279,7 +279,7 @@ static void setup(tesoro *t, world *w) {
     OK(t, tesoro_portal_account_create(t, w->agent, w->contact, &account, &temp));
     OK(t, tesoro_portal_password_change(t, w->client, temp, "Bench Password 1"));
     tesoro_free(temp);
-    OK(t, tesoro_portal_welcome_done(t, w->client));
+    OK(t, tesoro_portal_welcome_finish(t, w->client));
     OK(t, tesoro_portal_tour_skip(t, w->client));
   }
 }
@@ -2216,7 +2216,7 @@ static void read_latency(const char *path, int pipeline, int n, double *median,
     if (pipeline)
       OK(t, tesoro_referral_pipeline(t, W.admin, actors[i % 20], &c));
     else
-      OK(t, tesoro_appointments_client(t, actors[i % 20], TESORO_LIST_UPCOMING, &c));
+      OK(t, tesoro_client_appointments(t, actors[i % 20], TESORO_LIST_UPCOMING, &c));
     while (tesoro_cursor_next(c) == TESORO_ROW) {
     }
     tesoro_cursor_free(c);

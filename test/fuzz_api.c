@@ -204,8 +204,8 @@ static void fz_probe(fz_world *w) {
   }
   fz_max[K_DOCUMENT] = id - 1;
   fz_max[K_PROPOSAL] = 2 * fz_max[TESORO_ENTITY_MANDATE];
-  fz_require(w, tesoro_outbox_counts(w->t, &total[0], &total[1], &total[2]),
-             "tesoro_outbox_counts");
+  fz_require(w, fz_outbox_counts(w->t, &total[0], &total[1], &total[2]),
+             "tesoro_stats (outbox)");
   fz_max[K_OUTBOX] = total[0] + total[1] + total[2];
   fz_max[K_AGENCY] = 2;
   fz_max[K_ACTOR] = w->max_actor;
@@ -311,7 +311,7 @@ static const char *fz_step(fz_world *w, fz_in *in, int *out_rc,
     break;
   case 7:
     KIND_ACTOR_ID();
-    DRAIN("allowed", tesoro_allowed(t, a, kind, e, &c));
+    DRAIN("allowed", tesoro_allowed_events(t, a, kind, e, &c));
     break;
   case 8:
     a = fz_actor(in);
@@ -647,7 +647,7 @@ static const char *fz_step(fz_world *w, fz_in *in, int *out_rc,
   case 56:
     a = fz_actor(in);
     k = fz_small(in, 5);
-    DRAIN("appointments_client", tesoro_appointments_client(t, a, k, &c));
+    DRAIN("appointments_client", tesoro_client_appointments(t, a, k, &c));
     break;
   case 57: {
     int64_t from = 0, to = 0;
@@ -659,7 +659,7 @@ static const char *fz_step(fz_world *w, fz_in *in, int *out_rc,
     if (fz_small(in, 2))
       to = fz_time(in);
     DRAIN("appointments_agent",
-          tesoro_appointments_agent(t, a, a2, k, from, to, &c));
+          tesoro_agent_appointments(t, a, a2, k, from, to, &c));
     break;
   }
   case 58:
@@ -770,9 +770,9 @@ static const char *fz_step(fz_world *w, fz_in *in, int *out_rc,
     a = fz_actor(in);
     switch (fz_small(in, 4)) {
     case 0:
-      CALL("portal_welcome_done", tesoro_portal_welcome_done(t, a));
+      CALL("portal_welcome_done", tesoro_portal_welcome_finish(t, a));
       break;
-    case 1: CALL("portal_tour_done", tesoro_portal_tour_done(t, a)); break;
+    case 1: CALL("portal_tour_done", tesoro_portal_tour_finish(t, a)); break;
     case 2: CALL("portal_tour_skip", tesoro_portal_tour_skip(t, a)); break;
     default:
       CALL("portal_tour_restart", tesoro_portal_tour_restart(t, a));
@@ -789,7 +789,7 @@ static const char *fz_step(fz_world *w, fz_in *in, int *out_rc,
         fz_fail("portal_language answered %s", lang ? lang : "(NULL)");
     } else {
       t1 = fz_text(in);
-      CALL("portal_language_set", tesoro_portal_language_set(t, a, t1));
+      CALL("portal_language_set", tesoro_portal_set_language(t, a, t1));
     }
     break;
   }
@@ -815,7 +815,7 @@ static const char *fz_step(fz_world *w, fz_in *in, int *out_rc,
   case 78:
     a = fz_actor(in);
     e = fz_id(in, TESORO_ENTITY_CONTACT);
-    CALL("portal_account_of", tesoro_portal_account_of(t, a, e, &id));
+    CALL("portal_account_of", tesoro_contact_portal_account(t, a, e, &id));
     break;
   case 79:
     a = fz_actor(in);
@@ -905,7 +905,7 @@ static const char *fz_step(fz_world *w, fz_in *in, int *out_rc,
     a = fz_actor(in);
     e = fz_id(in, TESORO_ENTITY_CONTACT);
     t1 = fz_text(in);
-    CALL("group_set", tesoro_group_set(t, a, e, t1));
+    CALL("group_set", tesoro_contact_set_group(t, a, e, t1));
     break;
   case 91:
     a = fz_actor(in);
@@ -937,7 +937,7 @@ static const char *fz_step(fz_world *w, fz_in *in, int *out_rc,
     k = fz_small(in, 5);
     t1 = fz_text(in);
     v = fz_version(in);
-    CALL("contact_consent_set", tesoro_contact_consent_set(t, a, e, k, t1, v));
+    CALL("contact_consent_set", tesoro_contact_set_consent(t, a, e, k, t1, v));
     break;
   case 96:
     a = fz_actor(in);

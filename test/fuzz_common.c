@@ -501,8 +501,30 @@ static void fz_build(fz_world *w) {
        w->max_actor++) {
   }
   fz_check(w, "building the world");
-  REQ(tesoro_outbox_counts(w->t, &fz_outbox_base[0], &fz_outbox_base[1],
+  REQ(fz_outbox_counts(w->t, &fz_outbox_base[0], &fz_outbox_base[1],
                            &fz_outbox_base[2]));
+}
+
+int fz_outbox_counts(tesoro *t, int64_t *out_pending, int64_t *out_delivered,
+                     int64_t *out_dead) {
+  static const char *const names[3] = {"pending", "delivered", "dead"};
+  tesoro_cursor *c = NULL;
+  int64_t n[3] = {0, 0, 0};
+  int rc = tesoro_stats(t, 0, &c);
+  if (rc != TESORO_OK) return rc;
+  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
+    const char *what = tesoro_cursor_text(c, 0);
+    const char *status = tesoro_cursor_text(c, 1);
+    if (what == NULL || status == NULL || strcmp(what, "outbox") != 0) continue;
+    for (int i = 0; i < 3; i++)
+      if (strcmp(status, names[i]) == 0) n[i] = tesoro_cursor_int(c, 2);
+  }
+  tesoro_cursor_free(c);
+  if (rc != TESORO_DONE) return rc;
+  if (out_pending) *out_pending = n[0];
+  if (out_delivered) *out_delivered = n[1];
+  if (out_dead) *out_dead = n[2];
+  return TESORO_OK;
 }
 
 fz_world *fz_world_get(void) {
@@ -523,7 +545,7 @@ void fz_input_end(fz_world *w) {
   int rc = tesoro_rollback(w->t);
   if (rc != TESORO_OK)
     fz_fail("tesoro_rollback: %s: %s", tesoro_errname(rc), tesoro_errmsg(w->t));
-  REQ(tesoro_outbox_counts(w->t, &counts[0], &counts[1], &counts[2]));
+  REQ(fz_outbox_counts(w->t, &counts[0], &counts[1], &counts[2]));
   if (memcmp(counts, fz_outbox_base, sizeof counts) != 0)
     fz_fail("the rollback did not restore the world (outbox %lld/%lld/%lld, "
             "was %lld/%lld/%lld)",

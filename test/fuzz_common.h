@@ -87,6 +87,10 @@ void fz_fail(const char *fmt, ...)
    holds in each state, and the outbox by status — a cheap fingerprint that
    a refused call must leave unchanged. */
 char *fz_stats(fz_world *w);
+/* The outbox deliveries by status (pending, delivered, dead), read from
+   tesoro_stats(t, 0); any out may be NULL; tesoro_stats's code. */
+int fz_outbox_counts(tesoro *t, int64_t *out_pending, int64_t *out_delivered,
+                     int64_t *out_dead);
 /* abort() unless two fingerprints are equal; frees both. */
 void fz_same_stats(char *before, char *after, const char *call);
 

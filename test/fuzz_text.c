@@ -331,14 +331,14 @@ static const fz_call fz_calls[] = {
     {"tesoro_portal_login", 2, {"bob@example.com", FZ_PASSWORD}},
     /* 30 */
     {"tesoro_portal_password_change", 2, {FZ_PASSWORD, "Another#Pass2"}},
-    {"tesoro_portal_language_set", 1, {"nl"}},
+    {"tesoro_portal_set_language", 1, {"nl"}},
     {"tesoro_portal_contact_agent", 1, {"Please call me back"}},
     {"tesoro_prospect_discard", 1, {"Spam"}},
     {"tesoro_customer_find", 1, {"c1"}},
-    /* 35 */ {"tesoro_group_set", 1, {"grp-9"}},
+    /* 35 */ {"tesoro_contact_set_group", 1, {"grp-9"}},
     {"tesoro_vendor_confirm", 1, {"vendor"}},
     {"tesoro_vendor_claim_reject", 1, {"Not the owner"}},
-    {"tesoro_contact_consent_set", 1, {"I agree to receive news"}},
+    {"tesoro_contact_set_consent", 1, {"I agree to receive news"}},
     {"tesoro_contact_erase", 1, {"Asked to be forgotten"}},
     /* 40 */ {"tesoro_outbox_fail", 1, {"SMTP 550 mailbox unavailable"}},
     {"tesoro_search_save",
@@ -709,7 +709,7 @@ static void fz_run(fz_world *w, unsigned which, const char *const *f,
   }
   case 31: {
     const char *lang = NULL;
-    rc = tesoro_portal_language_set(t, w->client2, f[0]);
+    rc = tesoro_portal_set_language(t, w->client2, f[0]);
     if (fz_expect(w, rc, R, call) == TESORO_OK) {
       fz_require(w, tesoro_portal_language(t, w->client2, &lang),
                  "tesoro_portal_language");
@@ -739,7 +739,7 @@ static void fz_run(fz_world *w, unsigned which, const char *const *f,
                 f[0]);
     break;
   case 35:
-    rc = tesoro_group_set(t, w->agent, w->contact, f[0]);
+    rc = tesoro_contact_set_group(t, w->agent, w->contact, f[0]);
     if (fz_expect(w, rc, R, call) == TESORO_OK)
       fz_stored("customer group",
                 fz_field(w, w->agent, TESORO_ENTITY_WEB_CUSTOMER, w->customer,
@@ -759,7 +759,7 @@ static void fz_run(fz_world *w, unsigned which, const char *const *f,
                 f[0]);
     break;
   case 38:
-    rc = tesoro_contact_consent_set(t, w->agent, w->contact,
+    rc = tesoro_contact_set_consent(t, w->agent, w->contact,
                                     TESORO_CONSENT_GRANTED, f[0], 0);
     if (fz_expect(w, rc, R, call) == TESORO_OK)
       fz_stored("consent_text",

@@ -825,7 +825,7 @@ static char *portal_reads(tesoro *t, int64_t staff, int64_t contact, int *calls)
   (*calls)++;
   for (int i = 0; i < 3; i++) {
     buf_printf(&out, "appointments %d\n", lists[i]);
-    rc = tesoro_appointments_client(t, client, lists[i], &c);
+    rc = tesoro_client_appointments(t, client, lists[i], &c);
     cursor_text(&out, t, rc, c);
     (*calls)++;
   }

@@ -279,14 +279,14 @@ static void assert_last_event(tu_world *w, int64_t a, const char *event,
 static int client_list(tu_world *w, int64_t client, int list, int64_t *ids,
                        int max) {
   tesoro_cursor *c = NULL;
-  TU_OK(w, tesoro_appointments_client(w->t, client, list, &c));
+  TU_OK(w, tesoro_client_appointments(w->t, client, list, &c));
   return tu_cursor_ids(c, ids, max);
 }
 
 static int agent_list(tu_world *w, int64_t actor, int64_t agent, int state,
                       int64_t from, int64_t to, int64_t *ids, int max) {
   tesoro_cursor *c = NULL;
-  TU_OK(w, tesoro_appointments_agent(w->t, actor, agent, state, from, to, &c));
+  TU_OK(w, tesoro_agent_appointments(w->t, actor, agent, state, from, to, &c));
   return tu_cursor_ids(c, ids, max);
 }
 
@@ -323,7 +323,7 @@ static int allowed_of(tu_world *w, int64_t actor, int64_t a, const char *event,
                       int *code) {
   tesoro_cursor *c = NULL;
   int rc, found = -1;
-  TU_OK(w, tesoro_allowed(w->t, actor, APPT, a, &c));
+  TU_OK(w, tesoro_allowed_events(w->t, actor, APPT, a, &c));
   while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
     const char *e = tu_col_text(c, "event");
     if (e && strcmp(e, event) == 0) {
@@ -1550,10 +1550,10 @@ static void test_appointment_calls_refuse_bad_ids_and_pointers(void **state) {
                     TESORO_EINVAL, NULL);
   TU_ASSERT_REFUSED(w, tesoro_appointment_ics(w->t, w->client, a, NULL, NULL),
                     TESORO_EINVAL, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_appointments_client(w->t, w->client,
+  TU_ASSERT_REFUSED(w, tesoro_client_appointments(w->t, w->client,
                                                   TESORO_LIST_RECENT, NULL),
                     TESORO_EINVAL, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0,
+  TU_ASSERT_REFUSED(w, tesoro_agent_appointments(w->t, w->agent, 0, 0, 0, 0,
                                                  NULL),
                     TESORO_EINVAL, NULL);
   /* NULL handle */
@@ -1573,10 +1573,10 @@ static void test_appointment_calls_refuse_bad_ids_and_pointers(void **state) {
                     TESORO_EMISUSE, NULL);
   TU_ASSERT_REFUSED(w, tesoro_appointment_notes(NULL, w->client, a, &c),
                     TESORO_EMISUSE, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_appointments_client(NULL, w->client,
+  TU_ASSERT_REFUSED(w, tesoro_client_appointments(NULL, w->client,
                                                   TESORO_LIST_RECENT, &c),
                     TESORO_EMISUSE, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_appointments_agent(NULL, w->agent, 0, 0, 0, 0,
+  TU_ASSERT_REFUSED(w, tesoro_agent_appointments(NULL, w->agent, 0, 0, 0, 0,
                                                  &c),
                     TESORO_EMISUSE, NULL);
   TU_ASSERT_REFUSED(w, tesoro_appointment_ics(NULL, w->client, a, NULL, &out),
@@ -1736,11 +1736,11 @@ static void test_feedback_after_completion_by_client(void **state) {
                         (long long)a),
                    D1 + 3 * HOUR);
   /* the one rating shows on both lists */
-  TU_OK(w, tesoro_appointments_client(w->t, w->client, TESORO_LIST_RECENT, &c));
+  TU_OK(w, tesoro_client_appointments(w->t, w->client, TESORO_LIST_RECENT, &c));
   seek_id(c, a);
   assert_int_equal(tu_col_int(c, "rating"), 2);
   tesoro_cursor_free(c);
-  TU_OK(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &c));
+  TU_OK(w, tesoro_agent_appointments(w->t, w->agent, 0, 0, 0, 0, &c));
   seek_id(c, a);
   assert_int_equal(tu_col_int(c, "rating"), 2);
   assert_int_equal(tesoro_cursor_next(c), TESORO_DONE);
@@ -1861,7 +1861,7 @@ static void test_client_lists_split_by_tab_in_order(void **state) {
   ref = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                   (long long)v.listing);
   assert_non_null(ref);
-  TU_OK(w, tesoro_appointments_client(w->t, w->client, TESORO_LIST_UPCOMING,
+  TU_OK(w, tesoro_client_appointments(w->t, w->client, TESORO_LIST_UPCOMING,
                                       &cur));
   seek_id(cur, d);
   assert_col_text(cur, "state", "confirmed");
@@ -1884,7 +1884,7 @@ static void test_client_lists_split_by_tab_in_order(void **state) {
   assert_int_equal(tu_col_int(cur, "version"), tu_version_of(w, APPT, d));
   tesoro_cursor_free(cur);
   /* a pending row: yellow, no start time, the dates as requested */
-  TU_OK(w, tesoro_appointments_client(w->t, w->client,
+  TU_OK(w, tesoro_client_appointments(w->t, w->client,
                                       TESORO_LIST_UNCONFIRMED, &cur));
   seek_id(cur, a);
   assert_col_text(cur, "state", "pending");
@@ -1896,21 +1896,21 @@ static void test_client_lists_split_by_tab_in_order(void **state) {
   assert_col_text(cur, "ref", ref);
   tesoro_cursor_free(cur);
   /* cancelled and rejected: red */
-  TU_OK(w, tesoro_appointments_client(w->t, w->client, TESORO_LIST_RECENT,
+  TU_OK(w, tesoro_client_appointments(w->t, w->client, TESORO_LIST_RECENT,
                                       &cur));
   seek_id(cur, e);
   assert_col_text(cur, "state", "cancelled");
   assert_col_text(cur, "status_colour", "red");
   assert_true(col_isnull(cur, "start_at"));
   tesoro_cursor_free(cur);
-  TU_OK(w, tesoro_appointments_client(w->t, w->client, TESORO_LIST_RECENT,
+  TU_OK(w, tesoro_client_appointments(w->t, w->client, TESORO_LIST_RECENT,
                                       &cur));
   seek_id(cur, f);
   assert_col_text(cur, "state", "rejected");
   assert_col_text(cur, "status_colour", "red");
   tesoro_cursor_free(cur);
   /* Bob's row has no photo */
-  TU_OK(w, tesoro_appointments_client(w->t, w->client2,
+  TU_OK(w, tesoro_client_appointments(w->t, w->client2,
                                       TESORO_LIST_UNCONFIRMED, &cur));
   seek_id(cur, bob);
   assert_true(col_isnull(cur, "photo_id"));
@@ -1942,7 +1942,7 @@ static void test_client_lists_split_by_tab_in_order(void **state) {
     int64_t want[] = {a, b}; /* by earliest preferred date: D1, D2 */
     tu_assert_ids(ids, n, want, 2);
   }
-  TU_OK(w, tesoro_appointments_client(w->t, w->client, TESORO_LIST_RECENT,
+  TU_OK(w, tesoro_client_appointments(w->t, w->client, TESORO_LIST_RECENT,
                                       &cur));
   seek_id(cur, h);
   assert_col_text(cur, "state", "completed");
@@ -1953,12 +1953,12 @@ static void test_client_lists_split_by_tab_in_order(void **state) {
 
   /* staff, bad list, bad out */
   cur = NULL;
-  TU_ASSERT_REFUSED(w, tesoro_appointments_client(w->t, w->agent,
+  TU_ASSERT_REFUSED(w, tesoro_client_appointments(w->t, w->agent,
                                                   TESORO_LIST_UPCOMING, &cur),
                     TESORO_EDENIED, "client");
-  TU_ASSERT_REFUSED(w, tesoro_appointments_client(w->t, w->client, 0, &cur),
+  TU_ASSERT_REFUSED(w, tesoro_client_appointments(w->t, w->client, 0, &cur),
                     TESORO_EINVAL, "list");
-  TU_ASSERT_REFUSED(w, tesoro_appointments_client(w->t, w->client, 4, &cur),
+  TU_ASSERT_REFUSED(w, tesoro_client_appointments(w->t, w->client, 4, &cur),
                     TESORO_EINVAL, "list");
   assert_null(cur);
 }
@@ -2035,7 +2035,7 @@ static void test_agent_list_by_state_and_range(void **state) {
   /* the columns */
   ref = tu_sqlf_text(w, "SELECT ref FROM listing WHERE id = %lld",
                   (long long)v.listing);
-  TU_OK(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &cur));
+  TU_OK(w, tesoro_agent_appointments(w->t, w->agent, 0, 0, 0, 0, &cur));
   seek_id(cur, a2);
   assert_col_text(cur, "state", "confirmed");
   assert_col_text(cur, "status_colour", "green");
@@ -2055,26 +2055,26 @@ static void test_agent_list_by_state_and_range(void **state) {
   assert_true(col_isnull(cur, "rating"));
   assert_int_equal(tu_col_int(cur, "version"), tu_version_of(w, APPT, a2));
   tesoro_cursor_free(cur);
-  TU_OK(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &cur));
+  TU_OK(w, tesoro_agent_appointments(w->t, w->agent, 0, 0, 0, 0, &cur));
   seek_id(cur, a1);
   assert_col_text(cur, "status_colour", "yellow");
   assert_int_equal(tu_col_int(cur, "at"), D1);
   assert_true(col_isnull(cur, "start_at"));
   tesoro_cursor_free(cur);
-  TU_OK(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &cur));
+  TU_OK(w, tesoro_agent_appointments(w->t, w->agent, 0, 0, 0, 0, &cur));
   seek_id(cur, a3);
   assert_col_text(cur, "status_colour", "red");
   tesoro_cursor_free(cur);
   free(ref);
 
   cur = NULL;
-  TU_ASSERT_REFUSED(w, tesoro_appointments_agent(w->t, w->other_agent,
+  TU_ASSERT_REFUSED(w, tesoro_agent_appointments(w->t, w->other_agent,
                                                  w->agent, 0, 0, 0, &cur),
                     TESORO_EDENIED, "another agency");
-  TU_ASSERT_REFUSED(w, tesoro_appointments_agent(w->t, w->client, w->agent, 0,
+  TU_ASSERT_REFUSED(w, tesoro_agent_appointments(w->t, w->client, w->agent, 0,
                                                  0, 0, &cur),
                     TESORO_EDENIED, "only");
-  TU_ASSERT_REFUSED(w, tesoro_appointments_agent(w->t, w->agent, 0, 9, 0, 0,
+  TU_ASSERT_REFUSED(w, tesoro_agent_appointments(w->t, w->agent, 0, 9, 0, 0,
                                                  &cur),
                     TESORO_EINVAL, "state");
   assert_null(cur);
@@ -2643,7 +2643,7 @@ static void test_no_show_recorded_by_agent_within_window(void **state) {
   /* on the agent's list */
   n = agent_list(w, w->agent, 0, TESORO_APPOINTMENT_COMPLETED, 0, 0, ids, 4);
   assert_int_equal(n, 1);
-  TU_OK(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &c));
+  TU_OK(w, tesoro_agent_appointments(w->t, w->agent, 0, 0, 0, 0, &c));
   seek_id(c, a);
   assert_int_equal(tu_col_int(c, "no_show"), 1);
   tesoro_cursor_free(c);
@@ -2951,7 +2951,7 @@ static void test_allowed_lists_appointment_events_per_actor(void **state) {
   assert_int_equal(code, TESORO_EDENIED);
   TU_OK(w, tesoro_clock_set(w->t, D1 - HOUR));
   assert_int_equal(allowed_of(w, w->client, c, "start_viewing", &code), 1);
-  TU_ASSERT_REFUSED(w, tesoro_allowed(w->t, w->client2, APPT, c,
+  TU_ASSERT_REFUSED(w, tesoro_allowed_events(w->t, w->client2, APPT, c,
                                       &(tesoro_cursor *){NULL}),
                     TESORO_EDENIED, "another client");
 }
@@ -2966,7 +2966,7 @@ static void test_machine_dot_shows_appointment_machine(void **state) {
       "digraph"};
   size_t i;
 
-  TU_OK(w, tesoro_machine_dot(TESORO_ENTITY_APPOINTMENT, &dot));
+  TU_OK(w, tesoro_machine_diagram(TESORO_ENTITY_APPOINTMENT, TESORO_DIAGRAM_DOT, &dot));
   assert_non_null(dot);
   for (i = 0; i < sizeof words / sizeof words[0]; i++) {
     if (!strstr(dot, words[i])) {
@@ -2976,7 +2976,7 @@ static void test_machine_dot_shows_appointment_machine(void **state) {
     }
   }
   tesoro_free(dot);
-  assert_int_equal(tesoro_machine_dot(TESORO_ENTITY_APPOINTMENT, NULL),
+  assert_int_equal(tesoro_machine_diagram(TESORO_ENTITY_APPOINTMENT, TESORO_DIAGRAM_DOT, NULL),
                    TESORO_EINVAL);
 }
 

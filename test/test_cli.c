@@ -1057,7 +1057,7 @@ static void test_history_and_allowed(void **state) {
   assert_string_equal(r.out, want);
   run_free(&r);
   free(want);
-  TU_OK(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_OK(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                       TESORO_CONSENT_GRANTED,
                                       "Yes, mail me news", 0));
   TU_OK(w, tesoro_history(w->t, w->agent, TESORO_ENTITY_CONTACT, w->contact,
@@ -1072,7 +1072,7 @@ static void test_history_and_allowed(void **state) {
   free(want);
 
   /* allowed, per actor, at a pinned time. */
-  TU_OK(w, tesoro_allowed(w->t, w->client, TESORO_ENTITY_APPOINTMENT, v.appt,
+  TU_OK(w, tesoro_allowed_events(w->t, w->client, TESORO_ENTITY_APPOINTMENT, v.appt,
                           &c));
   want = render(c, &rows);
   assert_true(rows >= 5);
@@ -1083,7 +1083,7 @@ static void test_history_and_allowed(void **state) {
   assert_non_null(strstr(r.out, "cancel\tcancelled\t1\t0\t\n"));
   run_free(&r);
   free(want);
-  TU_OK(w, tesoro_allowed(w->t, w->agent, TESORO_ENTITY_APPOINTMENT, v.appt,
+  TU_OK(w, tesoro_allowed_events(w->t, w->agent, TESORO_ENTITY_APPOINTMENT, v.appt,
                           &c));
   want = render(c, &rows);
   RUN(&r, "--db", w->path, "--now", num(TU_NOW), "allowed", "8", num(v.appt),

@@ -140,8 +140,13 @@ int main() {
       ++n;
     }
     std::int64_t pending = 0;
-    CHECK(tesoro_outbox_counts(t.get(), &pending, nullptr, nullptr) ==
-          TESORO_OK);
+    tesoro_cursor *stats = nullptr;
+    CHECK(tesoro_stats(t.get(), 0, &stats) == TESORO_OK);
+    while (tesoro_cursor_next(stats) == TESORO_ROW)
+      if (std::string(tesoro_cursor_text(stats, 0)) == "outbox" &&
+          std::string(tesoro_cursor_text(stats, 1)) == "pending")
+        pending = tesoro_cursor_int(stats, 2);
+    tesoro_cursor_free(stats);
     CHECK(n > 0 && n == pending);
   }
 

@@ -248,7 +248,7 @@ test_quick_start_runs_and_prints_what_the_readme_shows(void **state) {
   for (const char *p = out; *p; p++) lines += *p == '\n';
   assert_int_equal(tesoro_open(db, &t), TESORO_OK);
   assert_int_equal(tesoro_check(t), TESORO_OK);
-  assert_int_equal(tesoro_outbox_counts(t, &pending, NULL, NULL), TESORO_OK);
+  assert_int_equal(tu_outbox_counts(t, &pending, NULL, NULL), TESORO_OK);
   assert_int_equal(pending, lines);
   admin = tu_sql_int_path(db, "SELECT id FROM actor WHERE role = 'admin'");
   referral = tu_sql_int_path(db, "SELECT id FROM referral");
@@ -883,7 +883,7 @@ static void test_open_and_reads_write_nothing(void **state) {
   TU_OK(w, tesoro_history(w->t, w->agent, TESORO_ENTITY_REFERRAL, referral,
                           &c));
   assert_true(tu_count(c) >= 1);
-  TU_OK(w, tesoro_allowed(w->t, w->agent, TESORO_ENTITY_REFERRAL, referral,
+  TU_OK(w, tesoro_allowed_events(w->t, w->agent, TESORO_ENTITY_REFERRAL, referral,
                           &c));
   assert_true(tu_count(c) >= 1);
   TU_OK(w, tesoro_activities(w->t, w->agent, w->contact, &c));
@@ -894,7 +894,7 @@ static void test_open_and_reads_write_nothing(void **state) {
   assert_true(tu_count(c) >= 1);
   TU_OK(w, tesoro_outbox_fetch(w->t, 0, 100, &c));
   assert_true(tu_count(c) >= 1);
-  TU_OK(w, tesoro_outbox_counts(w->t, &pending, NULL, NULL));
+  TU_OK(w, tu_outbox_counts(w->t, &pending, NULL, NULL));
   TU_OK(w, tesoro_stats(w->t, 0, &c));
   assert_true(tu_count(c) >= 1);
   TU_OK(w, tesoro_contact_export(w->t, w->agent, w->contact, 0, &json));

@@ -1165,12 +1165,12 @@ static void test_outbox_interest_and_group(void **state) {
   assert_true(tu_sqlf(w, "SELECT in_branch_at FROM web_interest WHERE customer_id "
                          "= %lld AND listing_id = %lld",
                       (long long)c, (long long)l) > 0);
-  TU_OK(w, tesoro_group_set(w->t, w->agent, w->contact, "family-1"));
+  TU_OK(w, tesoro_contact_set_group(w->t, w->agent, w->contact, "family-1"));
   assert_int_equal(exch(w, "group_changed"), 1);
   assert_int_equal(exch_capability(w, "group_changed"), 12);
   TU_TEXT_IS(tu_sqlf_text(w, "SELECT group_ref FROM web_customer WHERE id = %lld",
                           (long long)c), "family-1");
-  TU_OK(w, tesoro_group_set(w->t, w->agent, w->contact, ""));
+  TU_OK(w, tesoro_contact_set_group(w->t, w->agent, w->contact, ""));
   assert_int_equal(exch(w, "group_changed"), 2);
   TU_TEXT_IS(tu_sqlf_text(w, "SELECT group_ref FROM web_customer WHERE id = %lld",
                           (long long)c), NULL);
@@ -2031,7 +2031,7 @@ static void test_consent_newest_decision_wins(void **state) {
   TU_APPLIED(w, tu_fmt("{\"source_id\":\"cn1\",\"type\":\"customer\",\"customer\":"
                        "\"hf-ada\",\"at\":%lld,\"name\":\"Ada\",\"contact_id\":%lld}",
                        (long long)T0, (long long)w->contact));
-  TU_OK(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_OK(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                       TESORO_CONSENT_DENIED, NULL, 0));
   /* a website "granted" dated an hour earlier: recorded, not applied */
   tesoro_free(TU_INGEST(w, tu_fmt("{\"source_id\":\"cn2\",\"type\":\"consent\",\"customer\":"
@@ -2052,7 +2052,7 @@ static void test_consent_newest_decision_wins(void **state) {
   /* staff decide again a second later by their clock: it applies, dated
      no earlier than what it replaces */
   TU_OK(w, tesoro_clock_set(w->t, TU_NOW + 1));
-  TU_OK(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_OK(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                       TESORO_CONSENT_DENIED, NULL, 0));
   v = tu_sqlf_text(w, "SELECT consent || '@' || consent_at FROM contact WHERE "
                       "id = %lld", (long long)w->contact);

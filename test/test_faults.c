@@ -230,7 +230,7 @@ static int st_schema_text(sc *s) {
 
 static int st_machine_dot(sc *s) {
   char *out = NULL;
-  int rc = tesoro_machine_dot(TESORO_ENTITY_APPOINTMENT, &out);
+  int rc = tesoro_machine_diagram(TESORO_ENTITY_APPOINTMENT, TESORO_DIAGRAM_DOT, &out);
   (void)s;
   tesoro_free(out);
   return rc;
@@ -499,7 +499,7 @@ static int st_history(sc *s) {
 
 static int st_allowed(sc *s) {
   tesoro_cursor *c = NULL;
-  return drain(tesoro_allowed(T, W->agent, TESORO_ENTITY_MANDATE, s->mandate,
+  return drain(tesoro_allowed_events(T, W->agent, TESORO_ENTITY_MANDATE, s->mandate,
                               &c),
                &c);
 }
@@ -582,7 +582,7 @@ static int st_account_create(sc *s) {
 
 static int st_account_of(sc *s) {
   int64_t a = 0;
-  return tesoro_portal_account_of(T, W->agent, s->buyer, &a);
+  return tesoro_contact_portal_account(T, W->agent, s->buyer, &a);
 }
 
 static int st_login_temp(sc *s) {
@@ -609,10 +609,10 @@ static int st_login_new(sc *s) {
 }
 
 static int st_welcome_done(sc *s) {
-  return tesoro_portal_welcome_done(T, s->buyer_client);
+  return tesoro_portal_welcome_finish(T, s->buyer_client);
 }
 static int st_tour_done(sc *s) {
-  return tesoro_portal_tour_done(T, s->buyer_client);
+  return tesoro_portal_tour_finish(T, s->buyer_client);
 }
 static int st_tour_restart(sc *s) {
   return tesoro_portal_tour_restart(T, s->buyer_client);
@@ -627,7 +627,7 @@ static int st_language(sc *s) {
 }
 
 static int st_language_set(sc *s) {
-  return tesoro_portal_language_set(T, s->buyer_client, "en");
+  return tesoro_portal_set_language(T, s->buyer_client, "en");
 }
 
 static int st_home(sc *s) {
@@ -695,7 +695,7 @@ static int st_request4(sc *s) {
 
 static int st_appointments_client(sc *s) {
   tesoro_cursor *c = NULL;
-  return drain(tesoro_appointments_client(T, s->buyer_client,
+  return drain(tesoro_client_appointments(T, s->buyer_client,
                                           TESORO_LIST_UNCONFIRMED, &c),
                &c);
 }
@@ -718,7 +718,7 @@ static int st_confirm4(sc *s) {
 
 static int st_appointments_agent(sc *s) {
   tesoro_cursor *c = NULL;
-  return drain(tesoro_appointments_agent(T, W->agent, W->agent2, 0, 0, 0, &c),
+  return drain(tesoro_agent_appointments(T, W->agent, W->agent2, 0, 0, 0, &c),
                &c);
 }
 
@@ -1062,7 +1062,7 @@ static int st_interest(sc *s) {
 }
 
 static int st_group(sc *s) {
-  return tesoro_group_set(T, W->agent, s->sanne, "family-1");
+  return tesoro_contact_set_group(T, W->agent, s->sanne, "family-1");
 }
 
 static int st_ingest_claim(sc *s) {
@@ -1102,12 +1102,12 @@ static int st_matches(sc *s) {
 
 /* ---- privacy ---- */
 static int st_consent_staff(sc *s) {
-  return tesoro_contact_consent_set(T, W->agent, s->buyer,
+  return tesoro_contact_set_consent(T, W->agent, s->buyer,
                                     TESORO_CONSENT_GRANTED,
                                     "Send me new listings by e-mail", 0);
 }
 static int st_consent_client(sc *s) {
-  return tesoro_contact_consent_set(T, s->buyer_client, s->buyer,
+  return tesoro_contact_set_consent(T, s->buyer_client, s->buyer,
                                     TESORO_CONSENT_DENIED, NULL, 0);
 }
 /* Corrections (GDPR rectification): the buyer's phone by staff, his
@@ -1271,10 +1271,6 @@ static int st_outbox_ack(sc *s) { return tesoro_outbox_ack(T, s->outbox1); }
 static int st_outbox_fail(sc *s) {
   return tesoro_outbox_fail(T, s->outbox2, "smtp: connection refused");
 }
-static int st_outbox_counts(sc *s) {
-  int64_t p, d, x;
-  return tesoro_outbox_counts(T, &p, &d, &x);
-}
 static int st_stats(sc *s) {
   tesoro_cursor *c = NULL;
   return drain(tesoro_stats(T, 0, &c), &c);
@@ -1417,8 +1413,8 @@ static const step steps[] = {
     STEP("tesoro_open (new file)", st_open_new, F_SELF | F_NOWARM | F_SPARSER, 0, NULL),
     STEP("tesoro_config", st_config, 0, 0, NULL),
     STEP("tesoro_schema_text", st_schema_text, F_SELF, 0, NULL),
-    STEP("tesoro_machine_dot", st_machine_dot, F_SELF, 0, NULL),
-    STEP("tesoro_machine_diagram", st_machine_mermaid, F_SELF, 0, NULL),
+    STEP("tesoro_machine_diagram (dot)", st_machine_dot, F_SELF, 0, NULL),
+    STEP("tesoro_machine_diagram (mermaid)", st_machine_mermaid, F_SELF, 0, NULL),
     STEP("tesoro_privacy_map", st_privacy_map, F_SELF, 0, NULL),
     STEP("tesoro_agency_create", st_agency_create, 0, 0, NULL),
     STEP("tesoro_agent_create", st_agent_create, 0, 0, NULL),
@@ -1459,7 +1455,7 @@ static const step steps[] = {
     STEP("tesoro_entity_json", st_entity_json, 0, 0, NULL),
     STEP("tesoro_entity_state", st_entity_state, 0, 0, NULL),
     STEP("tesoro_history", st_history, 0, 0, NULL),
-    STEP("tesoro_allowed", st_allowed, 0, 0, NULL),
+    STEP("tesoro_allowed_events", st_allowed, 0, 0, NULL),
     STEP("tesoro_activities (owner)", st_activities_owner, 0, 0, NULL),
     STEP("tesoro_contact_request_submit (2)", st_request_lost, 0, 0, NULL),
     STEP("tesoro_room_mark_lost", st_mark_lost, 0, E_ROOM, &S.room2),
@@ -1472,17 +1468,17 @@ static const step steps[] = {
     STEP("tesoro_deal_offer", st_deal_offer, 0, E_DEAL, &S.deal),
     STEP("tesoro_deal_properties", st_deal_properties, 0, 0, NULL),
     STEP("tesoro_portal_account_create", st_account_create, 0, 0, NULL),
-    STEP("tesoro_portal_account_of", st_account_of, 0, 0, NULL),
+    STEP("tesoro_contact_portal_account", st_account_of, 0, 0, NULL),
     STEP("tesoro_portal_login (temporary)", st_login_temp, 0, E_ACCOUNT, &S.account),
     STEP("tesoro_portal_step", st_portal_step, 0, 0, NULL),
     STEP("tesoro_portal_password_change", st_password_change, 0, E_ACCOUNT, &S.account),
     STEP("tesoro_portal_login", st_login_new, 0, E_ACCOUNT, &S.account),
-    STEP("tesoro_portal_welcome_done", st_welcome_done, 0, E_ACCOUNT, &S.account),
-    STEP("tesoro_portal_tour_done", st_tour_done, 0, E_ACCOUNT, &S.account),
+    STEP("tesoro_portal_welcome_finish", st_welcome_done, 0, E_ACCOUNT, &S.account),
+    STEP("tesoro_portal_tour_finish", st_tour_done, 0, E_ACCOUNT, &S.account),
     STEP("tesoro_portal_tour_restart", st_tour_restart, 0, E_ACCOUNT, &S.account),
     STEP("tesoro_portal_tour_skip", st_tour_skip, 0, E_ACCOUNT, &S.account),
     STEP("tesoro_portal_language", st_language, 0, 0, NULL),
-    STEP("tesoro_portal_language_set", st_language_set, 0, E_ACCOUNT, &S.account),
+    STEP("tesoro_portal_set_language", st_language_set, 0, E_ACCOUNT, &S.account),
     STEP("tesoro_portal_home", st_home, 0, 0, NULL),
     STEP("tesoro_portal_properties", st_portal_properties, 0, 0, NULL),
     STEP("tesoro_portal_property", st_portal_property, 0, 0, NULL),
@@ -1494,13 +1490,13 @@ static const step steps[] = {
     STEP("tesoro_appointment_request (2)", st_request2, 0, E_DP, &S.dp),
     STEP("tesoro_appointment_request (3)", st_request3, 0, E_DP, &S.dp),
     STEP("tesoro_appointment_request (4)", st_request4, 0, E_DP, &S.dp),
-    STEP("tesoro_appointments_client", st_appointments_client, 0, 0, NULL),
+    STEP("tesoro_client_appointments", st_appointments_client, 0, 0, NULL),
     STEP("tesoro_appointment_confirm", st_confirm1, 0, E_APPT, &S.ap1),
     STEP("tesoro_appointment_reschedule", st_reschedule1, 0, E_APPT, &S.ap1),
     STEP("tesoro_appointment_reject", st_reject2, 0, E_APPT, &S.ap2),
     STEP("tesoro_appointment_cancel", st_cancel3, 0, E_APPT, &S.ap3),
     STEP("tesoro_appointment_confirm (4)", st_confirm4, 0, E_APPT, &S.ap4),
-    STEP("tesoro_appointments_agent", st_appointments_agent, 0, 0, NULL),
+    STEP("tesoro_agent_appointments", st_appointments_agent, 0, 0, NULL),
     STEP("tesoro_appointment_ics", st_ics, 0, 0, NULL),
     STEP("tesoro_tick (reminder)", st_tick_reminder, 0, E_APPT, &S.ap1),
     STEP("tesoro_clock_set (viewing day)", st_clock_viewing, 0, 0, NULL),
@@ -1564,15 +1560,15 @@ static const step steps[] = {
     STEP("tesoro_search_save", st_search_save, 0, E_CUST, &S.cust1),
     STEP("tesoro_search_delete", st_search_delete, 0, E_SEARCH, &S.search),
     STEP("tesoro_interest_register", st_interest, 0, E_CUST, &S.cust1),
-    STEP("tesoro_group_set", st_group, 0, E_CUST, &S.cust1),
+    STEP("tesoro_contact_set_group", st_group, 0, E_CUST, &S.cust1),
     STEP("tesoro_exchange_ingest (vendor claim)", st_ingest_claim, 0, E_CUST, &S.cust1),
     STEP("tesoro_vendor_claim_reject", st_claim_reject, 0, E_CLAIM, &S.claim),
     STEP("tesoro_vendor_confirm", st_vendor_confirm, 0, E_LISTING, &S.listing),
     STEP("tesoro_call_list", st_call_list, 0, 0, NULL),
     STEP("tesoro_matches", st_matches, 0, 0, NULL),
     /* privacy */
-    STEP("tesoro_contact_consent_set (staff)", st_consent_staff, 0, E_CONTACT, &S.buyer),
-    STEP("tesoro_contact_consent_set (client)", st_consent_client, 0, E_CONTACT, &S.buyer),
+    STEP("tesoro_contact_set_consent (staff)", st_consent_staff, 0, E_CONTACT, &S.buyer),
+    STEP("tesoro_contact_set_consent (client)", st_consent_client, 0, E_CONTACT, &S.buyer),
     STEP("tesoro_contact_update (staff: phone)", st_update_staff, 0, E_CONTACT, &S.buyer),
     STEP("tesoro_contact_update (client: language)", st_update_client, 0, E_CONTACT, &S.buyer),
     STEP("tesoro_begin + contact_update (portal e-mail) + outbox_fetch + portal_email_verify + tesoro_commit", st_email_change, F_NOWARM, E_CONTACT, &S.buyer),
@@ -1592,7 +1588,6 @@ static const step steps[] = {
     STEP("tesoro_outbox_fetch", st_outbox_fetch, 0, 0, NULL),
     STEP("tesoro_outbox_ack", st_outbox_ack, 0, 0, NULL),
     STEP("tesoro_outbox_fail", st_outbox_fail, 0, 0, NULL),
-    STEP("tesoro_outbox_counts", st_outbox_counts, 0, 0, NULL),
     STEP("tesoro_stats", st_stats, 0, 0, NULL),
     STEP("tesoro_tick (nothing due)", st_tick_idle, 0, 0, NULL),
     STEP("tesoro_begin + 2 calls + tesoro_commit", st_host_commit, F_NOWARM, E_APPT, &S.ap1),

@@ -1160,7 +1160,7 @@ static int allowed_row(tu_world *w, int64_t actor, int64_t room,
                        int *has_reason) {
   tesoro_cursor *c = NULL;
   int found = 0;
-  TU_OK(w, tesoro_allowed(w->t, actor, TESORO_ENTITY_ROOM, room, &c));
+  TU_OK(w, tesoro_allowed_events(w->t, actor, TESORO_ENTITY_ROOM, room, &c));
   assert_true(tesoro_cursor_index(c, "event") >= 0);
   assert_true(tesoro_cursor_index(c, "to_state") >= 0);
   assert_true(tesoro_cursor_index(c, "allowed") >= 0);
@@ -1210,17 +1210,17 @@ static void test_allowed_refuses_other_agency_and_bad_input(void **state) {
   W;
   tesoro_cursor *c = NULL;
   int64_t room = submit_request(w, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_allowed(w->t, w->other_agent, TESORO_ENTITY_ROOM, room, &c), TESORO_EDENIED, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_allowed(w->t, w->agent, TESORO_ENTITY_ROOM, NOID, &c), TESORO_ENOTFOUND, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_allowed(w->t, w->agent, 0, room, &c), TESORO_EINVAL, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_allowed(w->t, w->agent, TESORO_ENTITY_ROOM, room, NULL), TESORO_EINVAL, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_allowed(NULL, w->agent, TESORO_ENTITY_ROOM, room, &c), TESORO_EMISUSE, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_allowed_events(w->t, w->other_agent, TESORO_ENTITY_ROOM, room, &c), TESORO_EDENIED, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_allowed_events(w->t, w->agent, TESORO_ENTITY_ROOM, NOID, &c), TESORO_ENOTFOUND, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_allowed_events(w->t, w->agent, 0, room, &c), TESORO_EINVAL, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_allowed_events(w->t, w->agent, TESORO_ENTITY_ROOM, room, NULL), TESORO_EINVAL, NULL);
+  TU_ASSERT_REFUSED(w, tesoro_allowed_events(NULL, w->agent, TESORO_ENTITY_ROOM, room, &c), TESORO_EMISUSE, NULL);
   assert_null(c);
 }
 
 static void check_dot(int kind, const char *const *words) {
   char *dot = NULL;
-  assert_int_equal(tesoro_machine_dot(kind, &dot), TESORO_OK);
+  assert_int_equal(tesoro_machine_diagram(kind, TESORO_DIAGRAM_DOT, &dot), TESORO_OK);
   assert_non_null(dot);
   assert_memory_equal(dot, "digraph", 7);
   for (; *words; words++) {
@@ -1251,11 +1251,11 @@ static void test_machine_dot_renders_every_machine(void **state) {
   check_dot(TESORO_ENTITY_MANDATE, mandate);
   check_dot(TESORO_ENTITY_LISTING, listing);
   check_dot(TESORO_ENTITY_TASK, task);
-  assert_int_equal(tesoro_machine_dot(0, &dot), TESORO_EINVAL);
-  assert_int_equal(tesoro_machine_dot(99, &dot), TESORO_EINVAL);
-  assert_int_equal(tesoro_machine_dot(TESORO_ENTITY_CONTACT, &dot), TESORO_EINVAL);
+  assert_int_equal(tesoro_machine_diagram(0, TESORO_DIAGRAM_DOT, &dot), TESORO_EINVAL);
+  assert_int_equal(tesoro_machine_diagram(99, TESORO_DIAGRAM_DOT, &dot), TESORO_EINVAL);
+  assert_int_equal(tesoro_machine_diagram(TESORO_ENTITY_CONTACT, TESORO_DIAGRAM_DOT, &dot), TESORO_EINVAL);
   assert_null(dot);
-  assert_int_equal(tesoro_machine_dot(TESORO_ENTITY_ROOM, NULL), TESORO_EINVAL);
+  assert_int_equal(tesoro_machine_diagram(TESORO_ENTITY_ROOM, TESORO_DIAGRAM_DOT, NULL), TESORO_EINVAL);
 }
 
 /* ========================================================================
@@ -1438,9 +1438,9 @@ static void test_outbox_rows_written_with_the_change(void **state) {
   int64_t pending0 = -1, pending1 = -1, room;
   int64_t ids[64];
   int n = 0, i, j, for_room = 0;
-  TU_OK(w, tesoro_outbox_counts(w->t, &pending0, NULL, NULL));
+  TU_OK(w, tu_outbox_counts(w->t, &pending0, NULL, NULL));
   room = submit_request(w, NULL);
-  TU_OK(w, tesoro_outbox_counts(w->t, &pending1, NULL, NULL));
+  TU_OK(w, tu_outbox_counts(w->t, &pending1, NULL, NULL));
   assert_true(pending1 > pending0);
 
   TU_OK(w, tesoro_outbox_fetch(w->t, w->agency, 10000, &c));
@@ -1562,10 +1562,10 @@ static void test_outbox_ack_delivers_once(void **state) {
   submit_request(w, NULL);
   id = first_outbox_row(w, NULL);
   assert_true(id > 0);
-  TU_OK(w, tesoro_outbox_counts(w->t, &p0, &d0, &dead));
+  TU_OK(w, tu_outbox_counts(w->t, &p0, &d0, &dead));
   TU_OK(w, tesoro_outbox_ack(w->t, id));
   assert_false(outbox_has(w, id));
-  TU_OK(w, tesoro_outbox_counts(w->t, &p1, &d1, NULL));
+  TU_OK(w, tu_outbox_counts(w->t, &p1, &d1, NULL));
   assert_int_equal(p1, p0 - 1);
   assert_int_equal(d1, d0 + 1);
   assert_int_equal(dead, 0);
@@ -1582,7 +1582,7 @@ static void test_outbox_fail_retries_with_doubling_backoff_then_dead(void **stat
   int64_t id, attempts = -1, pending = 0, dead = -1, dead0 = -1;
   submit_request(w, NULL);
   TU_OK(w, tesoro_config(w->t, TESORO_CONFIG_OUTBOX_MAX_ATTEMPTS, 3));
-  TU_OK(w, tesoro_outbox_counts(w->t, NULL, NULL, &dead0));
+  TU_OK(w, tu_outbox_counts(w->t, NULL, NULL, &dead0));
   id = first_outbox_row(w, NULL);
   assert_true(id > 0);
 
@@ -1613,7 +1613,7 @@ static void test_outbox_fail_retries_with_doubling_backoff_then_dead(void **stat
   TU_OK(w, tesoro_outbox_fail(w->t, id, "gave up"));
   TU_OK(w, tesoro_clock_set(w->t, TU_NOW + 365 * DAY));
   assert_false(outbox_has(w, id));
-  TU_OK(w, tesoro_outbox_counts(w->t, &pending, NULL, &dead));
+  TU_OK(w, tu_outbox_counts(w->t, &pending, NULL, &dead));
   assert_int_equal(dead, dead0 + 1);
   TU_ASSERT_REFUSED(w, tesoro_outbox_ack(w->t, id), TESORO_ESTATE, NULL);
 }
@@ -1632,10 +1632,10 @@ static void test_outbox_channels_of_one_message_end_alone(void **state) {
   email = message * 8 + 2;
   assert_true(outbox_has(w, crm));
   assert_true(outbox_has(w, email));
-  TU_OK(w, tesoro_outbox_counts(w->t, &p0, &d0, &x0));
+  TU_OK(w, tu_outbox_counts(w->t, &p0, &d0, &x0));
   TU_OK(w, tesoro_config(w->t, TESORO_CONFIG_OUTBOX_MAX_ATTEMPTS, 1));
   TU_OK(w, tesoro_outbox_fail(w->t, email, "mailbox full"));
-  TU_OK(w, tesoro_outbox_counts(w->t, &pending, &delivered, &dead));
+  TU_OK(w, tu_outbox_counts(w->t, &pending, &delivered, &dead));
   assert_int_equal(pending, p0 - 1);
   assert_int_equal(dead, x0 + 1);
   /* the crm delivery comes back after the backoff; the e-mail never */
@@ -1645,7 +1645,7 @@ static void test_outbox_channels_of_one_message_end_alone(void **state) {
   TU_ASSERT_REFUSED(w, tesoro_outbox_ack(w->t, email), TESORO_ESTATE, "dead");
   TU_ASSERT_REFUSED(w, tesoro_outbox_fail(w->t, email, NULL), TESORO_ESTATE, "dead");
   TU_OK(w, tesoro_outbox_ack(w->t, crm));
-  TU_OK(w, tesoro_outbox_counts(w->t, &pending, &delivered, &dead));
+  TU_OK(w, tu_outbox_counts(w->t, &pending, &delivered, &dead));
   assert_int_equal(pending, p0 - 2);
   assert_int_equal(delivered, d0 + 1);
   assert_int_equal(dead, x0 + 1);
@@ -1680,7 +1680,7 @@ static void test_outbox_fetch_refuses_bad_limit(void **state) {
   TU_ASSERT_REFUSED(w, tesoro_outbox_fetch(w->t, 0, 10, NULL), TESORO_EINVAL, NULL);
   TU_ASSERT_REFUSED(w, tesoro_outbox_fetch(w->t, NOID, 10, &c), TESORO_ENOTFOUND, NULL);
   TU_ASSERT_REFUSED(w, tesoro_outbox_fetch(NULL, 0, 10, &c), TESORO_EMISUSE, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_outbox_counts(NULL, NULL, NULL, NULL), TESORO_EMISUSE, NULL);
+  TU_ASSERT_REFUSED(w, tu_outbox_counts(NULL, NULL, NULL, NULL), TESORO_EMISUSE, NULL);
   assert_null(c);
   /* limit is honoured */
   TU_OK(w, tesoro_outbox_fetch(w->t, 0, 1, &c));
@@ -2024,7 +2024,7 @@ static void test_cursor_columns_names_and_nulls(void **state) {
   tesoro_cursor *c = NULL;
   int64_t room = submit_request(w, NULL);
   int reason, ev, found = 0;
-  TU_OK(w, tesoro_allowed(w->t, w->agent, TESORO_ENTITY_ROOM, room, &c));
+  TU_OK(w, tesoro_allowed_events(w->t, w->agent, TESORO_ENTITY_ROOM, room, &c));
   assert_int_equal(tesoro_cursor_columns(c), 5);
   assert_string_equal(tesoro_cursor_name(c, 0), "event");
   assert_string_equal(tesoro_cursor_name(c, 4), "reason");
@@ -2202,7 +2202,7 @@ static void test_operator_calls_refuse_null_handle(void **state) {
   TU_ASSERT_REFUSED(w, tesoro_outbox_fetch(NULL, 0, 10, &c), TESORO_EMISUSE, NULL);
   TU_ASSERT_REFUSED(w, tesoro_outbox_ack(NULL, 1), TESORO_EMISUSE, NULL);
   TU_ASSERT_REFUSED(w, tesoro_outbox_fail(NULL, 1, NULL), TESORO_EMISUSE, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_outbox_counts(NULL, &x, &x, &x), TESORO_EMISUSE, NULL);
+  TU_ASSERT_REFUSED(w, tu_outbox_counts(NULL, &x, &x, &x), TESORO_EMISUSE, NULL);
   TU_ASSERT_REFUSED(w, tesoro_check(NULL), TESORO_EMISUSE, NULL);
   TU_ASSERT_REFUSED(w, tesoro_begin(NULL), TESORO_EMISUSE, NULL);
   TU_ASSERT_REFUSED(w, tesoro_config(NULL, TESORO_CONFIG_BUSY_TIMEOUT_MS, 100), TESORO_EMISUSE, NULL);

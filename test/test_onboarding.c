@@ -2980,7 +2980,7 @@ static int allowed_code(tu_world *w, int64_t actor, int entity, int64_t id,
   tesoro_cursor *c = NULL;
   int rc, code = 999;
   *allowed = -1;
-  TU_OK(w, tesoro_allowed(w->t, actor, entity, id, &c));
+  TU_OK(w, tesoro_allowed_events(w->t, actor, entity, id, &c));
   while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
     const char *e = tu_col_text(c, "event");
     if (e && strcmp(e, event) == 0) {
@@ -3042,18 +3042,18 @@ static void test_allowed_validate_reports_open_review_task(void **state) {
 static void test_machine_dot_shows_onboarding_machines(void **state) {
   char *dot = NULL;
   (void)state;
-  assert_int_equal(tesoro_machine_dot(TESORO_ENTITY_MANDATE, &dot), TESORO_OK);
+  assert_int_equal(tesoro_machine_diagram(TESORO_ENTITY_MANDATE, TESORO_DIAGRAM_DOT, &dot), TESORO_OK);
   assert_true(tu_contains_ci(dot, "share_form"));
   assert_true(tu_contains_ci(dot, "terms_agreed"));
   assert_true(tu_contains_ci(dot, "form_submitted"));
   assert_true(tu_contains_ci(dot, "validated"));
   tesoro_free(dot);
-  assert_int_equal(tesoro_machine_dot(TESORO_ENTITY_ROOM, &dot), TESORO_OK);
+  assert_int_equal(tesoro_machine_diagram(TESORO_ENTITY_ROOM, TESORO_DIAGRAM_DOT, &dot), TESORO_OK);
   assert_true(tu_contains_ci(dot, "start_onboarding"));
   assert_true(tu_contains_ci(dot, "in_progress"));
   assert_true(tu_contains_ci(dot, "lost"));
   tesoro_free(dot);
-  assert_int_equal(tesoro_machine_dot(TESORO_ENTITY_LISTING, &dot), TESORO_OK);
+  assert_int_equal(tesoro_machine_diagram(TESORO_ENTITY_LISTING, TESORO_DIAGRAM_DOT, &dot), TESORO_OK);
   assert_true(tu_contains_ci(dot, "placeholder"));
   assert_true(tu_contains_ci(dot, "unpublished"));
   assert_true(tu_contains_ci(dot, "expire"));

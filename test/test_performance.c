@@ -215,7 +215,7 @@ static void test_a_transition_updates_its_entity_once(void **state) {
 
 /* Statements that read a whole table on purpose: operator reports. */
 static int whole_table_by_design(int id) {
-  return id == S_OUTBOX_COUNTS; /* tesoro_outbox_counts: every row counted */
+  return id == S_OUTBOX_COUNTS; /* outbox counts: every row counted */
 }
 
 /* Every statement of the handle's cache (the transitions' reads and writes,
@@ -252,9 +252,9 @@ static void test_the_portal_lists_search(void **state) {
   LIST(tesoro_portal_properties(w->t, w->client, TESORO_FEED_NEW, &c));
   LIST(tesoro_portal_properties(w->t, w->client, TESORO_FEED_ALL, &c));
   LIST(tesoro_portal_properties(w->t, w->client, TESORO_FEED_FAVOURITES, &c));
-  LIST(tesoro_appointments_client(w->t, w->client, TESORO_LIST_UPCOMING, &c));
-  LIST(tesoro_appointments_client(w->t, w->client, TESORO_LIST_RECENT, &c));
-  LIST(tesoro_appointments_client(w->t, w->client, TESORO_LIST_UNCONFIRMED, &c));
+  LIST(tesoro_client_appointments(w->t, w->client, TESORO_LIST_UPCOMING, &c));
+  LIST(tesoro_client_appointments(w->t, w->client, TESORO_LIST_RECENT, &c));
+  LIST(tesoro_client_appointments(w->t, w->client, TESORO_LIST_UNCONFIRMED, &c));
   LIST(tesoro_activities(w->t, w->client, w->contact, &c));
 }
 
@@ -278,8 +278,8 @@ static void test_the_staff_lists_search(void **state) {
   LIST(tesoro_tasks(w->t, w->agent, 0, 0, &c));
   LIST(tesoro_activities(w->t, w->agent, w->contact, &c));
   LIST(tesoro_history(w->t, w->agent, TESORO_ENTITY_CONTACT, w->contact, &c));
-  LIST(tesoro_appointments_agent(w->t, w->agent, w->agent, 0, 0, 0, &c));
-  LIST(tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &c));
+  LIST(tesoro_agent_appointments(w->t, w->agent, w->agent, 0, 0, 0, &c));
+  LIST(tesoro_agent_appointments(w->t, w->agent, 0, 0, 0, 0, &c));
   LIST(tesoro_prospects(w->t, w->agent, &c));
   LIST(tesoro_call_list(w->t, w->agent, 50, &c));
 }
@@ -301,7 +301,7 @@ static void test_the_fixture_agency_reads_search(void **state) {
                         "'agent' AND external_id = 'ag-1'");
   test_the_staff_lists_search(state);
   test_the_pipeline_searches(state);
-  LIST(tesoro_appointments_agent(w->t, w->admin, agent, 0, 0, 0, &c));
+  LIST(tesoro_agent_appointments(w->t, w->admin, agent, 0, 0, 0, &c));
   LIST(tesoro_referral_pipeline(w->t, w->admin, 0, &c));
   TU_OK(w, tesoro_referral_pipeline(w->t, w->admin, 0, &cur));
   while ((rc = tesoro_cursor_next(cur)) == TESORO_ROW) {
@@ -345,7 +345,7 @@ static void test_a_host_transaction_sqlite_dropped_stays_failed(void **state) {
   int64_t note = 0, notes_before;
   notes_before = tu_sql_int(w, "SELECT count(*) FROM activity");
   TU_OK(w, tesoro_begin(w->t));
-  TU_OK(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_OK(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                       TESORO_CONSENT_DENIED, NULL, 0));
   /* what SQLite does after such an error: the whole transaction is gone */
   assert_int_equal(sqlite3_exec(w->t->db, "ROLLBACK", NULL, NULL, NULL),
@@ -353,7 +353,7 @@ static void test_a_host_transaction_sqlite_dropped_stays_failed(void **state) {
   TU_ASSERT_ERR(w, tesoro_contact_create(w->t, w->agent, "Late", NULL, NULL,
                                          NULL, &note),
                 TESORO_EDB, "tesoro_rollback");
-  TU_ASSERT_ERR(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_ASSERT_ERR(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                               TESORO_CONSENT_GRANTED, "Yes", 0),
                 TESORO_EDB, "tesoro_rollback");
   TU_ASSERT_ERR(w, tesoro_commit(w->t), TESORO_EDB, "nothing of it");

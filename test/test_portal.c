@@ -267,8 +267,8 @@ static int64_t crm_ready(tu_world *w, int64_t staff, int64_t website,
                          const char *password, int64_t *out_account) {
   int64_t client =
       crm_welcome(w, staff, website, contact, email, password, out_account);
-  TU_OK(w, tesoro_portal_welcome_done(w->t, client));
-  TU_OK(w, tesoro_portal_tour_done(w->t, client));
+  TU_OK(w, tesoro_portal_welcome_finish(w->t, client));
+  TU_OK(w, tesoro_portal_tour_finish(w->t, client));
   assert_int_equal(step_of(w, client), TESORO_PORTAL_READY);
   return client;
 }
@@ -562,7 +562,7 @@ static void test_feed_events_in_allowed_query(void **state) {
   int64_t dp = offered_property(w, NULL);
   tesoro_cursor *c;
   int seen = 0;
-  TU_OK(w, tesoro_allowed(w->t, w->client, TESORO_ENTITY_DEAL_PROPERTY, dp, &c));
+  TU_OK(w, tesoro_allowed_events(w->t, w->client, TESORO_ENTITY_DEAL_PROPERTY, dp, &c));
   while (tesoro_cursor_next(c) == TESORO_ROW) {
     const char *event = tu_col_text(c, "event");
     int64_t allowed = tu_col_int(c, "allowed");
@@ -655,12 +655,12 @@ static void test_portal_off_refuses_every_portal_call(void **state) {
                                     &step));
   PORTAL_OFF(w, tesoro_portal_password_change(w->t, w->client, PW1, PW2));
   PORTAL_OFF(w, tesoro_portal_step(w->t, w->client, &step));
-  PORTAL_OFF(w, tesoro_portal_welcome_done(w->t, w->client));
-  PORTAL_OFF(w, tesoro_portal_tour_done(w->t, w->client));
+  PORTAL_OFF(w, tesoro_portal_welcome_finish(w->t, w->client));
+  PORTAL_OFF(w, tesoro_portal_tour_finish(w->t, w->client));
   PORTAL_OFF(w, tesoro_portal_tour_skip(w->t, w->client));
   PORTAL_OFF(w, tesoro_portal_tour_restart(w->t, w->client));
   PORTAL_OFF(w, tesoro_portal_language(w->t, w->client, &lang));
-  PORTAL_OFF(w, tesoro_portal_language_set(w->t, w->client, "de"));
+  PORTAL_OFF(w, tesoro_portal_set_language(w->t, w->client, "de"));
   PORTAL_OFF(w, tesoro_portal_home(w->t, w->client, NULL, NULL, NULL, NULL));
   PORTAL_OFF(w, tesoro_portal_properties(w->t, w->client, TESORO_FEED_ALL, &c));
   PORTAL_OFF(w, tesoro_portal_contact_agent(w->t, w->client, dp, "Hello",
@@ -679,9 +679,9 @@ static void test_portal_off_refuses_every_portal_call(void **state) {
   PORTAL_OFF(w, tesoro_appointment_rate(w->t, w->client, a_done, 4, 0));
   PORTAL_OFF(w, tesoro_appointment_notes(w->t, w->client, a_done, &c));
   PORTAL_OFF(w, tesoro_appointment_ics(w->t, w->client, a_conf, NULL, &s));
-  PORTAL_OFF(w, tesoro_appointments_client(w->t, w->client,
+  PORTAL_OFF(w, tesoro_client_appointments(w->t, w->client,
                                            TESORO_LIST_UPCOMING, &c));
-  PORTAL_OFF(w, tesoro_appointments_client(w->t, w->client,
+  PORTAL_OFF(w, tesoro_client_appointments(w->t, w->client,
                                            TESORO_LIST_UNCONFIRMED, &c));
   assert_null(c);
   assert_null(s);
@@ -702,7 +702,7 @@ static void test_portal_off_refuses_every_portal_call(void **state) {
   c = NULL;
   TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a_pend, D2 + 2 * HOUR, 0,
                                       0));
-  TU_OK(w, tesoro_appointments_agent(w->t, w->agent, 0, 0, 0, 0, &c));
+  TU_OK(w, tesoro_agent_appointments(w->t, w->agent, 0, 0, 0, 0, &c));
   assert_int_equal(tu_count(c), 3);
   c = NULL;
   TU_OK(w, tesoro_activities(w->t, w->agent, w->contact, &c));
@@ -739,10 +739,10 @@ static void test_portal_off_refuses_account_lookup(void **state) {
   acc = crm_account(w, w->agent, w->contact, &temp);
   tesoro_free(temp);
   TU_OK(w, tesoro_agency_set_portal(w->t, w->admin, 0));
-  PORTAL_OFF(w, tesoro_portal_account_of(w->t, w->agent, w->contact, &found));
+  PORTAL_OFF(w, tesoro_contact_portal_account(w->t, w->agent, w->contact, &found));
   assert_int_equal(found, 0);
   TU_OK(w, tesoro_agency_set_portal(w->t, w->admin, 1));
-  TU_OK(w, tesoro_portal_account_of(w->t, w->agent, w->contact, &found));
+  TU_OK(w, tesoro_contact_portal_account(w->t, w->agent, w->contact, &found));
   assert_int_equal(found, acc);
 }
 
@@ -910,11 +910,11 @@ static void test_login_with_temp_password_must_change_it(void **state) {
   MUST_SET_PASSWORD(w, tesoro_deal_properties(w->t, w->client, deal, &c));
   MUST_SET_PASSWORD(w, tesoro_appointment_request(w->t, w->client, dp, &at, 1,
                                                   &a));
-  MUST_SET_PASSWORD(w, tesoro_appointments_client(w->t, w->client,
+  MUST_SET_PASSWORD(w, tesoro_client_appointments(w->t, w->client,
                                                   TESORO_LIST_UPCOMING, &c));
-  MUST_SET_PASSWORD(w, tesoro_portal_welcome_done(w->t, w->client));
+  MUST_SET_PASSWORD(w, tesoro_portal_welcome_finish(w->t, w->client));
   MUST_SET_PASSWORD(w, tesoro_portal_tour_skip(w->t, w->client));
-  MUST_SET_PASSWORD(w, tesoro_portal_language_set(w->t, w->client, "de"));
+  MUST_SET_PASSWORD(w, tesoro_portal_set_language(w->t, w->client, "de"));
   MUST_SET_PASSWORD(w, tesoro_portal_contact_agent(w->t, w->client, 0,
                                                    "Hello?", &msg));
   assert_null(c);
@@ -1708,25 +1708,25 @@ static void test_onboarding_steps_in_order(void **state) {
 
   ada_welcome(w, &acc);
   assert_int_equal(step_of(w, w->client), TESORO_PORTAL_WELCOME);
-  REFUSED_ANY(w, tesoro_portal_tour_done(w->t, w->client), TESORO_ESTATE,
+  REFUSED_ANY(w, tesoro_portal_tour_finish(w->t, w->client), TESORO_ESTATE,
               "welcome");
   REFUSED_ANY(w, tesoro_portal_tour_skip(w->t, w->client), TESORO_ESTATE,
               "welcome");
   REFUSED_ANY(w, tesoro_portal_tour_restart(w->t, w->client), TESORO_ESTATE,
               "welcome");
 
-  STEP_OK(w, tesoro_portal_welcome_done(w->t, w->client), TESORO_PORTAL_TOUR);
+  STEP_OK(w, tesoro_portal_welcome_finish(w->t, w->client), TESORO_PORTAL_TOUR);
   assert_acct_state(w, acc, "tour");
-  REFUSED_ANY(w, tesoro_portal_welcome_done(w->t, w->client), TESORO_ESTATE,
+  REFUSED_ANY(w, tesoro_portal_welcome_finish(w->t, w->client), TESORO_ESTATE,
               "tour");
   REFUSED_ANY(w, tesoro_portal_tour_restart(w->t, w->client), TESORO_ESTATE,
               "tour");
 
-  STEP_OK(w, tesoro_portal_tour_done(w->t, w->client), TESORO_PORTAL_READY);
+  STEP_OK(w, tesoro_portal_tour_finish(w->t, w->client), TESORO_PORTAL_READY);
   assert_acct_state(w, acc, "ready");
-  REFUSED_ANY(w, tesoro_portal_welcome_done(w->t, w->client), TESORO_ESTATE,
+  REFUSED_ANY(w, tesoro_portal_welcome_finish(w->t, w->client), TESORO_ESTATE,
               "ready");
-  REFUSED_ANY(w, tesoro_portal_tour_done(w->t, w->client), TESORO_ESTATE,
+  REFUSED_ANY(w, tesoro_portal_tour_finish(w->t, w->client), TESORO_ESTATE,
               "ready");
   REFUSED_ANY(w, tesoro_portal_tour_skip(w->t, w->client), TESORO_ESTATE,
               "ready");
@@ -1735,7 +1735,7 @@ static void test_onboarding_steps_in_order(void **state) {
   STEP_OK(w, tesoro_portal_tour_restart(w->t, w->client), TESORO_PORTAL_TOUR);
   STEP_OK(w, tesoro_portal_tour_skip(w->t, w->client), TESORO_PORTAL_READY);
   STEP_OK(w, tesoro_portal_tour_restart(w->t, w->client), TESORO_PORTAL_TOUR);
-  STEP_OK(w, tesoro_portal_tour_done(w->t, w->client), TESORO_PORTAL_READY);
+  STEP_OK(w, tesoro_portal_tour_finish(w->t, w->client), TESORO_PORTAL_READY);
   TU_OK(w, tesoro_entity_state(w->t, w->agent, ACCOUNT, acc, &st, NULL));
   assert_string_equal(st, "ready");
   /* a password change in ready stays in ready */
@@ -1761,7 +1761,7 @@ static void test_onboarding_steps_in_order(void **state) {
                       NULL);
     assert_int_equal(tesoro_portal_step(NULL, w->client, &step),
                      TESORO_EMISUSE);
-    assert_int_equal(tesoro_portal_welcome_done(NULL, w->client),
+    assert_int_equal(tesoro_portal_welcome_finish(NULL, w->client),
                      TESORO_EMISUSE);
   }
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
@@ -1832,13 +1832,13 @@ static void test_language_set_by_the_user(void **state) {
 
   ada_ready(w, &acc);
   for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    TU_ASSERT_REFUSED(w, tesoro_portal_language_set(w->t, w->client, bad[i]),
+    TU_ASSERT_REFUSED(w, tesoro_portal_set_language(w->t, w->client, bad[i]),
                       TESORO_EINVAL, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_portal_language_set(w->t, w->client, NULL),
+  TU_ASSERT_REFUSED(w, tesoro_portal_set_language(w->t, w->client, NULL),
                     TESORO_EINVAL, NULL);
   TU_ASSERT_REFUSED(w, tesoro_portal_language(w->t, w->client, NULL),
                     TESORO_EINVAL, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_portal_language_set(w->t, w->agent, "de"),
+  TU_ASSERT_REFUSED(w, tesoro_portal_set_language(w->t, w->agent, "de"),
                     TESORO_EDENIED, NULL);
 
   /* a notification before the choice: the contact's language */
@@ -1848,7 +1848,7 @@ static void test_language_set_by_the_user(void **state) {
   TU_OK(w, tesoro_appointment_confirm(w->t, w->agent, a, D1, 0, 0));
   assert_outbox_language(w, w->client, T_STATUS, "nl");
 
-  TU_OK(w, tesoro_portal_language_set(w->t, w->client, "de"));
+  TU_OK(w, tesoro_portal_set_language(w->t, w->client, "de"));
   TU_OK(w, tesoro_portal_language(w->t, w->client, &lang));
   assert_string_equal(lang, "de");
   assert_acct_text(w, acc, "language", "de");
@@ -1866,12 +1866,12 @@ static void test_language_set_by_the_user(void **state) {
     static const char *const ten[] = {"en", "nl", "de", "fr", "es",
                                       "pt", "it", "pl", "sv", "no"};
     for (i = 0; i < 10; i++) {
-      TU_OK(w, tesoro_portal_language_set(w->t, w->client, ten[i]));
+      TU_OK(w, tesoro_portal_set_language(w->t, w->client, ten[i]));
       TU_OK(w, tesoro_portal_language(w->t, w->client, &lang));
       assert_string_equal(lang, ten[i]);
     }
   }
-  TU_OK(w, tesoro_portal_language_set(w->t, w->client, "fr"));
+  TU_OK(w, tesoro_portal_set_language(w->t, w->client, "fr"));
   TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D2 + HOUR, 0, 0));
   assert_outbox_language(w, w->client, T_STATUS, "fr");
   assert_true(tu_sqlf(w,
@@ -2214,11 +2214,11 @@ static void test_activities_for_every_portal_action(void **state) {
   BUMPS(w, w->contact, tesoro_portal_password_change(w->t, w->client, temp,
                                                      PW1));
   tesoro_free(temp);
-  BUMPS(w, w->contact, tesoro_portal_welcome_done(w->t, w->client));
+  BUMPS(w, w->contact, tesoro_portal_welcome_finish(w->t, w->client));
   BUMPS(w, w->contact, tesoro_portal_tour_skip(w->t, w->client));
   BUMPS(w, w->contact, tesoro_portal_tour_restart(w->t, w->client));
-  BUMPS(w, w->contact, tesoro_portal_tour_done(w->t, w->client));
-  BUMPS(w, w->contact, tesoro_portal_language_set(w->t, w->client, "en"));
+  BUMPS(w, w->contact, tesoro_portal_tour_finish(w->t, w->client));
+  BUMPS(w, w->contact, tesoro_portal_set_language(w->t, w->client, "en"));
   BUMPS(w, w->contact, tesoro_deal_property_interested(w->t, w->client, dp, 0));
   BUMPS(w, w->contact, tesoro_deal_property_favourite(w->t, w->client, dp, 1,
                                                       0));
@@ -2376,7 +2376,7 @@ static void attack(tu_world *w, const ada_data *d, int64_t attacker,
   assert_false(tu_has_id(ids, n, d->dp) || tu_has_id(ids, n, d->dp2));
   for (list = TESORO_LIST_UPCOMING; list <= TESORO_LIST_UNCONFIRMED; list++) {
     int rc;
-    TU_OK(w, tesoro_appointments_client(w->t, attacker, list, &c));
+    TU_OK(w, tesoro_client_appointments(w->t, attacker, list, &c));
     while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
       int64_t a = tu_col_int(c, "id");
       assert_true(a != d->a_pend && a != d->a_done);
@@ -2413,7 +2413,7 @@ static void test_tenancy_client_of_other_agency(void **state) {
   {
     int64_t acc = 0;
     char *s = NULL, *temp = NULL;
-    TU_ASSERT_REFUSED(w, tesoro_portal_account_of(w->t, w->other_agent,
+    TU_ASSERT_REFUSED(w, tesoro_contact_portal_account(w->t, w->other_agent,
                                                   w->contact, &acc),
                       TESORO_EDENIED, "another agency");
     TU_ASSERT_REFUSED(w, tesoro_entity_json(w->t, w->other_admin, ACCOUNT,
@@ -2594,38 +2594,38 @@ static void test_account_of_and_its_json(void **state) {
   int64_t acc, found = 0;
   char *temp = NULL, *json = NULL;
 
-  TU_ASSERT_REFUSED(w, tesoro_portal_account_of(w->t, w->agent, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_portal_account(w->t, w->agent, w->contact,
                                                 &found),
                     TESORO_ENOTFOUND, NULL);
   acc = crm_account(w, w->agent, w->contact, &temp);
   tesoro_free(temp);
-  TU_OK(w, tesoro_portal_account_of(w->t, w->agent, w->contact, &found));
+  TU_OK(w, tesoro_contact_portal_account(w->t, w->agent, w->contact, &found));
   assert_int_equal(found, acc);
   found = 0;
-  TU_OK(w, tesoro_portal_account_of(w->t, w->admin, w->contact, &found));
+  TU_OK(w, tesoro_contact_portal_account(w->t, w->admin, w->contact, &found));
   assert_int_equal(found, acc);
   found = 0;
-  TU_OK(w, tesoro_portal_account_of(w->t, w->agent2, w->contact, &found));
+  TU_OK(w, tesoro_contact_portal_account(w->t, w->agent2, w->contact, &found));
   assert_int_equal(found, acc);
   found = 0;
-  TU_ASSERT_REFUSED(w, tesoro_portal_account_of(w->t, w->agent, w->contact2,
+  TU_ASSERT_REFUSED(w, tesoro_contact_portal_account(w->t, w->agent, w->contact2,
                                                 &found),
                     TESORO_ENOTFOUND, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_portal_account_of(w->t, w->client, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_portal_account(w->t, w->client, w->contact,
                                                 &found),
                     TESORO_EDENIED, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_portal_account_of(w->t, w->website, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_portal_account(w->t, w->website, w->contact,
                                                 &found),
                     TESORO_EDENIED, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_portal_account_of(w->t, w->other_agent,
+  TU_ASSERT_REFUSED(w, tesoro_contact_portal_account(w->t, w->other_agent,
                                                 w->contact, &found),
                     TESORO_EDENIED, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_portal_account_of(w->t, w->agent, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_portal_account(w->t, w->agent, w->contact,
                                                 NULL),
                     TESORO_EINVAL, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_portal_account_of(w->t, w->agent, 0, &found),
+  TU_ASSERT_REFUSED(w, tesoro_contact_portal_account(w->t, w->agent, 0, &found),
                     TESORO_EINVAL, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_portal_account_of(w->t, w->agent, 999999,
+  TU_ASSERT_REFUSED(w, tesoro_contact_portal_account(w->t, w->agent, 999999,
                                                 &found),
                     TESORO_ENOTFOUND, NULL);
   assert_int_equal(found, 0);
@@ -2672,7 +2672,7 @@ static void test_account_json_after_verification_has_no_hash(void **state) {
   json = NULL;
   TU_OK(w, tesoro_portal_verify(w->t, w->website, "carol@example.com", code,
                                 &client));
-  TU_OK(w, tesoro_portal_account_of(w->t, w->agent, contact_of(w, client),
+  TU_OK(w, tesoro_contact_portal_account(w->t, w->agent, contact_of(w, client),
                                     &found));
   assert_int_equal(found, acc);
   TU_OK(w, tesoro_entity_json(w->t, w->agent, ACCOUNT, acc, &json));

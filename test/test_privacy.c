@@ -106,7 +106,7 @@ static void test_consent_in_contact_json(void **state) {
   TU_OK(w, tesoro_entity_json(w->t, w->agent, CONTACT, w->contact, &json));
   has[0] = strstr(json, "\"consent\":\"not_asked\"") != NULL;
   tesoro_free(json);
-  TU_OK(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_OK(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                       TESORO_CONSENT_GRANTED,
                                       "Yes, send me new listings", 0));
   TU_OK(w, tesoro_entity_json(w->t, w->agent, CONTACT, w->contact, &json));
@@ -127,7 +127,7 @@ static void test_consent_in_contact_json(void **state) {
 static void test_consent_set_by_staff_from_crm(void **state) {
   tu_world *w = *state;
   int64_t v = tu_version_of(w, CONTACT, w->contact);
-  TU_OK(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_OK(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                       TESORO_CONSENT_GRANTED,
                                       "Yes, send me new listings", v));
   TU_TEXT_IS(contact_text(w, w->contact, "consent"), "granted");
@@ -137,11 +137,11 @@ static void test_consent_set_by_staff_from_crm(void **state) {
   assert_int_equal(tu_version_of(w, CONTACT, w->contact), v + 1);
   LAST_CONSENT_ROW(w, w->contact, "not_asked", "granted", w->agent);
 
-  TU_OK(w, tesoro_contact_consent_set(w->t, w->admin, w->contact,
+  TU_OK(w, tesoro_contact_set_consent(w->t, w->admin, w->contact,
                                       TESORO_CONSENT_DENIED, NULL, 0));
   TU_TEXT_IS(contact_text(w, w->contact, "consent"), "denied");
   LAST_CONSENT_ROW(w, w->contact, "granted", "denied", w->admin);
-  TU_OK(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_OK(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                       TESORO_CONSENT_NOT_ASKED, "", 0));
   TU_TEXT_IS(contact_text(w, w->contact, "consent"), "not_asked");
   LAST_CONSENT_ROW(w, w->contact, "denied", "not_asked", w->agent);
@@ -154,7 +154,7 @@ static void test_consent_set_by_staff_from_crm(void **state) {
 
 static void test_consent_set_by_client_from_portal(void **state) {
   tu_world *w = *state;
-  TU_OK(w, tesoro_contact_consent_set(w->t, w->client, w->contact,
+  TU_OK(w, tesoro_contact_set_consent(w->t, w->client, w->contact,
                                       TESORO_CONSENT_GRANTED,
                                       "I agree to receive marketing e-mail", 0));
   TU_TEXT_IS(contact_text(w, w->contact, "consent"), "granted");
@@ -162,7 +162,7 @@ static void test_consent_set_by_client_from_portal(void **state) {
   TU_TEXT_IS(contact_text(w, w->contact, "consent_text"),
              "I agree to receive marketing e-mail");
   LAST_CONSENT_ROW(w, w->contact, "not_asked", "granted", w->client);
-  TU_OK(w, tesoro_contact_consent_set(w->t, w->client, w->contact,
+  TU_OK(w, tesoro_contact_set_consent(w->t, w->client, w->contact,
                                       TESORO_CONSENT_DENIED, "No thanks", 0));
   TU_TEXT_IS(contact_text(w, w->contact, "consent"), "denied");
   TU_TEXT_IS(contact_text(w, w->contact, "consent_source"), "portal");
@@ -173,14 +173,14 @@ static void test_consent_set_by_client_from_portal(void **state) {
 
 static void test_consent_set_by_website_from_web_form(void **state) {
   tu_world *w = *state;
-  TU_OK(w, tesoro_contact_consent_set(w->t, w->website, w->contact2,
+  TU_OK(w, tesoro_contact_set_consent(w->t, w->website, w->contact2,
                                       TESORO_CONSENT_GRANTED,
                                       "Newsletter box ticked", 0));
   TU_TEXT_IS(contact_text(w, w->contact2, "consent"), "granted");
   TU_TEXT_IS(contact_text(w, w->contact2, "consent_source"), "web_form");
   TU_TEXT_IS(contact_text(w, w->contact2, "consent_text"), "Newsletter box ticked");
   LAST_CONSENT_ROW(w, w->contact2, "not_asked", "granted", w->website);
-  TU_OK(w, tesoro_contact_consent_set(w->t, w->website, w->contact2,
+  TU_OK(w, tesoro_contact_set_consent(w->t, w->website, w->contact2,
                                       TESORO_CONSENT_NOT_ASKED, NULL, 0));
   LAST_CONSENT_ROW(w, w->contact2, "granted", "not_asked", w->website);
   /* Ada untouched */
@@ -256,60 +256,60 @@ static void test_consent_of_prospect_applies_at_approval(void **state) {
 static void test_consent_refusals(void **state) {
   tu_world *w = *state;
   int64_t v;
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                                   TESORO_CONSENT_GRANTED, NULL, 0),
                     TESORO_EINVAL, "statement");
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                                   TESORO_CONSENT_GRANTED, "", 0),
                     TESORO_EINVAL, "statement");
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->agent, w->contact, 0,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->agent, w->contact, 0,
                                                   "x", 0),
                     TESORO_EINVAL, "consent");
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->agent, w->contact, 4,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->agent, w->contact, 4,
                                                   "x", 0),
                     TESORO_EINVAL, "consent");
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                                   TESORO_CONSENT_GRANTED,
                                                   TU_BAD_UTF8, 0),
                     TESORO_EINVAL, "UTF-8");
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                                   TESORO_CONSENT_DENIED,
                                                   TU_BAD_UTF8, 0),
                     TESORO_EINVAL, "UTF-8");
   /* another agency's contact: staff and website of the other agency */
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->agent, w->other_contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->agent, w->other_contact,
                                                   TESORO_CONSENT_DENIED, NULL, 0),
                     TESORO_EDENIED, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->other_admin, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->other_admin, w->contact,
                                                   TESORO_CONSENT_DENIED, NULL, 0),
                     TESORO_EDENIED, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->other_website,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->other_website,
                                                   w->contact,
                                                   TESORO_CONSENT_DENIED, NULL, 0),
                     TESORO_EDENIED, NULL);
   /* a client of another contact */
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->client2, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->client2, w->contact,
                                                   TESORO_CONSENT_DENIED, NULL, 0),
                     TESORO_EDENIED, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->other_client, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->other_client, w->contact,
                                                   TESORO_CONSENT_DENIED, NULL, 0),
                     TESORO_EDENIED, NULL);
   /* stale version */
   v = tu_version_of(w, CONTACT, w->contact);
-  TU_OK(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_OK(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                       TESORO_CONSENT_DENIED, NULL, v));
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                                   TESORO_CONSENT_GRANTED, "yes", v),
                     TESORO_ECONFLICT, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                                   TESORO_CONSENT_GRANTED, "yes",
                                                   v + 5),
                     TESORO_ECONFLICT, NULL);
   /* unknown contact, unknown actor */
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->agent, 999999,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->agent, 999999,
                                                   TESORO_CONSENT_DENIED, NULL, 0),
                     TESORO_ENOTFOUND, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, 999999, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, 999999, w->contact,
                                                   TESORO_CONSENT_DENIED, NULL, 0),
                     TESORO_ENOTFOUND, NULL);
   TU_TEXT_IS(contact_text(w, w->contact, "consent"), "denied");
@@ -475,7 +475,7 @@ static void ada_everything(tu_world *w, ada_world *a) {
   assert_int_equal(login, w->client);
   TU_OK(w, tesoro_portal_password_change(w->t, w->client, temp, ADA_PW));
   tesoro_free(temp);
-  TU_OK(w, tesoro_portal_welcome_done(w->t, w->client));
+  TU_OK(w, tesoro_portal_welcome_finish(w->t, w->client));
   TU_OK(w, tesoro_portal_tour_skip(w->t, w->client));
   {
     char *token = NULL;
@@ -519,7 +519,7 @@ static void ada_everything(tu_world *w, ada_world *a) {
                        (long long)T0 + 8, a->listing_ref));
   TU_OK(w, tesoro_customer_find(w->t, w->agent, "hf-ada", &a->customer));
   /* consent */
-  TU_OK(w, tesoro_contact_consent_set(w->t, w->client, w->contact,
+  TU_OK(w, tesoro_contact_set_consent(w->t, w->client, w->contact,
                                       TESORO_CONSENT_GRANTED, P_CONSENT, 0));
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
@@ -1124,7 +1124,7 @@ static void test_erase_withdraws_outbox_and_locks_out_the_client(void **state) {
   TU_ASSERT_REFUSED(w, tesoro_contact_export(w->t, w->client, w->contact, 0,
                                              &json),
                     TESORO_EDENIED, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->client, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->client, w->contact,
                                                   TESORO_CONSENT_DENIED, NULL, 0),
                     TESORO_EDENIED, NULL);
   TU_ASSERT_REFUSED(w, tesoro_portal_contact_agent(w->t, w->client, a.dp,
@@ -1194,14 +1194,14 @@ static void test_erased_contact_is_frozen(void **state) {
   char *res = NULL, *temp = NULL;
   ada_everything(w, &a);
   TU_OK(w, tesoro_contact_erase(w->t, w->admin, w->contact, "GDPR art. 17"));
-  TU_ASSERT_REFUSED(w, tesoro_contact_consent_set(w->t, w->agent, w->contact,
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_consent(w->t, w->agent, w->contact,
                                                   TESORO_CONSENT_GRANTED,
                                                   "Newsletter", 0),
                     TESORO_ESTATE, "erased");
   TU_ASSERT_REFUSED(w, tesoro_search_save(w->t, w->agent, w->contact, 0,
                                           "{\"min_price\":1}", 0, &id),
                     TESORO_ESTATE, "erased");
-  TU_ASSERT_REFUSED(w, tesoro_group_set(w->t, w->agent, w->contact, "vip"),
+  TU_ASSERT_REFUSED(w, tesoro_contact_set_group(w->t, w->agent, w->contact, "vip"),
                     TESORO_ESTATE, "erased");
   TU_ASSERT_REFUSED(w, tesoro_interest_register(w->t, w->agent, w->contact,
                                                 a.other_listing),

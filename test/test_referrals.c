@@ -298,13 +298,13 @@ static void check_pipeline(tu_world *w, int64_t actor, int64_t agent,
   assert_int_equal(row, N_STAGES);
 }
 
-/* allowed flag of `event` in tesoro_allowed (code in *code); -1 when the
+/* allowed flag of `event` in tesoro_allowed_events (code in *code); -1 when the
    event is not listed. */
 static int allowed_of(tu_world *w, int64_t actor, int64_t ref,
                       const char *event, int *code) {
   tesoro_cursor *c = NULL;
   int rc, found = -1;
-  TU_OK(w, tesoro_allowed(w->t, actor, TESORO_ENTITY_REFERRAL, ref, &c));
+  TU_OK(w, tesoro_allowed_events(w->t, actor, TESORO_ENTITY_REFERRAL, ref, &c));
   while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
     const char *e = tu_col_text(c, "event");
     if (e && strcmp(e, event) == 0) {
@@ -1745,7 +1745,7 @@ static void test_transition_table_every_stage_pair_and_role(void **state) {
   TU_OK(w, tesoro_check(w->t));
 }
 
-/* tesoro_allowed on a referral in every stage, for agent and closings,
+/* tesoro_allowed_events on a referral in every stage, for agent and closings,
    agrees with the same expected-outcome function (guards that need the
    call's data are not evaluated there, so every "OK" is allowed). */
 static void test_allowed_matches_rules_in_every_stage(void **state) {
@@ -1796,7 +1796,7 @@ static void test_allowed_for_client_and_machine_dot(void **state) {
   char *dot = NULL;
   int rc, s;
   /* the client: refused outright, or every event denied */
-  rc = tesoro_allowed(w->t, w->client, TESORO_ENTITY_REFERRAL, r, &c);
+  rc = tesoro_allowed_events(w->t, w->client, TESORO_ENTITY_REFERRAL, r, &c);
   if (rc == TESORO_OK) {
     int rows = 0;
     while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
@@ -1813,7 +1813,7 @@ static void test_allowed_for_client_and_machine_dot(void **state) {
   /* the other agency: refused */
   c = NULL;
   TU_ASSERT_REFUSED(w,
-                    tesoro_allowed(w->t, w->other_admin,
+                    tesoro_allowed_events(w->t, w->other_admin,
                                    TESORO_ENTITY_REFERRAL, r, &c),
                     TESORO_EDENIED, NULL);
   assert_null(c);
@@ -1832,7 +1832,7 @@ static void test_allowed_for_client_and_machine_dot(void **state) {
     assert_int_equal(allowed_of(w, w->agent, r, "add_note", &code), 1);
   }
   /* the diagram */
-  assert_int_equal(tesoro_machine_dot(TESORO_ENTITY_REFERRAL, &dot),
+  assert_int_equal(tesoro_machine_diagram(TESORO_ENTITY_REFERRAL, TESORO_DIAGRAM_DOT, &dot),
                    TESORO_OK);
   assert_non_null(dot);
   assert_true(tu_contains_ci(dot, "digraph"));

@@ -287,7 +287,7 @@ static int f_history(sec *s, const sec_row *r, int64_t a) {
 }
 static int f_allowed(sec *s, const sec_row *r, int64_t a) {
   tesoro_cursor *c = NULL;
-  return PLAIN(s, tesoro_allowed(T_, a, r->kind, ID(s, r), &c), c);
+  return PLAIN(s, tesoro_allowed_events(T_, a, r->kind, ID(s, r), &c), c);
 }
 static int f_documents(sec *s, const sec_row *r, int64_t a) {
   tesoro_cursor *c = NULL;
@@ -659,19 +659,19 @@ static int f_appt_ics(sec *s, const sec_row *r, int64_t a) {
 static int f_appts_client(sec *s, const sec_row *r, int64_t a) {
   tesoro_cursor *c = NULL;
   (void)r;
-  return take(s, tesoro_appointments_client(T_, a, TESORO_LIST_RECENT, &c), &c,
+  return take(s, tesoro_client_appointments(T_, a, TESORO_LIST_RECENT, &c), &c,
               "id", "SELECT count(*) FROM appointment WHERE id = ?1 AND "
                     "contact_id = ?2", W_->contact);
 }
 static int f_appts_agent_of(sec *s, const sec_row *r, int64_t a) {
   tesoro_cursor *c = NULL;
   (void)r;
-  return PLAIN(s, tesoro_appointments_agent(T_, a, W_->agent, 0, 0, 0, &c), c);
+  return PLAIN(s, tesoro_agent_appointments(T_, a, W_->agent, 0, 0, 0, &c), c);
 }
 static int f_appts_agent_own(sec *s, const sec_row *r, int64_t a) {
   tesoro_cursor *c = NULL;
   (void)r;
-  return take(s, tesoro_appointments_agent(T_, a, 0, 0, 0, 0, &c), &c, "id",
+  return take(s, tesoro_agent_appointments(T_, a, 0, 0, 0, 0, &c), &c, "id",
               IN_AGENCY_SQL("appointment"), W_->agency);
 }
 
@@ -752,7 +752,7 @@ static int f_account_create(sec *s, const sec_row *r, int64_t a) {
 }
 static int f_account_of(sec *s, const sec_row *r, int64_t a) {
   int64_t acc = SENTINEL;
-  int rc = tesoro_portal_account_of(T_, a, W_->contact, &acc);
+  int rc = tesoro_contact_portal_account(T_, a, W_->contact, &acc);
   (void)r;
   out_id(s, rc, acc);
   return rc;
@@ -787,11 +787,11 @@ static int f_portal_step(sec *s, const sec_row *r, int64_t a) {
 }
 static int f_welcome_done(sec *s, const sec_row *r, int64_t a) {
   (void)r;
-  return tesoro_portal_welcome_done(T_, a);
+  return tesoro_portal_welcome_finish(T_, a);
 }
 static int f_tour_done(sec *s, const sec_row *r, int64_t a) {
   (void)r;
-  return tesoro_portal_tour_done(T_, a);
+  return tesoro_portal_tour_finish(T_, a);
 }
 static int f_tour_skip(sec *s, const sec_row *r, int64_t a) {
   (void)r;
@@ -803,7 +803,7 @@ static int f_tour_restart(sec *s, const sec_row *r, int64_t a) {
 }
 /* Ada's account is on the tour: finish it, then restart it. */
 static int pos_tour_restart(sec *s, const sec_row *r, int64_t a) {
-  int rc = tesoro_portal_tour_done(T_, a);
+  int rc = tesoro_portal_tour_finish(T_, a);
   return rc ? rc : f_tour_restart(s, r, a);
 }
 static int f_language(sec *s, const sec_row *r, int64_t a) {
@@ -815,7 +815,7 @@ static int f_language(sec *s, const sec_row *r, int64_t a) {
 }
 static int f_language_set(sec *s, const sec_row *r, int64_t a) {
   (void)r;
-  return tesoro_portal_language_set(T_, a, "de");
+  return tesoro_portal_set_language(T_, a, "de");
 }
 static int f_home(sec *s, const sec_row *r, int64_t a) {
   int64_t up = SENTINEL, un = SENTINEL, np = SENTINEL, ra = SENTINEL;
@@ -1103,7 +1103,7 @@ static int f_interest_in(sec *s, const sec_row *r, int64_t a) {
 }
 static int f_group_set(sec *s, const sec_row *r, int64_t a) {
   (void)r;
-  return tesoro_group_set(T_, a, W_->contact, "grp-9");
+  return tesoro_contact_set_group(T_, a, W_->contact, "grp-9");
 }
 static int f_vendor_confirm(sec *s, const sec_row *r, int64_t a) {
   (void)r;
@@ -1123,7 +1123,7 @@ static int f_claim_reject(sec *s, const sec_row *r, int64_t a) {
 /* --- privacy --- */
 static int f_consent(sec *s, const sec_row *r, int64_t a) {
   (void)r;
-  return tesoro_contact_consent_set(T_, a, W_->contact, TESORO_CONSENT_GRANTED,
+  return tesoro_contact_set_consent(T_, a, W_->contact, TESORO_CONSENT_GRANTED,
                                     "Yes, send me news", 0);
 }
 static int f_export(sec *s, const sec_row *r, int64_t a) {
@@ -1646,7 +1646,7 @@ static sec *build_world(tu_world *w) {
   assert_int_equal(client, w->client);
   OK(tesoro_portal_password_change(T_, w->client, temp, ADA_PW));
   tesoro_free(temp);
-  OK(tesoro_portal_welcome_done(T_, w->client));
+  OK(tesoro_portal_welcome_finish(T_, w->client));
   OK(tesoro_portal_account_create(T_, w->agent, w->contact2, &id, &temp));
   OK(tesoro_portal_password_change(T_, w->client2, temp, "Bobs#Pass2026"));
   tesoro_free(temp);
@@ -2443,7 +2443,7 @@ static void hostile_one(sec *s, int hx, const char *x, int control) {
   VERBATIM(entity_has(s, w->agent, TESORO_ENTITY_CONTACT, contact, x) >= 1,
            "contact name (entity_json)");
   VERBATIM(stored(s, "contact", "name", x) >= 1, "contact name (file)");
-  OK(tesoro_contact_consent_set(T_, w->agent, contact, TESORO_CONSENT_GRANTED, x, 0));
+  OK(tesoro_contact_set_consent(T_, w->agent, contact, TESORO_CONSENT_GRANTED, x, 0));
   VERBATIM(entity_has(s, w->agent, TESORO_ENTITY_CONTACT, contact, x) >= 2,
            "consent statement");
 
@@ -2698,7 +2698,7 @@ static void hostile_one(sec *s, int hx, const char *x, int control) {
   free(json);
   VERBATIM(entity_has(s, w->agent, TESORO_ENTITY_SEARCH, search, x) >= 1,
            "CRM search area name");
-  OK(tesoro_group_set(T_, w->agent, contact, x));
+  OK(tesoro_contact_set_group(T_, w->agent, contact, x));
   OK(tesoro_contact_customer(T_, w->agent, contact, &customer));
   VERBATIM(entity_has(s, w->agent, TESORO_ENTITY_WEB_CUSTOMER, customer, x) >= 1,
            "CRM group");

@@ -394,11 +394,11 @@ static int run_password(action *a) {
 }
 static int run_onboarding(action *a) {
   switch (a->kind) {
-  case 0: return tesoro_portal_welcome_done(T, a->actor);
-  case 1: return tesoro_portal_tour_done(T, a->actor);
+  case 0: return tesoro_portal_welcome_finish(T, a->actor);
+  case 1: return tesoro_portal_tour_finish(T, a->actor);
   case 2: return tesoro_portal_tour_skip(T, a->actor);
   case 3: return tesoro_portal_tour_restart(T, a->actor);
-  default: return tesoro_portal_language_set(T, a->actor, "de");
+  default: return tesoro_portal_set_language(T, a->actor, "de");
   }
 }
 static int run_contact_agent(action *a) {
@@ -472,7 +472,7 @@ static int run_interest(action *a) {
   return tesoro_interest_register(T, a->actor, a->id, a->id2);
 }
 static int run_group(action *a) {
-  return tesoro_group_set(T, a->actor, a->id, a->flag ? "g-1" : "");
+  return tesoro_contact_set_group(T, a->actor, a->id, a->flag ? "g-1" : "");
 }
 static int run_vendor_confirm(action *a) {
   return tesoro_vendor_confirm(T, a->actor, a->id, a->id2, "vendor");
@@ -481,7 +481,7 @@ static int run_claim_reject(action *a) {
   return tesoro_vendor_claim_reject(T, a->actor, a->id, "Not the owner", 0);
 }
 static int run_consent(action *a) {
-  return tesoro_contact_consent_set(
+  return tesoro_contact_set_consent(
       T, a->actor, a->id,
       a->flag ? TESORO_CONSENT_GRANTED : TESORO_CONSENT_DENIED,
       a->flag ? "E-mail me new homes" : NULL, 0);
@@ -556,15 +556,15 @@ static int run_read(action *a) {
     tesoro_free(json);
     return rc;
   case 1: return drain(tesoro_history(T, a->actor, (int)a->id2, a->id, &c), &c);
-  case 2: return drain(tesoro_allowed(T, a->actor, (int)a->id2, a->id, &c), &c);
+  case 2: return drain(tesoro_allowed_events(T, a->actor, (int)a->id2, a->id, &c), &c);
   case 3: return drain(tesoro_activities(T, a->actor, a->id, &c), &c);
   case 4: return drain(tesoro_tasks(T, a->actor, 0, 0, &c), &c);
   case 5:
-    return drain(tesoro_appointments_client(T, a->actor,
+    return drain(tesoro_client_appointments(T, a->actor,
                                             1 + (int)(a->value % 3), &c),
                  &c);
   case 6:
-    return drain(tesoro_appointments_agent(T, a->actor, 0, 0, 0, 0, &c), &c);
+    return drain(tesoro_agent_appointments(T, a->actor, 0, 0, 0, 0, &c), &c);
   case 7: return drain(tesoro_portal_properties(T, a->actor, TESORO_FEED_ALL, &c), &c);
   case 8: return drain(tesoro_call_list(T, a->actor, 20, &c), &c);
   case 9: return drain(tesoro_matches(T, a->actor, a->id, &c), &c);
@@ -573,7 +573,7 @@ static int run_read(action *a) {
   case 12: return drain(tesoro_prospects(T, a->actor, &c), &c);
   default: {
     int64_t p, d, x;
-    return tesoro_outbox_counts(T, &p, &d, &x);
+    return tu_outbox_counts(T, &p, &d, &x);
   }
   }
 }

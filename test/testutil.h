@@ -105,6 +105,11 @@ int tu_count(tesoro_cursor *c);
 /* One value (first column of the first row; 0 when no row) of a query run
    against w->path through a separate sqlite3 connection.  Fails the test if
    the SQL is wrong. */
+/* The outbox deliveries by status (pending, delivered, dead) over the whole
+** file, read from tesoro_stats(t, 0) — the call that replaced
+** tesoro_outbox_counts.  Any out may be NULL; returns tesoro_stats's code. */
+int tu_outbox_counts(tesoro *t, int64_t *out_pending, int64_t *out_delivered,
+                     int64_t *out_dead);
 int64_t tu_sql_int(tu_world *w, const char *sql);
 /* Same, returning a malloc'd copy of a text value (NULL for SQL NULL / no
    row); the caller frees it with free(). */

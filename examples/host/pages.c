@@ -10,7 +10,7 @@
 ** the portal client of the session, or the desk's agent.  tesoro decides
 ** what each may see and do; a refusal is shown with tesoro's own message
 ** and the status its code maps to (web.c, http_status_of).  Buttons are
-** shown from tesoro_allowed, so a page offers what the rules allow now.
+** shown from tesoro_allowed_events, so a page offers what the rules allow now.
 ** Every form is a POST carrying the CSRF token and, where it changes an
 ** entity, the version the page showed (two tabs: the second is a 409).
 */
@@ -256,12 +256,12 @@ static int col_null(tesoro_cursor *c, const char *name) {
   return tesoro_cursor_isnull(c, tesoro_cursor_index(c, name));
 }
 
-/* The events `actor` may fire on the entity now (tesoro_allowed), as
+/* The events `actor` may fire on the entity now (tesoro_allowed_events), as
 ** " a b c " for allowed_has. */
 typedef struct events { char names[512]; } events;
 static int allowed(req *r, int64_t actor, int entity, int64_t id, events *e) {
   tesoro_cursor *c = NULL;
-  int rc = tesoro_allowed(r->h->t, actor, entity, id, &c);
+  int rc = tesoro_allowed_events(r->h->t, actor, entity, id, &c);
   size_t n = 1;
   snprintf(e->names, sizeof e->names, " ");
   while (rc == TESORO_OK && (rc = tesoro_cursor_next(c)) == TESORO_ROW) {
@@ -497,7 +497,7 @@ static void get_welcome(req *r) {
 }
 
 static void post_welcome(req *r) {
-  int rc = tesoro_portal_welcome_done(r->h->t, r->client);
+  int rc = tesoro_portal_welcome_finish(r->h->t, r->client);
   if (rc != TESORO_OK) {
     fail(r, rc);
     return;
@@ -536,7 +536,7 @@ static void post_tour(req *r) {
   else if (action && strcmp(action, "skip") == 0)
     rc = tesoro_portal_tour_skip(r->h->t, r->client);
   else
-    rc = tesoro_portal_tour_done(r->h->t, r->client);
+    rc = tesoro_portal_tour_finish(r->h->t, r->client);
   if (rc != TESORO_OK) {
     fail(r, rc);
     return;
@@ -977,7 +977,7 @@ static void get_appointments(req *r) {
   for (size_t i = 0; i < 3 && rc == TESORO_OK; i++) {
     tesoro_cursor *c = NULL;
     buf keep = r->out;
-    rc = tesoro_appointments_client(r->h->t, r->client, tabs[i].list, &c);
+    rc = tesoro_client_appointments(r->h->t, r->client, tabs[i].list, &c);
     if (i == on) r->out = rows;
     while (rc == TESORO_OK && (rc = tesoro_cursor_next(c)) == TESORO_ROW) {
       counts[i]++;
@@ -1273,7 +1273,7 @@ static void get_profile(req *r) {
 
 static void post_language(req *r) {
   const char *language = req_field_get(r, "language");
-  int rc = tesoro_portal_language_set(r->h->t, r->client,
+  int rc = tesoro_portal_set_language(r->h->t, r->client,
                                       language ? language : "");
   if (rc != TESORO_OK) {
     fail(r, rc);
@@ -1446,7 +1446,7 @@ static void get_desk(req *r) {
   for (size_t i = 0; i < 3 && rc == TESORO_OK; i++) {
     int n = 0;
     buf_printf(b, "<h2>%s</h2>", sections[i].title);
-    rc = tesoro_appointments_agent(r->h->t, r->agent, 0, sections[i].state, 0, 0,
+    rc = tesoro_agent_appointments(r->h->t, r->agent, 0, sections[i].state, 0, 0,
                                    &c);
     while (rc == TESORO_OK && (rc = tesoro_cursor_next(c)) == TESORO_ROW) {
       rc = desk_row(r, c);

@@ -315,7 +315,7 @@ static int world(seed *s, host_config *cfg, char **temp_password,
                                        "Carla#Demo2026");
   tesoro_free(carla_temp);
   CHECK(rc);
-  CHECK(tesoro_portal_welcome_done(s->t, carla_client));
+  CHECK(tesoro_portal_welcome_finish(s->t, carla_client));
   CHECK(tesoro_portal_tour_skip(s->t, carla_client));
   local_date(s->zone, tesoro_now(s->t) + 4 * 86400, day, sizeof day);
   snprintf(text, sizeof text, "%sT14:00", day);

@@ -407,8 +407,7 @@ tesoro_contact_client_actor I t:H actor:L contact:L out_actor:PL
 tesoro_entity_json I t:H actor:L entity:I id:L out:OUT
 tesoro_entity_state I t:H actor:L entity:I id:L out_state:PS out_version:PL
 tesoro_history I t:H actor:L entity:I id:L out:OUT
-tesoro_allowed I t:H actor:L entity:I id:L out:OUT
-tesoro_machine_dot I entity:I out:OUT
+tesoro_allowed_events I t:H actor:L entity:I id:L out:OUT
 tesoro_machine_diagram I entity:I format:I out:OUT
 tesoro_activities I t:H actor:L contact:L out:OUT
 tesoro_tasks I t:H actor:L entity:I entity_id:L out:OUT
@@ -417,7 +416,6 @@ tesoro_task_cancel I t:H actor:L task:L expected_version:L
 tesoro_outbox_fetch I t:H agency:L limit:I out:OUT
 tesoro_outbox_ack I t:H id:L
 tesoro_outbox_fail I t:H id:L error:S
-tesoro_outbox_counts I t:H out_pending:PL out_delivered:PL out_dead:PL
 tesoro_notification_set I t:H actor:L recipient:L channel:I on:I
 tesoro_notification_channels I t:H actor:L recipient:L out_channels:PI
 tesoro_agency_set_push I t:H actor:L enabled:I
@@ -465,8 +463,8 @@ tesoro_appointment_record_no_show I t:H actor:L appointment:L note:S expected_ve
 tesoro_appointment_note_add I t:H actor:L appointment:L body:S out_note:PL
 tesoro_appointment_rate I t:H actor:L appointment:L stars:I expected_version:L
 tesoro_appointment_notes I t:H actor:L appointment:L out:OUT
-tesoro_appointments_client I t:H actor:L list:I out:OUT
-tesoro_appointments_agent I t:H actor:L agent:L state:I from:L to:L out:OUT
+tesoro_client_appointments I t:H actor:L list:I out:OUT
+tesoro_agent_appointments I t:H actor:L agent:L state:I from:L to:L out:OUT
 tesoro_appointment_ics I t:H actor:L appointment:L link:S out:OUT
 tesoro_calendar_feed I t:H actor:L subject:L out_ics:OUT
 tesoro_agency_set_referral_fee I t:H actor:L basis_points:L
@@ -483,17 +481,17 @@ tesoro_portal_verify I t:H website:L email:S code:S out_client:PL
 tesoro_portal_login I t:H website:L email:S password:S out_client:PL out_step:PI
 tesoro_portal_password_change I t:H client:L current:S new_password:S
 tesoro_portal_step I t:H client:L out_step:PI
-tesoro_portal_welcome_done I t:H client:L
-tesoro_portal_tour_done I t:H client:L
+tesoro_portal_welcome_finish I t:H client:L
+tesoro_portal_tour_finish I t:H client:L
 tesoro_portal_tour_skip I t:H client:L
 tesoro_portal_tour_restart I t:H client:L
 tesoro_portal_language I t:H client:L out_language:PS
-tesoro_portal_language_set I t:H client:L language:S
+tesoro_portal_set_language I t:H client:L language:S
 tesoro_portal_home I t:H client:L out_upcoming:PL out_unconfirmed:PL out_new_properties:PL out_ratings:PL
 tesoro_portal_properties I t:H client:L view:I out:OUT
 tesoro_portal_property I t:H client:L listing:L out_json:OUT
 tesoro_portal_contact_agent I t:H client:L deal_property:L message:S out_message:PL
-tesoro_portal_account_of I t:H actor:L contact:L out_account:PL
+tesoro_contact_portal_account I t:H actor:L contact:L out_account:PL
 tesoro_portal_session_open I t:H website:L email:S password:S out_token:OUT out_client:PL out_step:PI
 tesoro_portal_session_client I t:H website:L token:S out_client:PL
 tesoro_portal_session_end I t:H website:L token:S
@@ -514,12 +512,12 @@ tesoro_contact_customer I t:H actor:L contact:L out_customer:PL
 tesoro_search_save I t:H actor:L contact:L search:L criteria_json:S alert:I out_search:PL
 tesoro_search_delete I t:H actor:L search:L expected_version:L
 tesoro_interest_register I t:H actor:L contact:L listing:L
-tesoro_group_set I t:H actor:L contact:L group:S
+tesoro_contact_set_group I t:H actor:L contact:L group:S
 tesoro_vendor_confirm I t:H actor:L contact:L listing:L role:S
 tesoro_vendor_claim_reject I t:H actor:L claim:L reason:S expected_version:L
 tesoro_call_list I t:H actor:L limit:I out:OUT
 tesoro_matches I t:H actor:L customer:L out:OUT
-tesoro_contact_consent_set I t:H actor:L contact:L consent:I statement:S expected_version:L
+tesoro_contact_set_consent I t:H actor:L contact:L consent:I statement:S expected_version:L
 tesoro_contact_export I t:H actor:L contact:L flags:I out_json:OUT
 tesoro_contact_erase I t:H actor:L contact:L reason:S
 tesoro_web_customer_export I t:H actor:L customer:L out_json:OUT
@@ -787,17 +785,10 @@ def schema_text() -> str:
 
 
 def machine_dot(entity: Entity) -> str:
-    """Graphviz DOT of one machine (ENTITY_ROOM .. ENTITY_VENDOR_CLAIM).
-
-    From tesoro.h, tesoro_machine_dot:
-
-    Graphviz DOT text of one machine (every TESORO_ENTITY_* but _CONTACT): one
-    edge per row of the machine's table, labelled "event [roles]". Generated
-    from the same table the engine runs.  *out: tesoro_free.
-    """
-    out = ctypes.c_void_p()
-    _static_call("tesoro_machine_dot", entity_kind(entity), ctypes.byref(out))
-    return _take_text(out)
+    """Graphviz DOT of one machine (ENTITY_ROOM .. ENTITY_VENDOR_CLAIM):
+    machine_diagram(entity, DIAGRAM_DOT).  tesoro_machine_dot was merged
+    into tesoro_machine_diagram; this name stays."""
+    return machine_diagram(entity, DIAGRAM_DOT)
 
 
 def machine_diagram(entity: Entity, format: int = DIAGRAM_MERMAID) -> str:
@@ -1387,17 +1378,17 @@ class Tesoro:
         """
         return self._cursor("tesoro_history", actor, entity_kind(entity), id)
 
-    def allowed(self, actor: int, entity: Entity, id: int) -> Cursor:
-        """C: tesoro_allowed.
+    def allowed_events(self, actor: int, entity: Entity, id: int) -> Cursor:
+        """C: tesoro_allowed_events.
 
-        From tesoro.h, tesoro_allowed:
+        From tesoro.h, tesoro_allowed_events:
 
         For each event of the entity's machine: may `actor` fire it now?
         Columns: event, to_state, allowed (0/1), code (TESORO_OK or the error
         the call would return), reason (NULL when allowed).  Guards that need
         the call's arguments (a start time, a reason) are not evaluated here.
         """
-        return self._cursor("tesoro_allowed", actor, entity_kind(entity), id)
+        return self._cursor("tesoro_allowed_events", actor, entity_kind(entity), id)
 
     # -- activities, tasks --------------------------------------------------
 
@@ -1487,16 +1478,16 @@ class Tesoro:
         self._call("tesoro_outbox_fail", id, error)
 
     def outbox_counts(self) -> OutboxCounts:
-        """C: tesoro_outbox_counts.
-
-        From tesoro.h, tesoro_outbox_counts:
-
-        Operator call: counts of outbox rows by status (any out may be NULL).
-        """
-        pending, delivered, dead = _i64(), _i64(), _i64()
-        self._call("tesoro_outbox_counts", _ref(pending), _ref(delivered),
-                   _ref(dead))
-        return OutboxCounts(pending.value, delivered.value, dead.value)
+        """OutboxCounts(pending, delivered, dead) of the whole file, read
+        from stats(0) (tesoro_outbox_counts was merged into tesoro_stats;
+        this name stays)."""
+        counts = {"pending": 0, "delivered": 0, "dead": 0}
+        with self.stats(0) as rows:
+            for row in rows:
+                if row["what"] == "outbox" and row["state"] in counts:
+                    counts[row["state"]] = row["count"]
+        return OutboxCounts(counts["pending"], counts["delivered"],
+                            counts["dead"])
 
     # -- notification preferences -------------------------------------------
 
@@ -2207,10 +2198,10 @@ class Tesoro:
         """
         return self._cursor("tesoro_appointment_notes", actor, appointment)
 
-    def appointments_client(self, actor: int, list: int) -> Cursor:
-        """C: tesoro_appointments_client.
+    def client_appointments(self, actor: int, list: int) -> Cursor:
+        """C: tesoro_client_appointments.
 
-        From tesoro.h, tesoro_appointments_client:
+        From tesoro.h, tesoro_client_appointments:
 
         One of the client's lists (TESORO_LIST_*), for the client actor
         `actor`, judged at the handle's "now".  Columns: id, state,
@@ -2219,13 +2210,13 @@ class Tesoro:
         instants, as requested), start_at (NULL until confirmed), price,
         currency, ref, address, rating (NULL until rated), version.
         """
-        return self._cursor("tesoro_appointments_client", actor, list)
+        return self._cursor("tesoro_client_appointments", actor, list)
 
-    def appointments_agent(self, actor: int, agent: int = 0, state: int = 0,
+    def agent_appointments(self, actor: int, agent: int = 0, state: int = 0,
                            from_: int = 0, to: int = 0) -> Cursor:
-        """C: tesoro_appointments_agent.
+        """C: tesoro_agent_appointments.
 
-        From tesoro.h, tesoro_appointments_agent:
+        From tesoro.h, tesoro_agent_appointments:
 
         An agent's appointments (staff of the agent's agency): `agent` 0 means
         the caller; `state` 0 means any, else TESORO_APPOINTMENT_*; the time of
@@ -2235,7 +2226,7 @@ class Tesoro:
         preferred, contact_id, contact_name, deal_id, listing_id, title,
         address, ref, no_show (0/1), rating, version.
         """
-        return self._cursor("tesoro_appointments_agent", actor, agent, state,
+        return self._cursor("tesoro_agent_appointments", actor, agent, state,
                             from_, to)
 
     def appointment_ics(self, actor: int, appointment: int,
@@ -2478,25 +2469,25 @@ class Tesoro:
         self._call("tesoro_portal_step", client, _ref(step))
         return step.value
 
-    def portal_welcome_done(self, client: int) -> None:
-        """C: tesoro_portal_welcome_done.
+    def portal_welcome_finish(self, client: int) -> None:
+        """C: tesoro_portal_welcome_finish.
 
-        From tesoro.h, tesoro_portal_welcome_done:
-
-        Onboarding (the client): welcome slides seen (welcome → tour); tour
-        finished or skipped (tour → ready); tour restarted (ready → tour).
-        """
-        self._call("tesoro_portal_welcome_done", client)
-
-    def portal_tour_done(self, client: int) -> None:
-        """C: tesoro_portal_tour_done.
-
-        From tesoro.h, tesoro_portal_tour_done:
+        From tesoro.h, tesoro_portal_welcome_finish:
 
         Onboarding (the client): welcome slides seen (welcome → tour); tour
         finished or skipped (tour → ready); tour restarted (ready → tour).
         """
-        self._call("tesoro_portal_tour_done", client)
+        self._call("tesoro_portal_welcome_finish", client)
+
+    def portal_tour_finish(self, client: int) -> None:
+        """C: tesoro_portal_tour_finish.
+
+        From tesoro.h, tesoro_portal_tour_finish:
+
+        Onboarding (the client): welcome slides seen (welcome → tour); tour
+        finished or skipped (tour → ready); tour restarted (ready → tour).
+        """
+        self._call("tesoro_portal_tour_finish", client)
 
     def portal_tour_skip(self, client: int) -> None:
         """C: tesoro_portal_tour_skip.
@@ -2527,26 +2518,26 @@ class Tesoro:
         language when its primary subtag (before "-" or "_", any case: "nl-BE",
         "NL") is one of TESORO_PORTAL_LANGUAGES, else "en".  *out_language
         points at a static string.  Notifications to the client use the same
-        language. tesoro_portal_language_set takes exactly one of the ten
+        language. tesoro_portal_set_language takes exactly one of the ten
         lower-case codes (EINVAL otherwise).
         """
         language = ctypes.c_char_p()
         self._call("tesoro_portal_language", client, _ref(language))
         return language.value.decode("utf-8")
 
-    def portal_language_set(self, client: int, language: Text) -> None:
-        """C: tesoro_portal_language_set.
+    def portal_set_language(self, client: int, language: Text) -> None:
+        """C: tesoro_portal_set_language.
 
-        From tesoro.h, tesoro_portal_language_set:
+        From tesoro.h, tesoro_portal_set_language:
 
         The portal language: the one the user chose, else the contact's
         language when its primary subtag (before "-" or "_", any case: "nl-BE",
         "NL") is one of TESORO_PORTAL_LANGUAGES, else "en".  *out_language
         points at a static string.  Notifications to the client use the same
-        language. tesoro_portal_language_set takes exactly one of the ten
+        language. tesoro_portal_set_language takes exactly one of the ten
         lower-case codes (EINVAL otherwise).
         """
-        self._call("tesoro_portal_language_set", client, language)
+        self._call("tesoro_portal_set_language", client, language)
 
     def portal_home(self, client: int) -> PortalHome:
         """PortalHome(upcoming, unconfirmed, new_properties, ratings).
@@ -2620,16 +2611,16 @@ class Tesoro:
         return self._id("tesoro_portal_contact_agent", client, deal_property,
                         message)
 
-    def portal_account_of(self, actor: int, contact: int) -> int:
-        """C: tesoro_portal_account_of.
+    def contact_portal_account(self, actor: int, contact: int) -> int:
+        """C: tesoro_contact_portal_account.
 
-        From tesoro.h, tesoro_portal_account_of:
+        From tesoro.h, tesoro_contact_portal_account:
 
         Staff: the portal account of a contact (ENOTFOUND if none).  Read it
         with tesoro_entity_json: e-mail, state, language, last login, lock —
         never a hash.
         """
-        return self._id("tesoro_portal_account_of", actor, contact)
+        return self._id("tesoro_contact_portal_account", actor, contact)
 
     def portal_session_open(self, website: int, email: Text,
                             password: Text) -> PortalSession:
@@ -2796,7 +2787,7 @@ class Tesoro:
                                "confirm vendor" for the customer's agent
           consent              consent: "granted" or "denied"; statement — the
                                marketing consent the person gave on the website
-                               (see tesoro_contact_consent_set)
+                               (see tesoro_contact_set_consent)
         Search criteria: min_price, max_price (minor units), property_types (an
         array of "house", "apartment", "office", "land"), min_bedrooms,
         max_bedrooms, area.  All optional; bounds must not cross.  `area` is an
@@ -2982,7 +2973,7 @@ class Tesoro:
           9  property_interest  tesoro_interest_register: the contact showed
                                 interest in a listing in branch; the website
                                 treats it as a saved property
-          12 group_changed      tesoro_group_set (group "" leaves the group)
+          12 group_changed      tesoro_contact_set_group (group "" leaves the group)
           14 vendor_confirmed   tesoro_vendor_confirm: a firm link of a contact
                                 to a listing as "vendor" or "landlord"; an open
                                 vendor claim of that contact on that listing is
@@ -3011,13 +3002,13 @@ class Tesoro:
         """
         self._call("tesoro_interest_register", actor, contact, listing)
 
-    def group_set(self, actor: int, contact: int, group: Text) -> None:
-        """C: tesoro_group_set.
+    def contact_set_group(self, actor: int, contact: int, group: Text) -> None:
+        """C: tesoro_contact_set_group.
 
-        tesoro.h describes tesoro_group_set with tesoro_search_save: see
+        tesoro.h describes tesoro_contact_set_group with tesoro_search_save: see
         Tesoro.search_save.
         """
-        self._call("tesoro_group_set", actor, contact, group)
+        self._call("tesoro_contact_set_group", actor, contact, group)
 
     def vendor_confirm(self, actor: int, contact: int, listing: int,
                        role: Text = 'vendor') -> None:
@@ -3073,12 +3064,12 @@ class Tesoro:
 
     # -- privacy ------------------------------------------------------------
 
-    def contact_consent_set(self, actor: int, contact: int, consent: int,
+    def contact_set_consent(self, actor: int, contact: int, consent: int,
                             statement: Optional[Text] = None,
                             expected_version: int = 0) -> None:
-        """C: tesoro_contact_consent_set.
+        """C: tesoro_contact_set_consent.
 
-        From tesoro.h, tesoro_contact_consent_set:
+        From tesoro.h, tesoro_contact_set_consent:
 
         Record the contact's marketing consent.  Staff record it from the CRM
         (source "crm"), the contact's client from the portal ("portal"), the
@@ -3096,7 +3087,7 @@ class Tesoro:
         consent_text. Returns TESORO_OK; EINVAL; EDENIED (another agency,
         another client); ECONFLICT.
         """
-        self._call("tesoro_contact_consent_set", actor, contact, consent,
+        self._call("tesoro_contact_set_consent", actor, contact, consent,
                    statement, expected_version)
 
     def contact_export(self, actor: int, contact: int, flags: int = 0) -> str:
@@ -3222,3 +3213,14 @@ class Tesoro:
         TESORO_EDB with the first violation in tesoro_errmsg.
         """
         self._call("tesoro_check")
+
+    # Names from before the API's renames (v0.1.0), kept as aliases.
+    portal_language_set = portal_set_language
+    contact_consent_set = contact_set_consent
+    group_set = contact_set_group
+    appointments_client = client_appointments
+    appointments_agent = agent_appointments
+    allowed = allowed_events
+    portal_account_of = contact_portal_account
+    portal_welcome_done = portal_welcome_finish
+    portal_tour_done = portal_tour_finish
