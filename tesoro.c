@@ -2735,6 +2735,7 @@ struct tesoro__ctx {
   int64_t now;
   int64_t history_id;          /* of this transition, once written */
   int checking;                /* allowed-events query: no args, no writes */
+  int loaded;                  /* tesoro__load has run: fire skips it */
   const char *reason;          /* into history details */
   int64_t ref;                 /* a related id, into history details */
   const void *args;            /* the call's own arguments */
@@ -3477,8 +3478,9 @@ static int tesoro__fire(tesoro__ctx *c) {
   const tesoro__trans *row = NULL;
   sqlite3_stmt *s;
   int rc;
-  if ((rc = tesoro__load(c)) ||
-      (rc = tesoro__contact_writable(t, c->actor, c->contact)))
+  if (!c->loaded &&
+      ((rc = tesoro__load(c)) ||
+       (rc = tesoro__contact_writable(t, c->actor, c->contact))))
     return rc;
   if (c->expected && c->expected != c->version)
     return tesoro__fail(t, TESORO_ECONFLICT,
@@ -6309,10 +6311,15 @@ static int timer_appointment(tesoro__ctx *c) {
                {"viewing_feedback", APPT_EV_REQUEST_FEEDBACK}};
   int rc;
   for (int i = 0; i < COUNT(fires); i++) {
+    tesoro__ctx move;
     if (strcmp(c->event_name, fires[i].kind) != 0 ||
         !tesoro__event_from(c->m, fires[i].event, c->m->states[c->from]))
       continue;
-    rc = tesoro__fire_nested(c, c->m, c->id, fires[i].event, c->actor, NULL);
+    /* the timer's context has just loaded the appointment: move it */
+    move = *c;
+    move.event = fires[i].event;
+    move.loaded = 1;
+    rc = tesoro__fire(&move);
     return rc == TESORO_EGUARD ? tesoro__ok(c->t) : rc;
   }
   return TESORO_OK;
