@@ -108,22 +108,24 @@ CREATE TABLE contact_role (
 -- exists in its agency; the rest of the schema keeps its foreign keys.
 
 -- One row per change of an entity: seq is the entity's version after it.
+-- Keyed by (entity, entity_id, seq) alone, so a change writes one b-tree
+-- (a row id beside the key was a second one, make bench: about 5 000
+-- instructions a row), and the key refuses a second row for one version.
 -- details is written by tesoro with json_object(); tesoro_check, not a CHECK
 -- evaluated on every row written, verifies it is valid JSON.
 CREATE TABLE history (
-  id         INTEGER PRIMARY KEY,
-  agency_id  INTEGER NOT NULL,
   entity     INTEGER NOT NULL CHECK (entity > 0),
   entity_id  INTEGER NOT NULL,
   seq        INTEGER NOT NULL CHECK (seq > 0),
+  agency_id  INTEGER NOT NULL,
   event      TEXT    NOT NULL,
   from_state TEXT,
   to_state   TEXT,
   actor_id   INTEGER NOT NULL,
   at         INTEGER NOT NULL,
   details    TEXT,
-  UNIQUE (entity, entity_id, seq)
-) STRICT;
+  PRIMARY KEY (entity, entity_id, seq)
+) STRICT, WITHOUT ROWID;
 
 CREATE TABLE activity (
   id         INTEGER PRIMARY KEY,
@@ -165,15 +167,15 @@ CREATE INDEX task_entity ON task(entity, entity_id);
 -- delivered when none is undelivered, else dead (or withdrawn by an
 -- erasure).  Attempts and the next attempt are the message's.
 --
--- history_id ties each message to the change that caused it.  A message
--- stores what only its moment knows: the summary and its own fields
--- (`payload`, an object written by tesoro's JSON functions and verified by
--- tesoro_check, or NULL).  tesoro_outbox_fetch renders the rest when the
--- host reads it: the head (entity, id and event from the history row), the
--- recipient's language, and for a calendar message the appointment as it
--- was at that history row.  No index on history_id: its only readers, a
--- contact's export and erasure, also select by recipient, which no index
--- serves, so they read the whole table either way.
+-- (entity, entity_id, seq) is the history row of the change that caused
+-- the message.  A message stores what only its moment knows: the summary
+-- and its own fields (`payload`, an object written by tesoro's JSON
+-- functions and verified by tesoro_check, or NULL).  tesoro_outbox_fetch
+-- renders the rest when the host reads it: the head (entity, id and event
+-- from the history row), the recipient's language, and for a calendar
+-- message the appointment as it was at that history row.  No index on that
+-- key: its only readers, a contact's export and erasure, also select by
+-- recipient, which no index serves, so they read the whole table either way.
 CREATE TABLE outbox (
   id              INTEGER PRIMARY KEY,
   agency_id       INTEGER NOT NULL,
@@ -185,7 +187,9 @@ CREATE TABLE outbox (
   template        TEXT    NOT NULL,
   summary         TEXT    NOT NULL,
   payload         TEXT,
-  history_id      INTEGER NOT NULL,
+  entity          INTEGER NOT NULL,
+  entity_id       INTEGER NOT NULL,
+  seq             INTEGER NOT NULL,
   status          TEXT    NOT NULL DEFAULT 'pending'
                   CHECK (status = 'pending' OR status = 'delivered' OR status = 'dead' OR status = 'withdrawn'),
   attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
@@ -206,7 +210,7 @@ WITH channel(number, name) AS (VALUES (0, 'crm'), (1, 'push'), (2, 'email'),
                                       (3, 'website'), (4, 'calendar'))
 SELECT o.id * 8 + ch.number AS id, o.id AS message_id, o.agency_id, o.kind,
        o.recipient_id, ch.name AS channel, o.template, o.summary, o.payload,
-       o.history_id,
+       o.entity, o.entity_id, o.seq,
        CASE WHEN o.undelivered & (1 << ch.number) = 0 THEN 'delivered'
             WHEN o.dead & (1 << ch.number) THEN 'dead'
             ELSE o.status END AS status,

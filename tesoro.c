@@ -190,6 +190,12 @@ struct tesoro {
   unsigned int due_version;
   int due_known, due_fresh;
   int importing;                   /* tesoro_agency_import: queue nothing */
+  /* The entities the import's current record made (their first history
+  ** row was written): the import folds each one's history. */
+  struct {
+    int n;
+    struct { int entity; int64_t id; } made[256];
+  } import_made;
   /* The import's "version back to 1" of each entity's table (section
   ** 19b), prepared on first use and kept like the cached statements. */
   sqlite3_stmt *fold[TESORO__ENTITY_MAX + 1];
@@ -204,7 +210,7 @@ struct tesoro {
   struct tesoro__batch {
     int on, n, cap;
     struct tesoro__moved {
-      int64_t id, history_id;
+      int64_t id, seq;
     } *moved, pending;
   } batch;
   tesoro_cursor *cursors;          /* open cursors, invalidated on close */
@@ -587,7 +593,6 @@ static const char *tesoro__schema_line(size_t i);
     "SELECT json_type(?1) = 'object' AND json_extract(?1, '$.type') IS "      \
     "'header' AND json_extract(?1, '$.format') IS '" TESORO__IMPORT_FORMAT    \
     "'")                                                                      \
-  X(IMPORT_MARK, "SELECT coalesce(max(id), 0) FROM history")                  \
   X(IMPORT_SELLER, /* ?1 contact, ?2 the listing's fields */                \
     "SELECT name, email, phone, json_extract(?2, '$.address'), "              \
     "coalesce(json_extract(?2, '$.property_type'), 'house'), "                \
@@ -602,10 +607,8 @@ static const char *tesoro__schema_line(size_t i);
     "AND p.listing_id = ?2) FROM deal d WHERE d.contact_id = ?1 AND d.state " \
     "= 'active' ORDER BY (SELECT count(*) FROM deal_property p WHERE "        \
     "p.deal_id = d.id AND p.listing_id = ?2) DESC, d.id LIMIT 1")             \
-  X(IMPORT_CREATED, /* entities whose creation is after history row ?1 */   \
-    "SELECT entity, entity_id FROM history WHERE id > ?1 AND seq = 1")        \
-  X(IMPORT_FOLD,                                                              \
-    "DELETE FROM history WHERE entity = ?1 AND entity_id = ?2 AND id > ?3")   \
+  X(IMPORT_FOLD, /* an entity the record made: all its rows are the replay */ \
+    "DELETE FROM history WHERE entity = ?1 AND entity_id = ?2")               \
   X(IMPORT_STAGE_DATA, /* ?2 " key key ": the members of ?1 a stage takes */\
     "SELECT json_group_object(key, CASE type WHEN 'true' THEN json('true') "  \
     "WHEN 'false' THEN json('false') WHEN 'object' THEN json(value) WHEN "    \
@@ -647,10 +650,13 @@ static const char *tesoro__schema_line(size_t i);
     "?5, ?6, ?7, ?8, ?9, CASE WHEN ?11 IS NULL THEN iif(?10 IS NULL, NULL, "  \
     "json_object('reason', ?10)) WHEN ?10 IS NULL THEN json_object('ref', "   \
     "?11) ELSE json_object('reason', ?10, 'ref', ?11) END)")                  \
-  X(HISTORY_SET_DETAILS, "UPDATE history SET details = ?2 WHERE id = ?1")   \
+  /* ?1 entity, ?2 id, ?3 seq: a history row's key */                        \
+  X(HISTORY_SET_DETAILS,                                                      \
+    "UPDATE history SET details = ?4 WHERE entity = ?1 AND entity_id = ?2 "   \
+    "AND seq = ?3")                                                           \
   X(HISTORY_SET_REF,                                                          \
     "UPDATE history SET details = json_set(coalesce(details, '{}'), "         \
-    "'$.ref', ?2) WHERE id = ?1")                                             \
+    "'$.ref', ?4) WHERE entity = ?1 AND entity_id = ?2 AND seq = ?3")         \
   /* entity loads: agency_id, contact_id, state, version */                   \
   X(ROOM_LOAD,                                                                \
     "SELECT agency_id, contact_id, state, version FROM room WHERE id = ?1")   \
@@ -733,8 +739,9 @@ static const char *tesoro__schema_line(size_t i);
     "channels_off | ?2) WHERE id = ?1")                                       \
   X(OUTBOX_INSERT,                                                            \
     "INSERT INTO outbox(agency_id, kind, recipient_id, channels, "            \
-    "undelivered, template, summary, payload, history_id, next_attempt_at, "  \
-    "created_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?9)")       \
+    "undelivered, template, summary, payload, entity, entity_id, seq, "       \
+    "next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, "   \
+    "?8, ?9, ?10, ?11, ?11)")                                                 \
   /* ?2: the delivery's channel bit.  The message stays pending while one */ \
   /* of its channels is neither delivered nor dead (schema.sql, outbox). */   \
   X(OUTBOX_ACK,                                                               \
@@ -2733,7 +2740,8 @@ struct tesoro__ctx {
   const tesoro__trans *row;    /* the row firing */
   const char *event_name;      /* for history and outbox rows */
   int64_t now;
-  int64_t history_id;          /* of this transition, once written */
+  int64_t seq;                 /* this transition's history row (entity,
+                                  id, seq), once written */
   int checking;                /* allowed-events query: no args, no writes */
   int loaded;                  /* tesoro__load has run: fire skips it */
   const char *reason;          /* into history details */
@@ -3348,14 +3356,21 @@ static int tesoro__event_from(const tesoro__machine *m, int event,
 ** everything commits or rolls back together.
 */
 
-/* Write one history row; *out_id (may be NULL) gets its id. */
+/* Write one history row, (entity, id, seq).  During an import, an entity's
+** first row says the record made it (tesoro__import_fold). */
 static int tesoro__history(tesoro *t, int64_t agency, int entity, int64_t id,
                            int64_t seq, const char *event, const char *from,
                            const char *to, int64_t actor, int64_t at,
-                           const char *reason, int64_t ref, int64_t *out_id) {
+                           const char *reason, int64_t ref) {
   sqlite3_stmt *s = tesoro__stmt(t, S_HISTORY_INSERT);
-  int rc;
   if (s == NULL) return t->rc;
+  if (t->importing && seq == 1) {
+    if (t->import_made.n == COUNT(t->import_made.made))
+      return tesoro__fail(t, TESORO_EDB, "an import record made more than %d "
+                          "entities", COUNT(t->import_made.made));
+    t->import_made.made[t->import_made.n].entity = entity;
+    t->import_made.made[t->import_made.n++].id = id;
+  }
   sqlite3_bind_int64(s, 1, agency);
   sqlite3_bind_int(s, 2, entity);
   sqlite3_bind_int64(s, 3, id);
@@ -3367,9 +3382,7 @@ static int tesoro__history(tesoro *t, int64_t agency, int entity, int64_t id,
   sqlite3_bind_int64(s, 9, at);
   sqlite3_bind_text(s, 10, reason, -1, SQLITE_STATIC);
   if (ref) sqlite3_bind_int64(s, 11, ref);
-  rc = tesoro__run(t, s);
-  if (rc == TESORO_OK && out_id) *out_id = sqlite3_last_insert_rowid(t->db);
-  return rc;
+  return tesoro__run(t, s);
 }
 
 /*
@@ -3494,7 +3507,7 @@ static int tesoro__fire(tesoro__ctx *c) {
   if (t->batch.on && c->m->fold && c->to == c->from) {
     for (int i = 0; i < t->batch.n; i++)
       if (t->batch.moved[i].id == c->id) { /* moved earlier in the batch */
-        c->history_id = t->batch.moved[i].history_id;
+        c->seq = t->batch.moved[i].seq;
         return row->effect ? row->effect(c) : TESORO_OK;
       }
   }
@@ -3522,11 +3535,12 @@ static int tesoro__fire(tesoro__ctx *c) {
   rc = tesoro__history(t, c->agency, c->m->entity, c->id, c->version + 1,
                        c->m->events[c->event], c->m->states[c->from],
                        c->m->states[c->to], c->actor->id, c->now, c->reason,
-                       c->ref, &c->history_id);
+                       c->ref);
   if (rc) return rc;
+  c->seq = c->version + 1;
   if (t->batch.on && c->m->fold && c->to == c->from) {
     t->batch.pending.id = c->id;
-    t->batch.pending.history_id = c->history_id;
+    t->batch.pending.seq = c->seq;
   }
   return row->effect ? row->effect(c) : TESORO_OK;
 }
@@ -3590,8 +3604,9 @@ static int tesoro__created(tesoro__ctx *c, int64_t id) {
   c->version = 1;
   if ((rc = tesoro__history(c->t, c->agency, c->entity, id, 1, c->event_name,
                             NULL, c->m->states[c->to], c->actor->id, c->now,
-                            NULL, 0, &c->history_id)))
+                            NULL, 0)))
     return rc;
+  c->seq = 1;
   return c->row->effect ? c->row->effect(c) : TESORO_OK;
 }
 
@@ -3723,8 +3738,10 @@ TESORO_API int tesoro_machine_diagram(int entity, int format, char **out) {
 static int tesoro__history_ref(tesoro__ctx *c, int64_t ref) {
   sqlite3_stmt *s = tesoro__stmt(c->t, S_HISTORY_SET_REF);
   if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->history_id);
-  sqlite3_bind_int64(s, 2, ref);
+  sqlite3_bind_int(s, 1, c->entity);
+  sqlite3_bind_int64(s, 2, c->id);
+  sqlite3_bind_int64(s, 3, c->seq);
+  sqlite3_bind_int64(s, 4, ref);
   return tesoro__run(c->t, s);
 }
 
@@ -3771,8 +3788,10 @@ static int tesoro__outbox(tesoro__ctx *c, const char *kind, int64_t recipient,
   sqlite3_bind_text(s, 6, summary, -1, SQLITE_STATIC);
   if (extra_json && extra_json[0] == '{' && extra_json[1] != '}')
     sqlite3_bind_text(s, 7, extra_json, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 8, c->history_id);
-  sqlite3_bind_int64(s, 9, c->now);
+  sqlite3_bind_int(s, 8, c->entity);
+  sqlite3_bind_int64(s, 9, c->id);
+  sqlite3_bind_int64(s, 10, c->seq);
+  sqlite3_bind_int64(s, 11, c->now);
   return tesoro__run(t, s);
 }
 
@@ -4607,8 +4626,9 @@ static int tesoro__contact_insert(tesoro__ctx *c, const char *name,
                                  tesoro__opt(email), c->now, NULL)) ||
       (rc = tesoro__history(t, c->agency, TESORO_ENTITY_CONTACT, id, 1,
                             "create", NULL, NULL, c->actor->id, c->now, NULL,
-                            0, &c->history_id)))
+                            0)))
     return rc;
+  c->seq = 1;
   if (role) {
     if ((s = tesoro__stmt(t, S_CONTACT_ROLE_ADD)) == NULL) return t->rc;
     sqlite3_bind_int64(s, 1, id);
@@ -4675,7 +4695,7 @@ static int tesoro__contact_set_agent(tesoro__ctx *c, int64_t contact,
                         (long long)contact);
   return tesoro__history(t, agency, TESORO_ENTITY_CONTACT, contact, version + 1,
                          "assign", NULL, NULL, c->actor->id, c->now, NULL,
-                         agent, NULL);
+                         agent);
 }
 
 static int tesoro__exchange_contact(tesoro__ctx *c);
@@ -9854,22 +9874,20 @@ static const tesoro__privacy tesoro__privacy_map[] = {
      "name:e email:n phone:n", NULL},
     {"contact_role", "contact_id = ?1", NULL, "contact_id role", "", NULL},
     {"history", C_ENTITIES, NULL,
-     "id agency_id entity entity_id seq event from_state to_state actor_id at",
+     "entity entity_id seq agency_id event from_state to_state actor_id at",
      "details:n", W_HISTORY},
     {"activity", "contact_id = ?1", NULL,
      "id agency_id contact_id kind actor_id at entity entity_id", "summary:e", NULL},
     {"task", NULL, NULL,
      "id agency_id version state kind title entity entity_id assignee_id "
      "created_at closed_at", "", NULL},
-    {"outbox",
-     "recipient_id IN " C_CLIENT " OR history_id IN (SELECT id FROM history "
-     "WHERE " C_ENTITIES ")",
+    {"outbox", /* by recipient, or caused by a change of their entities */
+     "recipient_id IN " C_CLIENT " OR " C_ENTITIES,
      "recipient_id IN " C_CLIENT,
      "id agency_id kind recipient_id channels undelivered dead template "
-     "history_id status attempts next_attempt_at last_error created_at "
-     "delivered_at",
-     "summary:e payload:j",
-     "history_id IN (SELECT id FROM history WHERE " W_HISTORY ")"},
+     "entity entity_id seq status attempts next_attempt_at last_error "
+     "created_at delivered_at",
+     "summary:e payload:j", W_HISTORY},
     {"timer", NULL, NULL, "entity entity_id kind due_at agency_id", "", NULL},
     {"document",
      C_ENTITIES " OR uploaded_by IN " C_CLIENT, NULL,
@@ -10094,10 +10112,9 @@ static int tesoro__erase_rows(tesoro *t, int whose, int64_t id) {
       t,
       whose == PRIVACY_CUSTOMER
           ? "UPDATE outbox SET status = 'withdrawn' WHERE status = 'pending' "
-            "AND history_id IN (SELECT id FROM history WHERE " W_HISTORY ")"
+            "AND " W_HISTORY
           : "UPDATE outbox SET status = 'withdrawn' WHERE status = 'pending' "
-            "AND (recipient_id IN " C_CLIENT " OR history_id IN (SELECT id "
-            "FROM history WHERE " C_ENTITIES "))",
+            "AND (recipient_id IN " C_CLIENT " OR " C_ENTITIES ")",
       id);
   /* Child rows first: their selectors read the parents' ids, never the
   ** personal columns, so the order is free but for deletions. */
@@ -10165,7 +10182,7 @@ TESORO_API int tesoro_contact_erase(tesoro *t, int64_t actor, int64_t contact,
   if (rc == TESORO_OK) /* who and when; the reason is not personal data */
     rc = tesoro__history(t, a.agency, TESORO_ENTITY_CONTACT, contact, version + 1,
                          "erase", NULL, NULL, a.id, c.now, tesoro__opt(reason),
-                         0, NULL);
+                         0);
   if ((rc = tesoro__write_end(t, rc))) return rc;
   tesoro__wal_scrub(t);
   return TESORO_OK;
@@ -10245,7 +10262,7 @@ TESORO_API int tesoro_web_customer_erase(tesoro *t, int64_t actor,
   if (rc == TESORO_OK)
     rc = tesoro__history(t, a.agency, TESORO_ENTITY_WEB_CUSTOMER, customer,
                          version + 1, "erase", state, state, a.id, now,
-                         tesoro__opt(reason), 0, NULL);
+                         tesoro__opt(reason), 0);
   if ((rc = tesoro__write_end(t, rc))) return rc;
   tesoro__wal_scrub(t);
   return TESORO_OK;
@@ -10332,7 +10349,7 @@ static int tesoro__consent_apply(tesoro__ctx *c, int64_t contact,
                         (long long)contact);
   return tesoro__history(t, agency, TESORO_ENTITY_CONTACT, contact, version + 1,
                          "consent", old, consent, c->actor->id, c->now,
-                         statement, 0, NULL);
+                         statement, 0);
 }
 
 /* What a correction may change: the creation rules, each field optional,
@@ -10418,13 +10435,16 @@ TESORO_API int tesoro_contact_update(tesoro *t, int64_t actor, int64_t contact,
   if (rc == TESORO_OK)
     rc = tesoro__history(t, a.agency, TESORO_ENTITY_CONTACT, contact,
                          version + 1, "correct", NULL, NULL, a.id, c.now,
-                         NULL, 0, &c.history_id);
+                         NULL, 0);
+  c.seq = version + 1;
   if (rc == TESORO_OK &&
       (s = tesoro__stmt(t, S_HISTORY_SET_DETAILS)) == NULL)
     rc = t->rc;
   if (rc == TESORO_OK) { /* {"old": {...}, "new": {...}} */
-    sqlite3_bind_int64(s, 1, c.history_id);
-    sqlite3_bind_text(s, 2, details, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 1, c.entity);
+    sqlite3_bind_int64(s, 2, c.id);
+    sqlite3_bind_int64(s, 3, c.seq);
+    sqlite3_bind_text(s, 4, details, -1, SQLITE_STATIC);
     rc = tesoro__run(t, s);
   }
   if (rc == TESORO_OK)
@@ -10690,7 +10710,7 @@ TESORO_API int tesoro_history(tesoro *t, int64_t actor, int entity, int64_t id,
                               tesoro_cursor **out) {
   return tesoro__entity_cursor(
       t, actor, entity, id,
-      "SELECT h.id, h.seq, h.event, h.from_state, h.to_state, h.actor_id, "
+      "SELECT h.seq, h.event, h.from_state, h.to_state, h.actor_id, "
       "a.kind AS actor_kind, h.at, h.details FROM history h "
       "JOIN actor a ON a.id = h.actor_id "
       "WHERE h.entity = ?1 AND h.entity_id = ?2 ORDER BY h.seq",
@@ -10936,7 +10956,8 @@ TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
            TESORO__OUTBOX_PAYLOAD " AS payload, h.entity, h.entity_id, "
            "h.event, h.from_state AS old_state, h.to_state AS new_state, "
            "h.seq, d.attempts, d.created_at "
-           "FROM outbox_delivery d JOIN history h ON h.id = d.history_id "
+           "FROM outbox_delivery d JOIN history h ON h.entity = d.entity AND "
+           "h.entity_id = d.entity_id AND h.seq = d.seq "
            "LEFT JOIN actor ra ON ra.id = d.recipient_id "
            "LEFT JOIN contact rc ON rc.id = ra.contact_id "
            "LEFT JOIN portal_account rp ON rp.contact_id = rc.id "
@@ -12272,27 +12293,17 @@ TESORO__REC_FITS(web_customer);
 TESORO__REC_FITS(search);
 #undef TESORO__REC_FITS
 
-/* Fold the history the record's calls wrote (rows after `mark`) of each
-** entity they created into one "imported" row: who imported, when the
-** record says, from which line and source id.  The activity rows those
-** calls wrote go: the timeline shows the record, not its replay. */
-static int tesoro__import_fold(tesoro__import *im, int64_t mark,
-                               int64_t activity_mark) {
+/* Fold the history the record's calls wrote of each entity they made
+** (t->import_made) into one "imported" row: who imported, when the record
+** says, from which line and source id.  The activity rows those calls wrote
+** go: the timeline shows the record, not its replay. */
+static int tesoro__import_fold(tesoro__import *im, int64_t activity_mark) {
   tesoro *t = im->t;
-  sqlite3_stmt *s = tesoro__stmt(t, S_IMPORT_CREATED);
-  int64_t made[256][2];
-  int n = 0, rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, mark);
-  while ((rc = tesoro__row(t, s)) == TESORO_ROW && n < COUNT(made)) {
-    made[n][0] = sqlite3_column_int64(s, 0);
-    made[n][1] = sqlite3_column_int64(s, 1);
-    n++;
-  }
-  sqlite3_reset(s);
-  if (rc < 0) return rc;
-  for (int i = 0; i < n; i++) {
-    int entity = (int)made[i][0];
+  sqlite3_stmt *s;
+  int rc;
+  for (int i = 0; i < t->import_made.n; i++) {
+    int entity = t->import_made.made[i].entity;
+    int64_t made = t->import_made.made[i].id;
     sqlite3_stmt *u;
     char state[32] = "";
     if (entity < 1 || entity > TESORO__ENTITY_MAX)
@@ -12311,20 +12322,19 @@ static int tesoro__import_fold(tesoro__import *im, int64_t mark,
       if (rc != SQLITE_OK) return tesoro__dberr(t, rc);
       u = t->fold[entity];
     }
-    sqlite3_bind_int64(u, 1, made[i][1]);
+    sqlite3_bind_int64(u, 1, made);
     if ((rc = sqlite3_step(u)) == SQLITE_ROW) tesoro__column_copy(u, 0, state, sizeof state);
     if (rc == SQLITE_ROW) rc = sqlite3_step(u);
     sqlite3_reset(u);
     if (rc != SQLITE_DONE) return tesoro__dberr(t, rc);
     if ((s = tesoro__stmt(t, S_IMPORT_FOLD)) == NULL) return t->rc;
     sqlite3_bind_int(s, 1, entity);
-    sqlite3_bind_int64(s, 2, made[i][1]);
-    sqlite3_bind_int64(s, 3, mark);
+    sqlite3_bind_int64(s, 2, made);
     if ((rc = tesoro__run(t, s))) return rc;
     if ((s = tesoro__stmt(t, S_IMPORT_HISTORY)) == NULL) return t->rc;
     sqlite3_bind_int64(s, 1, im->admin.agency);
     sqlite3_bind_int(s, 2, entity);
-    sqlite3_bind_int64(s, 3, made[i][1]);
+    sqlite3_bind_int64(s, 3, made);
     if (state[0]) sqlite3_bind_text(s, 4, state, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 5, im->admin.id);
     sqlite3_bind_int64(s, 6, im->at);
@@ -12344,7 +12354,7 @@ static int tesoro__import_line(tesoro__import *im, const char *line) {
   unsigned char digest[crypto_hash_sha256_BYTES];
   tesoro__rec r;
   sqlite3_stmt *s;
-  int64_t mark = 0, activity_mark = 0, id = 0;
+  int64_t activity_mark = 0, id = 0;
   char type[24] = "";
   int i, rc, entity = 0;
   if ((rc = tesoro__json_boundary(t, "the record", line))) return rc;
@@ -12401,8 +12411,7 @@ static int tesoro__import_line(tesoro__import *im, const char *line) {
     tesoro__rec_free(&r);
     return TESORO_OK;
   }
-  if (rc == TESORO_OK && (s = tesoro__stmt(t, S_IMPORT_MARK)) == NULL) rc = t->rc;
-  if (rc == TESORO_OK) rc = tesoro__int(t, s, &mark);
+  t->import_made.n = 0;
   if (rc == TESORO_OK && (s = tesoro__stmt(t, S_IMPORT_ACTIVITY_MARK)) == NULL)
     rc = t->rc;
   if (rc == TESORO_OK) rc = tesoro__int(t, s, &activity_mark);
@@ -12412,7 +12421,7 @@ static int tesoro__import_line(tesoro__import *im, const char *line) {
     rc = tesoro__import_types[i].make(im, &r, &entity, &id);
     t->clock = saved;
   }
-  if (rc == TESORO_OK) rc = tesoro__import_fold(im, mark, activity_mark);
+  if (rc == TESORO_OK) rc = tesoro__import_fold(im, activity_mark);
   if (rc == TESORO_OK && (s = tesoro__stmt(t, S_IMPORT_REF_INSERT)) == NULL)
     rc = t->rc;
   if (rc == TESORO_OK) {
@@ -12716,14 +12725,16 @@ static const struct {
      " AND h.entity_id = x.id) != "
      "x.version || ':' || x.version LIMIT 1"},
     {"history belongs to an existing entity of its agency",
-     "SELECT 'history row ' || h.id || ' points at a missing entity' FROM "
+     "SELECT 'history row ' || h.entity || '/' || h.entity_id || '/' || h.seq "
+     "|| ' points at a missing entity' FROM "
      "history h WHERE h.agency_id IS NOT CASE h.entity "
      TESORO__ENTITIES(TESORO__AGENCY_OF_H) " END LIMIT 1"},
     /* history, activity, outbox and timer declare no foreign keys (see
     ** schema.sql): these hold what the keys held */
     {"history, activity and outbox name actors that exist",
      "SELECT x.what || ' ' || x.id || ' names a missing actor ' || x.actor "
-     "FROM (SELECT 'history row' AS what, id, actor_id AS actor FROM history "
+     "FROM (SELECT 'history row' AS what, entity || '/' || entity_id || '/' "
+     "|| seq AS id, actor_id AS actor FROM history "
      "UNION ALL SELECT 'activity', id, actor_id FROM activity UNION ALL "
      "SELECT 'outbox row', id, recipient_id FROM outbox WHERE recipient_id "
      "IS NOT NULL) x WHERE NOT EXISTS (SELECT 1 FROM actor a WHERE a.id = "
@@ -12735,7 +12746,8 @@ static const struct {
     /* json_type, not json_valid: see tesoro__json_top (malformed JSON
     ** raises an error, EDB; out of memory stays ENOMEM) */
     {"history details are JSON objects",
-     "SELECT 'history row ' || id || ' has details that are not a JSON "
+     "SELECT 'history row ' || entity || '/' || entity_id || '/' || seq || "
+     "' has details that are not a JSON "
      "object' FROM history WHERE details IS NOT NULL AND json_type(details) "
      "IS NOT 'object' LIMIT 1"},
     {"every outbox payload is a JSON object",
@@ -12744,7 +12756,8 @@ static const struct {
      "IS NOT 'object' LIMIT 1"},
     {"outbox row has its cause in its agency",
      "SELECT 'outbox row ' || o.id || ' has no cause in its agency' FROM "
-     "outbox o LEFT JOIN history h ON h.id = o.history_id WHERE h.id IS NULL "
+     "outbox o LEFT JOIN history h ON h.entity = o.entity AND h.entity_id = "
+     "o.entity_id AND h.seq = o.seq WHERE h.seq IS NULL "
      "OR h.agency_id != o.agency_id LIMIT 1"},
     {"task, document and timer point at an entity of their agency",
      "SELECT x.what || ' ' || x.id || ' points at a missing entity' FROM ("
@@ -13034,22 +13047,24 @@ static const char *const tesoro__schema_lines[] = {
     "-- exists in its agency; the rest of the schema keeps its foreign keys.\n",
     "\n",
     "-- One row per change of an entity: seq is the entity's version after it.\n",
+    "-- Keyed by (entity, entity_id, seq) alone, so a change writes one b-tree\n",
+    "-- (a row id beside the key was a second one, make bench: about 5 000\n",
+    "-- instructions a row), and the key refuses a second row for one version.\n",
     "-- details is written by tesoro with json_object(); tesoro_check, not a CHECK\n",
     "-- evaluated on every row written, verifies it is valid JSON.\n",
     "CREATE TABLE history (\n",
-    "  id         INTEGER PRIMARY KEY,\n",
-    "  agency_id  INTEGER NOT NULL,\n",
     "  entity     INTEGER NOT NULL CHECK (entity > 0),\n",
     "  entity_id  INTEGER NOT NULL,\n",
     "  seq        INTEGER NOT NULL CHECK (seq > 0),\n",
+    "  agency_id  INTEGER NOT NULL,\n",
     "  event      TEXT    NOT NULL,\n",
     "  from_state TEXT,\n",
     "  to_state   TEXT,\n",
     "  actor_id   INTEGER NOT NULL,\n",
     "  at         INTEGER NOT NULL,\n",
     "  details    TEXT,\n",
-    "  UNIQUE (entity, entity_id, seq)\n",
-    ") STRICT;\n",
+    "  PRIMARY KEY (entity, entity_id, seq)\n",
+    ") STRICT, WITHOUT ROWID;\n",
     "\n",
     "CREATE TABLE activity (\n",
     "  id         INTEGER PRIMARY KEY,\n",
@@ -13091,15 +13106,15 @@ static const char *const tesoro__schema_lines[] = {
     "-- delivered when none is undelivered, else dead (or withdrawn by an\n",
     "-- erasure).  Attempts and the next attempt are the message's.\n",
     "--\n",
-    "-- history_id ties each message to the change that caused it.  A message\n",
-    "-- stores what only its moment knows: the summary and its own fields\n",
-    "-- (`payload`, an object written by tesoro's JSON functions and verified by\n",
-    "-- tesoro_check, or NULL).  tesoro_outbox_fetch renders the rest when the\n",
-    "-- host reads it: the head (entity, id and event from the history row), the\n",
-    "-- recipient's language, and for a calendar message the appointment as it\n",
-    "-- was at that history row.  No index on history_id: its only readers, a\n",
-    "-- contact's export and erasure, also select by recipient, which no index\n",
-    "-- serves, so they read the whole table either way.\n",
+    "-- (entity, entity_id, seq) is the history row of the change that caused\n",
+    "-- the message.  A message stores what only its moment knows: the summary\n",
+    "-- and its own fields (`payload`, an object written by tesoro's JSON\n",
+    "-- functions and verified by tesoro_check, or NULL).  tesoro_outbox_fetch\n",
+    "-- renders the rest when the host reads it: the head (entity, id and event\n",
+    "-- from the history row), the recipient's language, and for a calendar\n",
+    "-- message the appointment as it was at that history row.  No index on that\n",
+    "-- key: its only readers, a contact's export and erasure, also select by\n",
+    "-- recipient, which no index serves, so they read the whole table either way.\n",
     "CREATE TABLE outbox (\n",
     "  id              INTEGER PRIMARY KEY,\n",
     "  agency_id       INTEGER NOT NULL,\n",
@@ -13111,7 +13126,9 @@ static const char *const tesoro__schema_lines[] = {
     "  template        TEXT    NOT NULL,\n",
     "  summary         TEXT    NOT NULL,\n",
     "  payload         TEXT,\n",
-    "  history_id      INTEGER NOT NULL,\n",
+    "  entity          INTEGER NOT NULL,\n",
+    "  entity_id       INTEGER NOT NULL,\n",
+    "  seq             INTEGER NOT NULL,\n",
     "  status          TEXT    NOT NULL DEFAULT 'pending'\n",
     "                  CHECK (status = 'pending' OR status = 'delivered' OR status = 'dead' OR status = 'withdrawn'),\n",
     "  attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n",
@@ -13132,7 +13149,7 @@ static const char *const tesoro__schema_lines[] = {
     "                                      (3, 'website'), (4, 'calendar'))\n",
     "SELECT o.id * 8 + ch.number AS id, o.id AS message_id, o.agency_id, o.kind,\n",
     "       o.recipient_id, ch.name AS channel, o.template, o.summary, o.payload,\n",
-    "       o.history_id,\n",
+    "       o.entity, o.entity_id, o.seq,\n",
     "       CASE WHEN o.undelivered & (1 << ch.number) = 0 THEN 'delivered'\n",
     "            WHEN o.dead & (1 << ch.number) THEN 'dead'\n",
     "            ELSE o.status END AS status,\n",

@@ -528,9 +528,10 @@ TESORO_API int tesoro_entity_state(tesoro *t, int64_t actor, int entity,
 */
 
 /*
-** History of an entity, oldest first.  Columns: id, seq, event, from_state,
-** to_state, actor_id, actor_kind, at, details (JSON).  Staff of the agency, or
-** the client of the entity's contact.
+** History of an entity, oldest first.  Columns: seq, event, from_state,
+** to_state, actor_id, actor_kind, at, details (JSON).  A row is known by
+** (entity, id, seq): seq is the entity's version after the change.  Staff
+** of the agency, or the client of the entity's contact.
 ** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
 ** TESORO_ENOTFOUND; TESORO_EDENIED.
 */

@@ -795,7 +795,7 @@ static int cmd_ics(cli *c, int argc, char **argv) {
 static const char history_help[] =
     "usage: tesoro --db FILE history ENTITY ID --as ACTOR\n"
     "\n"
-    "The history of entity ID, oldest first: id, seq, event, from_state,\n"
+    "The history of entity ID, oldest first: seq, event, from_state,\n"
     "to_state, actor_id, actor_kind, at (UTC seconds), details (JSON).\n"
     "ENTITY is a name (appointment) or a number (8); see 'tesoro --help'.\n"
     "ACTOR (required) is staff of the agency or the entity's client.\n";

@@ -191,7 +191,7 @@ static int64_t outbox_n(tu_world *w, int64_t a, int64_t recipient,
   size_t n;
   n = (size_t)snprintf(sql, sizeof sql,
                        "SELECT count(*) FROM outbox_delivery o JOIN history h ON "
-                       "h.id = o.history_id WHERE h.entity = %d AND "
+                       "h.entity = o.entity AND h.entity_id = o.entity_id AND h.seq = o.seq WHERE h.entity = %d AND "
                        "h.entity_id = %lld",
                        APPT, (long long)a);
   if (recipient)

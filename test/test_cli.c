@@ -1030,7 +1030,7 @@ static void test_history_and_allowed(void **state) {
   assert_int_equal(rows, 3); /* request, confirm, reschedule */
   RUN(&r, "--db", w->path, "history", "appointment", num(v.appt), "--as",
       num(w->agent));
-  EXPECT(&r, 0, "id\tseq\tevent\tfrom_state\tto_state\t", NULL);
+  EXPECT(&r, 0, "seq\tevent\tfrom_state\tto_state\t", NULL);
   assert_string_equal(r.out, want);
   assert_non_null(strstr(r.out, "\treschedule\tconfirmed\tconfirmed\t"));
   /* By number, and the client sees the same history. */

@@ -1054,14 +1054,14 @@ static void test_entity_queries_refuse_bad_input(void **state) {
 */
 static void test_history_records_create_with_documented_columns(void **state) {
   W;
-  static const char *cols[] = {"id", "seq", "event", "from_state", "to_state",
+  static const char *cols[] = {"seq", "event", "from_state", "to_state",
                                "actor_id", "actor_kind", "at", "details"};
   tesoro_cursor *c = NULL;
   int64_t room = submit_request(w, NULL);
   int i;
   TU_OK(w, tesoro_history(w->t, w->agent, TESORO_ENTITY_ROOM, room, &c));
-  assert_int_equal(tesoro_cursor_columns(c), 9);
-  for (i = 0; i < 9; i++) {
+  assert_int_equal(tesoro_cursor_columns(c), 8);
+  for (i = 0; i < 8; i++) {
     assert_non_null(tesoro_cursor_name(c, i));
     assert_string_equal(tesoro_cursor_name(c, i), cols[i]);
   }
@@ -1442,11 +1442,13 @@ static void test_outbox_rows_written_with_the_change(void **state) {
   /* one row per message: the request's staff notification goes out on crm
      and email, two deliveries of one stored message */
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM outbox_delivery d JOIN history h "
-                              "ON h.id = d.history_id WHERE h.entity = %d AND "
+                              "ON h.entity = d.entity AND h.entity_id = d.entity_id AND h.seq = "
+                              "d.seq WHERE h.entity = %d AND "
                               "h.entity_id = %lld", TESORO_ENTITY_ROOM, (long long)room),
                    for_room);
-  assert_true(tu_sqlf(w, "SELECT count(*) FROM outbox o JOIN history h ON h.id = "
-                         "o.history_id WHERE h.entity = %d AND h.entity_id = %lld",
+  assert_true(tu_sqlf(w, "SELECT count(*) FROM outbox o JOIN history h ON "
+                         "h.entity = o.entity AND h.entity_id = o.entity_id AND h.seq = o.seq "
+                         "WHERE h.entity = %d AND h.entity_id = %lld",
                       TESORO_ENTITY_ROOM, (long long)room) < for_room);
 }
 

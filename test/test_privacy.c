@@ -989,8 +989,7 @@ static void bob_something(tu_world *w) {
 
 /* The ids of Ada's pending outbox rows, as a JSON array (malloc'd). */
 #define ADA_OUTBOX                                                            \
-  "FROM outbox_delivery WHERE (recipient_id = %lld OR history_id IN (SELECT id FROM "  \
-  "history WHERE (entity = 1 AND entity_id = %lld) OR (entity = 2 AND "       \
+  "FROM outbox_delivery WHERE (recipient_id = %lld OR ((entity = 1 AND entity_id = %lld) OR (entity = 2 AND "       \
   "entity_id = %lld) OR (entity = 3 AND entity_id = %lld) OR (entity = 6 AND " \
   "entity_id = %lld) OR (entity = 8 AND entity_id = %lld) OR (entity = 9 AND " \
   "entity_id = %lld) OR (entity = 10 AND entity_id = %lld)))"
@@ -1539,8 +1538,7 @@ static const struct {
     {"contact_role", "contact_id = ?1"},
     {"history", S_HIST},
     {"activity", "contact_id = ?1"},
-    {"outbox", "recipient_id IN " S_CL " OR history_id IN (SELECT id FROM "
-               "history WHERE " S_HIST ")"},
+    {"outbox", "recipient_id IN " S_CL " OR " S_HIST},
     {"document", "uploaded_by IN " S_CL " OR (entity = 2 AND entity_id IN "
                  S_ROOMS ") OR (entity = 3 AND entity_id IN " S_MANDATES ") OR "
                  "(entity = 8 AND entity_id IN " S_APPTS ")"},

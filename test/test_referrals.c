@@ -1073,7 +1073,7 @@ static void test_in_escrow_queues_closing_documents_to_agent(void **state) {
   /* e-mail and crm notice to the referral's agent (not to the caller) */
   assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM outbox_delivery o JOIN history h ON "
-                        "h.id = o.history_id WHERE h.entity = %d AND "
+                        "h.entity = o.entity AND h.entity_id = o.entity_id AND h.seq = o.seq WHERE h.entity = %d AND "
                         "h.entity_id = %lld AND o.template = 'Closing "
                         "Documents' AND o.recipient_id = %lld AND o.channel = "
                         "'email' AND o.kind = 'notification' AND o.status = "
@@ -1083,7 +1083,7 @@ static void test_in_escrow_queues_closing_documents_to_agent(void **state) {
                    1);
   assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM outbox_delivery o JOIN history h ON "
-                        "h.id = o.history_id WHERE h.entity = %d AND "
+                        "h.entity = o.entity AND h.entity_id = o.entity_id AND h.seq = o.seq WHERE h.entity = %d AND "
                         "h.entity_id = %lld AND o.template = 'Closing "
                         "Documents' AND o.recipient_id = %lld AND o.channel = "
                         "'crm'",
@@ -1092,7 +1092,7 @@ static void test_in_escrow_queues_closing_documents_to_agent(void **state) {
                    1);
   assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM outbox_delivery o JOIN history h ON "
-                        "h.id = o.history_id WHERE h.entity = %d AND "
+                        "h.entity = o.entity AND h.entity_id = o.entity_id AND h.seq = o.seq WHERE h.entity = %d AND "
                         "h.entity_id = %lld AND o.template = 'Closing "
                         "Documents' AND o.recipient_id IS NOT %lld",
                         TESORO_ENTITY_REFERRAL, (long long)r,
@@ -1100,7 +1100,7 @@ static void test_in_escrow_queues_closing_documents_to_agent(void **state) {
                    0);
   ch = tu_sqlf_text(w,
                  "SELECT h.to_state FROM outbox_delivery o JOIN history h ON "
-                 "h.id = o.history_id WHERE h.entity = %d AND h.entity_id = "
+                 "h.entity = o.entity AND h.entity_id = o.entity_id AND h.seq = o.seq WHERE h.entity = %d AND h.entity_id = "
                  "%lld AND o.template = 'Closing Documents' LIMIT 1",
                  TESORO_ENTITY_REFERRAL, (long long)r);
   assert_non_null(ch);
@@ -1131,7 +1131,7 @@ static void test_in_escrow_queues_closing_documents_to_agent(void **state) {
   TU_OK(w, move(w, w->agent2, r, S_ESCROW, D_SALE));
   assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM outbox_delivery o JOIN history h ON "
-                        "h.id = o.history_id WHERE h.entity = %d AND "
+                        "h.entity = o.entity AND h.entity_id = o.entity_id AND h.seq = o.seq WHERE h.entity = %d AND "
                         "h.entity_id = %lld AND o.template = 'Closing "
                         "Documents' AND o.recipient_id = %lld",
                         TESORO_ENTITY_REFERRAL, (long long)r,

@@ -1372,9 +1372,10 @@ class Tesoro:
 
         From tesoro.h, tesoro_history:
 
-        History of an entity, oldest first.  Columns: id, seq, event,
-        from_state, to_state, actor_id, actor_kind, at, details (JSON).  Staff
-        of the agency, or the client of the entity's contact.
+        History of an entity, oldest first.  Columns: seq, event, from_state,
+        to_state, actor_id, actor_kind, at, details (JSON).  A row is known by
+        (entity, id, seq): seq is the entity's version after the change.
+        Staff of the agency, or the client of the entity's contact.
         """
         return self._cursor("tesoro_history", actor, entity_kind(entity), id)
 
