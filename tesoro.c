@@ -2702,6 +2702,40 @@ typedef struct tesoro__trans {
   int move;
 } tesoro__trans;
 
+/* A message's channels, as the bits of outbox.channels (schema.sql):
+** a delivery's id is message * 8 + the channel's bit number. */
+enum {
+  CH_CRM = 1, CH_PUSH = 2, CH_EMAIL = 4, CH_WEBSITE = 8, CH_CALENDAR = 16
+};
+
+/*
+** A machine's notifications are rows too: on `event` (creation events
+** included), done by an actor of the roles `by` (0: anyone), tell `to` on
+** `channels` (0: the recipient's usual: staff CH_CRM | CH_EMAIL, a client
+** CH_EMAIL) with `template_name` and `summary` (NULL: the summary the
+** effect computed, c->notice_summary).  The engine reads them in one step
+** after the row's effect (tesoro__notices, section 10), which also applies
+** the recipient's and the agency's channel preferences (tesoro__outbox).
+** An effect only computes what a message carries besides: its summary
+** when the row has none, and the JSON object of its own fields
+** (c->notice_extra).
+*/
+enum {
+  TO_STAFF = 1,        /* the contact's agent, else the agency's admins */
+  TO_STAFF_AND_ADMINS, /* the contact's agent and every admin */
+  TO_CLIENT,           /* the contact's client actor */
+  TO_AGENT             /* the entity's own agent: the machine's `agent` */
+};
+
+typedef struct tesoro__notice {
+  int event;
+  int by;       /* R_* mask; 0: anyone the machine's rows let act */
+  int to;       /* TO_* */
+  int channels; /* CH_* bits; 0: the recipient's usual */
+  const char *template_name;
+  const char *summary;
+} tesoro__notice;
+
 typedef struct tesoro__machine {
   int entity;
   const char *name;
@@ -2725,6 +2759,12 @@ typedef struct tesoro__machine {
   /* In a batch, the events after an entity's first keep-state one keep
   ** its version and share that event's history row (tesoro->batch). */
   int fold;
+  /* Its notice rows (see tesoro__notice), in the order they are queued. */
+  const tesoro__notice *notices;
+  int nnotices;
+  /* Optional: the entity's own agent, whom TO_AGENT notices tell (an
+  ** appointment's owner, a referral's agent). */
+  int (*agent)(tesoro__ctx *c, int64_t *out);
 } tesoro__machine;
 
 /* The context of one firing, passed to guards and effects. */
@@ -2749,6 +2789,12 @@ struct tesoro__ctx {
   const void *args;            /* the call's own arguments */
   int64_t out_id;              /* an id the effect produces */
   char *out_text;              /* text the effect produces (tesoro_free) */
+  /* What the effect computed for the machine's notice rows: the summary of
+  ** a row that has none, the message's own fields (a JSON object).  Owned
+  ** by the context (tesoro__notice_data), wiped after the notice step: the
+  ** extra may hold a portal secret. */
+  char *notice_summary;
+  char *notice_extra;
 };
 
 
@@ -2805,6 +2851,13 @@ static const tesoro__trans tesoro__room_rows[] = {
   {ROOM_LIVE,          ROOM_EV_ADD_NOTE,          TESORO__SAME,     R_STAFF,           NULL, fx_room_message, 0},
   {ROOM_LIVE,          ROOM_EV_ADD_DOCUMENT,      TESORO__SAME,     R_STAFF | R_CLIENT, NULL, fx_document, 0},
 };
+/* A message tells the other side; a private note tells no one. */
+static const tesoro__notice tesoro__room_notices[] = {
+  /* event                 by        to                   channels template                    summary */
+  {ROOM_EV_CREATE,       0,        TO_STAFF_AND_ADMINS, 0, "Contact Request Received", NULL},
+  {ROOM_EV_POST_MESSAGE, R_CLIENT, TO_STAFF,            0, "Room Message Received",    "New message in the contact room"},
+  {ROOM_EV_POST_MESSAGE, R_STAFF,  TO_CLIENT,           0, "Room Message Received",    "New message in the contact room"},
+};
 
 /* --- mandate --- */
 #define TESORO__MANDATE_STATES(X)                                             \
@@ -2851,6 +2904,18 @@ static const tesoro__trans tesoro__mandate_rows[] = {
   /* the client uploads while filling in the form; staff until validation */
   {ST(MANDATE_FORM_SHARED),                       MANDATE_EV_ADD_DOCUMENT,    TESORO__SAME,           R_STAFF | R_CLIENT, NULL,                 fx_document, 0},
   {MANDATE_OPEN & ~ST(MANDATE_FORM_SHARED),       MANDATE_EV_ADD_DOCUMENT,    TESORO__SAME,           R_STAFF,            NULL,                 fx_document, 0},
+};
+static const tesoro__notice tesoro__mandate_notices[] = {
+  /* event                    by        to         channels template                         summary */
+  {MANDATE_EV_PROPOSE,         R_CLIENT, TO_STAFF,  0, "Mandate Proposal Received",       "The owner proposed new terms"},
+  {MANDATE_EV_PROPOSE,         R_STAFF,  TO_CLIENT, 0, "Mandate Proposal Received",       "The agency proposed terms"},
+  /* the extra: the agreed terms, as the caller gets them */
+  {MANDATE_EV_ACCEPT,          R_CLIENT, TO_STAFF,  0, "Mandate Terms Agreed",            "The owner accepted the terms"},
+  {MANDATE_EV_ACCEPT,          R_STAFF,  TO_CLIENT, 0, "Mandate Terms Agreed",            "The agency accepted your terms"},
+  {MANDATE_EV_SHARE_FORM,      0,        TO_CLIENT, 0, "Seller Form Shared",              "Please complete the seller form"},
+  {MANDATE_EV_SUBMIT_FORM,     0,        TO_STAFF,  0, "Seller Form Submitted",           "The owner submitted the seller form"},
+  {MANDATE_EV_REQUEST_CHANGES, 0,        TO_CLIENT, 0, "Seller Form Changes Requested",   NULL},
+  {MANDATE_EV_VALIDATE,        0,        TO_CLIENT, 0, "Mandate Validated",               "Your mandate has been validated"},
 };
 
 /* --- listing --- */
@@ -2986,9 +3051,9 @@ static int fx_appointment_end(tesoro__ctx *c);
 static int fx_completed(tesoro__ctx *c);
 static int fx_no_show(tesoro__ctx *c);
 static int fx_reminder(tesoro__ctx *c);
-static int fx_feedback_request(tesoro__ctx *c);
 static int fx_appointment_note(tesoro__ctx *c);
 static int fx_rate(tesoro__ctx *c);
+static int agent_appointment(tesoro__ctx *c, int64_t *out);
 
 #define APPT_LIVE (ST(APPT_PENDING) | ST(APPT_CONFIRMED))
 static const tesoro__trans tesoro__appointment_rows[] = {
@@ -3003,12 +3068,28 @@ static const tesoro__trans tesoro__appointment_rows[] = {
   {ST(APPT_CONFIRMED),  APPT_EV_COMPLETE,         APPT_COMPLETED, R_SYSTEM,           guard_viewing_ended,  fx_completed,       S_APPOINTMENT_MOVE_COMPLETED},
   {ST(APPT_COMPLETED),  APPT_EV_RECORD_NO_SHOW,   TESORO__SAME,   R_STAFF,            guard_no_show,       fx_no_show,         S_APPOINTMENT_MOVE_NO_SHOW},
   {ST(APPT_CONFIRMED),  APPT_EV_SEND_REMINDER,    TESORO__SAME,   R_SYSTEM,           NULL,                fx_reminder, 0},
-  {ST(APPT_COMPLETED),  APPT_EV_REQUEST_FEEDBACK, TESORO__SAME,   R_SYSTEM,           NULL,                fx_feedback_request, 0},
+  {ST(APPT_COMPLETED),  APPT_EV_REQUEST_FEEDBACK, TESORO__SAME,   R_SYSTEM,           NULL,                NULL, 0},
   /* after the viewing, only the client: notes, a rating, photos and voice notes */
   {ST(APPT_COMPLETED),  APPT_EV_ADD_NOTE,         TESORO__SAME,   R_CLIENT,           NULL,                fx_appointment_note, 0},
   {ST(APPT_COMPLETED),  APPT_EV_RATE,             TESORO__SAME,   R_CLIENT,           NULL,                fx_rate, 0},
   {ST(APPT_COMPLETED),  APPT_EV_ADD_DOCUMENT,     TESORO__SAME,   R_CLIENT,           NULL,                fx_document, 0},
 };
+/* The other side hears of each step of the viewing; the owner is the
+** appointment's own agent (agent_appointment). */
+#define APPT_CHANGED "Meeting Status Changed By Portal User"
+static const tesoro__notice tesoro__appointment_notices[] = {
+  /* event                   by        to         channels                      template                          summary */
+  {APPT_EV_REQUEST,          0,        TO_AGENT,  CH_CRM | CH_PUSH | CH_EMAIL, "Meeting Created By Portal User",   "Viewing requested"},
+  {APPT_EV_CONFIRM,          0,        TO_CLIENT, 0,                           APPT_CHANGED,                       "Viewing confirmed"},
+  {APPT_EV_RESCHEDULE,       0,        TO_CLIENT, 0,                           APPT_CHANGED,                       "Viewing rescheduled"},
+  {APPT_EV_REJECT,           R_STAFF,  TO_CLIENT, 0,                           APPT_CHANGED,                       NULL},
+  {APPT_EV_CANCEL,           R_STAFF,  TO_CLIENT, 0,                           APPT_CHANGED,                       NULL},
+  {APPT_EV_CANCEL,           R_CLIENT, TO_AGENT,  CH_CRM | CH_PUSH | CH_EMAIL, "Meeting Cancelled By Portal User", NULL},
+  {APPT_EV_SEND_REMINDER,    0,        TO_CLIENT, CH_EMAIL | CH_PUSH,          "Viewing Reminder",                 "Viewing coming up"},
+  {APPT_EV_SEND_REMINDER,    0,        TO_AGENT,  CH_CRM | CH_PUSH,            "Viewing Reminder",                 "Viewing coming up"},
+  {APPT_EV_REQUEST_FEEDBACK, 0,        TO_CLIENT, 0,                           "Viewing Feedback Request",         "How was the viewing?"},
+};
+#undef APPT_CHANGED
 
 /* --- referral: the stages, in the pipeline's order (this
 **     list's order is the order), then closed_paid; failed outside it.  The
@@ -3052,6 +3133,7 @@ static int guard_list_date(tesoro__ctx *c);
 static int fx_stage(tesoro__ctx *c);
 static int fx_referral_note(tesoro__ctx *c);
 static int explain_referral(tesoro__ctx *c, int rc);
+static int agent_referral(tesoro__ctx *c, int64_t *out);
 
 #define RF_BEFORE(s) (ST(s) - 1u) /* every stage before s in the order */
 static const tesoro__trans tesoro__referral_rows[] = {
@@ -3089,6 +3171,11 @@ static const tesoro__trans tesoro__referral_rows[] = {
   {ST(RF_FAILED),                   RF_IN_ESCROW,         RF_IN_ESCROW,         R_STAFF,    guard_stage,     fx_stage, 0},
   /* notes are always allowed */
   {ALL_STATES,                      RF_EV_ADD_NOTE,       TESORO__SAME,         R_STAFF,    NULL,            fx_referral_note, 0},
+};
+/* Escrow opened: the referral's agent gets the closing documents. */
+static const tesoro__notice tesoro__referral_notices[] = {
+  /* event       by  to        channels          template             summary */
+  {RF_IN_ESCROW, 0,  TO_AGENT, CH_CRM | CH_EMAIL, "Closing Documents", "Closing documents for the referral"},
 };
 
 /* --- portal account: its states are the onboarding steps.
@@ -3166,6 +3253,18 @@ static const tesoro__trans tesoro__portal_account_rows[] = {
   {PA_ACTIVE,          PA_EV_RESEND_INVITATION, PA_SET_PASSWORD, R_STAFF,          NULL,           fx_portal_resend, 0},
   {PA_ACTIVE,          PA_EV_DEACTIVATE,      TESORO__SAME,    R_STAFF,              NULL,           fx_portal_deactivate, 0},
   {PA_ACTIVE,          PA_EV_LOGOUT,          TESORO__SAME,    R_WEBSITE,            NULL,           fx_portal_logout, 0},
+};
+/* The login (and a new temporary password) and the reset secret travel
+** in the extra; tesoro_outbox_ack removes a secret once delivered. */
+static const tesoro__notice tesoro__portal_account_notices[] = {
+  /* event                    by  to         channels template                summary */
+  {PA_EV_CREATE,              0,  TO_CLIENT, 0, "Portal Invitation",     "Your account for the client portal"},
+  {PA_EV_RESEND_INVITATION,   0,  TO_CLIENT, 0, "Portal Invitation",     "Your account for the client portal"},
+  {PA_EV_VERIFY,              0,  TO_STAFF,  0, "Portal Registration",   "A client registered on the portal"},
+  {PA_EV_REQUEST_RESET,       0,  TO_CLIENT, 0, "Portal Password Reset", "Reset your portal password"},
+  {PA_EV_REGISTER_ATTEMPT,    0,  TO_CLIENT, 0, "Portal Account Exists", "Someone tried to register with your e-mail: log in, or reset your password"},
+  /* the summary: the client's message */
+  {PA_EV_CONTACT_AGENT,       0,  TO_STAFF,  0, "Contact Agent",         NULL},
 };
 
 /* --- web customer: the prospect holding tank.  Every website
@@ -3283,11 +3382,15 @@ static const tesoro__trans tesoro__vendor_claim_rows[] = {
   .nevents = COUNT(tesoro__##lower##_events), .rows = tesoro__##lower##_rows,   \
   .nrows = COUNT(tesoro__##lower##_rows), .load = S_##NAME##_LOAD,             \
   .set_state = S_##NAME##_SET_STATE
+/* A machine's notice rows, tesoro__<name>_notices. */
+#define TESORO__NOTICES(lower)                                                 \
+  .notices = tesoro__##lower##_notices,                                        \
+  .nnotices = COUNT(tesoro__##lower##_notices)
 
 static const tesoro__machine tesoro__room_machine = {
-    TESORO__MACHINE_PARTS(ROOM, room)};
+    TESORO__MACHINE_PARTS(ROOM, room), TESORO__NOTICES(room)};
 static const tesoro__machine tesoro__mandate_machine = {
-    TESORO__MACHINE_PARTS(MANDATE, mandate)};
+    TESORO__MACHINE_PARTS(MANDATE, mandate), TESORO__NOTICES(mandate)};
 static const tesoro__machine tesoro__listing_machine = {
     TESORO__MACHINE_PARTS(LISTING, listing)};
 static const tesoro__machine tesoro__task_machine = {
@@ -3297,12 +3400,15 @@ static const tesoro__machine tesoro__deal_machine = {
 static const tesoro__machine tesoro__deal_property_machine = {
     TESORO__MACHINE_PARTS(DEAL_PROPERTY, deal_property), .portal = 1};
 static const tesoro__machine tesoro__appointment_machine = {
-    TESORO__MACHINE_PARTS(APPOINTMENT, appointment), .portal = 1};
+    TESORO__MACHINE_PARTS(APPOINTMENT, appointment), .portal = 1,
+    TESORO__NOTICES(appointment), .agent = agent_appointment};
 static const tesoro__machine tesoro__referral_machine = {
     TESORO__MACHINE_PARTS(REFERRAL, referral), .explain = explain_referral,
-    .insiders = R_STAFF | R_SYSTEM};
+    .insiders = R_STAFF | R_SYSTEM, TESORO__NOTICES(referral),
+    .agent = agent_referral};
 static const tesoro__machine tesoro__portal_account_machine = {
-    TESORO__MACHINE_PARTS(PORTAL_ACCOUNT, portal_account), .portal = 1};
+    TESORO__MACHINE_PARTS(PORTAL_ACCOUNT, portal_account), .portal = 1,
+    TESORO__NOTICES(portal_account)};
 /* The exchange's entities: staff and the website act, only staff read. */
 static const tesoro__machine tesoro__web_customer_machine = {
     TESORO__MACHINE_PARTS(WEB_CUSTOMER, web_customer),
@@ -3486,6 +3592,18 @@ static int tesoro__match(tesoro__ctx *c, const tesoro__trans **out) {
   }
 }
 
+static int tesoro__notices(tesoro__ctx *c);
+static void tesoro__notice_clear(tesoro__ctx *c);
+
+/* A row's effect, then the machine's notice rows for what it did (section
+** 10); the notice data the effect left is wiped either way. */
+static int tesoro__effect(tesoro__ctx *c, const tesoro__trans *row) {
+  int rc = row->effect ? row->effect(c) : TESORO_OK;
+  if (rc == TESORO_OK) rc = tesoro__notices(c);
+  tesoro__notice_clear(c);
+  return rc;
+}
+
 static int tesoro__fire(tesoro__ctx *c) {
   tesoro *t = c->t;
   const tesoro__trans *row = NULL;
@@ -3508,7 +3626,7 @@ static int tesoro__fire(tesoro__ctx *c) {
     for (int i = 0; i < t->batch.n; i++)
       if (t->batch.moved[i].id == c->id) { /* moved earlier in the batch */
         c->seq = t->batch.moved[i].seq;
-        return row->effect ? row->effect(c) : TESORO_OK;
+        return tesoro__effect(c, row);
       }
   }
 
@@ -3542,7 +3660,7 @@ static int tesoro__fire(tesoro__ctx *c) {
     t->batch.pending.id = c->id;
     t->batch.pending.seq = c->seq;
   }
-  return row->effect ? row->effect(c) : TESORO_OK;
+  return tesoro__effect(c, row);
 }
 
 /* Fire a follow-on event from inside an effect, as `actor`, in the same
@@ -3568,8 +3686,10 @@ static int tesoro__fire_nested(tesoro__ctx *parent, const tesoro__machine *m,
 ** begins in (`first`; -1: the machine's one creation row), checks the
 ** actor's role and runs the row's guard, so the caller's INSERT binds
 ** c->m->states[c->to]; tesoro__created then writes the first history row
-** (seq 1, the row's event) and runs the row's effect.  `c` becomes the
-** new entity's context.
+** (seq 1, the row's event) and runs the row's effect and the machine's
+** notice rows for that event.  `c` becomes the new entity's context; what
+** a creation's notice carries that only the caller knows (a summary, an
+** extra) is set between the two (tesoro__notice_data).
 */
 static int tesoro__create_begin(tesoro__ctx *c, const tesoro__machine *m,
                                 int first) {
@@ -3578,6 +3698,8 @@ static int tesoro__create_begin(tesoro__ctx *c, const tesoro__machine *m,
   c->entity = m->entity;
   c->id = 0;
   c->row = NULL;
+  /* a copy of the creator's context: its notice data stays the creator's */
+  c->notice_summary = c->notice_extra = NULL;
   for (int i = 0; i < m->nrows && c->row == NULL; i++) {
     const tesoro__trans *r = &m->rows[i];
     if (r->from != TESORO__NEW || (first >= 0 && r->to != first)) continue;
@@ -3604,10 +3726,12 @@ static int tesoro__created(tesoro__ctx *c, int64_t id) {
   c->version = 1;
   if ((rc = tesoro__history(c->t, c->agency, c->entity, id, 1, c->event_name,
                             NULL, c->m->states[c->to], c->actor->id, c->now,
-                            NULL, 0)))
+                            NULL, 0))) {
+    tesoro__notice_clear(c);
     return rc;
+  }
   c->seq = 1;
-  return c->row->effect ? c->row->effect(c) : TESORO_OK;
+  return tesoro__effect(c, c->row);
 }
 
 /*
@@ -3729,8 +3853,10 @@ TESORO_API int tesoro_machine_diagram(int entity, int format, char **out) {
 ** transition's history row, so "no outbox row without its cause" holds by
 ** construction (and tesoro_check verifies it).
 **
-** Staff notifications go to the contact's assigned agent when there is one,
-** else to every admin of the agency, on the crm and email channels.
+** Notifications are the machines' notice rows (section 8), queued by one
+** step after each effect (tesoro__notices).  Staff notifications go to the
+** contact's assigned agent when there is one, else to every admin of the
+** agency, on the crm and email channels.
 */
 
 /* Record a related id (the message, the document) on this transition's
@@ -3744,12 +3870,6 @@ static int tesoro__history_ref(tesoro__ctx *c, int64_t ref) {
   sqlite3_bind_int64(s, 4, ref);
   return tesoro__run(c->t, s);
 }
-
-/* A message's channels, as the bits of outbox.channels (schema.sql):
-** a delivery's id is message * 8 + the channel's bit number. */
-enum {
-  CH_CRM = 1, CH_PUSH = 2, CH_EMAIL = 4, CH_WEBSITE = 8, CH_CALENDAR = 16
-};
 
 /* Queue one message of `kind` ("notification", "calendar", "exchange") to
 ** `recipient` on each of `channels` (CH_* bits): one outbox row, whose
@@ -3795,13 +3915,6 @@ static int tesoro__outbox(tesoro__ctx *c, const char *kind, int64_t recipient,
   return tesoro__run(t, s);
 }
 
-static int tesoro__notify(tesoro__ctx *c, int64_t recipient, int channels,
-                          const char *template_name, const char *summary,
-                          const char *extra_json) {
-  return tesoro__outbox(c, "notification", recipient, channels, template_name,
-                        summary, extra_json);
-}
-
 static int tesoro__contact_agent(tesoro *t, int64_t contact, int64_t *out) {
   sqlite3_stmt *s = tesoro__stmt(t, S_CONTACT_AGENT);
   int rc;
@@ -3824,46 +3937,85 @@ static int tesoro__client_of(tesoro *t, int64_t contact, int64_t *out) {
   return rc;
 }
 
-/* Notify the staff responsible for the context's contact (see above);
-** `with_admins`: the admins too, whether or not the contact has an agent. */
-static int tesoro__notify_staff_to(tesoro__ctx *c, const char *template_name,
-                                   const char *summary, const char *extra_json,
-                                   int with_admins) {
+static int tesoro__copy(tesoro *t, const char *s, char **out);
+static void tesoro__wipe_copy(char **p);
+
+static void tesoro__notice_clear(tesoro__ctx *c) {
+  tesoro__wipe_copy(&c->notice_summary);
+  tesoro__wipe_copy(&c->notice_extra);
+}
+
+/* Set what the effect computed for the notice rows (see tesoro__ctx): a
+** copy of `summary` and of `extra_json` (either may be NULL), replacing
+** any set before. */
+static int tesoro__notice_data(tesoro__ctx *c, const char *summary,
+                               const char *extra_json) {
+  int rc = TESORO_OK;
+  tesoro__notice_clear(c);
+  if (summary) rc = tesoro__copy(c->t, summary, &c->notice_summary);
+  if (rc == TESORO_OK && extra_json)
+    rc = tesoro__copy(c->t, extra_json, &c->notice_extra);
+  if (rc) tesoro__notice_clear(c);
+  return rc;
+}
+
+/* Queue one notice row for the context: find its recipients (TO_STAFF:
+** the contact's agent, else every admin; TO_STAFF_AND_ADMINS: both), on
+** its channels or the recipient's usual ones, with its summary or the
+** effect's. */
+static int tesoro__notice_send(tesoro__ctx *c, const tesoro__notice *n) {
   tesoro *t = c->t;
-  int64_t agent = 0, admins[64];
-  int n = 0, rc;
-  if ((rc = tesoro__contact_agent(t, c->contact, &agent))) return rc;
-  if (agent) admins[n++] = agent;
-  if (!agent || with_admins) {
-    sqlite3_stmt *s = tesoro__stmt(t, S_STAFF_ADMINS);
-    if (s == NULL) return t->rc;
-    sqlite3_bind_int64(s, 1, c->agency);
-    while (n < COUNT(admins) && (rc = tesoro__row(t, s)) == TESORO_ROW)
-      if (sqlite3_column_int64(s, 0) != agent)
-        admins[n++] = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    if (rc < 0) return rc;
+  const char *summary = n->summary ? n->summary : c->notice_summary;
+  int64_t to[64], agent = 0;
+  int count = 0, rc = TESORO_OK;
+  switch (n->to) {
+  case TO_CLIENT:
+    rc = tesoro__client_of(t, c->contact, &to[count++]);
+    break;
+  case TO_AGENT:
+    rc = c->m && c->m->agent
+             ? c->m->agent(c, &to[count++])
+             : tesoro__fail(t, TESORO_EDB, "%s says not who its agent is",
+                            c->m ? c->m->name : "this entity");
+    break;
+  case TO_STAFF:
+  case TO_STAFF_AND_ADMINS:
+    if ((rc = tesoro__contact_agent(t, c->contact, &agent))) return rc;
+    if (agent) to[count++] = agent;
+    if (!agent || n->to == TO_STAFF_AND_ADMINS) {
+      sqlite3_stmt *s = tesoro__stmt(t, S_STAFF_ADMINS);
+      if (s == NULL) return t->rc;
+      sqlite3_bind_int64(s, 1, c->agency);
+      while (count < COUNT(to) && (rc = tesoro__row(t, s)) == TESORO_ROW)
+        if (sqlite3_column_int64(s, 0) != agent)
+          to[count++] = sqlite3_column_int64(s, 0);
+      sqlite3_reset(s);
+      if (rc > 0) rc = TESORO_OK;
+    }
+    break;
+  default:
+    rc = tesoro__fail(t, TESORO_EDB, "a notice row names no recipient");
   }
-  for (int i = 0; i < n; i++)
-    if ((rc = tesoro__notify(c, admins[i], CH_CRM | CH_EMAIL, template_name,
-                                summary, extra_json)))
-      return rc;
-  return TESORO_OK;
+  for (int i = 0; rc == TESORO_OK && i < count; i++)
+    rc = tesoro__outbox(c, "notification", to[i],
+                        n->channels ? n->channels
+                        : n->to == TO_CLIENT ? CH_EMAIL : CH_CRM | CH_EMAIL,
+                        n->template_name, summary, c->notice_extra);
+  return rc;
 }
 
-static int tesoro__notify_staff(tesoro__ctx *c, const char *template_name,
-                                const char *summary, const char *extra_json) {
-  return tesoro__notify_staff_to(c, template_name, summary, extra_json, 0);
-}
-
-/* Notify the client of the context's contact by e-mail. */
-static int tesoro__notify_client(tesoro__ctx *c, const char *template_name,
-                                 const char *summary, const char *extra_json) {
-  int64_t client;
-  int rc = tesoro__client_of(c->t, c->contact, &client);
-  return rc ? rc
-            : tesoro__notify(c, client, CH_EMAIL, template_name, summary,
-                             extra_json);
+/* The notify step the engine runs after each effect: every notice row of
+** the machine for the context's event whose `by` holds the actor, in
+** table order. */
+static int tesoro__notices(tesoro__ctx *c) {
+  const tesoro__machine *m = c->m;
+  int rc = TESORO_OK;
+  for (int i = 0; m && rc == TESORO_OK && i < m->nnotices; i++) {
+    const tesoro__notice *n = &m->notices[i];
+    if (n->event == c->event && (n->by == 0 || (n->by & c->actor->bit)))
+      rc = tesoro__notice_send(c, n);
+  }
+  return rc;
 }
 
 /* A line on the contact's activity timeline. */
@@ -4909,10 +5061,9 @@ TESORO_API int tesoro_contact_request_submit(
     c.contact = contact;
     snprintf(summary, sizeof summary, "Contact request from %s: %s in %s", name,
              tesoro__property_types[property_type], location);
-    if ((rc = tesoro__created(&c, sqlite3_last_insert_rowid(t->db))) ==
+    if ((rc = tesoro__notice_data(&c, summary, NULL)) == TESORO_OK &&
+        (rc = tesoro__created(&c, sqlite3_last_insert_rowid(t->db))) ==
             TESORO_OK &&
-        (rc = tesoro__notify_staff_to(&c, "Contact Request Received", summary,
-                                      NULL, 1)) == TESORO_OK &&
         (rc = tesoro__activity(&c, "contact_request", summary)) == TESORO_OK &&
         !existed)
       rc = tesoro__client_of(t, contact, &client);
@@ -5025,8 +5176,9 @@ static int fx_room_end(tesoro__ctx *c) {
                           summary);
 }
 
-/* Chat messages and private notes: the same row, two kinds.  Notes notify
-** no one and stay off the timeline the client could be shown. */
+/* Chat messages and private notes: the same effect, two kinds.  Notes
+** notify no one (the room's notice rows) and stay off the timeline the
+** client could be shown. */
 static int fx_room_message(tesoro__ctx *c) {
   tesoro *t = c->t;
   const char *body = c->args;
@@ -5042,10 +5194,7 @@ static int fx_room_message(tesoro__ctx *c) {
   if ((rc = tesoro__run(t, s))) return rc;
   c->out_id = sqlite3_last_insert_rowid(t->db);
   if ((rc = tesoro__history_ref(c, c->out_id)) || note) return rc;
-  rc = c->actor->kind == TESORO_ACTOR_CLIENT
-           ? tesoro__notify_staff(c, "Room Message Received", "New message in the contact room", NULL)
-           : tesoro__notify_client(c, "Room Message Received", "New message in the contact room", NULL);
-  return rc ? rc : tesoro__activity(c, "room_message", "Message in the contact room");
+  return tesoro__activity(c, "room_message", "Message in the contact room");
 }
 
 TESORO_API int tesoro_room_message_post(tesoro *t, int64_t actor, int64_t room,
@@ -5175,10 +5324,7 @@ static int fx_propose(tesoro__ctx *c) {
   sqlite3_bind_int64(s, 2, proposal);
   if ((rc = tesoro__run(t, s)) || (rc = tesoro__history_ref(c, proposal)))
     return rc;
-  rc = c->actor->kind == TESORO_ACTOR_CLIENT
-           ? tesoro__notify_staff(c, "Mandate Proposal Received", "The owner proposed new terms", NULL)
-           : tesoro__notify_client(c, "Mandate Proposal Received", "The agency proposed terms", NULL);
-  return rc ? rc : tesoro__activity(c, "mandate_proposal", "Mandate terms proposed");
+  return tesoro__activity(c, "mandate_proposal", "Mandate terms proposed");
 }
 
 /* Only the party that did not author the open proposal accepts it, and only
@@ -5238,16 +5384,13 @@ static int fx_accept(tesoro__ctx *c) {
   if (c->out_text) memcpy(c->out_text, json, strlen(json) + 1);
   sqlite3_reset(s);
   if (c->out_text == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
-  rc = c->actor->kind == TESORO_ACTOR_CLIENT
-           ? tesoro__notify_staff(c, "Mandate Terms Agreed", "The owner accepted the terms", c->out_text)
-           : tesoro__notify_client(c, "Mandate Terms Agreed", "The agency accepted your terms", c->out_text);
-  return rc ? rc : tesoro__activity(c, "mandate_terms_agreed", "Mandate terms agreed");
+  if ((rc = tesoro__activity(c, "mandate_terms_agreed", "Mandate terms agreed")))
+    return rc;
+  return tesoro__notice_data(c, NULL, c->out_text); /* the terms, told */
 }
 
 static int fx_share_form(tesoro__ctx *c) {
-  int rc = tesoro__notify_client(c, "Seller Form Shared",
-                                 "Please complete the seller form", NULL);
-  return rc ? rc : tesoro__activity(c, "seller_form_shared", "Seller form shared");
+  return tesoro__activity(c, "seller_form_shared", "Seller form shared");
 }
 
 static int tesoro__has_document(tesoro__ctx *c, const char *kind, int64_t *out) {
@@ -5280,9 +5423,7 @@ static int fx_submit_form(tesoro__ctx *c) {
   if ((rc = tesoro__store_args(c, S_MANDATE_SET_FORM)) ||
       (rc = tesoro__contact_agent(t, c->contact, &agent)) ||
       (rc = tesoro__task_open(c, "review_seller_form", "review seller form",
-                              TESORO_ENTITY_MANDATE, c->id, agent)) ||
-      (rc = tesoro__notify_staff(c, "Seller Form Submitted",
-                                 "The owner submitted the seller form", NULL)))
+                              TESORO_ENTITY_MANDATE, c->id, agent)))
     return rc;
   return tesoro__activity(c, "seller_form_submitted", "Seller form submitted");
 }
@@ -5293,10 +5434,9 @@ static int fx_request_changes(tesoro__ctx *c) {
   snprintf(summary, sizeof summary, "Changes requested: %s", c->reason);
   if ((rc = tesoro__task_close(c, TESORO_ENTITY_MANDATE, c->id,
                                "review_seller_form", TASK_EV_CANCEL)) ||
-      (rc = tesoro__notify_client(c, "Seller Form Changes Requested", summary,
-                                  NULL)))
+      (rc = tesoro__activity(c, "seller_form_changes_requested", summary)))
     return rc;
-  return tesoro__activity(c, "seller_form_changes_requested", summary);
+  return tesoro__notice_data(c, summary, NULL);
 }
 
 /* Validation needs the signed mandate and a finished review: the newest
@@ -5397,8 +5537,6 @@ static int fx_validate(tesoro__ctx *c) {
                               TESORO_ENTITY_LISTING, listing, agent)) ||
       (rc = tesoro__timer_plan(c, TESORO_ENTITY_MANDATE, c->id, "mandate_expiry",
                                c->now + days * TESORO__DAY)) ||
-      (rc = tesoro__notify_client(c, "Mandate Validated",
-                                  "Your mandate has been validated", NULL)) ||
       (rc = tesoro__activity(c, "mandate_validated", "Mandate validated")))
     goto done;
   c->out_id = listing;
@@ -5927,10 +6065,9 @@ static int fx_request_viewing(tesoro__ctx *c) {
   if ((rc = tesoro__run(t, s))) return rc;
   c->out_id = sqlite3_last_insert_rowid(t->db);
   snprintf(extra, sizeof extra, "{\"preferred\":%s}", preferred);
-  if ((rc = tesoro__created(&a, c->out_id)) ||
-      (rc = tesoro__notify(&a, owner, CH_CRM | CH_PUSH | CH_EMAIL,
-                              "Meeting Created By Portal User",
-                              "Viewing requested", extra)) ||
+  /* the owner is told (the appointment's notice rows), with the dates */
+  if ((rc = tesoro__notice_data(&a, NULL, extra)) ||
+      (rc = tesoro__created(&a, c->out_id)) ||
       (rc = tesoro__calendar_sync(&a, owner, NULL)) ||
       (rc = tesoro__activity(&a, "viewing_requested", "Viewing requested")))
     return rc;
@@ -6208,13 +6345,13 @@ static int fx_schedule(tesoro__ctx *c) {
     return rc;
   snprintf(extra, sizeof extra, "{\"state\":\"confirmed\",\"start_at\":%lld}",
            (long long)a.start_at);
-  if ((rc = tesoro__notify_client(c, "Meeting Status Changed By Portal User",
-                                  summary, extra)) ||
-      (rc = tesoro__calendar_sync(c, a.owner, &a)))
+  if ((rc = tesoro__calendar_sync(c, a.owner, &a)) ||
+      (rc = tesoro__activity(c, c->event == APPT_EV_CONFIRM
+                                    ? "viewing_confirmed"
+                                    : "viewing_rescheduled",
+                             summary)))
     return rc;
-  return tesoro__activity(c, c->event == APPT_EV_CONFIRM ? "viewing_confirmed"
-                                                         : "viewing_rescheduled",
-                          summary);
+  return tesoro__notice_data(c, NULL, extra);
 }
 
 /* reject and cancel (the move recorded who, when and why): no timers
@@ -6230,15 +6367,12 @@ static int fx_appointment_end(tesoro__ctx *c) {
   snprintf(summary, sizeof summary, "Viewing %s%s%s", what,
            c->reason ? ": " : "", c->reason ? c->reason : "");
   snprintf(extra, sizeof extra, "{\"state\":\"%s\"}", what);
-  rc = c->actor->kind == TESORO_ACTOR_CLIENT
-           ? tesoro__notify(c, a.owner, CH_CRM | CH_PUSH | CH_EMAIL,
-                               "Meeting Cancelled By Portal User", summary, extra)
-           : tesoro__notify_client(c, "Meeting Status Changed By Portal User",
-                                   summary, extra);
-  if (rc || (rc = tesoro__calendar_sync(c, a.owner, &a))) return rc;
-  return tesoro__activity(c, c->to == APPT_REJECTED ? "viewing_rejected"
-                                                    : "viewing_cancelled",
-                          summary);
+  if ((rc = tesoro__calendar_sync(c, a.owner, &a)) ||
+      (rc = tesoro__activity(c, c->to == APPT_REJECTED ? "viewing_rejected"
+                                                       : "viewing_cancelled",
+                             summary)))
+    return rc;
+  return tesoro__notice_data(c, summary, extra);
 }
 
 /* start_viewing (the client is there: the property is viewed now) and the
@@ -6271,25 +6405,23 @@ static int fx_no_show(tesoro__ctx *c) {
                           "The client did not come to the viewing");
 }
 
+/* The reminder itself is the appointment's notice rows (the client and
+** the owner); the effect gives them the start. */
 static int fx_reminder(tesoro__ctx *c) {
   tesoro__appt a;
-  int64_t client;
   char extra[48];
   int rc;
-  if ((rc = tesoro__appt_get(c, &a)) ||
-      (rc = tesoro__client_of(c->t, c->contact, &client)))
-    return rc;
+  if ((rc = tesoro__appt_get(c, &a))) return rc;
   snprintf(extra, sizeof extra, "{\"start_at\":%lld}", (long long)a.start_at);
-  if ((rc = tesoro__notify(c, client, CH_EMAIL | CH_PUSH, "Viewing Reminder",
-                              "Viewing coming up", extra)))
-    return rc;
-  return tesoro__notify(c, a.owner, CH_CRM | CH_PUSH, "Viewing Reminder",
-                           "Viewing coming up", extra);
+  return tesoro__notice_data(c, NULL, extra);
 }
 
-static int fx_feedback_request(tesoro__ctx *c) {
-  return tesoro__notify_client(c, "Viewing Feedback Request",
-                               "How was the viewing?", NULL);
+/* The appointment's owner, whom its TO_AGENT notices tell. */
+static int agent_appointment(tesoro__ctx *c, int64_t *out) {
+  tesoro__appt a;
+  int rc = tesoro__appt_get(c, &a);
+  *out = rc ? 0 : a.owner;
+  return rc;
 }
 
 static int fx_appointment_note(tesoro__ctx *c) {
@@ -6650,7 +6782,7 @@ static int fx_stage(tesoro__ctx *c) {
   const char *name = c->m->states[c->to];
   sqlite3_stmt *s = tesoro__stmt(t, S_REFERRAL_APPLY);
   tesoro__stage_facts f;
-  char summary[64], zone[128];
+  char summary[64], zone[128], extra[96];
   int rc;
   if (s == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, c->id);
@@ -6673,17 +6805,24 @@ static int fx_stage(tesoro__ctx *c) {
         (rc = tesoro__timer_plan(c, c->entity, c->id, "referral_list_date", due)))
       return rc;
   }
-  if (c->to == RF_IN_ESCROW) {
-    char extra[96];
-    snprintf(extra, sizeof extra,
-             "{\"sale_price\":%lld,\"close_date\":\"%s\"}",
-             (long long)f.sale_price, f.close_date);
-    if ((rc = tesoro__notify(c, f.agent, CH_CRM | CH_EMAIL, "Closing Documents",
-                             "Closing documents for the referral", extra)))
-      return rc;
-  }
   snprintf(summary, sizeof summary, "Referral stage: %s", name);
-  return tesoro__activity(c, "referral_stage", summary);
+  if ((rc = tesoro__activity(c, "referral_stage", summary))) return rc;
+  /* the sale's fields, for the notice rows of the stage (in_escrow's) */
+  snprintf(extra, sizeof extra, "{\"sale_price\":%lld,\"close_date\":\"%s\"}",
+           (long long)f.sale_price, f.close_date);
+  return tesoro__notice_data(c, NULL, extra);
+}
+
+/* The referral's agent, whom its TO_AGENT notices tell: as stored (the
+** move's own stage data are stored by then). */
+static int agent_referral(tesoro__ctx *c, int64_t *out) {
+  tesoro__ctx stored = *c;
+  tesoro__stage_facts f;
+  int rc;
+  stored.args = NULL;
+  rc = tesoro__stage_facts_get(&stored, &f);
+  *out = rc ? 0 : f.agent;
+  return rc;
 }
 
 static int fx_referral_note(tesoro__ctx *c) {
@@ -7147,11 +7286,9 @@ static int fx_portal_verify(tesoro__ctx *c) {
   sqlite3_bind_int64(s, 2, contact);
   sqlite3_bind_int64(s, 3, c->now);
   if ((rc = tesoro__run(t, s))) return rc;
-  c->contact = contact;
+  c->contact = contact; /* whose staff the notice rows tell */
   if ((rc = tesoro__activity(c, "portal_registered",
-                             "Registered on the portal and verified the e-mail")) ||
-      (rc = tesoro__notify_staff(c, "Portal Registration",
-                                 "A client registered on the portal", NULL)))
+                             "Registered on the portal and verified the e-mail")))
     return rc;
   return tesoro__client_of(t, contact, &c->out_id);
 }
@@ -7262,9 +7399,8 @@ static int fx_portal_resend(tesoro__ctx *c) {
   if ((s = tesoro__stmt(c->t, S_PORTAL_INVITATION)) == NULL) return c->t->rc;
   sqlite3_bind_int64(s, 1, c->id);
   if ((rc = tesoro__text_out(c->t, s, &login))) return rc;
-  rc = tesoro__notify_client(c, "Portal Invitation",
-                             "Your account for the client portal", login);
-  TESORO_FREE(login);
+  rc = tesoro__notice_data(c, NULL, login); /* the login, for the invitation */
+  tesoro__wipe_copy(&login);
   return rc;
 }
 
@@ -7284,20 +7420,17 @@ static int fx_portal_request_reset(tesoro__ctx *c) {
   const tesoro__portal_args *args = c->args;
   sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_RESET_SET);
   char extra[TESORO_PORTAL_RESET_LEN + 32];
-  int64_t client;
   int rc;
   if (s == NULL) return c->t->rc;
   sqlite3_bind_int64(s, 1, c->id);
   sqlite3_bind_text(s, 2, args->code_hash, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, args->code_expires_at);
-  if ((rc = tesoro__run(c->t, s)) ||
-      (rc = tesoro__client_of(c->t, c->contact, &client)))
+  if ((rc = tesoro__run(c->t, s)) || (rc = tesoro__portal_activity(c, NULL)))
     return rc;
   snprintf(extra, sizeof extra, "{\"secret\":\"%s\"}", args->secret);
-  rc = tesoro__notify(c, client, CH_EMAIL, "Portal Password Reset",
-                      "Reset your portal password", extra);
+  rc = tesoro__notice_data(c, NULL, extra); /* wiped after the notice step */
   sodium_memzero(extra, sizeof extra);
-  return rc ? rc : tesoro__portal_activity(c, NULL);
+  return rc;
 }
 
 static int fx_portal_reset_failed(tesoro__ctx *c) {
@@ -7308,10 +7441,7 @@ static int fx_portal_reset_failed(tesoro__ctx *c) {
 }
 
 static int fx_portal_register_attempt(tesoro__ctx *c) {
-  int rc = tesoro__notify_client(c, "Portal Account Exists",
-                                 "Someone tried to register with your e-mail: "
-                                 "log in, or reset your password", NULL);
-  return rc ? rc : tesoro__portal_activity(c, NULL);
+  return tesoro__portal_activity(c, NULL);
 }
 
 static int fx_portal_logout(tesoro__ctx *c) {
@@ -7359,9 +7489,9 @@ static int fx_portal_contact_agent(tesoro__ctx *c) {
   else
     snprintf(extra, sizeof extra, "{\"message_id\":%lld}", (long long)c->out_id);
   if ((rc = tesoro__history_ref(c, c->out_id)) ||
-      (rc = tesoro__notify_staff(c, "Contact Agent", args->message, extra)))
+      (rc = tesoro__portal_activity(c, args->message)))
     return rc;
-  return tesoro__portal_activity(c, args->message);
+  return tesoro__notice_data(c, args->message, extra);
 }
 
 /* --- the public calls --- */
@@ -7523,19 +7653,20 @@ TESORO_API int tesoro_portal_account_create(tesoro *t, int64_t actor,
     rc = tesoro__run(t, s);
   }
   if (rc == TESORO_OK) {
-    if ((rc = tesoro__created(&c, sqlite3_last_insert_rowid(t->db))) ==
-            TESORO_OK &&
-        (rc = tesoro__activity(&c, "portal_account_created",
-                               "Portal account created")) == TESORO_OK &&
-        (rc = (s = tesoro__stmt(t, S_PORTAL_INVITATION)) ? TESORO_OK : t->rc) ==
-            TESORO_OK) {
-      char *login = NULL;
-      sqlite3_bind_int64(s, 1, c.id);
-      if ((rc = tesoro__text_out(t, s, &login)) == TESORO_OK)
-        rc = tesoro__notify_client(&c, "Portal Invitation",
-                                   "Your account for the client portal", login);
-      TESORO_FREE(login);
+    /* the invitation (the account's notice rows) carries the login */
+    int64_t id = sqlite3_last_insert_rowid(t->db);
+    char *login = NULL;
+    if ((s = tesoro__stmt(t, S_PORTAL_INVITATION)) == NULL) rc = t->rc;
+    else {
+      sqlite3_bind_int64(s, 1, id);
+      rc = tesoro__text_out(t, s, &login);
     }
+    if (rc == TESORO_OK) rc = tesoro__notice_data(&c, NULL, login);
+    tesoro__wipe_copy(&login);
+    if (rc == TESORO_OK &&
+        (rc = tesoro__created(&c, id)) == TESORO_OK)
+      rc = tesoro__activity(&c, "portal_account_created",
+                            "Portal account created");
   }
   if ((rc = tesoro__write_end(t, rc)) == TESORO_OK) {
     *out_account = c.id;
@@ -10477,11 +10608,15 @@ TESORO_API int tesoro_contact_update(tesoro *t, int64_t actor, int64_t contact,
     sqlite3_bind_int64(s, 4, c.now + TESORO_PORTAL_CODE_TTL_S);
     if ((rc = tesoro__int(t, s, &account)) == TESORO_DONE) rc = TESORO_OK;
     if (rc == TESORO_OK && account) {
-      int64_t client = 0;
+      /* A contact has no machine (a correction is no transition): its one
+      ** notice is a row of its own, sent as the machines' rows are. */
+      static const tesoro__notice verification = {
+          0, 0, TO_CLIENT, CH_EMAIL, "Portal E-mail Verification",
+          "Confirm your new e-mail for the portal"};
       snprintf(extra, sizeof extra, "{\"secret\":\"%s\"}", code);
-      if ((rc = tesoro__client_of(t, contact, &client)) == TESORO_OK)
-        rc = tesoro__notify(&c, client, CH_EMAIL, "Portal E-mail Verification",
-                            "Confirm your new e-mail for the portal", extra);
+      if ((rc = tesoro__notice_data(&c, NULL, extra)) == TESORO_OK)
+        rc = tesoro__notice_send(&c, &verification);
+      tesoro__notice_clear(&c);
       sodium_memzero(extra, sizeof extra);
     }
   } else if (rc == TESORO_OK && email_changed) {

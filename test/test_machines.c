@@ -45,6 +45,13 @@
 **      event has a row today and tesoro.c gives no reason to keep one
 **      without, so nothing is exempt; such an event would be listed here
 **      with the reason tesoro.c gives for it.
+**   f. every notice row (tesoro__notice: what the engine's one notify step
+**      queues after a row's effect) names what exists: `event` an event of
+**      its machine that some row of the machine lets an actor of `by` (0:
+**      anyone) do, else the notice could never be sent; `to` a TO_*; a
+**      non-empty template; `channels` CH_* bits a notification uses (crm,
+**      push, e-mail); and TO_AGENT only on a machine that says how to find
+**      its agent (tesoro__machine.agent).  A wrong table is shown to fail.
 **
 ** Each rule reports every offending row or machine (print_error) before the
 ** test fails, so one run names them all.
@@ -545,6 +552,87 @@ static void test_every_event_has_a_row(void **state) {
 }
 
 /* ------------------------------------------------------------------------
+** f. Notice rows name what exists.
+*/
+static int notices_name_what_exists(const tesoro__machine *m, const char *db) {
+  int bad = 0;
+  (void)db;
+  if ((m->notices == NULL) != (m->nnotices == 0)) {
+    print_error("%s: %d notice rows at %p\n", m->name, m->nnotices,
+                (const void *)m->notices);
+    return 1;
+  }
+  for (int i = 0; i < m->nnotices; i++) {
+    const tesoro__notice *n = &m->notices[i];
+    const char *event =
+        n->event >= 0 && n->event < m->nevents ? m->events[n->event] : "?";
+    int roles = 0;
+    for (int j = 0; j < m->nrows; j++)
+      if (m->rows[j].event == n->event) roles |= m->rows[j].roles;
+    if (n->event < 0 || n->event >= m->nevents) {
+      print_error("%s notice %d: event %d is not one of its %d events\n",
+                  m->name, i, n->event, m->nevents);
+      bad++;
+    } else if ((n->by & ~R_ALL) || !(roles & (n->by ? n->by : R_ALL))) {
+      print_error("%s notice %d (%s): by 0x%x, but only 0x%x do %s\n",
+                  m->name, i, event, (unsigned)n->by, (unsigned)roles, event);
+      bad++;
+    }
+    if (n->template_name == NULL || n->template_name[0] == '\0') {
+      print_error("%s notice %d (%s): no template\n", m->name, i, event);
+      bad++;
+    }
+    if (n->to < TO_STAFF || n->to > TO_AGENT) {
+      print_error("%s notice %d (%s): recipient %d is no TO_*\n", m->name, i,
+                  event, n->to);
+      bad++;
+    } else if (n->to == TO_AGENT && m->agent == NULL) {
+      print_error("%s notice %d (%s): tells the agent, but %s says not how "
+                  "to find its agent\n", m->name, i, event, m->name);
+      bad++;
+    }
+    if (n->channels & ~(CH_CRM | CH_PUSH | CH_EMAIL)) {
+      print_error("%s notice %d (%s): channels 0x%x\n", m->name, i, event,
+                  (unsigned)n->channels);
+      bad++;
+    }
+  }
+  return bad;
+}
+
+static void test_notices_name_existing_events_and_recipients(void **state) {
+  (void)state;
+  assert_int_equal(lint(notices_name_what_exists, NULL), 0);
+}
+
+/* The rule catches each kind of wrong row: the room's machine with a table
+** of bad rows, one fault each, and no way to find an agent. */
+static void test_wrong_notice_rows_fail(void **state) {
+  static const tesoro__notice wrong[] = {
+      {ROOM_EV_CREATE, 0, TO_STAFF, 0, "Fine", NULL},      /* right */
+      {ROOM_EV_CREATE + 1, 0, TO_STAFF, 0, "No such event", NULL},
+      {-1, 0, TO_STAFF, 0, "No such event either", NULL},
+      {ROOM_EV_ADD_NOTE, R_CLIENT, TO_STAFF, 0, "Never", NULL}, /* staff only */
+      {ROOM_EV_POST_MESSAGE, 0, TO_CLIENT, 0, "", NULL},
+      {ROOM_EV_POST_MESSAGE, 0, TO_CLIENT, 0, NULL, NULL},
+      {ROOM_EV_POST_MESSAGE, 0, TO_AGENT, 0, "No agent", NULL},
+      {ROOM_EV_POST_MESSAGE, 0, 0, 0, "Nobody", NULL},
+      {ROOM_EV_POST_MESSAGE, 0, TO_CLIENT, CH_WEBSITE, "Website", NULL},
+  };
+  tesoro__machine m = tesoro__room_machine;
+  (void)state;
+  m.notices = wrong;
+  m.nnotices = COUNT(wrong);
+  m.agent = NULL;
+  assert_int_equal(notices_name_what_exists(&m, NULL), COUNT(wrong) - 1);
+  /* the same TO_AGENT row is right where the machine finds its agent */
+  m.nnotices = 1;
+  m.notices = &wrong[6];
+  m.agent = tesoro__appointment_machine.agent;
+  assert_int_equal(notices_name_what_exists(&m, NULL), 0);
+}
+
+/* ------------------------------------------------------------------------
 ** The entity registry (TESORO__ENTITIES): every kind it lists has a name
 ** that is a table of the schema, a JSON statement, a machine of its own
 ** number (contacts excepted), its state = history invariant, its arm in
@@ -642,6 +730,8 @@ int main(void) {
                                       fresh_db_setup, fresh_db_teardown),
       cmocka_unit_test(test_diagrams_have_one_edge_per_from_state_and_row),
       cmocka_unit_test(test_every_event_has_a_row),
+      cmocka_unit_test(test_notices_name_existing_events_and_recipients),
+      cmocka_unit_test(test_wrong_notice_rows_fail),
       cmocka_unit_test(test_registry_covers_every_entity),
       cmocka_unit_test(test_every_machine_has_a_creation_row),
   };
