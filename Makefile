@@ -100,7 +100,7 @@ $(B)/tesoro.pc: Makefile | $(B)
 	printf '%s\n' "$$PC_BUILD" > $@
 
 # Tests link the static library so they run from the tree without LD paths.
-$(B)/test_%: test/test_%.c $(TEST_COMMON) test/testutil.h test/faultutil.h $(B)/libtesoro.a | deps
+$(B)/test_%: test/test_%.c $(TEST_COMMON) test/testutil.h test/faultutil.h test/outbox_counts.h $(B)/libtesoro.a | deps
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -I. $(LIB_CFLAGS) $(TEST_CFLAGS) \
 	  $< $(TEST_COMMON) -o $@ $(LDFLAGS) $(B)/libtesoro.a $(LIB_LIBS) $(TEST_LIBS)
 
@@ -329,7 +329,7 @@ FUZZ_FLAGS    = -O1 -g -fsanitize=fuzzer,address,undefined \
                 -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # tesoro.c and the shared world are compiled once for all the fuzzers.
-$(FUZZ_DIR)/%.o: %.c tesoro.h test/fuzz_common.h | deps
+$(FUZZ_DIR)/%.o: %.c tesoro.h test/fuzz_common.h test/outbox_counts.h | deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(FUZZ_FLAGS) -I. $(LIB_CFLAGS) -c $< -o $@
 

@@ -505,28 +505,6 @@ static void fz_build(fz_world *w) {
                            &fz_outbox_base[2]));
 }
 
-int fz_outbox_counts(tesoro *t, int64_t *out_pending, int64_t *out_delivered,
-                     int64_t *out_dead) {
-  static const char *const names[3] = {"pending", "delivered", "dead"};
-  tesoro_cursor *c = NULL;
-  int64_t n[3] = {0, 0, 0};
-  int rc = tesoro_stats(t, 0, &c);
-  if (rc != TESORO_OK) return rc;
-  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
-    const char *what = tesoro_cursor_text(c, 0);
-    const char *status = tesoro_cursor_text(c, 1);
-    if (what == NULL || status == NULL || strcmp(what, "outbox") != 0) continue;
-    for (int i = 0; i < 3; i++)
-      if (strcmp(status, names[i]) == 0) n[i] = tesoro_cursor_int(c, 2);
-  }
-  tesoro_cursor_free(c);
-  if (rc != TESORO_DONE) return rc;
-  if (out_pending) *out_pending = n[0];
-  if (out_delivered) *out_delivered = n[1];
-  if (out_dead) *out_dead = n[2];
-  return TESORO_OK;
-}
-
 fz_world *fz_world_get(void) {
   if (!fz_built) {
     fz_build(&fz_the_world);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "tesoro.h"
+#include "outbox_counts.h"
 
 #define FZ_NOW INT64_C(1780000000) /* 2026-05-28T20:26:40Z */
 #define FZ_DAY INT64_C(86400)
@@ -87,10 +88,7 @@ void fz_fail(const char *fmt, ...)
    holds in each state, and the outbox by status — a cheap fingerprint that
    a refused call must leave unchanged. */
 char *fz_stats(fz_world *w);
-/* The outbox deliveries by status (pending, delivered, dead), read from
-   tesoro_stats(t, 0); any out may be NULL; tesoro_stats's code. */
-int fz_outbox_counts(tesoro *t, int64_t *out_pending, int64_t *out_delivered,
-                     int64_t *out_dead);
+#define fz_outbox_counts outbox_counts /* see outbox_counts.h */
 /* abort() unless two fingerprints are equal; frees both. */
 void fz_same_stats(char *before, char *after, const char *call);
 

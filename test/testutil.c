@@ -864,25 +864,3 @@ void tu_ingest_status_(tu_world *w, int64_t website, const char *json,
   tesoro_free(res);
 }
 
-int tu_outbox_counts(tesoro *t, int64_t *out_pending, int64_t *out_delivered,
-                     int64_t *out_dead) {
-  tesoro_cursor *c = NULL;
-  int64_t n[3] = {0, 0, 0};
-  int rc = tesoro_stats(t, 0, &c);
-  if (rc != TESORO_OK) return rc;
-  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
-    const char *what = tesoro_cursor_text(c, 0), *status;
-    static const char *const names[3] = {"pending", "delivered", "dead"};
-    if (what == NULL || strcmp(what, "outbox") != 0) continue;
-    status = tesoro_cursor_text(c, 1);
-    for (int i = 0; i < 3; i++)
-      if (status && strcmp(status, names[i]) == 0)
-        n[i] = tesoro_cursor_int(c, 2);
-  }
-  tesoro_cursor_free(c);
-  if (rc != TESORO_DONE) return rc;
-  if (out_pending) *out_pending = n[0];
-  if (out_delivered) *out_delivered = n[1];
-  if (out_dead) *out_dead = n[2];
-  return TESORO_OK;
-}

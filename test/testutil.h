@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include "tesoro.h"
+#include "outbox_counts.h"
 
 #define TU_NOW 1780000000 /* 2026-05-28T20:26:40Z: the fixture's pinned clock */
 
@@ -102,14 +103,11 @@ extern const size_t tu_webp_size; /* "RIFF" size "WEBP" ... */
    asserts c is not NULL). */
 int tu_count(tesoro_cursor *c);
 
+#define tu_outbox_counts outbox_counts /* see outbox_counts.h */
+
 /* One value (first column of the first row; 0 when no row) of a query run
    against w->path through a separate sqlite3 connection.  Fails the test if
    the SQL is wrong. */
-/* The outbox deliveries by status (pending, delivered, dead) over the whole
-** file, read from tesoro_stats(t, 0) — the call that replaced
-** tesoro_outbox_counts.  Any out may be NULL; returns tesoro_stats's code. */
-int tu_outbox_counts(tesoro *t, int64_t *out_pending, int64_t *out_delivered,
-                     int64_t *out_dead);
 int64_t tu_sql_int(tu_world *w, const char *sql);
 /* Same, returning a malloc'd copy of a text value (NULL for SQL NULL / no
    row); the caller frees it with free(). */
