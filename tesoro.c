@@ -765,10 +765,6 @@ static const char *tesoro__schema_line(size_t i);
     "status = iif(undelivered & ~(dead | ?3) = 0, 'dead', 'pending'), "       \
     "next_attempt_at = ?4, last_error = ?5 "                                  \
     "WHERE id = ?1 AND status = 'pending'")                                   \
-  X(OUTBOX_COUNTS,                                                            \
-    "SELECT count(*) FILTER (WHERE status = 'pending'), "                     \
-    "count(*) FILTER (WHERE status = 'delivered'), "                          \
-    "count(*) FILTER (WHERE status = 'dead') FROM outbox_delivery")           \
   /* activity, tasks, timers */                                               \
   X(ACTIVITY_INSERT,                                                          \
     "INSERT INTO activity(agency_id, contact_id, kind, actor_id, at, entity, "\
