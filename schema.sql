@@ -199,7 +199,13 @@ CREATE TABLE outbox (
   delivered_at    INTEGER,
   CHECK ((status = 'delivered') = (undelivered = 0))
 ) STRICT;
-CREATE INDEX outbox_due ON outbox(next_attempt_at, id) WHERE status = 'pending';
+-- The messages tesoro_outbox_fetch finds: a first attempt by id (its
+-- next_attempt_at is its created_at), scanning on from the oldest pending
+-- one, so writing a message writes no index; a retry (attempts > 0) by this
+-- index, which only a failed delivery writes.  Rows are never deleted, so
+-- ids only grow and nothing pending hides below the oldest one seen.
+CREATE INDEX outbox_retry ON outbox(next_attempt_at, id)
+  WHERE status = 'pending' AND attempts > 0;
 
 -- The deliveries of every message, one row per (message, channel), with
 -- each delivery's status: for the counts, the CLI, tesoro_check and tests.

@@ -189,6 +189,12 @@ struct tesoro {
   int64_t next_due;
   unsigned int due_version;
   int due_known, due_fresh;
+  /* No message waiting for its first delivery has an id below this (0:
+  ** not known yet): tesoro_outbox_fetch scans on from here.  Ids only
+  ** grow, and a message once attempted or settled never waits again, so it
+  ** only rises; a rollback (the hook set at open) forgets it, since the
+  ** rows it stood on may go and their ids come back. */
+  int64_t outbox_floor;
   int importing;                   /* tesoro_agency_import: queue nothing */
   /* The entities the import's current record made (their first history
   ** row was written): the import folds each one's history. */
@@ -744,6 +750,12 @@ static const char *tesoro__schema_line(size_t i);
     "?8, ?9, ?10, ?11, ?11)")                                                 \
   /* ?2: the delivery's channel bit.  The message stays pending while one */ \
   /* of its channels is neither delivered nor dead (schema.sql, outbox). */   \
+  /* tesoro->outbox_floor, raised to the oldest message waiting for its */   \
+  /* first delivery, else to the last message (there is one) */             \
+  X(OUTBOX_FLOOR,                                                             \
+    "SELECT coalesce((SELECT id FROM outbox WHERE id >= ?1 AND status = "     \
+    "'pending' AND attempts = 0 ORDER BY id LIMIT 1), (SELECT max(id) FROM "  \
+    "outbox), 0)")                                                            \
   X(OUTBOX_ACK,                                                               \
     "UPDATE outbox SET undelivered = undelivered & ~?2, "                     \
     "status = CASE WHEN undelivered & ~?2 = 0 THEN 'delivered' "              \
@@ -1811,6 +1823,12 @@ static void tesoro__sql_portal_language(sqlite3_context *ctx, int argc,
   sqlite3_result_text(ctx, "en", 2, SQLITE_STATIC);
 }
 
+/* Any transaction rolled back: what the handle knew of rows it may have
+** written goes with them. */
+static void tesoro__rolled_back(void *handle) {
+  ((tesoro *)handle)->outbox_floor = 0;
+}
+
 /* tesoro_open and tesoro_open_readonly: a read-only handle writes
 ** nothing, not even a pragma, and never migrates. */
 static int tesoro__open(const char *path, tesoro **out, int readonly) {
@@ -1851,6 +1869,7 @@ static int tesoro__open(const char *path, tesoro **out, int readonly) {
     return tesoro__fail(t, src == SQLITE_NOMEM ? TESORO_ENOMEM : TESORO_EDB,
                         "cannot open %s: %s", path, sqlite3_errstr(src));
   sqlite3_busy_timeout(t->db, (int)t->busy_ms);
+  sqlite3_rollback_hook(t->db, tesoro__rolled_back, t);
   src = sqlite3_create_function_v2(
       t->db, "tesoro_base64", 1,
       SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
@@ -11067,6 +11086,7 @@ TESORO_API int tesoro_stats(tesoro *t, int64_t agency, tesoro_cursor **out) {
 
 TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
                                    tesoro_cursor **out) {
+  sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out, "out"))) return rc;
@@ -11077,10 +11097,15 @@ TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
     tesoro__actor system;
     if ((rc = tesoro__agency_actor(t, agency, "system", &system))) return rc;
   }
+  if ((s = tesoro__stmt(t, S_OUTBOX_FLOOR)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, t->outbox_floor);
+  if ((rc = tesoro__int(t, s, &t->outbox_floor)) != TESORO_OK)
+    return rc < 0 ? rc : TESORO_EDB;
   if ((rc = tesoro__cursor_new(
            t,
-           /* the due messages from the index, then their deliveries, each
-           ** rendered (TESORO__OUTBOX_PAYLOAD) */
+           /* the due messages (first attempts from the floor on, retries
+           ** from outbox_retry), then their deliveries, each rendered
+           ** (TESORO__OUTBOX_PAYLOAD) */
            "SELECT d.id, CAST(d.id AS TEXT) AS uid, d.agency_id, d.kind, "
            "coalesce(d.recipient_id, 0) AS recipient_id, d.channel, "
            "d.template, " TESORO__LANGUAGE("rp", "rc") " AS language, "
@@ -11092,9 +11117,12 @@ TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
            "LEFT JOIN actor ra ON ra.id = d.recipient_id "
            "LEFT JOIN contact rc ON rc.id = ra.contact_id "
            "LEFT JOIN portal_account rp ON rp.contact_id = rc.id "
-           "WHERE d.message_id IN (SELECT id FROM outbox WHERE status = "
-           "'pending' AND next_attempt_at <= ?1 AND (?2 = 0 OR agency_id = "
-           "?2) ORDER BY next_attempt_at, id LIMIT ?3) "
+           "WHERE d.message_id IN (SELECT id FROM (SELECT id, next_attempt_at "
+           "FROM outbox WHERE id >= ?4 AND status = 'pending' AND attempts = 0 "
+           "AND next_attempt_at <= ?1 AND (?2 = 0 OR agency_id = ?2) UNION "
+           "ALL SELECT id, next_attempt_at FROM outbox WHERE status = "
+           "'pending' AND attempts > 0 AND next_attempt_at <= ?1 AND (?2 = 0 "
+           "OR agency_id = ?2)) ORDER BY next_attempt_at, id LIMIT ?3) "
            "AND d.status = 'pending' "
            "ORDER BY d.next_attempt_at, d.id LIMIT ?3",
            out)))
@@ -11102,6 +11130,7 @@ TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
   sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, tesoro__now(t));
   sqlite3_bind_int64(tesoro__cursor_stmt(*out), 2, agency);
   sqlite3_bind_int(tesoro__cursor_stmt(*out), 3, limit);
+  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 4, t->outbox_floor);
   return TESORO_OK;
 }
 
@@ -13269,7 +13298,13 @@ static const char *const tesoro__schema_lines[] = {
     "  delivered_at    INTEGER,\n",
     "  CHECK ((status = 'delivered') = (undelivered = 0))\n",
     ") STRICT;\n",
-    "CREATE INDEX outbox_due ON outbox(next_attempt_at, id) WHERE status = 'pending';\n",
+    "-- The messages tesoro_outbox_fetch finds: a first attempt by id (its\n",
+    "-- next_attempt_at is its created_at), scanning on from the oldest pending\n",
+    "-- one, so writing a message writes no index; a retry (attempts > 0) by this\n",
+    "-- index, which only a failed delivery writes.  Rows are never deleted, so\n",
+    "-- ids only grow and nothing pending hides below the oldest one seen.\n",
+    "CREATE INDEX outbox_retry ON outbox(next_attempt_at, id)\n",
+    "  WHERE status = 'pending' AND attempts > 0;\n",
     "\n",
     "-- The deliveries of every message, one row per (message, channel), with\n",
     "-- each delivery's status: for the counts, the CLI, tesoro_check and tests.\n",

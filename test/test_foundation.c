@@ -1667,6 +1667,42 @@ static void test_outbox_fetch_filters_by_agency_oldest_first(void **state) {
   tesoro_cursor_free(c);
 }
 
+/* Fetch every due delivery, acknowledging each when `ack`; returns how
+** many were fetched. */
+static int fetch_all(tu_world *w, int ack) {
+  tesoro_cursor *c = NULL;
+  int64_t ids[512];
+  int n = 0;
+  TU_OK(w, tesoro_outbox_fetch(w->t, 0, 10000, &c));
+  while (tesoro_cursor_next(c) == TESORO_ROW && n < 512)
+    ids[n++] = tu_col_int(c, "id");
+  tesoro_cursor_free(c);
+  for (int i = 0; ack && i < n; i++) TU_OK(w, tesoro_outbox_ack(w->t, ids[i]));
+  return n;
+}
+
+/* The fetch scans first deliveries on from the oldest message still
+** waiting (tesoro->outbox_floor).  A host transaction that wrote messages,
+** saw them delivered and rolled back frees their ids for the next
+** messages: those must still be fetched, so a rollback forgets the floor. */
+static void test_outbox_fetch_after_a_rolled_back_delivery(void **state) {
+  W;
+  int want;
+  submit_request(w, NULL);
+  assert_true(fetch_all(w, 1) > 0);
+  assert_int_equal(fetch_all(w, 0), 0);
+  TU_OK(w, tesoro_begin(w->t));
+  submit_request(w, NULL);
+  assert_true(fetch_all(w, 1) > 1); /* the floor passes all of them */
+  assert_int_equal(fetch_all(w, 0), 0);
+  TU_OK(w, tesoro_rollback(w->t));
+  submit_request(w, NULL); /* the same ids again, waiting */
+  want = (int)tu_sql_int(w, "SELECT count(*) FROM outbox_delivery WHERE "
+                            "status = 'pending'");
+  assert_true(want > 1);
+  assert_int_equal(fetch_all(w, 0), want);
+}
+
 /* ========================================================================
 ** Timers and tick.
 */
@@ -2389,6 +2425,7 @@ int main(void) {
       T(test_outbox_backoff_follows_config),
       T(test_outbox_fetch_refuses_bad_limit),
       T(test_outbox_fetch_filters_by_agency_oldest_first),
+      T(test_outbox_fetch_after_a_rolled_back_delivery),
       T(test_tick_with_nothing_due_fires_nothing),
       T(test_tick_expires_listing_when_mandate_expires),
       T(test_tick_discards_timer_of_moved_on_entity),
