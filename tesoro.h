@@ -620,6 +620,9 @@ TESORO_API int tesoro_task_cancel(tesoro *t, int64_t actor, int64_t task,
 ** attempts, created_at.  Deliveries of one message come together, in
 ** channel order.  A calendar payload is rendered when fetched, as the
 ** appointment was at the message's transition (see tesoro_appointment_*).
+** A first delivery is found by reading on from the oldest message still
+** waiting for one: acknowledge or fail every delivery fetched, or each
+** fetch reads all that was written after the one left waiting.
 ** Returns TESORO_OK; TESORO_EINVAL (bad id or limit, out NULL);
 ** TESORO_ENOTFOUND; TESORO_ESTATE.
 */

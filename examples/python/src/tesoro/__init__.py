@@ -1453,7 +1453,10 @@ class Tesoro:
         old_state, new_state, seq, attempts, created_at.  Deliveries of one
         message come together, in channel order.  A calendar payload is
         rendered when fetched, as the appointment was at the message's
-        transition (see tesoro_appointment_*).
+        transition (see tesoro_appointment_*).  A first delivery is found by
+        reading on from the oldest message still waiting for one: acknowledge
+        or fail every delivery fetched, or each fetch reads all that was
+        written after the one left waiting.
         """
         return self._cursor("tesoro_outbox_fetch", agency, limit)
 
