@@ -195,6 +195,14 @@ struct tesoro {
   ** only rises; a rollback (the hook set at open) forgets it, since the
   ** rows it stood on may go and their ids come back. */
   int64_t outbox_floor;
+  /* Recent answers of S_CHANNELS_OFF (tesoro__channels_off): good while no
+  ** other connection has committed (the data version), this one changed
+  ** no channel setting and rolled nothing back. */
+  struct {
+    unsigned int version;
+    int n, next;
+    struct { int64_t recipient, agency; int off; } e[8];
+  } channels;
   int importing;                   /* tesoro_agency_import: queue nothing */
   /* The entities the import's current record made (their first history
   ** row was written): the import folds each one's history. */
@@ -1827,6 +1835,7 @@ static void tesoro__sql_portal_language(sqlite3_context *ctx, int argc,
 ** written goes with them. */
 static void tesoro__rolled_back(void *handle) {
   ((tesoro *)handle)->outbox_floor = 0;
+  ((tesoro *)handle)->channels.n = 0;
 }
 
 /* tesoro_open and tesoro_open_readonly: a read-only handle writes
@@ -3886,6 +3895,40 @@ static int tesoro__history_ref(tesoro__ctx *c, int64_t ref) {
   return tesoro__run(c->t, s);
 }
 
+/* The channels (CH_* bits) not delivered to `recipient` of `agency`: those
+** they turned off, and push and calendar when the agency has them off.
+** Messages ask for the same few recipients, so a write keeps recent
+** answers (tesoro->channels); the data version it checks them against is
+** current only inside a transaction, so a read call asks the file. */
+static int tesoro__channels_off(tesoro *t, int64_t recipient, int64_t agency,
+                                int *out) {
+  unsigned int version = tesoro__data_version(t);
+  sqlite3_stmt *s;
+  int64_t off = 0;
+  int rc, slot;
+  if (t->channels.version != version || !t->writing) t->channels.n = 0;
+  t->channels.version = version;
+  for (int i = 0; i < t->channels.n; i++)
+    if (t->channels.e[i].recipient == recipient &&
+        t->channels.e[i].agency == agency) {
+      *out = t->channels.e[i].off;
+      return TESORO_OK;
+    }
+  if ((s = tesoro__stmt(t, S_CHANNELS_OFF)) == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, recipient);
+  sqlite3_bind_int64(s, 2, agency);
+  if ((rc = tesoro__int(t, s, &off)) != TESORO_OK)
+    return rc < 0 ? rc : tesoro__fail(t, TESORO_ENOTFOUND,
+                                      "agency %lld does not exist",
+                                      (long long)agency);
+  slot = t->channels.n < COUNT(t->channels.e) ? t->channels.n++
+                                              : t->channels.next++ % COUNT(t->channels.e);
+  t->channels.e[slot].recipient = recipient;
+  t->channels.e[slot].agency = agency;
+  t->channels.e[slot].off = *out = (int)off;
+  return TESORO_OK;
+}
+
 /* Queue one message of `kind` ("notification", "calendar", "exchange") to
 ** `recipient` on each of `channels` (CH_* bits): one outbox row, whose
 ** deliveries the host fetches one per channel.  The payload the host gets
@@ -3906,13 +3949,9 @@ static int tesoro__outbox(tesoro__ctx *c, const char *kind, int64_t recipient,
   ** delivery that will not be made.  The website's events follow no
   ** preference. */
   if (channels != CH_WEBSITE) {
-    int64_t off = 0;
-    int rc;
-    if ((s = tesoro__stmt(t, S_CHANNELS_OFF)) == NULL) return t->rc;
-    sqlite3_bind_int64(s, 1, recipient);
-    sqlite3_bind_int64(s, 2, c->agency);
-    if ((rc = tesoro__int(t, s, &off)) < 0) return rc;
-    if ((channels &= ~(int)off) == 0) return TESORO_OK;
+    int off = 0, rc;
+    if ((rc = tesoro__channels_off(t, recipient, c->agency, &off))) return rc;
+    if ((channels &= ~off) == 0) return TESORO_OK;
   }
   if ((s = tesoro__stmt(t, S_OUTBOX_INSERT)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, c->agency);
@@ -4329,6 +4368,7 @@ TESORO_API int tesoro_notification_set(tesoro *t, int64_t actor,
   sqlite3_bind_int64(s, 1, recipient);
   sqlite3_bind_int(s, 2, channel);
   sqlite3_bind_int(s, 3, on);
+  t->channels.n = 0;
   return tesoro__write_end(t, tesoro__run(t, s));
 }
 
@@ -4336,22 +4376,17 @@ TESORO_API int tesoro_notification_channels(tesoro *t, int64_t actor,
                                             int64_t recipient,
                                             int *out_channels) {
   tesoro__actor a, r;
-  sqlite3_stmt *s;
-  int64_t off = 0;
-  int rc, base;
+  int rc, base, off = 0;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_channels, "out_channels")) ||
-      (rc = tesoro__recipient(t, actor, recipient, &a, &r)))
+      (rc = tesoro__recipient(t, actor, recipient, &a, &r)) ||
+      (rc = tesoro__channels_off(t, recipient, r.agency, &off)))
     return rc;
-  if ((s = tesoro__stmt(t, S_CHANNELS_OFF)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, recipient);
-  sqlite3_bind_int64(s, 2, r.agency);
-  if ((rc = tesoro__int(t, s, &off)) != TESORO_OK) return rc < 0 ? rc : TESORO_EDB;
   /* a client is reached by push and e-mail; staff also in the CRM and
   ** their calendar */
   base = r.kind == TESORO_ACTOR_CLIENT ? CH_PUSH | CH_EMAIL
                                        : CH_CRM | CH_PUSH | CH_EMAIL | CH_CALENDAR;
-  *out_channels = base & ~(int)off;
+  *out_channels = base & ~off;
   return TESORO_OK;
 }
 
@@ -4695,6 +4730,7 @@ static int tesoro__agency_setting(tesoro *t, int64_t actor, int id,
   sqlite3_bind_int64(s, 1, a.agency);
   sqlite3_bind_int64(s, 2, value);
   rc = tesoro__run(t, s);
+  t->channels.n = 0; /* push or calendar may have changed */
   /* the portal switched off: its sessions end with it */
   if (rc == TESORO_OK && id == S_AGENCY_SET_PORTAL && value == 0) {
     if ((s = tesoro__stmt(t, S_PORTAL_SESSIONS_END_AGENCY)) == NULL)

@@ -2509,6 +2509,26 @@ static void test_notification_preferences(void **state) {
   TU_OK(w, tesoro_check(w->t));
 }
 
+/* A write remembers the last recipients' channels; a preference changed
+** by another connection (another worker's handle) applies at once. */
+static void test_a_preference_set_elsewhere_applies_at_once(void **state) {
+  tu_world *w = *state;
+  tesoro *other = NULL;
+  viewing v;
+  int64_t a, b;
+  offer(w, &v);
+  a = request1(w, w->client, v.dp, D2);
+  assert_int_equal(outbox_n(w, a, w->agent, "email", T_CREATED), 1);
+  assert_int_equal(tesoro_open(w->path, &other), TESORO_OK);
+  assert_int_equal(tesoro_notification_set(other, w->agent, w->agent,
+                                           TESORO_CHANNEL_EMAIL, 0),
+                   TESORO_OK);
+  tesoro_close(other);
+  b = request1(w, w->client, v.dp, D3);
+  assert_int_equal(outbox_n(w, b, w->agent, "email", T_CREATED), 0);
+  assert_int_equal(outbox_n(w, b, w->agent, "crm", T_CREATED), 1);
+}
+
 static void test_notification_preference_refusals(void **state) {
   tu_world *w = *state;
   int ch = -1;
@@ -3210,6 +3230,7 @@ int main(void) {
       T(test_ended_viewing_completes_without_a_tick),
       T(test_no_show_window_closes_without_a_tick),
       T(test_notification_preferences),
+      T(test_a_preference_set_elsewhere_applies_at_once),
       T(test_notification_preference_refusals),
       /* no-show */
       T(test_no_show_recorded_by_agent_within_window),
