@@ -668,9 +668,6 @@ static const char *tesoro__schema_line(size_t i);
   X(HISTORY_SET_DETAILS,                                                      \
     "UPDATE history SET details = ?4 WHERE entity = ?1 AND entity_id = ?2 "   \
     "AND seq = ?3")                                                           \
-  X(HISTORY_SET_REF,                                                          \
-    "UPDATE history SET details = json_set(coalesce(details, '{}'), "         \
-    "'$.ref', ?4) WHERE entity = ?1 AND entity_id = ?2 AND seq = ?3")         \
   /* entity loads: agency_id, contact_id, state, version */                   \
   X(ROOM_LOAD,                                                                \
     "SELECT agency_id, contact_id, state, version FROM room WHERE id = ?1")   \
@@ -3480,7 +3477,9 @@ static int tesoro__event_from(const tesoro__machine *m, int event,
 ** tesoro__fire applies one event to one entity: load it, check reach and
 ** version, find the row for (state, event) — none: ESTATE; none for this
 ** actor: EDENIED — run the guard (EGUARD), move the state with a
-** compare-and-set on the version, write the history row, run the effect.
+** compare-and-set on the version, run the effect, write the history row
+** (its key, the entity's new version, is known before: what the effect
+** queues names it; the row follows with the id the effect made).
 ** It never opens a transaction: the public call around it does, so an
 ** effect may fire further events (a lost room cancels its mandate) and
 ** everything commits or rolls back together.
@@ -3674,17 +3673,18 @@ static int tesoro__fire(tesoro__ctx *c) {
   if (sqlite3_changes(t->db) != 1)
     return tesoro__fail(t, TESORO_ECONFLICT, "%s %lld changed meanwhile",
                         c->m->name, (long long)c->id);
-  rc = tesoro__history(t, c->agency, c->m->entity, c->id, c->version + 1,
-                       c->m->events[c->event], c->m->states[c->from],
-                       c->m->states[c->to], c->actor->id, c->now, c->reason,
-                       c->ref);
-  if (rc) return rc;
+  /* The history row's key is known now (what the effect queues names it);
+  ** the row itself follows the effect, with the id the effect made. */
   c->seq = c->version + 1;
   if (t->batch.on && c->m->fold && c->to == c->from) {
     t->batch.pending.id = c->id;
     t->batch.pending.seq = c->seq;
   }
-  return tesoro__effect(c, row);
+  if ((rc = tesoro__effect(c, row))) return rc;
+  return tesoro__history(t, c->agency, c->m->entity, c->id, c->seq,
+                         c->m->events[c->event], c->m->states[c->from],
+                         c->m->states[c->to], c->actor->id, c->now, c->reason,
+                         c->ref);
 }
 
 /* Fire a follow-on event from inside an effect, as `actor`, in the same
@@ -3722,6 +3722,7 @@ static int tesoro__create_begin(tesoro__ctx *c, const tesoro__machine *m,
   c->entity = m->entity;
   c->id = 0;
   c->row = NULL;
+  c->ref = 0;
   /* a copy of the creator's context: its notice data stays the creator's */
   c->notice_summary = c->notice_extra = NULL;
   for (int i = 0; i < m->nrows && c->row == NULL; i++) {
@@ -3748,14 +3749,11 @@ static int tesoro__created(tesoro__ctx *c, int64_t id) {
   int rc;
   c->id = id;
   c->version = 1;
-  if ((rc = tesoro__history(c->t, c->agency, c->entity, id, 1, c->event_name,
-                            NULL, c->m->states[c->to], c->actor->id, c->now,
-                            NULL, 0))) {
-    tesoro__notice_clear(c);
-    return rc;
-  }
   c->seq = 1;
-  return tesoro__effect(c, c->row);
+  if ((rc = tesoro__effect(c, c->row))) return rc;
+  return tesoro__history(c->t, c->agency, c->entity, id, 1, c->event_name,
+                         NULL, c->m->states[c->to], c->actor->id, c->now,
+                         NULL, c->ref);
 }
 
 /*
@@ -3884,15 +3882,11 @@ TESORO_API int tesoro_machine_diagram(int entity, int format, char **out) {
 */
 
 /* Record a related id (the message, the document) on this transition's
-** history row, once the effect has created it. */
+** history row: the effect made it, and the engine writes the row after
+** the effect. */
 static int tesoro__history_ref(tesoro__ctx *c, int64_t ref) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_HISTORY_SET_REF);
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int(s, 1, c->entity);
-  sqlite3_bind_int64(s, 2, c->id);
-  sqlite3_bind_int64(s, 3, c->seq);
-  sqlite3_bind_int64(s, 4, ref);
-  return tesoro__run(c->t, s);
+  c->ref = ref;
+  return TESORO_OK;
 }
 
 /* The channels (CH_* bits) not delivered to `recipient` of `agency`: those
