@@ -5864,9 +5864,15 @@ TESORO_API int tesoro_task_cancel(tesoro *t, int64_t actor, int64_t task,
 */
 static int tesoro__text_out(tesoro *t, sqlite3_stmt *s, char **out);
 
+typedef struct tesoro__offer {
+  int64_t deal, agent, listing, contact_agent;
+  int active, live; /* the deal is active; the listing is on offer */
+} tesoro__offer;
+
 typedef struct tesoro__request {
   const int64_t *preferred;
   int count;
+  tesoro__offer offer; /* read by the guard, for the effect */
 } tesoro__request;
 
 /* The context's agency's IANA zone. */
@@ -6029,11 +6035,6 @@ TESORO_API int tesoro_deal_offer(tesoro *t, int64_t actor, int64_t deal,
 
 /* --- the request: a deal property's event that creates the appointment --- */
 
-typedef struct tesoro__offer {
-  int64_t deal, agent, listing, contact_agent;
-  int active, live; /* the deal is active; the listing is on offer */
-} tesoro__offer;
-
 static int tesoro__offer_get(tesoro__ctx *c, tesoro__offer *o) {
   sqlite3_stmt *s = tesoro__stmt(c->t, S_DEAL_PROPERTY_FACTS);
   int rc;
@@ -6052,10 +6053,13 @@ static int tesoro__offer_get(tesoro__ctx *c, tesoro__offer *o) {
 }
 
 static int guard_request_viewing(tesoro__ctx *c) {
-  const tesoro__request *r = c->args;
+  /* the call's own struct (NULL for tesoro_allowed_events): the offer read
+  ** here is the one its effect uses, in the same transaction */
+  tesoro__request *r = (tesoro__request *)(uintptr_t)c->args;
   tesoro__offer o;
   int rc;
   if ((rc = tesoro__offer_get(c, &o))) return rc;
+  if (r) r->offer = o;
   if (!o.active)
     return tesoro__fail(c->t, TESORO_EGUARD,
                         "deal %lld is closed; viewings can be requested only "
@@ -6080,13 +6084,12 @@ static int tesoro__calendar_sync(tesoro__ctx *c, int64_t owner,
 static int fx_request_viewing(tesoro__ctx *c) {
   tesoro *t = c->t;
   const tesoro__request *r = c->args;
-  tesoro__offer o;
+  const tesoro__offer o = r->offer;
   tesoro__ctx a;
   sqlite3_stmt *s;
   char preferred[80], extra[100];
   int64_t owner;
   int rc, used = 0;
-  if ((rc = tesoro__offer_get(c, &o))) return rc;
   owner = o.contact_agent ? o.contact_agent : o.agent;
   for (int i = 0; i < r->count; i++)
     used += snprintf(preferred + used, sizeof preferred - (size_t)used,
