@@ -118,9 +118,11 @@ $(B)/tesoro: examples/cli.c tesoro.h $(B)/libtesoro.a | deps
 
 $(B)/test_cli: $(B)/tesoro
 
-# test_machines compiles tesoro.c into itself (as the bench does) to lint the
-# static machine tables; the pattern rule builds it like every suite.
+# test_machines and test_schema compile tesoro.c into themselves (as the bench
+# does) to reach its static tables and the migration runner; the pattern rule
+# builds them like every suite.
 $(B)/test_machines: tesoro.c
+$(B)/test_schema: tesoro.c
 
 # The README's state diagrams, rewritten from the machine tables (test_cli
 # fails while one differs).  Without make: test/update_diagrams.sh.

@@ -1691,17 +1691,19 @@ static int tesoro__section_version(const char *line) {
 }
 
 /*
-** Run the sections of schema.sql numbered above `from`.  Each section runs
-** in its own IMMEDIATE transaction with the bump of user_version, after
+** Run the sections of a schema text (its lines from `line`, schema.sql's
+** are tesoro__schema_line) numbered above `from`.  Each section runs in
+** its own IMMEDIATE transaction with the bump of user_version, after
 ** re-reading user_version inside it (another process may have migrated the
 ** file meanwhile).  Statements of a section run through sqlite3_exec: this
 ** is the library's own text, never caller data.
 */
-static int tesoro__migrate_sections(tesoro *t, int from) {
+static int tesoro__migrate_sections(tesoro *t, int from,
+                                    const char *(*line_of)(size_t)) {
   int version = 0, rc = TESORO_OK;
   sqlite3_str *section = NULL;
   for (size_t i = 0;; i++) {
-    const char *line = tesoro__schema_line(i);
+    const char *line = line_of(i);
     int next = line ? tesoro__section_version(line) : INT_MAX;
     if (next) {
       if (section && version > from) {
@@ -1756,7 +1758,7 @@ static int tesoro__migrate(tesoro *t, int from) {
   if (sqlite3_db_config(t->db, SQLITE_DBCONFIG_DEFENSIVE, -1, &defensive) != SQLITE_OK)
     defensive = 0;
   if (defensive) sqlite3_db_config(t->db, SQLITE_DBCONFIG_DEFENSIVE, 0, NULL);
-  rc = tesoro__migrate_sections(t, from);
+  rc = tesoro__migrate_sections(t, from, tesoro__schema_line);
   if (defensive) sqlite3_db_config(t->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
   return rc;
 }
