@@ -2807,6 +2807,8 @@ struct tesoro__ctx {
                                   id, seq), once written */
   int checking;                /* allowed-events query: no args, no writes */
   int loaded;                  /* tesoro__load has run: fire skips it */
+  int64_t agent;               /* the entity's own agent, once read (0: not
+                                  yet; the notice step asks m->agent) */
   const char *reason;          /* into history details */
   int64_t ref;                 /* a related id, into history details */
   const void *args;            /* the call's own arguments */
@@ -3725,6 +3727,7 @@ static int tesoro__create_begin(tesoro__ctx *c, const tesoro__machine *m,
   c->id = 0;
   c->row = NULL;
   c->ref = 0;
+  c->agent = 0;
   /* a copy of the creator's context: its notice data stays the creator's */
   c->notice_summary = c->notice_extra = NULL;
   for (int i = 0; i < m->nrows && c->row == NULL; i++) {
@@ -4023,6 +4026,10 @@ static int tesoro__notice_send(tesoro__ctx *c, const tesoro__notice *n) {
     rc = tesoro__client_of(t, c->contact, &to[count++]);
     break;
   case TO_AGENT:
+    if (c->agent) {
+      to[count++] = c->agent;
+      break;
+    }
     rc = c->m && c->m->agent
              ? c->m->agent(c, &to[count++])
              : tesoro__fail(t, TESORO_EDB, "%s says not who its agent is",
@@ -6102,6 +6109,7 @@ static int fx_request_viewing(tesoro__ctx *c) {
   a = *c;
   if ((rc = tesoro__create_begin(&a, &tesoro__appointment_machine, -1)))
     return rc;
+  a.agent = owner;
   if ((s = tesoro__stmt(t, S_APPOINTMENT_INSERT)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, c->agency);
   sqlite3_bind_int64(s, 2, c->contact);
@@ -6264,6 +6272,7 @@ static int tesoro__appt_get(tesoro__ctx *c, tesoro__appt *a) {
   a->owner = sqlite3_column_int64(s, 2);
   a->deal_property = sqlite3_column_int64(s, 3);
   a->no_show_at = sqlite3_column_int64(s, 4);
+  c->agent = a->owner; /* for the notice step: read once */
   kind = (const char *)sqlite3_column_text(s, 5);
   a->by_clock = kind && strcmp(kind, "system") == 0;
   sqlite3_reset(s);
