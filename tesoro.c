@@ -335,6 +335,17 @@ static int tesoro__out(tesoro *t, const void *out, const char *what) {
   return TESORO_OK;
 }
 
+/* A list call's own arguments: somewhere for the cursor, and its one
+** choice (a list, view, filter or limit) within lo..hi. */
+static int tesoro__list_args(tesoro *t, tesoro_cursor **out, const char *what,
+                             int choice, int lo, int hi) {
+  int rc = tesoro__out(t, out, "out");
+  if (rc == TESORO_OK && (choice < lo || choice > hi))
+    rc = tesoro__fail(t, TESORO_EINVAL, "%s is %d..%d, not %d", what, lo, hi,
+                      choice);
+  return rc;
+}
+
 /* Names of the small enumerations that cross the API as int. */
 static const char *const tesoro__property_types[] = {NULL, "house", "apartment",
                                                      "office", "land"};
@@ -1573,6 +1584,45 @@ static int tesoro__int(tesoro *t, sqlite3_stmt *s, int64_t *out) {
   return rc;
 }
 
+/* Statement `stmt` bound with (id) and stepped onto its row: TESORO_OK
+** with *out on the row (the caller resets it), TESORO_ENOTFOUND "<what>
+** <id> does not exist", or an error. */
+static int tesoro__find(tesoro *t, int stmt, const char *what, int64_t id,
+                        sqlite3_stmt **out) {
+  sqlite3_stmt *s = tesoro__stmt(t, stmt);
+  int rc;
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, id);
+  if ((rc = tesoro__row(t, s)) == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "%s %lld does not exist", what,
+                        (long long)id);
+  if (rc != TESORO_ROW) return rc;
+  *out = s;
+  return TESORO_OK;
+}
+
+/* TESORO_ECONFLICT unless `expected` is 0 (unchecked) or the `version`
+** the entity is at. */
+static int tesoro__version_ok(tesoro *t, const char *what, int64_t id,
+                              int64_t version, int64_t expected) {
+  if (expected && expected != version)
+    return tesoro__fail(t, TESORO_ECONFLICT,
+                        "%s %lld is at version %lld, not %lld: reload it",
+                        what, (long long)id, (long long)version,
+                        (long long)expected);
+  return TESORO_OK;
+}
+
+/* tesoro__int of statement `stmt` bound with (key) or (key, text). */
+static int tesoro__lookup(tesoro *t, int stmt, int64_t key, const char *text,
+                          int64_t *out) {
+  sqlite3_stmt *s = tesoro__stmt(t, stmt);
+  if (s == NULL) return t->rc;
+  sqlite3_bind_int64(s, 1, key);
+  if (text) sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+  return tesoro__int(t, s, out);
+}
+
 /* A text column copied into a bounded buffer ("" for NULL). */
 static void tesoro__column_copy(sqlite3_stmt *s, int col, char *buf, size_t n) {
   const char *v = (const char *)sqlite3_column_text(s, col);
@@ -2200,14 +2250,9 @@ static int tesoro__actor_load(tesoro *t, int64_t id, tesoro__actor *a) {
   sqlite3_stmt *s;
   const char *kind, *role;
   int rc;
-  if ((rc = tesoro__id(t, "actor", id))) return rc;
-  if ((s = tesoro__stmt(t, S_ACTOR_LOAD)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, id);
-  rc = tesoro__row(t, s);
-  if (rc == TESORO_DONE)
-    return tesoro__fail(t, TESORO_ENOTFOUND, "actor %lld does not exist",
-                        (long long)id);
-  if (rc != TESORO_ROW) return rc;
+  if ((rc = tesoro__id(t, "actor", id)) ||
+      (rc = tesoro__find(t, S_ACTOR_LOAD, "actor", id, &s)))
+    return rc;
   memset(a, 0, sizeof *a);
   a->id = id;
   a->agency = sqlite3_column_int64(s, 0);
@@ -2381,7 +2426,6 @@ typedef struct tesoro__field {
 ** this call or stored by an earlier one (a referral's stage data, which a
 ** revival finds again); the call may leave it out. */
 enum { TESORO__OPTIONAL = 0, TESORO__REQUIRED = 1, TESORO__STORED = 2 };
-
 
 static int tesoro__property_type(const char *s) {
   for (int i = 1; i < COUNT(tesoro__property_types); i++)
@@ -2822,7 +2866,6 @@ struct tesoro__ctx {
   char *notice_extra;
 };
 
-
 /* A context for a write that does not start from an existing entity. */
 static void tesoro__ctx_new(tesoro__ctx *c, tesoro *t, const tesoro__actor *a,
                             int entity, int64_t contact) {
@@ -2843,12 +2886,46 @@ static void tesoro__ctx_new(tesoro__ctx *c, tesoro *t, const tesoro__actor *a,
 #define TESORO__NAMED(list, array)                                            \
   enum { list(TESORO__ENUM_ITEM) };                                           \
   static const char *const array[] = {list(TESORO__NAME_ITEM)}
+/* Both lists of a machine: TESORO__<NAME>_STATES and _EVENTS. */
+#define TESORO__NAMES(NAME, name)                                             \
+  TESORO__NAMED(TESORO__##NAME##_STATES, tesoro__##name##_states);            \
+  TESORO__NAMED(TESORO__##NAME##_EVENTS, tesoro__##name##_events)
+
+/* Every guard and effect the tables below name, declared once: each is
+** defined with its workflow further down. */
+#define TESORO__HOOKS(X)                                                      \
+  X(fx_room_start_onboarding) X(fx_room_end) X(fx_room_message)              \
+  X(fx_document) X(guard_accept) X(guard_signed_mandate) X(guard_validate)   \
+  X(fx_propose) X(fx_accept) X(fx_share_form) X(fx_submit_form)              \
+  X(fx_request_changes) X(fx_validate) X(fx_mandate_cancel)                  \
+  X(guard_valid_mandate) X(guard_mandate_expired) X(fx_listing_fill)         \
+  X(fx_publish) X(fx_listing_update) X(fx_task_closed) X(guard_offer)        \
+  X(fx_offer) X(fx_deal_close) X(guard_request_viewing)                      \
+  X(fx_request_viewing) X(fx_feed) X(guard_start_time)                       \
+  X(guard_cancel_reason) X(guard_viewing_day) X(guard_viewing_ended)         \
+  X(guard_no_show) X(fx_schedule) X(fx_appointment_end) X(fx_completed)      \
+  X(fx_no_show) X(fx_reminder) X(fx_appointment_note) X(fx_rate)             \
+  X(guard_stage) X(guard_coming_soon) X(guard_attempt) X(guard_list_date)    \
+  X(fx_stage) X(fx_referral_note) X(guard_code) X(guard_unlocked)            \
+  X(fx_portal_register) X(fx_portal_verify) X(fx_portal_code_failed)         \
+  X(fx_portal_login) X(fx_portal_login_failed) X(fx_portal_password)         \
+  X(fx_portal_step) X(fx_portal_language) X(fx_portal_contact_agent)         \
+  X(fx_portal_register_attempt) X(fx_portal_request_reset)                   \
+  X(fx_portal_reset_failed) X(fx_portal_resend) X(fx_portal_deactivate)      \
+  X(fx_portal_logout) X(guard_reason) X(guard_customer_live)                 \
+  X(guard_customer_discard) X(fx_customer_approve) X(fx_customer_discard)    \
+  X(fx_web_event) X(fx_crm_exchange) X(fx_search_save) X(fx_search_delete)   \
+  X(fx_vendor_claim_end)
+#define TESORO__DECLARE_HOOK(name) static int name(tesoro__ctx *c);
+TESORO__HOOKS(TESORO__DECLARE_HOOK)
+static int agent_appointment(tesoro__ctx *c, int64_t *out);
+static int agent_referral(tesoro__ctx *c, int64_t *out);
+static int explain_referral(tesoro__ctx *c, int rc);
 
 /* --- room --- */
 #define TESORO__ROOM_STATES(X)                                                \
   X(ROOM_OPEN, open) X(ROOM_IN_PROGRESS, in_progress) X(ROOM_LOST, lost)      \
   X(ROOM_CLOSED, closed) X(ROOM_SUCCESSFUL, successful)
-TESORO__NAMED(TESORO__ROOM_STATES, tesoro__room_states);
 #define TESORO__ROOM_EVENTS(X)                                                \
   X(ROOM_EV_START_ONBOARDING, start_onboarding)                               \
   X(ROOM_EV_MARK_LOST, mark_lost) X(ROOM_EV_CLOSE, close)                     \
@@ -2856,17 +2933,11 @@ TESORO__NAMED(TESORO__ROOM_STATES, tesoro__room_states);
   X(ROOM_EV_POST_MESSAGE, post_message) X(ROOM_EV_ADD_NOTE, add_note)         \
   X(ROOM_EV_ADD_DOCUMENT, add_document)                                       \
   X(ROOM_EV_CREATE, create)
-TESORO__NAMED(TESORO__ROOM_EVENTS, tesoro__room_events);
-
-static int fx_room_start_onboarding(tesoro__ctx *c);
-static int fx_room_end(tesoro__ctx *c);
-static int fx_room_message(tesoro__ctx *c);
-static int fx_document(tesoro__ctx *c);
+TESORO__NAMES(ROOM, room);
 
 #define ROOM_LIVE (ST(ROOM_OPEN) | ST(ROOM_IN_PROGRESS))
 static const tesoro__trans tesoro__room_rows[] = {
   /* from              event                       to                roles              guard effect  move */
-  /* creation: the state it begins in */
   {TESORO__NEW, ROOM_EV_CREATE, ROOM_OPEN, R_WEBSITE, NULL, NULL, 0},
   {ST(ROOM_OPEN),      ROOM_EV_START_ONBOARDING,  ROOM_IN_PROGRESS, R_STAFF,           NULL, fx_room_start_onboarding, 0},
   {ROOM_LIVE,          ROOM_EV_MARK_LOST,         ROOM_LOST,        R_STAFF,           NULL, fx_room_end, 0},
@@ -2890,7 +2961,6 @@ static const tesoro__notice tesoro__room_notices[] = {
   X(MANDATE_TERMS_AGREED, terms_agreed) X(MANDATE_FORM_SHARED, form_shared)   \
   X(MANDATE_FORM_SUBMITTED, form_submitted) X(MANDATE_VALIDATED, validated)   \
   X(MANDATE_CANCELLED, cancelled)
-TESORO__NAMED(TESORO__MANDATE_STATES, tesoro__mandate_states);
 #define TESORO__MANDATE_EVENTS(X)                                             \
   X(MANDATE_EV_PROPOSE, propose) X(MANDATE_EV_ACCEPT, accept)                 \
   X(MANDATE_EV_SHARE_FORM, share_form)                                        \
@@ -2899,25 +2969,13 @@ TESORO__NAMED(TESORO__MANDATE_STATES, tesoro__mandate_states);
   X(MANDATE_EV_VALIDATE, validate) X(MANDATE_EV_CANCEL, cancel)               \
   X(MANDATE_EV_ADD_DOCUMENT, add_document)                                    \
   X(MANDATE_EV_CREATE, create)
-TESORO__NAMED(TESORO__MANDATE_EVENTS, tesoro__mandate_events);
-
-static int guard_accept(tesoro__ctx *c);
-static int guard_signed_mandate(tesoro__ctx *c);
-static int guard_validate(tesoro__ctx *c);
-static int fx_propose(tesoro__ctx *c);
-static int fx_accept(tesoro__ctx *c);
-static int fx_share_form(tesoro__ctx *c);
-static int fx_submit_form(tesoro__ctx *c);
-static int fx_request_changes(tesoro__ctx *c);
-static int fx_validate(tesoro__ctx *c);
-static int fx_mandate_cancel(tesoro__ctx *c);
+TESORO__NAMES(MANDATE, mandate);
 
 #define MANDATE_OPEN                                                           \
   (ST(MANDATE_DRAFT) | ST(MANDATE_NEGOTIATING) | ST(MANDATE_TERMS_AGREED) |    \
    ST(MANDATE_FORM_SHARED) | ST(MANDATE_FORM_SUBMITTED))
 static const tesoro__trans tesoro__mandate_rows[] = {
   /* from                                          event                       to                      roles               guard                 effect  move */
-  /* creation: the state it begins in */
   {TESORO__NEW, MANDATE_EV_CREATE, MANDATE_DRAFT, R_STAFF, NULL, NULL, 0},
   {ST(MANDATE_DRAFT) | ST(MANDATE_NEGOTIATING),   MANDATE_EV_PROPOSE,         MANDATE_NEGOTIATING,    R_STAFF | R_CLIENT, NULL,                 fx_propose, 0},
   {ST(MANDATE_NEGOTIATING),                       MANDATE_EV_ACCEPT,          MANDATE_TERMS_AGREED,   R_STAFF | R_CLIENT, guard_accept,         fx_accept, 0},
@@ -2947,23 +3005,15 @@ static const tesoro__notice tesoro__mandate_notices[] = {
 #define TESORO__LISTING_STATES(X)                                             \
   X(LISTING_PLACEHOLDER, placeholder) X(LISTING_DRAFT, draft)                 \
   X(LISTING_PUBLISHED, published) X(LISTING_UNPUBLISHED, unpublished)
-TESORO__NAMED(TESORO__LISTING_STATES, tesoro__listing_states);
 #define TESORO__LISTING_EVENTS(X)                                             \
   X(LISTING_EV_FILL, fill) X(LISTING_EV_PUBLISH, publish)                     \
   X(LISTING_EV_UNPUBLISH, unpublish) X(LISTING_EV_EXPIRE, expire)             \
   X(LISTING_EV_UPDATE, update) X(LISTING_EV_ADD_DOCUMENT, add_document)       \
   X(LISTING_EV_CREATE, create)
-TESORO__NAMED(TESORO__LISTING_EVENTS, tesoro__listing_events);
-
-static int guard_valid_mandate(tesoro__ctx *c);
-static int guard_mandate_expired(tesoro__ctx *c);
-static int fx_listing_fill(tesoro__ctx *c);
-static int fx_publish(tesoro__ctx *c);
-static int fx_listing_update(tesoro__ctx *c);
+TESORO__NAMES(LISTING, listing);
 
 static const tesoro__trans tesoro__listing_rows[] = {
   /* from                                          event                   to                   roles     guard                  effect  move */
-  /* creation: the state it begins in */
   {TESORO__NEW, LISTING_EV_CREATE, LISTING_PLACEHOLDER, R_STAFF, NULL, NULL, 0},
   {TESORO__NEW, LISTING_EV_CREATE, LISTING_DRAFT, R_STAFF | R_CLIENT | R_SYSTEM, NULL, NULL, 0},
   {ST(LISTING_PLACEHOLDER),                       LISTING_EV_FILL,        LISTING_DRAFT,       R_SYSTEM, NULL,                  fx_listing_fill, 0},
@@ -2978,17 +3028,13 @@ static const tesoro__trans tesoro__listing_rows[] = {
 **     whose reason went away --- */
 #define TESORO__TASK_STATES(X)                                                \
   X(TASK_OPEN, open) X(TASK_DONE, done) X(TASK_CANCELLED, cancelled)
-TESORO__NAMED(TESORO__TASK_STATES, tesoro__task_states);
 #define TESORO__TASK_EVENTS(X)                                                \
   X(TASK_EV_COMPLETE, complete) X(TASK_EV_CANCEL, cancel)                     \
   X(TASK_EV_CREATE, create)
-TESORO__NAMED(TESORO__TASK_EVENTS, tesoro__task_events);
-
-static int fx_task_closed(tesoro__ctx *c);
+TESORO__NAMES(TASK, task);
 
 static const tesoro__trans tesoro__task_rows[] = {
   /* from           event             to              roles                guard effect  move */
-  /* creation: the state it begins in */
   {TESORO__NEW, TASK_EV_CREATE, TASK_OPEN, R_STAFF | R_CLIENT | R_WEBSITE | R_SYSTEM, NULL, NULL, 0},
   {ST(TASK_OPEN),  TASK_EV_COMPLETE, TASK_DONE,      R_STAFF | R_SYSTEM,  NULL, fx_task_closed, 0},
   {ST(TASK_OPEN),  TASK_EV_CANCEL,   TASK_CANCELLED, R_STAFF | R_SYSTEM,  NULL, fx_task_closed, 0},
@@ -2997,19 +3043,13 @@ static const tesoro__trans tesoro__task_rows[] = {
 /* --- deal: a client's search, to which staff offer listings --- */
 #define TESORO__DEAL_STATES(X)                                                \
   X(DEAL_ACTIVE, active) X(DEAL_CLOSED, closed)
-TESORO__NAMED(TESORO__DEAL_STATES, tesoro__deal_states);
 #define TESORO__DEAL_EVENTS(X)                                                \
   X(DEAL_EV_OFFER, offer) X(DEAL_EV_CLOSE, close)                             \
   X(DEAL_EV_CREATE, create)
-TESORO__NAMED(TESORO__DEAL_EVENTS, tesoro__deal_events);
-
-static int guard_offer(tesoro__ctx *c);
-static int fx_offer(tesoro__ctx *c);
-static int fx_deal_close(tesoro__ctx *c);
+TESORO__NAMES(DEAL, deal);
 
 static const tesoro__trans tesoro__deal_rows[] = {
   /* from             event          to            roles    guard        effect  move */
-  /* creation: the state it begins in */
   {TESORO__NEW, DEAL_EV_CREATE, DEAL_ACTIVE, R_STAFF, NULL, NULL, 0},
   {ST(DEAL_ACTIVE),  DEAL_EV_OFFER, TESORO__SAME, R_STAFF, guard_offer, fx_offer, 0},
   {ST(DEAL_ACTIVE),  DEAL_EV_CLOSE, DEAL_CLOSED,  R_STAFF, NULL,        fx_deal_close, 0},
@@ -3020,22 +3060,16 @@ static const tesoro__trans tesoro__deal_rows[] = {
 #define TESORO__DEAL_PROPERTY_STATES(X)                                       \
   X(DP_TO_REVIEW, to_review) X(DP_INTERESTING, interesting)                   \
   X(DP_REJECTED, rejected) X(DP_VIEWED, viewed) X(DP_APPROVED, approved)
-TESORO__NAMED(TESORO__DEAL_PROPERTY_STATES, tesoro__deal_property_states);
 #define TESORO__DEAL_PROPERTY_EVENTS(X)                                       \
   X(DP_EV_REQUEST_VIEWING, request_viewing)                                   \
   X(DP_EV_VIEWING_COMPLETED, viewing_completed)                               \
   X(DP_EV_INTERESTED, interested) X(DP_EV_NOT_INTERESTED, not_interested)     \
   X(DP_EV_APPROVE, approve) X(DP_EV_FAVOURITE, favourite)                     \
   X(DP_EV_OFFER, offer)
-TESORO__NAMED(TESORO__DEAL_PROPERTY_EVENTS, tesoro__deal_property_events);
-
-static int guard_request_viewing(tesoro__ctx *c);
-static int fx_request_viewing(tesoro__ctx *c);
-static int fx_feed(tesoro__ctx *c);
+TESORO__NAMES(DEAL_PROPERTY, deal_property);
 
 static const tesoro__trans tesoro__deal_property_rows[] = {
   /* from                                event                    to            roles     guard                  effect  move */
-  /* creation: the state it begins in */
   {TESORO__NEW, DP_EV_OFFER, DP_TO_REVIEW, R_STAFF, NULL, NULL, 0},
   {ALL_STATES,                          DP_EV_REQUEST_VIEWING,   TESORO__SAME, R_CLIENT, guard_request_viewing, fx_request_viewing, 0},
   {ST(DP_TO_REVIEW) | ST(DP_INTERESTING), DP_EV_VIEWING_COMPLETED, DP_VIEWED,  R_SYSTEM, NULL,                  NULL, 0},
@@ -3053,7 +3087,6 @@ static const tesoro__trans tesoro__deal_property_rows[] = {
   X(APPT_PENDING, pending) X(APPT_CONFIRMED, confirmed)                       \
   X(APPT_COMPLETED, completed) X(APPT_CANCELLED, cancelled)                   \
   X(APPT_REJECTED, rejected)
-TESORO__NAMED(TESORO__APPOINTMENT_STATES, tesoro__appointment_states);
 #define TESORO__APPOINTMENT_EVENTS(X)                                         \
   X(APPT_EV_CONFIRM, confirm) X(APPT_EV_RESCHEDULE, reschedule)               \
   X(APPT_EV_REJECT, reject) X(APPT_EV_CANCEL, cancel)                         \
@@ -3064,26 +3097,12 @@ TESORO__NAMED(TESORO__APPOINTMENT_STATES, tesoro__appointment_states);
   X(APPT_EV_ADD_NOTE, add_note) X(APPT_EV_RATE, rate)                         \
   X(APPT_EV_ADD_DOCUMENT, add_document)                                       \
   X(APPT_EV_REQUEST, request)
-TESORO__NAMED(TESORO__APPOINTMENT_EVENTS, tesoro__appointment_events);
+TESORO__NAMES(APPOINTMENT, appointment);
 
-static int guard_start_time(tesoro__ctx *c);
-static int guard_cancel_reason(tesoro__ctx *c);
-static int guard_viewing_day(tesoro__ctx *c);
-static int guard_viewing_ended(tesoro__ctx *c);
-static int guard_no_show(tesoro__ctx *c);
-static int fx_schedule(tesoro__ctx *c);
-static int fx_appointment_end(tesoro__ctx *c);
-static int fx_completed(tesoro__ctx *c);
-static int fx_no_show(tesoro__ctx *c);
-static int fx_reminder(tesoro__ctx *c);
-static int fx_appointment_note(tesoro__ctx *c);
-static int fx_rate(tesoro__ctx *c);
-static int agent_appointment(tesoro__ctx *c, int64_t *out);
 
 #define APPT_LIVE (ST(APPT_PENDING) | ST(APPT_CONFIRMED))
 static const tesoro__trans tesoro__appointment_rows[] = {
   /* from                event                     to              roles               guard                effect  move */
-  /* creation: the state it begins in */
   {TESORO__NEW, APPT_EV_REQUEST, APPT_PENDING, R_CLIENT, NULL, NULL, 0},
   {ST(APPT_PENDING),    APPT_EV_CONFIRM,          APPT_CONFIRMED, R_STAFF,            guard_start_time,    fx_schedule,        S_APPOINTMENT_MOVE_START},
   {ST(APPT_CONFIRMED),  APPT_EV_RESCHEDULE,       TESORO__SAME,   R_STAFF,            guard_start_time,    fx_schedule,        S_APPOINTMENT_MOVE_START},
@@ -3151,19 +3170,10 @@ static int tesoro__stage_to_state(int stage) {
   return tesoro__stage_state[stage] - 1;
 }
 
-static int guard_stage(tesoro__ctx *c);
-static int guard_coming_soon(tesoro__ctx *c);
-static int guard_attempt(tesoro__ctx *c);
-static int guard_list_date(tesoro__ctx *c);
-static int fx_stage(tesoro__ctx *c);
-static int fx_referral_note(tesoro__ctx *c);
-static int explain_referral(tesoro__ctx *c, int rc);
-static int agent_referral(tesoro__ctx *c, int64_t *out);
 
 #define RF_BEFORE(s) (ST(s) - 1u) /* every stage before s in the order */
 static const tesoro__trans tesoro__referral_rows[] = {
   /* from                    event                to                  roles       guard            effect  move */
-  /* creation: the state it begins in */
   {TESORO__NEW, RF_EV_CREATE, RF_LEFT_VOICEMAIL, R_STAFF, NULL, NULL, 0},
   /* forward, to any later active stage */
   {RF_BEFORE(RF_CONNECTED),         RF_CONNECTED,         RF_CONNECTED,         R_STAFF,    guard_stage,     fx_stage, 0},
@@ -3210,7 +3220,6 @@ static const tesoro__notice tesoro__referral_notices[] = {
 #define TESORO__PORTAL_ACCOUNT_STATES(X)                                      \
   X(PA_UNVERIFIED, unverified) X(PA_SET_PASSWORD, set_password)               \
   X(PA_WELCOME, welcome) X(PA_TOUR, tour) X(PA_READY, ready)
-TESORO__NAMED(TESORO__PORTAL_ACCOUNT_STATES, tesoro__portal_account_states);
 #define TESORO__PORTAL_ACCOUNT_EVENTS(X)                                      \
   X(PA_EV_REGISTER, register) X(PA_EV_VERIFY, verify)                         \
   X(PA_EV_CODE_FAILED, code_failed) X(PA_EV_LOGIN, login)                     \
@@ -3226,31 +3235,12 @@ TESORO__NAMED(TESORO__PORTAL_ACCOUNT_STATES, tesoro__portal_account_states);
   X(PA_EV_RESEND_INVITATION, resend_invitation)                               \
   X(PA_EV_DEACTIVATE, deactivate) X(PA_EV_LOGOUT, logout)                     \
   X(PA_EV_CREATE, create)
-TESORO__NAMED(TESORO__PORTAL_ACCOUNT_EVENTS, tesoro__portal_account_events);
-
-static int guard_code(tesoro__ctx *c);
-static int guard_unlocked(tesoro__ctx *c);
-static int fx_portal_register(tesoro__ctx *c);
-static int fx_portal_verify(tesoro__ctx *c);
-static int fx_portal_code_failed(tesoro__ctx *c);
-static int fx_portal_login(tesoro__ctx *c);
-static int fx_portal_login_failed(tesoro__ctx *c);
-static int fx_portal_password(tesoro__ctx *c);
-static int fx_portal_step(tesoro__ctx *c);
-static int fx_portal_language(tesoro__ctx *c);
-static int fx_portal_contact_agent(tesoro__ctx *c);
-static int fx_portal_register_attempt(tesoro__ctx *c);
-static int fx_portal_request_reset(tesoro__ctx *c);
-static int fx_portal_reset_failed(tesoro__ctx *c);
-static int fx_portal_resend(tesoro__ctx *c);
-static int fx_portal_deactivate(tesoro__ctx *c);
-static int fx_portal_logout(tesoro__ctx *c);
+TESORO__NAMES(PORTAL_ACCOUNT, portal_account);
 
 #define PA_ACTIVE (ST(PA_SET_PASSWORD) | ST(PA_WELCOME) | ST(PA_TOUR) | ST(PA_READY))
 #define PA_ONBOARDED (ST(PA_WELCOME) | ST(PA_TOUR) | ST(PA_READY))
 static const tesoro__trans tesoro__portal_account_rows[] = {
   /* from               event                  to               roles                 guard           effect  move */
-  /* creation: the state it begins in */
   {TESORO__NEW, PA_EV_CREATE, PA_SET_PASSWORD, R_STAFF, NULL, NULL, 0},
   {TESORO__NEW, PA_EV_REGISTER, PA_UNVERIFIED, R_WEBSITE, NULL, NULL, 0},
   {ST(PA_UNVERIFIED),  PA_EV_REGISTER,        TESORO__SAME,    R_WEBSITE,            NULL,           fx_portal_register, 0},
@@ -3299,7 +3289,6 @@ static const tesoro__notice tesoro__portal_account_notices[] = {
 #define TESORO__WEB_CUSTOMER_STATES(X)                                        \
   X(WC_PROSPECT, prospect) X(WC_APPROVED, approved)                           \
   X(WC_DISCARDED, discarded)
-TESORO__NAMED(TESORO__WEB_CUSTOMER_STATES, tesoro__web_customer_states);
 #define TESORO__WEB_CUSTOMER_EVENTS(X)                                        \
   X(WC_EV_APPROVE, approve) X(WC_EV_DISCARD, discard)                         \
   /* the website's event types, in the order of tesoro__web_types */         \
@@ -3315,20 +3304,11 @@ TESORO__NAMED(TESORO__WEB_CUSTOMER_STATES, tesoro__web_customer_states);
   X(WC_EV_REGISTER_INTEREST, register_interest)                               \
   X(WC_EV_SET_GROUP, set_group) X(WC_EV_CONFIRM_VENDOR, confirm_vendor)       \
   X(WC_EV_CREATE, create)
-TESORO__NAMED(TESORO__WEB_CUSTOMER_EVENTS, tesoro__web_customer_events);
-
-static int guard_reason(tesoro__ctx *c);
-static int guard_customer_live(tesoro__ctx *c);
-static int guard_customer_discard(tesoro__ctx *c);
-static int fx_customer_approve(tesoro__ctx *c);
-static int fx_customer_discard(tesoro__ctx *c);
-static int fx_web_event(tesoro__ctx *c);
-static int fx_crm_exchange(tesoro__ctx *c);
+TESORO__NAMES(WEB_CUSTOMER, web_customer);
 
 #define WC_ANY ALL_STATES
 static const tesoro__trans tesoro__web_customer_rows[] = {
   /* from              event                    to             roles      guard         effect  move */
-  /* creation: the state it begins in */
   {TESORO__NEW, WC_EV_CREATE, WC_PROSPECT, R_WEBSITE, NULL, NULL, 0},
   {TESORO__NEW, WC_EV_CREATE, WC_APPROVED, R_WEBSITE | R_STAFF, NULL, NULL, 0},
   {ST(WC_PROSPECT),   WC_EV_APPROVE,           WC_APPROVED,   R_STAFF,   guard_customer_live, fx_customer_approve, 0},
@@ -3355,18 +3335,13 @@ static const tesoro__trans tesoro__web_customer_rows[] = {
 **     hard) or set in the CRM (hard, capability 6). --- */
 #define TESORO__SEARCH_STATES(X)                                              \
   X(SEARCH_ACTIVE, active) X(SEARCH_DELETED, deleted)
-TESORO__NAMED(TESORO__SEARCH_STATES, tesoro__search_states);
 #define TESORO__SEARCH_EVENTS(X)                                              \
   X(SEARCH_EV_SAVE, save) X(SEARCH_EV_DELETE, delete)                         \
   X(SEARCH_EV_CREATE, create)
-TESORO__NAMED(TESORO__SEARCH_EVENTS, tesoro__search_events);
-
-static int fx_search_save(tesoro__ctx *c);
-static int fx_search_delete(tesoro__ctx *c);
+TESORO__NAMES(SEARCH, search);
 
 static const tesoro__trans tesoro__search_rows[] = {
   /* from               event             to              roles                guard  effect  move */
-  /* creation: the state it begins in */
   {TESORO__NEW, SEARCH_EV_CREATE, SEARCH_ACTIVE, R_STAFF | R_WEBSITE, NULL, NULL, 0},
   {TESORO__NEW, SEARCH_EV_CREATE, SEARCH_DELETED, R_WEBSITE, NULL, NULL, 0},
   {ST(SEARCH_ACTIVE),  SEARCH_EV_SAVE,   SEARCH_ACTIVE,  R_STAFF | R_WEBSITE, NULL,  fx_search_save, 0},
@@ -3379,17 +3354,13 @@ static const tesoro__trans tesoro__search_rows[] = {
 #define TESORO__VENDOR_CLAIM_STATES(X)                                        \
   X(VC_CLAIMED, claimed) X(VC_CONFIRMED, confirmed)                           \
   X(VC_REJECTED, rejected)
-TESORO__NAMED(TESORO__VENDOR_CLAIM_STATES, tesoro__vendor_claim_states);
 #define TESORO__VENDOR_CLAIM_EVENTS(X)                                        \
   X(VC_EV_CONFIRM, confirm) X(VC_EV_REJECT, reject)                           \
   X(VC_EV_CREATE, create)
-TESORO__NAMED(TESORO__VENDOR_CLAIM_EVENTS, tesoro__vendor_claim_events);
-
-static int fx_vendor_claim_end(tesoro__ctx *c);
+TESORO__NAMES(VENDOR_CLAIM, vendor_claim);
 
 static const tesoro__trans tesoro__vendor_claim_rows[] = {
   /* from            event          to            roles    guard         effect  move */
-  /* creation: the state it begins in */
   {TESORO__NEW, VC_EV_CREATE, VC_CLAIMED, R_WEBSITE, NULL, NULL, 0},
   {ST(VC_CLAIMED),  VC_EV_CONFIRM, VC_CONFIRMED, R_STAFF, NULL,         fx_vendor_claim_end, 0},
   {ST(VC_CLAIMED),  VC_EV_REJECT,  VC_REJECTED,  R_STAFF, guard_reason, fx_vendor_claim_end, 0},
@@ -3544,16 +3515,10 @@ static int tesoro__contact_writable(tesoro *t, const tesoro__actor *a,
 ** the actor may reach it. */
 static int tesoro__load(tesoro__ctx *c) {
   tesoro *t = c->t;
-  sqlite3_stmt *s = tesoro__stmt(t, c->m->load);
+  sqlite3_stmt *s;
   const char *state;
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  rc = tesoro__row(t, s);
-  if (rc == TESORO_DONE)
-    return tesoro__fail(t, TESORO_ENOTFOUND, "%s %lld does not exist",
-                        c->m->name, (long long)c->id);
-  if (rc != TESORO_ROW) return rc;
+  if ((rc = tesoro__find(t, c->m->load, c->m->name, c->id, &s))) return rc;
   c->agency = sqlite3_column_int64(s, 0);
   c->contact = sqlite3_column_int64(s, 1);
   state = (const char *)sqlite3_column_text(s, 2);
@@ -3640,12 +3605,10 @@ static int tesoro__fire(tesoro__ctx *c) {
       ((rc = tesoro__load(c)) ||
        (rc = tesoro__contact_writable(t, c->actor, c->contact))))
     return rc;
-  if (c->expected && c->expected != c->version)
-    return tesoro__fail(t, TESORO_ECONFLICT,
-                        "%s %lld is at version %lld, not %lld: reload it",
-                        c->m->name, (long long)c->id, (long long)c->version,
-                        (long long)c->expected);
-  if ((rc = tesoro__match(c, &row))) return rc;
+  if ((rc = tesoro__version_ok(t, c->m->name, c->id, c->version,
+                               c->expected)) ||
+      (rc = tesoro__match(c, &row)))
+    return rc;
   if (row->guard && (rc = row->guard(c))) return rc;
   c->to = row->to == TESORO__SAME ? c->from : row->to;
   c->event_name = c->m->events[c->event];
@@ -3808,13 +3771,51 @@ static int tesoro__transition(tesoro *t, int64_t actor_id,
 }
 
 /* A public event that takes nothing but the entity and its version. */
-static int tesoro__plain_event(tesoro *t, int64_t actor,
-                               const tesoro__machine *m, int64_t id, int event,
-                               int64_t expected) {
+/* The definition of a public call that is one event on one entity with
+** nothing of its own to check (tesoro_task_complete, ...). */
+#define TESORO__EVENT_CALL(call, machine, event)                              \
+  TESORO_API int call(tesoro *t, int64_t actor, int64_t id,                   \
+                      int64_t expected_version) {                             \
+    TESORO__ENTER(t);                                                         \
+    return tesoro__transition(t, actor, &machine, id, event,                  \
+                              expected_version, NULL, NULL, NULL, NULL);      \
+  }
+
+/* An event whose one argument is a reason kept in its history row
+** (`required`: for everyone; otherwise the machine's guard decides). */
+static int tesoro__reason_event(tesoro *t, int64_t actor,
+                                const tesoro__machine *m, int64_t id,
+                                int event, const char *reason, int required,
+                                int64_t expected) {
+  int rc;
   TESORO__ENTER(t);
-  return tesoro__transition(t, actor, m, id, event, expected, NULL, NULL, NULL,
-                            NULL);
+  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, required)))
+    return rc;
+  return tesoro__transition(t, actor, m, id, event, expected, NULL,
+                            tesoro__opt(reason), NULL, NULL);
 }
+
+/* The definition of a public call that is tesoro__reason_event. */
+#define TESORO__REASON_CALL(call, machine, event, required)                   \
+  TESORO_API int call(tesoro *t, int64_t actor, int64_t id,                   \
+                      const char *reason, int64_t expected_version) {         \
+    return tesoro__reason_event(t, actor, &machine, id, event, reason,        \
+                                required, expected_version);                  \
+  }
+
+/* The definition of a public call that adds a note (staff's own words on
+** the entity; its id in *out_note). */
+#define TESORO__NOTE_CALL(call, machine, event)                               \
+  TESORO_API int call(tesoro *t, int64_t actor, int64_t id, const char *body, \
+                      int64_t *out_note) {                                    \
+    int rc;                                                                   \
+    TESORO__ENTER(t);                                                         \
+    if ((rc = tesoro__out(t, out_note, "out_note")) ||                        \
+        (rc = tesoro__text(t, "note", body, TESORO_MAX_TEXT, 1)))             \
+      return rc;                                                              \
+    return tesoro__transition(t, actor, &machine, id, event, 0, body, NULL,   \
+                              out_note, NULL);                                \
+  }
 
 /* Build the DOT text of a machine from its rows. */
 /* One edge per (from state, row): DOT for Graphviz, stateDiagram-v2 for
@@ -3894,6 +3895,21 @@ static int tesoro__history_ref(tesoro__ctx *c, int64_t ref) {
   return TESORO_OK;
 }
 
+/* The effect of TESORO__NOTE_CALL: the note's row by `stmt` (entity,
+** author, body, at); its id is the call's out-id and the history's ref. */
+static int tesoro__note_insert(tesoro__ctx *c, int stmt) {
+  sqlite3_stmt *s = tesoro__stmt(c->t, stmt);
+  int rc;
+  if (s == NULL) return c->t->rc;
+  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_bind_int64(s, 2, c->actor->id);
+  sqlite3_bind_text(s, 3, (const char *)c->args, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 4, c->now);
+  if ((rc = tesoro__run(c->t, s))) return rc;
+  c->out_id = sqlite3_last_insert_rowid(c->t->db);
+  return tesoro__history_ref(c, c->out_id);
+}
+
 /* The channels (CH_* bits) not delivered to `recipient` of `agency`: those
 ** they turned off, and push and calendar when the agency has them off.
 ** Messages ask for the same few recipients, so a write keeps recent
@@ -3969,21 +3985,14 @@ static int tesoro__outbox(tesoro__ctx *c, const char *kind, int64_t recipient,
 }
 
 static int tesoro__contact_agent(tesoro *t, int64_t contact, int64_t *out) {
-  sqlite3_stmt *s = tesoro__stmt(t, S_CONTACT_AGENT);
   int rc;
   *out = 0;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, contact);
-  rc = tesoro__int(t, s, out);
+  rc = tesoro__lookup(t, S_CONTACT_AGENT, contact, NULL, out);
   return rc == TESORO_DONE ? TESORO_OK : rc;
 }
 
 static int tesoro__client_of(tesoro *t, int64_t contact, int64_t *out) {
-  sqlite3_stmt *s = tesoro__stmt(t, S_ACTOR_OF_CONTACT);
-  int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, contact);
-  rc = tesoro__int(t, s, out);
+  int rc = tesoro__lookup(t, S_ACTOR_OF_CONTACT, contact, NULL, out);
   if (rc == TESORO_DONE)
     return tesoro__fail(t, TESORO_EDB, "contact %lld has no client actor",
                         (long long)contact);
@@ -4091,7 +4100,6 @@ static int tesoro__activity(tesoro__ctx *c, const char *kind,
   sqlite3_bind_text(s, 8, summary, -1, SQLITE_STATIC);
   return tesoro__run(c->t, s);
 }
-
 
 /* Open a staff task about (entity, entity_id), assigned to `assignee`. */
 static int tesoro__task_open(tesoro__ctx *c, const char *kind,
@@ -4792,13 +4800,9 @@ TESORO_API int tesoro_actor_info(tesoro *t, int64_t actor, int *out_kind,
 
 static int tesoro__contact_by_email(tesoro *t, int64_t agency,
                                     const char *email, int64_t *out) {
-  sqlite3_stmt *s = tesoro__stmt(t, S_CONTACT_BY_EMAIL);
   int rc;
   *out = 0;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, agency);
-  sqlite3_bind_text(s, 2, email, -1, SQLITE_STATIC);
-  rc = tesoro__int(t, s, out);
+  rc = tesoro__lookup(t, S_CONTACT_BY_EMAIL, agency, email, out);
   return rc == TESORO_DONE ? TESORO_OK : rc;
 }
 
@@ -4870,27 +4874,18 @@ static int tesoro__contact_for(tesoro__ctx *c, const char *name,
 static int tesoro__contact_set_agent(tesoro__ctx *c, int64_t contact,
                                      int64_t agent, int64_t expected) {
   tesoro *t = c->t;
-  sqlite3_stmt *s = tesoro__stmt(t, S_CONTACT_LOAD);
+  sqlite3_stmt *s;
   int64_t agency, version;
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, contact);
-  rc = tesoro__row(t, s);
-  if (rc == TESORO_DONE)
-    return tesoro__fail(t, TESORO_ENOTFOUND, "contact %lld does not exist",
-                        (long long)contact);
-  if (rc != TESORO_ROW) return rc;
+  if ((rc = tesoro__find(t, S_CONTACT_LOAD, "contact", contact, &s)))
+    return rc;
   agency = sqlite3_column_int64(s, 0);
   version = sqlite3_column_int64(s, 3);
   sqlite3_reset(s);
   if ((rc = tesoro__reach(t, c->actor, "contact", contact, agency, contact)) ||
-      (rc = tesoro__contact_writable(t, c->actor, contact)))
+      (rc = tesoro__contact_writable(t, c->actor, contact)) ||
+      (rc = tesoro__version_ok(t, "contact", contact, version, expected)))
     return rc;
-  if (expected && expected != version)
-    return tesoro__fail(t, TESORO_ECONFLICT,
-                        "contact %lld is at version %lld, not %lld: reload it",
-                        (long long)contact, (long long)version,
-                        (long long)expected);
   if ((s = tesoro__stmt(t, S_CONTACT_ASSIGN)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, contact);
   sqlite3_bind_int64(s, 2, agent);
@@ -4977,14 +4972,9 @@ static int tesoro__reach_entity(tesoro *t, const tesoro__actor *a, int entity,
   if (entity != TESORO_ENTITY_CONTACT && m == NULL)
     return tesoro__fail(t, TESORO_EINVAL, "unknown entity kind %d", entity);
   if ((rc = tesoro__id(t, tesoro__entity_name(entity), id))) return rc;
-  s = tesoro__stmt(t, m ? m->load : S_CONTACT_LOAD);
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, id);
-  rc = tesoro__row(t, s);
-  if (rc == TESORO_DONE)
-    return tesoro__fail(t, TESORO_ENOTFOUND, "%s %lld does not exist",
-                        tesoro__entity_name(entity), (long long)id);
-  if (rc != TESORO_ROW) return rc;
+  if ((rc = tesoro__find(t, m ? m->load : S_CONTACT_LOAD,
+                         tesoro__entity_name(entity), id, &s)))
+    return rc;
   agency = sqlite3_column_int64(s, 0);
   contact = sqlite3_column_int64(s, 1);
   sqlite3_reset(s);
@@ -5007,13 +4997,12 @@ static int tesoro__contact_reach(tesoro *t, const tesoro__actor *a,
   sqlite3_stmt *s;
   int64_t agency = 0;
   int rc;
-  if ((rc = tesoro__id(t, "contact", contact))) return rc;
-  if ((s = tesoro__stmt(t, S_CONTACT_LOAD)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, contact);
-  if ((rc = tesoro__int(t, s, &agency)) == TESORO_DONE)
-    return tesoro__fail(t, TESORO_ENOTFOUND, "contact %lld does not exist",
-                        (long long)contact);
-  return rc ? rc : tesoro__reach(t, a, "contact", contact, agency, contact);
+  if ((rc = tesoro__id(t, "contact", contact)) ||
+      (rc = tesoro__find(t, S_CONTACT_LOAD, "contact", contact, &s)))
+    return rc;
+  agency = sqlite3_column_int64(s, 0);
+  sqlite3_reset(s);
+  return tesoro__reach(t, a, "contact", contact, agency, contact);
 }
 
 TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
@@ -5263,16 +5252,7 @@ TESORO_API int tesoro_room_message_post(tesoro *t, int64_t actor, int64_t room,
                             NULL);
 }
 
-TESORO_API int tesoro_room_note_add(tesoro *t, int64_t actor, int64_t room,
-                                    const char *body, int64_t *out_note) {
-  int rc;
-  TESORO__ENTER(t);
-  if ((rc = tesoro__out(t, out_note, "out_note")) ||
-      (rc = tesoro__text(t, "note", body, TESORO_MAX_TEXT, 1)))
-    return rc;
-  return tesoro__transition(t, actor, &tesoro__room_machine, room,
-                            ROOM_EV_ADD_NOTE, 0, body, NULL, out_note, NULL);
-}
+TESORO__NOTE_CALL(tesoro_room_note_add, tesoro__room_machine, ROOM_EV_ADD_NOTE)
 
 TESORO_API int tesoro_room_start_onboarding(tesoro *t, int64_t actor,
                                             int64_t room, int with_listing,
@@ -5288,27 +5268,10 @@ TESORO_API int tesoro_room_start_onboarding(tesoro *t, int64_t actor,
                             &with_listing, NULL, out_mandate, NULL);
 }
 
-static int tesoro__room_end(tesoro *t, int64_t actor, int64_t room,
-                            const char *reason, int64_t expected, int event) {
-  int rc;
-  TESORO__ENTER(t);
-  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 1))) return rc;
-  return tesoro__transition(t, actor, &tesoro__room_machine, room, event,
-                            expected, NULL, reason, NULL, NULL);
-}
+TESORO__REASON_CALL(tesoro_room_mark_lost, tesoro__room_machine,
+                    ROOM_EV_MARK_LOST, 1)
 
-TESORO_API int tesoro_room_mark_lost(tesoro *t, int64_t actor, int64_t room,
-                                     const char *reason,
-                                     int64_t expected_version) {
-  return tesoro__room_end(t, actor, room, reason, expected_version,
-                          ROOM_EV_MARK_LOST);
-}
-
-TESORO_API int tesoro_room_close(tesoro *t, int64_t actor, int64_t room,
-                                 const char *reason, int64_t expected_version) {
-  return tesoro__room_end(t, actor, room, reason, expected_version,
-                          ROOM_EV_CLOSE);
-}
+TESORO__REASON_CALL(tesoro_room_close, tesoro__room_machine, ROOM_EV_CLOSE, 1)
 
 /* --- mandate --- */
 
@@ -5668,12 +5631,8 @@ TESORO_API int tesoro_mandate_accept(tesoro *t, int64_t actor, int64_t mandate,
                             NULL, out_json);
 }
 
-TESORO_API int tesoro_mandate_share_form(tesoro *t, int64_t actor,
-                                         int64_t mandate,
-                                         int64_t expected_version) {
-  return tesoro__plain_event(t, actor, &tesoro__mandate_machine, mandate,
-                             MANDATE_EV_SHARE_FORM, expected_version);
-}
+TESORO__EVENT_CALL(tesoro_mandate_share_form, tesoro__mandate_machine,
+                   MANDATE_EV_SHARE_FORM)
 
 TESORO_API int tesoro_mandate_submit_form(tesoro *t, int64_t actor,
                                           int64_t mandate,
@@ -5690,17 +5649,8 @@ TESORO_API int tesoro_mandate_submit_form(tesoro *t, int64_t actor,
                             NULL, NULL, NULL);
 }
 
-TESORO_API int tesoro_mandate_request_changes(tesoro *t, int64_t actor,
-                                              int64_t mandate,
-                                              const char *reason,
-                                              int64_t expected_version) {
-  int rc;
-  TESORO__ENTER(t);
-  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 1))) return rc;
-  return tesoro__transition(t, actor, &tesoro__mandate_machine, mandate,
-                            MANDATE_EV_REQUEST_CHANGES, expected_version, NULL,
-                            reason, NULL, NULL);
-}
+TESORO__REASON_CALL(tesoro_mandate_request_changes, tesoro__mandate_machine,
+                    MANDATE_EV_REQUEST_CHANGES, 1)
 
 TESORO_API int tesoro_mandate_validate(tesoro *t, int64_t actor,
                                        int64_t mandate,
@@ -5714,16 +5664,8 @@ TESORO_API int tesoro_mandate_validate(tesoro *t, int64_t actor,
                             out_listing, NULL);
 }
 
-TESORO_API int tesoro_mandate_cancel(tesoro *t, int64_t actor, int64_t mandate,
-                                     const char *reason,
-                                     int64_t expected_version) {
-  int rc;
-  TESORO__ENTER(t);
-  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 1))) return rc;
-  return tesoro__transition(t, actor, &tesoro__mandate_machine, mandate,
-                            MANDATE_EV_CANCEL, expected_version, NULL, reason,
-                            NULL, NULL);
-}
+TESORO__REASON_CALL(tesoro_mandate_cancel, tesoro__mandate_machine,
+                    MANDATE_EV_CANCEL, 1)
 
 /* --- listing --- */
 
@@ -5835,30 +5777,15 @@ TESORO_API int tesoro_listing_update(tesoro *t, int64_t actor, int64_t listing,
                             NULL, NULL, NULL);
 }
 
-TESORO_API int tesoro_listing_publish(tesoro *t, int64_t actor, int64_t listing,
-                                      int64_t expected_version) {
-  return tesoro__plain_event(t, actor, &tesoro__listing_machine, listing,
-                             LISTING_EV_PUBLISH, expected_version);
-}
+TESORO__EVENT_CALL(tesoro_listing_publish, tesoro__listing_machine,
+                   LISTING_EV_PUBLISH)
 
-TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
-                                        int64_t listing,
-                                        int64_t expected_version) {
-  return tesoro__plain_event(t, actor, &tesoro__listing_machine, listing,
-                             LISTING_EV_UNPUBLISH, expected_version);
-}
+TESORO__EVENT_CALL(tesoro_listing_unpublish, tesoro__listing_machine,
+                   LISTING_EV_UNPUBLISH)
 
-TESORO_API int tesoro_task_complete(tesoro *t, int64_t actor, int64_t task,
-                                    int64_t expected_version) {
-  return tesoro__plain_event(t, actor, &tesoro__task_machine, task,
-                             TASK_EV_COMPLETE, expected_version);
-}
+TESORO__EVENT_CALL(tesoro_task_complete, tesoro__task_machine, TASK_EV_COMPLETE)
 
-TESORO_API int tesoro_task_cancel(tesoro *t, int64_t actor, int64_t task,
-                                  int64_t expected_version) {
-  return tesoro__plain_event(t, actor, &tesoro__task_machine, task,
-                             TASK_EV_CANCEL, expected_version);
-}
+TESORO__EVENT_CALL(tesoro_task_cancel, tesoro__task_machine, TASK_EV_CANCEL)
 
 /* =========================================================================
 ** 14. Viewing appointments
@@ -6020,15 +5947,7 @@ static int fx_deal_close(tesoro__ctx *c) {
   return tesoro__activity(c, "deal_closed", c->reason);
 }
 
-TESORO_API int tesoro_deal_close(tesoro *t, int64_t actor, int64_t deal,
-                                 const char *reason, int64_t expected_version) {
-  int rc;
-  TESORO__ENTER(t);
-  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 1))) return rc;
-  return tesoro__transition(t, actor, &tesoro__deal_machine, deal,
-                            DEAL_EV_CLOSE, expected_version, NULL, reason,
-                            NULL, NULL);
-}
+TESORO__REASON_CALL(tesoro_deal_close, tesoro__deal_machine, DEAL_EV_CLOSE, 1)
 
 TESORO_API int tesoro_deal_offer(tesoro *t, int64_t actor, int64_t deal,
                                  int64_t listing, int64_t *out_deal_property) {
@@ -6484,17 +6403,8 @@ static int agent_appointment(tesoro__ctx *c, int64_t *out) {
 }
 
 static int fx_appointment_note(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_APPOINTMENT_NOTE_INSERT);
-  int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, c->actor->id);
-  sqlite3_bind_text(s, 3, (const char *)c->args, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 4, c->now);
-  if ((rc = tesoro__run(c->t, s))) return rc;
-  c->out_id = sqlite3_last_insert_rowid(c->t->db);
-  if ((rc = tesoro__history_ref(c, c->out_id))) return rc;
-  return tesoro__activity(c, "viewing_note", "Note on the viewing");
+  int rc = tesoro__note_insert(c, S_APPOINTMENT_NOTE_INSERT);
+  return rc ? rc : tesoro__activity(c, "viewing_note", "Note on the viewing");
 }
 
 static int fx_rate(tesoro__ctx *c) {
@@ -6603,65 +6513,20 @@ TESORO_API int tesoro_agency_set_viewing_duration(tesoro *t, int64_t actor,
                                 duration_s, "set the viewing duration");
 }
 
-/* reject, cancel, record_no_show: an event with a reason (`required`: for
-** everyone; otherwise the guard decides). */
-static int tesoro__appointment_why(tesoro *t, int64_t actor,
-                                   int64_t appointment, const char *reason,
-                                   int required, int64_t expected, int event) {
-  int rc;
-  TESORO__ENTER(t);
-  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, required)))
-    return rc;
-  return tesoro__transition(t, actor, &tesoro__appointment_machine,
-                            appointment, event, expected, NULL,
-                            tesoro__opt(reason), NULL, NULL);
-}
+TESORO__REASON_CALL(tesoro_appointment_reject, tesoro__appointment_machine,
+                    APPT_EV_REJECT, 1)
 
-TESORO_API int tesoro_appointment_reject(tesoro *t, int64_t actor,
-                                         int64_t appointment,
-                                         const char *reason,
-                                         int64_t expected_version) {
-  return tesoro__appointment_why(t, actor, appointment, reason, 1,
-                                 expected_version, APPT_EV_REJECT);
-}
+TESORO__REASON_CALL(tesoro_appointment_cancel, tesoro__appointment_machine,
+                    APPT_EV_CANCEL, 0)
 
-TESORO_API int tesoro_appointment_cancel(tesoro *t, int64_t actor,
-                                         int64_t appointment,
-                                         const char *reason,
-                                         int64_t expected_version) {
-  return tesoro__appointment_why(t, actor, appointment, reason, 0,
-                                 expected_version, APPT_EV_CANCEL);
-}
+TESORO__REASON_CALL(tesoro_appointment_record_no_show,
+                    tesoro__appointment_machine, APPT_EV_RECORD_NO_SHOW, 0)
 
-TESORO_API int tesoro_appointment_record_no_show(tesoro *t, int64_t actor,
-                                                 int64_t appointment,
-                                                 const char *note,
-                                                 int64_t expected_version) {
-  return tesoro__appointment_why(t, actor, appointment, note, 0,
-                                 expected_version, APPT_EV_RECORD_NO_SHOW);
-}
+TESORO__EVENT_CALL(tesoro_appointment_start_viewing,
+                   tesoro__appointment_machine, APPT_EV_START_VIEWING)
 
-TESORO_API int tesoro_appointment_start_viewing(tesoro *t, int64_t actor,
-                                                int64_t appointment,
-                                                int64_t expected_version) {
-  return tesoro__plain_event(t, actor, &tesoro__appointment_machine,
-                             appointment, APPT_EV_START_VIEWING,
-                             expected_version);
-}
-
-TESORO_API int tesoro_appointment_note_add(tesoro *t, int64_t actor,
-                                           int64_t appointment,
-                                           const char *body,
-                                           int64_t *out_note) {
-  int rc;
-  TESORO__ENTER(t);
-  if ((rc = tesoro__out(t, out_note, "out_note")) ||
-      (rc = tesoro__text(t, "note", body, TESORO_MAX_TEXT, 1)))
-    return rc;
-  return tesoro__transition(t, actor, &tesoro__appointment_machine,
-                            appointment, APPT_EV_ADD_NOTE, 0, body, NULL,
-                            out_note, NULL);
-}
+TESORO__NOTE_CALL(tesoro_appointment_note_add, tesoro__appointment_machine,
+                  APPT_EV_ADD_NOTE)
 
 TESORO_API int tesoro_appointment_rate(tesoro *t, int64_t actor,
                                        int64_t appointment, int stars,
@@ -6885,16 +6750,7 @@ static int agent_referral(tesoro__ctx *c, int64_t *out) {
 }
 
 static int fx_referral_note(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_REFERRAL_NOTE_INSERT);
-  int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, c->actor->id);
-  sqlite3_bind_text(s, 3, (const char *)c->args, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 4, c->now);
-  if ((rc = tesoro__run(c->t, s))) return rc;
-  c->out_id = sqlite3_last_insert_rowid(c->t->db);
-  return tesoro__history_ref(c, c->out_id);
+  return tesoro__note_insert(c, S_REFERRAL_NOTE_INSERT);
 }
 
 /* Refusals in the pipeline's words: going back is never a move (a note
@@ -7043,17 +6899,8 @@ TESORO_API int tesoro_referral_move(tesoro *t, int64_t actor, int64_t referral,
   return rc;
 }
 
-TESORO_API int tesoro_referral_note_add(tesoro *t, int64_t actor,
-                                        int64_t referral, const char *body,
-                                        int64_t *out_note) {
-  int rc;
-  TESORO__ENTER(t);
-  if ((rc = tesoro__out(t, out_note, "out_note")) ||
-      (rc = tesoro__text(t, "note", body, TESORO_MAX_TEXT, 1)))
-    return rc;
-  return tesoro__transition(t, actor, &tesoro__referral_machine, referral,
-                            RF_EV_ADD_NOTE, 0, body, NULL, out_note, NULL);
-}
+TESORO__NOTE_CALL(tesoro_referral_note_add, tesoro__referral_machine,
+                  RF_EV_ADD_NOTE)
 
 /* =========================================================================
 ** 16. Client portal
@@ -7075,6 +6922,14 @@ static sqlite3_stmt *tesoro__cursor_stmt(tesoro_cursor *c);
 static int tesoro__entity_cursor(tesoro *t, int64_t actor, int entity,
                                  int64_t id, const char *sql,
                                  tesoro_cursor **out);
+/* The definition of a public call that lists rows of one entity (`sql`
+** as tesoro__entity_cursor reads it). */
+#define TESORO__ENTITY_LIST(call, entity, sql)                                \
+  TESORO_API int call(tesoro *t, int64_t actor, int64_t id,                   \
+                      tesoro_cursor **out) {                                  \
+    return tesoro__entity_cursor(t, actor, TESORO_ENTITY_##entity, id, sql,   \
+                                 out);                                        \
+  }
 
 /* An account as the portal functions read it (TESORO__ACCOUNT_COLUMNS). */
 typedef struct tesoro__account {
@@ -7554,7 +7409,6 @@ static int fx_portal_contact_agent(tesoro__ctx *c) {
 }
 
 /* --- the public calls --- */
-
 
 /* Fire an account event as `actor` at the version `acc` was read at. */
 static int tesoro__account_event(tesoro *t, int64_t actor,
@@ -8320,10 +8174,9 @@ TESORO_API int tesoro_portal_properties(tesoro *t, int64_t client, int view,
   sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
-  if ((rc = tesoro__out(t, out, "out"))) return rc;
-  if (view < TESORO_FEED_NEW || view > TESORO_FEED_FAVOURITES)
-    return tesoro__fail(t, TESORO_EINVAL, "unknown property view %d", view);
-  if ((rc = tesoro__portal_client(t, client, &a)) ||
+  if ((rc = tesoro__list_args(t, out, "property view", view, TESORO_FEED_NEW,
+                              TESORO_FEED_FAVOURITES)) ||
+      (rc = tesoro__portal_client(t, client, &a)) ||
       (rc = tesoro__cursor_new(
            t,
            "SELECT p.id, p.deal_id, p.listing_id, p.state, p.favourite, "
@@ -8358,13 +8211,9 @@ static int tesoro__client_listing(tesoro *t, const tesoro__actor *a, int64_t id,
   int64_t agency, dp;
   int rc;
   *seller = 0;
-  if ((rc = tesoro__id(t, "listing", id))) return rc;
-  if ((s = tesoro__stmt(t, S_LISTING_LOAD)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, id);
-  if ((rc = tesoro__row(t, s)) == TESORO_DONE)
-    return tesoro__fail(t, TESORO_ENOTFOUND, "listing %lld does not exist",
-                        (long long)id);
-  if (rc != TESORO_ROW) return rc;
+  if ((rc = tesoro__id(t, "listing", id)) ||
+      (rc = tesoro__find(t, S_LISTING_LOAD, "listing", id, &s)))
+    return rc;
   agency = sqlite3_column_int64(s, 0);
   *seller = sqlite3_column_int64(s, 1) == a->contact;
   sqlite3_reset(s);
@@ -8782,12 +8631,7 @@ static int tesoro__criteria_bounds(tesoro *t, const char *what, const char *json
 /* The listing with reference `ref` in the agency, or ENOTFOUND. */
 static int tesoro__listing_by_ref(tesoro *t, int64_t agency, const char *ref,
                                   int64_t *out) {
-  sqlite3_stmt *s = tesoro__stmt(t, S_LISTING_BY_REF);
-  int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, agency);
-  sqlite3_bind_text(s, 2, ref, -1, SQLITE_STATIC);
-  rc = tesoro__int(t, s, out);
+  int rc = tesoro__lookup(t, S_LISTING_BY_REF, agency, ref, out);
   if (rc == TESORO_DONE)
     return tesoro__fail(t, TESORO_ENOTFOUND, "listing \"%.40s\" does not exist", ref);
   return rc;
@@ -9653,54 +9497,29 @@ TESORO_API int tesoro_prospect_approve(tesoro *t, int64_t actor,
   return TESORO_OK;
 }
 
-TESORO_API int tesoro_prospect_discard(tesoro *t, int64_t actor,
-                                       int64_t customer, const char *reason,
-                                       int64_t expected_version) {
-  int rc;
-  TESORO__ENTER(t);
-  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 0))) return rc;
-  return tesoro__transition(t, actor, &tesoro__web_customer_machine, customer,
-                            WC_EV_DISCARD, expected_version, NULL,
-                            tesoro__opt(reason), NULL, NULL);
-}
+TESORO__REASON_CALL(tesoro_prospect_discard, tesoro__web_customer_machine,
+                    WC_EV_DISCARD, 0)
 
-TESORO_API int tesoro_customer_searches(tesoro *t, int64_t actor,
-                                        int64_t customer, tesoro_cursor **out) {
-  return tesoro__entity_cursor(
-      t, actor, TESORO_ENTITY_WEB_CUSTOMER, customer,
-      "SELECT id, external_id, hard, alert, state, area_name AS name, "
-      "min_price, max_price, property_types, min_bedrooms, max_bedrooms, "
-      "json_extract(criteria, '$.area') AS area, source, updated_at "
-      "FROM search WHERE customer_id = ?2 ORDER BY id",
-      out);
-}
+TESORO__ENTITY_LIST(tesoro_customer_searches, WEB_CUSTOMER,
+    "SELECT id, external_id, hard, alert, state, area_name AS name, "
+    "min_price, max_price, property_types, min_bedrooms, max_bedrooms, "
+    "json_extract(criteria, '$.area') AS area, source, updated_at "
+    "FROM search WHERE customer_id = ?2 ORDER BY id")
 
-TESORO_API int tesoro_customer_properties(tesoro *t, int64_t actor,
-                                          int64_t customer,
-                                          tesoro_cursor **out) {
-  return tesoro__entity_cursor(
-      t, actor, TESORO_ENTITY_WEB_CUSTOMER, customer,
-      "SELECT i.listing_id, l.ref, l.title, i.views, i.last_viewed_at, "
-      "i.saved, i.rank, iif(i.note_shared, i.note, NULL) AS note, "
-      "i.note_shared FROM web_interest i JOIN listing l ON l.id = "
-      "i.listing_id WHERE i.customer_id = ?2 ORDER BY i.listing_id",
-      out);
-}
+TESORO__ENTITY_LIST(tesoro_customer_properties, WEB_CUSTOMER,
+    "SELECT i.listing_id, l.ref, l.title, i.views, i.last_viewed_at, "
+    "i.saved, i.rank, iif(i.note_shared, i.note, NULL) AS note, "
+    "i.note_shared FROM web_interest i JOIN listing l ON l.id = "
+    "i.listing_id WHERE i.customer_id = ?2 ORDER BY i.listing_id")
 
-TESORO_API int tesoro_customer_enquiries(tesoro *t, int64_t actor,
-                                         int64_t customer, tesoro_cursor **out) {
-  return tesoro__entity_cursor(
-      t, actor, TESORO_ENTITY_WEB_CUSTOMER, customer,
-      "SELECT id, type, listing_id, message, at FROM enquiry "
-      "WHERE customer_id = ?2 ORDER BY at, id",
-      out);
-}
+TESORO__ENTITY_LIST(tesoro_customer_enquiries, WEB_CUSTOMER,
+    "SELECT id, type, listing_id, message, at FROM enquiry "
+    "WHERE customer_id = ?2 ORDER BY at, id")
 
 TESORO_API int tesoro_customer_find(tesoro *t, int64_t actor,
                                     const char *external_id,
                                     int64_t *out_customer) {
   tesoro__actor a;
-  sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_customer, "out_customer")) ||
@@ -9708,10 +9527,8 @@ TESORO_API int tesoro_customer_find(tesoro *t, int64_t actor,
       (rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__require(t, &a, R_STAFF, "look up web customers")))
     return rc;
-  if ((s = tesoro__stmt(t, S_WEB_CUSTOMER_BY_EXTERNAL)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, a.agency);
-  sqlite3_bind_text(s, 2, external_id, -1, SQLITE_STATIC);
-  rc = tesoro__int(t, s, out_customer);
+  rc = tesoro__lookup(t, S_WEB_CUSTOMER_BY_EXTERNAL, a.agency, external_id,
+                      out_customer);
   if (rc == TESORO_DONE)
     return tesoro__fail(t, TESORO_ENOTFOUND, "no web customer \"%.60s\"",
                         external_id);
@@ -9721,7 +9538,6 @@ TESORO_API int tesoro_customer_find(tesoro *t, int64_t actor,
 TESORO_API int tesoro_contact_customer(tesoro *t, int64_t actor,
                                        int64_t contact, int64_t *out_customer) {
   tesoro__actor a;
-  sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_customer, "out_customer")) ||
@@ -9729,9 +9545,8 @@ TESORO_API int tesoro_contact_customer(tesoro *t, int64_t actor,
       (rc = tesoro__require(t, &a, R_STAFF, "look up web customers")) ||
       (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
     return rc;
-  if ((s = tesoro__stmt(t, S_WEB_CUSTOMER_OF_CONTACT)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, contact);
-  rc = tesoro__int(t, s, out_customer);
+  rc = tesoro__lookup(t, S_WEB_CUSTOMER_OF_CONTACT, contact, NULL,
+                      out_customer);
   if (rc == TESORO_DONE)
     return tesoro__fail(t, TESORO_ENOTFOUND, "contact %lld is no web customer",
                         (long long)contact);
@@ -9754,13 +9569,11 @@ static int tesoro__crm_begin(tesoro *t, int64_t actor, int64_t contact,
       (rc = tesoro__contact_writable(t, a, contact)))
     return rc;
   if (listing) {
-    if ((rc = tesoro__id(t, "listing", listing))) return rc;
-    if ((s = tesoro__stmt(t, S_LISTING_OFFER_FACTS)) == NULL) return t->rc;
-    sqlite3_bind_int64(s, 1, listing);
-    if ((rc = tesoro__int(t, s, &agency)) == TESORO_DONE)
-      return tesoro__fail(t, TESORO_ENOTFOUND, "listing %lld does not exist",
-                          (long long)listing);
-    if (rc) return rc;
+    if ((rc = tesoro__id(t, "listing", listing)) ||
+        (rc = tesoro__find(t, S_LISTING_OFFER_FACTS, "listing", listing, &s)))
+      return rc;
+    agency = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
     if (agency != a->agency)
       return tesoro__fail(t, TESORO_EDENIED, "listing %lld belongs to another agency",
                           (long long)listing);
@@ -9896,16 +9709,8 @@ TESORO_API int tesoro_vendor_confirm(tesoro *t, int64_t actor, int64_t contact,
   return tesoro__crm_event(t, actor, contact, listing, WC_EV_CONFIRM_VENDOR, &w);
 }
 
-TESORO_API int tesoro_vendor_claim_reject(tesoro *t, int64_t actor,
-                                          int64_t claim, const char *reason,
-                                          int64_t expected_version) {
-  int rc;
-  TESORO__ENTER(t);
-  if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 0))) return rc;
-  return tesoro__transition(t, actor, &tesoro__vendor_claim_machine, claim,
-                            VC_EV_REJECT, expected_version, NULL,
-                            tesoro__opt(reason), NULL, NULL);
-}
+TESORO__REASON_CALL(tesoro_vendor_claim_reject, tesoro__vendor_claim_machine,
+                    VC_EV_REJECT, 0)
 
 /* --- call list and matches --- */
 
@@ -9915,10 +9720,8 @@ TESORO_API int tesoro_call_list(tesoro *t, int64_t actor, int limit,
   sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
-  if ((rc = tesoro__out(t, out, "out"))) return rc;
-  if (limit < 1 || limit > 1000)
-    return tesoro__fail(t, TESORO_EINVAL, "limit is 1..1000, not %d", limit);
-  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+  if ((rc = tesoro__list_args(t, out, "limit", limit, 1, 1000)) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__require(t, &a, R_STAFF, "see the call list")) ||
       (rc = tesoro__cursor_new(
            t,
@@ -10520,11 +10323,8 @@ static int tesoro__consent_apply(tesoro__ctx *c, int64_t contact,
   }
   sqlite3_reset(s);
   if (rc) return TESORO_OK; /* a newer consent is already recorded */
-  if (expected && expected != version)
-    return tesoro__fail(t, TESORO_ECONFLICT,
-                        "contact %lld is at version %lld, not %lld: reload it",
-                        (long long)contact, (long long)version,
-                        (long long)expected);
+  if ((rc = tesoro__version_ok(t, "contact", contact, version, expected)))
+    return rc;
   if ((s = tesoro__stmt(t, S_CONTACT_SET_CONSENT)) == NULL) return t->rc;
   sqlite3_bind_int64(s, 1, contact);
   sqlite3_bind_text(s, 2, consent, -1, SQLITE_STATIC);
@@ -10601,11 +10401,8 @@ TESORO_API int tesoro_contact_update(tesoro *t, int64_t actor, int64_t contact,
     }
     sqlite3_reset(s);
   }
-  if (rc == TESORO_OK && expected_version && expected_version != version)
-    rc = tesoro__fail(t, TESORO_ECONFLICT,
-                      "contact %lld is at version %lld, not %lld: reload it",
-                      (long long)contact, (long long)version,
-                      (long long)expected_version);
+  if (rc == TESORO_OK)
+    rc = tesoro__version_ok(t, "contact", contact, version, expected_version);
   if (rc == TESORO_OK && email_changed &&
       (rc = tesoro__contact_by_email(t, a.agency, new_email, &other)) ==
           TESORO_OK &&
@@ -10874,7 +10671,6 @@ TESORO_API int tesoro_entity_state(tesoro *t, int64_t actor, int entity,
   return TESORO_OK;
 }
 
-
 /*
 ** A cursor over one entity's rows, after checking (actor, entity, id).  The
 ** SQL reads ?1 = the entity kind, ?2 = its id, ?3 = 1 when the actor is
@@ -10957,13 +10753,8 @@ TESORO_API int tesoro_document_read(tesoro *t, int64_t actor, int64_t document,
       (rc = tesoro__id(t, "document", document)) ||
       (rc = tesoro__actor_load(t, actor, &a)))
     return rc;
-  if ((s = tesoro__stmt(t, S_DOCUMENT_LOAD)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, document);
-  rc = tesoro__row(t, s);
-  if (rc == TESORO_DONE)
-    return tesoro__fail(t, TESORO_ENOTFOUND, "document %lld does not exist",
-                        (long long)document);
-  if (rc != TESORO_ROW) return rc;
+  if ((rc = tesoro__find(t, S_DOCUMENT_LOAD, "document", document, &s)))
+    return rc;
   entity = sqlite3_column_int(s, 0);
   id = sqlite3_column_int64(s, 1);
   photo = sqlite3_column_int(s, 3);
@@ -10991,36 +10782,21 @@ TESORO_API int tesoro_document_read(tesoro *t, int64_t actor, int64_t document,
   return TESORO_OK;
 }
 
-TESORO_API int tesoro_room_messages(tesoro *t, int64_t actor, int64_t room,
-                                    tesoro_cursor **out) {
-  return tesoro__entity_cursor(
-      t, actor, TESORO_ENTITY_ROOM, room,
-      "SELECT m.id, m.kind, m.author_id, a.kind AS author_kind, m.body, "
-      "m.created_at FROM room_message m JOIN actor a ON a.id = m.author_id "
-      "WHERE m.room_id = ?2 AND (?3 OR m.kind = 'message') "
-      "ORDER BY m.id",
-      out);
-}
+TESORO__ENTITY_LIST(tesoro_room_messages, ROOM,
+    "SELECT m.id, m.kind, m.author_id, a.kind AS author_kind, m.body, "
+    "m.created_at FROM room_message m JOIN actor a ON a.id = m.author_id "
+    "WHERE m.room_id = ?2 AND (?3 OR m.kind = 'message') "
+    "ORDER BY m.id")
 
-TESORO_API int tesoro_mandate_proposals(tesoro *t, int64_t actor,
-                                        int64_t mandate, tesoro_cursor **out) {
-  return tesoro__entity_cursor(
-      t, actor, TESORO_ENTITY_MANDATE, mandate,
-      "SELECT id, author_id, author_party, commission_type, commission_value "
-      "AS value, currency, exclusive, duration_days, created_at, "
-      "superseded_at, accepted_by_agent_at, accepted_by_client_at "
-      "FROM proposal WHERE mandate_id = ?2 ORDER BY created_at, id",
-      out);
-}
+TESORO__ENTITY_LIST(tesoro_mandate_proposals, MANDATE,
+    "SELECT id, author_id, author_party, commission_type, commission_value "
+    "AS value, currency, exclusive, duration_days, created_at, "
+    "superseded_at, accepted_by_agent_at, accepted_by_client_at "
+    "FROM proposal WHERE mandate_id = ?2 ORDER BY created_at, id")
 
-TESORO_API int tesoro_activities(tesoro *t, int64_t actor, int64_t contact,
-                                 tesoro_cursor **out) {
-  return tesoro__entity_cursor(
-      t, actor, TESORO_ENTITY_CONTACT, contact,
-      "SELECT id, kind, actor_id, at, entity, entity_id, summary "
-      "FROM activity WHERE contact_id = ?2 ORDER BY at DESC, id DESC",
-      out);
-}
+TESORO__ENTITY_LIST(tesoro_activities, CONTACT,
+    "SELECT id, kind, actor_id, at, entity, entity_id, summary "
+    "FROM activity WHERE contact_id = ?2 ORDER BY at DESC, id DESC")
 
 TESORO_API int tesoro_tasks(tesoro *t, int64_t actor, int entity,
                             int64_t entity_id, tesoro_cursor **out) {
@@ -11133,10 +10909,8 @@ TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
   sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
-  if ((rc = tesoro__out(t, out, "out"))) return rc;
+  if ((rc = tesoro__list_args(t, out, "limit", limit, 1, 10000))) return rc;
   if (agency < 0) return tesoro__fail(t, TESORO_EINVAL, "agency must be >= 0");
-  if (limit < 1 || limit > 10000)
-    return tesoro__fail(t, TESORO_EINVAL, "limit must be 1..10000");
   if (agency) {
     tesoro__actor system;
     if ((rc = tesoro__agency_actor(t, agency, "system", &system))) return rc;
@@ -11178,26 +10952,15 @@ TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
   return TESORO_OK;
 }
 
-TESORO_API int tesoro_deal_properties(tesoro *t, int64_t actor, int64_t deal,
-                                      tesoro_cursor **out) {
-  return tesoro__entity_cursor(
-      t, actor, TESORO_ENTITY_DEAL, deal,
-      "SELECT p.id, p.listing_id, p.state, p.favourite, l.title, l.address, "
-      "l.price, l.ref, " TESORO__LISTING_PHOTO " AS photo_id, p.created_at, "
-      "p.version FROM deal_property p JOIN listing l ON l.id = p.listing_id "
-      "WHERE p.deal_id = ?2 ORDER BY p.created_at DESC, p.id DESC",
-      out);
-}
+TESORO__ENTITY_LIST(tesoro_deal_properties, DEAL,
+    "SELECT p.id, p.listing_id, p.state, p.favourite, l.title, l.address, "
+    "l.price, l.ref, " TESORO__LISTING_PHOTO " AS photo_id, p.created_at, "
+    "p.version FROM deal_property p JOIN listing l ON l.id = p.listing_id "
+    "WHERE p.deal_id = ?2 ORDER BY p.created_at DESC, p.id DESC")
 
-TESORO_API int tesoro_appointment_notes(tesoro *t, int64_t actor,
-                                        int64_t appointment,
-                                        tesoro_cursor **out) {
-  return tesoro__entity_cursor(
-      t, actor, TESORO_ENTITY_APPOINTMENT, appointment,
-      "SELECT id, author_id, body, created_at FROM appointment_note "
-      "WHERE appointment_id = ?2 ORDER BY id",
-      out);
-}
+TESORO__ENTITY_LIST(tesoro_appointment_notes, APPOINTMENT,
+    "SELECT id, author_id, body, created_at FROM appointment_note "
+    "WHERE appointment_id = ?2 ORDER BY id")
 
 TESORO_API int tesoro_client_appointments(tesoro *t, int64_t actor, int list,
                                           tesoro_cursor **out) {
@@ -11205,10 +10968,9 @@ TESORO_API int tesoro_client_appointments(tesoro *t, int64_t actor, int list,
   sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
-  if ((rc = tesoro__out(t, out, "out"))) return rc;
-  if (list < TESORO_LIST_UPCOMING || list > TESORO_LIST_UNCONFIRMED)
-    return tesoro__fail(t, TESORO_EINVAL, "unknown appointment list %d", list);
-  if ((rc = tesoro__actor_load(t, actor, &a)) ||
+  if ((rc = tesoro__list_args(t, out, "appointment list", list,
+                              TESORO_LIST_UPCOMING, TESORO_LIST_UNCONFIRMED)) ||
+      (rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__require(t, &a, R_CLIENT, "list their own appointments")) ||
       (rc = tesoro__portal_gate(t, &a, 0)))
     return rc;
@@ -11248,9 +11010,9 @@ TESORO_API int tesoro_agent_appointments(tesoro *t, int64_t actor,
   sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
-  if ((rc = tesoro__out(t, out, "out"))) return rc;
-  if (state < 0 || state > COUNT(tesoro__appointment_states))
-    return tesoro__fail(t, TESORO_EINVAL, "unknown appointment state %d", state);
+  if ((rc = tesoro__list_args(t, out, "appointment state", state, 0,
+                              COUNT(tesoro__appointment_states))))
+    return rc;
   if (from < 0 || to < 0 || (from && to && to <= from))
     return tesoro__fail(t, TESORO_EINVAL,
                         "the range [from, to) must be >= 0 and not empty");
@@ -11281,14 +11043,9 @@ TESORO_API int tesoro_agent_appointments(tesoro *t, int64_t actor,
   return TESORO_OK;
 }
 
-TESORO_API int tesoro_referral_notes(tesoro *t, int64_t actor,
-                                     int64_t referral, tesoro_cursor **out) {
-  return tesoro__entity_cursor(
-      t, actor, TESORO_ENTITY_REFERRAL, referral,
-      "SELECT id, author_id, body, created_at FROM referral_note "
-      "WHERE referral_id = ?2 ORDER BY id",
-      out);
-}
+TESORO__ENTITY_LIST(tesoro_referral_notes, REFERRAL,
+    "SELECT id, author_id, body, created_at FROM referral_note "
+    "WHERE referral_id = ?2 ORDER BY id")
 
 TESORO_API int tesoro_referrals(tesoro *t, int64_t actor, int filter, int stage,
                                 int64_t agent, tesoro_cursor **out) {
@@ -11296,9 +11053,9 @@ TESORO_API int tesoro_referrals(tesoro *t, int64_t actor, int filter, int stage,
   sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
-  if ((rc = tesoro__out(t, out, "out"))) return rc;
-  if (filter < TESORO_REFERRALS_ALL || filter > TESORO_REFERRALS_CLOSED)
-    return tesoro__fail(t, TESORO_EINVAL, "unknown referral filter %d", filter);
+  if ((rc = tesoro__list_args(t, out, "referral filter", filter,
+                              TESORO_REFERRALS_ALL, TESORO_REFERRALS_CLOSED)))
+    return rc;
   if (stage != 0 && tesoro__stage_to_state(stage) < 0)
     return tesoro__fail(t, TESORO_EINVAL, "unknown referral stage %d", stage);
   if ((rc = tesoro__actor_load(t, actor, &a)) ||
@@ -12010,13 +11767,13 @@ static int tesoro__import_photos(tesoro__import *im, int64_t staff,
     int64_t doc = 0;
     n++;
     if (!sqlite3_column_int(s, 3) || !name || !mime || !b64) {
-      sqlite3_reset(s);
-      return tesoro__fail(t, TESORO_EINVAL, "photo %d must be {\"name\", "
-                          "\"mime\", \"data\"} (text; data base64)", n);
+      rc = tesoro__fail(t, TESORO_EINVAL, "photo %d must be {\"name\", "
+                        "\"mime\", \"data\"} (text; data base64)", n);
+      break;
     }
     if ((bytes = TESORO_MALLOC(b64_len + 1)) == NULL) {
-      sqlite3_reset(s);
-      return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+      rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+      break;
     }
     if (sodium_base642bin(bytes, b64_len + 1, b64, b64_len, NULL, &len, NULL,
                           sodium_base64_VARIANT_ORIGINAL) != 0)
@@ -12026,12 +11783,9 @@ static int tesoro__import_photos(tesoro__import *im, int64_t staff,
                                TESORO_DOC_PHOTO, name, mime, bytes,
                                (int64_t)len, &doc);
     TESORO_FREE(bytes);
-    if (rc) {
-      sqlite3_reset(s);
-      return rc;
-    }
+    if (rc) break;
   }
-  sqlite3_reset(s);
+  sqlite3_reset(s); /* the loop ends on TESORO_DONE or an error */
   return rc < 0 ? rc : TESORO_OK;
 }
 
