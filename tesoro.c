@@ -1562,6 +1562,41 @@ static int tesoro__run(tesoro *t, sqlite3_stmt *s) {
   return TESORO_OK;
 }
 
+/* A statement's parameters, ?1 to ?n in order, for TESORO__STMT and
+** TESORO__EXEC: BIND_I an integer, BIND_T a text (NULL binds SQL NULL);
+** the text must live until the statement is reset, as with SQLITE_STATIC. */
+typedef struct tesoro__bind {
+  int64_t i;
+  const char *text;
+  int is_text;
+} tesoro__bind;
+#define BIND_I(v) {(v), NULL, 0}
+#define BIND_T(v) {0, (v), 1}
+
+static sqlite3_stmt *tesoro__bound(tesoro *t, int id, int n,
+                                   const tesoro__bind *args) {
+  sqlite3_stmt *s = tesoro__stmt(t, id);
+  for (int i = 0; s && i < n; i++) {
+    if (!args[i].is_text)
+      sqlite3_bind_int64(s, i + 1, args[i].i);
+    else if (args[i].text)
+      sqlite3_bind_text(s, i + 1, args[i].text, -1, SQLITE_STATIC);
+  }
+  return s;
+}
+
+static int tesoro__bound_run(tesoro *t, sqlite3_stmt *s) {
+  return s ? tesoro__run(t, s) : t->rc;
+}
+
+/* Statement `id` with its parameters bound (NULL: t->rc says why), and the
+** same run to its end (an error code). */
+#define TESORO__STMT(t, id, ...)                                              \
+  tesoro__bound(t, id, COUNT(((tesoro__bind[]){__VA_ARGS__})),               \
+                (tesoro__bind[]){__VA_ARGS__})
+#define TESORO__EXEC(t, id, ...)                                              \
+  tesoro__bound_run(t, TESORO__STMT(t, id, __VA_ARGS__))
+
 /* Step once: TESORO_ROW (read the columns, then sqlite3_reset), TESORO_DONE
 ** (already reset), or an error (reset). */
 static int tesoro__row(tesoro *t, sqlite3_stmt *s) {
@@ -1589,10 +1624,9 @@ static int tesoro__int(tesoro *t, sqlite3_stmt *s, int64_t *out) {
 ** <id> does not exist", or an error. */
 static int tesoro__find(tesoro *t, int stmt, const char *what, int64_t id,
                         sqlite3_stmt **out) {
-  sqlite3_stmt *s = tesoro__stmt(t, stmt);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, id);
+  if ((s = TESORO__STMT(t, stmt, BIND_I(id))) == NULL) return t->rc;
   if ((rc = tesoro__row(t, s)) == TESORO_DONE)
     return tesoro__fail(t, TESORO_ENOTFOUND, "%s %lld does not exist", what,
                         (long long)id);
@@ -1616,9 +1650,8 @@ static int tesoro__version_ok(tesoro *t, const char *what, int64_t id,
 /* tesoro__int of statement `stmt` bound with (key) or (key, text). */
 static int tesoro__lookup(tesoro *t, int stmt, int64_t key, const char *text,
                           int64_t *out) {
-  sqlite3_stmt *s = tesoro__stmt(t, stmt);
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, key);
+  sqlite3_stmt *s;
+  if ((s = TESORO__STMT(t, stmt, BIND_I(key))) == NULL) return t->rc;
   if (text) sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
   return tesoro__int(t, s, out);
 }
@@ -2356,11 +2389,10 @@ static int tesoro__require(tesoro *t, const tesoro__actor *a, int mask,
 */
 static int tesoro__portal_gate(tesoro *t, const tesoro__actor *a,
                                int set_password_ok) {
-  sqlite3_stmt *s = tesoro__stmt(t, S_PORTAL_GATE);
+  sqlite3_stmt *s;
   int active, must_change, deactivated, rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, a->agency);
-  sqlite3_bind_int64(s, 2, a->contact);
+  if ((s = TESORO__STMT(t, S_PORTAL_GATE, BIND_I(a->agency),
+                        BIND_I(a->contact))) == NULL) return t->rc;
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   active = sqlite3_column_int(s, 0);
   must_change = sqlite3_column_int(s, 1);
@@ -2491,10 +2523,9 @@ static int tesoro__area_valid(tesoro *t, const char *what, const char *type,
 */
 static int tesoro__json_top(tesoro *t, int id, const char *json, int *out_len,
                             char *out_text, size_t n) {
-  sqlite3_stmt *s = tesoro__stmt(t, id);
+  sqlite3_stmt *s;
   int src, yes = 0;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, id, BIND_T(json))) == NULL) return t->rc;
   src = sqlite3_step(s);
   if (src == SQLITE_ROW) {
     yes = sqlite3_column_int(s, 0) == 1;
@@ -2573,11 +2604,11 @@ static int tesoro__json_boundary(tesoro *t, const char *what, const char *json) 
 */
 static int tesoro__json_canonical(tesoro *t, const char *json,
                                   unsigned char out[crypto_hash_sha256_BYTES]) {
-  sqlite3_stmt *s = tesoro__stmt(t, S_JSON_CANONICAL);
+  sqlite3_stmt *s;
   const unsigned char *text;
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_JSON_CANONICAL, BIND_T(json))) == NULL)
+    return t->rc;
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   if ((text = sqlite3_column_text(s, 0)) == NULL) {
     sqlite3_reset(s);
@@ -2620,8 +2651,7 @@ static int tesoro__json_members(tesoro *t, const char *what, const char *json,
   sqlite3_stmt *s;
   uint32_t seen = 0;
   int rc;
-  if ((s = tesoro__stmt(t, S_JSON_FIELDS)) == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_JSON_FIELDS, BIND_T(json))) == NULL) return t->rc;
   while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
     const char *key = (const char *)sqlite3_column_text(s, 0);
     const char *type = (const char *)sqlite3_column_text(s, 1);
@@ -3466,8 +3496,8 @@ static int tesoro__history(tesoro *t, int64_t agency, int entity, int64_t id,
                            int64_t seq, const char *event, const char *from,
                            const char *to, int64_t actor, int64_t at,
                            const char *reason, int64_t ref) {
-  sqlite3_stmt *s = tesoro__stmt(t, S_HISTORY_INSERT);
-  if (s == NULL) return t->rc;
+  sqlite3_stmt *s;
+  if ((s = tesoro__stmt(t, S_HISTORY_INSERT)) == NULL) return t->rc;
   if (t->importing && seq == 1) {
     if (t->import_made.n == COUNT(t->import_made.made))
       return tesoro__fail(t, TESORO_EDB, "an import record made more than %d "
@@ -3499,8 +3529,8 @@ static int tesoro__contact_writable(tesoro *t, const tesoro__actor *a,
   sqlite3_stmt *s;
   int erased = 0, rc;
   if (contact <= 0 || a->kind == TESORO_ACTOR_SYSTEM) return TESORO_OK;
-  if ((s = tesoro__stmt(t, S_CONTACT_ERASED)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, contact);
+  if ((s = TESORO__STMT(t, S_CONTACT_ERASED, BIND_I(contact))) == NULL)
+    return t->rc;
   if ((rc = tesoro__row(t, s)) == TESORO_ROW) erased = sqlite3_column_int(s, 1);
   sqlite3_reset(s);
   if (rc < 0) return rc;
@@ -3898,14 +3928,10 @@ static int tesoro__history_ref(tesoro__ctx *c, int64_t ref) {
 /* The effect of TESORO__NOTE_CALL: the note's row by `stmt` (entity,
 ** author, body, at); its id is the call's out-id and the history's ref. */
 static int tesoro__note_insert(tesoro__ctx *c, int stmt) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, stmt);
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, c->actor->id);
-  sqlite3_bind_text(s, 3, (const char *)c->args, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 4, c->now);
-  if ((rc = tesoro__run(c->t, s))) return rc;
+  if ((rc = TESORO__EXEC(c->t, stmt, BIND_I(c->id), BIND_I(c->actor->id),
+                         BIND_T((const char *)c->args), BIND_I(c->now))))
+    return rc;
   c->out_id = sqlite3_last_insert_rowid(c->t->db);
   return tesoro__history_ref(c, c->out_id);
 }
@@ -3929,9 +3955,8 @@ static int tesoro__channels_off(tesoro *t, int64_t recipient, int64_t agency,
       *out = t->channels.e[i].off;
       return TESORO_OK;
     }
-  if ((s = tesoro__stmt(t, S_CHANNELS_OFF)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, recipient);
-  sqlite3_bind_int64(s, 2, agency);
+  if ((s = TESORO__STMT(t, S_CHANNELS_OFF, BIND_I(recipient),
+                        BIND_I(agency))) == NULL) return t->rc;
   if ((rc = tesoro__int(t, s, &off)) != TESORO_OK)
     return rc < 0 ? rc : tesoro__fail(t, TESORO_ENOTFOUND,
                                       "agency %lld does not exist",
@@ -3968,13 +3993,10 @@ static int tesoro__outbox(tesoro__ctx *c, const char *kind, int64_t recipient,
     if ((rc = tesoro__channels_off(t, recipient, c->agency, &off))) return rc;
     if ((channels &= ~off) == 0) return TESORO_OK;
   }
-  if ((s = tesoro__stmt(t, S_OUTBOX_INSERT)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
-  sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, recipient);
-  sqlite3_bind_int(s, 4, channels);
-  sqlite3_bind_text(s, 5, template_name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 6, summary, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_OUTBOX_INSERT, BIND_I(c->agency), BIND_T(kind),
+                        BIND_I(recipient), BIND_I(channels),
+                        BIND_T(template_name), BIND_T(summary))) == NULL)
+    return t->rc;
   if (extra_json && extra_json[0] == '{' && extra_json[1] != '}')
     sqlite3_bind_text(s, 7, extra_json, -1, SQLITE_STATIC);
   sqlite3_bind_int(s, 8, c->entity);
@@ -4049,9 +4071,9 @@ static int tesoro__notice_send(tesoro__ctx *c, const tesoro__notice *n) {
     if ((rc = tesoro__contact_agent(t, c->contact, &agent))) return rc;
     if (agent) to[count++] = agent;
     if (!agent || n->to == TO_STAFF_AND_ADMINS) {
-      sqlite3_stmt *s = tesoro__stmt(t, S_STAFF_ADMINS);
-      if (s == NULL) return t->rc;
-      sqlite3_bind_int64(s, 1, c->agency);
+      sqlite3_stmt *s;
+      if ((s = TESORO__STMT(t, S_STAFF_ADMINS, BIND_I(c->agency))) == NULL)
+        return t->rc;
       while (count < COUNT(to) && (rc = tesoro__row(t, s)) == TESORO_ROW)
         if (sqlite3_column_int64(s, 0) != agent)
           to[count++] = sqlite3_column_int64(s, 0);
@@ -4089,15 +4111,10 @@ static int tesoro__activity(tesoro__ctx *c, const char *kind,
                             const char *summary) {
   sqlite3_stmt *s;
   if (c->contact == 0) return TESORO_OK;
-  if ((s = tesoro__stmt(c->t, S_ACTIVITY_INSERT)) == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
-  sqlite3_bind_int64(s, 2, c->contact);
-  sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 4, c->actor->id);
-  sqlite3_bind_int64(s, 5, c->now);
-  sqlite3_bind_int(s, 6, c->entity);
-  sqlite3_bind_int64(s, 7, c->id);
-  sqlite3_bind_text(s, 8, summary, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(c->t, S_ACTIVITY_INSERT, BIND_I(c->agency),
+                        BIND_I(c->contact), BIND_T(kind), BIND_I(c->actor->id),
+                        BIND_I(c->now), BIND_I(c->entity), BIND_I(c->id),
+                        BIND_T(summary))) == NULL) return c->t->rc;
   return tesoro__run(c->t, s);
 }
 
@@ -4109,12 +4126,9 @@ static int tesoro__task_open(tesoro__ctx *c, const char *kind,
   sqlite3_stmt *s;
   int rc;
   if ((rc = tesoro__create_begin(&task, &tesoro__task_machine, -1))) return rc;
-  if ((s = tesoro__stmt(c->t, S_TASK_INSERT)) == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
-  sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 3, title, -1, SQLITE_STATIC);
-  sqlite3_bind_int(s, 4, entity);
-  sqlite3_bind_int64(s, 5, entity_id);
+  if ((s = TESORO__STMT(c->t, S_TASK_INSERT, BIND_I(c->agency), BIND_T(kind),
+                        BIND_T(title), BIND_I(entity),
+                        BIND_I(entity_id))) == NULL) return c->t->rc;
   if (assignee) sqlite3_bind_int64(s, 6, assignee);
   sqlite3_bind_int64(s, 7, c->now);
   sqlite3_bind_text(s, 8, task.m->states[task.to], -1, SQLITE_STATIC);
@@ -4153,22 +4167,18 @@ static int tesoro__task_close(tesoro__ctx *c, int entity, int64_t entity_id,
 }
 
 static int fx_task_closed(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_TASK_CLOSED_AT);
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, c->now);
+  sqlite3_stmt *s;
+  if ((s = TESORO__STMT(c->t, S_TASK_CLOSED_AT, BIND_I(c->id),
+                        BIND_I(c->now))) == NULL) return c->t->rc;
   return tesoro__run(c->t, s);
 }
 
 static int tesoro__timer_plan(tesoro__ctx *c, int entity, int64_t entity_id,
                               const char *kind, int64_t due) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_TIMER_INSERT);
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
-  sqlite3_bind_int(s, 2, entity);
-  sqlite3_bind_int64(s, 3, entity_id);
-  sqlite3_bind_text(s, 4, kind, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 5, due);
+  sqlite3_stmt *s;
+  if ((s = TESORO__STMT(c->t, S_TIMER_INSERT, BIND_I(c->agency), BIND_I(entity),
+                        BIND_I(entity_id), BIND_T(kind), BIND_I(due))) == NULL)
+    return c->t->rc;
   if (due < c->t->next_due) c->t->next_due = due;
   return tesoro__run(c->t, s);
 }
@@ -4177,12 +4187,10 @@ static int tesoro__timer_plan(tesoro__ctx *c, int entity, int64_t entity_id,
 ** every kind; `also` may be NULL), in one statement. */
 static int tesoro__timer_withdraw(tesoro__ctx *c, const char *kind,
                                   const char *also) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_TIMER_WITHDRAW);
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int(s, 1, c->entity);
-  sqlite3_bind_int64(s, 2, c->id);
-  sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 4, also, -1, SQLITE_STATIC);
+  sqlite3_stmt *s;
+  if ((s = TESORO__STMT(c->t, S_TIMER_WITHDRAW, BIND_I(c->entity),
+                        BIND_I(c->id), BIND_T(kind), BIND_T(also))) == NULL)
+    return c->t->rc;
   return tesoro__run(c->t, s);
 }
 
@@ -4226,12 +4234,8 @@ static int tesoro__timer_fire(tesoro *t, sqlite3_stmt *s, int64_t now) {
   sqlite3_reset(s);
 
   /* The timer goes first: a handler may plan the same kind again. */
-  if ((s = tesoro__stmt(t, S_TIMER_FIRED)) == NULL) return t->rc;
-  sqlite3_bind_int(s, 1, c.entity);
-  sqlite3_bind_int64(s, 2, c.id);
-  sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 4, due);
-  if ((rc = tesoro__run(t, s))) return rc;
+  if ((rc = TESORO__EXEC(t, S_TIMER_FIRED, BIND_I(c.entity), BIND_I(c.id),
+                         BIND_T(kind), BIND_I(due)))) return rc;
   if ((rc = tesoro__agency_actor(t, c.agency, "system", &system))) return rc;
   c.t = t;
   c.actor = &system;
@@ -4252,9 +4256,8 @@ static int tesoro__timer_fire(tesoro *t, sqlite3_stmt *s, int64_t now) {
 
 /* Fire the next timer due anywhere (tesoro_tick). */
 static int tesoro__tick_one(tesoro *t, int64_t now) {
-  sqlite3_stmt *s = tesoro__stmt(t, S_TIMER_DUE);
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, now);
+  sqlite3_stmt *s;
+  if ((s = TESORO__STMT(t, S_TIMER_DUE, BIND_I(now))) == NULL) return t->rc;
   return tesoro__timer_fire(t, s, now);
 }
 
@@ -4272,8 +4275,8 @@ static int tesoro__catch_up(tesoro *t, int entity, int64_t id, int64_t now) {
   ** low (what was due has fired since); read it again once per call. */
   if (t->due_known && now < t->next_due) return TESORO_OK;
   if (!t->due_known || (t->writing && !t->due_fresh)) {
-    sqlite3_stmt *s = tesoro__stmt(t, S_TIMER_NEXT_DUE);
-    if (s == NULL) return t->rc;
+    sqlite3_stmt *s;
+    if ((s = tesoro__stmt(t, S_TIMER_NEXT_DUE)) == NULL) return t->rc;
     if ((rc = tesoro__int(t, s, &t->next_due)) != TESORO_OK)
       return rc < 0 ? rc : tesoro__fail(t, TESORO_EDB, "no next due time");
     t->due_version = tesoro__data_version(t);
@@ -4282,11 +4285,9 @@ static int tesoro__catch_up(tesoro *t, int entity, int64_t id, int64_t now) {
     if (now < t->next_due) return TESORO_OK;
   }
   for (int i = 0; i < 16 && rc == TESORO_OK; i++) {
-    sqlite3_stmt *s = tesoro__stmt(t, S_TIMER_DUE_OF);
-    if (s == NULL) return t->rc;
-    sqlite3_bind_int(s, 1, entity);
-    sqlite3_bind_int64(s, 2, id);
-    sqlite3_bind_int64(s, 3, now);
+    sqlite3_stmt *s;
+    if ((s = TESORO__STMT(t, S_TIMER_DUE_OF, BIND_I(entity), BIND_I(id),
+                          BIND_I(now))) == NULL) return t->rc;
     rc = tesoro__timer_fire(t, s, now);
   }
   return rc == TESORO_DONE ? TESORO_OK : rc;
@@ -4410,9 +4411,8 @@ static int tesoro__delivery(tesoro *t, int64_t id, char out_status[16],
   if ((id & 7) > 4)
     return tesoro__fail(t, TESORO_ENOTFOUND, "outbox row %lld does not exist",
                         (long long)id);
-  if ((s = tesoro__stmt(t, S_OUTBOX_STATUS)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, id >> 3);
-  sqlite3_bind_int(s, 2, 1 << (id & 7));
+  if ((s = TESORO__STMT(t, S_OUTBOX_STATUS, BIND_I(id >> 3),
+                        BIND_I(1 << (id & 7)))) == NULL) return t->rc;
   if ((rc = tesoro__row(t, s)) == TESORO_DONE)
     return tesoro__fail(t, TESORO_ENOTFOUND, "outbox row %lld does not exist",
                         (long long)id);
@@ -4436,14 +4436,12 @@ TESORO_API int tesoro_outbox_ack(tesoro *t, int64_t id) {
                         (long long)id, status);
   /* A password reset's secret leaves the row once it is delivered, and its
   ** old page images leave the WAL. */
-  if ((s = tesoro__stmt(t, S_OUTBOX_HAS_SECRET)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, id >> 3);
+  if ((s = TESORO__STMT(t, S_OUTBOX_HAS_SECRET, BIND_I(id >> 3))) == NULL)
+    return t->rc;
   if ((rc = tesoro__int(t, s, &secret)) < 0) return rc;
-  if ((s = tesoro__stmt(t, S_OUTBOX_ACK)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, id >> 3);
-  sqlite3_bind_int(s, 2, 1 << (id & 7));
-  sqlite3_bind_int64(s, 3, tesoro__now(t));
-  sqlite3_bind_int64(s, 4, secret);
+  if ((s = TESORO__STMT(t, S_OUTBOX_ACK, BIND_I(id >> 3), BIND_I(1 << (id & 7)),
+                        BIND_I(tesoro__now(t)), BIND_I(secret))) == NULL)
+    return t->rc;
   if ((rc = tesoro__run(t, s)) == TESORO_OK && secret) tesoro__wal_scrub(t);
   return rc;
 }
@@ -4561,16 +4559,12 @@ static int fx_document(tesoro__ctx *c) {
   int rc;
   crypto_hash_sha256(digest, d->data, (unsigned long long)d->size);
   sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-  if ((s = tesoro__stmt(c->t, S_DOCUMENT_INSERT)) == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
-  sqlite3_bind_int(s, 2, c->entity);
-  sqlite3_bind_int64(s, 3, c->id);
-  sqlite3_bind_text(s, 4, tesoro__doc_kinds[d->kind].name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 5, d->name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 6, tesoro__mimes[tesoro__mime_index(d->mime)], -1,
-                    SQLITE_STATIC);
-  sqlite3_bind_int64(s, 7, d->size);
-  sqlite3_bind_text(s, 8, hex, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(c->t, S_DOCUMENT_INSERT, BIND_I(c->agency),
+                        BIND_I(c->entity), BIND_I(c->id),
+                        BIND_T(tesoro__doc_kinds[d->kind].name),
+                        BIND_T(d->name),
+                        BIND_T(tesoro__mimes[tesoro__mime_index(d->mime)]),
+                        BIND_I(d->size), BIND_T(hex))) == NULL) return c->t->rc;
   sqlite3_bind_blob64(s, 9, d->data, (sqlite3_uint64)d->size, SQLITE_STATIC);
   sqlite3_bind_int64(s, 10, c->actor->id);
   sqlite3_bind_int64(s, 11, c->now);
@@ -4637,12 +4631,10 @@ static int tesoro__actor_insert(tesoro *t, int64_t agency, const char *kind,
                                 const char *role, int64_t contact,
                                 const char *name, const char *email,
                                 int64_t now, int64_t *out) {
-  sqlite3_stmt *s = tesoro__stmt(t, S_ACTOR_INSERT);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, agency);
-  sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 3, role, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_ACTOR_INSERT, BIND_I(agency), BIND_T(kind),
+                        BIND_T(role))) == NULL) return t->rc;
   if (contact) sqlite3_bind_int64(s, 4, contact);
   sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 6, email, -1, SQLITE_STATIC);
@@ -4737,9 +4729,8 @@ static int tesoro__agency_setting(tesoro *t, int64_t actor, int id,
       (rc = tesoro__require(t, &a, R_ADMIN, action)))
     return rc;
   if ((rc = tesoro__write_begin(t))) return rc;
-  if ((s = tesoro__stmt(t, id)) == NULL) return tesoro__write_end(t, t->rc);
-  sqlite3_bind_int64(s, 1, a.agency);
-  sqlite3_bind_int64(s, 2, value);
+  if ((s = TESORO__STMT(t, id, BIND_I(a.agency), BIND_I(value))) == NULL)
+    return tesoro__write_end(t, t->rc);
   rc = tesoro__run(t, s);
   t->channels.n = 0; /* push or calendar may have changed */
   /* the portal switched off: its sessions end with it */
@@ -4816,15 +4807,12 @@ static int tesoro__contact_insert(tesoro__ctx *c, const char *name,
                                   const char *language, int64_t agent,
                                   const char *role) {
   tesoro *t = c->t;
-  sqlite3_stmt *s = tesoro__stmt(t, S_CONTACT_INSERT);
+  sqlite3_stmt *s;
   int64_t id;
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
-  sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 3, tesoro__opt(email), -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 4, tesoro__opt(phone), -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 5, tesoro__opt(language), -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_CONTACT_INSERT, BIND_I(c->agency), BIND_T(name),
+                        BIND_T(tesoro__opt(email)), BIND_T(tesoro__opt(phone)),
+                        BIND_T(tesoro__opt(language)))) == NULL) return t->rc;
   if (agent) sqlite3_bind_int64(s, 6, agent);
   sqlite3_bind_int64(s, 7, c->now);
   if ((rc = tesoro__run(t, s))) return rc;
@@ -4840,10 +4828,8 @@ static int tesoro__contact_insert(tesoro__ctx *c, const char *name,
     return rc;
   c->seq = 1;
   if (role) {
-    if ((s = tesoro__stmt(t, S_CONTACT_ROLE_ADD)) == NULL) return t->rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, role, -1, SQLITE_STATIC);
-    if ((rc = tesoro__run(t, s))) return rc;
+    if ((rc = TESORO__EXEC(t, S_CONTACT_ROLE_ADD, BIND_I(id), BIND_T(role))))
+      return rc;
   }
   return tesoro__activity(c, "contact_created", name);
 }
@@ -4886,11 +4872,8 @@ static int tesoro__contact_set_agent(tesoro__ctx *c, int64_t contact,
       (rc = tesoro__contact_writable(t, c->actor, contact)) ||
       (rc = tesoro__version_ok(t, "contact", contact, version, expected)))
     return rc;
-  if ((s = tesoro__stmt(t, S_CONTACT_ASSIGN)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, contact);
-  sqlite3_bind_int64(s, 2, agent);
-  sqlite3_bind_int64(s, 3, version);
-  if ((rc = tesoro__run(t, s))) return rc;
+  if ((rc = TESORO__EXEC(t, S_CONTACT_ASSIGN, BIND_I(contact), BIND_I(agent),
+                         BIND_I(version)))) return rc;
   if (sqlite3_changes(t->db) != 1)
     return tesoro__fail(t, TESORO_ECONFLICT, "contact %lld changed meanwhile",
                         (long long)contact);
@@ -5120,10 +5103,10 @@ TESORO_API int tesoro_contact_request_submit(
 /* --- room --- */
 
 static int64_t tesoro__next_ref(tesoro__ctx *c, char *ref, size_t n) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_AGENCY_NEXT_REF);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
+  if ((s = TESORO__STMT(c->t, S_AGENCY_NEXT_REF, BIND_I(c->agency))) == NULL)
+    return c->t->rc;
   if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   snprintf(ref, n, "%s", (const char *)sqlite3_column_text(s, 0));
   sqlite3_reset(s);
@@ -5136,18 +5119,14 @@ static int tesoro__listing_insert(tesoro__ctx *c, int64_t mandate, int first,
                                   int64_t *out) {
   tesoro__ctx made = *c;
   char ref[32];
-  sqlite3_stmt *s;
   int rc;
   if ((rc = tesoro__create_begin(&made, &tesoro__listing_machine, first)) ||
       (rc = (int)tesoro__next_ref(c, ref, sizeof ref)))
     return rc;
-  if ((s = tesoro__stmt(c->t, S_LISTING_INSERT)) == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
-  sqlite3_bind_int64(s, 2, mandate);
-  sqlite3_bind_text(s, 3, ref, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 4, made.m->states[made.to], -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 5, c->now);
-  if ((rc = tesoro__run(c->t, s))) return rc;
+  if ((rc = TESORO__EXEC(c->t, S_LISTING_INSERT, BIND_I(c->agency),
+                         BIND_I(mandate), BIND_T(ref),
+                         BIND_T(made.m->states[made.to]), BIND_I(c->now))))
+    return rc;
   *out = sqlite3_last_insert_rowid(c->t->db);
   return tesoro__created(&made, *out);
 }
@@ -5156,13 +5135,10 @@ static int fx_room_start_onboarding(tesoro__ctx *c) {
   tesoro *t = c->t;
   tesoro__ctx made = *c;
   const int *with_listing = c->args;
-  sqlite3_stmt *s;
   int64_t agent, mandate, listing;
   int rc;
-  if ((s = tesoro__stmt(t, S_CONTACT_ROLE_ADD)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->contact);
-  sqlite3_bind_text(s, 2, "owner", -1, SQLITE_STATIC);
-  if ((rc = tesoro__run(t, s))) return rc;
+  if ((rc = TESORO__EXEC(t, S_CONTACT_ROLE_ADD, BIND_I(c->contact),
+                         BIND_T("owner")))) return rc;
   /* The agent who takes the owner on becomes their agent, unless the
   ** contact already has one. */
   if ((rc = tesoro__contact_agent(t, c->contact, &agent))) return rc;
@@ -5170,13 +5146,9 @@ static int fx_room_start_onboarding(tesoro__ctx *c) {
     return rc;
   if ((rc = tesoro__create_begin(&made, &tesoro__mandate_machine, -1)))
     return rc;
-  if ((s = tesoro__stmt(t, S_MANDATE_INSERT)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
-  sqlite3_bind_int64(s, 2, c->id);
-  sqlite3_bind_int64(s, 3, c->contact);
-  sqlite3_bind_int64(s, 4, c->now);
-  sqlite3_bind_text(s, 5, made.m->states[made.to], -1, SQLITE_STATIC);
-  if ((rc = tesoro__run(t, s))) return rc;
+  if ((rc = TESORO__EXEC(t, S_MANDATE_INSERT, BIND_I(c->agency), BIND_I(c->id),
+                         BIND_I(c->contact), BIND_I(c->now),
+                         BIND_T(made.m->states[made.to])))) return rc;
   mandate = sqlite3_last_insert_rowid(t->db);
   if ((rc = tesoro__created(&made, mandate))) return rc;
   if (with_listing && *with_listing &&
@@ -5189,19 +5161,16 @@ static int fx_room_start_onboarding(tesoro__ctx *c) {
 
 static int fx_room_end(tesoro__ctx *c) {
   tesoro *t = c->t;
-  sqlite3_stmt *s = tesoro__stmt(t, S_ROOM_SET_END);
+  sqlite3_stmt *s;
   int64_t mandate = 0;
   const char *state = NULL;
   char summary[TESORO_MAX_REASON + 32];
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, c->reason, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, c->actor->id);
-  if ((rc = tesoro__run(t, s))) return rc;
+  if ((rc = TESORO__EXEC(t, S_ROOM_SET_END, BIND_I(c->id), BIND_T(c->reason),
+                         BIND_I(c->actor->id)))) return rc;
   /* A room that ends takes its unfinished mandate with it. */
-  if ((s = tesoro__stmt(t, S_ROOM_MANDATE)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
+  if ((s = TESORO__STMT(t, S_ROOM_MANDATE, BIND_I(c->id))) == NULL)
+    return t->rc;
   if ((rc = tesoro__row(t, s)) < 0) return rc;
   if (rc == TESORO_ROW) {
     mandate = sqlite3_column_int64(s, 0);
@@ -5226,15 +5195,11 @@ static int fx_room_message(tesoro__ctx *c) {
   tesoro *t = c->t;
   const char *body = c->args;
   int note = c->event == ROOM_EV_ADD_NOTE;
-  sqlite3_stmt *s = tesoro__stmt(t, S_ROOM_MESSAGE_INSERT);
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, note ? "note" : "message", -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, c->actor->id);
-  sqlite3_bind_text(s, 4, body, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 5, c->now);
-  if ((rc = tesoro__run(t, s))) return rc;
+  if ((rc = TESORO__EXEC(t, S_ROOM_MESSAGE_INSERT, BIND_I(c->id),
+                         BIND_T(note ? "note" : "message"),
+                         BIND_I(c->actor->id), BIND_T(body), BIND_I(c->now))))
+    return rc;
   c->out_id = sqlite3_last_insert_rowid(t->db);
   if ((rc = tesoro__history_ref(c, c->out_id)) || note) return rc;
   return tesoro__activity(c, "room_message", "Message in the contact room");
@@ -5300,8 +5265,8 @@ static int tesoro__open_proposal(tesoro__ctx *c, int64_t *out, char party[8]) {
   *out = sqlite3_column_int64(s, 1);
   sqlite3_reset(s);
   if (!*out) return TESORO_OK;
-  if ((s = tesoro__stmt(t, S_PROPOSAL_LOAD)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, *out);
+  if ((s = TESORO__STMT(t, S_PROPOSAL_LOAD, BIND_I(*out))) == NULL)
+    return t->rc;
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   snprintf(party, 8, "%s", (const char *)sqlite3_column_text(s, 1));
   sqlite3_reset(s);
@@ -5318,27 +5283,20 @@ static int fx_propose(tesoro__ctx *c) {
   int rc;
   if ((rc = tesoro__open_proposal(c, &open, open_party))) return rc;
   if (open) {
-    if ((s = tesoro__stmt(t, S_PROPOSAL_SUPERSEDE)) == NULL) return t->rc;
-    sqlite3_bind_int64(s, 1, open);
-    sqlite3_bind_int64(s, 2, c->now);
-    if ((rc = tesoro__run(t, s))) return rc;
+    if ((rc = TESORO__EXEC(t, S_PROPOSAL_SUPERSEDE, BIND_I(open),
+                           BIND_I(c->now)))) return rc;
   }
-  if ((s = tesoro__stmt(t, S_PROPOSAL_INSERT)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, c->actor->id);
-  sqlite3_bind_text(s, 3, party, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 4, terms->type == TESORO_COMMISSION_FIXED ? "fixed" : "percentage",
-                    -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 5, terms->value);
-  sqlite3_bind_text(s, 6, tesoro__opt(terms->currency), -1, SQLITE_STATIC);
-  sqlite3_bind_int(s, 7, terms->exclusive);
-  sqlite3_bind_int(s, 8, terms->days);
-  sqlite3_bind_int64(s, 9, c->now);
-  if ((rc = tesoro__run(t, s))) return rc;
+  if ((rc = TESORO__EXEC(t, S_PROPOSAL_INSERT, BIND_I(c->id),
+                         BIND_I(c->actor->id), BIND_T(party),
+                         BIND_T(terms->type == TESORO_COMMISSION_FIXED
+                                    ? "fixed" : "percentage"),
+                         BIND_I(terms->value),
+                         BIND_T(tesoro__opt(terms->currency)),
+                         BIND_I(terms->exclusive), BIND_I(terms->days),
+                         BIND_I(c->now)))) return rc;
   proposal = c->out_id = sqlite3_last_insert_rowid(t->db);
-  if ((s = tesoro__stmt(t, S_MANDATE_SET_OPEN)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, proposal);
+  if ((s = TESORO__STMT(t, S_MANDATE_SET_OPEN, BIND_I(c->id),
+                        BIND_I(proposal))) == NULL) return t->rc;
   if ((rc = tesoro__run(t, s)) || (rc = tesoro__history_ref(c, proposal)))
     return rc;
   return tesoro__activity(c, "mandate_proposal", "Mandate terms proposed");
@@ -5359,10 +5317,10 @@ static int guard_accept(tesoro__ctx *c) {
                         (long long)open, party);
   if (c->checking || terms->proposal == open) return TESORO_OK;
   {
-    sqlite3_stmt *s = tesoro__stmt(c->t, S_PROPOSAL_LOAD);
+    sqlite3_stmt *s;
     int64_t owner = 0;
-    if (s == NULL) return c->t->rc;
-    sqlite3_bind_int64(s, 1, terms->proposal);
+    if ((s = TESORO__STMT(c->t, S_PROPOSAL_LOAD,
+                          BIND_I(terms->proposal))) == NULL) return c->t->rc;
     if ((rc = tesoro__int(c->t, s, &owner)) < 0) return rc;
     if (rc == TESORO_DONE || owner != c->id)
       return tesoro__fail(c->t, TESORO_ENOTFOUND,
@@ -5382,19 +5340,15 @@ static int fx_accept(tesoro__ctx *c) {
   sqlite3_stmt *s;
   const char *json;
   int rc;
-  if ((s = tesoro__stmt(t, S_PROPOSAL_ACCEPT)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, terms->proposal);
-  sqlite3_bind_text(s, 2, tesoro__party(c->actor), -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, c->now);
-  if ((rc = tesoro__run(t, s))) return rc;
-  if ((s = tesoro__stmt(t, S_MANDATE_AGREE)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, terms->proposal);
+  if ((rc = TESORO__EXEC(t, S_PROPOSAL_ACCEPT, BIND_I(terms->proposal),
+                         BIND_T(tesoro__party(c->actor)), BIND_I(c->now))))
+    return rc;
+  if ((s = TESORO__STMT(t, S_MANDATE_AGREE, BIND_I(c->id),
+                        BIND_I(terms->proposal))) == NULL) return t->rc;
   if ((rc = tesoro__run(t, s)) || (rc = tesoro__history_ref(c, terms->proposal)))
     return rc;
-  if ((s = tesoro__stmt(t, S_PROPOSAL_TERMS_JSON)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, terms->proposal);
-  sqlite3_bind_text(s, 2, TESORO__DISCLAIMER, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_PROPOSAL_TERMS_JSON, BIND_I(terms->proposal),
+                        BIND_T(TESORO__DISCLAIMER))) == NULL) return t->rc;
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   json = (const char *)sqlite3_column_text(s, 0);
   c->out_text = json ? TESORO_MALLOC(strlen(json) + 1) : NULL;
@@ -5411,11 +5365,9 @@ static int fx_share_form(tesoro__ctx *c) {
 }
 
 static int tesoro__has_document(tesoro__ctx *c, const char *kind, int64_t *out) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_DOCUMENT_HAS_KIND);
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int(s, 1, c->entity);
-  sqlite3_bind_int64(s, 2, c->id);
-  sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
+  sqlite3_stmt *s;
+  if ((s = TESORO__STMT(c->t, S_DOCUMENT_HAS_KIND, BIND_I(c->entity),
+                        BIND_I(c->id), BIND_T(kind))) == NULL) return c->t->rc;
   return tesoro__int(c->t, s, out);
 }
 
@@ -5462,10 +5414,9 @@ static int guard_validate(tesoro__ctx *c) {
   sqlite3_stmt *s;
   int rc;
   if ((rc = guard_signed_mandate(c))) return rc;
-  if ((s = tesoro__stmt(c->t, S_TASK_LAST_STATE)) == NULL) return c->t->rc;
-  sqlite3_bind_int(s, 1, TESORO_ENTITY_MANDATE);
-  sqlite3_bind_int64(s, 2, c->id);
-  sqlite3_bind_text(s, 3, "review_seller_form", -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(c->t, S_TASK_LAST_STATE, BIND_I(TESORO_ENTITY_MANDATE),
+                        BIND_I(c->id), BIND_T("review_seller_form"))) == NULL)
+    return c->t->rc;
   if ((rc = tesoro__row(c->t, s)) < 0) return rc;
   if (rc == TESORO_ROW) {
     const char *state = (const char *)sqlite3_column_text(s, 0);
@@ -5486,10 +5437,10 @@ static int guard_validate(tesoro__ctx *c) {
 /* Run statement `id` with ?1 = the entity and ?2 = the call's text
 ** argument (a JSON document validated before the transaction began). */
 static int tesoro__store_args(tesoro__ctx *c, int id) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, id);
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, (const char *)c->args, -1, SQLITE_STATIC);
+  sqlite3_stmt *s;
+  if ((s = TESORO__STMT(c->t, id, BIND_I(c->id),
+                        BIND_T((const char *)c->args))) == NULL)
+    return c->t->rc;
   return tesoro__run(c->t, s);
 }
 
@@ -5505,12 +5456,9 @@ static int fx_validate(tesoro__ctx *c) {
   char *form = NULL;
   int rc, placeholder = 0;
 
-  if ((s = tesoro__stmt(t, S_MANDATE_SET_VALIDATED)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, c->now);
-  if ((rc = tesoro__run(t, s))) return rc;
-  if ((s = tesoro__stmt(t, S_MANDATE_GET)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
+  if ((rc = TESORO__EXEC(t, S_MANDATE_SET_VALIDATED, BIND_I(c->id),
+                         BIND_I(c->now)))) return rc;
+  if ((s = TESORO__STMT(t, S_MANDATE_GET, BIND_I(c->id))) == NULL) return t->rc;
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   room = sqlite3_column_int64(s, 0);
   days = sqlite3_column_int64(s, 2);
@@ -5564,11 +5512,10 @@ done:
 }
 
 static int fx_mandate_cancel(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_MANDATE_SET_END);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, c->reason, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(c->t, S_MANDATE_SET_END, BIND_I(c->id),
+                        BIND_T(c->reason))) == NULL) return c->t->rc;
   if ((rc = tesoro__run(c->t, s)) ||
       (rc = tesoro__task_close(c, TESORO_ENTITY_MANDATE, c->id,
                                "review_seller_form", TASK_EV_CANCEL)))
@@ -5673,10 +5620,10 @@ TESORO__REASON_CALL(tesoro_mandate_cancel, tesoro__mandate_machine,
 ** mandate's state, and when the mandate expires. */
 static int tesoro__listing_facts(tesoro__ctx *c, int *complete,
                                  char mandate_state[16], int64_t *expires) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_LISTING_PUBLISH_FACTS);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
+  if ((s = TESORO__STMT(c->t, S_LISTING_PUBLISH_FACTS, BIND_I(c->id))) == NULL)
+    return c->t->rc;
   if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   *complete = sqlite3_column_int(s, 0);
   snprintf(mandate_state, 16, "%s", (const char *)sqlite3_column_text(s, 1));
@@ -5721,11 +5668,10 @@ static int guard_mandate_expired(tesoro__ctx *c) {
 }
 
 static int fx_publish(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_LISTING_SET_PUBLISHED);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, c->now);
+  if ((s = TESORO__STMT(c->t, S_LISTING_SET_PUBLISHED, BIND_I(c->id),
+                        BIND_I(c->now))) == NULL) return c->t->rc;
   if ((rc = tesoro__run(c->t, s)) ||
       (rc = tesoro__task_close(c, TESORO_ENTITY_LISTING, c->id,
                                "publish_listing", TASK_EV_COMPLETE)))
@@ -5745,8 +5691,8 @@ static int timer_mandate_expiry(tesoro__ctx *c) {
   int64_t listing = 0, agent;
   int live = 0, rc; /* the listing is in a state "expire" leaves */
   if (c->from != MANDATE_VALIDATED) return TESORO_OK;
-  if ((s = tesoro__stmt(t, S_LISTING_OF_MANDATE)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
+  if ((s = TESORO__STMT(t, S_LISTING_OF_MANDATE, BIND_I(c->id))) == NULL)
+    return t->rc;
   if ((rc = tesoro__row(t, s)) < 0) return rc;
   if (rc == TESORO_ROW) {
     listing = sqlite3_column_int64(s, 0);
@@ -5813,10 +5759,10 @@ typedef struct tesoro__request {
 
 /* The context's agency's IANA zone. */
 static int tesoro__agency_zone(tesoro__ctx *c, char zone[128]) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_AGENCY_ZONE);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
+  if ((s = TESORO__STMT(c->t, S_AGENCY_ZONE, BIND_I(c->agency))) == NULL)
+    return c->t->rc;
   if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   snprintf(zone, 128, "%s", (const char *)sqlite3_column_text(s, 0));
   sqlite3_reset(s);
@@ -5878,9 +5824,8 @@ static int guard_offer(tesoro__ctx *c) {
   int64_t agency, existing = 0;
   int rc;
   if (c->checking) return TESORO_OK;
-  if ((s = tesoro__stmt(c->t, S_LISTING_OFFER_FACTS)) == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, *listing);
-  sqlite3_bind_int64(s, 2, c->now);
+  if ((s = TESORO__STMT(c->t, S_LISTING_OFFER_FACTS, BIND_I(*listing),
+                        BIND_I(c->now))) == NULL) return c->t->rc;
   if ((rc = tesoro__row(c->t, s)) == TESORO_DONE)
     return tesoro__fail(c->t, TESORO_ENOTFOUND, "listing %lld does not exist",
                         (long long)*listing);
@@ -5903,9 +5848,8 @@ static int guard_offer(tesoro__ctx *c) {
     rc = TESORO_OK;
   sqlite3_reset(s);
   if (rc) return rc;
-  if ((s = tesoro__stmt(c->t, S_DEAL_PROPERTY_OF)) == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, *listing);
+  if ((s = TESORO__STMT(c->t, S_DEAL_PROPERTY_OF, BIND_I(c->id),
+                        BIND_I(*listing))) == NULL) return c->t->rc;
   if ((rc = tesoro__int(c->t, s, &existing)) < 0) return rc;
   if (rc == TESORO_OK)
     return tesoro__fail(c->t, TESORO_EEXISTS,
@@ -5919,17 +5863,12 @@ static int fx_offer(tesoro__ctx *c) {
   tesoro *t = c->t;
   const int64_t *listing = c->args;
   tesoro__ctx offered = *c;
-  sqlite3_stmt *s;
   int rc;
   if ((rc = tesoro__create_begin(&offered, &tesoro__deal_property_machine, -1)))
     return rc;
-  if ((s = tesoro__stmt(t, S_DEAL_PROPERTY_INSERT)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
-  sqlite3_bind_int64(s, 2, c->id);
-  sqlite3_bind_int64(s, 3, *listing);
-  sqlite3_bind_int64(s, 4, c->now);
-  sqlite3_bind_text(s, 5, offered.m->states[offered.to], -1, SQLITE_STATIC);
-  if ((rc = tesoro__run(t, s))) return rc;
+  if ((rc = TESORO__EXEC(t, S_DEAL_PROPERTY_INSERT, BIND_I(c->agency),
+                         BIND_I(c->id), BIND_I(*listing), BIND_I(c->now),
+                         BIND_T(offered.m->states[offered.to])))) return rc;
   c->out_id = sqlite3_last_insert_rowid(t->db);
   if ((rc = tesoro__created(&offered, c->out_id)) ||
       (rc = tesoro__history_ref(c, c->out_id)))
@@ -5938,12 +5877,9 @@ static int fx_offer(tesoro__ctx *c) {
 }
 
 static int fx_deal_close(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_DEAL_SET_END);
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, c->reason, -1, SQLITE_STATIC);
-  if ((rc = tesoro__run(c->t, s))) return rc;
+  if ((rc = TESORO__EXEC(c->t, S_DEAL_SET_END, BIND_I(c->id),
+                         BIND_T(c->reason)))) return rc;
   return tesoro__activity(c, "deal_closed", c->reason);
 }
 
@@ -5964,11 +5900,10 @@ TESORO_API int tesoro_deal_offer(tesoro *t, int64_t actor, int64_t deal,
 /* --- the request: a deal property's event that creates the appointment --- */
 
 static int tesoro__offer_get(tesoro__ctx *c, tesoro__offer *o) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_DEAL_PROPERTY_FACTS);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, c->now);
+  if ((s = TESORO__STMT(c->t, S_DEAL_PROPERTY_FACTS, BIND_I(c->id),
+                        BIND_I(c->now))) == NULL) return c->t->rc;
   if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   o->deal = sqlite3_column_int64(s, 0);
   o->live = sqlite3_column_int(s, 5);
@@ -6014,7 +5949,6 @@ static int fx_request_viewing(tesoro__ctx *c) {
   const tesoro__request *r = c->args;
   const tesoro__offer o = r->offer;
   tesoro__ctx a;
-  sqlite3_stmt *s;
   char preferred[80], extra[100];
   int64_t owner;
   int rc, used = 0;
@@ -6029,17 +5963,10 @@ static int fx_request_viewing(tesoro__ctx *c) {
   if ((rc = tesoro__create_begin(&a, &tesoro__appointment_machine, -1)))
     return rc;
   a.agent = owner;
-  if ((s = tesoro__stmt(t, S_APPOINTMENT_INSERT)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
-  sqlite3_bind_int64(s, 2, c->contact);
-  sqlite3_bind_int64(s, 3, o.deal);
-  sqlite3_bind_int64(s, 4, c->id);
-  sqlite3_bind_int64(s, 5, o.listing);
-  sqlite3_bind_int64(s, 6, owner);
-  sqlite3_bind_text(s, 7, preferred, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 8, c->now);
-  sqlite3_bind_text(s, 9, a.m->states[a.to], -1, SQLITE_STATIC);
-  if ((rc = tesoro__run(t, s))) return rc;
+  if ((rc = TESORO__EXEC(t, S_APPOINTMENT_INSERT, BIND_I(c->agency),
+                         BIND_I(c->contact), BIND_I(o.deal), BIND_I(c->id),
+                         BIND_I(o.listing), BIND_I(owner), BIND_T(preferred),
+                         BIND_I(c->now), BIND_T(a.m->states[a.to])))) return rc;
   c->out_id = sqlite3_last_insert_rowid(t->db);
   snprintf(extra, sizeof extra, "{\"preferred\":%s}", preferred);
   /* the owner is told (the appointment's notice rows), with the dates */
@@ -6095,15 +6022,11 @@ static const char *const tesoro__reject_reasons[] = {
 
 static int fx_feed(tesoro__ctx *c) {
   const tesoro__verdict *v = c->args;
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_DEAL_PROPERTY_FEED);
   char kind[48];
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, v->reasons, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 3, v->note, -1, SQLITE_STATIC);
-  sqlite3_bind_int(s, 4, v->favourite);
-  if ((rc = tesoro__run(c->t, s))) return rc;
+  if ((rc = TESORO__EXEC(c->t, S_DEAL_PROPERTY_FEED, BIND_I(c->id),
+                         BIND_T(v->reasons), BIND_T(v->note),
+                         BIND_I(v->favourite)))) return rc;
   snprintf(kind, sizeof kind, "property_%s", c->event_name);
   return tesoro__activity(c, kind,
                           c->event != DP_EV_FAVOURITE ? c->m->states[c->to]
@@ -6180,11 +6103,11 @@ struct tesoro__appt {
 };
 
 static int tesoro__appt_get(tesoro__ctx *c, tesoro__appt *a) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_APPOINTMENT_GET);
+  sqlite3_stmt *s;
   const char *kind;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
+  if ((s = TESORO__STMT(c->t, S_APPOINTMENT_GET, BIND_I(c->id))) == NULL)
+    return c->t->rc;
   if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   a->start_at = sqlite3_column_int64(s, 0);
   a->duration = sqlite3_column_int64(s, 1);
@@ -6218,11 +6141,11 @@ static int tesoro__calendar_sync(tesoro__ctx *c, int64_t owner,
 
 /* The deal property counts as viewed, when its status allows. */
 static int tesoro__property_viewed(tesoro__ctx *c, int64_t deal_property) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_DEAL_PROPERTY_LOAD);
+  sqlite3_stmt *s;
   tesoro__actor system;
   int live, rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, deal_property);
+  if ((s = TESORO__STMT(c->t, S_DEAL_PROPERTY_LOAD,
+                        BIND_I(deal_property))) == NULL) return c->t->rc;
   if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   live = tesoro__event_from(&tesoro__deal_property_machine,
                             DP_EV_VIEWING_COMPLETED,
@@ -6409,14 +6332,10 @@ static int fx_appointment_note(tesoro__ctx *c) {
 
 static int fx_rate(tesoro__ctx *c) {
   const int *stars = c->args;
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_APPOINTMENT_SET_RATING);
   char summary[40];
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int(s, 2, *stars);
-  sqlite3_bind_int64(s, 3, c->now);
-  if ((rc = tesoro__run(c->t, s))) return rc;
+  if ((rc = TESORO__EXEC(c->t, S_APPOINTMENT_SET_RATING, BIND_I(c->id),
+                         BIND_I(*stars), BIND_I(c->now)))) return rc;
   snprintf(summary, sizeof summary, "Viewing rated %d of 5", *stars);
   return tesoro__activity(c, "viewing_rated", summary);
 }
@@ -6591,11 +6510,10 @@ typedef struct tesoro__stage_facts {
 } tesoro__stage_facts;
 
 static int tesoro__stage_facts_get(tesoro__ctx *c, tesoro__stage_facts *f) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_REFERRAL_FACTS);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, c->args, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(c->t, S_REFERRAL_FACTS, BIND_I(c->id),
+                        BIND_T(c->args))) == NULL) return c->t->rc;
   if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   f->meeting_at = sqlite3_column_int64(s, 0);
   snprintf(f->list_date, sizeof f->list_date, "%s",
@@ -6658,10 +6576,9 @@ static int guard_stage(tesoro__ctx *c) {
     sqlite3_stmt *s;
     int64_t known = 0;
     if (fd->required != TESORO__STORED) continue;
-    if ((s = tesoro__stmt(c->t, S_REFERRAL_FACT_KNOWN)) == NULL) return c->t->rc;
-    sqlite3_bind_int64(s, 1, c->id);
-    sqlite3_bind_text(s, 2, c->args, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, fd->key, -1, SQLITE_STATIC);
+    if ((s = TESORO__STMT(c->t, S_REFERRAL_FACT_KNOWN, BIND_I(c->id),
+                          BIND_T(c->args), BIND_T(fd->key))) == NULL)
+      return c->t->rc;
     if ((rc = tesoro__int(c->t, s, &known)) != TESORO_OK)
       return rc < 0 ? rc : TESORO_EDB;
     if (!known)
@@ -6704,17 +6621,13 @@ static int guard_list_date(tesoro__ctx *c) {
 static int fx_stage(tesoro__ctx *c) {
   tesoro *t = c->t;
   const char *name = c->m->states[c->to];
-  sqlite3_stmt *s = tesoro__stmt(t, S_REFERRAL_APPLY);
+  sqlite3_stmt *s;
   tesoro__stage_facts f;
   char summary[64], zone[128], extra[96];
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, c->args, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 4, c->now);
-  sqlite3_bind_int64(s, 5, c->actor->id);
-  sqlite3_bind_text(s, 6, c->reason, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_REFERRAL_APPLY, BIND_I(c->id), BIND_T(c->args),
+                        BIND_T(name), BIND_I(c->now), BIND_I(c->actor->id),
+                        BIND_T(c->reason))) == NULL) return t->rc;
   if ((rc = tesoro__run(t, s)) ||
       (rc = tesoro__timer_withdraw(c, "referral_list_date", NULL)))
     return rc;
@@ -6996,9 +6909,8 @@ static int tesoro__account_read(tesoro *t, sqlite3_stmt *s,
 ** or by (agency, e-mail) when `email` is not NULL. */
 static int tesoro__account_find(tesoro *t, int id, int64_t key,
                                 const char *email, tesoro__account *acc) {
-  sqlite3_stmt *s = tesoro__stmt(t, id);
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, key);
+  sqlite3_stmt *s;
+  if ((s = TESORO__STMT(t, id, BIND_I(key))) == NULL) return t->rc;
   if (email) sqlite3_bind_text(s, 2, email, -1, SQLITE_STATIC);
   return tesoro__account_read(t, s, acc);
 }
@@ -7165,13 +7077,12 @@ static int guard_code(tesoro__ctx *c) {
 
 static int fx_portal_register(tesoro__ctx *c) {
   const tesoro__portal_args *args = c->args;
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_REGISTER_AGAIN);
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, args->name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 3, args->hash, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 4, args->code_hash, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 5, args->code_expires_at);
+  sqlite3_stmt *s;
+  if ((s = TESORO__STMT(c->t, S_PORTAL_REGISTER_AGAIN, BIND_I(c->id),
+                        BIND_T(args->name), BIND_T(args->hash),
+                        BIND_T(args->code_hash),
+                        BIND_I(args->code_expires_at))) == NULL)
+    return c->t->rc;
   return tesoro__run(c->t, s);
 }
 
@@ -7181,7 +7092,6 @@ static int fx_portal_verify(tesoro__ctx *c) {
   const tesoro__portal_args *args = c->args;
   tesoro *t = c->t;
   tesoro__account acc, other;
-  sqlite3_stmt *s;
   int64_t contact = 0;
   int rc;
   if ((rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_BY_ID, c->id, NULL, &acc)))
@@ -7195,11 +7105,8 @@ static int fx_portal_verify(tesoro__ctx *c) {
                         "contact %lld already has portal account %lld",
                         (long long)contact, (long long)other.id);
   if (rc != TESORO_DONE) return rc;
-  if ((s = tesoro__stmt(t, S_PORTAL_VERIFIED)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, contact);
-  sqlite3_bind_int64(s, 3, c->now);
-  if ((rc = tesoro__run(t, s))) return rc;
+  if ((rc = TESORO__EXEC(t, S_PORTAL_VERIFIED, BIND_I(c->id), BIND_I(contact),
+                         BIND_I(c->now)))) return rc;
   c->contact = contact; /* whose staff the notice rows tell */
   if ((rc = tesoro__activity(c, "portal_registered",
                              "Registered on the portal and verified the e-mail")))
@@ -7208,10 +7115,10 @@ static int fx_portal_verify(tesoro__ctx *c) {
 }
 
 static int fx_portal_code_failed(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_CODE_FAILED);
+  sqlite3_stmt *s;
   int64_t attempts;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
+  if ((s = TESORO__STMT(c->t, S_PORTAL_CODE_FAILED, BIND_I(c->id))) == NULL)
+    return c->t->rc;
   return tesoro__int(c->t, s, &attempts);
 }
 
@@ -7244,11 +7151,10 @@ static int tesoro__portal_activity(tesoro__ctx *c, const char *summary) {
 
 static int fx_portal_login(tesoro__ctx *c) {
   const tesoro__portal_args *args = c->args;
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_LOGIN_OK);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, c->now);
+  if ((s = TESORO__STMT(c->t, S_PORTAL_LOGIN_OK, BIND_I(c->id),
+                        BIND_I(c->now))) == NULL) return c->t->rc;
   if (args && args->hash) sqlite3_bind_text(s, 3, args->hash, -1, SQLITE_STATIC);
   if ((rc = tesoro__run(c->t, s))) return rc;
   if (args && args->session) {
@@ -7267,22 +7173,22 @@ static int fx_portal_login(tesoro__ctx *c) {
 /* Every session of the account ends (password change or reset, resend,
 ** deactivation). */
 static int tesoro__sessions_end(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_SESSIONS_END);
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_stmt *s;
+  if ((s = TESORO__STMT(c->t, S_PORTAL_SESSIONS_END, BIND_I(c->id))) == NULL)
+    return c->t->rc;
   return tesoro__run(c->t, s);
 }
 
 /* Count the failure; the one that locks the account says so on the
 ** contact's timeline and in *out_id (the end of the lock). */
 static int fx_portal_login_failed(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_LOGIN_FAILED);
+  sqlite3_stmt *s;
   int64_t until = 0, lock_end = c->now + TESORO_PORTAL_LOCK_S;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, lock_end);
-  sqlite3_bind_int(s, 3, TESORO_PORTAL_LOGIN_MAX_FAILS);
+  if ((s = TESORO__STMT(c->t, S_PORTAL_LOGIN_FAILED, BIND_I(c->id),
+                        BIND_I(lock_end),
+                        BIND_I(TESORO_PORTAL_LOGIN_MAX_FAILS))) == NULL)
+    return c->t->rc;
   if ((rc = tesoro__int(c->t, s, &until)) < 0) return rc;
   if (until != lock_end) return TESORO_OK;
   c->out_id = until;
@@ -7295,9 +7201,9 @@ static int fx_portal_login_failed(tesoro__ctx *c) {
 ** reset secret and every session end with the old one. */
 static int fx_portal_password(tesoro__ctx *c) {
   const tesoro__portal_args *args = c->args;
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_SET_PASSWORD);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return c->t->rc;
+  if ((s = tesoro__stmt(c->t, S_PORTAL_SET_PASSWORD)) == NULL) return c->t->rc;
   sqlite3_bind_int64(s, 1, c->id);
   sqlite3_bind_text(s, 2, args->hash, -1, SQLITE_STATIC);
   sqlite3_bind_int(s, 4, c->event != PA_EV_CHANGE_PASSWORD);
@@ -7310,8 +7216,8 @@ static int fx_portal_resend(tesoro__ctx *c) {
   char *login = NULL;
   int rc;
   if ((rc = fx_portal_password(c))) return rc;
-  if ((s = tesoro__stmt(c->t, S_PORTAL_INVITATION)) == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
+  if ((s = TESORO__STMT(c->t, S_PORTAL_INVITATION, BIND_I(c->id))) == NULL)
+    return c->t->rc;
   if ((rc = tesoro__text_out(c->t, s, &login))) return rc;
   rc = tesoro__notice_data(c, NULL, login); /* the login, for the invitation */
   tesoro__wipe_copy(&login);
@@ -7319,11 +7225,10 @@ static int fx_portal_resend(tesoro__ctx *c) {
 }
 
 static int fx_portal_deactivate(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_DEACTIVATE);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, c->now);
+  if ((s = TESORO__STMT(c->t, S_PORTAL_DEACTIVATE, BIND_I(c->id),
+                        BIND_I(c->now))) == NULL) return c->t->rc;
   if ((rc = tesoro__run(c->t, s)) || (rc = tesoro__sessions_end(c))) return rc;
   return tesoro__portal_activity(c, NULL);
 }
@@ -7332,13 +7237,13 @@ static int fx_portal_deactivate(tesoro__ctx *c) {
 ** it from the row once delivered. */
 static int fx_portal_request_reset(tesoro__ctx *c) {
   const tesoro__portal_args *args = c->args;
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_RESET_SET);
+  sqlite3_stmt *s;
   char extra[TESORO_PORTAL_RESET_LEN + 32];
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, args->code_hash, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, args->code_expires_at);
+  if ((s = TESORO__STMT(c->t, S_PORTAL_RESET_SET, BIND_I(c->id),
+                        BIND_T(args->code_hash),
+                        BIND_I(args->code_expires_at))) == NULL)
+    return c->t->rc;
   if ((rc = tesoro__run(c->t, s)) || (rc = tesoro__portal_activity(c, NULL)))
     return rc;
   snprintf(extra, sizeof extra, "{\"secret\":\"%s\"}", args->secret);
@@ -7348,9 +7253,9 @@ static int fx_portal_request_reset(tesoro__ctx *c) {
 }
 
 static int fx_portal_reset_failed(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_RESET_FAILED);
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
+  sqlite3_stmt *s;
+  if ((s = TESORO__STMT(c->t, S_PORTAL_RESET_FAILED, BIND_I(c->id))) == NULL)
+    return c->t->rc;
   return tesoro__run(c->t, s);
 }
 
@@ -7360,8 +7265,8 @@ static int fx_portal_register_attempt(tesoro__ctx *c) {
 
 static int fx_portal_logout(tesoro__ctx *c) {
   const tesoro__portal_args *args = c->args;
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_SESSION_DELETE);
-  if (s == NULL) return c->t->rc;
+  sqlite3_stmt *s;
+  if ((s = tesoro__stmt(c->t, S_PORTAL_SESSION_DELETE)) == NULL) return c->t->rc;
   sqlite3_bind_blob(s, 1, args->session, crypto_generichash_BYTES,
                     SQLITE_STATIC);
   return tesoro__run(c->t, s);
@@ -7373,25 +7278,21 @@ static int fx_portal_step(tesoro__ctx *c) {
 
 static int fx_portal_language(tesoro__ctx *c) {
   const tesoro__portal_args *args = c->args;
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_SET_LANGUAGE);
   char summary[40];
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, args->language, -1, SQLITE_STATIC);
-  if ((rc = tesoro__run(c->t, s))) return rc;
+  if ((rc = TESORO__EXEC(c->t, S_PORTAL_SET_LANGUAGE, BIND_I(c->id),
+                         BIND_T(args->language)))) return rc;
   snprintf(summary, sizeof summary, "Portal language set to %s", args->language);
   return tesoro__portal_activity(c, summary);
 }
 
 static int fx_portal_contact_agent(tesoro__ctx *c) {
   const tesoro__portal_args *args = c->args;
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_PORTAL_MESSAGE_INSERT);
+  sqlite3_stmt *s;
   char extra[96];
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
-  sqlite3_bind_int64(s, 2, c->contact);
+  if ((s = TESORO__STMT(c->t, S_PORTAL_MESSAGE_INSERT, BIND_I(c->agency),
+                        BIND_I(c->contact))) == NULL) return c->t->rc;
   if (args->deal_property) sqlite3_bind_int64(s, 3, args->deal_property);
   sqlite3_bind_text(s, 4, args->message, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 5, c->now);
@@ -7522,8 +7423,8 @@ TESORO_API int tesoro_portal_account_create(tesoro *t, int64_t actor,
       (rc = tesoro__contact_writable(t, &a, contact)) ||
       (rc = tesoro__portal_gate(t, &a, 1)))
     return rc;
-  if ((s = tesoro__stmt(t, S_CONTACT_EMAIL)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, contact);
+  if ((s = TESORO__STMT(t, S_CONTACT_EMAIL, BIND_I(contact))) == NULL)
+    return t->rc;
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   snprintf(email, sizeof email, "%s",
            sqlite3_column_type(s, 0) == SQLITE_NULL
@@ -8120,8 +8021,8 @@ TESORO_API int tesoro_portal_language(tesoro *t, int64_t client,
       (rc = tesoro__require(t, &a, R_CLIENT, "read their portal language")) ||
       (rc = tesoro__portal_gate(t, &a, 1)))
     return rc;
-  if ((s = tesoro__stmt(t, S_PORTAL_LANGUAGE)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, a.contact);
+  if ((s = TESORO__STMT(t, S_PORTAL_LANGUAGE, BIND_I(a.contact))) == NULL)
+    return t->rc;
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   code = tesoro__language_code((const char *)sqlite3_column_text(s, 0));
   sqlite3_reset(s);
@@ -8158,9 +8059,8 @@ TESORO_API int tesoro_portal_home(tesoro *t, int64_t client,
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__portal_client(t, client, &a))) return rc;
-  if ((s = tesoro__stmt(t, S_PORTAL_HOME)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, a.contact);
-  sqlite3_bind_int64(s, 2, tesoro__now(t));
+  if ((s = TESORO__STMT(t, S_PORTAL_HOME, BIND_I(a.contact),
+                        BIND_I(tesoro__now(t)))) == NULL) return t->rc;
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   for (int i = 0; i < COUNT(outs); i++)
     if (outs[i]) *outs[i] = sqlite3_column_int64(s, i);
@@ -8223,10 +8123,8 @@ static int tesoro__client_listing(tesoro *t, const tesoro__actor *a, int64_t id,
                         (long long)id, (long long)a->id);
   if (*seller) return TESORO_OK;
   if ((rc = tesoro__portal_gate(t, a, 0))) return rc;
-  if ((s = tesoro__stmt(t, S_CLIENT_LISTING)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, a->contact);
-  sqlite3_bind_int64(s, 2, id);
-  sqlite3_bind_int64(s, 3, tesoro__now(t));
+  if ((s = TESORO__STMT(t, S_CLIENT_LISTING, BIND_I(a->contact), BIND_I(id),
+                        BIND_I(tesoro__now(t)))) == NULL) return t->rc;
   if ((rc = tesoro__int(t, s, &dp)) == TESORO_DONE)
     return tesoro__fail(t, TESORO_EDENIED,
                         "listing %lld is not in the property feed of client "
@@ -8238,11 +8136,9 @@ static int tesoro__client_listing(tesoro *t, const tesoro__actor *a, int64_t id,
 /* The buyer's view of a listing (tesoro_portal_property's JSON). */
 static int tesoro__property_json(tesoro *t, const tesoro__actor *a, int64_t id,
                                  char **out) {
-  sqlite3_stmt *s = tesoro__stmt(t, S_PORTAL_PROPERTY);
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, a->contact);
-  sqlite3_bind_int64(s, 2, id);
-  sqlite3_bind_int64(s, 3, tesoro__now(t));
+  sqlite3_stmt *s;
+  if ((s = TESORO__STMT(t, S_PORTAL_PROPERTY, BIND_I(a->contact), BIND_I(id),
+                        BIND_I(tesoro__now(t)))) == NULL) return t->rc;
   return tesoro__text_out(t, s, out);
 }
 
@@ -8418,8 +8314,8 @@ static int tesoro__property_types_valid(tesoro *t, const char *what,
   int rc;
   if (strcmp(type, "array") != 0)
     return tesoro__fail(t, TESORO_EINVAL, "%s must be an array", what);
-  if ((s = tesoro__stmt(t, S_JSON_ELEMENTS)) == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_JSON_ELEMENTS, BIND_T(json))) == NULL)
+    return t->rc;
   while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
     const char *v = (const char *)sqlite3_column_text(s, 2);
     const char *kind = (const char *)sqlite3_column_text(s, 1);
@@ -8467,11 +8363,10 @@ static int tesoro__geo_position(tesoro *t, const char *what, sqlite3_stmt *s,
 /* A GeoJSON geometry's "type" must be `want`. */
 static int tesoro__geo_type(tesoro *t, const char *what, const char *json,
                             const char *want) {
-  sqlite3_stmt *s = tesoro__stmt(t, S_GEO_TYPE);
+  sqlite3_stmt *s;
   int rc, ok;
   char got[24] = "";
-  if (s == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_GEO_TYPE, BIND_T(json))) == NULL) return t->rc;
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   if (sqlite3_column_text(s, 0))
     snprintf(got, sizeof got, "%s", (const char *)sqlite3_column_text(s, 0));
@@ -8492,8 +8387,7 @@ static int tesoro__geo_point(tesoro *t, const char *what, const char *json) {
   double lon, lat;
   int rc;
   if ((rc = tesoro__geo_type(t, what, json, "Point"))) return rc;
-  if ((s = tesoro__stmt(t, S_GEO_POINT)) == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_GEO_POINT, BIND_T(json))) == NULL) return t->rc;
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   rc = tesoro__geo_position(t, what, s, 0, &lon, &lat);
   sqlite3_reset(s);
@@ -8507,8 +8401,8 @@ static int tesoro__geo_polygon(tesoro *t, const char *what, const char *json) {
   double first[2] = {0, 0}, last[2] = {0, 0}, lon, lat;
   int rc;
   if ((rc = tesoro__geo_type(t, what, json, "Polygon"))) return rc;
-  if ((s = tesoro__stmt(t, S_GEO_POSITIONS)) == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_GEO_POSITIONS, BIND_T(json))) == NULL)
+    return t->rc;
   /* Rows: ring index, ring type, then one position per row (NULLs for an
   ** empty or non-array ring), and a final row with ring -1 to close. */
   while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
@@ -8557,8 +8451,7 @@ static int tesoro__area_valid(tesoro *t, const char *what, const char *type,
   char name[96];
   if (strcmp(type, "object") != 0)
     return tesoro__fail(t, TESORO_EINVAL, "%s must be an object", what);
-  if ((s = tesoro__stmt(t, S_JSON_MEMBERS)) == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_JSON_MEMBERS, BIND_T(json))) == NULL) return t->rc;
   while (rc == TESORO_OK && (rc = tesoro__row(t, s)) == TESORO_ROW) {
     const char *key = (const char *)sqlite3_column_text(s, 0);
     const char *kind = (const char *)sqlite3_column_text(s, 1);
@@ -8613,11 +8506,11 @@ static int tesoro__area_valid(tesoro *t, const char *what, const char *type,
 
 /* Criteria whose bounds do not cross (the fields were checked already). */
 static int tesoro__criteria_bounds(tesoro *t, const char *what, const char *json) {
-  sqlite3_stmt *s = tesoro__stmt(t, S_CRITERIA_CROSSED);
+  sqlite3_stmt *s;
   int rc;
   int64_t crossed = 0;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_CRITERIA_CROSSED, BIND_T(json))) == NULL)
+    return t->rc;
   if ((rc = tesoro__int(t, s, &crossed)) < 0) return rc;
   if (crossed)
     return tesoro__fail(t, TESORO_EINVAL,
@@ -8646,9 +8539,8 @@ static int tesoro__customer_insert(tesoro__ctx *c, const char *external,
   int rc;
   if ((rc = tesoro__create_begin(&made, &tesoro__web_customer_machine, first)))
     return rc;
-  if ((s = tesoro__stmt(c->t, S_WEB_CUSTOMER_INSERT)) == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
-  sqlite3_bind_text(s, 2, external, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(c->t, S_WEB_CUSTOMER_INSERT, BIND_I(c->agency),
+                        BIND_T(external))) == NULL) return c->t->rc;
   if (contact) sqlite3_bind_int64(s, 3, contact);
   sqlite3_bind_text(s, 4, made.m->states[made.to], -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 5, c->now);
@@ -8661,10 +8553,10 @@ static int tesoro__customer_insert(tesoro__ctx *c, const char *external,
 ** the CRM first works with the contact on the exchange. */
 static int tesoro__contact_customer_get(tesoro__ctx *c, int64_t contact,
                                         int64_t *out) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_WEB_CUSTOMER_OF_CONTACT);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, contact);
+  if ((s = TESORO__STMT(c->t, S_WEB_CUSTOMER_OF_CONTACT,
+                        BIND_I(contact))) == NULL) return c->t->rc;
   rc = tesoro__int(c->t, s, out);
   if (rc != TESORO_DONE) return rc;
   return tesoro__customer_insert(c, NULL, contact, WC_APPROVED, out);
@@ -8675,22 +8567,20 @@ static int tesoro__contact_customer_get(tesoro__ctx *c, int64_t contact,
 ** with adopts that contact's customer. */
 static int tesoro__event_customer(tesoro__ctx *c, const char *external,
                                   int64_t contact, int64_t *out) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_WEB_CUSTOMER_BY_EXTERNAL);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->agency);
-  sqlite3_bind_text(s, 2, external, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(c->t, S_WEB_CUSTOMER_BY_EXTERNAL, BIND_I(c->agency),
+                        BIND_T(external))) == NULL) return c->t->rc;
   if ((rc = tesoro__int(c->t, s, out)) != TESORO_DONE) return rc;
   if (contact) {
-    if ((s = tesoro__stmt(c->t, S_WEB_CUSTOMER_ADOPT)) == NULL) return c->t->rc;
-    sqlite3_bind_int64(s, 1, contact);
-    sqlite3_bind_text(s, 2, external, -1, SQLITE_STATIC);
+    if ((s = TESORO__STMT(c->t, S_WEB_CUSTOMER_ADOPT, BIND_I(contact),
+                          BIND_T(external))) == NULL) return c->t->rc;
     if ((rc = tesoro__int(c->t, s, out)) != TESORO_DONE) return rc;
     /* One web customer per contact: naming a contact that already has one
     ** under another website id is refused (not left to the UNIQUE index,
     ** whose EDB would roll a whole batch back). */
-    if ((s = tesoro__stmt(c->t, S_WEB_CUSTOMER_OF_CONTACT)) == NULL) return c->t->rc;
-    sqlite3_bind_int64(s, 1, contact);
+    if ((s = TESORO__STMT(c->t, S_WEB_CUSTOMER_OF_CONTACT,
+                          BIND_I(contact))) == NULL) return c->t->rc;
     if ((rc = tesoro__int(c->t, s, out)) == TESORO_OK)
       return tesoro__fail(c->t, TESORO_EEXISTS,
                           "contact %lld is already web customer %lld",
@@ -8715,12 +8605,12 @@ static int tesoro__consent_apply(tesoro__ctx *c, int64_t contact,
 /* Hand the consent the website reported for customer c->id to `contact`
 ** (when it is newer than the contact's). */
 static int tesoro__customer_consent(tesoro__ctx *c, int64_t contact) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_WEB_CUSTOMER_CONSENT_GET);
+  sqlite3_stmt *s;
   char consent[16], stamp[TESORO_MAX_SOURCE_ID + 32], *text;
   int64_t at;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
+  if ((s = TESORO__STMT(c->t, S_WEB_CUSTOMER_CONSENT_GET,
+                        BIND_I(c->id))) == NULL) return c->t->rc;
   if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_OK;
   tesoro__column_copy(s, 0, consent, sizeof consent);
   at = sqlite3_column_int64(s, 1);
@@ -8745,8 +8635,8 @@ static int fx_customer_approve(tesoro__ctx *c) {
   if (contact == 0) {
     char name[TESORO_MAX_NAME + 1] = "", email[TESORO_MAX_EMAIL + 1] = "",
          phone[TESORO_MAX_PHONE + 1] = "";
-    if ((s = tesoro__stmt(t, S_WEB_CUSTOMER_DETAILS)) == NULL) return t->rc;
-    sqlite3_bind_int64(s, 1, c->id);
+    if ((s = TESORO__STMT(t, S_WEB_CUSTOMER_DETAILS, BIND_I(c->id))) == NULL)
+      return t->rc;
     if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
     if (sqlite3_column_text(s, 0))
       snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(s, 0));
@@ -8767,17 +8657,15 @@ static int fx_customer_approve(tesoro__ctx *c) {
                           "web customer %lld has no name yet; approve it into "
                           "an existing contact", (long long)c->id);
   }
-  if ((s = tesoro__stmt(t, S_WEB_CUSTOMER_OF_CONTACT)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, contact);
+  if ((s = TESORO__STMT(t, S_WEB_CUSTOMER_OF_CONTACT, BIND_I(contact))) == NULL)
+    return t->rc;
   if ((rc = tesoro__int(t, s, &other)) == TESORO_OK)
     return tesoro__fail(t, TESORO_EEXISTS,
                         "contact %lld is already web customer %lld",
                         (long long)contact, (long long)other);
   if (rc != TESORO_DONE) return rc;
-  if ((s = tesoro__stmt(t, S_WEB_CUSTOMER_LINK)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int64(s, 2, contact);
-  if ((rc = tesoro__run(t, s))) return rc;
+  if ((rc = TESORO__EXEC(t, S_WEB_CUSTOMER_LINK, BIND_I(c->id),
+                         BIND_I(contact)))) return rc;
   c->contact = contact;
   c->out_id = contact;
   if ((rc = tesoro__customer_consent(c, contact))) return rc;
@@ -8786,10 +8674,9 @@ static int fx_customer_approve(tesoro__ctx *c) {
 }
 
 static int fx_customer_discard(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_WEB_CUSTOMER_END);
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, c->reason, -1, SQLITE_STATIC);
+  sqlite3_stmt *s;
+  if ((s = TESORO__STMT(c->t, S_WEB_CUSTOMER_END, BIND_I(c->id),
+                        BIND_T(c->reason))) == NULL) return c->t->rc;
   return tesoro__run(c->t, s);
 }
 
@@ -8797,13 +8684,11 @@ static int fx_customer_discard(tesoro__ctx *c) {
 ** ?4 at, ?5 listing): 1 when it changed a row. */
 static int tesoro__web_write(tesoro__ctx *c, int id, int64_t key, int *changed) {
   const tesoro__web_args *w = c->args;
-  sqlite3_stmt *s = tesoro__stmt(c->t, id);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, key);
-  sqlite3_bind_text(s, 2, w->json, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 3, w->stamp, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 4, w->at);
+  if ((s = TESORO__STMT(c->t, id, BIND_I(key), BIND_T(w->json),
+                        BIND_T(w->stamp), BIND_I(w->at))) == NULL)
+    return c->t->rc;
   if (w->listing) sqlite3_bind_int64(s, 5, w->listing);
   if ((rc = tesoro__run(c->t, s))) return rc;
   if (changed) *changed = sqlite3_changes(c->t->db) > 0;
@@ -8824,14 +8709,13 @@ static int tesoro__search_store(tesoro__ctx *c, int64_t search) {
 static int tesoro__web_search(tesoro__ctx *c, int deleted) {
   tesoro *t = c->t;
   tesoro__web_args *w = (tesoro__web_args *)c->args;
-  sqlite3_stmt *s = tesoro__stmt(t, S_SEARCH_BY_EXTERNAL);
+  sqlite3_stmt *s;
   const char *state = NULL;
   char stamp[TESORO_MAX_SOURCE_ID + 32] = "";
   int64_t search = 0;
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, w->json, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_SEARCH_BY_EXTERNAL, BIND_I(c->id),
+                        BIND_T(w->json))) == NULL) return t->rc;
   rc = tesoro__row(t, s);
   if (rc == TESORO_ROW) {
     search = sqlite3_column_int64(s, 0);
@@ -8853,14 +8737,11 @@ static int tesoro__web_search(tesoro__ctx *c, int deleted) {
     if ((rc = tesoro__create_begin(&made, &tesoro__search_machine,
                                    deleted ? SEARCH_DELETED : SEARCH_ACTIVE)))
       return rc;
-    if ((s = tesoro__stmt(t, S_SEARCH_INSERT_WEB)) == NULL) return t->rc;
-    sqlite3_bind_int64(s, 1, c->agency);
-    sqlite3_bind_int64(s, 2, c->id);
-    sqlite3_bind_text(s, 3, w->json, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, made.m->states[made.to], -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 5, c->event == WC_EV_SAVED_SEARCH);
-    sqlite3_bind_int64(s, 6, c->now);
-    if ((rc = tesoro__run(t, s))) return rc;
+    if ((rc = TESORO__EXEC(t, S_SEARCH_INSERT_WEB, BIND_I(c->agency),
+                           BIND_I(c->id), BIND_T(w->json),
+                           BIND_T(made.m->states[made.to]),
+                           BIND_I(c->event == WC_EV_SAVED_SEARCH),
+                           BIND_I(c->now)))) return rc;
     search = sqlite3_last_insert_rowid(t->db);
     if ((rc = tesoro__created(&made, search))) return rc;
     if (!deleted && (rc = tesoro__search_store(c, search))) return rc;
@@ -8971,10 +8852,9 @@ static int tesoro__exchange(tesoro__ctx *c, int capability,
   char *payload = NULL;
   int rc;
   if ((rc = tesoro__agency_actor(t, c->agency, "website", &website))) return rc;
-  if ((s = tesoro__stmt(t, S_EXCHANGE_PAYLOAD)) == NULL) return t->rc;
-  sqlite3_bind_int(s, 1, capability);
-  sqlite3_bind_int64(s, 2, contact);
-  sqlite3_bind_text(s, 3, extra_json, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_EXCHANGE_PAYLOAD, BIND_I(capability),
+                        BIND_I(contact), BIND_T(extra_json))) == NULL)
+    return t->rc;
   if ((rc = tesoro__text_out(t, s, &payload))) return rc;
   rc = tesoro__outbox(c, "exchange", website.id, CH_WEBSITE, template_name,
                       template_name, payload);
@@ -8984,11 +8864,11 @@ static int tesoro__exchange(tesoro__ctx *c, int capability,
 
 /* Capability 2: a contact the CRM made, for the website to welcome. */
 static int tesoro__exchange_contact(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_CONTACT_EXCHANGE);
+  sqlite3_stmt *s;
   char *extra = NULL;
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->contact);
+  if ((s = TESORO__STMT(c->t, S_CONTACT_EXCHANGE, BIND_I(c->contact))) == NULL)
+    return c->t->rc;
   if ((rc = tesoro__text_out(c->t, s, &extra)) == TESORO_OK)
     rc = tesoro__exchange(c, 2, "new_customer", c->contact, extra);
   TESORO_FREE(extra);
@@ -9012,13 +8892,11 @@ static int fx_crm_exchange(tesoro__ctx *c) {
       return rc;
     return tesoro__activity(c, "interest_registered", "Interest in a property");
   case WC_EV_SET_GROUP:
-    if ((s = tesoro__stmt(t, S_WEB_CUSTOMER_GROUP_CRM)) == NULL) return t->rc;
-    sqlite3_bind_int64(s, 1, c->id);
-    sqlite3_bind_text(s, 2, tesoro__opt(w->text), -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, w->stamp, -1, SQLITE_STATIC);
-    if ((rc = tesoro__run(t, s))) return rc;
-    if ((s = tesoro__stmt(t, S_GROUP_EXTRA)) == NULL) return t->rc;
-    sqlite3_bind_text(s, 1, tesoro__opt(w->text), -1, SQLITE_STATIC);
+    if ((rc = TESORO__EXEC(t, S_WEB_CUSTOMER_GROUP_CRM, BIND_I(c->id),
+                           BIND_T(tesoro__opt(w->text)), BIND_T(w->stamp))))
+      return rc;
+    if ((s = TESORO__STMT(t, S_GROUP_EXTRA,
+                          BIND_T(tesoro__opt(w->text)))) == NULL) return t->rc;
     {
       char *json = NULL;
       if ((rc = tesoro__text_out(t, s, &json)) == TESORO_OK)
@@ -9028,16 +8906,11 @@ static int fx_crm_exchange(tesoro__ctx *c) {
     return rc ? rc : tesoro__activity(c, "group_changed", "Househunting group changed");
   case WC_EV_CONFIRM_VENDOR: {
     int64_t claim = 0;
-    if ((s = tesoro__stmt(t, S_VENDOR_LINK_SET)) == NULL) return t->rc;
-    sqlite3_bind_int64(s, 1, c->contact);
-    sqlite3_bind_int64(s, 2, w->listing);
-    sqlite3_bind_text(s, 3, w->text, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, c->actor->id);
-    sqlite3_bind_int64(s, 5, c->now);
-    if ((rc = tesoro__run(t, s))) return rc;
-    if ((s = tesoro__stmt(t, S_VENDOR_CLAIM_OPEN)) == NULL) return t->rc;
-    sqlite3_bind_int64(s, 1, c->id);
-    sqlite3_bind_int64(s, 2, w->listing);
+    if ((rc = TESORO__EXEC(t, S_VENDOR_LINK_SET, BIND_I(c->contact),
+                           BIND_I(w->listing), BIND_T(w->text),
+                           BIND_I(c->actor->id), BIND_I(c->now)))) return rc;
+    if ((s = TESORO__STMT(t, S_VENDOR_CLAIM_OPEN, BIND_I(c->id),
+                          BIND_I(w->listing))) == NULL) return t->rc;
     rc = tesoro__int(t, s, &claim);
     if (rc == TESORO_OK)
       rc = tesoro__fire_nested(c, &tesoro__vendor_claim_machine, claim,
@@ -9063,12 +8936,10 @@ static int fx_search_save(tesoro__ctx *c) {
   char *extra = NULL;
   int rc = tesoro__search_store(c, c->id);
   if (rc || !(c->actor->bit & R_STAFF)) return rc;
-  if ((s = tesoro__stmt(t, S_SEARCH_SET_ALERT)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_int(s, 2, w->alert);
-  if ((rc = tesoro__run(t, s))) return rc;
-  if ((s = tesoro__stmt(t, S_SEARCH_EXTRA)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
+  if ((rc = TESORO__EXEC(t, S_SEARCH_SET_ALERT, BIND_I(c->id),
+                         BIND_I(w->alert)))) return rc;
+  if ((s = TESORO__STMT(t, S_SEARCH_EXTRA, BIND_I(c->id))) == NULL)
+    return t->rc;
   if ((rc = tesoro__text_out(t, s, &extra)) == TESORO_OK)
     rc = tesoro__exchange(c, 6, "search_saved", c->contact, extra);
   TESORO_FREE(extra);
@@ -9083,12 +8954,9 @@ static int fx_search_delete(tesoro__ctx *c) {
 }
 
 static int fx_vendor_claim_end(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_VENDOR_CLAIM_END);
   int rc;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
-  sqlite3_bind_text(s, 2, c->reason, -1, SQLITE_STATIC);
-  if ((rc = tesoro__run(c->t, s))) return rc;
+  if ((rc = TESORO__EXEC(c->t, S_VENDOR_CLAIM_END, BIND_I(c->id),
+                         BIND_T(c->reason)))) return rc;
   return tesoro__task_close(c, TESORO_ENTITY_VENDOR_CLAIM, c->id,
                             "confirm_vendor",
                             c->to == VC_CONFIRMED ? TASK_EV_COMPLETE
@@ -9267,9 +9135,8 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
   /* A replay answers what it answered the first time.  The digest is of
   ** the event's content (tesoro__web_digest), not of its text. */
   sodium_bin2hex(digest, sizeof digest, hash, sizeof hash);
-  if ((s = tesoro__stmt(t, S_WEB_EVENT_FIND)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, a->agency);
-  sqlite3_bind_text(s, 2, h.source, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_WEB_EVENT_FIND, BIND_I(a->agency),
+                        BIND_T(h.source))) == NULL) return t->rc;
   if ((rc = tesoro__row(t, s)) == TESORO_ROW) {
     int same = strcmp((const char *)sqlite3_column_text(s, 0), digest) == 0;
     sqlite3_reset(s);
@@ -9277,9 +9144,8 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
       return tesoro__fail(t, TESORO_EEXISTS,
                           "source id \"%.60s\" was used for another event",
                           h.source);
-    if ((s = tesoro__stmt(t, S_WEB_EVENT_FIND)) == NULL) return t->rc;
-    sqlite3_bind_int64(s, 1, a->agency);
-    sqlite3_bind_text(s, 2, h.source, -1, SQLITE_STATIC);
+    if ((s = TESORO__STMT(t, S_WEB_EVENT_FIND, BIND_I(a->agency),
+                          BIND_T(h.source))) == NULL) return t->rc;
     if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
     rc = tesoro__copy(t, (const char *)sqlite3_column_text(s, 1), out_result);
     sqlite3_reset(s);
@@ -9304,12 +9170,9 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
   if ((rc = tesoro__fire_nested(&c, &tesoro__web_customer_machine, customer,
                                 WC_EV_CUSTOMER + kind, a, &w)))
     return rc;
-  if ((s = tesoro__stmt(t, S_WEB_RESULT)) == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, h.source, -1, SQLITE_STATIC);
-  sqlite3_bind_int(s, 2, w.applied);
-  sqlite3_bind_int64(s, 3, customer);
-  sqlite3_bind_text(s, 4, tesoro__entity_name(w.entity), -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 5, w.entity_id);
+  if ((s = TESORO__STMT(t, S_WEB_RESULT, BIND_T(h.source), BIND_I(w.applied),
+                        BIND_I(customer), BIND_T(tesoro__entity_name(w.entity)),
+                        BIND_I(w.entity_id))) == NULL) return t->rc;
   if ((rc = tesoro__text_out(t, s, &result))) return rc;
   if ((s = tesoro__stmt(t, S_WEB_EVENT_INSERT)) == NULL) rc = t->rc;
   if (rc == TESORO_OK) {
@@ -10195,8 +10058,8 @@ static int tesoro__web_only(tesoro *t, const tesoro__actor *a,
   if ((rc = tesoro__require(t, a, R_STAFF, "export or erase web customers")) ||
       (rc = tesoro__reach_entity(t, a, TESORO_ENTITY_WEB_CUSTOMER, customer)))
     return rc;
-  if ((s = tesoro__stmt(t, S_WEB_CUSTOMER_ERASED)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, customer);
+  if ((s = TESORO__STMT(t, S_WEB_CUSTOMER_ERASED, BIND_I(customer))) == NULL)
+    return t->rc;
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   *out_version = sqlite3_column_int64(s, 0);
   *out_erased = sqlite3_column_int(s, 1);
@@ -10264,10 +10127,10 @@ TESORO_API int tesoro_web_customer_erase(tesoro *t, int64_t actor,
 /* An erased web customer is frozen: staff can neither approve nor discard
 ** it (the website cannot name it: its id is gone). */
 static int guard_customer_live(tesoro__ctx *c) {
-  sqlite3_stmt *s = tesoro__stmt(c->t, S_WEB_CUSTOMER_ERASED);
+  sqlite3_stmt *s;
   int rc, erased = 0;
-  if (s == NULL) return c->t->rc;
-  sqlite3_bind_int64(s, 1, c->id);
+  if ((s = TESORO__STMT(c->t, S_WEB_CUSTOMER_ERASED, BIND_I(c->id))) == NULL)
+    return c->t->rc;
   if ((rc = tesoro__row(c->t, s)) == TESORO_ROW) erased = sqlite3_column_int(s, 1);
   sqlite3_reset(s);
   if (rc < 0) return rc;
@@ -10295,12 +10158,12 @@ static int tesoro__consent_apply(tesoro__ctx *c, int64_t contact,
                                  const char *statement, int64_t at,
                                  const char *stamp, int64_t expected) {
   tesoro *t = c->t;
-  sqlite3_stmt *s = tesoro__stmt(t, S_CONTACT_CONSENT);
+  sqlite3_stmt *s;
   char old[16] = "", own[40];
   int64_t version, agency, stored_at;
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, contact);
+  if ((s = TESORO__STMT(t, S_CONTACT_CONSENT, BIND_I(contact))) == NULL)
+    return t->rc;
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   agency = sqlite3_column_int64(s, 0);
   version = sqlite3_column_int64(s, 1);
@@ -10325,15 +10188,10 @@ static int tesoro__consent_apply(tesoro__ctx *c, int64_t contact,
   if (rc) return TESORO_OK; /* a newer consent is already recorded */
   if ((rc = tesoro__version_ok(t, "contact", contact, version, expected)))
     return rc;
-  if ((s = tesoro__stmt(t, S_CONTACT_SET_CONSENT)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, contact);
-  sqlite3_bind_text(s, 2, consent, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, at);
-  sqlite3_bind_text(s, 4, source, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 5, statement, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 6, stamp, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 7, version);
-  if ((rc = tesoro__run(t, s))) return rc;
+  if ((rc = TESORO__EXEC(t, S_CONTACT_SET_CONSENT, BIND_I(contact),
+                         BIND_T(consent), BIND_I(at), BIND_T(source),
+                         BIND_T(statement), BIND_T(stamp), BIND_I(version))))
+    return rc;
   if (sqlite3_changes(t->db) != 1)
     return tesoro__fail(t, TESORO_ECONFLICT, "contact %lld changed meanwhile",
                         (long long)contact);
@@ -10500,8 +10358,8 @@ TESORO_API int tesoro_portal_email_verify(tesoro *t, int64_t client,
   TESORO__ENTER(t);
   if ((rc = tesoro__text(t, "verification code", code, 16, 1))) return rc;
   if ((rc = tesoro__client_account(t, client, 1, &a, &acc))) return rc;
-  if ((s = tesoro__stmt(t, S_PORTAL_EMAIL_PENDING_GET)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, acc.id);
+  if ((s = TESORO__STMT(t, S_PORTAL_EMAIL_PENDING_GET, BIND_I(acc.id))) == NULL)
+    return t->rc;
   if ((rc = tesoro__row(t, s)) == TESORO_ROW)
     pending = sqlite3_column_type(s, 0) != SQLITE_NULL;
   sqlite3_reset(s);
@@ -10769,8 +10627,8 @@ TESORO_API int tesoro_document_read(tesoro *t, int64_t actor, int64_t document,
     return rc;
   }
   /* Read the bytes again after the reach check: the statement is shared. */
-  if ((s = tesoro__stmt(t, S_DOCUMENT_LOAD)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, document);
+  if ((s = TESORO__STMT(t, S_DOCUMENT_LOAD, BIND_I(document))) == NULL)
+    return t->rc;
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   size = sqlite3_column_bytes(s, 2);
   copy = TESORO_MALLOC((sqlite3_uint64)size);
@@ -10915,8 +10773,8 @@ TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
     tesoro__actor system;
     if ((rc = tesoro__agency_actor(t, agency, "system", &system))) return rc;
   }
-  if ((s = tesoro__stmt(t, S_OUTBOX_FLOOR)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, t->outbox_floor);
+  if ((s = TESORO__STMT(t, S_OUTBOX_FLOOR, BIND_I(t->outbox_floor))) == NULL)
+    return t->rc;
   if ((rc = tesoro__int(t, s, &t->outbox_floor)) != TESORO_OK)
     return rc < 0 ? rc : TESORO_EDB;
   if ((rc = tesoro__cursor_new(
@@ -11306,8 +11164,8 @@ TESORO_API int tesoro_appointment_ics(tesoro *t, int64_t actor,
       (rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_APPOINTMENT, appointment)))
     return rc;
-  if ((s = tesoro__stmt(t, S_APPOINTMENT_ICS_FACTS)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, appointment);
+  if ((s = TESORO__STMT(t, S_APPOINTMENT_ICS_FACTS,
+                        BIND_I(appointment))) == NULL) return t->rc;
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   ics = sqlite3_str_new(NULL);
   tesoro__ics_begin(ics);
@@ -11342,9 +11200,11 @@ TESORO_API int tesoro_calendar_feed(tesoro *t, int64_t actor, int64_t subject,
   /* a client's feed is a portal call */
   if (who.kind == TESORO_ACTOR_CLIENT && (rc = tesoro__portal_gate(t, &who, 0)))
     return rc;
-  if ((s = tesoro__stmt(t, S_CALENDAR_FEED)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, who.kind == TESORO_ACTOR_AGENT ? who.id : 0);
-  sqlite3_bind_int64(s, 2, who.kind == TESORO_ACTOR_CLIENT ? who.contact : 0);
+  if ((s = TESORO__STMT(t, S_CALENDAR_FEED,
+                        BIND_I(who.kind == TESORO_ACTOR_AGENT ? who.id : 0),
+                        BIND_I(who.kind == TESORO_ACTOR_CLIENT ? who.contact
+                                                               : 0))) == NULL)
+    return t->rc;
   ics = sqlite3_str_new(NULL);
   tesoro__ics_begin(ics);
   while (!oom && (rc = tesoro__row(t, s)) == TESORO_ROW)
@@ -11655,12 +11515,10 @@ static int tesoro__import_ref(tesoro__import *im, const char *type,
                               const char *external_id, const char *what,
                               int64_t *out_id) {
   tesoro *t = im->t;
-  sqlite3_stmt *s = tesoro__stmt(t, S_IMPORT_REF);
+  sqlite3_stmt *s;
   int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, im->admin.agency);
-  sqlite3_bind_text(s, 2, type, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 3, external_id, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_IMPORT_REF, BIND_I(im->admin.agency), BIND_T(type),
+                        BIND_T(external_id))) == NULL) return t->rc;
   rc = tesoro__int(t, s, out_id);
   if (rc == TESORO_DONE)
     return tesoro__fail(t, TESORO_ENOTFOUND,
@@ -11754,10 +11612,10 @@ static const tesoro__field tesoro__import_listing_fields[] = {
 static int tesoro__import_photos(tesoro__import *im, int64_t staff,
                                  int64_t listing, const char *photos) {
   tesoro *t = im->t;
-  sqlite3_stmt *s = tesoro__stmt(t, S_IMPORT_PHOTOS);
+  sqlite3_stmt *s;
   int rc, n = 0;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, photos, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_IMPORT_PHOTOS, BIND_T(photos))) == NULL)
+    return t->rc;
   while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
     const char *name = (const char *)sqlite3_column_text(s, 0);
     const char *mime = (const char *)sqlite3_column_text(s, 1);
@@ -11822,9 +11680,8 @@ static int tesoro__import_listing(tesoro__import *im, const tesoro__rec *r,
       (rc = tesoro__import_staff(im, r, &staff)))
     return rc;
   /* the seller form, from the contact and the listing's fields */
-  if ((s = tesoro__stmt(t, S_IMPORT_SELLER)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, contact);
-  sqlite3_bind_text(s, 2, fields, -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_IMPORT_SELLER, BIND_I(contact),
+                        BIND_T(fields))) == NULL) return t->rc;
   if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
   name = sqlite3_mprintf("%s", sqlite3_column_text(s, 0));
   if (sqlite3_column_type(s, 1) != SQLITE_NULL)
@@ -11980,8 +11837,9 @@ static int tesoro__import_appointment(tesoro__import *im, const tesoro__rec *r,
                                "listing", &listing)) ||
       (rc = tesoro__import_staff(im, r, &staff)))
     return rc;
-  if ((s = tesoro__stmt(t, S_JSON_MEMBERS)) == NULL) return t->rc;
-  sqlite3_bind_text(s, 1, tesoro__rec_text(r, "preferred"), -1, SQLITE_STATIC);
+  if ((s = TESORO__STMT(t, S_JSON_MEMBERS,
+                        BIND_T(tesoro__rec_text(r, "preferred")))) == NULL)
+    return t->rc;
   while ((rc = tesoro__row(t, s)) == TESORO_ROW) {
     if (n == 3 || strcmp((const char *)sqlite3_column_text(s, 1), "integer")) {
       sqlite3_reset(s);
@@ -11992,9 +11850,8 @@ static int tesoro__import_appointment(tesoro__import *im, const tesoro__rec *r,
   }
   sqlite3_reset(s);
   if (rc < 0) return rc;
-  if ((s = tesoro__stmt(t, S_IMPORT_DEAL)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, contact);
-  sqlite3_bind_int64(s, 2, listing);
+  if ((s = TESORO__STMT(t, S_IMPORT_DEAL, BIND_I(contact),
+                        BIND_I(listing))) == NULL) return t->rc;
   if ((rc = tesoro__row(t, s)) == TESORO_ROW) {
     deal = sqlite3_column_int64(s, 0);
     dp = sqlite3_column_int64(s, 1);
@@ -12285,14 +12142,10 @@ static int tesoro__import_fold(tesoro__import *im, int64_t activity_mark) {
     if (rc == SQLITE_ROW) rc = sqlite3_step(u);
     sqlite3_reset(u);
     if (rc != SQLITE_DONE) return tesoro__dberr(t, rc);
-    if ((s = tesoro__stmt(t, S_IMPORT_FOLD)) == NULL) return t->rc;
-    sqlite3_bind_int(s, 1, entity);
-    sqlite3_bind_int64(s, 2, made);
-    if ((rc = tesoro__run(t, s))) return rc;
-    if ((s = tesoro__stmt(t, S_IMPORT_HISTORY)) == NULL) return t->rc;
-    sqlite3_bind_int64(s, 1, im->admin.agency);
-    sqlite3_bind_int(s, 2, entity);
-    sqlite3_bind_int64(s, 3, made);
+    if ((rc = TESORO__EXEC(t, S_IMPORT_FOLD, BIND_I(entity), BIND_I(made))))
+      return rc;
+    if ((s = TESORO__STMT(t, S_IMPORT_HISTORY, BIND_I(im->admin.agency),
+                          BIND_I(entity), BIND_I(made))) == NULL) return t->rc;
     if (state[0]) sqlite3_bind_text(s, 4, state, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 5, im->admin.id);
     sqlite3_bind_int64(s, 6, im->at);
@@ -12301,8 +12154,8 @@ static int tesoro__import_fold(tesoro__import *im, int64_t activity_mark) {
     sqlite3_bind_text(s, 9, im->external_id, -1, SQLITE_STATIC);
     if ((rc = tesoro__run(t, s))) return rc;
   }
-  if ((s = tesoro__stmt(t, S_IMPORT_ACTIVITY)) == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, activity_mark);
+  if ((s = TESORO__STMT(t, S_IMPORT_ACTIVITY, BIND_I(activity_mark))) == NULL)
+    return t->rc;
   return tesoro__run(t, s);
 }
 
