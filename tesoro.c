@@ -2782,6 +2782,9 @@ static int tesoro__json_fields(tesoro *t, const char *what, const char *json,
 
 typedef struct tesoro__ctx tesoro__ctx;
 typedef int (*tesoro__step)(tesoro__ctx *);
+/* A guard or an effect: each machine's are declared above its table and
+** defined with its workflow further down. */
+typedef int tesoro__hook(tesoro__ctx *c);
 
 typedef struct tesoro__trans {
   uint32_t from;      /* mask of states */
@@ -2921,33 +2924,6 @@ static void tesoro__ctx_new(tesoro__ctx *c, tesoro *t, const tesoro__actor *a,
   TESORO__NAMED(TESORO__##NAME##_STATES, tesoro__##name##_states);            \
   TESORO__NAMED(TESORO__##NAME##_EVENTS, tesoro__##name##_events)
 
-/* Every guard and effect the tables below name, declared once: each is
-** defined with its workflow further down. */
-#define TESORO__HOOKS(X)                                                      \
-  X(fx_room_start_onboarding) X(fx_room_end) X(fx_room_message)              \
-  X(fx_document) X(guard_accept) X(guard_signed_mandate) X(guard_validate)   \
-  X(fx_propose) X(fx_accept) X(fx_share_form) X(fx_submit_form)              \
-  X(fx_request_changes) X(fx_validate) X(fx_mandate_cancel)                  \
-  X(guard_valid_mandate) X(guard_mandate_expired) X(fx_listing_fill)         \
-  X(fx_publish) X(fx_listing_update) X(fx_task_closed) X(guard_offer)        \
-  X(fx_offer) X(fx_deal_close) X(guard_request_viewing)                      \
-  X(fx_request_viewing) X(fx_feed) X(guard_start_time)                       \
-  X(guard_cancel_reason) X(guard_viewing_day) X(guard_viewing_ended)         \
-  X(guard_no_show) X(fx_schedule) X(fx_appointment_end) X(fx_completed)      \
-  X(fx_no_show) X(fx_reminder) X(fx_appointment_note) X(fx_rate)             \
-  X(guard_stage) X(guard_coming_soon) X(guard_attempt) X(guard_list_date)    \
-  X(fx_stage) X(fx_referral_note) X(guard_code) X(guard_unlocked)            \
-  X(fx_portal_register) X(fx_portal_verify) X(fx_portal_code_failed)         \
-  X(fx_portal_login) X(fx_portal_login_failed) X(fx_portal_password)         \
-  X(fx_portal_step) X(fx_portal_language) X(fx_portal_contact_agent)         \
-  X(fx_portal_register_attempt) X(fx_portal_request_reset)                   \
-  X(fx_portal_reset_failed) X(fx_portal_resend) X(fx_portal_deactivate)      \
-  X(fx_portal_logout) X(guard_reason) X(guard_customer_live)                 \
-  X(guard_customer_discard) X(fx_customer_approve) X(fx_customer_discard)    \
-  X(fx_web_event) X(fx_crm_exchange) X(fx_search_save) X(fx_search_delete)   \
-  X(fx_vendor_claim_end)
-#define TESORO__DECLARE_HOOK(name) static int name(tesoro__ctx *c);
-TESORO__HOOKS(TESORO__DECLARE_HOOK)
 static int agent_appointment(tesoro__ctx *c, int64_t *out);
 static int agent_referral(tesoro__ctx *c, int64_t *out);
 static int explain_referral(tesoro__ctx *c, int rc);
@@ -2966,6 +2942,8 @@ static int explain_referral(tesoro__ctx *c, int rc);
 TESORO__NAMES(ROOM, room);
 
 #define ROOM_LIVE (ST(ROOM_OPEN) | ST(ROOM_IN_PROGRESS))
+static tesoro__hook fx_room_start_onboarding, fx_room_end, fx_room_message,
+    fx_document;
 static const tesoro__trans tesoro__room_rows[] = {
   /* from              event                       to                roles              guard effect  move */
   {TESORO__NEW, ROOM_EV_CREATE, ROOM_OPEN, R_WEBSITE, NULL, NULL, 0},
@@ -3004,6 +2982,9 @@ TESORO__NAMES(MANDATE, mandate);
 #define MANDATE_OPEN                                                           \
   (ST(MANDATE_DRAFT) | ST(MANDATE_NEGOTIATING) | ST(MANDATE_TERMS_AGREED) |    \
    ST(MANDATE_FORM_SHARED) | ST(MANDATE_FORM_SUBMITTED))
+static tesoro__hook fx_propose, guard_accept, fx_accept, fx_share_form,
+    guard_signed_mandate, fx_submit_form, fx_request_changes, guard_validate,
+    fx_validate, fx_mandate_cancel;
 static const tesoro__trans tesoro__mandate_rows[] = {
   /* from                                          event                       to                      roles               guard                 effect  move */
   {TESORO__NEW, MANDATE_EV_CREATE, MANDATE_DRAFT, R_STAFF, NULL, NULL, 0},
@@ -3042,6 +3023,8 @@ static const tesoro__notice tesoro__mandate_notices[] = {
   X(LISTING_EV_CREATE, create)
 TESORO__NAMES(LISTING, listing);
 
+static tesoro__hook fx_listing_fill, guard_valid_mandate, fx_publish,
+    guard_mandate_expired, fx_listing_update;
 static const tesoro__trans tesoro__listing_rows[] = {
   /* from                                          event                   to                   roles     guard                  effect  move */
   {TESORO__NEW, LISTING_EV_CREATE, LISTING_PLACEHOLDER, R_STAFF, NULL, NULL, 0},
@@ -3063,6 +3046,7 @@ static const tesoro__trans tesoro__listing_rows[] = {
   X(TASK_EV_CREATE, create)
 TESORO__NAMES(TASK, task);
 
+static tesoro__hook fx_task_closed;
 static const tesoro__trans tesoro__task_rows[] = {
   /* from           event             to              roles                guard effect  move */
   {TESORO__NEW, TASK_EV_CREATE, TASK_OPEN, R_STAFF | R_CLIENT | R_WEBSITE | R_SYSTEM, NULL, NULL, 0},
@@ -3078,6 +3062,7 @@ static const tesoro__trans tesoro__task_rows[] = {
   X(DEAL_EV_CREATE, create)
 TESORO__NAMES(DEAL, deal);
 
+static tesoro__hook guard_offer, fx_offer, fx_deal_close;
 static const tesoro__trans tesoro__deal_rows[] = {
   /* from             event          to            roles    guard        effect  move */
   {TESORO__NEW, DEAL_EV_CREATE, DEAL_ACTIVE, R_STAFF, NULL, NULL, 0},
@@ -3098,6 +3083,7 @@ static const tesoro__trans tesoro__deal_rows[] = {
   X(DP_EV_OFFER, offer)
 TESORO__NAMES(DEAL_PROPERTY, deal_property);
 
+static tesoro__hook guard_request_viewing, fx_request_viewing, fx_feed;
 static const tesoro__trans tesoro__deal_property_rows[] = {
   /* from                                event                    to            roles     guard                  effect  move */
   {TESORO__NEW, DP_EV_OFFER, DP_TO_REVIEW, R_STAFF, NULL, NULL, 0},
@@ -3131,6 +3117,9 @@ TESORO__NAMES(APPOINTMENT, appointment);
 
 
 #define APPT_LIVE (ST(APPT_PENDING) | ST(APPT_CONFIRMED))
+static tesoro__hook guard_start_time, fx_schedule, fx_appointment_end,
+    guard_cancel_reason, guard_viewing_day, fx_completed, guard_viewing_ended,
+    guard_no_show, fx_no_show, fx_reminder, fx_appointment_note, fx_rate;
 static const tesoro__trans tesoro__appointment_rows[] = {
   /* from                event                     to              roles               guard                effect  move */
   {TESORO__NEW, APPT_EV_REQUEST, APPT_PENDING, R_CLIENT, NULL, NULL, 0},
@@ -3202,6 +3191,8 @@ static int tesoro__stage_to_state(int stage) {
 
 
 #define RF_BEFORE(s) (ST(s) - 1u) /* every stage before s in the order */
+static tesoro__hook guard_stage, fx_stage, guard_coming_soon, guard_list_date,
+    guard_attempt, fx_referral_note;
 static const tesoro__trans tesoro__referral_rows[] = {
   /* from                    event                to                  roles       guard            effect  move */
   {TESORO__NEW, RF_EV_CREATE, RF_LEFT_VOICEMAIL, R_STAFF, NULL, NULL, 0},
@@ -3269,6 +3260,12 @@ TESORO__NAMES(PORTAL_ACCOUNT, portal_account);
 
 #define PA_ACTIVE (ST(PA_SET_PASSWORD) | ST(PA_WELCOME) | ST(PA_TOUR) | ST(PA_READY))
 #define PA_ONBOARDED (ST(PA_WELCOME) | ST(PA_TOUR) | ST(PA_READY))
+static tesoro__hook fx_portal_register, guard_code, fx_portal_verify,
+    fx_portal_code_failed, guard_unlocked, fx_portal_login,
+    fx_portal_login_failed, fx_portal_password, fx_portal_step,
+    fx_portal_language, fx_portal_contact_agent, fx_portal_register_attempt,
+    fx_portal_request_reset, fx_portal_reset_failed, fx_portal_resend,
+    fx_portal_deactivate, fx_portal_logout;
 static const tesoro__trans tesoro__portal_account_rows[] = {
   /* from               event                  to               roles                 guard           effect  move */
   {TESORO__NEW, PA_EV_CREATE, PA_SET_PASSWORD, R_STAFF, NULL, NULL, 0},
@@ -3337,6 +3334,8 @@ static const tesoro__notice tesoro__portal_account_notices[] = {
 TESORO__NAMES(WEB_CUSTOMER, web_customer);
 
 #define WC_ANY ALL_STATES
+static tesoro__hook guard_customer_live, fx_customer_approve,
+    guard_customer_discard, fx_customer_discard, fx_web_event, fx_crm_exchange;
 static const tesoro__trans tesoro__web_customer_rows[] = {
   /* from              event                    to             roles      guard         effect  move */
   {TESORO__NEW, WC_EV_CREATE, WC_PROSPECT, R_WEBSITE, NULL, NULL, 0},
@@ -3370,6 +3369,7 @@ static const tesoro__trans tesoro__web_customer_rows[] = {
   X(SEARCH_EV_CREATE, create)
 TESORO__NAMES(SEARCH, search);
 
+static tesoro__hook fx_search_save, fx_search_delete;
 static const tesoro__trans tesoro__search_rows[] = {
   /* from               event             to              roles                guard  effect  move */
   {TESORO__NEW, SEARCH_EV_CREATE, SEARCH_ACTIVE, R_STAFF | R_WEBSITE, NULL, NULL, 0},
@@ -3389,6 +3389,7 @@ static const tesoro__trans tesoro__search_rows[] = {
   X(VC_EV_CREATE, create)
 TESORO__NAMES(VENDOR_CLAIM, vendor_claim);
 
+static tesoro__hook fx_vendor_claim_end, guard_reason;
 static const tesoro__trans tesoro__vendor_claim_rows[] = {
   /* from            event          to            roles    guard         effect  move */
   {TESORO__NEW, VC_EV_CREATE, VC_CLAIMED, R_WEBSITE, NULL, NULL, 0},
