@@ -4110,13 +4110,11 @@ static int tesoro__notices(tesoro__ctx *c) {
 /* A line on the contact's activity timeline. */
 static int tesoro__activity(tesoro__ctx *c, const char *kind,
                             const char *summary) {
-  sqlite3_stmt *s;
   if (c->contact == 0) return TESORO_OK;
-  if ((s = TESORO__STMT(c->t, S_ACTIVITY_INSERT, BIND_I(c->agency),
-                        BIND_I(c->contact), BIND_T(kind), BIND_I(c->actor->id),
-                        BIND_I(c->now), BIND_I(c->entity), BIND_I(c->id),
-                        BIND_T(summary))) == NULL) return c->t->rc;
-  return tesoro__run(c->t, s);
+  return TESORO__EXEC(c->t, S_ACTIVITY_INSERT, BIND_I(c->agency),
+                      BIND_I(c->contact), BIND_T(kind), BIND_I(c->actor->id),
+                      BIND_I(c->now), BIND_I(c->entity), BIND_I(c->id),
+                      BIND_T(summary));
 }
 
 /* Open a staff task about (entity, entity_id), assigned to `assignee`. */
@@ -4168,10 +4166,7 @@ static int tesoro__task_close(tesoro__ctx *c, int entity, int64_t entity_id,
 }
 
 static int fx_task_closed(tesoro__ctx *c) {
-  sqlite3_stmt *s;
-  if ((s = TESORO__STMT(c->t, S_TASK_CLOSED_AT, BIND_I(c->id),
-                        BIND_I(c->now))) == NULL) return c->t->rc;
-  return tesoro__run(c->t, s);
+  return TESORO__EXEC(c->t, S_TASK_CLOSED_AT, BIND_I(c->id), BIND_I(c->now));
 }
 
 static int tesoro__timer_plan(tesoro__ctx *c, int entity, int64_t entity_id,
@@ -4188,11 +4183,8 @@ static int tesoro__timer_plan(tesoro__ctx *c, int entity, int64_t entity_id,
 ** every kind; `also` may be NULL), in one statement. */
 static int tesoro__timer_withdraw(tesoro__ctx *c, const char *kind,
                                   const char *also) {
-  sqlite3_stmt *s;
-  if ((s = TESORO__STMT(c->t, S_TIMER_WITHDRAW, BIND_I(c->entity),
-                        BIND_I(c->id), BIND_T(kind), BIND_T(also))) == NULL)
-    return c->t->rc;
-  return tesoro__run(c->t, s);
+  return TESORO__EXEC(c->t, S_TIMER_WITHDRAW, BIND_I(c->entity), BIND_I(c->id),
+                      BIND_T(kind), BIND_T(also));
 }
 
 /* Timer handlers, by kind.  `c` is a context for the timer's entity, as the
@@ -5280,7 +5272,6 @@ static int fx_propose(tesoro__ctx *c) {
   const char *party = tesoro__party(c->actor);
   char open_party[8];
   int64_t open, proposal;
-  sqlite3_stmt *s;
   int rc;
   if ((rc = tesoro__open_proposal(c, &open, open_party))) return rc;
   if (open) {
@@ -5296,9 +5287,9 @@ static int fx_propose(tesoro__ctx *c) {
                          BIND_I(terms->exclusive), BIND_I(terms->days),
                          BIND_I(c->now)))) return rc;
   proposal = c->out_id = sqlite3_last_insert_rowid(t->db);
-  if ((s = TESORO__STMT(t, S_MANDATE_SET_OPEN, BIND_I(c->id),
-                        BIND_I(proposal))) == NULL) return t->rc;
-  if ((rc = tesoro__run(t, s)) || (rc = tesoro__history_ref(c, proposal)))
+  if ((rc = TESORO__EXEC(t, S_MANDATE_SET_OPEN, BIND_I(c->id),
+                         BIND_I(proposal))) ||
+      (rc = tesoro__history_ref(c, proposal)))
     return rc;
   return tesoro__activity(c, "mandate_proposal", "Mandate terms proposed");
 }
@@ -5344,9 +5335,9 @@ static int fx_accept(tesoro__ctx *c) {
   if ((rc = TESORO__EXEC(t, S_PROPOSAL_ACCEPT, BIND_I(terms->proposal),
                          BIND_T(tesoro__party(c->actor)), BIND_I(c->now))))
     return rc;
-  if ((s = TESORO__STMT(t, S_MANDATE_AGREE, BIND_I(c->id),
-                        BIND_I(terms->proposal))) == NULL) return t->rc;
-  if ((rc = tesoro__run(t, s)) || (rc = tesoro__history_ref(c, terms->proposal)))
+  if ((rc = TESORO__EXEC(t, S_MANDATE_AGREE, BIND_I(c->id),
+                         BIND_I(terms->proposal))) ||
+      (rc = tesoro__history_ref(c, terms->proposal)))
     return rc;
   if ((s = TESORO__STMT(t, S_PROPOSAL_TERMS_JSON, BIND_I(terms->proposal),
                         BIND_T(TESORO__DISCLAIMER))) == NULL) return t->rc;
@@ -5438,11 +5429,7 @@ static int guard_validate(tesoro__ctx *c) {
 /* Run statement `id` with ?1 = the entity and ?2 = the call's text
 ** argument (a JSON document validated before the transaction began). */
 static int tesoro__store_args(tesoro__ctx *c, int id) {
-  sqlite3_stmt *s;
-  if ((s = TESORO__STMT(c->t, id, BIND_I(c->id),
-                        BIND_T((const char *)c->args))) == NULL)
-    return c->t->rc;
-  return tesoro__run(c->t, s);
+  return TESORO__EXEC(c->t, id, BIND_I(c->id), BIND_T((const char *)c->args));
 }
 
 static int fx_listing_fill(tesoro__ctx *c) {
@@ -5513,11 +5500,9 @@ done:
 }
 
 static int fx_mandate_cancel(tesoro__ctx *c) {
-  sqlite3_stmt *s;
   int rc;
-  if ((s = TESORO__STMT(c->t, S_MANDATE_SET_END, BIND_I(c->id),
-                        BIND_T(c->reason))) == NULL) return c->t->rc;
-  if ((rc = tesoro__run(c->t, s)) ||
+  if ((rc = TESORO__EXEC(c->t, S_MANDATE_SET_END, BIND_I(c->id),
+                         BIND_T(c->reason))) ||
       (rc = tesoro__task_close(c, TESORO_ENTITY_MANDATE, c->id,
                                "review_seller_form", TASK_EV_CANCEL)))
     return rc;
@@ -5669,11 +5654,9 @@ static int guard_mandate_expired(tesoro__ctx *c) {
 }
 
 static int fx_publish(tesoro__ctx *c) {
-  sqlite3_stmt *s;
   int rc;
-  if ((s = TESORO__STMT(c->t, S_LISTING_SET_PUBLISHED, BIND_I(c->id),
-                        BIND_I(c->now))) == NULL) return c->t->rc;
-  if ((rc = tesoro__run(c->t, s)) ||
+  if ((rc = TESORO__EXEC(c->t, S_LISTING_SET_PUBLISHED, BIND_I(c->id),
+                         BIND_I(c->now))) ||
       (rc = tesoro__task_close(c, TESORO_ENTITY_LISTING, c->id,
                                "publish_listing", TASK_EV_COMPLETE)))
     return rc;
@@ -6622,14 +6605,12 @@ static int guard_list_date(tesoro__ctx *c) {
 static int fx_stage(tesoro__ctx *c) {
   tesoro *t = c->t;
   const char *name = c->m->states[c->to];
-  sqlite3_stmt *s;
   tesoro__stage_facts f;
   char summary[64], zone[128], extra[96];
   int rc;
-  if ((s = TESORO__STMT(t, S_REFERRAL_APPLY, BIND_I(c->id), BIND_T(c->args),
-                        BIND_T(name), BIND_I(c->now), BIND_I(c->actor->id),
-                        BIND_T(c->reason))) == NULL) return t->rc;
-  if ((rc = tesoro__run(t, s)) ||
+  if ((rc = TESORO__EXEC(t, S_REFERRAL_APPLY, BIND_I(c->id), BIND_T(c->args),
+                         BIND_T(name), BIND_I(c->now), BIND_I(c->actor->id),
+                         BIND_T(c->reason))) ||
       (rc = tesoro__timer_withdraw(c, "referral_list_date", NULL)))
     return rc;
   c->args = NULL; /* stored now: read the referral itself from here on */
@@ -7078,13 +7059,9 @@ static int guard_code(tesoro__ctx *c) {
 
 static int fx_portal_register(tesoro__ctx *c) {
   const tesoro__portal_args *args = c->args;
-  sqlite3_stmt *s;
-  if ((s = TESORO__STMT(c->t, S_PORTAL_REGISTER_AGAIN, BIND_I(c->id),
-                        BIND_T(args->name), BIND_T(args->hash),
-                        BIND_T(args->code_hash),
-                        BIND_I(args->code_expires_at))) == NULL)
-    return c->t->rc;
-  return tesoro__run(c->t, s);
+  return TESORO__EXEC(c->t, S_PORTAL_REGISTER_AGAIN, BIND_I(c->id),
+                      BIND_T(args->name), BIND_T(args->hash),
+                      BIND_T(args->code_hash), BIND_I(args->code_expires_at));
 }
 
 /* Link the verified account to the agency's contact with its e-mail, or
@@ -7174,10 +7151,7 @@ static int fx_portal_login(tesoro__ctx *c) {
 /* Every session of the account ends (password change or reset, resend,
 ** deactivation). */
 static int tesoro__sessions_end(tesoro__ctx *c) {
-  sqlite3_stmt *s;
-  if ((s = TESORO__STMT(c->t, S_PORTAL_SESSIONS_END, BIND_I(c->id))) == NULL)
-    return c->t->rc;
-  return tesoro__run(c->t, s);
+  return TESORO__EXEC(c->t, S_PORTAL_SESSIONS_END, BIND_I(c->id));
 }
 
 /* Count the failure; the one that locks the account says so on the
@@ -7226,11 +7200,10 @@ static int fx_portal_resend(tesoro__ctx *c) {
 }
 
 static int fx_portal_deactivate(tesoro__ctx *c) {
-  sqlite3_stmt *s;
   int rc;
-  if ((s = TESORO__STMT(c->t, S_PORTAL_DEACTIVATE, BIND_I(c->id),
-                        BIND_I(c->now))) == NULL) return c->t->rc;
-  if ((rc = tesoro__run(c->t, s)) || (rc = tesoro__sessions_end(c))) return rc;
+  if ((rc = TESORO__EXEC(c->t, S_PORTAL_DEACTIVATE, BIND_I(c->id),
+                         BIND_I(c->now))) ||
+      (rc = tesoro__sessions_end(c))) return rc;
   return tesoro__portal_activity(c, NULL);
 }
 
@@ -7238,14 +7211,12 @@ static int fx_portal_deactivate(tesoro__ctx *c) {
 ** it from the row once delivered. */
 static int fx_portal_request_reset(tesoro__ctx *c) {
   const tesoro__portal_args *args = c->args;
-  sqlite3_stmt *s;
   char extra[TESORO_PORTAL_RESET_LEN + 32];
   int rc;
-  if ((s = TESORO__STMT(c->t, S_PORTAL_RESET_SET, BIND_I(c->id),
-                        BIND_T(args->code_hash),
-                        BIND_I(args->code_expires_at))) == NULL)
-    return c->t->rc;
-  if ((rc = tesoro__run(c->t, s)) || (rc = tesoro__portal_activity(c, NULL)))
+  if ((rc = TESORO__EXEC(c->t, S_PORTAL_RESET_SET, BIND_I(c->id),
+                         BIND_T(args->code_hash),
+                         BIND_I(args->code_expires_at))) ||
+      (rc = tesoro__portal_activity(c, NULL)))
     return rc;
   snprintf(extra, sizeof extra, "{\"secret\":\"%s\"}", args->secret);
   rc = tesoro__notice_data(c, NULL, extra); /* wiped after the notice step */
@@ -7254,10 +7225,7 @@ static int fx_portal_request_reset(tesoro__ctx *c) {
 }
 
 static int fx_portal_reset_failed(tesoro__ctx *c) {
-  sqlite3_stmt *s;
-  if ((s = TESORO__STMT(c->t, S_PORTAL_RESET_FAILED, BIND_I(c->id))) == NULL)
-    return c->t->rc;
-  return tesoro__run(c->t, s);
+  return TESORO__EXEC(c->t, S_PORTAL_RESET_FAILED, BIND_I(c->id));
 }
 
 static int fx_portal_register_attempt(tesoro__ctx *c) {
@@ -8675,10 +8643,8 @@ static int fx_customer_approve(tesoro__ctx *c) {
 }
 
 static int fx_customer_discard(tesoro__ctx *c) {
-  sqlite3_stmt *s;
-  if ((s = TESORO__STMT(c->t, S_WEB_CUSTOMER_END, BIND_I(c->id),
-                        BIND_T(c->reason))) == NULL) return c->t->rc;
-  return tesoro__run(c->t, s);
+  return TESORO__EXEC(c->t, S_WEB_CUSTOMER_END, BIND_I(c->id),
+                      BIND_T(c->reason));
 }
 
 /* Run statement `id` with (?1 customer or search, ?2 event JSON, ?3 stamp,
@@ -12155,9 +12121,7 @@ static int tesoro__import_fold(tesoro__import *im, int64_t activity_mark) {
     sqlite3_bind_text(s, 9, im->external_id, -1, SQLITE_STATIC);
     if ((rc = tesoro__run(t, s))) return rc;
   }
-  if ((s = TESORO__STMT(t, S_IMPORT_ACTIVITY, BIND_I(activity_mark))) == NULL)
-    return t->rc;
-  return tesoro__run(t, s);
+  return TESORO__EXEC(t, S_IMPORT_ACTIVITY, BIND_I(activity_mark));
 }
 
 /* One line: its record checked, made (or found present), folded. */
