@@ -1597,6 +1597,7 @@ static int tesoro__bound_run(tesoro *t, sqlite3_stmt *s) {
 #define TESORO__EXEC(t, id, ...)                                              \
   tesoro__bound_run(t, TESORO__STMT(t, id, __VA_ARGS__))
 
+
 /* Step once: TESORO_ROW (read the columns, then sqlite3_reset), TESORO_DONE
 ** (already reset), or an error (reset). */
 static int tesoro__row(tesoro *t, sqlite3_stmt *s) {
@@ -1606,6 +1607,21 @@ static int tesoro__row(tesoro *t, sqlite3_stmt *s) {
   if (src == SQLITE_DONE) return TESORO_DONE;
   return tesoro__dberr(t, src);
 }
+
+/* The one row a bound statement must give: TESORO_OK with *out on it (the
+** caller resets it), or an error; no row is TESORO_EDB, for these read
+** what the call's own transaction has just checked or written. */
+static int tesoro__bound_row(tesoro *t, sqlite3_stmt *s, sqlite3_stmt **out) {
+  int rc;
+  if (s == NULL) return t->rc;
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW)
+    return rc < 0 ? rc
+                  : tesoro__fail(t, TESORO_EDB, "database: a row is missing");
+  *out = s;
+  return TESORO_OK;
+}
+#define TESORO__ROW(t, out, id, ...)                                          \
+  tesoro__bound_row(t, TESORO__STMT(t, id, __VA_ARGS__), out)
 
 /* One integer from a one-row statement: TESORO_OK with *out, TESORO_DONE
 ** when there is no row (the statement is reset either way). */
@@ -1620,12 +1636,13 @@ static int tesoro__int(tesoro *t, sqlite3_stmt *s, int64_t *out) {
 }
 
 /* Statement `stmt` bound with (id) and stepped onto its row: TESORO_OK
-** with *out on the row (the caller resets it), TESORO_ENOTFOUND "<what>
-** <id> does not exist", or an error. */
+** with *out on the row (the caller resets it), TESORO_EINVAL for an id
+** <= 0, TESORO_ENOTFOUND "<what> <id> does not exist", or an error. */
 static int tesoro__find(tesoro *t, int stmt, const char *what, int64_t id,
                         sqlite3_stmt **out) {
   sqlite3_stmt *s;
   int rc;
+  if ((rc = tesoro__id(t, what, id))) return rc;
   if ((s = TESORO__STMT(t, stmt, BIND_I(id))) == NULL) return t->rc;
   if ((rc = tesoro__row(t, s)) == TESORO_DONE)
     return tesoro__fail(t, TESORO_ENOTFOUND, "%s %lld does not exist", what,
@@ -2283,8 +2300,7 @@ static int tesoro__actor_load(tesoro *t, int64_t id, tesoro__actor *a) {
   sqlite3_stmt *s;
   const char *kind, *role;
   int rc;
-  if ((rc = tesoro__id(t, "actor", id)) ||
-      (rc = tesoro__find(t, S_ACTOR_LOAD, "actor", id, &s)))
+  if ((rc = tesoro__find(t, S_ACTOR_LOAD, "actor", id, &s)))
     return rc;
   memset(a, 0, sizeof *a);
   a->id = id;
@@ -2381,6 +2397,13 @@ static int tesoro__require(tesoro *t, const tesoro__actor *a, int mask,
                                                     : tesoro__actor_kinds[a->kind]);
 }
 
+/* Load actor `id` and require one of the roles in `mask` to do `action`. */
+static int tesoro__actor_as(tesoro *t, int64_t id, int mask, const char *action,
+                            tesoro__actor *a) {
+  int rc = tesoro__actor_load(t, id, a);
+  return rc ? rc : tesoro__require(t, a, mask, action);
+}
+
 /*
 ** The portal rule: a portal call needs the agency's portal on;
 ** and a client whose account still has its temporary password may do
@@ -2391,9 +2414,8 @@ static int tesoro__portal_gate(tesoro *t, const tesoro__actor *a,
                                int set_password_ok) {
   sqlite3_stmt *s;
   int active, must_change, deactivated, rc;
-  if ((s = TESORO__STMT(t, S_PORTAL_GATE, BIND_I(a->agency),
-                        BIND_I(a->contact))) == NULL) return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(t, &s, S_PORTAL_GATE, BIND_I(a->agency),
+                        BIND_I(a->contact)))) return rc;
   active = sqlite3_column_int(s, 0);
   must_change = sqlite3_column_int(s, 1);
   deactivated = sqlite3_column_int(s, 2);
@@ -2607,9 +2629,7 @@ static int tesoro__json_canonical(tesoro *t, const char *json,
   sqlite3_stmt *s;
   const unsigned char *text;
   int rc;
-  if ((s = TESORO__STMT(t, S_JSON_CANONICAL, BIND_T(json))) == NULL)
-    return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(t, &s, S_JSON_CANONICAL, BIND_T(json)))) return rc;
   if ((text = sqlite3_column_text(s, 0)) == NULL) {
     sqlite3_reset(s);
     return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
@@ -3191,20 +3211,27 @@ static int tesoro__stage_to_state(int stage) {
 
 
 #define RF_BEFORE(s) (ST(s) - 1u) /* every stage before s in the order */
+/* The stages a staff move reaches both forward and back from failed, with
+** the guard of arriving there; a row of each kind by RF_FORWARD/RF_BACK. */
+#define RF_MIDDLE_STAGES(X)                                                   \
+  X(CONNECTED, guard_stage) X(MEETING_SCHEDULED, guard_stage)                 \
+  X(MET_WITH_PERSON, guard_stage) X(COMING_SOON, guard_coming_soon)           \
+  X(MAKING_AN_OFFER, guard_stage) X(LISTING, guard_stage)                     \
+  X(IN_ESCROW, guard_stage)
+#define RF_FORWARD(NAME, guard_name)                                          \
+  {.from = RF_BEFORE(RF_##NAME), .event = RF_##NAME, .to = RF_##NAME,         \
+   .roles = R_STAFF, .guard = guard_name, .effect = fx_stage},
+#define RF_BACK(NAME, guard_name)                                             \
+  {.from = ST(RF_FAILED), .event = RF_##NAME, .to = RF_##NAME,                \
+   .roles = R_STAFF, .guard = guard_name, .effect = fx_stage},
 static tesoro__hook guard_stage, fx_stage, guard_coming_soon, guard_list_date,
     guard_attempt, fx_referral_note;
 static const tesoro__trans tesoro__referral_rows[] = {
   /* from                    event                to                  roles       guard            effect  move */
   {TESORO__NEW, RF_EV_CREATE, RF_LEFT_VOICEMAIL, R_STAFF, NULL, NULL, 0},
   /* forward, to any later active stage */
-  {RF_BEFORE(RF_CONNECTED),         RF_CONNECTED,         RF_CONNECTED,         R_STAFF,    guard_stage,     fx_stage, 0},
-  {RF_BEFORE(RF_MEETING_SCHEDULED), RF_MEETING_SCHEDULED, RF_MEETING_SCHEDULED, R_STAFF,    guard_stage,     fx_stage, 0},
-  {RF_BEFORE(RF_MET_WITH_PERSON),   RF_MET_WITH_PERSON,   RF_MET_WITH_PERSON,   R_STAFF,    guard_stage,     fx_stage, 0},
-  {RF_BEFORE(RF_COMING_SOON),       RF_COMING_SOON,       RF_COMING_SOON,       R_STAFF,    guard_coming_soon, fx_stage, 0},
-  {RF_BEFORE(RF_MAKING_AN_OFFER),   RF_MAKING_AN_OFFER,   RF_MAKING_AN_OFFER,   R_STAFF,    guard_stage,     fx_stage, 0},
-  {RF_BEFORE(RF_LISTING),           RF_LISTING,           RF_LISTING,           R_STAFF,    guard_stage,     fx_stage, 0},
-  {RF_BEFORE(RF_IN_ESCROW),         RF_IN_ESCROW,         RF_IN_ESCROW,         R_STAFF,    guard_stage,     fx_stage, 0},
-  {RF_BEFORE(RF_CLOSED),            RF_CLOSED,            RF_CLOSED,            R_STAFF,    guard_stage,     fx_stage, 0},
+  RF_MIDDLE_STAGES(RF_FORWARD)
+  RF_FORWARD(CLOSED, guard_stage)
   /* out of escrow, back to the market or the offer: the closings team */
   {ST(RF_IN_ESCROW),                RF_LISTING,           RF_LISTING,           R_CLOSINGS, guard_stage,     fx_stage, 0},
   {ST(RF_IN_ESCROW),                RF_MAKING_AN_OFFER,   RF_MAKING_AN_OFFER,   R_CLOSINGS, guard_stage,     fx_stage, 0},
@@ -3217,14 +3244,8 @@ static const tesoro__trans tesoro__referral_rows[] = {
      text, e-mail) while nobody has been reached */
   {ST(RF_LEFT_VOICEMAIL),           RF_LEFT_VOICEMAIL,    RF_LEFT_VOICEMAIL,    R_STAFF,    guard_attempt,   fx_stage, 0},
   /* from failed, back to the last active stage only (the guard) */
-  {ST(RF_FAILED),                   RF_LEFT_VOICEMAIL,    RF_LEFT_VOICEMAIL,    R_STAFF,    guard_stage,     fx_stage, 0},
-  {ST(RF_FAILED),                   RF_CONNECTED,         RF_CONNECTED,         R_STAFF,    guard_stage,     fx_stage, 0},
-  {ST(RF_FAILED),                   RF_MEETING_SCHEDULED, RF_MEETING_SCHEDULED, R_STAFF,    guard_stage,     fx_stage, 0},
-  {ST(RF_FAILED),                   RF_MET_WITH_PERSON,   RF_MET_WITH_PERSON,   R_STAFF,    guard_stage,     fx_stage, 0},
-  {ST(RF_FAILED),                   RF_COMING_SOON,       RF_COMING_SOON,       R_STAFF,    guard_coming_soon, fx_stage, 0},
-  {ST(RF_FAILED),                   RF_MAKING_AN_OFFER,   RF_MAKING_AN_OFFER,   R_STAFF,    guard_stage,     fx_stage, 0},
-  {ST(RF_FAILED),                   RF_LISTING,           RF_LISTING,           R_STAFF,    guard_stage,     fx_stage, 0},
-  {ST(RF_FAILED),                   RF_IN_ESCROW,         RF_IN_ESCROW,         R_STAFF,    guard_stage,     fx_stage, 0},
+  RF_BACK(LEFT_VOICEMAIL, guard_stage)
+  RF_MIDDLE_STAGES(RF_BACK)
   /* notes are always allowed */
   {ALL_STATES,                      RF_EV_ADD_NOTE,       TESORO__SAME,         R_STAFF,    NULL,            fx_referral_note, 0},
 };
@@ -4150,14 +4171,13 @@ static int tesoro__task_find(tesoro__ctx *c, int entity, int64_t entity_id,
   return rc == TESORO_DONE ? TESORO_OK : rc;
 }
 
-/* Close the open task of `kind` (if any) as the system: its reason went
-** away (the form was sent back, the listing got published, ...). */
-static int tesoro__task_close(tesoro__ctx *c, int entity, int64_t entity_id,
-                              const char *kind, int event) {
+/* Close the entity's open task of `kind` (if any) as the system: its
+** reason went away (the form was sent back, the listing got published). */
+static int tesoro__task_close(tesoro__ctx *c, const char *kind, int event) {
   tesoro__actor system;
   int64_t task;
   int rc;
-  if ((rc = tesoro__task_find(c, entity, entity_id, kind, &task)) || !task)
+  if ((rc = tesoro__task_find(c, c->entity, c->id, kind, &task)) || !task)
     return rc;
   if ((rc = tesoro__agency_actor(c->t, c->agency, "system", &system)))
     return rc;
@@ -4698,8 +4718,8 @@ TESORO_API int tesoro_agency_website_actor(tesoro *t, int64_t actor,
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_actor, "out_actor")) ||
       (rc = tesoro__id(t, "agency", agency)) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "look up the website actor")))
+      (rc = tesoro__actor_as(t, actor, R_STAFF,
+                             "look up the website actor", &a)))
     return rc;
   /* An unknown agency is ENOTFOUND before it is someone else's. */
   if ((rc = tesoro__agency_actor(t, agency, "website", &website))) return rc;
@@ -4750,8 +4770,7 @@ TESORO_API int tesoro_agent_create(tesoro *t, int64_t actor, const char *name,
     return rc;
   if (role < TESORO_ROLE_AGENT || role > TESORO_ROLE_CLOSINGS)
     return tesoro__fail(t, TESORO_EINVAL, "unknown role %d", role);
-  if ((rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_ADMIN, "add staff")))
+  if ((rc = tesoro__actor_as(t, actor, R_ADMIN, "add staff", &a)))
     return rc;
   if ((rc = tesoro__write_begin(t))) return rc;
   if ((s = tesoro__stmt(t, S_STAFF_EMAIL_TAKEN)) == NULL)
@@ -4891,8 +4910,7 @@ TESORO_API int tesoro_contact_create(tesoro *t, int64_t actor, const char *name,
       (rc = tesoro__email(t, "contact e-mail", email, 0)) ||
       (rc = tesoro__text(t, "phone", phone, TESORO_MAX_PHONE, 0)) ||
       (rc = tesoro__text(t, "language", language, 35, 0)) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "create contacts")))
+      (rc = tesoro__actor_as(t, actor, R_STAFF, "create contacts", &a)))
     return rc;
   tesoro__ctx_new(&c, t, &a, 0, 0);
   if ((rc = tesoro__write_begin(t))) return rc;
@@ -4921,8 +4939,7 @@ TESORO_API int tesoro_contact_assign(tesoro *t, int64_t actor, int64_t contact,
     return rc;
   if (expected_version < 0)
     return tesoro__fail(t, TESORO_EINVAL, "expected_version must be >= 0");
-  if ((rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "assign contacts")) ||
+  if ((rc = tesoro__actor_as(t, actor, R_STAFF, "assign contacts", &a)) ||
       (rc = tesoro__actor_load(t, agent, &target)))
     return rc;
   if (target.kind != TESORO_ACTOR_AGENT)
@@ -4947,7 +4964,6 @@ static int tesoro__reach_entity(tesoro *t, const tesoro__actor *a, int entity,
   int rc;
   if (entity != TESORO_ENTITY_CONTACT && m == NULL)
     return tesoro__fail(t, TESORO_EINVAL, "unknown entity kind %d", entity);
-  if ((rc = tesoro__id(t, tesoro__entity_name(entity), id))) return rc;
   if ((rc = tesoro__find(t, m ? m->load : S_CONTACT_LOAD,
                          tesoro__entity_name(entity), id, &s)))
     return rc;
@@ -4973,8 +4989,7 @@ static int tesoro__contact_reach(tesoro *t, const tesoro__actor *a,
   sqlite3_stmt *s;
   int64_t agency = 0;
   int rc;
-  if ((rc = tesoro__id(t, "contact", contact)) ||
-      (rc = tesoro__find(t, S_CONTACT_LOAD, "contact", contact, &s)))
+  if ((rc = tesoro__find(t, S_CONTACT_LOAD, "contact", contact, &s)))
     return rc;
   agency = sqlite3_column_int64(s, 0);
   sqlite3_reset(s);
@@ -5050,8 +5065,8 @@ TESORO_API int tesoro_contact_request_submit(
     return tesoro__fail(t, TESORO_EINVAL,
                         "budget must be 0 (not given) or 1 to %lld",
                         (long long)TESORO__MAX_MONEY);
-  if ((rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_WEBSITE, "submit contact requests")))
+  if ((rc = tesoro__actor_as(t, actor, R_WEBSITE,
+                             "submit contact requests", &a)))
     return rc;
   tesoro__ctx_new(&c, t, &a, 0, 0);
   if ((rc = tesoro__write_begin(t))) return rc;
@@ -5098,9 +5113,8 @@ TESORO_API int tesoro_contact_request_submit(
 static int64_t tesoro__next_ref(tesoro__ctx *c, char *ref, size_t n) {
   sqlite3_stmt *s;
   int rc;
-  if ((s = TESORO__STMT(c->t, S_AGENCY_NEXT_REF, BIND_I(c->agency))) == NULL)
-    return c->t->rc;
-  if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(c->t, &s, S_AGENCY_NEXT_REF, BIND_I(c->agency))))
+    return rc;
   snprintf(ref, n, "%s", (const char *)sqlite3_column_text(s, 0));
   sqlite3_reset(s);
   return TESORO_OK;
@@ -5258,9 +5272,7 @@ static int tesoro__open_proposal(tesoro__ctx *c, int64_t *out, char party[8]) {
   *out = sqlite3_column_int64(s, 1);
   sqlite3_reset(s);
   if (!*out) return TESORO_OK;
-  if ((s = TESORO__STMT(t, S_PROPOSAL_LOAD, BIND_I(*out))) == NULL)
-    return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(t, &s, S_PROPOSAL_LOAD, BIND_I(*out)))) return rc;
   snprintf(party, 8, "%s", (const char *)sqlite3_column_text(s, 1));
   sqlite3_reset(s);
   return TESORO_OK;
@@ -5339,9 +5351,8 @@ static int fx_accept(tesoro__ctx *c) {
                          BIND_I(terms->proposal))) ||
       (rc = tesoro__history_ref(c, terms->proposal)))
     return rc;
-  if ((s = TESORO__STMT(t, S_PROPOSAL_TERMS_JSON, BIND_I(terms->proposal),
-                        BIND_T(TESORO__DISCLAIMER))) == NULL) return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(t, &s, S_PROPOSAL_TERMS_JSON, BIND_I(terms->proposal),
+                        BIND_T(TESORO__DISCLAIMER)))) return rc;
   json = (const char *)sqlite3_column_text(s, 0);
   c->out_text = json ? TESORO_MALLOC(strlen(json) + 1) : NULL;
   if (c->out_text) memcpy(c->out_text, json, strlen(json) + 1);
@@ -5393,8 +5404,7 @@ static int fx_request_changes(tesoro__ctx *c) {
   char summary[TESORO_MAX_REASON + 32];
   int rc;
   snprintf(summary, sizeof summary, "Changes requested: %s", c->reason);
-  if ((rc = tesoro__task_close(c, TESORO_ENTITY_MANDATE, c->id,
-                               "review_seller_form", TASK_EV_CANCEL)) ||
+  if ((rc = tesoro__task_close(c, "review_seller_form", TASK_EV_CANCEL)) ||
       (rc = tesoro__activity(c, "seller_form_changes_requested", summary)))
     return rc;
   return tesoro__notice_data(c, summary, NULL);
@@ -5446,8 +5456,7 @@ static int fx_validate(tesoro__ctx *c) {
 
   if ((rc = TESORO__EXEC(t, S_MANDATE_SET_VALIDATED, BIND_I(c->id),
                          BIND_I(c->now)))) return rc;
-  if ((s = TESORO__STMT(t, S_MANDATE_GET, BIND_I(c->id))) == NULL) return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(t, &s, S_MANDATE_GET, BIND_I(c->id)))) return rc;
   room = sqlite3_column_int64(s, 0);
   days = sqlite3_column_int64(s, 2);
   {
@@ -5503,8 +5512,7 @@ static int fx_mandate_cancel(tesoro__ctx *c) {
   int rc;
   if ((rc = TESORO__EXEC(c->t, S_MANDATE_SET_END, BIND_I(c->id),
                          BIND_T(c->reason))) ||
-      (rc = tesoro__task_close(c, TESORO_ENTITY_MANDATE, c->id,
-                               "review_seller_form", TASK_EV_CANCEL)))
+      (rc = tesoro__task_close(c, "review_seller_form", TASK_EV_CANCEL)))
     return rc;
   return tesoro__activity(c, "mandate_cancelled", "Mandate cancelled");
 }
@@ -5604,16 +5612,20 @@ TESORO__REASON_CALL(tesoro_mandate_cancel, tesoro__mandate_machine,
 
 /* Facts the publish and expiry guards read: is the listing complete, its
 ** mandate's state, and when the mandate expires. */
-static int tesoro__listing_facts(tesoro__ctx *c, int *complete,
-                                 char mandate_state[16], int64_t *expires) {
+typedef struct tesoro__listing_facts {
+  int complete;
+  char mandate_state[16];
+  int64_t expires;
+} tesoro__listing_facts;
+
+static int tesoro__listing_facts_get(tesoro__ctx *c, tesoro__listing_facts *f) {
   sqlite3_stmt *s;
   int rc;
-  if ((s = TESORO__STMT(c->t, S_LISTING_PUBLISH_FACTS, BIND_I(c->id))) == NULL)
-    return c->t->rc;
-  if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
-  *complete = sqlite3_column_int(s, 0);
-  snprintf(mandate_state, 16, "%s", (const char *)sqlite3_column_text(s, 1));
-  *expires = sqlite3_column_int64(s, 2);
+  if ((rc = TESORO__ROW(c->t, &s, S_LISTING_PUBLISH_FACTS, BIND_I(c->id))))
+    return rc;
+  f->complete = sqlite3_column_int(s, 0);
+  tesoro__column_copy(s, 1, f->mandate_state, sizeof f->mandate_state);
+  f->expires = sqlite3_column_int64(s, 2);
   sqlite3_reset(s);
   return TESORO_OK;
 }
@@ -5621,19 +5633,18 @@ static int tesoro__listing_facts(tesoro__ctx *c, int *complete,
 /* Publishing needs a valid mandate: validated, and not expired (validated
 ** time + agreed duration); and a listing a buyer can read. */
 static int guard_valid_mandate(tesoro__ctx *c) {
-  char state[16];
-  int64_t expires;
-  int complete, rc;
-  if ((rc = tesoro__listing_facts(c, &complete, state, &expires))) return rc;
-  if (strcmp(state, "validated") != 0)
+  tesoro__listing_facts f;
+  int rc;
+  if ((rc = tesoro__listing_facts_get(c, &f))) return rc;
+  if (strcmp(f.mandate_state, "validated") != 0)
     return tesoro__fail(c->t, TESORO_EGUARD,
                         "listing %lld has no valid mandate: the mandate is %s",
-                        (long long)c->id, state);
-  if (c->now >= expires)
+                        (long long)c->id, f.mandate_state);
+  if (c->now >= f.expires)
     return tesoro__fail(c->t, TESORO_EGUARD,
                         "the mandate of listing %lld expired at %lld",
-                        (long long)c->id, (long long)expires);
-  if (!complete)
+                        (long long)c->id, (long long)f.expires);
+  if (!f.complete)
     return tesoro__fail(c->t, TESORO_EGUARD,
                         "listing %lld needs a title, address and price before "
                         "it is published",
@@ -5642,23 +5653,20 @@ static int guard_valid_mandate(tesoro__ctx *c) {
 }
 
 static int guard_mandate_expired(tesoro__ctx *c) {
-  char state[16];
-  int64_t expires;
-  int complete, rc;
-  if ((rc = tesoro__listing_facts(c, &complete, state, &expires))) return rc;
-  if (c->now < expires)
-    return tesoro__fail(c->t, TESORO_EGUARD,
-                        "the mandate of listing %lld runs until %lld",
-                        (long long)c->id, (long long)expires);
-  return TESORO_OK;
+  tesoro__listing_facts f;
+  int rc = tesoro__listing_facts_get(c, &f);
+  if (rc == TESORO_OK && c->now < f.expires)
+    rc = tesoro__fail(c->t, TESORO_EGUARD,
+                      "the mandate of listing %lld runs until %lld",
+                      (long long)c->id, (long long)f.expires);
+  return rc;
 }
 
 static int fx_publish(tesoro__ctx *c) {
   int rc;
   if ((rc = TESORO__EXEC(c->t, S_LISTING_SET_PUBLISHED, BIND_I(c->id),
                          BIND_I(c->now))) ||
-      (rc = tesoro__task_close(c, TESORO_ENTITY_LISTING, c->id,
-                               "publish_listing", TASK_EV_COMPLETE)))
+      (rc = tesoro__task_close(c, "publish_listing", TASK_EV_COMPLETE)))
     return rc;
   return tesoro__activity(c, "listing_published", "Listing published");
 }
@@ -5745,9 +5753,7 @@ typedef struct tesoro__request {
 static int tesoro__agency_zone(tesoro__ctx *c, char zone[128]) {
   sqlite3_stmt *s;
   int rc;
-  if ((s = TESORO__STMT(c->t, S_AGENCY_ZONE, BIND_I(c->agency))) == NULL)
-    return c->t->rc;
-  if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(c->t, &s, S_AGENCY_ZONE, BIND_I(c->agency)))) return rc;
   snprintf(zone, 128, "%s", (const char *)sqlite3_column_text(s, 0));
   sqlite3_reset(s);
   return TESORO_OK;
@@ -5766,14 +5772,12 @@ TESORO_API int tesoro_deal_create(tesoro *t, int64_t actor, int64_t contact,
                                   const char *name, int64_t *out_deal) {
   tesoro__actor a;
   tesoro__ctx c;
-  sqlite3_stmt *s;
   int64_t agent = 0;
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_deal, "out_deal")) ||
       (rc = tesoro__text(t, "deal name", name, TESORO_MAX_SHORT, 1)) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "open deals")) ||
+      (rc = tesoro__actor_as(t, actor, R_STAFF, "open deals", &a)) ||
       (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
       (rc = tesoro__contact_writable(t, &a, contact)))
     return rc;
@@ -5781,16 +5785,10 @@ TESORO_API int tesoro_deal_create(tesoro *t, int64_t actor, int64_t contact,
   if ((rc = tesoro__write_begin(t))) return rc;
   rc = tesoro__contact_agent(t, contact, &agent);
   if (rc == TESORO_OK) rc = tesoro__create_begin(&c, &tesoro__deal_machine, -1);
-  if (rc == TESORO_OK && (s = tesoro__stmt(t, S_DEAL_INSERT)) == NULL) rc = t->rc;
-  if (rc == TESORO_OK) {
-    sqlite3_bind_int64(s, 1, a.agency);
-    sqlite3_bind_int64(s, 2, contact);
-    sqlite3_bind_int64(s, 3, agent ? agent : a.id);
-    sqlite3_bind_text(s, 4, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, c.now);
-    sqlite3_bind_text(s, 6, c.m->states[c.to], -1, SQLITE_STATIC);
-    rc = tesoro__run(t, s);
-  }
+  if (rc == TESORO_OK)
+    rc = TESORO__EXEC(t, S_DEAL_INSERT, BIND_I(a.agency), BIND_I(contact),
+                      BIND_I(agent ? agent : a.id), BIND_T(name), BIND_I(c.now),
+                      BIND_T(c.m->states[c.to]));
   if (rc == TESORO_OK) {
     if ((rc = tesoro__created(&c, sqlite3_last_insert_rowid(t->db))) ==
         TESORO_OK)
@@ -5886,9 +5884,8 @@ TESORO_API int tesoro_deal_offer(tesoro *t, int64_t actor, int64_t deal,
 static int tesoro__offer_get(tesoro__ctx *c, tesoro__offer *o) {
   sqlite3_stmt *s;
   int rc;
-  if ((s = TESORO__STMT(c->t, S_DEAL_PROPERTY_FACTS, BIND_I(c->id),
-                        BIND_I(c->now))) == NULL) return c->t->rc;
-  if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(c->t, &s, S_DEAL_PROPERTY_FACTS, BIND_I(c->id),
+                        BIND_I(c->now)))) return rc;
   o->deal = sqlite3_column_int64(s, 0);
   o->live = sqlite3_column_int(s, 5);
   o->active = strcmp((const char *)sqlite3_column_text(s, 1), "active") == 0;
@@ -6005,7 +6002,8 @@ static const char *const tesoro__reject_reasons[] = {
     "price", "location", "size", "layout", "condition", "other"};
 
 static int fx_feed(tesoro__ctx *c) {
-  const tesoro__verdict *v = c->args;
+  static const tesoro__verdict plain = {NULL, NULL, -1}; /* a bare verdict */
+  const tesoro__verdict *v = c->args ? c->args : &plain;
   char kind[48];
   int rc;
   if ((rc = TESORO__EXEC(c->t, S_DEAL_PROPERTY_FEED, BIND_I(c->id),
@@ -6025,14 +6023,8 @@ static int tesoro__verdict_event(tesoro *t, int64_t actor, int64_t deal_property
                             deal_property, event, expected, v, NULL, NULL, NULL);
 }
 
-TESORO_API int tesoro_deal_property_interested(tesoro *t, int64_t actor,
-                                               int64_t deal_property,
-                                               int64_t expected_version) {
-  const tesoro__verdict v = {NULL, NULL, -1};
-  TESORO__ENTER(t);
-  return tesoro__verdict_event(t, actor, deal_property, DP_EV_INTERESTED, &v,
-                               expected_version);
-}
+TESORO__EVENT_CALL(tesoro_deal_property_interested,
+                   tesoro__deal_property_machine, DP_EV_INTERESTED)
 
 TESORO_API int tesoro_deal_property_not_interested(tesoro *t, int64_t actor,
                                                    int64_t deal_property,
@@ -6059,14 +6051,8 @@ TESORO_API int tesoro_deal_property_not_interested(tesoro *t, int64_t actor,
                                &v, expected_version);
 }
 
-TESORO_API int tesoro_deal_property_approve(tesoro *t, int64_t actor,
-                                            int64_t deal_property,
-                                            int64_t expected_version) {
-  const tesoro__verdict v = {NULL, NULL, -1};
-  TESORO__ENTER(t);
-  return tesoro__verdict_event(t, actor, deal_property, DP_EV_APPROVE, &v,
-                               expected_version);
-}
+TESORO__EVENT_CALL(tesoro_deal_property_approve,
+                   tesoro__deal_property_machine, DP_EV_APPROVE)
 
 TESORO_API int tesoro_deal_property_favourite(tesoro *t, int64_t actor,
                                               int64_t deal_property, int on,
@@ -6090,9 +6076,7 @@ static int tesoro__appt_get(tesoro__ctx *c, tesoro__appt *a) {
   sqlite3_stmt *s;
   const char *kind;
   int rc;
-  if ((s = TESORO__STMT(c->t, S_APPOINTMENT_GET, BIND_I(c->id))) == NULL)
-    return c->t->rc;
-  if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(c->t, &s, S_APPOINTMENT_GET, BIND_I(c->id)))) return rc;
   a->start_at = sqlite3_column_int64(s, 0);
   a->duration = sqlite3_column_int64(s, 1);
   a->owner = sqlite3_column_int64(s, 2);
@@ -6128,9 +6112,8 @@ static int tesoro__property_viewed(tesoro__ctx *c, int64_t deal_property) {
   sqlite3_stmt *s;
   tesoro__actor system;
   int live, rc;
-  if ((s = TESORO__STMT(c->t, S_DEAL_PROPERTY_LOAD,
-                        BIND_I(deal_property))) == NULL) return c->t->rc;
-  if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(c->t, &s, S_DEAL_PROPERTY_LOAD, BIND_I(deal_property))))
+    return rc;
   live = tesoro__event_from(&tesoro__deal_property_machine,
                             DP_EV_VIEWING_COMPLETED,
                             (const char *)sqlite3_column_text(s, 2));
@@ -6496,9 +6479,8 @@ typedef struct tesoro__stage_facts {
 static int tesoro__stage_facts_get(tesoro__ctx *c, tesoro__stage_facts *f) {
   sqlite3_stmt *s;
   int rc;
-  if ((s = TESORO__STMT(c->t, S_REFERRAL_FACTS, BIND_I(c->id),
-                        BIND_T(c->args))) == NULL) return c->t->rc;
-  if ((rc = tesoro__row(c->t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(c->t, &s, S_REFERRAL_FACTS, BIND_I(c->id),
+                        BIND_T(c->args)))) return rc;
   f->meeting_at = sqlite3_column_int64(s, 0);
   snprintf(f->list_date, sizeof f->list_date, "%s",
            sqlite3_column_text(s, 1) ? (const char *)sqlite3_column_text(s, 1) : "");
@@ -6712,12 +6694,10 @@ TESORO_API int tesoro_referral_create(tesoro *t, int64_t actor, int64_t contact,
                                       int64_t agent, int64_t *out_referral) {
   tesoro__actor a, owner;
   tesoro__ctx c;
-  sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_referral, "out_referral")) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "register referrals")) ||
+      (rc = tesoro__actor_as(t, actor, R_STAFF, "register referrals", &a)) ||
       (rc = tesoro__staff_of(t, &a, agent, &owner)) ||
       (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
       (rc = tesoro__contact_writable(t, &a, contact)))
@@ -6726,16 +6706,10 @@ TESORO_API int tesoro_referral_create(tesoro *t, int64_t actor, int64_t contact,
   if ((rc = tesoro__write_begin(t))) return rc;
   if (rc == TESORO_OK)
     rc = tesoro__create_begin(&c, &tesoro__referral_machine, -1);
-  if (rc == TESORO_OK && (s = tesoro__stmt(t, S_REFERRAL_INSERT)) == NULL)
-    rc = t->rc;
-  if (rc == TESORO_OK) {
-    sqlite3_bind_int64(s, 1, a.agency);
-    sqlite3_bind_int64(s, 2, contact);
-    sqlite3_bind_int64(s, 3, owner.id);
-    sqlite3_bind_int64(s, 4, c.now);
-    sqlite3_bind_text(s, 5, c.m->states[c.to], -1, SQLITE_STATIC);
-    rc = tesoro__run(t, s);
-  }
+  if (rc == TESORO_OK)
+    rc = TESORO__EXEC(t, S_REFERRAL_INSERT, BIND_I(a.agency), BIND_I(contact),
+                      BIND_I(owner.id), BIND_I(c.now),
+                      BIND_T(c.m->states[c.to]));
   if (rc == TESORO_OK) {
     if ((rc = tesoro__created(&c, sqlite3_last_insert_rowid(t->db))) ==
         TESORO_OK)
@@ -6859,7 +6833,7 @@ static const char *const tesoro__languages[] = {"en", "nl", "de", "fr", "es",
 /* Step `s` (bound) and read one account: TESORO_OK, TESORO_DONE (none). */
 static int tesoro__account_read(tesoro *t, sqlite3_stmt *s,
                                 tesoro__account *acc) {
-  const char *state, *text;
+  const char *state;
   int rc = tesoro__row(t, s);
   if (rc != TESORO_ROW) return rc;
   memset(acc, 0, sizeof *acc);
@@ -6868,18 +6842,14 @@ static int tesoro__account_read(tesoro *t, sqlite3_stmt *s,
   for (int i = 0; state && i < COUNT(tesoro__portal_account_states); i++)
     if (strcmp(state, tesoro__portal_account_states[i]) == 0) acc->state = i;
   acc->version = sqlite3_column_int64(s, 2);
-  if ((text = (const char *)sqlite3_column_text(s, 3)) != NULL)
-    snprintf(acc->password_hash, sizeof acc->password_hash, "%s", text);
-  if ((text = (const char *)sqlite3_column_text(s, 4)) != NULL)
-    snprintf(acc->code_hash, sizeof acc->code_hash, "%s", text);
+  tesoro__column_copy(s, 3, acc->password_hash, sizeof acc->password_hash);
+  tesoro__column_copy(s, 4, acc->code_hash, sizeof acc->code_hash);
   acc->code_expires_at = sqlite3_column_int64(s, 5);
   acc->code_attempts = sqlite3_column_int(s, 6);
   acc->locked_until = sqlite3_column_int64(s, 7);
   acc->contact = sqlite3_column_int64(s, 8);
-  if ((text = (const char *)sqlite3_column_text(s, 9)) != NULL)
-    snprintf(acc->name, sizeof acc->name, "%s", text);
-  if ((text = (const char *)sqlite3_column_text(s, 10)) != NULL)
-    snprintf(acc->reset_hash, sizeof acc->reset_hash, "%s", text);
+  tesoro__column_copy(s, 9, acc->name, sizeof acc->name);
+  tesoro__column_copy(s, 10, acc->reset_hash, sizeof acc->reset_hash);
   acc->reset_expires_at = sqlite3_column_int64(s, 11);
   acc->reset_attempts = sqlite3_column_int(s, 12);
   acc->deactivated = sqlite3_column_int(s, 13);
@@ -7021,6 +6991,20 @@ static void tesoro__wipe_copy(char **p) {
   if (*p) sodium_memzero(*p, strlen(*p));
   TESORO_FREE(*p);
   *p = NULL;
+}
+
+/* The end of a call that made an account and hands back a secret: on
+** success the account (c->id) and the secret's copy go to the caller;
+** otherwise the copy is wiped (c is then not read: it may be unset). */
+static int tesoro__account_out(int rc, const tesoro__ctx *c, char **copy,
+                               int64_t *out_account, char **out_secret) {
+  if (rc == TESORO_OK) {
+    *out_account = c->id;
+    *out_secret = *copy;
+    *copy = NULL;
+  }
+  tesoro__wipe_copy(copy);
+  return rc;
 }
 
 /* --- the account machine's guards and effects --- */
@@ -7386,15 +7370,13 @@ TESORO_API int tesoro_portal_account_create(tesoro *t, int64_t actor,
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_account, "out_account")) ||
       (rc = tesoro__out(t, out_temp_password, "out_temp_password")) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "create portal accounts")) ||
+      (rc = tesoro__actor_as(t, actor, R_STAFF,
+                             "create portal accounts", &a)) ||
       (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
       (rc = tesoro__contact_writable(t, &a, contact)) ||
       (rc = tesoro__portal_gate(t, &a, 1)))
     return rc;
-  if ((s = TESORO__STMT(t, S_CONTACT_EMAIL, BIND_I(contact))) == NULL)
-    return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(t, &s, S_CONTACT_EMAIL, BIND_I(contact)))) return rc;
   snprintf(email, sizeof email, "%s",
            sqlite3_column_type(s, 0) == SQLITE_NULL
                ? "" : (const char *)sqlite3_column_text(s, 0));
@@ -7451,15 +7433,10 @@ TESORO_API int tesoro_portal_account_create(tesoro *t, int64_t actor,
       rc = tesoro__activity(&c, "portal_account_created",
                             "Portal account created");
   }
-  if ((rc = tesoro__write_end(t, rc)) == TESORO_OK) {
-    *out_account = c.id;
-    *out_temp_password = copy;
-    copy = NULL;
-  }
+  rc = tesoro__write_end(t, rc);
 done:
   sodium_memzero(password, sizeof password);
-  tesoro__wipe_copy(&copy);
-  return rc;
+  return tesoro__account_out(rc, &c, &copy, out_account, out_temp_password);
 }
 
 TESORO_API int tesoro_portal_register(tesoro *t, int64_t website,
@@ -7532,15 +7509,10 @@ TESORO_API int tesoro_portal_register(tesoro *t, int64_t website,
     if (rc == TESORO_OK) /* the machine's creation row: "register" */
       rc = tesoro__created(&c, sqlite3_last_insert_rowid(t->db));
   }
-  if ((rc = tesoro__write_end(t, rc)) == TESORO_OK) {
-    *out_account = c.id;
-    *out_code = copy;
-    copy = NULL;
-  }
+  rc = tesoro__write_end(t, rc);
 done:
   sodium_memzero(code, sizeof code);
-  tesoro__wipe_copy(&copy);
-  return rc;
+  return tesoro__account_out(rc, &c, &copy, out_account, out_code);
 }
 
 TESORO_API int tesoro_portal_verify(tesoro *t, int64_t website,
@@ -7990,9 +7962,8 @@ TESORO_API int tesoro_portal_language(tesoro *t, int64_t client,
       (rc = tesoro__require(t, &a, R_CLIENT, "read their portal language")) ||
       (rc = tesoro__portal_gate(t, &a, 1)))
     return rc;
-  if ((s = TESORO__STMT(t, S_PORTAL_LANGUAGE, BIND_I(a.contact))) == NULL)
-    return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(t, &s, S_PORTAL_LANGUAGE, BIND_I(a.contact))))
+    return rc;
   code = tesoro__language_code((const char *)sqlite3_column_text(s, 0));
   sqlite3_reset(s);
   *out_language = code ? code : tesoro__languages[0];
@@ -8028,9 +7999,8 @@ TESORO_API int tesoro_portal_home(tesoro *t, int64_t client,
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__portal_client(t, client, &a))) return rc;
-  if ((s = TESORO__STMT(t, S_PORTAL_HOME, BIND_I(a.contact),
-                        BIND_I(tesoro__now(t)))) == NULL) return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(t, &s, S_PORTAL_HOME, BIND_I(a.contact),
+                        BIND_I(tesoro__now(t))))) return rc;
   for (int i = 0; i < COUNT(outs); i++)
     if (outs[i]) *outs[i] = sqlite3_column_int64(s, i);
   sqlite3_reset(s);
@@ -8080,8 +8050,7 @@ static int tesoro__client_listing(tesoro *t, const tesoro__actor *a, int64_t id,
   int64_t agency, dp;
   int rc;
   *seller = 0;
-  if ((rc = tesoro__id(t, "listing", id)) ||
-      (rc = tesoro__find(t, S_LISTING_LOAD, "listing", id, &s)))
+  if ((rc = tesoro__find(t, S_LISTING_LOAD, "listing", id, &s)))
     return rc;
   agency = sqlite3_column_int64(s, 0);
   *seller = sqlite3_column_int64(s, 1) == a->contact;
@@ -8163,8 +8132,8 @@ TESORO_API int tesoro_contact_portal_account(tesoro *t, int64_t actor,
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_account, "out_account")) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "look up portal accounts")) ||
+      (rc = tesoro__actor_as(t, actor, R_STAFF,
+                             "look up portal accounts", &a)) ||
       (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
       (rc = tesoro__portal_gate(t, &a, 1)))
     return rc;
@@ -8335,8 +8304,7 @@ static int tesoro__geo_type(tesoro *t, const char *what, const char *json,
   sqlite3_stmt *s;
   int rc, ok;
   char got[24] = "";
-  if ((s = TESORO__STMT(t, S_GEO_TYPE, BIND_T(json))) == NULL) return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(t, &s, S_GEO_TYPE, BIND_T(json)))) return rc;
   if (sqlite3_column_text(s, 0))
     snprintf(got, sizeof got, "%s", (const char *)sqlite3_column_text(s, 0));
   ok = sqlite3_column_int(s, 1);
@@ -8356,8 +8324,7 @@ static int tesoro__geo_point(tesoro *t, const char *what, const char *json) {
   double lon, lat;
   int rc;
   if ((rc = tesoro__geo_type(t, what, json, "Point"))) return rc;
-  if ((s = TESORO__STMT(t, S_GEO_POINT, BIND_T(json))) == NULL) return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(t, &s, S_GEO_POINT, BIND_T(json)))) return rc;
   rc = tesoro__geo_position(t, what, s, 0, &lon, &lat);
   sqlite3_reset(s);
   return rc;
@@ -8604,9 +8571,8 @@ static int fx_customer_approve(tesoro__ctx *c) {
   if (contact == 0) {
     char name[TESORO_MAX_NAME + 1] = "", email[TESORO_MAX_EMAIL + 1] = "",
          phone[TESORO_MAX_PHONE + 1] = "";
-    if ((s = TESORO__STMT(t, S_WEB_CUSTOMER_DETAILS, BIND_I(c->id))) == NULL)
-      return t->rc;
-    if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+    if ((rc = TESORO__ROW(t, &s, S_WEB_CUSTOMER_DETAILS, BIND_I(c->id))))
+      return rc;
     if (sqlite3_column_text(s, 0))
       snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(s, 0));
     if (sqlite3_column_text(s, 1))
@@ -8924,8 +8890,7 @@ static int fx_vendor_claim_end(tesoro__ctx *c) {
   int rc;
   if ((rc = TESORO__EXEC(c->t, S_VENDOR_CLAIM_END, BIND_I(c->id),
                          BIND_T(c->reason)))) return rc;
-  return tesoro__task_close(c, TESORO_ENTITY_VENDOR_CLAIM, c->id,
-                            "confirm_vendor",
+  return tesoro__task_close(c, "confirm_vendor",
                             c->to == VC_CONFIRMED ? TASK_EV_COMPLETE
                                                   : TASK_EV_CANCEL);
 }
@@ -9111,9 +9076,8 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
       return tesoro__fail(t, TESORO_EEXISTS,
                           "source id \"%.60s\" was used for another event",
                           h.source);
-    if ((s = TESORO__STMT(t, S_WEB_EVENT_FIND, BIND_I(a->agency),
-                          BIND_T(h.source))) == NULL) return t->rc;
-    if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+    if ((rc = TESORO__ROW(t, &s, S_WEB_EVENT_FIND, BIND_I(a->agency),
+                          BIND_T(h.source)))) return rc;
     rc = tesoro__copy(t, (const char *)sqlite3_column_text(s, 1), out_result);
     sqlite3_reset(s);
     return rc;
@@ -9293,8 +9257,7 @@ TESORO_API int tesoro_prospects(tesoro *t, int64_t actor, tesoro_cursor **out) {
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out, "out")) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "see the holding tank")) ||
+      (rc = tesoro__actor_as(t, actor, R_STAFF, "see the holding tank", &a)) ||
       (rc = tesoro__cursor_new(
            t,
            "SELECT id, external_id, name, email, phone, visits, last_visit_at, "
@@ -9354,8 +9317,7 @@ TESORO_API int tesoro_customer_find(tesoro *t, int64_t actor,
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_customer, "out_customer")) ||
       (rc = tesoro__text(t, "external id", external_id, 200, 1)) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "look up web customers")))
+      (rc = tesoro__actor_as(t, actor, R_STAFF, "look up web customers", &a)))
     return rc;
   rc = tesoro__lookup(t, S_WEB_CUSTOMER_BY_EXTERNAL, a.agency, external_id,
                       out_customer);
@@ -9371,8 +9333,7 @@ TESORO_API int tesoro_contact_customer(tesoro *t, int64_t actor,
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_customer, "out_customer")) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "look up web customers")) ||
+      (rc = tesoro__actor_as(t, actor, R_STAFF, "look up web customers", &a)) ||
       (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
     return rc;
   rc = tesoro__lookup(t, S_WEB_CUSTOMER_OF_CONTACT, contact, NULL,
@@ -9399,8 +9360,7 @@ static int tesoro__crm_begin(tesoro *t, int64_t actor, int64_t contact,
       (rc = tesoro__contact_writable(t, a, contact)))
     return rc;
   if (listing) {
-    if ((rc = tesoro__id(t, "listing", listing)) ||
-        (rc = tesoro__find(t, S_LISTING_OFFER_FACTS, "listing", listing, &s)))
+    if ((rc = tesoro__find(t, S_LISTING_OFFER_FACTS, "listing", listing, &s)))
       return rc;
     agency = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
@@ -9496,8 +9456,7 @@ TESORO_API int tesoro_search_delete(tesoro *t, int64_t actor, int64_t search,
   tesoro__actor a;
   int rc;
   TESORO__ENTER(t);
-  if ((rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "delete searches")))
+  if ((rc = tesoro__actor_as(t, actor, R_STAFF, "delete searches", &a)))
     return rc;
   return tesoro__transition(t, actor, &tesoro__search_machine, search,
                             SEARCH_EV_DELETE, expected_version, NULL, NULL,
@@ -9551,8 +9510,7 @@ TESORO_API int tesoro_call_list(tesoro *t, int64_t actor, int limit,
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__list_args(t, out, "limit", limit, 1, 1000)) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "see the call list")) ||
+      (rc = tesoro__actor_as(t, actor, R_STAFF, "see the call list", &a)) ||
       (rc = tesoro__cursor_new(
            t,
            "WITH c AS (SELECT w.id AS customer_id, w.contact_id, "
@@ -9974,8 +9932,7 @@ TESORO_API int tesoro_contact_erase(tesoro *t, int64_t actor, int64_t contact,
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 0)) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_ADMIN, "erase a contact")) ||
+      (rc = tesoro__actor_as(t, actor, R_ADMIN, "erase a contact", &a)) ||
       (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
     return rc;
   tesoro__ctx_new(&c, t, &a, TESORO_ENTITY_CONTACT, contact);
@@ -9994,14 +9951,9 @@ TESORO_API int tesoro_contact_erase(tesoro *t, int64_t actor, int64_t contact,
   if (rc == TESORO_OK && erased) /* already: nothing more to do */
     return tesoro__write_end(t, TESORO_OK);
   if (rc == TESORO_OK) rc = tesoro__erase_rows(t, PRIVACY_STAFF, contact);
-  if (rc == TESORO_OK && (s = tesoro__stmt(t, S_CONTACT_SET_ERASED)) == NULL)
-    rc = t->rc;
-  if (rc == TESORO_OK) {
-    sqlite3_bind_int64(s, 1, contact);
-    sqlite3_bind_int64(s, 2, c.now);
-    sqlite3_bind_int64(s, 3, a.id);
-    rc = tesoro__run(t, s);
-  }
+  if (rc == TESORO_OK)
+    rc = TESORO__EXEC(t, S_CONTACT_SET_ERASED, BIND_I(contact), BIND_I(c.now),
+                      BIND_I(a.id));
   if (rc == TESORO_OK) /* who and when; the reason is not personal data */
     rc = tesoro__history(t, a.agency, TESORO_ENTITY_CONTACT, contact, version + 1,
                          "erase", NULL, NULL, a.id, c.now, tesoro__opt(reason),
@@ -10025,9 +9977,8 @@ static int tesoro__web_only(tesoro *t, const tesoro__actor *a,
   if ((rc = tesoro__require(t, a, R_STAFF, "export or erase web customers")) ||
       (rc = tesoro__reach_entity(t, a, TESORO_ENTITY_WEB_CUSTOMER, customer)))
     return rc;
-  if ((s = TESORO__STMT(t, S_WEB_CUSTOMER_ERASED, BIND_I(customer))) == NULL)
-    return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(t, &s, S_WEB_CUSTOMER_ERASED, BIND_I(customer))))
+    return rc;
   *out_version = sqlite3_column_int64(s, 0);
   *out_erased = sqlite3_column_int(s, 1);
   contact = sqlite3_column_int64(s, 2);
@@ -10064,8 +10015,7 @@ TESORO_API int tesoro_web_customer_erase(tesoro *t, int64_t actor,
   char state[16] = "";
   TESORO__ENTER(t);
   if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 0)) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_ADMIN, "erase a web customer")))
+      (rc = tesoro__actor_as(t, actor, R_ADMIN, "erase a web customer", &a)))
     return rc;
   now = tesoro__now(t);
   if ((rc = tesoro__write_begin(t))) return rc;
@@ -10129,9 +10079,7 @@ static int tesoro__consent_apply(tesoro__ctx *c, int64_t contact,
   char old[16] = "", own[40];
   int64_t version, agency, stored_at;
   int rc;
-  if ((s = TESORO__STMT(t, S_CONTACT_CONSENT, BIND_I(contact))) == NULL)
-    return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(t, &s, S_CONTACT_CONSENT, BIND_I(contact)))) return rc;
   agency = sqlite3_column_int64(s, 0);
   version = sqlite3_column_int64(s, 1);
   tesoro__column_copy(s, 2, old, sizeof old);
@@ -10198,8 +10146,8 @@ TESORO_API int tesoro_contact_update(tesoro *t, int64_t actor, int64_t contact,
   if ((rc = tesoro__json_fields(t, "contact fields", fields_json,
                                 tesoro__contact_fields,
                                 COUNT(tesoro__contact_fields), 1)) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF | R_CLIENT, "correct a contact")) ||
+      (rc = tesoro__actor_as(t, actor, R_STAFF | R_CLIENT,
+                             "correct a contact", &a)) ||
       (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
       (rc = tesoro__contact_writable(t, &a, contact)) ||
       (rc = tesoro__json_text(t, fields_json, "$.email", &new_email)))
@@ -10594,9 +10542,7 @@ TESORO_API int tesoro_document_read(tesoro *t, int64_t actor, int64_t document,
     return rc;
   }
   /* Read the bytes again after the reach check: the statement is shared. */
-  if ((s = TESORO__STMT(t, S_DOCUMENT_LOAD, BIND_I(document))) == NULL)
-    return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(t, &s, S_DOCUMENT_LOAD, BIND_I(document)))) return rc;
   size = sqlite3_column_bytes(s, 2);
   copy = TESORO_MALLOC((sqlite3_uint64)size);
   if (copy) memcpy(copy, sqlite3_column_blob(s, 2), (size_t)size);
@@ -10629,8 +10575,7 @@ TESORO_API int tesoro_tasks(tesoro *t, int64_t actor, int entity,
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out, "out")) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "list tasks")))
+      (rc = tesoro__actor_as(t, actor, R_STAFF, "list tasks", &a)))
     return rc;
   if (entity || entity_id) {
     if ((rc = tesoro__reach_entity(t, &a, entity, entity_id))) return rc;
@@ -10795,8 +10740,8 @@ TESORO_API int tesoro_client_appointments(tesoro *t, int64_t actor, int list,
   TESORO__ENTER(t);
   if ((rc = tesoro__list_args(t, out, "appointment list", list,
                               TESORO_LIST_UPCOMING, TESORO_LIST_UNCONFIRMED)) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_CLIENT, "list their own appointments")) ||
+      (rc = tesoro__actor_as(t, actor, R_CLIENT,
+                             "list their own appointments", &a)) ||
       (rc = tesoro__portal_gate(t, &a, 0)))
     return rc;
   /* One text per list, each a search of appointment_client (contact,
@@ -10841,8 +10786,8 @@ TESORO_API int tesoro_agent_appointments(tesoro *t, int64_t actor,
   if (from < 0 || to < 0 || (from && to && to <= from))
     return tesoro__fail(t, TESORO_EINVAL,
                         "the range [from, to) must be >= 0 and not empty");
-  if ((rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "list an agent's appointments")) ||
+  if ((rc = tesoro__actor_as(t, actor, R_STAFF,
+                             "list an agent's appointments", &a)) ||
       (rc = tesoro__staff_of(t, &a, agent, &owner)))
     return rc;
   if ((rc = tesoro__cursor_new(
@@ -10883,8 +10828,7 @@ TESORO_API int tesoro_referrals(tesoro *t, int64_t actor, int filter, int stage,
     return rc;
   if (stage != 0 && tesoro__stage_to_state(stage) < 0)
     return tesoro__fail(t, TESORO_EINVAL, "unknown referral stage %d", stage);
-  if ((rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "list referrals")) ||
+  if ((rc = tesoro__actor_as(t, actor, R_STAFF, "list referrals", &a)) ||
       (agent && (rc = tesoro__staff_of(t, &a, agent, &owner))))
     return rc;
   if ((rc = tesoro__cursor_new(
@@ -10919,8 +10863,8 @@ TESORO_API int tesoro_referral_pipeline(tesoro *t, int64_t actor, int64_t agent,
   int rc, used = 0;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out, "out")) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, "see the referral pipeline")) ||
+      (rc = tesoro__actor_as(t, actor, R_STAFF,
+                             "see the referral pipeline", &a)) ||
       (agent && (rc = tesoro__staff_of(t, &a, agent, &owner))))
     return rc;
   /* The stages come from the machine's own table, in its order, as a JSON
@@ -11131,9 +11075,8 @@ TESORO_API int tesoro_appointment_ics(tesoro *t, int64_t actor,
       (rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_APPOINTMENT, appointment)))
     return rc;
-  if ((s = TESORO__STMT(t, S_APPOINTMENT_ICS_FACTS,
-                        BIND_I(appointment))) == NULL) return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(t, &s, S_APPOINTMENT_ICS_FACTS, BIND_I(appointment))))
+    return rc;
   ics = sqlite3_str_new(NULL);
   tesoro__ics_begin(ics);
   oom = tesoro__ics_event(t, s, ics, link, 1);
@@ -11647,9 +11590,8 @@ static int tesoro__import_listing(tesoro__import *im, const tesoro__rec *r,
       (rc = tesoro__import_staff(im, r, &staff)))
     return rc;
   /* the seller form, from the contact and the listing's fields */
-  if ((s = TESORO__STMT(t, S_IMPORT_SELLER, BIND_I(contact),
-                        BIND_T(fields))) == NULL) return t->rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc < 0 ? rc : TESORO_EDB;
+  if ((rc = TESORO__ROW(t, &s, S_IMPORT_SELLER, BIND_I(contact),
+                        BIND_T(fields)))) return rc;
   name = sqlite3_mprintf("%s", sqlite3_column_text(s, 0));
   if (sqlite3_column_type(s, 1) != SQLITE_NULL)
     email = sqlite3_mprintf("%s", sqlite3_column_text(s, 1));
@@ -12418,8 +12360,7 @@ TESORO_API int tesoro_agency_export(tesoro *t, int64_t actor, const char *path,
   int rc, src = SQLITE_OK, began;
   TESORO__ENTER(t);
   if ((rc = tesoro__text(t, "path", path, 4096, 1)) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_ADMIN, "export the agency")))
+      (rc = tesoro__actor_as(t, actor, R_ADMIN, "export the agency", &a)))
     return rc;
   if ((f = fopen(path, "wb")) == NULL)
     return tesoro__fail(t, TESORO_EINVAL, "%s: %s", path, strerror(errno));
