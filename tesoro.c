@@ -2950,13 +2950,18 @@ static int explain_referral(tesoro__ctx *c, int rc);
 
 /* --- room --- */
 #define TESORO__ROOM_STATES(X)                                                \
-  X(ROOM_OPEN, open) X(ROOM_IN_PROGRESS, in_progress) X(ROOM_LOST, lost)      \
-  X(ROOM_CLOSED, closed) X(ROOM_SUCCESSFUL, successful)
+  X(ROOM_OPEN, open)                                                          \
+  X(ROOM_IN_PROGRESS, in_progress)                                            \
+  X(ROOM_LOST, lost)                                                          \
+  X(ROOM_CLOSED, closed)                                                      \
+  X(ROOM_SUCCESSFUL, successful)
 #define TESORO__ROOM_EVENTS(X)                                                \
   X(ROOM_EV_START_ONBOARDING, start_onboarding)                               \
-  X(ROOM_EV_MARK_LOST, mark_lost) X(ROOM_EV_CLOSE, close)                     \
+  X(ROOM_EV_MARK_LOST, mark_lost)                                             \
+  X(ROOM_EV_CLOSE, close)                                                     \
   X(ROOM_EV_MANDATE_VALIDATED, mandate_validated)                             \
-  X(ROOM_EV_POST_MESSAGE, post_message) X(ROOM_EV_ADD_NOTE, add_note)         \
+  X(ROOM_EV_POST_MESSAGE, post_message)                                       \
+  X(ROOM_EV_ADD_NOTE, add_note)                                               \
   X(ROOM_EV_ADD_DOCUMENT, add_document)                                       \
   X(ROOM_EV_CREATE, create)
 TESORO__NAMES(ROOM, room);
@@ -2985,16 +2990,21 @@ static const tesoro__notice tesoro__room_notices[] = {
 
 /* --- mandate --- */
 #define TESORO__MANDATE_STATES(X)                                             \
-  X(MANDATE_DRAFT, draft) X(MANDATE_NEGOTIATING, negotiating)                 \
-  X(MANDATE_TERMS_AGREED, terms_agreed) X(MANDATE_FORM_SHARED, form_shared)   \
-  X(MANDATE_FORM_SUBMITTED, form_submitted) X(MANDATE_VALIDATED, validated)   \
+  X(MANDATE_DRAFT, draft)                                                     \
+  X(MANDATE_NEGOTIATING, negotiating)                                         \
+  X(MANDATE_TERMS_AGREED, terms_agreed)                                       \
+  X(MANDATE_FORM_SHARED, form_shared)                                         \
+  X(MANDATE_FORM_SUBMITTED, form_submitted)                                   \
+  X(MANDATE_VALIDATED, validated)                                             \
   X(MANDATE_CANCELLED, cancelled)
 #define TESORO__MANDATE_EVENTS(X)                                             \
-  X(MANDATE_EV_PROPOSE, propose) X(MANDATE_EV_ACCEPT, accept)                 \
+  X(MANDATE_EV_PROPOSE, propose)                                              \
+  X(MANDATE_EV_ACCEPT, accept)                                                \
   X(MANDATE_EV_SHARE_FORM, share_form)                                        \
   X(MANDATE_EV_SUBMIT_FORM, submit_form)                                      \
   X(MANDATE_EV_REQUEST_CHANGES, request_changes)                              \
-  X(MANDATE_EV_VALIDATE, validate) X(MANDATE_EV_CANCEL, cancel)               \
+  X(MANDATE_EV_VALIDATE, validate)                                            \
+  X(MANDATE_EV_CANCEL, cancel)                                                \
   X(MANDATE_EV_ADD_DOCUMENT, add_document)                                    \
   X(MANDATE_EV_CREATE, create)
 TESORO__NAMES(MANDATE, mandate);
@@ -3034,12 +3044,17 @@ static const tesoro__notice tesoro__mandate_notices[] = {
 
 /* --- listing --- */
 #define TESORO__LISTING_STATES(X)                                             \
-  X(LISTING_PLACEHOLDER, placeholder) X(LISTING_DRAFT, draft)                 \
-  X(LISTING_PUBLISHED, published) X(LISTING_UNPUBLISHED, unpublished)
+  X(LISTING_PLACEHOLDER, placeholder)                                         \
+  X(LISTING_DRAFT, draft)                                                     \
+  X(LISTING_PUBLISHED, published)                                             \
+  X(LISTING_UNPUBLISHED, unpublished)
 #define TESORO__LISTING_EVENTS(X)                                             \
-  X(LISTING_EV_FILL, fill) X(LISTING_EV_PUBLISH, publish)                     \
-  X(LISTING_EV_UNPUBLISH, unpublish) X(LISTING_EV_EXPIRE, expire)             \
-  X(LISTING_EV_UPDATE, update) X(LISTING_EV_ADD_DOCUMENT, add_document)       \
+  X(LISTING_EV_FILL, fill)                                                    \
+  X(LISTING_EV_PUBLISH, publish)                                              \
+  X(LISTING_EV_UNPUBLISH, unpublish)                                          \
+  X(LISTING_EV_EXPIRE, expire)                                                \
+  X(LISTING_EV_UPDATE, update)                                                \
+  X(LISTING_EV_ADD_DOCUMENT, add_document)                                    \
   X(LISTING_EV_CREATE, create)
 TESORO__NAMES(LISTING, listing);
 
@@ -3060,9 +3075,12 @@ static const tesoro__trans tesoro__listing_rows[] = {
 /* --- task: staff close their to-dos; the system closes the ones
 **     whose reason went away --- */
 #define TESORO__TASK_STATES(X)                                                \
-  X(TASK_OPEN, open) X(TASK_DONE, done) X(TASK_CANCELLED, cancelled)
+  X(TASK_OPEN, open)                                                          \
+  X(TASK_DONE, done)                                                          \
+  X(TASK_CANCELLED, cancelled)
 #define TESORO__TASK_EVENTS(X)                                                \
-  X(TASK_EV_COMPLETE, complete) X(TASK_EV_CANCEL, cancel)                     \
+  X(TASK_EV_COMPLETE, complete)                                               \
+  X(TASK_EV_CANCEL, cancel)                                                   \
   X(TASK_EV_CREATE, create)
 TESORO__NAMES(TASK, task);
 
@@ -3076,9 +3094,11 @@ static const tesoro__trans tesoro__task_rows[] = {
 
 /* --- deal: a client's search, to which staff offer listings --- */
 #define TESORO__DEAL_STATES(X)                                                \
-  X(DEAL_ACTIVE, active) X(DEAL_CLOSED, closed)
+  X(DEAL_ACTIVE, active)                                                      \
+  X(DEAL_CLOSED, closed)
 #define TESORO__DEAL_EVENTS(X)                                                \
-  X(DEAL_EV_OFFER, offer) X(DEAL_EV_CLOSE, close)                             \
+  X(DEAL_EV_OFFER, offer)                                                     \
+  X(DEAL_EV_CLOSE, close)                                                     \
   X(DEAL_EV_CREATE, create)
 TESORO__NAMES(DEAL, deal);
 
@@ -3093,13 +3113,18 @@ static const tesoro__trans tesoro__deal_rows[] = {
 /* --- deal property: a listing offered to a deal; the portal's
 **     property statuses.  Viewing requests start here. --- */
 #define TESORO__DEAL_PROPERTY_STATES(X)                                       \
-  X(DP_TO_REVIEW, to_review) X(DP_INTERESTING, interesting)                   \
-  X(DP_REJECTED, rejected) X(DP_VIEWED, viewed) X(DP_APPROVED, approved)
+  X(DP_TO_REVIEW, to_review)                                                  \
+  X(DP_INTERESTING, interesting)                                              \
+  X(DP_REJECTED, rejected)                                                    \
+  X(DP_VIEWED, viewed)                                                        \
+  X(DP_APPROVED, approved)
 #define TESORO__DEAL_PROPERTY_EVENTS(X)                                       \
   X(DP_EV_REQUEST_VIEWING, request_viewing)                                   \
   X(DP_EV_VIEWING_COMPLETED, viewing_completed)                               \
-  X(DP_EV_INTERESTED, interested) X(DP_EV_NOT_INTERESTED, not_interested)     \
-  X(DP_EV_APPROVE, approve) X(DP_EV_FAVOURITE, favourite)                     \
+  X(DP_EV_INTERESTED, interested)                                             \
+  X(DP_EV_NOT_INTERESTED, not_interested)                                     \
+  X(DP_EV_APPROVE, approve)                                                   \
+  X(DP_EV_FAVOURITE, favourite)                                               \
   X(DP_EV_OFFER, offer)
 TESORO__NAMES(DEAL_PROPERTY, deal_property);
 
@@ -3120,17 +3145,23 @@ static const tesoro__trans tesoro__deal_property_rows[] = {
 **     property's request_viewing; the timers of section 10 fire complete,
 **     send_reminder and request_feedback. --- */
 #define TESORO__APPOINTMENT_STATES(X)                                         \
-  X(APPT_PENDING, pending) X(APPT_CONFIRMED, confirmed)                       \
-  X(APPT_COMPLETED, completed) X(APPT_CANCELLED, cancelled)                   \
+  X(APPT_PENDING, pending)                                                    \
+  X(APPT_CONFIRMED, confirmed)                                                \
+  X(APPT_COMPLETED, completed)                                                \
+  X(APPT_CANCELLED, cancelled)                                                \
   X(APPT_REJECTED, rejected)
 #define TESORO__APPOINTMENT_EVENTS(X)                                         \
-  X(APPT_EV_CONFIRM, confirm) X(APPT_EV_RESCHEDULE, reschedule)               \
-  X(APPT_EV_REJECT, reject) X(APPT_EV_CANCEL, cancel)                         \
-  X(APPT_EV_START_VIEWING, start_viewing) X(APPT_EV_COMPLETE, complete)       \
+  X(APPT_EV_CONFIRM, confirm)                                                 \
+  X(APPT_EV_RESCHEDULE, reschedule)                                           \
+  X(APPT_EV_REJECT, reject)                                                   \
+  X(APPT_EV_CANCEL, cancel)                                                   \
+  X(APPT_EV_START_VIEWING, start_viewing)                                     \
+  X(APPT_EV_COMPLETE, complete)                                               \
   X(APPT_EV_RECORD_NO_SHOW, record_no_show)                                   \
   X(APPT_EV_SEND_REMINDER, send_reminder)                                     \
   X(APPT_EV_REQUEST_FEEDBACK, request_feedback)                               \
-  X(APPT_EV_ADD_NOTE, add_note) X(APPT_EV_RATE, rate)                         \
+  X(APPT_EV_ADD_NOTE, add_note)                                               \
+  X(APPT_EV_RATE, rate)                                                       \
   X(APPT_EV_ADD_DOCUMENT, add_document)                                       \
   X(APPT_EV_REQUEST, request)
 TESORO__NAMES(APPOINTMENT, appointment);
@@ -3180,11 +3211,17 @@ static const tesoro__notice tesoro__appointment_notices[] = {
 **     its TESORO_STAGE_*, fixed for ever: a stage added mid-pipeline takes
 **     the next free number and its place in this list. --- */
 #define TESORO__REFERRAL_STAGES(X)                                            \
-  X(LEFT_VOICEMAIL, left_voicemail) X(CONNECTED, connected)                   \
-  X(MEETING_SCHEDULED, meeting_scheduled) X(MET_WITH_PERSON, met_with_person) \
-  X(COMING_SOON, coming_soon) X(MAKING_AN_OFFER, making_an_offer)             \
-  X(LISTING, listing) X(IN_ESCROW, in_escrow) X(CLOSED, closed)               \
-  X(CLOSED_PAID, closed_paid) X(FAILED, failed)
+  X(LEFT_VOICEMAIL, left_voicemail)                                           \
+  X(CONNECTED, connected)                                                     \
+  X(MEETING_SCHEDULED, meeting_scheduled)                                     \
+  X(MET_WITH_PERSON, met_with_person)                                         \
+  X(COMING_SOON, coming_soon)                                                 \
+  X(MAKING_AN_OFFER, making_an_offer)                                         \
+  X(LISTING, listing)                                                         \
+  X(IN_ESCROW, in_escrow)                                                     \
+  X(CLOSED, closed)                                                           \
+  X(CLOSED_PAID, closed_paid)                                                 \
+  X(FAILED, failed)
 #define RF_STATE(NAME, name) RF_##NAME,
 enum { TESORO__REFERRAL_STAGES(RF_STATE) RF_EV_ADD_NOTE, RF_EV_CREATE };
 #undef RF_STATE
@@ -3214,9 +3251,12 @@ static int tesoro__stage_to_state(int stage) {
 /* The stages a staff move reaches both forward and back from failed, with
 ** the guard of arriving there; a row of each kind by RF_FORWARD/RF_BACK. */
 #define RF_MIDDLE_STAGES(X)                                                   \
-  X(CONNECTED, guard_stage) X(MEETING_SCHEDULED, guard_stage)                 \
-  X(MET_WITH_PERSON, guard_stage) X(COMING_SOON, guard_coming_soon)           \
-  X(MAKING_AN_OFFER, guard_stage) X(LISTING, guard_stage)                     \
+  X(CONNECTED, guard_stage)                                                   \
+  X(MEETING_SCHEDULED, guard_stage)                                           \
+  X(MET_WITH_PERSON, guard_stage)                                             \
+  X(COMING_SOON, guard_coming_soon)                                           \
+  X(MAKING_AN_OFFER, guard_stage)                                             \
+  X(LISTING, guard_stage)                                                     \
   X(IN_ESCROW, guard_stage)
 #define RF_FORWARD(NAME, guard_name)                                          \
   {.from = RF_BEFORE(RF_##NAME), .event = RF_##NAME, .to = RF_##NAME,         \
@@ -3260,22 +3300,31 @@ static const tesoro__notice tesoro__referral_notices[] = {
 **     slow and must not hold the write lock); the guards re-check what the
 **     time or a concurrent call may have changed. --- */
 #define TESORO__PORTAL_ACCOUNT_STATES(X)                                      \
-  X(PA_UNVERIFIED, unverified) X(PA_SET_PASSWORD, set_password)               \
-  X(PA_WELCOME, welcome) X(PA_TOUR, tour) X(PA_READY, ready)
+  X(PA_UNVERIFIED, unverified)                                                \
+  X(PA_SET_PASSWORD, set_password)                                            \
+  X(PA_WELCOME, welcome)                                                      \
+  X(PA_TOUR, tour)                                                            \
+  X(PA_READY, ready)
 #define TESORO__PORTAL_ACCOUNT_EVENTS(X)                                      \
-  X(PA_EV_REGISTER, register) X(PA_EV_VERIFY, verify)                         \
-  X(PA_EV_CODE_FAILED, code_failed) X(PA_EV_LOGIN, login)                     \
+  X(PA_EV_REGISTER, register)                                                 \
+  X(PA_EV_VERIFY, verify)                                                     \
+  X(PA_EV_CODE_FAILED, code_failed)                                           \
+  X(PA_EV_LOGIN, login)                                                       \
   X(PA_EV_LOGIN_FAILED, login_failed)                                         \
   X(PA_EV_CHANGE_PASSWORD, change_password)                                   \
-  X(PA_EV_FINISH_WELCOME, finish_welcome) X(PA_EV_FINISH_TOUR, finish_tour)   \
-  X(PA_EV_SKIP_TOUR, skip_tour) X(PA_EV_RESTART_TOUR, restart_tour)           \
-  X(PA_EV_SET_LANGUAGE, set_language) X(PA_EV_CONTACT_AGENT, contact_agent)   \
+  X(PA_EV_FINISH_WELCOME, finish_welcome)                                     \
+  X(PA_EV_FINISH_TOUR, finish_tour)                                           \
+  X(PA_EV_SKIP_TOUR, skip_tour)                                               \
+  X(PA_EV_RESTART_TOUR, restart_tour)                                         \
+  X(PA_EV_SET_LANGUAGE, set_language)                                         \
+  X(PA_EV_CONTACT_AGENT, contact_agent)                                       \
   X(PA_EV_REGISTER_ATTEMPT, register_attempt)                                 \
   X(PA_EV_REQUEST_RESET, request_reset)                                       \
   X(PA_EV_RESET_PASSWORD, reset_password)                                     \
   X(PA_EV_RESET_FAILED, reset_failed)                                         \
   X(PA_EV_RESEND_INVITATION, resend_invitation)                               \
-  X(PA_EV_DEACTIVATE, deactivate) X(PA_EV_LOGOUT, logout)                     \
+  X(PA_EV_DEACTIVATE, deactivate)                                             \
+  X(PA_EV_LOGOUT, logout)                                                     \
   X(PA_EV_CREATE, create)
 TESORO__NAMES(PORTAL_ACCOUNT, portal_account);
 
@@ -3335,26 +3384,37 @@ static const tesoro__notice tesoro__portal_account_notices[] = {
 **     with the website as actor); its effect, in section 17, does the
 **     type's work.  The CRM's own exchange changes are staff events. --- */
 #define TESORO__WEB_CUSTOMER_STATES(X)                                        \
-  X(WC_PROSPECT, prospect) X(WC_APPROVED, approved)                           \
+  X(WC_PROSPECT, prospect)                                                    \
+  X(WC_APPROVED, approved)                                                    \
   X(WC_DISCARDED, discarded)
-#define TESORO__WEB_CUSTOMER_EVENTS(X)                                        \
-  X(WC_EV_APPROVE, approve) X(WC_EV_DISCARD, discard)                         \
-  /* the website's event types, in the order of tesoro__web_types */         \
-  X(WC_EV_CUSTOMER, customer) X(WC_EV_VISIT, visit)                           \
+/* The website's own events about a customer: each keeps the state and
+** runs fx_web_event (a row each, WC_WEB_ROW). */
+#define TESORO__WEB_EVENTS(X)                                                 \
+  X(WC_EV_CUSTOMER, customer)                                                 \
+  X(WC_EV_VISIT, visit)                                                       \
   X(WC_EV_IMPLIED_SEARCH, implied_search)                                     \
   X(WC_EV_SAVED_SEARCH, saved_search)                                         \
   X(WC_EV_SEARCH_DELETED, search_deleted)                                     \
   X(WC_EV_PROPERTY_VIEW, property_view)                                       \
   X(WC_EV_PROPERTY_SAVE, property_save)                                       \
-  X(WC_EV_PROPERTY_RANK, property_rank) X(WC_EV_ENQUIRY, enquiry)             \
-  X(WC_EV_GROUP, group) X(WC_EV_VENDOR_CLAIM, vendor_claim)                   \
-  X(WC_EV_CONSENT, consent) /* the CRM's: */                                  \
+  X(WC_EV_PROPERTY_RANK, property_rank)                                       \
+  X(WC_EV_ENQUIRY, enquiry)                                                   \
+  X(WC_EV_GROUP, group)                                                       \
+  X(WC_EV_VENDOR_CLAIM, vendor_claim)                                         \
+  X(WC_EV_CONSENT, consent)
+#define TESORO__WEB_CUSTOMER_EVENTS(X)                                        \
+  X(WC_EV_APPROVE, approve)                                                   \
+  X(WC_EV_DISCARD, discard)                                                   \
+  TESORO__WEB_EVENTS(X)                                                       \
   X(WC_EV_REGISTER_INTEREST, register_interest)                               \
-  X(WC_EV_SET_GROUP, set_group) X(WC_EV_CONFIRM_VENDOR, confirm_vendor)       \
+  X(WC_EV_SET_GROUP, set_group)                                               \
+  X(WC_EV_CONFIRM_VENDOR, confirm_vendor)                                     \
   X(WC_EV_CREATE, create)
 TESORO__NAMES(WEB_CUSTOMER, web_customer);
 
-#define WC_ANY ALL_STATES
+#define WC_WEB_ROW(id, name)                                                  \
+  {.from = ALL_STATES, .event = id, .to = TESORO__SAME, .roles = R_WEBSITE,   \
+   .effect = fx_web_event},
 static tesoro__hook guard_customer_live, fx_customer_approve,
     guard_customer_discard, fx_customer_discard, fx_web_event, fx_crm_exchange;
 static const tesoro__trans tesoro__web_customer_rows[] = {
@@ -3363,18 +3423,7 @@ static const tesoro__trans tesoro__web_customer_rows[] = {
   {TESORO__NEW, WC_EV_CREATE, WC_APPROVED, R_WEBSITE | R_STAFF, NULL, NULL, 0},
   {ST(WC_PROSPECT),   WC_EV_APPROVE,           WC_APPROVED,   R_STAFF,   guard_customer_live, fx_customer_approve, 0},
   {ST(WC_PROSPECT),   WC_EV_DISCARD,           WC_DISCARDED,  R_STAFF,   guard_customer_discard, fx_customer_discard, 0},
-  {WC_ANY,            WC_EV_CUSTOMER,          TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
-  {WC_ANY,            WC_EV_VISIT,             TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
-  {WC_ANY,            WC_EV_IMPLIED_SEARCH,    TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
-  {WC_ANY,            WC_EV_SAVED_SEARCH,      TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
-  {WC_ANY,            WC_EV_SEARCH_DELETED,    TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
-  {WC_ANY,            WC_EV_PROPERTY_VIEW,     TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
-  {WC_ANY,            WC_EV_PROPERTY_SAVE,     TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
-  {WC_ANY,            WC_EV_PROPERTY_RANK,     TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
-  {WC_ANY,            WC_EV_ENQUIRY,           TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
-  {WC_ANY,            WC_EV_GROUP,             TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
-  {WC_ANY,            WC_EV_VENDOR_CLAIM,      TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
-  {WC_ANY,            WC_EV_CONSENT,           TESORO__SAME,  R_WEBSITE, NULL,         fx_web_event, 0},
+  TESORO__WEB_EVENTS(WC_WEB_ROW)
   /* the CRM tells the website (capabilities 9, 12, 14) */
   {ST(WC_APPROVED),   WC_EV_REGISTER_INTEREST, TESORO__SAME,  R_STAFF,   NULL,         fx_crm_exchange, 0},
   {ST(WC_APPROVED),   WC_EV_SET_GROUP,         TESORO__SAME,  R_STAFF,   NULL,         fx_crm_exchange, 0},
@@ -3384,9 +3433,11 @@ static const tesoro__trans tesoro__web_customer_rows[] = {
 /* --- search: a customer's criteria, from the website (soft or
 **     hard) or set in the CRM (hard, capability 6). --- */
 #define TESORO__SEARCH_STATES(X)                                              \
-  X(SEARCH_ACTIVE, active) X(SEARCH_DELETED, deleted)
+  X(SEARCH_ACTIVE, active)                                                    \
+  X(SEARCH_DELETED, deleted)
 #define TESORO__SEARCH_EVENTS(X)                                              \
-  X(SEARCH_EV_SAVE, save) X(SEARCH_EV_DELETE, delete)                         \
+  X(SEARCH_EV_SAVE, save)                                                     \
+  X(SEARCH_EV_DELETE, delete)                                                 \
   X(SEARCH_EV_CREATE, create)
 TESORO__NAMES(SEARCH, search);
 
@@ -3403,10 +3454,12 @@ static const tesoro__trans tesoro__search_rows[] = {
 
 /* --- vendor claim (capabilities 13 and 14) --- */
 #define TESORO__VENDOR_CLAIM_STATES(X)                                        \
-  X(VC_CLAIMED, claimed) X(VC_CONFIRMED, confirmed)                           \
+  X(VC_CLAIMED, claimed)                                                      \
+  X(VC_CONFIRMED, confirmed)                                                  \
   X(VC_REJECTED, rejected)
 #define TESORO__VENDOR_CLAIM_EVENTS(X)                                        \
-  X(VC_EV_CONFIRM, confirm) X(VC_EV_REJECT, reject)                           \
+  X(VC_EV_CONFIRM, confirm)                                                   \
+  X(VC_EV_REJECT, reject)                                                     \
   X(VC_EV_CREATE, create)
 TESORO__NAMES(VENDOR_CLAIM, vendor_claim);
 
