@@ -1563,7 +1563,8 @@ static int tesoro__run(tesoro *t, sqlite3_stmt *s) {
 }
 
 /* A statement's parameters, ?1 to ?n in order, for TESORO__STMT and
-** TESORO__EXEC: BIND_I an integer, BIND_T a text (NULL binds SQL NULL);
+** TESORO__EXEC: BIND_I an integer, BIND_T a text (NULL binds SQL NULL, as
+** does BIND_NULL);
 ** the text must live until the statement is reset, as with SQLITE_STATIC. */
 typedef struct tesoro__bind {
   int64_t i;
@@ -1572,6 +1573,7 @@ typedef struct tesoro__bind {
 } tesoro__bind;
 #define BIND_I(v) {(v), NULL, 0}
 #define BIND_T(v) {0, (v), 1}
+#define BIND_NULL BIND_T(NULL)
 
 static sqlite3_stmt *tesoro__bound(tesoro *t, int id, int n,
                                    const tesoro__bind *args) {
@@ -2106,13 +2108,44 @@ static const char tesoro__lost_message[] =
     "SQLite rolled the host transaction back after an error; nothing of it "
     "was kept: call tesoro_rollback";
 
+/* The settings' ranges (every value is > 0): a value beyond its setting's
+** maximum is refused before anything changes. */
+static const struct {
+  int option;
+  uint64_t min, max;
+  const char *what;
+} tesoro__config_range[] = {
+    {TESORO_CONFIG_BUSY_TIMEOUT_MS, 1, INT_MAX, "the busy timeout (ms)"},
+    {TESORO_CONFIG_REMINDER_LEAD_S, 1, 30 * TESORO__DAY,
+     "the reminder lead (s, 30 days)"},
+    {TESORO_CONFIG_PWHASH_OPSLIMIT, crypto_pwhash_OPSLIMIT_MIN,
+     crypto_pwhash_OPSLIMIT_MAX, "the argon2id opslimit"},
+    {TESORO_CONFIG_PWHASH_MEMLIMIT, crypto_pwhash_MEMLIMIT_MIN, SIZE_MAX / 2,
+     "the argon2id memlimit (bytes)"},
+    {TESORO_CONFIG_SESSION_IDLE_S, 1, 365 * TESORO__DAY,
+     "a session's idle time (s, 365 days)"},
+    {TESORO_CONFIG_SESSION_MAX_S, 1, 365 * TESORO__DAY,
+     "a session's lifetime (s, 365 days)"},
+    {TESORO_CONFIG_EVENT_SKEW_S, 1, 7 * TESORO__DAY,
+     "the event skew (s, 7 days)"},
+    {TESORO_CONFIG_CHECKPOINT_PAGES, 1, 10000000, "the checkpoint pages"},
+};
+
 TESORO_API int tesoro_config(tesoro *t, int option, int64_t value) {
   TESORO__ENTER(t);
   if (value <= 0)
     return tesoro__fail(t, TESORO_EINVAL, "setting %d must be > 0", option);
+  for (int i = 0; i < COUNT(tesoro__config_range); i++)
+    if (tesoro__config_range[i].option == option &&
+        ((uint64_t)value < tesoro__config_range[i].min ||
+         (uint64_t)value > tesoro__config_range[i].max))
+      return tesoro__fail(t, TESORO_EINVAL, "%s is %llu..%llu, not %lld",
+                          tesoro__config_range[i].what,
+                          (unsigned long long)tesoro__config_range[i].min,
+                          (unsigned long long)tesoro__config_range[i].max,
+                          (long long)value);
   switch (option) {
   case TESORO_CONFIG_BUSY_TIMEOUT_MS:
-    if (value > INT_MAX) return tesoro__fail(t, TESORO_EINVAL, "busy timeout too large");
     t->busy_ms = value;
     sqlite3_busy_timeout(t->db, (int)value);
     break;
@@ -2120,25 +2153,15 @@ TESORO_API int tesoro_config(tesoro *t, int option, int64_t value) {
   case TESORO_CONFIG_OUTBOX_MAX_ATTEMPTS: t->max_attempts = value; break;
   case TESORO_CONFIG_OUTBOX_BACKOFF_S: t->backoff_s = value; break;
   case TESORO_CONFIG_TICK_BATCH: t->tick_batch = value; break;
-  case TESORO_CONFIG_REMINDER_LEAD_S:
-    if (value > 30 * TESORO__DAY)
-      return tesoro__fail(t, TESORO_EINVAL, "reminder lead is at most 30 days");
-    t->reminder_s = value;
-    break;
+  case TESORO_CONFIG_REMINDER_LEAD_S: t->reminder_s = value; break;
+  case TESORO_CONFIG_SESSION_IDLE_S: t->session_idle_s = value; break;
+  case TESORO_CONFIG_SESSION_MAX_S: t->session_max_s = value; break;
+  case TESORO_CONFIG_EVENT_SKEW_S: t->event_skew_s = value; break;
   case TESORO_CONFIG_PWHASH_OPSLIMIT:
-    if ((uint64_t)value < crypto_pwhash_OPSLIMIT_MIN ||
-        (uint64_t)value > crypto_pwhash_OPSLIMIT_MAX)
-      return tesoro__fail(t, TESORO_EINVAL, "argon2id opslimit is %llu..%llu",
-                          (unsigned long long)crypto_pwhash_OPSLIMIT_MIN,
-                          (unsigned long long)crypto_pwhash_OPSLIMIT_MAX);
     t->pw_ops = value;
     t->pw_decoy[0] = 0;
     break;
   case TESORO_CONFIG_PWHASH_MEMLIMIT:
-    if ((uint64_t)value < crypto_pwhash_MEMLIMIT_MIN ||
-        (uint64_t)value > SIZE_MAX / 2)
-      return tesoro__fail(t, TESORO_EINVAL, "argon2id memlimit is at least %llu bytes",
-                          (unsigned long long)crypto_pwhash_MEMLIMIT_MIN);
     t->pw_mem = value;
     t->pw_decoy[0] = 0;
     break;
@@ -2156,21 +2179,7 @@ TESORO_API int tesoro_config(tesoro *t, int option, int64_t value) {
     if (src != SQLITE_OK) return tesoro__dberr(t, src);
     break;
   }
-  case TESORO_CONFIG_SESSION_IDLE_S:
-  case TESORO_CONFIG_SESSION_MAX_S:
-    if (value > 365 * TESORO__DAY)
-      return tesoro__fail(t, TESORO_EINVAL, "a session lasts at most 365 days");
-    if (option == TESORO_CONFIG_SESSION_IDLE_S) t->session_idle_s = value;
-    else t->session_max_s = value;
-    break;
-  case TESORO_CONFIG_EVENT_SKEW_S:
-    if (value > 7 * TESORO__DAY)
-      return tesoro__fail(t, TESORO_EINVAL, "the event skew is at most 7 days");
-    t->event_skew_s = value;
-    break;
   case TESORO_CONFIG_CHECKPOINT_PAGES:
-    if (value > 10000000)
-      return tesoro__fail(t, TESORO_EINVAL, "checkpoint pages is at most 10000000");
     sqlite3_wal_autocheckpoint(t->db, (int)value);
     break;
   default: return tesoro__fail(t, TESORO_EINVAL, "unknown setting %d", option);
@@ -4238,6 +4247,14 @@ static int tesoro__task_close(tesoro__ctx *c, const char *kind, int event) {
                              NULL);
 }
 
+/* The end of an effect that took away a staff task's reason: the task
+** closed by `event`, and the step on the contact's timeline. */
+static int tesoro__task_done(tesoro__ctx *c, const char *task, int event,
+                             const char *kind, const char *summary) {
+  int rc = tesoro__task_close(c, task, event);
+  return rc ? rc : tesoro__activity(c, kind, summary);
+}
+
 static int fx_task_closed(tesoro__ctx *c) {
   return TESORO__EXEC(c->t, S_TASK_CLOSED_AT, BIND_I(c->id), BIND_I(c->now));
 }
@@ -4921,19 +4938,29 @@ static int tesoro__contact_for(tesoro__ctx *c, const char *name,
   return TESORO_OK;
 }
 
-/* Point a contact at an agent: bumps its version, with a history row. */
-static int tesoro__contact_set_agent(tesoro__ctx *c, int64_t contact,
-                                     int64_t agent, int64_t expected) {
-  tesoro *t = c->t;
+/* May `a` name `contact` (it exists, in a's agency, and is a client's own)?
+** The actor's role is the caller's rule: the website, say, names contacts
+** in its events without reading them. */
+static int tesoro__contact_reach(tesoro *t, const tesoro__actor *a,
+                                 int64_t contact, int64_t *out_version) {
   sqlite3_stmt *s;
-  int64_t agency, version;
+  int64_t agency;
   int rc;
   if ((rc = tesoro__find(t, S_CONTACT_LOAD, "contact", contact, &s)))
     return rc;
   agency = sqlite3_column_int64(s, 0);
-  version = sqlite3_column_int64(s, 3);
+  if (out_version) *out_version = sqlite3_column_int64(s, 3);
   sqlite3_reset(s);
-  if ((rc = tesoro__reach(t, c->actor, "contact", contact, agency, contact)) ||
+  return tesoro__reach(t, a, "contact", contact, agency, contact);
+}
+
+/* Point a contact at an agent: bumps its version, with a history row. */
+static int tesoro__contact_set_agent(tesoro__ctx *c, int64_t contact,
+                                     int64_t agent, int64_t expected) {
+  tesoro *t = c->t;
+  int64_t version;
+  int rc;
+  if ((rc = tesoro__contact_reach(t, c->actor, contact, &version)) ||
       (rc = tesoro__contact_writable(t, c->actor, contact)) ||
       (rc = tesoro__version_ok(t, "contact", contact, version, expected)))
     return rc;
@@ -4942,9 +4969,9 @@ static int tesoro__contact_set_agent(tesoro__ctx *c, int64_t contact,
   if (sqlite3_changes(t->db) != 1)
     return tesoro__fail(t, TESORO_ECONFLICT, "contact %lld changed meanwhile",
                         (long long)contact);
-  return tesoro__history(t, agency, TESORO_ENTITY_CONTACT, contact, version + 1,
-                         "assign", NULL, NULL, c->actor->id, c->now, NULL,
-                         agent);
+  return tesoro__history(t, c->actor->agency, TESORO_ENTITY_CONTACT, contact,
+                         version + 1, "assign", NULL, NULL, c->actor->id,
+                         c->now, NULL, agent);
 }
 
 static int tesoro__exchange_contact(tesoro__ctx *c);
@@ -5034,21 +5061,6 @@ static int tesoro__reach_entity(tesoro *t, const tesoro__actor *a, int entity,
   return TESORO_OK;
 }
 
-/* May `a` name `contact` (it exists, in a's agency, and is a client's own)?
-** The actor's role is the caller's rule: the website, say, names contacts
-** in its events without reading them. */
-static int tesoro__contact_reach(tesoro *t, const tesoro__actor *a,
-                                 int64_t contact) {
-  sqlite3_stmt *s;
-  int64_t agency = 0;
-  int rc;
-  if ((rc = tesoro__find(t, S_CONTACT_LOAD, "contact", contact, &s)))
-    return rc;
-  agency = sqlite3_column_int64(s, 0);
-  sqlite3_reset(s);
-  return tesoro__reach(t, a, "contact", contact, agency, contact);
-}
-
 TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
                                            int64_t contact, int64_t *out_actor) {
   tesoro__actor a;
@@ -5058,7 +5070,7 @@ TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
       (rc = tesoro__actor_load(t, actor, &a)) ||
       (rc = tesoro__require(t, &a, R_STAFF,
                             "look up a contact's client actor")) ||
-      (rc = tesoro__contact_reach(t, &a, contact)))
+      (rc = tesoro__contact_reach(t, &a, contact, NULL)))
     return rc;
   return tesoro__client_of(t, contact, out_actor);
 }
@@ -5457,8 +5469,8 @@ static int fx_request_changes(tesoro__ctx *c) {
   char summary[TESORO_MAX_REASON + 32];
   int rc;
   snprintf(summary, sizeof summary, "Changes requested: %s", c->reason);
-  if ((rc = tesoro__task_close(c, "review_seller_form", TASK_EV_CANCEL)) ||
-      (rc = tesoro__activity(c, "seller_form_changes_requested", summary)))
+  if ((rc = tesoro__task_done(c, "review_seller_form", TASK_EV_CANCEL,
+                              "seller_form_changes_requested", summary)))
     return rc;
   return tesoro__notice_data(c, summary, NULL);
 }
@@ -5562,12 +5574,10 @@ done:
 }
 
 static int fx_mandate_cancel(tesoro__ctx *c) {
-  int rc;
-  if ((rc = TESORO__EXEC(c->t, S_MANDATE_SET_END, BIND_I(c->id),
-                         BIND_T(c->reason))) ||
-      (rc = tesoro__task_close(c, "review_seller_form", TASK_EV_CANCEL)))
-    return rc;
-  return tesoro__activity(c, "mandate_cancelled", "Mandate cancelled");
+  int rc = TESORO__EXEC(c->t, S_MANDATE_SET_END, BIND_I(c->id),
+                        BIND_T(c->reason));
+  return rc ? rc : tesoro__task_done(c, "review_seller_form", TASK_EV_CANCEL,
+                                     "mandate_cancelled", "Mandate cancelled");
 }
 
 TESORO_API int tesoro_mandate_propose(tesoro *t, int64_t actor, int64_t mandate,
@@ -5716,12 +5726,10 @@ static int guard_mandate_expired(tesoro__ctx *c) {
 }
 
 static int fx_publish(tesoro__ctx *c) {
-  int rc;
-  if ((rc = TESORO__EXEC(c->t, S_LISTING_SET_PUBLISHED, BIND_I(c->id),
-                         BIND_I(c->now))) ||
-      (rc = tesoro__task_close(c, "publish_listing", TASK_EV_COMPLETE)))
-    return rc;
-  return tesoro__activity(c, "listing_published", "Listing published");
+  int rc = TESORO__EXEC(c->t, S_LISTING_SET_PUBLISHED, BIND_I(c->id),
+                        BIND_I(c->now));
+  return rc ? rc : tesoro__task_done(c, "publish_listing", TASK_EV_COMPLETE,
+                                     "listing_published", "Listing published");
 }
 
 static int fx_listing_update(tesoro__ctx *c) {
@@ -6894,15 +6902,15 @@ static int tesoro__account_read(tesoro *t, sqlite3_stmt *s,
   state = (const char *)sqlite3_column_text(s, 1);
   for (int i = 0; state && i < COUNT(tesoro__portal_account_states); i++)
     if (strcmp(state, tesoro__portal_account_states[i]) == 0) acc->state = i;
-  acc->version = sqlite3_column_int64(s, 2);
   tesoro__column_copy(s, 3, acc->password_hash, sizeof acc->password_hash);
   tesoro__column_copy(s, 4, acc->code_hash, sizeof acc->code_hash);
+  tesoro__column_copy(s, 9, acc->name, sizeof acc->name);
+  tesoro__column_copy(s, 10, acc->reset_hash, sizeof acc->reset_hash);
+  acc->version = sqlite3_column_int64(s, 2);
   acc->code_expires_at = sqlite3_column_int64(s, 5);
   acc->code_attempts = sqlite3_column_int(s, 6);
   acc->locked_until = sqlite3_column_int64(s, 7);
   acc->contact = sqlite3_column_int64(s, 8);
-  tesoro__column_copy(s, 9, acc->name, sizeof acc->name);
-  tesoro__column_copy(s, 10, acc->reset_hash, sizeof acc->reset_hash);
   acc->reset_expires_at = sqlite3_column_int64(s, 11);
   acc->reset_attempts = sqlite3_column_int(s, 12);
   acc->deactivated = sqlite3_column_int(s, 13);
@@ -7458,18 +7466,11 @@ TESORO_API int tesoro_portal_account_create(tesoro *t, int64_t actor,
   if (rc == TESORO_OK)
     rc = tesoro__create_begin(&c, &tesoro__portal_account_machine,
                               PA_SET_PASSWORD);
-  if (rc == TESORO_OK && (s = tesoro__stmt(t, S_PORTAL_ACCOUNT_INSERT)) == NULL)
-    rc = t->rc;
-  if (rc == TESORO_OK) {
-    sqlite3_bind_int64(s, 1, a.agency);
-    sqlite3_bind_int64(s, 2, contact);
-    sqlite3_bind_text(s, 3, c.m->states[c.to], -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, email, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 9, a.id);
-    sqlite3_bind_int64(s, 10, c.now);
-    rc = tesoro__run(t, s);
-  }
+  if (rc == TESORO_OK) /* no name, no code: a temporary password */
+    rc = TESORO__EXEC(t, S_PORTAL_ACCOUNT_INSERT, BIND_I(a.agency),
+                      BIND_I(contact), BIND_T(c.m->states[c.to]), BIND_T(email),
+                      BIND_NULL, BIND_T(hash), BIND_NULL, BIND_NULL,
+                      BIND_I(a.id), BIND_I(c.now));
   if (rc == TESORO_OK) {
     /* the invitation (the account's notice rows) carries the login */
     int64_t id = sqlite3_last_insert_rowid(t->db);
@@ -7500,7 +7501,6 @@ TESORO_API int tesoro_portal_register(tesoro *t, int64_t website,
   tesoro__account acc;
   tesoro__ctx c;
   tesoro__portal_args args;
-  sqlite3_stmt *s;
   char code[TESORO_PORTAL_CODE_DIGITS + 1], *copy = NULL;
   char pw_hash[crypto_pwhash_STRBYTES], code_hash[crypto_pwhash_STRBYTES];
   int rc;
@@ -7545,20 +7545,12 @@ TESORO_API int tesoro_portal_register(tesoro *t, int64_t website,
   } else if (rc == TESORO_DONE) {
     rc = tesoro__create_begin(&c, &tesoro__portal_account_machine,
                               PA_UNVERIFIED);
-    if (rc == TESORO_OK && (s = tesoro__stmt(t, S_PORTAL_ACCOUNT_INSERT)) == NULL)
-      rc = t->rc;
-    if (rc == TESORO_OK) {
-      sqlite3_bind_int64(s, 1, a.agency);
-      sqlite3_bind_text(s, 3, c.m->states[c.to], -1, SQLITE_STATIC);
-      sqlite3_bind_text(s, 4, email, -1, SQLITE_STATIC);
-      sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
-      sqlite3_bind_text(s, 6, pw_hash, -1, SQLITE_STATIC);
-      sqlite3_bind_text(s, 7, code_hash, -1, SQLITE_STATIC);
-      sqlite3_bind_int64(s, 8, args.code_expires_at);
-      sqlite3_bind_int64(s, 9, a.id);
-      sqlite3_bind_int64(s, 10, c.now);
-      rc = tesoro__run(t, s);
-    }
+    if (rc == TESORO_OK) /* no contact until the code is verified */
+      rc = TESORO__EXEC(t, S_PORTAL_ACCOUNT_INSERT, BIND_I(a.agency),
+                        BIND_NULL, BIND_T(c.m->states[c.to]), BIND_T(email),
+                        BIND_T(name), BIND_T(pw_hash), BIND_T(code_hash),
+                        BIND_I(args.code_expires_at), BIND_I(a.id),
+                        BIND_I(c.now));
     if (rc == TESORO_OK) /* the machine's creation row: "register" */
       rc = tesoro__created(&c, sqlite3_last_insert_rowid(t->db));
   }
@@ -9139,7 +9131,7 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
 
   if (h.ref[0] && (rc = tesoro__listing_by_ref(t, a->agency, h.ref, &listing)))
     return rc;
-  if (h.contact && ((rc = tesoro__contact_reach(t, a, h.contact)) ||
+  if (h.contact && ((rc = tesoro__contact_reach(t, a, h.contact, NULL)) ||
                     (rc = tesoro__contact_writable(t, a, h.contact))))
     return rc;
   snprintf(stamp, sizeof stamp, "%020lld|%s", (long long)h.at, h.source);
@@ -10381,7 +10373,7 @@ TESORO_API int tesoro_contact_set_consent(tesoro *t, int64_t actor,
     return rc;
   /* The website records consent from its forms for any contact of its
   ** agency; staff for theirs; a client only their own. */
-  if ((rc = tesoro__contact_reach(t, &a, contact)) ||
+  if ((rc = tesoro__contact_reach(t, &a, contact, NULL)) ||
       (rc = tesoro__contact_writable(t, &a, contact)))
     return rc;
   tesoro__ctx_new(&c, t, &a, TESORO_ENTITY_CONTACT, contact);
@@ -11553,16 +11545,12 @@ static int tesoro__import_contact(tesoro__import *im, const tesoro__rec *r,
 }
 
 static const tesoro__field tesoro__import_listing_fields[] = {
-    {"type", 't', 1, 0, 20},
-    {"external_id", 't', 1, 0, 200},
-    {"at", 'i', 0, 1, INT64_MAX},
-    {"seller", 't', 1, 0, 200},
-    {"agent", 't', 0, 0, 200},
-    {"state", 't', 1, 0, 20},
+    {"type", 't', 1, 0, 20},        {"external_id", 't', 1, 0, 200},
+    {"at", 'i', 0, 1, INT64_MAX},   {"seller", 't', 1, 0, 200},
+    {"agent", 't', 0, 0, 200},      {"state", 't', 1, 0, 20},
     {"commission_type", 't', 1, 0, 20},
     {"commission_value", 'i', 1, 1, INT64_MAX},
-    {"currency", 't', 0, 0, 3},
-    {"exclusive", 'b', 1, 0, 1},
+    {"currency", 't', 0, 0, 3},     {"exclusive", 'b', 1, 0, 1},
     {"duration_days", 'i', 1, 1, 3650},
     {"fields", 'o', 1, 0, 0},
     {"signed_mandate", 't', 1, 0, INT32_MAX}, /* base64 PDF */
