@@ -503,9 +503,10 @@ static void assert_ics_text(const char *ics, const char *name,
 
 /* Export `a` as iCalendar (by `actor`, with `link`) and parse it with
    libical: returns the VCALENDAR (free with icalcomponent_free) and the text
-   in *raw (tesoro_free). */
+   in *raw (tesoro_free; or both with ics_free), its one VEVENT in *ev. */
 static icalcomponent *ics_parse(tu_world *w, int64_t actor, int64_t a,
-                                const char *link, char **raw) {
+                                const char *link, char **raw,
+                                icalcomponent **ev) {
   char *ics = NULL;
   icalcomponent *cal;
   TU_OK(w, tesoro_appointment_ics(w->t, actor, a, link, &ics));
@@ -524,7 +525,15 @@ static icalcomponent *ics_parse(tu_world *w, int64_t actor, int64_t a,
   assert_int_equal(
       icalcomponent_count_components(cal, ICAL_VEVENT_COMPONENT), 1);
   *raw = ics;
+  *ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+  assert_non_null(*ev);
   return cal;
+}
+
+/* Free what ics_parse returned. */
+static void ics_free(icalcomponent *cal, char *raw) {
+  icalcomponent_free(cal);
+  tesoro_free(raw);
 }
 
 static int64_t ical_utc(struct icaltimetype tt) {
@@ -2786,10 +2795,8 @@ static void test_ics_pending_is_tentative_at_earliest_preferred(void **state) {
                   (long long)v.listing);
   assert_non_null(ref);
 
-  cal = ics_parse(w, w->client, a, link, &raw);
+  cal = ics_parse(w, w->client, a, link, &raw, &ev);
   check_ics_layout(raw);
-  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
-  assert_non_null(ev);
   assert_string_equal(icalcomponent_get_summary(ev),
                       "Canal house Property Viewing");
   assert_string_equal(icalcomponent_get_location(ev),
@@ -2824,18 +2831,14 @@ static void test_ics_pending_is_tentative_at_earliest_preferred(void **state) {
 
   /* a second export, later and without a link: same UID, no link */
   TU_OK(w, tesoro_clock_set(w->t, TU_NOW + HOUR));
-  cal = ics_parse(w, w->agent, a, NULL, &raw2);
-  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+  cal = ics_parse(w, w->agent, a, NULL, &raw2, &ev);
   assert_string_equal(icalcomponent_get_uid(ev), uid);
   assert_null(strstr(icalcomponent_get_description(ev), "https://"));
-  icalcomponent_free(cal);
-  tesoro_free(raw2);
+  ics_free(cal, raw2);
   /* another appointment has another UID */
-  cal = ics_parse(w, w->client, other, NULL, &raw2);
-  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+  cal = ics_parse(w, w->client, other, NULL, &raw2, &ev);
   assert_string_not_equal(icalcomponent_get_uid(ev), uid);
-  icalcomponent_free(cal);
-  tesoro_free(raw2);
+  ics_free(cal, raw2);
   tesoro_free(raw);
   free(uid);
   free(ref);
@@ -2889,10 +2892,9 @@ static void test_ics_escapes_and_folds_text(void **state) {
                   (long long)v.listing);
   assert_non_null(ref);
 
-  cal = ics_parse(w, w->client, a, link, &raw);
+  cal = ics_parse(w, w->client, a, link, &raw, &ev);
   folded = check_ics_layout(raw);
   assert_true(folded >= 3); /* summary, location, description are long */
-  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
   assert_string_equal(icalcomponent_get_summary(ev), summary);
   assert_string_equal(icalcomponent_get_location(ev), address);
   /* and the raw TEXT values are escaped exactly as RFC 5545 says */
@@ -2912,24 +2914,20 @@ static void test_ics_escapes_and_folds_text(void **state) {
 
   /* rescheduled: same UID, new start, higher SEQUENCE */
   TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D4, 0, 0));
-  cal = ics_parse(w, w->agent, a, link, &raw2);
+  cal = ics_parse(w, w->agent, a, link, &raw2, &ev);
   check_ics_layout(raw2);
-  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
   assert_string_equal(icalcomponent_get_uid(ev), uid);
   assert_int_equal(ical_utc(icalcomponent_get_dtstart(ev)), D4);
   assert_int_equal(icalcomponent_get_sequence(ev),
                    tu_version_of(w, APPT, a) - 1);
-  icalcomponent_free(cal);
-  tesoro_free(raw2);
+  ics_free(cal, raw2);
 
   /* cancelled */
   TU_OK(w, tesoro_appointment_cancel(w->t, w->client, a, NULL, 0));
-  cal = ics_parse(w, w->client, a, NULL, &raw2);
-  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+  cal = ics_parse(w, w->client, a, NULL, &raw2, &ev);
   assert_int_equal(icalcomponent_get_status(ev), ICAL_STATUS_CANCELLED);
   assert_string_equal(icalcomponent_get_uid(ev), uid);
-  icalcomponent_free(cal);
-  tesoro_free(raw2);
+  ics_free(cal, raw2);
   tesoro_free(raw);
   free(uid);
   free(ref);
