@@ -44,38 +44,24 @@ static void msg_has(tu_world *w, const char *s) {
 /* A value of a JSON document, read with SQLite's json_extract on a private
    in-memory connection (tests never parse JSON by hand). */
 static int64_t json_int(const char *json, const char *path) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st;
   int64_t v = -1;
   assert_non_null(json);
-  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-  assert_int_equal(
-      sqlite3_prepare_v2(db, "SELECT json_extract(?1, ?2)", -1, &st, NULL),
-      SQLITE_OK);
-  sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+  st = tu_mem_stmt("SELECT json_extract(?1, ?2)", json, path);
   if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
     v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  tu_mem_done(st);
   return v;
 }
 
 static int json_has_text(const char *json, const char *path, const char *want) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st;
   int ok = 0;
   assert_non_null(json);
-  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-  assert_int_equal(
-      sqlite3_prepare_v2(db, "SELECT json_extract(?1, ?2)", -1, &st, NULL),
-      SQLITE_OK);
-  sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+  st = tu_mem_stmt("SELECT json_extract(?1, ?2)", json, path);
   if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
     ok = strcmp((const char *)sqlite3_column_text(st, 0), want) == 0;
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  tu_mem_done(st);
   return ok;
 }
 

@@ -516,6 +516,38 @@ int tu_teardown(void **state) {
 }
 
 /* ------------------------------------------------------------------------
+** A private in-memory SQLite, for JSON the suites read or build.
+*/
+
+sqlite3_stmt *tu_mem_stmt(const char *sql, const char *a, const char *b) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    print_error("%s: %s\n", sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    fail();
+  }
+  if (a) sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+  if (b) sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+  return st;
+}
+
+void tu_mem_done(sqlite3_stmt *st) {
+  sqlite3 *db = sqlite3_db_handle(st);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+char *tu_mem_text(sqlite3_stmt *st) {
+  char *v;
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  v = tu_strdup((const char *)sqlite3_column_text(st, 0));
+  tu_mem_done(st);
+  return v;
+}
+
+/* ------------------------------------------------------------------------
 ** Published listings (seller onboarding walked for a fresh owner).
 */
 
@@ -523,8 +555,7 @@ int tu_teardown(void **state) {
 ** test): json_object(k1, v1, ...) with text values, price as a number (when
 ** price > 0).  malloc'd. */
 static char *tu_json_object(const char *const *kv, int npairs, int64_t price) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st;
   char sql[512] = "SELECT json_object(";
   char *out;
   int i;
@@ -539,16 +570,12 @@ static char *tu_json_object(const char *const *kv, int npairs, int64_t price) {
              npairs ? ", " : "", 2 * npairs + 1);
   }
   strcat(sql, ")");
-  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  st = tu_mem_stmt(sql, NULL, NULL);
   for (i = 0; i < 2 * npairs; i++)
     sqlite3_bind_text(st, i + 1, kv[i], -1, SQLITE_TRANSIENT);
   if (price > 0) sqlite3_bind_int64(st, 2 * npairs + 1, price);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  out = strdup((const char *)sqlite3_column_text(st, 0));
+  out = tu_mem_text(st);
   assert_non_null(out);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
   return out;
 }
 
@@ -638,24 +665,6 @@ int64_t tu_listing_photo(tu_world *w, int64_t staff, int64_t listing) {
   return doc;
 }
 
-int64_t tu_sqlf(tu_world *w, const char *fmt, ...) {
-  char sql[2048];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(sql, sizeof sql, fmt, ap);
-  va_end(ap);
-  return tu_sql_int(w, sql);
-}
-
-char *tu_sqlf_text(tu_world *w, const char *fmt, ...) {
-  char sql[2048];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(sql, sizeof sql, fmt, ap);
-  va_end(ap);
-  return tu_sql_text(w, sql);
-}
-
 /* ------------------------------------------------------------------------
 ** Helpers the suites share.
 */
@@ -680,29 +689,20 @@ char *tu_strdup(const char *s) {
 }
 
 char *tu_jget(const char *json, const char *path) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st;
   char *v = NULL;
   assert_non_null(json);
-  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db,
-                                      "SELECT json_valid(?1), "
-                                      "CAST(json_extract(?1, ?2) AS TEXT)",
-                                      -1, &st, NULL),
-                   SQLITE_OK);
-  sqlite3_bind_text(st, 1, json, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
+  st = tu_mem_stmt("SELECT json_valid(?1), CAST(json_extract(?1, ?2) AS TEXT)",
+                   json, path);
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);
   if (!sqlite3_column_int(st, 0)) {
     print_error("not JSON: %s\n", json);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    tu_mem_done(st);
     fail();
   }
   if (sqlite3_column_type(st, 1) != SQLITE_NULL)
     v = tu_strdup((const char *)sqlite3_column_text(st, 1));
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  tu_mem_done(st);
   return v;
 }
 

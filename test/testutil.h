@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include "tesoro.h"
 #include "outbox_counts.h"
 
@@ -117,11 +118,9 @@ char *tu_sql_text(tu_world *w, const char *sql);
    message of a failure is copied to errbuf when errbuf is not NULL. */
 int tu_sql_exec(tu_world *w, const char *sql, char *errbuf, size_t errlen);
 /* tu_sql_int / tu_sql_text with printf-style SQL (test-built, never
-   caller data). */
-int64_t tu_sqlf(tu_world *w, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-char *tu_sqlf_text(tu_world *w, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+   caller data), formatted by tu_fmt. */
+#define tu_sqlf(w, ...) tu_sql_int((w), tu_fmt(__VA_ARGS__))
+#define tu_sqlf_text(w, ...) tu_sql_text((w), tu_fmt(__VA_ARGS__))
 /* The same three on any database file path (created if absent by exec). */
 int64_t tu_sql_int_path(const char *path, const char *sql);
 char *tu_sql_text_path(const char *path, const char *sql);
@@ -173,6 +172,15 @@ char *tu_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A malloc'd copy of s (NULL stays NULL); the test fails when out of
    memory. */
 char *tu_strdup(const char *s);
+
+/* A statement on a private in-memory SQLite (never the code under test):
+   `sql` prepared (else the test fails, with SQLite's message), ?1 = a and
+   ?2 = b bound as text where not NULL.  tu_mem_done finalizes it and closes
+   its connection; tu_mem_text steps it to its first row (asserted), returns
+   the first column as a malloc'd copy (NULL for SQL NULL) and is done. */
+sqlite3_stmt *tu_mem_stmt(const char *sql, const char *a, const char *b);
+void tu_mem_done(sqlite3_stmt *st);
+char *tu_mem_text(sqlite3_stmt *st);
 
 /* json_extract(json, path) as text, through a private in-memory SQLite
    (never through the code under test).  malloc'd (free()); NULL for JSON
