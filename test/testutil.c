@@ -148,22 +148,48 @@ int tu_count(tesoro_cursor *c) {
   return rc == TESORO_DONE ? n : -1;
 }
 
-int64_t tu_col_int(tesoro_cursor *c, const char *name) {
+int tu_col_index(tesoro_cursor *c, const char *name) {
   int i = tesoro_cursor_index(c, name);
   if (i < 0) {
     print_error("cursor has no column \"%s\"\n", name);
     fail();
   }
-  return tesoro_cursor_int(c, i);
+  return i;
+}
+
+int64_t tu_col_int(tesoro_cursor *c, const char *name) {
+  return tesoro_cursor_int(c, tu_col_index(c, name));
 }
 
 const char *tu_col_text(tesoro_cursor *c, const char *name) {
-  int i = tesoro_cursor_index(c, name);
-  if (i < 0) {
-    print_error("cursor has no column \"%s\"\n", name);
-    fail();
+  return tesoro_cursor_text(c, tu_col_index(c, name));
+}
+
+void tu_not_admins(const tu_world *w, tu_not_admin out[TU_NOT_ADMINS]) {
+  const tu_not_admin all[TU_NOT_ADMINS] = {{w->agent, "admin"},
+                                           {w->closings, "admin"},
+                                           {w->client, NULL},
+                                           {w->website, NULL}};
+  memcpy(out, all, sizeof all);
+}
+
+int tu_allowed_of(tu_world *w, int64_t actor, int entity, int64_t id,
+                  const char *event, int *code) {
+  tesoro_cursor *c = NULL;
+  int rc, found = -1;
+  TU_OK(w, tesoro_allowed_events(w->t, actor, entity, id, &c));
+  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
+    const char *e = tu_col_text(c, "event");
+    if (e && strcmp(e, event) == 0) {
+      found = (int)tu_col_int(c, "allowed");
+      if (code) *code = (int)tu_col_int(c, "code");
+      if (found) assert_true(tesoro_cursor_isnull(c, tu_col_index(c, "reason")));
+      else assert_non_null(tu_col_text(c, "reason"));
+    }
   }
-  return tesoro_cursor_text(c, i);
+  assert_int_equal(rc, TESORO_DONE);
+  tesoro_cursor_free(c);
+  return found;
 }
 
 /* ------------------------------------------------------------------------

@@ -137,8 +137,16 @@ unsigned char *tu_read_file(const char *path, size_t *size);
 
 /* Column lookups on the current row of a cursor, by column name (the test
    fails if the column does not exist). */
+int tu_col_index(tesoro_cursor *c, const char *name);
 int64_t tu_col_int(tesoro_cursor *c, const char *name);
 const char *tu_col_text(tesoro_cursor *c, const char *name);
+
+/* The row of `event` in tesoro_allowed_events(actor, entity, id): its
+   "allowed" flag (and its "code" in *code when code is not NULL); -1 when
+   the event is not listed.  The row has a "reason" exactly when it is not
+   allowed (the test fails otherwise). */
+int tu_allowed_of(tu_world *w, int64_t actor, int entity, int64_t id,
+                  const char *event, int *code);
 
 /*
 ** Published listings for the viewing suites.  tesoro_listing_in walks seller
@@ -215,6 +223,35 @@ void tu_assert_ids(const int64_t *got, int n, const int64_t *want, int m);
 int64_t tu_version_of(tu_world *w, int entity, int64_t id);
 /* The entity's state (tesoro_entity_state as w->admin) is `want`. */
 void tu_assert_state(tu_world *w, int entity, int64_t id, const char *want);
+
+/* Who may not change w->agency's settings, and what the refusal names:
+   the agent and closings ("admin"), the client and the website (NULL). */
+typedef struct tu_not_admin {
+  int64_t actor;
+  const char *needle;
+} tu_not_admin;
+#define TU_NOT_ADMINS 4
+void tu_not_admins(const tu_world *w, tu_not_admin out[TU_NOT_ADMINS]);
+/* `call`, made with the int64_t `who` (a name the call uses), is refused
+   (TU_ASSERT_REFUSED, TESORO_EDENIED) for each of tu_not_admins. */
+#define TU_ADMIN_ONLY(w, who, call)                                           \
+  do {                                                                        \
+    tu_not_admin tu_na_[TU_NOT_ADMINS];                                       \
+    tu_not_admins((w), tu_na_);                                               \
+    for (int tu_i_ = 0; tu_i_ < TU_NOT_ADMINS; tu_i_++) {                     \
+      int64_t who = tu_na_[tu_i_].actor;                                      \
+      TU_ASSERT_REFUSED((w), (call), TESORO_EDENIED, tu_na_[tu_i_].needle);   \
+    }                                                                         \
+  } while (0)
+
+/* One column (a literal) of the row `id` of a table (a literal), read from
+   the file: tu_sql_int's or tu_sql_text's value. */
+#define tu_row_int(w, table, id, column)                                      \
+  tu_sqlf((w), "SELECT " column " FROM " table " WHERE id = %lld",           \
+          (long long)(id))
+#define tu_row_text(w, table, id, column)                                     \
+  tu_sqlf_text((w), "SELECT " column " FROM " table " WHERE id = %lld",      \
+               (long long)(id))
 
 /* The last row of an entity's history (tesoro_history as w->admin); the test
    fails when the entity has no history.  Texts are malloc'd copies (NULL for
