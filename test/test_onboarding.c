@@ -3005,20 +3005,14 @@ static void test_machine_dot_shows_onboarding_machines(void **state) {
   char *dot = NULL;
   (void)state;
   assert_int_equal(tesoro_machine_diagram(TESORO_ENTITY_MANDATE, TESORO_DIAGRAM_DOT, &dot), TESORO_OK);
-  assert_true(tu_contains_ci(dot, "share_form"));
-  assert_true(tu_contains_ci(dot, "terms_agreed"));
-  assert_true(tu_contains_ci(dot, "form_submitted"));
-  assert_true(tu_contains_ci(dot, "validated"));
+  TU_HAS_ALL_CI(dot, "share_form", "terms_agreed", "form_submitted",
+                "validated");
   tesoro_free(dot);
   assert_int_equal(tesoro_machine_diagram(TESORO_ENTITY_ROOM, TESORO_DIAGRAM_DOT, &dot), TESORO_OK);
-  assert_true(tu_contains_ci(dot, "start_onboarding"));
-  assert_true(tu_contains_ci(dot, "in_progress"));
-  assert_true(tu_contains_ci(dot, "lost"));
+  TU_HAS_ALL_CI(dot, "start_onboarding", "in_progress", "lost");
   tesoro_free(dot);
   assert_int_equal(tesoro_machine_diagram(TESORO_ENTITY_LISTING, TESORO_DIAGRAM_DOT, &dot), TESORO_OK);
-  assert_true(tu_contains_ci(dot, "placeholder"));
-  assert_true(tu_contains_ci(dot, "unpublished"));
-  assert_true(tu_contains_ci(dot, "expire"));
+  TU_HAS_ALL_CI(dot, "placeholder", "unpublished", "expire");
   tesoro_free(dot);
 }
 

@@ -1809,9 +1809,7 @@ static void test_allowed_for_client_and_machine_dot(void **state) {
       tesoro_free(dot);
       fail();
     }
-  assert_true(tu_contains_ci(dot, "closings"));
-  assert_true(tu_contains_ci(dot, "system"));
-  assert_true(tu_contains_ci(dot, "add_note"));
+  TU_HAS_ALL_CI(dot, "closings", "system", "add_note");
   tesoro_free(dot);
 }
 

@@ -107,6 +107,16 @@ int tu_contains_ci(const char *hay, const char *needle) {
   return 0;
 }
 
+void tu_has_all_ci_(const char *hay, const char *const *needles,
+                    const char *file, int line) {
+  for (; *needles; needles++)
+    if (!tu_contains_ci(hay, *needles)) {
+      print_error("%s:%d: \"%s\" is not in:\n%s\n", file, line, *needles,
+                  hay ? hay : "(NULL)");
+      fail();
+    }
+}
+
 void tu_check_ok_(tu_world *w, int rc, const char *call, const char *file,
                   int line) {
   if (rc == TESORO_OK) return;

@@ -64,6 +64,13 @@ void tu_check_digest_(const char *before, const char *after, const char *call,
 
 /* Does `hay` contain `needle`, ignoring ASCII case?  (NULL: no.) */
 int tu_contains_ci(const char *hay, const char *needle);
+/* Every one of the needles is in `hay`, ignoring ASCII case (the test
+   fails at file:line naming the first that is not). */
+void tu_has_all_ci_(const char *hay, const char *const *needles,
+                    const char *file, int line);
+#define TU_HAS_ALL_CI(hay, ...)                                               \
+  tu_has_all_ci_((hay), (const char *const[]){__VA_ARGS__, NULL}, __FILE__,  \
+                 __LINE__)
 
 /* Assert rc == code and that tesoro_errmsg(w->t) contains `needle`
    (case-insensitively; needle may be NULL). */
