@@ -167,6 +167,10 @@ int tu_col_index(tesoro_cursor *c, const char *name) {
   return i;
 }
 
+void tu_has_columns_(tesoro_cursor *c, const char *const *names) {
+  for (; *names; names++) tu_col_index(c, *names);
+}
+
 int64_t tu_col_int(tesoro_cursor *c, const char *name) {
   return tesoro_cursor_int(c, tu_col_index(c, name));
 }

@@ -145,6 +145,10 @@ unsigned char *tu_read_file(const char *path, size_t *size);
 /* Column lookups on the current row of a cursor, by column name (the test
    fails if the column does not exist). */
 int tu_col_index(tesoro_cursor *c, const char *name);
+/* The cursor has each of the named columns. */
+void tu_has_columns_(tesoro_cursor *c, const char *const *names);
+#define TU_HAS_COLUMNS(c, ...)                                                \
+  tu_has_columns_((c), (const char *const[]){__VA_ARGS__, NULL})
 int64_t tu_col_int(tesoro_cursor *c, const char *name);
 const char *tu_col_text(tesoro_cursor *c, const char *name);
 
