@@ -1319,6 +1319,12 @@ static int lean_message(lean_db *l, int64_t recipient, const char *channels,
   return lean_exec(s);
 }
 
+/* The owner's calendar entry, written on every change of a viewing. */
+static int lean_calendar(lean_db *l, int64_t owner, const lean_entity *ap,
+                         const char *event, int64_t now) {
+  return lean_message(l, owner, "calendar", "Calendar Meeting Event", ap, event, now);
+}
+
 static int lean_timer_write(sqlite3_stmt *s, int64_t due, int64_t id, int kind) {
   sqlite3_bind_int64(s, 1, due);
   sqlite3_bind_int(s, 2, LEAN_APPOINTMENT);
@@ -1365,8 +1371,7 @@ static int lean_request_in(lean_db *l, int64_t actor, int64_t deal_property,
   if ((rc = lean_history(l, LEAN_APPOINTMENT, ap.id, 1, "request", NULL, to, a.id, now)) ||
       (rc = lean_message(l, dp.owner, "crm,push,email", "Meeting Created By Portal User",
                          &ap, "request", now)) ||
-      (rc = lean_message(l, dp.owner, "calendar", "Calendar Meeting Event", &ap,
-                         "request", now)))
+      (rc = lean_calendar(l, dp.owner, &ap, "request", now)))
     return rc;
   *out = ap.id;
   return 0;
@@ -1392,8 +1397,7 @@ static int lean_confirm_in(lean_db *l, int64_t actor, int64_t appointment,
                        LEAN_FEEDBACK)) ||
       (rc = lean_message(l, ap.client, "email", "Meeting Status Changed By Portal User",
                          &ap, "confirm", now)) ||
-      (rc = lean_message(l, ap.owner, "calendar", "Calendar Meeting Event", &ap,
-                         "confirm", now)))
+      (rc = lean_calendar(l, ap.owner, &ap, "confirm", now)))
     return rc;
   return 0;
 }
@@ -1425,8 +1429,7 @@ static int lean_fire(lean_db *l, const lean_actor *sys, const lean_timer *tm, in
     return lean_message(l, ap.owner, "crm,push", "Viewing Reminder", &ap, "send_reminder",
                         now);
   case LEAN_COMPLETE:
-    if ((rc = lean_message(l, ap.owner, "calendar", "Calendar Meeting Event", &ap,
-                           "complete", now)) ||
+    if ((rc = lean_calendar(l, ap.owner, &ap, "complete", now)) ||
         (rc = lean_timer_write(l->timer_drop, start - LEAN_REMINDER_LEAD, ap.id, LEAN_REMIND)))
       return rc;
     return lean_timer_write(l->timer_add, start + LEAN_NO_SHOW_WINDOW, ap.id, LEAN_NO_SHOW);

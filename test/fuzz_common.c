@@ -156,6 +156,15 @@ void fz_same_stats(char *before, char *after, const char *call) {
   free(after);
 }
 
+int fz_refused_kept(fz_world *w, int rc, char *before, const char *call) {
+  if (rc == TESORO_OK) {
+    free(before);
+    return 0;
+  }
+  fz_same_stats(before, fz_stats(w), call);
+  return 1;
+}
+
 char *fz_strndup(const void *p, size_t n) {
   char *s = malloc(n + 1);
   if (s == NULL)

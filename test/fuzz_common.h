@@ -94,6 +94,9 @@ char *fz_stats(fz_world *w);
 #define fz_outbox_counts outbox_counts /* see outbox_counts.h */
 /* abort() unless two fingerprints are equal; frees both. */
 void fz_same_stats(char *before, char *after, const char *call);
+/* After a call that answered rc: when rc is an error, abort() unless the
+   fingerprint is still `before`, and return 1; else 0.  Frees before. */
+int fz_refused_kept(fz_world *w, int rc, char *before, const char *call);
 
 /* Step a cursor to its end, reading every column of every row; the number
    of rows (abort() if stepping fails).  Frees the cursor.  NULL: 0. */

@@ -27,13 +27,10 @@ static void fz_single(fz_world *w, const char *json) {
   char *res = NULL, *again = NULL, *before = fz_stats(w);
   int rc = tesoro_exchange_ingest(w->t, w->website, json, &res);
   fz_expect(w, rc, FZ_RULES, "tesoro_exchange_ingest");
-  if (rc != TESORO_OK) {
-    if (res != NULL)
-      fz_fail("a refused ingest set *out_result");
-    fz_same_stats(before, fz_stats(w), "tesoro_exchange_ingest");
+  if (rc != TESORO_OK && res != NULL)
+    fz_fail("a refused ingest set *out_result");
+  if (fz_refused_kept(w, rc, before, "tesoro_exchange_ingest"))
     return;
-  }
-  free(before);
   if (res == NULL || strcmp(fz_json_type(res, "$"), "object") != 0)
     fz_fail("ingest result is not a JSON object: %s", res ? res : "(NULL)");
   {
@@ -68,13 +65,10 @@ static void fz_batch(fz_world *w, const char *json) {
   rc = tesoro_exchange_ingest_batch(w->t, w->website, json, &failed, &results);
   fz_expect(w, rc, FZ_BIT(TESORO_OK) | FZ_BIT(TESORO_EINVAL),
             "tesoro_exchange_ingest_batch");
-  if (rc != TESORO_OK) {
-    if (results != NULL)
-      fz_fail("a refused batch set *out_results");
-    fz_same_stats(before, fz_stats(w), "tesoro_exchange_ingest_batch");
+  if (rc != TESORO_OK && results != NULL)
+    fz_fail("a refused batch set *out_results");
+  if (fz_refused_kept(w, rc, before, "tesoro_exchange_ingest_batch"))
     return;
-  }
-  free(before);
   if (results == NULL || strcmp(fz_json_type(results, "$"), "array") != 0)
     fz_fail("batch results are not a JSON array: %s",
             results ? results : "(NULL)");

@@ -214,20 +214,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       w,
       tesoro_search_save(w->t, w->agent, w->contact2, 0, criteria, 1, &search),
       ok_or_einval, "tesoro_search_save (new)");
-  if (rc_new != TESORO_OK)
-    fz_same_stats(before, fz_stats(w), "tesoro_search_save");
-  else
-    free(before);
+  fz_refused_kept(w, rc_new, before, "tesoro_search_save");
 
   before = fz_stats(w);
   rc_edit = fz_expect(w,
                       tesoro_search_save(w->t, w->agent, w->contact, w->search,
                                          criteria, 0, &edited),
                       ok_or_einval, "tesoro_search_save (edit)");
-  if (rc_edit != TESORO_OK)
-    fz_same_stats(before, fz_stats(w), "tesoro_search_save (edit)");
-  else
-    free(before);
+  fz_refused_kept(w, rc_edit, before, "tesoro_search_save (edit)");
   if (rc_edit == TESORO_OK && edited != w->search)
     fz_fail("editing search %lld answered search %lld", (long long)w->search,
             (long long)edited);
@@ -235,10 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   before = fz_stats(w);
   rc_web = fz_expect(w, tesoro_exchange_ingest(w->t, w->website, event, &res),
                      ok_or_einval, "tesoro_exchange_ingest (saved_search)");
-  if (rc_web != TESORO_OK)
-    fz_same_stats(before, fz_stats(w), "an area event");
-  else
-    free(before);
+  fz_refused_kept(w, rc_web, before, "an area event");
 
   if (valid && (rc_new != rc_edit || rc_new != rc_web))
     fz_fail("the same area is %s by a new CRM search, %s by an edit and %s by "

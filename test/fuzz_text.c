@@ -853,10 +853,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz_input_begin(w);
   before = fz_stats(w);
   fz_run(w, which, f, &before);
-  if (tesoro_errcode(w->t) != TESORO_OK)
-    fz_same_stats(before, fz_stats(w), fz_calls[which].name);
-  else
-    free(before);
+  fz_refused_kept(w, tesoro_errcode(w->t), before, fz_calls[which].name);
   fz_input_end(w);
   free(buf);
   return 0;

@@ -300,12 +300,7 @@ static void seek_id(tesoro_cursor *c, int64_t id) {
 }
 
 static int col_isnull(tesoro_cursor *c, const char *name) {
-  int i = tesoro_cursor_index(c, name);
-  if (i < 0) {
-    print_error("cursor has no column \"%s\"\n", name);
-    fail();
-  }
-  return tesoro_cursor_isnull(c, i);
+  return tesoro_cursor_isnull(c, tu_col_index(c, name));
 }
 
 static void assert_col_text(tesoro_cursor *c, const char *name,
@@ -316,26 +311,6 @@ static void assert_col_text(tesoro_cursor *c, const char *name,
                 v ? v : "(null)", want);
     fail();
   }
-}
-
-/* allowed / code of one event for an actor; -1 when the event is missing. */
-static int allowed_of(tu_world *w, int64_t actor, int64_t a, const char *event,
-                      int *code) {
-  tesoro_cursor *c = NULL;
-  int rc, found = -1;
-  TU_OK(w, tesoro_allowed_events(w->t, actor, APPT, a, &c));
-  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
-    const char *e = tu_col_text(c, "event");
-    if (e && strcmp(e, event) == 0) {
-      found = (int)tu_col_int(c, "allowed");
-      if (code) *code = (int)tu_col_int(c, "code");
-      if (found) assert_true(col_isnull(c, "reason"));
-      else assert_non_null(tu_col_text(c, "reason"));
-    }
-  }
-  assert_int_equal(rc, TESORO_DONE);
-  tesoro_cursor_free(c);
-  return found;
 }
 
 /* Is [p, p+n) valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF)? */
@@ -503,9 +478,10 @@ static void assert_ics_text(const char *ics, const char *name,
 
 /* Export `a` as iCalendar (by `actor`, with `link`) and parse it with
    libical: returns the VCALENDAR (free with icalcomponent_free) and the text
-   in *raw (tesoro_free). */
+   in *raw (tesoro_free; or both with ics_free), its one VEVENT in *ev. */
 static icalcomponent *ics_parse(tu_world *w, int64_t actor, int64_t a,
-                                const char *link, char **raw) {
+                                const char *link, char **raw,
+                                icalcomponent **ev) {
   char *ics = NULL;
   icalcomponent *cal;
   TU_OK(w, tesoro_appointment_ics(w->t, actor, a, link, &ics));
@@ -524,7 +500,15 @@ static icalcomponent *ics_parse(tu_world *w, int64_t actor, int64_t a,
   assert_int_equal(
       icalcomponent_count_components(cal, ICAL_VEVENT_COMPONENT), 1);
   *raw = ics;
+  *ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+  assert_non_null(*ev);
   return cal;
+}
+
+/* Free what ics_parse returned. */
+static void ics_free(icalcomponent *cal, char *raw) {
+  icalcomponent_free(cal);
+  tesoro_free(raw);
 }
 
 static int64_t ical_utc(struct icaltimetype tt) {
@@ -540,16 +524,14 @@ static int64_t ical_utc(struct icaltimetype tt) {
 static void test_deal_create_by_staff_only(void **state) {
   tu_world *w = *state;
   int64_t deal = 0, deal2 = 0, deal3 = 0, d = 0;
-  char *name, *lng;
+  char *lng;
 
   TU_OK(w, tesoro_deal_create(w->t, w->agent, w->contact,
                               "3-bedroom house in Utrecht", &deal));
   assert_true(deal > 0);
   tu_assert_state(w, TESORO_ENTITY_DEAL, deal, "active");
-  name = tu_sqlf_text(w, "SELECT name FROM deal WHERE id = %lld", (long long)deal);
-  assert_non_null(name);
-  assert_string_equal(name, "3-bedroom house in Utrecht");
-  free(name);
+  TU_TEXT_IS(tu_row_text(w, "deal", deal, "name"),
+             "3-bedroom house in Utrecht");
   assert_int_equal(tu_sqlf(w, "SELECT contact_id FROM deal WHERE id = %lld",
                         (long long)deal),
                    w->contact);
@@ -664,7 +646,7 @@ static void test_deal_close_needs_reason_and_ends_offers(void **state) {
   tu_world *w = *state;
   viewing v;
   int64_t other, d = 0, a = 0, at = D1, ver;
-  char *reason, *lng;
+  char *lng;
   int rc;
   char before[65], after[65];
 
@@ -691,11 +673,7 @@ static void test_deal_close_needs_reason_and_ends_offers(void **state) {
 
   TU_OK(w, tesoro_deal_close(w->t, w->agent, v.deal, "Bought elsewhere", ver));
   tu_assert_state(w, TESORO_ENTITY_DEAL, v.deal, "closed");
-  reason = tu_sqlf_text(w, "SELECT end_reason FROM deal WHERE id = %lld",
-                     (long long)v.deal);
-  assert_non_null(reason);
-  assert_string_equal(reason, "Bought elsewhere");
-  free(reason);
+  TU_TEXT_IS(tu_row_text(w, "deal", v.deal, "end_reason"), "Bought elsewhere");
 
   TU_ASSERT_REFUSED(w, tesoro_deal_offer(w->t, w->agent, v.deal, other, &d),
                     TESORO_ESTATE, "closed");
@@ -799,23 +777,15 @@ static void test_request_creates_pending_meeting_and_notifies_owner(
   tu_world *w = *state;
   viewing v;
   int64_t a, at[2] = {D2, D1};
-  char *json = NULL, *pref, *s;
+  char *json = NULL, *pref;
 
   /* Bob's deal, opened by w->agent: the owner is Bob's agent, agent2 */
   offer_to(w, &v, w->contact2, "Canal house", "Herengracht 100", PRICE);
   a = request_n(w, w->client2, v.dp, at, 2);
 
   tu_assert_state(w, APPT, a, "pending");
-  s = tu_sqlf_text(w, "SELECT type FROM appointment WHERE id = %lld",
-                (long long)a);
-  assert_non_null(s);
-  assert_string_equal(s, "visit_location");
-  free(s);
-  s = tu_sqlf_text(w, "SELECT category FROM appointment WHERE id = %lld",
-                (long long)a);
-  assert_non_null(s);
-  assert_string_equal(s, "visit");
-  free(s);
+  TU_TEXT_IS(tu_row_text(w, "appointment", a, "type"), "visit_location");
+  TU_TEXT_IS(tu_row_text(w, "appointment", a, "category"), "visit");
   assert_int_equal(tu_sqlf(w,
                         "SELECT count(*) FROM appointment WHERE id = %lld AND "
                         "deal_id = %lld AND deal_property_id = %lld AND "
@@ -1040,7 +1010,6 @@ static void test_reject_requires_reason_and_emails_client(void **state) {
   tu_world *w = *state;
   viewing v;
   int64_t a, c;
-  char *s;
 
   offer(w, &v);
   a = request1(w, w->client, v.dp, D1);
@@ -1059,11 +1028,8 @@ static void test_reject_requires_reason_and_emails_client(void **state) {
   TU_OK(w, tesoro_appointment_reject(w->t, w->agent, a,
                                      "The owner is abroad that week", 0));
   tu_assert_state(w, APPT, a, "rejected");
-  s = tu_sqlf_text(w, "SELECT end_reason FROM appointment WHERE id = %lld",
-                (long long)a);
-  assert_non_null(s);
-  assert_string_equal(s, "The owner is abroad that week");
-  free(s);
+  TU_TEXT_IS(tu_row_text(w, "appointment", a, "end_reason"),
+             "The owner is abroad that week");
   assert_int_equal(tu_sqlf(w, "SELECT ended_by FROM appointment WHERE id = %lld",
                         (long long)a),
                    w->agent);
@@ -1086,7 +1052,6 @@ static void test_cancel_by_client_notifies_owner(void **state) {
   tu_world *w = *state;
   viewing v;
   int64_t p, c;
-  char *s;
 
   offer(w, &v);
   p = request1(w, w->client, v.dp, D1);
@@ -1114,11 +1079,8 @@ static void test_cancel_by_client_notifies_owner(void **state) {
   TU_OK(w, tesoro_appointment_cancel(w->t, w->client, c, "Found another house",
                                      0));
   tu_assert_state(w, APPT, c, "cancelled");
-  s = tu_sqlf_text(w, "SELECT end_reason FROM appointment WHERE id = %lld",
-                (long long)c);
-  assert_non_null(s);
-  assert_string_equal(s, "Found another house");
-  free(s);
+  TU_TEXT_IS(tu_row_text(w, "appointment", c, "end_reason"),
+             "Found another house");
   assert_int_equal(outbox_n(w, c, w->agent, "crm", T_CANCELLED), 1);
   assert_int_equal(outbox_n(w, c, w->agent, "push", T_CANCELLED), 1);
   assert_int_equal(outbox_n(w, c, w->agent, "email", T_CANCELLED), 1);
@@ -1133,7 +1095,6 @@ static void test_cancel_by_agent_requires_reason_and_emails_client(
   tu_world *w = *state;
   viewing v;
   int64_t c;
-  char *s;
 
   offer(w, &v);
   c = confirmed(w, v.dp, D2);
@@ -1149,11 +1110,8 @@ static void test_cancel_by_agent_requires_reason_and_emails_client(
   TU_OK(w, tesoro_appointment_cancel(w->t, w->agent, c, "The house is sold",
                                      0));
   tu_assert_state(w, APPT, c, "cancelled");
-  s = tu_sqlf_text(w, "SELECT end_reason FROM appointment WHERE id = %lld",
-                (long long)c);
-  assert_non_null(s);
-  assert_string_equal(s, "The house is sold");
-  free(s);
+  TU_TEXT_IS(tu_row_text(w, "appointment", c, "end_reason"),
+             "The house is sold");
   assert_int_equal(tu_sqlf(w, "SELECT ended_by FROM appointment WHERE id = %lld",
                         (long long)c),
                    w->agent);
@@ -1592,7 +1550,7 @@ static void test_appointment_texts_checked_for_length_and_utf8(void **state) {
   tu_world *w = *state;
   viewing v;
   int64_t p, c, done, n = 0;
-  char *reason_max, *reason_long, *text_max, *text_long, *s;
+  char *reason_max, *reason_long, *text_max, *text_long;
 
   offer(w, &v);
   p = request1(w, w->client, v.dp, D1);
@@ -1653,11 +1611,7 @@ static void test_appointment_texts_checked_for_length_and_utf8(void **state) {
                                                          TU_BAD_UTF8, 0),
                     TESORO_EINVAL, "UTF-8");
   TU_OK(w, tesoro_appointment_note_add(w->t, w->client, done, text_max, &n));
-  s = tu_sqlf_text(w, "SELECT body FROM appointment_note WHERE id = %lld",
-                (long long)n);
-  assert_non_null(s);
-  assert_string_equal(s, text_max);
-  free(s);
+  TU_TEXT_IS(tu_row_text(w, "appointment_note", n, "body"), text_max);
   free(reason_max);
   free(reason_long);
   free(text_max);
@@ -2786,10 +2740,8 @@ static void test_ics_pending_is_tentative_at_earliest_preferred(void **state) {
                   (long long)v.listing);
   assert_non_null(ref);
 
-  cal = ics_parse(w, w->client, a, link, &raw);
+  cal = ics_parse(w, w->client, a, link, &raw, &ev);
   check_ics_layout(raw);
-  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
-  assert_non_null(ev);
   assert_string_equal(icalcomponent_get_summary(ev),
                       "Canal house Property Viewing");
   assert_string_equal(icalcomponent_get_location(ev),
@@ -2824,18 +2776,14 @@ static void test_ics_pending_is_tentative_at_earliest_preferred(void **state) {
 
   /* a second export, later and without a link: same UID, no link */
   TU_OK(w, tesoro_clock_set(w->t, TU_NOW + HOUR));
-  cal = ics_parse(w, w->agent, a, NULL, &raw2);
-  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+  cal = ics_parse(w, w->agent, a, NULL, &raw2, &ev);
   assert_string_equal(icalcomponent_get_uid(ev), uid);
   assert_null(strstr(icalcomponent_get_description(ev), "https://"));
-  icalcomponent_free(cal);
-  tesoro_free(raw2);
+  ics_free(cal, raw2);
   /* another appointment has another UID */
-  cal = ics_parse(w, w->client, other, NULL, &raw2);
-  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+  cal = ics_parse(w, w->client, other, NULL, &raw2, &ev);
   assert_string_not_equal(icalcomponent_get_uid(ev), uid);
-  icalcomponent_free(cal);
-  tesoro_free(raw2);
+  ics_free(cal, raw2);
   tesoro_free(raw);
   free(uid);
   free(ref);
@@ -2889,10 +2837,9 @@ static void test_ics_escapes_and_folds_text(void **state) {
                   (long long)v.listing);
   assert_non_null(ref);
 
-  cal = ics_parse(w, w->client, a, link, &raw);
+  cal = ics_parse(w, w->client, a, link, &raw, &ev);
   folded = check_ics_layout(raw);
   assert_true(folded >= 3); /* summary, location, description are long */
-  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
   assert_string_equal(icalcomponent_get_summary(ev), summary);
   assert_string_equal(icalcomponent_get_location(ev), address);
   /* and the raw TEXT values are escaped exactly as RFC 5545 says */
@@ -2912,24 +2859,20 @@ static void test_ics_escapes_and_folds_text(void **state) {
 
   /* rescheduled: same UID, new start, higher SEQUENCE */
   TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D4, 0, 0));
-  cal = ics_parse(w, w->agent, a, link, &raw2);
+  cal = ics_parse(w, w->agent, a, link, &raw2, &ev);
   check_ics_layout(raw2);
-  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
   assert_string_equal(icalcomponent_get_uid(ev), uid);
   assert_int_equal(ical_utc(icalcomponent_get_dtstart(ev)), D4);
   assert_int_equal(icalcomponent_get_sequence(ev),
                    tu_version_of(w, APPT, a) - 1);
-  icalcomponent_free(cal);
-  tesoro_free(raw2);
+  ics_free(cal, raw2);
 
   /* cancelled */
   TU_OK(w, tesoro_appointment_cancel(w->t, w->client, a, NULL, 0));
-  cal = ics_parse(w, w->client, a, NULL, &raw2);
-  ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+  cal = ics_parse(w, w->client, a, NULL, &raw2, &ev);
   assert_int_equal(icalcomponent_get_status(ev), ICAL_STATUS_CANCELLED);
   assert_string_equal(icalcomponent_get_uid(ev), uid);
-  icalcomponent_free(cal);
-  tesoro_free(raw2);
+  ics_free(cal, raw2);
   tesoro_free(raw);
   free(uid);
   free(ref);
@@ -2948,29 +2891,34 @@ static void test_allowed_lists_appointment_events_per_actor(void **state) {
   offer(w, &v);
   p = request1(w, w->client, v.dp, D1);
   /* pending */
-  assert_int_equal(allowed_of(w, w->client, p, "cancel", &code), 1);
+  assert_int_equal(tu_allowed_of(w, w->client, APPT, p, "cancel", &code), 1);
   assert_int_equal(code, TESORO_OK);
-  assert_int_equal(allowed_of(w, w->client, p, "confirm", &code), 0);
+  assert_int_equal(tu_allowed_of(w, w->client, APPT, p, "confirm", &code), 0);
   assert_int_equal(code, TESORO_EDENIED);
-  assert_int_equal(allowed_of(w, w->client, p, "start_viewing", &code), 0);
+  assert_int_equal(tu_allowed_of(w, w->client, APPT, p, "start_viewing", &code),
+                   0);
   assert_int_equal(code, TESORO_ESTATE);
-  assert_int_equal(allowed_of(w, w->agent, p, "confirm", &code), 1);
-  assert_int_equal(allowed_of(w, w->agent, p, "reject", &code), 1);
-  assert_int_equal(allowed_of(w, w->agent, p, "cancel", &code), 1);
-  assert_int_equal(allowed_of(w, w->agent, p, "reschedule", &code), 0);
+  assert_int_equal(tu_allowed_of(w, w->agent, APPT, p, "confirm", &code), 1);
+  assert_int_equal(tu_allowed_of(w, w->agent, APPT, p, "reject", &code), 1);
+  assert_int_equal(tu_allowed_of(w, w->agent, APPT, p, "cancel", &code), 1);
+  assert_int_equal(tu_allowed_of(w, w->agent, APPT, p, "reschedule", &code), 0);
   assert_int_equal(code, TESORO_ESTATE);
-  assert_int_equal(allowed_of(w, w->agent, p, "record_no_show", &code), 0);
+  assert_int_equal(tu_allowed_of(w, w->agent, APPT, p, "record_no_show", &code),
+                   0);
 
   /* confirmed, days before the viewing: the day rule says no */
   c = confirmed(w, v.dp, D1);
-  assert_int_equal(allowed_of(w, w->agent, c, "reschedule", &code), 1);
-  assert_int_equal(allowed_of(w, w->agent, c, "reject", &code), 0);
-  assert_int_equal(allowed_of(w, w->client, c, "start_viewing", &code), 0);
+  assert_int_equal(tu_allowed_of(w, w->agent, APPT, c, "reschedule", &code), 1);
+  assert_int_equal(tu_allowed_of(w, w->agent, APPT, c, "reject", &code), 0);
+  assert_int_equal(tu_allowed_of(w, w->client, APPT, c, "start_viewing", &code),
+                   0);
   assert_int_equal(code, TESORO_EGUARD);
-  assert_int_equal(allowed_of(w, w->agent, c, "start_viewing", &code), 0);
+  assert_int_equal(tu_allowed_of(w, w->agent, APPT, c, "start_viewing", &code),
+                   0);
   assert_int_equal(code, TESORO_EDENIED);
   TU_OK(w, tesoro_clock_set(w->t, D1 - HOUR));
-  assert_int_equal(allowed_of(w, w->client, c, "start_viewing", &code), 1);
+  assert_int_equal(tu_allowed_of(w, w->client, APPT, c, "start_viewing", &code),
+                   1);
   TU_ASSERT_REFUSED(w, tesoro_allowed_events(w->t, w->client2, APPT, c,
                                       &(tesoro_cursor *){NULL}),
                     TESORO_EDENIED, "another client");

@@ -346,6 +346,25 @@ static void write_text(const char *path, const char *text) {
   assert_int_equal(fclose(f), 0);
 }
 
+/* The file holds exactly `want`. */
+static void assert_file_is(const char *path, const char *want) {
+  char *got = (char *)tu_read_file(path, NULL);
+  assert_non_null(got);
+  assert_string_equal(got, want);
+  free(got);
+}
+
+/* A run with -o FILE: exit 0, nothing on stdout (r is freed), the file
+   holds exactly `want`, and no temporary of the tool is left in dir. */
+static void expect_written(run_result *r, const char *file, const char *want,
+                           const char *dir) {
+  EXPECT(r, 0, NULL, NULL);
+  assert_string_equal(r->out, "");
+  run_free(r);
+  assert_file_is(file, want);
+  ASSERT_NO_TEMP(dir);
+}
+
 /* ------------------------------------------------------------------------
 ** A confirmed viewing in the fixture's world.
 */
@@ -536,7 +555,6 @@ static void test_init_creates_the_file_and_agency(void **state) {
 
 static void test_init_failures_leave_nothing(void **state) {
   char dir[64], path[128], sub[160], text_path[160], before[65], after[65];
-  unsigned char *content;
   (void)state;
   make_dir(dir);
   snprintf(path, sizeof path, "%s/new.db", dir);
@@ -588,10 +606,7 @@ static void test_init_failures_leave_nothing(void **state) {
   RUN_EXPECT(3, NULL, "ENOTDB", "--db", text_path, "init", "A",
              "--admin-name", "B", "--admin-email", "b@example.com",
              "--currency", "EUR");
-  content = tu_read_file(text_path, NULL);
-  assert_string_equal((char *)content,
-                      "these are not the droids you are looking for\n");
-  free(content);
+  assert_file_is(text_path, "these are not the droids you are looking for\n");
   ASSERT_DIR_HOLDS_ONLY(dir, "notes.txt");
 
   /* An existing database and a refused init: not one row changes. */
@@ -850,7 +865,6 @@ static void test_ics(void **state) {
   viewing v;
   run_result r;
   char *want, *with_link, file[600];
-  unsigned char *got;
   make_viewing(w, &v);
   TU_OK(w, tesoro_appointment_ics(w->t, w->client, v.appt, NULL, &want));
   TU_OK(w, tesoro_appointment_ics(w->t, w->agent, v.appt,
@@ -874,13 +888,7 @@ static void test_ics(void **state) {
   write_text(file, "old\n");
   RUN(&r, "--db", w->path, "--now", num(TU_NOW), "ics", num(v.appt), "--as",
       num(w->client), "-o", file);
-  EXPECT(&r, 0, NULL, NULL);
-  assert_string_equal(r.out, "");
-  run_free(&r);
-  got = tu_read_file(file, NULL);
-  assert_string_equal((char *)got, want);
-  free(got);
-  ASSERT_NO_TEMP(w->dir);
+  expect_written(&r, file, want, w->dir);
 
   /* Refusals leave the old file as it was and no temporary. */
   write_text(file, "old\n");
@@ -890,9 +898,7 @@ static void test_ics(void **state) {
              num(w->client2));
   RUN_EXPECT(1, NULL, "ENOTFOUND", "--db", w->path, "ics", "99999999",
              "--as", num(w->agent), "-o", file);
-  got = tu_read_file(file, NULL);
-  assert_string_equal((char *)got, "old\n");
-  free(got);
+  assert_file_is(file, "old\n");
   unlink(file);
   ASSERT_DIR_HOLDS_ONLY(w->dir, "tesoro.db");
 
@@ -932,7 +938,6 @@ static void test_ics_feed(void **state) {
   viewing v1, v2;
   run_result r;
   char *agent_feed, *client_feed, file[600];
-  unsigned char *got;
 
   /* Usage, whatever the library has. */
   RUN_EXPECT(2, NULL, "give APPOINTMENT or --feed SUBJECT, not both", "--db",
@@ -983,13 +988,7 @@ static void test_ics_feed(void **state) {
   write_text(file, "old\n");
   RUN(&r, "--db", w->path, "--now", num(TU_NOW), "ics", "--feed",
       num(w->agent), "--as", num(w->admin), "-o", file);
-  EXPECT(&r, 0, NULL, NULL);
-  assert_string_equal(r.out, "");
-  run_free(&r);
-  got = tu_read_file(file, NULL);
-  assert_string_equal((char *)got, agent_feed);
-  free(got);
-  ASSERT_NO_TEMP(w->dir);
+  expect_written(&r, file, agent_feed, w->dir);
 
   /* Refusals: exit 1, the old file as it was. */
   write_text(file, "old\n");
@@ -1003,9 +1002,7 @@ static void test_ics_feed(void **state) {
              "99999999", "--as", num(w->admin));
   RUN_EXPECT(1, NULL, "EINVAL", "--db", w->path, "ics", "--feed",
              num(w->website), "--as", num(w->admin), "-o", file);
-  got = tu_read_file(file, NULL);
-  assert_string_equal((char *)got, "old\n");
-  free(got);
+  assert_file_is(file, "old\n");
   unlink(file);
   ASSERT_DIR_HOLDS_ONLY(w->dir, "tesoro.db");
   tesoro_free(agent_feed);

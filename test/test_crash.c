@@ -340,41 +340,38 @@ static int walk_appointment(walker *k) {
 /* One call of the referral track: create → connected → note →
    meeting_scheduled → met_with_person → failed → revived → note. */
 static int walk_referral(walker *k) {
+  /* The moves by step (stage 0: not a move); the version each expects. */
+  static const struct {
+    int stage;
+    const char *data;
+    int64_t version;
+  } move[8] = {
+      [1] = {TESORO_STAGE_CONNECTED, NULL, 0},
+      [3] = {TESORO_STAGE_MEETING_SCHEDULED, NULL /* meeting_at */, 3},
+      [4] = {TESORO_STAGE_MET_WITH_PERSON, NULL, 4},
+      [5] = {TESORO_STAGE_FAILED, "{\"reason\":\"crash test\"}", 5},
+      [6] = {TESORO_STAGE_MET_WITH_PERSON, NULL, 6},
+  };
   const fixture *fx = k->fx;
+  int step = k->ref_step;
   char data[96], body[64];
   int64_t note = 0;
   int rc;
-  switch (k->ref_step) {
-  case 0:
+  if (step == 0) {
     rc = tesoro_referral_create(k->t, fx->admin, fx->contact, fx->agent,
                                 &k->ref);
-    break;
-  case 1:
-    rc = tesoro_referral_move(k->t, fx->agent, k->ref,
-                              TESORO_STAGE_CONNECTED, NULL, 0);
-    break;
-  case 3:
-    snprintf(data, sizeof data, "{\"meeting_at\":%lld}",
-             (long long)(k->clock + DAY));
-    rc = tesoro_referral_move(k->t, fx->agent, k->ref,
-                              TESORO_STAGE_MEETING_SCHEDULED, data, 3);
-    break;
-  case 4:
-    rc = tesoro_referral_move(k->t, fx->agent, k->ref,
-                              TESORO_STAGE_MET_WITH_PERSON, NULL, 4);
-    break;
-  case 5:
-    rc = tesoro_referral_move(k->t, fx->agent, k->ref, TESORO_STAGE_FAILED,
-                              "{\"reason\":\"crash test\"}", 5);
-    break;
-  case 6:
-    rc = tesoro_referral_move(k->t, fx->agent, k->ref,
-                              TESORO_STAGE_MET_WITH_PERSON, NULL, 6);
-    break;
-  default: /* 2 and 7 */
+  } else if (move[step].stage) {
+    const char *d = move[step].data;
+    if (move[step].stage == TESORO_STAGE_MEETING_SCHEDULED) {
+      snprintf(data, sizeof data, "{\"meeting_at\":%lld}",
+               (long long)(k->clock + DAY));
+      d = data;
+    }
+    rc = tesoro_referral_move(k->t, fx->agent, k->ref, move[step].stage, d,
+                              move[step].version);
+  } else { /* 2 and 7 */
     snprintf(body, sizeof body, "note at %lld", (long long)k->clock);
     rc = tesoro_referral_note_add(k->t, fx->agent, k->ref, body, &note);
-    break;
   }
   if (rc != TESORO_OK) walk_fail(k, "referral", rc);
   walk_ack(k, TESORO_ENTITY_REFERRAL, k->ref);

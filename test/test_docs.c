@@ -115,23 +115,25 @@ static char *read_text(const char *path) {
   return s;
 }
 
+/* The text from p up to end, as a malloc'd string. */
+static char *copy_range(const char *p, const char *end) {
+  char *out = strndup(p, (size_t)(end - p));
+  assert_non_null(out);
+  return out;
+}
+
 /* The README section opened by the line "## <title>" (up to the next "## "
 ** heading), as a malloc'd string; fails the test when it is missing. */
 static char *readme_section(const char *readme, const char *title) {
   char head[128];
   const char *p, *end;
-  char *out;
   snprintf(head, sizeof head, "\n## %s\n", title);
   p = strstr(readme, head);
   if (p == NULL) fail_msg("README.md has no section \"## %s\"", title);
   p += 1;
   end = strstr(p + strlen(head) - 1, "\n## ");
   if (end == NULL) end = p + strlen(p);
-  out = malloc((size_t)(end - p) + 1);
-  assert_non_null(out);
-  memcpy(out, p, (size_t)(end - p));
-  out[end - p] = '\0';
-  return out;
+  return copy_range(p, end);
 }
 
 /* The body of the first fenced block "```<lang>\n ... ```\n" at or after
@@ -140,7 +142,6 @@ static char *fenced_block(const char *from, const char *lang,
                           const char **after) {
   char open[32];
   const char *p, *q;
-  char *out;
   snprintf(open, sizeof open, "```%s\n", lang);
   p = strstr(from, open);
   if (p == NULL) fail_msg("no ```%s block", lang);
@@ -148,12 +149,8 @@ static char *fenced_block(const char *from, const char *lang,
   q = strstr(p, "\n```\n");
   if (q == NULL) fail_msg("unterminated ```%s block", lang);
   q += 1; /* keep the last line's newline */
-  out = malloc((size_t)(q - p) + 1);
-  assert_non_null(out);
-  memcpy(out, p, (size_t)(q - p));
-  out[q - p] = '\0';
   if (after) *after = q + 4;
-  return out;
+  return copy_range(p, q);
 }
 
 static int64_t file_size(const char *path) {

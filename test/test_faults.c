@@ -1066,15 +1066,15 @@ static int st_group(sc *s) {
 }
 
 static int st_ingest_claim(sc *s) {
-  char ev[512], *out = NULL;
+  char *out = NULL;
   int64_t claim;
-  int rc;
-  snprintf(ev, sizeof ev,
-           "{\"source_id\":\"hf-9020\",\"type\":\"vendor_claim\",\"customer\":"
-           "\"hf-c1\",\"at\":1780200000,\"listing\":\"%s\",\"note\":\"My "
-           "mother's house\"}",
-           s->ref);
-  rc = tesoro_exchange_ingest(T, W->website, ev, &out);
+  int rc = tesoro_exchange_ingest(
+      T, W->website,
+      tu_fmt("{\"source_id\":\"hf-9020\",\"type\":\"vendor_claim\","
+             "\"customer\":\"hf-c1\",\"at\":1780200000,\"listing\":\"%s\","
+             "\"note\":\"My mother's house\"}",
+             s->ref),
+      &out);
   claim = json_int(out, "entity_id");
   if (rc == TESORO_OK) s->claim = claim;
   tesoro_free(out);
@@ -1793,14 +1793,9 @@ static void entity_of(const step *st, char *state, size_t n, int64_t *version) {
 }
 
 static void unlink_db(const char *path) {
-  char p[700];
-  unlink(path);
-  snprintf(p, sizeof p, "%s-wal", path);
-  unlink(p);
-  snprintf(p, sizeof p, "%s-shm", path);
-  unlink(p);
-  snprintf(p, sizeof p, "%s-journal", path);
-  unlink(p);
+  static const char *const side[] = {"", "-wal", "-shm", "-journal"};
+  for (size_t i = 0; i < sizeof side / sizeof side[0]; i++)
+    unlink(tu_fmt("%s%s", path, side[i]));
 }
 
 /* A new file whose creation failed half-way opens and checks clean. */
@@ -2091,15 +2086,10 @@ static void run_step(int i) {
 /* Does this SQLite's json_valid() answer 0, without an error, when an
 ** allocation fails while it parses?  (3.40.1 does: N = 2 and 3 below.) */
 static int sqlite_json_valid_bug(void) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st = tu_mem_stmt("SELECT json_valid(?1)",
+                                 "{\"a\":1,\"b\":[1,2,3,{\"c\":\"d\"}]}",
+                                 NULL);
   int bug = 0;
-  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, "SELECT json_valid(?1)", -1, &st,
-                                      NULL),
-                   SQLITE_OK);
-  sqlite3_bind_text(st, 1, "{\"a\":1,\"b\":[1,2,3,{\"c\":\"d\"}]}", -1,
-                    SQLITE_STATIC);
   for (int64_t n = 1; n < 100; n++) {
     int rc, fired;
     fu_malloc_fail(n, 0);
@@ -2110,8 +2100,7 @@ static int sqlite_json_valid_bug(void) {
     sqlite3_reset(st);
     if (!fired) break;
   }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  tu_mem_done(st);
   return bug;
 }
 

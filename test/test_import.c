@@ -19,7 +19,7 @@
 static const char HEADER[] =
     "{\"type\":\"header\",\"format\":\"tesoro-agency-1\"}\n";
 
-/* The signed mandate, base64 (malloc'd). */
+/* Bytes in base64 (malloc'd); pdf64: the signed mandate. */
 static char *b64(const unsigned char *p, size_t n) {
   size_t m = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
   char *b = malloc(m);
@@ -28,14 +28,7 @@ static char *b64(const unsigned char *p, size_t n) {
   return b;
 }
 
-static char *pdf64(void) {
-  size_t n = sodium_base64_ENCODED_LEN(tu_pdf_size,
-                                       sodium_base64_VARIANT_ORIGINAL);
-  char *b = malloc(n);
-  assert_non_null(b);
-  sodium_bin2base64(b, n, tu_pdf, tu_pdf_size, sodium_base64_VARIANT_ORIGINAL);
-  return b;
-}
+static char *pdf64(void) { return b64(tu_pdf, tu_pdf_size); }
 
 /* Write `text` to dir/name; the path in `path`. */
 static void write_file(tu_world *w, const char *name, const char *text,
@@ -46,6 +39,28 @@ static void write_file(tu_world *w, const char *name, const char *text,
   assert_non_null(f);
   assert_int_equal(fputs(text, f) >= 0, 1);
   assert_int_equal(fclose(f), 0);
+}
+
+/* write_file with printf-style text, of any length. */
+static void write_filef(tu_world *w, const char *name, char path[600],
+                        const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void write_filef(tu_world *w, const char *name, char path[600],
+                        const char *fmt, ...) {
+  va_list ap;
+  char *text;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  assert_true(n >= 0);
+  text = malloc((size_t)n + 1);
+  assert_non_null(text);
+  va_start(ap, fmt);
+  vsnprintf(text, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  write_file(w, name, text, path);
+  free(text);
 }
 
 /* A small agency in the format: an agent, two contacts, a published
@@ -256,13 +271,10 @@ static void test_import_twice_is_present_and_conflicts_are_refused(void **state)
    bad line keeps nothing of it and names the line and the rule. */
 static void test_import_is_all_or_nothing(void **state) {
   tu_world *w = *state;
-  char path[600], *text = agency_file(), *bad, *report = NULL;
-  size_t n = strlen(text) + 256;
-  bad = malloc(n);
-  assert_non_null(bad);
-  snprintf(bad, n, "%s{\"type\":\"contact\",\"external_id\":\"c-bad\","
-           "\"name\":\"Bad Email\",\"email\":\"not-an-email\"}\n", text);
-  write_file(w, "bad.jsonl", bad, path);
+  char path[600], *text = agency_file(), *report = NULL;
+  write_filef(w, "bad.jsonl", path,
+              "%s{\"type\":\"contact\",\"external_id\":\"c-bad\","
+              "\"name\":\"Bad Email\",\"email\":\"not-an-email\"}\n", text);
   TU_ASSERT_REFUSED(w, tesoro_agency_import(w->t, w->admin, path, &report),
                     TESORO_EINVAL, "line 17");
   assert_null(report);
@@ -271,7 +283,6 @@ static void test_import_is_all_or_nothing(void **state) {
   TU_OK(w, tesoro_agency_import(w->t, w->admin, path, &report));
   report_is(report, 16, 15, 0);
   tesoro_free(report);
-  free(bad);
   free(text);
 }
 
@@ -339,11 +350,9 @@ static void test_import_validates_each_record(void **state) {
          "\"JVBERi0xLjQK\"}]")};
     char *pdf = pdf64();
     for (size_t i = 0; i < sizeof photos / sizeof photos[0]; i++) {
-      char path[600], *text, *report = NULL;
-      size_t n = strlen(pdf) + 2048;
-      text = malloc(n);
-      assert_non_null(text);
-      snprintf(text, n, "%s{\"type\":\"contact\",\"external_id\":\"c-ph\","
+      char path[600], *report = NULL;
+      write_filef(w, "photos.jsonl", path,
+               "%s{\"type\":\"contact\",\"external_id\":\"c-ph\","
                "\"name\":\"Phil\",\"email\":\"phil@example.org\",\"phone\":"
                "\"+31 6 1\"}\n{\"type\":\"listing\",\"external_id\":\"l-ph\","
                "\"seller\":\"c-ph\",\"state\":\"draft\",\"commission_type\":"
@@ -352,20 +361,16 @@ static void test_import_validates_each_record(void **state) {
                "\"address\":\"Damrak 2, Amsterdam\",\"property_type\":"
                "\"apartment\"},\"photos\":%s,\"signed_mandate\":\"%s\"}\n",
                HEADER, photos[i], pdf);
-      write_file(w, "photos.jsonl", text, path);
       TU_ASSERT_REFUSED(w, tesoro_agency_import(w->t, w->admin, path, &report),
                         TESORO_EINVAL, "line 3");
-      free(text);
     }
     free(pdf);
   }
   /* a workflow rule: a listing's seller needs a phone for the seller form */
   {
-    char path[600], *text, *pdf = pdf64(), *report = NULL;
-    size_t n = strlen(pdf) + 2048;
-    text = malloc(n);
-    assert_non_null(text);
-    snprintf(text, n, "%s{\"type\":\"contact\",\"external_id\":\"c-np\","
+    char path[600], *pdf = pdf64(), *report = NULL;
+    write_filef(w, "nophone.jsonl", path,
+             "%s{\"type\":\"contact\",\"external_id\":\"c-np\","
              "\"name\":\"No Phone\",\"email\":\"np@example.org\"}\n"
              "{\"type\":\"listing\",\"external_id\":\"l-np\",\"seller\":"
              "\"c-np\",\"state\":\"draft\",\"commission_type\":\"fixed\","
@@ -373,11 +378,9 @@ static void test_import_validates_each_record(void **state) {
              "false,\"duration_days\":90,\"fields\":{\"address\":\"Damrak 2, "
              "Amsterdam\",\"property_type\":\"apartment\"},\"signed_mandate\":"
              "\"%s\"}\n", HEADER, pdf);
-    write_file(w, "nophone.jsonl", text, path);
     TU_ASSERT_REFUSED(w, tesoro_agency_import(w->t, w->admin, path, &report),
                       TESORO_EINVAL, "phone");
     assert_true(tu_contains_ci(tesoro_errmsg(w->t), "line 3"));
-    free(text);
     free(pdf);
   }
 }

@@ -136,6 +136,19 @@ static int lint(machine_check check, const char *db) {
   return bad;
 }
 
+/* Print one flaw of machine m (its name, then the printf-style rest);
+   returns 1, to be added to a lint's count. */
+static int flaw(const tesoro__machine *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int flaw(const tesoro__machine *m, const char *fmt, ...) {
+  va_list ap;
+  print_error("%s", m->name);
+  va_start(ap, fmt);
+  vprint_error(fmt, ap);
+  va_end(ap);
+  return 1;
+}
+
 /* ------------------------------------------------------------------------
 ** a. Rows name existing states, events and roles.
 */
@@ -146,9 +159,7 @@ static int repeated_names(const tesoro__machine *m, const char *what,
   for (int i = 0; i < n; i++)
     for (int j = i + 1; j < n; j++)
       if (strcmp(names[i], names[j]) == 0) {
-        print_error("%s: %s \"%s\" is listed twice\n", m->name, what,
-                    names[i]);
-        bad++;
+        bad += flaw(m, ": %s \"%s\" is listed twice\n", what, names[i]);
       }
   return bad;
 }
@@ -166,33 +177,27 @@ static int rows_name_what_exists(const tesoro__machine *m, const char *db) {
   for (int i = 0; i < m->nrows; i++) {
     const tesoro__trans *r = &m->rows[i];
     if ((r->to != TESORO__SAME || CREATION(r)) && r->to >= m->nstates) {
-      print_error("%s row %d (%s): target %d is not one of its %d states\n",
-                  m->name, i, row_event(m, r), r->to, m->nstates);
-      bad++;
+      bad += flaw(m, " row %d (%s): target %d is not one of its %d states\n", i,
+                  row_event(m, r), r->to, m->nstates);
     }
     if (CREATION(r)) {
       /* from the start point: nothing else to check */
     } else if (r->from != ALL_STATES && (r->from & ~states_mask(m))) {
-      print_error("%s row %d (%s): from-mask 0x%x names states beyond its "
+      bad += flaw(m,
+                  " row %d (%s): from-mask 0x%x names states beyond its "
                   "%d\n",
-                  m->name, i, row_event(m, r), (unsigned)r->from,
-                  m->nstates);
-      bad++;
+                  i, row_event(m, r), (unsigned)r->from, m->nstates);
     }
     if (!CREATION(r) && row_from(m, r) == 0) {
-      print_error("%s row %d (%s): empty from-mask\n", m->name, i,
-                  row_event(m, r));
-      bad++;
+      bad += flaw(m, " row %d (%s): empty from-mask\n", i, row_event(m, r));
     }
     if (r->event >= m->nevents) {
-      print_error("%s row %d: event %d is not one of its %d events\n",
-                  m->name, i, r->event, m->nevents);
-      bad++;
+      bad += flaw(m, " row %d: event %d is not one of its %d events\n", i,
+                  r->event, m->nevents);
     }
     if (r->roles == 0 || (r->roles & ~R_ALL)) {
-      print_error("%s row %d (%s): roles 0x%x (R_* bits: 0x%x)\n", m->name,
-                  i, row_event(m, r), (unsigned)r->roles, (unsigned)R_ALL);
-      bad++;
+      bad += flaw(m, " row %d (%s): roles 0x%x (R_* bits: 0x%x)\n", i,
+                  row_event(m, r), (unsigned)r->roles, (unsigned)R_ALL);
     }
   }
   return bad;
@@ -216,24 +221,23 @@ static int rows_overlap(const tesoro__machine *m, const char *db) {
       char both[256], who[96];
       if (roles && CREATION(a) && CREATION(b) && a->to == b->to) {
         tesoro__roles_text(roles, who, sizeof who);
-        print_error("%s: creation rows %d and %d both start in %s for %s: "
+        bad += flaw(m,
+                    ": creation rows %d and %d both start in %s for %s: "
                     "tesoro__create_begin always takes row %d\n",
-                    m->name, i, j, a->to < m->nstates ? m->states[a->to] : "?",
-                    who, i);
-        bad++;
+                    i, j, a->to < m->nstates ? m->states[a->to] : "?", who, i);
         continue;
       }
       if (a->event != b->event || common == 0 || roles == 0) continue;
       states_text(m, common, both, sizeof both);
       tesoro__roles_text(roles, who, sizeof who);
-      print_error("%s: rows %d and %d (%s) overlap in state %s for %s%s: "
+      bad += flaw(m,
+                  ": rows %d and %d (%s) overlap in state %s for %s%s: "
                   "tesoro__match always takes row %d there\n",
-                  m->name, i, j, row_event(m, a), both, who,
+                  i, j, row_event(m, a), both, who,
                   a->guard || b->guard ? " (a guard does not separate them: "
                                          "a refusal is final)"
                                        : "",
                   i);
-      bad++;
     }
   return bad;
 }
@@ -389,9 +393,7 @@ static int states_equal_check_list(const tesoro__machine *m, const char *db) {
   table_after(tesoro__sql[m->load], " FROM ", table, sizeof table);
   table_after(tesoro__sql[m->set_state], "UPDATE ", updated, sizeof updated);
   if (strcmp(table, updated) != 0 || strcmp(table, m->name) != 0) {
-    print_error("%s: loads from %s, sets the state of %s\n", m->name, table,
-                updated);
-    bad++;
+    bad += flaw(m, ": loads from %s, sets the state of %s\n", table, updated);
   }
   snprintf(sql, sizeof sql,
            "SELECT sql FROM sqlite_master WHERE type = 'table' AND "
@@ -408,10 +410,8 @@ static int states_equal_check_list(const tesoro__machine *m, const char *db) {
     int found = 0;
     for (int v = 0; v < nv; v++) found += strcmp(values[v], m->states[s]) == 0;
     if (found != 1) {
-      print_error("%s: state \"%s\" is %s in the CHECK of table %s\n",
-                  m->name, m->states[s], found ? "repeated" : "missing",
-                  table);
-      bad++;
+      bad += flaw(m, ": state \"%s\" is %s in the CHECK of table %s\n",
+                  m->states[s], found ? "repeated" : "missing", table);
     }
   }
   for (int v = 0; v < nv; v++) {
@@ -419,10 +419,10 @@ static int states_equal_check_list(const tesoro__machine *m, const char *db) {
     for (int s = 0; s < m->nstates; s++)
       found |= strcmp(values[v], m->states[s]) == 0;
     if (!found) {
-      print_error("%s: the CHECK of table %s allows \"%s\", not a state of "
+      bad += flaw(m,
+                  ": the CHECK of table %s allows \"%s\", not a state of "
                   "the machine\n",
-                  m->name, table, values[v]);
-      bad++;
+                  table, values[v]);
     }
   }
   return bad;
@@ -512,10 +512,10 @@ static int diagram_edges(const tesoro__machine *m, int format) {
                   fname, got, (int)(next - line - 1), line, edge);
   }
   if (got != want) {
-    print_error("%s %s: %d edges, expected %d (one per from state of each "
+    bad += flaw(m,
+                " %s: %d edges, expected %d (one per from state of each "
                 "row)\n",
-                m->name, fname, got, want);
-    bad++;
+                fname, got, want);
   }
   tesoro_free(out);
   return bad;
@@ -539,9 +539,7 @@ static int events_have_rows(const tesoro__machine *m, const char *db) {
     int used = 0;
     for (int i = 0; i < m->nrows && !used; i++) used = m->rows[i].event == e;
     if (!used) {
-      print_error("%s: event \"%s\" has no row (dead)\n", m->name,
-                  m->events[e]);
-      bad++;
+      bad += flaw(m, ": event \"%s\" has no row (dead)\n", m->events[e]);
     }
   }
   return bad;
@@ -570,31 +568,27 @@ static int notices_name_what_exists(const tesoro__machine *m, const char *db) {
     for (int j = 0; j < m->nrows; j++)
       if (m->rows[j].event == n->event) roles |= m->rows[j].roles;
     if (n->event < 0 || n->event >= m->nevents) {
-      print_error("%s notice %d: event %d is not one of its %d events\n",
-                  m->name, i, n->event, m->nevents);
-      bad++;
+      bad += flaw(m, " notice %d: event %d is not one of its %d events\n", i,
+                  n->event, m->nevents);
     } else if ((n->by & ~R_ALL) || !(roles & (n->by ? n->by : R_ALL))) {
-      print_error("%s notice %d (%s): by 0x%x, but only 0x%x do %s\n",
-                  m->name, i, event, (unsigned)n->by, (unsigned)roles, event);
-      bad++;
+      bad += flaw(m, " notice %d (%s): by 0x%x, but only 0x%x do %s\n", i,
+                  event, (unsigned)n->by, (unsigned)roles, event);
     }
     if (n->template_name == NULL || n->template_name[0] == '\0') {
-      print_error("%s notice %d (%s): no template\n", m->name, i, event);
-      bad++;
+      bad += flaw(m, " notice %d (%s): no template\n", i, event);
     }
     if (n->to < TO_STAFF || n->to > TO_AGENT) {
-      print_error("%s notice %d (%s): recipient %d is no TO_*\n", m->name, i,
-                  event, n->to);
-      bad++;
+      bad += flaw(m, " notice %d (%s): recipient %d is no TO_*\n", i, event,
+                  n->to);
     } else if (n->to == TO_AGENT && m->agent == NULL) {
-      print_error("%s notice %d (%s): tells the agent, but %s says not how "
-                  "to find its agent\n", m->name, i, event, m->name);
-      bad++;
+      bad += flaw(m,
+                  " notice %d (%s): tells the agent, but %s says not how "
+                  "to find its agent\n",
+                  i, event, m->name);
     }
     if (n->channels & ~(CH_CRM | CH_PUSH | CH_EMAIL)) {
-      print_error("%s notice %d (%s): channels 0x%x\n", m->name, i, event,
+      bad += flaw(m, " notice %d (%s): channels 0x%x\n", i, event,
                   (unsigned)n->channels);
-      bad++;
     }
   }
   return bad;

@@ -242,7 +242,6 @@ static void test_contact_request_with_new_email_creates_contact_and_client(
   tu_world *w = *state;
   int64_t room = 0, client = 0, contact, agency = 0, kcontact = 0, contacts;
   int kind = 0;
-  char *name;
   contacts = tu_sqlf(w, "SELECT count(*) FROM contact");
   TU_OK(w, tesoro_contact_request_submit(
                w->t, w->website, "Nina New", "nina@example.com",
@@ -252,23 +251,18 @@ static void test_contact_request_with_new_email_creates_contact_and_client(
   contact = tu_sqlf(w, "SELECT contact_id FROM room WHERE id = %lld",
                  (long long)room);
   assert_true(contact != w->contact && contact != w->contact2);
-  name = tu_sqlf_text(w, "SELECT name FROM contact WHERE id = %lld",
-                   (long long)contact);
-  assert_non_null(name);
-  assert_string_equal(name, "Nina New");
-  free(name);
+  TU_TEXT_IS(tu_row_text(w, "contact", contact, "name"), "Nina New");
   assert_int_equal(tu_sqlf(w, "SELECT agency_id FROM contact WHERE id = %lld",
                         (long long)contact),
                    w->agency);
   /* a contact nobody is assigned to yet: the agency's admins hear of it */
   assert_true(outbox_rows(w, w->admin, TESORO_ENTITY_ROOM, room, NULL) >= 1);
   /* the request is stored exactly as given */
-  name = tu_sqlf_text(w, "SELECT location || '|' || timeline || '|' || "
-                      "description FROM room WHERE id = %lld",
-                   (long long)room);
-  assert_non_null(name);
-  assert_string_equal(name, "Utrecht|next year|A plot of land");
-  free(name);
+  TU_TEXT_IS(tu_sqlf_text(w,
+                          "SELECT location || '|' || timeline || '|' || "
+                          "description FROM room WHERE id = %lld",
+                          (long long)room),
+             "Utrecht|next year|A plot of land");
   assert_int_equal(tu_sqlf(w, "SELECT budget FROM room WHERE id = %lld",
                         (long long)room),
                    12000000);
@@ -506,16 +500,11 @@ static void test_contact_request_accepts_texts_at_their_limits(void **state) {
   char *loc = tu_long_string(TESORO_MAX_SHORT);
   char *desc = tu_long_string(TESORO_MAX_TEXT);
   char *name = tu_long_string(TESORO_MAX_NAME);
-  char *stored;
   TU_OK(w, tesoro_contact_request_submit(w->t, w->website, name,
                                          "limits@example.com",
                                          TESORO_PROPERTY_HOUSE, loc, 1, loc,
                                          desc, &room, NULL));
-  stored = tu_sqlf_text(w, "SELECT location FROM room WHERE id = %lld",
-                     (long long)room);
-  assert_non_null(stored);
-  assert_string_equal(stored, loc);
-  free(stored);
+  TU_TEXT_IS(tu_row_text(w, "room", room, "location"), loc);
   free(loc);
   free(desc);
   free(name);
@@ -1040,7 +1029,7 @@ static void test_start_onboarding_refuses_bad_input(void **state) {
 static void test_mark_lost_records_reason_and_actor(void **state) {
   tu_world *w = *state;
   flow f;
-  char *json = NULL, *reason;
+  char *json = NULL;
   tu_history h;
   walk(w, &f, ST_ROOM);
   TU_OK(w, tesoro_room_mark_lost(w->t, w->agent2, f.room,
@@ -1050,11 +1039,8 @@ static void test_mark_lost_records_reason_and_actor(void **state) {
                               &json));
   assert_true(tu_contains_ci(json, "Owner chose another agency"));
   tesoro_free(json);
-  reason = tu_sqlf_text(w, "SELECT end_reason FROM room WHERE id = %lld",
-                     (long long)f.room);
-  assert_non_null(reason);
-  assert_string_equal(reason, "Owner chose another agency");
-  free(reason);
+  TU_TEXT_IS(tu_row_text(w, "room", f.room, "end_reason"),
+             "Owner chose another agency");
   assert_int_equal(tu_sqlf(w, "SELECT ended_by FROM room WHERE id = %lld",
                         (long long)f.room),
                    w->agent2);
@@ -1401,7 +1387,7 @@ static void test_accept_by_client_agrees_and_freezes_terms(void **state) {
   tu_world *w = *state;
   flow f;
   int64_t p = 0;
-  char *json = NULL, *mj = NULL, *ct;
+  char *json = NULL, *mj = NULL;
   walk(w, &f, ST_STARTED);
   TU_OK(w, tesoro_mandate_propose(w->t, w->agent, f.mandate,
                                   TESORO_COMMISSION_PERCENTAGE, 175, NULL, 1,
@@ -1422,11 +1408,8 @@ static void test_accept_by_client_agrees_and_freezes_terms(void **state) {
                            "%lld",
                         (long long)f.mandate),
                    p);
-  ct = tu_sqlf_text(w, "SELECT commission_type FROM mandate WHERE id = %lld",
-                 (long long)f.mandate);
-  assert_non_null(ct);
-  assert_string_equal(ct, "percentage");
-  free(ct);
+  TU_TEXT_IS(tu_row_text(w, "mandate", f.mandate, "commission_type"),
+             "percentage");
   assert_int_equal(tu_sqlf(w, "SELECT commission_value FROM mandate WHERE id = "
                            "%lld",
                         (long long)f.mandate),
@@ -1467,7 +1450,7 @@ static void test_accept_of_client_counter_proposal_by_agent(void **state) {
   tu_world *w = *state;
   flow f;
   int64_t p2 = 0;
-  char *json = NULL, *cur;
+  char *json = NULL;
   walk(w, &f, ST_NEGOTIATING);
   TU_OK(w, tesoro_mandate_propose(w->t, f.client, f.mandate,
                                   TESORO_COMMISSION_FIXED, 900000, "EUR", 0,
@@ -1486,11 +1469,7 @@ static void test_accept_of_client_counter_proposal_by_agent(void **state) {
   assert_int_equal(tu_sqlf(w, "SELECT duration_days FROM mandate WHERE id = %lld",
                         (long long)f.mandate),
                    60);
-  cur = tu_sqlf_text(w, "SELECT currency FROM mandate WHERE id = %lld",
-                  (long long)f.mandate);
-  assert_non_null(cur);
-  assert_string_equal(cur, "EUR");
-  free(cur);
+  TU_TEXT_IS(tu_row_text(w, "mandate", f.mandate, "currency"), "EUR");
   /* the client (the other party) is notified with the disclaimer */
   assert_true(outbox_rows(w, f.client, TESORO_ENTITY_MANDATE, f.mandate,
                           "binding") >= 1);
@@ -1908,19 +1887,17 @@ static void test_submit_form_refuses_malformed_form(void **state) {
 static void test_submit_form_creates_review_task(void **state) {
   tu_world *w = *state;
   flow f;
-  char *form;
   walk(w, &f, ST_SIGNED);
   assert_int_equal(find_task(w, "review", TESORO_ENTITY_MANDATE, f.mandate), 0);
   TU_OK(w, tesoro_mandate_submit_form(w->t, f.client, f.mandate, FORM_OK, 0));
   tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "form_submitted");
   assert_true(find_task(w, "review seller form", TESORO_ENTITY_MANDATE,
                         f.mandate) > 0);
-  form = tu_sqlf_text(w, "SELECT json_extract(form_json, '$.address') FROM "
-                      "mandate WHERE id = %lld",
-                   (long long)f.mandate);
-  assert_non_null(form);
-  assert_string_equal(form, "Keizersgracht 1, Amsterdam");
-  free(form);
+  TU_TEXT_IS(tu_sqlf_text(w,
+                          "SELECT json_extract(form_json, '$.address') FROM "
+                          "mandate WHERE id = %lld",
+                          (long long)f.mandate),
+             "Keizersgracht 1, Amsterdam");
   /* the agency hears about it */
   assert_true(outbox_rows_to_staff(w, TESORO_ENTITY_MANDATE, f.mandate) >= 1);
 }
@@ -2216,16 +2193,9 @@ static void test_validate_creates_listing_draft_from_form(void **state) {
   assert_int_equal(tu_sqlf(w, "SELECT mandate_id FROM listing WHERE id = %lld",
                         (long long)f.listing),
                    f.mandate);
-  s = tu_sqlf_text(w, "SELECT address FROM listing WHERE id = %lld",
-                (long long)f.listing);
-  assert_non_null(s);
-  assert_string_equal(s, "Keizersgracht 1, Amsterdam");
-  free(s);
-  s = tu_sqlf_text(w, "SELECT property_type FROM listing WHERE id = %lld",
-                (long long)f.listing);
-  assert_non_null(s);
-  assert_string_equal(s, "house");
-  free(s);
+  TU_TEXT_IS(tu_row_text(w, "listing", f.listing, "address"),
+             "Keizersgracht 1, Amsterdam");
+  TU_TEXT_IS(tu_row_text(w, "listing", f.listing, "property_type"), "house");
   assert_int_equal(tu_sqlf(w, "SELECT price FROM listing WHERE id = %lld",
                         (long long)f.listing),
                    45000000);
@@ -2321,7 +2291,7 @@ static void test_cancel_by_agent_from_every_open_state(void **state) {
   size_t i;
   for (i = 0; i < sizeof cases / sizeof *cases; i++) {
     flow f;
-    char name[32], email[64], *reason;
+    char name[32], email[64];
     tu_history h;
     snprintf(name, sizeof name, "Owner %d", (int)i);
     snprintf(email, sizeof email, "owner%d@example.com", (int)i);
@@ -2330,11 +2300,8 @@ static void test_cancel_by_agent_from_every_open_state(void **state) {
     TU_OK(w, tesoro_mandate_cancel(w->t, w->agent, f.mandate,
                                    "Owner changed their mind", 0));
     tu_assert_state(w, TESORO_ENTITY_MANDATE, f.mandate, "cancelled");
-    reason = tu_sqlf_text(w, "SELECT end_reason FROM mandate WHERE id = %lld",
-                       (long long)f.mandate);
-    assert_non_null(reason);
-    assert_string_equal(reason, "Owner changed their mind");
-    free(reason);
+    TU_TEXT_IS(tu_row_text(w, "mandate", f.mandate, "end_reason"),
+               "Owner changed their mind");
     tu_last_history(w, TESORO_ENTITY_MANDATE, f.mandate, &h);
     assert_string_equal(h.event, "cancel");
     assert_string_equal(h.to_state, "cancelled");
@@ -2469,18 +2436,13 @@ static void test_unpublish_and_publish_toggle(void **state) {
 static void test_listing_update_sets_known_fields_only(void **state) {
   tu_world *w = *state;
   flow f;
-  char *s;
   walk(w, &f, ST_VALIDATED);
   TU_OK(w, tesoro_listing_update(w->t, w->agent, f.listing,
                                  "{\"title\":\"Canal house\",\"price\":"
                                  "47500000,\"bathrooms\":2,\"floor_area\":140,"
                                  "\"energy_label\":\"A\"}",
                                  0));
-  s = tu_sqlf_text(w, "SELECT title FROM listing WHERE id = %lld",
-                (long long)f.listing);
-  assert_non_null(s);
-  assert_string_equal(s, "Canal house");
-  free(s);
+  TU_TEXT_IS(tu_row_text(w, "listing", f.listing, "title"), "Canal house");
   assert_int_equal(tu_sqlf(w, "SELECT price FROM listing WHERE id = %lld",
                         (long long)f.listing),
                    47500000);
@@ -3043,20 +3005,14 @@ static void test_machine_dot_shows_onboarding_machines(void **state) {
   char *dot = NULL;
   (void)state;
   assert_int_equal(tesoro_machine_diagram(TESORO_ENTITY_MANDATE, TESORO_DIAGRAM_DOT, &dot), TESORO_OK);
-  assert_true(tu_contains_ci(dot, "share_form"));
-  assert_true(tu_contains_ci(dot, "terms_agreed"));
-  assert_true(tu_contains_ci(dot, "form_submitted"));
-  assert_true(tu_contains_ci(dot, "validated"));
+  TU_HAS_ALL_CI(dot, "share_form", "terms_agreed", "form_submitted",
+                "validated");
   tesoro_free(dot);
   assert_int_equal(tesoro_machine_diagram(TESORO_ENTITY_ROOM, TESORO_DIAGRAM_DOT, &dot), TESORO_OK);
-  assert_true(tu_contains_ci(dot, "start_onboarding"));
-  assert_true(tu_contains_ci(dot, "in_progress"));
-  assert_true(tu_contains_ci(dot, "lost"));
+  TU_HAS_ALL_CI(dot, "start_onboarding", "in_progress", "lost");
   tesoro_free(dot);
   assert_int_equal(tesoro_machine_diagram(TESORO_ENTITY_LISTING, TESORO_DIAGRAM_DOT, &dot), TESORO_OK);
-  assert_true(tu_contains_ci(dot, "placeholder"));
-  assert_true(tu_contains_ci(dot, "unpublished"));
-  assert_true(tu_contains_ci(dot, "expire"));
+  TU_HAS_ALL_CI(dot, "placeholder", "unpublished", "expire");
   tesoro_free(dot);
 }
 
@@ -3135,15 +3091,10 @@ static void test_contact_request_property_types_stored_by_name(void **state) {
   int pt;
   for (pt = TESORO_PROPERTY_HOUSE; pt <= TESORO_PROPERTY_LAND; pt++) {
     int64_t room = 0;
-    char *stored;
     TU_OK(w, tesoro_contact_request_submit(w->t, w->website, "Ada Owner",
                                            "ada@example.com", pt, "Delft", 0,
                                            NULL, NULL, &room, NULL));
-    stored = tu_sqlf_text(w, "SELECT property_type FROM room WHERE id = %lld",
-                       (long long)room);
-    assert_non_null(stored);
-    assert_string_equal(stored, names[pt]);
-    free(stored);
+    TU_TEXT_IS(tu_row_text(w, "room", room, "property_type"), names[pt]);
   }
 }
 
@@ -3178,7 +3129,6 @@ static void test_validate_copies_every_form_field_to_listing(void **state) {
   tu_world *w = *state;
   flow f;
   int64_t task = 0;
-  char *s;
   walk(w, &f, ST_SIGNED);
   TU_OK(w, tesoro_mandate_submit_form(
                w->t, f.client, f.mandate,
@@ -3192,14 +3142,14 @@ static void test_validate_copies_every_form_field_to_listing(void **state) {
   task = find_task(w, "review", TESORO_ENTITY_MANDATE, f.mandate);
   TU_OK(w, tesoro_task_complete(w->t, w->agent, task, 0));
   TU_OK(w, tesoro_mandate_validate(w->t, w->agent, f.mandate, 0, &f.listing));
-  s = tu_sqlf_text(w, "SELECT title || '|' || address || '|' || property_type "
+  TU_TEXT_IS(
+      tu_sqlf_text(w,
+                   "SELECT title || '|' || address || '|' || property_type "
                    "|| '|' || energy_label || '|' || description FROM listing "
                    "WHERE id = %lld",
-                (long long)f.listing);
-  assert_non_null(s);
-  assert_string_equal(s, "Bright flat|Prinsengracht 263|apartment|B|"
-                         "Top floor, canal view");
-  free(s);
+                   (long long)f.listing),
+      "Bright flat|Prinsengracht 263|apartment|B|"
+      "Top floor, canal view");
   assert_int_equal(tu_sqlf(w, "SELECT price FROM listing WHERE id = %lld",
                         (long long)f.listing),
                    32500000);

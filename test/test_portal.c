@@ -581,17 +581,8 @@ static void test_feed_events_in_allowed_query(void **state) {
 
 static void test_portal_setting_is_admin_only(void **state) {
   tu_world *w = *state;
-  assert_int_equal(tu_sqlf(w, "SELECT portal_active FROM agency WHERE id = %lld",
-                           (long long)w->agency),
-                   1);
-  TU_ASSERT_REFUSED(w, tesoro_agency_set_portal(w->t, w->agent, 0),
-                    TESORO_EDENIED, "admin");
-  TU_ASSERT_REFUSED(w, tesoro_agency_set_portal(w->t, w->closings, 0),
-                    TESORO_EDENIED, "admin");
-  TU_ASSERT_REFUSED(w, tesoro_agency_set_portal(w->t, w->client, 0),
-                    TESORO_EDENIED, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_agency_set_portal(w->t, w->website, 0),
-                    TESORO_EDENIED, NULL);
+  assert_int_equal(tu_row_int(w, "agency", w->agency, "portal_active"), 1);
+  TU_ADMIN_ONLY(w, who, tesoro_agency_set_portal(w->t, who, 0));
   REFUSED_ANY(w, tesoro_agency_set_portal(w->t, w->admin, 2), TESORO_EINVAL,
               "0 or 1|active|portal");
   REFUSED_ANY(w, tesoro_agency_set_portal(w->t, w->admin, -1), TESORO_EINVAL,
@@ -599,17 +590,12 @@ static void test_portal_setting_is_admin_only(void **state) {
   assert_int_equal(tesoro_agency_set_portal(NULL, w->admin, 0), TESORO_EMISUSE);
 
   TU_OK(w, tesoro_agency_set_portal(w->t, w->admin, 0));
-  assert_int_equal(tu_sqlf(w, "SELECT portal_active FROM agency WHERE id = %lld",
-                           (long long)w->agency),
-                   0);
+  assert_int_equal(tu_row_int(w, "agency", w->agency, "portal_active"), 0);
   /* one agency's switch is its own */
-  assert_int_equal(tu_sqlf(w, "SELECT portal_active FROM agency WHERE id = %lld",
-                           (long long)w->other_agency),
+  assert_int_equal(tu_row_int(w, "agency", w->other_agency, "portal_active"),
                    1);
   TU_OK(w, tesoro_agency_set_portal(w->t, w->admin, 1));
-  assert_int_equal(tu_sqlf(w, "SELECT portal_active FROM agency WHERE id = %lld",
-                           (long long)w->agency),
-                   1);
+  assert_int_equal(tu_row_int(w, "agency", w->agency, "portal_active"), 1);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
@@ -960,7 +946,6 @@ static void test_register_new_email_creates_lead_contact(void **state) {
   char code[7];
   int64_t acc, client = 0, contact, contacts, client2 = 0;
   int step = 0;
-  char *s;
 
   contacts = tu_sql_int(w, "SELECT count(*) FROM contact");
   acc = register_ok(w, w->website, "Carol Client", "carol@example.com",
@@ -988,16 +973,8 @@ static void test_register_new_email_creates_lead_contact(void **state) {
   assert_int_equal(tu_sqlf(w, "SELECT agency_id FROM contact WHERE id = %lld",
                            (long long)contact),
                    w->agency);
-  s = tu_sqlf_text(w, "SELECT email FROM contact WHERE id = %lld",
-                   (long long)contact);
-  assert_non_null(s);
-  assert_string_equal(s, "carol@example.com");
-  free(s);
-  s = tu_sqlf_text(w, "SELECT name FROM contact WHERE id = %lld",
-                   (long long)contact);
-  assert_non_null(s);
-  assert_string_equal(s, "Carol Client");
-  free(s);
+  TU_TEXT_IS(tu_row_text(w, "contact", contact, "email"), "carol@example.com");
+  TU_TEXT_IS(tu_row_text(w, "contact", contact, "name"), "Carol Client");
   assert_int_equal(tu_sqlf(w,
                            "SELECT count(*) FROM contact_role WHERE "
                            "contact_id = %lld AND role = 'lead'",
@@ -1150,7 +1127,6 @@ static void test_register_again_replaces_code_name_and_password(
   char code1[7], code2[7];
   int64_t acc, client = 0, contact;
   int step = 0;
-  char *name;
 
   acc = register_ok(w, w->website, "Carol Client", "carol@example.com",
                     "Car0l!pass", code1);
@@ -1174,11 +1150,7 @@ static void test_register_again_replaces_code_name_and_password(
   TU_OK(w, tesoro_portal_verify(w->t, w->website, "carol@example.com", code2,
                                 &client));
   contact = contact_of(w, client);
-  name = tu_sqlf_text(w, "SELECT name FROM contact WHERE id = %lld",
-                      (long long)contact);
-  assert_non_null(name);
-  assert_string_equal(name, "Carol Second");
-  free(name);
+  TU_TEXT_IS(tu_row_text(w, "contact", contact, "name"), "Carol Second");
   /* whoever proved the mailbox set the password */
   RECORDED_ANY(w, tesoro_portal_login(w->t, w->website, "carol@example.com",
                                       "Car0l!pass", &client, &step),
@@ -1827,7 +1799,6 @@ static void test_language_set_by_the_user(void **state) {
                                     TU_BAD_UTF8};
   int64_t acc = 0, deal = 0, dp, a;
   const char *lang = NULL;
-  char *contact_lang;
   size_t i;
 
   ada_ready(w, &acc);
@@ -1853,11 +1824,7 @@ static void test_language_set_by_the_user(void **state) {
   assert_string_equal(lang, "de");
   assert_acct_text(w, acc, "language", "de");
   /* the CRM's language of the contact is not the portal's to change */
-  contact_lang = tu_sqlf_text(w, "SELECT language FROM contact WHERE id = %lld",
-                              (long long)w->contact);
-  assert_non_null(contact_lang);
-  assert_string_equal(contact_lang, "nl");
-  free(contact_lang);
+  TU_TEXT_IS(tu_row_text(w, "contact", w->contact, "language"), "nl");
   /* notifications to the client follow the choice */
   TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D2, 0, 0));
   assert_outbox_language(w, w->client, T_STATUS, "de");
@@ -2071,7 +2038,7 @@ static void test_properties_views(void **state) {
 static void test_contact_agent(void **state) {
   tu_world *w = *state;
   int64_t deal = 0, dp, msg = 0, msg2 = 0, before, acc = 0;
-  char *lng, *body;
+  char *lng;
 
   ada_ready(w, &acc);
   TU_OK(w, tesoro_deal_create(w->t, w->agent, w->contact, "Search", &deal));
@@ -2090,11 +2057,8 @@ static void test_contact_agent(void **state) {
                    0);
   /* kept on the contact's timeline */
   assert_int_equal(acts(w, w->contact), before + 1);
-  body = tu_sqlf_text(w, "SELECT body FROM portal_message WHERE id = %lld",
-                      (long long)msg);
-  assert_non_null(body);
-  assert_string_equal(body, "Is the garden south-facing?");
-  free(body);
+  TU_TEXT_IS(tu_row_text(w, "portal_message", msg, "body"),
+             "Is the garden south-facing?");
   assert_int_equal(tu_sqlf(w,
                            "SELECT deal_property_id FROM portal_message WHERE "
                            "id = %lld",
@@ -2632,13 +2596,9 @@ static void test_account_of_and_its_json(void **state) {
 
   TU_OK(w, tesoro_entity_json(w->t, w->agent, ACCOUNT, acc, &json));
   assert_non_null(json);
-  assert_true(tu_contains_ci(json, "\"email\""));
-  assert_true(tu_contains_ci(json, "\"state\""));
-  assert_true(tu_contains_ci(json, ADA));
-  assert_true(tu_contains_ci(json, "set_password"));
-  assert_true(tu_contains_ci(json, "language"));
-  assert_true(tu_contains_ci(json, "last_login"));
-  assert_true(tu_contains_ci(json, "lock"));
+  /* what staff see of the account, and never its password hash */
+  TU_HAS_ALL_CI(json, "\"email\"", "\"state\"", ADA, "set_password",
+                "language", "last_login", "lock");
   assert_false(tu_contains_ci(json, "argon2"));
   assert_false(tu_contains_ci(json, "hash"));
   tesoro_free(json);

@@ -527,24 +527,11 @@ static void ada_everything(tu_world *w, ada_world *a) {
 /* A private in-memory SQLite for reading JSON: the first column of the first
    row of `sql` with ?1 bound to `json` (malloc'd text or NULL). */
 static char *jq(const char *json, const char *sql) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *s = NULL;
+  sqlite3_stmt *s = tu_mem_stmt(sql, json, NULL);
   char *out = NULL;
-  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-    print_error("%s: %s\n", sql, sqlite3_errmsg(db));
-    sqlite3_close(db);
-    fail();
-  }
-  sqlite3_bind_text(s, 1, json, -1, SQLITE_TRANSIENT);
-  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
-    const char *v = (const char *)sqlite3_column_text(s, 0);
-    out = malloc(strlen(v) + 1);
-    assert_non_null(out);
-    strcpy(out, v);
-  }
-  sqlite3_finalize(s);
-  sqlite3_close(db);
+  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+    out = tu_strdup((const char *)sqlite3_column_text(s, 0));
+  tu_mem_done(s);
   return out;
 }
 static int64_t jq_int(const char *json, const char *sql) {

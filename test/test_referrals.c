@@ -298,26 +298,6 @@ static void check_pipeline(tu_world *w, int64_t actor, int64_t agent,
   assert_int_equal(row, N_STAGES);
 }
 
-/* allowed flag of `event` in tesoro_allowed_events (code in *code); -1 when the
-   event is not listed. */
-static int allowed_of(tu_world *w, int64_t actor, int64_t ref,
-                      const char *event, int *code) {
-  tesoro_cursor *c = NULL;
-  int rc, found = -1;
-  TU_OK(w, tesoro_allowed_events(w->t, actor, TESORO_ENTITY_REFERRAL, ref, &c));
-  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
-    const char *e = tu_col_text(c, "event");
-    if (e && strcmp(e, event) == 0) {
-      found = (int)tu_col_int(c, "allowed");
-      if (code) *code = (int)tu_col_int(c, "code");
-      break;
-    }
-  }
-  tesoro_cursor_free(c);
-  assert_true(rc == TESORO_ROW || rc == TESORO_DONE);
-  return found;
-}
-
 /* Fee per the header: sale × bp / 10000 rounded half up (exact integers). */
 static int64_t fee_of(int64_t sale, int64_t bp) {
   return (sale * bp + 5000) / 10000;
@@ -329,14 +309,7 @@ static int64_t fee_of(int64_t sale, int64_t bp) {
 
 static void test_set_referral_fee_admin_only_and_in_range(void **state) {
   tu_world *w = *state;
-  TU_ASSERT_REFUSED(w, tesoro_agency_set_referral_fee(w->t, w->agent, 250),
-                    TESORO_EDENIED, "admin");
-  TU_ASSERT_REFUSED(w, tesoro_agency_set_referral_fee(w->t, w->closings, 250),
-                    TESORO_EDENIED, "admin");
-  TU_ASSERT_REFUSED(w, tesoro_agency_set_referral_fee(w->t, w->client, 250),
-                    TESORO_EDENIED, NULL);
-  TU_ASSERT_REFUSED(w, tesoro_agency_set_referral_fee(w->t, w->website, 250),
-                    TESORO_EDENIED, NULL);
+  TU_ADMIN_ONLY(w, who, tesoro_agency_set_referral_fee(w->t, who, 250));
   TU_ASSERT_REFUSED(w, tesoro_agency_set_referral_fee(w->t, w->admin, -1),
                     TESORO_EINVAL, "10000");
   TU_ASSERT_REFUSED(w, tesoro_agency_set_referral_fee(w->t, w->admin, 10001),
@@ -344,21 +317,15 @@ static void test_set_referral_fee_admin_only_and_in_range(void **state) {
   assert_int_equal(tesoro_agency_set_referral_fee(NULL, w->admin, 250),
                    TESORO_EMISUSE);
   TU_OK(w, tesoro_agency_set_referral_fee(w->t, w->admin, 10000));
-  assert_int_equal(tu_sqlf(w, "SELECT referral_fee_bp FROM agency WHERE id = %lld",
-                        (long long)w->agency),
+  assert_int_equal(tu_row_int(w, "agency", w->agency, "referral_fee_bp"),
                    10000);
   TU_OK(w, tesoro_agency_set_referral_fee(w->t, w->admin, 0));
-  assert_int_equal(tu_sqlf(w, "SELECT referral_fee_bp FROM agency WHERE id = %lld",
-                        (long long)w->agency),
-                   0);
+  assert_int_equal(tu_row_int(w, "agency", w->agency, "referral_fee_bp"), 0);
   TU_OK(w, tesoro_agency_set_referral_fee(w->t, w->admin, 250));
   /* an admin sets the fee of their own agency only */
   TU_OK(w, tesoro_agency_set_referral_fee(w->t, w->other_admin, 900));
-  assert_int_equal(tu_sqlf(w, "SELECT referral_fee_bp FROM agency WHERE id = %lld",
-                        (long long)w->agency),
-                   250);
-  assert_int_equal(tu_sqlf(w, "SELECT referral_fee_bp FROM agency WHERE id = %lld",
-                        (long long)w->other_agency),
+  assert_int_equal(tu_row_int(w, "agency", w->agency, "referral_fee_bp"), 250);
+  assert_int_equal(tu_row_int(w, "agency", w->other_agency, "referral_fee_bp"),
                    900);
   TU_OK(w, tesoro_check(w->t));
 }
@@ -1062,7 +1029,6 @@ static void test_closed_paid_closings_only_with_payment(void **state) {
 static void test_in_escrow_queues_closing_documents_to_agent(void **state) {
   tu_world *w = *state;
   int64_t r = ref_in(w, w->agent2, S_LIST); /* the admin moves it */
-  char *ch;
   tesoro_cursor *c = NULL;
   int rc, found = 0;
   assert_int_equal(tu_sqlf(w,
@@ -1098,14 +1064,14 @@ static void test_in_escrow_queues_closing_documents_to_agent(void **state) {
                         TESORO_ENTITY_REFERRAL, (long long)r,
                         (long long)w->agent2),
                    0);
-  ch = tu_sqlf_text(w,
-                 "SELECT h.to_state FROM outbox_delivery o JOIN history h ON "
-                 "h.entity = o.entity AND h.entity_id = o.entity_id AND h.seq = o.seq WHERE h.entity = %d AND h.entity_id = "
-                 "%lld AND o.template = 'Closing Documents' LIMIT 1",
-                 TESORO_ENTITY_REFERRAL, (long long)r);
-  assert_non_null(ch);
-  assert_string_equal(ch, "in_escrow");
-  free(ch);
+  TU_TEXT_IS(
+      tu_sqlf_text(w,
+                   "SELECT h.to_state FROM outbox_delivery o JOIN history h ON "
+                   "h.entity = o.entity AND h.entity_id = o.entity_id AND "
+                   "h.seq = o.seq WHERE h.entity = %d AND h.entity_id = "
+                   "%lld AND o.template = 'Closing Documents' LIMIT 1",
+                   TESORO_ENTITY_REFERRAL, (long long)r),
+      "in_escrow");
   /* the operator sees them through tesoro_outbox_fetch */
   TU_OK(w, tesoro_outbox_fetch(w->t, w->agency, 10000, &c));
   while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
@@ -1760,7 +1726,7 @@ static void test_allowed_matches_rules_in_every_stage(void **state) {
       for (to = 1; to <= N_STAGES; to++) {
         int alt, want = expected_move(from, to, roles[i], &alt);
         code = -999;
-        a = allowed_of(w, actor, r, stage_names[to], &code);
+        a = tu_allowed_of(w, actor, REF, r, stage_names[to], &code);
         if (a < 0) {
           print_error("allowed: event %s missing\n", stage_names[to]);
           mismatches++;
@@ -1774,7 +1740,7 @@ static void test_allowed_matches_rules_in_every_stage(void **state) {
           mismatches++;
         }
       }
-      a = allowed_of(w, actor, r, "add_note", &code);
+      a = tu_allowed_of(w, actor, REF, r, "add_note", &code);
       if (a != 1 || code != TESORO_OK) {
         print_error("allowed in %s for %s: add_note allowed=%d code=%s\n",
                     stage_names[from], role_names[roles[i]], a,
@@ -1820,16 +1786,17 @@ static void test_allowed_for_client_and_machine_dot(void **state) {
   /* a named example: in_escrow, agent vs closings */
   {
     int code = 0;
-    assert_int_equal(allowed_of(w, w->agent, r, "listing", &code), 0);
+    assert_int_equal(tu_allowed_of(w, w->agent, REF, r, "listing", &code), 0);
     assert_int_equal(code, TESORO_EDENIED);
-    assert_int_equal(allowed_of(w, w->closings, r, "listing", &code), 1);
-    assert_int_equal(allowed_of(w, w->closings, r, "making_an_offer", &code),
+    assert_int_equal(tu_allowed_of(w, w->closings, REF, r, "listing", &code),
                      1);
-    assert_int_equal(allowed_of(w, w->agent, r, "closed", &code), 1);
-    assert_int_equal(allowed_of(w, w->agent, r, "failed", &code), 1);
-    assert_int_equal(allowed_of(w, w->agent, r, "connected", &code), 0);
+    assert_int_equal(
+        tu_allowed_of(w, w->closings, REF, r, "making_an_offer", &code), 1);
+    assert_int_equal(tu_allowed_of(w, w->agent, REF, r, "closed", &code), 1);
+    assert_int_equal(tu_allowed_of(w, w->agent, REF, r, "failed", &code), 1);
+    assert_int_equal(tu_allowed_of(w, w->agent, REF, r, "connected", &code), 0);
     assert_int_equal(code, TESORO_ESTATE);
-    assert_int_equal(allowed_of(w, w->agent, r, "add_note", &code), 1);
+    assert_int_equal(tu_allowed_of(w, w->agent, REF, r, "add_note", &code), 1);
   }
   /* the diagram */
   assert_int_equal(tesoro_machine_diagram(TESORO_ENTITY_REFERRAL, TESORO_DIAGRAM_DOT, &dot),
@@ -1842,9 +1809,7 @@ static void test_allowed_for_client_and_machine_dot(void **state) {
       tesoro_free(dot);
       fail();
     }
-  assert_true(tu_contains_ci(dot, "closings"));
-  assert_true(tu_contains_ci(dot, "system"));
-  assert_true(tu_contains_ci(dot, "add_note"));
+  TU_HAS_ALL_CI(dot, "closings", "system", "add_note");
   tesoro_free(dot);
 }
 

@@ -2285,52 +2285,32 @@ static const struct {
     {"line one\nline two\ttabbed\r\nend", 1},
 };
 
-/* A private in-memory SQLite (never the code under test). */
-static sqlite3 *mem_db(void) {
-  sqlite3 *db = NULL;
-  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-  return db;
-}
-
 /*
 ** A JSON text built by SQLite from `select` (one json_object(...) expression)
 ** with ?1 = x, ?2 = y, ?3 = n.  malloc'd.
 */
 static char *jsonb(const char *select, const char *x, const char *y, int64_t n) {
-  sqlite3 *db = mem_db();
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st = tu_mem_stmt(select, x, NULL);
   char *out;
-  int np;
-  assert_int_equal(sqlite3_prepare_v2(db, select, -1, &st, NULL), SQLITE_OK);
-  np = sqlite3_bind_parameter_count(st);
-  sqlite3_bind_text(st, 1, x, -1, SQLITE_TRANSIENT);
+  int np = sqlite3_bind_parameter_count(st);
   if (np >= 2) sqlite3_bind_text(st, 2, y, -1, SQLITE_TRANSIENT);
   if (np >= 3) sqlite3_bind_int64(st, 3, n);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  out = strdup((const char *)sqlite3_column_text(st, 0));
+  out = tu_mem_text(st);
   assert_non_null(out);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
   return out;
 }
 
 /* How many text values of the JSON document equal x exactly (any depth). */
 static int json_has(const char *json, const char *x) {
-  sqlite3 *db = mem_db();
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st;
   int n;
   assert_non_null(json);
-  assert_int_equal(sqlite3_prepare_v2(db,
-                                      "SELECT count(*) FROM json_tree(?1) WHERE "
-                                      "type = 'text' AND atom = ?2",
-                                      -1, &st, NULL),
-                   SQLITE_OK);
-  sqlite3_bind_text(st, 1, json, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, x, -1, SQLITE_TRANSIENT);
+  st = tu_mem_stmt("SELECT count(*) FROM json_tree(?1) WHERE "
+                   "type = 'text' AND atom = ?2",
+                   json, x);
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);
   n = sqlite3_column_int(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  tu_mem_done(st);
   return n;
 }
 

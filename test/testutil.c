@@ -107,6 +107,16 @@ int tu_contains_ci(const char *hay, const char *needle) {
   return 0;
 }
 
+void tu_has_all_ci_(const char *hay, const char *const *needles,
+                    const char *file, int line) {
+  for (; *needles; needles++)
+    if (!tu_contains_ci(hay, *needles)) {
+      print_error("%s:%d: \"%s\" is not in:\n%s\n", file, line, *needles,
+                  hay ? hay : "(NULL)");
+      fail();
+    }
+}
+
 void tu_check_ok_(tu_world *w, int rc, const char *call, const char *file,
                   int line) {
   if (rc == TESORO_OK) return;
@@ -148,22 +158,52 @@ int tu_count(tesoro_cursor *c) {
   return rc == TESORO_DONE ? n : -1;
 }
 
-int64_t tu_col_int(tesoro_cursor *c, const char *name) {
+int tu_col_index(tesoro_cursor *c, const char *name) {
   int i = tesoro_cursor_index(c, name);
   if (i < 0) {
     print_error("cursor has no column \"%s\"\n", name);
     fail();
   }
-  return tesoro_cursor_int(c, i);
+  return i;
+}
+
+void tu_has_columns_(tesoro_cursor *c, const char *const *names) {
+  for (; *names; names++) tu_col_index(c, *names);
+}
+
+int64_t tu_col_int(tesoro_cursor *c, const char *name) {
+  return tesoro_cursor_int(c, tu_col_index(c, name));
 }
 
 const char *tu_col_text(tesoro_cursor *c, const char *name) {
-  int i = tesoro_cursor_index(c, name);
-  if (i < 0) {
-    print_error("cursor has no column \"%s\"\n", name);
-    fail();
+  return tesoro_cursor_text(c, tu_col_index(c, name));
+}
+
+void tu_not_admins(const tu_world *w, tu_not_admin out[TU_NOT_ADMINS]) {
+  const tu_not_admin all[TU_NOT_ADMINS] = {{w->agent, "admin"},
+                                           {w->closings, "admin"},
+                                           {w->client, NULL},
+                                           {w->website, NULL}};
+  memcpy(out, all, sizeof all);
+}
+
+int tu_allowed_of(tu_world *w, int64_t actor, int entity, int64_t id,
+                  const char *event, int *code) {
+  tesoro_cursor *c = NULL;
+  int rc, found = -1;
+  TU_OK(w, tesoro_allowed_events(w->t, actor, entity, id, &c));
+  while ((rc = tesoro_cursor_next(c)) == TESORO_ROW) {
+    const char *e = tu_col_text(c, "event");
+    if (e && strcmp(e, event) == 0) {
+      found = (int)tu_col_int(c, "allowed");
+      if (code) *code = (int)tu_col_int(c, "code");
+      if (found) assert_true(tesoro_cursor_isnull(c, tu_col_index(c, "reason")));
+      else assert_non_null(tu_col_text(c, "reason"));
+    }
   }
-  return tesoro_cursor_text(c, i);
+  assert_int_equal(rc, TESORO_DONE);
+  tesoro_cursor_free(c);
+  return found;
 }
 
 /* ------------------------------------------------------------------------
@@ -516,6 +556,38 @@ int tu_teardown(void **state) {
 }
 
 /* ------------------------------------------------------------------------
+** A private in-memory SQLite, for JSON the suites read or build.
+*/
+
+sqlite3_stmt *tu_mem_stmt(const char *sql, const char *a, const char *b) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    print_error("%s: %s\n", sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    fail();
+  }
+  if (a) sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+  if (b) sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+  return st;
+}
+
+void tu_mem_done(sqlite3_stmt *st) {
+  sqlite3 *db = sqlite3_db_handle(st);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+char *tu_mem_text(sqlite3_stmt *st) {
+  char *v;
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  v = tu_strdup((const char *)sqlite3_column_text(st, 0));
+  tu_mem_done(st);
+  return v;
+}
+
+/* ------------------------------------------------------------------------
 ** Published listings (seller onboarding walked for a fresh owner).
 */
 
@@ -523,8 +595,7 @@ int tu_teardown(void **state) {
 ** test): json_object(k1, v1, ...) with text values, price as a number (when
 ** price > 0).  malloc'd. */
 static char *tu_json_object(const char *const *kv, int npairs, int64_t price) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st;
   char sql[512] = "SELECT json_object(";
   char *out;
   int i;
@@ -539,16 +610,12 @@ static char *tu_json_object(const char *const *kv, int npairs, int64_t price) {
              npairs ? ", " : "", 2 * npairs + 1);
   }
   strcat(sql, ")");
-  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  st = tu_mem_stmt(sql, NULL, NULL);
   for (i = 0; i < 2 * npairs; i++)
     sqlite3_bind_text(st, i + 1, kv[i], -1, SQLITE_TRANSIENT);
   if (price > 0) sqlite3_bind_int64(st, 2 * npairs + 1, price);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  out = strdup((const char *)sqlite3_column_text(st, 0));
+  out = tu_mem_text(st);
   assert_non_null(out);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
   return out;
 }
 
@@ -638,24 +705,6 @@ int64_t tu_listing_photo(tu_world *w, int64_t staff, int64_t listing) {
   return doc;
 }
 
-int64_t tu_sqlf(tu_world *w, const char *fmt, ...) {
-  char sql[2048];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(sql, sizeof sql, fmt, ap);
-  va_end(ap);
-  return tu_sql_int(w, sql);
-}
-
-char *tu_sqlf_text(tu_world *w, const char *fmt, ...) {
-  char sql[2048];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(sql, sizeof sql, fmt, ap);
-  va_end(ap);
-  return tu_sql_text(w, sql);
-}
-
 /* ------------------------------------------------------------------------
 ** Helpers the suites share.
 */
@@ -680,29 +729,20 @@ char *tu_strdup(const char *s) {
 }
 
 char *tu_jget(const char *json, const char *path) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st;
   char *v = NULL;
   assert_non_null(json);
-  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db,
-                                      "SELECT json_valid(?1), "
-                                      "CAST(json_extract(?1, ?2) AS TEXT)",
-                                      -1, &st, NULL),
-                   SQLITE_OK);
-  sqlite3_bind_text(st, 1, json, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
+  st = tu_mem_stmt("SELECT json_valid(?1), CAST(json_extract(?1, ?2) AS TEXT)",
+                   json, path);
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);
   if (!sqlite3_column_int(st, 0)) {
     print_error("not JSON: %s\n", json);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    tu_mem_done(st);
     fail();
   }
   if (sqlite3_column_type(st, 1) != SQLITE_NULL)
     v = tu_strdup((const char *)sqlite3_column_text(st, 1));
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  tu_mem_done(st);
   return v;
 }
 

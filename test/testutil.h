@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include "tesoro.h"
 #include "outbox_counts.h"
 
@@ -63,6 +64,13 @@ void tu_check_digest_(const char *before, const char *after, const char *call,
 
 /* Does `hay` contain `needle`, ignoring ASCII case?  (NULL: no.) */
 int tu_contains_ci(const char *hay, const char *needle);
+/* Every one of the needles is in `hay`, ignoring ASCII case (the test
+   fails at file:line naming the first that is not). */
+void tu_has_all_ci_(const char *hay, const char *const *needles,
+                    const char *file, int line);
+#define TU_HAS_ALL_CI(hay, ...)                                               \
+  tu_has_all_ci_((hay), (const char *const[]){__VA_ARGS__, NULL}, __FILE__,  \
+                 __LINE__)
 
 /* Assert rc == code and that tesoro_errmsg(w->t) contains `needle`
    (case-insensitively; needle may be NULL). */
@@ -117,11 +125,9 @@ char *tu_sql_text(tu_world *w, const char *sql);
    message of a failure is copied to errbuf when errbuf is not NULL. */
 int tu_sql_exec(tu_world *w, const char *sql, char *errbuf, size_t errlen);
 /* tu_sql_int / tu_sql_text with printf-style SQL (test-built, never
-   caller data). */
-int64_t tu_sqlf(tu_world *w, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-char *tu_sqlf_text(tu_world *w, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+   caller data), formatted by tu_fmt. */
+#define tu_sqlf(w, ...) tu_sql_int((w), tu_fmt(__VA_ARGS__))
+#define tu_sqlf_text(w, ...) tu_sql_text((w), tu_fmt(__VA_ARGS__))
 /* The same three on any database file path (created if absent by exec). */
 int64_t tu_sql_int_path(const char *path, const char *sql);
 char *tu_sql_text_path(const char *path, const char *sql);
@@ -138,8 +144,20 @@ unsigned char *tu_read_file(const char *path, size_t *size);
 
 /* Column lookups on the current row of a cursor, by column name (the test
    fails if the column does not exist). */
+int tu_col_index(tesoro_cursor *c, const char *name);
+/* The cursor has each of the named columns. */
+void tu_has_columns_(tesoro_cursor *c, const char *const *names);
+#define TU_HAS_COLUMNS(c, ...)                                                \
+  tu_has_columns_((c), (const char *const[]){__VA_ARGS__, NULL})
 int64_t tu_col_int(tesoro_cursor *c, const char *name);
 const char *tu_col_text(tesoro_cursor *c, const char *name);
+
+/* The row of `event` in tesoro_allowed_events(actor, entity, id): its
+   "allowed" flag (and its "code" in *code when code is not NULL); -1 when
+   the event is not listed.  The row has a "reason" exactly when it is not
+   allowed (the test fails otherwise). */
+int tu_allowed_of(tu_world *w, int64_t actor, int entity, int64_t id,
+                  const char *event, int *code);
 
 /*
 ** Published listings for the viewing suites.  tesoro_listing_in walks seller
@@ -174,6 +192,15 @@ char *tu_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
    memory. */
 char *tu_strdup(const char *s);
 
+/* A statement on a private in-memory SQLite (never the code under test):
+   `sql` prepared (else the test fails, with SQLite's message), ?1 = a and
+   ?2 = b bound as text where not NULL.  tu_mem_done finalizes it and closes
+   its connection; tu_mem_text steps it to its first row (asserted), returns
+   the first column as a malloc'd copy (NULL for SQL NULL) and is done. */
+sqlite3_stmt *tu_mem_stmt(const char *sql, const char *a, const char *b);
+void tu_mem_done(sqlite3_stmt *st);
+char *tu_mem_text(sqlite3_stmt *st);
+
 /* json_extract(json, path) as text, through a private in-memory SQLite
    (never through the code under test).  malloc'd (free()); NULL for JSON
    null / absent; fails the test when `json` is NULL or not JSON. */
@@ -207,6 +234,35 @@ void tu_assert_ids(const int64_t *got, int n, const int64_t *want, int m);
 int64_t tu_version_of(tu_world *w, int entity, int64_t id);
 /* The entity's state (tesoro_entity_state as w->admin) is `want`. */
 void tu_assert_state(tu_world *w, int entity, int64_t id, const char *want);
+
+/* Who may not change w->agency's settings, and what the refusal names:
+   the agent and closings ("admin"), the client and the website (NULL). */
+typedef struct tu_not_admin {
+  int64_t actor;
+  const char *needle;
+} tu_not_admin;
+#define TU_NOT_ADMINS 4
+void tu_not_admins(const tu_world *w, tu_not_admin out[TU_NOT_ADMINS]);
+/* `call`, made with the int64_t `who` (a name the call uses), is refused
+   (TU_ASSERT_REFUSED, TESORO_EDENIED) for each of tu_not_admins. */
+#define TU_ADMIN_ONLY(w, who, call)                                           \
+  do {                                                                        \
+    tu_not_admin tu_na_[TU_NOT_ADMINS];                                       \
+    tu_not_admins((w), tu_na_);                                               \
+    for (int tu_i_ = 0; tu_i_ < TU_NOT_ADMINS; tu_i_++) {                     \
+      int64_t who = tu_na_[tu_i_].actor;                                      \
+      TU_ASSERT_REFUSED((w), (call), TESORO_EDENIED, tu_na_[tu_i_].needle);   \
+    }                                                                         \
+  } while (0)
+
+/* One column (a literal) of the row `id` of a table (a literal), read from
+   the file: tu_sql_int's or tu_sql_text's value. */
+#define tu_row_int(w, table, id, column)                                      \
+  tu_sqlf((w), "SELECT " column " FROM " table " WHERE id = %lld",           \
+          (long long)(id))
+#define tu_row_text(w, table, id, column)                                     \
+  tu_sqlf_text((w), "SELECT " column " FROM " table " WHERE id = %lld",      \
+               (long long)(id))
 
 /* The last row of an entity's history (tesoro_history as w->admin); the test
    fails when the entity has no history.  Texts are malloc'd copies (NULL for
