@@ -1575,9 +1575,10 @@ typedef struct tesoro__bind {
 #define BIND_T(v) {0, (v), 1}
 #define BIND_NULL BIND_T(NULL)
 
-static sqlite3_stmt *tesoro__bound(tesoro *t, int id, int n,
-                                   const tesoro__bind *args) {
-  sqlite3_stmt *s = tesoro__stmt(t, id);
+/* Bind ?1..?n of `s`; a parameter the SQL does not use answers
+** SQLITE_RANGE, which is harmless (a list's SQL may leave one out). */
+static sqlite3_stmt *tesoro__bind_all(sqlite3_stmt *s, int n,
+                                      const tesoro__bind *args) {
   for (int i = 0; s && i < n; i++) {
     if (!args[i].is_text)
       sqlite3_bind_int64(s, i + 1, args[i].i);
@@ -1585,6 +1586,11 @@ static sqlite3_stmt *tesoro__bound(tesoro *t, int id, int n,
       sqlite3_bind_text(s, i + 1, args[i].text, -1, SQLITE_STATIC);
   }
   return s;
+}
+
+static sqlite3_stmt *tesoro__bound(tesoro *t, int id, int n,
+                                   const tesoro__bind *args) {
+  return tesoro__bind_all(tesoro__stmt(t, id), n, args);
 }
 
 static int tesoro__bound_run(tesoro *t, sqlite3_stmt *s) {
@@ -1598,6 +1604,11 @@ static int tesoro__bound_run(tesoro *t, sqlite3_stmt *s) {
                 (tesoro__bind[]){__VA_ARGS__})
 #define TESORO__EXEC(t, id, ...)                                              \
   tesoro__bound_run(t, TESORO__STMT(t, id, __VA_ARGS__))
+/* A new cursor's statement (section 19) with its parameters bound. */
+#define TESORO__CURSOR_BIND(cursor, ...)                                      \
+  ((void)tesoro__bind_all(tesoro__cursor_stmt(cursor),                        \
+                          COUNT(((tesoro__bind[]){__VA_ARGS__})),             \
+                          (tesoro__bind[]){__VA_ARGS__}))
 
 
 /* Step once: TESORO_ROW (read the columns, then sqlite3_reset), TESORO_DONE
@@ -2139,7 +2150,8 @@ TESORO_API int tesoro_config(tesoro *t, int option, int64_t value) {
     if (tesoro__config_range[i].option == option &&
         ((uint64_t)value < tesoro__config_range[i].min ||
          (uint64_t)value > tesoro__config_range[i].max))
-      return tesoro__fail(t, TESORO_EINVAL, "%s is %llu..%llu, not %lld",
+      return tesoro__fail(t, TESORO_EINVAL,
+                          "%s is at least %llu and at most %llu, not %lld",
                           tesoro__config_range[i].what,
                           (unsigned long long)tesoro__config_range[i].min,
                           (unsigned long long)tesoro__config_range[i].max,
@@ -3111,7 +3123,8 @@ static const tesoro__trans tesoro__task_rows[] = {
   X(DEAL_EV_CREATE, create)
 TESORO__NAMES(DEAL, deal);
 
-static tesoro__hook guard_offer, fx_offer, fx_deal_close;
+static tesoro__hook guard_offer, fx_offer, fx_deal_close, /* and its offers: */
+    guard_request_viewing, fx_request_viewing, fx_feed;
 static const tesoro__trans tesoro__deal_rows[] = {
   /* from             event          to            roles    guard        effect  move */
   {TESORO__NEW, DEAL_EV_CREATE, DEAL_ACTIVE, R_STAFF, NULL, NULL, 0},
@@ -3137,7 +3150,6 @@ static const tesoro__trans tesoro__deal_rows[] = {
   X(DP_EV_OFFER, offer)
 TESORO__NAMES(DEAL_PROPERTY, deal_property);
 
-static tesoro__hook guard_request_viewing, fx_request_viewing, fx_feed;
 static const tesoro__trans tesoro__deal_property_rows[] = {
   /* from                                event                    to            roles     guard                  effect  move */
   {TESORO__NEW, DP_EV_OFFER, DP_TO_REVIEW, R_STAFF, NULL, NULL, 0},
@@ -4954,6 +4966,14 @@ static int tesoro__contact_reach(tesoro *t, const tesoro__actor *a,
   return tesoro__reach(t, a, "contact", contact, agency, contact);
 }
 
+/* tesoro__actor_as, then may the actor name `contact` (contact_reach)? */
+static int tesoro__actor_on_contact(tesoro *t, int64_t actor, int mask,
+                                    const char *action, int64_t contact,
+                                    tesoro__actor *a) {
+  int rc = tesoro__actor_as(t, actor, mask, action, a);
+  return rc ? rc : tesoro__contact_reach(t, a, contact, NULL);
+}
+
 /* Point a contact at an agent: bumps its version, with a history row. */
 static int tesoro__contact_set_agent(tesoro__ctx *c, int64_t contact,
                                      int64_t agent, int64_t expected) {
@@ -5067,10 +5087,9 @@ TESORO_API int tesoro_contact_client_actor(tesoro *t, int64_t actor,
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_actor, "out_actor")) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF,
-                            "look up a contact's client actor")) ||
-      (rc = tesoro__contact_reach(t, &a, contact, NULL)))
+      (rc = tesoro__actor_on_contact(t, actor, R_STAFF,
+                                     "look up a contact's client actor",
+                                     contact, &a)))
     return rc;
   return tesoro__client_of(t, contact, out_actor);
 }
@@ -5576,8 +5595,10 @@ done:
 static int fx_mandate_cancel(tesoro__ctx *c) {
   int rc = TESORO__EXEC(c->t, S_MANDATE_SET_END, BIND_I(c->id),
                         BIND_T(c->reason));
-  return rc ? rc : tesoro__task_done(c, "review_seller_form", TASK_EV_CANCEL,
-                                     "mandate_cancelled", "Mandate cancelled");
+  if (rc == TESORO_OK)
+    rc = tesoro__task_done(c, "review_seller_form", TASK_EV_CANCEL,
+                           "mandate_cancelled", "Mandate cancelled");
+  return rc;
 }
 
 TESORO_API int tesoro_mandate_propose(tesoro *t, int64_t actor, int64_t mandate,
@@ -5833,13 +5854,13 @@ TESORO_API int tesoro_deal_create(tesoro *t, int64_t actor, int64_t contact,
                                   const char *name, int64_t *out_deal) {
   tesoro__actor a;
   tesoro__ctx c;
-  int64_t agent = 0;
+  int64_t agent; /* tesoro__contact_agent sets it */
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_deal, "out_deal")) ||
       (rc = tesoro__text(t, "deal name", name, TESORO_MAX_SHORT, 1)) ||
-      (rc = tesoro__actor_as(t, actor, R_STAFF, "open deals", &a)) ||
-      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
+      (rc = tesoro__actor_on_contact(t, actor, R_STAFF,
+                                     "open deals", contact, &a)) ||
       (rc = tesoro__contact_writable(t, &a, contact)))
     return rc;
   tesoro__ctx_new(&c, t, &a, 0, contact);
@@ -6539,9 +6560,9 @@ typedef struct tesoro__stage_facts {
 
 static int tesoro__stage_facts_get(tesoro__ctx *c, tesoro__stage_facts *f) {
   sqlite3_stmt *s;
-  int rc;
-  if ((rc = TESORO__ROW(c->t, &s, S_REFERRAL_FACTS, BIND_I(c->id),
-                        BIND_T(c->args)))) return rc;
+  int rc = TESORO__ROW(c->t, &s, S_REFERRAL_FACTS, BIND_I(c->id),
+                       BIND_T(c->args));
+  if (rc) return rc;
   f->meeting_at = sqlite3_column_int64(s, 0);
   snprintf(f->list_date, sizeof f->list_date, "%s",
            sqlite3_column_text(s, 1) ? (const char *)sqlite3_column_text(s, 1) : "");
@@ -7054,11 +7075,14 @@ static void tesoro__wipe_copy(char **p) {
   *p = NULL;
 }
 
-/* The end of a call that made an account and hands back a secret: on
-** success the account (c->id) and the secret's copy go to the caller;
-** otherwise the copy is wiped (c is then not read: it may be unset). */
-static int tesoro__account_out(int rc, const tesoro__ctx *c, char **copy,
-                               int64_t *out_account, char **out_secret) {
+/* The end of a call that made an account and hands back a secret: the
+** clear text in `secret` (n bytes) is wiped; on success the account
+** (c->id) and the secret's copy go to the caller, otherwise the copy is
+** wiped too (c is then not read: it may be unset). */
+static int tesoro__account_out(int rc, const tesoro__ctx *c, char *secret,
+                               size_t n, char **copy, int64_t *out_account,
+                               char **out_secret) {
+  sodium_memzero(secret, n);
   if (rc == TESORO_OK) {
     *out_account = c->id;
     *out_secret = *copy;
@@ -7431,9 +7455,8 @@ TESORO_API int tesoro_portal_account_create(tesoro *t, int64_t actor,
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_account, "out_account")) ||
       (rc = tesoro__out(t, out_temp_password, "out_temp_password")) ||
-      (rc = tesoro__actor_as(t, actor, R_STAFF,
-                             "create portal accounts", &a)) ||
-      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
+      (rc = tesoro__actor_on_contact(t, actor, R_STAFF,
+                                     "create portal accounts", contact, &a)) ||
       (rc = tesoro__contact_writable(t, &a, contact)) ||
       (rc = tesoro__portal_gate(t, &a, 1)))
     return rc;
@@ -7489,8 +7512,8 @@ TESORO_API int tesoro_portal_account_create(tesoro *t, int64_t actor,
   }
   rc = tesoro__write_end(t, rc);
 done:
-  sodium_memzero(password, sizeof password);
-  return tesoro__account_out(rc, &c, &copy, out_account, out_temp_password);
+  return tesoro__account_out(rc, &c, password, sizeof password, &copy,
+                             out_account, out_temp_password);
 }
 
 TESORO_API int tesoro_portal_register(tesoro *t, int64_t website,
@@ -7500,7 +7523,7 @@ TESORO_API int tesoro_portal_register(tesoro *t, int64_t website,
   tesoro__actor a;
   tesoro__account acc;
   tesoro__ctx c;
-  tesoro__portal_args args;
+  tesoro__portal_args args = {0};
   char code[TESORO_PORTAL_CODE_DIGITS + 1], *copy = NULL;
   char pw_hash[crypto_pwhash_STRBYTES], code_hash[crypto_pwhash_STRBYTES];
   int rc;
@@ -7518,7 +7541,6 @@ TESORO_API int tesoro_portal_register(tesoro *t, int64_t website,
       (rc = tesoro__copy(t, code, &copy)))
     goto done;
   tesoro__ctx_new(&c, t, &a, TESORO_ENTITY_PORTAL_ACCOUNT, 0);
-  memset(&args, 0, sizeof args);
   args.name = name;
   args.hash = pw_hash;
   args.code_hash = code_hash;
@@ -7556,8 +7578,8 @@ TESORO_API int tesoro_portal_register(tesoro *t, int64_t website,
   }
   rc = tesoro__write_end(t, rc);
 done:
-  sodium_memzero(code, sizeof code);
-  return tesoro__account_out(rc, &c, &copy, out_account, out_code);
+  return tesoro__account_out(rc, &c, code, sizeof code, &copy, out_account,
+                             out_code);
 }
 
 TESORO_API int tesoro_portal_verify(tesoro *t, int64_t website,
@@ -7565,7 +7587,7 @@ TESORO_API int tesoro_portal_verify(tesoro *t, int64_t website,
                                     int64_t *out_client) {
   tesoro__actor a;
   tesoro__account acc;
-  tesoro__portal_args args;
+  tesoro__portal_args args = {0};
   int64_t client = 0;
   int rc, right;
   TESORO__ENTER(t);
@@ -7593,7 +7615,6 @@ TESORO_API int tesoro_portal_verify(tesoro *t, int64_t website,
     return tesoro__fail(t, TESORO_EDENIED, "%s", tesoro__wrong_code);
   }
   right = tesoro__secret_matches(acc.code_hash, code);
-  memset(&args, 0, sizeof args);
   args.email = email;
   if ((rc = tesoro__account_event(t, website, &acc,
                                   right ? PA_EV_VERIFY : PA_EV_CODE_FAILED,
@@ -7614,7 +7635,7 @@ static int tesoro__login(tesoro *t, int64_t website, const char *email,
                          int64_t *out_client, int *out_step) {
   tesoro__actor a;
   tesoro__account acc;
-  tesoro__portal_args args;
+  tesoro__portal_args args = {0};
   char stronger[crypto_pwhash_STRBYTES];
   int64_t client = 0;
   int rc;
@@ -7640,7 +7661,6 @@ static int tesoro__login(tesoro *t, int64_t website, const char *email,
     return tesoro__fail(t, TESORO_ESTATE,
                         "portal account %lld is not verified yet: enter the "
                         "code from the e-mail", (long long)acc.id);
-  memset(&args, 0, sizeof args);
   args.session = session;
   if (tesoro__hash_cheaper(t, acc.password_hash)) {
     if ((rc = tesoro__hash_secret(t, password, stronger))) return rc;
@@ -7759,10 +7779,10 @@ TESORO_API int tesoro_portal_session_client(tesoro *t, int64_t website,
 
 TESORO_API int tesoro_portal_session_end(tesoro *t, int64_t website,
                                          const char *token) {
+  unsigned char hash[crypto_generichash_BYTES]; /* the token's */
   tesoro__actor a;
   tesoro__account acc;
-  tesoro__portal_args args;
-  unsigned char hash[crypto_generichash_BYTES];
+  tesoro__portal_args args = {0};
   sqlite3_stmt *s;
   int64_t account, agency;
   int rc;
@@ -7780,7 +7800,6 @@ TESORO_API int tesoro_portal_session_end(tesoro *t, int64_t website,
   if (agency != a.agency) return tesoro__ok(t); /* not this website's */
   if ((rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_BY_ID, account, NULL, &acc)))
     return rc < 0 ? rc : TESORO_EDB;
-  memset(&args, 0, sizeof args);
   args.session = hash;
   return tesoro__account_event(t, website, &acc, PA_EV_LOGOUT, &args, NULL);
 }
@@ -7827,10 +7846,10 @@ TESORO_API int tesoro_portal_reset(tesoro *t, int64_t website,
                                    const char *new_password,
                                    int64_t *out_client) {
   static const char wrong[] = "the reset secret is wrong or has expired";
+  char hash[crypto_pwhash_STRBYTES]; /* the new password's */
   tesoro__actor a;
   tesoro__account acc;
-  tesoro__portal_args args;
-  char hash[crypto_pwhash_STRBYTES];
+  tesoro__portal_args args = {0};
   int64_t client = 0;
   int rc;
   TESORO__ENTER(t);
@@ -7852,7 +7871,6 @@ TESORO_API int tesoro_portal_reset(tesoro *t, int64_t website,
     rc = tesoro__account_event(t, website, &acc, PA_EV_RESET_FAILED, NULL, NULL);
     return rc ? rc : tesoro__fail(t, TESORO_EDENIED, "%s", wrong);
   }
-  memset(&args, 0, sizeof args);
   args.hash = hash;
   if ((rc = tesoro__client_of(t, acc.contact, &client)) ||
       (rc = tesoro__account_event(t, website, &acc, PA_EV_RESET_PASSWORD, &args,
@@ -7867,9 +7885,7 @@ static int tesoro__staff_account(tesoro *t, int64_t actor, int64_t contact,
                                  const char *action, tesoro__account *acc) {
   tesoro__actor a;
   int rc;
-  if ((rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__require(t, &a, R_STAFF, action)) ||
-      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
+  if ((rc = tesoro__actor_on_contact(t, actor, R_STAFF, action, contact, &a)) ||
       (rc = tesoro__contact_writable(t, &a, contact)) ||
       (rc = tesoro__portal_gate(t, &a, 1)))
     return rc;
@@ -7888,7 +7904,7 @@ TESORO_API int tesoro_portal_invitation_resend(tesoro *t, int64_t actor,
                                                int64_t contact,
                                                char **out_temp_password) {
   tesoro__account acc;
-  tesoro__portal_args args;
+  tesoro__portal_args args = {0};
   char password[TESORO_PORTAL_TEMP_PASSWORD_LEN + 1], hash[crypto_pwhash_STRBYTES];
   char *copy = NULL;
   int rc;
@@ -7898,7 +7914,6 @@ TESORO_API int tesoro_portal_invitation_resend(tesoro *t, int64_t actor,
                                   &acc)))
     return rc;
   tesoro__temp_password(password);
-  memset(&args, 0, sizeof args);
   args.hash = hash;
   if ((rc = tesoro__hash_secret(t, password, hash)) == TESORO_OK &&
       (rc = tesoro__copy(t, password, &copy)) == TESORO_OK &&
@@ -7931,7 +7946,7 @@ TESORO_API int tesoro_portal_password_change(tesoro *t, int64_t client,
                                              const char *new_password) {
   tesoro__actor a;
   tesoro__account acc;
-  tesoro__portal_args args;
+  tesoro__portal_args args = {0};
   char hash[crypto_pwhash_STRBYTES];
   int rc;
   TESORO__ENTER(t);
@@ -7947,7 +7962,6 @@ TESORO_API int tesoro_portal_password_change(tesoro *t, int64_t client,
     return tesoro__fail(t, TESORO_EINVAL,
                         "the new password must differ from the current one");
   if ((rc = tesoro__hash_secret(t, new_password, hash))) return rc;
-  memset(&args, 0, sizeof args);
   args.hash = hash;
   return tesoro__account_event(t, client, &acc, PA_EV_CHANGE_PASSWORD, &args,
                                NULL);
@@ -8019,11 +8033,10 @@ TESORO_API int tesoro_portal_set_language(tesoro *t, int64_t client,
                                           const char *language) {
   tesoro__actor a;
   tesoro__account acc;
-  tesoro__portal_args args;
+  tesoro__portal_args args = {0};
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__text(t, "language", language, 16, 1))) return rc;
-  memset(&args, 0, sizeof args);
   if ((args.language = tesoro__language_code(language)) == NULL)
     return tesoro__fail(t, TESORO_EINVAL,
                         "unknown portal language \"%s\"; it is one of %s",
@@ -8055,7 +8068,6 @@ TESORO_API int tesoro_portal_home(tesoro *t, int64_t client,
 TESORO_API int tesoro_portal_properties(tesoro *t, int64_t client, int view,
                                         tesoro_cursor **out) {
   tesoro__actor a;
-  sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__list_args(t, out, "property view", view, TESORO_FEED_NEW,
@@ -8076,10 +8088,8 @@ TESORO_API int tesoro_portal_properties(tesoro *t, int64_t client, int view,
            "p.created_at DESC, p.id DESC",
            out)))
     return rc;
-  s = tesoro__cursor_stmt(*out);
-  sqlite3_bind_int64(s, 1, a.contact);
-  sqlite3_bind_int(s, 2, view);
-  sqlite3_bind_int64(s, 3, tesoro__now(t));
+  TESORO__CURSOR_BIND(*out, BIND_I(a.contact), BIND_I(view),
+                      BIND_I(tesoro__now(t)));
   return TESORO_OK;
 }
 
@@ -8148,7 +8158,7 @@ TESORO_API int tesoro_portal_contact_agent(tesoro *t, int64_t client,
                                            int64_t *out_message) {
   tesoro__actor a;
   tesoro__account acc;
-  tesoro__portal_args args;
+  tesoro__portal_args args = {0};
   int64_t id = 0;
   int rc;
   TESORO__ENTER(t);
@@ -8160,7 +8170,6 @@ TESORO_API int tesoro_portal_contact_agent(tesoro *t, int64_t client,
        (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_DEAL_PROPERTY,
                                   deal_property))))
     return rc;
-  memset(&args, 0, sizeof args);
   args.message = message;
   args.deal_property = deal_property;
   if ((rc = tesoro__account_event(t, client, &acc, PA_EV_CONTACT_AGENT, &args,
@@ -8177,9 +8186,8 @@ TESORO_API int tesoro_contact_portal_account(tesoro *t, int64_t actor,
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_account, "out_account")) ||
-      (rc = tesoro__actor_as(t, actor, R_STAFF,
-                             "look up portal accounts", &a)) ||
-      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
+      (rc = tesoro__actor_on_contact(t, actor, R_STAFF,
+                                     "look up portal accounts", contact, &a)) ||
       (rc = tesoro__portal_gate(t, &a, 1)))
     return rc;
   rc = tesoro__account_find(t, S_PORTAL_ACCOUNT_OF_CONTACT, contact, NULL, &acc);
@@ -8270,19 +8278,14 @@ static const struct {
   int nfields;
   int interest;
 } tesoro__web_types[] = {
-#define T(name, fields, interest) {name, fields, COUNT(fields), interest}
-    T("customer", tesoro__web_customer_fields, 0),
-    T("visit", tesoro__web_visit_fields, 1),
-    T("implied_search", tesoro__web_search_fields, 1),
-    T("saved_search", tesoro__web_search_fields, 1),
-    T("search_deleted", tesoro__web_search_deleted_fields, 0),
-    T("property_view", tesoro__web_view_fields, 1),
-    T("property_save", tesoro__web_save_fields, 1),
-    T("property_rank", tesoro__web_rank_fields, 1),
-    T("enquiry", tesoro__web_enquiry_fields, 1),
-    T("group", tesoro__web_group_fields, 0),
-    T("vendor_claim", tesoro__web_claim_fields, 1),
-    T("consent", tesoro__web_consent_fields, 1),
+#define T(name, f, interest)                                                  \
+  {name, tesoro__web_##f##_fields, COUNT(tesoro__web_##f##_fields), interest}
+    T("customer", customer, 0), T("visit", visit, 1),
+    T("implied_search", search, 1), T("saved_search", search, 1),
+    T("search_deleted", search_deleted, 0), T("property_view", view, 1),
+    T("property_save", save, 1), T("property_rank", rank, 1),
+    T("enquiry", enquiry, 1), T("group", group, 0),
+    T("vendor_claim", claim, 1), T("consent", consent, 1),
 #undef T
 };
 
@@ -9310,7 +9313,7 @@ TESORO_API int tesoro_prospects(tesoro *t, int64_t actor, tesoro_cursor **out) {
            "state = 'prospect' ORDER BY created_at DESC, id DESC",
            out)))
     return rc;
-  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, a.agency);
+  TESORO__CURSOR_BIND(*out, BIND_I(a.agency));
   return TESORO_OK;
 }
 
@@ -9377,15 +9380,16 @@ TESORO_API int tesoro_contact_customer(tesoro *t, int64_t actor,
   tesoro__actor a;
   int rc;
   TESORO__ENTER(t);
-  if ((rc = tesoro__out(t, out_customer, "out_customer")) ||
-      (rc = tesoro__actor_as(t, actor, R_STAFF, "look up web customers", &a)) ||
-      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
-    return rc;
-  rc = tesoro__lookup(t, S_WEB_CUSTOMER_OF_CONTACT, contact, NULL,
-                      out_customer);
+  rc = tesoro__out(t, out_customer, "out_customer");
+  if (rc == TESORO_OK)
+    rc = tesoro__actor_on_contact(t, actor, R_STAFF, "look up web customers",
+                                  contact, &a);
+  if (rc == TESORO_OK)
+    rc = tesoro__lookup(t, S_WEB_CUSTOMER_OF_CONTACT, contact, NULL,
+                        out_customer);
   if (rc == TESORO_DONE)
-    return tesoro__fail(t, TESORO_ENOTFOUND, "contact %lld is no web customer",
-                        (long long)contact);
+    rc = tesoro__fail(t, TESORO_ENOTFOUND, "contact %lld is no web customer",
+                      (long long)contact);
   return rc;
 }
 
@@ -9551,7 +9555,6 @@ TESORO__REASON_CALL(tesoro_vendor_claim_reject, tesoro__vendor_claim_machine,
 TESORO_API int tesoro_call_list(tesoro *t, int64_t actor, int limit,
                                 tesoro_cursor **out) {
   tesoro__actor a;
-  sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__list_args(t, out, "limit", limit, 1, 1000)) ||
@@ -9580,10 +9583,8 @@ TESORO_API int tesoro_call_list(tesoro *t, int64_t actor, int limit,
            "ORDER BY score DESC, last_activity_at DESC, customer_id LIMIT ?3",
            out)))
     return rc;
-  s = tesoro__cursor_stmt(*out);
-  sqlite3_bind_int64(s, 1, a.agency);
-  sqlite3_bind_int64(s, 2, tesoro__now(t));
-  sqlite3_bind_int(s, 3, limit);
+  TESORO__CURSOR_BIND(*out, BIND_I(a.agency), BIND_I(tesoro__now(t)),
+                      BIND_I(limit));
   return TESORO_OK;
 }
 
@@ -9977,8 +9978,8 @@ TESORO_API int tesoro_contact_erase(tesoro *t, int64_t actor, int64_t contact,
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__text(t, "reason", reason, TESORO_MAX_REASON, 0)) ||
-      (rc = tesoro__actor_as(t, actor, R_ADMIN, "erase a contact", &a)) ||
-      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)))
+      (rc = tesoro__actor_on_contact(t, actor, R_ADMIN,
+                                     "erase a contact", contact, &a)))
     return rc;
   tesoro__ctx_new(&c, t, &a, TESORO_ENTITY_CONTACT, contact);
   c.id = contact;
@@ -10191,9 +10192,8 @@ TESORO_API int tesoro_contact_update(tesoro *t, int64_t actor, int64_t contact,
   if ((rc = tesoro__json_fields(t, "contact fields", fields_json,
                                 tesoro__contact_fields,
                                 COUNT(tesoro__contact_fields), 1)) ||
-      (rc = tesoro__actor_as(t, actor, R_STAFF | R_CLIENT,
-                             "correct a contact", &a)) ||
-      (rc = tesoro__reach_entity(t, &a, TESORO_ENTITY_CONTACT, contact)) ||
+      (rc = tesoro__actor_on_contact(t, actor, R_STAFF | R_CLIENT,
+                                     "correct a contact", contact, &a)) ||
       (rc = tesoro__contact_writable(t, &a, contact)) ||
       (rc = tesoro__json_text(t, fields_json, "$.email", &new_email)))
     return rc;
@@ -10464,6 +10464,24 @@ TESORO_API int tesoro_entity_json(tesoro *t, int64_t actor, int entity,
   return tesoro__text_out(t, s, out);
 }
 
+/* A context of machine m's entity `id` as `actor` reads it: the actor may
+** reach it; its state and version loaded (`checking`: nothing is written,
+** as for tesoro_allowed_events). */
+static int tesoro__entity_read(tesoro *t, int64_t actor,
+                               const tesoro__machine *m, int64_t id,
+                               int checking, tesoro__actor *a, tesoro__ctx *c) {
+  int rc;
+  if ((rc = tesoro__id(t, m->name, id)) ||
+      (rc = tesoro__actor_load(t, actor, a)) ||
+      (rc = tesoro__reach_entity(t, a, m->entity, id)))
+    return rc;
+  tesoro__ctx_new(c, t, a, m->entity, 0);
+  c->m = m;
+  c->id = id;
+  c->checking = checking;
+  return tesoro__load(c);
+}
+
 TESORO_API int tesoro_entity_state(tesoro *t, int64_t actor, int entity,
                                    int64_t id, const char **out_state,
                                    int64_t *out_version) {
@@ -10476,14 +10494,7 @@ TESORO_API int tesoro_entity_state(tesoro *t, int64_t actor, int entity,
     return tesoro__fail(t, TESORO_EINVAL, "%s has no state machine",
                         entity == TESORO_ENTITY_CONTACT ? "a contact"
                                                         : "this entity kind");
-  if ((rc = tesoro__id(t, m->name, id)) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__reach_entity(t, &a, entity, id)))
-    return rc;
-  tesoro__ctx_new(&c, t, &a, entity, 0);
-  c.m = m;
-  c.id = id;
-  if ((rc = tesoro__load(&c))) return rc;
+  if ((rc = tesoro__entity_read(t, actor, m, id, 0, &a, &c))) return rc;
   if (out_state) *out_state = c.m->states[c.from];
   if (out_version) *out_version = c.version;
   return TESORO_OK;
@@ -10498,7 +10509,6 @@ static int tesoro__entity_cursor(tesoro *t, int64_t actor, int entity,
                                  int64_t id, const char *sql,
                                  tesoro_cursor **out) {
   tesoro__actor a;
-  sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out, "out")) ||
@@ -10506,11 +10516,8 @@ static int tesoro__entity_cursor(tesoro *t, int64_t actor, int entity,
       (rc = tesoro__reach_entity(t, &a, entity, id)) ||
       (rc = tesoro__cursor_new(t, sql, out)))
     return rc;
-  s = tesoro__cursor_stmt(*out);
-  /* Unused parameters answer SQLITE_RANGE, which is harmless here. */
-  sqlite3_bind_int(s, 1, entity);
-  sqlite3_bind_int64(s, 2, id);
-  sqlite3_bind_int(s, 3, (a.bit & R_STAFF) != 0);
+  TESORO__CURSOR_BIND(*out, BIND_I(entity), BIND_I(id),
+                      BIND_I((a.bit & R_STAFF) != 0));
   return TESORO_OK;
 }
 
@@ -10548,9 +10555,7 @@ TESORO_API int tesoro_documents(tesoro *t, int64_t actor, int entity,
       if ((rc = tesoro__client_listing(t, &a, entity_id, &seller))) return rc;
       if (!seller) {
         if ((rc = tesoro__cursor_new(t, sql, out))) return rc;
-        sqlite3_bind_int(tesoro__cursor_stmt(*out), 1, entity);
-        sqlite3_bind_int64(tesoro__cursor_stmt(*out), 2, entity_id);
-        sqlite3_bind_int(tesoro__cursor_stmt(*out), 3, 0);
+        TESORO__CURSOR_BIND(*out, BIND_I(entity), BIND_I(entity_id), BIND_I(0));
         return TESORO_OK;
       }
     }
@@ -10633,9 +10638,8 @@ TESORO_API int tesoro_tasks(tesoro *t, int64_t actor, int entity,
            "ORDER BY created_at, id",
            out)))
     return rc;
-  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, a.agency);
-  sqlite3_bind_int(tesoro__cursor_stmt(*out), 2, entity);
-  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 3, entity_id);
+  TESORO__CURSOR_BIND(*out, BIND_I(a.agency), BIND_I(entity),
+                      BIND_I(entity_id));
   return TESORO_OK;
 }
 
@@ -10676,7 +10680,7 @@ TESORO_API int tesoro_stats(tesoro *t, int64_t agency, tesoro_cursor **out) {
            "ORDER BY 1, 2",
            out)))
     return rc;
-  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, agency);
+  TESORO__CURSOR_BIND(*out, BIND_I(agency));
   return TESORO_OK;
 }
 
@@ -10760,10 +10764,8 @@ TESORO_API int tesoro_outbox_fetch(tesoro *t, int64_t agency, int limit,
            "ORDER BY d.next_attempt_at, d.id LIMIT ?3",
            out)))
     return rc;
-  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, tesoro__now(t));
-  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 2, agency);
-  sqlite3_bind_int(tesoro__cursor_stmt(*out), 3, limit);
-  sqlite3_bind_int64(tesoro__cursor_stmt(*out), 4, t->outbox_floor);
+  TESORO__CURSOR_BIND(*out, BIND_I(tesoro__now(t)), BIND_I(agency),
+                      BIND_I(limit), BIND_I(t->outbox_floor));
   return TESORO_OK;
 }
 
@@ -10780,7 +10782,6 @@ TESORO__ENTITY_LIST(tesoro_appointment_notes, APPOINTMENT,
 TESORO_API int tesoro_client_appointments(tesoro *t, int64_t actor, int list,
                                           tesoro_cursor **out) {
   tesoro__actor a;
-  sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__list_args(t, out, "appointment list", list,
@@ -10811,9 +10812,7 @@ TESORO_API int tesoro_client_appointments(tesoro *t, int64_t actor, int list,
 #undef TESORO__CLIENT_APPOINTMENTS
   if ((rc = tesoro__cursor_new(t, lists[list - TESORO_LIST_UPCOMING], out)))
     return rc;
-  s = tesoro__cursor_stmt(*out);
-  sqlite3_bind_int64(s, 1, a.contact);
-  sqlite3_bind_int64(s, 2, tesoro__now(t));
+  TESORO__CURSOR_BIND(*out, BIND_I(a.contact), BIND_I(tesoro__now(t)));
   return TESORO_OK;
 }
 
@@ -10822,7 +10821,6 @@ TESORO_API int tesoro_agent_appointments(tesoro *t, int64_t actor,
                                          int64_t from, int64_t to,
                                          tesoro_cursor **out) {
   tesoro__actor a, owner;
-  sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__list_args(t, out, "appointment state", state, 0,
@@ -10848,13 +10846,10 @@ TESORO_API int tesoro_agent_appointments(tesoro *t, int64_t actor,
            "AND (?4 = 0 OR " TESORO__APPOINTMENT_AT " < ?4) ORDER BY at, a.id",
            out)))
     return rc;
-  s = tesoro__cursor_stmt(*out);
-  sqlite3_bind_int64(s, 1, owner.id);
-  if (state)
-    sqlite3_bind_text(s, 2, tesoro__appointment_states[state - 1], -1,
-                      SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, from);
-  sqlite3_bind_int64(s, 4, to);
+  TESORO__CURSOR_BIND(*out, BIND_I(owner.id),
+                      BIND_T(state ? tesoro__appointment_states[state - 1]
+                                   : NULL),
+                      BIND_I(from), BIND_I(to));
   return TESORO_OK;
 }
 
@@ -10865,7 +10860,6 @@ TESORO__ENTITY_LIST(tesoro_referral_notes, REFERRAL,
 TESORO_API int tesoro_referrals(tesoro *t, int64_t actor, int filter, int stage,
                                 int64_t agent, tesoro_cursor **out) {
   tesoro__actor a, owner;
-  sqlite3_stmt *s;
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__list_args(t, out, "referral filter", filter,
@@ -10891,13 +10885,11 @@ TESORO_API int tesoro_referrals(tesoro *t, int64_t actor, int filter, int stage,
            "ORDER BY r.created_at DESC, r.id DESC",
            out)))
     return rc;
-  s = tesoro__cursor_stmt(*out);
-  sqlite3_bind_int64(s, 1, a.agency);
-  sqlite3_bind_int(s, 2, filter);
-  if (stage)
-    sqlite3_bind_text(s, 3, tesoro__referral_states[tesoro__stage_to_state(stage)],
-                      -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 4, agent);
+  TESORO__CURSOR_BIND(
+      *out, BIND_I(a.agency), BIND_I(filter),
+      BIND_T(stage ? tesoro__referral_states[tesoro__stage_to_state(stage)]
+                   : NULL),
+      BIND_I(agent));
   return TESORO_OK;
 }
 
@@ -11190,15 +11182,7 @@ TESORO_API int tesoro_allowed_events(tesoro *t, int64_t actor, int entity, int64
   if (m == NULL)
     return tesoro__fail(t, TESORO_EINVAL, "entity kind %d has no state machine",
                         entity);
-  if ((rc = tesoro__id(t, m->name, id)) ||
-      (rc = tesoro__actor_load(t, actor, &a)) ||
-      (rc = tesoro__reach_entity(t, &a, entity, id)))
-    return rc;
-  tesoro__ctx_new(&c, t, &a, entity, 0);
-  c.m = m;
-  c.id = id;
-  c.checking = 1;
-  if ((rc = tesoro__load(&c))) return rc;
+  if ((rc = tesoro__entity_read(t, actor, m, id, 1, &a, &c))) return rc;
   json = TESORO_MALLOC(3);
   if (json == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
   memcpy(json, "[]", 3);
@@ -11602,8 +11586,8 @@ static int tesoro__import_photos(tesoro__import *im, int64_t staff,
 ** (a listing enters through the seller onboarding, as it does in tesoro). */
 static int tesoro__import_listing(tesoro__import *im, const tesoro__rec *r,
                                   int *out_entity, int64_t *out_id) {
-  tesoro *t = im->t;
   const char *state = tesoro__rec_text(r, "state");
+  tesoro *t = im->t;
   const char *fields = tesoro__rec_text(r, "fields");
   const char *type = tesoro__rec_text(r, "commission_type");
   const char *b64 = tesoro__rec_text(r, "signed_mandate");
