@@ -7847,10 +7847,10 @@ TESORO_API int tesoro_portal_reset(tesoro *t, int64_t website,
                                    int64_t *out_client) {
   static const char wrong[] = "the reset secret is wrong or has expired";
   char hash[crypto_pwhash_STRBYTES]; /* the new password's */
+  int64_t client = 0;
   tesoro__actor a;
   tesoro__account acc;
   tesoro__portal_args args = {0};
-  int64_t client = 0;
   int rc;
   TESORO__ENTER(t);
   if ((rc = tesoro__email(t, "e-mail", email, 1)) ||
@@ -8843,17 +8843,24 @@ static int tesoro__exchange(tesoro__ctx *c, int capability,
   return rc;
 }
 
-/* Capability 2: a contact the CRM made, for the website to welcome. */
-static int tesoro__exchange_contact(tesoro__ctx *c) {
-  sqlite3_stmt *s;
+/* tesoro__exchange about the context's contact, with the extra that the
+** bound statement `s` gives (NULL: t->rc says why it is not there). */
+static int tesoro__exchange_of(tesoro__ctx *c, int capability,
+                               const char *template_name, sqlite3_stmt *s) {
   char *extra = NULL;
   int rc;
-  if ((s = TESORO__STMT(c->t, S_CONTACT_EXCHANGE, BIND_I(c->contact))) == NULL)
-    return c->t->rc;
+  if (s == NULL) return c->t->rc;
   if ((rc = tesoro__text_out(c->t, s, &extra)) == TESORO_OK)
-    rc = tesoro__exchange(c, 2, "new_customer", c->contact, extra);
+    rc = tesoro__exchange(c, capability, template_name, c->contact, extra);
   TESORO_FREE(extra);
   return rc;
+}
+
+/* Capability 2: a contact the CRM made, for the website to welcome. */
+static int tesoro__exchange_contact(tesoro__ctx *c) {
+  return tesoro__exchange_of(
+      c, 2, "new_customer",
+      TESORO__STMT(c->t, S_CONTACT_EXCHANGE, BIND_I(c->contact)));
 }
 
 /* Capabilities 9, 12 and 14, fired on the contact's customer by staff. */
@@ -8876,15 +8883,11 @@ static int fx_crm_exchange(tesoro__ctx *c) {
     if ((rc = TESORO__EXEC(t, S_WEB_CUSTOMER_GROUP_CRM, BIND_I(c->id),
                            BIND_T(tesoro__opt(w->text)), BIND_T(w->stamp))))
       return rc;
-    if ((s = TESORO__STMT(t, S_GROUP_EXTRA,
-                          BIND_T(tesoro__opt(w->text)))) == NULL) return t->rc;
-    {
-      char *json = NULL;
-      if ((rc = tesoro__text_out(t, s, &json)) == TESORO_OK)
-        rc = tesoro__exchange(c, 12, "group_changed", c->contact, json);
-      TESORO_FREE(json);
-    }
-    return rc ? rc : tesoro__activity(c, "group_changed", "Househunting group changed");
+    if ((rc = tesoro__exchange_of(c, 12, "group_changed",
+                                  TESORO__STMT(t, S_GROUP_EXTRA,
+                                               BIND_T(tesoro__opt(w->text))))))
+      return rc;
+    return tesoro__activity(c, "group_changed", "Househunting group changed");
   case WC_EV_CONFIRM_VENDOR: {
     int64_t claim = 0;
     if ((rc = TESORO__EXEC(t, S_VENDOR_LINK_SET, BIND_I(c->contact),
@@ -8912,19 +8915,12 @@ static int fx_crm_exchange(tesoro__ctx *c) {
 /* Store the criteria; a CRM search also tells the website (capability 6). */
 static int fx_search_save(tesoro__ctx *c) {
   const tesoro__web_args *w = c->args;
-  tesoro *t = c->t;
-  sqlite3_stmt *s;
-  char *extra = NULL;
   int rc = tesoro__search_store(c, c->id);
   if (rc || !(c->actor->bit & R_STAFF)) return rc;
-  if ((rc = TESORO__EXEC(t, S_SEARCH_SET_ALERT, BIND_I(c->id),
+  if ((rc = TESORO__EXEC(c->t, S_SEARCH_SET_ALERT, BIND_I(c->id),
                          BIND_I(w->alert)))) return rc;
-  if ((s = TESORO__STMT(t, S_SEARCH_EXTRA, BIND_I(c->id))) == NULL)
-    return t->rc;
-  if ((rc = tesoro__text_out(t, s, &extra)) == TESORO_OK)
-    rc = tesoro__exchange(c, 6, "search_saved", c->contact, extra);
-  TESORO_FREE(extra);
-  return rc;
+  return tesoro__exchange_of(c, 6, "search_saved",
+                             TESORO__STMT(c->t, S_SEARCH_EXTRA, BIND_I(c->id)));
 }
 
 static int fx_search_delete(tesoro__ctx *c) {
@@ -9357,24 +9353,6 @@ TESORO__ENTITY_LIST(tesoro_customer_enquiries, WEB_CUSTOMER,
     "SELECT id, type, listing_id, message, at FROM enquiry "
     "WHERE customer_id = ?2 ORDER BY at, id")
 
-TESORO_API int tesoro_customer_find(tesoro *t, int64_t actor,
-                                    const char *external_id,
-                                    int64_t *out_customer) {
-  tesoro__actor a;
-  int rc;
-  TESORO__ENTER(t);
-  if ((rc = tesoro__out(t, out_customer, "out_customer")) ||
-      (rc = tesoro__text(t, "external id", external_id, 200, 1)) ||
-      (rc = tesoro__actor_as(t, actor, R_STAFF, "look up web customers", &a)))
-    return rc;
-  rc = tesoro__lookup(t, S_WEB_CUSTOMER_BY_EXTERNAL, a.agency, external_id,
-                      out_customer);
-  if (rc == TESORO_DONE)
-    return tesoro__fail(t, TESORO_ENOTFOUND, "no web customer \"%.60s\"",
-                        external_id);
-  return rc;
-}
-
 TESORO_API int tesoro_contact_customer(tesoro *t, int64_t actor,
                                        int64_t contact, int64_t *out_customer) {
   tesoro__actor a;
@@ -9390,6 +9368,24 @@ TESORO_API int tesoro_contact_customer(tesoro *t, int64_t actor,
   if (rc == TESORO_DONE)
     rc = tesoro__fail(t, TESORO_ENOTFOUND, "contact %lld is no web customer",
                       (long long)contact);
+  return rc;
+}
+
+TESORO_API int tesoro_customer_find(tesoro *t, int64_t actor,
+                                    const char *external_id,
+                                    int64_t *out_customer) {
+  tesoro__actor a;
+  int rc;
+  TESORO__ENTER(t);
+  if ((rc = tesoro__out(t, out_customer, "out_customer")) ||
+      (rc = tesoro__text(t, "external id", external_id, 200, 1)) ||
+      (rc = tesoro__actor_as(t, actor, R_STAFF, "look up web customers", &a)))
+    return rc;
+  rc = tesoro__lookup(t, S_WEB_CUSTOMER_BY_EXTERNAL, a.agency, external_id,
+                      out_customer);
+  if (rc == TESORO_DONE)
+    return tesoro__fail(t, TESORO_ENOTFOUND, "no web customer \"%.60s\"",
+                        external_id);
   return rc;
 }
 
@@ -10638,8 +10634,8 @@ TESORO_API int tesoro_tasks(tesoro *t, int64_t actor, int entity,
            "ORDER BY created_at, id",
            out)))
     return rc;
-  TESORO__CURSOR_BIND(*out, BIND_I(a.agency), BIND_I(entity),
-                      BIND_I(entity_id));
+  TESORO__CURSOR_BIND(*out, BIND_I(a.agency), /* and the entity, if any */
+                      BIND_I(entity), BIND_I(entity_id));
   return TESORO_OK;
 }
 

@@ -103,7 +103,9 @@
 **     - they set a value whose last writer wins and that nobody edits from
 **       a stale read (tesoro_agency_set_*, tesoro_notification_set,
 **       tesoro_contact_set_group, tesoro_portal_set_language,
-**       tesoro_clock_set, tesoro_config);
+**       tesoro_clock_set, tesoro_config; tesoro_search_save on an existing
+**       search replaces its criteria whole, as the website's own saves of
+**       that search do, which carry no version: the newest save wins);
 **     - the account belongs to one person, who is the caller (every
 **       tesoro_portal_* call of a client or the website: login, password,
 **       onboarding steps, sessions, resets — see the portal section);
@@ -113,8 +115,6 @@
 **       tesoro_portal_invitation_resend);
 **     - operator calls (tesoro_outbox_*, tesoro_tick, tesoro_checkpoint,
 **       tesoro_agency_import).
-**   tesoro_search_save editing an existing search is the one left to do
-**   (v0.2): it replaces the criteria, and the last writer wins.
 **
 **   Error classes: TESORO_EINVAL for malformed input (NULL, empty, too long,
 **   invalid UTF-8, unknown enumeration value, out-of-range number, malformed

@@ -455,23 +455,17 @@ int fu_install(void) {
   fu_real_vfs = sqlite3_vfs_find(NULL);
   if (fu_real_vfs == NULL) return -1;
   fu_methods_init();
-  memset(&fu_vfs, 0, sizeof fu_vfs);
-  fu_vfs.iVersion = fu_real_vfs->iVersion < 3 ? fu_real_vfs->iVersion : 3;
-  fu_vfs.szOsFile = (int)FU_FILE_SIZE + fu_real_vfs->szOsFile;
-  fu_vfs.mxPathname = fu_real_vfs->mxPathname;
-  fu_vfs.zName = "faultvfs";
-  fu_vfs.xOpen = fu_open;
-  fu_vfs.xDelete = fu_delete;
-  fu_vfs.xAccess = fu_access;
-  fu_vfs.xFullPathname = fu_full_pathname;
-  fu_vfs.xDlOpen = fu_dlopen;
-  fu_vfs.xDlError = fu_dlerror;
-  fu_vfs.xDlSym = fu_dlsym;
-  fu_vfs.xDlClose = fu_dlclose;
-  fu_vfs.xRandomness = fu_randomness;
-  fu_vfs.xSleep = fu_sleep;
-  fu_vfs.xCurrentTime = fu_current_time;
-  fu_vfs.xGetLastError = fu_last_error;
+  fu_vfs = (sqlite3_vfs){
+      .iVersion = fu_real_vfs->iVersion < 3 ? fu_real_vfs->iVersion : 3,
+      .szOsFile = (int)FU_FILE_SIZE + fu_real_vfs->szOsFile,
+      .mxPathname = fu_real_vfs->mxPathname,
+      .zName = "faultvfs",
+      .xOpen = fu_open, .xDelete = fu_delete, .xAccess = fu_access,
+      .xFullPathname = fu_full_pathname,
+      .xDlOpen = fu_dlopen, .xDlError = fu_dlerror, .xDlSym = fu_dlsym,
+      .xDlClose = fu_dlclose,
+      .xRandomness = fu_randomness, .xSleep = fu_sleep,
+      .xCurrentTime = fu_current_time, .xGetLastError = fu_last_error};
   if (fu_vfs.iVersion >= 2) fu_vfs.xCurrentTimeInt64 = fu_current_time64;
   if (fu_vfs.iVersion >= 3) {
     fu_vfs.xSetSystemCall = fu_set_syscall;
