@@ -203,6 +203,10 @@ struct tesoro {
     int n, next;
     struct { int64_t recipient, agency; int off; } e[8];
   } channels;
+  /* The system actor of the agency last asked for (tesoro__agency_actor):
+  ** made with its agency and never changed; kept while writing, as the
+  ** channels are (the data version), forgotten on a rollback. */
+  struct { int64_t agency, id; } system_actor;
   int importing;                   /* tesoro_agency_import: queue nothing */
   /* The entities the import's current record made (their first history
   ** row was written): the import folds each one's history. */
@@ -1718,10 +1722,17 @@ static int tesoro__write_begin(tesoro *t) {
     return tesoro__read_only(t);
   rc = tesoro__exec_id(t, t->host_txn ? S_SAVEPOINT : S_BEGIN);
   if (rc == TESORO_OK) {
+    unsigned int version = tesoro__data_version(t);
     t->writing = 1;
     t->due_fresh = 0;
-    if (t->due_known && tesoro__data_version(t) != t->due_version)
-      t->due_known = 0; /* another connection committed since */
+    /* what was read from the data: kept unless another connection has
+    ** committed since (our own commits move the version on in write_end) */
+    if (t->due_known && version != t->due_version) t->due_known = 0;
+    if (version != t->channels.version) { /* and the system actor's */
+      t->channels.n = 0;
+      t->system_actor.agency = 0;
+    }
+    t->channels.version = version;
   }
   return rc;
 }
@@ -1737,16 +1748,23 @@ static int tesoro__write_end(tesoro *t, int rc) {
   t->writing = 0;
   if (rc >= 0) {
     /* read before the commit moves it: was next_due read from this data? */
-    int settled = !t->host_txn && t->due_known &&
-                  tesoro__data_version(t) == t->due_version;
+    unsigned int before = tesoro__data_version(t);
+    int settled = !t->host_txn && t->due_known && before == t->due_version;
     int crc = tesoro__exec_id(t, t->host_txn ? S_RELEASE : S_COMMIT);
     if (crc == TESORO_OK) {
-      if (settled) t->due_version = tesoro__data_version(t);
+      unsigned int after = tesoro__data_version(t);
+      if (settled) t->due_version = after;
+      if (!t->host_txn && t->channels.version == before)
+        t->channels.version = after;
       return rc;
     }
     rc = crc;
   }
+  /* undone: what was read inside may be gone (a host transaction's
+  ** ROLLBACK TO calls no rollback hook) */
   t->due_known = 0;
+  t->channels.n = 0;
+  t->system_actor.agency = 0;
   if (!sqlite3_get_autocommit(t->db)) {
     int saved_rc = t->rc;
     char saved[TESORO__MSG_MAX];
@@ -1948,6 +1966,7 @@ static void tesoro__sql_portal_language(sqlite3_context *ctx, int argc,
 static void tesoro__rolled_back(void *handle) {
   ((tesoro *)handle)->outbox_floor = 0;
   ((tesoro *)handle)->channels.n = 0;
+  ((tesoro *)handle)->system_actor.agency = 0; /* it may have been new */
 }
 
 /* tesoro_open and tesoro_open_readonly: a read-only handle writes
@@ -2355,12 +2374,18 @@ static int tesoro__actor_load(tesoro *t, int64_t id, tesoro__actor *a) {
 static int tesoro__agency_actor(tesoro *t, int64_t agency, const char *kind,
                                 tesoro__actor *a) {
   int website = strcmp(kind, "website") == 0;
-  sqlite3_stmt *s = tesoro__stmt(t, website ? S_ACTOR_WEBSITE : S_ACTOR_SYSTEM);
   int64_t id = 0;
-  int rc;
-  if (s == NULL) return t->rc;
-  sqlite3_bind_int64(s, 1, agency);
-  rc = tesoro__int(t, s, &id);
+  int rc = TESORO_OK;
+  if (!website && t->writing && agency == t->system_actor.agency) {
+    id = t->system_actor.id; /* an agency's system actor never changes */
+  } else {
+    rc = tesoro__lookup(t, website ? S_ACTOR_WEBSITE : S_ACTOR_SYSTEM, agency,
+                        NULL, &id);
+    if (rc == TESORO_OK && !website && t->writing) {
+      t->system_actor.agency = agency;
+      t->system_actor.id = id;
+    }
+  }
   if (rc == TESORO_DONE)
     return tesoro__fail(t, TESORO_ENOTFOUND, "agency %lld does not exist (or has no %s actor)",
                         (long long)agency, kind);
@@ -4039,12 +4064,10 @@ static int tesoro__note_insert(tesoro__ctx *c, int stmt) {
 ** current only inside a transaction, so a read call asks the file. */
 static int tesoro__channels_off(tesoro *t, int64_t recipient, int64_t agency,
                                 int *out) {
-  unsigned int version = tesoro__data_version(t);
   sqlite3_stmt *s;
   int64_t off = 0;
   int rc, slot;
-  if (t->channels.version != version || !t->writing) t->channels.n = 0;
-  t->channels.version = version;
+  if (!t->writing) t->channels.n = 0; /* kept only as write_begin checks */
   for (int i = 0; i < t->channels.n; i++)
     if (t->channels.e[i].recipient == recipient &&
         t->channels.e[i].agency == agency) {
@@ -6870,6 +6893,17 @@ TESORO__NOTE_CALL(tesoro_referral_note_add, tesoro__referral_machine,
 
 static int tesoro__cursor_new(tesoro *t, const char *sql, tesoro_cursor **out);
 static sqlite3_stmt *tesoro__cursor_stmt(tesoro_cursor *c);
+/* A new cursor's text parameter i, copied (`text` goes before the cursor
+** does): on failure, out of memory, the cursor is freed. */
+static int tesoro__cursor_text(tesoro *t, tesoro_cursor **out, int i,
+                               const char *text) {
+  int src = sqlite3_bind_text(tesoro__cursor_stmt(*out), i, text, -1,
+                              SQLITE_TRANSIENT);
+  if (src == SQLITE_OK) return TESORO_OK;
+  tesoro_cursor_free(*out);
+  *out = NULL;
+  return tesoro__dberr(t, src);
+}
 static int tesoro__entity_cursor(tesoro *t, int64_t actor, int entity,
                                  int64_t id, const char *sql,
                                  tesoro_cursor **out);
@@ -9267,7 +9301,7 @@ TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
       }
       sqlite3_bind_int(s, 1, index);
       sqlite3_bind_text(s, 2, tesoro_errname(erc), -1, SQLITE_STATIC);
-      sqlite3_bind_text(s, 3, message, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(s, 3, message, -1, SQLITE_STATIC); /* lives on */
       rc = tesoro__text_out(t, s, &result);
     } else if ((rc = tesoro__exec_id(t, S_EVENT_RELEASE)) == TESORO_OK &&
                t->batch.pending.id) {
@@ -10924,8 +10958,7 @@ TESORO_API int tesoro_referral_pipeline(tesoro *t, int64_t actor, int64_t agent,
     return rc;
   sqlite3_bind_int64(tesoro__cursor_stmt(*out), 1, a.agency);
   sqlite3_bind_int64(tesoro__cursor_stmt(*out), 2, agent);
-  sqlite3_bind_text(tesoro__cursor_stmt(*out), 3, stages, -1, SQLITE_TRANSIENT);
-  return TESORO_OK;
+  return tesoro__cursor_text(t, out, 3, stages);
 }
 
 /* --- iCalendar (RFC 5545) --- */
@@ -11170,7 +11203,7 @@ TESORO_API int tesoro_allowed_events(tesoro *t, int64_t actor, int entity, int64
   tesoro__actor a;
   tesoro__ctx c;
   sqlite3_stmt *s;
-  char *json = NULL;
+  char *json = NULL, why[TESORO__MSG_MAX];
   int rc;
   const tesoro__machine *m = tesoro__machine_of(entity);
   TESORO__ENTER(t);
@@ -11204,7 +11237,10 @@ TESORO_API int tesoro_allowed_events(tesoro *t, int64_t actor, int entity, int64
     sqlite3_bind_text(s, 3, to, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 4, verdict == TESORO_OK);
     sqlite3_bind_int(s, 5, verdict);
-    if (verdict) sqlite3_bind_text(s, 6, t->msg, -1, SQLITE_TRANSIENT);
+    if (verdict) { /* the refusal's words, kept from what the step may write */
+      snprintf(why, sizeof why, "%s", t->msg);
+      sqlite3_bind_text(s, 6, why, -1, SQLITE_STATIC);
+    }
     {
       char *next = NULL;
       rc = tesoro__text_out(t, s, &next);
@@ -11222,10 +11258,8 @@ TESORO_API int tesoro_allowed_events(tesoro *t, int64_t actor, int entity, int64
         "json_extract(value, '$.reason') AS reason "
         "FROM json_each(?1) ORDER BY key",
         out);
-  if (rc == TESORO_OK) {
-    sqlite3_bind_text(tesoro__cursor_stmt(*out), 1, json, -1, SQLITE_TRANSIENT);
+  if (rc == TESORO_OK && (rc = tesoro__cursor_text(t, out, 1, json)) == 0)
     tesoro__ok(t);
-  }
   TESORO_FREE(json);
   return rc;
 }
@@ -12044,7 +12078,6 @@ TESORO__REC_FITS(search);
 ** go: the timeline shows the record, not its replay. */
 static int tesoro__import_fold(tesoro__import *im, int64_t activity_mark) {
   tesoro *t = im->t;
-  sqlite3_stmt *s;
   int rc;
   for (int i = 0; i < t->import_made.n; i++) {
     int entity = t->import_made.made[i].entity;
@@ -12068,21 +12101,25 @@ static int tesoro__import_fold(tesoro__import *im, int64_t activity_mark) {
       u = t->fold[entity];
     }
     sqlite3_bind_int64(u, 1, made);
-    if ((rc = sqlite3_step(u)) == SQLITE_ROW) tesoro__column_copy(u, 0, state, sizeof state);
+    if ((rc = sqlite3_step(u)) == SQLITE_ROW) {
+      tesoro__column_copy(u, 0, state, sizeof state);
+      /* no text for a state there is: SQLite ran out of memory */
+      if (!state[0] && sqlite3_column_type(u, 0) != SQLITE_NULL)
+        rc = SQLITE_NOMEM;
+    }
     if (rc == SQLITE_ROW) rc = sqlite3_step(u);
     sqlite3_reset(u);
     if (rc != SQLITE_DONE) return tesoro__dberr(t, rc);
     if ((rc = TESORO__EXEC(t, S_IMPORT_FOLD, BIND_I(entity), BIND_I(made))))
       return rc;
-    if ((s = TESORO__STMT(t, S_IMPORT_HISTORY, BIND_I(im->admin.agency),
-                          BIND_I(entity), BIND_I(made))) == NULL) return t->rc;
-    if (state[0]) sqlite3_bind_text(s, 4, state, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 5, im->admin.id);
-    sqlite3_bind_int64(s, 6, im->at);
-    sqlite3_bind_int64(s, 7, im->line);
-    sqlite3_bind_text(s, 8, im->type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 9, im->external_id, -1, SQLITE_STATIC);
-    if ((rc = tesoro__run(t, s))) return rc;
+    /* bound as they are, not copied: a copy can fail unseen */
+    if ((rc = TESORO__EXEC(t, S_IMPORT_HISTORY, BIND_I(im->admin.agency),
+                           BIND_I(entity), BIND_I(made),
+                           BIND_T(state[0] ? state : NULL),
+                           BIND_I(im->admin.id), BIND_I(im->at),
+                           BIND_I(im->line), BIND_T(im->type),
+                           BIND_T(im->external_id))))
+      return rc;
   }
   return TESORO__EXEC(t, S_IMPORT_ACTIVITY, BIND_I(activity_mark));
 }

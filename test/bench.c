@@ -2278,8 +2278,8 @@ static void import_figure(const char *setup_db) {
       "{\"stage\":\"connected\"}",
       "{\"stage\":\"meeting_scheduled\",\"data\":{\"meeting_at\":1790000000}}",
       "{\"stage\":\"coming_soon\",\"data\":{\"list_date\":\"2027-03-01\"}}",
-      "{\"stage\":\"in_escrow\",\"data\":{\"sale_price\":40000000,"
-      "\"close_date\":\"2027-02-01\"}}"};
+      ("{\"stage\":\"in_escrow\",\"data\":{\"sale_price\":40000000,"
+       "\"close_date\":\"2027-02-01\"}}")};
   char path[256], jsonl[256], *report = NULL, line[512];
   FILE *f;
   tesoro *t;
