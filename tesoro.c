@@ -164,6 +164,7 @@ TESORO_API int tesoro_libversion_number(void) { return TESORO_VERSION_NUMBER; }
 /* The handle; defined here because the error functions write into it. */
 typedef struct tesoro__stmt_slot {
   sqlite3_stmt *stmt;
+  int params; /* its number of parameters, read once */
 } tesoro__stmt_slot;
 
 enum { TESORO__MSG_MAX = 512 };
@@ -204,9 +205,18 @@ struct tesoro {
     struct { int64_t recipient, agency; int off; } e[8];
   } channels;
   /* The system actor of the agency last asked for (tesoro__agency_actor):
-  ** made with its agency and never changed; kept while writing, as the
-  ** channels are (the data version), forgotten on a rollback. */
+  ** made with its agency and never changed; and the actors last loaded
+  ** (tesoro__actor_load), whose rows change only when their contact is
+  ** erased.  Both used only while writing, kept as the channels are, and
+  ** forgotten on a rollback, an erasure or a new actor (tesoro__forget). */
   struct { int64_t agency, id; } system_actor;
+  struct {
+    int n, next;
+    struct { int64_t id, agency, contact; int kind, bit; } e[4];
+  } actors;
+  /* Contacts last found not erased (tesoro__contact_writable), kept the
+  ** same way: only an erasure changes that. */
+  struct { int n, next; int64_t id[4]; } live_contacts;
   int importing;                   /* tesoro_agency_import: queue nothing */
   /* The entities the import's current record made (their first history
   ** row was written): the import folds each one's history. */
@@ -1041,11 +1051,11 @@ static const char *tesoro__schema_line(size_t i);
     "INSERT INTO referral_note(referral_id, author_id, body, created_at) "    \
     "VALUES (?1, ?2, ?3, ?4)")                                                \
   /* the client portal */                                                     \
+  /* a contact has one account at most (portal_account_contact) */         \
   X(PORTAL_GATE,                                                              \
-    "SELECT portal_active, EXISTS (SELECT 1 FROM portal_account WHERE "       \
-    "contact_id = ?2 AND state = 'set_password'), EXISTS (SELECT 1 FROM "     \
-    "portal_account WHERE contact_id = ?2 AND deactivated_at IS NOT NULL) "   \
-    "FROM agency WHERE id = ?1")                                              \
+    "SELECT g.portal_active, coalesce(p.state = 'set_password', 0), "         \
+    "coalesce(p.deactivated_at IS NOT NULL, 0) FROM agency g LEFT JOIN "      \
+    "portal_account p ON p.contact_id = ?2 WHERE g.id = ?1")                  \
   X(AGENCY_SET_PORTAL, "UPDATE agency SET portal_active = ?2 WHERE id = ?1")  \
   X(AGENCY_SET_VIEWING_DURATION,                                              \
     "UPDATE agency SET viewing_duration_s = ?2 WHERE id = ?1")                \
@@ -1530,7 +1540,8 @@ static int tesoro__dberr(tesoro *t, int src) {
 ** with the handle's error set.  Callers reset it again when done with it so
 ** no read transaction stays open behind the host's back.
 */
-static sqlite3_stmt *tesoro__stmt(tesoro *t, int id) {
+/* Statement `id`, prepared once, reset; `clear`: its parameters NULL. */
+static sqlite3_stmt *tesoro__stmt_ready(tesoro *t, int id, int clear) {
   sqlite3_stmt *s = t->stmts[id].stmt;
   if (t->writing && sqlite3_get_autocommit(t->db)) {
     /* SQLite rolled the call's transaction back (it does on some memory and
@@ -1550,10 +1561,17 @@ static sqlite3_stmt *tesoro__stmt(tesoro *t, int id) {
       return NULL;
     }
     t->stmts[id].stmt = s;
+    t->stmts[id].params = sqlite3_bind_parameter_count(s);
   }
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
+  /* every use ends with a reset (tesoro__run, tesoro__row, the readers of
+  ** a row): one left running is reset here */
+  if (sqlite3_stmt_busy(s)) sqlite3_reset(s);
+  if (clear) sqlite3_clear_bindings(s);
   return s;
+}
+
+static sqlite3_stmt *tesoro__stmt(tesoro *t, int id) {
+  return tesoro__stmt_ready(t, id, 1);
 }
 
 /* Step a statement that returns no rows (or whose rows are ignored). */
@@ -1583,18 +1601,29 @@ typedef struct tesoro__bind {
 ** SQLITE_RANGE, which is harmless (a list's SQL may leave one out). */
 static sqlite3_stmt *tesoro__bind_all(sqlite3_stmt *s, int n,
                                       const tesoro__bind *args) {
+  int again = 1;
   for (int i = 0; s && i < n; i++) {
-    if (!args[i].is_text)
-      sqlite3_bind_int64(s, i + 1, args[i].i);
-    else if (args[i].text)
-      sqlite3_bind_text(s, i + 1, args[i].text, -1, SQLITE_STATIC);
+    int src = !args[i].is_text ? sqlite3_bind_int64(s, i + 1, args[i].i)
+              : args[i].text   ? sqlite3_bind_text(s, i + 1, args[i].text, -1,
+                                                   SQLITE_STATIC)
+                               : sqlite3_bind_null(s, i + 1);
+    /* run to its end but not reset, a statement refuses bindings; only a
+    ** busy one was reset (tesoro__stmt_ready): reset it and bind again */
+    if (src == SQLITE_MISUSE && i == 0 && again) {
+      sqlite3_reset(s);
+      again = 0;
+      i = -1;
+    }
   }
   return s;
 }
 
+/* Binding every parameter, it need not clear them first. */
 static sqlite3_stmt *tesoro__bound(tesoro *t, int id, int n,
                                    const tesoro__bind *args) {
-  return tesoro__bind_all(tesoro__stmt(t, id), n, args);
+  sqlite3_stmt *s = tesoro__stmt_ready(t, id, 0);
+  if (s && t->stmts[id].params != n) sqlite3_clear_bindings(s);
+  return tesoro__bind_all(s, n, args);
 }
 
 static int tesoro__bound_run(tesoro *t, sqlite3_stmt *s) {
@@ -1715,6 +1744,15 @@ static unsigned int tesoro__data_version(tesoro *t) {
   return v;
 }
 
+/* Drop what the handle remembers of rows (section 3's caches): a rollback
+** may have taken them back, another connection may have changed them. */
+static void tesoro__forget(tesoro *t) {
+  t->channels.n = 0;
+  t->system_actor.agency = 0;
+  t->actors.n = 0;
+  t->live_contacts.n = 0;
+}
+
 /* Start the write transaction of one API call. */
 static int tesoro__write_begin(tesoro *t) {
   int rc;
@@ -1728,10 +1766,7 @@ static int tesoro__write_begin(tesoro *t) {
     /* what was read from the data: kept unless another connection has
     ** committed since (our own commits move the version on in write_end) */
     if (t->due_known && version != t->due_version) t->due_known = 0;
-    if (version != t->channels.version) { /* and the system actor's */
-      t->channels.n = 0;
-      t->system_actor.agency = 0;
-    }
+    if (version != t->channels.version) tesoro__forget(t);
     t->channels.version = version;
   }
   return rc;
@@ -1748,7 +1783,8 @@ static int tesoro__write_end(tesoro *t, int rc) {
   t->writing = 0;
   if (rc >= 0) {
     /* read before the commit moves it: was next_due read from this data? */
-    unsigned int before = tesoro__data_version(t);
+    /* the version does not move inside our own write transaction */
+    unsigned int before = t->channels.version;
     int settled = !t->host_txn && t->due_known && before == t->due_version;
     int crc = tesoro__exec_id(t, t->host_txn ? S_RELEASE : S_COMMIT);
     if (crc == TESORO_OK) {
@@ -1763,8 +1799,7 @@ static int tesoro__write_end(tesoro *t, int rc) {
   /* undone: what was read inside may be gone (a host transaction's
   ** ROLLBACK TO calls no rollback hook) */
   t->due_known = 0;
-  t->channels.n = 0;
-  t->system_actor.agency = 0;
+  tesoro__forget(t);
   if (!sqlite3_get_autocommit(t->db)) {
     int saved_rc = t->rc;
     char saved[TESORO__MSG_MAX];
@@ -1965,8 +2000,7 @@ static void tesoro__sql_portal_language(sqlite3_context *ctx, int argc,
 ** written goes with them. */
 static void tesoro__rolled_back(void *handle) {
   ((tesoro *)handle)->outbox_floor = 0;
-  ((tesoro *)handle)->channels.n = 0;
-  ((tesoro *)handle)->system_actor.agency = 0; /* it may have been new */
+  tesoro__forget(handle);
 }
 
 /* tesoro_open and tesoro_open_readonly: a read-only handle writes
@@ -2339,7 +2373,16 @@ static const char *const tesoro__actor_kinds[] = {NULL, "agent", "client",
 static int tesoro__actor_load(tesoro *t, int64_t id, tesoro__actor *a) {
   sqlite3_stmt *s;
   const char *kind, *role;
-  int rc;
+  int rc, slot;
+  for (int i = 0; t->writing && i < t->actors.n; i++)
+    if (t->actors.e[i].id == id) {
+      a->id = id;
+      a->agency = t->actors.e[i].agency;
+      a->contact = t->actors.e[i].contact;
+      a->kind = t->actors.e[i].kind;
+      a->bit = t->actors.e[i].bit;
+      return TESORO_OK;
+    }
   if ((rc = tesoro__find(t, S_ACTOR_LOAD, "actor", id, &s)))
     return rc;
   memset(a, 0, sizeof *a);
@@ -2367,6 +2410,15 @@ static int tesoro__actor_load(tesoro *t, int64_t id, tesoro__actor *a) {
   default: a->bit = R_SYSTEM; break;
   }
   sqlite3_reset(s);
+  if (t->writing) {
+    slot = t->actors.n < COUNT(t->actors.e) ? t->actors.n++
+                                            : t->actors.next++ % COUNT(t->actors.e);
+    t->actors.e[slot].id = id;
+    t->actors.e[slot].agency = a->agency;
+    t->actors.e[slot].contact = a->contact;
+    t->actors.e[slot].kind = a->kind;
+    t->actors.e[slot].bit = a->bit;
+  }
   return TESORO_OK;
 }
 
@@ -3650,6 +3702,8 @@ static int tesoro__contact_writable(tesoro *t, const tesoro__actor *a,
   sqlite3_stmt *s;
   int erased = 0, rc;
   if (contact <= 0 || a->kind == TESORO_ACTOR_SYSTEM) return TESORO_OK;
+  for (int i = 0; t->writing && i < t->live_contacts.n; i++)
+    if (t->live_contacts.id[i] == contact) return TESORO_OK;
   if ((s = TESORO__STMT(t, S_CONTACT_ERASED, BIND_I(contact))) == NULL)
     return t->rc;
   if ((rc = tesoro__row(t, s)) == TESORO_ROW) erased = sqlite3_column_int(s, 1);
@@ -3659,6 +3713,12 @@ static int tesoro__contact_writable(tesoro *t, const tesoro__actor *a,
     return tesoro__fail(t, TESORO_ESTATE,
                         "contact %lld was erased; nothing may be written about "
                         "it", (long long)contact);
+  if (t->writing) {
+    int n = COUNT(t->live_contacts.id);
+    t->live_contacts.id[t->live_contacts.n < n ? t->live_contacts.n++
+                                               : t->live_contacts.next++ % n] =
+        contact;
+  }
   return TESORO_OK;
 }
 
@@ -3894,23 +3954,29 @@ static int tesoro__transition(tesoro *t, int64_t actor_id,
     return tesoro__fail(t, TESORO_EINVAL, "%s id must be > 0", m->name);
   if (expected < 0)
     return tesoro__fail(t, TESORO_EINVAL, "expected_version must be >= 0");
-  if ((rc = tesoro__actor_load(t, actor_id, &a))) return rc;
+  /* The actor is read inside the transaction: one read transaction less,
+  ** and the handle's cache of actors is good there (tesoro__forget). */
+  if ((rc = tesoro__write_begin(t))) return rc;
+  c.out_text = NULL;
+  rc = tesoro__actor_load(t, actor_id, &a);
   /* The system acts only from inside tesoro (tick, effects): a caller naming
   ** the system actor is refused, whatever a machine lets the system do. */
-  if (a.kind == TESORO_ACTOR_SYSTEM)
-    return tesoro__fail(t, TESORO_EDENIED,
-                        "actor %lld is the system, which acts only through "
-                        "tesoro_tick", (long long)actor_id);
-  tesoro__ctx_new(&c, t, &a, m->entity, 0);
-  c.m = m;
-  c.id = id;
-  c.event = event;
-  c.expected = expected;
-  c.args = args;
-  c.reason = reason;
-  if ((rc = tesoro__write_begin(t))) return rc;
-  rc = tesoro__catch_up(t, m->entity, id, c.now);
-  rc = tesoro__write_end(t, rc ? rc : tesoro__fire(&c));
+  if (rc == TESORO_OK && a.kind == TESORO_ACTOR_SYSTEM)
+    rc = tesoro__fail(t, TESORO_EDENIED,
+                      "actor %lld is the system, which acts only through "
+                      "tesoro_tick", (long long)actor_id);
+  if (rc == TESORO_OK) {
+    tesoro__ctx_new(&c, t, &a, m->entity, 0);
+    c.m = m;
+    c.id = id;
+    c.event = event;
+    c.expected = expected;
+    c.args = args;
+    c.reason = reason;
+    rc = tesoro__catch_up(t, m->entity, id, c.now);
+    if (rc == TESORO_OK) rc = tesoro__fire(&c);
+  }
+  rc = tesoro__write_end(t, rc);
   if (rc == TESORO_OK) {
     if (out_id) *out_id = c.out_id;
     if (out_text) *out_text = c.out_text;
@@ -4751,6 +4817,7 @@ static int tesoro__actor_insert(tesoro *t, int64_t agency, const char *kind,
                                 int64_t now, int64_t *out) {
   sqlite3_stmt *s;
   int rc;
+  tesoro__forget(t); /* a new row may reuse an id a rollback freed */
   if ((s = TESORO__STMT(t, S_ACTOR_INSERT, BIND_I(agency), BIND_T(kind),
                         BIND_T(role))) == NULL) return t->rc;
   if (contact) sqlite3_bind_int64(s, 4, contact);
@@ -10027,6 +10094,7 @@ TESORO_API int tesoro_contact_erase(tesoro *t, int64_t actor, int64_t contact,
   if (rc == TESORO_OK && erased) /* already: nothing more to do */
     return tesoro__write_end(t, TESORO_OK);
   if (rc == TESORO_OK) rc = tesoro__erase_rows(t, PRIVACY_STAFF, contact);
+  tesoro__forget(t); /* its client actor acts no more */
   if (rc == TESORO_OK)
     rc = TESORO__EXEC(t, S_CONTACT_SET_ERASED, BIND_I(contact), BIND_I(c.now),
                       BIND_I(a.id));

@@ -1171,6 +1171,30 @@ static void test_erase_is_recorded_and_idempotent(void **state) {
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
+/* Another handle's erasure reaches this one at once: what this handle
+   remembers of the contact and of its client actor (read while writing)
+   goes with the other's commit. */
+static void test_erasure_elsewhere_applies_at_once(void **state) {
+  tu_world *w = *state;
+  ada_world a;
+  tesoro *other = NULL;
+  int64_t id = 0;
+  ada_everything(w, &a);
+  TU_OK(w, tesoro_deal_property_favourite(w->t, w->client, a.dp, 1, 0));
+  TU_OK(w, tesoro_referral_note_add(w->t, w->agent, a.referral, "Before",
+                                    &id));
+  assert_int_equal(tesoro_open(w->path, &other), TESORO_OK);
+  assert_int_equal(tesoro_contact_erase(other, w->admin, w->contact, "GDPR"),
+                   TESORO_OK);
+  tesoro_close(other);
+  TU_ASSERT_REFUSED(w, tesoro_deal_property_favourite(w->t, w->client, a.dp,
+                                                      0, 0),
+                    TESORO_EDENIED, "erased");
+  TU_ASSERT_REFUSED(w, tesoro_referral_note_add(w->t, w->agent, a.referral,
+                                                "After", &id),
+                    TESORO_ESTATE, "erased");
+}
+
 /* An erased contact is frozen: every write that names it is refused, so
    personal data cannot flow back in. */
 static void test_erased_contact_is_frozen(void **state) {
@@ -1937,6 +1961,7 @@ int main(void) {
       T(test_erase_refusals),
       T(test_erased_contact_is_frozen),
       T(test_contact_correction),
+      T(test_erasure_elsewhere_applies_at_once),
       T(test_erase_driven_by_the_map),
       T(test_web_customer_export),
       T(test_web_customer_erase),
