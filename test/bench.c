@@ -126,37 +126,37 @@
 ** session, the WAL hook, the statement profile and the cursor-free peak
 ** run); nothing else of the library's internals is used.
 **
-** FIGURES.  One run of `make bench` (about 1.5 min), 2026-12-07, a 2-core
-** VM, SQLite 3.40.1, tesoro 0.1.0 (schema 1); the README's Performance
+** FIGURES.  One run of `make bench` (about 1 min), 2026-12-07, a 2-core
+** VM, SQLite 3.40.1, tesoro 0.1.0 (schema 2); the README's Performance
 ** section shows part of it.  Instructions (callgrind, repeatable to the
 ** digit) are the figure to watch; the VM's timings move between runs.
 **
 **   figure                             tesoro      lean  same rows  Python
-**   instructions per transition      202 856   101 542   136 737      -
+**   instructions per transition      176 608   101 555   133 145      -
 **     (:memory:)
-**   transition, file (WAL, NORMAL),   128.28     67.81    105.56    83.07
+**   transition, file (WAL, NORMAL),   104.79     56.64     93.24    98.31
 **     us
-**   transition, :memory:, us           35.58     16.38     23.12    37.54
-**   transition, synchronous=FULL, us  328.80    282.67    306.79      -
-**   WAL frames per commit                9.7       5.0       9.7      -
-**   mixed workload (332 of 3000        90.39        -      69.08      -
+**   transition, :memory:, us           30.75     15.88     22.62    37.42
+**   transition, synchronous=FULL, us  259.89    243.66    239.44      -
+**   WAL frames per commit                9.1       5.0       9.1      -
+**   mixed workload (332 of 3000        74.92        -      62.72      -
 **     refused), us/call
-**   ingest (500-event batches, 10 %   41 984   136 701   167 209      -
+**   ingest (500-event batches, 10 %   42 705   134 382   158 978      -
 **     replays), events/s
-**   import (100 000 records, one      13 480        -         -       -
+**   import (100 000 records, one      13 536        -         -       -
 **     call), records/s
-**   durable_batch: one host            11.2x        -         -       -
+**   durable_batch: one host            12.7x        -         -       -
 **     transaction vs a commit each
-**   transition p99 at 1 M appoint-       265        -         -       -
+**   transition p99 at 1 M appoint-       281        -         -       -
 **     ments, host checkpoints every
 **     100 calls, us
-**   the same, checkpoints inside       3 697        -         -       -
+**   the same, checkpoints inside         469        -         -       -
 **     the calls (default), us
-**   scale growth (1 M vs 10 000        1.149        -         -       -
+**   scale growth (1 M vs 10 000        1.062        -         -       -
 **     appointments)
-**   list_upcoming p99 /              85 / 604        -         -       -
+**   list_upcoming p99 /              77 / 341        -         -       -
 **     pipeline_counts p99 at 1 M, us
-**   peak memory, MiB                    10.3        -         -       -
+**   peak memory, MiB                    10.6        -         -       -
 **
 ** Targets, in the same order: instructions <= 180 000; file transition
 ** >= 0.85 of lean and >= Python; :memory: transition <= 20 us; WAL frames
