@@ -1744,8 +1744,8 @@ static unsigned int tesoro__data_version(tesoro *t) {
   return v;
 }
 
-/* Drop what the handle remembers of rows (section 3's caches): a rollback
-** may have taken them back, another connection may have changed them. */
+/* Drop what the handle remembers of rows (the caches in struct tesoro): a
+** rollback may have taken them back, another connection changed them. */
 static void tesoro__forget(tesoro *t) {
   t->channels.n = 0;
   t->system_actor.agency = 0;
@@ -3936,7 +3936,7 @@ static int tesoro__created(tesoro__ctx *c, int64_t id) {
 }
 
 /*
-** One public transition: check the actor, open the write transaction, fire,
+** One public transition: open the write transaction, check the actor, fire,
 ** commit or roll back.  Ids the effect produced reach the caller only after
 ** the commit succeeded.
 */
@@ -3987,7 +3987,6 @@ static int tesoro__transition(tesoro *t, int64_t actor_id,
   return rc;
 }
 
-/* A public event that takes nothing but the entity and its version. */
 /* The definition of a public call that is one event on one entity with
 ** nothing of its own to check (tesoro_task_complete, ...). */
 #define TESORO__EVENT_CALL(call, machine, event)                              \
