@@ -3128,7 +3128,7 @@ static void test_calendar_text_clean_and_uids_unique_across_files(
 }
 
 int main(void) {
-#define T(name) cmocka_unit_test_setup_teardown(name, tu_setup, tu_teardown)
+#define T TU_TEST
   const struct CMUnitTest tests[] = {
       /* deals */
       T(test_deal_create_by_staff_only),

@@ -649,7 +649,7 @@ static void test_lock_released_before_the_timeout_is_waited_for(void **state) {
   assert_int_equal(version_of(w, REF, ref), 2);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, tu_setup, tu_teardown)
+#define T TU_TEST
 
 int main(void) {
   const struct CMUnitTest tests[] = {

@@ -1209,7 +1209,7 @@ static void test_host_transaction_killed_keeps_nothing(void **state) {
   host_transaction_killed(*state, 1);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, tu_setup, tu_teardown)
+#define T TU_TEST
 
 int main(void) {
   const struct CMUnitTest tests[] = {

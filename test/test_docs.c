@@ -960,7 +960,7 @@ static void test_every_table_belongs_to_one_agency(void **state) {
 }
 
 int main(int argc, char **argv) {
-#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
+#define T TU_TEST
   const struct CMUnitTest tests[] = {
       T(test_readme_quick_start_is_examples_quickstart_c),
       T(test_quick_start_runs_and_prints_what_the_readme_shows),

@@ -2068,7 +2068,7 @@ static void test_consent_newest_decision_wins(void **state) {
   free(v);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
+#define T TU_TEST
 
 int main(void) {
   const struct CMUnitTest tests[] = {

@@ -2337,7 +2337,7 @@ static void test_read_only_handle_reads_and_refuses_writes(void **state) {
 }
 
 int main(void) {
-#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
+#define T TU_TEST
   const struct CMUnitTest tests[] = {
       T(test_version_macros_match_library),
       T(test_errstr_and_errname_cover_every_code),

@@ -585,7 +585,7 @@ static void test_export_leaves_erased_contacts_out(void **state) {
   free(text);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
+#define T TU_TEST
 
 int main(void) {
   const struct CMUnitTest tests[] = {

@@ -3238,7 +3238,7 @@ static void test_refused_call_in_host_transaction_keeps_the_others(
 /* ------------------------------------------------------------------------
 */
 
-#define T(name) cmocka_unit_test_setup_teardown(name, tu_setup, tu_teardown)
+#define T TU_TEST
 
 int main(void) {
   const struct CMUnitTest tests[] = {

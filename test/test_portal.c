@@ -3386,7 +3386,7 @@ static void test_reset_secret_and_token_never_left_in_clear(void **state) {
   tesoro_free(token);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
+#define T TU_TEST
 
 int main(void) {
   const struct CMUnitTest tests[] = {

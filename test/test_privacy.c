@@ -1935,7 +1935,7 @@ static void test_web_customer_privacy_refusals(void **state) {
 /* ------------------------------------------------------------------------
 ** main
 */
-#define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
+#define T TU_TEST
 
 int main(void) {
   const struct CMUnitTest tests[] = {

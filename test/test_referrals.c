@@ -1920,7 +1920,7 @@ static void test_full_life_history_and_check(void **state) {
   TU_OK(w, tesoro_check(w->t));
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, tu_setup, tu_teardown)
+#define T TU_TEST
 
 int main(void) {
   const struct CMUnitTest tests[] = {

@@ -44,6 +44,8 @@ typedef struct tu_world {
 int tu_setup(void **state);
 /* cmocka teardown: closes the handle, removes the directory and its files. */
 int tu_teardown(void **state);
+/* A test of a suite that runs in that world: each suite's T(). */
+#define TU_TEST(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 
 /*
 ** Digest (64 hex chars + NUL) of the whole database file: application_id,
