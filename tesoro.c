@@ -196,11 +196,14 @@ struct tesoro {
   ** only rises; a rollback (the hook set at open) forgets it, since the
   ** rows it stood on may go and their ids come back. */
   int64_t outbox_floor;
+  /* The data version the handle's caches below were read at: write_begin
+  ** drops them (tesoro__forget) when another connection has committed
+  ** since; write_end moves it past this connection's own commits. */
+  unsigned int cache_version;
   /* Recent answers of S_CHANNELS_OFF (tesoro__channels_off): good while no
-  ** other connection has committed (the data version), this one changed
-  ** no channel setting and rolled nothing back. */
+  ** other connection has committed, this one changed no channel setting
+  ** and rolled nothing back. */
   struct {
-    unsigned int version;
     int n, next;
     struct { int64_t recipient, agency; int off; } e[8];
   } channels;
@@ -1766,8 +1769,8 @@ static int tesoro__write_begin(tesoro *t) {
     /* what was read from the data: kept unless another connection has
     ** committed since (our own commits move the version on in write_end) */
     if (t->due_known && version != t->due_version) t->due_known = 0;
-    if (version != t->channels.version) tesoro__forget(t);
-    t->channels.version = version;
+    if (version != t->cache_version) tesoro__forget(t);
+    t->cache_version = version;
   }
   return rc;
 }
@@ -1782,16 +1785,15 @@ static int tesoro__write_end(tesoro *t, int rc) {
   sqlite3_stmt *s;
   t->writing = 0;
   if (rc >= 0) {
-    /* read before the commit moves it: was next_due read from this data? */
-    /* the version does not move inside our own write transaction */
-    unsigned int before = t->channels.version;
-    int settled = !t->host_txn && t->due_known && before == t->due_version;
+    /* was next_due read from this data?  (write_begin read the version;
+    ** it does not move inside our own write transaction) */
+    int settled = !t->host_txn && t->due_known &&
+                  t->cache_version == t->due_version;
     int crc = tesoro__exec_id(t, t->host_txn ? S_RELEASE : S_COMMIT);
     if (crc == TESORO_OK) {
       unsigned int after = tesoro__data_version(t);
       if (settled) t->due_version = after;
-      if (!t->host_txn && t->channels.version == before)
-        t->channels.version = after;
+      if (!t->host_txn) t->cache_version = after;
       return rc;
     }
     rc = crc;
