@@ -452,7 +452,7 @@ static void test_open_migrates_the_v0_1_0_fixture(void **state) {
   unsigned char *dump = tu_read_file("test/fixtures/v0.1.0.sql", NULL);
   char *a, *b;
   const char *st = NULL;
-  int64_t version = 0;
+  int64_t version = 0, lines, buyer_lines;
   tesoro *t = NULL;
   assert_non_null(dump);
   snprintf(old, sizeof old, "%s/v0.1.0.db", w->dir);
@@ -462,10 +462,18 @@ static void test_open_migrates_the_v0_1_0_fixture(void **state) {
   assert_int_equal(tu_sql_int_path(old, "SELECT count(*) FROM appointment "
                                         "WHERE id = 1 AND state = 'confirmed'"),
                    1);
+  lines = tu_sql_int_path(old, "SELECT count(*) FROM activity");
+  assert_true(lines > 0);
+  buyer_lines = tu_sql_int_path(old, "SELECT count(*) FROM activity WHERE "
+                                     "contact_id = (SELECT contact_id FROM "
+                                     "appointment WHERE id = 1)");
+  assert_true(buyer_lines > 0);
 
   assert_int_equal(tesoro_open(old, &t), TESORO_OK);
   assert_int_equal(tu_sql_int_path(old, "PRAGMA user_version"), TESORO_SCHEMA_VERSION);
   assert_int_equal(tesoro_check(t), TESORO_OK);
+  /* the timeline kept every line, ids and all (schema section 3) */
+  assert_int_equal(tu_sql_int_path(old, "SELECT count(*) FROM activity"), lines);
 
   /* a new file's schema, object for object */
   snprintf(fresh, sizeof fresh, "%s/fresh.db", w->dir);
@@ -491,6 +499,20 @@ static void test_open_migrates_the_v0_1_0_fixture(void **state) {
                    TESORO_OK);
   assert_string_equal(st, "cancelled");
   assert_int_equal(version, 3);
+  /* the cancellation is the buyer's newest line, after the old ones */
+  assert_int_equal(tu_sql_int_path(old, "SELECT count(*) FROM activity WHERE "
+                                        "kind = 'viewing_cancelled' AND id = "
+                                        "(SELECT max(id) FROM activity a WHERE "
+                                        "a.contact_id = activity.contact_id) "
+                                        "AND id > (SELECT max(id) FROM activity "
+                                        "a WHERE a.contact_id = activity."
+                                        "contact_id AND a.kind != "
+                                        "'viewing_cancelled')"),
+                   1);
+  assert_int_equal(tu_sql_int_path(old, "SELECT count(*) FROM activity WHERE "
+                                        "contact_id = (SELECT contact_id FROM "
+                                        "appointment WHERE id = 1)"),
+                   buyer_lines + 1);
   assert_int_equal(tu_sql_int_path(old, tu_fmt("SELECT count(*) FROM timer WHERE "
                                                "entity = %d AND entity_id = 1",
                                                TESORO_ENTITY_APPOINTMENT)),
@@ -1217,20 +1239,25 @@ static void test_activities_show_contact_request(void **state) {
 static void test_activities_newest_first(void **state) {
   W;
   tesoro_cursor *c = NULL;
-  int64_t prev = INT64_MAX, n = 0;
+  int64_t prev = INT64_MAX, prev_id = 0, n = 0;
   submit_request(w, NULL);
   TU_OK(w, tesoro_clock_set(w->t, TU_NOW + 3600));
   submit_request(w, NULL);
+  submit_request(w, NULL); /* the same second: the later line first */
   TU_OK(w, tesoro_activities(w->t, w->agent, w->contact, &c));
   while (tesoro_cursor_next(c) == TESORO_ROW) {
-    int64_t at = tu_col_int(c, "at");
+    int64_t at = tu_col_int(c, "at"), id = tu_col_int(c, "id");
     assert_true(at <= prev);
     if (n == 0) assert_int_equal(at, TU_NOW + 3600);
+    /* the contact's lines are numbered 1, 2, ... in the order written */
+    if (n > 0) assert_int_equal(id, prev_id - 1);
     prev = at;
+    prev_id = id;
     n++;
   }
   tesoro_cursor_free(c);
-  assert_true(n >= 2);
+  assert_true(n >= 3);
+  assert_int_equal(prev_id, 1);
 }
 
 static void test_activities_refuse_other_agency_and_other_client(void **state) {

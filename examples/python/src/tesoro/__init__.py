@@ -70,7 +70,7 @@ Row = Dict[str, Any]
 
 VERSION = "0.1.0"
 VERSION_NUMBER = 1000
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x5453524F
 
 OK = 0
@@ -1399,8 +1399,10 @@ class Tesoro:
         From tesoro.h, tesoro_activities:
 
         The contact's activity timeline, newest first.  Columns: id, kind,
-        actor_id, at, entity, entity_id, summary.  Staff of the agency, or the
-        contact's own client.
+        actor_id, at, entity, entity_id, summary; id numbers the contact's
+        lines in the order they were written (1, 2, ...; a line of two in the
+        same second sorts by it).  Staff of the agency, or the contact's own
+        client.  An import (tesoro_agency_import) writes no lines.
         """
         return self._cursor("tesoro_activities", actor, contact)
 
