@@ -740,6 +740,55 @@ static void test_batch_skips_a_bad_event(void **state) {
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
+/* A customer's last activity is its latest sign of interest, whatever
+** the order its events come in; a batch writes it once per customer at its
+** end, and neither a refused event nor a non-interest one (group) counts. */
+static void test_batch_stamps_the_latest_activity(void **state) {
+  tu_world *w = *state;
+  char ref[16], *results = NULL;
+  int failed = -1;
+  listing_ref(w, "Active", 300000, ref);
+  TU_OK(w, tesoro_exchange_ingest_batch(
+               w->t, w->website,
+               tu_fmt("[{\"source_id\":\"a0\",\"type\":\"visit\",\"customer\":"
+                      "\"c1\",\"at\":%lld,\"visits\":1},"
+                      "{\"source_id\":\"a1\",\"type\":\"property_view\","
+                      "\"customer\":\"c1\",\"at\":%lld,\"listing\":\"%s\"},"
+                      "{\"source_id\":\"a2\",\"type\":\"property_view\","
+                      "\"customer\":\"c1\",\"at\":%lld,\"listing\":\"TES-99999\"},"
+                      "{\"source_id\":\"a3\",\"type\":\"group\",\"customer\":"
+                      "\"c2\",\"at\":%lld,\"group\":\"g1\"},"
+                      "{\"source_id\":\"a4\",\"type\":\"property_view\","
+                      "\"customer\":\"c2\",\"at\":%lld,\"listing\":\"TES-99999\"}]",
+                      (long long)T0 + 5, (long long)T0 + 2, ref, (long long)T0 + 9,
+                      (long long)T0 + 7, (long long)T0 + 8),
+               &failed, &results));
+  tesoro_free(results);
+  assert_int_equal(failed, 2); /* a2, a4: no such listing */
+  assert_int_equal(cust_int(w, "c1", "last_activity_at"), T0 + 5);
+  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM web_customer WHERE "
+                                 "external_id = 'c2' AND last_activity_at IS NULL"),
+                   1);
+  /* one call at a time: an older sign leaves it, a newer one moves it */
+  TU_OK(w, tesoro_exchange_ingest(
+               w->t, w->website,
+               tu_fmt("{\"source_id\":\"a5\",\"type\":\"visit\",\"customer\":"
+                      "\"c1\",\"at\":%lld,\"visits\":2}", (long long)T0 + 1),
+               &results));
+  tesoro_free(results);
+  assert_int_equal(cust_int(w, "c1", "last_activity_at"), T0 + 5);
+  TU_OK(w, tesoro_exchange_ingest_batch(
+               w->t, w->website,
+               tu_fmt("[{\"source_id\":\"a6\",\"type\":\"property_view\","
+                      "\"customer\":\"c1\",\"at\":%lld,\"listing\":\"%s\"}]",
+                      (long long)T0 + 6, ref),
+               &failed, &results));
+  tesoro_free(results);
+  assert_int_equal(failed, 0);
+  assert_int_equal(cust_int(w, "c1", "last_activity_at"), T0 + 6);
+  assert_int_equal(tesoro_check(w->t), TESORO_OK);
+}
+
 /* tesoro.h: a skipped event's entry is {"index": i, "error": "TESORO_EINVAL",
    "message": "..."}. */
 /* In a batch, a customer's website events share one history row (the
@@ -2099,6 +2148,7 @@ int main(void) {
       T(test_batch_skips_a_bad_event),
       T(test_batch_error_entry_names_the_code),
       T(test_batch_moves_a_customer_once),
+      T(test_batch_stamps_the_latest_activity),
       T(test_batch_not_an_array_and_empty),
       /* 6. holding tank */
       T(test_prospects_newest_first),
