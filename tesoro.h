@@ -131,6 +131,13 @@
 **   file or not) may be used concurrently from different threads and processes.
 **   Writers serialise through SQLite: a writer that cannot get the lock within
 **   the busy timeout gets TESORO_EBUSY.
+**
+**   SQLite's process-wide settings (sqlite3_config) are the host's: tesoro
+**   sets none.  SQLite's memory statistics, on by default, lock a mutex
+**   around each of the hundred or so allocations of a transition; a host
+**   that reads neither sqlite3_memory_used() nor a heap limit may call
+**   sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) before its first SQLite call
+**   (about 12 % fewer instructions a transition, test/bench.c).
 */
 #ifndef TESORO_H
 #define TESORO_H
