@@ -4406,36 +4406,48 @@ static const struct {
     {"referral_list_date", &tesoro__referral_machine, timer_list_date},
 };
 
-/* Fire the due timer in the row of `s` (agency, entity, entity id, kind,
-** due: S_TIMER_DUE or S_TIMER_DUE_OF) at `now`, inside the caller's
-** transaction.  Returns TESORO_DONE when `s` has no row: nothing is due. */
-static int tesoro__timer_fire(tesoro *t, sqlite3_stmt *s, int64_t now) {
+/* A pending timer, as S_TIMER_DUE and S_TIMER_DUE_OF give it. */
+typedef struct tesoro__due {
+  int64_t agency, id, due;
+  int entity;
+  char kind[64];
+} tesoro__due;
+
+/* The first timer of the bound statement `s` (NULL: t->rc says why) into
+** *d: TESORO_OK, or TESORO_DONE when nothing is due. */
+static int tesoro__due_read(tesoro *t, sqlite3_stmt *s, tesoro__due *d) {
+  int rc;
+  if (s == NULL) return t->rc;
+  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc;
+  d->agency = sqlite3_column_int64(s, 0);
+  d->entity = sqlite3_column_int(s, 1);
+  d->id = sqlite3_column_int64(s, 2);
+  tesoro__column_copy(s, 3, d->kind, sizeof d->kind);
+  d->due = sqlite3_column_int64(s, 4);
+  sqlite3_reset(s);
+  return TESORO_OK;
+}
+
+/* Fire the due timer *d at `now`, inside the caller's transaction. */
+static int tesoro__timer_fire(tesoro *t, const tesoro__due *d, int64_t now) {
   tesoro__actor system;
   tesoro__ctx c;
-  int64_t due;
-  char kind[64];
   int rc;
-  if ((rc = tesoro__row(t, s)) != TESORO_ROW) return rc;
-  memset(&c, 0, sizeof c);
-  c.agency = sqlite3_column_int64(s, 0);
-  c.entity = sqlite3_column_int(s, 1);
-  c.id = sqlite3_column_int64(s, 2);
-  snprintf(kind, sizeof kind, "%s", (const char *)sqlite3_column_text(s, 3));
-  due = sqlite3_column_int64(s, 4);
-  sqlite3_reset(s);
-
   /* The timer goes first: a handler may plan the same kind again. */
-  if ((rc = TESORO__EXEC(t, S_TIMER_FIRED, BIND_I(c.entity), BIND_I(c.id),
-                         BIND_T(kind), BIND_I(due)))) return rc;
-  if ((rc = tesoro__agency_actor(t, c.agency, "system", &system))) return rc;
+  if ((rc = TESORO__EXEC(t, S_TIMER_FIRED, BIND_I(d->entity), BIND_I(d->id),
+                         BIND_T(d->kind), BIND_I(d->due)))) return rc;
+  if ((rc = tesoro__agency_actor(t, d->agency, "system", &system))) return rc;
+  memset(&c, 0, sizeof c);
   c.t = t;
+  c.agency = d->agency;
+  c.id = d->id;
   c.actor = &system;
   c.now = now;
   for (int i = 0; i < COUNT(tesoro__timer_kinds); i++) {
-    if (strcmp(kind, tesoro__timer_kinds[i].kind) != 0) continue;
+    if (strcmp(d->kind, tesoro__timer_kinds[i].kind) != 0) continue;
     c.m = tesoro__timer_kinds[i].machine;
     c.entity = c.m->entity;
-    c.event_name = kind;
+    c.event_name = d->kind;
     if ((rc = tesoro__load(&c)) == TESORO_OK)
       rc = tesoro__timer_kinds[i].handler(&c);
     else if (rc == TESORO_ENOTFOUND)
@@ -4443,13 +4455,6 @@ static int tesoro__timer_fire(tesoro *t, sqlite3_stmt *s, int64_t now) {
     if (rc) return rc;
   }
   return TESORO_OK;
-}
-
-/* Fire the next timer due anywhere (tesoro_tick). */
-static int tesoro__tick_one(tesoro *t, int64_t now) {
-  sqlite3_stmt *s;
-  if ((s = TESORO__STMT(t, S_TIMER_DUE, BIND_I(now))) == NULL) return t->rc;
-  return tesoro__timer_fire(t, s, now);
 }
 
 /* No rule waits for the tick: before a write on an entity, the entity's
@@ -4476,10 +4481,11 @@ static int tesoro__catch_up(tesoro *t, int entity, int64_t id, int64_t now) {
     if (now < t->next_due) return TESORO_OK;
   }
   for (int i = 0; i < 16 && rc == TESORO_OK; i++) {
-    sqlite3_stmt *s;
-    if ((s = TESORO__STMT(t, S_TIMER_DUE_OF, BIND_I(entity), BIND_I(id),
-                          BIND_I(now))) == NULL) return t->rc;
-    rc = tesoro__timer_fire(t, s, now);
+    tesoro__due d;
+    if ((rc = tesoro__due_read(t, TESORO__STMT(t, S_TIMER_DUE_OF, BIND_I(entity),
+                                               BIND_I(id), BIND_I(now)),
+                               &d)) == TESORO_OK)
+      rc = tesoro__timer_fire(t, &d, now);
   }
   return rc == TESORO_DONE ? TESORO_OK : rc;
 }
@@ -4497,19 +4503,25 @@ TESORO_API int tesoro_tick(tesoro *t, int64_t now, int *out_fired) {
   if (out_fired) *out_fired = 0;
   if (now <= 0) return tesoro__fail(t, TESORO_EINVAL, "now must be > 0");
   if ((rc = tesoro__write_begin(t))) return rc;
+  /* The next due timer is read before its savepoint opens: when nothing
+  ** is due, the call opens none. */
   while (fired < t->tick_batch) {
-    if ((rc = tesoro__exec_id(t, S_EVENT_SAVEPOINT)) ||
-        (rc = tesoro__tick_one(t, now)) ||
-        (rc = tesoro__exec_id(t, S_EVENT_RELEASE)))
+    tesoro__due d;
+    if ((rc = tesoro__due_read(t, TESORO__STMT(t, S_TIMER_DUE, BIND_I(now)),
+                               &d)) ||
+        (rc = tesoro__exec_id(t, S_EVENT_SAVEPOINT)))
       break;
+    if ((rc = tesoro__timer_fire(t, &d, now))) {
+      if (tesoro__is_event_error(rc)) {
+        /* refused: undone alone (rc and the message kept for the caller) */
+        int src = tesoro__exec_id(t, S_EVENT_ROLLBACK);
+        if (src == TESORO_OK) src = tesoro__exec_id(t, S_EVENT_RELEASE);
+        if (src != TESORO_OK) rc = src;
+      }
+      break;
+    }
+    if ((rc = tesoro__exec_id(t, S_EVENT_RELEASE))) break;
     fired++;
-  }
-  if (rc == TESORO_DONE || tesoro__is_event_error(rc)) {
-    /* the savepoint of the last timer is open: nothing was due, or the
-    ** timer was refused (rc and the message are kept for the caller) */
-    int src = tesoro__exec_id(t, S_EVENT_ROLLBACK);
-    if (src == TESORO_OK) src = tesoro__exec_id(t, S_EVENT_RELEASE);
-    if (src != TESORO_OK) rc = src;
   }
   if (rc == TESORO_DONE || tesoro__is_event_error(rc)) {
     int refused = rc;
