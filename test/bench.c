@@ -132,31 +132,31 @@
 ** digit) are the figure to watch; the VM's timings move between runs.
 **
 **   figure                             tesoro      lean  same rows  Python
-**   instructions per transition      173 774   101 555   126 662      -
+**   instructions per transition      171 999   101 555   126 996      -
 **     (:memory:)
-**   transition, file (WAL, NORMAL),   106.30     64.36     90.98    81.53
+**   transition, file (WAL, NORMAL),    93.37     58.31     81.84    73.73
 **     us
-**   transition, :memory:, us           31.61     16.33     22.13    37.40
-**   transition, synchronous=FULL, us  274.54    246.74    256.07      -
+**   transition, :memory:, us           29.11     15.70     20.88    35.75
+**   transition, synchronous=FULL, us  263.39    239.16    252.44      -
 **   WAL frames per commit                7.9       5.0       7.9      -
-**   mixed workload (332 of 3000        72.65        -      58.48      -
+**   mixed workload (332 of 3000        69.14        -      55.27      -
 **     refused), us/call
-**   ingest (500-event batches, 10 %   45 069   135 814   168 341      -
+**   ingest (500-event batches, 10 %   46 348   139 864   172 637      -
 **     replays), events/s
-**   import (100 000 records, one      12 701        -         -       -
+**   import (100 000 records, one      15 269        -         -       -
 **     call), records/s
-**   durable_batch: one host            13.7x        -         -       -
+**   durable_batch: one host            11.8x        -         -       -
 **     transaction vs a commit each
-**   transition p99 at 1 M appoint-       305        -         -       -
+**   transition p99 at 1 M appoint-       269        -         -       -
 **     ments, host checkpoints every
 **     100 calls, us
-**   the same, checkpoints inside         451        -         -       -
+**   the same, checkpoints inside         348        -         -       -
 **     the calls (default), us
-**   scale growth (1 M vs 10 000        0.980        -         -       -
+**   scale growth (1 M vs 10 000        1.033        -         -       -
 **     appointments)
-**   list_upcoming p99 /              78 / 595        -         -       -
+**   list_upcoming p99 /              76 / 349        -         -       -
 **     pipeline_counts p99 at 1 M, us
-**   peak memory, MiB                    10.3        -         -       -
+**   peak memory, MiB                    10.5        -         -       -
 **
 ** Targets, in the same order: instructions <= 180 000; file transition
 ** >= 0.85 of lean and >= Python; :memory: transition <= 20 us; WAL frames
