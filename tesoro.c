@@ -12627,12 +12627,14 @@ static const struct {
      "SELECT x.what || ' ' || x.id || ' names a missing actor ' || x.actor "
      "FROM (SELECT 'history row' AS what, entity || '/' || entity_id || '/' "
      "|| seq AS id, actor_id AS actor FROM history "
-     "UNION ALL SELECT 'activity', id, actor_id FROM activity UNION ALL "
+     "UNION ALL SELECT 'timeline line', contact_id || '/' || id, actor_id "
+     "FROM activity UNION ALL "
      "SELECT 'outbox row', id, recipient_id FROM outbox WHERE recipient_id "
      "IS NOT NULL) x WHERE NOT EXISTS (SELECT 1 FROM actor a WHERE a.id = "
      "x.actor) LIMIT 1"},
     {"activity is about a contact of its agency",
-     "SELECT 'activity ' || a.id || ' is about a missing contact' FROM "
+     "SELECT 'timeline line ' || a.contact_id || '/' || a.id || ' is about "
+     "a missing contact' FROM "
      "activity a WHERE a.agency_id IS NOT (SELECT agency_id FROM contact c "
      "WHERE c.id = a.contact_id) LIMIT 1"},
     /* json_type, not json_valid: see tesoro__json_top (malformed JSON

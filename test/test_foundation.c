@@ -2174,6 +2174,21 @@ static void test_check_reports_outbox_row_without_cause(void **state) {
   TU_ASSERT_ERR(w, tesoro_check(w->t), TESORO_EDB, NULL);
 }
 
+/* A timeline line is named by its contact and its number there. */
+static void test_check_reports_timeline_line_of_another_agency(void **state) {
+  W;
+  submit_request(w, NULL);
+  TU_OK(w, tesoro_check(w->t));
+  assert_int_equal(tu_sql_exec(w, tu_fmt("UPDATE activity SET agency_id = %lld "
+                                         "WHERE contact_id = %lld AND id = 1",
+                                         (long long)w->other_agency,
+                                         (long long)w->contact), NULL, 0),
+                   SQLITE_OK);
+  TU_ASSERT_ERR(w, tesoro_check(w->t), TESORO_EDB,
+                tu_fmt("timeline line %lld/1 is about a missing contact",
+                       (long long)w->contact));
+}
+
 /* ========================================================================
 ** Bad input sweep for the remaining foundation calls.
 */
@@ -2449,6 +2464,7 @@ int main(void) {
       T(test_check_reports_foreign_key_violation),
       T(test_check_reports_outbox_payload_that_is_not_json),
       T(test_check_reports_outbox_row_without_cause),
+      T(test_check_reports_timeline_line_of_another_agency),
       T(test_operator_calls_refuse_null_handle),
       T(test_outbox_fail_refuses_bad_error_text),
       T(test_every_refusal_leaves_history_untouched),
