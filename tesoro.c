@@ -3813,6 +3813,13 @@ static int tesoro__effect(tesoro__ctx *c, const tesoro__trans *row) {
   return rc;
 }
 
+/* The entity `id` moved earlier in the current batch, or NULL. */
+static struct tesoro__moved *tesoro__batch_moved(tesoro *t, int64_t id) {
+  for (int i = 0; i < t->batch.n; i++)
+    if (t->batch.moved[i].id == id) return &t->batch.moved[i];
+  return NULL;
+}
+
 static int tesoro__fire(tesoro__ctx *c) {
   tesoro *t = c->t;
   const tesoro__trans *row = NULL;
@@ -3830,11 +3837,11 @@ static int tesoro__fire(tesoro__ctx *c) {
   c->to = row->to == TESORO__SAME ? c->from : row->to;
   c->event_name = c->m->events[c->event];
   if (t->batch.on && c->m->fold && c->to == c->from) {
-    for (int i = 0; i < t->batch.n; i++)
-      if (t->batch.moved[i].id == c->id) { /* moved earlier in the batch */
-        c->seq = t->batch.moved[i].seq;
-        return tesoro__effect(c, row);
-      }
+    const struct tesoro__moved *moved = tesoro__batch_moved(t, c->id);
+    if (moved) { /* moved earlier in the batch */
+      c->seq = moved->seq;
+      return tesoro__effect(c, row);
+    }
   }
 
   if ((s = tesoro__stmt(t, row->move ? row->move
@@ -9320,17 +9327,14 @@ TESORO_API int tesoro_exchange_ingest(tesoro *t, int64_t website,
 ** customer: keep the latest per customer (see struct tesoro__batch). */
 static int tesoro__batch_keep_active(tesoro *t) {
   const struct tesoro__moved *a = &t->batch.active;
-  for (int i = 0; a->id && i < t->batch.n; i++)
-    if (t->batch.moved[i].id == a->id) {
-      if (a->active_at > t->batch.moved[i].active_at)
-        t->batch.moved[i].active_at = a->active_at;
-      return TESORO_OK;
-    }
-  /* every event moves its customer (WC_WEB_ROW), so this is not reached;
-  ** were it, the customer's row is written now */
-  return a->id ? TESORO__EXEC(t, S_WEB_CUSTOMER_ACTIVE, BIND_I(a->id),
-                              BIND_NULL, BIND_NULL, BIND_I(a->active_at))
-               : TESORO_OK;
+  struct tesoro__moved *moved;
+  if (a->id == 0) return TESORO_OK;
+  /* every event moves its customer (WC_WEB_ROW, the machine's fold) */
+  if ((moved = tesoro__batch_moved(t, a->id)) == NULL)
+    return tesoro__fail(t, TESORO_EDB, "web customer %lld: its event did not "
+                        "move it", (long long)a->id);
+  if (a->active_at > moved->active_at) moved->active_at = a->active_at;
+  return TESORO_OK;
 }
 
 /* Each customer's last_activity_at, once per batch. */
