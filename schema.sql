@@ -774,3 +774,30 @@ DROP TABLE activity_before_3;
 -- transition).  The agent's lists sort what they find.
 DROP INDEX appointment_owner;
 CREATE INDEX appointment_owner ON appointment(owner_id);
+
+-- Pending timers keyed by their due time alone: the tick reads them from
+-- the key's front, and a table keyed by what they are about needed a
+-- second b-tree ordered by due (make bench: one WAL page a transition).
+-- A withdrawal deletes by the whole key, so the rows the timers are about
+-- keep their due times: an appointment's follow from its start and
+-- duration and, for the reminder, reminder_at (the reminder its last
+-- confirm or reschedule planned, NULL: none); a referral's list-date timer
+-- is list_due (the one last planned).
+ALTER TABLE appointment ADD COLUMN reminder_at INTEGER;
+UPDATE appointment SET reminder_at = (SELECT due_at FROM timer WHERE
+  entity = 8 AND entity_id = appointment.id AND kind = 'viewing_reminder');
+ALTER TABLE referral ADD COLUMN list_due INTEGER;
+UPDATE referral SET list_due = (SELECT due_at FROM timer WHERE
+  entity = 9 AND entity_id = referral.id AND kind = 'referral_list_date');
+ALTER TABLE timer RENAME TO timer_before_3;
+CREATE TABLE timer (
+  due_at    INTEGER NOT NULL,
+  entity    INTEGER NOT NULL,
+  entity_id INTEGER NOT NULL,
+  kind      TEXT    NOT NULL,
+  agency_id INTEGER NOT NULL,
+  PRIMARY KEY (due_at, entity, entity_id, kind)
+) STRICT, WITHOUT ROWID;
+INSERT INTO timer(due_at, entity, entity_id, kind, agency_id)
+  SELECT due_at, entity, entity_id, kind, agency_id FROM timer_before_3;
+DROP TABLE timer_before_3;

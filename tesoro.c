@@ -114,6 +114,8 @@ enum { TESORO__ENTITY_MAX = 0 TESORO__ENTITIES(TESORO__PLUS_ONE) };
 #define TESORO__NUMBER_TEXT(x) TESORO__STRING(x)
 #define TESORO__SQL_ENTITY(NAME) TESORO__NUMBER_TEXT(TESORO_ENTITY_##NAME)
 #define TESORO__DAY                   86400
+/* A viewing's feedback request goes out this long after its end. */
+#define TESORO__FEEDBACK_AFTER_S      3600
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define TESORO__MAX_MONEY             TESORO_MAX_MONEY
 
@@ -762,9 +764,9 @@ static const char *tesoro__schema_line(size_t i);
   X(REFERRAL_SET_STATE,                                                       \
     "UPDATE referral SET state = ?2, version = version + 1 "                  \
     "WHERE id = ?1 AND version = ?3")                                         \
-  X(APPOINTMENT_LOAD,                                                         \
-    "SELECT agency_id, contact_id, state, version FROM appointment "          \
-    "WHERE id = ?1")                                                          \
+  X(APPOINTMENT_LOAD, /* and the facts its timers follow (ctx.before) */  \
+    "SELECT agency_id, contact_id, state, version, start_at, duration_s, "    \
+    "reminder_at FROM appointment WHERE id = ?1")                             \
   X(APPOINTMENT_SET_STATE,                                                    \
     "UPDATE appointment SET state = ?2, version = version + 1 "               \
     "WHERE id = ?1 AND version = ?3")                                         \
@@ -830,27 +832,23 @@ static const char *tesoro__schema_line(size_t i);
   X(TIMER_INSERT,                                                             \
     "INSERT INTO timer(agency_id, entity, entity_id, kind, due_at) "          \
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING")                     \
-  X(TIMER_DUE,                                                                \
+  X(TIMER_DUE, /* in the key's order: no sort */                            \
     "SELECT agency_id, entity, entity_id, kind, due_at FROM timer "           \
-    "WHERE due_at <= ?1 "                                                     \
-    "ORDER BY due_at, agency_id, entity, entity_id, kind LIMIT 1")            \
+    "WHERE due_at <= ?1 ORDER BY due_at, entity, entity_id, kind LIMIT 1")    \
   X(TIMER_NEXT_DUE,                                                           \
     "SELECT coalesce(min(due_at), 9223372036854775807) FROM timer")          \
   /* An entity's, and a deal property's viewings': read from the due */     \
-  /* timers in timer_due's order (no sort), as few as the tick left. */      \
+  /* timers in the key's order, as few as the tick left. */                  \
   X(TIMER_DUE_OF,                                                             \
-    "SELECT agency_id, entity, entity_id, kind, due_at FROM timer INDEXED "   \
-    "BY timer_due WHERE due_at <= ?3 AND (entity = ?1 AND entity_id = ?2 OR ?1 = "         \
+    "SELECT agency_id, entity, entity_id, kind, due_at FROM timer "           \
+    "WHERE due_at <= ?3 AND (entity = ?1 AND entity_id = ?2 OR ?1 = "         \
     TESORO__SQL_ENTITY(DEAL_PROPERTY) " AND entity = "                       \
     TESORO__SQL_ENTITY(APPOINTMENT) " AND (SELECT deal_property_id FROM "    \
     "appointment WHERE id = entity_id) = ?2) "                                \
-    "ORDER BY due_at, agency_id, entity, entity_id, kind LIMIT 1")            \
-  X(TIMER_WITHDRAW, /* ?3 NULL: every kind; else kind ?3 or ?4 */            \
-    "DELETE FROM timer WHERE entity = ?1 AND entity_id = ?2 AND "             \
-    "(?3 IS NULL OR kind = ?3 OR kind = ?4)")                                 \
-  X(TIMER_FIRED,                                                              \
-    "DELETE FROM timer WHERE entity = ?1 AND entity_id = ?2 AND kind = ?3 "   \
-    "AND due_at = ?4")                                                        \
+    "ORDER BY due_at, entity, entity_id, kind LIMIT 1")                       \
+  X(TIMER_DELETE, /* fired or withdrawn: by its whole key */               \
+    "DELETE FROM timer WHERE due_at = ?4 AND entity = ?1 AND entity_id = ?2 " \
+    "AND kind = ?3")                                                          \
   /* documents */                                                             \
   X(DOCUMENT_INSERT,                                                          \
     "INSERT INTO document(agency_id, entity, entity_id, kind, name, mime, "   \
@@ -989,13 +987,15 @@ static const char *tesoro__schema_line(size_t i);
     "viewing_duration_s FROM agency WHERE id = ?1))")                         \
   X(APPOINTMENT_GET,                                                          \
     "SELECT a.start_at, a.duration_s, a.owner_id, a.deal_property_id, "       \
-    "a.no_show_at, w.kind FROM appointment a LEFT JOIN actor w ON w.id = "    \
-    "a.completed_by WHERE a.id = ?1")                                         \
+    "a.no_show_at, w.kind, a.reminder_at FROM appointment a LEFT JOIN actor " \
+    "w ON w.id = a.completed_by WHERE a.id = ?1")                             \
   /* the appointment's moves (tesoro__trans.move): state and own columns */  \
+  /* ?9 the reminder lead: a reminder whose moment has passed would only */ \
+  /* repeat the confirmation */                                             \
   X(APPOINTMENT_MOVE_START,                                                   \
     "UPDATE appointment SET state = ?2, version = version + 1, start_at = ?7, "\
-    "duration_s = coalesce(nullif(?8, 0), duration_s) WHERE id = ?1 AND "     \
-    "version = ?3")                                                           \
+    "duration_s = coalesce(nullif(?8, 0), duration_s), reminder_at = "       \
+    "iif(?7 - ?9 > ?4, ?7 - ?9, NULL) WHERE id = ?1 AND version = ?3")        \
   X(APPOINTMENT_MOVE_END,                                                     \
     "UPDATE appointment SET state = ?2, version = version + 1, ended_at = ?4, "\
     "ended_by = ?5, end_reason = ?6 WHERE id = ?1 AND version = ?3")          \
@@ -1052,6 +1052,9 @@ static const char *tesoro__schema_line(size_t i);
     "failed_at = iif(?3 = 'failed', ?4, failed_at), "                         \
     "failed_by = iif(?3 = 'failed', ?5, failed_by), "                         \
     "fail_reason = iif(?3 = 'failed', ?6, fail_reason) WHERE id = ?1")        \
+  /* the list-date timer last planned (timers are keyed by due time) */     \
+  X(REFERRAL_LIST_DUE, "SELECT list_due FROM referral WHERE id = ?1")         \
+  X(REFERRAL_SET_LIST_DUE, "UPDATE referral SET list_due = ?2 WHERE id = ?1") \
   X(REFERRAL_NOTE_INSERT,                                                     \
     "INSERT INTO referral_note(referral_id, author_id, body, created_at) "    \
     "VALUES (?1, ?2, ?3, ?4)")                                                \
@@ -3008,6 +3011,10 @@ struct tesoro__ctx {
                                   id, seq), once written */
   int checking;                /* allowed-events query: no args, no writes */
   int loaded;                  /* tesoro__load has run: fire skips it */
+  int64_t before[3];           /* the load's columns after its first four:
+                                  the entity's own facts as they were before
+                                  the move (an appointment's start, duration
+                                  and reminder time, for its timers) */
   int64_t agent;               /* the entity's own agent, once read (0: not
                                   yet; the notice step asks m->agent) */
   const char *reason;          /* into history details */
@@ -3740,6 +3747,8 @@ static int tesoro__load(tesoro__ctx *c) {
   c->contact = sqlite3_column_int64(s, 1);
   state = (const char *)sqlite3_column_text(s, 2);
   c->version = sqlite3_column_int64(s, 3);
+  for (int i = 0; i < COUNT(c->before) && 4 + i < sqlite3_column_count(s); i++)
+    c->before[i] = sqlite3_column_int64(s, 4 + i);
   c->from = -1;
   for (int i = 0; state && i < c->m->nstates; i++)
     if (strcmp(state, c->m->states[i]) == 0) c->from = i;
@@ -4384,12 +4393,13 @@ static int tesoro__timer_plan(tesoro__ctx *c, int entity, int64_t entity_id,
   return tesoro__run(c->t, s);
 }
 
-/* Withdraw the entity's pending timers of `kind` or `also` (`kind` NULL:
-** every kind; `also` may be NULL), in one statement. */
+/* Withdraw the entity's timer of `kind` due at `due`, if it is pending.
+** Timers are keyed by their due time (schema.sql), so the entity's row
+** keeps what its timers' due times are. */
 static int tesoro__timer_withdraw(tesoro__ctx *c, const char *kind,
-                                  const char *also) {
-  return TESORO__EXEC(c->t, S_TIMER_WITHDRAW, BIND_I(c->entity), BIND_I(c->id),
-                      BIND_T(kind), BIND_T(also));
+                                  int64_t due) {
+  return TESORO__EXEC(c->t, S_TIMER_DELETE, BIND_I(c->entity), BIND_I(c->id),
+                      BIND_T(kind), BIND_I(due));
 }
 
 /* Timer handlers, by kind.  `c` is a context for the timer's entity, as the
@@ -4441,7 +4451,7 @@ static int tesoro__timer_fire(tesoro *t, const tesoro__due *d, int64_t now) {
   tesoro__ctx c;
   int rc;
   /* The timer goes first: a handler may plan the same kind again. */
-  if ((rc = TESORO__EXEC(t, S_TIMER_FIRED, BIND_I(d->entity), BIND_I(d->id),
+  if ((rc = TESORO__EXEC(t, S_TIMER_DELETE, BIND_I(d->entity), BIND_I(d->id),
                          BIND_T(d->kind), BIND_I(d->due)))) return rc;
   if ((rc = tesoro__agency_actor(t, d->agency, "system", &system))) return rc;
   memset(&c, 0, sizeof c);
@@ -4468,7 +4478,7 @@ static int tesoro__timer_fire(tesoro *t, const tesoro__due *d, int64_t now) {
 ** own timers due at the call's time fire, in the caller's transaction, as
 ** tesoro_tick would fire them; before a write on a deal property, its
 ** viewings' too (a closed no-show window makes it "viewed").  Those are
-** found among the due timers (timer_due), not among the property's
+** found among the due timers (by their key), not among the property's
 ** viewings: a property may have hundreds of viewings, while the due set
 ** is what the tick has not reached yet, usually nothing.  The bound only
 ** stops a handler that kept planning what is already due. */
@@ -6267,6 +6277,7 @@ TESORO_API int tesoro_deal_property_favourite(tesoro *t, int64_t actor,
 
 struct tesoro__appt {
   int64_t start_at, duration, owner, deal_property, no_show_at;
+  int64_t reminder_at; /* the planned reminder's due time, or 0 */
   int by_clock; /* completed by the system's timer, not by start_viewing */
 };
 
@@ -6283,8 +6294,45 @@ static int tesoro__appt_get(tesoro__ctx *c, tesoro__appt *a) {
   c->agent = a->owner; /* for the notice step: read once */
   kind = (const char *)sqlite3_column_text(s, 5);
   a->by_clock = kind && strcmp(kind, "system") == 0;
+  a->reminder_at = sqlite3_column_int64(s, 6);
   sqlite3_reset(s);
   return TESORO_OK;
+}
+
+/* An appointment's timers, as bits of `which` below, and when each is due:
+** all follow from its row (the reminder from reminder_at, which the
+** confirm or reschedule that planned it set).  0: none of that kind. */
+enum {
+  APPT_T_COMPLETE = 1, /* the clock completes it at its end */
+  APPT_T_FEEDBACK = 2, /* the client is asked an hour after the end */
+  APPT_T_REMINDER = 4, /* a reminder before the start */
+  APPT_T_NO_SHOW = 8   /* the no-show window closes, 7 days on */
+};
+static const char *const tesoro__appt_timer_kinds[] = {
+    "appointment_complete", "viewing_feedback", "viewing_reminder",
+    "no_show_window"};
+
+static int64_t tesoro__appt_due(const tesoro__appt *a, int bit) {
+  switch (bit) {
+  case APPT_T_COMPLETE: return a->start_at + a->duration;
+  case APPT_T_FEEDBACK: return a->start_at + a->duration + TESORO__FEEDBACK_AFTER_S;
+  case APPT_T_REMINDER: return a->reminder_at;
+  default: return a->start_at + TESORO_NO_SHOW_WINDOW_S;
+  }
+}
+
+/* Plan (or, `withdraw`, withdraw) the appointment's timers in `which`. */
+static int tesoro__appt_timers(tesoro__ctx *c, const tesoro__appt *a,
+                               int which, int withdraw) {
+  int rc = TESORO_OK;
+  for (int i = 0; rc == TESORO_OK && i < COUNT(tesoro__appt_timer_kinds); i++) {
+    int64_t due = tesoro__appt_due(a, 1 << i);
+    if (!(which & (1 << i)) || due == 0) continue;
+    rc = withdraw ? tesoro__timer_withdraw(c, tesoro__appt_timer_kinds[i], due)
+                  : tesoro__timer_plan(c, c->entity, c->id,
+                                       tesoro__appt_timer_kinds[i], due);
+  }
+  return rc;
 }
 
 /* Queue the appointment, as it is at this transition, for the owner's
@@ -6391,23 +6439,25 @@ static int guard_no_show(tesoro__ctx *c) {
 ** tell the client and the calendar.  A pending appointment has no timers
 ** to withdraw. */
 static int fx_schedule(tesoro__ctx *c) {
-  tesoro *t = c->t;
   const char *summary = c->event == APPT_EV_CONFIRM ? "Viewing confirmed"
                                                     : "Viewing rescheduled";
   tesoro__appt a;
   char extra[80];
   int rc;
-  if ((rc = tesoro__appt_get(c, &a)) ||
-      (c->from != APPT_PENDING && (rc = tesoro__timer_withdraw(c, NULL, NULL))) ||
-      (rc = tesoro__timer_plan(c, c->entity, c->id, "appointment_complete",
-                               a.start_at + a.duration)) ||
-      (rc = tesoro__timer_plan(c, c->entity, c->id, "viewing_feedback",
-                               a.start_at + a.duration + 3600)))
-    return rc;
-  /* A reminder whose moment has passed would only repeat this e-mail. */
-  if (a.start_at - t->reminder_s > c->now &&
-      (rc = tesoro__timer_plan(c, c->entity, c->id, "viewing_reminder",
-                               a.start_at - t->reminder_s)))
+  if ((rc = tesoro__appt_get(c, &a))) return rc;
+  /* The move set the new start: a reschedule withdraws what the old one,
+  ** as the load read it, planned. */
+  if (c->event == APPT_EV_RESCHEDULE) {
+    tesoro__appt was = a;
+    was.start_at = c->before[0];
+    was.duration = c->before[1];
+    was.reminder_at = c->before[2];
+    if ((rc = tesoro__appt_timers(c, &was, APPT_T_COMPLETE | APPT_T_FEEDBACK |
+                                               APPT_T_REMINDER, 1)))
+      return rc;
+  }
+  if ((rc = tesoro__appt_timers(c, &a, APPT_T_COMPLETE | APPT_T_FEEDBACK |
+                                           APPT_T_REMINDER, 0)))
     return rc;
   snprintf(extra, sizeof extra, "{\"state\":\"confirmed\",\"start_at\":%lld}",
            (long long)a.start_at);
@@ -6428,7 +6478,9 @@ static int fx_appointment_end(tesoro__ctx *c) {
   tesoro__appt a;
   int rc;
   if ((rc = tesoro__appt_get(c, &a)) ||
-      (rc = tesoro__timer_withdraw(c, NULL, NULL)))
+      (c->from != APPT_PENDING &&
+       (rc = tesoro__appt_timers(c, &a, APPT_T_COMPLETE | APPT_T_FEEDBACK |
+                                            APPT_T_REMINDER, 1))))
     return rc;
   snprintf(summary, sizeof summary, "Viewing %s%s%s", what,
            c->reason ? ": " : "", c->reason ? c->reason : "");
@@ -6448,12 +6500,10 @@ static int fx_completed(tesoro__ctx *c) {
   tesoro__appt a;
   int rc;
   if ((rc = tesoro__appt_get(c, &a)) ||
-      (rc = tesoro__timer_withdraw(c, "appointment_complete",
-                                   "viewing_reminder")))
+      (rc = tesoro__appt_timers(c, &a, APPT_T_COMPLETE | APPT_T_REMINDER, 1)))
     return rc;
   rc = by_client ? tesoro__property_viewed(c, a.deal_property)
-                 : tesoro__timer_plan(c, c->entity, c->id, "no_show_window",
-                                      a.start_at + TESORO_NO_SHOW_WINDOW_S);
+                 : tesoro__appt_timers(c, &a, APPT_T_NO_SHOW, 0);
   if (rc || (rc = tesoro__calendar_sync(c, a.owner, &a))) return rc;
   return tesoro__activity(c, "viewing_completed",
                           by_client ? "Viewing started by the client"
@@ -6464,7 +6514,7 @@ static int fx_no_show(tesoro__ctx *c) {
   tesoro__appt a;
   int rc;
   if ((rc = tesoro__appt_get(c, &a)) ||
-      (rc = tesoro__timer_withdraw(c, "viewing_feedback", "no_show_window")) ||
+      (rc = tesoro__appt_timers(c, &a, APPT_T_FEEDBACK | APPT_T_NO_SHOW, 1)) ||
       (rc = tesoro__calendar_sync(c, a.owner, &a)))
     return rc;
   return tesoro__activity(c, "viewing_no_show",
@@ -6558,7 +6608,7 @@ static int tesoro__appointment_schedule(tesoro *t, int64_t actor,
                                         int64_t appointment, int64_t start_at,
                                         int64_t duration_s, int64_t expected,
                                         int event) {
-  int64_t when[2] = {start_at, duration_s};
+  int64_t when[3] = {start_at, duration_s, t ? t->reminder_s : 0};
   int rc;
   TESORO__ENTER(t);
   if (start_at <= 0)
@@ -6787,11 +6837,13 @@ static int fx_stage(tesoro__ctx *c) {
   const char *name = c->m->states[c->to];
   tesoro__stage_facts f;
   char summary[64], zone[128], extra[96];
+  int64_t planned = 0; /* the list-date timer's due time, if one is pending */
   int rc;
-  if ((rc = TESORO__EXEC(t, S_REFERRAL_APPLY, BIND_I(c->id), BIND_T(c->args),
+  if ((rc = tesoro__lookup(t, S_REFERRAL_LIST_DUE, c->id, NULL, &planned)) < 0 ||
+      (planned && (rc = tesoro__timer_withdraw(c, "referral_list_date", planned))) ||
+      (rc = TESORO__EXEC(t, S_REFERRAL_APPLY, BIND_I(c->id), BIND_T(c->args),
                          BIND_T(name), BIND_I(c->now), BIND_I(c->actor->id),
-                         BIND_T(c->reason))) ||
-      (rc = tesoro__timer_withdraw(c, "referral_list_date", NULL)))
+                         BIND_T(c->reason))))
     return rc;
   c->args = NULL; /* stored now: read the referral itself from here on */
   if ((rc = tesoro__stage_facts_get(c, &f))) return rc;
@@ -6801,7 +6853,8 @@ static int fx_stage(tesoro__ctx *c) {
     sscanf(f.list_date, "%4d-%2d-%2d", &y, &m, &d);
     if ((rc = tesoro__agency_zone(c, zone)) ||
         (rc = tesoro__zone_midnight(t, zone, y * 10000 + m * 100 + d, &due)) ||
-        (rc = tesoro__timer_plan(c, c->entity, c->id, "referral_list_date", due)))
+        (rc = tesoro__timer_plan(c, c->entity, c->id, "referral_list_date", due)) ||
+        (rc = TESORO__EXEC(t, S_REFERRAL_SET_LIST_DUE, BIND_I(c->id), BIND_I(due))))
       return rc;
   }
   snprintf(summary, sizeof summary, "Referral stage: %s", name);
@@ -9942,15 +9995,15 @@ static const tesoro__privacy tesoro__privacy_map[] = {
      "id agency_id contact_id deal_id deal_property_id listing_id owner_id "
      "version state type category preferred start_at duration_s completed_at "
      "completed_by ended_at ended_by no_show_at no_show_by rating rated_at "
-     "created_at", "end_reason:n", NULL},
+     "created_at reminder_at", "end_reason:n", NULL},
     {"appointment_note", "appointment_id IN " C_APPOINTMENTS, NULL,
      "id appointment_id author_id created_at", "body:e", NULL},
     {"referral", "contact_id = ?1", NULL,
      "id agency_id contact_id agent_id version state last_active_stage "
      "meeting_at list_date sale_price close_date fee_bp fee_owed paid_amount "
      /* "erased", not NULL: a failed referral keeps a reason (tesoro_check) */
-     "paid_at failed_at failed_by created_at attempted_via contacted_via",
-     "fail_reason:e", NULL},
+     "paid_at failed_at failed_by created_at attempted_via contacted_via "
+     "list_due", "fail_reason:e", NULL},
     {"referral_note", "referral_id IN " C_REFERRALS, NULL,
      "id referral_id author_id created_at", "body:e", NULL},
     {"portal_account", "contact_id = ?1", NULL,
@@ -12791,6 +12844,22 @@ static const struct {
      "t.kind IN ('appointment_complete', 'viewing_reminder')) OR "
      "(a.no_show_at IS NOT NULL AND t.kind IN ('viewing_feedback', "
      "'no_show_window')) LIMIT 1"},
+    /* a withdrawal deletes a timer by the due time its row gives */
+    {"a timer is due when the viewing or referral it is about says",
+     "SELECT t.kind || ' timer of ' || CASE t.entity WHEN "
+     TESORO__SQL_ENTITY(APPOINTMENT) " THEN 'appointment ' ELSE 'referral ' END "
+     "|| t.entity_id || ' is due at ' || t.due_at || ', not when its row says' "
+     "FROM timer t LEFT JOIN appointment a ON t.entity = "
+     TESORO__SQL_ENTITY(APPOINTMENT) " AND a.id = t.entity_id LEFT JOIN "
+     "referral r ON t.entity = " TESORO__SQL_ENTITY(REFERRAL) " AND r.id = "
+     "t.entity_id WHERE t.due_at IS NOT CASE t.kind "
+     "WHEN 'appointment_complete' THEN a.start_at + a.duration_s "
+     "WHEN 'viewing_feedback' THEN a.start_at + a.duration_s + "
+     TESORO__NUMBER_TEXT(TESORO__FEEDBACK_AFTER_S) " "
+     "WHEN 'viewing_reminder' THEN a.reminder_at "
+     "WHEN 'no_show_window' THEN a.start_at + "
+     TESORO__NUMBER_TEXT(TESORO_NO_SHOW_WINDOW_S) " "
+     "WHEN 'referral_list_date' THEN r.list_due ELSE t.due_at END LIMIT 1"},
     {"a confirmed or completed viewing has its start, a completed one its "
      "completion",
      "SELECT 'appointment ' || a.id || ' is ' || a.state || ' without its "
@@ -13651,6 +13720,33 @@ static const char *const tesoro__schema_lines[] = {
     "-- transition).  The agent's lists sort what they find.\n",
     "DROP INDEX appointment_owner;\n",
     "CREATE INDEX appointment_owner ON appointment(owner_id);\n",
+    "\n",
+    "-- Pending timers keyed by their due time alone: the tick reads them from\n",
+    "-- the key's front, and a table keyed by what they are about needed a\n",
+    "-- second b-tree ordered by due (make bench: one WAL page a transition).\n",
+    "-- A withdrawal deletes by the whole key, so the rows the timers are about\n",
+    "-- keep their due times: an appointment's follow from its start and\n",
+    "-- duration and, for the reminder, reminder_at (the reminder its last\n",
+    "-- confirm or reschedule planned, NULL: none); a referral's list-date timer\n",
+    "-- is list_due (the one last planned).\n",
+    "ALTER TABLE appointment ADD COLUMN reminder_at INTEGER;\n",
+    "UPDATE appointment SET reminder_at = (SELECT due_at FROM timer WHERE\n",
+    "  entity = 8 AND entity_id = appointment.id AND kind = 'viewing_reminder');\n",
+    "ALTER TABLE referral ADD COLUMN list_due INTEGER;\n",
+    "UPDATE referral SET list_due = (SELECT due_at FROM timer WHERE\n",
+    "  entity = 9 AND entity_id = referral.id AND kind = 'referral_list_date');\n",
+    "ALTER TABLE timer RENAME TO timer_before_3;\n",
+    "CREATE TABLE timer (\n",
+    "  due_at    INTEGER NOT NULL,\n",
+    "  entity    INTEGER NOT NULL,\n",
+    "  entity_id INTEGER NOT NULL,\n",
+    "  kind      TEXT    NOT NULL,\n",
+    "  agency_id INTEGER NOT NULL,\n",
+    "  PRIMARY KEY (due_at, entity, entity_id, kind)\n",
+    ") STRICT, WITHOUT ROWID;\n",
+    "INSERT INTO timer(due_at, entity, entity_id, kind, agency_id)\n",
+    "  SELECT due_at, entity, entity_id, kind, agency_id FROM timer_before_3;\n",
+    "DROP TABLE timer_before_3;\n",
 /* <<schema */
     NULL};
 

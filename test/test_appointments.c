@@ -2229,6 +2229,38 @@ static void test_reminder_lead_is_configurable(void **state) {
   assert_int_equal(outbox_n(w, a, 0, NULL, T_REMINDER), 4);
 }
 
+/* Timers are keyed by their due time, so a reschedule or a cancellation
+   withdraws the reminder at the time it was planned for, whatever the
+   handle's lead is by then; tesoro_check finds a timer its viewing does
+   not account for. */
+static void test_reminder_is_withdrawn_after_the_lead_changed(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, b;
+  char err[200];
+
+  offer(w, &v);
+  TU_OK(w, tesoro_config(w->t, TESORO_CONFIG_REMINDER_LEAD_S, 2 * HOUR));
+  a = confirmed(w, v.dp, D2);
+  b = confirmed(w, v.dp, D3);
+  assert_int_equal(pending_due(w, a, D2 - 2 * HOUR), 1);
+  TU_OK(w, tesoro_config(w->t, TESORO_CONFIG_REMINDER_LEAD_S, 3 * HOUR));
+  TU_OK(w, tesoro_appointment_reschedule(w->t, w->agent, a, D4, 0, 0));
+  assert_int_equal(pending_due(w, a, D2 - 2 * HOUR), 0);
+  assert_int_equal(pending_due(w, a, D4 - 3 * HOUR), 1);
+  assert_int_equal(timer_n(w, a, "%remind%"), 1);
+  TU_OK(w, tesoro_appointment_cancel(w->t, w->agent, b, "Agent ill", 0));
+  assert_int_equal(timer_n(w, b, NULL), 0);
+  TU_OK(w, tesoro_check(w->t));
+  /* a timer moved behind tesoro's back would never be withdrawn */
+  assert_int_equal(tu_sql_exec(w, tu_fmt("UPDATE timer SET due_at = due_at + 60 "
+                                         "WHERE entity = %d AND entity_id = %lld AND "
+                                         "kind = 'viewing_reminder'",
+                                         APPT, (long long)a), err, sizeof err),
+                   SQLITE_OK);
+  TU_ASSERT_ERR(w, tesoro_check(w->t), TESORO_EDB, "viewing_reminder timer of appointment");
+}
+
 static void test_feedback_request_an_hour_after_completion(void **state) {
   tu_world *w = *state;
   viewing v;
@@ -3172,6 +3204,7 @@ int main(void) {
       T(test_cancel_and_reject_withdraw_timers),
       T(test_reminder_fires_to_client_and_owner),
       T(test_reminder_lead_is_configurable),
+      T(test_reminder_is_withdrawn_after_the_lead_changed),
       T(test_feedback_request_an_hour_after_completion),
       T(test_viewing_duration_default_and_per_viewing),
       T(test_viewing_duration_refusals),
