@@ -764,9 +764,14 @@ static const char *tesoro__schema_line(size_t i);
   X(REFERRAL_SET_STATE,                                                       \
     "UPDATE referral SET state = ?2, version = version + 1 "                  \
     "WHERE id = ?1 AND version = ?3")                                         \
-  X(APPOINTMENT_LOAD, /* and the facts its timers follow (ctx.before) */  \
+  /* and its own facts, tesoro__appt_get's (ctx.before) */                  \
+  X(APPOINTMENT_LOAD,                                                         \
     "SELECT agency_id, contact_id, state, version, start_at, duration_s, "    \
-    "reminder_at FROM appointment WHERE id = ?1")                             \
+    "reminder_at, owner_id, deal_property_id, no_show_at FROM appointment "   \
+    "WHERE id = ?1")                                                          \
+  X(APPOINTMENT_BY_CLOCK, /* completed by the system's timer */             \
+    "SELECT w.kind = 'system' FROM appointment a JOIN actor w ON w.id = "     \
+    "a.completed_by WHERE a.id = ?1")                                         \
   X(APPOINTMENT_SET_STATE,                                                    \
     "UPDATE appointment SET state = ?2, version = version + 1 "               \
     "WHERE id = ?1 AND version = ?3")                                         \
@@ -985,10 +990,6 @@ static const char *tesoro__schema_line(size_t i);
     "deal_property_id, listing_id, owner_id, state, preferred, created_at, "  \
     "duration_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?9, ?7, ?8, (SELECT " \
     "viewing_duration_s FROM agency WHERE id = ?1))")                         \
-  X(APPOINTMENT_GET,                                                          \
-    "SELECT a.start_at, a.duration_s, a.owner_id, a.deal_property_id, "       \
-    "a.no_show_at, w.kind, a.reminder_at FROM appointment a LEFT JOIN actor " \
-    "w ON w.id = a.completed_by WHERE a.id = ?1")                             \
   /* the appointment's moves (tesoro__trans.move): state and own columns */  \
   /* ?9 the reminder lead: a reminder whose moment has passed would only */ \
   /* repeat the confirmation */                                             \
@@ -3011,10 +3012,10 @@ struct tesoro__ctx {
                                   id, seq), once written */
   int checking;                /* allowed-events query: no args, no writes */
   int loaded;                  /* tesoro__load has run: fire skips it */
-  int64_t before[3];           /* the load's columns after its first four:
-                                  the entity's own facts as they were before
-                                  the move (an appointment's start, duration
-                                  and reminder time, for its timers) */
+  int64_t before[6];           /* the load's integer columns after its first
+                                  four: the entity's own facts as they were
+                                  before the move (an appointment's, see
+                                  tesoro__appt_get) */
   int64_t agent;               /* the entity's own agent, once read (0: not
                                   yet; the notice step asks m->agent) */
   const char *reason;          /* into history details */
@@ -6278,24 +6279,28 @@ TESORO_API int tesoro_deal_property_favourite(tesoro *t, int64_t actor,
 struct tesoro__appt {
   int64_t start_at, duration, owner, deal_property, no_show_at;
   int64_t reminder_at; /* the planned reminder's due time, or 0 */
-  int by_clock; /* completed by the system's timer, not by start_viewing */
 };
 
+/* The appointment's own facts: before the move (c->seq 0: the guards, a
+** timer's handler) as the load read them, after it read again. */
 static int tesoro__appt_get(tesoro__ctx *c, tesoro__appt *a) {
-  sqlite3_stmt *s;
-  const char *kind;
-  int rc;
-  if ((rc = TESORO__ROW(c->t, &s, S_APPOINTMENT_GET, BIND_I(c->id)))) return rc;
-  a->start_at = sqlite3_column_int64(s, 0);
-  a->duration = sqlite3_column_int64(s, 1);
-  a->owner = sqlite3_column_int64(s, 2);
-  a->deal_property = sqlite3_column_int64(s, 3);
-  a->no_show_at = sqlite3_column_int64(s, 4);
+  int64_t v[COUNT(c->before)];
+  if (c->seq) {
+    sqlite3_stmt *s;
+    int rc;
+    if ((rc = TESORO__ROW(c->t, &s, S_APPOINTMENT_LOAD, BIND_I(c->id)))) return rc;
+    for (int i = 0; i < COUNT(v); i++) v[i] = sqlite3_column_int64(s, 4 + i);
+    sqlite3_reset(s);
+  } else {
+    memcpy(v, c->before, sizeof v);
+  }
+  a->start_at = v[0];
+  a->duration = v[1];
+  a->reminder_at = v[2];
+  a->owner = v[3];
+  a->deal_property = v[4];
+  a->no_show_at = v[5];
   c->agent = a->owner; /* for the notice step: read once */
-  kind = (const char *)sqlite3_column_text(s, 5);
-  a->by_clock = kind && strcmp(kind, "system") == 0;
-  a->reminder_at = sqlite3_column_int64(s, 6);
-  sqlite3_reset(s);
   return TESORO_OK;
 }
 
@@ -6416,9 +6421,13 @@ static int guard_viewing_ended(tesoro__ctx *c) {
 
 static int guard_no_show(tesoro__ctx *c) {
   tesoro__appt a;
-  int rc = tesoro__appt_get(c, &a);
-  if (rc) return rc;
-  if (!a.by_clock)
+  int64_t by_clock = 0; /* completed by the clock, not by start_viewing */
+  int rc;
+  if ((rc = tesoro__appt_get(c, &a)) ||
+      (rc = tesoro__lookup(c->t, S_APPOINTMENT_BY_CLOCK, c->id, NULL,
+                           &by_clock)) < 0)
+    return rc;
+  if (!by_clock)
     return tesoro__fail(c->t, TESORO_EGUARD,
                         "the client started appointment %lld; a no-show can "
                         "be recorded only for a viewing the clock completed",
@@ -6448,11 +6457,11 @@ static int fx_schedule(tesoro__ctx *c) {
   /* The move set the new start: a reschedule withdraws what the old one,
   ** as the load read it, planned. */
   if (c->event == APPT_EV_RESCHEDULE) {
-    tesoro__appt was = a;
-    was.start_at = c->before[0];
-    was.duration = c->before[1];
-    was.reminder_at = c->before[2];
-    if ((rc = tesoro__appt_timers(c, &was, APPT_T_COMPLETE | APPT_T_FEEDBACK |
+    tesoro__ctx loaded = *c;
+    tesoro__appt was;
+    loaded.seq = 0;
+    if ((rc = tesoro__appt_get(&loaded, &was)) ||
+        (rc = tesoro__appt_timers(c, &was, APPT_T_COMPLETE | APPT_T_FEEDBACK |
                                                APPT_T_REMINDER, 1)))
       return rc;
   }
