@@ -242,9 +242,14 @@ struct tesoro {
   ** is the current event's, kept once the event succeeded.  A customer's
   ** last_activity_at is written once, at the batch's end: active_at is the
   ** latest sign of interest among its events, `active` the current
-  ** event's (customer id, at). */
+  ** event's (customer id, at).  `checked`: the batch's text passed the
+  ** checks each event's would (UTF-8, tesoro__json_boundary), so an event
+  ** needs only its length checked.  The last listing an event named, by
+  ** reference (a batch writes no listing). */
   struct tesoro__batch {
-    int on, n, cap;
+    int on, n, cap, checked;
+    char listing_ref[40];
+    int64_t listing;
     struct tesoro__moved {
       int64_t id, seq, active_at;
     } *moved, pending, active;
@@ -310,17 +315,27 @@ static int tesoro__utf8_valid(const char *s, size_t n) {
 ** "not given"); required text must be non-empty.  Returns TESORO_OK or
 ** TESORO_EINVAL with a message naming `what`.
 */
-static int tesoro__text(tesoro *t, const char *what, const char *s, size_t max,
-                        int required) {
-  size_t n;
+/* Given (when `required`) and at most `max` bytes: TESORO_OK with the
+** length in *out_n (0 when not given), or EINVAL. */
+static int tesoro__text_length(tesoro *t, const char *what, const char *s,
+                               size_t max, int required, size_t *out_n) {
+  *out_n = 0;
   if (s == NULL || s[0] == 0) {
     if (!required) return TESORO_OK;
     return tesoro__fail(t, TESORO_EINVAL, "%s is required", what);
   }
-  n = strnlen(s, max + 1);
-  if (n > max)
+  if ((*out_n = strnlen(s, max + 1)) > max)
     return tesoro__fail(t, TESORO_EINVAL, "%s is longer than %zu bytes", what,
                         max);
+  return TESORO_OK;
+}
+
+static int tesoro__text(tesoro *t, const char *what, const char *s, size_t max,
+                        int required) {
+  size_t n;
+  int rc;
+  if ((rc = tesoro__text_length(t, what, s, max, required, &n)) || n == 0)
+    return rc;
   if (!tesoro__utf8_valid(s, n))
     return tesoro__fail(t, TESORO_EINVAL, "%s is not valid UTF-8", what);
   return TESORO_OK;
@@ -9254,9 +9269,14 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
   tesoro__web_args w;
   tesoro__ctx c;
   char *result = NULL;
-  if ((rc = tesoro__text(t, "event", json, TESORO_MAX_JSON, 1)) ||
-      (rc = tesoro__json_boundary(t, "event", json)))
+  if (t->batch.checked) {
+    size_t n;
+    if ((rc = tesoro__text_length(t, "event", json, TESORO_MAX_JSON, 1, &n)))
+      return rc;
+  } else if ((rc = tesoro__text(t, "event", json, TESORO_MAX_JSON, 1)) ||
+             (rc = tesoro__json_boundary(t, "event", json))) {
     return rc;
+  }
   if ((rc = tesoro__json_top(t, S_WEB_EVENT_TYPE, json, NULL, type,
                              sizeof type)) < 0)
     return rc;
@@ -9322,8 +9342,15 @@ static int tesoro__ingest(tesoro *t, const tesoro__actor *a, const char *json,
   }
   if (rc < 0) return rc;
 
-  if (h.ref[0] && (rc = tesoro__listing_by_ref(t, a->agency, h.ref, &listing)))
-    return rc;
+  if (h.ref[0] && t->batch.on && strcmp(h.ref, t->batch.listing_ref) == 0) {
+    listing = t->batch.listing;
+  } else if (h.ref[0]) {
+    if ((rc = tesoro__listing_by_ref(t, a->agency, h.ref, &listing))) return rc;
+    if (t->batch.on) { /* the batch's agency's: emptied at its end */
+      snprintf(t->batch.listing_ref, sizeof t->batch.listing_ref, "%s", h.ref);
+      t->batch.listing = listing;
+    }
+  }
   if (h.contact && ((rc = tesoro__contact_reach(t, a, h.contact, NULL)) ||
                     (rc = tesoro__contact_writable(t, a, h.contact))))
     return rc;
@@ -9509,7 +9536,7 @@ TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
   tesoro__actor a;
   tesoro__batch_out out;
   int64_t is_array = 0;
-  int rc, count = 0;
+  int rc, count = 0, checked;
   TESORO__ENTER(t);
   if ((rc = tesoro__out(t, out_failed, "out_failed")) ||
       (rc = tesoro__out(t, out_results, "out_results")) ||
@@ -9525,6 +9552,10 @@ TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
   if (count > TESORO_MAX_BATCH)
     return tesoro__fail(t, TESORO_EINVAL, "a batch holds at most %d events, not %d",
                         TESORO_MAX_BATCH, count);
+  /* One scan of the batch spares each event its own (a refusal here only
+  ** means the events are checked one by one). */
+  checked = tesoro__json_boundary(t, "events", events_json) == TESORO_OK;
+  tesoro__ok(t);
   for (int careful = 0;; careful = 1) {
     int again = 0;
     memset(&out, 0, sizeof out);
@@ -9532,6 +9563,7 @@ TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
     if (t->batch.moved == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
     t->batch.n = 0;
     t->batch.on = 1;
+    t->batch.checked = checked;
     if ((rc = tesoro__write_begin(t))) {
       tesoro__batch_end(t);
       return rc;

@@ -787,6 +787,49 @@ static void test_batch_undoes_an_event_refused_after_it_wrote(void **state) {
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
 }
 
+/* In a batch each event is checked as if it came alone, though the batch's
+** text is scanned once: an empty one, one over TESORO_MAX_JSON, one with a
+** \u0000 are refused with their own messages, and events naming listings
+** in turn find each its own. */
+static void test_batch_checks_each_event_as_if_alone(void **state) {
+  tu_world *w = *state;
+  char a[16], b[16], *results = NULL, *batch,
+      *name = tu_long_string(TESORO_MAX_JSON);
+  int64_t la = listing_ref(w, "A", 300000, a), lb = listing_ref(w, "B", 400000, b);
+  int failed = -1;
+  /* tu_fmt's buffer is too small for the long one */
+  batch = sqlite3_mprintf(
+      "[\"\",{\"source_id\":\"k1\",\"type\":\"customer\",\"customer\":\"c1\","
+      "\"at\":%lld,\"name\":\"To\\u0000m\"},"
+      "{\"source_id\":\"k2\",\"type\":\"customer\",\"customer\":\"c1\","
+      "\"at\":%lld,\"name\":\"%s\"},"
+      "{\"source_id\":\"k3\",\"type\":\"property_view\",\"customer\":\"c1\","
+      "\"at\":%lld,\"listing\":\"%s\"},"
+      "{\"source_id\":\"k4\",\"type\":\"property_view\",\"customer\":\"c1\","
+      "\"at\":%lld,\"listing\":\"%s\"},"
+      "{\"source_id\":\"k5\",\"type\":\"property_view\",\"customer\":\"c1\","
+      "\"at\":%lld,\"listing\":\"%s\"}]",
+      (long long)T0, (long long)T0, name, (long long)T0 + 1, a, (long long)T0 + 2, b,
+      (long long)T0 + 3, a);
+  assert_non_null(batch);
+  TU_OK(w, tesoro_exchange_ingest_batch(w->t, w->website, batch, &failed, &results));
+  sqlite3_free(batch);
+  free(name);
+  assert_int_equal(failed, 3);
+  assert_non_null(strstr(results, "{\"index\":0,\"error\":\"EINVAL\","
+                                  "\"message\":\"event is required\"}"));
+  assert_non_null(strstr(results, "{\"index\":1,\"error\":\"EINVAL\""));
+  assert_non_null(strstr(results, "NUL"));
+  assert_non_null(strstr(results, "{\"index\":2,\"error\":\"EINVAL\","
+                                  "\"message\":\"event is longer than"));
+  tesoro_free(results);
+  assert_int_equal(tu_sqlf(w, "SELECT views FROM web_interest WHERE listing_id = %lld",
+                           (long long)la), 2);
+  assert_int_equal(tu_sqlf(w, "SELECT views FROM web_interest WHERE listing_id = %lld",
+                           (long long)lb), 1);
+  assert_int_equal(tesoro_check(w->t), TESORO_OK);
+}
+
 /* A customer's last activity is its latest sign of interest, whatever
 ** the order its events come in; a batch writes it once per customer at its
 ** end, and neither a refused event nor a non-interest one (group) counts. */
@@ -2235,6 +2278,7 @@ int main(void) {
         T(test_json_boundary_nul_numbers_and_skew),
         T(test_consent_newest_decision_wins),
         T(test_batch_undoes_an_event_refused_after_it_wrote),
+        T(test_batch_checks_each_event_as_if_alone),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
