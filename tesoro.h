@@ -2263,7 +2263,8 @@ TESORO_API void tesoro_cursor_free(tesoro_cursor *c);
 ** tesoro's own invariants (each entity's state equals the to_state of its
 ** last history row and its version its last seq; every outbox row and task
 ** has its cause; no cancelled or rejected viewing keeps a pending timer;
-** ...).  TESORO_OK when all hold; otherwise TESORO_EDB with
+** every pending timer is due when the viewing or referral it is about says,
+** so that a withdrawal finds it; ...).  TESORO_OK when all hold; otherwise TESORO_EDB with
 ** the first violation in tesoro_errmsg.
 ** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
 ** TESORO_ESTATE; TESORO_EGUARD; TESORO_EEXISTS where the text above says so.

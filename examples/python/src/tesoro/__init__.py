@@ -3215,8 +3215,10 @@ class Tesoro:
         Operator call: PRAGMA integrity_check, PRAGMA foreign_key_check and
         tesoro's own invariants (each entity's state equals the to_state of its
         last history row and its version its last seq; every outbox row and
-        task has its cause; ...).  TESORO_OK when all hold; otherwise
-        TESORO_EDB with the first violation in tesoro_errmsg.
+        task has its cause; no cancelled or rejected viewing keeps a pending
+        timer; every pending timer is due when the viewing or referral it is
+        about says, so that a withdrawal finds it; ...).  TESORO_OK when all
+        hold; otherwise TESORO_EDB with the first violation in tesoro_errmsg.
         """
         self._call("tesoro_check")
 
