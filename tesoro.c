@@ -310,13 +310,9 @@ static int tesoro__utf8_valid(const char *s, size_t n) {
   return 1;
 }
 
-/*
-** Check one text argument.  Optional text may be NULL or "" (both mean
-** "not given"); required text must be non-empty.  Returns TESORO_OK or
-** TESORO_EINVAL with a message naming `what`.
-*/
-/* Given (when `required`) and at most `max` bytes: TESORO_OK with the
-** length in *out_n (0 when not given), or EINVAL. */
+/* tesoro__text's first half: given (when `required`) and at most `max`
+** bytes; *out_n is the length (0 when not given).  A part of a text that
+** passed whole needs no more. */
 static int tesoro__text_length(tesoro *t, const char *what, const char *s,
                                size_t max, int required, size_t *out_n) {
   *out_n = 0;
@@ -330,6 +326,11 @@ static int tesoro__text_length(tesoro *t, const char *what, const char *s,
   return TESORO_OK;
 }
 
+/*
+** Check one text argument.  Optional text may be NULL or "" (both mean
+** "not given"); required text must be non-empty.  Returns TESORO_OK or
+** TESORO_EINVAL with a message naming `what`.
+*/
 static int tesoro__text(tesoro *t, const char *what, const char *s, size_t max,
                         int required) {
   size_t n;
@@ -6303,7 +6304,8 @@ static int tesoro__appt_get(tesoro__ctx *c, tesoro__appt *a) {
   if (c->seq) {
     sqlite3_stmt *s;
     int rc;
-    if ((rc = TESORO__ROW(c->t, &s, S_APPOINTMENT_LOAD, BIND_I(c->id)))) return rc;
+    if ((rc = TESORO__ROW(c->t, &s, S_APPOINTMENT_LOAD, BIND_I(c->id))))
+      return rc;
     for (int i = 0; i < COUNT(v); i++) v[i] = sqlite3_column_int64(s, 4 + i);
     sqlite3_reset(s);
   } else {
@@ -6335,7 +6337,8 @@ static const char *const tesoro__appt_timer_kinds[] = {
 static int64_t tesoro__appt_due(const tesoro__appt *a, int bit) {
   switch (bit) {
   case APPT_T_COMPLETE: return a->start_at + a->duration;
-  case APPT_T_FEEDBACK: return a->start_at + a->duration + TESORO__FEEDBACK_AFTER_S;
+  case APPT_T_FEEDBACK:
+    return a->start_at + a->duration + TESORO__FEEDBACK_AFTER_S;
   case APPT_T_REMINDER: return a->reminder_at;
   default: return a->start_at + TESORO_NO_SHOW_WINDOW_S;
   }
@@ -6863,8 +6866,10 @@ static int fx_stage(tesoro__ctx *c) {
   char summary[64], zone[128], extra[96];
   int64_t planned = 0; /* the list-date timer's due time, if one is pending */
   int rc;
-  if ((rc = tesoro__lookup(t, S_REFERRAL_LIST_DUE, c->id, NULL, &planned)) < 0 ||
-      (planned && (rc = tesoro__timer_withdraw(c, "referral_list_date", planned))) ||
+  if ((rc = tesoro__lookup(t, S_REFERRAL_LIST_DUE, c->id, NULL,
+                           &planned)) < 0 ||
+      (planned &&
+       (rc = tesoro__timer_withdraw(c, "referral_list_date", planned))) ||
       (rc = TESORO__EXEC(t, S_REFERRAL_APPLY, BIND_I(c->id), BIND_T(c->args),
                          BIND_T(name), BIND_I(c->now), BIND_I(c->actor->id),
                          BIND_T(c->reason))))
@@ -6877,8 +6882,10 @@ static int fx_stage(tesoro__ctx *c) {
     sscanf(f.list_date, "%4d-%2d-%2d", &y, &m, &d);
     if ((rc = tesoro__agency_zone(c, zone)) ||
         (rc = tesoro__zone_midnight(t, zone, y * 10000 + m * 100 + d, &due)) ||
-        (rc = tesoro__timer_plan(c, c->entity, c->id, "referral_list_date", due)) ||
-        (rc = TESORO__EXEC(t, S_REFERRAL_SET_LIST_DUE, BIND_I(c->id), BIND_I(due))))
+        (rc = tesoro__timer_plan(c, c->entity, c->id, "referral_list_date",
+                                 due)) ||
+        (rc = TESORO__EXEC(t, S_REFERRAL_SET_LIST_DUE, BIND_I(c->id),
+                           BIND_I(due))))
       return rc;
   }
   snprintf(summary, sizeof summary, "Referral stage: %s", name);
@@ -9484,7 +9491,8 @@ static int tesoro__batch_pass(tesoro *t, const tesoro__actor *a,
       break;
     }
     t->batch.pending.id = t->batch.active.id = 0;
-    erc = tesoro__ingest(t, a, (const char *)sqlite3_column_text(each, 0), &result);
+    erc = tesoro__ingest(t, a, (const char *)sqlite3_column_text(each, 0),
+                         &result);
     if (erc != TESORO_OK && !tesoro__is_event_error(erc)) {
       rc = erc; /* the database failed, not the event: abandon the batch */
       break;
@@ -9511,7 +9519,8 @@ static int tesoro__batch_pass(tesoro *t, const tesoro__actor *a,
       sqlite3_bind_text(s, 2, tesoro_errname(erc), -1, SQLITE_STATIC);
       sqlite3_bind_text(s, 3, message, -1, SQLITE_STATIC); /* lives on */
       rc = tesoro__text_out(t, s, &result);
-    } else if (!careful || (rc = tesoro__exec_id(t, S_EVENT_RELEASE)) == TESORO_OK) {
+    } else if (!careful ||
+               (rc = tesoro__exec_id(t, S_EVENT_RELEASE)) == TESORO_OK) {
       if (t->batch.pending.id) t->batch.moved[t->batch.n++] = t->batch.pending;
       rc = tesoro__batch_keep_active(t);
     }
@@ -9559,8 +9568,10 @@ TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
   for (int careful = 0;; careful = 1) {
     int again = 0;
     memset(&out, 0, sizeof out);
-    t->batch.moved = sqlite3_malloc64(sizeof *t->batch.moved * (size_t)(count + 1));
-    if (t->batch.moved == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
+    t->batch.moved =
+        sqlite3_malloc64(sizeof *t->batch.moved * (size_t)(count + 1));
+    if (t->batch.moved == NULL)
+      return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
     t->batch.n = 0;
     t->batch.on = 1;
     t->batch.checked = checked;
@@ -12888,8 +12899,8 @@ static const struct {
     /* a withdrawal deletes a timer by the due time its row gives */
     {"a timer is due when the viewing or referral it is about says",
      "SELECT t.kind || ' timer of ' || CASE t.entity WHEN "
-     TESORO__SQL_ENTITY(APPOINTMENT) " THEN 'appointment ' ELSE 'referral ' END "
-     "|| t.entity_id || ' is due at ' || t.due_at || ', not when its row says' "
+     TESORO__SQL_ENTITY(APPOINTMENT) " THEN 'appointment ' ELSE 'referral ' "
+     "END || t.entity_id || ' is due at ' || t.due_at || ', not when its row says' "
      "FROM timer t LEFT JOIN appointment a ON t.entity = "
      TESORO__SQL_ENTITY(APPOINTMENT) " AND a.id = t.entity_id LEFT JOIN "
      "referral r ON t.entity = " TESORO__SQL_ENTITY(REFERRAL) " AND r.id = "
