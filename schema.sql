@@ -775,6 +775,7 @@ DROP TABLE activity_before_3;
 DROP INDEX appointment_owner;
 CREATE INDEX appointment_owner ON appointment(owner_id);
 
+-- @version 4
 -- Pending timers keyed by their due time alone: the tick reads them from
 -- the key's front, and a table keyed by what they are about needed a
 -- second b-tree ordered by due (make bench: one WAL page a transition).

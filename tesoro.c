@@ -13773,6 +13773,7 @@ static const char *const tesoro__schema_lines[] = {
     "DROP INDEX appointment_owner;\n",
     "CREATE INDEX appointment_owner ON appointment(owner_id);\n",
     "\n",
+    "-- @version 4\n",
     "-- Pending timers keyed by their due time alone: the tick reads them from\n",
     "-- the key's front, and a table keyed by what they are about needed a\n",
     "-- second b-tree ordered by due (make bench: one WAL page a transition).\n",

@@ -127,7 +127,7 @@
 ** run); nothing else of the library's internals is used.
 **
 ** FIGURES.  One run of `make bench` (about 1 min), 2026-12-07, a 2-core
-** VM, SQLite 3.40.1, tesoro 0.1.0 (schema 3); the README's Performance
+** VM, SQLite 3.40.1, tesoro 0.1.0 (schema 4); the README's Performance
 ** section shows part of it.  Instructions (callgrind, repeatable to the
 ** digit) are the figure to watch; the VM's timings move between runs.
 **
