@@ -6297,26 +6297,31 @@ struct tesoro__appt {
   int64_t reminder_at; /* the planned reminder's due time, or 0 */
 };
 
-/* The appointment's own facts: before the move (c->seq 0: the guards, a
-** timer's handler) as the load read them, after it read again. */
-static int tesoro__appt_get(tesoro__ctx *c, tesoro__appt *a) {
-  int64_t v[COUNT(c->before)];
-  if (c->seq) {
-    sqlite3_stmt *s;
-    int rc;
-    if ((rc = TESORO__ROW(c->t, &s, S_APPOINTMENT_LOAD, BIND_I(c->id))))
-      return rc;
-    for (int i = 0; i < COUNT(v); i++) v[i] = sqlite3_column_int64(s, 4 + i);
-    sqlite3_reset(s);
-  } else {
-    memcpy(v, c->before, sizeof v);
-  }
+/* The facts from S_APPOINTMENT_LOAD's columns after its first four. */
+static void tesoro__appt_of(const int64_t v[6], tesoro__appt *a) {
   a->start_at = v[0];
   a->duration = v[1];
   a->reminder_at = v[2];
   a->owner = v[3];
   a->deal_property = v[4];
   a->no_show_at = v[5];
+}
+
+/* The appointment's own facts: before the move (c->seq 0: the guards, a
+** timer's handler) as the load read them, after it read again. */
+static int tesoro__appt_get(tesoro__ctx *c, tesoro__appt *a) {
+  int64_t v[COUNT(c->before)];
+  if (c->seq == 0) {
+    tesoro__appt_of(c->before, a);
+  } else {
+    sqlite3_stmt *s;
+    int rc;
+    if ((rc = TESORO__ROW(c->t, &s, S_APPOINTMENT_LOAD, BIND_I(c->id))))
+      return rc;
+    for (int i = 0; i < COUNT(v); i++) v[i] = sqlite3_column_int64(s, 4 + i);
+    sqlite3_reset(s);
+    tesoro__appt_of(v, a);
+  }
   c->agent = a->owner; /* for the notice step: read once */
   return TESORO_OK;
 }
@@ -6475,11 +6480,9 @@ static int fx_schedule(tesoro__ctx *c) {
   /* The move set the new start: a reschedule withdraws what the old one,
   ** as the load read it, planned. */
   if (c->event == APPT_EV_RESCHEDULE) {
-    tesoro__ctx loaded = *c;
     tesoro__appt was;
-    loaded.seq = 0;
-    if ((rc = tesoro__appt_get(&loaded, &was)) ||
-        (rc = tesoro__appt_timers(c, &was, APPT_T_COMPLETE | APPT_T_FEEDBACK |
+    tesoro__appt_of(c->before, &was);
+    if ((rc = tesoro__appt_timers(c, &was, APPT_T_COMPLETE | APPT_T_FEEDBACK |
                                                APPT_T_REMINDER, 1)))
       return rc;
   }
