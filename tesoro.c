@@ -932,6 +932,13 @@ static const char *tesoro__schema_line(size_t i);
     "commission_value, 'currency', currency, 'exclusive', exclusive, "        \
     "'duration_days', duration_days, 'disclaimer', ?2) FROM proposal "        \
     "WHERE id = ?1")                                                          \
+  /* the seller form's uploads a listing shows, kept on the mandate too */   \
+  X(DOCUMENTS_TO_LISTING,                                                     \
+    "INSERT INTO document(agency_id, entity, entity_id, kind, name, mime, "   \
+    "size, sha256, data, uploaded_by, created_at) SELECT agency_id, ?3, ?2, " \
+    "kind, name, mime, size, sha256, data, uploaded_by, created_at FROM "     \
+    "document WHERE entity = ?4 AND entity_id = ?1 AND kind IN "              \
+    "('photo', 'property_document', 'energy_certificate') ORDER BY id")       \
   X(LISTING_OF_MANDATE,                                                       \
     "SELECT id, state FROM listing WHERE mandate_id = ?1")                    \
   X(LISTING_INSERT,                                                           \
@@ -5719,7 +5726,13 @@ static int fx_validate(tesoro__ctx *c) {
     rc = TESORO_OK;
   }
   if (rc) goto done;
-  if ((rc = tesoro__fire_nested(c, &tesoro__room_machine, room,
+  /* The photos, property documents and energy certificate sent with the
+  ** form are the listing's from the start (staff add and remove from
+  ** there); the mandate keeps what the seller submitted. */
+  if ((rc = TESORO__EXEC(t, S_DOCUMENTS_TO_LISTING, BIND_I(c->id),
+                         BIND_I(listing), BIND_I(TESORO_ENTITY_LISTING),
+                         BIND_I(TESORO_ENTITY_MANDATE))) ||
+      (rc = tesoro__fire_nested(c, &tesoro__room_machine, room,
                                 ROOM_EV_MANDATE_VALIDATED, &system, NULL)) ||
       (rc = tesoro__contact_agent(t, c->contact, &agent)) ||
       (rc = tesoro__task_open(c, "publish_listing", "complete and publish listing",

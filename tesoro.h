@@ -880,7 +880,9 @@ TESORO_API int tesoro_room_close(tesoro *t, int64_t actor, int64_t room,
 **                  client notified.
 **   validate       form_submitted → validated (staff): the signed mandate is
 **                  present and the review task is done; a listing draft is
-**                  filled from the form (*out_listing); the room becomes
+**                  filled from the form (*out_listing), with copies of the
+**                  photos, property documents and energy certificate sent
+**                  with the form (the mandate keeps its own); the room becomes
 **                  successful; task "complete and publish listing".
 **   cancel         any state but validated/cancelled → cancelled (staff,
 **                  reason required).

@@ -1952,6 +1952,36 @@ static void test_mandate_optional_documents_attach(void **state) {
   TU_OK(w, tesoro_documents(w->t, w->agent, TESORO_ENTITY_MANDATE, f.mandate,
                             &c));
   assert_int_equal(tu_count(c), 5);
+  /* validated: the listing draft has the form's uploads but the signed
+  ** mandate, in upload order, and the mandate keeps all five */
+  TU_OK(w, tesoro_task_complete(w->t, w->agent,
+                                find_task_as(w, w->agent, "review",
+                                             TESORO_ENTITY_MANDATE, f.mandate,
+                                             0, 0), 0));
+  TU_OK(w, tesoro_mandate_validate(w->t, w->agent, f.mandate, 0, &f.listing));
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT group_concat(name || ':' || kind, ' ') "
+                             "FROM (SELECT name, kind FROM document WHERE "
+                             "entity = %d AND entity_id = %lld ORDER BY id)",
+                          TESORO_ENTITY_LISTING, (long long)f.listing),
+             "front.jpg:photo back.webp:photo energy.pdf:energy_certificate "
+             "plan.png:property_document");
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM document l JOIN document "
+                              "m ON m.kind = l.kind AND m.sha256 = l.sha256 AND "
+                              "m.data = l.data "
+                              "AND m.entity = %d AND m.entity_id = %lld "
+                              "WHERE l.entity = %d AND l.entity_id = %lld",
+                           TESORO_ENTITY_MANDATE, (long long)f.mandate,
+                           TESORO_ENTITY_LISTING, (long long)f.listing),
+                   4);
+  TU_OK(w, tesoro_documents(w->t, w->agent, TESORO_ENTITY_MANDATE, f.mandate,
+                            &c));
+  assert_int_equal(tu_count(c), 5);
+  /* the listing's first photo is its picture in the lists */
+  TU_TEXT_IS(tu_sqlf_text(w, "SELECT name FROM document WHERE id = (SELECT "
+                             "min(id) FROM document WHERE entity = %d AND "
+                             "entity_id = %lld AND kind = 'photo')",
+                          TESORO_ENTITY_LISTING, (long long)f.listing),
+             "front.jpg");
 }
 
 static void test_mandate_document_add_who_and_when(void **state) {
