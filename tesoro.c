@@ -745,6 +745,14 @@ static const char *tesoro__schema_line(size_t i);
   X(DEAL_PROPERTY_LOAD,                                                       \
     "SELECT p.agency_id, d.contact_id, p.state, p.version FROM deal_property "\
     "p JOIN deal d ON d.id = p.deal_id WHERE p.id = ?1")                      \
+  /* the status before it was viewed, if viewing ?2 made it viewed */        \
+  X(DEAL_PROPERTY_VIEWED_BY,                                                  \
+    "SELECT CASE WHEN p.state = 'viewed' AND json_extract(h.details, "        \
+    "'$.ref') = ?2 THEN h.from_state END FROM deal_property p LEFT JOIN "     \
+    "history h ON h.entity = " TESORO__SQL_ENTITY(DEAL_PROPERTY) " AND "      \
+    "h.entity_id = p.id AND h.seq = (SELECT max(seq) FROM history WHERE "     \
+    "entity = " TESORO__SQL_ENTITY(DEAL_PROPERTY) " AND entity_id = p.id "    \
+    "AND event = 'viewing_completed') WHERE p.id = ?1")                       \
   X(DEAL_PROPERTY_SET_STATE,                                                  \
     "UPDATE deal_property SET state = ?2, version = version + 1 "             \
     "WHERE id = ?1 AND version = ?3")                                         \
@@ -3238,7 +3246,7 @@ static const tesoro__trans tesoro__task_rows[] = {
 TESORO__NAMES(DEAL, deal);
 
 static tesoro__hook guard_offer, fx_offer, fx_deal_close, /* and its offers: */
-    guard_request_viewing, fx_request_viewing, fx_feed;
+    guard_request_viewing, fx_request_viewing, fx_feed, fx_viewed;
 static const tesoro__trans tesoro__deal_rows[] = {
   /* from             event          to            roles    guard        effect  move */
   {TESORO__NEW, DEAL_EV_CREATE, DEAL_ACTIVE, R_STAFF, NULL, NULL, 0},
@@ -3261,14 +3269,19 @@ static const tesoro__trans tesoro__deal_rows[] = {
   X(DP_EV_NOT_INTERESTED, not_interested)                                     \
   X(DP_EV_APPROVE, approve)                                                   \
   X(DP_EV_FAVOURITE, favourite)                                               \
-  X(DP_EV_OFFER, offer)
+  X(DP_EV_OFFER, offer)                                                       \
+  X(DP_EV_NO_SHOW, viewing_no_show)                                           \
+  X(DP_EV_NO_SHOW_INTERESTING, viewing_no_show_interesting)
 TESORO__NAMES(DEAL_PROPERTY, deal_property);
 
 static const tesoro__trans tesoro__deal_property_rows[] = {
   /* from                                event                    to            roles     guard                  effect  move */
   {TESORO__NEW, DP_EV_OFFER, DP_TO_REVIEW, R_STAFF, NULL, NULL, 0},
   {ALL_STATES,                          DP_EV_REQUEST_VIEWING,   TESORO__SAME, R_CLIENT, guard_request_viewing, fx_request_viewing, 0},
-  {ST(DP_TO_REVIEW) | ST(DP_INTERESTING), DP_EV_VIEWING_COMPLETED, DP_VIEWED,  R_SYSTEM, NULL,                  NULL, 0},
+  {ST(DP_TO_REVIEW) | ST(DP_INTERESTING), DP_EV_VIEWING_COMPLETED, DP_VIEWED,  R_SYSTEM, NULL,                  fx_viewed, 0},
+  /* a no-show on the viewing that made it viewed: back to where it was */
+  {ST(DP_VIEWED),                       DP_EV_NO_SHOW,           DP_TO_REVIEW,   R_SYSTEM, NULL,                NULL, 0},
+  {ST(DP_VIEWED),                       DP_EV_NO_SHOW_INTERESTING, DP_INTERESTING, R_SYSTEM, NULL,              NULL, 0},
   /* the client's verdicts in the portal's property feed */
   {ST(DP_TO_REVIEW) | ST(DP_REJECTED),  DP_EV_INTERESTED,        DP_INTERESTING, R_CLIENT, NULL,                fx_feed, 0},
   {ST(DP_TO_REVIEW) | ST(DP_INTERESTING), DP_EV_NOT_INTERESTED,  DP_REJECTED,    R_CLIENT, NULL,                fx_feed, 0},
@@ -3305,7 +3318,8 @@ TESORO__NAMES(APPOINTMENT, appointment);
 #define APPT_LIVE (ST(APPT_PENDING) | ST(APPT_CONFIRMED))
 static tesoro__hook guard_start_time, fx_schedule, fx_appointment_end,
     guard_cancel_reason, guard_viewing_day, fx_completed, guard_viewing_ended,
-    guard_no_show, fx_no_show, fx_reminder, fx_appointment_note, fx_rate;
+    guard_no_show, fx_no_show, guard_reminder_ahead, fx_reminder,
+    fx_appointment_note, fx_rate;
 static const tesoro__trans tesoro__appointment_rows[] = {
   /* from                event                     to              roles               guard                effect  move */
   {TESORO__NEW, APPT_EV_REQUEST, APPT_PENDING, R_CLIENT, NULL, NULL, 0},
@@ -3316,7 +3330,7 @@ static const tesoro__trans tesoro__appointment_rows[] = {
   {ST(APPT_CONFIRMED),  APPT_EV_START_VIEWING,    APPT_COMPLETED, R_CLIENT,           guard_viewing_day,   fx_completed,       S_APPOINTMENT_MOVE_COMPLETED},
   {ST(APPT_CONFIRMED),  APPT_EV_COMPLETE,         APPT_COMPLETED, R_SYSTEM,           guard_viewing_ended,  fx_completed,       S_APPOINTMENT_MOVE_COMPLETED},
   {ST(APPT_COMPLETED),  APPT_EV_RECORD_NO_SHOW,   TESORO__SAME,   R_STAFF,            guard_no_show,       fx_no_show,         S_APPOINTMENT_MOVE_NO_SHOW},
-  {ST(APPT_CONFIRMED),  APPT_EV_SEND_REMINDER,    TESORO__SAME,   R_SYSTEM,           NULL,                fx_reminder, 0},
+  {ST(APPT_CONFIRMED),  APPT_EV_SEND_REMINDER,    TESORO__SAME,   R_SYSTEM,           guard_reminder_ahead, fx_reminder,   0},
   {ST(APPT_COMPLETED),  APPT_EV_REQUEST_FEEDBACK, TESORO__SAME,   R_SYSTEM,           NULL,                NULL, 0},
   /* after the viewing, only the client: notes, a rating, photos and voice notes */
   {ST(APPT_COMPLETED),  APPT_EV_ADD_NOTE,         TESORO__SAME,   R_CLIENT,           NULL,                fx_appointment_note, 0},
@@ -6394,7 +6408,8 @@ static int tesoro__calendar_sync(tesoro__ctx *c, int64_t owner,
                         start_at ? extra : NULL);
 }
 
-/* The deal property counts as viewed, when its status allows. */
+/* The deal property counts as viewed, when its status allows; c is the
+** appointment that was viewed. */
 static int tesoro__property_viewed(tesoro__ctx *c, int64_t deal_property) {
   sqlite3_stmt *s;
   tesoro__actor system;
@@ -6408,7 +6423,37 @@ static int tesoro__property_viewed(tesoro__ctx *c, int64_t deal_property) {
   if (!live) return TESORO_OK;
   if ((rc = tesoro__agency_actor(c->t, c->agency, "system", &system))) return rc;
   return tesoro__fire_nested(c, &tesoro__deal_property_machine, deal_property,
-                             DP_EV_VIEWING_COMPLETED, &system, NULL);
+                             DP_EV_VIEWING_COMPLETED, &system, &c->id);
+}
+
+/* The viewing that made the property viewed, in its history row: a
+** no-show on that viewing (and no later one) takes the status back. */
+static int fx_viewed(tesoro__ctx *c) {
+  return c->args ? tesoro__history_ref(c, *(const int64_t *)c->args)
+                 : TESORO_OK;
+}
+
+/* A no-show recorded on appointment c: if the deal property is viewed by
+** that viewing's completion, it goes back to the status it had before
+** (an approval since stands). */
+static int tesoro__property_unviewed(tesoro__ctx *c, int64_t deal_property) {
+  tesoro__actor system;
+  char before[16] = "";
+  sqlite3_stmt *s;
+  int rc;
+  if ((rc = TESORO__ROW(c->t, &s, S_DEAL_PROPERTY_VIEWED_BY,
+                        BIND_I(deal_property), BIND_I(c->id))))
+    return rc;
+  tesoro__column_copy(s, 0, before, sizeof before);
+  sqlite3_reset(s);
+  if (before[0] == 0) return TESORO_OK;
+  if ((rc = tesoro__agency_actor(c->t, c->agency, "system", &system)))
+    return rc;
+  return tesoro__fire_nested(c, &tesoro__deal_property_machine, deal_property,
+                             strcmp(before, "interesting") == 0
+                                 ? DP_EV_NO_SHOW_INTERESTING
+                                 : DP_EV_NO_SHOW,
+                             &system, NULL);
 }
 
 static int guard_start_time(tesoro__ctx *c) {
@@ -6453,6 +6498,17 @@ static int guard_viewing_ended(tesoro__ctx *c) {
                       "appointment %lld ends at %lld; it completes by itself "
                       "only after that", (long long)c->id,
                       (long long)(a.start_at + a.duration));
+}
+
+/* A tick that runs late (or a write's catch-up after a pause) must not
+** say "coming up" about a viewing that has begun: the reminder is moot. */
+static int guard_reminder_ahead(tesoro__ctx *c) {
+  tesoro__appt a;
+  int rc = tesoro__appt_get(c, &a);
+  if (rc || c->now < a.start_at) return rc;
+  return tesoro__fail(c->t, TESORO_EGUARD,
+                      "appointment %lld started at %lld; its reminder is no "
+                      "longer sent", (long long)c->id, (long long)a.start_at);
 }
 
 static int guard_no_show(tesoro__ctx *c) {
@@ -6545,9 +6601,9 @@ static int fx_completed(tesoro__ctx *c) {
   if ((rc = tesoro__appt_get(c, &a)) ||
       (rc = tesoro__appt_timers(c, &a, APPT_T_COMPLETE | APPT_T_REMINDER, 1)))
     return rc;
-  rc = by_client ? tesoro__property_viewed(c, a.deal_property)
-                 : tesoro__appt_timers(c, &a, APPT_T_NO_SHOW, 0);
-  if (rc || (rc = tesoro__calendar_sync(c, a.owner, &a))) return rc;
+  if ((rc = tesoro__property_viewed(c, a.deal_property)) ||
+      (rc = tesoro__calendar_sync(c, a.owner, &a)))
+    return rc;
   return tesoro__activity(c, "viewing_completed",
                           by_client ? "Viewing started by the client"
                                     : "Viewing completed");
@@ -6558,6 +6614,7 @@ static int fx_no_show(tesoro__ctx *c) {
   int rc;
   if ((rc = tesoro__appt_get(c, &a)) ||
       (rc = tesoro__appt_timers(c, &a, APPT_T_FEEDBACK | APPT_T_NO_SHOW, 1)) ||
+      (rc = tesoro__property_unviewed(c, a.deal_property)) ||
       (rc = tesoro__calendar_sync(c, a.owner, &a)))
     return rc;
   return tesoro__activity(c, "viewing_no_show",

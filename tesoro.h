@@ -1002,7 +1002,8 @@ TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
 **   complete       confirmed → completed   system, by tesoro_tick once the
 **                                  viewing has ended (start + duration).
 **   record_no_show completed → completed   staff, only for a viewing the
-**                                  timer completed, before start + 7 days.
+**                                  timer completed, before start + 7 days;
+**                                  the property is no longer viewed (below).
 **   send_reminder, request_feedback        system (timers, see below).
 **   add_note, rate, add_document           the client, once completed.
 ** Every request, confirm, reschedule, reject, cancel, completion and
@@ -1024,14 +1025,19 @@ TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
 ** Timers: on confirm (and again on reschedule) tesoro plans the completion
 ** at the end, a reminder TESORO_CONFIG_REMINDER_LEAD_S before the start
 ** (client: email and push; owner: crm and push; "Viewing Reminder") unless
-** that moment has already passed, and a feedback request to the client an
+** that moment has already passed (nor later: a reminder the tick reaches
+** only after the start is dropped), and a feedback request to the client an
 ** hour after the end ("Viewing Feedback Request").  Reschedule re-plans
 ** them; cancel, reject and a no-show withdraw what is still pending, so no
 ** reminder is ever sent for a viewing that no longer happens.
 **
-** The deal property becomes "viewed" (when its status allows) as soon as
-** the client starts the viewing; for a viewing the timer completed, only
-** once the no-show window (start + 7 days) has closed without a no-show.
+** The deal property becomes "viewed" (from to_review or interesting) when
+** the viewing completes, started by the client or by the clock (the
+** system's history row names the viewing in details "ref").  A no-show
+** recorded for that viewing puts the property back where it was
+** (events viewing_no_show → to_review, viewing_no_show_interesting →
+** interesting, by the system, in the same call); a property viewed at
+** another viewing, or approved since, stays as it is.
 **
 ** NO RULE WAITS FOR THE TICK.  Every write on an entity first fires that
 ** entity's timers that are due at the call's time (for a deal property,
@@ -1039,11 +1045,11 @@ TESORO_API int tesoro_listing_unpublish(tesoro *t, int64_t actor,
 ** (history by the system actor at the call's time): so a staff cancel of a
 ** viewing that has already ended is refused because it is completed, a
 ** no-show can be recorded as soon as the viewing has ended, and a property
-** whose no-show window has closed is viewed.  Verification codes, reset
-** secrets, sessions and lockouts compare their times at the call.  If that changed the entity, the caller's
-** expected_version no longer matches (ECONFLICT: reload it).  Reads show
-** what is recorded, except where a rule reads the time itself (the
-** listing on offer, the lists by start time).
+** whose viewing has ended is viewed.  Verification codes, reset secrets,
+** sessions and lockouts compare their times at the call.  If that changed
+** the entity, the caller's expected_version no longer matches (ECONFLICT:
+** reload it).  Reads show what is recorded, except where a rule reads the
+** time itself (the listing on offer, the lists by start time).
 **
 ** Status colours: pending yellow; confirmed and completed green; cancelled
 ** and rejected red.
@@ -1117,7 +1123,8 @@ TESORO_API int tesoro_deal_properties(tesoro *t, int64_t actor, int64_t deal,
 **                   none); both are kept on the deal property
 **   approve         interesting, viewed → approved
 **   favourite       any status; `on` 0 or 1
-** (viewed is set by the viewing's completion, see above.)  Each is an
+** (viewed is set by the viewing's completion and taken back by its
+** no-show, see above.)  Each is an
 ** activity on the contact's timeline.
 ** Returns TESORO_OK; TESORO_EINVAL; TESORO_ENOTFOUND; TESORO_EDENIED;
 ** TESORO_ESTATE; TESORO_EGUARD; TESORO_ECONFLICT (expected_version).

@@ -1181,8 +1181,18 @@ static void test_tick_completes_after_the_end_and_is_idempotent(void **state) {
   assert_string_equal(h.event, "complete");
   assert_string_equal(h.to_state, "completed");
   tu_history_free(&h);
-  /* timer-completed: the property is not viewed yet (no-show window open) */
-  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
+  /* completed: the property is viewed, by the system, naming the viewing */
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
+  tu_last_history(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, &h);
+  assert_string_equal(h.event, "viewing_completed");
+  assert_string_equal(h.from_state, "to_review");
+  tu_history_free(&h);
+  assert_int_equal(tu_sqlf(w, "SELECT json_extract(details, '$.ref') FROM "
+                              "history WHERE entity = %d AND entity_id = %lld "
+                              "AND event = 'viewing_completed'",
+                           TESORO_ENTITY_DEAL_PROPERTY, (long long)v.dp),
+                   a);
+  assert_int_equal(timer_n(w, a, NULL), 1); /* the feedback request */
 
   tu_digest(w, before);
   fired = -1;
@@ -2208,6 +2218,29 @@ static void test_reminder_fires_to_client_and_owner(void **state) {
   TU_OK(w, tesoro_check(w->t));
 }
 
+/* A tick that comes late, once the viewing has begun, sends no "coming
+   up": the reminder timer goes, nothing is queued, and the completion
+   still follows at the end. */
+static void test_late_tick_sends_no_reminder(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a;
+  int fired = 0;
+
+  offer(w, &v);
+  a = confirmed(w, v.dp, D2);
+  assert_int_equal(timer_n(w, a, "%remind%"), 1);
+  TU_OK(w, tesoro_tick(w->t, D2, &fired));
+  assert_int_equal(outbox_n(w, a, 0, NULL, T_REMINDER), 0);
+  assert_int_equal(history_n(w, a, "send_reminder"), 0);
+  assert_int_equal(timer_n(w, a, "%remind%"), 0);
+  tu_assert_state(w, APPT, a, "confirmed");
+  TU_OK(w, tesoro_tick(w->t, D2 + 2 * HOUR, &fired));
+  tu_assert_state(w, APPT, a, "completed");
+  assert_int_equal(outbox_n(w, a, 0, NULL, T_REMINDER), 0);
+  TU_OK(w, tesoro_check(w->t));
+}
+
 static void test_reminder_lead_is_configurable(void **state) {
   tu_world *w = *state;
   viewing v;
@@ -2567,29 +2600,31 @@ static void test_notification_preference_refusals(void **state) {
                     TESORO_EINVAL, "0 (off) or 1 (on)");
 }
 
-/* No rule waits for the tick: once the no-show window of a viewing the
-   clock completed has closed, the next write on its deal property finds the
-   property viewed (the system recorded it, in that call). */
-static void test_no_show_window_closes_without_a_tick(void **state) {
+/* No rule waits for the tick: once a viewing has ended, the next write on
+   its deal property completes it and finds the property viewed (the
+   system recorded both, in that call). */
+static void test_viewing_ends_without_a_tick(void **state) {
   tu_world *w = *state;
   viewing v;
   int64_t a;
   offer(w, &v);
   TU_OK(w, tesoro_deal_property_interested(w->t, w->client, v.dp, 0));
-  a = completed_by_timer(w, v.dp, D1);
-  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "interesting");
-  TU_OK(w, tesoro_clock_set(w->t, D1 + TESORO_NO_SHOW_WINDOW_S + 60));
+  a = confirmed(w, v.dp, D1);
+  TU_OK(w, tesoro_clock_set(w->t, D1 + HOUR + 60));
   TU_OK(w, tesoro_deal_property_favourite(w->t, w->client, v.dp, 1, 0));
+  tu_assert_state(w, APPT, a, "completed");
   tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history h JOIN actor x ON "
                               "x.id = h.actor_id WHERE h.entity = %d AND "
                               "h.entity_id = %lld AND h.to_state = 'viewed' "
-                              "AND x.kind = 'system' AND h.at = %lld",
+                              "AND h.from_state = 'interesting' AND x.kind = "
+                              "'system' AND h.at = %lld",
                            TESORO_ENTITY_DEAL_PROPERTY, (long long)v.dp,
-                           (long long)(D1 + TESORO_NO_SHOW_WINDOW_S + 60)),
+                           (long long)(D1 + HOUR + 60)),
                    1);
+  /* what stays planned is the feedback request alone */
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM timer WHERE entity = %d "
-                              "AND entity_id = %lld", APPT, (long long)a), 0);
+                              "AND entity_id = %lld", APPT, (long long)a), 1);
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -2615,14 +2650,26 @@ static void test_no_show_recorded_by_agent_within_window(void **state) {
                                                          a, NULL, 0),
                     TESORO_EDENIED, "another agency");
   assert_int_equal(timer_n(w, a, "%feedback%"), 1);
-  assert_int_equal(timer_n(w, a, "no_show_window"), 1);
+  assert_int_equal(timer_n(w, a, NULL), 1);
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
   TU_OK(w, tesoro_appointment_record_no_show(w->t, w->agent, a,
                                              "Waited 30 minutes at the door",
                                              0));
   tu_assert_state(w, APPT, a, "completed");
-  /* no feedback request after a no-show, and the window is closed */
+  /* the client did not view it: the property is back to review, by the
+     system, in the same call */
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history h JOIN actor x ON "
+                              "x.id = h.actor_id WHERE h.entity = %d AND "
+                              "h.entity_id = %lld AND h.event = "
+                              "'viewing_no_show' AND h.from_state = 'viewed' "
+                              "AND h.to_state = 'to_review' AND x.kind = "
+                              "'system' AND h.at = %lld",
+                           TESORO_ENTITY_DEAL_PROPERTY, (long long)v.dp,
+                           (long long)(D1 + 2 * DAY)),
+                   1);
+  /* no feedback request after a no-show */
   assert_int_equal(timer_n(w, a, "%feedback%"), 0);
-  assert_int_equal(timer_n(w, a, "no_show_window"), 0);
   assert_int_equal(timer_n(w, a, NULL), 0);
   assert_int_equal(tu_sqlf(w, "SELECT no_show_at FROM appointment WHERE id = %lld",
                         (long long)a),
@@ -2656,7 +2703,7 @@ static void test_no_show_recorded_by_agent_within_window(void **state) {
 
   REFUSED2(w, tesoro_appointment_record_no_show(w->t, w->agent, a, NULL, 0),
            TESORO_EGUARD, "already", "no-show");
-  /* the window closes: the property is not viewed */
+  /* the window closes: the property stays unviewed */
   TU_OK(w, tesoro_tick(w->t, D1 + 8 * DAY, NULL));
   tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
   TU_OK(w, tesoro_check(w->t));
@@ -2700,20 +2747,51 @@ static void test_no_show_refused_for_started_viewing(void **state) {
            TESORO_EGUARD, "start", "client");
 }
 
-static void test_property_viewed_when_window_closes_without_no_show(
-    void **state) {
+/* A no-show takes back only what its own viewing did: an interested
+   client's property goes back to interesting; a property viewed at an
+   earlier viewing, or approved since, stays. */
+static void test_no_show_puts_the_property_back(void **state) {
   tu_world *w = *state;
   viewing v;
-  int64_t a;
+  int64_t a, b;
 
   offer(w, &v);
+  TU_OK(w, tesoro_deal_property_interested(w->t, w->client, v.dp, 0));
   a = completed_by_timer(w, v.dp, D1);
-  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
-  TU_OK(w, tesoro_tick(w->t, D1 + TESORO_NO_SHOW_WINDOW_S - 60, NULL));
-  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "to_review");
-  TU_OK(w, tesoro_tick(w->t, D1 + TESORO_NO_SHOW_WINDOW_S + 60, NULL));
   tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
-  tu_assert_state(w, APPT, a, "completed");
+  TU_OK(w, tesoro_deal_property_favourite(w->t, w->client, v.dp, 1, 0));
+  TU_OK(w, tesoro_clock_set(w->t, D1 + DAY));
+  TU_OK(w, tesoro_appointment_record_no_show(w->t, w->agent, a, NULL, 0));
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "interesting");
+  assert_int_equal(tu_sqlf(w, "SELECT favourite FROM deal_property WHERE "
+                              "id = %lld", (long long)v.dp), 1);
+
+  /* viewed at a second viewing: a no-show there after an approval stands */
+  b = completed_by_timer(w, v.dp, D2);
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
+  TU_OK(w, tesoro_deal_property_approve(w->t, w->client, v.dp, 0));
+  TU_OK(w, tesoro_clock_set(w->t, D2 + DAY));
+  TU_OK(w, tesoro_appointment_record_no_show(w->t, w->agent, b, NULL, 0));
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "approved");
+  TU_OK(w, tesoro_check(w->t));
+}
+
+/* A property viewed at one viewing stays viewed when the client misses
+   another: the no-show is about the viewing that did not make it viewed. */
+static void test_no_show_at_a_later_viewing_keeps_viewed(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, b;
+
+  offer(w, &v);
+  a = confirmed(w, v.dp, D1);
+  TU_OK(w, tesoro_clock_set(w->t, D1 - HOUR));
+  TU_OK(w, tesoro_appointment_start_viewing(w->t, w->client, a, 0));
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
+  b = completed_by_timer(w, v.dp, D2);
+  TU_OK(w, tesoro_clock_set(w->t, D2 + DAY));
+  TU_OK(w, tesoro_appointment_record_no_show(w->t, w->agent, b, NULL, 0));
+  tu_assert_state(w, TESORO_ENTITY_DEAL_PROPERTY, v.dp, "viewed");
   TU_OK(w, tesoro_check(w->t));
 }
 
@@ -3203,13 +3281,14 @@ int main(void) {
       T(test_reschedule_replans_reminders),
       T(test_cancel_and_reject_withdraw_timers),
       T(test_reminder_fires_to_client_and_owner),
+      T(test_late_tick_sends_no_reminder),
       T(test_reminder_lead_is_configurable),
       T(test_reminder_is_withdrawn_after_the_lead_changed),
       T(test_feedback_request_an_hour_after_completion),
       T(test_viewing_duration_default_and_per_viewing),
       T(test_viewing_duration_refusals),
       T(test_ended_viewing_completes_without_a_tick),
-      T(test_no_show_window_closes_without_a_tick),
+      T(test_viewing_ends_without_a_tick),
       T(test_notification_preferences),
       T(test_a_preference_set_elsewhere_applies_at_once),
       T(test_notification_preference_refusals),
@@ -3217,7 +3296,8 @@ int main(void) {
       T(test_no_show_recorded_by_agent_within_window),
       T(test_no_show_refused_once_window_closed),
       T(test_no_show_refused_for_started_viewing),
-      T(test_property_viewed_when_window_closes_without_no_show),
+      T(test_no_show_puts_the_property_back),
+      T(test_no_show_at_a_later_viewing_keeps_viewed),
       /* any number of requests */
       T(test_repeat_requests_are_separate_appointments),
       /* iCalendar */

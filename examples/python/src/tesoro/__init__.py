@@ -2012,7 +2012,8 @@ class Tesoro:
                           none); both are kept on the deal property
           approve         interesting, viewed → approved
           favourite       any status; `on` 0 or 1
-        (viewed is set by the viewing's completion, see above.)  Each is an
+        (viewed is set by the viewing's completion and taken back by its
+        no-show, see above.)  Each is an
         activity on the contact's timeline.
         """
         self._call("tesoro_deal_property_interested", actor, deal_property,
@@ -2033,7 +2034,8 @@ class Tesoro:
                           none); both are kept on the deal property
           approve         interesting, viewed → approved
           favourite       any status; `on` 0 or 1
-        (viewed is set by the viewing's completion, see above.)  Each is an
+        (viewed is set by the viewing's completion and taken back by its
+        no-show, see above.)  Each is an
         activity on the contact's timeline.
         """
         self._call("tesoro_deal_property_not_interested", actor,
@@ -2053,7 +2055,8 @@ class Tesoro:
                           none); both are kept on the deal property
           approve         interesting, viewed → approved
           favourite       any status; `on` 0 or 1
-        (viewed is set by the viewing's completion, see above.)  Each is an
+        (viewed is set by the viewing's completion and taken back by its
+        no-show, see above.)  Each is an
         activity on the contact's timeline.
         """
         self._call("tesoro_deal_property_approve", actor, deal_property,
@@ -2073,7 +2076,8 @@ class Tesoro:
                           none); both are kept on the deal property
           approve         interesting, viewed → approved
           favourite       any status; `on` 0 or 1
-        (viewed is set by the viewing's completion, see above.)  Each is an
+        (viewed is set by the viewing's completion and taken back by its
+        no-show, see above.)  Each is an
         activity on the contact's timeline.
         """
         self._call("tesoro_deal_property_favourite", actor, deal_property,
