@@ -165,7 +165,7 @@ extern "C" {
 */
 #define TESORO_VERSION        "0.1.0"
 #define TESORO_VERSION_NUMBER 1000
-#define TESORO_SCHEMA_VERSION 4
+#define TESORO_SCHEMA_VERSION 5
 #define TESORO_APPLICATION_ID 0x5453524f
 
 TESORO_API const char *tesoro_version(void);

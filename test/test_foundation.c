@@ -450,7 +450,7 @@ static void test_open_migrates_the_v0_1_0_fixture(void **state) {
   W;
   char old[600], fresh[600];
   unsigned char *dump = tu_read_file("test/fixtures/v0.1.0.sql", NULL);
-  char *a, *b;
+  char *a, *b, *answer, *replay = NULL;
   const char *st = NULL;
   int64_t version = 0, lines, buyer_lines;
   tesoro *t = NULL;
@@ -468,12 +468,28 @@ static void test_open_migrates_the_v0_1_0_fixture(void **state) {
                                      "contact_id = (SELECT contact_id FROM "
                                      "appointment WHERE id = 1)");
   assert_true(buyer_lines > 0);
+  answer = tu_sql_text_path(old, "SELECT result FROM web_event WHERE "
+                                 "source_id = 'hf-1'");
+  assert_non_null(answer);
 
   assert_int_equal(tesoro_open(old, &t), TESORO_OK);
   assert_int_equal(tu_sql_int_path(old, "PRAGMA user_version"), TESORO_SCHEMA_VERSION);
   assert_int_equal(tesoro_check(t), TESORO_OK);
   /* the timeline kept every line, ids and all (schema section 3) */
   assert_int_equal(tu_sql_int_path(old, "SELECT count(*) FROM activity"), lines);
+  /* the website event's replay answers as the event did (section 5) */
+  assert_int_equal(tesoro_clock_set(t, 1780200000), TESORO_OK);
+  assert_int_equal(tesoro_exchange_ingest(t, 2,
+                                          "{\"source_id\": \"hf-1\", \"type\": "
+                                          "\"customer\", \"customer\": \"c1\", "
+                                          "\"at\": 1780172700, \"name\": "
+                                          "\"Sanne Surfer\", \"email\": "
+                                          "\"sanne@example.com\"}",
+                                          &replay),
+                   TESORO_OK);
+  assert_string_equal(replay, answer);
+  tesoro_free(replay);
+  free(answer);
 
   /* a new file's schema, object for object */
   snprintf(fresh, sizeof fresh, "%s/fresh.db", w->dir);
