@@ -630,9 +630,14 @@ static const char *tesoro__schema_line(size_t i);
   X(AGENCY_INSERT,                                                            \
     "INSERT INTO agency(name, timezone, currency, created_at, uid_key) "      \
     "VALUES (?1, ?2, ?3, ?4, lower(hex(randomblob(8))))")                     \
-  X(AGENCY_NEXT_REF,                                                          \
-    "UPDATE agency SET listing_counter = listing_counter + 1 WHERE id = ?1 "  \
-    "RETURNING 'TES-' || printf('%05d', listing_counter)")                    \
+  /* No UPDATE ... RETURNING in tesoro: SQLite 3.40 can roll a write      */ \
+  /* transaction back inside one (a statement journal out of memory) and  */ \
+  /* still return its row, no error (test_faults).  A write, then a read. */ \
+  X(AGENCY_COUNT_REF,                                                         \
+    "UPDATE agency SET listing_counter = listing_counter + 1 WHERE id = ?1")  \
+  X(AGENCY_LAST_REF,                                                          \
+    "SELECT 'TES-' || printf('%05d', listing_counter) FROM agency "           \
+    "WHERE id = ?1")                                                          \
   /* contacts */                                                              \
   X(CONTACT_INSERT,                                                           \
     "INSERT INTO contact(agency_id, name, email, phone, language, "           \
@@ -677,6 +682,9 @@ static const char *tesoro__schema_line(size_t i);
     "AND p.listing_id = ?2) FROM deal d WHERE d.contact_id = ?1 AND d.state " \
     "= 'active' ORDER BY (SELECT count(*) FROM deal_property p WHERE "        \
     "p.deal_id = d.id AND p.listing_id = ?2) DESC, d.id LIMIT 1")             \
+  X(IMPORT_STATE, /* one row, NULL without history: the entity's state */  \
+    "SELECT (SELECT to_state FROM history WHERE entity = ?1 AND entity_id = " \
+    "?2 ORDER BY seq DESC LIMIT 1)")                                          \
   X(IMPORT_FOLD, /* an entity the record made: all its rows are the replay */ \
     "DELETE FROM history WHERE entity = ?1 AND entity_id = ?2")               \
   X(IMPORT_STAGE_DATA, /* ?2 " key key ": the members of ?1 a stage takes */\
@@ -1130,7 +1138,7 @@ static const char *tesoro__schema_line(size_t i);
     "WHERE id = ?1")                                                          \
   X(PORTAL_CODE_FAILED,                                                       \
     "UPDATE portal_account SET code_attempts = code_attempts + 1 "            \
-    "WHERE id = ?1 RETURNING code_attempts")                                  \
+    "WHERE id = ?1")                                                          \
   X(PORTAL_LOGIN_OK, /* ?3: a stronger hash of the same password, or NULL */ \
     "UPDATE portal_account SET failed_logins = 0, locked_until = NULL, "      \
     "last_login_at = ?2, password_hash = coalesce(?3, password_hash) "        \
@@ -1138,7 +1146,9 @@ static const char *tesoro__schema_line(size_t i);
   X(PORTAL_LOGIN_FAILED, /* the ?3rd failure in a row locks until ?2 */     \
     "UPDATE portal_account SET failed_logins = iif(failed_logins + 1 >= ?3, " \
     "0, failed_logins + 1), locked_until = iif(failed_logins + 1 >= ?3, ?2, " \
-    "locked_until) WHERE id = ?1 RETURNING locked_until")                     \
+    "locked_until) WHERE id = ?1")                                            \
+  X(PORTAL_LOCKED_UNTIL,                                                      \
+    "SELECT coalesce(locked_until, 0) FROM portal_account WHERE id = ?1")     \
   X(PORTAL_SET_PASSWORD, /* a change, a reset or a resend: ?3 deactivated */\
     "UPDATE portal_account SET password_hash = ?2, failed_logins = 0, "       \
     "locked_until = iif(?4, NULL, locked_until), reset_hash = NULL, "         \
@@ -1236,9 +1246,11 @@ static const char *tesoro__schema_line(size_t i);
   X(WEB_CUSTOMER_OF_CONTACT, "SELECT id FROM web_customer WHERE contact_id = ?1")\
   X(WEB_CUSTOMER_BY_EXTERNAL,                                                 \
     "SELECT id FROM web_customer WHERE agency_id = ?1 AND external_id = ?2")  \
+  X(WEB_CUSTOMER_UNKEYED,  /* the contact's customer the website lacks */  \
+    "SELECT id FROM web_customer WHERE contact_id = ?1 AND external_id IS "   \
+    "NULL")                                                                   \
   X(WEB_CUSTOMER_ADOPT,                                                       \
-    "UPDATE web_customer SET external_id = ?2 WHERE contact_id = ?1 AND "     \
-    "external_id IS NULL RETURNING id")                                       \
+    "UPDATE web_customer SET external_id = ?2 WHERE id = ?1")                 \
   X(WEB_CUSTOMER_DETAILS,                                                     \
     "SELECT name, email, phone FROM web_customer WHERE id = ?1")              \
   X(WEB_CUSTOMER_LINK, "UPDATE web_customer SET contact_id = ?2 WHERE id = ?1")\
@@ -1364,10 +1376,11 @@ static const char *tesoro__schema_line(size_t i);
     "'$.phone') IS NULL, phone, json_extract(?2, '$.phone')), language = "    \
     "iif(json_type(?2, '$.language') IS NULL, language, json_extract(?2, "    \
     "'$.language')), version = version + 1 WHERE id = ?1 AND version = ?3")   \
+  X(PORTAL_ACCOUNT_ID_OF_CONTACT,                                             \
+    "SELECT id FROM portal_account WHERE contact_id = ?1")                    \
   X(PORTAL_EMAIL_PENDING,                                                     \
     "UPDATE portal_account SET email_pending = ?2, code_hash = ?3, "          \
-    "code_expires_at = ?4, code_attempts = 0 WHERE contact_id = ?1 "          \
-    "RETURNING id")                                                           \
+    "code_expires_at = ?4, code_attempts = 0 WHERE id = ?1")                  \
   X(PORTAL_EMAIL_CONFIRMED,                                                   \
     "UPDATE portal_account SET email = email_pending, email_pending = NULL, " \
     "code_hash = NULL, code_expires_at = NULL, code_attempts = 0 WHERE id = " \
@@ -5371,7 +5384,8 @@ TESORO_API int tesoro_contact_request_submit(
 static int64_t tesoro__next_ref(tesoro__ctx *c, char *ref, size_t n) {
   sqlite3_stmt *s;
   int rc;
-  if ((rc = TESORO__ROW(c->t, &s, S_AGENCY_NEXT_REF, BIND_I(c->agency))))
+  if ((rc = TESORO__EXEC(c->t, S_AGENCY_COUNT_REF, BIND_I(c->agency))) ||
+      (rc = TESORO__ROW(c->t, &s, S_AGENCY_LAST_REF, BIND_I(c->agency))))
     return rc;
   snprintf(ref, n, "%s", (const char *)sqlite3_column_text(s, 0));
   sqlite3_reset(s);
@@ -7456,11 +7470,7 @@ static int fx_portal_verify(tesoro__ctx *c) {
 }
 
 static int fx_portal_code_failed(tesoro__ctx *c) {
-  sqlite3_stmt *s;
-  int64_t attempts;
-  if ((s = TESORO__STMT(c->t, S_PORTAL_CODE_FAILED, BIND_I(c->id))) == NULL)
-    return c->t->rc;
-  return tesoro__int(c->t, s, &attempts);
+  return TESORO__EXEC(c->t, S_PORTAL_CODE_FAILED, BIND_I(c->id));
 }
 
 /* The activity line of each account event that has one. */
@@ -7523,10 +7533,11 @@ static int fx_portal_login_failed(tesoro__ctx *c) {
   sqlite3_stmt *s;
   int64_t until = 0, lock_end = c->now + TESORO_PORTAL_LOCK_S;
   int rc;
-  if ((s = TESORO__STMT(c->t, S_PORTAL_LOGIN_FAILED, BIND_I(c->id),
-                        BIND_I(lock_end),
-                        BIND_I(TESORO_PORTAL_LOGIN_MAX_FAILS))) == NULL)
-    return c->t->rc;
+  if ((rc = TESORO__EXEC(c->t, S_PORTAL_LOGIN_FAILED, BIND_I(c->id),
+                         BIND_I(lock_end),
+                         BIND_I(TESORO_PORTAL_LOGIN_MAX_FAILS))) ||
+      (s = TESORO__STMT(c->t, S_PORTAL_LOCKED_UNTIL, BIND_I(c->id))) == NULL)
+    return rc ? rc : c->t->rc;
   if ((rc = tesoro__int(c->t, s, &until)) < 0) return rc;
   if (until != lock_end) return TESORO_OK;
   c->out_id = until;
@@ -8851,9 +8862,12 @@ static int tesoro__event_customer(tesoro__ctx *c, const char *external,
                         BIND_T(external))) == NULL) return c->t->rc;
   if ((rc = tesoro__int(c->t, s, out)) != TESORO_DONE) return rc;
   if (contact) {
-    if ((s = TESORO__STMT(c->t, S_WEB_CUSTOMER_ADOPT, BIND_I(contact),
-                          BIND_T(external))) == NULL) return c->t->rc;
-    if ((rc = tesoro__int(c->t, s, out)) != TESORO_DONE) return rc;
+    if ((s = TESORO__STMT(c->t, S_WEB_CUSTOMER_UNKEYED, BIND_I(contact))) ==
+        NULL) return c->t->rc;
+    if ((rc = tesoro__int(c->t, s, out)) == TESORO_OK)
+      return TESORO__EXEC(c->t, S_WEB_CUSTOMER_ADOPT, BIND_I(*out),
+                          BIND_T(external));
+    if (rc != TESORO_DONE) return rc;
     /* One web customer per contact: naming a contact that already has one
     ** under another website id is refused (not left to the UNIQUE index,
     ** whose EDB would roll a whole batch back). */
@@ -10659,12 +10673,19 @@ TESORO_API int tesoro_contact_update(tesoro *t, int64_t actor, int64_t contact,
   }
   /* a changed portal login waits for its code, sent to the new address */
   if (rc == TESORO_OK && email_changed &&
-      (s = tesoro__stmt(t, S_PORTAL_EMAIL_PENDING)) != NULL) {
+      (s = tesoro__stmt(t, S_PORTAL_ACCOUNT_ID_OF_CONTACT)) != NULL) {
     sqlite3_bind_int64(s, 1, contact);
-    sqlite3_bind_text(s, 2, new_email, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, code_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, c.now + TESORO_PORTAL_CODE_TTL_S);
     if ((rc = tesoro__int(t, s, &account)) == TESORO_DONE) rc = TESORO_OK;
+    if (rc == TESORO_OK && account &&
+        (s = tesoro__stmt(t, S_PORTAL_EMAIL_PENDING)) == NULL)
+      rc = t->rc;
+    if (rc == TESORO_OK && account) {
+      sqlite3_bind_int64(s, 1, account);
+      sqlite3_bind_text(s, 2, new_email, -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 3, code_hash, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(s, 4, c.now + TESORO_PORTAL_CODE_TTL_S);
+      rc = tesoro__run(t, s);
+    }
     if (rc == TESORO_OK && account) {
       /* A contact has no machine (a correction is no transition): its one
       ** notice is a row of its own, sent as the machines' rows are. */
@@ -10718,14 +10739,8 @@ TESORO_API int tesoro_portal_email_verify(tesoro *t, int64_t client,
     if (acc.code_attempts < TESORO_PORTAL_CODE_MAX_TRIES &&
         tesoro__now(t) <= acc.code_expires_at) {
       if ((rc = tesoro__write_begin(t))) return rc;
-      if ((s = tesoro__stmt(t, S_PORTAL_CODE_FAILED)) == NULL)
-        return tesoro__write_end(t, t->rc);
-      sqlite3_bind_int64(s, 1, acc.id);
-      {
-        int64_t n;
-        rc = tesoro__int(t, s, &n);
-      }
-      if ((rc = tesoro__write_end(t, rc < 0 ? rc : TESORO_OK))) return rc;
+      rc = TESORO__EXEC(t, S_PORTAL_CODE_FAILED, BIND_I(acc.id));
+      if ((rc = tesoro__write_end(t, rc))) return rc;
     }
     return tesoro__fail(t, TESORO_EDENIED, "%s", wrong);
   }
@@ -12442,10 +12457,8 @@ static int tesoro__import_fold(tesoro__import *im) {
                           entity);
     if ((u = t->fold[entity]) == NULL) {
       /* the table is the entity's name, from the static list */
-      char *sql = sqlite3_mprintf(
-          "UPDATE %s SET version = 1 WHERE id = ?1 RETURNING %s",
-          tesoro__entity_name(entity),
-          entity == TESORO_ENTITY_CONTACT ? "NULL" : "state");
+      char *sql = sqlite3_mprintf("UPDATE %s SET version = 1 WHERE id = ?1",
+                                  tesoro__entity_name(entity));
       if (sql == NULL) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
       rc = sqlite3_prepare_v3(t->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                               &t->fold[entity], NULL);
@@ -12454,15 +12467,16 @@ static int tesoro__import_fold(tesoro__import *im) {
       u = t->fold[entity];
     }
     sqlite3_bind_int64(u, 1, made);
-    if ((rc = sqlite3_step(u)) == SQLITE_ROW) {
-      tesoro__column_copy(u, 0, state, sizeof state);
-      /* no text for a state there is: SQLite ran out of memory */
-      if (!state[0] && sqlite3_column_type(u, 0) != SQLITE_NULL)
-        rc = SQLITE_NOMEM;
-    }
-    if (rc == SQLITE_ROW) rc = sqlite3_step(u);
+    if ((rc = tesoro__run(t, u))) return rc;
+    /* its state: where its last history row took it (a contact: none) */
+    if ((rc = TESORO__ROW(t, &u, S_IMPORT_STATE, BIND_I(entity),
+                          BIND_I(made))))
+      return rc;
+    tesoro__column_copy(u, 0, state, sizeof state);
+    /* no text for a state there is: SQLite ran out of memory */
+    rc = !state[0] && sqlite3_column_type(u, 0) != SQLITE_NULL;
     sqlite3_reset(u);
-    if (rc != SQLITE_DONE) return tesoro__dberr(t, rc);
+    if (rc) return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
     if ((rc = TESORO__EXEC(t, S_IMPORT_FOLD, BIND_I(entity), BIND_I(made))))
       return rc;
     /* bound as they are, not copied: a copy can fail unseen */
