@@ -526,6 +526,11 @@ class Walk:
             self.check(e.code == 403, "a wrong feed key is refused")
 
     def after_the_viewing(self):
+        # a day before the viewing the tick loop sends the reminder (one it
+        # reached only after the start would be dropped, not sent)
+        self.set_clock(CONFIRMED_AT - 86400 + 60)
+        self.wait_for("the tick loop's reminder e-mail", lambda: any(
+            m[1] == "Viewing Reminder" for m in self.mails()))
         self.set_clock(PASSED)
         # only the tick loop fires the feedback timer: its e-mail shows it ran
         self.wait_for("the tick loop's feedback e-mail", lambda: any(
