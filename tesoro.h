@@ -165,7 +165,7 @@ extern "C" {
 */
 #define TESORO_VERSION        "0.1.0"
 #define TESORO_VERSION_NUMBER 1000
-#define TESORO_SCHEMA_VERSION 5
+#define TESORO_SCHEMA_VERSION 6
 #define TESORO_APPLICATION_ID 0x5453524f
 
 TESORO_API const char *tesoro_version(void);
@@ -579,8 +579,11 @@ TESORO_API int tesoro_machine_diagram(int entity, int format, char **out);
 ** The contact's activity timeline, newest first.  Columns: id, kind,
 ** actor_id, at, entity, entity_id, summary; id numbers the contact's lines
 ** in the order they were written (1, 2, ...; a line of two in the same
-** second sorts by it).  Staff of the agency, or the contact's own client.
-** An import (tesoro_agency_import) writes no lines.
+** second sorts by it; "written" by the writing machine's clock, to the
+** nanosecond).  Staff of the agency, or the contact's own client.  An
+** import (tesoro_agency_import) writes no lines.  In SQL the lines are the
+** view `timeline` (schema.sql): a viewing's on its history rows, the
+** others in the table activity.
 ** Returns TESORO_OK; TESORO_EINVAL (bad id or filter, out NULL);
 ** TESORO_ENOTFOUND; TESORO_EDENIED.
 */

@@ -2512,7 +2512,7 @@ static void test_notification_preferences(void **state) {
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM outbox WHERE "
                               "recipient_id = %lld", (long long)w->client),
                    rows);
-  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM activity WHERE kind = "
+  assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM timeline WHERE kind = "
                               "'viewing_confirmed' AND entity_id = %lld",
                            (long long)c), 1);
   /* turned on again */

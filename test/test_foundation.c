@@ -515,20 +515,30 @@ static void test_open_migrates_the_v0_1_0_fixture(void **state) {
                    TESORO_OK);
   assert_string_equal(st, "cancelled");
   assert_int_equal(version, 3);
-  /* the cancellation is the buyer's newest line, after the old ones */
-  assert_int_equal(tu_sql_int_path(old, "SELECT count(*) FROM activity WHERE "
-                                        "kind = 'viewing_cancelled' AND id = "
-                                        "(SELECT max(id) FROM activity a WHERE "
-                                        "a.contact_id = activity.contact_id) "
-                                        "AND id > (SELECT max(id) FROM activity "
-                                        "a WHERE a.contact_id = activity."
-                                        "contact_id AND a.kind != "
+  /* the cancellation is the buyer's newest line, after the old ones
+  ** (kept on its history row: section 6) */
+  assert_int_equal(tu_sql_int_path(old, "SELECT count(*) FROM timeline t "
+                                        "WHERE kind = 'viewing_cancelled' AND "
+                                        "id = (SELECT max(id) FROM timeline a "
+                                        "WHERE a.contact_id = t.contact_id) "
+                                        "AND id = 1 + (SELECT max(id) FROM "
+                                        "timeline a WHERE a.contact_id = "
+                                        "t.contact_id AND a.kind != "
                                         "'viewing_cancelled')"),
                    1);
-  assert_int_equal(tu_sql_int_path(old, "SELECT count(*) FROM activity WHERE "
+  assert_int_equal(tu_sql_int_path(old, "SELECT count(*) FROM timeline WHERE "
                                         "contact_id = (SELECT contact_id FROM "
                                         "appointment WHERE id = 1)"),
                    buyer_lines + 1);
+  /* the old lines come first in the timeline, in their order */
+  assert_int_equal(tu_sql_int_path(old, "SELECT count(*) FROM activity a "
+                                        "JOIN timeline t ON t.contact_id = "
+                                        "a.contact_id AND t.kind = a.kind AND "
+                                        "t.at = a.at AND t.id = (SELECT "
+                                        "count(*) FROM activity b WHERE "
+                                        "b.contact_id = a.contact_id AND "
+                                        "b.id <= a.id)"),
+                   lines);
   assert_int_equal(tu_sql_int_path(old, tu_fmt("SELECT count(*) FROM timer WHERE "
                                                "entity = %d AND entity_id = 1",
                                                TESORO_ENTITY_APPOINTMENT)),

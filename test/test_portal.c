@@ -162,13 +162,13 @@ static void assert_acct_events(tu_world *w, int64_t account, const char *want) {
 
 /* Activities on a contact (all kinds, or one). */
 static int64_t acts(tu_world *w, int64_t contact) {
-  return tu_sqlf(w, "SELECT count(*) FROM activity WHERE contact_id = %lld",
+  return tu_sqlf(w, "SELECT count(*) FROM timeline WHERE contact_id = %lld",
                  (long long)contact);
 }
 
 static int64_t acts_kind(tu_world *w, int64_t contact, const char *kind) {
   return tu_sqlf(w,
-                 "SELECT count(*) FROM activity WHERE contact_id = %lld AND "
+                 "SELECT count(*) FROM timeline WHERE contact_id = %lld AND "
                  "kind = '%s'",
                  (long long)contact, kind);
 }
@@ -412,7 +412,7 @@ static const char *state_of(tu_world *w, int64_t dp) {
 }
 
 static int64_t activities_of_kind(tu_world *w, const char *kind) {
-  return tu_sqlf(w, "SELECT count(*) FROM activity WHERE contact_id = %lld "
+  return tu_sqlf(w, "SELECT count(*) FROM timeline WHERE contact_id = %lld "
                     "AND kind = '%s'", (long long)w->contact, kind);
 }
 
@@ -776,7 +776,7 @@ static void test_crm_account_created_with_temp_password(void **state) {
   assert_null(strstr(payloads, temp));
   texts = tu_sql_text(w,
                       "SELECT group_concat(x, char(10)) FROM (SELECT payload "
-                      "AS x FROM outbox_delivery UNION ALL SELECT summary FROM activity "
+                      "AS x FROM outbox_delivery UNION ALL SELECT summary FROM timeline "
                       "UNION ALL SELECT coalesce(details, '') FROM history)");
   assert_non_null(texts);
   assert_null(strstr(texts, temp));
@@ -1667,7 +1667,7 @@ static void test_login_rehashes_a_cheaper_hash(void **state) {
       fail();                                                                 \
     }                                                                         \
     assert_int_equal(tu_sqlf((w),                                             \
-                             "SELECT actor_id FROM activity WHERE "           \
+                             "SELECT actor_id FROM timeline WHERE "           \
                              "contact_id = %lld ORDER BY id DESC LIMIT 1",    \
                              (long long)(w)->contact),                        \
                      (w)->client);                                            \
@@ -2536,7 +2536,7 @@ static void test_no_secret_in_clear(void **state) {
   {
     char *texts = tu_sql_text(
         w, "SELECT group_concat(x, char(10)) FROM (SELECT payload AS x FROM "
-           "outbox UNION ALL SELECT summary FROM activity UNION ALL SELECT "
+           "outbox UNION ALL SELECT summary FROM timeline UNION ALL SELECT "
            "coalesce(details, '') FROM history UNION ALL SELECT "
            "coalesce(last_error, '') FROM outbox_delivery)");
     assert_non_null(texts);

@@ -70,7 +70,7 @@ Row = Dict[str, Any]
 
 VERSION = "0.1.0"
 VERSION_NUMBER = 1000
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 APPLICATION_ID = 0x5453524F
 
 OK = 0
@@ -1401,8 +1401,11 @@ class Tesoro:
         The contact's activity timeline, newest first.  Columns: id, kind,
         actor_id, at, entity, entity_id, summary; id numbers the contact's
         lines in the order they were written (1, 2, ...; a line of two in the
-        same second sorts by it).  Staff of the agency, or the contact's own
-        client.  An import (tesoro_agency_import) writes no lines.
+        same second sorts by it; "written" by the writing machine's clock, to
+        the nanosecond).  Staff of the agency, or the contact's own client.
+        An import (tesoro_agency_import) writes no lines.  In SQL the lines
+        are the view `timeline` (schema.sql): a viewing's on its history rows,
+        the others in the table activity.
         """
         return self._cursor("tesoro_activities", actor, contact)
 
