@@ -127,34 +127,34 @@
 ** run); nothing else of the library's internals is used.
 **
 ** FIGURES.  One run of `make bench` (about 1 min), 2026-12-07, a 2-core
-** VM, SQLite 3.40.1, tesoro 0.1.0 (schema 5); the README's Performance
+** VM, SQLite 3.40.1, tesoro 0.1.0 (schema 6); the README's Performance
 ** section shows part of it.  Instructions (callgrind, repeatable to the
 ** digit) are the figure to watch; the VM's timings move between runs.
 **
 **   figure                             tesoro      lean  same rows  Python
-**   instructions per transition      149 388   101 544   109 220      -
+**   instructions per transition      135 911   101 550   102 063      -
 **     (:memory:)
-**   transition, file (WAL, NORMAL),    91.92     61.01     81.25    81.58
+**   transition, file (WAL, NORMAL),    82.83     65.65     75.52    81.66
 **     us
-**   transition, :memory:, us           26.90     16.03     19.23    39.14
-**   transition, synchronous=FULL, us  294.81    262.36    267.98      -
-**   WAL frames per commit                7.0       5.0       6.9      -
-**   mixed workload (332 of 3000        75.00        -      58.53      -
+**   transition, :memory:, us           23.46     15.63     17.62    38.54
+**   transition, synchronous=FULL, us  288.72    249.68    286.45      -
+**   WAL frames per commit                6.2       5.0       6.2      -
+**   mixed workload (332 of 3000        83.85        -      75.93      -
 **     refused), us/call
-**   ingest (500-event batches, 10 %   52 870   139 756   175 640      -
+**   ingest (500-event batches, 10 %   48 503   134 011   158 365      -
 **     replays), events/s
-**   import (100 000 records, one      14 642        -         -       -
+**   import (100 000 records, one      13 593        -         -       -
 **     call), records/s
-**   durable_batch: one host            12.7x        -         -       -
+**   durable_batch: one host            13.3x        -         -       -
 **     transaction vs a commit each
-**   transition p99 at 1 M appoint-       269        -         -       -
+**   transition p99 at 1 M appoint-       347        -         -       -
 **     ments, host checkpoints every
 **     100 calls, us
-**   the same, checkpoints inside         416        -         -       -
+**   the same, checkpoints inside         378        -         -       -
 **     the calls (default), us
-**   scale growth (1 M vs 10 000        1.246        -         -       -
+**   scale growth (1 M vs 10 000        1.005        -         -       -
 **     appointments)
-**   list_upcoming p99 /              84 / 540        -         -       -
+**   list_upcoming p99 /             114 / 632        -         -       -
 **     pipeline_counts p99 at 1 M, us
 **   peak memory, MiB                    10.3        -         -       -
 **
@@ -166,33 +166,31 @@
 ** <= 200 / <= 2000 us; peak memory <= 64 MiB.  Met in this run:
 ** instructions, WAL frames, import, durable_batch, the p99 at 1 M with host
 ** checkpoints, scale growth, both list p99s and peak memory (the :memory:
-** transition is also faster than the Python peer's); the file transition
-** (0.66 of lean, 0.89 of the peer's transitions/s), the :memory: one and
-** the ingest rate (0.38 of lean; the lean floor itself makes 139 756, not
-** 150 000) are not.  File timings are the VM's noisiest: three runs of
-** `build/bench transition` the same hour gave tesoro 86-94 us, lean 61-66
-** and the Python peer 75-101.  The scale growth is a ratio of two
-** timings: over runs of `build/bench large` on this VM it moved between
-** 0.97 and 1.44, for this build and the one before its last change alike.
+** transition is also faster than the Python peer's); not met: the file
+** transition (0.79 of lean; 12 072 transitions/s against the peer's
+** 12 246, 0.99), the :memory: one and the ingest rate (0.36 of lean; the
+** lean floor itself makes 134 011, not 150 000).  File timings are the
+** VM's noisiest: three runs of `build/bench transition` right after gave
+** tesoro 82-93 us, lean 65-79 (0.74-0.85) and tesoro ahead of the peer's
+** transitions/s in two.  The scale growth is a ratio of two timings: over
+** runs of `build/bench large` on this VM it moved between 0.97 and 1.44.
 **
-** Since the figures before (158 108 instructions): a viewing the clock
-** completes makes its property viewed at once, so tesoro no longer plans
-** a no-show-window timer per viewing (a product rule: see tesoro.h); the
-** lean floor, written once and fixed, still plans and fires it.  That
-** rule is 8 700 of the 158 108 -> 149 388.
+** Since the figures of the run before this one (158 108 instructions):
+** a viewing the clock completes makes its property viewed at once, so no
+** no-show-window timer is planned per viewing (a product rule, tesoro.h;
+** the lean floor, fixed, still plans and fires one): 8 700 of it; a
+** viewing's timeline line kept on its history row (schema section 6):
+** 13 500 and 0.8 WAL frames a commit.
 **
 ** What the lean floor leaves out by design (the list above) is where the
-** rest goes: with the contact-timeline line not written (tesoro__activity
-** made to return at once; measured on this build, not kept) tesoro needed
-** 16 700 fewer instructions (132 730) and 6.0 WAL frames per transition,
-** 75-83 us on a file in three runs the same hour (0.76-0.79 of lean):
-** the line is one b-tree page a transition.  Each list index of
-** appointment (by client, by owner) is one more page when a viewing is
-** requested (0.34 frames per commit each, counted per b-tree from the
-** WAL's frame headers).  Of the ingest's 111 000 instructions an
-** event, SQLite's JSON takes about a third (each event's type read, then
-** its members walked by json_each for their checks), and each event is a
-** transition of its customer where the lean floor folds events in C.
+** rest goes.  Each list index of appointment (by client, by owner) is one
+** more page when a viewing is requested (0.34 frames per commit each,
+** counted per b-tree from the WAL's frame headers); the other lines of the
+** timeline (rooms, mandates, deals, the portal) are still rows of their
+** own.  Of the ingest's 111 000 instructions an event, SQLite's JSON
+** takes about a third (each event's type read, then its members walked by
+** json_each for their checks), and each event is a transition of its
+** customer where the lean floor folds events in C.
 **
 ** SQLite's memory statistics (on by default) lock a mutex around every
 ** allocation, and Debian's SQLite has no lookaside memory.  With
