@@ -3051,8 +3051,9 @@ typedef struct tesoro__machine {
   ** appointment's owner, a referral's agent). */
   int (*agent)(tesoro__ctx *c, int64_t *out);
   /* A transition's timeline line is kept on its history row, not in the
-  ** activity table (section 10, tesoro__activity): the entity has a
-  ** contact_id the timeline view finds it by (schema.sql). */
+  ** activity table (section 10, tesoro__activity).  The view timeline
+  ** (schema.sql) reads such lines through the entity's contact_id: a
+  ** machine with this set needs its arm there (test_machines checks). */
   int lines_on_history;
 } tesoro__machine;
 
@@ -3370,9 +3371,8 @@ TESORO__NAMES(APPOINTMENT, appointment);
 #define APPT_LIVE (ST(APPT_PENDING) | ST(APPT_CONFIRMED))
 static tesoro__hook fx_requested, guard_start_time, fx_schedule,
     fx_appointment_end, guard_cancel_reason, guard_viewing_day, fx_completed,
-    guard_viewing_ended,
-    guard_no_show, fx_no_show, guard_reminder_ahead, fx_reminder,
-    fx_appointment_note, fx_rate;
+    guard_viewing_ended, guard_no_show, fx_no_show, guard_reminder_ahead,
+    fx_reminder, fx_appointment_note, fx_rate;
 static const tesoro__trans tesoro__appointment_rows[] = {
   /* from                event                     to              roles               guard                effect  move */
   {TESORO__NEW, APPT_EV_REQUEST, APPT_PENDING, R_CLIENT, NULL, fx_requested, 0},

@@ -468,6 +468,38 @@ static void test_states_equal_the_schema_check_lists(void **state) {
   assert_int_equal(lint(states_equal_check_list, f->path), 0);
 }
 
+/* A machine keeps its lines on history exactly when the view timeline
+** reads its history lines ("h.entity = N"): a line of one without the
+** other would vanish from the contact's timeline. */
+static int lines_match_the_timeline(const tesoro__machine *m, const char *db) {
+  sqlite3 *h = NULL;
+  sqlite3_stmt *s = NULL;
+  char arm[32];
+  int read = 0;
+  snprintf(arm, sizeof arm, "h.entity = %d ", m->entity);
+  assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(h, "SELECT instr(sql, ?1) > 0 FROM "
+                                      "sqlite_schema WHERE type = 'view' "
+                                      "AND name = 'timeline'", -1, &s, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_text(s, 1, arm, -1, SQLITE_STATIC);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  read = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(h);
+  if (read == (m->lines_on_history != 0)) return 0;
+  print_error("%s: lines_on_history %d, but the timeline view %s its "
+              "history lines\n", m->name, m->lines_on_history,
+              read ? "reads" : "does not read");
+  return 1;
+}
+
+static void test_lines_on_history_match_the_timeline_view(void **state) {
+  fresh_db *f = *state;
+  assert_int_equal(lint(lines_match_the_timeline, f->path), 0);
+}
+
 /* ------------------------------------------------------------------------
 ** d. Diagrams: one edge per (from state, row), in row order.
 */
@@ -722,6 +754,9 @@ int main(void) {
       cmocka_unit_test(test_no_two_rows_overlap),
       cmocka_unit_test_setup_teardown(test_states_equal_the_schema_check_lists,
                                       fresh_db_setup, fresh_db_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_lines_on_history_match_the_timeline_view, fresh_db_setup,
+          fresh_db_teardown),
       cmocka_unit_test(test_diagrams_have_one_edge_per_from_state_and_row),
       cmocka_unit_test(test_every_event_has_a_row),
       cmocka_unit_test(test_notices_name_existing_events_and_recipients),
