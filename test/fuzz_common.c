@@ -446,6 +446,9 @@ static void fz_build(fz_world *w) {
   REQ(tesoro_deal_offer(w->t, w->agent2, w->deal, w->listing,
                         &w->deal_property));
   REQ(tesoro_deal_property_interested(w->t, w->client2, w->deal_property, 0));
+  REQ(tesoro_deal_offer(w->t, w->agent2, w->deal, w->listing_east,
+                        &w->offer_open));
+  REQ(tesoro_deal_property_interested(w->t, w->client2, w->offer_open, 0));
   preferred = FZ_NOW - 2 * FZ_DAY;
   REQ(tesoro_appointment_request(w->t, w->client2, w->deal_property, &preferred,
                                  1, &w->appt_completed));

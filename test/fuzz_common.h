@@ -45,9 +45,12 @@ typedef struct fz_world {
   /* a room still open; a room in progress with its draft mandate; a mandate
      whose form is shared and whose signed PDF is attached (its client) */
   int64_t room_open, room_ip, mandate_draft, mandate_shared, shared_client;
-  /* bob's deal: the Utrecht listing offered (deal_property), viewings
-     pending, confirmed (start FZ_NOW + 2 days) and completed by the timer */
+  /* bob's deal: the Utrecht listing offered (deal_property, viewed: a
+     viewing completed), viewings pending, confirmed (start FZ_NOW + 2
+     days) and completed by the timer; the antimeridian listing offered
+     too and found interesting, not viewed (offer_open) */
   int64_t deal, deal_property, appt_pending, appt_confirmed, appt_completed;
+  int64_t offer_open;
   int64_t referral; /* ada's, at left_voicemail */
   int64_t account;  /* bob's portal account, at welcome, FZ_PASSWORD */
   /* web customers: "c1" a prospect with a saved search, ada's (approved) */

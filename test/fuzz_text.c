@@ -521,12 +521,12 @@ static void fz_run(fz_world *w, unsigned which, const char *const *f,
           f[0]);
     break;
   case 15:
-    rc = tesoro_deal_property_not_interested(t, w->client2, w->deal_property,
+    rc = tesoro_deal_property_not_interested(t, w->client2, w->offer_open,
                                              TESORO_REJECT_OTHER, f[0], 0);
     if (fz_expect(w, rc, R, call) == TESORO_OK)
       fz_stored("reject_note",
                 fz_field(w, w->agent2, TESORO_ENTITY_DEAL_PROPERTY,
-                         w->deal_property, "$.reject_note"),
+                         w->offer_open, "$.reject_note"),
                 f[0]);
     break;
   case 16:
