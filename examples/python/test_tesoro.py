@@ -1081,6 +1081,23 @@ class TestDealsAndAppointments(WorldCase):
         self.assertRefused(tesoro.StateError, None, db.deal_close, agent,
                            deal, "Again")
         db.check()
+        # the timeline: the deal's lines and the viewing's (kept on its
+        # history rows) numbered 1, 2, ... in the order they were written,
+        # listed newest first
+        lines = db.activities(agent, self.contact).all()
+        self.assertEqual(sorted(l["id"] for l in lines),
+                         list(range(1, len(lines) + 1)))
+        self.assertEqual([(l["at"], l["id"]) for l in lines],
+                         sorted(((l["at"], l["id"]) for l in lines),
+                                reverse=True))
+        written = [l["kind"] for l in sorted(lines, key=lambda l: l["id"])]
+        order = ["deal_created", "property_offered", "viewing_requested",
+                 "viewing_confirmed", "viewing_rescheduled",
+                 "viewing_completed", "viewing_rated", "deal_closed"]
+        self.assertEqual([k for k in written if k in order], order)
+        self.assertEqual(
+            [l["entity_id"] for l in lines if l["kind"] == "viewing_rated"],
+            [appointment])
 
     def test_reject_cancel_no_show_and_not_interested(self):
         db, agent, client = self.db, self.agent, self.client
