@@ -4006,6 +4006,16 @@ static int tesoro__fire_nested(tesoro__ctx *parent, const tesoro__machine *m,
   return tesoro__fire(&c);
 }
 
+/* The same, as the agency's system actor: what a step of another entity
+** sets off (a task closed, a property viewed). */
+static int tesoro__fire_by_system(tesoro__ctx *parent,
+                                  const tesoro__machine *m, int64_t id,
+                                  int event, const void *args) {
+  tesoro__actor system;
+  int rc = tesoro__agency_actor(parent->t, parent->agency, "system", &system);
+  return rc ? rc : tesoro__fire_nested(parent, m, id, event, &system, args);
+}
+
 /*
 ** Creation is a row of the machine's table (from TESORO__NEW) like any
 ** move.  tesoro__create_begin picks the row by the state the entity
@@ -4490,15 +4500,11 @@ static int tesoro__task_find(tesoro__ctx *c, int entity, int64_t entity_id,
 /* Close the entity's open task of `kind` (if any) as the system: its
 ** reason went away (the form was sent back, the listing got published). */
 static int tesoro__task_close(tesoro__ctx *c, const char *kind, int event) {
-  tesoro__actor system;
   int64_t task;
   int rc;
   if ((rc = tesoro__task_find(c, c->entity, c->id, kind, &task)) || !task)
     return rc;
-  if ((rc = tesoro__agency_actor(c->t, c->agency, "system", &system)))
-    return rc;
-  return tesoro__fire_nested(c, &tesoro__task_machine, task, event, &system,
-                             NULL);
+  return tesoro__fire_by_system(c, &tesoro__task_machine, task, event, NULL);
 }
 
 /* The end of an effect that took away a staff task's reason: the task
@@ -6509,7 +6515,6 @@ static int tesoro__calendar_sync(tesoro__ctx *c, int64_t owner,
 ** appointment that was viewed. */
 static int tesoro__property_viewed(tesoro__ctx *c, int64_t deal_property) {
   sqlite3_stmt *s;
-  tesoro__actor system;
   int live, rc;
   if ((rc = TESORO__ROW(c->t, &s, S_DEAL_PROPERTY_LOAD, BIND_I(deal_property))))
     return rc;
@@ -6518,9 +6523,8 @@ static int tesoro__property_viewed(tesoro__ctx *c, int64_t deal_property) {
                             (const char *)sqlite3_column_text(s, 2));
   sqlite3_reset(s);
   if (!live) return TESORO_OK;
-  if ((rc = tesoro__agency_actor(c->t, c->agency, "system", &system))) return rc;
-  return tesoro__fire_nested(c, &tesoro__deal_property_machine, deal_property,
-                             DP_EV_VIEWING_COMPLETED, &system, &c->id);
+  return tesoro__fire_by_system(c, &tesoro__deal_property_machine,
+                                deal_property, DP_EV_VIEWING_COMPLETED, &c->id);
 }
 
 /* The viewing that made the property viewed, in its history row: a
@@ -6534,7 +6538,6 @@ static int fx_viewed(tesoro__ctx *c) {
 ** that viewing's completion, it goes back to the status it had before
 ** (an approval since stands). */
 static int tesoro__property_unviewed(tesoro__ctx *c, int64_t deal_property) {
-  tesoro__actor system;
   char before[16] = "";
   sqlite3_stmt *s;
   int rc;
@@ -6544,13 +6547,12 @@ static int tesoro__property_unviewed(tesoro__ctx *c, int64_t deal_property) {
   tesoro__column_copy(s, 0, before, sizeof before);
   sqlite3_reset(s);
   if (before[0] == 0) return TESORO_OK;
-  if ((rc = tesoro__agency_actor(c->t, c->agency, "system", &system)))
-    return rc;
-  return tesoro__fire_nested(c, &tesoro__deal_property_machine, deal_property,
-                             strcmp(before, "interesting") == 0
-                                 ? DP_EV_NO_SHOW_INTERESTING
-                                 : DP_EV_NO_SHOW,
-                             &system, NULL);
+  return tesoro__fire_by_system(c, &tesoro__deal_property_machine,
+                                deal_property,
+                                strcmp(before, "interesting") == 0
+                                    ? DP_EV_NO_SHOW_INTERESTING
+                                    : DP_EV_NO_SHOW,
+                                NULL);
 }
 
 static int guard_start_time(tesoro__ctx *c) {
