@@ -32,10 +32,10 @@ WARN         = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
                -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter
 CPPFLAGS    += -D_POSIX_C_SOURCE=200809L
 
-LIB_PKGS     = sqlite3 libsodium icu-i18n
+LIB_PKGS     = sqlite3 libsodium icu-i18n yajl
 TEST_PKGS    = cmocka libical
-DEB_PKGS     = pkg-config libsqlite3-dev libsodium-dev libicu-dev libcmocka-dev \
-               libical-dev
+DEB_PKGS     = pkg-config libsqlite3-dev libsodium-dev libicu-dev libyajl-dev \
+               libcmocka-dev libical-dev
 LIB_CFLAGS   = $(shell pkg-config --cflags $(LIB_PKGS))
 LIB_LIBS     = $(shell pkg-config --libs $(LIB_PKGS))
 TEST_CFLAGS  = $(shell pkg-config --cflags $(TEST_PKGS))

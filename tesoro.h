@@ -28,9 +28,10 @@
 **     call takes its own currency (a fixed commission may be agreed in any
 **     ISO 4217 currency).
 **   - JSON arguments and website events are held to more than JSON: a
-**     string with the escape \u0000, an integer beyond 64 bits, a number
-**     beyond a double (1e400) or a fraction where an integer is meant is
-**     EINVAL, never cut short, clamped or stored as infinity; money is at
+**     string with the escape \u0000 or a surrogate escape without its pair
+**     (\ud800 alone), an integer beyond 64 bits, a number beyond a double
+**     (1e400) or a fraction where an integer is meant is EINVAL, never cut
+**     short, clamped or stored as infinity; money is at
 **     most TESORO_MAX_MONEY; a missing required member is EINVAL in every
 **     call (never EGUARD); an unknown member is EINVAL.
 **   - Optional text given as "" means "not given" and is stored as NULL.

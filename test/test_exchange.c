@@ -312,6 +312,29 @@ static void test_vendor_claim_event_applied(void **state) {
 ** 2. Replays.
 */
 
+/* The answer is the text SQLite's json_object() writes, also for a source
+** id with characters to escape (a quote, a backslash, a tab, a control
+** character), and a replay answers the same text. */
+static void test_answer_text_is_json_object_text(void **state) {
+  tu_world *w = *state;
+  const char *event =
+      "{\"source_id\":\"q\\\"b\\\\s\\t\\u0001\\u001f\",\"type\":\"visit\","
+      "\"customer\":\"c1\",\"at\":1000,\"visits\":2}";
+  char *first = TU_INGEST(w, event), *again = NULL, *expected;
+  expected = tu_sqlf_text(
+      w, "SELECT json_object('source_id', json_extract('%s', '$.source_id'), "
+         "'status', 'applied', 'customer_id', %lld, 'entity', "
+         "'web_customer', 'entity_id', %lld)",
+      event, (long long)cust(w, "c1"), (long long)cust(w, "c1"));
+  assert_string_equal(first, expected);
+  assert_non_null(strstr(first, "\"q\\\"b\\\\s\\t\\u0001\\u001f\""));
+  TU_OK(w, tesoro_exchange_ingest(w->t, w->website, event, &again));
+  assert_string_equal(again, expected);
+  free(expected);
+  tesoro_free(first);
+  tesoro_free(again);
+}
+
 static void test_replay_of_every_type(void **state) {
   tu_world *w = *state;
   char ref[16];
@@ -2070,6 +2093,25 @@ static void test_json_boundary_nul_numbers_and_skew(void **state) {
   REFUSE(w, tu_fmt("{\"source_id\":\"b\\u0000\",\"type\":\"customer\",\"customer\":"
                    "\"c1\",\"at\":%lld,\"name\":\"Tom\"}", (long long)T0),
          TESORO_EINVAL, "NUL");
+  /* a surrogate escape without its pair: refused (it is no character, and
+  ** stored as SQLite decodes it, it would not be UTF-8); a pair is one */
+  REFUSE(w, tu_fmt("{\"source_id\":\"s1\",\"type\":\"customer\",\"customer\":"
+                   "\"c1\",\"at\":%lld,\"name\":\"To\\ud800m\"}", (long long)T0),
+         TESORO_EINVAL, "unpaired surrogate");
+  REFUSE(w, tu_fmt("{\"source_id\":\"s2\",\"type\":\"customer\",\"customer\":"
+                   "\"c1\",\"at\":%lld,\"name\":\"To\\udc00\"}", (long long)T0),
+         TESORO_EINVAL, "unpaired surrogate");
+  REFUSE(w, tu_fmt("{\"source_id\":\"s3\",\"type\":\"customer\",\"customer\":"
+                   "\"c1\",\"at\":%lld,\"name\":\"\\uD83D\\u0041\"}", (long long)T0),
+         TESORO_EINVAL, "unpaired surrogate");
+  TU_APPLIED(w, tu_fmt("{\"source_id\":\"s4\",\"type\":\"customer\",\"customer\":"
+                       "\"c7\",\"at\":%lld,\"name\":\"Tom \\ud83d\\ude00\"}",
+                       (long long)T0));
+  {
+    char *name = cust_text(w, "c7", "name");
+    assert_string_equal(name, "Tom \xF0\x9F\x98\x80");
+    free(name);
+  }
   /* an escaped backslash before u0000 is just text */
   TU_APPLIED(w, tu_fmt("{\"source_id\":\"b3\",\"type\":\"customer\",\"customer\":"
                        "\"c3\",\"at\":%lld,\"name\":\"Tom \\\\u0000\"}", (long long)T0));
@@ -2221,6 +2263,7 @@ int main(void) {
       T(test_group_event_applied),
       T(test_vendor_claim_event_applied),
       /* 2. replays */
+      T(test_answer_text_is_json_object_text),
       T(test_replay_of_every_type),
       T(test_same_source_id_other_content_is_eexists),
       /* 3. out of order */
