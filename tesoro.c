@@ -244,7 +244,9 @@ struct tesoro {
   ** written once, at the batch's end; `pending` is the current event's,
   ** kept once the event succeeded.  A customer's last_activity_at is
   ** written then too: active_at is the latest sign of interest among its
-  ** events, `active` the current event's (customer id, at).  `checked`: the batch's text passed the
+  ** events, `active` the current event's (customer id, at).  A later
+  ** event of a moved customer finds it by its website id and is not read
+  ** again (nothing in a batch moves a customer to another state).  `checked`: the batch's text passed the
   ** checks each event's would (UTF-8, tesoro__json_boundary), so an event
   ** needs only its length checked.  The last listing an event named, by
   ** reference (a batch writes no listing). */
@@ -255,7 +257,13 @@ struct tesoro {
     struct tesoro__moved {
       int64_t id, seq, active_at;
       int fold; /* its machine's fold statement */
+      /* what tesoro__load read of it, for its later events */
+      int64_t agency, contact, version;
+      int from;
+      const char *key; /* a customer's website id (the batch's text) */
     } *moved, pending, active;
+    /* the moved customers by website id: moved[slot[i] - 1], 0 empty */
+    int *slot, slots;
   } batch;
   tesoro_cursor *cursors;          /* open cursors, invalidated on close */
   /* Statements of finished cursors, kept for the next cursor with the same
@@ -4287,8 +4295,17 @@ static struct tesoro__moved *tesoro__batch_moved(tesoro *t, int64_t id) {
 static int tesoro__fire(tesoro__ctx *c) {
   tesoro *t = c->t;
   const tesoro__trans *row = NULL;
+  const struct tesoro__moved *moved = NULL;
   sqlite3_stmt *s;
   int rc, folded = 0;
+  if (t->batch.on && c->m->fold) moved = tesoro__batch_moved(t, c->id);
+  if (moved && !c->loaded) {
+    c->agency = moved->agency; /* read by the entity's first event */
+    c->contact = moved->contact;
+    c->version = moved->version;
+    c->from = moved->from;
+    c->loaded = 1;
+  }
   if (!c->loaded &&
       ((rc = tesoro__load(c)) ||
        (rc = tesoro__contact_writable(t, c->actor, c->contact))))
@@ -4301,7 +4318,6 @@ static int tesoro__fire(tesoro__ctx *c) {
   c->to = row->to == TESORO__SAME ? c->from : row->to;
   c->event_name = c->m->events[c->event];
   if (t->batch.on && c->m->fold && c->to == c->from) {
-    const struct tesoro__moved *moved = tesoro__batch_moved(t, c->id);
     if (moved) { /* moved earlier in the batch */
       c->seq = moved->seq;
       return tesoro__effect(c, row);
@@ -4337,10 +4353,15 @@ static int tesoro__fire(tesoro__ctx *c) {
   ** the row itself follows the effect, with the id the effect made. */
   c->seq = c->version + 1;
   if (folded) {
-    t->batch.pending.id = c->id;
-    t->batch.pending.seq = c->seq;
-    t->batch.pending.active_at = 0;
-    t->batch.pending.fold = c->m->fold;
+    struct tesoro__moved *p = &t->batch.pending;
+    memset(p, 0, sizeof *p);
+    p->id = c->id;
+    p->seq = c->seq;
+    p->fold = c->m->fold;
+    p->agency = c->agency;
+    p->contact = c->contact;
+    p->version = c->version;
+    p->from = c->from;
   }
   tesoro__line_open(c);
   if ((rc = tesoro__effect(c, row)) == TESORO_OK)
@@ -9788,6 +9809,20 @@ static int tesoro__web_digest(tesoro *t, tesoro__web_head *h,
   return TESORO_OK;
 }
 
+/* The slot of website id `key` in the batch's map of moved customers:
+** the one holding it, or the empty one where it would go. */
+static int *tesoro__batch_slot(tesoro *t, const char *key) {
+  uint32_t hash = 2166136261u; /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+    hash = (hash ^ *p) * 16777619u;
+  for (uint32_t i = hash & (uint32_t)(t->batch.slots - 1);;
+       i = (i + 1) & (uint32_t)(t->batch.slots - 1)) {
+    int *slot = &t->batch.slot[i];
+    if (*slot == 0 || strcmp(t->batch.moved[*slot - 1].key, key) == 0)
+      return slot;
+  }
+}
+
 /*
 ** A website event's answer (tesoro_exchange_ingest's result) from what
 ** web_event keeps of it, the same text for the event and its replays:
@@ -9839,11 +9874,11 @@ static int tesoro__ingest_read(tesoro *t, const tesoro__actor *a,
                                char **out_result) {
   sqlite3_stmt *s;
   char stamp[TESORO__STAMP_MAX], digest[65];
-  const char *type;
+  const char *type, *key;
   const tesoro__member *named;
   unsigned char hash[crypto_generichash_BYTES];
   int64_t customer, listing = 0;
-  int kind = -1, rc;
+  int kind = -1, rc, slot;
   tesoro__web_head h;
   tesoro__web_args w;
   tesoro__ctx c;
@@ -9925,7 +9960,11 @@ static int tesoro__ingest_read(tesoro *t, const tesoro__actor *a,
     return rc;
   tesoro__stamp(stamp, h.at, h.source);
   tesoro__ctx_new(&c, t, a, TESORO_ENTITY_WEB_CUSTOMER, 0);
-  if ((rc = tesoro__event_customer(&c, h.external, h.contact, &customer)))
+  key = t->batch.on ? tesoro__json_string(j, o, "customer") : NULL;
+  if (key && (slot = *tesoro__batch_slot(t, key)) != 0)
+    customer = t->batch.moved[slot - 1].id; /* moved by this batch */
+  else if ((rc = tesoro__event_customer(&c, h.external, h.contact,
+                                        &customer)))
     return rc;
   memset(&w, 0, sizeof w);
   w.json = json;
@@ -9935,6 +9974,7 @@ static int tesoro__ingest_read(tesoro *t, const tesoro__actor *a,
   if ((rc = tesoro__fire_nested(&c, &tesoro__web_customer_machine, customer,
                                 WC_EV_CUSTOMER + kind, a, &w)))
     return rc;
+  if (t->batch.pending.id == customer) t->batch.pending.key = key;
   if ((rc = tesoro__web_result(t, h.source, w.applied, customer, w.entity,
                                w.entity_id, &result)))
     return rc;
@@ -9997,6 +10037,7 @@ TESORO_API int tesoro_exchange_ingest(tesoro *t, int64_t website,
 
 #define TESORO__MAX_BATCH_BYTES (64 * 1024 * 1024)
 
+
 /* The event that just succeeded was a sign of interest of batch.active's
 ** customer: keep the latest per customer (see struct tesoro__batch). */
 static int tesoro__batch_keep_active(tesoro *t) {
@@ -10028,6 +10069,7 @@ static int tesoro__batch_fold(tesoro *t) {
 
 static void tesoro__batch_end(tesoro *t) {
   sqlite3_free(t->batch.moved);
+  sqlite3_free(t->batch.slot);
   memset(&t->batch, 0, sizeof t->batch);
 }
 
@@ -10103,7 +10145,11 @@ static int tesoro__batch_pass(tesoro *t, const tesoro__actor *a,
       rc = tesoro__text_out(t, s, &result);
     } else if (!careful ||
                (rc = tesoro__exec_id(t, S_EVENT_RELEASE)) == TESORO_OK) {
-      if (t->batch.pending.id) t->batch.moved[t->batch.n++] = t->batch.pending;
+      if (t->batch.pending.id) {
+        t->batch.moved[t->batch.n++] = t->batch.pending;
+        if (t->batch.pending.key)
+          *tesoro__batch_slot(t, t->batch.pending.key) = t->batch.n;
+      }
       rc = tesoro__batch_keep_active(t);
     }
     if (rc == TESORO_OK) {
@@ -10153,12 +10199,18 @@ TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
   for (int careful = 0;; careful = 1) {
     int again = 0;
     memset(&out, 0, sizeof out);
+    for (t->batch.slots = 16; t->batch.slots < 2 * (count + 1);)
+      t->batch.slots *= 2;
     t->batch.moved =
         sqlite3_malloc64(sizeof *t->batch.moved * (size_t)(count + 1));
-    if (t->batch.moved == NULL) {
+    t->batch.slot = sqlite3_malloc64(sizeof *t->batch.slot *
+                                     (size_t)t->batch.slots);
+    if (t->batch.moved == NULL || t->batch.slot == NULL) {
+      tesoro__batch_end(t);
       rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
       break;
     }
+    memset(t->batch.slot, 0, sizeof *t->batch.slot * (size_t)t->batch.slots);
     t->batch.n = 0;
     t->batch.on = 1;
     t->batch.checked = checked;

@@ -2082,9 +2082,9 @@ static void report_ingest(const ops *o, figure f, double replay_share) {
   double rate_t = o->transitions / f.tesoro, rate_f = o->transitions / f.floor;
   double rate_l = o->transitions / f.lean;
   printf("bench ingest tesoro=%.0f lean=%.0f floor=%.0f unit=events/s ratio_lean=%.3f "
-         "ratio=%.3f events=%d replays=%.1f%%\n",
+         "ratio=%.3f events=%d replays=%.1f%% wal_frames=%.1f lean_wal_frames=%.1f\n",
          rate_t, rate_l, rate_f, rate_t / rate_l, rate_t / rate_f, o->transitions,
-         replay_share * 100);
+         replay_share * 100, f.wal_tesoro, f.wal_lean);
   fflush(stdout);
 }
 /* ---------------------------------------------------------------------

@@ -789,22 +789,27 @@ static void test_batch_undoes_an_event_refused_after_it_wrote(void **state) {
                       "\"hf-ada\",\"at\":%lld,\"consent\":\"granted\","
                       "\"statement\":\"News\"},"
                       "{\"source_id\":\"r3\",\"type\":\"group\",\"customer\":"
-                      "\"c1\",\"at\":%lld,\"group\":\"g7\"}]",
-                      (long long)T0 + 1, (long long)T0 + 2, (long long)T0 + 3),
+                      "\"c1\",\"at\":%lld,\"group\":\"g7\"},"
+                      "{\"source_id\":\"r4\",\"type\":\"group\",\"customer\":"
+                      "\"hf-ada\",\"at\":%lld,\"group\":\"g8\"}]",
+                      (long long)T0 + 1, (long long)T0 + 2, (long long)T0 + 3,
+                      (long long)T0 + 4),
                &failed, &results));
   assert_int_equal(failed, 1);
   assert_non_null(strstr(results, "{\"index\":1,\"error\":\"ECONFLICT\""));
   assert_non_null(strstr(results, "\"source_id\":\"r1\""));
   assert_non_null(strstr(results, "\"source_id\":\"r3\""));
   tesoro_free(results);
-  /* the events around it applied; nothing of it is left */
+  /* the events around it applied (hf-ada's next one too, its customer
+  ** read again); nothing of it is left */
   assert_int_equal(cust_int(w, "c1", "visits"), 3);
   TU_TEXT_IS(cust_text(w, "c1", "group_ref"), "g7");
+  TU_TEXT_IS(cust_text(w, "hf-ada", "group_ref"), "g8");
   assert_null(cust_text(w, "hf-ada", "consent"));
-  assert_int_equal(cust_int(w, "hf-ada", "version"), version);
+  assert_int_equal(cust_int(w, "hf-ada", "version"), version + 1);
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM web_event WHERE source_id = 'r2'"), 0);
-  /* c1's creation and its one fold of the batch, nothing of hf-ada's */
-  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM history"), lines + 2);
+  /* c1's creation and its one fold of the batch, hf-ada's group's fold */
+  assert_int_equal(tu_sql_int(w, "SELECT count(*) FROM history"), lines + 3);
   assert_int_equal(tu_sql_exec(w, "DROP TRIGGER test_skip_consent", err, sizeof err),
                    SQLITE_OK);
   assert_int_equal(tesoro_check(w->t), TESORO_OK);
@@ -972,6 +977,110 @@ static void test_batch_moves_a_customer_once(void **state) {
   assert_int_equal(tu_sqlf(w, "SELECT count(*) FROM history WHERE entity = %d "
                               "AND entity_id = %lld", TESORO_ENTITY_WEB_CUSTOMER,
                            (long long)c1), 5);
+}
+
+/* What the website's events wrote, as text: the customers (their version
+** aside: a batch moves it once), their interests and the kept events. */
+static char *web_rows(tu_world *w) {
+  char *customers = tu_sql_text(
+      w, "SELECT json_group_array(json_array(id, external_id, contact_id, "
+         "state, name, email, details_stamp, visits, last_visit_at, "
+         "visit_stamp, group_ref, group_stamp, last_activity_at, consent, "
+         "consent_stamp)) FROM (SELECT * FROM web_customer ORDER BY id)");
+  char *interests = tu_sql_text(
+      w, "SELECT json_group_array(json_array(customer_id, listing_id, views, "
+         "last_viewed_at, saved, save_stamp, rank, note)) FROM (SELECT * FROM "
+         "web_interest ORDER BY customer_id, listing_id)");
+  char *events = tu_sql_text(
+      w, "SELECT json_group_array(json_array(source_id, digest, type, "
+         "customer_id, at, applied, entity, entity_id)) FROM (SELECT * FROM "
+         "web_event ORDER BY id)");
+  char *all = strdup(tu_fmt("%s\n%s\n%s", customers, interests, events));
+  free(customers);
+  free(interests);
+  free(events);
+  return all;
+}
+
+/* A batch ends as its events one by one do: the same customers,
+** interests and kept events, whichever customers repeat in it, are made
+** by it, reach a contact, or send an older visit, a replay or a refused
+** event in between. */
+static void test_batch_ends_as_its_events_one_by_one(void **state) {
+  tu_world *w = *state, *alone;
+  void *other = NULL;
+  char a[16], b[16], *results = NULL, *evs[16], *batched, *single;
+  int failed = -1, n = 0;
+  assert_int_equal(tu_setup(&other), 0);
+  alone = other;
+  listing_ref(w, "A", 300000, a);
+  listing_ref(w, "B", 400000, b);
+  listing_ref(alone, "A", 300000, a);
+  listing_ref(alone, "B", 400000, b);
+#define EV(...) (evs[n++] = strdup(tu_fmt(__VA_ARGS__)))
+  EV("{\"source_id\":\"o1\",\"type\":\"customer\",\"customer\":\"c1\",\"at\":%lld,"
+     "\"name\":\"Ann\",\"email\":\"ann@example.com\"}", (long long)T0);
+  EV("{\"source_id\":\"o2\",\"type\":\"visit\",\"customer\":\"c2\",\"at\":%lld,"
+     "\"visits\":1}", (long long)T0 + 1);
+  EV("{\"source_id\":\"o3\",\"type\":\"property_view\",\"customer\":\"c1\","
+     "\"at\":%lld,\"listing\":\"%s\"}", (long long)T0 + 2, a);
+  EV("{\"source_id\":\"o4\",\"type\":\"property_save\",\"customer\":\"c1\","
+     "\"at\":%lld,\"listing\":\"%s\",\"saved\":true}", (long long)T0 + 3, a);
+  EV("{\"source_id\":\"o5\",\"type\":\"visit\",\"customer\":\"c1\",\"at\":%lld,"
+     "\"visits\":4}", (long long)T0 + 5);
+  EV("{\"source_id\":\"o6\",\"type\":\"visit\",\"customer\":\"c1\",\"at\":%lld,"
+     "\"visits\":3}", (long long)T0 + 4); /* older: superseded */
+  EV("{\"source_id\":\"o7\",\"type\":\"property_view\",\"customer\":\"c2\","
+     "\"at\":%lld,\"listing\":\"%s\"}", (long long)T0 + 6, b);
+  EV("{\"source_id\":\"o8\",\"type\":\"property_view\",\"customer\":\"c1\","
+     "\"at\":%lld,\"listing\":\"TES-99999\"}", (long long)T0 + 7); /* refused */
+  EV("{\"source_id\":\"o9\",\"type\":\"customer\",\"customer\":\"hf\",\"at\":%lld,"
+     "\"name\":\"Hal\",\"contact_id\":%lld}", (long long)T0 + 8,
+     (long long)w->contact);
+  EV("{\"source_id\":\"o10\",\"type\":\"consent\",\"customer\":\"hf\",\"at\":%lld,"
+     "\"consent\":\"granted\",\"statement\":\"News\"}", (long long)T0 + 9);
+  EV("{\"source_id\":\"o11\",\"type\":\"property_rank\",\"customer\":\"c2\","
+     "\"at\":%lld,\"listing\":\"%s\",\"rank\":4,\"note\":\"nice\"}",
+     (long long)T0 + 10, b);
+  EV("{\"source_id\":\"o12\",\"type\":\"property_view\",\"customer\":\"c1\","
+     "\"at\":%lld,\"listing\":\"%s\"}", (long long)T0 + 2, a); /* o3 again */
+  EV("{\"source_id\":\"o3\",\"type\":\"property_view\",\"customer\":\"c1\","
+     "\"at\":%lld,\"listing\":\"%s\"}", (long long)T0 + 2, a); /* a replay */
+  EV("{\"source_id\":\"o13\",\"type\":\"group\",\"customer\":\"hf\",\"at\":%lld,"
+     "\"group\":\"g1\"}", (long long)T0 + 11);
+#undef EV
+  {
+    sqlite3_str *batch = sqlite3_str_new(NULL);
+    sqlite3_str_appendchar(batch, 1, '[');
+    for (int i = 0; i < n; i++)
+      sqlite3_str_appendf(batch, "%s%s", i ? "," : "", evs[i]);
+    sqlite3_str_appendchar(batch, 1, ']');
+    char *text = sqlite3_str_finish(batch);
+    TU_OK(w, tesoro_exchange_ingest_batch(w->t, w->website, text, &failed,
+                                          &results));
+    sqlite3_free(text);
+  }
+  assert_int_equal(failed, 1);
+  tesoro_free(results);
+  for (int i = 0; i < n; i++) {
+    int rc = tesoro_exchange_ingest(alone->t, alone->website, evs[i], &results);
+    assert_int_equal(rc, i == 7 ? TESORO_ENOTFOUND : TESORO_OK);
+    tesoro_free(results);
+    results = NULL;
+    free(evs[i]);
+  }
+  batched = web_rows(w);
+  single = web_rows(alone);
+  assert_string_equal(batched, single);
+  /* and they are about something: four customers, c1's views counted */
+  assert_non_null(strstr(batched, "\"hf\""));
+  assert_int_equal(tu_sqlf(w, "SELECT views FROM web_interest WHERE "
+                              "customer_id = %lld", (long long)cust(w, "c1")), 2);
+  assert_int_equal(tesoro_check(w->t), TESORO_OK);
+  assert_int_equal(tesoro_check(alone->t), TESORO_OK);
+  free(batched);
+  free(single);
+  tu_teardown(&other);
 }
 
 static void test_batch_error_entry_names_the_code(void **state) {
@@ -2279,6 +2388,7 @@ int main(void) {
       T(test_geojson_refusals),
       /* 5. batches */
       T(test_batch_skips_a_bad_event),
+      T(test_batch_ends_as_its_events_one_by_one),
       T(test_batch_error_entry_names_the_code),
       T(test_batch_moves_a_customer_once),
       T(test_batch_stamps_the_latest_activity),
