@@ -264,6 +264,13 @@ struct tesoro {
     } *moved, pending, active;
     /* the moved customers by website id: moved[slot[i] - 1], 0 empty */
     int *slot, slots;
+    /* The property views of the batch, counted per (customer, listing) and
+    ** written at its end (views[view_slot[i] - 1], as `slot`); `view` is
+    ** the current event's, kept once the event succeeded. */
+    struct tesoro__views {
+      int64_t customer, listing, count, last_at;
+    } *views, view;
+    int *view_slot, nviews;
   } batch;
   tesoro_cursor *cursors;          /* open cursors, invalidated on close */
   /* Statements of finished cursors, kept for the next cursor with the same
@@ -1315,10 +1322,11 @@ static const char *tesoro__schema_line(size_t i);
     "UPDATE web_customer SET version = ?2, last_activity_at = CASE WHEN ?3 "  \
     "= 0 THEN last_activity_at ELSE max(coalesce(last_activity_at, ?3), ?3) " \
     "END WHERE id = ?1 AND version = ?2 - 1")                                 \
-  X(INTEREST_VIEW,                                                            \
+  /* ?3 views of customer ?1 of listing ?2, the latest at ?4 */            \
+  X(INTEREST_VIEWS,                                                           \
     "INSERT INTO web_interest(customer_id, listing_id, views, "               \
-    "last_viewed_at) VALUES (?1, ?5, 1, ?4) ON CONFLICT(customer_id, "        \
-    "listing_id) DO UPDATE SET views = views + 1, last_viewed_at = "          \
+    "last_viewed_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(customer_id, "       \
+    "listing_id) DO UPDATE SET views = views + ?3, last_viewed_at = "         \
     "max(coalesce(last_viewed_at, ?4), ?4)")                                  \
   X(INTEREST_ENSURE,                                                          \
     "INSERT OR IGNORE INTO web_interest(customer_id, listing_id) "            \
@@ -9526,7 +9534,14 @@ static int fx_web_event(tesoro__ctx *c) {
     changed = w->applied;
     break;
   case WC_EV_PROPERTY_VIEW:
-    rc = tesoro__web_write(c, S_INTEREST_VIEW, c->id, NULL);
+    if (t->batch.on) { /* counted at the batch's end (tesoro__batch_fold) */
+      t->batch.view.customer = c->id;
+      t->batch.view.listing = w->listing;
+      t->batch.view.last_at = w->at;
+    } else {
+      rc = TESORO__EXEC(t, S_INTEREST_VIEWS, BIND_I(c->id), BIND_I(w->listing),
+                        BIND_I(1), BIND_I(w->at));
+    }
     break;
   case WC_EV_PROPERTY_SAVE:
     if ((rc = tesoro__web_write(c, S_INTEREST_ENSURE, c->id, NULL)) == TESORO_OK)
@@ -10052,8 +10067,33 @@ static int tesoro__batch_keep_active(tesoro *t) {
   return TESORO_OK;
 }
 
+/* The event that just succeeded was a property view: count it with the
+** batch's others of its (customer, listing). */
+static void tesoro__batch_keep_view(tesoro *t) {
+  const struct tesoro__views *v = &t->batch.view;
+  uint64_t hash = ((uint64_t)v->customer * 0x9E3779B97F4A7C15u) ^
+                  (uint64_t)v->listing;
+  uint32_t mask = (uint32_t)(t->batch.slots - 1);
+  for (uint32_t i = (uint32_t)(hash ^ (hash >> 32)) & mask;; i = (i + 1) & mask) {
+    int *slot = &t->batch.view_slot[i];
+    struct tesoro__views *at;
+    if (*slot == 0) { /* its first */
+      t->batch.views[t->batch.nviews] = *v;
+      t->batch.views[t->batch.nviews].count = 1;
+      *slot = ++t->batch.nviews;
+      return;
+    }
+    at = &t->batch.views[*slot - 1];
+    if (at->customer == v->customer && at->listing == v->listing) {
+      at->count++;
+      if (v->last_at > at->last_at) at->last_at = v->last_at;
+      return;
+    }
+  }
+}
+
 /* Each moved entity's version (and a customer's last_activity_at), once
-** per batch, by its machine's fold statement. */
+** per batch, by its machine's fold statement; then the batch's views. */
 static int tesoro__batch_fold(tesoro *t) {
   for (int i = 0; i < t->batch.n; i++) {
     const struct tesoro__moved *m = &t->batch.moved[i];
@@ -10064,12 +10104,21 @@ static int tesoro__batch_fold(tesoro *t) {
       return tesoro__fail(t, TESORO_ECONFLICT, "entity %lld changed meanwhile",
                           (long long)m->id);
   }
+  for (int i = 0; i < t->batch.nviews; i++) {
+    const struct tesoro__views *v = &t->batch.views[i];
+    int rc = TESORO__EXEC(t, S_INTEREST_VIEWS, BIND_I(v->customer),
+                          BIND_I(v->listing), BIND_I(v->count),
+                          BIND_I(v->last_at));
+    if (rc) return rc;
+  }
   return TESORO_OK;
 }
 
 static void tesoro__batch_end(tesoro *t) {
   sqlite3_free(t->batch.moved);
   sqlite3_free(t->batch.slot);
+  sqlite3_free(t->batch.views);
+  sqlite3_free(t->batch.view_slot);
   memset(&t->batch, 0, sizeof t->batch);
 }
 
@@ -10109,7 +10158,7 @@ static int tesoro__batch_pass(tesoro *t, const tesoro__actor *a,
       rc = erc;
       break;
     }
-    t->batch.pending.id = t->batch.active.id = 0;
+    t->batch.pending.id = t->batch.active.id = t->batch.view.customer = 0;
     if (!o->is_object) /* read as if it came alone */
       erc = tesoro__ingest(t, a, o->text, &result);
     else if ((erc = tesoro__text_length(t, "event", o->text, TESORO_MAX_JSON,
@@ -10150,6 +10199,7 @@ static int tesoro__batch_pass(tesoro *t, const tesoro__actor *a,
         if (t->batch.pending.key)
           *tesoro__batch_slot(t, t->batch.pending.key) = t->batch.n;
       }
+      if (t->batch.view.customer) tesoro__batch_keep_view(t);
       rc = tesoro__batch_keep_active(t);
     }
     if (rc == TESORO_OK) {
@@ -10205,12 +10255,19 @@ TESORO_API int tesoro_exchange_ingest_batch(tesoro *t, int64_t website,
         sqlite3_malloc64(sizeof *t->batch.moved * (size_t)(count + 1));
     t->batch.slot = sqlite3_malloc64(sizeof *t->batch.slot *
                                      (size_t)t->batch.slots);
-    if (t->batch.moved == NULL || t->batch.slot == NULL) {
+    t->batch.views =
+        sqlite3_malloc64(sizeof *t->batch.views * (size_t)(count + 1));
+    t->batch.view_slot = sqlite3_malloc64(sizeof *t->batch.view_slot *
+                                          (size_t)t->batch.slots);
+    if (t->batch.moved == NULL || t->batch.slot == NULL ||
+        t->batch.views == NULL || t->batch.view_slot == NULL) {
       tesoro__batch_end(t);
       rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
       break;
     }
     memset(t->batch.slot, 0, sizeof *t->batch.slot * (size_t)t->batch.slots);
+    memset(t->batch.view_slot, 0,
+           sizeof *t->batch.view_slot * (size_t)t->batch.slots);
     t->batch.n = 0;
     t->batch.on = 1;
     t->batch.checked = checked;
