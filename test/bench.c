@@ -85,7 +85,7 @@
 ** the same rules, history and outbox rows, one transaction per transition,
 ** completion by a direct call, no timers).  bench runs it with popen from
 ** the current directory (the repo root under `make bench`) on a file (WAL,
-** NORMAL) and on :memory:, best of 3 rounds of the transition figure's
+** NORMAL) and on :memory:, best of 5 rounds of the transition figure's
 ** count each; the transition lines set tesoro's transitions/s (tps=)
 ** beside the peer's (peer_tps=).  Without python3 (or the script) a "# python peer:
 ** skipped" line says so.
@@ -93,7 +93,7 @@
 ** How each figure is measured (wall clock, CLOCK_MONOTONIC, around the
 ** operations only; setup, copies and statement resolution are outside):
 **   transition         4500 viewing-cycle calls on a copy of the setup file
-**                      (WAL, NORMAL); best of 3 rounds, each round tesoro,
+**                      (WAL, NORMAL); best of 5 rounds, each round tesoro,
 **                      the same-rows floor and the lean floor in turn.
 **                      wal_frames= / lean_wal_frames= / floor_wal_frames=:
 **                      WAL frames per commit, counted by a WAL hook (see
@@ -102,8 +102,11 @@
 **   transition_full    900 calls under synchronous=FULL, best of 5.
 **   mixed              3000 calls of a skewed mix (no lean version).
 **   ingest             20 batches of 500 website events, one in ten a
-**                      replay; replays= is the share tesoro's results
-**                      reported as replays in the recorded run (answers_*).
+**                      replay, best of 7 rounds (a round is short, and
+**                      this VM's timings move by half between runs);
+**                      replays= is the share tesoro's results reported as
+**                      replays in the recorded run (answers_*);
+**                      wal_frames= / lean_wal_frames= as for transition.
 **   import             100 000 records of the agency format (agents,
 **                      contacts, referrals at four stages) by one
 **                      tesoro_agency_import; records/s and the growth of
@@ -2028,7 +2031,7 @@ static peer_figure python_peer(int transitions) {
     printf("# python peer: skipped (no %s here; run from the repository root)\n", script);
     return p;
   }
-  snprintf(cmd, sizeof cmd, "python3 %s --transitions %d --rounds 3 --dir '%s' 2>&1", script,
+  snprintf(cmd, sizeof cmd, "python3 %s --transitions %d --rounds 5 --dir '%s' 2>&1", script,
            transitions, dir);
   if ((out = popen(cmd, "r")) == NULL) {
     printf("# python peer: skipped (popen failed)\n");
@@ -2651,7 +2654,7 @@ int main(int argc, char **argv) {
     ops o = {3 * 1500, 3 * 1500, cycle_op, lean_cycle_op};
     ops full = {3 * 300, 3 * 300, cycle_op, lean_cycle_op};
     peer_figure peer = python_peer(o.transitions);
-    report_transition("transition", &o, measure(setup_db, &o, 0, 0, 3), peer.file_tps, 1);
+    report_transition("transition", &o, measure(setup_db, &o, 0, 0, 5), peer.file_tps, 1);
     report_transition("transition_memory", &o, measure(setup_db, &o, 0, 1, 5),
                       peer.memory_tps, 0);
     report_transition("transition_full", &full, measure(setup_db, &full, 1, 0, 5), -1, 0);
@@ -2668,7 +2671,7 @@ int main(int argc, char **argv) {
     ops o = {20, 20 * INGEST_BATCH, ingest_op, lean_ingest_op};
     figure f;
     answers_open();
-    f = measure(setup_db, &o, 0, 0, 3);
+    f = measure(setup_db, &o, 0, 0, 7);
     if (answers.events != o.transitions) die("ingest (not every event answered)", NULL);
     if (lean_replays != answers.replays) die("lean ingest (other replays than tesoro)", NULL);
     report_ingest(&o, f, (double)answers.replays / answers.events);
