@@ -2835,7 +2835,8 @@ static int tesoro__json_boundary(tesoro *t, const char *what, const char *json) 
 **          and renders it (SQLite does both); true "1", false "0", null
 **          ""; an object or an array, its JSON text as given.
 ** yajl is as strict as SQLite 3.40's JSON (RFC 8259: no comments, no
-** trailing commas, no leading zeros, no control characters in strings);
+** trailing commas, no leading zeros, no control characters in strings)
+** once its two extra whitespace characters are refused (tesoro__json_read);
 ** what SQLite would store inexactly is refused by tesoro__json_boundary,
 ** which every caller runs as well.  yajl allocates with malloc, and
 ** everything it hands over is copied into the reader's own arena.
@@ -3128,6 +3129,10 @@ static int tesoro__json_read(tesoro *t, const char *json, int batch,
   j->text = json;
   j->batch = batch;
   j->base = batch ? 2 : 1;
+  /* yajl also takes a vertical tab and a form feed for whitespace, SQLite
+  ** (whose statements read the values after) only space, tab, CR and LF;
+  ** in a string both refuse them, so either byte anywhere is malformed */
+  if (strpbrk(json, "\v\f")) return TESORO_OK;
   if ((j->parser = yajl_alloc(&tesoro__json_callbacks, NULL, j)) == NULL)
     return tesoro__fail(t, TESORO_ENOMEM, "out of memory");
   status = yajl_parse(j->parser, (const unsigned char *)json, strlen(json));

@@ -335,6 +335,31 @@ static void test_answer_text_is_json_object_text(void **state) {
   tesoro_free(again);
 }
 
+/* Only what SQLite's JSON takes is taken: a vertical tab or a form feed
+** around the object (whitespace to some parsers, not to SQLite 3.40), a
+** comment, a trailing comma, a leading zero are malformed, with nothing
+** written; the same event with plain whitespace is applied. */
+static void test_event_json_is_strict(void **state) {
+  tu_world *w = *state;
+  const char *body = "\"source_id\":\"j1\",\"type\":\"visit\",\"customer\":"
+                     "\"c1\",\"at\":1000,\"visits\":2";
+  REFUSE(w, tu_fmt("{%s}\v", body), TESORO_EINVAL, "not a JSON object");
+  REFUSE(w, tu_fmt("\f{%s}", body), TESORO_EINVAL, "not a JSON object");
+  REFUSE(w, tu_fmt("{%s}/**/", body), TESORO_EINVAL, "not a JSON object");
+  REFUSE(w, tu_fmt("{%s,}", body), TESORO_EINVAL, "not a JSON object");
+  REFUSE(w, tu_fmt("{%s,\"x\":01}", body), TESORO_EINVAL, "not a JSON object");
+  {
+    char *results = NULL;
+    int failed = -1;
+    TU_ASSERT_REFUSED(w, tesoro_exchange_ingest_batch(
+                             w->t, w->website, tu_fmt("[{%s}]\f", body),
+                             &failed, &results),
+                      TESORO_EINVAL, "not a JSON array");
+    assert_null(results);
+  }
+  TU_APPLIED(w, tu_fmt(" \t\r\n{%s} \n", body));
+}
+
 static void test_replay_of_every_type(void **state) {
   tu_world *w = *state;
   char ref[16];
@@ -2373,6 +2398,7 @@ int main(void) {
       T(test_vendor_claim_event_applied),
       /* 2. replays */
       T(test_answer_text_is_json_object_text),
+      T(test_event_json_is_strict),
       T(test_replay_of_every_type),
       T(test_same_source_id_other_content_is_eexists),
       /* 3. out of order */
