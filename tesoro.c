@@ -246,9 +246,10 @@ struct tesoro {
   ** written then too: active_at is the latest sign of interest among its
   ** events, `active` the current event's (customer id, at).  A later
   ** event of a moved customer finds it by its website id and is not read
-  ** again (nothing in a batch moves a customer to another state).  `checked`: the batch's text passed the
-  ** checks each event's would (UTF-8, tesoro__json_boundary), so an event
-  ** needs only its length checked.  The last listing an event named, by
+  ** again (nothing in a batch moves a customer to another state).
+  ** `checked`: the batch's text passed the checks each event's would
+  ** (UTF-8, tesoro__json_boundary), so an event needs only its length
+  ** checked.  The last listing an event named, by
   ** reference (a batch writes no listing). */
   struct tesoro__batch {
     int on, n, cap, checked;
@@ -2905,20 +2906,27 @@ static size_t tesoro__json_keep(tesoro__json *j, const void *s, size_t n) {
   return at;
 }
 
+/* `array` (`n` of `*cap` elements of `size` bytes used) with room for one
+** more: the same or a moved one, or NULL (out of memory, in j->rc). */
+static void *tesoro__json_grow(tesoro__json *j, void *array, int n, int *cap,
+                               size_t size) {
+  int want = *cap ? 2 * *cap : 16;
+  void *more;
+  if (n < *cap) return array;
+  if ((more = sqlite3_realloc64(array, size * (size_t)want)) == NULL) {
+    j->rc = tesoro__fail(j->t, TESORO_ENOMEM, "out of memory");
+    return NULL;
+  }
+  *cap = want;
+  return more;
+}
+
 /* A new object read: an element of the batch, or the argument. */
 static int tesoro__json_element(tesoro__json *j, int is_object) {
-  tesoro__json_object *o;
-  if (j->objects == j->object_cap) {
-    int cap = j->object_cap ? 2 * j->object_cap : 8;
-    tesoro__json_object *more =
-        sqlite3_realloc64(j->object, sizeof *more * (size_t)cap);
-    if (more == NULL) {
-      j->rc = tesoro__fail(j->t, TESORO_ENOMEM, "out of memory");
-      return 0;
-    }
-    j->object = more;
-    j->object_cap = cap;
-  }
+  tesoro__json_object *o = tesoro__json_grow(j, j->object, j->objects,
+                                             &j->object_cap, sizeof *o);
+  if (o == NULL) return 0;
+  j->object = o;
   o = &j->object[j->objects++];
   memset(o, 0, sizeof *o);
   o->is_object = is_object;
@@ -2946,18 +2954,12 @@ static tesoro__member *tesoro__json_at(tesoro__json *j, const char *type,
   }
   if (j->depth != j->base || !j->object[j->objects - 1].is_object)
     return NULL;
-  if (j->members == j->member_cap) {
-    int cap = j->member_cap ? 2 * j->member_cap : 16;
-    tesoro__member *more =
-        sqlite3_realloc64(j->member, sizeof *more * (size_t)cap);
-    if (more == NULL) {
-      j->rc = tesoro__fail(j->t, TESORO_ENOMEM, "out of memory");
-      *go = 0;
-      return NULL;
-    }
-    j->member = more;
-    j->member_cap = cap;
+  if ((m = tesoro__json_grow(j, j->member, j->members, &j->member_cap,
+                             sizeof *m)) == NULL) {
+    *go = 0;
+    return NULL;
   }
+  j->member = m;
   m = &j->member[j->members++];
   memset(m, 0, sizeof *m);
   m->type = type;
@@ -3028,7 +3030,8 @@ static int tesoro__json_on_number(void *ctx, const char *s, size_t n) {
       if (errno == ERANGE) m->integer = 0;
     }
     m->number = (double)m->integer;
-    return tesoro__json_set(j, m, num, (size_t)tesoro__decimal(num, m->integer, 0));
+    return tesoro__json_set(j, m, num,
+                            (size_t)tesoro__decimal(num, m->integer, 0));
   }
   if ((r = tesoro__stmt(j->t, S_JSON_REAL)) == NULL) {
     j->rc = j->t->rc;
@@ -3259,8 +3262,9 @@ static int tesoro__json_members(tesoro *t, const char *what,
     } else if (f->type == 'a' || f->type == 'g') {
       char name[80];
       tesoro__member_name(name, sizeof name, what, f->key);
-      rc = f->type == 'a' ? tesoro__property_types_valid(t, name, type, m->value)
-                          : tesoro__area_valid(t, name, type, m->value);
+      rc = f->type == 'a'
+               ? tesoro__property_types_valid(t, name, type, m->value)
+               : tesoro__area_valid(t, name, type, m->value);
     } else if (strcmp(type, "text") != 0) {
       rc = tesoro__fail(t, TESORO_EINVAL, "%s: \"%s\" must be a string", what,
                         f->key);
@@ -9912,7 +9916,8 @@ static int tesoro__ingest_read(tesoro *t, const tesoro__actor *a,
   if (kind < 0)
     return tesoro__fail(t, TESORO_EINVAL, "event: unknown type \"%.32s\"", type);
   memset(&h, 0, sizeof h);
-  if ((rc = tesoro__json_members(t, "event", j, o, tesoro__web_types[kind].fields,
+  if ((rc = tesoro__json_members(t, "event", j, o,
+                                 tesoro__web_types[kind].fields,
                                  tesoro__web_types[kind].nfields, 0,
                                  tesoro__web_head_take, &h)) ||
       (tesoro__field_named(tesoro__web_types[kind].fields,
@@ -10079,7 +10084,8 @@ static void tesoro__batch_keep_view(tesoro *t) {
   uint64_t hash = ((uint64_t)v->customer * 0x9E3779B97F4A7C15u) ^
                   (uint64_t)v->listing;
   uint32_t mask = (uint32_t)(t->batch.slots - 1);
-  for (uint32_t i = (uint32_t)(hash ^ (hash >> 32)) & mask;; i = (i + 1) & mask) {
+  for (uint32_t i = (uint32_t)(hash ^ (hash >> 32)) & mask;;
+       i = (i + 1) & mask) {
     int *slot = &t->batch.view_slot[i];
     struct tesoro__views *at;
     if (*slot == 0) { /* its first */
