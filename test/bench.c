@@ -124,6 +124,9 @@
 **                      cycle_latencies); p99_self= is the same run with
 **                      the default guard (commits checkpoint).
 **   instructions       callgrind, per cycle operation on :memory: (below).
+**   instructions_ingest the same per website event: batches 3 and 4 of
+**                      the ingest figure's (the difference between 2 and
+**                      4 batches), tesoro against the lean ingest.
 **
 ** The bench includes tesoro.c to reach the handle's connection (for the
 ** session, the WAL hook, the statement profile and the cursor-free peak
@@ -2549,12 +2552,13 @@ static int instructions_run(const char *which, int n, const char *figure_name) {
 }
 
 /* `self --instructions which n` started under callgrind. */
-static FILE *callgrind_start(const char *self, const char *which, int n) {
+static FILE *callgrind_start(const char *self, const char *which, int n,
+                             const char *figure_name) {
   char cmd[1024];
   snprintf(cmd, sizeof cmd,
            "valgrind --tool=callgrind --collect-atstart=no "
-           "--callgrind-out-file=/dev/null '%s' --instructions %s %d 2>&1",
-           self, which, n);
+           "--callgrind-out-file=/dev/null '%s' --instructions %s %d %s 2>&1",
+           self, which, n, figure_name);
   return popen(cmd, "r");
 }
 
@@ -2573,10 +2577,15 @@ static long long callgrind_count(FILE *p) {
 static void report_instructions(const char *self) {
   static const char *const which[3] = {"tesoro", "lean", "floor"};
   const int n = 3 * 100;
-  FILE *runs[3][2];
-  long long count[3][2], per[3];
+  FILE *runs[3][2], *ingest[2][2];
+  long long count[3][2], per[3], events[2][2];
   for (int w = 0; w < 3; w++)
-    for (int k = 0; k < 2; k++) runs[w][k] = callgrind_start(self, which[w], (k + 1) * n);
+    for (int k = 0; k < 2; k++)
+      runs[w][k] = callgrind_start(self, which[w], (k + 1) * n, "transition");
+  /* ingest: 2 and 4 batches, the difference per event */
+  for (int w = 0; w < 2; w++)
+    for (int k = 0; k < 2; k++)
+      ingest[w][k] = callgrind_start(self, which[w], 2 * (k + 1), "ingest");
   for (int w = 0; w < 3; w++)
     for (int k = 0; k < 2; k++) count[w][k] = callgrind_count(runs[w][k]);
   for (int w = 0; w < 3; w++) {
@@ -2590,6 +2599,16 @@ static void report_instructions(const char *self) {
          "ratio=%.3f ops=%d tool=callgrind\n",
          per[0], per[1], per[2], (double)per[1] / (double)per[0],
          (double)per[2] / (double)per[0], n);
+  for (int w = 0; w < 2; w++)
+    for (int k = 0; k < 2; k++) events[w][k] = callgrind_count(ingest[w][k]);
+  if (events[0][0] >= 0 && events[0][1] >= 0 && events[1][0] >= 0 &&
+      events[1][1] >= 0) {
+    long long t = (events[0][1] - events[0][0]) / (2 * INGEST_BATCH);
+    long long l = (events[1][1] - events[1][0]) / (2 * INGEST_BATCH);
+    printf("bench instructions_ingest tesoro=%lld lean=%lld unit=Ir/event "
+           "ratio_lean=%.3f events=%d tool=callgrind\n",
+           t, l, (double)l / (double)t, 2 * INGEST_BATCH);
+  }
   fflush(stdout);
 }
 
