@@ -258,8 +258,9 @@ struct tesoro {
     struct tesoro__moved {
       int64_t id, seq, active_at;
       int fold; /* its machine's fold statement */
-      /* what tesoro__load read of it, for its later events */
-      int64_t agency, contact, version;
+      /* what tesoro__load read of it, for its later events (its version
+      ** then is seq - 1: the folded row names the next one) */
+      int64_t agency, contact;
       int from;
       const char *key; /* a customer's website id (the batch's text) */
     } *moved, pending, active;
@@ -4319,7 +4320,7 @@ static int tesoro__fire(tesoro__ctx *c) {
   if (moved && !c->loaded) {
     c->agency = moved->agency; /* read by the entity's first event */
     c->contact = moved->contact;
-    c->version = moved->version;
+    c->version = moved->seq - 1;
     c->from = moved->from;
     c->loaded = 1;
   }
@@ -4377,7 +4378,6 @@ static int tesoro__fire(tesoro__ctx *c) {
     p->fold = c->m->fold;
     p->agency = c->agency;
     p->contact = c->contact;
-    p->version = c->version;
     p->from = c->from;
   }
   tesoro__line_open(c);
