@@ -1019,7 +1019,7 @@ static char *web_rows(tu_world *w) {
   char *events = tu_sql_text(
       w, "SELECT json_group_array(json_array(source_id, digest, type, "
          "customer_id, at, applied, entity, entity_id)) FROM (SELECT * FROM "
-         "web_event ORDER BY id)");
+         "web_event ORDER BY agency_id, source_id)");
   char *all = strdup(tu_fmt("%s\n%s\n%s", customers, interests, events));
   free(customers);
   free(interests);
