@@ -344,7 +344,9 @@ typedef struct ops {
   void (*lean)(lean_db *l, int i);               /* the lean floor's; NULL: none */
 } ops;
 
-/* The viewing cycle: request, confirm, complete (by tick), one per call. */
+/* The viewing cycle: request, confirm, complete (by tick), one per call.
+** The tick runs when the viewing has ended, the moment tesoro completes
+** it (tesoro.h); it also sends the previous viewing's feedback request. */
 static void cycle_op(tesoro *t, const world *w, int i) {
   const int64_t base = T0 + 86400 + (int64_t)(i / 3) * 7200;
   static int64_t appointment;
@@ -358,8 +360,8 @@ static void cycle_op(tesoro *t, const world *w, int i) {
   }
   case 1: OK(t, tesoro_appointment_confirm(t, w->agent, appointment, base + 3600, 0, 0)); break;
   default:
-    OK(t, tesoro_clock_set(t, base + 3600));
-    OK(t, tesoro_tick(t, base + 3600, &fired));
+    OK(t, tesoro_clock_set(t, base + 7200));
+    OK(t, tesoro_tick(t, base + 7200, &fired));
     break;
   }
 }
