@@ -188,8 +188,8 @@ struct tesoro {
   /* No timer is due before next_due (section 10's catch-up skips its probe
   ** until then) while due_known; valid for the data version due_version
   ** (SQLITE_FCNTL_DATA_VERSION), so another connection's commit unsettles
-  ** it.  Planning a timer lowers it; only a read at a call's start raises
-  ** it, and any rollback forgets it. */
+  ** it.  Planning a timer lowers it; only a read at a call's start or at
+  ** a tick's end raises it, and any rollback forgets it. */
   int64_t next_due;
   unsigned int due_version;
   int due_known, due_fresh;
@@ -921,9 +921,9 @@ static const char *tesoro__schema_line(size_t i);
   X(TIMER_INSERT,                                                             \
     "INSERT INTO timer(agency_id, entity, entity_id, kind, due_at) "          \
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING")                     \
-  X(TIMER_DUE, /* in the key's order: no sort */                            \
+  X(TIMER_FIRST, /* the key's first row: no sort */                         \
     "SELECT agency_id, entity, entity_id, kind, due_at FROM timer "           \
-    "WHERE due_at <= ?1 ORDER BY due_at, entity, entity_id, kind LIMIT 1")    \
+    "ORDER BY due_at, entity, entity_id, kind LIMIT 1")                       \
   X(TIMER_NEXT_DUE,                                                           \
     "SELECT coalesce(min(due_at), 9223372036854775807) FROM timer")          \
   /* An entity's, and a deal property's viewings': read from the due */     \
@@ -4332,6 +4332,7 @@ static int tesoro__fire(tesoro__ctx *c) {
                                c->expected)) ||
       (rc = tesoro__match(c, &row)))
     return rc;
+  c->row = row;
   if (row->guard && (rc = row->guard(c))) return rc;
   c->to = row->to == TESORO__SAME ? c->from : row->to;
   c->event_name = c->m->events[c->event];
@@ -4736,7 +4737,15 @@ static int tesoro__contact_agent(tesoro *t, int64_t contact, int64_t *out) {
 }
 
 static int tesoro__client_of(tesoro *t, int64_t contact, int64_t *out) {
-  int rc = tesoro__lookup(t, S_ACTOR_OF_CONTACT, contact, NULL, out);
+  int rc;
+  /* a client actor names its contact for good (no UPDATE changes it) */
+  for (int i = 0; t->writing && i < t->actors.n; i++)
+    if (t->actors.e[i].kind == TESORO_ACTOR_CLIENT &&
+        t->actors.e[i].contact == contact) {
+      *out = t->actors.e[i].id;
+      return TESORO_OK;
+    }
+  rc = tesoro__lookup(t, S_ACTOR_OF_CONTACT, contact, NULL, out);
   if (rc == TESORO_DONE)
     return tesoro__fail(t, TESORO_EDB, "contact %lld has no client actor",
                         (long long)contact);
@@ -4960,7 +4969,7 @@ static const struct {
     {"referral_list_date", &tesoro__referral_machine, timer_list_date},
 };
 
-/* A pending timer, as S_TIMER_DUE and S_TIMER_DUE_OF give it. */
+/* A pending timer, as S_TIMER_FIRST and S_TIMER_DUE_OF give it. */
 typedef struct tesoro__due {
   int64_t agency, id, due;
   int entity;
@@ -5057,14 +5066,20 @@ TESORO_API int tesoro_tick(tesoro *t, int64_t now, int *out_fired) {
   if (out_fired) *out_fired = 0;
   if (now <= 0) return tesoro__fail(t, TESORO_EINVAL, "now must be > 0");
   if ((rc = tesoro__write_begin(t))) return rc;
-  /* The next due timer is read before its savepoint opens: when nothing
-  ** is due, the call opens none. */
+  /* The first pending timer is read before its savepoint opens: when
+  ** nothing is due, the call opens none.  The first one not due yet ends
+  ** the call and is the next due time (the catch-up's bound), so the next
+  ** write does not probe for it. */
   while (fired < t->tick_batch) {
     tesoro__due d;
-    if ((rc = tesoro__due_read(t, TESORO__STMT(t, S_TIMER_DUE, BIND_I(now)),
-                               &d)) ||
-        (rc = tesoro__exec_id(t, S_EVENT_SAVEPOINT)))
-      break;
+    rc = tesoro__due_read(t, tesoro__stmt(t, S_TIMER_FIRST), &d);
+    if (rc == TESORO_DONE || (rc == TESORO_OK && d.due > now)) {
+      t->next_due = rc == TESORO_DONE ? INT64_MAX : d.due;
+      t->due_version = tesoro__data_version(t);
+      t->due_known = t->due_fresh = 1;
+      rc = TESORO_DONE;
+    }
+    if (rc || (rc = tesoro__exec_id(t, S_EVENT_SAVEPOINT))) break;
     if ((rc = tesoro__timer_fire(t, &d, now))) {
       if (tesoro__is_event_error(rc)) {
         /* refused: undone alone (rc and the message kept for the caller) */
@@ -6838,11 +6853,15 @@ static void tesoro__appt_of(const int64_t v[6], tesoro__appt *a) {
   a->no_show_at = v[5];
 }
 
-/* The appointment's own facts: before the move (c->seq 0: the guards, a
-** timer's handler) as the load read them, after it read again. */
+/* The appointment's own facts: as the load read them before the move
+** (c->seq 0: the guards, a timer's handler) and after a move that writes
+** none of them; after a start (confirm, reschedule) or a no-show, and in
+** the request that made it (no load), read again. */
 static int tesoro__appt_get(tesoro__ctx *c, tesoro__appt *a) {
   int64_t v[COUNT(c->before)];
-  if (c->seq == 0) {
+  if (c->seq == 0 ||
+      (c->from >= 0 && c->row->move != S_APPOINTMENT_MOVE_START &&
+       c->row->move != S_APPOINTMENT_MOVE_NO_SHOW)) {
     tesoro__appt_of(c->before, a);
   } else {
     sqlite3_stmt *s;
@@ -7098,8 +7117,11 @@ static int fx_completed(tesoro__ctx *c) {
   int by_client = c->event == APPT_EV_START_VIEWING;
   tesoro__appt a;
   int rc;
+  /* the clock's complete is its own timer firing, gone already
+  ** (tesoro__timer_fire) */
   if ((rc = tesoro__appt_get(c, &a)) ||
-      (rc = tesoro__appt_timers(c, &a, APPT_T_COMPLETE | APPT_T_REMINDER, 1)))
+      (rc = tesoro__appt_timers(
+           c, &a, APPT_T_REMINDER | (by_client ? APPT_T_COMPLETE : 0), 1)))
     return rc;
   if ((rc = tesoro__property_viewed(c, a.deal_property)) ||
       (rc = tesoro__calendar_sync(c, a.owner, &a)))

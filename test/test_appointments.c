@@ -2449,6 +2449,26 @@ static void test_ended_viewing_completes_without_a_tick(void **state) {
   TU_OK(w, tesoro_check(w->t));
 }
 
+/* A tick keeps, as the next due time, the first timer it leaves: a write
+   once that time has come still completes the ended viewing first. */
+static void test_ended_viewing_completes_after_an_earlier_tick(void **state) {
+  tu_world *w = *state;
+  viewing v;
+  int64_t a, note = 0;
+  offer(w, &v);
+  a = confirmed(w, v.dp, D1);
+  TU_OK(w, tesoro_tick(w->t, D1 - 1, NULL)); /* the reminder, if due */
+  tu_assert_state(w, APPT, a, "confirmed");
+  TU_OK(w, tesoro_clock_set(w->t, D1 + HOUR + 1));
+  TU_ASSERT_REFUSED(w, tesoro_appointment_cancel(w->t, w->agent, a, "Agent ill",
+                                                 0),
+                    TESORO_ESTATE, "completed");
+  TU_OK(w, tesoro_appointment_note_add(w->t, w->client, a, "Lovely garden",
+                                       &note));
+  tu_assert_state(w, APPT, a, "completed");
+  TU_OK(w, tesoro_check(w->t));
+}
+
 /* ------------------------------------------------------------------------
 ** 8c. Notification preferences: a recipient's channels and the agency's
 ** switches ("push (if enabled)", "calendar (if calendar integration is
@@ -3288,6 +3308,7 @@ int main(void) {
       T(test_viewing_duration_default_and_per_viewing),
       T(test_viewing_duration_refusals),
       T(test_ended_viewing_completes_without_a_tick),
+      T(test_ended_viewing_completes_after_an_earlier_tick),
       T(test_viewing_ends_without_a_tick),
       T(test_notification_preferences),
       T(test_a_preference_set_elsewhere_applies_at_once),
