@@ -133,40 +133,47 @@
 ** run); nothing else of the library's internals is used.
 **
 ** FIGURES.  One run of `make bench` (about 2.5 min), 2026-12-08, a 2-core
-** VM, SQLite 3.40.1, tesoro 0.1.0 (schema 6); the README's Performance
+** VM, SQLite 3.40.1, tesoro 0.1.0 (schema 7); the README's Performance
 ** section shows part of it.  Instructions (callgrind) are the figure to
-** watch: they repeat run to run within a few dozen; the VM's timings move
-** (this run's file figures are about 2.5 times the previous round's for
-** every side alike: the lean floor's file transition took 204 us here
-** and 66 us then, the Python peer 213 us and 82 us).
+** watch: they repeat run to run within a few dozen.  The VM's file
+** timings move by a tenth between runs minutes apart, and not for every
+** side alike: four `build/bench transition` runs right after this one gave
+** the file transition 0.91, 0.79, 0.77 and 0.80 of the lean floor, and
+** tesoro 6 478, 6 159, 6 124 and 5 395 transitions/s against the Python
+** peer's 6 299, 6 440, 7 264 and 5 589.  Most of a file transition is the
+** checkpoints a commit runs every 1 000 WAL pages (SQLite's default, the
+** lean floor's too): their fsyncs.  With them off (a 3 000-call cycle on
+** a file, wall clock with the setup) tesoro took about 70 and the lean
+** floor about 55 us fewer per call; so the file figure follows the WAL
+** frames a commit writes, and the disk's mood.
 **
 **   figure                             tesoro      lean  same rows  Python
-**   instructions per transition      135 923   101 552   101 286      -
+**   instructions per transition      131 713   101 552    97 194      -
 **     (:memory:)
-**   instructions per website event    56 122    51 304        -       -
+**   instructions per website event    52 303    51 309        -       -
 **     (ingest, batches 3 and 4)
-**   transition, file (WAL, NORMAL),   256.68    204.28    232.94   213.02
+**   transition, file (WAL, NORMAL),   156.01    120.08    145.20   138.77
 **     us
-**   transition, :memory:, us           44.62     29.04     32.35    69.76
-**   transition, synchronous=FULL, us  695.95    678.61    683.47      -
-**   WAL frames per commit                6.2       5.0       6.2      -
-**   mixed workload (332 of 3000       199.31        -     175.45      -
+**   transition, :memory:, us           25.13     16.50     19.12    39.74
+**   transition, synchronous=FULL, us  314.14    304.04    284.87      -
+**   WAL frames per commit                5.9       5.0       5.9      -
+**   mixed workload (332 of 3000       150.54        -     121.31      -
 **     refused), us/call
-**   ingest (500-event batches, 10 %   50 989    73 181    75 367      -
+**   ingest (500-event batches, 10 %  107 277   126 456   139 978      -
 **     replays), events/s
-**   WAL frames per ingest commit        54.6      36.6        -       -
-**   import (100 000 records, one       8 129        -         -       -
+**   WAL frames per ingest commit        49.3      36.6        -       -
+**   import (100 000 records, one      12 387        -         -       -
 **     call), records/s
-**   durable_batch: one host            15.0x        -         -       -
+**   durable_batch: one host            13.6x        -         -       -
 **     transaction vs a commit each
-**   transition p99 at 1 M appoint-       659        -         -       -
+**   transition p99 at 1 M appoint-       457        -         -       -
 **     ments, host checkpoints every
 **     100 calls, us
-**   the same, checkpoints inside         753        -         -       -
+**   the same, checkpoints inside         561        -         -       -
 **     the calls (default), us
-**   scale growth (1 M vs 10 000        1.060        -         -       -
+**   scale growth (1 M vs 10 000        1.081        -         -       -
 **     appointments)
-**   list_upcoming p99 /             148 / 759        -         -       -
+**   list_upcoming p99 /             131 / 749        -         -       -
 **     pipeline_counts p99 at 1 M, us
 **   peak memory, MiB                    10.4        -         -       -
 **
@@ -176,43 +183,34 @@
 ** 100 000 records well under a minute; durable_batch >= 10x; p99 at 1 M
 ** <= 1500 us; scale growth <= 1.3; list_upcoming / pipeline_counts p99
 ** <= 200 / <= 2000 us; peak memory <= 64 MiB.  Met in this run:
-** instructions, WAL frames, import, durable_batch, the p99 at 1 M with host
-** checkpoints, scale growth, both list p99s and peak memory.  Not met: the
-** file transition (0.80 of lean; 3 896 transitions/s against the peer's
-** 4 695), the :memory: one (44.62 us; the lean floor itself took 29.04
-** here, above the 20 asked) and the ingest (0.697 of lean, by
-** instructions 0.914; the lean floor itself makes 73 181 events/s here,
-** not 150 000).  Ingest ratios of three runs of `make bench` within an
-** hour: 0.73, 0.65, 0.70.
+** instructions, WAL frames, the ingest's ratio (0.848 of lean), import,
+** durable_batch, the p99 at 1 M with host checkpoints, scale growth, both
+** list p99s and peak memory.  Not met: the file transition (0.77 of lean
+** here, 0.77 to 0.91 in the runs above; 6 410 transitions/s against the
+** peer's 7 206, ahead of it in one of those four runs), the :memory: one
+** (25.13 us; the lean floor itself took 16.50) and the ingest's rate (the
+** lean floor itself makes 126 456 events/s here, not 150 000).
 **
-** Since the figures of the run before this one (ingest 112 000
-** instructions an event, 0.36 of lean), per event: each event read once
-** by yajl, not three times by SQLite's JSON, and its answer written in C
-** (37 300 together); a batch writes each customer's version once, at its
-** end, with its last activity, and numbers are formatted without
-** snprintf (9 400); a batch finds a customer it moved by its website id
-** (3 900) and counts its property views, one write per (customer,
-** listing) (4 700).  Measured by --instructions tesoro 4 ingest.
-**
-** What the lean floor leaves out by design (the list above) is where the
-** rest goes.  Each list index of appointment (by client, by owner) is one
-** more page when a viewing is requested (0.34 frames per commit each,
-** counted per b-tree from the WAL's frame headers); the other lines of the
-** timeline (rooms, mandates, deals, the portal) are still rows of their
-** own.  Of the ingest's 56 000 instructions an event, the idempotency row
-** takes 16 000 (a lookup by the (agency, source id) index, then the row
-** and that index written: the lean floor keys its table by the pair), and
-** a visit still writes its customer's row at once where the lean floor
-** folds it in C; an ingest commit writes 18 more WAL frames than the lean
-** floor's, most of them history and web_event pages (a 64-character hex
-** digest per event, the lean floor's is 16 bytes).
+** What the lean floor leaves out by design is where the rest goes.  Each
+** list index of appointment (by client, by owner) is one more page when a
+** viewing is requested (0.33 frames per commit each, counted per b-tree
+** from the WAL's frame headers); without both, the file transition's
+** ratio was 0.93, 0.86, 0.96 in three runs (an experiment, not a design:
+** the portal's and the agents' lists read them).  History is 0.25 frames
+** a commit more (its rows carry the viewing's timeline line), and a new
+** appointment costs 35 000 instructions (six foreign keys, a JSON check
+** of the preferred times, two index entries) where the lean floor's has
+** three keys and no index.  An ingest commit writes 13 frames more than
+** the lean floor's: web_event rows of about 75 bytes against 40 (a 32-hex
+** digest where the lean floor keeps 16 bytes; the type, the answer's
+** entity and the receiving time), and history rows a fifth longer.
 **
 ** SQLite's memory statistics (on by default) lock a mutex around every
 ** allocation, and Debian's SQLite has no lookaside memory.  With
 ** BENCH_NO_MEMSTATUS=1 in the environment the bench turns them off first
 ** (sqlite3_config, as a host may): then `BENCH_NO_MEMSTATUS=1 build/bench
-** instructions` gave tesoro 139 729 and lean 88 389 instructions per
-** transition (12 % and 13 % fewer).
+** instructions` gave tesoro 115 738 and lean 88 394 instructions per
+** transition (12 % and 13 % fewer), and 49 874 and 46 370 per event.
 **
 ** Reproduce: `make bench`; some figures: `build/bench NAME...` (transition,
 ** mixed, ingest, durable_batch, large, instructions); instructions alone:
