@@ -12444,6 +12444,7 @@ typedef struct tesoro__rec {
   char *text[TESORO__REC_MAX]; /* text, object and array members (JSON) */
   int64_t num[TESORO__REC_MAX]; /* integer and boolean members */
   int given[TESORO__REC_MAX];
+  int nomem; /* a text member could not be copied */
 } tesoro__rec;
 
 static void tesoro__rec_take(void *ctx, const tesoro__field *f,
@@ -12453,8 +12454,8 @@ static void tesoro__rec_take(void *ctx, const tesoro__field *f,
   r->given[i] = 1;
   if (f->type == 'b' || f->type == 'i')
     r->num[i] = m->integer;
-  else
-    r->text[i] = sqlite3_mprintf("%s", m->value);
+  else if ((r->text[i] = sqlite3_mprintf("%s", m->value)) == NULL)
+    r->nomem = 1;
 }
 
 static void tesoro__rec_free(tesoro__rec *r) {
@@ -13163,6 +13164,8 @@ static int tesoro__import_line(tesoro__import *im, const char *line) {
   rc = tesoro__json_members(t, "the record", &j, &j.object[0], r.fields, r.n,
                             0, tesoro__rec_take, &r);
   tesoro__json_done(&j);
+  if (rc == TESORO_OK && r.nomem)
+    rc = tesoro__fail(t, TESORO_ENOMEM, "out of memory");
   if (rc || (rc = tesoro__json_canonical(t, line, digest))) {
     tesoro__rec_free(&r);
     return rc;
