@@ -2068,6 +2068,34 @@ static void tesoro__sql_base64(sqlite3_context *ctx, int argc,
   sqlite3_result_text(ctx, text, -1, sqlite3_free);
 }
 
+/* SQL tesoro_unhex(text): the bytes hex digits spell, for the migration
+** that stored web events' digests as bytes (schema.sql section 7; SQLite
+** 3.40 has no unhex() of its own).  NULL stays NULL; anything but an even
+** number of hex digits is an error, and the migration fails whole. */
+static void tesoro__sql_unhex(sqlite3_context *ctx, int argc,
+                              sqlite3_value **argv) {
+  const char *hex = (const char *)sqlite3_value_text(argv[0]);
+  size_t n = (size_t)sqlite3_value_bytes(argv[0]), len = 0;
+  unsigned char *bytes;
+  (void)argc;
+  if (hex == NULL) {
+    sqlite3_result_null(ctx);
+    return;
+  }
+  if ((bytes = sqlite3_malloc64(n / 2 + 1)) == NULL) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  if (n % 2 != 0 ||
+      sodium_hex2bin(bytes, n / 2 + 1, hex, n, NULL, &len, NULL) != 0 ||
+      len != n / 2) {
+    sqlite3_free(bytes);
+    sqlite3_result_error(ctx, "tesoro_unhex: not hex digits", -1);
+    return;
+  }
+  sqlite3_result_blob(ctx, bytes, (int)len, sqlite3_free);
+}
+
 /* SQL tesoro_portal_language(choice, contact_language): the portal
 ** language of a contact.  The portal user's choice when there
 ** is one; else the contact's language when its primary subtag (two
@@ -2152,6 +2180,11 @@ static int tesoro__open(const char *path, tesoro **out, int readonly) {
       t->db, "tesoro_base64", 1,
       SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
       tesoro__sql_base64, NULL, NULL, NULL);
+  if (src == SQLITE_OK)
+    src = sqlite3_create_function_v2(
+        t->db, "tesoro_unhex", 1,
+        SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+        tesoro__sql_unhex, NULL, NULL, NULL);
   if (src == SQLITE_OK)
     src = sqlite3_create_function_v2(
         t->db, "tesoro_portal_language", 2,
@@ -9819,7 +9852,7 @@ static int tesoro__web_member_order(const void *a, const void *b) {
 }
 
 /* The bytes of an event's digest web_event keeps (schema section 7): the
-** first 16 of tesoro__web_digest's 32, hex-encoded there. */
+** first 16 of tesoro__web_digest's 32. */
 #define TESORO__WEB_DIGEST 16
 
 /*
@@ -9923,7 +9956,7 @@ static int tesoro__ingest_read(tesoro *t, const tesoro__actor *a,
                                const tesoro__json_object *o,
                                char **out_result) {
   sqlite3_stmt *s;
-  char stamp[TESORO__STAMP_MAX], digest[2 * TESORO__WEB_DIGEST + 1];
+  char stamp[TESORO__STAMP_MAX];
   const char *type, *key;
   const tesoro__member *named;
   unsigned char hash[crypto_generichash_BYTES];
@@ -9978,11 +10011,11 @@ static int tesoro__ingest_read(tesoro *t, const tesoro__actor *a,
 
   /* A replay answers what it answered the first time.  The digest is of
   ** the event's content (tesoro__web_digest), not of its text. */
-  sodium_bin2hex(digest, sizeof digest, hash, TESORO__WEB_DIGEST);
   if ((s = TESORO__STMT(t, S_WEB_EVENT_FIND, BIND_I(a->agency),
                         BIND_T(h.source))) == NULL) return t->rc;
   if ((rc = tesoro__row(t, s)) == TESORO_ROW) {
-    if (strcmp((const char *)sqlite3_column_text(s, 0), digest) != 0) {
+    if (sqlite3_column_bytes(s, 0) != TESORO__WEB_DIGEST ||
+        memcmp(sqlite3_column_blob(s, 0), hash, TESORO__WEB_DIGEST) != 0) {
       sqlite3_reset(s);
       return tesoro__fail(t, TESORO_EEXISTS,
                           "source id \"%.60s\" was used for another event",
@@ -10033,7 +10066,7 @@ static int tesoro__ingest_read(tesoro *t, const tesoro__actor *a,
   if (rc == TESORO_OK) {
     sqlite3_bind_int64(s, 1, a->agency);
     sqlite3_bind_text(s, 2, h.source, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, digest, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, hash, TESORO__WEB_DIGEST, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, tesoro__web_types[kind].name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, customer);
     sqlite3_bind_int64(s, 6, h.at);
@@ -10718,6 +10751,8 @@ TESORO_API int tesoro_matches(tesoro *t, int64_t actor, int64_t customer,
 **   m  a placeholder e-mail unique per row     (all four are exported)
 **   h  a hash nothing verifies   x  set NULL   (secrets: never exported)
 **   b  bytes: exported base64 only on request; erasure deletes the rows
+** and among the columns that are not personal:
+**   d  a digest's bytes, exported as lower-case hex
 */
 typedef struct tesoro__privacy {
   const char *table, *rows, *client_rows, *kept, *personal, *customer_rows;
@@ -10815,7 +10850,7 @@ static const tesoro__privacy tesoro__privacy_map[] = {
      "external_id:n name:n email:n phone:n group_ref:n end_reason:n",
      "id = ?1"},
     {"web_event", "customer_id IN " C_CUSTOMERS, NULL,
-     "agency_id source_id digest type customer_id at applied entity "
+     "agency_id source_id digest:d type customer_id at applied entity "
      "entity_id received_at", "",
      "customer_id = ?1"},
     {"search", "customer_id IN " C_CUSTOMERS, NULL,
@@ -10869,6 +10904,8 @@ static void tesoro__export_col(const char *name, int len, char action, void *arg
   x->first = 0;
   if (action == 'b')
     sqlite3_str_appendf(x->sql, "tesoro_base64(%.*s)", len, name);
+  else if (action == 'd')
+    sqlite3_str_appendf(x->sql, "lower(hex(%.*s))", len, name);
   else
     sqlite3_str_appendf(x->sql, "%.*s", len, name);
 }
@@ -11429,7 +11466,7 @@ static void tesoro__map_col(const char *name, int len, char action, void *arg) {
   tesoro__export_cols *x = arg;
   sqlite3_str_appendf(x->sql, "%s{\"column\":\"%.*s\",\"class\":\"%s\"}",
                       x->first ? "" : ",", len, name,
-                      action == 'k'                   ? "kept"
+                      action == 'k' || action == 'd'  ? "kept"
                       : action == 'h' || action == 'x' ? "secret"
                       : action == 'b'                  ? "bytes"
                                                        : "personal");
@@ -14617,14 +14654,15 @@ static const char *const tesoro__schema_lines[] = {
     "-- @version 7\n",
     "-- A website event keyed by the agency and its source id, the key its\n",
     "-- replays look up: a row and a UNIQUE index were two b-trees an event.\n",
-    "-- The digest keeps the first 128 of its 256 bits (32 hex digits), ample to\n",
-    "-- tell a replay from a reuse of the id, and the row about half its bytes\n",
-    "-- (make bench: web_event wrote 20 of a batch's 43 WAL pages).\n",
+    "-- The digest keeps the first 128 of its 256 bits, as bytes (they were 64\n",
+    "-- hex digits), ample to tell a replay from a reuse of the id; the row\n",
+    "-- is about half its bytes (make bench: web_event wrote 20 of a batch's 43\n",
+    "-- WAL pages).  tesoro_unhex is tesoro's (SQLite 3.40 has no unhex()).\n",
     "ALTER TABLE web_event RENAME TO web_event_before_7;\n",
     "CREATE TABLE web_event (\n",
     "  agency_id   INTEGER NOT NULL,\n",
     "  source_id   TEXT    NOT NULL CHECK (length(source_id) BETWEEN 1 AND 200),\n",
-    "  digest      TEXT    NOT NULL CHECK (length(digest) = 32),\n",
+    "  digest      BLOB    NOT NULL CHECK (length(digest) = 16),\n",
     "  type        TEXT    NOT NULL,\n",
     "  customer_id INTEGER NOT NULL,\n",
     "  at          INTEGER NOT NULL CHECK (at >= 0),\n",
@@ -14636,8 +14674,8 @@ static const char *const tesoro__schema_lines[] = {
     ") STRICT, WITHOUT ROWID;\n",
     "INSERT INTO web_event(agency_id, source_id, digest, type, customer_id, at,\n",
     "                      applied, entity, entity_id, received_at)\n",
-    "  SELECT agency_id, source_id, substr(digest, 1, 32), type, customer_id, at,\n",
-    "         applied, entity, entity_id, received_at\n",
+    "  SELECT agency_id, source_id, tesoro_unhex(substr(digest, 1, 32)), type,\n",
+    "         customer_id, at, applied, entity, entity_id, received_at\n",
     "    FROM web_event_before_7;\n",
     "DROP TABLE web_event_before_7;\n",
 /* <<schema */

@@ -1828,8 +1828,9 @@ TESORO_API int tesoro_portal_account_deactivate(tesoro *t, int64_t actor,
 **   {"source_id": "...", "type": "...", "customer": "...", "at": T, ...}
 ** source_id (1..200 bytes) is unique per agency: a replay — the same
 ** source_id with the same content, whatever the order of its members and
-** its whitespace — returns the earlier result and changes nothing; the
-** same source_id with different content is EEXISTS.  "at" is the event
+** its whitespace (told apart by a 128-bit BLAKE2b digest of the members)
+** — returns the earlier result and changes nothing; the same source_id
+** with different content is EEXISTS.  "at" is the event
 ** time (UTC seconds), at most TESORO_CONFIG_EVENT_SKEW_S (5 minutes unless
 ** set) ahead of the handle's clock (EINVAL).  Per customer, state that an event sets
 ** (details, visit count, a search, a save, a rank, a group) keeps the

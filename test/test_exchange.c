@@ -1017,7 +1017,7 @@ static char *web_rows(tu_world *w) {
          "last_viewed_at, saved, save_stamp, rank, note)) FROM (SELECT * FROM "
          "web_interest ORDER BY customer_id, listing_id)");
   char *events = tu_sql_text(
-      w, "SELECT json_group_array(json_array(source_id, digest, type, "
+      w, "SELECT json_group_array(json_array(source_id, hex(digest), type, "
          "customer_id, at, applied, entity, entity_id)) FROM (SELECT * FROM "
          "web_event ORDER BY agency_id, source_id)");
   char *all = strdup(tu_fmt("%s\n%s\n%s", customers, interests, events));

@@ -544,6 +544,9 @@ static int64_t jq_int(const char *json, const char *sql) {
 /* The export text equals / contains. */
 #define JQ_IS(json, sql, want) TU_TEXT_IS(jq((json), (sql)), (want))
 #define JQ_INT(json, sql, want) assert_int_equal(jq_int((json), (sql)), (want))
+#define HEX1 "[0-9a-f]"
+#define HEX4 HEX1 HEX1 HEX1 HEX1
+#define HEX32 HEX4 HEX4 HEX4 HEX4 HEX4 HEX4 HEX4 HEX4
 
 /* Standard base64 (RFC 4648, with padding) of n bytes (free()). */
 static char *base64(const unsigned char *p, size_t n) {
@@ -720,6 +723,9 @@ static void test_export_by_staff_field_by_field(void **state) {
               "BY 1)",
         "ada-claim,ada-details,ada-enquiry,ada-group,ada-rank,ada-save,"
         "ada-search,ada-view,ada-visit");
+  /* each event's digest, its 16 bytes as 32 lower-case hex digits */
+  JQ_INT(json, "SELECT count(*) FROM json_each(?1, '$.tables.web_event') "
+               "WHERE json_extract(value, '$.digest') GLOB '" HEX32 "'", 9);
   JQ_INT(json, "SELECT json_array_length(?1, '$.tables.search')", 1);
   JQ_IS(json, "SELECT json_extract(?1, '$.tables.search[0].external_id')",
         "ada-s1");
