@@ -13664,8 +13664,8 @@ static const struct {
      "search UNION ALL SELECT 'vendor claim', id, agency_id, customer_id FROM "
      "vendor_claim UNION ALL SELECT 'web event', source_id, agency_id, "
      "customer_id FROM web_event UNION ALL SELECT 'enquiry', id, agency_id, "
-     "customer_id FROM enquiry) x LEFT JOIN web_customer w ON w.id = x.customer_id WHERE "
-     "w.id IS NULL OR w.agency_id != x.agency_id LIMIT 1"},
+     "customer_id FROM enquiry) x LEFT JOIN web_customer w ON w.id = "
+     "x.customer_id WHERE w.id IS NULL OR w.agency_id != x.agency_id LIMIT 1"},
     {"no secret is stored in clear",
      "SELECT 'portal account ' || id || ' holds a secret that is not an "
      "argon2id hash' FROM portal_account WHERE password_hash NOT LIKE "
