@@ -137,45 +137,43 @@
 ** FIGURES.  One run of `make bench` (about 2.5 min), 2026-12-08, a 2-core
 ** VM, SQLite 3.40.1, tesoro 0.1.0 (schema 7); the README's Performance
 ** section shows part of it.  Instructions (callgrind) are the figure to
-** watch: they repeat run to run within a few dozen.  The VM's file
-** timings move by a tenth between runs minutes apart, and not for every
-** side alike: four `build/bench transition` runs right after this one gave
-** the file transition 0.91, 0.79, 0.77 and 0.80 of the lean floor, and
-** tesoro 6 478, 6 159, 6 124 and 5 395 transitions/s against the Python
-** peer's 6 299, 6 440, 7 264 and 5 589.  Most of a file transition is the
-** checkpoints a commit runs every 1 000 WAL pages (SQLite's default, the
-** lean floor's too): their fsyncs.  With them off (a 3 000-call cycle on
-** a file, wall clock with the setup) tesoro took about 70 and the lean
-** floor about 55 us fewer per call; so the file figure follows the WAL
-** frames a commit writes, and the disk's mood.
+** watch: they repeat run to run to the digit.  The VM's timings do not:
+** the run just before this one, minutes apart, gave the file transition
+** 0.842 of the lean floor (this one 0.755), the lean floor's :memory:
+** transition 30.37 us (here 16.88) and its ingest 73 399 events/s.  Most
+** of a file transition is the checkpoints a commit runs every 1 000 WAL
+** pages (SQLite's default, the lean floor's too), that is their fsyncs:
+** with them off (a 3 000-call cycle on a file, wall clock with the setup)
+** tesoro took about 70 and the lean floor about 55 us fewer per call.  So
+** the file figure follows the WAL frames a commit writes, and the disk.
 **
 **   figure                             tesoro      lean  same rows  Python
-**   instructions per transition      131 713   101 552    97 194      -
+**   instructions per transition      132 018   101 550    98 431      -
 **     (:memory:)
-**   instructions per website event    52 303    51 309        -       -
+**   instructions per website event    51 603    51 321        -       -
 **     (ingest, batches 3 and 4)
-**   transition, file (WAL, NORMAL),   156.01    120.08    145.20   138.77
+**   transition, file (WAL, NORMAL),   178.01    134.42    144.43   153.86
 **     us
-**   transition, :memory:, us           25.13     16.50     19.12    39.74
-**   transition, synchronous=FULL, us  314.14    304.04    284.87      -
+**   transition, :memory:, us           28.32     16.88     20.14    44.37
+**   transition, synchronous=FULL, us  395.69    325.49    328.38      -
 **   WAL frames per commit                5.9       5.0       5.9      -
-**   mixed workload (332 of 3000       150.54        -     121.31      -
+**   mixed workload (332 of 3000       162.71        -     136.71      -
 **     refused), us/call
-**   ingest (500-event batches, 10 %  107 277   126 456   139 978      -
+**   ingest (500-event batches, 10 %   97 920    76 696   184 126      -
 **     replays), events/s
-**   WAL frames per ingest commit        49.3      36.6        -       -
-**   import (100 000 records, one      12 387        -         -       -
+**   WAL frames per ingest commit        46.8      36.6        -       -
+**   import (100 000 records, one       9 917        -         -       -
 **     call), records/s
-**   durable_batch: one host            13.6x        -         -       -
+**   durable_batch: one host            11.3x        -         -       -
 **     transaction vs a commit each
-**   transition p99 at 1 M appoint-       457        -         -       -
+**   transition p99 at 1 M appoint-       556        -         -       -
 **     ments, host checkpoints every
 **     100 calls, us
-**   the same, checkpoints inside         561        -         -       -
+**   the same, checkpoints inside         718        -         -       -
 **     the calls (default), us
-**   scale growth (1 M vs 10 000        1.081        -         -       -
+**   scale growth (1 M vs 10 000        0.997        -         -       -
 **     appointments)
-**   list_upcoming p99 /             131 / 749        -         -       -
+**   list_upcoming p99 /             155 / 766        -         -       -
 **     pipeline_counts p99 at 1 M, us
 **   peak memory, MiB                    10.4        -         -       -
 **
@@ -185,13 +183,13 @@
 ** 100 000 records well under a minute; durable_batch >= 10x; p99 at 1 M
 ** <= 1500 us; scale growth <= 1.3; list_upcoming / pipeline_counts p99
 ** <= 200 / <= 2000 us; peak memory <= 64 MiB.  Met in this run:
-** instructions, WAL frames, the ingest's ratio (0.848 of lean), import,
-** durable_batch, the p99 at 1 M with host checkpoints, scale growth, both
-** list p99s and peak memory.  Not met: the file transition (0.77 of lean
-** here, 0.77 to 0.91 in the runs above; 6 410 transitions/s against the
-** peer's 7 206, ahead of it in one of those four runs), the :memory: one
-** (25.13 us; the lean floor itself took 16.50) and the ingest's rate (the
-** lean floor itself makes 126 456 events/s here, not 150 000).
+** instructions, WAL frames, the ingest's ratio (1.277 of lean; the run
+** before, 1.413), import, durable_batch, the p99 at 1 M with host
+** checkpoints, scale growth, both list p99s and peak memory.  Not met:
+** the file transition (0.755 of lean; 5 618 transitions/s against the
+** Python peer's 6 500), the :memory: one (28.32 us; the lean floor itself
+** took 16.88) and the ingest's rate (97 920 events/s; the lean floor
+** itself makes 76 696 here, not 150 000).
 **
 ** What the lean floor leaves out by design is where the rest goes.  Each
 ** list index of appointment (by client, by owner) is one more page when a
@@ -202,17 +200,17 @@
 ** a commit more (its rows carry the viewing's timeline line), and a new
 ** appointment costs 35 000 instructions (six foreign keys, a JSON check
 ** of the preferred times, two index entries) where the lean floor's has
-** three keys and no index.  An ingest commit writes 13 frames more than
-** the lean floor's: web_event rows of about 75 bytes against 40 (a 32-hex
-** digest where the lean floor keeps 16 bytes; the type, the answer's
-** entity and the receiving time), and history rows a fifth longer.
+** three keys and no index.  An ingest commit writes 10 frames more than
+** the lean floor's: web_event rows of about 60 bytes against 40 (the
+** type, the answer's entity and the receiving time), and history rows a
+** fifth longer.
 **
 ** SQLite's memory statistics (on by default) lock a mutex around every
 ** allocation, and Debian's SQLite has no lookaside memory.  With
 ** BENCH_NO_MEMSTATUS=1 in the environment the bench turns them off first
 ** (sqlite3_config, as a host may): then `BENCH_NO_MEMSTATUS=1 build/bench
-** instructions` gave tesoro 115 738 and lean 88 394 instructions per
-** transition (12 % and 13 % fewer), and 49 874 and 46 370 per event.
+** instructions` gave tesoro 116 977 and lean 88 399 instructions per
+** transition (11 % and 13 % fewer), and 49 174 and 46 382 per event.
 **
 ** Reproduce: `make bench`; some figures: `build/bench NAME...` (transition,
 ** mixed, ingest, durable_batch, large, instructions); instructions alone:
