@@ -212,7 +212,8 @@ struct tesoro {
   } channels;
   /* The system actor of the agency last asked for (tesoro__agency_actor):
   ** made with its agency and never changed; and the actors last loaded
-  ** (tesoro__actor_load), whose rows change only when their contact is
+  ** (tesoro__actor_load; tesoro__client_of finds a client's by its
+  ** contact there), whose rows change only when their contact is
   ** erased.  Both used only while writing, kept as the channels are, and
   ** forgotten on a rollback, an erasure or a new actor (tesoro__forget). */
   struct { int64_t agency, id; } system_actor;
@@ -5053,6 +5054,16 @@ static int tesoro__timer_fire(tesoro *t, const tesoro__due *d, int64_t now) {
   return TESORO_OK;
 }
 
+/* The first pending timer is due at `next` (INT64_MAX: none), as read
+** now from this data: the catch-up's bound (struct tesoro, next_due),
+** fresh for the rest of a write call. */
+static void tesoro__due_learned(tesoro *t, int64_t next) {
+  t->next_due = next;
+  t->due_version = tesoro__data_version(t);
+  t->due_known = 1;
+  t->due_fresh = t->writing;
+}
+
 /* No rule waits for the tick: before a write on an entity, the entity's
 ** own timers due at the call's time fire, in the caller's transaction, as
 ** tesoro_tick would fire them; before a write on a deal property, its
@@ -5069,11 +5080,10 @@ static int tesoro__catch_up(tesoro *t, int entity, int64_t id, int64_t now) {
   if (!t->due_known || (t->writing && !t->due_fresh)) {
     sqlite3_stmt *s;
     if ((s = tesoro__stmt(t, S_TIMER_NEXT_DUE)) == NULL) return t->rc;
-    if ((rc = tesoro__int(t, s, &t->next_due)) != TESORO_OK)
+    int64_t next;
+    if ((rc = tesoro__int(t, s, &next)) != TESORO_OK)
       return rc < 0 ? rc : tesoro__fail(t, TESORO_EDB, "no next due time");
-    t->due_version = tesoro__data_version(t);
-    t->due_known = 1;
-    t->due_fresh = t->writing;
+    tesoro__due_learned(t, next);
     if (now < t->next_due) return TESORO_OK;
   }
   for (int i = 0; i < 16 && rc == TESORO_OK; i++) {
@@ -5107,9 +5117,7 @@ TESORO_API int tesoro_tick(tesoro *t, int64_t now, int *out_fired) {
     tesoro__due d;
     rc = tesoro__due_read(t, tesoro__stmt(t, S_TIMER_FIRST), &d);
     if (rc == TESORO_DONE || (rc == TESORO_OK && d.due > now)) {
-      t->next_due = rc == TESORO_DONE ? INT64_MAX : d.due;
-      t->due_version = tesoro__data_version(t);
-      t->due_known = t->due_fresh = 1;
+      tesoro__due_learned(t, rc == TESORO_DONE ? INT64_MAX : d.due);
       rc = TESORO_DONE;
     }
     if (rc || (rc = tesoro__exec_id(t, S_EVENT_SAVEPOINT))) break;
